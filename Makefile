@@ -1,0 +1,45 @@
+# The two commands of the quick start: `make demo` and `make test`.
+# Both create .venv and install the pinned versions from requirements.lock.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: demo test lint typecheck unit bench bench-quick soak lock clean
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -r requirements.lock
+	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python examples/demo.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench examples
+	$(BIN)/ruff format --check src tests bench examples
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q
+
+test: lint unit
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py --full
+
+bench-quick: $(STAMP)
+	$(BIN)/python bench/run.py --quick
+
+soak: $(STAMP)
+	MODELBOOK_SOAK=1 $(BIN)/python -m pytest -q tests/reliability
+
+# Re-resolve the pinned versions after changing ranges in pyproject.toml.
+lock:
+	$(BIN)/python -m pip install -q uv
+	$(BIN)/uv pip compile pyproject.toml --all-extras --python-version 3.11 -o requirements.lock
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .modelbook-demo

@@ -1,0 +1,146 @@
+"""Automatic capture of the environment and the code a version comes from.
+
+Capturing is best effort: a field that cannot be read stays empty rather than
+failing a registration. The installed-distributions hash is computed once per
+process, since scanning site-packages costs tens of milliseconds.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.metadata
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+from .domain import CodeRef, Environment, LockfileRef
+
+LOCKFILES = ("uv.lock", "poetry.lock", "Pipfile.lock", "environment.yml", "environment.yaml")
+FRAMEWORKS = (
+    "scikit-learn",
+    "numpy",
+    "pandas",
+    "scipy",
+    "torch",
+    "tensorflow",
+    "jax",
+    "xgboost",
+    "lightgbm",
+    "catboost",
+    "transformers",
+    "onnx",
+    "onnxruntime",
+)
+
+
+@functools.cache
+def packages_sha256() -> str:
+    names = sorted(
+        f"{(d.metadata['Name'] or '').lower()}=={d.version}"
+        for d in importlib.metadata.distributions()
+    )
+    return hashlib.sha256("\n".join(names).encode()).hexdigest()
+
+
+@functools.cache
+def frameworks() -> dict[str, str]:
+    found: dict[str, str] = {}
+    for name in FRAMEWORKS:
+        try:
+            found[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+@functools.cache
+def cpu() -> str:
+    model = ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        model = platform.processor()
+    return f"{model or platform.machine()} x{os.cpu_count() or 1}"
+
+
+@functools.cache
+def gpu() -> str | None:
+    root = Path("/proc/driver/nvidia/gpus")
+    try:
+        names = []
+        for info in sorted(root.glob("*/information")):
+            for line in info.read_text().splitlines():
+                if line.startswith("Model:"):
+                    names.append(line.split(":", 1)[1].strip())
+        return ", ".join(names) or None
+    except OSError:
+        return None
+
+
+def _git(args: list[str], cwd: Path) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def code(cwd: Path | None = None) -> CodeRef:
+    """Repository, commit, branch and dirty flag of the working directory."""
+    where = (cwd or Path.cwd()).resolve()
+    if not any((d / ".git").exists() for d in (where, *where.parents)):
+        return CodeRef()
+    top = _git(["rev-parse", "--show-toplevel"], where)
+    if top is None:
+        return CodeRef()
+    commit = _git(["rev-parse", "HEAD"], where)
+    branch = _git(["rev-parse", "--abbrev-ref", "HEAD"], where)
+    status = _git(["status", "--porcelain", "--untracked-files=no"], where)
+    remote = _git(["config", "--get", "remote.origin.url"], where)
+    return CodeRef(
+        repo=remote or top,
+        commit=commit,
+        dirty=None if status is None else bool(status),
+        branch=None if branch in (None, "HEAD") else branch,
+    )
+
+
+def lockfile(cwd: Path | None = None) -> LockfileRef | None:
+    """The nearest lockfile in the working directory or its parents."""
+    here = (cwd or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidates = [folder / n for n in LOCKFILES]
+        candidates += sorted(folder.glob("requirements*.txt"))
+        candidates += sorted(folder.glob("requirements*.lock"))
+        for path in candidates:
+            if path.is_file():
+                try:
+                    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+                except OSError:
+                    continue
+                return LockfileRef(path=str(path), sha256=digest)
+        if (folder / ".git").exists():
+            break
+    return None
+
+
+def environment(cwd: Path | None = None) -> Environment:
+    return Environment(
+        python=platform.python_version(),
+        platform=f"{sys.platform}-{platform.machine()}",
+        packages_sha256=packages_sha256(),
+        frameworks=frameworks(),
+        lockfile=lockfile(cwd),
+        image_digest=os.environ.get("MODELBOOK_IMAGE_DIGEST") or None,
+        cpu=cpu(),
+        gpu=gpu(),
+    )

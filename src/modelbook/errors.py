@@ -1,0 +1,72 @@
+"""The one exception hierarchy of modelbook.
+
+Every error a caller can meet derives from :class:`ModelbookError`; foreign
+errors (SQLAlchemy, fsspec, OS) are translated where they are caught, so no
+driver exception escapes the public API.
+
+    ModelbookError
+    ├── NotFound            model, version, alias, artifact or page token unknown
+    ├── AlreadyExists       a name or semver that is already taken
+    ├── Conflict            a concurrent change won (e.g. ``expect`` did not hold)
+    ├── InvalidInput        bad name, metric, key=value, semver, path ...
+    ├── IntegrityError      a stored artifact is missing or does not match its hash
+    └── Unavailable         the database or the blob store cannot be reached
+
+Each class carries the CLI exit code for its kind.
+"""
+
+from __future__ import annotations
+
+
+class ModelbookError(Exception):
+    """Base of every modelbook error."""
+
+    exit_code = 1
+    kind = "error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class NotFound(ModelbookError):
+    exit_code = 3
+    kind = "not_found"
+
+
+class AlreadyExists(ModelbookError):
+    exit_code = 4
+    kind = "already_exists"
+
+
+class Conflict(ModelbookError):
+    exit_code = 5
+    kind = "conflict"
+
+
+class InvalidInput(ModelbookError):
+    exit_code = 6
+    kind = "invalid_input"
+
+
+class IntegrityError(ModelbookError):
+    exit_code = 7
+    kind = "integrity"
+
+
+class Unavailable(ModelbookError):
+    exit_code = 8
+    kind = "unavailable"
+
+
+ERROR_KINDS: tuple[type[ModelbookError], ...] = (
+    NotFound,
+    AlreadyExists,
+    Conflict,
+    InvalidInput,
+    IntegrityError,
+    Unavailable,
+)

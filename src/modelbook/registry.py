@@ -1,0 +1,791 @@
+"""The Registry: every operation and every rule of modelbook.
+
+Front ends (CLI, and later the REST server and the remote client) call this
+class and nothing below it. Each mutation is one database transaction that
+also writes its audit event; artifacts are made durable before the
+transaction that references them commits.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import getpass
+import json
+import os
+import stat
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from . import capture, uris, validation
+from .blobs import BlobStore
+from .domain import (
+    Alias,
+    AliasEvent,
+    Artifact,
+    CodeRef,
+    DataRef,
+    Environment,
+    FeatureSetRef,
+    Lineage,
+    Metric,
+    Model,
+    Page,
+    Problem,
+    RiskTier,
+    Stage,
+    Training,
+    VerifyReport,
+    Version,
+)
+from .errors import Conflict, InvalidInput, NotFound
+from .store import Database, default_home
+from .store import queries as q
+from .store import schema as t
+
+Progress = Callable[[int], None]
+MAX_PAGE = 1000
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def _actor() -> str:
+    name = os.environ.get("MODELBOOK_USER")
+    if name:
+        return name
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid-{os.getuid()}"
+
+
+def _encode_token(payload: Mapping[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+
+
+def _decode_token(token: str, scope: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        payload = json.loads(raw)
+        if payload.get("s") != scope or not isinstance(payload.get("k"), int):
+            raise ValueError("token is for another listing")
+        return int(payload["k"])
+    except (ValueError, binascii.Error, UnicodeDecodeError, AttributeError) as exc:
+        raise InvalidInput(f"invalid page token {token!r}: {exc}") from None
+
+
+def _limit(limit: int) -> int:
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_PAGE:
+        raise InvalidInput(f"invalid limit {limit!r}: choose 1 to {MAX_PAGE}")
+    return limit
+
+
+def collect_files(paths: Sequence[str | os.PathLike[str]]) -> list[tuple[str, Path]]:
+    """(manifest path, file) pairs for files and directories given by a user.
+
+    One directory: its files, relative to it. Several paths: each file by its
+    name, each directory's files under the directory's name.
+    """
+    if isinstance(paths, str | os.PathLike):
+        paths = [paths]
+    if not paths:
+        raise InvalidInput("no artifact paths given: name at least one file or directory")
+    single_dir = len(paths) == 1 and Path(paths[0]).is_dir()
+    out: dict[str, Path] = {}
+    for raw in paths:
+        src = Path(raw)
+        try:
+            st = src.stat()
+        except FileNotFoundError:
+            raise InvalidInput(f"artifact path {str(src)!r} does not exist") from None
+        except OSError as exc:
+            raise InvalidInput(f"artifact path {str(src)!r} cannot be read: {exc}") from None
+        if stat.S_ISDIR(st.st_mode):
+            files = sorted(p for p in src.rglob("*") if p.is_file())
+            if not files:
+                raise InvalidInput(f"artifact directory {str(src)!r} contains no files")
+            for f in files:
+                rel = f.relative_to(src).as_posix()
+                _add(out, rel if single_dir else f"{src.resolve().name}/{rel}", f)
+        elif stat.S_ISREG(st.st_mode):
+            _add(out, src.name, src)
+        else:
+            raise InvalidInput(f"artifact path {str(src)!r} is not a regular file or directory")
+    for rel, f in out.items():
+        if not os.access(f, os.R_OK):
+            raise InvalidInput(f"artifact file {str(f)!r} ({rel}) is not readable")
+    return sorted(out.items())
+
+
+def _add(out: dict[str, Path], rel: str, f: Path) -> None:
+    validation.text(rel, "artifact path", 1024)
+    if rel in out:
+        raise InvalidInput(f"two artifacts would both be stored as {rel!r}")
+    out[rel] = f
+
+
+def _lineage_rows(lin: Lineage) -> list[tuple[str, str, str]]:
+    rows: list[tuple[str, str, str]] = []
+    if lin.code.repo:
+        rows.append(("code", "repo", lin.code.repo))
+    if lin.code.commit:
+        rows.append(("code", "commit", lin.code.commit))
+    for d in lin.data:
+        rows.append(("data", "snapshot", d.snapshot))
+        if d.sha256:
+            rows.append(("data", "sha256", d.sha256))
+    if lin.features:
+        rows.append(("features", "name", lin.features.name))
+        if lin.features.version:
+            rows.append(("features", "ref", f"{lin.features.name}@{lin.features.version}"))
+    if lin.run_id:
+        rows.append(("run", "id", lin.run_id))
+    if lin.experiment_id:
+        rows.append(("experiment", "id", lin.experiment_id))
+    for p in lin.parents:
+        rows.append(("parent", "version", p))
+    for _, key, value in rows:
+        validation.text(value, f"lineage {key}", 512)
+    return rows
+
+
+def _merge(base: Any, given: Any, cls: type[Any]) -> Any:
+    """Explicit fields win over captured ones."""
+    if given is None:
+        return base
+    if isinstance(given, cls):
+        return given
+    if isinstance(given, Mapping):
+        try:
+            return cls.model_validate({**base.model_dump(), **given})
+        except ValueError as exc:
+            raise InvalidInput(f"invalid {cls.__name__.lower()}: {exc}") from None
+    raise InvalidInput(f"expected {cls.__name__} or a mapping, got {type(given).__name__}")
+
+
+class Registry:
+    """A model registry on one metadata database and one blob store.
+
+    ``uri`` is any SQLAlchemy database URI; by default a SQLite file under
+    ``$MODELBOOK_HOME`` (``~/.modelbook``). ``MODELBOOK_URI`` and
+    ``MODELBOOK_BLOB_URI`` override the defaults.
+    """
+
+    def __init__(
+        self,
+        uri: str | None = None,
+        *,
+        blob_uri: str | None = None,
+        home: str | os.PathLike[str] | None = None,
+        actor: str | None = None,
+    ) -> None:
+        root = Path(home).expanduser() if home is not None else default_home()
+        uri = uri or os.environ.get("MODELBOOK_URI") or f"sqlite:///{root / 'registry.db'}"
+        blob_uri = blob_uri or os.environ.get("MODELBOOK_BLOB_URI") or str(root / "blobs")
+        self.uri = uri
+        self.actor = actor or _actor()
+        self.db = Database(uri)
+        self.db.migrate()
+        self.blobs = BlobStore(blob_uri)
+
+    def close(self) -> None:
+        self.db.dispose()
+
+    def __enter__(self) -> Registry:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Registry(uri={self.uri!r}, blob_uri={self.blobs.url!r})"
+
+    # models ---------------------------------------------------------------
+
+    def create_model(
+        self,
+        name: str,
+        *,
+        owners: Sequence[str] | str,
+        task: str | None = None,
+        risk_tier: str = "low",
+        description: str | None = None,
+        tags: Mapping[str, object] | None = None,
+    ) -> Model:
+        values = self._model_values(name, owners, task, risk_tier, description, tags)
+        with self.db.write() as conn:
+            if not q.insert_model_if_absent(conn, values):
+                from .errors import AlreadyExists
+
+                raise AlreadyExists(f"model {name!r} already exists")
+            row = q.find_model(conn, name)
+            assert row is not None
+            self._write_model_tags(conn, row.id, json.loads(values["tags"]))
+            q.record_event(
+                conn, action="model.create", actor=self.actor, at=values["created_at"], model=name
+            )
+        return q.model_from_row(row)
+
+    def _model_values(
+        self,
+        name: str,
+        owners: Sequence[str] | str | None,
+        task: str | None,
+        risk_tier: str | None,
+        description: str | None,
+        tags: Mapping[str, object] | None,
+    ) -> dict[str, Any]:
+        validation.model_name(name)
+        owner_list = [owners] if isinstance(owners, str) else list(owners or [])
+        owner_list = [validation.text(o.strip(), "owner", 256) for o in owner_list if o.strip()]
+        if not owner_list:
+            raise InvalidInput(
+                f"model {name!r} does not exist yet: give an owner (--owner) to create it"
+            )
+        return {
+            "name": name,
+            "owners": q.dumps(owner_list),
+            "task": None if task is None else validation.text(task, "task", 256),
+            "risk_tier": validation.risk_tier(risk_tier or "low"),
+            "description": None
+            if description is None
+            else validation.text(description, "description", validation.MAX_TEXT_LEN),
+            "tags": q.dumps(validation.tags(tags, "model tag")),
+            "created_at": _now_us(),
+            "created_by": self.actor,
+            "last_number": 0,
+        }
+
+    def _write_model_tags(self, conn: Any, model_id: int, tags: Mapping[str, str]) -> None:
+        if tags:
+            q.replace_tags(conn, t.model_tags, "model_id", model_id, t.models, tags)
+
+    def get_model(self, name: str) -> Model:
+        validation.model_name(name)
+        with self.db.read() as conn:
+            row = q.find_model(conn, name)
+        if row is None:
+            raise NotFound(f"model {name!r} not found")
+        return q.model_from_row(row)
+
+    def models(self, *, limit: int = 100, page_token: str | None = None) -> Page[Model]:
+        """Models, newest first."""
+        _limit(limit)
+        before = None if page_token is None else _decode_token(page_token, "models")
+        with self.db.read() as conn:
+            rows = q.list_models(conn, before_id=before, limit=limit + 1)
+        token = (
+            _encode_token({"s": "models", "k": rows[limit - 1].id}) if len(rows) > limit else None
+        )
+        return Page(items=[q.model_from_row(r) for r in rows[:limit]], next_page_token=token)
+
+    # registration ---------------------------------------------------------------
+
+    def register(
+        self,
+        name: str,
+        paths: Sequence[str | os.PathLike[str]] | str | os.PathLike[str],
+        *,
+        owners: Sequence[str] | str | None = None,
+        task: str | None = None,
+        risk_tier: str | None = None,
+        description: str | None = None,
+        metrics: Mapping[str, object] | Iterable[Metric] | None = None,
+        tags: Mapping[str, object] | None = None,
+        params: Mapping[str, object] | None = None,
+        seed: int | None = None,
+        hardware: str | None = None,
+        duration_seconds: float | None = None,
+        code: CodeRef | Mapping[str, Any] | None = None,
+        data: Sequence[DataRef | str] | str | None = None,
+        features: FeatureSetRef | str | None = None,
+        run_id: str | None = None,
+        experiment_id: str | None = None,
+        parents: Sequence[str] = (),
+        environment: Environment | Mapping[str, Any] | None = None,
+        contract: Mapping[str, Any] | None = None,
+        semver: str | None = None,
+        change_summary: str | None = None,
+        caveats: Sequence[str] = (),
+        capture_environment: bool = True,
+        progress: Progress | None = None,
+    ) -> Version:
+        """Register a new immutable version of ``name`` from files or a directory.
+
+        The model is created on first use, which needs ``owners``; ``task``,
+        ``risk_tier`` and ``description`` apply only then. Environment and
+        code are captured from this process and its working directory unless
+        given (a mapping overrides single fields).
+        """
+        validation.model_name(name)
+        files = collect_files(paths)  # type: ignore[arg-type]
+        metric_list = validation.metrics(metrics)
+        tag_map = validation.tags(tags)
+        for k, v in tag_map.items():
+            validation.text(v, f"tag {k!r}", 512)
+        param_map = validation.tags(params, "param")
+        for k, v in param_map.items():
+            validation.text(v, f"param {k!r}", 512)
+        explicit_semver = None if semver is None else validation.parse_semver(semver)
+        if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+            raise InvalidInput(f"seed must be an integer, got {seed!r}")
+        parent_refs = []
+        for p in parents:
+            ref = uris.parse(p)
+            if ref.kind != "number":
+                raise InvalidInput(f"parent {p!r} must name a version number: models:/NAME/N")
+            parent_refs.append(f"{ref.name}/{ref.number}")
+        data_refs = [data] if isinstance(data, str | DataRef) else list(data or [])
+        data_list = [
+            d if isinstance(d, DataRef) else DataRef(snapshot=validation.text(d, "data", 512))
+            for d in data_refs
+        ]
+        if isinstance(features, str):
+            fname, _, fver = features.partition("@")
+            features = FeatureSetRef(name=fname, version=fver or None)
+        lineage = Lineage(
+            code=_merge(capture.code() if capture_environment else CodeRef(), code, CodeRef),
+            data=tuple(data_list),
+            features=features,
+            run_id=run_id,
+            experiment_id=experiment_id,
+            parents=tuple(parent_refs),
+        )
+        lineage_rows = _lineage_rows(lineage)
+        env = _merge(
+            capture.environment() if capture_environment else Environment(),
+            environment,
+            Environment,
+        )
+        training = Training(
+            params=param_map, seed=seed, hardware=hardware, duration_seconds=duration_seconds
+        )
+        caveat_list = tuple(validation.text(c, "caveat") for c in caveats)
+        summary = None if change_summary is None else validation.text(change_summary, "note")
+        contract_doc = None if contract is None else json.loads(q.dumps(dict(contract)))
+        model_values = None
+
+        with self.db.read() as conn:
+            existing = q.find_model(conn, name)
+        if existing is None:
+            model_values = self._model_values(name, owners, task, risk_tier, description, None)
+        elif risk_tier is not None:
+            validation.risk_tier(risk_tier)
+
+        # Blobs first: the version row may only reference durable content.
+        manifest: list[Artifact] = []
+        for rel, src in files:
+            sha, size = self.blobs.put_file(src, progress or (lambda _: None))
+            manifest.append(Artifact(path=rel, size=size, sha256=sha))
+
+        now = _now_us()
+        doc = {
+            "artifacts": [a.model_dump() for a in manifest],
+            "contract": contract_doc,
+            "lineage": lineage.model_dump(mode="json"),
+            "training": training.model_dump(mode="json"),
+            "environment": env.model_dump(mode="json"),
+            "metrics": [m.model_dump() for m in metric_list],
+            "caveats": list(caveat_list),
+            "change_summary": summary,
+        }
+        with self.db.write() as conn:
+            if model_values is not None:
+                model_values["created_at"] = now
+                if q.insert_model_if_absent(conn, model_values):
+                    q.record_event(
+                        conn, action="model.create", actor=self.actor, at=now, model=name
+                    )
+            row = q.find_model(conn, name)
+            if row is None:
+                raise NotFound(f"model {name!r} not found")
+            number = q.next_number(conn, row.id)
+            highest = q.highest_semver(conn, row.id)
+            if explicit_semver is not None:
+                if highest is not None and explicit_semver <= highest:
+                    raise InvalidInput(
+                        f"semver {semver} must be greater than {'.'.join(map(str, highest))}, "
+                        f"the highest semver of model {name!r}"
+                    )
+                parts = explicit_semver
+            elif highest is None:
+                parts = (1, 0, 0)
+            else:
+                parts = (highest[0], highest[1] + 1, 0)
+            semver_text = ".".join(map(str, parts))
+            q.insert_version(
+                conn,
+                {
+                    "model_id": row.id,
+                    "number": number,
+                    "semver": semver_text,
+                    "semver_major": parts[0],
+                    "semver_minor": parts[1],
+                    "semver_patch": parts[2],
+                    "stage": Stage.STAGING.value,
+                    "doc": q.dumps(doc),
+                    "tags": q.dumps(tag_map),
+                    "created_at": now,
+                    "created_by": self.actor,
+                },
+                artifacts=[a.model_dump() for a in manifest],
+                tags=tag_map,
+                metrics=[
+                    {"name": m.name, "split": m.split or "", "slice": m.slice_key, "value": m.value}
+                    for m in metric_list
+                ],
+                params=param_map,
+                lineage=lineage_rows,
+            )
+            q.record_event(
+                conn,
+                action="version.register",
+                actor=self.actor,
+                at=now,
+                model=name,
+                version=number,
+                detail={"semver": semver_text, "files": len(manifest)},
+            )
+        return Version.model_validate(
+            {
+                **doc,
+                "model": name,
+                "number": number,
+                "semver": semver_text,
+                "stage": Stage.STAGING,
+                "tags": tag_map,
+                "created_by": self.actor,
+                "created_at": q.to_dt(now),
+            }
+        )
+
+    # reading versions -------------------------------------------------------------
+
+    def get_version(self, uri: str) -> Version:
+        """The version a URI names (number, semver, alias or ``latest``)."""
+        ref = uris.parse(uri)
+        with self.db.read() as conn:
+            return self._version(conn, ref)
+
+    resolve = get_version
+
+    def _version(self, conn: Any, ref: uris.ModelRef) -> Version:
+        if ref.kind == "number":
+            row = q.find_version(conn, ref.name, ref.number)
+        elif ref.kind == "semver":
+            row = q.find_version_by_semver(conn, ref.name, ref.value)
+        elif ref.kind == "alias":
+            row = q.find_version_by_alias(conn, ref.name, ref.value)
+        elif ref.kind == "latest":
+            row = q.find_latest_version(conn, ref.name)
+        else:
+            raise InvalidInput(f"{ref} names a model, not a version: add /NUMBER or @ALIAS")
+        if row is None:
+            if q.find_model(conn, ref.name) is None:
+                raise NotFound(f"model {ref.name!r} not found")
+            what = {"alias": "alias", "latest": "version"}.get(ref.kind, "version")
+            if ref.kind == "latest":
+                raise NotFound(f"model {ref.name!r} has no versions yet")
+            raise NotFound(f"{what} {ref} not found")
+        return q.version_from_row(ref.name, row)
+
+    def versions(
+        self,
+        name: str,
+        *,
+        limit: int = 100,
+        page_token: str | None = None,
+        newest_first: bool = True,
+    ) -> Page[Version]:
+        """Versions of one model, newest first by default."""
+        validation.model_name(name)
+        _limit(limit)
+        scope = f"versions:{name}:{'desc' if newest_first else 'asc'}"
+        after = None if page_token is None else _decode_token(page_token, scope)
+        with self.db.read() as conn:
+            model = q.find_model(conn, name)
+            if model is None:
+                raise NotFound(f"model {name!r} not found")
+            rows = q.list_versions(
+                conn, model.id, after=after, limit=limit + 1, newest_first=newest_first
+            )
+        token = (
+            _encode_token({"s": scope, "k": rows[limit - 1].number}) if len(rows) > limit else None
+        )
+        return Page(
+            items=[q.version_from_row(name, r) for r in rows[:limit]], next_page_token=token
+        )
+
+    # tags ----------------------------------------------------------------------------
+
+    def set_tags(
+        self, uri: str, tags: Mapping[str, object], *, remove: Sequence[str] = ()
+    ) -> dict[str, str]:
+        """Set and remove tags of a version (``models:/n/3``) or a model (``models:/n``)."""
+        ref = uris.parse(uri)
+        new = validation.tags(tags)
+        for k, v in new.items():
+            validation.text(v, f"tag {k!r}", 512)
+        drop = [validation.key(k, "tag key") for k in remove]
+        if not new and not drop:
+            raise InvalidInput("no tags given: pass KEY=VALUE to set or a key to remove")
+        now = _now_us()
+        with self.db.write() as conn:
+            if ref.kind == "model":
+                row = q.find_model(conn, ref.name, lock=True)
+                if row is None:
+                    raise NotFound(f"model {ref.name!r} not found")
+                merged = {**json.loads(row.tags), **new}
+                for k in drop:
+                    merged.pop(k, None)
+                q.replace_tags(conn, t.model_tags, "model_id", row.id, t.models, merged)
+                q.record_event(
+                    conn,
+                    action="model.tag",
+                    actor=self.actor,
+                    at=now,
+                    model=ref.name,
+                    detail={"set": new, "removed": drop},
+                )
+                return merged
+            version = self._version(conn, ref)
+            vrow = q.find_version(conn, ref.name, version.number)
+            assert vrow is not None
+            q.lock_version(conn, vrow.id)
+            vrow = q.find_version(conn, ref.name, version.number)
+            assert vrow is not None
+            merged = {**json.loads(vrow.tags), **new}
+            for k in drop:
+                merged.pop(k, None)
+            q.replace_tags(conn, t.version_tags, "version_id", vrow.id, t.versions, merged)
+            q.record_event(
+                conn,
+                action="version.tag",
+                actor=self.actor,
+                at=now,
+                model=ref.name,
+                version=version.number,
+                detail={"set": new, "removed": drop},
+            )
+            return merged
+
+    # aliases ----------------------------------------------------------------------------
+
+    def set_alias(
+        self,
+        name: str,
+        alias: str,
+        version: int | str,
+        *,
+        reason: str,
+        expect: int | None = None,
+    ) -> Alias:
+        """Point ``alias`` at a version (number or semver).
+
+        With ``expect=N`` the move happens only if the alias still points at
+        version N (``expect=0``: only if the alias does not exist yet); else
+        :class:`Conflict`.
+        """
+        validation.model_name(name)
+        validation.alias_name(alias)
+        why = validation.reason(reason)
+        ref = self._version_ref(name, version)
+        now = _now_us()
+        with self.db.write() as conn:
+            model = q.find_model(conn, name, lock=True)
+            if model is None:
+                raise NotFound(f"model {name!r} not found")
+            target = self._version(conn, ref)
+            vrow = q.find_version(conn, name, target.number)
+            assert vrow is not None
+            current = q.current_alias(conn, model.id, alias)
+            self._check_expect(name, alias, current, expect)
+            if current is not None and current.number == target.number:
+                return self._alias(conn, name, model.id, alias)
+            q.put_alias(
+                conn,
+                model.id,
+                alias,
+                version_id=vrow.id,
+                number=target.number,
+                exists=current is not None,
+                at=now,
+                actor=self.actor,
+            )
+            from_number = None if current is None else current.number
+            q.record_alias_event(
+                conn,
+                model.id,
+                alias,
+                from_number=from_number,
+                to_number=target.number,
+                actor=self.actor,
+                reason=why,
+                at=now,
+            )
+            q.record_event(
+                conn,
+                action="alias.set",
+                actor=self.actor,
+                at=now,
+                model=name,
+                version=target.number,
+                detail={"alias": alias, "from": from_number, "reason": why},
+            )
+            return self._alias(conn, name, model.id, alias)
+
+    def delete_alias(
+        self, name: str, alias: str, *, reason: str, expect: int | None = None
+    ) -> None:
+        validation.model_name(name)
+        validation.alias_name(alias)
+        why = validation.reason(reason)
+        now = _now_us()
+        with self.db.write() as conn:
+            model = q.find_model(conn, name, lock=True)
+            if model is None:
+                raise NotFound(f"model {name!r} not found")
+            current = q.current_alias(conn, model.id, alias)
+            if current is None:
+                raise NotFound(f"alias models:/{name}@{alias} not found")
+            self._check_expect(name, alias, current, expect)
+            q.drop_alias(conn, model.id, alias)
+            q.record_alias_event(
+                conn,
+                model.id,
+                alias,
+                from_number=current.number,
+                to_number=None,
+                actor=self.actor,
+                reason=why,
+                at=now,
+            )
+            q.record_event(
+                conn,
+                action="alias.delete",
+                actor=self.actor,
+                at=now,
+                model=name,
+                version=current.number,
+                detail={"alias": alias, "reason": why},
+            )
+
+    @staticmethod
+    def _check_expect(name: str, alias: str, current: Any, expect: int | None) -> None:
+        if expect is None:
+            return
+        actual = 0 if current is None else current.number
+        if actual != expect:
+            now_at = "does not exist" if current is None else f"points at version {actual}"
+            wanted = "not to exist" if expect == 0 else f"to point at version {expect}"
+            raise Conflict(
+                f"alias models:/{name}@{alias} {now_at}; expected it {wanted} "
+                "(someone moved it first?)"
+            )
+
+    @staticmethod
+    def _version_ref(name: str, version: int | str) -> uris.ModelRef:
+        if isinstance(version, bool):
+            raise InvalidInput(f"invalid version {version!r}")
+        if isinstance(version, int):
+            if version < 1:
+                raise InvalidInput(f"invalid version number {version}: numbers start at 1")
+            return uris.ModelRef(name, "number", str(version))
+        ref = uris.parse(f"models:/{name}/{version}")
+        if ref.kind not in ("number", "semver"):
+            raise InvalidInput(f"invalid version {version!r}: give a number or MAJOR.MINOR.PATCH")
+        return ref
+
+    def _alias(self, conn: Any, name: str, model_id: int, alias: str) -> Alias:
+        for a in q.list_aliases(conn, name, model_id):
+            if a.name == alias:
+                return a
+        raise NotFound(f"alias models:/{name}@{alias} not found")
+
+    def aliases(self, name: str) -> list[Alias]:
+        validation.model_name(name)
+        with self.db.read() as conn:
+            model = q.find_model(conn, name)
+            if model is None:
+                raise NotFound(f"model {name!r} not found")
+            return q.list_aliases(conn, name, model.id)
+
+    def alias_history(
+        self, name: str, alias: str | None = None, *, limit: int = 100
+    ) -> list[AliasEvent]:
+        """Moves of the model's aliases (or one alias), newest first."""
+        validation.model_name(name)
+        if alias is not None:
+            validation.alias_name(alias)
+        _limit(limit)
+        with self.db.read() as conn:
+            model = q.find_model(conn, name)
+            if model is None:
+                raise NotFound(f"model {name!r} not found")
+            return q.alias_history(conn, name, model.id, alias, limit)
+
+    # artifacts ---------------------------------------------------------------------------
+
+    def download(
+        self, uri: str, dest: str | os.PathLike[str], progress: Progress | None = None
+    ) -> Path:
+        """Write a version's files under ``dest``; each is verified against its sha256."""
+        version = self.get_version(uri)
+        root = Path(dest).expanduser().resolve()
+        for artifact in version.artifacts:
+            target = (root / artifact.path).resolve()
+            if not target.is_relative_to(root):
+                raise InvalidInput(f"artifact path {artifact.path!r} escapes {root}")
+            self.blobs.copy_to(artifact.sha256, artifact.size, target, progress or (lambda _: None))
+        return root
+
+    def read_artifact(self, uri: str, path: str) -> bytes:
+        """One artifact's bytes, verified."""
+        version = self.get_version(uri)
+        for artifact in version.artifacts:
+            if artifact.path == path:
+                return self.blobs.read_verified(artifact.sha256, artifact.size)
+        raise NotFound(f"{version.uri} has no artifact {path!r}")
+
+    def verify(self, name: str | None = None, progress: Progress | None = None) -> VerifyReport:
+        """Rehash every stored artifact (of one model, or all) and name each bad file."""
+        if name is not None:
+            validation.model_name(name)
+        with self.db.read() as conn:
+            if name is not None and q.find_model(conn, name) is None:
+                raise NotFound(f"model {name!r} not found")
+            rows = q.all_artifacts(conn, name)
+        verdict: dict[str, str | None] = {}
+        problems: list[Problem] = []
+        total = 0
+        for r in rows:
+            if r.sha256 not in verdict:
+                verdict[r.sha256] = self.blobs.check(r.sha256, r.size)
+                total += r.size
+                if progress:
+                    progress(r.size)
+            bad = verdict[r.sha256]
+            if bad is not None:
+                problems.append(
+                    Problem(
+                        model=r.name,
+                        version=r.number,
+                        path=r.path,
+                        sha256=r.sha256,
+                        kind="missing" if bad == "missing" else "corrupt",
+                        detail=bad,
+                    )
+                )
+        return VerifyReport(
+            versions=len({(r.name, r.number) for r in rows}),
+            files=len(rows),
+            bytes=total,
+            problems=tuple(problems),
+        )
+
+
+__all__ = ["Registry", "RiskTier", "collect_files"]

@@ -1,0 +1,188 @@
+"""Engines, transactions and schema migration for SQLite and PostgreSQL.
+
+SQLite runs in WAL mode with a busy timeout and foreign keys on; write
+transactions start with ``BEGIN IMMEDIATE`` so two writers queue on the lock
+instead of failing on a lock upgrade. PostgreSQL runs at READ COMMITTED and
+serialises writers of one model by locking that model's row.
+
+The schema is created and upgraded by Alembic when a registry is opened.
+Concurrent openers of a brand-new registry take a lock first (a file lock
+beside a SQLite database, an advisory lock on PostgreSQL), so exactly one of
+them migrates.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event, exc
+from sqlalchemy.engine import Connection, Engine
+
+from ..errors import AlreadyExists, Conflict, ModelbookError, Unavailable
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+HEAD = "0001"
+_PG_MIGRATE_LOCK = 0x6D6F64656C626B  # "modelbk"
+SQLITE_BUSY_MS = 30_000
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("MODELBOOK_HOME") or Path.home() / ".modelbook").expanduser()
+
+
+def redact(uri: str) -> str:
+    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", uri)
+
+
+class Database:
+    """One metadata database: engine, transactions and error translation."""
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+        try:
+            url = sa.make_url(uri)
+        except exc.ArgumentError as e:
+            raise Unavailable(f"invalid database URI {redact(uri)!r}: {e}") from e
+        self.dialect = url.get_backend_name()
+        kwargs: dict[str, Any] = {}
+        if self.dialect == "sqlite":
+            path = url.database
+            if path and path != ":memory:":
+                Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            kwargs["connect_args"] = {"timeout": SQLITE_BUSY_MS / 1000}
+        elif self.dialect == "postgresql":
+            if url.drivername == "postgresql":
+                url = url.set(drivername="postgresql+psycopg")
+            kwargs["connect_args"] = {"connect_timeout": 10}
+            kwargs["pool_pre_ping"] = True
+        try:
+            self.engine: Engine = sa.create_engine(url, **kwargs)
+        except (ImportError, exc.ArgumentError) as e:
+            raise Unavailable(f"cannot use database {redact(uri)}: {e}") from e
+        if self.dialect == "sqlite":
+            self._sqlite_hooks(self.engine)
+        self.url = url
+
+    @staticmethod
+    def _sqlite_hooks(engine: Engine) -> None:
+        @event.listens_for(engine, "connect")
+        def _connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}")
+            cur.execute("PRAGMA journal_mode = WAL")
+            cur.execute("PRAGMA synchronous = NORMAL")
+            cur.execute("PRAGMA foreign_keys = ON")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Connection) -> None:
+            immediate = conn.get_execution_options().get("modelbook_write", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    # transactions -------------------------------------------------------
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.translate(), self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Connection]:
+        with self.translate(), self.engine.connect() as conn:
+            conn.execution_options(modelbook_write=True)
+            with conn.begin():
+                yield conn
+
+    @contextlib.contextmanager
+    def translate(self) -> Iterator[None]:
+        """Turn driver errors into modelbook errors at the boundary."""
+        try:
+            yield
+        except ModelbookError:
+            raise
+        except exc.IntegrityError as e:
+            text = str(e.orig)
+            if "UNIQUE" in text or "unique" in text or "duplicate" in text:
+                raise AlreadyExists(f"already exists: {text.splitlines()[0]}") from e
+            raise Conflict(f"rejected by the database: {text.splitlines()[0]}") from e
+        except exc.OperationalError as e:
+            text = str(e.orig).strip().splitlines()[0] if e.orig else str(e)
+            if "locked" in text or "busy" in text:
+                raise Conflict(f"the database stayed busy: {text}") from e
+            raise Unavailable(f"database {redact(self.uri)} unavailable: {text}") from e
+        except exc.DBAPIError as e:
+            text = str(e.orig).strip().splitlines()[0] if e.orig else str(e)
+            raise Unavailable(f"database {redact(self.uri)} failed: {text}") from e
+
+    # schema ----------------------------------------------------------------
+
+    def current_revision(self, conn: Connection) -> str | None:
+        try:
+            with conn.begin_nested():
+                row = conn.exec_driver_sql("SELECT version_num FROM alembic_version").first()
+        except exc.DBAPIError:
+            return None
+        return None if row is None else str(row[0])
+
+    def migrate(self) -> None:
+        """Bring the schema to the head revision, once, even with racing openers."""
+        with self.translate():
+            with self.engine.connect() as conn:
+                if self.current_revision(conn) == HEAD:
+                    conn.rollback()
+                    return
+                conn.rollback()
+            with self._migration_lock():
+                self._upgrade()
+
+    @contextlib.contextmanager
+    def _migration_lock(self) -> Iterator[None]:
+        if self.dialect == "sqlite":
+            db = self.url.database
+            if not db or db == ":memory:":
+                yield
+                return
+            lock_path = Path(db).expanduser().with_suffix(".migrate.lock")
+            with open(lock_path, "a+") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
+        elif self.dialect == "postgresql":
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql(f"SELECT pg_advisory_lock({_PG_MIGRATE_LOCK})")
+                conn.commit()
+                try:
+                    yield
+                finally:
+                    conn.exec_driver_sql(f"SELECT pg_advisory_unlock({_PG_MIGRATE_LOCK})")
+                    conn.commit()
+        else:
+            yield
+
+    def _upgrade(self) -> None:
+        from alembic import command
+        from alembic.config import Config
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        with self.engine.connect() as conn:
+            if self.current_revision(conn) == HEAD:
+                conn.rollback()
+                return
+            conn.rollback()
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+            conn.commit()
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,407 @@
+"""SQL statements of the registry, one function per operation.
+
+Each function takes an open ``Connection`` inside the caller's transaction,
+so the :class:`~modelbook.registry.Registry` decides what is atomic.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Row
+
+from ..domain import Alias, AliasEvent, Model, Version
+from . import schema as t
+
+_dialect_insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+def to_dt(us: int) -> datetime:
+    return datetime.fromtimestamp(us / 1_000_000, tz=UTC)
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+# models ---------------------------------------------------------------------
+
+_MODEL_COLS = (
+    t.models.c.id,
+    t.models.c.name,
+    t.models.c.owners,
+    t.models.c.task,
+    t.models.c.risk_tier,
+    t.models.c.description,
+    t.models.c.tags,
+    t.models.c.created_at,
+    t.models.c.created_by,
+    t.models.c.last_number,
+)
+
+
+def model_from_row(row: Row[Any]) -> Model:
+    return Model(
+        name=row.name,
+        owners=tuple(json.loads(row.owners)),
+        task=row.task,
+        risk_tier=row.risk_tier,
+        description=row.description,
+        tags=json.loads(row.tags),
+        created_at=to_dt(row.created_at),
+        created_by=row.created_by,
+        latest_version=row.last_number,
+    )
+
+
+def find_model(conn: Connection, name: str, *, lock: bool = False) -> Row[Any] | None:
+    stmt = sa.select(*_MODEL_COLS).where(t.models.c.name == name)
+    if lock and conn.dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    return conn.execute(stmt).first()
+
+
+def insert_model_if_absent(conn: Connection, values: Mapping[str, Any]) -> bool:
+    """Insert a model unless one of that name exists; True when this call created it."""
+    insert = _dialect_insert.get(conn.dialect.name)
+    if insert is None:
+        if find_model(conn, values["name"]) is not None:
+            return False
+        conn.execute(t.models.insert().values(**values))
+        return True
+    stmt = insert(t.models).values(**values).on_conflict_do_nothing(index_elements=["name"])
+    return bool(conn.execute(stmt).rowcount)
+
+
+def list_models(conn: Connection, *, before_id: int | None, limit: int) -> list[Row[Any]]:
+    stmt = sa.select(*_MODEL_COLS).order_by(t.models.c.id.desc()).limit(limit)
+    if before_id is not None:
+        stmt = stmt.where(t.models.c.id < before_id)
+    return list(conn.execute(stmt))
+
+
+def replace_tags(
+    conn: Connection,
+    table: sa.Table,
+    owner_col: str,
+    owner_id: int,
+    json_table: sa.Table,
+    new: Mapping[str, str],
+) -> None:
+    """Rewrite the normalised tag rows and the JSON copy of one owner's tags."""
+    conn.execute(table.delete().where(table.c[owner_col] == owner_id))
+    if new:
+        conn.execute(
+            table.insert(), [{owner_col: owner_id, "key": k, "value": v} for k, v in new.items()]
+        )
+    conn.execute(
+        json_table.update().where(json_table.c.id == owner_id).values(tags=dumps(dict(new)))
+    )
+
+
+# numbering --------------------------------------------------------------------
+
+
+def next_number(conn: Connection, model_id: int) -> int:
+    """Take the next version number; the row lock it holds serialises writers."""
+    stmt = (
+        t.models.update()
+        .where(t.models.c.id == model_id)
+        .values(last_number=t.models.c.last_number + 1)
+        .returning(t.models.c.last_number)
+    )
+    return int(conn.execute(stmt).scalar_one())
+
+
+def highest_semver(conn: Connection, model_id: int) -> tuple[int, int, int] | None:
+    v = t.versions.c
+    row = conn.execute(
+        sa.select(v.semver_major, v.semver_minor, v.semver_patch)
+        .where(v.model_id == model_id)
+        .order_by(v.semver_major.desc(), v.semver_minor.desc(), v.semver_patch.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else (row[0], row[1], row[2])
+
+
+# versions ---------------------------------------------------------------------
+
+_VERSION_COLS = (
+    t.versions.c.id,
+    t.versions.c.number,
+    t.versions.c.semver,
+    t.versions.c.stage,
+    t.versions.c.doc,
+    t.versions.c.tags,
+    t.versions.c.created_at,
+    t.versions.c.created_by,
+)
+
+
+def version_from_row(model: str, row: Row[Any]) -> Version:
+    doc = json.loads(row.doc)
+    doc.update(
+        model=model,
+        number=row.number,
+        semver=row.semver,
+        stage=row.stage,
+        tags=json.loads(row.tags),
+        created_at=to_dt(row.created_at),
+        created_by=row.created_by,
+    )
+    return Version.model_validate(doc)
+
+
+def insert_version(
+    conn: Connection,
+    values: Mapping[str, Any],
+    *,
+    artifacts: Sequence[Mapping[str, Any]],
+    tags: Mapping[str, str],
+    metrics: Sequence[Mapping[str, Any]],
+    params: Mapping[str, str],
+    lineage: Iterable[tuple[str, str, str]],
+) -> int:
+    version_id = int(
+        conn.execute(t.versions.insert().values(**values).returning(t.versions.c.id)).scalar_one()
+    )
+    if artifacts:
+        conn.execute(t.artifacts.insert(), [{"version_id": version_id, **a} for a in artifacts])
+    if tags:
+        conn.execute(
+            t.version_tags.insert(),
+            [{"version_id": version_id, "key": k, "value": v} for k, v in tags.items()],
+        )
+    if metrics:
+        conn.execute(t.metrics.insert(), [{"version_id": version_id, **m} for m in metrics])
+    if params:
+        conn.execute(
+            t.params.insert(),
+            [{"version_id": version_id, "key": k, "value": v} for k, v in params.items()],
+        )
+    rows = [
+        {"version_id": version_id, "kind": k, "key": key, "value": val}
+        for k, key, val in dict.fromkeys(lineage)
+    ]
+    if rows:
+        conn.execute(t.lineage.insert(), rows)
+    return version_id
+
+
+def _version_query(name: str) -> sa.Select[Any]:
+    return (
+        sa.select(*_VERSION_COLS)
+        .select_from(t.versions.join(t.models, t.models.c.id == t.versions.c.model_id))
+        .where(t.models.c.name == name)
+    )
+
+
+def find_version(conn: Connection, name: str, number: int) -> Row[Any] | None:
+    return conn.execute(_version_query(name).where(t.versions.c.number == number)).first()
+
+
+def find_version_by_semver(conn: Connection, name: str, semver: str) -> Row[Any] | None:
+    return conn.execute(_version_query(name).where(t.versions.c.semver == semver)).first()
+
+
+def find_latest_version(conn: Connection, name: str) -> Row[Any] | None:
+    return conn.execute(_version_query(name).order_by(t.versions.c.number.desc()).limit(1)).first()
+
+
+def find_version_by_alias(conn: Connection, name: str, alias: str) -> Row[Any] | None:
+    """One indexed lookup: models(name) -> aliases(model_id, name) -> versions(id)."""
+    stmt = (
+        sa.select(*_VERSION_COLS)
+        .select_from(
+            t.models.join(t.aliases, t.aliases.c.model_id == t.models.c.id).join(
+                t.versions, t.versions.c.id == t.aliases.c.version_id
+            )
+        )
+        .where(t.models.c.name == name, t.aliases.c.name == alias)
+    )
+    return conn.execute(stmt).first()
+
+
+def list_versions(
+    conn: Connection, model_id: int, *, after: int | None, limit: int, newest_first: bool
+) -> list[Row[Any]]:
+    v = t.versions.c
+    stmt = sa.select(*_VERSION_COLS).where(v.model_id == model_id).limit(limit)
+    if newest_first:
+        stmt = stmt.order_by(v.number.desc())
+        if after is not None:
+            stmt = stmt.where(v.number < after)
+    else:
+        stmt = stmt.order_by(v.number.asc())
+        if after is not None:
+            stmt = stmt.where(v.number > after)
+    return list(conn.execute(stmt))
+
+
+def lock_version(conn: Connection, version_id: int) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            sa.select(t.versions.c.id).where(t.versions.c.id == version_id).with_for_update()
+        )
+
+
+# aliases ----------------------------------------------------------------------
+
+
+def current_alias(conn: Connection, model_id: int, alias: str) -> Row[Any] | None:
+    a = t.aliases.c
+    return conn.execute(
+        sa.select(a.version_id, a.number).where(a.model_id == model_id, a.name == alias)
+    ).first()
+
+
+def put_alias(
+    conn: Connection,
+    model_id: int,
+    alias: str,
+    *,
+    version_id: int,
+    number: int,
+    exists: bool,
+    at: int,
+    actor: str,
+) -> None:
+    a = t.aliases
+    values = {"version_id": version_id, "number": number, "updated_at": at, "updated_by": actor}
+    if exists:
+        conn.execute(a.update().where(a.c.model_id == model_id, a.c.name == alias).values(**values))
+    else:
+        conn.execute(a.insert().values(model_id=model_id, name=alias, **values))
+
+
+def drop_alias(conn: Connection, model_id: int, alias: str) -> None:
+    a = t.aliases
+    conn.execute(a.delete().where(a.c.model_id == model_id, a.c.name == alias))
+
+
+def record_alias_event(
+    conn: Connection,
+    model_id: int,
+    alias: str,
+    *,
+    from_number: int | None,
+    to_number: int | None,
+    actor: str,
+    reason: str,
+    at: int,
+) -> None:
+    conn.execute(
+        t.alias_events.insert().values(
+            model_id=model_id,
+            alias=alias,
+            from_number=from_number,
+            to_number=to_number,
+            actor=actor,
+            reason=reason,
+            at=at,
+        )
+    )
+
+
+def list_aliases(conn: Connection, model: str, model_id: int) -> list[Alias]:
+    a = t.aliases.c
+    rows = conn.execute(
+        sa.select(a.name, a.number, a.updated_at, a.updated_by)
+        .where(a.model_id == model_id)
+        .order_by(a.name)
+    )
+    return [
+        Alias(
+            model=model,
+            name=r.name,
+            version=r.number,
+            updated_at=to_dt(r.updated_at),
+            updated_by=r.updated_by,
+        )
+        for r in rows
+    ]
+
+
+def aliases_of_versions(conn: Connection, model_id: int) -> dict[int, list[str]]:
+    a = t.aliases.c
+    out: dict[int, list[str]] = {}
+    for r in conn.execute(
+        sa.select(a.number, a.name).where(a.model_id == model_id).order_by(a.name)
+    ):
+        out.setdefault(r.number, []).append(r.name)
+    return out
+
+
+def alias_history(
+    conn: Connection, model: str, model_id: int, alias: str | None, limit: int
+) -> list[AliasEvent]:
+    e = t.alias_events.c
+    stmt = sa.select(t.alias_events).where(e.model_id == model_id).order_by(e.id.desc())
+    if alias is not None:
+        stmt = stmt.where(e.alias == alias)
+    return [
+        AliasEvent(
+            model=model,
+            alias=r.alias,
+            from_version=r.from_number,
+            to_version=r.to_number,
+            actor=r.actor,
+            reason=r.reason,
+            at=to_dt(r.at),
+        )
+        for r in conn.execute(stmt.limit(limit))
+    ]
+
+
+# events -----------------------------------------------------------------------
+
+
+def record_event(
+    conn: Connection,
+    *,
+    action: str,
+    actor: str,
+    at: int,
+    model: str | None,
+    version: int | None = None,
+    detail: Mapping[str, Any] | None = None,
+) -> None:
+    conn.execute(
+        t.events.insert().values(
+            at=at,
+            actor=actor,
+            action=action,
+            model=model,
+            version=version,
+            detail=dumps(dict(detail or {})),
+        )
+    )
+
+
+# artifacts --------------------------------------------------------------------
+
+
+def all_artifacts(conn: Connection, model: str | None) -> list[Row[Any]]:
+    stmt = (
+        sa.select(
+            t.models.c.name,
+            t.versions.c.number,
+            t.artifacts.c.path,
+            t.artifacts.c.size,
+            t.artifacts.c.sha256,
+        )
+        .select_from(
+            t.artifacts.join(t.versions, t.versions.c.id == t.artifacts.c.version_id).join(
+                t.models, t.models.c.id == t.versions.c.model_id
+            )
+        )
+        .order_by(t.models.c.name, t.versions.c.number, t.artifacts.c.path)
+    )
+    if model is not None:
+        stmt = stmt.where(t.models.c.name == model)
+    return list(conn.execute(stmt))

@@ -1,0 +1,181 @@
+"""Tables of the metadata store.
+
+Frozen version fields live in one JSON document per version (``versions.doc``)
+so that reading a version is one row; everything a search filters on (tags,
+metrics, lineage, params, artifact hashes) is also normalised into narrow
+indexed tables written in the same transaction. Times are integer
+microseconds since the epoch, UTC, which sort and compare the same on every
+database.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+models = Table(
+    "models",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("owners", Text, nullable=False),
+    Column("task", String(256)),
+    Column("risk_tier", String(8), nullable=False),
+    Column("description", Text),
+    Column("tags", Text, nullable=False, default="{}"),
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", String(256), nullable=False),
+    Column("last_number", Integer, nullable=False, default=0),
+)
+
+model_tags = Table(
+    "model_tags",
+    metadata,
+    Column("model_id", Id, ForeignKey("models.id"), primary_key=True),
+    Column("key", String(128), primary_key=True),
+    Column("value", String(512), nullable=False),
+    Index(None, "key", "value"),
+)
+
+versions = Table(
+    "versions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("model_id", Id, ForeignKey("models.id"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("semver", String(32), nullable=False),
+    Column("semver_major", Integer, nullable=False),
+    Column("semver_minor", Integer, nullable=False),
+    Column("semver_patch", Integer, nullable=False),
+    Column("stage", String(16), nullable=False),
+    Column("doc", Text, nullable=False),
+    Column("tags", Text, nullable=False, default="{}"),
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", String(256), nullable=False),
+    UniqueConstraint("model_id", "number"),
+    UniqueConstraint("model_id", "semver"),
+    Index(None, "model_id", "semver_major", "semver_minor", "semver_patch"),
+    Index(None, "created_at"),
+)
+
+artifacts = Table(
+    "artifacts",
+    metadata,
+    Column("version_id", Id, ForeignKey("versions.id"), primary_key=True),
+    Column("path", String(1024), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Index(None, "sha256"),
+)
+
+version_tags = Table(
+    "version_tags",
+    metadata,
+    Column("version_id", Id, ForeignKey("versions.id"), primary_key=True),
+    Column("key", String(128), primary_key=True),
+    Column("value", String(512), nullable=False),
+    Index(None, "key", "value"),
+)
+
+metrics = Table(
+    "metrics",
+    metadata,
+    Column("version_id", Id, ForeignKey("versions.id"), primary_key=True),
+    Column("name", String(128), primary_key=True),
+    Column("split", String(64), primary_key=True),
+    Column("slice", String(256), primary_key=True),
+    Column("value", Float, nullable=False),
+    Index(None, "name", "split", "slice", "value"),
+)
+
+params = Table(
+    "params",
+    metadata,
+    Column("version_id", Id, ForeignKey("versions.id"), primary_key=True),
+    Column("key", String(128), primary_key=True),
+    Column("value", String(512), nullable=False),
+    Index(None, "key", "value"),
+)
+
+lineage = Table(
+    "lineage",
+    metadata,
+    Column("version_id", Id, ForeignKey("versions.id"), primary_key=True),
+    Column("kind", String(32), primary_key=True),
+    Column("key", String(64), primary_key=True),
+    Column("value", String(512), primary_key=True),
+    Index(None, "kind", "key", "value"),
+)
+
+aliases = Table(
+    "aliases",
+    metadata,
+    Column("model_id", Id, ForeignKey("models.id"), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("version_id", Id, ForeignKey("versions.id"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("updated_by", String(256), nullable=False),
+)
+
+alias_events = Table(
+    "alias_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("model_id", Id, ForeignKey("models.id"), nullable=False),
+    Column("alias", String(64), nullable=False),
+    Column("from_number", Integer),
+    Column("to_number", Integer),
+    Column("actor", String(256), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Index(None, "model_id", "alias", "id"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("at", BigInteger, nullable=False),
+    Column("actor", String(256), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("model", String(128)),
+    Column("version", Integer),
+    Column("detail", Text, nullable=False, default="{}"),
+    Index(None, "model", "id"),
+)
+
+# Columns of ``versions`` that no statement may ever change after insert.
+FROZEN_VERSION_COLUMNS = (
+    "model_id",
+    "number",
+    "semver",
+    "semver_major",
+    "semver_minor",
+    "semver_patch",
+    "doc",
+    "created_at",
+    "created_by",
+)

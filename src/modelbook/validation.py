@@ -1,0 +1,172 @@
+"""Parsing and validation of everything a user types.
+
+Pure functions: each returns a clean value or raises :class:`InvalidInput`
+with a message that names the field and what would be accepted.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+
+from .domain import RISK_TIERS, Metric, RiskTier
+from .errors import InvalidInput
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_ALIAS = re.compile(r"[A-Za-z][A-Za-z0-9._-]{0,63}")
+_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.:/-]{0,127}")
+_METRIC = re.compile(
+    r"(?P<name>[A-Za-z_][A-Za-z0-9_.:/-]{0,127})"
+    r"(?:@(?P<split>[A-Za-z0-9_.-]{1,64}))?"
+    r"(?:\{(?P<slice>[^{}]*)\})?"
+)
+_SEMVER = re.compile(r"(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})")
+MAX_VALUE_LEN = 4096
+MAX_TEXT_LEN = 65536
+
+
+def model_name(name: str) -> str:
+    """A model name: letters, digits, ``.``, ``_``, ``-``; no path separators or ``..``."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name) or ".." in name:
+        raise InvalidInput(
+            f"invalid model name {name!r}: use 1-128 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit, without '..'"
+        )
+    return name
+
+
+def alias_name(name: str) -> str:
+    if not isinstance(name, str) or not _ALIAS.fullmatch(name) or ".." in name:
+        raise InvalidInput(
+            f"invalid alias {name!r}: use 1-64 letters, digits, '.', '_' or '-', "
+            "starting with a letter"
+        )
+    return name
+
+
+def key(value: str, what: str = "key") -> str:
+    if not isinstance(value, str) or not _KEY.fullmatch(value):
+        raise InvalidInput(
+            f"invalid {what} {value!r}: use 1-128 letters, digits, '_', '.', ':', '/' or '-', "
+            "starting with a letter or '_'"
+        )
+    return value
+
+
+def text(value: str, what: str, limit: int = MAX_VALUE_LEN) -> str:
+    """Free text stored as is; NUL bytes and oversized values are refused."""
+    if not isinstance(value, str):
+        raise InvalidInput(f"{what} must be text, got {type(value).__name__}")
+    if "\x00" in value:
+        raise InvalidInput(f"{what} must not contain NUL characters")
+    if len(value) > limit:
+        raise InvalidInput(f"{what} is {len(value)} characters long; the limit is {limit}")
+    return value
+
+
+def reason(value: str | None) -> str:
+    if value is None or not str(value).strip():
+        raise InvalidInput("a reason is required: say why (--reason TEXT)")
+    return text(value.strip(), "reason")
+
+
+def risk_tier(value: str) -> RiskTier:
+    if value not in RISK_TIERS:
+        raise InvalidInput(f"invalid risk tier {value!r}: choose one of {', '.join(RISK_TIERS)}")
+    return value  # type: ignore[return-value]
+
+
+def split_key_value(item: str, what: str = "KEY=VALUE", *, last: bool = False) -> tuple[str, str]:
+    """Split ``KEY=VALUE``; metrics split at the last ``=`` so slices survive."""
+    if not isinstance(item, str) or "=" not in item:
+        raise InvalidInput(f"malformed {what} {item!r}: expected KEY=VALUE")
+    k, v = item.rsplit("=", 1) if last else item.split("=", 1)
+    if not k:
+        raise InvalidInput(f"malformed {what} {item!r}: the key is empty")
+    return k, v
+
+
+def key_values(items: Iterable[str], what: str = "tag") -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        k, v = split_key_value(item, what)
+        out[key(k, f"{what} key")] = text(v, f"{what} {k!r}")
+    return out
+
+
+def tags(values: Mapping[str, object] | None, what: str = "tag") -> dict[str, str]:
+    out: dict[str, str] = {}
+    for k, v in (values or {}).items():
+        if isinstance(v, bool | int | float):
+            v = str(v)
+        out[key(k, f"{what} key")] = text(v, f"{what} {k!r}")  # type: ignore[arg-type]
+    return out
+
+
+def metric_value(raw: object, key_text: str) -> float:
+    if isinstance(raw, bool):
+        raise InvalidInput(f"metric {key_text!r} must be a number, got a boolean")
+    try:
+        value = float(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise InvalidInput(f"metric {key_text!r} must be a number, got {raw!r}") from None
+    if not math.isfinite(value):
+        raise InvalidInput(f"metric {key_text!r} must be finite, got {raw!r}")
+    return value
+
+
+def metric(key_text: str, raw: object) -> Metric:
+    """Parse ``auc``, ``auc@test`` or ``auc@test{region=eu,device=mobile}``."""
+    if not isinstance(key_text, str):
+        raise InvalidInput(f"metric key must be text, got {type(key_text).__name__}")
+    m = _METRIC.fullmatch(key_text)
+    if not m:
+        raise InvalidInput(
+            f"invalid metric {key_text!r}: write NAME, NAME@SPLIT or NAME@SPLIT{{KEY=VALUE,...}}"
+        )
+    slice_: dict[str, str] = {}
+    if m["slice"] is not None:
+        for part in m["slice"].split(","):
+            if "=" not in part:
+                raise InvalidInput(
+                    f"invalid slice {part!r} in metric {key_text!r}: expected KEY=VALUE"
+                )
+            sk, sv = (s.strip() for s in part.split("=", 1))
+            key(sk, "slice key")
+            if not sv or any(c in sv for c in "{}=,\x00"):
+                raise InvalidInput(f"invalid slice value {sv!r} in metric {key_text!r}")
+            if sk in slice_:
+                raise InvalidInput(f"slice key {sk!r} given twice in metric {key_text!r}")
+            slice_[sk] = text(sv, "slice value", 256)
+    return Metric(name=m["name"], value=metric_value(raw, key_text), split=m["split"], slice=slice_)
+
+
+def metrics(values: Mapping[str, object] | Iterable[Metric] | None) -> list[Metric]:
+    """Metrics from a mapping of metric keys to numbers, or from Metric objects."""
+    if values is None:
+        return []
+    out: list[Metric] = []
+    if isinstance(values, Mapping):
+        out = [metric(k, v) for k, v in values.items()]
+    else:
+        for item in values:
+            if not isinstance(item, Metric):
+                raise InvalidInput(f"expected a Metric, got {item!r}")
+            out.append(metric(item.key, item.value))
+    seen: set[str] = set()
+    for m in out:
+        if m.key in seen:
+            raise InvalidInput(f"metric {m.key!r} given twice")
+        seen.add(m.key)
+    return out
+
+
+def parse_semver(value: str) -> tuple[int, int, int]:
+    if not isinstance(value, str) or not _SEMVER.fullmatch(value):
+        raise InvalidInput(
+            f"invalid semver {value!r}: expected MAJOR.MINOR.PATCH, e.g. 1.4.0 "
+            "(numbers without leading zeros)"
+        )
+    major, minor, patch = (int(p) for p in value.split("."))
+    return major, minor, patch
