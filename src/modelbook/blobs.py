@@ -102,7 +102,7 @@ class BlobStore:
             final = self.path(sha)
             if os.path.exists(final):
                 return sha, len(data)
-            return sha, self._land(final, lambda f: f.write(data) and None, len(data))
+            return sha, self._land(final, data)
         tmp_dir = f"{self.root}/tmp"
         self._mkdir(tmp_dir)
         tmp = f"{tmp_dir}/{uuid.uuid4().hex}"
@@ -132,13 +132,14 @@ class BlobStore:
                 os.unlink(tmp)
             raise
 
-    def _land(self, final: str, write: Callable[[Any], None], size: int) -> int:
+    def _land(self, final: str, data: bytes) -> int:
+        """Write a small blob whole: temporary file, fsync, rename, fsync the folder."""
         tmp_dir = f"{self.root}/tmp"
         self._mkdir(tmp_dir)
         tmp = f"{tmp_dir}/{uuid.uuid4().hex}"
         try:
             with open(tmp, "wb") as f:
-                write(f)
+                f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
             self._mkdir(os.path.dirname(final))
@@ -148,7 +149,7 @@ class BlobStore:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
-        return size
+        return len(data)
 
     def _put_remote(self, src: Path, progress: Progress) -> tuple[str, int]:
         sha, size = hash_file(src)
@@ -163,8 +164,7 @@ class BlobStore:
     def _chunks(self, sha256: str) -> Iterator[bytes]:
         path = self.path(sha256)
         try:
-            opener = open(path, "rb") if self.local else self.fs.open(path, "rb")
-            with opener as f:
+            with open(path, "rb") if self.local else self.fs.open(path, "rb") as f:  # noqa: SIM115
                 while chunk := f.read(CHUNK):
                     yield chunk
         except FileNotFoundError:

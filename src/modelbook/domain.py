@@ -17,7 +17,7 @@ RiskTier = Literal["low", "medium", "high"]
 RISK_TIERS: tuple[str, ...] = ("low", "medium", "high")
 
 
-class Stage(str, enum.Enum):
+class Stage(enum.StrEnum):
     """Where a version is in its release flow."""
 
     STAGING = "staging"

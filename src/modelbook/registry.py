@@ -172,7 +172,8 @@ class Registry:
 
     ``uri`` is any SQLAlchemy database URI; by default a SQLite file under
     ``$MODELBOOK_HOME`` (``~/.modelbook``). ``MODELBOOK_URI`` and
-    ``MODELBOOK_BLOB_URI`` override the defaults.
+    ``MODELBOOK_BLOB_URI`` override the defaults; ``blob_options`` go to the
+    fsspec filesystem (for S3: ``endpoint_url``, ``key``, ``secret`` ...).
     """
 
     def __init__(
@@ -182,6 +183,7 @@ class Registry:
         blob_uri: str | None = None,
         home: str | os.PathLike[str] | None = None,
         actor: str | None = None,
+        blob_options: Mapping[str, Any] | None = None,
     ) -> None:
         root = Path(home).expanduser() if home is not None else default_home()
         uri = uri or os.environ.get("MODELBOOK_URI") or f"sqlite:///{root / 'registry.db'}"
@@ -190,7 +192,7 @@ class Registry:
         self.actor = actor or _actor()
         self.db = Database(uri)
         self.db.migrate()
-        self.blobs = BlobStore(blob_uri)
+        self.blobs = BlobStore(blob_uri, **dict(blob_options or {}))
 
     def close(self) -> None:
         self.db.dispose()
@@ -518,6 +520,57 @@ class Registry:
         )
         return Page(
             items=[q.version_from_row(name, r) for r in rows[:limit]], next_page_token=token
+        )
+
+    def search_versions(
+        self,
+        *,
+        model: str | None = None,
+        tags: Mapping[str, object] | None = None,
+        metrics: Sequence[tuple[str, str, float]] = (),
+        stage: Stage | str | None = None,
+        limit: int = 100,
+        page_token: str | None = None,
+    ) -> Page[Version]:
+        """Versions matching all filters, newest first.
+
+        ``tags`` match exactly; each metric filter is ``(key, op, value)`` with
+        a metric key as registered (``auc``, ``auc@test{region=eu}``) and op one
+        of ``> >= < <= = !=``.
+        """
+        if model is not None:
+            validation.model_name(model)
+        tag_map = validation.tags(tags)
+        metric_filters = []
+        for item in metrics:
+            if not isinstance(item, tuple | list) or len(item) != 3:
+                raise InvalidInput(f"metric filter {item!r} must be (key, op, value)")
+            key_text, op, raw = item
+            if op not in q.SEARCH_OPS:
+                raise InvalidInput(
+                    f"invalid operator {op!r} in metric filter: use one of {' '.join(q.SEARCH_OPS)}"
+                )
+            m = validation.metric(key_text, raw)
+            metric_filters.append((m.name, m.split or "", m.slice_key, op, m.value))
+        stage_value = None if stage is None else validation.stage(stage)
+        _limit(limit)
+        before = None if page_token is None else _decode_token(page_token, "search")
+        with self.db.read() as conn:
+            rows = q.search_versions(
+                conn,
+                model=model,
+                tags=tag_map,
+                metrics=metric_filters,
+                stage=stage_value,
+                before_id=before,
+                limit=limit + 1,
+            )
+        token = (
+            _encode_token({"s": "search", "k": rows[limit - 1].id}) if len(rows) > limit else None
+        )
+        return Page(
+            items=[q.version_from_row(r.model_name, r) for r in rows[:limit]],
+            next_page_token=token,
         )
 
     # tags ----------------------------------------------------------------------------

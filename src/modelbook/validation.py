@@ -10,7 +10,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 
-from .domain import RISK_TIERS, Metric, RiskTier
+from .domain import RISK_TIERS, Metric, RiskTier, Stage
 from .errors import InvalidInput
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
@@ -170,3 +170,12 @@ def parse_semver(value: str) -> tuple[int, int, int]:
         )
     major, minor, patch = (int(p) for p in value.split("."))
     return major, minor, patch
+
+
+def stage(value: object) -> str:
+    try:
+        return Stage(value).value
+    except ValueError:
+        raise InvalidInput(
+            f"invalid stage {value!r}: choose one of {', '.join(s.value for s in Stage)}"
+        ) from None

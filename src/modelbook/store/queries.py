@@ -18,8 +18,6 @@ from sqlalchemy.engine import Connection, Row
 from ..domain import Alias, AliasEvent, Model, Version
 from . import schema as t
 
-_dialect_insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
-
 
 def to_dt(us: int) -> datetime:
     return datetime.fromtimestamp(us / 1_000_000, tz=UTC)
@@ -68,13 +66,21 @@ def find_model(conn: Connection, name: str, *, lock: bool = False) -> Row[Any] |
 
 def insert_model_if_absent(conn: Connection, values: Mapping[str, Any]) -> bool:
     """Insert a model unless one of that name exists; True when this call created it."""
-    insert = _dialect_insert.get(conn.dialect.name)
-    if insert is None:
+    stmt: sa.Insert
+    if conn.dialect.name == "postgresql":
+        stmt = (
+            postgresql.insert(t.models)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["name"])
+        )
+    elif conn.dialect.name == "sqlite":
+        stmt = (
+            sqlite.insert(t.models).values(**values).on_conflict_do_nothing(index_elements=["name"])
+        )
+    else:
         if find_model(conn, values["name"]) is not None:
             return False
-        conn.execute(t.models.insert().values(**values))
-        return True
-    stmt = insert(t.models).values(**values).on_conflict_do_nothing(index_elements=["name"])
+        stmt = t.models.insert().values(**values)
     return bool(conn.execute(stmt).rowcount)
 
 
@@ -404,4 +410,66 @@ def all_artifacts(conn: Connection, model: str | None) -> list[Row[Any]]:
     )
     if model is not None:
         stmt = stmt.where(t.models.c.name == model)
+    return list(conn.execute(stmt))
+
+
+# search -----------------------------------------------------------------------
+
+_OPS = {
+    ">": lambda c, v: c > v,
+    ">=": lambda c, v: c >= v,
+    "<": lambda c, v: c < v,
+    "<=": lambda c, v: c <= v,
+    "=": lambda c, v: c == v,
+    "!=": lambda c, v: c != v,
+}
+
+
+SEARCH_OPS = tuple(_OPS)
+
+
+def search_versions(
+    conn: Connection,
+    *,
+    model: str | None,
+    tags: Mapping[str, str],
+    metrics: Sequence[tuple[str, str, str, str, float]],
+    stage: str | None,
+    before_id: int | None,
+    limit: int,
+) -> list[Row[Any]]:
+    """Versions matching every filter, newest registration first.
+
+    Each filter is an EXISTS probe on a narrow indexed table, so the query
+    walks versions newest first and stops after ``limit`` matches.
+    """
+    v = t.versions.c
+    stmt = (
+        sa.select(t.models.c.name.label("model_name"), *_VERSION_COLS)
+        .select_from(t.versions.join(t.models, t.models.c.id == v.model_id))
+        .order_by(v.id.desc())
+        .limit(limit)
+    )
+    if model is not None:
+        stmt = stmt.where(t.models.c.name == model)
+    if stage is not None:
+        stmt = stmt.where(v.stage == stage)
+    if before_id is not None:
+        stmt = stmt.where(v.id < before_id)
+    for key, value in tags.items():
+        vt = t.version_tags.alias()
+        stmt = stmt.where(
+            sa.exists().where(vt.c.version_id == v.id, vt.c.key == key, vt.c.value == value)
+        )
+    for name, split, slice_, op, number in metrics:
+        mt = t.metrics.alias()
+        stmt = stmt.where(
+            sa.exists().where(
+                mt.c.version_id == v.id,
+                mt.c.name == name,
+                mt.c.split == split,
+                mt.c.slice == slice_,
+                _OPS[op](mt.c.value, number),
+            )
+        )
     return list(conn.execute(stmt))

@@ -96,7 +96,7 @@ version_tags = Table(
     Column("version_id", Id, ForeignKey("versions.id"), primary_key=True),
     Column("key", String(128), primary_key=True),
     Column("value", String(512), nullable=False),
-    Index(None, "key", "value"),
+    Index(None, "key", "value", "version_id"),
 )
 
 metrics = Table(
@@ -107,7 +107,7 @@ metrics = Table(
     Column("split", String(64), primary_key=True),
     Column("slice", String(256), primary_key=True),
     Column("value", Float, nullable=False),
-    Index(None, "name", "split", "slice", "value"),
+    Index(None, "name", "split", "slice", "value", "version_id"),
 )
 
 params = Table(

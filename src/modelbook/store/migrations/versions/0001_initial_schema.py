@@ -235,8 +235,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("metrics", schema=None) as batch_op:
         batch_op.create_index(
-            batch_op.f("ix_metrics_name_split_slice_value"),
-            ["name", "split", "slice", "value"],
+            batch_op.f("ix_metrics_name_split_slice_value_version_id"),
+            ["name", "split", "slice", "value", "version_id"],
             unique=False,
         )
 
@@ -269,7 +269,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("version_tags", schema=None) as batch_op:
         batch_op.create_index(
-            batch_op.f("ix_version_tags_key_value"), ["key", "value"], unique=False
+            batch_op.f("ix_version_tags_key_value_version_id"),
+            ["key", "value", "version_id"],
+            unique=False,
         )
 
     _install_frozen_trigger()
@@ -283,7 +285,7 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP FUNCTION IF EXISTS versions_frozen()")
     with op.batch_alter_table("version_tags", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_version_tags_key_value"))
+        batch_op.drop_index(batch_op.f("ix_version_tags_key_value_version_id"))
 
     op.drop_table("version_tags")
     with op.batch_alter_table("params", schema=None) as batch_op:
@@ -291,7 +293,7 @@ def downgrade() -> None:
 
     op.drop_table("params")
     with op.batch_alter_table("metrics", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_metrics_name_split_slice_value"))
+        batch_op.drop_index(batch_op.f("ix_metrics_name_split_slice_value_version_id"))
 
     op.drop_table("metrics")
     with op.batch_alter_table("lineage", schema=None) as batch_op:
