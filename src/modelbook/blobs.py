@@ -164,7 +164,7 @@ class BlobStore:
     def _chunks(self, sha256: str) -> Iterator[bytes]:
         path = self.path(sha256)
         try:
-            with open(path, "rb") if self.local else self.fs.open(path, "rb") as f:  # noqa: SIM115
+            with open(path, "rb") if self.local else self.fs.open(path, "rb") as f:
                 while chunk := f.read(CHUNK):
                     yield chunk
         except FileNotFoundError:

@@ -7,6 +7,7 @@ process, since scanning site-packages costs tens of milliseconds.
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import hashlib
 import importlib.metadata
@@ -95,40 +96,52 @@ def _git(args: list[str], cwd: Path) -> str | None:
 
 
 def code(cwd: Path | None = None) -> CodeRef:
-    """Repository, commit, branch and dirty flag of the working directory."""
+    """Repository, commit, branch and dirty flag of the working directory.
+
+    One ``git status`` gives commit, branch and dirtiness; the remote is read
+    with ``git config``. Outside a repository no process is started.
+    """
     where = (cwd or Path.cwd()).resolve()
-    if not any((d / ".git").exists() for d in (where, *where.parents)):
-        return CodeRef()
-    top = _git(["rev-parse", "--show-toplevel"], where)
+    top = next((d for d in (where, *where.parents) if (d / ".git").exists()), None)
     if top is None:
         return CodeRef()
-    commit = _git(["rev-parse", "HEAD"], where)
-    branch = _git(["rev-parse", "--abbrev-ref", "HEAD"], where)
-    status = _git(["status", "--porcelain", "--untracked-files=no"], where)
+    status = _git(["status", "--porcelain=v2", "--branch", "--untracked-files=no"], where)
+    if status is None:
+        return CodeRef()
+    commit = branch = None
+    dirty = False
+    for line in status.splitlines():
+        if line.startswith("# branch.oid "):
+            oid = line.split()[2]
+            commit = None if oid == "(initial)" else oid
+        elif line.startswith("# branch.head "):
+            head = line.split(" ", 2)[2]
+            branch = None if head == "(detached)" else head
+        elif not line.startswith("#"):
+            dirty = True
     remote = _git(["config", "--get", "remote.origin.url"], where)
-    return CodeRef(
-        repo=remote or top,
-        commit=commit,
-        dirty=None if status is None else bool(status),
-        branch=None if branch in (None, "HEAD") else branch,
-    )
+    return CodeRef(repo=remote or str(top), commit=commit, dirty=dirty, branch=branch)
 
 
 def lockfile(cwd: Path | None = None) -> LockfileRef | None:
     """The nearest lockfile in the working directory or its parents."""
     here = (cwd or Path.cwd()).resolve()
     for folder in (here, *here.parents):
-        candidates = [folder / n for n in LOCKFILES]
-        candidates += sorted(folder.glob("requirements*.txt"))
-        candidates += sorted(folder.glob("requirements*.lock"))
-        for path in candidates:
+        try:
+            names = set(os.listdir(folder))
+        except OSError:
+            continue
+        found = [n for n in LOCKFILES if n in names]
+        found += sorted(n for n in names if fnmatch.fnmatch(n, "requirements*.txt"))
+        found += sorted(n for n in names if fnmatch.fnmatch(n, "requirements*.lock"))
+        for path in (folder / n for n in found):
             if path.is_file():
                 try:
                     digest = hashlib.sha256(path.read_bytes()).hexdigest()
                 except OSError:
                     continue
                 return LockfileRef(path=str(path), sha256=digest)
-        if (folder / ".git").exists():
+        if ".git" in names:
             break
     return None
 

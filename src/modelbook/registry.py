@@ -193,6 +193,7 @@ class Registry:
         self.db = Database(uri)
         self.db.migrate()
         self.blobs = BlobStore(blob_uri, **dict(blob_options or {}))
+        self._cache: dict[int, tuple[str, Version]] = {}
 
     def close(self) -> None:
         self.db.dispose()
@@ -371,7 +372,7 @@ class Registry:
         contract_doc = None if contract is None else json.loads(q.dumps(dict(contract)))
         model_values = None
 
-        with self.db.read() as conn:
+        with self.db.read_one() as conn:
             existing = q.find_model(conn, name)
         if existing is None:
             model_values = self._model_values(name, owners, task, risk_tier, description, None)
@@ -470,20 +471,24 @@ class Registry:
     def get_version(self, uri: str) -> Version:
         """The version a URI names (number, semver, alias or ``latest``)."""
         ref = uris.parse(uri)
-        with self.db.read() as conn:
+        with self.db.read_one() as conn:
             return self._version(conn, ref)
 
     resolve = get_version
 
     def _version(self, conn: Any, ref: uris.ModelRef) -> Version:
+        return self._from_row(ref.name, self._version_row(conn, ref))
+
+    def _version_row(self, conn: Any, ref: uris.ModelRef, *, lock: bool = False) -> Any:
+        """The row of the version a reference names; ``lock`` takes its row lock."""
         if ref.kind == "number":
-            row = q.find_version(conn, ref.name, ref.number)
+            row = q.find_version(conn, ref.name, ref.number, lock=lock)
         elif ref.kind == "semver":
-            row = q.find_version_by_semver(conn, ref.name, ref.value)
+            row = q.find_version_by_semver(conn, ref.name, ref.value, lock=lock)
         elif ref.kind == "alias":
-            row = q.find_version_by_alias(conn, ref.name, ref.value)
+            row = q.find_version_by_alias(conn, ref.name, ref.value, lock=lock)
         elif ref.kind == "latest":
-            row = q.find_latest_version(conn, ref.name)
+            row = q.find_latest_version(conn, ref.name, lock=lock)
         else:
             raise InvalidInput(f"{ref} names a model, not a version: add /NUMBER or @ALIAS")
         if row is None:
@@ -493,7 +498,18 @@ class Registry:
             if ref.kind == "latest":
                 raise NotFound(f"model {ref.name!r} has no versions yet")
             raise NotFound(f"{what} {ref} not found")
-        return q.version_from_row(ref.name, row)
+        return row
+
+    def _from_row(self, model: str, row: Any) -> Version:
+        """Build a Version, reusing the parsed frozen part: versions never change."""
+        hit = self._cache.get(row.id)
+        if hit is not None and hit[0] == row.tags and hit[1].stage == row.stage:
+            return hit[1]
+        version = q.version_from_row(model, row)
+        if len(self._cache) >= 8192:
+            self._cache.clear()
+        self._cache[row.id] = (row.tags, version)
+        return version
 
     def versions(
         self,
@@ -518,9 +534,7 @@ class Registry:
         token = (
             _encode_token({"s": scope, "k": rows[limit - 1].number}) if len(rows) > limit else None
         )
-        return Page(
-            items=[q.version_from_row(name, r) for r in rows[:limit]], next_page_token=token
-        )
+        return Page(items=[self._from_row(name, r) for r in rows[:limit]], next_page_token=token)
 
     def search_versions(
         self,
@@ -569,7 +583,7 @@ class Registry:
             _encode_token({"s": "search", "k": rows[limit - 1].id}) if len(rows) > limit else None
         )
         return Page(
-            items=[q.version_from_row(r.model_name, r) for r in rows[:limit]],
+            items=[self._from_row(r.model_name, r) for r in rows[:limit]],
             next_page_token=token,
         )
 
@@ -605,12 +619,7 @@ class Registry:
                     detail={"set": new, "removed": drop},
                 )
                 return merged
-            version = self._version(conn, ref)
-            vrow = q.find_version(conn, ref.name, version.number)
-            assert vrow is not None
-            q.lock_version(conn, vrow.id)
-            vrow = q.find_version(conn, ref.name, version.number)
-            assert vrow is not None
+            vrow = self._version_row(conn, ref, lock=True)
             merged = {**json.loads(vrow.tags), **new}
             for k in drop:
                 merged.pop(k, None)
@@ -621,7 +630,7 @@ class Registry:
                 actor=self.actor,
                 at=now,
                 model=ref.name,
-                version=version.number,
+                version=vrow.number,
                 detail={"set": new, "removed": drop},
             )
             return merged
@@ -652,19 +661,17 @@ class Registry:
             model = q.find_model(conn, name, lock=True)
             if model is None:
                 raise NotFound(f"model {name!r} not found")
-            target = self._version(conn, ref)
-            vrow = q.find_version(conn, name, target.number)
-            assert vrow is not None
+            vrow = self._version_row(conn, ref)
             current = q.current_alias(conn, model.id, alias)
             self._check_expect(name, alias, current, expect)
-            if current is not None and current.number == target.number:
+            if current is not None and current.number == vrow.number:
                 return self._alias(conn, name, model.id, alias)
             q.put_alias(
                 conn,
                 model.id,
                 alias,
                 version_id=vrow.id,
-                number=target.number,
+                number=vrow.number,
                 exists=current is not None,
                 at=now,
                 actor=self.actor,
@@ -675,7 +682,7 @@ class Registry:
                 model.id,
                 alias,
                 from_number=from_number,
-                to_number=target.number,
+                to_number=vrow.number,
                 actor=self.actor,
                 reason=why,
                 at=now,
@@ -686,10 +693,16 @@ class Registry:
                 actor=self.actor,
                 at=now,
                 model=name,
-                version=target.number,
+                version=vrow.number,
                 detail={"alias": alias, "from": from_number, "reason": why},
             )
-            return self._alias(conn, name, model.id, alias)
+        return Alias(
+            model=name,
+            name=alias,
+            version=vrow.number,
+            updated_at=q.to_dt(now),
+            updated_by=self.actor,
+        )
 
     def delete_alias(
         self, name: str, alias: str, *, reason: str, expect: int | None = None

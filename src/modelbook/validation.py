@@ -172,7 +172,7 @@ def parse_semver(value: str) -> tuple[int, int, int]:
     return major, minor, patch
 
 
-def stage(value: object) -> str:
+def stage(value: str) -> str:
     try:
         return Stage(value).value
     except ValueError:

@@ -1,6 +1,7 @@
 """Engines, transactions and schema migration for SQLite and PostgreSQL.
 
-SQLite runs in WAL mode with a busy timeout and foreign keys on; write
+SQLite runs in WAL mode with ``synchronous=FULL`` (a commit is on disk when
+it returns, also across a power loss), a busy timeout and foreign keys on; write
 transactions start with ``BEGIN IMMEDIATE`` so two writers queue on the lock
 instead of failing on a lock upgrade. PostgreSQL runs at READ COMMITTED and
 serialises writers of one model by locking that model's row.
@@ -68,6 +69,9 @@ class Database:
             raise Unavailable(f"cannot use database {redact(uri)}: {e}") from e
         if self.dialect == "sqlite":
             self._sqlite_hooks(self.engine)
+            self._autocommit = self.engine.execution_options(modelbook_autocommit=True)
+        else:
+            self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self.url = url
 
     @staticmethod
@@ -78,20 +82,29 @@ class Database:
             cur = dbapi_conn.cursor()
             cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}")
             cur.execute("PRAGMA journal_mode = WAL")
-            cur.execute("PRAGMA synchronous = NORMAL")
+            cur.execute("PRAGMA synchronous = FULL")
             cur.execute("PRAGMA foreign_keys = ON")
             cur.close()
 
         @event.listens_for(engine, "begin")
         def _begin(conn: Connection) -> None:
-            immediate = conn.get_execution_options().get("modelbook_write", False)
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            options = conn.get_execution_options()
+            if options.get("modelbook_autocommit"):
+                return
+            sql = "BEGIN IMMEDIATE" if options.get("modelbook_write") else "BEGIN"
+            conn.connection.driver_connection.execute(sql)  # type: ignore[union-attr]
 
     # transactions -------------------------------------------------------
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
         with self.translate(), self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextlib.contextmanager
+    def read_one(self) -> Iterator[Connection]:
+        """A connection for a single-statement read, without BEGIN/ROLLBACK round trips."""
+        with self.translate(), self._autocommit.connect() as conn:
             yield conn
 
     @contextlib.contextmanager

@@ -57,11 +57,14 @@ def model_from_row(row: Row[Any]) -> Model:
     )
 
 
+_MODEL_BY_NAME = sa.select(*_MODEL_COLS).where(t.models.c.name == sa.bindparam("name"))
+_MODEL_BY_NAME_LOCKED = _MODEL_BY_NAME.with_for_update()
+
+
 def find_model(conn: Connection, name: str, *, lock: bool = False) -> Row[Any] | None:
-    stmt = sa.select(*_MODEL_COLS).where(t.models.c.name == name)
-    if lock and conn.dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
-    return conn.execute(stmt).first()
+    """The model's row; ``lock`` takes its row lock (PostgreSQL) to serialise writers."""
+    locked = lock and conn.dialect.name == "postgresql"
+    return conn.execute(_MODEL_BY_NAME_LOCKED if locked else _MODEL_BY_NAME, {"name": name}).first()
 
 
 def insert_model_if_absent(conn: Connection, values: Mapping[str, Any]) -> bool:
@@ -100,28 +103,31 @@ def replace_tags(
     new: Mapping[str, str],
 ) -> None:
     """Rewrite the normalised tag rows and the JSON copy of one owner's tags."""
-    conn.execute(table.delete().where(table.c[owner_col] == owner_id))
+    conn.execute(table.delete().where(table.c[owner_col] == sa.bindparam("o")), {"o": owner_id})
     if new:
         conn.execute(
             table.insert(), [{owner_col: owner_id, "key": k, "value": v} for k, v in new.items()]
         )
     conn.execute(
-        json_table.update().where(json_table.c.id == owner_id).values(tags=dumps(dict(new)))
+        json_table.update().where(json_table.c.id == sa.bindparam("owner_id")),
+        {"owner_id": owner_id, "tags": dumps(dict(new))},
     )
 
 
 # numbering --------------------------------------------------------------------
 
 
+_NEXT_NUMBER = (
+    t.models.update()
+    .where(t.models.c.id == sa.bindparam("model_id"))
+    .values(last_number=t.models.c.last_number + 1)
+    .returning(t.models.c.last_number)
+)
+
+
 def next_number(conn: Connection, model_id: int) -> int:
     """Take the next version number; the row lock it holds serialises writers."""
-    stmt = (
-        t.models.update()
-        .where(t.models.c.id == model_id)
-        .values(last_number=t.models.c.last_number + 1)
-        .returning(t.models.c.last_number)
-    )
-    return int(conn.execute(stmt).scalar_one())
+    return int(conn.execute(_NEXT_NUMBER, {"model_id": model_id}).scalar_one())
 
 
 def highest_semver(conn: Connection, model_id: int) -> tuple[int, int, int] | None:
@@ -163,6 +169,9 @@ def version_from_row(model: str, row: Row[Any]) -> Version:
     return Version.model_validate(doc)
 
 
+_INSERT_VERSION = t.versions.insert().returning(t.versions.c.id)
+
+
 def insert_version(
     conn: Connection,
     values: Mapping[str, Any],
@@ -173,9 +182,7 @@ def insert_version(
     params: Mapping[str, str],
     lineage: Iterable[tuple[str, str, str]],
 ) -> int:
-    version_id = int(
-        conn.execute(t.versions.insert().values(**values).returning(t.versions.c.id)).scalar_one()
-    )
+    version_id = int(conn.execute(_INSERT_VERSION, dict(values)).scalar_one())
     if artifacts:
         conn.execute(t.artifacts.insert(), [{"version_id": version_id, **a} for a in artifacts])
     if tags:
@@ -199,38 +206,60 @@ def insert_version(
     return version_id
 
 
-def _version_query(name: str) -> sa.Select[Any]:
-    return (
-        sa.select(*_VERSION_COLS)
-        .select_from(t.versions.join(t.models, t.models.c.id == t.versions.c.model_id))
-        .where(t.models.c.name == name)
-    )
-
-
-def find_version(conn: Connection, name: str, number: int) -> Row[Any] | None:
-    return conn.execute(_version_query(name).where(t.versions.c.number == number)).first()
-
-
-def find_version_by_semver(conn: Connection, name: str, semver: str) -> Row[Any] | None:
-    return conn.execute(_version_query(name).where(t.versions.c.semver == semver)).first()
-
-
-def find_latest_version(conn: Connection, name: str) -> Row[Any] | None:
-    return conn.execute(_version_query(name).order_by(t.versions.c.number.desc()).limit(1)).first()
-
-
-def find_version_by_alias(conn: Connection, name: str, alias: str) -> Row[Any] | None:
-    """One indexed lookup: models(name) -> aliases(model_id, name) -> versions(id)."""
-    stmt = (
-        sa.select(*_VERSION_COLS)
-        .select_from(
-            t.models.join(t.aliases, t.aliases.c.model_id == t.models.c.id).join(
-                t.versions, t.versions.c.id == t.aliases.c.version_id
-            )
+# Hot lookups are built once with bind parameters, so each call reuses the
+# compiled statement instead of building and caching a new expression tree.
+_BY_NAME = (
+    sa.select(*_VERSION_COLS)
+    .select_from(t.versions.join(t.models, t.models.c.id == t.versions.c.model_id))
+    .where(t.models.c.name == sa.bindparam("name"))
+)
+_BY_NUMBER = _BY_NAME.where(t.versions.c.number == sa.bindparam("number"))
+_BY_SEMVER = _BY_NAME.where(t.versions.c.semver == sa.bindparam("semver"))
+_LATEST = _BY_NAME.order_by(t.versions.c.number.desc()).limit(1)
+_BY_ALIAS = (
+    sa.select(*_VERSION_COLS)
+    .select_from(
+        t.models.join(t.aliases, t.aliases.c.model_id == t.models.c.id).join(
+            t.versions, t.versions.c.id == t.aliases.c.version_id
         )
-        .where(t.models.c.name == name, t.aliases.c.name == alias)
     )
-    return conn.execute(stmt).first()
+    .where(t.models.c.name == sa.bindparam("name"), t.aliases.c.name == sa.bindparam("alias"))
+)
+
+
+_LOCKED: dict[int, sa.Select[Any]] = {
+    id(stmt): stmt.with_for_update(of=t.versions) for stmt in (_BY_NUMBER, _BY_SEMVER, _LATEST)
+}
+_LOCKED[id(_BY_ALIAS)] = _BY_ALIAS.with_for_update(of=t.aliases)
+
+
+def _one(conn: Connection, stmt: sa.Select[Any], params: dict[str, Any], lock: bool) -> Any:
+    if lock and conn.dialect.name == "postgresql":
+        stmt = _LOCKED[id(stmt)]
+    return conn.execute(stmt, params).first()
+
+
+def find_version(
+    conn: Connection, name: str, number: int, *, lock: bool = False
+) -> Row[Any] | None:
+    return _one(conn, _BY_NUMBER, {"name": name, "number": number}, lock)  # type: ignore[no-any-return]
+
+
+def find_version_by_semver(
+    conn: Connection, name: str, semver: str, *, lock: bool = False
+) -> Row[Any] | None:
+    return _one(conn, _BY_SEMVER, {"name": name, "semver": semver}, lock)  # type: ignore[no-any-return]
+
+
+def find_latest_version(conn: Connection, name: str, *, lock: bool = False) -> Row[Any] | None:
+    return _one(conn, _LATEST, {"name": name}, lock)  # type: ignore[no-any-return]
+
+
+def find_version_by_alias(
+    conn: Connection, name: str, alias: str, *, lock: bool = False
+) -> Row[Any] | None:
+    """One indexed lookup: models(name) -> aliases(model_id, name) -> versions(id)."""
+    return _one(conn, _BY_ALIAS, {"name": name, "alias": alias}, lock)  # type: ignore[no-any-return]
 
 
 def list_versions(
@@ -247,13 +276,6 @@ def list_versions(
         if after is not None:
             stmt = stmt.where(v.number > after)
     return list(conn.execute(stmt))
-
-
-def lock_version(conn: Connection, version_id: int) -> None:
-    if conn.dialect.name == "postgresql":
-        conn.execute(
-            sa.select(t.versions.c.id).where(t.versions.c.id == version_id).with_for_update()
-        )
 
 
 # aliases ----------------------------------------------------------------------
@@ -280,9 +302,12 @@ def put_alias(
     a = t.aliases
     values = {"version_id": version_id, "number": number, "updated_at": at, "updated_by": actor}
     if exists:
-        conn.execute(a.update().where(a.c.model_id == model_id, a.c.name == alias).values(**values))
+        conn.execute(
+            a.update().where(a.c.model_id == sa.bindparam("m"), a.c.name == sa.bindparam("a")),
+            {"m": model_id, "a": alias, **values},
+        )
     else:
-        conn.execute(a.insert().values(model_id=model_id, name=alias, **values))
+        conn.execute(a.insert(), {"model_id": model_id, "name": alias, **values})
 
 
 def drop_alias(conn: Connection, model_id: int, alias: str) -> None:
@@ -302,15 +327,16 @@ def record_alias_event(
     at: int,
 ) -> None:
     conn.execute(
-        t.alias_events.insert().values(
-            model_id=model_id,
-            alias=alias,
-            from_number=from_number,
-            to_number=to_number,
-            actor=actor,
-            reason=reason,
-            at=at,
-        )
+        t.alias_events.insert(),
+        {
+            "model_id": model_id,
+            "alias": alias,
+            "from_number": from_number,
+            "to_number": to_number,
+            "actor": actor,
+            "reason": reason,
+            "at": at,
+        },
     )
 
 
@@ -378,14 +404,15 @@ def record_event(
     detail: Mapping[str, Any] | None = None,
 ) -> None:
     conn.execute(
-        t.events.insert().values(
-            at=at,
-            actor=actor,
-            action=action,
-            model=model,
-            version=version,
-            detail=dumps(dict(detail or {})),
-        )
+        t.events.insert(),
+        {
+            "at": at,
+            "actor": actor,
+            "action": action,
+            "model": model,
+            "version": version,
+            "detail": dumps(dict(detail or {})),
+        },
     )
 
 
