@@ -14,8 +14,14 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
+DEMO_HOME := $(CURDIR)/.modelbook-demo
+
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py
+	MODELBOOK_HOME=$(DEMO_HOME) $(BIN)/modelbook versions breast_cancer_classifier
+	MODELBOOK_HOME=$(DEMO_HOME) $(BIN)/modelbook alias history breast_cancer_classifier
+	MODELBOOK_HOME=$(DEMO_HOME) $(BIN)/modelbook resolve models:/breast_cancer_classifier@production
+	MODELBOOK_HOME=$(DEMO_HOME) $(BIN)/modelbook verify
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench examples

@@ -1,0 +1,181 @@
+"""End-to-end tour of modelbook on the embedded registry (SQLite and a folder).
+
+Trains a scikit-learn classifier on the breast-cancer data set that
+scikit-learn ships, registers it as version 1 with metrics (global and by
+slice), lineage and environment, retrains it as version 2, points the
+``production`` alias at 1 and then at 2, resolves ``models:/NAME@production``,
+downloads the verified files, loads the model and predicts.
+
+The registry lives in ``$MODELBOOK_HOME`` when set, else in ``./.modelbook-demo``
+(recreated on every run so the tour always starts from an empty registry).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import joblib
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+from sklearn.datasets import load_breast_cancer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, roc_auc_score
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.tree import DecisionTreeClassifier
+
+from modelbook import Registry, Version
+
+MODEL = "breast_cancer_classifier"
+SEED = 42
+console = Console()
+
+
+def registry_home() -> Path:
+    if os.environ.get("MODELBOOK_HOME"):
+        return Path(os.environ["MODELBOOK_HOME"])
+    home = Path.cwd() / ".modelbook-demo"
+    shutil.rmtree(home, ignore_errors=True)
+    return home
+
+
+def load_data() -> tuple[np.ndarray, np.ndarray, list[str], str]:
+    data = load_breast_cancer()
+    digest = hashlib.sha256(data.data.tobytes() + data.target.tobytes()).hexdigest()
+    return data.data, data.target, list(data.feature_names), digest
+
+
+def evaluate(model: object, x: np.ndarray, y: np.ndarray, radius: np.ndarray) -> dict[str, float]:
+    """Global metrics on the test split, and AUC by tumour-size slice."""
+    proba = model.predict_proba(x)[:, 1]  # type: ignore[attr-defined]
+    metrics = {
+        "accuracy@test": accuracy_score(y, proba > 0.5),
+        "auc@test": roc_auc_score(y, proba),
+    }
+    cut = float(np.median(radius))
+    for name, mask in (("small", radius <= cut), ("large", radius > cut)):
+        if len(set(y[mask])) == 2:
+            metrics[f"auc@test{{tumour_size={name}}}"] = roc_auc_score(y[mask], proba[mask])
+    return {k: round(float(v), 4) for k, v in metrics.items()}
+
+
+def package(model: object, features: list[str], folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    joblib.dump(model, folder / "model.joblib")
+    (folder / "features.json").write_text(json.dumps(features, indent=2))
+    return folder
+
+
+def show(version: Version) -> None:
+    table = Table(title=f"{version.uri}  (semver {version.semver}, stage {version.stage})")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for m in version.metrics:
+        table.add_row(m.key, f"{m.value:.4f}")
+    console.print(table)
+    for a in version.artifacts:
+        console.print(f"  {a.path:<16} {a.size:>8} bytes  sha256 {a.sha256[:16]}…")
+
+
+def main() -> int:
+    home = registry_home()
+    registry = Registry(home=home, actor="demo-trainer")
+    console.rule(f"modelbook demo — registry at {home}")
+
+    x, y, features, data_hash = load_data()
+    snapshot = f"sklearn-breast-cancer@{data_hash[:12]}"
+    radius_col = features.index("mean radius")
+    x_train, x_test, y_train, y_test = train_test_split(
+        x, y, test_size=0.25, random_state=SEED, stratify=y
+    )
+    work = Path(tempfile.mkdtemp(prefix="modelbook-demo-"))
+
+    # Version 1: a shallow decision tree as the baseline.
+    start = time.perf_counter()
+    v1_model = DecisionTreeClassifier(max_depth=2, random_state=SEED)
+    v1_model.fit(x_train, y_train)
+    v1 = registry.register(
+        MODEL,
+        package(v1_model, features, work / "v1"),
+        owners=["ml-platform@example.com"],
+        task="binary-classification",
+        risk_tier="medium",
+        description="Flags malignant tumours from 30 cell-nucleus measurements.",
+        metrics=evaluate(v1_model, x_test, y_test, x_test[:, radius_col]),
+        params={"estimator": "DecisionTreeClassifier", "max_depth": 2},
+        seed=SEED,
+        duration_seconds=round(time.perf_counter() - start, 3),
+        data=[snapshot],
+        features="breast_cancer_nuclei@1",
+        run_id="demo-run-1",
+        tags={"framework": "scikit-learn", "region": "global"},
+        change_summary="First release: decision-tree baseline.",
+        caveats=["Trained on 569 samples from one clinic; not validated on other populations."],
+    )
+    console.print(f"[green]registered[/] {v1.uri}")
+    show(v1)
+
+    # Version 2: a scaled logistic regression, with version 1 as its parent.
+    start = time.perf_counter()
+    v2_model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=1000))
+    v2_model.fit(x_train, y_train)
+    v2 = registry.register(
+        MODEL,
+        package(v2_model, features, work / "v2"),
+        metrics=evaluate(v2_model, x_test, y_test, x_test[:, radius_col]),
+        params={"estimator": "LogisticRegression", "C": 1.0, "max_iter": 1000},
+        seed=SEED,
+        duration_seconds=round(time.perf_counter() - start, 3),
+        data=[snapshot],
+        features="breast_cancer_nuclei@1",
+        run_id="demo-run-2",
+        parents=[v1.uri],
+        tags={"framework": "scikit-learn", "region": "global"},
+        change_summary="Logistic regression on scaled features; same data snapshot.",
+    )
+    console.print(f"[green]registered[/] {v2.uri}")
+    show(v2)
+
+    # Promotion moves an alias; nothing is rebuilt.
+    registry.set_alias(MODEL, "production", 1, reason="baseline approved for launch")
+    auc1, auc2 = v1.metric("auc", "test"), v2.metric("auc", "test")
+    registry.set_alias(
+        MODEL, "production", 2, reason=f"test AUC {auc2} (v2) vs {auc1} (v1)", expect=1
+    )
+    for event in reversed(registry.alias_history(MODEL, "production")):
+        console.print(
+            f"  @production {event.from_version or '-'} -> {event.to_version} "
+            f"by {event.actor}: {event.reason}"
+        )
+
+    uri = f"models:/{MODEL}@production"
+    resolved = registry.resolve(uri)
+    console.print(f"resolved {uri} -> {resolved.model}/{resolved.number}")
+
+    dest = registry.download(uri, work / "serving")
+    served = joblib.load(dest / "model.joblib")
+    predictions = served.predict(x_test)
+    accuracy = accuracy_score(y_test, predictions)
+    console.print(
+        f"downloaded verified files to {dest}; loaded model predicts "
+        f"{int(predictions.sum())} malignant of {len(predictions)} (accuracy {accuracy:.3f})"
+    )
+
+    report = registry.verify()
+    console.print(f"verify: {report.files} files, {'OK' if report.ok else 'PROBLEMS'}")
+    registry.close()
+    shutil.rmtree(work, ignore_errors=True)
+    return 0 if report.ok and resolved.number == v2.number else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
