@@ -372,12 +372,15 @@ class Registry:
         contract_doc = None if contract is None else json.loads(q.dumps(dict(contract)))
         model_values = None
 
-        with self.db.read_one() as conn:
+        with self.db.read() as conn:
             existing = q.find_model(conn, name)
+            highest = None if existing is None else q.highest_semver(conn, existing.id)
         if existing is None:
             model_values = self._model_values(name, owners, task, risk_tier, description, None)
         elif risk_tier is not None:
             validation.risk_tier(risk_tier)
+        if explicit_semver is not None and highest is not None:
+            self._check_semver(name, explicit_semver, highest)
 
         # Blobs first: the version row may only reference durable content.
         manifest: list[Artifact] = []
@@ -409,11 +412,8 @@ class Registry:
             number = q.next_number(conn, row.id)
             highest = q.highest_semver(conn, row.id)
             if explicit_semver is not None:
-                if highest is not None and explicit_semver <= highest:
-                    raise InvalidInput(
-                        f"semver {semver} must be greater than {'.'.join(map(str, highest))}, "
-                        f"the highest semver of model {name!r}"
-                    )
+                if highest is not None:
+                    self._check_semver(name, explicit_semver, highest)
                 parts = explicit_semver
             elif highest is None:
                 parts = (1, 0, 0)
@@ -465,6 +465,16 @@ class Registry:
                 "created_at": q.to_dt(now),
             }
         )
+
+    @staticmethod
+    def _check_semver(
+        name: str, wanted: tuple[int, int, int], highest: tuple[int, int, int]
+    ) -> None:
+        if wanted <= highest:
+            raise InvalidInput(
+                f"semver {'.'.join(map(str, wanted))} must be greater than "
+                f"{'.'.join(map(str, highest))}, the highest semver of model {name!r}"
+            )
 
     # reading versions -------------------------------------------------------------
 

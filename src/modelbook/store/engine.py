@@ -56,7 +56,10 @@ class Database:
         if self.dialect == "sqlite":
             path = url.database
             if path and path != ":memory:":
-                Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+                except OSError as e:
+                    raise Unavailable(f"cannot create the folder of {redact(uri)}: {e}") from e
             kwargs["connect_args"] = {"timeout": SQLITE_BUSY_MS / 1000}
         elif self.dialect == "postgresql":
             if url.drivername == "postgresql":
