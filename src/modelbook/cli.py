@@ -45,7 +45,7 @@ app = typer.Typer(
 alias_app = typer.Typer(help="Move, remove and inspect aliases such as production.")
 app.add_typer(alias_app, name="alias")
 
-out = Console(soft_wrap=True)
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, soft_wrap=True)
 _state: dict[str, Any] = {"uri": None, "blob_uri": None, "traceback": False}
 
@@ -96,7 +96,7 @@ def _progress(total: int, label: str) -> Iterator[Any]:
 
 
 def _fmt_time(v: Any) -> str:
-    return str(v.strftime("%Y-%m-%d %H:%M:%S %Z"))
+    return str(v.strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
 # register -------------------------------------------------------------------
