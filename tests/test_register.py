@@ -24,8 +24,8 @@ from modelbook import (
     NotFound,
     Registry,
     Version,
+    capture,
 )
-from modelbook import capture
 
 
 def sha(data: bytes) -> str:
@@ -35,9 +35,7 @@ def sha(data: bytes) -> str:
 def blob_files(blob_dir: Path) -> list[Path]:
     """Stored blobs (temporary files excluded)."""
     return sorted(
-        p
-        for p in blob_dir.rglob("*")
-        if p.is_file() and "tmp" not in p.relative_to(blob_dir).parts
+        p for p in blob_dir.rglob("*") if p.is_file() and "tmp" not in p.relative_to(blob_dir).parts
     )
 
 
@@ -88,7 +86,9 @@ def test_single_file_manifest_matches_hashlib(
     data = model_file.read_bytes()
     v = registry.register("ctr", [model_file], owners="alice")
     assert v.number == 1
-    assert [(a.path, a.size, a.sha256) for a in v.artifacts] == [("model.bin", len(data), sha(data))]
+    assert [(a.path, a.size, a.sha256) for a in v.artifacts] == [
+        ("model.bin", len(data), sha(data))
+    ]
     assert registry.get_version("models:/ctr/1") == v
     assert registry.read_artifact("models:/ctr/1", "model.bin") == data
     stored = blob_files(blob_dir)
@@ -140,9 +140,10 @@ def test_two_files_with_the_same_manifest_path_are_refused(
     for d in ("a", "b"):
         (tmp_path / d).mkdir()
         (tmp_path / d / "model.bin").write_bytes(d.encode())
-    with pytest.raises(InvalidInput, match="model.bin"):
-        registry.register("clash", [tmp_path / "a" / "model.bin", tmp_path / "b" / "model.bin"],
-                          owners="o")  # fmt: skip
+    with pytest.raises(InvalidInput, match=r"model\.bin"):
+        registry.register(
+            "clash", [tmp_path / "a" / "model.bin", tmp_path / "b" / "model.bin"], owners="o"
+        )
     assert count(registry, "versions") == 0
 
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import math
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modelbook import InvalidInput, Metric
-from modelbook import uris, validation
+from modelbook import InvalidInput, Metric, uris, validation
 from modelbook.uris import ModelRef
 
 NAME_RE = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
@@ -69,12 +68,14 @@ def test_model_name_must_be_text() -> None:
         validation.model_name(7)  # type: ignore[arg-type]
 
 
+@settings(deadline=None)
 @given(valid_names)
 def test_generated_valid_names_are_accepted(name: str) -> None:
     """Every string of the documented name alphabet without '..' is a valid name."""
     assert validation.model_name(name) == name
 
 
+@settings(deadline=None)
 @given(st.text(min_size=1, max_size=40), st.sampled_from(["/", "\\", ".."]))
 def test_names_with_separators_or_dotdot_are_always_refused(prefix: str, bad: str) -> None:
     """No name containing a path separator or '..' is ever accepted."""
@@ -234,6 +235,7 @@ def test_malformed_metric_keys_are_refused(key: str) -> None:
     assert "metric" in str(err.value) or "slice" in str(err.value)
 
 
+@settings(deadline=None)
 @given(
     st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,20}", fullmatch=True),
     st.one_of(st.none(), st.from_regex(r"[A-Za-z0-9_]{1,10}", fullmatch=True)),
@@ -331,6 +333,7 @@ def test_invalid_semver_is_refused(text: str) -> None:
         validation.parse_semver(text)
 
 
+@settings(deadline=None)
 @given(semver_parts, semver_parts, semver_parts)
 def test_semver_round_trips(major: int, minor: int, patch: int) -> None:
     """Every triple of numbers written as a semver parses back to itself."""
@@ -396,6 +399,7 @@ def test_uri_must_be_text() -> None:
         uris.parse(7)  # type: ignore[arg-type]
 
 
+@settings(deadline=None)
 @given(valid_names, st.integers(min_value=1, max_value=999_999_999), valid_aliases)
 def test_valid_names_round_trip_through_uris(name: str, number: int, alias: str) -> None:
     """Any valid model name survives a trip through each kind of URI and back."""

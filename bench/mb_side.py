@@ -1,0 +1,397 @@
+"""The modelbook side of the benchmark, run with the project's Python.
+
+``python bench/mb_side.py serve`` answers the orchestrator's requests (see
+``common.serve``); ``python bench/mb_side.py writer URI BLOBS`` is one of the
+concurrent writer processes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import common as c
+import modelbook
+from modelbook import Registry
+
+
+class MbSide:
+    def __init__(self) -> None:
+        self.reg: Registry | None = None
+        self.per_model = 0
+        self.alias_state: dict[int, int] = {}
+
+    # setup ----------------------------------------------------------------------
+
+    def info(self) -> str:
+        return modelbook.__version__
+
+    def open(self, uri: str, blob_dir: str, workdir: str, raw_kind: str, raw_target: str) -> dict:
+        t0 = time.perf_counter()
+        self.uri, self.blob_dir, self.workdir = uri, blob_dir, Path(workdir)
+        self.raw_kind, self.raw_target = raw_kind, raw_target
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.reg = Registry(uri, blob_uri=blob_dir, actor=c.ACTOR)
+        return {"open_s": round(time.perf_counter() - t0, 3)}
+
+    def close(self) -> None:
+        if self.reg is not None:
+            self.reg.close()
+            self.reg = None
+
+    @property
+    def r(self) -> Registry:
+        assert self.reg is not None, "open first"
+        return self.reg
+
+    def _file(self, tag: str, k: int) -> Path:
+        path = self.workdir / "files" / tag / f"{k}.bin"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(c.artifact_bytes(tag, k))
+        return path
+
+    def seed(self, n_versions: int) -> dict:
+        """Version 1 of each model through ``Registry.register``; the rest by
+        replicating the rows those registrations wrote; aliases through the API."""
+        per_model = n_versions // c.N_MODELS
+        art = self._file("seed", 0)
+        t0 = time.perf_counter()
+        for i in range(c.N_MODELS):
+            self.r.register(
+                c.model_name(i),
+                [art],
+                owners=[c.OWNER],
+                metrics=c.version_metrics(i, 1),
+                tags=c.version_tags(i, 1),
+                capture_environment=False,
+            )
+        t_api = time.perf_counter()
+        if per_model > 1:
+            self._replicate(per_model)
+        t_bulk = time.perf_counter()
+        for i in range(c.N_MODELS):
+            a, _ = c.alias_pair(i, per_model)
+            self.r.set_alias(c.model_name(i), c.ALIAS_RESOLVED, a, reason="bench setup")
+            self.r.set_alias(c.model_name(i), c.ALIAS_MOVED, a, reason="bench setup")
+            self.alias_state[i] = a
+        self.per_model = per_model
+        db = c.RawDb(self.raw_kind, self.raw_target)
+        (_, [(count,)]) = db.query("SELECT count(*) FROM versions")
+        db.analyze()
+        db.close()
+        return {
+            "versions": count,
+            "api_versions": c.N_MODELS,
+            "replicated_versions": count - c.N_MODELS,
+            "api_s": round(t_api - t0, 3),
+            "replicate_s": round(t_bulk - t_api, 3),
+            "total_s": round(time.perf_counter() - t0, 3),
+        }
+
+    def _replicate(self, per_model: int) -> None:
+        db = c.RawDb(self.raw_kind, self.raw_target)
+        try:
+            self._replicate_rows(db, per_model)
+        finally:
+            db.close()
+
+    def _replicate_rows(self, db: c.RawDb, per_model: int) -> None:
+        vcols, vrows = db.query(
+            "SELECT versions.*, models.name AS model_name FROM versions "
+            "JOIN models ON models.id = versions.model_id WHERE versions.number = 1"
+        )
+        vcols = vcols[:-1]
+        by_model: dict[str, dict[str, Any]] = {}
+        for row in vrows:
+            by_model[row[-1]] = dict(zip(vcols, row[:-1], strict=True))
+        template_ids = {d["id"]: name for name, d in by_model.items()}
+        assert len(by_model) == c.N_MODELS, "one template version per model"
+
+        children: dict[str, tuple[list[str], dict[str, list[dict[str, Any]]]]] = {}
+        marks = ",".join("?" for _ in template_ids)
+        for table in ("artifacts", "version_tags", "metrics", "params", "lineage"):
+            cols, rows = db.query(
+                f"SELECT * FROM {table} WHERE version_id IN ({marks})", list(template_ids)
+            )
+            grouped: dict[str, list[dict[str, Any]]] = {name: [] for name in by_model}
+            for row in rows:
+                d = dict(zip(cols, row, strict=True))
+                grouped[template_ids[d["version_id"]]].append(d)
+            children[table] = (cols, grouped)
+        ecols, erows = db.query(
+            "SELECT * FROM events WHERE action = 'version.register' AND version = 1"
+        )
+        events = {}
+        for row in erows:
+            d = dict(zip(ecols, row, strict=True))
+            events[d["model"]] = d
+        ecols = [col for col in ecols if col != "id"]
+
+        # Per model: the frozen document with the metric values left open.
+        docs: dict[str, tuple[str, list[tuple[str, str]]]] = {}
+        for i in range(c.N_MODELS):
+            name = c.model_name(i)
+            tv = by_model[name]
+            assert tv["semver"] == "1.0.0", tv["semver"]
+            doc = json.loads(tv["doc"])
+            holes = []
+            for j, m in enumerate(doc["metrics"]):
+                hole = 9_876_543.25 + j
+                holes.append((json.dumps(hole), m["name"]))
+                m["value"] = hole
+            docs[name] = (c.json_dumps_like(tv["doc"], doc), holes)
+            assert json.loads(tv["tags"]) == c.version_tags(i, 1)
+            assert {t["key"] for t in children["version_tags"][1][name]} == set(
+                c.version_tags(i, 1)
+            )
+
+        (_, [(max_id,)]) = db.query("SELECT max(id) FROM versions")
+        first_g = c.N_MODELS
+        total = per_model * c.N_MODELS
+        t_created = max(d["created_at"] for d in by_model.values())
+        detail_template = next(iter(events.values()))["detail"]
+
+        db.begin()
+        for span in c.chunks(first_g, total, 50_000):
+            out: dict[str, list[tuple[Any, ...]]] = {
+                t: [] for t in ("versions", *children, "events")
+            }
+            for g in span:
+                i, n = g % c.N_MODELS, g // c.N_MODELS + 1
+                name = c.model_name(i)
+                vid = max_id + 1 + (g - first_g)
+                semver = f"1.{n - 1}.0"
+                tags = c.version_tags(i, n)
+                metrics = c.version_metrics(i, n)
+                doc_text, holes = docs[name]
+                for hole, mname in holes:
+                    doc_text = doc_text.replace(hole, json.dumps(metrics[mname]))
+                created = t_created + (g - first_g + 1)
+                v = dict(by_model[name])
+                v.update(
+                    id=vid,
+                    number=n,
+                    semver=semver,
+                    semver_major=1,
+                    semver_minor=n - 1,
+                    semver_patch=0,
+                    doc=doc_text,
+                    tags=c.json_dumps_like(by_model[name]["tags"], tags),
+                    created_at=created,
+                )
+                out["versions"].append(tuple(v[col] for col in vcols))
+                for table, (cols, grouped) in children.items():
+                    for trow in grouped[name]:
+                        d = dict(trow, version_id=vid)
+                        if table == "version_tags":
+                            d["value"] = tags[d["key"]]
+                        elif table == "metrics":
+                            d["value"] = metrics[d["name"]]
+                        out[table].append(tuple(d[col] for col in cols))
+                ev = dict(events[name], at=created, version=n)
+                detail = json.loads(ev["detail"])
+                detail["semver"] = semver
+                ev["detail"] = c.json_dumps_like(detail_template, detail)
+                out["events"].append(tuple(ev[col] for col in ecols))
+            db.insert("versions", vcols, out["versions"])
+            for table, (cols, _) in children.items():
+                db.insert(table, cols, out[table])
+            db.insert("events", ecols, out["events"])
+        db.execute(
+            "UPDATE models SET last_number = ? WHERE name LIKE ? AND name != ?",
+            [per_model, "bench-%", c.REGISTER_MODEL],
+        )
+        if db.kind == "postgresql":
+            db.execute(
+                "SELECT setval(pg_get_serial_sequence('versions', 'id'), "
+                "(SELECT max(id) FROM versions))"
+            )
+        db.commit()
+
+    # measured operations ------------------------------------------------------------
+
+    def op(self, kind: str, k0: int, n: int, warm: int = 0, budget_s: float = 0) -> dict:
+        fn = getattr(self, f"_op_{kind}")
+        if kind.startswith("register"):
+            for k in range(k0 - warm, k0 + n):
+                self._file(kind, k)
+        for k in range(k0 - warm, k0):
+            fn(k)
+        if budget_s:
+            ms: list[float] = []
+            deadline = time.perf_counter() + budget_s
+            for k in range(k0, k0 + n):
+                ms += c.timed(fn, [k])
+                if len(ms) >= 5 and time.perf_counter() > deadline:
+                    break
+        else:
+            ms = c.timed(fn, range(k0, k0 + n))
+        return {"ms": [round(x, 4) for x in ms]}
+
+    def _op_register(self, k: int) -> None:
+        self.r.register(
+            c.REGISTER_MODEL,
+            [self._file("register", k)],
+            owners=[c.OWNER],
+            metrics=c.version_metrics(999, k),
+            tags=c.version_tags(999, k),
+            capture_environment=False,
+        )
+
+    def _op_register_capture(self, k: int) -> None:
+        self.r.register(
+            c.REGISTER_MODEL,
+            [self._file("register_capture", k)],
+            owners=[c.OWNER],
+            metrics=c.version_metrics(999, k),
+            tags=c.version_tags(999, k),
+        )
+
+    def _op_resolve(self, k: int) -> None:
+        name = c.model_name(c.pick(k, "resolve", c.N_MODELS))
+        self.r.resolve(f"models:/{name}@{c.ALIAS_RESOLVED}")
+
+    def _op_read(self, k: int) -> None:
+        name = c.model_name(c.pick(k, "read-m", c.N_MODELS))
+        self.r.get_version(f"models:/{name}/{1 + c.pick(k, 'read-n', self.per_model)}")
+
+    def _op_set_tag(self, k: int) -> None:
+        name = c.model_name(c.pick(k, "tag-m", c.N_MODELS))
+        n = 1 + c.pick(k, "tag-n", self.per_model)
+        self.r.set_tags(f"models:/{name}/{n}", {"note": f"v{k}"})
+
+    def _op_move_alias(self, k: int) -> None:
+        i = k % c.N_MODELS
+        a, b = c.alias_pair(i, self.per_model)
+        target = b if self.alias_state[i] == a else a
+        self.r.set_alias(c.model_name(i), c.ALIAS_MOVED, target, reason="bench move")
+        self.alias_state[i] = target
+
+    def _check(self, page: Any) -> None:
+        if len(page.items) != 100:
+            raise AssertionError(f"search returned {len(page.items)} rows, expected 100")
+
+    def _op_search_tag(self, k: int) -> None:
+        key, value = c.tag_filter(k)
+        self._check(self.r.search_versions(tags={key: value}, limit=100))
+
+    def _op_search_name_tag(self, k: int) -> None:
+        name, key, value = c.name_tag_filter(k)
+        self._check(self.r.search_versions(model=name, tags={key: value}, limit=100))
+
+    def _op_search_metric(self, k: int) -> None:
+        self._check(self.r.search_versions(metrics=[c.metric_filter(k)], limit=100))
+
+    # concurrency -------------------------------------------------------------------
+
+    def concurrent(self, writers: int, per_writer: int, rounds: int) -> dict:
+        plan = []
+        for r in range(rounds):
+            model = f"conc-{r}"
+            self.r.create_model(model, owners=[c.OWNER])
+            plan.append((model, per_writer))
+            for w in range(writers):
+                for k in range((r * writers + w) * per_writer, (r * writers + w + 1) * per_writer):
+                    self._file("conc", k)
+        argv = [sys.executable, os.path.abspath(__file__), "writer"]
+        argv += [self.uri, self.blob_dir, str(self.workdir)]
+        results = c.run_writers(argv, writers, plan, cwd=str(self.workdir))
+        db = c.RawDb(self.raw_kind, self.raw_target)
+        out = []
+        for res in results:
+            _, rows = db.query(
+                "SELECT versions.number FROM versions JOIN models ON models.id = versions.model_id "
+                "WHERE models.name = ?",
+                [res["model"]],
+            )
+            out.append(c.concurrency_stats(res["reports"], [r[0] for r in rows]))
+        db.close()
+        return {"rounds": out}
+
+    # ingest ------------------------------------------------------------------------
+
+    def ingest(self, size_mb: int, reps: int) -> dict:
+        base = self.workdir / "ingest"
+        base.mkdir(parents=True, exist_ok=True)
+        src = base / f"src-{size_mb}.bin"
+        if not src.exists() or src.stat().st_size != size_mb << 20:
+            block = os.urandom(16 << 20)
+            assert size_mb % 16 == 0, "ingest size must be a multiple of 16 MB"
+            with open(src, "wb") as f:
+                for j in range(size_mb // 16):
+                    f.write(hashlib.sha256(str(j).encode()).digest() + block[32:])
+        dst = base / "copy.bin"
+        rounds = []
+        for r in range(reps):
+            res: dict[str, float] = {}
+            for step in ("floor", "modelbook") if r % 2 == 0 else ("modelbook", "floor"):
+                os.sync()
+                if step == "floor":
+                    t0 = time.perf_counter()
+                    digest = hashlib.sha256()
+                    buf = bytearray(4 << 20)
+                    view = memoryview(buf)
+                    with open(src, "rb", buffering=0) as f:
+                        while m := f.readinto(buf):
+                            digest.update(view[:m])
+                    t1 = time.perf_counter()
+                    subprocess.run(["cp", str(src), str(dst)], check=True)
+                    t2 = time.perf_counter()
+                    fd = os.open(dst, os.O_RDONLY)
+                    os.fsync(fd)
+                    os.close(fd)
+                    t3 = time.perf_counter()
+                    res.update(hash_s=t1 - t0, cp_s=t2 - t1, floor_s=t2 - t0, floor_fsync_s=t3 - t0)
+                    dst.unlink()
+                else:
+                    where = base / f"registry-{r}"
+                    reg = Registry(
+                        f"sqlite:///{where / 'registry.db'}",
+                        blob_uri=str(where / "blobs"),
+                        actor=c.ACTOR,
+                    )
+                    reg.create_model("ingest", owners=[c.OWNER])
+                    os.sync()
+                    t0 = time.perf_counter()
+                    v = reg.register("ingest", [src], capture_environment=False)
+                    res["modelbook_s"] = time.perf_counter() - t0
+                    assert v.artifacts[0].size == size_mb << 20
+                    reg.close()
+                    shutil.rmtree(where)
+            rounds.append({k: round(x, 4) for k, x in res.items()})
+        src.unlink()
+        return {"size_mb": size_mb, "rounds": rounds}
+
+
+def _writer() -> None:
+    uri, blob_dir, workdir = sys.argv[2:5]
+    files = Path(workdir) / "files" / "conc"
+
+    def open_client() -> Registry:
+        return Registry(uri, blob_uri=blob_dir, actor=c.ACTOR)
+
+    def register(reg: Registry, model: str, k: int) -> int:
+        return reg.register(
+            model,
+            [files / f"{k}.bin"],
+            metrics=c.version_metrics(7, k),
+            tags=c.version_tags(7, k),
+            capture_environment=False,
+        ).number
+
+    c.writer_main(open_client, register)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["writer"]:
+        _writer()
+    else:
+        c.serve(MbSide())

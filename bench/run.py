@@ -1,0 +1,1074 @@
+"""modelbook against MLflow's model registry, same machine, same run.
+
+    .venv/bin/python bench/run.py --quick     # make bench-quick, under 3 minutes
+    .venv/bin/python bench/run.py --full      # make bench, about half an hour
+
+Installs the pinned MLflow into ``bench/.venv-mlflow`` when needed, drives
+modelbook (``mb_side.py``, this interpreter) and MLflow (``mlflow_side.py``,
+that virtual environment) as long-lived worker processes, interleaves their
+rounds, and writes ``bench/results/<timestamp>.json``, ``latest.json``, the
+plot ``search_latency.png`` and the tables of ``BENCHMARKS.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import platform
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path.insert(0, str(BENCH))
+
+import common as c  # noqa: E402
+
+MLFLOW_VENV = BENCH / ".venv-mlflow"
+MLFLOW_VERSION = "3.17.2"
+MLFLOW_REQUIREMENTS = (f"mlflow=={MLFLOW_VERSION}", "psycopg[binary]==3.3.9")
+RESULTS = BENCH / "results"
+WORK = BENCH / ".work"
+MARKDOWN = ROOT / "BENCHMARKS.md"
+PLOT = RESULTS / "search_latency.png"
+PG_HOST = os.environ.get("MODELBOOK_TEST_PG_HOST", "127.0.0.1")
+PG_PORT = int(os.environ.get("MODELBOOK_TEST_PG_PORT", "5432"))
+PG_USER = os.environ.get("MODELBOOK_TEST_PG_USER", "postgres")
+SYSTEMS = ("modelbook", "mlflow")
+DBS = ("sqlite", "postgresql")
+
+
+@dataclass(frozen=True)
+class Op:
+    key: str
+    title: str
+    mlflow_call: str | None
+    target: float | None
+    group: str
+
+
+POINT_OPS = (
+    Op("register", "register a version", "create_model_version", 10, "register"),
+    Op("register_capture", "register, capturing the environment", None, None, "register"),
+    Op("resolve", "resolve an alias", "get_model_version_by_alias", 20, "resolve"),
+    Op("read", "read one version", "get_model_version", 20, "read"),
+    Op("set_tag", "set a version tag", "set_model_version_tag", 20, "tag"),
+    Op("move_alias", "move an alias", "set_registered_model_alias", 20, "alias"),
+)
+SEARCH_OPS = (
+    Op("search_tag", "search by one tag", "search_model_versions", 20, "search"),
+    Op("search_name_tag", "search by name and tag", "search_model_versions", 20, "search"),
+    Op("search_metric", "search by metric threshold", None, None, "search"),
+)
+OPS = {op.key: op for op in (*POINT_OPS, *SEARCH_OPS)}
+GROUPS = ("register", "resolve", "read", "tag", "alias", "search", "concurrent", "ingest", "scale")
+
+
+@dataclass(frozen=True)
+class Mode:
+    name: str
+    sizes: tuple[int, ...]
+    big_sizes: tuple[int, ...]
+    rounds: int
+    point_calls: int
+    search_calls: int
+    search_budget_s: float
+    writers: int
+    per_writer: int
+    conc_rounds: int
+    ingest_mb: int
+    ingest_reps: int
+
+
+MODES = {
+    "quick": Mode("quick", (10_000,), (), 3, 25, 10, 1.5, 8, 25, 2, 256, 3),
+    "full": Mode("full", (10_000, 100_000), (1_000_000,), 5, 100, 40, 8.0, 8, 50, 3, 1024, 3),
+}
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+# MLflow's virtual environment ---------------------------------------------------------
+
+
+def mlflow_python() -> Path:
+    return MLFLOW_VENV / "bin" / "python"
+
+
+def ensure_mlflow_venv() -> float:
+    """Create ``bench/.venv-mlflow`` with the pinned MLflow unless it is there already."""
+    stamp = MLFLOW_VENV / ".bench-requirements"
+    wanted = "\n".join(MLFLOW_REQUIREMENTS)
+    if mlflow_python().exists() and stamp.exists() and stamp.read_text() == wanted:
+        return 0.0
+    t0 = time.perf_counter()
+    log(f"installing {' '.join(MLFLOW_REQUIREMENTS)} into {MLFLOW_VENV.relative_to(ROOT)}")
+    if not mlflow_python().exists():
+        base = getattr(sys, "_base_executable", sys.executable)
+        subprocess.run([base, "-m", "venv", str(MLFLOW_VENV)], check=True)
+    env = dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1")
+    subprocess.run(
+        [str(mlflow_python()), "-m", "pip", "install", "-q", *MLFLOW_REQUIREMENTS],
+        check=True,
+        env=env,
+    )
+    out = subprocess.run(
+        [str(mlflow_python()), "-c", "import mlflow; print(mlflow.__version__)"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    if out.stdout.strip() != MLFLOW_VERSION:
+        raise SystemExit(f"expected MLflow {MLFLOW_VERSION}, got {out.stdout.strip()}")
+    stamp.write_text(wanted)
+    return time.perf_counter() - t0
+
+
+# Databases ------------------------------------------------------------------------------
+
+
+def pg_reachable() -> bool:
+    try:
+        with socket.create_connection((PG_HOST, PG_PORT), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def pg_admin() -> Any:
+    import psycopg
+
+    return psycopg.connect(
+        host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres", autocommit=True
+    )
+
+
+@dataclass
+class Target:
+    system: str
+    db: str
+    uri: str
+    raw_kind: str
+    raw_target: str
+    blob_dir: str
+    pg_name: str | None = None
+    path: str | None = None
+
+
+class Databases:
+    """Fresh databases for one run; every one is removed again at the end."""
+
+    def __init__(self, run_dir: Path, run_id: str, keep: bool) -> None:
+        self.run_dir, self.run_id, self.keep = run_dir, run_id, keep
+        self.made: list[Target] = []
+
+    def fresh(self, system: str, db: str, label: str) -> Target:
+        short = "mb" if system == "modelbook" else "mlflow"
+        blob_dir = str(self.run_dir / f"blobs-{short}-{db}-{label}")
+        if db == "sqlite":
+            path = self.run_dir / f"{short}-{label}.db"
+            for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+                p.unlink(missing_ok=True)
+            t = Target(
+                system, db, f"sqlite:///{path}", "sqlite", str(path), blob_dir, path=str(path)
+            )
+        else:
+            name = f"bench_{short}_{label}_{self.run_id}".lower()
+            with pg_admin() as conn:
+                conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+                conn.execute(f"CREATE DATABASE {name}")
+            uri = f"postgresql+psycopg://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
+            raw = f"host={PG_HOST} port={PG_PORT} user={PG_USER} dbname={name}"
+            t = Target(system, db, uri, "postgresql", raw, blob_dir, pg_name=name)
+        self.made.append(t)
+        return t
+
+    def drop(self, t: Target) -> None:
+        if self.keep:
+            return
+        if t.pg_name:
+            with pg_admin() as conn:
+                conn.execute(f"DROP DATABASE IF EXISTS {t.pg_name} WITH (FORCE)")
+        if t.path:
+            for p in (t.path, f"{t.path}-wal", f"{t.path}-shm"):
+                Path(p).unlink(missing_ok=True)
+        shutil.rmtree(t.blob_dir, ignore_errors=True)
+
+    def drop_all(self) -> None:
+        for t in self.made:
+            with contextlib.suppress(Exception):
+                self.drop(t)
+
+
+# Workers --------------------------------------------------------------------------------
+
+
+class Worker:
+    """One side's long-lived process, spoken to with JSON lines."""
+
+    def __init__(self, system: str, run_dir: Path, label: str) -> None:
+        self.system = system
+        if system == "modelbook":
+            argv = [sys.executable, str(BENCH / "mb_side.py"), "serve"]
+        else:
+            argv = [str(mlflow_python()), str(BENCH / "mlflow_side.py"), "serve"]
+        self.log_path = run_dir / f"{system}-{label}.log"
+        self._log = open(self.log_path, "a")  # noqa: SIM115 - closed in close()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MODELBOOK_")}
+        env.update(MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true", PYTHONUNBUFFERED="1")
+        self.proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            text=True,
+            bufsize=1,
+            cwd=str(run_dir),
+            env=env,
+        )
+
+    def call(self, cmd: str, **args: Any) -> Any:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(json.dumps({"cmd": cmd, "args": args}) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the {self.system} worker died during {cmd}; see {self.log_path}")
+        reply = json.loads(line)
+        if not reply["ok"]:
+            raise RuntimeError(f"{self.system} {cmd}: {reply['error']} (see {self.log_path})")
+        return reply["result"]
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.call("close")
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self._log.close()
+
+
+# The run --------------------------------------------------------------------------------
+
+
+class Bench:
+    def __init__(self, mode: Mode, groups: set[str], dbs: list[str], keep: bool) -> None:
+        self.mode, self.groups, self.dbs = mode, groups, dbs
+        self.started = time.time()
+        self.run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        self.run_dir = WORK / self.run_id
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.databases = Databases(self.run_dir, self.run_id.lower(), keep)
+        self.figures: list[dict[str, Any]] = []
+        self.seeding: list[dict[str, Any]] = []
+        self.concurrency: list[dict[str, Any]] = []
+        self.ingest: dict[str, Any] | None = None
+        self.skipped: list[str] = []
+        self.phases: dict[str, float] = {}
+        self.versions: dict[str, str] = {}
+
+    def elapsed(self) -> float:
+        return time.time() - self.started
+
+    @contextlib.contextmanager
+    def sides(self, db: str, label: str, systems: tuple[str, ...] = SYSTEMS) -> Iterator[dict]:
+        workers: dict[str, Worker] = {}
+        targets: list[Target] = []
+        try:
+            for system in systems:
+                t = self.databases.fresh(system, db, label)
+                targets.append(t)
+                w = Worker(system, self.run_dir, f"{db}-{label}")
+                workers[system] = w
+                w.call(
+                    "open",
+                    uri=t.uri,
+                    blob_dir=t.blob_dir,
+                    workdir=str(self.run_dir / f"work-{system}"),
+                    raw_kind=t.raw_kind,
+                    raw_target=t.raw_target,
+                )
+                if system not in self.versions:
+                    self.versions[system] = w.call("info")
+            yield workers
+        finally:
+            for w in workers.values():
+                w.close()
+            for t in targets:
+                self.databases.drop(t)
+
+    def record(self, db: str, size: int, op: str, system: str, ms: list[float]) -> None:
+        for f in self.figures:
+            if (f["db"], f["size"], f["op"], f["system"]) == (db, size, op, system):
+                f["rounds"].append(c.summarize(ms))
+                return
+        self.figures.append(
+            {"db": db, "size": size, "op": op, "system": system, "rounds": [c.summarize(ms)]}
+        )
+
+    def rounds(
+        self, workers: dict, db: str, size: int, ops: list[Op], calls: int, budget: float
+    ) -> None:
+        for r in range(self.mode.rounds):
+            order = list(workers) if r % 2 == 0 else list(reversed(workers))
+            for op in ops:
+                for system in order:
+                    if system == "mlflow" and op.mlflow_call is None:
+                        continue
+                    res = workers[system].call(
+                        "op",
+                        kind=op.key,
+                        k0=r * calls,
+                        n=calls,
+                        warm=3 if r == 0 else 0,
+                        budget_s=budget,
+                    )
+                    self.record(db, size, op.key, system, res["ms"])
+            log(f"  {db} {size:>9,} round {r + 1}/{self.mode.rounds} done")
+
+    def run(self) -> None:
+        m = self.mode
+        point_ops = [op for op in POINT_OPS if op.group in self.groups]
+        search_ops = [op for op in SEARCH_OPS if op.group in self.groups]
+        for db in self.dbs:
+            t_db = time.perf_counter()
+            for si, size in enumerate(m.sizes):
+                ops_here = point_ops if si == 0 else []
+                if not ops_here and not search_ops:
+                    continue
+                label = f"{size // 1000}k"
+                log(f"{db}: {size:,} versions over {c.N_MODELS} models")
+                with self.sides(db, label) as workers:
+                    for system, w in workers.items():
+                        s = w.call("seed", n_versions=size)
+                        self.seeding.append({"db": db, "size": size, "system": system, **s})
+                        log(f"  seeded {system}: {s}")
+                    if ops_here:
+                        self.rounds(workers, db, size, ops_here, m.point_calls, 0)
+                    if search_ops:
+                        self.rounds(
+                            workers, db, size, search_ops, m.search_calls, m.search_budget_s
+                        )
+            if "concurrent" in self.groups:
+                log(f"{db}: {m.writers} writers x {m.per_writer} registrations, one model")
+                with self.sides(db, "conc") as workers:
+                    order = list(workers) if db == "sqlite" else list(reversed(workers))
+                    for system in order:
+                        res = workers[system].call(
+                            "concurrent",
+                            writers=m.writers,
+                            per_writer=m.per_writer,
+                            rounds=m.conc_rounds,
+                        )
+                        self.concurrency.append({"db": db, "system": system, **res})
+                        for rr in res["rounds"]:
+                            log(
+                                f"  {system}: {rr['throughput']}/s p99 {rr['p99']} ms "
+                                f"errors {rr['errors']} dup {rr['duplicates']} lost {rr['lost']}"
+                            )
+            self.phases[db] = round(time.perf_counter() - t_db, 1)
+        if "ingest" in self.groups:
+            t0 = time.perf_counter()
+            log(f"ingest of a {m.ingest_mb} MB file against hashlib + cp")
+            with self.sides("sqlite", "ingest", ("modelbook",)) as workers:
+                self.ingest = workers["modelbook"].call(
+                    "ingest", size_mb=m.ingest_mb, reps=m.ingest_reps
+                )
+            log(f"  {self.ingest['rounds']}")
+            self.phases["ingest"] = round(time.perf_counter() - t0, 1)
+        if "scale" in self.groups and m.big_sizes:
+            self.run_scale(search_ops)
+
+    def run_scale(self, search_ops: list[Op]) -> None:
+        if "postgresql" not in self.dbs:
+            self.skipped.append("1M versions: PostgreSQL not selected or not reachable")
+            return
+        for size in self.mode.big_sizes:
+            if self.elapsed() > self.budget_s:
+                self.skipped.append(f"{size:,} versions: the time budget was used up")
+                log(f"skipping {size:,} versions: out of time")
+                continue
+            t0 = time.perf_counter()
+            log(f"postgresql: {size:,} versions, modelbook only")
+            with self.sides("postgresql", f"{size // 1000}k", ("modelbook",)) as workers:
+                s = workers["modelbook"].call("seed", n_versions=size)
+                self.seeding.append({"db": "postgresql", "size": size, "system": "modelbook", **s})
+                log(f"  seeded modelbook: {s}")
+                self.rounds(
+                    workers,
+                    "postgresql",
+                    size,
+                    search_ops,
+                    self.mode.search_calls,
+                    self.mode.search_budget_s,
+                )
+            self.phases[f"scale-{size}"] = round(time.perf_counter() - t0, 1)
+
+    budget_s = 25 * 60
+
+
+# Summaries ------------------------------------------------------------------------------
+
+
+def med(f: dict[str, Any], key: str) -> float:
+    return c.median(r[key] for r in f["rounds"])
+
+
+def summary(results: dict[str, Any]) -> dict[str, Any]:
+    """Medians across rounds, ratios (MLflow time / modelbook time) and target checks."""
+    figs = {(f["db"], f["size"], f["op"], f["system"]): f for f in results["figures"]}
+    rows = []
+    seen = set()
+    for f in results["figures"]:
+        key = (f["db"], f["size"], f["op"])
+        if key in seen:
+            continue
+        seen.add(key)
+        mb = figs.get((*key, "modelbook"))
+        ml = figs.get((*key, "mlflow"))
+        op = OPS[f["op"]]
+        row: dict[str, Any] = {"db": key[0], "size": key[1], "op": key[2], "title": op.title}
+        for name, fig in (("modelbook", mb), ("mlflow", ml)):
+            if fig:
+                row[name] = {k: round(med(fig, k), 3) for k in ("p50", "p95", "p99")}
+                row[name]["rounds"] = len(fig["rounds"])
+                row[name]["calls"] = sum(r["n"] for r in fig["rounds"])
+        if mb and ml:
+            row["ratio_p50"] = round(row["mlflow"]["p50"] / row["modelbook"]["p50"], 2)
+            row["ratio_p95"] = round(row["mlflow"]["p95"] / row["modelbook"]["p95"], 2)
+            if op.target is not None:
+                row["target"] = op.target
+                row["met"] = row["ratio_p50"] >= op.target
+        rows.append(row)
+
+    scale = []
+    for row in rows:
+        if row["op"].startswith("search") and row["size"] > 100_000 and "modelbook" in row:
+            base = next(
+                (
+                    r
+                    for r in rows
+                    if (r["db"], r["size"], r["op"]) == (row["db"], 10_000, row["op"])
+                    and "modelbook" in r
+                ),
+                None,
+            )
+            if base:
+                ratio = row["modelbook"]["p95"] / base["modelbook"]["p95"]
+                scale.append(
+                    {
+                        "db": row["db"],
+                        "op": row["op"],
+                        "size": row["size"],
+                        "p95": row["modelbook"]["p95"],
+                        "p95_10k": base["modelbook"]["p95"],
+                        "ratio": round(ratio, 2),
+                        "target": 2.0,
+                        "met": ratio <= 2.0,
+                    }
+                )
+
+    conc = []
+    by = {(x["db"], x["system"]): x for x in results["concurrency"]}
+    for db in DBS:
+        mb, ml = by.get((db, "modelbook")), by.get((db, "mlflow"))
+        if not mb:
+            continue
+        entry: dict[str, Any] = {"db": db}
+        for name, x in (("modelbook", mb), ("mlflow", ml)):
+            if not x:
+                continue
+            rs = x["rounds"]
+            entry[name] = {
+                "throughput": round(c.median(r["throughput"] for r in rs), 1),
+                "p50": round(c.median(r["p50"] for r in rs), 2),
+                "p99": round(c.median(r["p99"] for r in rs), 2),
+                "max": round(max(r["max"] for r in rs), 2),
+                "errors": sum(r["errors"] for r in rs),
+                "duplicates": sum(r["duplicates"] for r in rs),
+                "lost": sum(r["lost"] for r in rs),
+                "gaps": sum(r["gaps"] for r in rs),
+                "ok": sum(r["ok"] for r in rs),
+                "error_kinds": _merge_counts(r["error_kinds"] for r in rs),
+            }
+        if mb and ml:
+            entry["ratio"] = round(
+                entry["modelbook"]["throughput"] / entry["mlflow"]["throughput"], 2
+            )
+            mbe = entry["modelbook"]
+            entry["met"] = (
+                entry["ratio"] >= 5
+                and mbe["p99"] < 50
+                and mbe["errors"] == 0
+                and mbe["duplicates"] == 0
+                and mbe["lost"] == 0
+                and mbe["gaps"] == 0
+            )
+        conc.append(entry)
+
+    ingest = None
+    if results.get("ingest"):
+        rs = results["ingest"]["rounds"]
+        ingest = {
+            "size_mb": results["ingest"]["size_mb"],
+            **{
+                k: round(c.median(r[k] for r in rs), 3)
+                for k in ("hash_s", "cp_s", "floor_s", "floor_fsync_s", "modelbook_s")
+            },
+        }
+        ingest["ratio"] = round(ingest["modelbook_s"] / ingest["floor_s"], 3)
+        ingest["ratio_fsync"] = round(ingest["modelbook_s"] / ingest["floor_fsync_s"], 3)
+        ingest["target"] = 1.25
+        ingest["met"] = ingest["ratio"] <= 1.25
+    return {"rows": rows, "scale": scale, "concurrency": conc, "ingest": ingest}
+
+
+def _merge_counts(dicts: Any) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for d in dicts:
+        for k, v in d.items():
+            out[k] = out.get(k, 0) + v
+    return out
+
+
+# Machine --------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    info: dict[str, Any] = {"cores": os.cpu_count(), "python": platform.python_version()}
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                info["memory_gib"] = round(int(line.split()[1]) / 2**20, 1)
+    with contextlib.suppress(OSError):
+        for line in Path("/etc/os-release").read_text().splitlines():
+            if line.startswith("PRETTY_NAME="):
+                info["os"] = line.split("=", 1)[1].strip('"')
+    info["kernel"] = platform.release()
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        out = (
+            subprocess.run(["df", "-T", str(BENCH)], capture_output=True, text=True, check=True)
+            .stdout.splitlines()[-1]
+            .split()
+        )
+        info["filesystem"] = f"{out[1]} on {out[0]}"
+    info["sqlite"] = sqlite3.sqlite_version
+    if pg_reachable():
+        with contextlib.suppress(Exception), pg_admin() as conn:
+            info["postgresql"] = conn.execute("SHOW server_version").fetchone()[0]
+            for name in ("fsync", "synchronous_commit", "shared_buffers", "wal_sync_method"):
+                info[f"pg_{name}"] = conn.execute(f"SHOW {name}").fetchone()[0]
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "src"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        info["modelbook_commit"] = head + (" with local changes" if dirty else "")
+    return info
+
+
+# Output ---------------------------------------------------------------------------------
+
+
+def fmt_ms(x: float | None) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "-"
+    if x >= 100:
+        return f"{x:,.0f}"
+    if x >= 10:
+        return f"{x:.1f}"
+    if x >= 1:
+        return f"{x:.2f}"
+    return f"{x:.3f}"
+
+
+def fmt_size(n: int) -> str:
+    return f"{n // 1_000_000}M" if n >= 1_000_000 else f"{n // 1000}k"
+
+
+def verdict(met: bool | None) -> str:
+    return "-" if met is None else ("met" if met else "**missed**")
+
+
+DB_TITLE = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+
+
+def plot(results: dict[str, Any], path: Path) -> bool:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [f for f in results["figures"] if f["op"].startswith("search")]
+    if not rows:
+        return False
+    dbs = [db for db in DBS if any(f["db"] == db for f in rows)]
+    fig, axes = plt.subplots(1, len(dbs), figsize=(6.2 * len(dbs), 4.6), squeeze=False)
+    styles = {
+        ("modelbook", "search_tag"): ("tab:blue", "-", "o"),
+        ("modelbook", "search_name_tag"): ("tab:blue", "--", "s"),
+        ("modelbook", "search_metric"): ("tab:blue", ":", "^"),
+        ("mlflow", "search_tag"): ("tab:red", "-", "o"),
+        ("mlflow", "search_name_tag"): ("tab:red", "--", "s"),
+    }
+    for ax, db in zip(axes[0], dbs, strict=True):
+        for (system, op), (color, ls, marker) in styles.items():
+            pts = sorted(
+                (f["size"], med(f, "p95"))
+                for f in rows
+                if (f["db"], f["system"], f["op"]) == (db, system, op)
+            )
+            if not pts:
+                continue
+            label = f"{'MLflow' if system == 'mlflow' else 'modelbook'}: {OPS[op].title[7:]}"
+            ax.plot(*zip(*pts, strict=True), color=color, ls=ls, marker=marker, label=label)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("versions in the registry (100 models)")
+        ax.set_ylabel("p95 latency, ms (100 rows returned)")
+        ax.set_title(f"Search latency on {DB_TITLE[db]}")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(f"modelbook vs MLflow {results['versions'].get('mlflow', '')}, p95 per size")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def markdown(results: dict[str, Any]) -> str:
+    s = results["summary"]
+    run = results["run"]
+    mach = results["machine"]
+    mode = results["mode"]
+    vers = results["versions"]
+    out: list[str] = []
+    w = out.append
+    w("# Benchmarks")
+    w("")
+    w(
+        "modelbook against MLflow's model registry on the same machine in the same run. "
+        "Every figure is the median over several rounds; ratios are MLflow's time divided by "
+        "modelbook's (higher is better for modelbook), computed from figures of this run only."
+    )
+    w("")
+    w("## Reproduce")
+    w("")
+    w("```")
+    w("make bench          # .venv/bin/python bench/run.py --full")
+    w("make bench-quick    # .venv/bin/python bench/run.py --quick")
+    w("```")
+    w("")
+    w(
+        f"The harness installs MLflow {MLFLOW_VERSION} (with psycopg 3 for PostgreSQL) into "
+        "`bench/.venv-mlflow` on first use, creates a fresh SQLite file or PostgreSQL database "
+        "for every system and registry size, and drops them afterwards. PostgreSQL is expected "
+        f"at {PG_HOST}:{PG_PORT} (user `{PG_USER}`; `MODELBOOK_TEST_PG_HOST`/`_PORT`/`_USER` "
+        "override). `--only register,resolve,read,tag,alias,search,concurrent,ingest,scale` and "
+        "`--db sqlite|postgresql` run a part; `--report FILE` rebuilds this page from a results "
+        "file. Raw results: `bench/results/<timestamp>.json` and `bench/results/latest.json`."
+    )
+    w("")
+    w(
+        "`--full` measures registries of 10,000 and 100,000 versions on both databases, "
+        "1,000,000 versions for modelbook on PostgreSQL, 5 rounds per figure, 8 writers x 50 "
+        "registrations (3 rounds) and a 1 GiB ingest (3 rounds). `--quick` measures the same "
+        "operations at 10,000 versions only, 3 rounds with fewer calls, 8 writers x 25 "
+        "registrations (2 rounds) and a 256 MiB ingest; it skips 100,000 and 1,000,000 "
+        "versions."
+    )
+    w("")
+    w(
+        f"This page: `--{mode['name']}` run of {run['started']}, {run['duration_s'] / 60:.1f} "
+        f"minutes, modelbook {vers.get('modelbook', '?')} "
+        f"({mach.get('modelbook_commit', 'unknown commit')}), MLflow {vers.get('mlflow', '?')}."
+    )
+    if run.get("skipped"):
+        w("")
+        w("Not measured in this run: " + "; ".join(run["skipped"]) + ".")
+    w("")
+    w("## Machine")
+    w("")
+    w(
+        f"- {mach.get('cpu', 'unknown CPU')}, {mach.get('cores')} cores, "
+        f"{mach.get('memory_gib')} GiB memory; shared and noisy (other jobs run beside it)"
+    )
+    w(f"- {mach.get('os', '')}, Linux {mach.get('kernel', '')}; {mach.get('filesystem', '')}")
+    w(f"- Python {mach.get('python')}, SQLite {mach.get('sqlite')}")
+    if "postgresql" in mach:
+        w(
+            f"- PostgreSQL {mach['postgresql']} on the same machine over TCP loopback: "
+            f"fsync={mach.get('pg_fsync')}, "
+            f"synchronous_commit={mach.get('pg_synchronous_commit')}, "
+            f"wal_sync_method={mach.get('pg_wal_sync_method')}, "
+            f"shared_buffers={mach.get('pg_shared_buffers')}"
+        )
+    w("")
+    w("## Single operations")
+    w("")
+    w(
+        "Latency in milliseconds, measured around the public call "
+        "(`modelbook.Registry` / `mlflow.MlflowClient`), registries of 100 models."
+    )
+    w("")
+    w(
+        "| Operation | DB | Versions | modelbook p50 | p95 | MLflow call | MLflow p50 | p95 "
+        "| Ratio p50 | Ratio p95 | Target | |"
+    )
+    w("|---|---|--:|--:|--:|---|--:|--:|--:|--:|--:|---|")
+    for row in s["rows"]:
+        op = OPS[row["op"]]
+        mb = row.get("modelbook", {})
+        ml = row.get("mlflow", {})
+        w(
+            f"| {op.title} | {DB_TITLE[row['db']]} | {fmt_size(row['size'])} "
+            f"| {fmt_ms(mb.get('p50'))} | {fmt_ms(mb.get('p95'))} "
+            f"| {('`' + op.mlflow_call + '`') if op.mlflow_call else 'no equivalent'} "
+            f"| {fmt_ms(ml.get('p50'))} | {fmt_ms(ml.get('p95'))} "
+            f"| {_ratio(row.get('ratio_p50'))} | {_ratio(row.get('ratio_p95'))} "
+            f"| {_target(row.get('target'))} | {verdict(row.get('met'))} |"
+        )
+    w("")
+    if s["scale"]:
+        w("## Search at scale (modelbook)")
+        w("")
+        w("| Search | DB | Versions | p95 | p95 at 10k | Growth | Target | |")
+        w("|---|---|--:|--:|--:|--:|--:|---|")
+        for x in s["scale"]:
+            w(
+                f"| {OPS[x['op']].title} | {DB_TITLE[x['db']]} | {fmt_size(x['size'])} "
+                f"| {fmt_ms(x['p95'])} | {fmt_ms(x['p95_10k'])} | {x['ratio']:.2f}x "
+                f"| ≤ {x['target']:.0f}x | {verdict(x['met'])} |"
+            )
+        w("")
+    if PLOT.exists():
+        w(f"![p95 search latency against registry size]({PLOT.relative_to(ROOT).as_posix()})")
+        w("")
+    if s["concurrency"]:
+        conf = results["config"]
+        w("## Concurrent registration")
+        w("")
+        w(
+            f"{conf['writers']} processes register {conf['per_writer']} versions each of one "
+            f"model at the same moment, {conf['conc_rounds']} rounds on a fresh database; "
+            "throughput is successful registrations per second of wall time from the first "
+            "start to the last finish, latencies are per call. Numbering is read back from the "
+            "database: duplicates, numbers a writer was given that are not stored (lost), and "
+            "gaps in 1..N."
+        )
+        w("")
+        w(
+            "| DB | System | Registrations/s | p50 ms | p99 ms | max ms | Errors "
+            "| Duplicates | Lost | Gaps | Ratio | Target | |"
+        )
+        w("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|")
+        for e in s["concurrency"]:
+            for name in ("modelbook", "mlflow"):
+                x = e.get(name)
+                if not x:
+                    continue
+                w(
+                    f"| {DB_TITLE[e['db']]} | {'MLflow' if name == 'mlflow' else 'modelbook'} "
+                    f"| {x['throughput']:,.0f} | {fmt_ms(x['p50'])} | {fmt_ms(x['p99'])} "
+                    f"| {fmt_ms(x['max'])} | {x['errors']} | {x['duplicates']} | {x['lost']} "
+                    f"| {x['gaps']} "
+                    f"| {_ratio(e.get('ratio')) if name == 'modelbook' else ''} "
+                    f"| {'≥ 5x, p99 < 50 ms' if name == 'modelbook' else ''} "
+                    f"| {verdict(e.get('met')) if name == 'modelbook' else ''} |"
+                )
+        kinds = {
+            f"{DB_TITLE[e['db']]} {n}": e[n]["error_kinds"]
+            for e in s["concurrency"]
+            for n in ("modelbook", "mlflow")
+            if e.get(n) and e[n]["error_kinds"]
+        }
+        if kinds:
+            w("")
+            w("Errors seen:")
+            for who, ks in kinds.items():
+                for k, v in ks.items():
+                    w(f"- {who}: {v} x `{k}`")
+        w("")
+    if s["ingest"]:
+        g = s["ingest"]
+        w("## Ingest of a large file")
+        w("")
+        w(
+            f"Registering one {g['size_mb']} MiB file into a fresh registry (SQLite metadata, "
+            "local blob folder on the same file system as the source), against this machine's "
+            "floor measured in the same rounds: one read of the file through Python's "
+            "`hashlib.sha256` plus one `cp`. The source is in the page cache for both; dirty "
+            "pages are flushed (`sync`) before each timing."
+        )
+        w("")
+        w("| | seconds |")
+        w("|---|--:|")
+        w(f"| sha256 read | {g['hash_s']:.3f} |")
+        w(f"| `cp` | {g['cp_s']:.3f} |")
+        w(f"| floor: sha256 read + `cp` | {g['floor_s']:.3f} |")
+        w(f"| floor + fsync of the copy | {g['floor_fsync_s']:.3f} |")
+        w(f"| modelbook `register` | {g['modelbook_s']:.3f} |")
+        w("")
+        w(
+            f"modelbook / floor: **{g['ratio']:.2f}x** (target ≤ 1.25x: {verdict(g['met'])}); "
+            f"against the floor with fsync: {g['ratio_fsync']:.2f}x."
+        )
+        w("")
+    w("## What each figure includes")
+    w("")
+    w(
+        "- **Durability.** modelbook on SQLite runs in WAL mode with `synchronous=FULL`: a "
+        "commit is on disk when it returns. MLflow on SQLite uses SQLite's defaults (rollback "
+        "journal, `synchronous=FULL`). On PostgreSQL both commit with the server's settings "
+        "listed above. Neither system's settings were changed."
+    )
+    w(
+        "- **register**: modelbook's `Registry.register` stores and hashes a 4 KiB artifact "
+        "(temporary file, fsync, rename, fsync of the folder), then in one transaction takes the "
+        "next number, inserts the version row, its artifact, tags (3) and metrics (2) rows and "
+        "an audit event, and commits. MLflow's `create_model_version` only records a source "
+        "path string: it reads and stores no file; one transaction inserts the version and its "
+        "3 tag rows. *register, capturing the environment* is the same modelbook call with "
+        "`capture_environment=True` (Python and package hashes, lockfile, `git status` of the "
+        "working directory, which is a git checkout here); it has no MLflow counterpart. Both "
+        "register into one model that grows during the run."
+    )
+    w(
+        "- **resolve an alias / read one version**: one read of a version with its tags "
+        "(`models:/NAME@champion` / `models:/NAME/N` through `Registry.resolve` and "
+        "`Registry.get_version`), a random one of the 100 models and of its versions per call."
+    )
+    w(
+        "- **set a version tag**: modelbook locks the version, rewrites its tag rows and the "
+        "tag copy on the version row, and appends an audit event, in one committed "
+        "transaction. MLflow upserts one tag row."
+    )
+    w(
+        "- **move an alias**: modelbook, in one committed transaction, locks the model, points "
+        "the alias at the other version, appends to the alias history (who, when, from, to, "
+        "why) and appends an audit event. MLflow upserts the alias row; it keeps no history. "
+        "Every call is a real move between two versions."
+    )
+    w(
+        "- **search**: 100 rows are returned by every call (checked). *By one tag*: "
+        "`dataset = ds-N`, which 10% of all versions carry, across all models. *By name and "
+        "tag*: one model and `team`, which all of that model's versions carry. *By metric "
+        "threshold*: `auc > 0.9`, 20% of versions; MLflow's model registry has no metrics on "
+        "versions. modelbook returns newest registration first; MLflow its default order "
+        "(last updated, name, version). Filter values change from call to call."
+    )
+    w(
+        "- Client objects are created once and reused, as an application or server would; "
+        "the first calls of each operation are run untimed."
+    )
+    w("")
+    w("## How the registries were seeded")
+    w("")
+    w(
+        "Each system gets 100 models. Version 1 of every model is registered through the "
+        "public API (`Registry.register` with tags and metrics; `create_registered_model` and "
+        "`create_model_version` with tags). The remaining versions are bulk-loaded by "
+        "replicating, for each new version, exactly the rows that registration wrote: for "
+        "modelbook the version row (frozen document and tag copy), artifact, tag, metric rows "
+        "and the `version.register` audit event; for MLflow the `model_versions` and "
+        "`model_version_tags` rows; with new numbers, semantic versions, timestamps, tag and "
+        "metric values. Version numbers are interleaved across models in registration order. "
+        "Aliases are then set through the API. On PostgreSQL both databases get an `ANALYZE` "
+        "after loading (what autovacuum does within a minute); SQLite files are left as loaded. "
+        "Seeding times:"
+    )
+    w("")
+    w("| DB | Versions | System | API calls (s) | replicated rows (s) |")
+    w("|---|--:|---|--:|--:|")
+    for x in results["seeding"]:
+        w(
+            f"| {DB_TITLE[x['db']]} | {x['versions']:,} | {x['system']} | {x['api_s']:.1f} "
+            f"| {x['replicate_s']:.1f} |"
+        )
+    w("")
+    w("## Method")
+    w("")
+    w(
+        f"Each side runs in its own long-lived process (modelbook in the project's virtual "
+        f"environment, MLflow in `bench/.venv-mlflow`); the orchestrator alternates them round "
+        f"by round and swaps which one goes first, so that both see the same background load. "
+        f"A round is {mode['point_calls']} calls of a single operation "
+        f"({mode['search_calls']} for a search, cut short after {mode['search_budget_s']:g} s "
+        f"but never below 5 calls); each round gives a p50 and a p95, and the page quotes the "
+        f"median of those over {mode['rounds']} rounds. Targets are checked on p50 ratios."
+    )
+    w("")
+    return "\n".join(out)
+
+
+def _ratio(x: float | None) -> str:
+    return "-" if x is None else f"{x:,.1f}x"
+
+
+def _target(x: float | None) -> str:
+    return "-" if x is None else f"≥ {x:g}x"
+
+
+def write_outputs(results: dict[str, Any], write_md: bool) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    results["summary"] = summary(results)
+    text = json.dumps(results, indent=1, sort_keys=False)
+    name = f"{results['run']['id']}-{results['mode']['name']}.json"
+    (RESULTS / name).write_text(text + "\n")
+    (RESULTS / "latest.json").write_text(text + "\n")
+    log(f"results: {(RESULTS / name).relative_to(ROOT)}")
+    if write_md:
+        plot(results, PLOT)
+        MARKDOWN.write_text(markdown(results))
+        log(f"wrote {MARKDOWN.relative_to(ROOT)} and {PLOT.relative_to(ROOT)}")
+
+
+def print_table(results: dict[str, Any]) -> None:
+    s = results["summary"]
+    print()
+    print(f"{'operation':<34}{'db':<11}{'size':>6} {'mb p50':>9} {'mlf p50':>9} {'ratio':>8}  ")
+    for row in s["rows"]:
+        mb, ml = row.get("modelbook", {}), row.get("mlflow", {})
+        print(
+            f"{OPS[row['op']].title:<34}{row['db']:<11}{fmt_size(row['size']):>6} "
+            f"{fmt_ms(mb.get('p50')):>9} {fmt_ms(ml.get('p50')):>9} "
+            f"{_ratio(row.get('ratio_p50')):>8}  {verdict(row.get('met'))}"
+        )
+    for x in s["scale"]:
+        print(
+            f"scale {x['op']} {x['db']} {fmt_size(x['size'])}: p95 {fmt_ms(x['p95'])} vs "
+            f"{fmt_ms(x['p95_10k'])} at 10k = {x['ratio']}x  {verdict(x['met'])}"
+        )
+    for e in s["concurrency"]:
+        mb, ml = e.get("modelbook", {}), e.get("mlflow", {})
+        print(
+            f"concurrent {e['db']}: modelbook {mb.get('throughput')}/s p99 {mb.get('p99')} ms "
+            f"errors {mb.get('errors')}; MLflow {ml.get('throughput')}/s p99 {ml.get('p99')} ms "
+            f"errors {ml.get('errors')}; ratio {e.get('ratio')}  {verdict(e.get('met'))}"
+        )
+    if s["ingest"]:
+        g = s["ingest"]
+        print(
+            f"ingest {g['size_mb']} MB: modelbook {g['modelbook_s']} s, floor {g['floor_s']} s "
+            f"= {g['ratio']}x  {verdict(g['met'])}"
+        )
+    print()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--quick", action="store_true", help="10k versions, fewer rounds (default)")
+    g.add_argument("--full", action="store_true", help="10k, 100k and 1M versions")
+    p.add_argument("--only", help=f"comma-separated parts: {','.join(GROUPS)}")
+    p.add_argument("--db", choices=DBS, action="append", help="only this database (repeatable)")
+    p.add_argument("--keep", action="store_true", help="keep databases and files afterwards")
+    p.add_argument("--budget-min", type=float, default=25.0, help="skip 1M versions after this")
+    md = p.add_mutually_exclusive_group()
+    md.add_argument("--markdown", action="store_true", help="write BENCHMARKS.md (--full does)")
+    md.add_argument("--no-markdown", action="store_true", help="leave BENCHMARKS.md alone")
+    p.add_argument("--report", metavar="FILE", help="rebuild BENCHMARKS.md and the plot from FILE")
+    args = p.parse_args(argv)
+
+    if args.report:
+        results = json.loads(Path(args.report).read_text())
+        write_outputs(results, True)
+        print_table(results)
+        return 0
+
+    mode = MODES["full" if args.full else "quick"]
+    groups = set(GROUPS)
+    if args.only:
+        groups = {x.strip() for x in args.only.split(",") if x.strip()}
+        unknown = groups - set(GROUPS)
+        if unknown:
+            p.error(
+                f"unknown part(s) {', '.join(sorted(unknown))}: choose from {', '.join(GROUPS)}"
+            )
+    dbs = list(dict.fromkeys(args.db or DBS))
+    skipped = []
+    if "postgresql" in dbs and not pg_reachable():
+        log(f"PostgreSQL is not reachable at {PG_HOST}:{PG_PORT}: measuring SQLite only")
+        dbs.remove("postgresql")
+        skipped.append("PostgreSQL (not reachable)")
+    write_md = args.markdown or (mode.name == "full" and not args.no_markdown)
+
+    install_s = ensure_mlflow_venv()
+    bench = Bench(mode, groups, dbs, args.keep)
+    bench.budget_s = args.budget_min * 60
+    bench.skipped += skipped
+    log(f"--{mode.name}: {', '.join(sorted(groups))} on {', '.join(dbs)}")
+    ok = False
+    try:
+        bench.run()
+        ok = True
+    finally:
+        bench.databases.drop_all()
+        if not args.keep and ok:
+            shutil.rmtree(bench.run_dir, ignore_errors=True)
+    results = {
+        "run": {
+            "id": bench.run_id,
+            "started": datetime.fromtimestamp(bench.started, UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "duration_s": round(bench.elapsed(), 1),
+            "mlflow_install_s": round(install_s, 1),
+            "phases_s": bench.phases,
+            "groups": sorted(groups),
+            "dbs": dbs,
+            "skipped": bench.skipped,
+        },
+        "mode": asdict(mode),
+        "config": {
+            "models": c.N_MODELS,
+            "artifact_bytes": c.ARTIFACT_BYTES,
+            "writers": mode.writers,
+            "per_writer": mode.per_writer,
+            "conc_rounds": mode.conc_rounds,
+        },
+        "machine": machine(),
+        "versions": bench.versions,
+        "seeding": bench.seeding,
+        "figures": bench.figures,
+        "concurrency": bench.concurrency,
+        "ingest": bench.ingest,
+    }
+    write_outputs(results, write_md)
+    print_table(results)
+    log(f"done in {bench.elapsed() / 60:.1f} minutes")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

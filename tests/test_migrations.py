@@ -1,0 +1,134 @@
+"""The schema is made by Alembic migrations, matches the tables, and upgrades old databases."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Engine
+
+from modelbook import Registry
+from modelbook.store import metadata
+from modelbook.store.engine import MIGRATIONS
+
+
+def alembic_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return cfg
+
+
+def head() -> str:
+    rev = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert rev is not None
+    return rev
+
+
+def revisions(reg: Registry) -> list[str]:
+    with reg.db.engine.connect() as conn:
+        return [r[0] for r in conn.exec_driver_sql("SELECT version_num FROM alembic_version")]
+
+
+def tables(reg: Registry) -> set[str]:
+    with reg.db.engine.connect() as conn:
+        return set(sa.inspect(conn).get_table_names())
+
+
+@pytest.fixture
+def statements() -> Iterator[list[str]]:
+    """Every SQL statement any engine in this process runs during the test."""
+    seen: list[str] = []
+
+    def listener(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    sa.event.listen(Engine, "before_cursor_execute", listener)
+    yield seen
+    sa.event.remove(Engine, "before_cursor_execute", listener)
+
+
+def test_migrated_schema_matches_the_table_definitions(registry: Registry) -> None:
+    """Alembic's autogenerate finds no difference between the migrated database and
+    the SQLAlchemy tables, and the database is at the head revision."""
+    with registry.db.engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(ctx, metadata) == []
+    assert revisions(registry) == [head()]
+    assert {t.name for t in metadata.sorted_tables} <= tables(registry)
+
+
+def test_reopening_keeps_data_and_does_not_migrate_again(
+    db_uri: str, blob_dir: Path, model_file: Path, statements: list[str]
+) -> None:
+    """Opening an existing registry runs no DDL and sees everything written before."""
+    with Registry(db_uri, blob_uri=str(blob_dir)) as reg:
+        reg.register("kept", [model_file], owners="o", metrics={"auc": 0.9})
+        reg.set_alias("kept", "production", 1, reason="r")
+    created = [s for s in statements if s.lstrip().upper().startswith("CREATE TABLE")]
+    assert created, "the first open should have created tables"
+
+    statements.clear()
+    with Registry(db_uri, blob_uri=str(blob_dir)) as reg:
+        ddl = [
+            s
+            for s in statements
+            if s.lstrip().upper().startswith(("CREATE", "ALTER", "DROP", "INSERT INTO ALEMBIC"))
+        ]
+        assert ddl == []
+        assert revisions(reg) == [head()]
+        v = reg.resolve("models:/kept@production")
+        assert (v.number, v.metric("auc")) == (1, 0.9)
+        assert reg.verify().ok
+
+
+def _downgrade_to_base(reg: Registry) -> None:
+    cfg = alembic_config()
+    with reg.db.engine.connect() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "base")
+        conn.commit()
+
+
+def test_database_at_base_revision_is_upgraded_on_open(
+    db_uri: str, blob_dir: Path, model_file: Path
+) -> None:
+    """A database taken back to the base revision is migrated again when opened,
+    comes back empty and complete, and works."""
+    with Registry(db_uri, blob_uri=str(blob_dir)) as reg:
+        reg.register("old", [model_file], owners="o")
+        _downgrade_to_base(reg)
+        assert tables(reg) <= {"alembic_version"}
+        assert revisions(reg) == []
+
+    with Registry(db_uri, blob_uri=str(blob_dir)) as reg:
+        assert revisions(reg) == [head()]
+        with reg.db.engine.connect() as conn:
+            ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+            assert compare_metadata(ctx, metadata) == []
+        assert reg.models().items == []
+        v = reg.register("old", [model_file], owners="o")
+        assert v.number == 1
+        with pytest.raises(sa.exc.DBAPIError, match="frozen"), reg.db.engine.begin() as conn:
+            conn.exec_driver_sql("UPDATE versions SET number = 5")
+
+
+def test_empty_version_table_is_migrated(db_uri: str, blob_dir: Path) -> None:
+    """A database whose Alembic version table exists but names no revision is brought
+    to head on open."""
+    engine = sa.create_engine(db_uri)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
+    finally:
+        engine.dispose()
+    with Registry(db_uri, blob_uri=str(blob_dir)) as reg:
+        assert revisions(reg) == [head()]
+        assert {t.name for t in metadata.sorted_tables} <= tables(reg)
