@@ -42,6 +42,9 @@ class MbSide:
         return {"open_s": round(time.perf_counter() - t0, 3)}
 
     def close(self) -> None:
+        if getattr(self, "_floor_db", None) is not None:
+            self._floor_db.close()
+            self._floor_db = None
         if self.reg is not None:
             self.reg.close()
             self.reg = None
@@ -254,6 +257,35 @@ class MbSide:
             metrics=c.version_metrics(999, k),
             tags=c.version_tags(999, k),
         )
+
+    def _op_floor_commit(self, k: int) -> None:
+        """One committed one-row INSERT on the same database, through the bare driver."""
+        db = getattr(self, "_floor_db", None)
+        if db is None:
+            db = self._floor_db = c.RawDb(self.raw_kind, self.raw_target)
+            if db.kind == "sqlite":
+                db.execute("PRAGMA journal_mode = WAL")
+                db.execute("PRAGMA synchronous = FULL")
+            db.execute("CREATE TABLE IF NOT EXISTS bench_floor (k INTEGER, v TEXT)")
+        db.execute("BEGIN IMMEDIATE" if db.kind == "sqlite" else "BEGIN")
+        db.execute("INSERT INTO bench_floor (k, v) VALUES (?, ?)", [k, "x"])
+        db.execute("COMMIT")
+
+    def _op_floor_file(self, k: int) -> None:
+        """A 4 KiB file made durable the way a blob is: write, fsync, rename, fsync folder."""
+        folder = self.workdir / "floor"
+        folder.mkdir(exist_ok=True)
+        tmp = folder / f".{k}.tmp"
+        with open(tmp, "wb") as f:
+            f.write(c.artifact_bytes("floor", k))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, folder / f"{k}.bin")
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     def _op_resolve(self, k: int) -> None:
         name = c.model_name(c.pick(k, "resolve", c.N_MODELS))

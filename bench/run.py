@@ -62,6 +62,8 @@ class Op:
 POINT_OPS = (
     Op("register", "register a version", "create_model_version", 10, "register"),
     Op("register_capture", "register, capturing the environment", None, None, "register"),
+    Op("floor_file", "floor: durable 4 KiB file", None, None, "register"),
+    Op("floor_commit", "floor: one committed INSERT", None, None, "register"),
     Op("resolve", "resolve an alias", "get_model_version_by_alias", 20, "resolve"),
     Op("read", "read one version", "get_model_version", 20, "read"),
     Op("set_tag", "set a version tag", "set_model_version_tag", 20, "tag"),
@@ -93,7 +95,7 @@ class Mode:
 
 
 MODES = {
-    "quick": Mode("quick", (10_000,), (), 3, 25, 10, 1.5, 8, 25, 2, 256, 3),
+    "quick": Mode("quick", (10_000,), (), 3, 20, 10, 1.0, 8, 20, 2, 256, 3),
     "full": Mode("full", (10_000, 100_000), (1_000_000,), 5, 100, 40, 8.0, 8, 50, 3, 1024, 3),
 }
 

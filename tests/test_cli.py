@@ -149,7 +149,7 @@ def test_register_with_every_option_prints_the_version_as_json(
 
     with Registry(home=home) as reg:
         stored = reg.get_version("models:/ctr/1")
-        assert {"uri": stored.uri, **stored.model_dump(mode="json")} == data
+        assert {"uri": stored.uri, "name": stored.model, **stored.model_dump(mode="json")} == data
         model = reg.get_model("ctr")
     assert (model.owners, model.task, model.risk_tier) == (
         ("alice", "bob"),

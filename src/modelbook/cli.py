@@ -15,7 +15,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 from rich.console import Console
 from rich.progress import (
@@ -45,8 +44,9 @@ app = typer.Typer(
 alias_app = typer.Typer(help="Move, remove and inspect aliases such as production.")
 app.add_typer(alias_app, name="alias")
 
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, soft_wrap=True)
+# markup is off: names, reasons and notes are user text and print verbatim.
+out = Console(soft_wrap=True, markup=False, width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, soft_wrap=True, markup=False)
 _state: dict[str, Any] = {"uri": None, "blob_uri": None, "traceback": False}
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
@@ -74,7 +74,7 @@ def _print_json(value: Any) -> None:
 
 
 def _version_json(v: Version) -> dict[str, Any]:
-    return {"uri": v.uri, **v.model_dump(mode="json")}
+    return {"uri": v.uri, "name": v.model, **v.model_dump(mode="json")}
 
 
 @contextmanager
@@ -83,7 +83,7 @@ def _progress(total: int, label: str) -> Iterator[Any]:
         yield None
         return
     with Progress(
-        TextColumn("[bold]{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         DownloadColumn(),
         TransferSpeedColumn(),
@@ -133,10 +133,12 @@ def register(
     as_json: JsonOpt = False,
 ) -> None:
     """Register a new immutable version from files or a directory."""
-    metrics = {}
-    for item in metric:
-        k, v = validation.split_key_value(item, "metric", last=True)
-        metrics[validation.metric(k, v).key] = v
+    metrics = validation.metrics(
+        [
+            validation.metric(*validation.split_key_value(item, "metric", last=True))
+            for item in metric
+        ]
+    )
     code: dict[str, Any] = {}
     if commit is not None:
         code.update(commit=commit, dirty=None)
@@ -173,7 +175,7 @@ def register(
         _print_json(_version_json(version))
     else:
         out.print(
-            f"registered [bold]{version.uri}[/] (semver {version.semver}, "
+            f"registered {version.uri} (semver {version.semver}, "
             f"{len(version.artifacts)} files, {version.size} bytes)"
         )
 
@@ -261,7 +263,7 @@ def versions(
 
 
 def _show_version(v: Version) -> None:
-    out.print(f"[bold]{v.uri}[/]  semver {v.semver}  stage {v.stage.value}")
+    out.print(f"{v.uri}  semver {v.semver}  stage {v.stage.value}", style="bold")
     out.print(f"created {_fmt_time(v.created_at)} by {v.created_by}")
     if v.change_summary:
         out.print(f"note: {v.change_summary}")
@@ -480,22 +482,18 @@ def _row(table: Table, e: AliasEvent, num: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the CLI with one error boundary: domain errors become exit codes."""
+    """Run the CLI with one error boundary: domain errors become exit codes.
+
+    Typer handles usage errors itself (exit 2); modelbook errors are printed
+    on one line and exit with the code of their kind.
+    """
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, standalone_mode=True)
     except ModelbookError as exc:
         if _state["traceback"]:
             raise
-        err.print(f"error: {exc}", highlight=False, markup=False)
+        err.print(f"error: {exc}", highlight=False)
         sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        err.print("aborted")
-        sys.exit(130)
     except BrokenPipeError:
         os._exit(0)
 

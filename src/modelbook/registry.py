@@ -13,7 +13,9 @@ import binascii
 import getpass
 import json
 import os
+import shutil
 import stat
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -73,6 +75,8 @@ def _decode_token(token: str, scope: str) -> int:
         payload = json.loads(raw)
         if payload.get("s") != scope or not isinstance(payload.get("k"), int):
             raise ValueError("token is for another listing")
+        if not 0 < payload["k"] < 2**62:
+            raise ValueError("position out of range")
         return int(payload["k"])
     except (ValueError, binascii.Error, UnicodeDecodeError, AttributeError) as exc:
         raise InvalidInput(f"invalid page token {token!r}: {exc}") from None
@@ -809,14 +813,35 @@ class Registry:
     def download(
         self, uri: str, dest: str | os.PathLike[str], progress: Progress | None = None
     ) -> Path:
-        """Write a version's files under ``dest``; each is verified against its sha256."""
+        """Write a version's files under ``dest``, all or nothing.
+
+        Each file is fetched into a staging folder inside ``dest`` and checked
+        against its sha256; only when every file is intact are they moved into
+        place, so a corrupt blob leaves no file behind.
+        """
         version = self.get_version(uri)
         root = Path(dest).expanduser().resolve()
+        targets = []
         for artifact in version.artifacts:
             target = (root / artifact.path).resolve()
             if not target.is_relative_to(root):
                 raise InvalidInput(f"artifact path {artifact.path!r} escapes {root}")
-            self.blobs.copy_to(artifact.sha256, artifact.size, target, progress or (lambda _: None))
+            targets.append((artifact, target))
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(prefix=".modelbook-download-", dir=root))
+        except OSError as exc:
+            raise InvalidInput(f"cannot write to {root}: {exc}") from exc
+        try:
+            for i, (artifact, _) in enumerate(targets):
+                self.blobs.copy_to(
+                    artifact.sha256, artifact.size, staging / str(i), progress or (lambda _: None)
+                )
+            for i, (_, target) in enumerate(targets):
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(staging / str(i), target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
         return root
 
     def read_artifact(self, uri: str, path: str) -> bytes:

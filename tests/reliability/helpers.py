@@ -134,10 +134,8 @@ class Worker:
             self.kill()
         for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
             if stream is not None:
-                try:
+                with contextlib.suppress(OSError):
                     stream.close()
-                except OSError:
-                    pass
 
 
 def barrier(workers: list[Worker], ready: str = "ready", go: str = "go") -> None:
@@ -255,7 +253,9 @@ def check_invariants(reg: Registry, blob_dir: Path | None = None, *, read: bool 
         key = (models[e.model_id].name, e.alias)
         chain = state.history.setdefault(key, [])
         previous = chain[-1][1] if chain else None
-        assert e.from_number == previous, f"{key}: move {e.from_number}->{e.to_number} after {previous}"
+        assert e.from_number == previous, (
+            f"{key}: move {e.from_number}->{e.to_number} after {previous}"
+        )
         assert e.from_number != e.to_number, f"{key}: recorded a move that changed nothing"
         chain.append((e.from_number, e.to_number))
     for key, chain in state.history.items():
@@ -274,7 +274,8 @@ def check_invariants(reg: Registry, blob_dir: Path | None = None, *, read: bool 
             alias_actions[e.model] += 1
     for name, numbers in state.numbers.items():
         assert sorted(registered[name]) == numbers, f"{name}: register events {registered[name]}"
-    assert created == Counter(m.name for m in models.values()), f"model.create events {created}"
+    expected = Counter(m.name for m in models.values())
+    assert created == expected, f"model.create events {created}"
     for mid, m in models.items():
         n_moves = sum(1 for e in moves if e.model_id == mid)
         assert alias_actions[m.name] == n_moves, f"{m.name}: alias events vs moves"

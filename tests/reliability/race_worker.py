@@ -5,6 +5,8 @@ Run as ``python race_worker.py CONFIG_JSON``; prints one JSON object per result.
 - ``mixed``: after ``go``, ``ops`` times: register a version of a random model and
   point its ``production`` alias at it, unconditionally or with ``expect`` set to
   what this worker just read (compare-and-set).
+- ``first``: after ``go``, register one version of each of ``models`` (brand-new
+  models: every worker races to create them).
 - ``cas``: per round, says ``ready``, reads ``go OP ALIAS EXPECT TARGET`` and
   tries that one conditional move (``OP`` is ``set`` or ``delete``).
 """
@@ -50,8 +52,27 @@ def mixed() -> None:
             reg.set_alias(model, "production", v.number, reason=reason, expect=expect)
             say(op="move", model=model, to=v.number, expect=expect, reason=reason, ok=True)
         except ModelbookError as exc:
-            say(op="move", model=model, to=v.number, expect=expect, reason=reason, ok=False,
-                error=type(exc).__name__)
+            say(
+                op="move",
+                model=model,
+                to=v.number,
+                expect=expect,
+                reason=reason,
+                ok=False,
+                error=type(exc).__name__,
+            )
+
+
+def first() -> None:
+    folder = Path(cfg["files_dir"]) / f"w{wid}"
+    folder.mkdir(parents=True)
+    print("ready", flush=True)
+    assert sys.stdin.readline().strip() == "go"
+    for model in cfg["models"]:
+        path = folder / f"{model}.bin"
+        path.write_bytes(f"{model} by w{wid}".encode())
+        v = reg.register(model, [path], owners=f"w{wid}", capture_environment=False)
+        say(op="register", model=model, number=v.number)
 
 
 def cas() -> None:
@@ -72,5 +93,5 @@ def cas() -> None:
             say(ok=False, error=type(exc).__name__, message=str(exc))
 
 
-mixed() if cfg["mode"] == "mixed" else cas()
+{"mixed": mixed, "first": first, "cas": cas}[cfg["mode"]]()
 reg.close()

@@ -130,7 +130,9 @@ def test_reads_refuse_damaged_files(
         dest = tmp_path / f"dl-{name}"
         with pytest.raises(IntegrityError):
             registry.download(uri, dest)
-        assert not [p for p in dest.rglob("*") if p.is_file()], f"{name}: left {list(dest.rglob('*'))}"
+        assert not [p for p in dest.rglob("*") if p.is_file()], (
+            f"{name}: left {list(dest.rglob('*'))}"
+        )
         with pytest.raises(IntegrityError):
             registry.read_artifact(uri, name)
         refused += 2
@@ -143,8 +145,18 @@ def test_reads_refuse_damaged_files(
         assert [p.name for p in dest.iterdir()] == [name]
 
         cli_dest = tmp_path / f"cli-{name}"
-        assert run_cli("--uri", registry.uri, "--blob-uri", registry.blobs.url, "download",
-                       uri, str(cli_dest)) == 7
+        assert (
+            run_cli(
+                "--uri",
+                registry.uri,
+                "--blob-uri",
+                registry.blobs.url,
+                "download",
+                uri,
+                str(cli_dest),
+            )
+            == 7
+        )
         assert not cli_dest.exists() or not any(cli_dest.iterdir())
         refused += 1
 
@@ -165,7 +177,7 @@ def test_reads_refuse_damaged_files(
     assert (dest / "ok.bin").read_bytes() == contents["ok.bin"]
     assert (dest / "ok2.bin").read_bytes() == contents["ok2.bin"]
     registry.download("models:/other/1", tmp_path / "dl-other")
-    figures["faults"] = sorted(FAULTS) + ["shared corrupt blob"]
+    figures["faults"] = [*sorted(FAULTS), "shared corrupt blob"]
     figures["refusals"] = refused + 2
 
 
@@ -209,7 +221,9 @@ def test_corruption_on_object_store(
         data = bytearray(fs.cat_file(flip))
         data[10] ^= 0xFF
         fs.pipe_file(flip, bytes(data))
-        fs.rm_file(reg.blobs.path(reg.get_version(f"s3m/{numbers['gone.bin']}").artifacts[0].sha256))
+        fs.rm_file(
+            reg.blobs.path(reg.get_version(f"s3m/{numbers['gone.bin']}").artifacts[0].sha256)
+        )
 
         report = reg.verify()
         assert {(p.path, p.kind) for p in report.problems} == {

@@ -207,23 +207,23 @@ def test_crash_loop(db_uri: str, blob_dir: Path, work_dir: Path, figures: Figure
                     ops_done += 1
 
             state = check_invariants(reg, blob_dir, read=False)
-            if in_flight is not None and phase.endswith("during commit"):
-                if expected.applied(in_flight, state):
-                    ambiguous_applied += 1
-                    done = dict(in_flight)
-                    if done["op"] == "register":
-                        number = expected.counts[done["model"]] + 1
-                        doc = json.loads(state.frozen[(done["model"], number)])
-                        done.update(
-                            number=number,
-                            tags=state.tags[(done["model"], number)],
-                            artifacts=sorted(
-                                [a["path"], a["size"], a["sha256"]] for a in doc["artifacts"]
-                            ),
-                        )
-                    elif done["op"] == "tag":
-                        done["tags"] = state.tags[(done["model"], done["number"])]
-                    expected.apply(done)
+            landed = in_flight is not None and phase.endswith("during commit")
+            if landed and expected.applied(in_flight, state):
+                ambiguous_applied += 1
+                done = dict(in_flight)
+                if done["op"] == "register":
+                    number = expected.counts[done["model"]] + 1
+                    doc = json.loads(state.frozen[(done["model"], number)])
+                    done.update(
+                        number=number,
+                        tags=state.tags[(done["model"], number)],
+                        artifacts=sorted(
+                            [a["path"], a["size"], a["sha256"]] for a in doc["artifacts"]
+                        ),
+                    )
+                elif done["op"] == "tag":
+                    done["tags"] = state.tags[(done["model"], done["number"])]
+                expected.apply(done)
             expected.check(state, note)
             for model, number in sorted(set(expected.manifests) - checked):
                 for path, _size, sha in expected.manifests[(model, number)]:

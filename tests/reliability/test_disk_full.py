@@ -1,9 +1,10 @@
 """Disk full: registration into a small, size-limited blob folder.
 
-The folder is a real 2 MiB tmpfs that the test mounts (we run as root, also
-in CI). Where mounting is not permitted (or ``MODELBOOK_TEST_NO_MOUNT=1``), the fixture falls back to an fsspec
-file system with a 2 MiB quota that raises ``OSError(ENOSPC)``; the figure
-``mechanism`` of each run says which one ran. Neither way is ever skipped.
+The folder is a real 2 MiB tmpfs that the test mounts (the tests run as root,
+also in CI). Where mounting is not permitted (or ``MODELBOOK_TEST_NO_MOUNT=1``),
+the fixture falls back to an fsspec file system with a 2 MiB quota that raises
+``OSError(ENOSPC)``; the figure ``mechanism`` of each run says which one ran.
+Neither way is ever skipped.
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ class QuotaFileSystem(MemoryFileSystem):
     """In-memory files with a byte quota: writing past it raises ENOSPC."""
 
     protocol = "mbquota"
-    store: dict[str, Any] = {}  # noqa: RUF012 - one store of its own, not MemoryFileSystem's
-    pseudo_dirs = [""]  # noqa: RUF012
+    store: dict[str, Any] = {}  # a store of its own, not MemoryFileSystem's
+    pseudo_dirs = [""]
     quota = SIZE
 
     def used(self) -> int:

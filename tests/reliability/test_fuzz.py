@@ -11,12 +11,14 @@ produce; a hit is counted (figure ``known_bug_hits``) instead of failing, and ea
 bug also has a strict-xfail test below, so the list must shrink when one is fixed.
 Anything else escaping fails the test with the input that caused it.
 
-Examples per test: ``scale(30, 400)``; derandomized (the same examples every
-run) except under ``MODELBOOK_SOAK=1``, which explores new ones each time.
+Examples per test: ``scale(150, 2000)`` for the API, ``scale(50, 600)`` for the
+CLI; derandomized (the same examples every run) except under ``MODELBOOK_SOAK=1``,
+which explores new ones each time.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import itertools
 import os
@@ -28,24 +30,30 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from modelbook import ModelbookError, Registry, Unavailable
-from modelbook.errors import ERROR_KINDS
+from modelbook import InvalidInput, ModelbookError, NotFound, Registry, Unavailable
 from modelbook.cli import main
+from modelbook.errors import ERROR_KINDS
 
 from .helpers import SOAK, Figures, blob_files, scale, table_counts
 
-FUZZ = settings(
-    max_examples=scale(30, 400),
-    deadline=None,
-    derandomize=not SOAK,
-    database=None,
-    suppress_health_check=[
-        HealthCheck.function_scoped_fixture,
-        HealthCheck.too_slow,
-        HealthCheck.data_too_large,
-        HealthCheck.filter_too_much,
-    ],
-)
+
+def fuzz_settings(examples: int) -> settings:
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        derandomize=not SOAK,
+        database=None,
+        suppress_health_check=[
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+            HealthCheck.filter_too_much,
+        ],
+    )
+
+
+API_EXAMPLES = scale(150, 2000)
+CLI_EXAMPLES = scale(50, 600)
 
 
 # known bugs: (name, does this exception match it on this database?) ------------------
@@ -64,9 +72,15 @@ KNOWN_BUGS: list[tuple[str, Callable[[BaseException, str], bool]]] = [
     # (model tag values > 512, metric slice keys > 256); SQLite stores them.
     (
         "value too long for a column",
-        lambda e, db: db == "postgresql"
-        and isinstance(e, Unavailable)
-        and "value too long" in str(e),
+        lambda e, db: (
+            db == "postgresql" and isinstance(e, Unavailable) and "value too long" in str(e)
+        ),
+    ),
+    # cli.main catches click.ClickException, but Typer raises the exceptions of the
+    # click it vendors (typer._click): every usage error escapes as a traceback.
+    (
+        "CLI usage errors escape",
+        lambda e, db: type(e).__module__.startswith("typer") and hasattr(e, "exit_code"),
     ),
     # cli.alias_set: '²'.isdigit() is True but int('²') raises ValueError.
     (
@@ -74,8 +88,6 @@ KNOWN_BUGS: list[tuple[str, Callable[[BaseException, str], bool]]] = [
         lambda e, db: isinstance(e, ValueError) and "invalid literal for int()" in str(e),
     ),
 ]
-# A register refused for its semver has already stored its blobs.
-SEMVER_LEAK = "must be greater than"
 
 
 def known_bug(exc: BaseException, db: str) -> str | None:
@@ -159,11 +171,27 @@ slices = st.lists(st.tuples(keys, texts), max_size=3).map(
 )
 metric_keys = st.one_of(
     st.sampled_from(
-        ["auc", "auc@test", "auc@test{region=eu}", "auc{region=eu,device=mobile}", "auc{}",
-         "auc{=}", "auc{a=b,a=c}", "auc@{x=y}", "a{b={c}}", "auc{region=eu", "@test", "auc@"]
+        [
+            "auc",
+            "auc@test",
+            "auc@test{region=eu}",
+            "auc{region=eu,device=mobile}",
+            "auc{}",
+            "auc{=}",
+            "auc{a=b,a=c}",
+            "auc@{x=y}",
+            "a{b={c}}",
+            "auc{region=eu",
+            "@test",
+            "auc@",
+        ]
     ),
-    st.builds(lambda n, s, sl: n + s + sl, st.one_of(VALID_KEY, texts),
-              st.sampled_from(["", "@test", "@x y", "@"]), st.one_of(st.just(""), slices)),
+    st.builds(
+        lambda n, s, sl: n + s + sl,
+        st.one_of(VALID_KEY, texts),
+        st.sampled_from(["", "@test", "@x y", "@"]),
+        st.one_of(st.just(""), slices),
+    ),
     texts,
 )
 refs = st.one_of(
@@ -173,8 +201,11 @@ refs = st.one_of(
 )
 uris = st.one_of(
     st.builds(lambda n, r: f"models:/{n}/{r}", st.one_of(st.just("base"), names), refs),
-    st.builds(lambda n, a: f"models:/{n}@{a}", st.one_of(st.just("base"), names),
-              st.one_of(st.just("production"), texts)),
+    st.builds(
+        lambda n, a: f"models:/{n}@{a}",
+        st.one_of(st.just("base"), names),
+        st.one_of(st.just("production"), texts),
+    ),
     st.builds(lambda n, r: f"{n}/{r}", st.one_of(st.just("base"), names), refs),
     texts,
 )
@@ -184,8 +215,12 @@ page_tokens = st.one_of(
     st.none(),
     texts,
     st.sampled_from(
-        ["eyJzIjoibW9kZWxzIiwiayI6MTAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDB9",  # k = 10**30
-         "eyJzIjoic2VhcmNoIiwiayI6IngifQ", "e30", "!!!"]
+        [
+            "eyJzIjoibW9kZWxzIiwiayI6MTAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDB9",  # k = 10**30
+            "eyJzIjoic2VhcmNoIiwiayI6IngifQ",
+            "e30",
+            "!!!",
+        ]
     ),
 )
 
@@ -224,12 +259,14 @@ class Oracle:
         except ModelbookError as exc:
             bug = known_bug(exc, self.db)
             after = self.snapshot()
-            assert after[0] == before[0], f"{what}: refused ({exc}) but wrote {before[0]}->{after[0]}"
-            if bug is None and SEMVER_LEAK not in str(exc):
+            assert after[0] == before[0], (
+                f"{what}: refused ({exc}) but wrote {before[0]}->{after[0]}"
+            )
+            if bug is None:
                 assert not isinstance(exc, Unavailable), f"{what}: bad input said {exc!r}"
                 assert after[1] == before[1], f"{what}: refused ({exc}) but stored a blob"
             self._count(bug, "refused")
-        except Exception as exc:  # noqa: BLE001 - the property is about exactly this
+        except Exception as exc:  # the property is about exactly this
             bug = known_bug(exc, self.db)
             if bug is None:
                 raise AssertionError(f"{what}: {type(exc).__name__} escaped: {exc}") from exc
@@ -250,111 +287,204 @@ def _db(uri: str) -> str:
     return "postgresql" if uri.startswith("postgresql") else "sqlite"
 
 
-# the Python API ------------------------------------------------------------------------------
+# operations: each field has a valid and a hostile strategy --------------------------------------
+#
+# An example picks one operation and turns 0-2 of its fields hostile, so that most
+# calls get past the first check and reach deep into the registry and the database.
+
+SAFE_TEXT = st.text(st.characters(exclude_characters="\x00"), max_size=12)
+VALID_TAGS = st.dictionaries(VALID_KEY, SAFE_TEXT, max_size=2)
+HOSTILE_TAGS = st.dictionaries(keys, values, min_size=1, max_size=3)
+VALID_METRICS = st.dictionaries(
+    st.sampled_from(["auc", "auc@test", "auc@test{region=eu}", "loss{a=b,c=d}"]),
+    st.floats(-1e6, 1e6),
+    max_size=2,
+)
+HOSTILE_METRICS = st.dictionaries(metric_keys, values, min_size=1, max_size=3)
+LIMITS = st.one_of(st.integers(-2, 2000), st.sampled_from([10**20, True, 1.5, "10"]))
+VERSION_URIS = st.sampled_from(["models:/base/1", "base/2", "base@production", "base/1.1.0"])
+
+Fields = dict[str, tuple[st.SearchStrategy[Any], st.SearchStrategy[Any]]]
+OPS: dict[str, tuple[Fields, Callable[..., Any]]] = {
+    "register": (
+        {
+            "name": (st.sampled_from(["base", "fresh"]) | VALID_NAME, names),
+            "owners": (st.just("owner"), texts),
+            "tags": (VALID_TAGS, HOSTILE_TAGS),
+            "metrics": (VALID_METRICS, HOSTILE_METRICS),
+            "params": (VALID_TAGS, HOSTILE_TAGS),
+            "data": (st.lists(VALID_KEY, max_size=1), st.lists(texts, min_size=1, max_size=2)),
+            "semver": (st.none(), semvers),
+            "change_summary": (st.none(), texts),
+            "filename": (st.just("model.bin"), texts),
+        },
+        lambda reg, filename, tmp, **kw: reg.register(
+            kw.pop("name"), [_artifact(tmp, filename)], capture_environment=False, **kw
+        ),
+    ),
+    "set_tags": (
+        {
+            "uri": (VERSION_URIS | st.just("models:/base"), uris),
+            "tags": (st.dictionaries(VALID_KEY, SAFE_TEXT, min_size=1, max_size=2), HOSTILE_TAGS),
+            "remove": (st.just([]), st.lists(keys, min_size=1, max_size=2)),
+        },
+        lambda reg, uri, tags, remove, **_: reg.set_tags(uri, tags, remove=remove),
+    ),
+    "get_version": ({"uri": (VERSION_URIS, uris)}, lambda reg, uri, **_: reg.get_version(uri)),
+    "read_artifact": (
+        {"uri": (st.just("base/1"), uris), "path": (st.just("base1.bin"), texts)},
+        lambda reg, uri, path, **_: reg.read_artifact(uri, path),
+    ),
+    "download": (
+        {"uri": (VERSION_URIS, uris)},
+        lambda reg, uri, tmp, **_: reg.download(uri, tmp / f"dl{next(_counter)}"),
+    ),
+    "versions": (
+        {
+            "name": (st.just("base"), names),
+            "limit": (st.just(10), LIMITS),
+            "page_token": (st.none(), page_tokens),
+        },
+        lambda reg, name, **kw: reg.versions(name, limit=kw["limit"], page_token=kw["page_token"]),
+    ),
+    "models": (
+        {"limit": (st.just(10), LIMITS), "page_token": (st.none(), page_tokens)},
+        lambda reg, **kw: reg.models(limit=kw["limit"], page_token=kw["page_token"]),
+    ),
+    "search_versions": (
+        {
+            "model": (st.sampled_from([None, "base"]), names),
+            "tags": (st.just({"k": "v"}), HOSTILE_TAGS),
+            "metrics": (
+                st.just([("auc", ">", 0.1)]),
+                st.lists(
+                    st.tuples(metric_keys, st.sampled_from([">", "=", "<>", "", "≥"]), values),
+                    min_size=1,
+                    max_size=2,
+                ),
+            ),
+            "stage": (st.sampled_from([None, "staging"]), texts),
+            "page_token": (st.none(), page_tokens),
+        },
+        lambda reg, **kw: reg.search_versions(
+            model=kw["model"],
+            tags=kw["tags"],
+            metrics=kw["metrics"],
+            stage=kw["stage"],
+            page_token=kw["page_token"],
+        ),
+    ),
+    "verify": ({"name": (st.just("base"), names)}, lambda reg, name, **_: reg.verify(name)),
+    "create_model": (
+        {
+            "name": (VALID_NAME, names),
+            "owners": (st.just("owner"), texts),
+            "task": (st.none(), texts),
+            "risk_tier": (st.sampled_from(["low", "high"]), texts),
+            "description": (st.none(), texts),
+            "tags": (VALID_TAGS, HOSTILE_TAGS),
+        },
+        lambda reg, name, **kw: reg.create_model(
+            name,
+            owners=kw["owners"],
+            task=kw["task"],
+            risk_tier=kw["risk_tier"],
+            description=kw["description"],
+            tags=kw["tags"],
+        ),
+    ),
+    "set_alias": (
+        {
+            "name": (st.just("base"), names),
+            "alias": (st.sampled_from(["production", "staging", "canary"]), texts),
+            "version": (st.sampled_from([1, 2, "1.0.0", "1.1.0"]), versions),
+            "reason": (st.just("because"), texts),
+            "expect": (st.none(), st.one_of(st.integers(-1, 3), st.just(10**20))),
+        },
+        lambda reg, name, alias, version, reason, expect, **_: reg.set_alias(
+            name, alias, version, reason=reason, expect=expect
+        ),
+    ),
+    "delete_alias": (
+        {
+            "name": (st.just("base"), names),
+            "alias": (st.sampled_from(["production", "staging", "canary"]), texts),
+            "reason": (st.just("because"), texts),
+            "expect": (st.none(), st.one_of(st.integers(-1, 3), st.just(10**20))),
+        },
+        lambda reg, name, alias, reason, expect, **_: reg.delete_alias(
+            name, alias, reason=reason, expect=expect
+        ),
+    ),
+    "alias_history": (
+        {
+            "name": (st.just("base"), names),
+            "alias": (st.sampled_from([None, "production"]), texts),
+            "limit": (st.just(10), LIMITS),
+        },
+        lambda reg, name, alias, limit, **_: reg.alias_history(name, alias, limit=limit),
+    ),
+}
+FAMILIES = {
+    "register": ["register"],
+    "reads_and_tags": [
+        "set_tags",
+        "get_version",
+        "read_artifact",
+        "download",
+        "versions",
+        "models",
+        "search_versions",
+        "verify",
+        "create_model",
+    ],
+    "aliases": ["set_alias", "delete_alias", "alias_history"],
+}
+
+
+def _artifact(tmp: Path, filename: str) -> Path:
+    folder = tmp / f"in{next(_counter)}"
+    folder.mkdir()
+    try:
+        path = folder / filename
+        path.write_bytes(os.urandom(64))  # new content each time: a leaked blob would show
+    except (OSError, ValueError):
+        path = folder / "model.bin"  # a name the file system refuses: the file is fine
+        path.write_bytes(os.urandom(64))
+    return path
+
+
+def draw_call(data: st.DataObject, family: str) -> tuple[str, dict[str, Any]]:
+    op = data.draw(st.sampled_from(FAMILIES[family]), label="operation")
+    fields, _ = OPS[op]
+    hostile = data.draw(st.sets(st.sampled_from(sorted(fields)), max_size=2), label="hostile")
+    kwargs = {
+        name: data.draw(bad if name in hostile else good, label=name)
+        for name, (good, bad) in fields.items()
+    }
+    return op, kwargs
+
 
 _counter = itertools.count()
 
 
-def test_fuzz_register(
-    seeded: Registry, db_uri: str, blob_dir: Path, tmp_path: Path, figures: Figures
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_fuzz_api(
+    family: str,
+    seeded: Registry,
+    db_uri: str,
+    blob_dir: Path,
+    tmp_path: Path,
+    figures: Figures,
 ) -> None:
     oracle = Oracle(seeded, blob_dir, _db(db_uri), figures)
 
-    @FUZZ
-    @given(
-        name=st.one_of(st.just("base"), names),
-        owner=st.one_of(st.just("owner"), texts),
-        tags=st.dictionaries(keys, values, max_size=3),
-        metrics=st.dictionaries(metric_keys, values, max_size=3),
-        params=st.dictionaries(keys, values, max_size=2),
-        data=st.lists(texts, max_size=2),
-        semver=semvers,
-        note=st.one_of(st.none(), texts),
-        filename=st.one_of(st.just("model.bin"), texts),
-    )
-    def run(name, owner, tags, metrics, params, data, semver, note, filename) -> None:  # type: ignore[no-untyped-def]
-        folder = tmp_path / f"in{next(_counter)}"
-        folder.mkdir()
-        try:
-            f = folder / filename
-            f.write_bytes(os.urandom(64))  # new content: a leaked blob would show
-        except (OSError, ValueError):
-            f = folder / "model.bin"
-            f.write_bytes(os.urandom(64))
-        oracle.call(
-            lambda: seeded.register(
-                name, [f], owners=owner, tags=tags, metrics=metrics, params=params,
-                data=data, semver=semver, change_summary=note, capture_environment=False,
-            ),
-            f"register({name!r}, tags={tags!r}, metrics={metrics!r}, params={params!r}, "
-            f"data={data!r}, semver={semver!r}, file={f.name!r})",
-        )
-
-    run()
-
-
-def test_fuzz_reads_and_tags(
-    seeded: Registry, db_uri: str, blob_dir: Path, tmp_path: Path, figures: Figures
-) -> None:
-    oracle = Oracle(seeded, blob_dir, _db(db_uri), figures)
-
-    @FUZZ
-    @given(
-        uri=uris,
-        tags=st.dictionaries(keys, values, max_size=2),
-        remove=st.lists(keys, max_size=2),
-        name=st.one_of(st.just("base"), names),
-        path=st.one_of(st.just("base1.bin"), texts),
-        token=page_tokens,
-        metric=st.tuples(metric_keys, st.sampled_from([">", "=", "<>", "", "≥"]), values),
-        model_tags=st.dictionaries(keys, values, max_size=2),
-    )
-    def run(uri, tags, remove, name, path, token, metric, model_tags) -> None:  # type: ignore[no-untyped-def]
-        reg = seeded
-        oracle.call(lambda: reg.set_tags(uri, tags, remove=remove), f"set_tags({uri!r}, {tags!r})")
-        oracle.call(lambda: reg.get_version(uri), f"get_version({uri!r})")
-        oracle.call(lambda: reg.read_artifact(uri, path), f"read_artifact({uri!r}, {path!r})")
-        dest = tmp_path / f"dl{next(_counter)}"
-        oracle.call(lambda: reg.download(uri, dest), f"download({uri!r})")
-        oracle.call(lambda: reg.versions(name, page_token=token), f"versions({name!r}, {token!r})")
-        oracle.call(lambda: reg.models(page_token=token), f"models(page_token={token!r})")
-        oracle.call(
-            lambda: reg.search_versions(model=name, tags=tags, metrics=[metric], page_token=token),
-            f"search_versions({name!r}, {tags!r}, {metric!r}, {token!r})",
-        )
-        oracle.call(lambda: reg.verify(name), f"verify({name!r})")
-        oracle.call(
-            lambda: reg.create_model(name, owners="fuzz", tags=model_tags),
-            f"create_model({name!r}, tags={model_tags!r})",
-        )
-
-    run()
-
-
-def test_fuzz_aliases(
-    seeded: Registry, db_uri: str, blob_dir: Path, figures: Figures
-) -> None:
-    oracle = Oracle(seeded, blob_dir, _db(db_uri), figures)
-
-    @FUZZ
-    @given(
-        name=st.one_of(st.just("base"), names),
-        alias=st.one_of(st.sampled_from(["production", "staging"]), texts),
-        version=versions,
-        reason=st.one_of(st.just("because"), texts),
-        expect=st.one_of(st.none(), st.integers(-1, 3), st.just(10**20)),
-    )
-    def run(name, alias, version, reason, expect) -> None:  # type: ignore[no-untyped-def]
-        reg = seeded
-        oracle.call(
-            lambda: reg.set_alias(name, alias, version, reason=reason, expect=expect),
-            f"set_alias({name!r}, {alias!r}, {version!r}, reason={reason!r}, expect={expect!r})",
-        )
-        oracle.call(lambda: reg.alias_history(name, alias), f"alias_history({name!r}, {alias!r})")
-        oracle.call(
-            lambda: reg.delete_alias(name, alias, reason=reason, expect=expect),
-            f"delete_alias({name!r}, {alias!r}, reason={reason!r}, expect={expect!r})",
-        )
+    @fuzz_settings(API_EXAMPLES)
+    @given(data=st.data())
+    def run(data: st.DataObject) -> None:
+        op, kwargs = draw_call(data, family)
+        _, fn = OPS[op]
+        oracle.call(lambda: fn(seeded, tmp=tmp_path, **kwargs), f"{op}({kwargs!r})")
 
     run()
 
@@ -364,27 +494,103 @@ def test_fuzz_aliases(
 EXIT_CODES = {0, 1, 2, 3, 4, 5, 6, 7, 8}  # 2: usage error (click); 3-8: error kinds
 
 
-def cli_commands(blob_dir: Path, tmp_path: Path) -> st.SearchStrategy[list[str]]:
-    arg = st.one_of(texts.filter(lambda s: "\x00" not in s), st.just("base"))
-    kv = st.builds(lambda k, v: f"{k}={v}", st.one_of(VALID_KEY, arg), arg)
-    metric = st.builds(lambda k, v: f"{k}={v}", metric_keys, st.one_of(arg, st.just("0.9")))
-    path = st.sampled_from([str(tmp_path / "cli-model.bin"), str(tmp_path), "/nonexistent"])
-    return st.one_of(
-        st.builds(lambda n, p, o, t, m: ["register", n, p, "--owner", o, "--tag", t,
-                                         "--metric", m, "--no-capture"],
-                  arg, path, arg, kv, metric),
-        st.builds(lambda u, t: ["tag", u, t], uris, kv),
-        st.builds(lambda u: ["resolve", u], uris),
-        st.builds(lambda u: ["show", u, "--json"], uris),
-        st.builds(lambda n, t: ["versions", n, "--page-token", t], arg, arg),
-        st.builds(lambda n, a, v, r, e: ["alias", "set", n, a, v, "--reason", r, "--expect", e],
-                  arg, arg, st.one_of(refs, st.sampled_from(["²", "١", "1"])), arg,
-                  st.sampled_from(["1", "0", "x", "99999999999999999999"])),
-        st.builds(lambda n, a, r: ["alias", "rm", n, a, "--reason", r], arg, arg, arg),
-        st.builds(lambda n, a: ["alias", "history", n, a], arg, arg),
-        st.builds(lambda u: ["download", u, str(tmp_path / f"cli-dl{next(_counter)}")], uris),
-        st.builds(lambda n: ["verify", n], arg),
-    )
+ARG = texts.filter(lambda s: "\x00" not in s)  # argv cannot carry NUL
+KV = st.builds(lambda k, v: f"{k}={v}", keys, ARG) | ARG
+METRIC_KV = st.builds(lambda k, v: f"{k}={v}", metric_keys, ARG | st.just("0.9")) | ARG
+CLI_URIS = uris.filter(lambda s: "\x00" not in s)
+CLI_OPS: dict[str, tuple[Fields, Callable[..., list[str]]]] = {
+    "register": (
+        {
+            "name": (st.sampled_from(["base", "fresh-cli"]), ARG),
+            "path": (st.just("model"), st.sampled_from(["dir", "/nonexistent", ""]) | ARG),
+            "owner": (st.just("owner"), ARG),
+            "tag": (st.just("team=ml"), KV),
+            "metric": (st.just("auc@test{region=eu}=0.9"), METRIC_KV),
+        },
+        lambda tmp, name, path, owner, tag, metric: [
+            "register",
+            name,
+            {"model": str(tmp / "cli-model.bin"), "dir": str(tmp)}.get(path, path),
+            "--owner",
+            owner,
+            "--tag",
+            tag,
+            "--metric",
+            metric,
+            "--no-capture",
+            "--json",
+        ],
+    ),
+    "tag": (
+        {"uri": (VERSION_URIS, CLI_URIS), "kv": (st.just("note=ok"), KV)},
+        lambda tmp, uri, kv: ["tag", uri, kv],
+    ),
+    "resolve": ({"uri": (VERSION_URIS, CLI_URIS)}, lambda tmp, uri: ["resolve", uri]),
+    "show": ({"uri": (VERSION_URIS, CLI_URIS)}, lambda tmp, uri: ["show", uri, "--json"]),
+    "versions": (
+        {
+            "name": (st.just("base"), ARG),
+            "token": (st.none(), ARG | page_tokens),
+            "limit": (st.just("5"), st.sampled_from(["0", "-1", "x", "99999999999999999999"])),
+        },
+        lambda tmp, name, token, limit: (
+            ["versions", name, "--limit", limit]
+            + ([] if token is None else ["--page-token", token])
+        ),
+    ),
+    "alias set": (
+        {
+            "name": (st.just("base"), ARG),
+            "alias": (st.sampled_from(["production", "canary"]), ARG),
+            "version": (
+                st.sampled_from(["1", "2", "1.1.0"]),
+                st.sampled_from(["\u00b2", "\u0661"]) | ARG,
+            ),
+            "reason": (st.just("because"), ARG),
+            "expect": (
+                st.sampled_from(["1", "2", "0"]),
+                st.sampled_from(["x", "-1", "99999999999999999999"]) | ARG,
+            ),
+        },
+        lambda tmp, name, alias, version, reason, expect: [
+            "alias",
+            "set",
+            name,
+            alias,
+            version,
+            "--reason",
+            reason,
+            "--expect",
+            expect,
+        ],
+    ),
+    "alias rm": (
+        {
+            "name": (st.just("base"), ARG),
+            "alias": (st.just("canary"), ARG),
+            "reason": (st.just("because"), ARG),
+        },
+        lambda tmp, name, alias, reason: ["alias", "rm", name, alias, "--reason", reason],
+    ),
+    "alias history": (
+        {"name": (st.just("base"), ARG), "alias": (st.just("production"), ARG)},
+        lambda tmp, name, alias: ["alias", "history", name, alias],
+    ),
+    "download": (
+        {"uri": (VERSION_URIS, CLI_URIS)},
+        lambda tmp, uri: ["download", uri, str(tmp / f"cli-dl{next(_counter)}")],
+    ),
+    "verify": ({"name": (st.just("base"), ARG)}, lambda tmp, name: ["verify", name]),
+}
+
+
+@st.composite
+def cli_commands(draw: st.DrawFn, tmp: Path) -> list[str]:
+    op = draw(st.sampled_from(sorted(CLI_OPS)), label="command")
+    fields, build = CLI_OPS[op]
+    hostile = draw(st.sets(st.sampled_from(sorted(fields)), max_size=2), label="hostile")
+    args = {n: draw(bad if n in hostile else good, label=n) for n, (good, bad) in fields.items()}
+    return build(tmp, **args)
 
 
 def test_fuzz_cli(
@@ -415,10 +621,149 @@ def test_fuzz_cli(
             kind = next((k for k in ERROR_KINDS if k.exit_code == code), ModelbookError)
             raise kind(f"exit status {code}: {capsys.readouterr().err.strip()}")
 
-    @FUZZ
-    @given(argv=cli_commands(blob_dir, tmp_path))
+    @fuzz_settings(CLI_EXAMPLES)
+    @given(argv=cli_commands(tmp_path))
     def run(argv: list[str]) -> None:
         oracle.call(lambda: cli(argv), f"modelbook {argv!r}")
 
     run()
     figures["exit_codes"] = dict(sorted(codes.items()))
+
+
+# the known bugs, one deterministic case each ------------------------------------------------------
+
+HUGE_TOKEN = "eyJzIjoibW9kZWxzIiwiayI6MTAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDB9"  # models, k=10**30
+BAD_INPUT_CASES: dict[str, tuple[str, Callable[[Registry, Path], Any]]] = {
+    "surrogate in a tag value": (
+        "surrogates",
+        lambda r, f: r.register("base", [f], tags={"k": "\udcff"}, capture_environment=False),
+    ),
+    "surrogate in a param": (
+        "surrogates",
+        lambda r, f: r.register("base", [f], params={"k": "\udcff"}, capture_environment=False),
+    ),
+    "surrogate in a data snapshot": (
+        "surrogates",
+        lambda r, f: r.register("base", [f], data=["\udcff"], capture_environment=False),
+    ),
+    "surrogate in set_tags": ("surrogates", lambda r, f: r.set_tags("base/1", {"k": "\ud800"})),
+    "surrogate in an alias reason": (
+        "surrogates",
+        lambda r, f: r.set_alias("base", "production", 2, reason="\udcff"),
+    ),
+    "surrogate in a search tag": (
+        "surrogates",
+        lambda r, f: r.search_versions(tags={"k": "\ud800"}),
+    ),
+    "version number 10**20": (
+        "huge integers",
+        lambda r, f: r.set_alias("base", "production", 10**20, reason="r"),
+    ),
+    "page token key 10**30": ("huge integers", lambda r, f: r.models(page_token=HUGE_TOKEN)),
+    "metric value 10**400": (
+        "huge integers",
+        lambda r, f: r.register("base", [f], metrics={"auc": 10**400}, capture_environment=False),
+    ),
+    "search metric 10**400": (
+        "huge integers",
+        lambda r, f: r.search_versions(metrics=[("auc", ">", 10**400)]),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUT_CASES))
+def test_known_bug_bad_input_reaches_the_driver(
+    case: str, seeded: Registry, blob_dir: Path, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Each of these inputs must be refused with InvalidInput (or NotFound), writing
+    nothing; today it escapes as UnicodeEncodeError/OverflowError, or as Unavailable
+    on PostgreSQL."""
+    kind, call = BAD_INPUT_CASES[case]
+    request.applymarker(
+        pytest.mark.xfail(
+            strict=True,
+            reason=f"bug ({kind}): validation.text does not refuse lone surrogates; version "
+            "numbers, page-token keys and metric values are not range-checked",
+        )
+    )
+    f = tmp_path / "new.bin"
+    f.write_bytes(os.urandom(64))
+    before = table_counts(seeded), len(blob_files(blob_dir))
+    with pytest.raises((InvalidInput, NotFound)):
+        call(seeded, f)
+    assert (table_counts(seeded), len(blob_files(blob_dir))) == before
+
+
+LONG_VALUE_CASES: dict[str, Callable[[Registry, Path], Any]] = {
+    "model tag value of 600 characters": lambda r, f: r.create_model(
+        "longtag", owners="o", tags={"k": "v" * 600}
+    ),
+    "metric slice of 3 x 200 characters": lambda r, f: r.register(
+        "base",
+        [f],
+        metrics={"auc{" + ",".join(f"k{i}={'v' * 200}" for i in range(3)) + "}": 0.5},
+        capture_environment=False,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(LONG_VALUE_CASES))
+def test_long_values_behave_the_same_on_both_databases(
+    case: str, seeded: Registry, db_uri: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """SQLite stores these; PostgreSQL must then store them too (or both refuse them as
+    InvalidInput), never answer Unavailable as if the database were down."""
+    if _db(db_uri) == "postgresql":
+        request.applymarker(
+            pytest.mark.xfail(
+                strict=True,
+                reason="bug: model tag values are validated to 4096 characters and metric "
+                "slice keys not at all, but the columns are VARCHAR(512) and VARCHAR(256)",
+            )
+        )
+    f = tmp_path / "new.bin"
+    f.write_bytes(os.urandom(64))
+    with contextlib.suppress(InvalidInput):
+        LONG_VALUE_CASES[case](seeded, f)
+
+
+def test_refused_semver_leaves_no_blob(seeded: Registry, blob_dir: Path, tmp_path: Path) -> None:
+    """A semver lower than the model's highest is refused before any blob is stored."""
+    f = tmp_path / "new.bin"
+    f.write_bytes(os.urandom(4096))
+    blobs = len(blob_files(blob_dir))
+    with pytest.raises(InvalidInput, match="must be greater than"):
+        seeded.register("base", [f], semver="0.0.1", capture_environment=False)
+    assert len(blob_files(blob_dir)) == blobs
+
+
+def _exit_status(argv: list[str]) -> int:
+    try:
+        main(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: cli.main catches click.ClickException, but Typer 0.29 raises the "
+    "exceptions of its vendored typer._click, so usage errors escape as tracebacks",
+)
+@pytest.mark.parametrize(
+    "argv",
+    [["no-such-command"], ["alias", "set", "base", "production", "1", "--expect", "x"]],
+    ids=["unknown command", "non-numeric --expect"],
+)
+def test_known_bug_cli_usage_errors_exit_2(seeded: Registry, argv: list[str]) -> None:
+    assert _exit_status(["--uri", seeded.uri, "--blob-uri", seeded.blobs.url, *argv]) == 2
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: cli.alias_set converts VERSION with int() when str.isdigit() is true, "
+    "which also holds for digits such as '²' that int() refuses (ValueError)",
+)
+def test_known_bug_cli_superscript_version(seeded: Registry) -> None:
+    argv = ["alias", "set", "base", "production", "²", "--reason", "r"]
+    assert _exit_status(["--uri", seeded.uri, "--blob-uri", seeded.blobs.url, *argv]) == 6

@@ -86,6 +86,76 @@ def test_mixed_registrations_and_alias_moves(
     figures["conditional_moves_refused"] = errors.get("Conflict", 0)
 
 
+def test_new_models_are_created_once(
+    db_uri: str, blob_dir: Path, work_dir: Path, figures: Figures
+) -> None:
+    """Processes register the first version of the same brand-new models at once: each
+    model is created once and numbered 1..N."""
+    n_workers, models = scale(4, 8), [f"new{i}" for i in range(scale(3, 20))]
+    Registry(db_uri, blob_uri=str(blob_dir)).close()
+    workers = [
+        Worker(
+            "race_worker.py",
+            json.dumps(
+                {
+                    "mode": "first",
+                    "uri": db_uri,
+                    "blob_uri": str(blob_dir),
+                    "worker": i,
+                    "models": models,
+                    "files_dir": str(work_dir),
+                }
+            ),
+        )
+        for i in range(n_workers)
+    ]
+    try:
+        barrier(workers)
+        results = [json.loads(line) for w in workers for line in w.finish()]
+    finally:
+        for w in workers:
+            w.close()
+    for model in models:
+        got = sorted(r["number"] for r in results if r["model"] == model)
+        assert got == list(range(1, n_workers + 1)), model
+    figures["processes"] = n_workers
+    figures["new_models"] = len(models)
+    reg = Registry(db_uri, blob_uri=str(blob_dir))
+    try:
+        state = check_invariants(reg, blob_dir)  # one model.create event per model
+        assert sorted(state.numbers) == sorted(models)
+    finally:
+        reg.close()
+
+
+def test_model_created_once_when_two_writers_interleave(
+    db_uri: str, blob_dir: Path, work_dir: Path
+) -> None:
+    """Writer A finds the model absent; before A's transaction, writer B creates it.
+    A then registers version 2 into B's model, without recording a second creation.
+    (This interleaving is forced in one process, so it happens on every run.)"""
+    a = Registry(db_uri, blob_uri=str(blob_dir), actor="a")
+    b = Registry(db_uri, blob_uri=str(blob_dir), actor="b")
+    fa, fb = work_dir / "a.bin", work_dir / "b.bin"
+    fa.write_bytes(b"from a")
+    fb.write_bytes(b"from b")
+    put_file = a.blobs.put_file
+
+    def b_goes_first(*args: object, **kwargs: object) -> object:
+        b.register("fresh", [fb], owners="b", capture_environment=False)
+        return put_file(*args, **kwargs)  # type: ignore[arg-type]
+
+    a.blobs.put_file = b_goes_first  # type: ignore[method-assign]
+    try:
+        v = a.register("fresh", [fa], owners="a", capture_environment=False)
+        assert v.number == 2
+        assert a.get_model("fresh").owners == ("b",)
+        check_invariants(a, blob_dir)
+    finally:
+        a.close()
+        b.close()
+
+
 def test_conditional_moves_exactly_one_winner(
     db_uri: str, blob_dir: Path, work_dir: Path, figures: Figures
 ) -> None:

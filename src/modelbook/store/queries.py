@@ -69,22 +69,16 @@ def find_model(conn: Connection, name: str, *, lock: bool = False) -> Row[Any] |
 
 def insert_model_if_absent(conn: Connection, values: Mapping[str, Any]) -> bool:
     """Insert a model unless one of that name exists; True when this call created it."""
-    stmt: sa.Insert
+    stmt: Any
     if conn.dialect.name == "postgresql":
-        stmt = (
-            postgresql.insert(t.models)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["name"])
-        )
+        stmt = postgresql.insert(t.models).on_conflict_do_nothing(index_elements=["name"])
     elif conn.dialect.name == "sqlite":
-        stmt = (
-            sqlite.insert(t.models).values(**values).on_conflict_do_nothing(index_elements=["name"])
-        )
+        stmt = sqlite.insert(t.models).on_conflict_do_nothing(index_elements=["name"])
     else:
         if find_model(conn, values["name"]) is not None:
             return False
-        stmt = t.models.insert().values(**values)
-    return bool(conn.execute(stmt).rowcount)
+        stmt = t.models.insert()
+    return conn.execute(stmt.returning(t.models.c.id), dict(values)).first() is not None
 
 
 def list_models(conn: Connection, *, before_id: int | None, limit: int) -> list[Row[Any]]:
