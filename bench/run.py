@@ -631,6 +631,7 @@ def plot(results: dict[str, Any], path: Path) -> bool:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib import ticker
 
     rows = [f for f in results["figures"] if f["op"].startswith("search")]
     if not rows:
@@ -657,6 +658,14 @@ def plot(results: dict[str, Any], path: Path) -> bool:
             ax.plot(*zip(*pts, strict=True), color=color, ls=ls, marker=marker, label=label)
         ax.set_xscale("log")
         ax.set_yscale("log")
+        sizes = sorted({f["size"] for f in rows if f["db"] == db})
+        ax.set_xticks(sizes, [fmt_size(n) for n in sizes])
+        ax.xaxis.set_minor_locator(ticker.NullLocator())
+        ax.set_xlim(sizes[0] / 1.6, sizes[-1] * 1.6)
+        ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_formatter(
+            ticker.FuncFormatter(lambda v, _: f"{v:g}" if f"{v:g}"[0] in "25" else "")
+        )
         ax.set_xlabel("versions in the registry (100 models)")
         ax.set_ylabel("p95 latency, ms (100 rows returned)")
         ax.set_title(f"Search latency on {DB_TITLE[db]}")
@@ -703,13 +712,18 @@ def markdown(results: dict[str, Any]) -> str:
         "file. Raw results: `bench/results/<timestamp>.json` and `bench/results/latest.json`."
     )
     w("")
+    f, q = MODES["full"], MODES["quick"]
     w(
-        "`--full` measures registries of 10,000 and 100,000 versions on both databases, "
-        "1,000,000 versions for modelbook on PostgreSQL, 5 rounds per figure, 8 writers x 50 "
-        "registrations (3 rounds) and a 1 GiB ingest (3 rounds). `--quick` measures the same "
-        "operations at 10,000 versions only, 3 rounds with fewer calls, 8 writers x 25 "
-        "registrations (2 rounds) and a 256 MiB ingest; it skips 100,000 and 1,000,000 "
-        "versions."
+        f"`--full` measures registries of "
+        f"{' and '.join(f'{n:,}' for n in f.sizes)} versions on both databases and "
+        f"{', '.join(f'{n:,}' for n in f.big_sizes)} versions for modelbook on PostgreSQL, "
+        f"{f.rounds} rounds per figure, {f.writers} writers x {f.per_writer} registrations "
+        f"({f.conc_rounds} rounds) and a {f.ingest_mb // 1024} GiB ingest ({f.ingest_reps} "
+        f"rounds); it takes about half an hour. `--quick` (under 3 minutes once MLflow is "
+        f"installed) measures the same operations at {q.sizes[0]:,} versions only, "
+        f"{q.rounds} rounds of fewer calls, {q.writers} writers x {q.per_writer} registrations "
+        f"({q.conc_rounds} rounds) and a {q.ingest_mb} MiB ingest; it skips the larger "
+        "registries. Installing MLflow the first time adds about a minute."
     )
     w("")
     w(
@@ -747,7 +761,7 @@ def markdown(results: dict[str, Any]) -> str:
     w("")
     w(
         "| Operation | DB | Versions | modelbook p50 | p95 | MLflow call | MLflow p50 | p95 "
-        "| Ratio p50 | Ratio p95 | Target | |"
+        "| Ratio p50 | Ratio p95 | Target | Result |"
     )
     w("|---|---|--:|--:|--:|---|--:|--:|--:|--:|--:|---|")
     for row in s["rows"]:
@@ -766,7 +780,7 @@ def markdown(results: dict[str, Any]) -> str:
     if s["scale"]:
         w("## Search at scale (modelbook)")
         w("")
-        w("| Search | DB | Versions | p95 | p95 at 10k | Growth | Target | |")
+        w("| Search | DB | Versions | p95 | p95 at 10k | Growth | Target | Result |")
         w("|---|---|--:|--:|--:|--:|--:|---|")
         for x in s["scale"]:
             w(
@@ -793,7 +807,7 @@ def markdown(results: dict[str, Any]) -> str:
         w("")
         w(
             "| DB | System | Registrations/s | p50 ms | p99 ms | max ms | Errors "
-            "| Duplicates | Lost | Gaps | Ratio | Target | |"
+            "| Duplicates | Lost | Gaps | Ratio | Target | Result |"
         )
         w("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|")
         for e in s["concurrency"]:
@@ -848,6 +862,11 @@ def markdown(results: dict[str, Any]) -> str:
             f"against the floor with fsync: {g['ratio_fsync']:.2f}x."
         )
         w("")
+    w("## Targets")
+    w("")
+    for line in target_lines(s):
+        w(f"- {line}")
+    w("")
     w("## What each figure includes")
     w("")
     w(
@@ -866,6 +885,14 @@ def markdown(results: dict[str, Any]) -> str:
         "`capture_environment=True` (Python and package hashes, lockfile, `git status` of the "
         "working directory, which is a git checkout here); it has no MLflow counterpart. Both "
         "register into one model that grows during the run."
+    )
+    w(
+        "- **floor** rows are this machine's cost of durability, measured beside modelbook in "
+        "the same rounds without any registry code: *durable 4 KiB file* writes a file, fsyncs "
+        "it, renames it and fsyncs its folder (what storing one small artifact requires); *one "
+        "committed INSERT* is a one-row transaction through the bare driver on the same "
+        "database with the same settings. A durable registration cannot cost less than the two "
+        "together."
     )
     w(
         "- **resolve an alias / read one version**: one read of a version with its tags "
@@ -889,7 +916,10 @@ def markdown(results: dict[str, Any]) -> str:
         "tag*: one model and `team`, which all of that model's versions carry. *By metric "
         "threshold*: `auc > 0.9`, 20% of versions; MLflow's model registry has no metrics on "
         "versions. modelbook returns newest registration first; MLflow its default order "
-        "(last updated, name, version). Filter values change from call to call."
+        "(last updated, name, version). Filter values change from call to call: the one-tag "
+        "search cycles through 10 values, so from the 11th call on modelbook serves the parsed "
+        "versions of a repeated result from its in-process cache of immutable versions; the "
+        "name-and-tag search picks a random model each time and mostly misses that cache."
     )
     w(
         "- Client objects are created once and reused, as an application or server would; "
@@ -933,6 +963,40 @@ def markdown(results: dict[str, Any]) -> str:
     )
     w("")
     return "\n".join(out)
+
+
+def target_lines(s: dict[str, Any]) -> list[str]:
+    """One line per target of this run: what was asked, what was measured."""
+    out = []
+    for row in s["rows"]:
+        if row.get("target") is None:
+            continue
+        out.append(
+            f"{OPS[row['op']].title}, {DB_TITLE[row['db']]}, {fmt_size(row['size'])}: "
+            f"speed-up over MLflow {row['ratio_p50']:.1f}x (target at least {row['target']:g}x): "
+            f"{verdict(row['met'])}"
+        )
+    for x in s["scale"]:
+        out.append(
+            f"{OPS[x['op']].title}, {DB_TITLE[x['db']]}, p95 at {fmt_size(x['size'])} is "
+            f"{x['ratio']:.2f}x its p95 at 10k (target at most 2x): {verdict(x['met'])}"
+        )
+    for e in s["concurrency"]:
+        if "ratio" in e:
+            mb = e["modelbook"]
+            out.append(
+                f"concurrent registration, {DB_TITLE[e['db']]}: throughput {e['ratio']:.1f}x "
+                f"MLflow's, p99 {fmt_ms(mb['p99'])} ms, {mb['errors']} errors, "
+                f"{mb['duplicates'] + mb['lost'] + mb['gaps']} duplicate, lost or missing "
+                f"numbers (target 5x, p99 under 50 ms, none wrong): {verdict(e['met'])}"
+            )
+    if s["ingest"]:
+        g = s["ingest"]
+        out.append(
+            f"ingest of {g['size_mb']} MiB: {g['ratio']:.2f}x the sha256 + cp floor "
+            f"(target at most 1.25x): {verdict(g['met'])}"
+        )
+    return out
 
 
 def _ratio(x: float | None) -> str:

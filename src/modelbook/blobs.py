@@ -1,6 +1,6 @@
 """Content-addressed artifact storage over fsspec.
 
-Blobs live at ``<root>/sha256/ab/cd/<sha256>``. A blob is written whole or not
+Blobs live at ``<root>/sha256/ab/<sha256>`` (256 shard folders). A blob is written whole or not
 at all: on a local folder it is streamed to a temporary file while hashed,
 fsynced and renamed into place; on an object store (S3 and friends) it is
 hashed first and then uploaded with one PUT, which the store makes visible
@@ -11,10 +11,12 @@ the hash it was asked for.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +70,7 @@ class BlobStore:
         self._made: set[str] = set()
 
     def path(self, sha256: str) -> str:
-        return f"{self.root}/sha256/{sha256[:2]}/{sha256[2:4]}/{sha256}"
+        return f"{self.root}/sha256/{sha256[:2]}/{sha256}"
 
     def exists(self, sha256: str) -> bool:
         try:
@@ -90,9 +92,19 @@ class BlobStore:
             raise Unavailable(f"cannot store {src}: {exc}") from exc
 
     def _mkdir(self, path: str) -> None:
-        if path not in self._made:
-            os.makedirs(path, exist_ok=True)
-            self._made.add(path)
+        """Create a folder once; a new folder's own entry is fsynced in its parent."""
+        if path in self._made:
+            return
+        if not os.path.isdir(path):
+            parent = os.path.dirname(path)
+            self._mkdir(parent)
+            try:
+                os.mkdir(path)
+            except FileExistsError:
+                pass
+            else:
+                _fsync_dir(parent)
+        self._made.add(path)
 
     def _put_local(self, src: Path, progress: Progress) -> tuple[str, int]:
         if os.path.getsize(src) <= SMALL:
@@ -100,7 +112,7 @@ class BlobStore:
             sha = hashlib.sha256(data).hexdigest()
             progress(len(data))
             final = self.path(sha)
-            if os.path.exists(final):
+            if self._intact_copy(final, data):
                 return sha, len(data)
             return sha, self._land(final, data)
         tmp_dir = f"{self.root}/tmp"
@@ -111,18 +123,31 @@ class BlobStore:
         buf = bytearray(CHUNK)
         view = memoryview(buf)
         try:
-            with open(src, "rb", buffering=0) as fin, open(tmp, "wb", buffering=0) as fout:
+            with (
+                open(src, "rb", buffering=0) as fin,
+                open(tmp, "wb", buffering=0) as fout,
+                ThreadPoolExecutor(1) as hasher,
+            ):
+                # One pass: each chunk is hashed on a second thread while this
+                # thread writes it (both release the GIL), so hashing and
+                # copying overlap and the hash is of exactly the bytes written.
                 while n := fin.readinto(buf):
-                    digest.update(view[:n])
-                    fout.write(view[:n])
+                    chunk = view[:n]
+                    hashed = hasher.submit(digest.update, chunk)
+                    written = 0
+                    while written < n:
+                        step = fout.write(chunk[written:])
+                        if not step:
+                            raise OSError(errno.ENOSPC, "short write", tmp)
+                        written += step
+                    hashed.result()
                     size += n
                     progress(n)
                 os.fsync(fout.fileno())
             sha = digest.hexdigest()
             final = self.path(sha)
-            if os.path.exists(final):
-                os.unlink(tmp)
-                return sha, size
+            # An existing blob of this hash is replaced by the fresh copy rather
+            # than trusted: if it was damaged, registering the file heals it.
             self._mkdir(os.path.dirname(final))
             os.replace(tmp, final)
             _fsync_dir(os.path.dirname(final))
@@ -151,11 +176,20 @@ class BlobStore:
             raise
         return len(data)
 
+    @staticmethod
+    def _intact_copy(final: str, data: bytes) -> bool:
+        """True when a small blob already stored at ``final`` holds exactly ``data``."""
+        try:
+            with open(final, "rb") as f:
+                return f.read(len(data) + 1) == data
+        except FileNotFoundError:
+            return False
+
     def _put_remote(self, src: Path, progress: Progress) -> tuple[str, int]:
+        # Always uploaded, even when the key exists: one PUT replaces the
+        # object atomically, so a damaged copy is healed instead of reused.
         sha, size = hash_file(src)
-        final = self.path(sha)
-        if not self.fs.exists(final):
-            self.fs.put_file(str(src), final)
+        self.fs.put_file(str(src), self.path(sha))
         progress(size)
         return sha, size
 

@@ -411,7 +411,7 @@ def alias_set(
     as_json: JsonOpt = False,
 ) -> None:
     """Point ALIAS at VERSION."""
-    target: int | str = int(version) if version.isdigit() else version
+    target: int | str = int(version) if version.isascii() and version.isdigit() else version
     result = _registry().set_alias(name, alias, target, reason=reason, expect=expect)
     if as_json:
         _print_json(_alias_json(result))

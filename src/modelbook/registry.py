@@ -261,7 +261,7 @@ class Registry:
             "description": None
             if description is None
             else validation.text(description, "description", validation.MAX_TEXT_LEN),
-            "tags": q.dumps(validation.tags(tags, "model tag")),
+            "tags": q.dumps(validation.indexed_tags(tags, "model tag")),
             "created_at": _now_us(),
             "created_by": self.actor,
             "last_number": 0,
@@ -331,12 +331,8 @@ class Registry:
         validation.model_name(name)
         files = collect_files(paths)  # type: ignore[arg-type]
         metric_list = validation.metrics(metrics)
-        tag_map = validation.tags(tags)
-        for k, v in tag_map.items():
-            validation.text(v, f"tag {k!r}", 512)
-        param_map = validation.tags(params, "param")
-        for k, v in param_map.items():
-            validation.text(v, f"param {k!r}", 512)
+        tag_map = validation.indexed_tags(tags)
+        param_map = validation.indexed_tags(params, "param")
         explicit_semver = None if semver is None else validation.parse_semver(semver)
         if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
             raise InvalidInput(f"seed must be an integer, got {seed!r}")
@@ -376,9 +372,11 @@ class Registry:
         contract_doc = None if contract is None else json.loads(q.dumps(dict(contract)))
         model_values = None
 
-        with self.db.read() as conn:
+        with self.db.read_one() as conn:
             existing = q.find_model(conn, name)
-            highest = None if existing is None else q.highest_semver(conn, existing.id)
+            highest = None
+            if explicit_semver is not None and existing is not None:
+                highest = q.highest_semver(conn, existing.id)
         if existing is None:
             model_values = self._model_values(name, owners, task, risk_tier, description, None)
         elif risk_tier is not None:
@@ -568,7 +566,7 @@ class Registry:
         """
         if model is not None:
             validation.model_name(model)
-        tag_map = validation.tags(tags)
+        tag_map = validation.indexed_tags(tags)
         metric_filters = []
         for item in metrics:
             if not isinstance(item, tuple | list) or len(item) != 3:
@@ -608,9 +606,7 @@ class Registry:
     ) -> dict[str, str]:
         """Set and remove tags of a version (``models:/n/3``) or a model (``models:/n``)."""
         ref = uris.parse(uri)
-        new = validation.tags(tags)
-        for k, v in new.items():
-            validation.text(v, f"tag {k!r}", 512)
+        new = validation.indexed_tags(tags)
         drop = [validation.key(k, "tag key") for k in remove]
         if not new and not drop:
             raise InvalidInput("no tags given: pass KEY=VALUE to set or a key to remove")
@@ -669,6 +665,7 @@ class Registry:
         validation.model_name(name)
         validation.alias_name(alias)
         why = validation.reason(reason)
+        self._valid_expect(expect)
         ref = self._version_ref(name, version)
         now = _now_us()
         with self.db.write() as conn:
@@ -724,6 +721,7 @@ class Registry:
         validation.model_name(name)
         validation.alias_name(alias)
         why = validation.reason(reason)
+        self._valid_expect(expect)
         now = _now_us()
         with self.db.write() as conn:
             model = q.find_model(conn, name, lock=True)
@@ -755,6 +753,11 @@ class Registry:
             )
 
     @staticmethod
+    def _valid_expect(expect: int | None) -> None:
+        if expect is not None and expect != 0:
+            validation.version_number(expect, "expected version")
+
+    @staticmethod
     def _check_expect(name: str, alias: str, current: Any, expect: int | None) -> None:
         if expect is None:
             return
@@ -772,9 +775,7 @@ class Registry:
         if isinstance(version, bool):
             raise InvalidInput(f"invalid version {version!r}")
         if isinstance(version, int):
-            if version < 1:
-                raise InvalidInput(f"invalid version number {version}: numbers start at 1")
-            return uris.ModelRef(name, "number", str(version))
+            return uris.ModelRef(name, "number", str(validation.version_number(version)))
         ref = uris.parse(f"models:/{name}/{version}")
         if ref.kind not in ("number", "semver"):
             raise InvalidInput(f"invalid version {version!r}: give a number or MAJOR.MINOR.PATCH")

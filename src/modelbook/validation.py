@@ -23,6 +23,9 @@ _METRIC = re.compile(
 )
 _SEMVER = re.compile(r"(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})")
 MAX_VALUE_LEN = 4096
+MAX_INDEXED_LEN = 512
+MAX_SLICE_LEN = 256
+MAX_NUMBER = 2**31 - 1
 MAX_TEXT_LEN = 65536
 
 
@@ -60,6 +63,10 @@ def text(value: str, what: str, limit: int = MAX_VALUE_LEN) -> str:
         raise InvalidInput(f"{what} must be text, got {type(value).__name__}")
     if "\x00" in value:
         raise InvalidInput(f"{what} must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(f"{what} is not valid UTF-8 text (it holds a lone surrogate)") from None
     if len(value) > limit:
         raise InvalidInput(f"{what} is {len(value)} characters long; the limit is {limit}")
     return value
@@ -109,7 +116,7 @@ def metric_value(raw: object, key_text: str) -> float:
         raise InvalidInput(f"metric {key_text!r} must be a number, got a boolean")
     try:
         value = float(raw)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise InvalidInput(f"metric {key_text!r} must be a number, got {raw!r}") from None
     if not math.isfinite(value):
         raise InvalidInput(f"metric {key_text!r} must be finite, got {raw!r}")
@@ -139,7 +146,15 @@ def metric(key_text: str, raw: object) -> Metric:
             if sk in slice_:
                 raise InvalidInput(f"slice key {sk!r} given twice in metric {key_text!r}")
             slice_[sk] = text(sv, "slice value", 256)
-    return Metric(name=m["name"], value=metric_value(raw, key_text), split=m["split"], slice=slice_)
+    result = Metric(
+        name=m["name"], value=metric_value(raw, key_text), split=m["split"], slice=slice_
+    )
+    if len(result.slice_key) > MAX_SLICE_LEN:
+        raise InvalidInput(
+            f"slice of metric {key_text[:80]!r} is {len(result.slice_key)} characters long; "
+            f"the limit is {MAX_SLICE_LEN}"
+        )
+    return result
 
 
 def metrics(values: Mapping[str, object] | Iterable[Metric] | None) -> list[Metric]:
@@ -179,3 +194,17 @@ def stage(value: str) -> str:
         raise InvalidInput(
             f"invalid stage {value!r}: choose one of {', '.join(s.value for s in Stage)}"
         ) from None
+
+
+def version_number(value: object, what: str = "version number") -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_NUMBER:
+        raise InvalidInput(f"invalid {what} {value!r}: numbers run from 1 to {MAX_NUMBER}")
+    return value
+
+
+def indexed_tags(values: Mapping[str, object] | None, what: str = "tag") -> dict[str, str]:
+    """Tags whose values are indexed for search, and so limited in length."""
+    out = tags(values, what)
+    for k, v in out.items():
+        text(v, f"{what} {k!r}", MAX_INDEXED_LEN)
+    return out

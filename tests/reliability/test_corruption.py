@@ -108,11 +108,6 @@ def test_verify_names_each_damaged_file(
         assert f"{kind}: models:/{model}/{number} {path}" in err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: cli.main runs Typer with standalone_mode=False, so verify's typer.Exit(7) "
-    "is returned by click instead of raised, and `modelbook verify` exits 0 on damage",
-)
 def test_cli_verify_exits_non_zero_on_damage(
     registry: Registry, damaged: dict[str, object]
 ) -> None:

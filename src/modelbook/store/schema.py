@@ -77,6 +77,7 @@ versions = Table(
     UniqueConstraint("model_id", "number"),
     UniqueConstraint("model_id", "semver"),
     Index(None, "model_id", "semver_major", "semver_minor", "semver_patch"),
+    Index(None, "model_id", "id"),
     Index(None, "created_at"),
 )
 

@@ -162,6 +162,9 @@ def upgrade() -> None:
     with op.batch_alter_table("versions", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_versions_created_at"), ["created_at"], unique=False)
         batch_op.create_index(
+            batch_op.f("ix_versions_model_id_id"), ["model_id", "id"], unique=False
+        )
+        batch_op.create_index(
             batch_op.f("ix_versions_model_id_semver_major_semver_minor_semver_patch"),
             ["model_id", "semver_major", "semver_minor", "semver_patch"],
             unique=False,
@@ -310,6 +313,7 @@ def downgrade() -> None:
             batch_op.f("ix_versions_model_id_semver_major_semver_minor_semver_patch")
         )
         batch_op.drop_index(batch_op.f("ix_versions_created_at"))
+        batch_op.drop_index(batch_op.f("ix_versions_model_id_id"))
 
     op.drop_table("versions")
     with op.batch_alter_table("model_tags", schema=None) as batch_op:
