@@ -624,6 +624,7 @@ def verdict(met: bool | None) -> str:
 
 
 DB_TITLE = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+SYSTEM_TITLE = {"modelbook": "modelbook", "mlflow": "MLflow"}
 
 
 def plot(results: dict[str, Any], path: Path) -> bool:
@@ -719,11 +720,12 @@ def markdown(results: dict[str, Any]) -> str:
         f"{', '.join(f'{n:,}' for n in f.big_sizes)} versions for modelbook on PostgreSQL, "
         f"{f.rounds} rounds per figure, {f.writers} writers x {f.per_writer} registrations "
         f"({f.conc_rounds} rounds) and a {f.ingest_mb // 1024} GiB ingest ({f.ingest_reps} "
-        f"rounds); it takes about half an hour. `--quick` (under 3 minutes once MLflow is "
-        f"installed) measures the same operations at {q.sizes[0]:,} versions only, "
+        f"rounds); it takes about ten minutes here. `--quick` (about a minute and a half, two "
+        f"and a half with the first MLflow install) measures the same operations at "
+        f"{q.sizes[0]:,} versions only, "
         f"{q.rounds} rounds of fewer calls, {q.writers} writers x {q.per_writer} registrations "
         f"({q.conc_rounds} rounds) and a {q.ingest_mb} MiB ingest; it skips the larger "
-        "registries. Installing MLflow the first time adds about a minute."
+        "registries."
     )
     w("")
     w(
@@ -771,7 +773,7 @@ def markdown(results: dict[str, Any]) -> str:
         w(
             f"| {op.title} | {DB_TITLE[row['db']]} | {fmt_size(row['size'])} "
             f"| {fmt_ms(mb.get('p50'))} | {fmt_ms(mb.get('p95'))} "
-            f"| {('`' + op.mlflow_call + '`') if op.mlflow_call else 'no equivalent'} "
+            f"| {_mlflow_call(op, ml)} "
             f"| {fmt_ms(ml.get('p50'))} | {fmt_ms(ml.get('p95'))} "
             f"| {_ratio(row.get('ratio_p50'))} | {_ratio(row.get('ratio_p95'))} "
             f"| {_target(row.get('target'))} | {verdict(row.get('met'))} |"
@@ -946,7 +948,8 @@ def markdown(results: dict[str, Any]) -> str:
     w("|---|--:|---|--:|--:|")
     for x in results["seeding"]:
         w(
-            f"| {DB_TITLE[x['db']]} | {x['versions']:,} | {x['system']} | {x['api_s']:.1f} "
+            f"| {DB_TITLE[x['db']]} | {x['versions']:,} | {SYSTEM_TITLE[x['system']]} "
+            f"| {x['api_s']:.1f} "
             f"| {x['replicate_s']:.1f} |"
         )
     w("")
@@ -997,6 +1000,12 @@ def target_lines(s: dict[str, Any]) -> list[str]:
             f"(target at most 1.25x): {verdict(g['met'])}"
         )
     return out
+
+
+def _mlflow_call(op: Op, measured: dict[str, Any]) -> str:
+    if op.mlflow_call is None:
+        return "no equivalent"
+    return f"`{op.mlflow_call}`" if measured else "not measured"
 
 
 def _ratio(x: float | None) -> str:
@@ -1095,6 +1104,7 @@ def main(argv: list[str] | None = None) -> int:
     bench = Bench(mode, groups, dbs, args.keep)
     bench.budget_s = args.budget_min * 60
     bench.skipped += skipped
+    machine_info = machine()
     log(f"--{mode.name}: {', '.join(sorted(groups))} on {', '.join(dbs)}")
     ok = False
     try:
@@ -1123,7 +1133,7 @@ def main(argv: list[str] | None = None) -> int:
             "per_writer": mode.per_writer,
             "conc_rounds": mode.conc_rounds,
         },
-        "machine": machine(),
+        "machine": machine_info,
         "versions": bench.versions,
         "seeding": bench.seeding,
         "figures": bench.figures,

@@ -687,25 +687,15 @@ class Registry:
                 at=now,
                 actor=self.actor,
             )
-            from_number = None if current is None else current.number
-            q.record_alias_event(
+            self._record_move(
                 conn,
+                name,
                 model.id,
                 alias,
-                from_number=from_number,
-                to_number=vrow.number,
-                actor=self.actor,
-                reason=why,
-                at=now,
-            )
-            q.record_event(
-                conn,
-                action="alias.set",
-                actor=self.actor,
-                at=now,
-                model=name,
-                version=vrow.number,
-                detail={"alias": alias, "from": from_number, "reason": why},
+                None if current is None else current.number,
+                vrow.number,
+                why,
+                now,
             )
         return Alias(
             model=name,
@@ -732,25 +722,39 @@ class Registry:
                 raise NotFound(f"alias models:/{name}@{alias} not found")
             self._check_expect(name, alias, current, expect)
             q.drop_alias(conn, model.id, alias)
-            q.record_alias_event(
-                conn,
-                model.id,
-                alias,
-                from_number=current.number,
-                to_number=None,
-                actor=self.actor,
-                reason=why,
-                at=now,
-            )
-            q.record_event(
-                conn,
-                action="alias.delete",
-                actor=self.actor,
-                at=now,
-                model=name,
-                version=current.number,
-                detail={"alias": alias, "reason": why},
-            )
+            self._record_move(conn, name, model.id, alias, current.number, None, why, now)
+
+    def _record_move(
+        self,
+        conn: Any,
+        name: str,
+        model_id: int,
+        alias: str,
+        from_number: int | None,
+        to_number: int | None,
+        why: str,
+        now: int,
+    ) -> None:
+        """One alias move in the alias history and the event log."""
+        q.record_alias_event(
+            conn,
+            model_id,
+            alias,
+            from_number=from_number,
+            to_number=to_number,
+            actor=self.actor,
+            reason=why,
+            at=now,
+        )
+        q.record_event(
+            conn,
+            action="alias.set" if to_number is not None else "alias.delete",
+            actor=self.actor,
+            at=now,
+            model=name,
+            version=to_number if to_number is not None else from_number,
+            detail={"alias": alias, "from": from_number, "to": to_number, "reason": why},
+        )
 
     @staticmethod
     def _valid_expect(expect: int | None) -> None:

@@ -176,11 +176,6 @@ def test_reads_refuse_damaged_files(
     figures["refusals"] = refused + 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: BlobStore._put_local/_put_remote skip the write when a blob of that name "
-    "exists, without checking it, so a damaged blob is reused by every new version",
-)
 def test_registering_the_good_file_again_gives_an_intact_version(
     registry: Registry, damaged: dict[str, object]
 ) -> None:

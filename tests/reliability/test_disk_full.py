@@ -182,12 +182,6 @@ def test_full_disk_then_space_freed(
     figures["refused_registrations"] = 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: BlobStore._put_local ignores the byte count of the unbuffered "
-    "fout.write(); when the disk fills during the last chunk the write is short, "
-    "no error is raised, and a truncated blob is renamed into place and registered",
-)
 def test_disk_filling_during_the_last_chunk_is_refused(
     db_uri: str, small_disk: SmallDisk, tmp_path: Path
 ) -> None:

@@ -6,10 +6,8 @@ CLI: exits with a documented status); the database is untouched by a refused cal
 (row counts of every table) and so is the blob store (blob count). Bad input is
 never reported as ``Unavailable``: the database is up, the input is wrong.
 
-Known library bugs are listed in ``KNOWN_BUGS`` with the exact signature they
-produce; a hit is counted (figure ``known_bug_hits``) instead of failing, and each
-bug also has a strict-xfail test below, so the list must shrink when one is fixed.
-Anything else escaping fails the test with the input that caused it.
+Anything else escaping fails the test with the input that caused it. The inputs
+the fuzzer found reaching the driver are kept below as deterministic cases.
 
 Examples per test: ``scale(150, 2000)`` for the API, ``scale(50, 600)`` for the
 CLI; derandomized (the same examples every run) except under ``MODELBOOK_SOAK=1``,
@@ -18,7 +16,6 @@ which explores new ones each time.
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import itertools
 import os
@@ -57,41 +54,6 @@ def fuzz_settings(examples: int) -> settings:
 
 API_EXAMPLES = scale(150, 2000)
 CLI_EXAMPLES = scale(50, 600)
-
-
-# known bugs: (name, does this exception match it on this database?) ------------------
-
-KNOWN_BUGS: list[tuple[str, Callable[[BaseException, str], bool]]] = [
-    # Lone surrogates (what Python makes of non-UTF-8 bytes in argv) pass
-    # validation.text and fail when the driver encodes them.
-    ("surrogates reach the driver", lambda e, db: isinstance(e, UnicodeEncodeError)),
-    # Integers beyond the columns' range (version numbers, page-token keys, metric values).
-    ("huge integers reach the driver", lambda e, db: isinstance(e, OverflowError)),
-    (
-        "huge integers reach the driver",
-        lambda e, db: isinstance(e, Unavailable) and "out of range" in str(e),
-    ),
-    # PostgreSQL enforces VARCHAR lengths that validation does not check
-    # (model tag values > 512, metric slice keys > 256); SQLite stores them.
-    (
-        "value too long for a column",
-        lambda e, db: (
-            db == "postgresql" and isinstance(e, Unavailable) and "value too long" in str(e)
-        ),
-    ),
-    # cli.alias_set: '²'.isdigit() is True but int('²') raises ValueError.
-    (
-        "non-ASCII digits in the CLI",
-        lambda e, db: isinstance(e, ValueError) and "invalid literal for int()" in str(e),
-    ),
-]
-
-
-def known_bug(exc: BaseException, db: str) -> str | None:
-    for name, matches in KNOWN_BUGS:
-        if matches(exc, db):
-            return name
-    return None
 
 
 # strategies ------------------------------------------------------------------------------
@@ -241,9 +203,8 @@ def seeded(db_uri: str, blob_dir: Path, tmp_path: Path) -> Iterator[Registry]:
 class Oracle:
     """Runs one call and checks the property; counts outcomes for the figures."""
 
-    def __init__(self, reg: Registry, blob_dir: Path, db: str, figures: Figures) -> None:
-        self.reg, self.blob_dir, self.db, self.figures = reg, blob_dir, db, figures
-        self.known: dict[str, int] = {}
+    def __init__(self, reg: Registry, blob_dir: Path, figures: Figures) -> None:
+        self.reg, self.blob_dir, self.figures = reg, blob_dir, figures
 
     def snapshot(self) -> tuple[dict[str, int], int]:
         return table_counts(self.reg), len(blob_files(self.blob_dir))
@@ -254,34 +215,17 @@ class Oracle:
         try:
             fn()
         except ModelbookError as exc:
-            bug = known_bug(exc, self.db)
             after = self.snapshot()
-            assert after[0] == before[0], (
-                f"{what}: refused ({exc}) but wrote {before[0]}->{after[0]}"
-            )
-            if bug is None:
-                assert not isinstance(exc, Unavailable), f"{what}: bad input said {exc!r}"
-                assert after[1] == before[1], f"{what}: refused ({exc}) but stored a blob"
-            self._count(bug, "refused")
+            assert after[0] == before[0], f"{what}: refused ({exc}) but wrote {after[0]}"
+            assert after[1] == before[1], f"{what}: refused ({exc}) but stored a blob"
+            assert not isinstance(exc, Unavailable), f"{what}: bad input said {exc!r}"
+            self.figures.add("refused")
+            kinds = self.figures.values.setdefault("errors", {})
+            kinds[type(exc).__name__] = kinds.get(type(exc).__name__, 0) + 1
         except Exception as exc:  # the property is about exactly this
-            bug = known_bug(exc, self.db)
-            if bug is None:
-                raise AssertionError(f"{what}: {type(exc).__name__} escaped: {exc}") from exc
-            assert self.snapshot()[0] == before[0], f"{what}: {bug} left rows behind"
-            self._count(bug, "refused")
+            raise AssertionError(f"{what}: {type(exc).__name__} escaped: {exc}") from exc
         else:
             self.figures.add("accepted")
-
-    def _count(self, bug: str | None, outcome: str) -> None:
-        if bug is None:
-            self.figures.add(outcome)
-        else:
-            self.known[bug] = self.known.get(bug, 0) + 1
-            self.figures["known_bug_hits"] = dict(self.known)
-
-
-def _db(uri: str) -> str:
-    return "postgresql" if uri.startswith("postgresql") else "sqlite"
 
 
 # operations: each field has a valid and a hostile strategy --------------------------------------
@@ -440,14 +384,21 @@ FAMILIES = {
 
 
 def _artifact(tmp: Path, filename: str) -> Path:
+    """A new file (new content: a leaked blob would show) named ``filename`` when that
+    is one plain name inside a fresh folder; never a path outside it."""
     folder = tmp / f"in{next(_counter)}"
     folder.mkdir()
-    try:
+    plain = filename not in ("", ".", "..") and "/" not in filename and "\x00" not in filename
+    if plain:
         path = folder / filename
-        path.write_bytes(os.urandom(64))  # new content each time: a leaked blob would show
-    except (OSError, ValueError):
-        path = folder / "model.bin"  # a name the file system refuses: the file is fine
-        path.write_bytes(os.urandom(64))
+        assert path.parent == folder
+        try:
+            path.write_bytes(os.urandom(64))
+            return path
+        except (OSError, ValueError, UnicodeEncodeError):
+            pass  # a name the file system refuses: use a plain one
+    path = folder / "model.bin"
+    path.write_bytes(os.urandom(64))
     return path
 
 
@@ -474,7 +425,7 @@ def test_fuzz_api(
     tmp_path: Path,
     figures: Figures,
 ) -> None:
-    oracle = Oracle(seeded, blob_dir, _db(db_uri), figures)
+    oracle = Oracle(seeded, blob_dir, figures)
 
     @fuzz_settings(API_EXAMPLES)
     @given(data=st.data())
@@ -499,7 +450,11 @@ CLI_OPS: dict[str, tuple[Fields, Callable[..., list[str]]]] = {
     "register": (
         {
             "name": (st.sampled_from(["base", "fresh-cli"]), ARG),
-            "path": (st.just("model"), st.sampled_from(["dir", "/nonexistent", ""]) | ARG),
+            # Paths stay inside the test's sandbox: "", "." and "dir" name small folders.
+            "path": (
+                st.just("model"),
+                st.sampled_from(["dir", "", ".", "/nonexistent", "missing.bin", "a\nb", "\udcff"]),
+            ),
             "owner": (st.just("owner"), ARG),
             "tag": (st.just("team=ml"), KV),
             "metric": (st.just("auc@test{region=eu}=0.9"), METRIC_KV),
@@ -507,7 +462,7 @@ CLI_OPS: dict[str, tuple[Fields, Callable[..., list[str]]]] = {
         lambda tmp, name, path, owner, tag, metric: [
             "register",
             name,
-            {"model": str(tmp / "cli-model.bin"), "dir": str(tmp)}.get(path, path),
+            {"model": str(tmp / "cli-model.bin"), "dir": str(tmp / "dir")}.get(path, path),
             "--owner",
             owner,
             "--tag",
@@ -590,6 +545,10 @@ def cli_commands(draw: st.DrawFn, tmp: Path) -> list[str]:
     return build(tmp, **args)
 
 
+class UsageError(ModelbookError):
+    """Exit 2: the command line itself was malformed (Typer's usage message)."""
+
+
 def test_fuzz_cli(
     seeded: Registry,
     db_uri: str,
@@ -597,9 +556,15 @@ def test_fuzz_cli(
     tmp_path: Path,
     figures: Figures,
     capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    oracle = Oracle(seeded, blob_dir, _db(db_uri), figures)
-    (tmp_path / "cli-model.bin").write_bytes(b"cli model")
+    oracle = Oracle(seeded, blob_dir, figures)
+    sandbox = tmp_path / "cli"  # the working directory: relative paths resolve in here
+    (sandbox / "dir").mkdir(parents=True)
+    (sandbox / "cli-model.bin").write_bytes(b"cli model")
+    (sandbox / "dir" / "a.bin").write_bytes(b"a")
+    (sandbox / "dir" / "b.bin").write_bytes(b"b")
+    monkeypatch.chdir(sandbox)
     codes: dict[int, int] = {}
 
     def cli(argv: list[str]) -> None:
@@ -615,11 +580,11 @@ def test_fuzz_cli(
         assert code in EXIT_CODES, f"exit status {code!r}"
         if code != 0:
             # The error the CLI reported, as the exception of its kind, for the oracle.
-            kind = next((k for k in ERROR_KINDS if k.exit_code == code), ModelbookError)
+            kind = next((k for k in ERROR_KINDS if k.exit_code == code), UsageError)
             raise kind(f"exit status {code}: {capsys.readouterr().err.strip()}")
 
     @fuzz_settings(CLI_EXAMPLES)
-    @given(argv=cli_commands(tmp_path))
+    @given(argv=cli_commands(sandbox))
     def run(argv: list[str]) -> None:
         oracle.call(lambda: cli(argv), f"modelbook {argv!r}")
 
@@ -627,104 +592,85 @@ def test_fuzz_cli(
     figures["exit_codes"] = dict(sorted(codes.items()))
 
 
-# the known bugs, one deterministic case each ------------------------------------------------------
+# inputs that once reached the driver, one deterministic case each -----------------------------
 
 HUGE_TOKEN = "eyJzIjoibW9kZWxzIiwiayI6MTAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDB9"  # models, k=10**30
-SURROGATES = (
-    "bug: validation.text does not refuse lone surrogates (what Python makes of "
-    "non-UTF-8 bytes in argv), so UnicodeEncodeError escapes from the driver"
-)
-HUGE = (
-    "bug: version numbers and metric values are not range-checked: OverflowError "
-    "escapes (SQLite, float()), or Unavailable 'integer out of range' (PostgreSQL)"
-)
-# case: (the bug it shows today, or None once fixed; the call)
-BAD_INPUT_CASES: dict[str, tuple[str | None, Callable[[Registry, Path], Any]]] = {
-    "surrogate in a tag value": (
-        SURROGATES,
-        lambda r, f: r.register("base", [f], tags={"k": "\udcff"}, capture_environment=False),
+BAD_INPUT_CASES: dict[str, Callable[[Registry, Path], Any]] = {
+    # lone surrogates: what Python makes of non-UTF-8 bytes in argv
+    "surrogate in a tag value": lambda r, f: r.register(
+        "base", [f], tags={"k": "\udcff"}, capture_environment=False
     ),
-    "surrogate in a param": (
-        SURROGATES,
-        lambda r, f: r.register("base", [f], params={"k": "\udcff"}, capture_environment=False),
+    "surrogate in a param": lambda r, f: r.register(
+        "base", [f], params={"k": "\udcff"}, capture_environment=False
     ),
-    "surrogate in a data snapshot": (
-        SURROGATES,
-        lambda r, f: r.register("base", [f], data=["\udcff"], capture_environment=False),
+    "surrogate in a data snapshot": lambda r, f: r.register(
+        "base", [f], data=["\udcff"], capture_environment=False
     ),
-    "surrogate in set_tags": (SURROGATES, lambda r, f: r.set_tags("base/1", {"k": "\ud800"})),
-    "surrogate in an alias reason": (
-        SURROGATES,
-        lambda r, f: r.set_alias("base", "production", 2, reason="\udcff"),
+    "surrogate in set_tags": lambda r, f: r.set_tags("base/1", {"k": "\ud800"}),
+    "surrogate in an alias reason": lambda r, f: r.set_alias(
+        "base", "production", 2, reason="\udcff"
     ),
-    "surrogate in a search tag": (
-        SURROGATES,
-        lambda r, f: r.search_versions(tags={"k": "\ud800"}),
+    "surrogate in a search tag": lambda r, f: r.search_versions(tags={"k": "\ud800"}),
+    # integers beyond what the columns or a float hold
+    "version number 10**20": lambda r, f: r.set_alias("base", "production", 10**20, reason="r"),
+    "page token key 10**30": lambda r, f: r.models(page_token=HUGE_TOKEN),
+    "metric value 10**400": lambda r, f: r.register(
+        "base", [f], metrics={"auc": 10**400}, capture_environment=False
     ),
-    "version number 10**20": (
-        HUGE,
-        lambda r, f: r.set_alias("base", "production", 10**20, reason="r"),
-    ),
-    "page token key 10**30": (None, lambda r, f: r.models(page_token=HUGE_TOKEN)),
-    "metric value 10**400": (
-        HUGE,
-        lambda r, f: r.register("base", [f], metrics={"auc": 10**400}, capture_environment=False),
-    ),
-    "search metric 10**400": (
-        HUGE,
-        lambda r, f: r.search_versions(metrics=[("auc", ">", 10**400)]),
-    ),
+    "search metric 10**400": lambda r, f: r.search_versions(metrics=[("auc", ">", 10**400)]),
 }
 
 
 @pytest.mark.parametrize("case", sorted(BAD_INPUT_CASES))
-def test_bad_input_that_reached_the_driver(
-    case: str, seeded: Registry, blob_dir: Path, tmp_path: Path, request: pytest.FixtureRequest
+def test_bad_input_never_reaches_the_driver(
+    case: str, seeded: Registry, blob_dir: Path, tmp_path: Path
 ) -> None:
-    """Each of these inputs must be refused with InvalidInput (or NotFound), writing
-    nothing. Cases marked with a bug still escape today."""
-    bug, call = BAD_INPUT_CASES[case]
-    if bug is not None:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=bug))
+    """Each input is refused with InvalidInput (or NotFound), writing nothing; before
+    the fix they escaped as UnicodeEncodeError/OverflowError, or as Unavailable on
+    PostgreSQL."""
     f = tmp_path / "new.bin"
     f.write_bytes(os.urandom(64))
     before = table_counts(seeded), len(blob_files(blob_dir))
     with pytest.raises((InvalidInput, NotFound)):
-        call(seeded, f)
+        BAD_INPUT_CASES[case](seeded, f)
     assert (table_counts(seeded), len(blob_files(blob_dir))) == before
 
 
+LONG_TAGS = {"k": "v" * 600}
+LONG_SLICE = "auc{" + ",".join(f"k{i}={'v' * 200}" for i in range(3)) + "}"
 LONG_VALUE_CASES: dict[str, Callable[[Registry, Path], Any]] = {
-    "model tag value of 600 characters": lambda r, f: r.create_model(
-        "longtag", owners="o", tags={"k": "v" * 600}
+    "model tag value of 600 characters": lambda r, f: (
+        r.create_model("longtag", owners="o", tags=LONG_TAGS).tags
     ),
-    "metric slice of 3 x 200 characters": lambda r, f: r.register(
-        "base",
-        [f],
-        metrics={"auc{" + ",".join(f"k{i}={'v' * 200}" for i in range(3)) + "}": 0.5},
-        capture_environment=False,
+    "metric slice of 3 x 200 characters": lambda r, f: (
+        r.register("base", [f], metrics={LONG_SLICE: 0.5}, capture_environment=False).metrics
     ),
 }
 
 
 @pytest.mark.parametrize("case", sorted(LONG_VALUE_CASES))
 def test_long_values_behave_the_same_on_both_databases(
-    case: str, seeded: Registry, db_uri: str, tmp_path: Path, request: pytest.FixtureRequest
+    case: str, pg_schema: str, tmp_path: Path
 ) -> None:
-    """SQLite stores these; PostgreSQL must then store them too (or both refuse them as
-    InvalidInput), never answer Unavailable as if the database were down."""
-    if _db(db_uri) == "postgresql":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="bug: model tag values are validated to 4096 characters and metric "
-                "slice keys not at all, but the columns are VARCHAR(512) and VARCHAR(256)",
-            )
-        )
-    f = tmp_path / "new.bin"
-    f.write_bytes(os.urandom(64))
-    with contextlib.suppress(InvalidInput):
-        LONG_VALUE_CASES[case](seeded, f)
+    """Values past a column's width get the same answer on SQLite (which does not
+    enforce VARCHAR widths) and PostgreSQL (which does): stored alike, or refused as
+    InvalidInput by both; never Unavailable as if the database were down."""
+    from tests.conftest import pg_uri
+
+    outcomes = []
+    for uri in (f"sqlite:///{tmp_path / 'r.db'}", pg_uri(pg_schema)):
+        reg = Registry(uri, blob_uri=str(tmp_path / "blobs"))
+        try:
+            f = tmp_path / "base.bin"
+            f.write_bytes(b"base")
+            reg.register("base", [f], owners="o", capture_environment=False)
+            try:
+                outcomes.append(("stored", LONG_VALUE_CASES[case](reg, f)))
+            except InvalidInput as exc:
+                outcomes.append(("refused", type(exc).__name__))
+        finally:
+            reg.close()
+    assert outcomes[0] == outcomes[1], outcomes
 
 
 def test_refused_semver_leaves_no_blob(seeded: Registry, blob_dir: Path, tmp_path: Path) -> None:
@@ -754,11 +700,7 @@ def test_cli_usage_errors_exit_2(seeded: Registry, argv: list[str]) -> None:
     assert _exit_status(["--uri", seeded.uri, "--blob-uri", seeded.blobs.url, *argv]) == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: cli.alias_set converts VERSION with int() when str.isdigit() is true, "
-    "which also holds for digits such as '²' that int() refuses (ValueError)",
-)
-def test_known_bug_cli_superscript_version(seeded: Registry) -> None:
+def test_cli_superscript_version_is_invalid_input(seeded: Registry) -> None:
+    """'²'.isdigit() is true, but it is no version number: exit 6, not a traceback."""
     argv = ["alias", "set", "base", "production", "²", "--reason", "r"]
     assert _exit_status(["--uri", seeded.uri, "--blob-uri", seeded.blobs.url, *argv]) == 6
