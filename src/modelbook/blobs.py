@@ -25,7 +25,7 @@ from fsspec.implementations.local import LocalFileSystem
 
 from .errors import IntegrityError, InvalidInput, Unavailable
 
-CHUNK = 4 * 1024 * 1024
+CHUNK = 1024 * 1024
 SMALL = 1024 * 1024
 Progress = Callable[[int], None]
 

@@ -265,6 +265,9 @@ class Registry:
             "created_at": _now_us(),
             "created_by": self.actor,
             "last_number": 0,
+            "semver_major": 0,
+            "semver_minor": 0,
+            "semver_patch": 0,
         }
 
     def _write_model_tags(self, conn: Any, model_id: int, tags: Mapping[str, str]) -> None:
@@ -374,9 +377,7 @@ class Registry:
 
         with self.db.read_one() as conn:
             existing = q.find_model(conn, name)
-            highest = None
-            if explicit_semver is not None and existing is not None:
-                highest = q.highest_semver(conn, existing.id)
+        highest = None if existing is None else q.highest_semver(existing)
         if existing is None:
             model_values = self._model_values(name, owners, task, risk_tier, description, None)
         elif risk_tier is not None:
@@ -408,24 +409,22 @@ class Registry:
                     q.record_event(
                         conn, action="model.create", actor=self.actor, at=now, model=name
                     )
-            row = q.find_model(conn, name)
-            if row is None:
-                raise NotFound(f"model {name!r} not found")
-            number = q.next_number(conn, row.id)
-            highest = q.highest_semver(conn, row.id)
-            if explicit_semver is not None:
-                if highest is not None:
-                    self._check_semver(name, explicit_semver, highest)
-                parts = explicit_semver
-            elif highest is None:
-                parts = (1, 0, 0)
-            else:
-                parts = (highest[0], highest[1] + 1, 0)
+            taken = q.take_number(conn, name, explicit_semver)
+            if taken is None:
+                row = q.find_model(conn, name)
+                if row is None:
+                    raise NotFound(f"model {name!r} not found")
+                highest = q.highest_semver(row)
+                assert explicit_semver is not None and highest is not None
+                self._check_semver(name, explicit_semver, highest)
+                raise Conflict(f"could not take a version number of model {name!r}")
+            number = taken.last_number
+            parts = (taken.semver_major, taken.semver_minor, taken.semver_patch)
             semver_text = ".".join(map(str, parts))
             q.insert_version(
                 conn,
                 {
-                    "model_id": row.id,
+                    "model_id": taken.id,
                     "number": number,
                     "semver": semver_text,
                     "semver_major": parts[0],

@@ -40,6 +40,9 @@ _MODEL_COLS = (
     t.models.c.created_at,
     t.models.c.created_by,
     t.models.c.last_number,
+    t.models.c.semver_major,
+    t.models.c.semver_minor,
+    t.models.c.semver_patch,
 )
 
 
@@ -111,28 +114,61 @@ def replace_tags(
 # numbering --------------------------------------------------------------------
 
 
-_NEXT_NUMBER = (
+_m = t.models.c
+_FIRST = _m.last_number == 0
+_TAKE_AUTO = (
     t.models.update()
-    .where(t.models.c.id == sa.bindparam("model_id"))
-    .values(last_number=t.models.c.last_number + 1)
-    .returning(t.models.c.last_number)
+    .where(_m.name == sa.bindparam("model_name"))
+    .values(
+        last_number=_m.last_number + 1,
+        semver_major=sa.case((_FIRST, 1), else_=_m.semver_major),
+        semver_minor=sa.case((_FIRST, 0), else_=_m.semver_minor + 1),
+        semver_patch=0,
+    )
+    .returning(_m.id, _m.last_number, _m.semver_major, _m.semver_minor, _m.semver_patch)
+)
+_TAKE_EXPLICIT = (
+    t.models.update()
+    .where(
+        _m.name == sa.bindparam("model_name"),
+        sa.or_(
+            _FIRST,
+            sa.tuple_(_m.semver_major, _m.semver_minor, _m.semver_patch)
+            < sa.tuple_(sa.bindparam("major"), sa.bindparam("minor"), sa.bindparam("patch")),
+        ),
+    )
+    .values(
+        last_number=_m.last_number + 1,
+        semver_major=sa.bindparam("major"),
+        semver_minor=sa.bindparam("minor"),
+        semver_patch=sa.bindparam("patch"),
+    )
+    .returning(_m.id, _m.last_number, _m.semver_major, _m.semver_minor, _m.semver_patch)
 )
 
 
-def next_number(conn: Connection, model_id: int) -> int:
-    """Take the next version number; the row lock it holds serialises writers."""
-    return int(conn.execute(_NEXT_NUMBER, {"model_id": model_id}).scalar_one())
+def take_number(
+    conn: Connection, name: str, semver: tuple[int, int, int] | None
+) -> Row[Any] | None:
+    """Take the next number and semver of a model in one statement.
+
+    The row lock it takes serialises writers of the model until commit. The
+    semver is the one given (only if greater than the model's highest) or the
+    highest with MINOR bumped (``1.0.0`` first). None when the model is
+    missing or the given semver is not greater.
+    """
+    if semver is None:
+        return conn.execute(_TAKE_AUTO, {"model_name": name}).first()
+    major, minor, patch = semver
+    params = {"model_name": name, "major": major, "minor": minor, "patch": patch}
+    return conn.execute(_TAKE_EXPLICIT, params).first()
 
 
-def highest_semver(conn: Connection, model_id: int) -> tuple[int, int, int] | None:
-    v = t.versions.c
-    row = conn.execute(
-        sa.select(v.semver_major, v.semver_minor, v.semver_patch)
-        .where(v.model_id == model_id)
-        .order_by(v.semver_major.desc(), v.semver_minor.desc(), v.semver_patch.desc())
-        .limit(1)
-    ).first()
-    return None if row is None else (row[0], row[1], row[2])
+def highest_semver(row: Row[Any]) -> tuple[int, int, int] | None:
+    """The highest semver of a model, from its row."""
+    if row.last_number == 0:
+        return None
+    return (row.semver_major, row.semver_minor, row.semver_patch)
 
 
 # versions ---------------------------------------------------------------------

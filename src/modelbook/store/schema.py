@@ -48,6 +48,10 @@ models = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("created_by", String(256), nullable=False),
     Column("last_number", Integer, nullable=False, default=0),
+    # The semver of the newest version, which is always the highest.
+    Column("semver_major", Integer, nullable=False, default=0),
+    Column("semver_minor", Integer, nullable=False, default=0),
+    Column("semver_patch", Integer, nullable=False, default=0),
 )
 
 model_tags = Table(

@@ -90,6 +90,9 @@ def upgrade() -> None:
         sa.Column("created_at", sa.BigInteger(), nullable=False),
         sa.Column("created_by", sa.String(length=256), nullable=False),
         sa.Column("last_number", sa.Integer(), nullable=False),
+        sa.Column("semver_major", sa.Integer(), nullable=False),
+        sa.Column("semver_minor", sa.Integer(), nullable=False),
+        sa.Column("semver_patch", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_models")),
         sa.UniqueConstraint("name", name=op.f("uq_models_name")),
     )
