@@ -6,6 +6,7 @@ so the :class:`~modelbook.registry.Registry` decides what is atomic.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -100,14 +101,21 @@ def replace_tags(
     new: Mapping[str, str],
 ) -> None:
     """Rewrite the normalised tag rows and the JSON copy of one owner's tags."""
-    conn.execute(table.delete().where(table.c[owner_col] == sa.bindparam("o")), {"o": owner_id})
+    delete, insert, update = _tag_statements(table, owner_col, json_table)
+    conn.execute(delete, {"owner": owner_id})
     if new:
-        conn.execute(
-            table.insert(), [{owner_col: owner_id, "key": k, "value": v} for k, v in new.items()]
-        )
-    conn.execute(
-        json_table.update().where(json_table.c.id == sa.bindparam("owner_id")),
-        {"owner_id": owner_id, "tags": dumps(dict(new))},
+        conn.execute(insert, [{owner_col: owner_id, "key": k, "value": v} for k, v in new.items()])
+    conn.execute(update, {"owner": owner_id, "tags": dumps(dict(new))})
+
+
+@functools.cache
+def _tag_statements(
+    table: sa.Table, owner_col: str, json_table: sa.Table
+) -> tuple[sa.Delete, sa.Insert, sa.Update]:
+    return (
+        table.delete().where(table.c[owner_col] == sa.bindparam("owner")),
+        table.insert(),
+        json_table.update().where(json_table.c.id == sa.bindparam("owner")),
     )
 
 
@@ -311,11 +319,16 @@ def list_versions(
 # aliases ----------------------------------------------------------------------
 
 
+_CURRENT_ALIAS = sa.select(t.aliases.c.version_id, t.aliases.c.number).where(
+    t.aliases.c.model_id == sa.bindparam("m"), t.aliases.c.name == sa.bindparam("a")
+)
+_UPDATE_ALIAS = t.aliases.update().where(
+    t.aliases.c.model_id == sa.bindparam("m"), t.aliases.c.name == sa.bindparam("a")
+)
+
+
 def current_alias(conn: Connection, model_id: int, alias: str) -> Row[Any] | None:
-    a = t.aliases.c
-    return conn.execute(
-        sa.select(a.version_id, a.number).where(a.model_id == model_id, a.name == alias)
-    ).first()
+    return conn.execute(_CURRENT_ALIAS, {"m": model_id, "a": alias}).first()
 
 
 def put_alias(
@@ -332,10 +345,7 @@ def put_alias(
     a = t.aliases
     values = {"version_id": version_id, "number": number, "updated_at": at, "updated_by": actor}
     if exists:
-        conn.execute(
-            a.update().where(a.c.model_id == sa.bindparam("m"), a.c.name == sa.bindparam("a")),
-            {"m": model_id, "a": alias, **values},
-        )
+        conn.execute(_UPDATE_ALIAS, {"m": model_id, "a": alias, **values})
     else:
         conn.execute(a.insert(), {"model_id": model_id, "name": alias, **values})
 
