@@ -42,6 +42,9 @@ MLFLOW_REQUIREMENTS = (f"mlflow=={MLFLOW_VERSION}", "psycopg[binary]==3.3.9")
 RESULTS = BENCH / "results"
 WORK = BENCH / ".work"
 MARKDOWN = ROOT / "BENCHMARKS.md"
+# Hand-kept section appended to BENCHMARKS.md: profiles of missed targets and the
+# fixes they led to, with figures before and after.
+PROFILE_NOTES = ROOT / "bench" / "profiles.md"
 PLOT = RESULTS / "search_latency.png"
 PG_HOST = os.environ.get("MODELBOOK_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("MODELBOOK_TEST_PG_PORT", "5432"))
@@ -965,6 +968,9 @@ def markdown(results: dict[str, Any]) -> str:
         f"median of those over {mode['rounds']} rounds. Targets are checked on p50 ratios."
     )
     w("")
+    if PROFILE_NOTES.exists():
+        w(PROFILE_NOTES.read_text().rstrip())
+        w("")
     return "\n".join(out)
 
 

@@ -276,7 +276,7 @@ class Registry:
 
     def get_model(self, name: str) -> Model:
         validation.model_name(name)
-        with self.db.read() as conn:
+        with self.db.read_one() as conn:
             row = q.find_model(conn, name)
         if row is None:
             raise NotFound(f"model {name!r} not found")
@@ -286,7 +286,7 @@ class Registry:
         """Models, newest first."""
         _limit(limit)
         before = None if page_token is None else _decode_token(page_token, "models")
-        with self.db.read() as conn:
+        with self.db.read_one() as conn:
             rows = q.list_models(conn, before_id=before, limit=limit + 1)
         token = (
             _encode_token({"s": "models", "k": rows[limit - 1].id}) if len(rows) > limit else None
@@ -535,7 +535,7 @@ class Registry:
         _limit(limit)
         scope = f"versions:{name}:{'desc' if newest_first else 'asc'}"
         after = None if page_token is None else _decode_token(page_token, scope)
-        with self.db.read() as conn:
+        with self.db.read_one() as conn:
             model = q.find_model(conn, name)
             if model is None:
                 raise NotFound(f"model {name!r} not found")
@@ -580,7 +580,7 @@ class Registry:
         stage_value = None if stage is None else validation.stage(stage)
         _limit(limit)
         before = None if page_token is None else _decode_token(page_token, "search")
-        with self.db.read() as conn:
+        with self.db.read_one() as conn:
             rows = q.search_versions(
                 conn,
                 model=model,
@@ -792,7 +792,7 @@ class Registry:
 
     def aliases(self, name: str) -> list[Alias]:
         validation.model_name(name)
-        with self.db.read() as conn:
+        with self.db.read_one() as conn:
             model = q.find_model(conn, name)
             if model is None:
                 raise NotFound(f"model {name!r} not found")
@@ -806,7 +806,7 @@ class Registry:
         if alias is not None:
             validation.alias_name(alias)
         _limit(limit)
-        with self.db.read() as conn:
+        with self.db.read_one() as conn:
             model = q.find_model(conn, name)
             if model is None:
                 raise NotFound(f"model {name!r} not found")
