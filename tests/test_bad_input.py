@@ -26,6 +26,7 @@ from modelbook import (
     Unavailable,
 )
 from modelbook.cli import main
+from modelbook.errors import ERROR_KINDS
 
 TABLES = (
     "models",
@@ -340,7 +341,7 @@ def test_bad_input_is_refused_and_writes_nothing(
 
 def test_error_kinds_have_distinct_documented_exit_codes() -> None:
     """The CLI exit code of each error kind is the documented one."""
-    assert {k.__name__: k.exit_code for k in ModelbookError.__subclasses__()} == {
+    assert {k.__name__: k.exit_code for k in ERROR_KINDS} == {
         "NotFound": 3,
         "AlreadyExists": 4,
         "Conflict": 5,
