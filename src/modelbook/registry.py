@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from . import capture, uris, validation
 from .blobs import BlobStore
 from .domain import (
@@ -166,8 +168,10 @@ def _merge(base: Any, given: Any, cls: type[Any]) -> Any:
     if isinstance(given, Mapping):
         try:
             return cls.model_validate({**base.model_dump(), **given})
-        except ValueError as exc:
-            raise InvalidInput(f"invalid {cls.__name__.lower()}: {exc}") from None
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise InvalidInput(f"invalid {cls.__name__} field {where}: {first['msg']}") from None
     raise InvalidInput(f"expected {cls.__name__} or a mapping, got {type(given).__name__}")
 
 
@@ -247,8 +251,7 @@ class Registry:
         tags: Mapping[str, object] | None,
     ) -> dict[str, Any]:
         validation.model_name(name)
-        owner_list = [owners] if isinstance(owners, str) else list(owners or [])
-        owner_list = [validation.text(o.strip(), "owner", 256) for o in owner_list if o.strip()]
+        owner_list = validation.owners(owners)
         if not owner_list:
             raise InvalidInput(
                 f"model {name!r} does not exist yet: give an owner (--owner) to create it"
@@ -345,34 +348,44 @@ class Registry:
             if ref.kind != "number":
                 raise InvalidInput(f"parent {p!r} must name a version number: models:/NAME/N")
             parent_refs.append(f"{ref.name}/{ref.number}")
-        data_refs = [data] if isinstance(data, str | DataRef) else list(data or [])
-        data_list = [
-            d if isinstance(d, DataRef) else DataRef(snapshot=validation.text(d, "data", 512))
-            for d in data_refs
-        ]
-        if isinstance(features, str):
-            fname, _, fver = features.partition("@")
-            features = FeatureSetRef(name=fname, version=fver or None)
-        lineage = Lineage(
-            code=_merge(capture.code() if capture_environment else CodeRef(), code, CodeRef),
-            data=tuple(data_list),
-            features=features,
-            run_id=run_id,
-            experiment_id=experiment_id,
-            parents=tuple(parent_refs),
-        )
-        lineage_rows = _lineage_rows(lineage)
-        env = _merge(
-            capture.environment() if capture_environment else Environment(),
-            environment,
-            Environment,
-        )
-        training = Training(
-            params=param_map, seed=seed, hardware=hardware, duration_seconds=duration_seconds
-        )
+        try:
+            data_refs = [data] if isinstance(data, str | DataRef) else list(data or [])
+            data_list = [
+                d if isinstance(d, DataRef) else DataRef(snapshot=validation.text(d, "data", 512))
+                for d in data_refs
+            ]
+            if isinstance(features, str):
+                fname, _, fver = features.partition("@")
+                features = FeatureSetRef(name=fname, version=fver or None)
+            lineage = Lineage(
+                code=_merge(capture.code() if capture_environment else CodeRef(), code, CodeRef),
+                data=tuple(data_list),
+                features=features,
+                run_id=run_id,
+                experiment_id=experiment_id,
+                parents=tuple(parent_refs),
+            )
+            lineage_rows = _lineage_rows(lineage)
+            env = _merge(
+                capture.environment() if capture_environment else Environment(),
+                environment,
+                Environment,
+            )
+            training = Training(
+                params=param_map,
+                seed=seed,
+                hardware=validation.optional_text(hardware, "hardware", 512),
+                duration_seconds=validation.optional_number(duration_seconds, "duration_seconds"),
+            )
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise InvalidInput(f"invalid {where or 'value'}: {first['msg']}") from None
+        if isinstance(caveats, str) or not isinstance(caveats, list | tuple):
+            raise InvalidInput("caveats must be a list of texts")
         caveat_list = tuple(validation.text(c, "caveat") for c in caveats)
         summary = None if change_summary is None else validation.text(change_summary, "note")
-        contract_doc = None if contract is None else json.loads(q.dumps(dict(contract)))
+        contract_doc = None if contract is None else self._contract(contract)
         model_values = None
 
         with self.db.read_one() as conn:
@@ -466,6 +479,17 @@ class Registry:
                 "created_at": q.to_dt(now),
             }
         )
+
+    @staticmethod
+    def _contract(contract: Mapping[str, Any]) -> dict[str, Any]:
+        if not isinstance(contract, Mapping):
+            raise InvalidInput(f"contract must be a mapping, got {type(contract).__name__}")
+        try:
+            doc: dict[str, Any] = json.loads(q.dumps(dict(contract)))
+        except (TypeError, ValueError) as exc:
+            raise InvalidInput(f"contract must be plain JSON data: {exc}") from None
+        validation.text(q.dumps(doc), "contract", validation.MAX_TEXT_LEN)
+        return doc
 
     @staticmethod
     def _check_semver(

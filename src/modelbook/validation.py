@@ -73,7 +73,9 @@ def text(value: str, what: str, limit: int = MAX_VALUE_LEN) -> str:
 
 
 def reason(value: str | None) -> str:
-    if value is None or not str(value).strip():
+    if value is not None and not isinstance(value, str):
+        raise InvalidInput(f"a reason must be text, got {type(value).__name__}")
+    if value is None or not value.strip():
         raise InvalidInput("a reason is required: say why (--reason TEXT)")
     return text(value.strip(), "reason")
 
@@ -104,11 +106,40 @@ def key_values(items: Iterable[str], what: str = "tag") -> dict[str, str]:
 
 def tags(values: Mapping[str, object] | None, what: str = "tag") -> dict[str, str]:
     out: dict[str, str] = {}
+    if values is not None and not isinstance(values, Mapping):
+        raise InvalidInput(
+            f"{what}s must be a mapping of KEY to VALUE, got {type(values).__name__}"
+        )
     for k, v in (values or {}).items():
         if isinstance(v, bool | int | float):
-            v = str(v)
+            try:
+                v = str(v)
+            except ValueError as exc:
+                raise InvalidInput(f"{what} {k!r}: {exc}") from None
         out[key(k, f"{what} key")] = text(v, f"{what} {k!r}")  # type: ignore[arg-type]
     return out
+
+
+def owners(value: object) -> list[str]:
+    """Owners as a list of non-empty names; one name may be given as a string."""
+    items = [value] if isinstance(value, str) else value
+    if items is None:
+        return []
+    if not isinstance(items, list | tuple) or not all(isinstance(o, str) for o in items):
+        raise InvalidInput(f"owners must be a name or a list of names, got {value!r}")
+    return [text(o.strip(), "owner", 256) for o in items if o.strip()]
+
+
+def optional_number(value: object, what: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidInput(f"{what} must be a number, got {value!r}")
+    return metric_value(value, what)
+
+
+def optional_text(value: object, what: str, limit: int = MAX_VALUE_LEN) -> str | None:
+    return None if value is None else text(value, what, limit)  # type: ignore[arg-type]
 
 
 def metric_value(raw: object, key_text: str) -> float:

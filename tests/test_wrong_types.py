@@ -1,0 +1,51 @@
+"""Arguments of the wrong type are refused with InvalidInput, never a foreign error."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from modelbook import InvalidInput, Registry
+
+CASES: dict[str, tuple[dict[str, Any], str]] = {
+    "owners not text": ({"owners": 5}, "owners"),
+    "owner list of numbers": ({"owners": [5]}, "owners"),
+    "duration not a number": ({"duration_seconds": "abc"}, "duration_seconds"),
+    "contract not JSON": ({"contract": {"x": object()}}, "contract"),
+    "tag value too many digits": ({"tags": {"k": 10**5000}}, "tag 'k'"),
+    "run id not text": ({"run_id": 5}, "run_id"),
+    "features not a reference": ({"features": 5}, "features"),
+    "data snapshot not text": ({"data": [5]}, "data"),
+    "caveats one string": ({"caveats": "abc"}, "caveats"),
+    "code field of wrong type": ({"code": {"dirty": "maybe"}}, "dirty"),
+    "tags not a mapping": ({"tags": ["a=b"]}, "mapping"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_register_refuses_wrong_types(registry: Registry, model_file: Path, case: str) -> None:
+    kwargs, phrase = CASES[case]
+    kwargs = {"owners": "alice", **kwargs}
+    with pytest.raises(InvalidInput) as err:
+        registry.register("typed", [model_file], **kwargs)
+    assert phrase in str(err.value)
+    assert "\n" not in str(err.value)
+    assert registry.models().items == []
+
+
+CALLS: dict[str, Callable[[Registry], object]] = {
+    "alias reason not text": lambda r: r.set_alias("typed", "production", 1, reason=5),  # type: ignore[arg-type]
+    "alias version a float": lambda r: r.set_alias("typed", "production", 1.5, reason="x"),  # type: ignore[arg-type]
+    "expect not a number": lambda r: r.set_alias("typed", "production", 1, reason="x", expect="1"),  # type: ignore[arg-type]
+}
+
+
+@pytest.mark.parametrize("case", sorted(CALLS))
+def test_alias_calls_refuse_wrong_types(registry: Registry, model_file: Path, case: str) -> None:
+    registry.register("typed", [model_file], owners="alice")
+    with pytest.raises(InvalidInput):
+        CALLS[case](registry)
+    assert registry.aliases("typed") == []
