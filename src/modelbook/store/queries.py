@@ -518,7 +518,10 @@ def search_versions(
         .limit(limit)
     )
     if model is not None:
-        stmt = stmt.where(t.models.c.name == model)
+        # A scalar subquery pins model_id to a constant, so the planner walks
+        # the (model_id, id) index newest first instead of every version.
+        model_id = sa.select(t.models.c.id).where(t.models.c.name == model).scalar_subquery()
+        stmt = stmt.where(v.model_id == model_id)
     if stage is not None:
         stmt = stmt.where(v.stage == stage)
     if before_id is not None:
