@@ -639,31 +639,22 @@ class Registry:
                 row = q.find_model(conn, ref.name, lock=True)
                 if row is None:
                     raise NotFound(f"model {ref.name!r} not found")
-                merged = {**json.loads(row.tags), **new}
-                for k in drop:
-                    merged.pop(k, None)
-                q.replace_tags(conn, t.model_tags, "model_id", row.id, t.models, merged)
-                q.record_event(
-                    conn,
-                    action="model.tag",
-                    actor=self.actor,
-                    at=now,
-                    model=ref.name,
-                    detail={"set": new, "removed": drop},
-                )
-                return merged
-            vrow = self._version_row(conn, ref, lock=True)
-            merged = {**json.loads(vrow.tags), **new}
+                table, owner_col, json_table, number = t.model_tags, "model_id", t.models, None
+            else:
+                row = self._version_row(conn, ref, lock=True)
+                table, owner_col, json_table = t.version_tags, "version_id", t.versions
+                number = row.number
+            merged = {**json.loads(row.tags), **new}
             for k in drop:
                 merged.pop(k, None)
-            q.replace_tags(conn, t.version_tags, "version_id", vrow.id, t.versions, merged)
+            q.replace_tags(conn, table, owner_col, row.id, json_table, merged)
             q.record_event(
                 conn,
-                action="version.tag",
+                action="model.tag" if number is None else "version.tag",
                 actor=self.actor,
                 at=now,
                 model=ref.name,
-                version=vrow.number,
+                version=number,
                 detail={"set": new, "removed": drop},
             )
             return merged
