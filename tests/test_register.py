@@ -9,6 +9,7 @@ import hashlib
 import os
 import platform
 import subprocess
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -541,3 +542,21 @@ def test_version_type_is_public(registry: Registry, model_file: Path) -> None:
     v = registry.register("typed", [model_file], owners="o")
     assert isinstance(v, Version)
     assert registry.resolve("models:/typed/latest") == v
+
+
+def test_stale_temporary_files_are_removed_on_open(db_uri: str, blob_dir: Path) -> None:
+    """A temporary file a killed writer left a day ago is removed when the registry
+    opens; a recent one, which may belong to a writer still at work, is kept."""
+    tmp = blob_dir / "tmp"
+    tmp.mkdir()
+    old, recent = tmp / "dead-writer", tmp / "live-writer"
+    old.write_bytes(b"partial")
+    recent.write_bytes(b"partial")
+    two_days_ago = time.time() - 2 * 24 * 3600
+    os.utime(old, (two_days_ago, two_days_ago))
+    reg = Registry(db_uri, blob_uri=str(blob_dir))
+    try:
+        assert not old.exists()
+        assert recent.exists()
+    finally:
+        reg.close()

@@ -14,6 +14,7 @@ import contextlib
 import errno
 import hashlib
 import os
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +28,7 @@ from .errors import IntegrityError, InvalidInput, Unavailable
 
 CHUNK = 1024 * 1024
 SMALL = 1024 * 1024
+STALE_TMP_SECONDS = 24 * 3600
 Progress = Callable[[int], None]
 
 
@@ -68,6 +70,29 @@ class BlobStore:
         self.root = root.rstrip("/")
         self.local = isinstance(self.fs, LocalFileSystem)
         self._made: set[str] = set()
+        if self.local:
+            self.remove_stale_temporaries()
+
+    def remove_stale_temporaries(self, older_than: float = STALE_TMP_SECONDS) -> int:
+        """Delete temporary files that a killed writer left behind.
+
+        A temporary file never becomes a blob unless its writer renames it,
+        so one older than a day belongs to a process that died mid-write.
+        """
+        removed = 0
+        cutoff = time.time() - older_than
+        try:
+            entries = list(os.scandir(f"{self.root}/tmp"))
+        except OSError:
+            return 0
+        for entry in entries:
+            try:
+                if entry.is_file() and entry.stat().st_mtime < cutoff:
+                    os.unlink(entry.path)
+                    removed += 1
+            except OSError:
+                continue
+        return removed
 
     def path(self, sha256: str) -> str:
         return f"{self.root}/sha256/{sha256[:2]}/{sha256}"
