@@ -140,6 +140,27 @@ def timed(fn: Callable[[int], object], ks: Iterable[int]) -> list[float]:
     return out
 
 
+def measure(
+    fn: Callable[[int], object], k0: int, n: int, warm: int = 0, budget_s: float = 0
+) -> dict[str, list[float]]:
+    """Warm up with ``warm`` calls, then time ``n`` calls of ``fn(k)``.
+
+    With a budget the round stops once it is spent, after at least 5 calls.
+    """
+    for k in range(k0 - warm, k0):
+        fn(k)
+    if budget_s:
+        ms: list[float] = []
+        deadline = time.perf_counter() + budget_s
+        for k in range(k0, k0 + n):
+            ms += timed(fn, [k])
+            if len(ms) >= 5 and time.perf_counter() > deadline:
+                break
+    else:
+        ms = timed(fn, range(k0, k0 + n))
+    return {"ms": [round(x, 4) for x in ms]}
+
+
 # Worker protocol ------------------------------------------------------------------
 
 

@@ -226,18 +226,7 @@ class MbSide:
         if kind.startswith("register"):
             for k in range(k0 - warm, k0 + n):
                 self._file(kind, k)
-        for k in range(k0 - warm, k0):
-            fn(k)
-        if budget_s:
-            ms: list[float] = []
-            deadline = time.perf_counter() + budget_s
-            for k in range(k0, k0 + n):
-                ms += c.timed(fn, [k])
-                if len(ms) >= 5 and time.perf_counter() > deadline:
-                    break
-        else:
-            ms = c.timed(fn, range(k0, k0 + n))
-        return {"ms": [round(x, 4) for x in ms]}
+        return c.measure(fn, k0, n, warm, budget_s)
 
     def _op_register(self, k: int) -> None:
         self.r.register(

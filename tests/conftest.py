@@ -8,6 +8,7 @@ locally and fail loudly in CI (``CI=true``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import uuid
@@ -71,22 +72,31 @@ def postgres_available() -> bool:
     return True
 
 
+@contextlib.contextmanager
+def temporary_pg_schema(prefix: str = "t") -> Iterator[str]:
+    """A fresh, empty PostgreSQL schema, dropped (with its sessions) afterwards."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with pg_admin_conn() as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield schema
+    finally:
+        with pg_admin_conn() as conn:
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = %s AND pid <> pg_backend_pid() AND query LIKE %s",
+                (PG_DB, f"%{schema}%"),
+            )
+            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
 @pytest.fixture
 def pg_schema(postgres_available: bool) -> Iterator[str]:
     """A fresh, empty PostgreSQL schema, dropped after the test."""
     if not postgres_available:
         pytest.skip("PostgreSQL is not reachable")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with pg_admin_conn() as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    yield schema
-    with pg_admin_conn() as conn:
-        conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = %s AND pid <> pg_backend_pid() AND query LIKE %s",
-            (PG_DB, f"%{schema}%"),
-        )
-        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    with temporary_pg_schema() as schema:
+        yield schema
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

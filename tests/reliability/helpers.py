@@ -15,7 +15,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -310,18 +309,7 @@ class Figures:
 @contextlib.contextmanager
 def fresh_pg_schema() -> Iterator[str]:
     """A brand-new PostgreSQL schema (its URI), dropped afterwards."""
-    from tests.conftest import PG_DB, pg_admin_conn, pg_uri
+    from tests.conftest import pg_uri, temporary_pg_schema
 
-    schema = f"r_{uuid.uuid4().hex[:12]}"
-    with pg_admin_conn() as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    try:
+    with temporary_pg_schema("r") as schema:
         yield pg_uri(schema)
-    finally:
-        with pg_admin_conn() as conn:
-            conn.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = %s AND pid <> pg_backend_pid() AND query LIKE %s",
-                (PG_DB, f"%{schema}%"),
-            )
-            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
