@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import getpass
 import json
 import os
@@ -17,6 +18,7 @@ import shutil
 import stat
 import tempfile
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -51,6 +53,8 @@ from .store import schema as t
 
 Progress = Callable[[int], None]
 MAX_PAGE = 1000
+# Parsed versions kept in memory per Registry (a few KB each).
+VERSION_CACHE_SIZE = 16_384
 
 
 def _now_us() -> int:
@@ -201,7 +205,7 @@ class Registry:
         self.db = Database(uri)
         self.db.migrate()
         self.blobs = BlobStore(blob_uri, **dict(blob_options or {}))
-        self._cache: dict[int, tuple[str, Version]] = {}
+        self._cache: OrderedDict[int, tuple[str, Version]] = OrderedDict()
 
     def close(self) -> None:
         self.db.dispose()
@@ -279,18 +283,20 @@ class Registry:
 
     def get_model(self, name: str) -> Model:
         validation.model_name(name)
-        with self.db.read_one() as conn:
-            row = q.find_model(conn, name)
+        return q.model_from_row(self.db.reading(lambda conn: self._model_row(conn, name)))
+
+    @staticmethod
+    def _model_row(conn: Any, name: str, *, lock: bool = False) -> Any:
+        row = q.find_model(conn, name, lock=lock)
         if row is None:
             raise NotFound(f"model {name!r} not found")
-        return q.model_from_row(row)
+        return row
 
     def models(self, *, limit: int = 100, page_token: str | None = None) -> Page[Model]:
         """Models, newest first."""
         _limit(limit)
         before = None if page_token is None else _decode_token(page_token, "models")
-        with self.db.read_one() as conn:
-            rows = q.list_models(conn, before_id=before, limit=limit + 1)
+        rows = self.db.reading(lambda conn: q.list_models(conn, before_id=before, limit=limit + 1))
         token = (
             _encode_token({"s": "models", "k": rows[limit - 1].id}) if len(rows) > limit else None
         )
@@ -388,8 +394,7 @@ class Registry:
         contract_doc = None if contract is None else self._contract(contract)
         model_values = None
 
-        with self.db.read_one() as conn:
-            existing = q.find_model(conn, name)
+        existing = self.db.reading(lambda conn: q.find_model(conn, name))
         highest = None if existing is None else q.highest_semver(existing)
         if existing is None:
             model_values = self._model_values(name, owners, task, risk_tier, description, None)
@@ -506,8 +511,7 @@ class Registry:
     def get_version(self, uri: str) -> Version:
         """The version a URI names (number, semver, alias or ``latest``)."""
         ref = uris.parse(uri)
-        with self.db.read_one() as conn:
-            return self._version(conn, ref)
+        return self.db.reading(lambda conn: self._version(conn, ref))
 
     resolve = get_version
 
@@ -536,14 +540,21 @@ class Registry:
         return row
 
     def _from_row(self, model: str, row: Any) -> Version:
-        """Build a Version, reusing the parsed frozen part: versions never change."""
+        """Build a Version, reusing the parsed frozen part: versions never change.
+
+        The cache keeps the most recently used versions by row id; an entry is
+        used only while the version's tags and stage are those it was built with.
+        """
         hit = self._cache.get(row.id)
         if hit is not None and hit[0] == row.tags and hit[1].stage == row.stage:
+            with contextlib.suppress(KeyError):
+                self._cache.move_to_end(row.id)
             return hit[1]
         version = q.version_from_row(model, row)
-        if len(self._cache) >= 8192:
-            self._cache.clear()
         self._cache[row.id] = (row.tags, version)
+        while len(self._cache) > VERSION_CACHE_SIZE:
+            with contextlib.suppress(KeyError):
+                self._cache.popitem(last=False)
         return version
 
     def versions(
@@ -559,13 +570,14 @@ class Registry:
         _limit(limit)
         scope = f"versions:{name}:{'desc' if newest_first else 'asc'}"
         after = None if page_token is None else _decode_token(page_token, scope)
-        with self.db.read_one() as conn:
-            model = q.find_model(conn, name)
-            if model is None:
-                raise NotFound(f"model {name!r} not found")
-            rows = q.list_versions(
+
+        def read(conn: Any) -> list[Any]:
+            model = self._model_row(conn, name)
+            return q.list_versions(
                 conn, model.id, after=after, limit=limit + 1, newest_first=newest_first
             )
+
+        rows = self.db.reading(read)
         token = (
             _encode_token({"s": scope, "k": rows[limit - 1].number}) if len(rows) > limit else None
         )
@@ -604,8 +616,8 @@ class Registry:
         stage_value = None if stage is None else validation.stage(stage)
         _limit(limit)
         before = None if page_token is None else _decode_token(page_token, "search")
-        with self.db.read_one() as conn:
-            rows = q.search_versions(
+        rows = self.db.reading(
+            lambda conn: q.search_versions(
                 conn,
                 model=model,
                 tags=tag_map,
@@ -614,6 +626,7 @@ class Registry:
                 before_id=before,
                 limit=limit + 1,
             )
+        )
         token = (
             _encode_token({"s": "search", "k": rows[limit - 1].id}) if len(rows) > limit else None
         )
@@ -636,9 +649,7 @@ class Registry:
         now = _now_us()
         with self.db.write() as conn:
             if ref.kind == "model":
-                row = q.find_model(conn, ref.name, lock=True)
-                if row is None:
-                    raise NotFound(f"model {ref.name!r} not found")
+                row = self._model_row(conn, ref.name, lock=True)
                 table, owner_col, json_table, number = t.model_tags, "model_id", t.models, None
             else:
                 row = self._version_row(conn, ref, lock=True)
@@ -683,9 +694,7 @@ class Registry:
         ref = self._version_ref(name, version)
         now = _now_us()
         with self.db.write() as conn:
-            model = q.find_model(conn, name, lock=True)
-            if model is None:
-                raise NotFound(f"model {name!r} not found")
+            model = self._model_row(conn, name, lock=True)
             vrow = self._version_row(conn, ref)
             current = q.current_alias(conn, model.id, alias)
             self._check_expect(name, alias, current, expect)
@@ -728,9 +737,7 @@ class Registry:
         self._valid_expect(expect)
         now = _now_us()
         with self.db.write() as conn:
-            model = q.find_model(conn, name, lock=True)
-            if model is None:
-                raise NotFound(f"model {name!r} not found")
+            model = self._model_row(conn, name, lock=True)
             current = q.current_alias(conn, model.id, alias)
             if current is None:
                 raise NotFound(f"alias models:/{name}@{alias} not found")
@@ -807,11 +814,9 @@ class Registry:
 
     def aliases(self, name: str) -> list[Alias]:
         validation.model_name(name)
-        with self.db.read_one() as conn:
-            model = q.find_model(conn, name)
-            if model is None:
-                raise NotFound(f"model {name!r} not found")
-            return q.list_aliases(conn, name, model.id)
+        return self.db.reading(
+            lambda conn: q.list_aliases(conn, name, self._model_row(conn, name).id)
+        )
 
     def alias_history(
         self, name: str, alias: str | None = None, *, limit: int = 100
@@ -821,11 +826,9 @@ class Registry:
         if alias is not None:
             validation.alias_name(alias)
         _limit(limit)
-        with self.db.read_one() as conn:
-            model = q.find_model(conn, name)
-            if model is None:
-                raise NotFound(f"model {name!r} not found")
-            return q.alias_history(conn, name, model.id, alias, limit)
+        return self.db.reading(
+            lambda conn: q.alias_history(conn, name, self._model_row(conn, name).id, alias, limit)
+        )
 
     # artifacts ---------------------------------------------------------------------------
 

@@ -21,9 +21,9 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event, exc
@@ -35,6 +35,11 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 HEAD = "0001"
 _PG_MIGRATE_LOCK = 0x6D6F64656C626B  # "modelbk"
 SQLITE_BUSY_MS = 30_000
+# Threads that keep a connection of their own for reads; more threads than
+# this borrow one from the pool per read, so a wide thread pool cannot use
+# up the pool that writers need.
+MAX_HELD_READERS = 4
+T = TypeVar("T")
 
 
 def default_home() -> Path:
@@ -96,6 +101,10 @@ class Database:
         except (ImportError, exc.ArgumentError) as e:
             raise Unavailable(f"cannot use database {redact(uri)}: {e}") from e
         self._thread_lock = threading.Lock()
+        self._held_lock = threading.Lock()
+        self._held: dict[threading.Thread, Connection] = {}
+        self._held_pid = os.getpid()
+        self._orphans: list[Connection] = []
         self._write_lock_fd: int | None = None
         self._write_lock_path: str | None = None
         if self.dialect == "sqlite":
@@ -135,11 +144,69 @@ class Database:
         with self.translate(), self.engine.connect() as conn, conn.begin():
             yield conn
 
-    @contextlib.contextmanager
-    def read_one(self) -> Iterator[Connection]:
-        """A connection for a single-statement read, without BEGIN/ROLLBACK round trips."""
-        with self.translate(), self._autocommit.connect() as conn:
-            yield conn
+    def reading(self, fn: Callable[[Connection], T]) -> T:
+        """Run a short read on this thread's own autocommit connection.
+
+        The connection stays checked out between calls, so a read costs its
+        statements only: no pool checkout, liveness ping, BEGIN or ROLLBACK.
+        A connection found dead (a restarted server, a killed backend) is
+        replaced and the read run once more; reads change nothing, so the
+        retry is safe.
+        """
+        with self.translate():
+            for attempt in (1, 2):
+                conn, borrowed = self._reader()
+                try:
+                    return fn(conn)
+                except exc.DBAPIError as e:
+                    if borrowed or not e.connection_invalidated:
+                        raise
+                    self._forget_reader(conn)
+                    if attempt == 2:
+                        raise
+                except (KeyboardInterrupt, SystemExit, GeneratorExit):
+                    # Interrupted mid-read: the connection's state is unknown.
+                    if not borrowed:
+                        self._forget_reader(conn)
+                    raise
+                finally:
+                    if borrowed:
+                        conn.close()
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _reader(self) -> tuple[Connection, bool]:
+        """This thread's held connection, or a borrowed one (True) when too many are held."""
+        me = threading.current_thread()
+        conn = self._held.get(me)
+        if conn is not None and not conn.closed and not conn.invalidated and self._same_process():
+            return conn, False
+        with self._held_lock:
+            if not self._same_process():
+                # Connections inherited over fork belong to the parent: keep
+                # them referenced so that collecting them cannot close its sockets.
+                self._orphans.extend(self._held.values())
+                self._held = {}
+                self._held_pid = os.getpid()
+            for thread in [th for th in self._held if not th.is_alive() or th is me]:
+                with contextlib.suppress(exc.SQLAlchemyError):
+                    self._held.pop(thread).close()
+            if len(self._held) < MAX_HELD_READERS:
+                conn = self._autocommit.connect()
+                self._held[me] = conn
+                return conn, False
+        return self._autocommit.connect(), True
+
+    def _same_process(self) -> bool:
+        return self._held_pid == os.getpid()
+
+    def _forget_reader(self, conn: Connection) -> None:
+        with self._held_lock:
+            for thread, held in list(self._held.items()):
+                if held is conn:
+                    del self._held[thread]
+        with contextlib.suppress(exc.SQLAlchemyError):
+            conn.invalidate()
+            conn.close()
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:
@@ -252,6 +319,12 @@ class Database:
             conn.commit()
 
     def dispose(self) -> None:
+        with self._held_lock:
+            held, self._held = self._held, {}
+        if self._same_process():
+            for conn in held.values():
+                with contextlib.suppress(exc.SQLAlchemyError):
+                    conn.close()
         self.engine.dispose()
         if self._write_lock_fd is not None:
             os.close(self._write_lock_fd)

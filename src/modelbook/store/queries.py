@@ -507,39 +507,90 @@ def search_versions(
 ) -> list[Row[Any]]:
     """Versions matching every filter, newest registration first.
 
-    Each filter is an EXISTS probe on a narrow indexed table, so the query
-    walks versions newest first and stops after ``limit`` matches.
+    The query walks one index newest first and stops after ``limit`` matches:
+    the model's ``(model_id, id)`` index when a model is named, else the
+    first tag's ``(key, value, version_id)`` index, else the versions
+    themselves. Every other filter is an EXISTS probe on a narrow indexed
+    table.
     """
-    v = t.versions.c
-    stmt = (
-        sa.select(t.models.c.name.label("model_name"), *_VERSION_COLS)
-        .select_from(t.versions.join(t.models, t.models.c.id == v.model_id))
-        .order_by(v.id.desc())
-        .limit(limit)
-    )
+    params: dict[str, Any] = {"limit": limit}
     if model is not None:
+        params["model"] = model
+    if stage is not None:
+        params["stage"] = stage
+    if before_id is not None:
+        params["before"] = before_id
+    for j, (key, value) in enumerate(tags.items()):
+        params[f"k{j}"], params[f"v{j}"] = key, value
+    for j, (name, split, slice_, _, number) in enumerate(metrics):
+        params.update({f"mn{j}": name, f"ms{j}": split, f"ml{j}": slice_, f"mv{j}": number})
+    shape = (
+        model is not None,
+        len(tags),
+        tuple(m[3] for m in metrics),
+        stage is not None,
+        before_id is not None,
+    )
+    return list(conn.execute(_search_statement(*shape), params))
+
+
+@functools.lru_cache(maxsize=256)
+def _search_statement(
+    by_model: bool, n_tags: int, metric_ops: tuple[str, ...], by_stage: bool, paged: bool
+) -> sa.Select[Any]:
+    """The search statement of one filter shape, built once with bound values."""
+    v = t.versions.c
+    cols = (t.models.c.name.label("model_name"), *_VERSION_COLS)
+    tag_probes = range(n_tags)
+    if by_model or not n_tags:
+        order = v.id
+        stmt = sa.select(*cols).select_from(t.versions.join(t.models, t.models.c.id == v.model_id))
+    else:
+        # Driven by the first tag's index: its rows for one (key, value) are
+        # in version order, and each version has at most one row per key.
+        first = t.version_tags.alias("by_tag")
+        order = first.c.version_id
+        stmt = (
+            sa.select(*cols)
+            .select_from(
+                first.join(t.versions, v.id == first.c.version_id).join(
+                    t.models, t.models.c.id == v.model_id
+                )
+            )
+            .where(first.c.key == sa.bindparam("k0"), first.c.value == sa.bindparam("v0"))
+        )
+        tag_probes = range(1, n_tags)
+    if by_model:
         # A scalar subquery pins model_id to a constant, so the planner walks
         # the (model_id, id) index newest first instead of every version.
-        model_id = sa.select(t.models.c.id).where(t.models.c.name == model).scalar_subquery()
-        stmt = stmt.where(v.model_id == model_id)
-    if stage is not None:
-        stmt = stmt.where(v.stage == stage)
-    if before_id is not None:
-        stmt = stmt.where(v.id < before_id)
-    for key, value in tags.items():
-        vt = t.version_tags.alias()
-        stmt = stmt.where(
-            sa.exists().where(vt.c.version_id == v.id, vt.c.key == key, vt.c.value == value)
+        model_id = (
+            sa.select(t.models.c.id)
+            .where(t.models.c.name == sa.bindparam("model"))
+            .scalar_subquery()
         )
-    for name, split, slice_, op, number in metrics:
-        mt = t.metrics.alias()
+        stmt = stmt.where(v.model_id == model_id)
+    if by_stage:
+        stmt = stmt.where(v.stage == sa.bindparam("stage"))
+    if paged:
+        stmt = stmt.where(order < sa.bindparam("before"))
+    for j in tag_probes:
+        vt = t.version_tags.alias(f"tag{j}")
+        stmt = stmt.where(
+            sa.exists().where(
+                vt.c.version_id == v.id,
+                vt.c.key == sa.bindparam(f"k{j}"),
+                vt.c.value == sa.bindparam(f"v{j}"),
+            )
+        )
+    for j, op in enumerate(metric_ops):
+        mt = t.metrics.alias(f"metric{j}")
         stmt = stmt.where(
             sa.exists().where(
                 mt.c.version_id == v.id,
-                mt.c.name == name,
-                mt.c.split == split,
-                mt.c.slice == slice_,
-                _OPS[op](mt.c.value, number),
+                mt.c.name == sa.bindparam(f"mn{j}"),
+                mt.c.split == sa.bindparam(f"ms{j}"),
+                mt.c.slice == sa.bindparam(f"ml{j}"),
+                _OPS[op](mt.c.value, sa.bindparam(f"mv{j}")),
             )
         )
-    return list(conn.execute(stmt))
+    return stmt.order_by(order.desc()).limit(sa.bindparam("limit"))
