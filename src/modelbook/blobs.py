@@ -6,18 +6,26 @@ fsynced and renamed into place; on an object store (S3 and friends) it is
 hashed first and then uploaded with one PUT, which the store makes visible
 atomically. Identical content is stored once. Every read is verified against
 the hash it was asked for.
+
+Large local files are read once: each chunk is hashed on a second thread while
+the same bytes are written, with direct I/O (``O_DIRECT``) where the file system
+supports it, so that ingesting a big model neither fills the page cache with a
+second copy of it nor leaves gigabytes of dirty pages for the final fsync.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import hashlib
+import itertools
+import mmap
 import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +36,15 @@ from .errors import IntegrityError, InvalidInput, Unavailable
 
 CHUNK = 1024 * 1024
 SMALL = 1024 * 1024
+# Large files are copied in chunks of this size, through two page-aligned buffers.
+STREAM_CHUNK = 8 * 1024 * 1024
+# Direct I/O only pays off for big files: below this size the few dirty pages of
+# a buffered write are flushed quickly, and the page cache costs little.
+DIRECT_MIN = 16 * 1024 * 1024
+# Offsets and lengths of direct writes are kept to multiples of this.
+DIRECT_ALIGN = 4096
+# 0 where the platform has no direct I/O: every file is then written buffered.
+O_DIRECT: int = getattr(os, "O_DIRECT", 0)
 STALE_TMP_SECONDS = 24 * 3600
 Progress = Callable[[int], None]
 
@@ -42,6 +59,65 @@ def _fsync_dir(path: str) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _set_direct(fd: int, on: bool) -> bool:
+    """Turn direct I/O on or off for ``fd``; False when the file system refuses it."""
+    flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETFL, (flags | O_DIRECT) if on else (flags & ~O_DIRECT))
+    except OSError as exc:
+        if on and exc.errno in (errno.EINVAL, errno.EOPNOTSUPP):
+            return False
+        raise
+    return on
+
+
+def _read_full(fd: int, buf: memoryview) -> int:
+    """Fill ``buf`` from ``fd``; fewer bytes only at the end of the file.
+
+    Only the last chunk can then be short, which keeps every other direct
+    write aligned.
+    """
+    got = 0
+    while got < len(buf):
+        with buf[got:] as rest:
+            n = os.readv(fd, [rest])
+        if n == 0:
+            break
+        got += n
+    return got
+
+
+def _hash_part(digest: hashlib._Hash, buf: memoryview, n: int) -> None:
+    with buf[:n] as part:
+        digest.update(part)
+
+
+def _write_all(fd: int, buf: memoryview, n: int, direct: bool, tmp: str) -> bool:
+    """Write the first ``n`` bytes of ``buf``; returns whether direct I/O is still on.
+
+    Direct I/O is switched off for good at an unaligned tail or short write,
+    or when the file system refuses a direct write (EINVAL); the bytes are
+    then written buffered at the same offset.
+    """
+    done = 0
+    with buf[:n] as chunk:
+        while done < n:
+            if direct and (done % DIRECT_ALIGN or (n - done) % DIRECT_ALIGN):
+                direct = _set_direct(fd, False)
+            try:
+                with chunk[done:] as rest:
+                    step = os.writev(fd, [rest])
+            except OSError as exc:
+                if not (direct and exc.errno == errno.EINVAL):
+                    raise
+                direct = _set_direct(fd, False)
+                continue
+            if step == 0:
+                raise OSError(errno.ENOSPC, "short write", tmp)
+            done += step
+    return direct
 
 
 def hash_file(path: Path, progress: Progress = _noop) -> tuple[str, int]:
@@ -132,43 +208,59 @@ class BlobStore:
         self._made.add(path)
 
     def _put_local(self, src: Path, progress: Progress) -> tuple[str, int]:
-        if os.path.getsize(src) <= SMALL:
-            data = src.read_bytes()
-            sha = hashlib.sha256(data).hexdigest()
-            progress(len(data))
-            final = self.path(sha)
-            if self._intact_copy(final, data):
-                return sha, len(data)
-            return sha, self._land(final, data)
+        size = os.path.getsize(src)
+        if size > SMALL:
+            return self._put_large(
+                src, direct=size >= DIRECT_MIN and O_DIRECT != 0, progress=progress
+            )
+        data = src.read_bytes()
+        sha = hashlib.sha256(data).hexdigest()
+        progress(len(data))
+        final = self.path(sha)
+        if self._intact_copy(final, data):
+            return sha, len(data)
+        return sha, self._land(final, data)
+
+    def _put_large(self, src: Path, direct: bool, progress: Progress) -> tuple[str, int]:
+        """Stream a large file into the store, reading it once.
+
+        Each chunk is read into one of two buffers, hashed on a second thread
+        and written from the same buffer, which is refilled only after both are
+        done: the hash is of exactly the bytes written, and hashing, reading and
+        writing overlap. With ``direct`` the chunks bypass the page cache, so a
+        big ingest neither evicts other cached data nor has to fault in fresh
+        page-cache memory (slow in VMs), and the closing fsync has next to
+        nothing left to flush. Where direct I/O is refused the same loop writes buffered.
+        """
         tmp_dir = f"{self.root}/tmp"
         self._mkdir(tmp_dir)
         tmp = f"{tmp_dir}/{uuid.uuid4().hex}"
         digest = hashlib.sha256()
         size = 0
-        buf = bytearray(CHUNK)
-        view = memoryview(buf)
         try:
-            with (
-                open(src, "rb", buffering=0) as fin,
-                open(tmp, "wb", buffering=0) as fout,
-                ThreadPoolExecutor(1) as hasher,
-            ):
-                # One pass: each chunk is hashed on a second thread while this
-                # thread writes it (both release the GIL), so hashing and
-                # copying overlap and the hash is of exactly the bytes written.
-                while n := fin.readinto(buf):
-                    chunk = view[:n]
-                    hashed = hasher.submit(digest.update, chunk)
-                    written = 0
-                    while written < n:
-                        step = fout.write(chunk[written:])
-                        if not step:
-                            raise OSError(errno.ENOSPC, "short write", tmp)
-                        written += step
-                    hashed.result()
+            with contextlib.ExitStack() as stack:
+                fin = os.open(src, os.O_RDONLY)
+                stack.callback(os.close, fin)
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+                stack.callback(os.close, fd)
+                direct = direct and _set_direct(fd, True)
+                bufs = [stack.enter_context(mmap.mmap(-1, STREAM_CHUNK)) for _ in range(2)]
+                views = [stack.enter_context(memoryview(b)) for b in bufs]
+                # Left first: waits for a hash still running before the buffers go.
+                hasher = stack.enter_context(ThreadPoolExecutor(1))
+                hashed: Future[None] | None = None
+                for i in itertools.count():
+                    whole = views[i % 2]  # not the buffer the hasher may still read
+                    n = _read_full(fin, whole)
+                    if hashed is not None:
+                        hashed.result()
+                    if n == 0:
+                        break
+                    hashed = hasher.submit(_hash_part, digest, whole, n)
+                    direct = _write_all(fd, whole, n, direct, tmp)
                     size += n
                     progress(n)
-                os.fsync(fout.fileno())
+                os.fsync(fd)
             sha = digest.hexdigest()
             final = self.path(sha)
             # An existing blob of this hash is replaced by the fresh copy rather
