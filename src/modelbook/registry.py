@@ -279,7 +279,16 @@ class Registry:
 
     def _write_model_tags(self, conn: Any, model_id: int, tags: Mapping[str, str]) -> None:
         if tags:
-            q.replace_tags(conn, t.model_tags, "model_id", model_id, t.models, tags)
+            q.write_tags(
+                conn,
+                t.model_tags,
+                "model_id",
+                model_id,
+                t.models,
+                changed=tags,
+                removed=(),
+                merged=tags,
+            )
 
     def get_model(self, name: str) -> Model:
         validation.model_name(name)
@@ -655,10 +664,20 @@ class Registry:
                 row = self._version_row(conn, ref, lock=True)
                 table, owner_col, json_table = t.version_tags, "version_id", t.versions
                 number = row.number
-            merged = {**json.loads(row.tags), **new}
+            old = json.loads(row.tags)
+            merged = {**old, **new}
             for k in drop:
                 merged.pop(k, None)
-            q.replace_tags(conn, table, owner_col, row.id, json_table, merged)
+            q.write_tags(
+                conn,
+                table,
+                owner_col,
+                row.id,
+                json_table,
+                changed={k: v for k, v in new.items() if k in merged and old.get(k) != v},
+                removed=[k for k in drop if k in old],
+                merged=merged,
+            )
             q.record_event(
                 conn,
                 action="model.tag" if number is None else "version.tag",
@@ -694,36 +713,31 @@ class Registry:
         ref = self._version_ref(name, version)
         now = _now_us()
         with self.db.write() as conn:
-            model = self._model_row(conn, name, lock=True)
-            vrow = self._version_row(conn, ref)
-            current = q.current_alias(conn, model.id, alias)
-            self._check_expect(name, alias, current, expect)
-            if current is not None and current.number == vrow.number:
-                return self._alias(conn, name, model.id, alias)
+            target = q.alias_target(conn, name, alias, ref.kind, ref.value)
+            if target is None:
+                raise NotFound(f"model {name!r} not found")
+            if target.version_id is None:
+                raise NotFound(f"version {ref} not found")
+            self._check_expect(name, alias, target.current, expect)
+            if target.current == target.number:
+                return self._alias(conn, name, target.model_id, alias)
             q.put_alias(
                 conn,
-                model.id,
+                target.model_id,
                 alias,
-                version_id=vrow.id,
-                number=vrow.number,
-                exists=current is not None,
+                version_id=target.version_id,
+                number=target.number,
+                exists=target.current is not None,
                 at=now,
                 actor=self.actor,
             )
             self._record_move(
-                conn,
-                name,
-                model.id,
-                alias,
-                None if current is None else current.number,
-                vrow.number,
-                why,
-                now,
+                conn, name, target.model_id, alias, target.current, target.number, why, now
             )
         return Alias(
             model=name,
             name=alias,
-            version=vrow.number,
+            version=target.number,
             updated_at=q.to_dt(now),
             updated_by=self.actor,
         )
@@ -737,13 +751,14 @@ class Registry:
         self._valid_expect(expect)
         now = _now_us()
         with self.db.write() as conn:
-            model = self._model_row(conn, name, lock=True)
-            current = q.current_alias(conn, model.id, alias)
-            if current is None:
+            target = q.alias_target(conn, name, alias)
+            if target is None:
+                raise NotFound(f"model {name!r} not found")
+            if target.current is None:
                 raise NotFound(f"alias models:/{name}@{alias} not found")
-            self._check_expect(name, alias, current, expect)
-            q.drop_alias(conn, model.id, alias)
-            self._record_move(conn, name, model.id, alias, current.number, None, why, now)
+            self._check_expect(name, alias, target.current, expect)
+            q.drop_alias(conn, target.model_id, alias)
+            self._record_move(conn, name, target.model_id, alias, target.current, None, why, now)
 
     def _record_move(
         self,
@@ -783,10 +798,10 @@ class Registry:
             validation.version_number(expect, "expected version")
 
     @staticmethod
-    def _check_expect(name: str, alias: str, current: Any, expect: int | None) -> None:
+    def _check_expect(name: str, alias: str, current: int | None, expect: int | None) -> None:
         if expect is None:
             return
-        actual = 0 if current is None else current.number
+        actual = 0 if current is None else current
         if actual != expect:
             now_at = "does not exist" if current is None else f"points at version {actual}"
             wanted = "not to exist" if expect == 0 else f"to point at version {expect}"

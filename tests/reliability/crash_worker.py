@@ -1,7 +1,7 @@
 """A registry user that the crash loop kills with SIGKILL.
 
 Run as ``python crash_worker.py CONFIG_JSON``. It performs random mutations
-(register small and multi-MB files, move, delete aliases, set tags) until it
+(register small, multi-MB and direct-I/O-sized files, move, delete aliases, set tags) until it
 is killed, and reports each step on stdout as ``M <index> <marker> [json]``
 *before* the step happens:
 
@@ -91,6 +91,7 @@ def _traced_engine(*args: object, **kwargs: object) -> sa.Engine:
 sa.create_engine = _traced_engine  # type: ignore[assignment]
 
 from modelbook import NotFound, Registry  # noqa: E402
+from modelbook.blobs import DIRECT_MIN, STREAM_CHUNK  # noqa: E402
 
 mark("open")
 reg = Registry(cfg["uri"], blob_uri=cfg["blob_uri"], actor=f"crash-{cfg['seed']}")
@@ -112,6 +113,9 @@ def register(model: str, large: bool, i: int) -> None:
     paths: list[Path] = []
     if large:
         size = rng.randrange(cfg["large_min"], cfg["large_max"])
+        if cfg.get("direct") and rng.random() < 0.5:
+            # Big enough for direct I/O, with an unaligned tail.
+            size = DIRECT_MIN + rng.randrange(1, 3 * STREAM_CHUNK)
         paths.append(folder / "weights.bin")
         paths[0].write_bytes(rng.randbytes(size))
     else:

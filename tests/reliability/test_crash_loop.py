@@ -196,6 +196,7 @@ def test_crash_loop(db_uri: str, blob_dir: Path, work_dir: Path, figures: Figure
                 "weights": [4, 2, 3, 1, 1],
                 "large_min": 1_500_000,
                 "large_max": 6_000_000,
+                "direct": True,
             }
             note = f"iteration {it} (seed {SEED}, worker seed {cfg['seed']}, {mode})"
             markers = kill_once(cfg, rng, mode)

@@ -21,7 +21,9 @@ from . import schema as t
 
 
 def to_dt(us: int) -> datetime:
-    return datetime.fromtimestamp(us / 1_000_000, tz=UTC)
+    """A UTC time from integer microseconds, exactly (no float rounding)."""
+    seconds, micros = divmod(us, 1_000_000)
+    return datetime.fromtimestamp(seconds, tz=UTC).replace(microsecond=micros)
 
 
 def dumps(value: Any) -> str:
@@ -92,29 +94,43 @@ def list_models(conn: Connection, *, before_id: int | None, limit: int) -> list[
     return list(conn.execute(stmt))
 
 
-def replace_tags(
+def write_tags(
     conn: Connection,
     table: sa.Table,
     owner_col: str,
     owner_id: int,
     json_table: sa.Table,
-    new: Mapping[str, str],
+    *,
+    changed: Mapping[str, str],
+    removed: Sequence[str],
+    merged: Mapping[str, str],
 ) -> None:
-    """Rewrite the normalised tag rows and the JSON copy of one owner's tags."""
-    delete, insert, update = _tag_statements(table, owner_col, json_table)
-    conn.execute(delete, {"owner": owner_id})
-    if new:
-        conn.execute(insert, [{owner_col: owner_id, "key": k, "value": v} for k, v in new.items()])
-    conn.execute(update, {"owner": owner_id, "tags": dumps(dict(new))})
+    """Upsert changed tags, delete removed ones, and store the JSON copy of the result."""
+    upsert, delete, update = _tag_statements(conn.dialect.name, table, owner_col, json_table)
+    if changed:
+        conn.execute(
+            upsert, [{owner_col: owner_id, "key": k, "value": v} for k, v in changed.items()]
+        )
+    gone = [k for k in removed if k not in merged]
+    if gone:
+        conn.execute(delete, {"owner": owner_id, "keys": gone})
+    conn.execute(update, {"owner": owner_id, "tags": dumps(dict(merged))})
 
 
 @functools.cache
 def _tag_statements(
-    table: sa.Table, owner_col: str, json_table: sa.Table
-) -> tuple[sa.Delete, sa.Insert, sa.Update]:
+    dialect: str, table: sa.Table, owner_col: str, json_table: sa.Table
+) -> tuple[Any, sa.Delete, sa.Update]:
+    insert: Any = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    upsert = insert.on_conflict_do_update(
+        index_elements=[owner_col, "key"], set_={"value": insert.excluded.value}
+    )
     return (
-        table.delete().where(table.c[owner_col] == sa.bindparam("owner")),
-        table.insert(),
+        upsert,
+        table.delete().where(
+            table.c[owner_col] == sa.bindparam("owner"),
+            table.c.key.in_(sa.bindparam("keys", expanding=True)),
+        ),
         json_table.update().where(json_table.c.id == sa.bindparam("owner")),
     )
 
@@ -194,17 +210,20 @@ _VERSION_COLS = (
 
 
 def version_from_row(model: str, row: Row[Any]) -> Version:
-    doc = json.loads(row.doc)
-    doc.update(
-        model=model,
-        number=row.number,
-        semver=row.semver,
-        stage=row.stage,
-        tags=json.loads(row.tags),
-        created_at=to_dt(row.created_at),
-        created_by=row.created_by,
+    """Parse and validate a version in one pass over JSON text.
+
+    The stored document is a JSON object; the row's own columns are spliced
+    in as members, so pydantic parses everything in Rust at once, about twice
+    as fast as ``json.loads`` followed by ``model_validate``.
+    """
+    body = row.doc.rstrip()[:-1].rstrip()
+    members = (
+        f'"tags":{row.tags},"model":{json.dumps(model)},"number":{int(row.number)},'
+        f'"semver":{json.dumps(row.semver)},"stage":{json.dumps(row.stage)},'
+        f'"created_at":"{to_dt(row.created_at).isoformat()}",'
+        f'"created_by":{json.dumps(row.created_by)}'
     )
-    return Version.model_validate(doc)
+    return Version.model_validate_json(f"{body}{',' if body != '{' else ''}{members}}}")
 
 
 _INSERT_VERSION = t.versions.insert().returning(t.versions.c.id)
@@ -319,16 +338,46 @@ def list_versions(
 # aliases ----------------------------------------------------------------------
 
 
-_CURRENT_ALIAS = sa.select(t.aliases.c.version_id, t.aliases.c.number).where(
-    t.aliases.c.model_id == sa.bindparam("m"), t.aliases.c.name == sa.bindparam("a")
-)
 _UPDATE_ALIAS = t.aliases.update().where(
     t.aliases.c.model_id == sa.bindparam("m"), t.aliases.c.name == sa.bindparam("a")
 )
 
 
-def current_alias(conn: Connection, model_id: int, alias: str) -> Row[Any] | None:
-    return conn.execute(_CURRENT_ALIAS, {"m": model_id, "a": alias}).first()
+def _alias_target(version_match: Any | None) -> sa.Select[Any]:
+    m, a = t.models, t.aliases
+    cols: list[Any] = [m.c.id.label("model_id"), a.c.number.label("current")]
+    source: Any = m.outerjoin(a, sa.and_(a.c.model_id == m.c.id, a.c.name == sa.bindparam("alias")))
+    if version_match is not None:
+        v = t.versions
+        source = source.outerjoin(v, sa.and_(v.c.model_id == m.c.id, version_match))
+        cols += [v.c.id.label("version_id"), v.c.number.label("number")]
+    return sa.select(*cols).select_from(source).where(m.c.name == sa.bindparam("name"))
+
+
+_ALIAS_TARGETS = {
+    "number": _alias_target(t.versions.c.number == sa.bindparam("version")),
+    "semver": _alias_target(t.versions.c.semver == sa.bindparam("version")),
+    None: _alias_target(None),
+}
+
+
+def alias_target(
+    conn: Connection, name: str, alias: str, kind: str | None = None, version: Any = None
+) -> Row[Any] | None:
+    """Model id, the alias's current number and (by ``kind``) the wanted version, at once.
+
+    None when the model does not exist; ``current`` is None when the alias
+    does not, ``version_id`` when the version does not. On PostgreSQL the
+    model's row is locked first, in its own statement: that serialises the
+    model's alias moves, and the alias is then read after the lock is held
+    (a lock taken by the same statement would leave its joined rows stale).
+    """
+    if conn.dialect.name == "postgresql" and find_model(conn, name, lock=True) is None:
+        return None
+    params: dict[str, Any] = {"name": name, "alias": alias}
+    if kind is not None:
+        params["version"] = int(version) if kind == "number" else version
+    return conn.execute(_ALIAS_TARGETS[kind], params).first()
 
 
 def put_alias(
@@ -350,9 +399,13 @@ def put_alias(
         conn.execute(a.insert(), {"model_id": model_id, "name": alias, **values})
 
 
+_DROP_ALIAS = t.aliases.delete().where(
+    t.aliases.c.model_id == sa.bindparam("m"), t.aliases.c.name == sa.bindparam("a")
+)
+
+
 def drop_alias(conn: Connection, model_id: int, alias: str) -> None:
-    a = t.aliases
-    conn.execute(a.delete().where(a.c.model_id == model_id, a.c.name == alias))
+    conn.execute(_DROP_ALIAS, {"m": model_id, "a": alias})
 
 
 def record_alias_event(
@@ -510,12 +563,11 @@ def search_versions(
     The query walks one index newest first and stops after ``limit`` matches:
     the model's ``(model_id, id)`` index when a model is named, else the
     first tag's ``(key, value, version_id)`` index, else the versions
-    themselves. Every other filter is an EXISTS probe on a narrow indexed
-    table.
+    themselves. Every other filter is a probe on a narrow indexed table.
     """
     params: dict[str, Any] = {"limit": limit}
     if model is not None:
-        params["model"] = model
+        params["model"] = params["model_name"] = model
     if stage is not None:
         params["stage"] = stage
     if before_id is not None:
@@ -542,7 +594,15 @@ def _search_statement(
     v = t.versions.c
     cols = (t.models.c.name.label("model_name"), *_VERSION_COLS)
     tag_probes = range(n_tags)
-    if by_model or not n_tags:
+    if by_model:
+        # The model's name is the filter itself: no join to the models table,
+        # which the planner would otherwise scan once per row.
+        order = v.id
+        stmt = sa.select(
+            sa.type_coerce(sa.bindparam("model_name"), sa.String).label("model_name"),
+            *_VERSION_COLS,
+        )
+    elif not n_tags:
         order = v.id
         stmt = sa.select(*cols).select_from(t.versions.join(t.models, t.models.c.id == v.model_id))
     else:
@@ -573,15 +633,19 @@ def _search_statement(
         stmt = stmt.where(v.stage == sa.bindparam("stage"))
     if paged:
         stmt = stmt.where(order < sa.bindparam("before"))
+    # A tag probe is a scalar subquery on the primary key (one row or none),
+    # which the planner evaluates per walked row instead of hashing every
+    # version that has the tag; a missing tag never matches.
     for j in tag_probes:
         vt = t.version_tags.alias(f"tag{j}")
-        stmt = stmt.where(
-            sa.exists().where(
-                vt.c.version_id == v.id,
-                vt.c.key == sa.bindparam(f"k{j}"),
-                vt.c.value == sa.bindparam(f"v{j}"),
-            )
+        value = (
+            sa.select(vt.c.value)
+            .where(vt.c.version_id == v.id, vt.c.key == sa.bindparam(f"k{j}"))
+            .scalar_subquery()
         )
+        stmt = stmt.where(value == sa.bindparam(f"v{j}"))
+    # A metric probe stays EXISTS: PostgreSQL merges it with the walk in
+    # version order, which beats a probe per row when few versions match.
     for j, op in enumerate(metric_ops):
         mt = t.metrics.alias(f"metric{j}")
         stmt = stmt.where(
