@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection, Row
 
 from ..domain import Alias, AliasEvent, Model, Version
 from . import schema as t
+from .engine import FastRead
 
 
 def to_dt(us: int) -> datetime:
@@ -64,13 +65,15 @@ def model_from_row(row: Row[Any]) -> Model:
 
 
 _MODEL_BY_NAME = sa.select(*_MODEL_COLS).where(t.models.c.name == sa.bindparam("name"))
+_MODEL_BY_NAME_FAST = FastRead(_MODEL_BY_NAME)
 _MODEL_BY_NAME_LOCKED = _MODEL_BY_NAME.with_for_update()
 
 
-def find_model(conn: Connection, name: str, *, lock: bool = False) -> Row[Any] | None:
+def find_model(conn: Connection, name: str, *, lock: bool = False) -> Any:
     """The model's row; ``lock`` takes its row lock (PostgreSQL) to serialise writers."""
-    locked = lock and conn.dialect.name == "postgresql"
-    return conn.execute(_MODEL_BY_NAME_LOCKED if locked else _MODEL_BY_NAME, {"name": name}).first()
+    if lock and conn.dialect.name == "postgresql":
+        return conn.execute(_MODEL_BY_NAME_LOCKED, {"name": name}).first()
+    return _MODEL_BY_NAME_FAST.first(conn, {"name": name})
 
 
 def insert_model_if_absent(conn: Connection, values: Mapping[str, Any]) -> bool:
@@ -288,12 +291,13 @@ _LOCKED: dict[int, sa.Select[Any]] = {
     id(stmt): stmt.with_for_update(of=t.versions) for stmt in (_BY_NUMBER, _BY_SEMVER, _LATEST)
 }
 _LOCKED[id(_BY_ALIAS)] = _BY_ALIAS.with_for_update(of=t.aliases)
+_FAST = {id(stmt): FastRead(stmt) for stmt in (_BY_NUMBER, _BY_SEMVER, _LATEST, _BY_ALIAS)}
 
 
 def _one(conn: Connection, stmt: sa.Select[Any], params: dict[str, Any], lock: bool) -> Any:
     if lock and conn.dialect.name == "postgresql":
-        stmt = _LOCKED[id(stmt)]
-    return conn.execute(stmt, params).first()
+        return conn.execute(_LOCKED[id(stmt)], params).first()
+    return _FAST[id(stmt)].first(conn, params)
 
 
 def find_version(
