@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import operator
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -539,13 +540,13 @@ def all_artifacts(conn: Connection, model: str | None) -> list[Row[Any]]:
 
 # search -----------------------------------------------------------------------
 
-_OPS = {
-    ">": lambda c, v: c > v,
-    ">=": lambda c, v: c >= v,
-    "<": lambda c, v: c < v,
-    "<=": lambda c, v: c <= v,
-    "=": lambda c, v: c == v,
-    "!=": lambda c, v: c != v,
+_OPS: dict[str, Any] = {
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+    "=": operator.eq,
+    "!=": operator.ne,
 }
 
 
