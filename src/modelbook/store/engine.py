@@ -22,7 +22,7 @@ import sqlite3
 import threading
 import time
 from collections import namedtuple
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -73,42 +73,70 @@ def _enable_wal(cur: Any) -> None:
             delay = min(delay * 2, 0.05)
 
 
-class FastRead:
-    """A prebuilt one-row read, compiled once per dialect and run on the driver's cursor.
+class Prebuilt:
+    """A hot statement, compiled once per dialect and run on the driver's cursor.
 
-    For a one-row indexed lookup SQLAlchemy's execution layer costs several
-    times the statement itself (about 60 us against 15 us on SQLite), so the
-    hottest lookups skip it. The statement selects only plain columns, which
-    need no result processing; driver errors are wrapped, and a lost
-    connection invalidated, as SQLAlchemy would do.
+    For a one-row indexed lookup or a one-row insert, SQLAlchemy's execution
+    layer costs several times the statement itself (about 60 us against 15 us
+    on SQLite), so the statements every read and write runs skip it. They
+    bind and return only plain columns, which need no type processing. The
+    ``before_cursor_execute`` event still fires, driver errors are wrapped,
+    and a lost connection is invalidated, as SQLAlchemy itself would do.
     """
 
-    def __init__(self, stmt: sa.Select[Any]) -> None:
+    def __init__(self, stmt: Any, keys: tuple[str, ...] | None = None) -> None:
+        """``keys``: for an INSERT or UPDATE, the columns the caller's values set."""
         self.stmt = stmt
-        self._compiled: dict[
-            str, tuple[str, tuple[str, ...] | None, dict[str, Any], Callable[..., Any]]
-        ] = {}
+        self.keys = keys
+        self._compiled: dict[str, tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
+        self._rows: dict[tuple[str, ...], Callable[..., Any]] = {}
 
     def first(self, conn: Connection, params: Mapping[str, Any]) -> Any:
+        """The first row the statement returns (a named tuple), or None."""
+        return self._execute(conn, [params], fetch=True)
+
+    def run(self, conn: Connection, params: Mapping[str, Any]) -> None:
+        self._execute(conn, [params], fetch=False)
+
+    def run_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        if rows:
+            self._execute(conn, rows, fetch=False)
+
+    def _execute(self, conn: Connection, rows: Sequence[Mapping[str, Any]], fetch: bool) -> Any:
         dialect = conn.dialect
         entry = self._compiled.get(dialect.name)
         if entry is None:
-            compiled = self.stmt.compile(dialect=dialect)
+            compiled = self.stmt.compile(
+                dialect=dialect, column_keys=None if self.keys is None else list(self.keys)
+            )
             order = tuple(compiled.positiontup or ()) if compiled.positional else None
-            names = [str(c.key) for c in self.stmt.selected_columns]
             # Values fixed in the statement itself (a LIMIT, say) are bound too.
             fixed = {k: v for k, v in compiled.params.items() if v is not None}
-            entry = (compiled.string, order, fixed, namedtuple("Row", names))
-            self._compiled[dialect.name] = entry
-        sql, order, fixed, make = entry
-        values = {**fixed, **params}
-        args: Any = tuple(values[k] for k in order) if order is not None else values
+            entry = self._compiled[dialect.name] = (compiled.string, order, fixed)
+        sql, order, fixed = entry
+        values = [{**fixed, **r} for r in rows] if fixed else rows
+        bound: Sequence[Any] = (
+            [tuple(v[k] for k in order) for v in values] if order is not None else values
+        )
+        many = len(bound) > 1
+        args: Any = bound if many else bound[0]
         raw = conn.connection.dbapi_connection
         assert raw is not None
         cursor = raw.cursor()
         try:
+            conn.dispatch.before_cursor_execute(conn, cursor, sql, args, None, many)
+            if many:
+                cursor.executemany(sql, args)
+                return None
             cursor.execute(sql, args)
-            found = cursor.fetchone()
+            found = cursor.fetchone() if fetch else None
+            if found is None:
+                return None
+            names = tuple(d[0] for d in cursor.description)
+            make = self._rows.get(names)
+            if make is None:
+                make = self._rows[names] = namedtuple("Row", names)
+            return make(*found)
         except dialect.loaded_dbapi.Error as e:
             lost = dialect.is_disconnect(e, raw, cursor)
             if lost:
@@ -119,7 +147,6 @@ class FastRead:
         finally:
             with contextlib.suppress(Exception):
                 cursor.close()
-        return None if found is None else make(*found)
 
 
 class Database:

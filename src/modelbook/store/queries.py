@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection, Row
 
 from ..domain import Alias, AliasEvent, Model, Version
 from . import schema as t
-from .engine import FastRead
+from .engine import Prebuilt
 
 
 def to_dt(us: int) -> datetime:
@@ -66,14 +66,14 @@ def model_from_row(row: Row[Any]) -> Model:
 
 
 _MODEL_BY_NAME = sa.select(*_MODEL_COLS).where(t.models.c.name == sa.bindparam("name"))
-_MODEL_BY_NAME_FAST = FastRead(_MODEL_BY_NAME)
-_MODEL_BY_NAME_LOCKED = _MODEL_BY_NAME.with_for_update()
+_MODEL_BY_NAME_FAST = Prebuilt(_MODEL_BY_NAME)
+_MODEL_BY_NAME_LOCKED = Prebuilt(_MODEL_BY_NAME.with_for_update())
 
 
 def find_model(conn: Connection, name: str, *, lock: bool = False) -> Any:
     """The model's row; ``lock`` takes its row lock (PostgreSQL) to serialise writers."""
     if lock and conn.dialect.name == "postgresql":
-        return conn.execute(_MODEL_BY_NAME_LOCKED, {"name": name}).first()
+        return _MODEL_BY_NAME_LOCKED.first(conn, {"name": name})
     return _MODEL_BY_NAME_FAST.first(conn, {"name": name})
 
 
@@ -111,31 +111,28 @@ def write_tags(
 ) -> None:
     """Upsert changed tags, delete removed ones, and store the JSON copy of the result."""
     upsert, delete, update = _tag_statements(conn.dialect.name, table, owner_col, json_table)
-    if changed:
-        conn.execute(
-            upsert, [{owner_col: owner_id, "key": k, "value": v} for k, v in changed.items()]
-        )
+    upsert.run_many(conn, [{owner_col: owner_id, "key": k, "value": v} for k, v in changed.items()])
     gone = [k for k in removed if k not in merged]
     if gone:
         conn.execute(delete, {"owner": owner_id, "keys": gone})
-    conn.execute(update, {"owner": owner_id, "tags": dumps(dict(merged))})
+    update.run(conn, {"owner": owner_id, "tags": dumps(dict(merged))})
 
 
 @functools.cache
 def _tag_statements(
     dialect: str, table: sa.Table, owner_col: str, json_table: sa.Table
-) -> tuple[Any, sa.Delete, sa.Update]:
+) -> tuple[Prebuilt, sa.Delete, Prebuilt]:
     insert: Any = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
     upsert = insert.on_conflict_do_update(
         index_elements=[owner_col, "key"], set_={"value": insert.excluded.value}
     )
     return (
-        upsert,
+        Prebuilt(upsert, (owner_col, "key", "value")),
         table.delete().where(
             table.c[owner_col] == sa.bindparam("owner"),
             table.c.key.in_(sa.bindparam("keys", expanding=True)),
         ),
-        json_table.update().where(json_table.c.id == sa.bindparam("owner")),
+        Prebuilt(json_table.update().where(json_table.c.id == sa.bindparam("owner")), ("tags",)),
     )
 
 
@@ -144,7 +141,7 @@ def _tag_statements(
 
 _m = t.models.c
 _FIRST = _m.last_number == 0
-_TAKE_AUTO = (
+_TAKE_AUTO = Prebuilt(
     t.models.update()
     .where(_m.name == sa.bindparam("model_name"))
     .values(
@@ -155,7 +152,7 @@ _TAKE_AUTO = (
     )
     .returning(_m.id, _m.last_number, _m.semver_major, _m.semver_minor, _m.semver_patch)
 )
-_TAKE_EXPLICIT = (
+_TAKE_EXPLICIT = Prebuilt(
     t.models.update()
     .where(
         _m.name == sa.bindparam("model_name"),
@@ -175,9 +172,7 @@ _TAKE_EXPLICIT = (
 )
 
 
-def take_number(
-    conn: Connection, name: str, semver: tuple[int, int, int] | None
-) -> Row[Any] | None:
+def take_number(conn: Connection, name: str, semver: tuple[int, int, int] | None) -> Any:
     """Take the next number and semver of a model in one statement.
 
     The row lock it takes serialises writers of the model until commit. The
@@ -186,10 +181,10 @@ def take_number(
     missing or the given semver is not greater.
     """
     if semver is None:
-        return conn.execute(_TAKE_AUTO, {"model_name": name}).first()
+        return _TAKE_AUTO.first(conn, {"model_name": name})
     major, minor, patch = semver
     params = {"model_name": name, "major": major, "minor": minor, "patch": patch}
-    return conn.execute(_TAKE_EXPLICIT, params).first()
+    return _TAKE_EXPLICIT.first(conn, params)
 
 
 def highest_semver(row: Row[Any]) -> tuple[int, int, int] | None:
@@ -230,7 +225,19 @@ def version_from_row(model: str, row: Row[Any]) -> Version:
     return Version.model_validate_json(f"{body}{',' if body != '{' else ''}{members}}}")
 
 
-_INSERT_VERSION = t.versions.insert().returning(t.versions.c.id)
+@functools.cache
+def _insert(table: sa.Table, keys: tuple[str, ...], returning: str | None = None) -> Prebuilt:
+    """An INSERT of the given columns, built once per table and set of columns."""
+    stmt: Any = table.insert()
+    if returning is not None:
+        stmt = stmt.returning(table.c[returning])
+    return Prebuilt(stmt, keys)
+
+
+def _insert_rows(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """Insert rows that all set the same columns, in one round trip."""
+    if rows:
+        _insert(table, tuple(rows[0])).run_many(conn, rows)
 
 
 def insert_version(
@@ -243,27 +250,27 @@ def insert_version(
     params: Mapping[str, str],
     lineage: Iterable[tuple[str, str, str]],
 ) -> int:
-    version_id = int(conn.execute(_INSERT_VERSION, dict(values)).scalar_one())
-    if artifacts:
-        conn.execute(t.artifacts.insert(), [{"version_id": version_id, **a} for a in artifacts])
-    if tags:
-        conn.execute(
-            t.version_tags.insert(),
-            [{"version_id": version_id, "key": k, "value": v} for k, v in tags.items()],
-        )
-    if metrics:
-        conn.execute(t.metrics.insert(), [{"version_id": version_id, **m} for m in metrics])
-    if params:
-        conn.execute(
-            t.params.insert(),
-            [{"version_id": version_id, "key": k, "value": v} for k, v in params.items()],
-        )
-    rows = [
-        {"version_id": version_id, "kind": k, "key": key, "value": val}
-        for k, key, val in dict.fromkeys(lineage)
-    ]
-    if rows:
-        conn.execute(t.lineage.insert(), rows)
+    version_id = int(_insert(t.versions, tuple(values), "id").first(conn, values).id)
+    _insert_rows(conn, t.artifacts, [{"version_id": version_id, **a} for a in artifacts])
+    _insert_rows(
+        conn,
+        t.version_tags,
+        [{"version_id": version_id, "key": k, "value": v} for k, v in tags.items()],
+    )
+    _insert_rows(conn, t.metrics, [{"version_id": version_id, **m} for m in metrics])
+    _insert_rows(
+        conn,
+        t.params,
+        [{"version_id": version_id, "key": k, "value": v} for k, v in params.items()],
+    )
+    _insert_rows(
+        conn,
+        t.lineage,
+        [
+            {"version_id": version_id, "kind": k, "key": key, "value": val}
+            for k, key, val in dict.fromkeys(lineage)
+        ],
+    )
     return version_id
 
 
@@ -288,16 +295,17 @@ _BY_ALIAS = (
 )
 
 
-_LOCKED: dict[int, sa.Select[Any]] = {
-    id(stmt): stmt.with_for_update(of=t.versions) for stmt in (_BY_NUMBER, _BY_SEMVER, _LATEST)
+_LOCKED: dict[int, Prebuilt] = {
+    id(stmt): Prebuilt(stmt.with_for_update(of=t.versions))
+    for stmt in (_BY_NUMBER, _BY_SEMVER, _LATEST)
 }
-_LOCKED[id(_BY_ALIAS)] = _BY_ALIAS.with_for_update(of=t.aliases)
-_FAST = {id(stmt): FastRead(stmt) for stmt in (_BY_NUMBER, _BY_SEMVER, _LATEST, _BY_ALIAS)}
+_LOCKED[id(_BY_ALIAS)] = Prebuilt(_BY_ALIAS.with_for_update(of=t.aliases))
+_FAST = {id(stmt): Prebuilt(stmt) for stmt in (_BY_NUMBER, _BY_SEMVER, _LATEST, _BY_ALIAS)}
 
 
 def _one(conn: Connection, stmt: sa.Select[Any], params: dict[str, Any], lock: bool) -> Any:
     if lock and conn.dialect.name == "postgresql":
-        return conn.execute(_LOCKED[id(stmt)], params).first()
+        return _LOCKED[id(stmt)].first(conn, params)
     return _FAST[id(stmt)].first(conn, params)
 
 
@@ -343,8 +351,11 @@ def list_versions(
 # aliases ----------------------------------------------------------------------
 
 
-_UPDATE_ALIAS = t.aliases.update().where(
-    t.aliases.c.model_id == sa.bindparam("m"), t.aliases.c.name == sa.bindparam("a")
+_UPDATE_ALIAS = Prebuilt(
+    t.aliases.update().where(
+        t.aliases.c.model_id == sa.bindparam("m"), t.aliases.c.name == sa.bindparam("a")
+    ),
+    ("version_id", "number", "updated_at", "updated_by"),
 )
 
 
@@ -360,15 +371,15 @@ def _alias_target(version_match: Any | None) -> sa.Select[Any]:
 
 
 _ALIAS_TARGETS = {
-    "number": _alias_target(t.versions.c.number == sa.bindparam("version")),
-    "semver": _alias_target(t.versions.c.semver == sa.bindparam("version")),
-    None: _alias_target(None),
+    "number": Prebuilt(_alias_target(t.versions.c.number == sa.bindparam("version"))),
+    "semver": Prebuilt(_alias_target(t.versions.c.semver == sa.bindparam("version"))),
+    None: Prebuilt(_alias_target(None)),
 }
 
 
 def alias_target(
     conn: Connection, name: str, alias: str, kind: str | None = None, version: Any = None
-) -> Row[Any] | None:
+) -> Any:
     """Model id, the alias's current number and (by ``kind``) the wanted version, at once.
 
     None when the model does not exist; ``current`` is None when the alias
@@ -382,7 +393,7 @@ def alias_target(
     params: dict[str, Any] = {"name": name, "alias": alias}
     if kind is not None:
         params["version"] = int(version) if kind == "number" else version
-    return conn.execute(_ALIAS_TARGETS[kind], params).first()
+    return _ALIAS_TARGETS[kind].first(conn, params)
 
 
 def put_alias(
@@ -396,12 +407,15 @@ def put_alias(
     at: int,
     actor: str,
 ) -> None:
-    a = t.aliases
     values = {"version_id": version_id, "number": number, "updated_at": at, "updated_by": actor}
     if exists:
-        conn.execute(_UPDATE_ALIAS, {"m": model_id, "a": alias, **values})
+        _UPDATE_ALIAS.run(conn, {"m": model_id, "a": alias, **values})
     else:
-        conn.execute(a.insert(), {"model_id": model_id, "name": alias, **values})
+        _INSERT_ALIAS.run(conn, {"model_id": model_id, "name": alias, **values})
+
+
+_ALIAS_VALUES = ("version_id", "number", "updated_at", "updated_by")
+_INSERT_ALIAS = Prebuilt(t.aliases.insert(), ("model_id", "name", *_ALIAS_VALUES))
 
 
 _DROP_ALIAS = t.aliases.delete().where(
@@ -424,8 +438,8 @@ def record_alias_event(
     reason: str,
     at: int,
 ) -> None:
-    conn.execute(
-        t.alias_events.insert(),
+    _INSERT_ALIAS_EVENT.run(
+        conn,
         {
             "model_id": model_id,
             "alias": alias,
@@ -436,6 +450,12 @@ def record_alias_event(
             "at": at,
         },
     )
+
+
+_INSERT_ALIAS_EVENT = Prebuilt(
+    t.alias_events.insert(),
+    ("model_id", "alias", "from_number", "to_number", "actor", "reason", "at"),
+)
 
 
 def list_aliases(conn: Connection, model: str, model_id: int) -> list[Alias]:
@@ -501,8 +521,8 @@ def record_event(
     version: int | None = None,
     detail: Mapping[str, Any] | None = None,
 ) -> None:
-    conn.execute(
-        t.events.insert(),
+    _INSERT_EVENT.run(
+        conn,
         {
             "at": at,
             "actor": actor,
@@ -512,6 +532,9 @@ def record_event(
             "detail": dumps(dict(detail or {})),
         },
     )
+
+
+_INSERT_EVENT = Prebuilt(t.events.insert(), ("at", "actor", "action", "model", "version", "detail"))
 
 
 # artifacts --------------------------------------------------------------------
