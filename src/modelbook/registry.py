@@ -287,7 +287,7 @@ class Registry:
                 t.models,
                 changed=tags,
                 removed=(),
-                merged=tags,
+                merged=None,
             )
 
     def get_model(self, name: str) -> Model:

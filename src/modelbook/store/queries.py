@@ -65,16 +65,27 @@ def model_from_row(row: Row[Any]) -> Model:
     )
 
 
-_MODEL_BY_NAME = sa.select(*_MODEL_COLS).where(t.models.c.name == sa.bindparam("name"))
-_MODEL_BY_NAME_FAST = Prebuilt(_MODEL_BY_NAME)
-_MODEL_BY_NAME_LOCKED = Prebuilt(_MODEL_BY_NAME.with_for_update())
+class _Lookup:
+    """A one-row lookup, plain or taking a row lock (on PostgreSQL; SQLite's
+    write transaction already holds the database's write lock)."""
+
+    def __init__(self, stmt: sa.Select[Any], lock_of: sa.Table) -> None:
+        self.plain = Prebuilt(stmt)
+        self.locked = Prebuilt(stmt.with_for_update(of=lock_of))
+
+    def first(self, conn: Connection, params: Mapping[str, Any], lock: bool) -> Any:
+        use = self.locked if lock and conn.dialect.name == "postgresql" else self.plain
+        return use.first(conn, params)
+
+
+_MODEL_BY_NAME = _Lookup(
+    sa.select(*_MODEL_COLS).where(t.models.c.name == sa.bindparam("name")), t.models
+)
 
 
 def find_model(conn: Connection, name: str, *, lock: bool = False) -> Any:
     """The model's row; ``lock`` takes its row lock (PostgreSQL) to serialise writers."""
-    if lock and conn.dialect.name == "postgresql":
-        return _MODEL_BY_NAME_LOCKED.first(conn, {"name": name})
-    return _MODEL_BY_NAME_FAST.first(conn, {"name": name})
+    return _MODEL_BY_NAME.first(conn, {"name": name}, lock)
 
 
 def insert_model_if_absent(conn: Connection, values: Mapping[str, Any]) -> bool:
@@ -107,15 +118,16 @@ def write_tags(
     *,
     changed: Mapping[str, str],
     removed: Sequence[str],
-    merged: Mapping[str, str],
+    merged: Mapping[str, str] | None,
 ) -> None:
-    """Upsert changed tags, delete removed ones, and store the JSON copy of the result."""
+    """Upsert changed tags, delete removed ones, and store the JSON copy of the result
+    (``merged``; None when the owner's row already holds it)."""
     upsert, delete, update = _tag_statements(conn.dialect.name, table, owner_col, json_table)
     upsert.run_many(conn, [{owner_col: owner_id, "key": k, "value": v} for k, v in changed.items()])
-    gone = [k for k in removed if k not in merged]
-    if gone:
-        conn.execute(delete, {"owner": owner_id, "keys": gone})
-    update.run(conn, {"owner": owner_id, "tags": dumps(dict(merged))})
+    if removed:
+        conn.execute(delete, {"owner": owner_id, "keys": list(removed)})
+    if merged is not None:
+        update.run(conn, {"owner": owner_id, "tags": dumps(dict(merged))})
 
 
 @functools.cache
@@ -281,55 +293,42 @@ _BY_NAME = (
     .select_from(t.versions.join(t.models, t.models.c.id == t.versions.c.model_id))
     .where(t.models.c.name == sa.bindparam("name"))
 )
-_BY_NUMBER = _BY_NAME.where(t.versions.c.number == sa.bindparam("number"))
-_BY_SEMVER = _BY_NAME.where(t.versions.c.semver == sa.bindparam("semver"))
-_LATEST = _BY_NAME.order_by(t.versions.c.number.desc()).limit(1)
-_BY_ALIAS = (
+_BY_NUMBER = _Lookup(_BY_NAME.where(t.versions.c.number == sa.bindparam("number")), t.versions)
+_BY_SEMVER = _Lookup(_BY_NAME.where(t.versions.c.semver == sa.bindparam("semver")), t.versions)
+_LATEST = _Lookup(_BY_NAME.order_by(t.versions.c.number.desc()).limit(1), t.versions)
+_BY_ALIAS = _Lookup(
     sa.select(*_VERSION_COLS)
     .select_from(
         t.models.join(t.aliases, t.aliases.c.model_id == t.models.c.id).join(
             t.versions, t.versions.c.id == t.aliases.c.version_id
         )
     )
-    .where(t.models.c.name == sa.bindparam("name"), t.aliases.c.name == sa.bindparam("alias"))
+    .where(t.models.c.name == sa.bindparam("name"), t.aliases.c.name == sa.bindparam("alias")),
+    t.aliases,
 )
-
-
-_LOCKED: dict[int, Prebuilt] = {
-    id(stmt): Prebuilt(stmt.with_for_update(of=t.versions))
-    for stmt in (_BY_NUMBER, _BY_SEMVER, _LATEST)
-}
-_LOCKED[id(_BY_ALIAS)] = Prebuilt(_BY_ALIAS.with_for_update(of=t.aliases))
-_FAST = {id(stmt): Prebuilt(stmt) for stmt in (_BY_NUMBER, _BY_SEMVER, _LATEST, _BY_ALIAS)}
-
-
-def _one(conn: Connection, stmt: sa.Select[Any], params: dict[str, Any], lock: bool) -> Any:
-    if lock and conn.dialect.name == "postgresql":
-        return _LOCKED[id(stmt)].first(conn, params)
-    return _FAST[id(stmt)].first(conn, params)
 
 
 def find_version(
     conn: Connection, name: str, number: int, *, lock: bool = False
 ) -> Row[Any] | None:
-    return _one(conn, _BY_NUMBER, {"name": name, "number": number}, lock)  # type: ignore[no-any-return]
+    return _BY_NUMBER.first(conn, {"name": name, "number": number}, lock)  # type: ignore[no-any-return]
 
 
 def find_version_by_semver(
     conn: Connection, name: str, semver: str, *, lock: bool = False
 ) -> Row[Any] | None:
-    return _one(conn, _BY_SEMVER, {"name": name, "semver": semver}, lock)  # type: ignore[no-any-return]
+    return _BY_SEMVER.first(conn, {"name": name, "semver": semver}, lock)  # type: ignore[no-any-return]
 
 
 def find_latest_version(conn: Connection, name: str, *, lock: bool = False) -> Row[Any] | None:
-    return _one(conn, _LATEST, {"name": name}, lock)  # type: ignore[no-any-return]
+    return _LATEST.first(conn, {"name": name}, lock)  # type: ignore[no-any-return]
 
 
 def find_version_by_alias(
     conn: Connection, name: str, alias: str, *, lock: bool = False
 ) -> Row[Any] | None:
     """One indexed lookup: models(name) -> aliases(model_id, name) -> versions(id)."""
-    return _one(conn, _BY_ALIAS, {"name": name, "alias": alias}, lock)  # type: ignore[no-any-return]
+    return _BY_ALIAS.first(conn, {"name": name, "alias": alias}, lock)  # type: ignore[no-any-return]
 
 
 def list_versions(
@@ -595,7 +594,7 @@ def search_versions(
     """
     params: dict[str, Any] = {"limit": limit}
     if model is not None:
-        params["model"] = params["model_name"] = model
+        params["model"] = model
     if stage is not None:
         params["stage"] = stage
     if before_id is not None:
@@ -627,7 +626,7 @@ def _search_statement(
         # which the planner would otherwise scan once per row.
         order = v.id
         stmt = sa.select(
-            sa.type_coerce(sa.bindparam("model_name"), sa.String).label("model_name"),
+            sa.type_coerce(sa.bindparam("model"), sa.String).label("model_name"),
             *_VERSION_COLS,
         )
     elif not n_tags:
