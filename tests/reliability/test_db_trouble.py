@@ -212,8 +212,9 @@ def test_idle_connections_killed_between_operations(
     app_reg: tuple[Registry, str, str], figures: Figures
 ) -> None:
     """Every connection is terminated while idle: the next calls succeed on fresh
-    connections, without an error reaching the user (writers ping a pooled connection
-    on checkout; a read on this thread's dead connection is run again on a new one)."""
+    connections, without an error reaching the user (a pooled connection whose socket
+    the server has closed is replaced on checkout; a read on this thread's dead
+    connection is run again on a new one)."""
     reg, app, _schema = app_reg
     rounds = scale(3, 20)
     for i in range(rounds):

@@ -1,0 +1,112 @@
+"""A write transaction is all or nothing, also when its statements are pipelined.
+
+On PostgreSQL the statements of a write whose results are not needed are
+queued and sent together with the next statement that returns rows, or with
+the COMMIT; these tests pin down that a failure of a queued statement still
+undoes the whole transaction and is reported as the usual error, and that a
+statement in the middle of a write sees the rows queued before it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from modelbook import AlreadyExists, Registry
+from modelbook.store import queries as q
+from modelbook.store import schema as t
+from modelbook.store.engine import Database, Prebuilt
+
+_EVENT = Prebuilt(t.events.insert(), ("at", "actor", "action", "model", "version", "detail"))
+
+
+@pytest.fixture
+def db(registry: Registry) -> Iterator[Database]:
+    yield registry.db
+
+
+def _count(db: Database, table: sa.Table) -> int:
+    return int(
+        db.reading(
+            lambda conn: conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+        )
+    )
+
+
+def _model(name: str) -> dict[str, object]:
+    return {
+        "name": name,
+        "owners": '["o"]',
+        "risk_tier": "low",
+        "tags": "{}",
+        "created_at": 1,
+        "created_by": "tester",
+        "last_number": 0,
+        "semver_major": 0,
+        "semver_minor": 0,
+        "semver_patch": 0,
+    }
+
+
+_MODEL = Prebuilt(t.models.insert(), tuple(_model("x")))
+
+
+def _event(conn: sa.Connection, k: int) -> None:
+    _EVENT.run(
+        conn,
+        {"at": k, "actor": "t", "action": "test", "model": None, "version": None, "detail": "{}"},
+    )
+
+
+def test_a_failing_queued_statement_undoes_the_whole_transaction(db: Database) -> None:
+    with db.write() as conn:
+        _MODEL.run(conn, _model("taken"))
+    models, events = _count(db, t.models), _count(db, t.events)
+
+    with pytest.raises(AlreadyExists, match="already exists"), db.write() as conn:
+        _event(conn, 1)
+        _MODEL.run(conn, _model("fresh"))
+        _MODEL.run(conn, _model("taken"))  # violates the unique name
+        _event(conn, 2)
+
+    assert (_count(db, t.models), _count(db, t.events)) == (models, events)
+    # The connection went back to the pool in a usable state.
+    with db.write() as conn:
+        _MODEL.run(conn, _model("fresh"))
+    assert _count(db, t.models) == models + 1
+
+
+def test_an_error_in_the_caller_undoes_queued_statements(db: Database) -> None:
+    events = _count(db, t.events)
+    with pytest.raises(RuntimeError, match="caller failed"), db.write() as conn:
+        _event(conn, 1)
+        _event(conn, 2)
+        raise RuntimeError("caller failed")
+    assert _count(db, t.events) == events
+
+
+def test_statements_in_a_write_see_the_rows_queued_before_them(db: Database) -> None:
+    with db.write() as conn:
+        _MODEL.run(conn, _model("queued"))
+        # Through the lookup the registry uses (run on the driver's cursor) ...
+        row = q.find_model(conn, "queued", lock=True)
+        assert row is not None and row.name == "queued"
+        _MODEL.run(conn, _model("queued-2"))
+        # ... and through a plain SQLAlchemy statement.
+        names = conn.execute(sa.select(t.models.c.name).order_by(t.models.c.name)).scalars()
+        assert {"queued", "queued-2"} <= set(names)
+    assert _count(db, t.models) >= 2
+
+
+def test_a_registration_after_a_failed_write_is_numbered_without_a_gap(
+    registry: Registry, model_file: Path
+) -> None:
+    first = registry.register("m", [model_file], owners=["o"], capture_environment=False)
+    with pytest.raises(AlreadyExists), registry.db.write() as conn:
+        q.take_number(conn, "m", None)
+        _MODEL.run(conn, _model("m"))  # the name is taken: the whole write rolls back
+    second = registry.register("m", [model_file], owners=["o"], capture_environment=False)
+    assert (first.number, second.number) == (1, 2)
