@@ -252,6 +252,18 @@ def _insert_rows(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) 
         _insert(table, tuple(rows[0])).run_many(conn, rows)
 
 
+@functools.cache
+def _insert_child(table: sa.Table, keys: tuple[str, ...]) -> Prebuilt:
+    """An INSERT of a version's child rows whose ``version_id`` is the version
+    this session inserted last, so that it can be queued behind that INSERT."""
+    stmt = table.insert().values(version_id=sa.func.currval(_VERSION_ID_SEQUENCE))
+    return Prebuilt(stmt, keys)
+
+
+# The sequence PostgreSQL creates for the autoincrementing ``versions.id``.
+_VERSION_ID_SEQUENCE = f"{t.versions.name}_id_seq"
+
+
 def insert_version(
     conn: Connection,
     values: Mapping[str, Any],
@@ -261,29 +273,32 @@ def insert_version(
     metrics: Sequence[Mapping[str, Any]],
     params: Mapping[str, str],
     lineage: Iterable[tuple[str, str, str]],
-) -> int:
+) -> None:
+    """Insert a version and its child rows.
+
+    On PostgreSQL the child rows take the new id from the sequence
+    (``currval``, local to this session), so no statement waits for the
+    version's INSERT to come back and the whole registration is sent at once.
+    """
+    children: list[tuple[sa.Table, list[dict[str, Any]]]] = [
+        (t.artifacts, [dict(a) for a in artifacts]),
+        (t.version_tags, [{"key": k, "value": v} for k, v in tags.items()]),
+        (t.metrics, [dict(m) for m in metrics]),
+        (t.params, [{"key": k, "value": v} for k, v in params.items()]),
+        (
+            t.lineage,
+            [{"kind": k, "key": key, "value": val} for k, key, val in dict.fromkeys(lineage)],
+        ),
+    ]
+    if conn.dialect.name == "postgresql":
+        _insert(t.versions, tuple(values)).run(conn, values)
+        for table, rows in children:
+            if rows:
+                _insert_child(table, tuple(rows[0])).run_many(conn, rows)
+        return
     version_id = int(_insert(t.versions, tuple(values), "id").first(conn, values).id)
-    _insert_rows(conn, t.artifacts, [{"version_id": version_id, **a} for a in artifacts])
-    _insert_rows(
-        conn,
-        t.version_tags,
-        [{"version_id": version_id, "key": k, "value": v} for k, v in tags.items()],
-    )
-    _insert_rows(conn, t.metrics, [{"version_id": version_id, **m} for m in metrics])
-    _insert_rows(
-        conn,
-        t.params,
-        [{"version_id": version_id, "key": k, "value": v} for k, v in params.items()],
-    )
-    _insert_rows(
-        conn,
-        t.lineage,
-        [
-            {"version_id": version_id, "kind": k, "key": key, "value": val}
-            for k, key, val in dict.fromkeys(lineage)
-        ],
-    )
-    return version_id
+    for table, rows in children:
+        _insert_rows(conn, table, [{"version_id": version_id, **r} for r in rows])
 
 
 # Hot lookups are built once with bind parameters, so each call reuses the
