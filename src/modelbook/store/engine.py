@@ -90,20 +90,26 @@ class Prebuilt:
         self.stmt = stmt
         self.keys = keys
         self._compiled: dict[str, tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
-        self._rows: dict[tuple[str, ...], Callable[..., Any]] = {}
+        self._rows: dict[str, Callable[..., Any]] = {}
 
     def first(self, conn: Connection, params: Mapping[str, Any]) -> Any:
         """The first row the statement returns (a named tuple), or None."""
-        return self._execute(conn, [params], fetch=True)
+        found = self._execute(conn, [params], fetch=1)
+        return found[0] if found else None
+
+    def all(self, conn: Connection, params: Mapping[str, Any]) -> list[Any]:
+        """Every row the statement returns, as named tuples."""
+        return self._execute(conn, [params], fetch=-1)  # type: ignore[no-any-return]
 
     def run(self, conn: Connection, params: Mapping[str, Any]) -> None:
-        self._execute(conn, [params], fetch=False)
+        self._execute(conn, [params], fetch=0)
 
     def run_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         if rows:
-            self._execute(conn, rows, fetch=False)
+            self._execute(conn, rows, fetch=0)
 
-    def _execute(self, conn: Connection, rows: Sequence[Mapping[str, Any]], fetch: bool) -> Any:
+    def _execute(self, conn: Connection, rows: Sequence[Mapping[str, Any]], fetch: int) -> Any:
+        """Run the statement; ``fetch`` rows back: 0 none, 1 the first, -1 all."""
         dialect = conn.dialect
         entry = self._compiled.get(dialect.name)
         if entry is None:
@@ -130,14 +136,16 @@ class Prebuilt:
                 cursor.executemany(sql, args)
                 return None
             cursor.execute(sql, args)
-            found = cursor.fetchone() if fetch else None
-            if found is None:
+            if not fetch:
                 return None
-            names = tuple(d[0] for d in cursor.description)
-            make = self._rows.get(names)
+            found: Sequence[Any] = cursor.fetchall() if fetch < 0 else [cursor.fetchone()]
+            if not found or found[0] is None:
+                return []
+            make = self._rows.get(dialect.name)
             if make is None:
-                make = self._rows[names] = namedtuple("Row", names)
-            return make(*found)
+                names = tuple(d[0] for d in cursor.description)
+                make = self._rows[dialect.name] = namedtuple("Row", names)
+            return [make(*r) for r in found]
         except dialect.loaded_dbapi.Error as e:
             lost = dialect.is_disconnect(e, raw, cursor)
             if lost:

@@ -10,7 +10,7 @@ import functools
 import json
 import operator
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,11 +21,12 @@ from ..domain import Alias, AliasEvent, Model, Version
 from . import schema as t
 from .engine import Prebuilt
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
 
 def to_dt(us: int) -> datetime:
     """A UTC time from integer microseconds, exactly (no float rounding)."""
-    seconds, micros = divmod(us, 1_000_000)
-    return datetime.fromtimestamp(seconds, tz=UTC).replace(microsecond=micros)
+    return _EPOCH + timedelta(microseconds=us)
 
 
 def dumps(value: Any) -> str:
@@ -625,13 +626,13 @@ def search_versions(
         stage is not None,
         before_id is not None,
     )
-    return list(conn.execute(_search_statement(*shape), params))
+    return _search_statement(*shape).all(conn, params)
 
 
 @functools.lru_cache(maxsize=256)
 def _search_statement(
     by_model: bool, n_tags: int, metric_ops: tuple[str, ...], by_stage: bool, paged: bool
-) -> sa.Select[Any]:
+) -> Prebuilt:
     """The search statement of one filter shape, built once with bound values."""
     v = t.versions.c
     cols = (t.models.c.name.label("model_name"), *_VERSION_COLS)
@@ -699,4 +700,4 @@ def _search_statement(
                 _OPS[op](mt.c.value, sa.bindparam(f"mv{j}")),
             )
         )
-    return stmt.order_by(order.desc()).limit(sa.bindparam("limit"))
+    return Prebuilt(stmt.order_by(order.desc()).limit(sa.bindparam("limit")))
