@@ -181,6 +181,11 @@ class Database:
             if url.drivername == "postgresql":
                 url = url.set(drivername="postgresql+psycopg")
             kwargs["connect_args"] = {"connect_timeout": 10}
+        # psycopg 3 gets pipelined writes and a ping-free liveness check; any
+        # other driver keeps SQLAlchemy's ping on checkout.
+        self._psycopg = self.dialect == "postgresql" and url.get_driver_name() == "psycopg"
+        if self.dialect != "sqlite" and not self._psycopg:
+            kwargs["pool_pre_ping"] = True
         try:
             self.engine: Engine = sa.create_engine(url, **kwargs)
         except (ImportError, exc.ArgumentError) as e:
@@ -200,8 +205,8 @@ class Database:
             self._autocommit = self.engine.execution_options(modelbook_autocommit=True)
         else:
             self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
-            if self.dialect == "postgresql":
-                self._postgresql_hooks(self.engine)
+            if self._psycopg:
+                self._psycopg_hooks(self.engine)
         self.url = url
 
     @staticmethod
@@ -225,7 +230,7 @@ class Database:
             conn.connection.driver_connection.execute(sql)  # type: ignore[union-attr]
 
     @staticmethod
-    def _postgresql_hooks(engine: Engine) -> None:
+    def _psycopg_hooks(engine: Engine) -> None:
         @event.listens_for(engine, "checkout")
         def _checkout(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
             # The pool's usual liveness check is a round trip on every checkout.
@@ -234,8 +239,12 @@ class Database:
             # of the socket finds killed backends and restarted servers for free.
             if dbapi_conn.closed or dbapi_conn.broken:
                 raise exc.DisconnectionError("connection closed")
+            try:
+                fd = dbapi_conn.fileno()
+            except dbapi_conn.Error as e:
+                raise exc.DisconnectionError(str(e)) from e
             poller = select.poll()
-            poller.register(dbapi_conn.pgconn.socket, select.POLLIN | select.POLLHUP)
+            poller.register(fd, select.POLLIN | select.POLLHUP)
             if poller.poll(0):
                 raise exc.DisconnectionError("the server closed the connection")
 
@@ -330,7 +339,7 @@ class Database:
         """
         with self.translate(), self._writer_turn(), self.engine.connect() as conn:
             conn.execution_options(modelbook_write=True)
-            if self.dialect != "postgresql":
+            if not self._psycopg:
                 with conn.begin():
                     yield conn
                 return
