@@ -189,12 +189,10 @@ def test_killed_inside_the_transaction(
     for i in range(rounds):
         _reset(reg)
         before = table_counts(reg)
-        killer = _Killer(MID_STATEMENT[op])
-        hook = (
-            ("commit", killer.kill_here)
-            if point == "before COMMIT"
-            else ("before_cursor_execute", killer.before_statement)
-        )
+        # A pipelined write sends its COMMIT as a statement, queued behind
+        # the others; "before COMMIT" is the moment it is queued.
+        killer = _Killer("COMMIT" if point == "before COMMIT" else MID_STATEMENT[op])
+        hook = ("before_cursor_execute", killer.before_statement)
         event.listen(reg.db.engine, *hook)
         try:
             exc = _outcome(functools.partial(OPS[op], reg, i))

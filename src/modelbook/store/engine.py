@@ -41,6 +41,7 @@ SQLITE_BUSY_MS = 30_000
 # this borrow one from the pool per read, so a wide thread pool cannot use
 # up the pool that writers need.
 MAX_HELD_READERS = 4
+_PG_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE
 T = TypeVar("T")
 
 
@@ -72,6 +73,32 @@ def _enable_wal(cur: Any) -> None:
                 raise
             time.sleep(delay)
             delay = min(delay * 2, 0.05)
+
+
+def _driver_error(
+    conn: Connection, e: Any, sql: str, args: Any, cursor: Any = None
+) -> exc.StatementError:
+    """A driver error raised outside SQLAlchemy's execution, wrapped as SQLAlchemy
+    would: the same exception classes, and a lost connection invalidated."""
+    dialect = conn.dialect
+    lost = dialect.is_disconnect(e, conn.connection.dbapi_connection, cursor)
+    if lost:
+        conn.invalidate(e)
+    wrapped: exc.StatementError = exc.DBAPIError.instance(
+        sql, args, e, dialect.loaded_dbapi.Error, connection_invalidated=lost
+    )
+    return wrapped
+
+
+def _queue(conn: Connection, raw: Any, sql: str) -> None:
+    """Queue a transaction-control statement in the pipeline, firing the
+    statement event as every other statement does."""
+    cursor = raw.cursor()
+    try:
+        conn.dispatch.before_cursor_execute(conn, cursor, sql, (), None, False)
+        cursor.execute(sql)
+    finally:
+        cursor.close()
 
 
 class Prebuilt:
@@ -147,12 +174,7 @@ class Prebuilt:
                 make = self._rows[dialect.name] = namedtuple("Row", names)
             return [make(*r) for r in found]
         except dialect.loaded_dbapi.Error as e:
-            lost = dialect.is_disconnect(e, raw, cursor)
-            if lost:
-                conn.invalidate(e)
-            raise exc.DBAPIError.instance(
-                sql, args, e, dialect.loaded_dbapi.Error, connection_invalidated=lost
-            ) from e
+            raise _driver_error(conn, e, sql, args, cursor) from e
         finally:
             with contextlib.suppress(Exception):
                 cursor.close()
@@ -331,23 +353,39 @@ class Database:
     def write(self) -> Iterator[Connection]:
         """One write transaction; on PostgreSQL its statements are pipelined.
 
-        In psycopg's pipeline mode a statement whose result is not needed is
-        sent with the next one that is, and the last of them with ``COMMIT``:
-        a tag write or an alias move costs two round trips instead of six.
-        Errors of a queued statement surface at the next result or at the
-        commit, still inside this transaction, which then rolls back whole.
+        With psycopg the transaction is an explicit ``BEGIN`` ... ``COMMIT``
+        sent in pipeline mode on a connection in autocommit (so the driver
+        adds no ``BEGIN`` of its own, which it would wait for). A statement
+        whose result is not needed is queued and sent with the next one that
+        is, and the last of them with ``COMMIT``: a tag write or an alias move
+        waits on two round trips instead of six. An error of a queued
+        statement surfaces at the next result or at the commit, and the whole
+        transaction is rolled back.
         """
-        with self.translate(), self._writer_turn(), self.engine.connect() as conn:
+        if not self._psycopg:
+            with self.translate(), self._writer_turn(), self.engine.connect() as conn:
+                conn.execution_options(modelbook_write=True)
+                with conn.begin():
+                    yield conn
+            return
+        with self.translate(), self._autocommit.connect() as conn:
             conn.execution_options(modelbook_write=True)
-            if not self._psycopg:
-                with conn.begin():
-                    yield conn
-                return
             raw: Any = conn.connection.driver_connection
-            with raw.pipeline() as pipeline:
-                conn.execution_options(modelbook_pipeline=pipeline)
-                with conn.begin():
-                    yield conn
+            with conn.begin():
+                try:
+                    with raw.pipeline() as pipeline:
+                        conn.execution_options(modelbook_pipeline=pipeline)
+                        _queue(conn, raw, "BEGIN")
+                        yield conn
+                        _queue(conn, raw, "COMMIT")
+                except raw.Error as e:
+                    raise _driver_error(conn, e, "COMMIT", ()) from e
+                finally:
+                    conn.execution_options(modelbook_pipeline=None)
+                    # Not committed (an error above): end the explicit transaction.
+                    if raw.info.transaction_status != _PG_IDLE and not raw.closed:
+                        with contextlib.suppress(raw.Error):
+                            raw.execute("ROLLBACK")
 
     @contextlib.contextmanager
     def _writer_turn(self) -> Iterator[None]:
