@@ -402,9 +402,11 @@ def alias_target(
     model's row is locked first, in its own statement: that serialises the
     model's alias moves, and the alias is then read after the lock is held
     (a lock taken by the same statement would leave its joined rows stale).
+    The lock's row is not needed, so in a pipelined write both statements go
+    to the server at once.
     """
-    if conn.dialect.name == "postgresql" and find_model(conn, name, lock=True) is None:
-        return None
+    if conn.dialect.name == "postgresql":
+        _MODEL_BY_NAME.locked.run(conn, {"name": name})
     params: dict[str, Any] = {"name": name, "alias": alias}
     if kind is not None:
         params["version"] = int(version) if kind == "number" else version
