@@ -229,9 +229,11 @@ def version_from_row(model: str, row: Row[Any]) -> Version:
     as fast as ``json.loads`` followed by ``model_validate``.
     """
     body = row.doc.rstrip()[:-1].rstrip()
+    # Model names, semvers and stages are validated on the way in to a
+    # character set that JSON needs no escapes for; the creator is free text.
     members = (
-        f'"tags":{row.tags},"model":{json.dumps(model)},"number":{int(row.number)},'
-        f'"semver":{json.dumps(row.semver)},"stage":{json.dumps(row.stage)},'
+        f'"tags":{row.tags},"model":"{model}","number":{int(row.number)},'
+        f'"semver":"{row.semver}","stage":"{row.stage}",'
         f'"created_at":"{to_dt(row.created_at).isoformat()}",'
         f'"created_by":{json.dumps(row.created_by)}'
     )
