@@ -1046,6 +1046,45 @@ def write_outputs(results: dict[str, Any], write_md: bool) -> None:
         log(f"wrote {MARKDOWN.relative_to(ROOT)} and {PLOT.relative_to(ROOT)}")
 
 
+def compare(before: dict[str, Any], after: dict[str, Any]) -> str:
+    """A markdown table of every figure with a target, before and after."""
+    b, a = summary(before), summary(after)
+    out = [
+        "| Figure | DB | Versions | Before | Before: ratio | After | After: ratio | Target |",
+        "|---|---|--:|--:|--:|--:|--:|--:|",
+    ]
+    old = {(r["db"], r["size"], r["op"]): r for r in b["rows"]}
+    for row in a["rows"]:
+        prev = old.get((row["db"], row["size"], row["op"]))
+        if "target" not in row or prev is None or "ratio_p50" not in prev:
+            continue
+        out.append(
+            f"| {row['title']} (p50 ms) | {DB_TITLE[row['db']]} | {fmt_size(row['size'])} "
+            f"| {fmt_ms(prev['modelbook']['p50'])} | {_ratio(prev['ratio_p50'])} "
+            f"| {fmt_ms(row['modelbook']['p50'])} | {_ratio(row['ratio_p50'])} "
+            f"| ≥ {row['target']:g}x |"
+        )
+    conc_before = {x["db"]: x for x in b["concurrency"]}
+    for x in a["concurrency"]:
+        prev = conc_before.get(x["db"])
+        if prev is None or "ratio" not in prev or "ratio" not in x:
+            continue
+        out.append(
+            f"| 8 writers: registrations/s (p99 ms) | {DB_TITLE[x['db']]} | - "
+            f"| {prev['modelbook']['throughput']:.0f} ({prev['modelbook']['p99']:.0f}) "
+            f"| {_ratio(prev['ratio'])} "
+            f"| {x['modelbook']['throughput']:.0f} ({x['modelbook']['p99']:.0f}) "
+            f"| {_ratio(x['ratio'])} | ≥ 5x, p99 < 50 ms |"
+        )
+    if b["ingest"] and a["ingest"]:
+        out.append(
+            f"| 1 GiB ingest: seconds (÷ floor) | SQLite | - | {b['ingest']['modelbook_s']:.2f} "
+            f"| {b['ingest']['ratio']:.2f}x | {a['ingest']['modelbook_s']:.2f} "
+            f"| {a['ingest']['ratio']:.2f}x | ≤ 1.25x |"
+        )
+    return "\n".join(out)
+
+
 def print_table(results: dict[str, Any]) -> None:
     s = results["summary"]
     print()
@@ -1091,7 +1130,18 @@ def main(argv: list[str] | None = None) -> int:
     md.add_argument("--markdown", action="store_true", help="write BENCHMARKS.md (--full does)")
     md.add_argument("--no-markdown", action="store_true", help="leave BENCHMARKS.md alone")
     p.add_argument("--report", metavar="FILE", help="rebuild BENCHMARKS.md and the plot from FILE")
+    p.add_argument(
+        "--compare",
+        nargs=2,
+        metavar=("BEFORE", "AFTER"),
+        help="print a markdown table of the targeted figures of two results files",
+    )
     args = p.parse_args(argv)
+
+    if args.compare:
+        before, after = (json.loads(Path(f).read_text()) for f in args.compare)
+        print(compare(before, after))
+        return 0
 
     if args.report:
         results = json.loads(Path(args.report).read_text())
