@@ -713,7 +713,9 @@ def markdown(results: dict[str, Any]) -> str:
         f"at {PG_HOST}:{PG_PORT} (user `{PG_USER}`; `MODELBOOK_TEST_PG_HOST`/`_PORT`/`_USER` "
         "override). `--only register,resolve,read,tag,alias,search,concurrent,ingest,scale` and "
         "`--db sqlite|postgresql` run a part; `--report FILE` rebuilds this page from a results "
-        "file. Raw results: `bench/results/<timestamp>.json` and `bench/results/latest.json`."
+        "file; `--compare BEFORE AFTER` prints the targeted figures of two results files side "
+        "by side (the before-and-after tables below). Raw results: "
+        "`bench/results/<timestamp>.json` and `bench/results/latest.json`."
     )
     w("")
     f, q = MODES["full"], MODES["quick"]
