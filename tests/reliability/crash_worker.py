@@ -9,7 +9,8 @@ is killed, and reports each step on stdout as ``M <index> <marker> [json]``
 - ``blob.chunk``: a chunk of an artifact was hashed (small file) or copied (large file);
 - ``fsync`` / ``rename``: the blob store makes a file durable or moves it into place;
 - ``tx.begin`` / ``sql`` / ``commit``: the write transaction starts, runs a statement,
-  is about to commit.
+  is about to commit (SQLAlchemy's commit, or the ``COMMIT`` statement a pipelined
+  PostgreSQL write queues behind its other statements).
 
 With ``halt_at`` >= 0 the worker stops at that marker, prints ``HALT`` and
 waits on stdin for the test to kill it: the kill lands exactly there.
@@ -78,7 +79,12 @@ def _traced_engine(*args: object, **kwargs: object) -> sa.Engine:
 
     @event.listens_for(engine, "before_cursor_execute")
     def _sql(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
-        mark("sql", s=statement.split(None, 1)[0].upper(), w=writing(conn))
+        verb = statement.split(None, 1)[0].upper()
+        if verb == "COMMIT" and writing(conn):
+            # A pipelined write (PostgreSQL) sends its COMMIT as a statement.
+            mark("commit")
+            return
+        mark("sql", s=verb, w=writing(conn))
 
     @event.listens_for(engine, "commit")
     def _commit(conn: sa.Connection) -> None:

@@ -383,7 +383,7 @@ class Database:
                 finally:
                     conn.execution_options(modelbook_pipeline=None)
                     # Not committed (an error above): end the explicit transaction.
-                    if raw.info.transaction_status != _PG_IDLE and not raw.closed:
+                    if not raw.closed and raw.info.transaction_status != _PG_IDLE:
                         with contextlib.suppress(raw.Error):
                             raw.execute("ROLLBACK")
 
