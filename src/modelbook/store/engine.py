@@ -358,7 +358,7 @@ class Database:
         adds no ``BEGIN`` of its own, which it would wait for). A statement
         whose result is not needed is queued and sent with the next one that
         is, and the last of them with ``COMMIT``: a tag write or an alias move
-        waits on two round trips instead of six. An error of a queued
+        waits on two round trips instead of seven or eight. An error of a queued
         statement surfaces at the next result or at the commit, and the whole
         transaction is rolled back.
         """

@@ -368,11 +368,12 @@ def list_versions(
 # aliases ----------------------------------------------------------------------
 
 
+_ALIAS_VALUES = ("version_id", "number", "updated_at", "updated_by")
 _UPDATE_ALIAS = Prebuilt(
     t.aliases.update().where(
         t.aliases.c.model_id == sa.bindparam("m"), t.aliases.c.name == sa.bindparam("a")
     ),
-    ("version_id", "number", "updated_at", "updated_by"),
+    _ALIAS_VALUES,
 )
 
 
@@ -426,14 +427,13 @@ def put_alias(
     at: int,
     actor: str,
 ) -> None:
-    values = {"version_id": version_id, "number": number, "updated_at": at, "updated_by": actor}
+    values = dict(zip(_ALIAS_VALUES, (version_id, number, at, actor), strict=True))
     if exists:
         _UPDATE_ALIAS.run(conn, {"m": model_id, "a": alias, **values})
     else:
         _INSERT_ALIAS.run(conn, {"model_id": model_id, "name": alias, **values})
 
 
-_ALIAS_VALUES = ("version_id", "number", "updated_at", "updated_by")
 _INSERT_ALIAS = Prebuilt(t.aliases.insert(), ("model_id", "name", *_ALIAS_VALUES))
 
 
