@@ -9,8 +9,11 @@ driver exception escapes the public API.
     ├── AlreadyExists       a name or semver that is already taken
     ├── Conflict            a concurrent change won (e.g. ``expect`` did not hold)
     ├── InvalidInput        bad name, metric, key=value, semver, path ...
-    ├── IntegrityError      a stored artifact is missing or does not match its hash
-    └── Unavailable         the database or the blob store cannot be reached
+    ├── IntegrityError      a stored artifact is missing or does not match its hash,
+    │                       a stored row cannot be read, or the audit log was altered
+    ├── Unavailable         the database or the blob store cannot be reached, or stayed busy
+    ├── GateFailed          a stage transition was refused by its gate's checks
+    └── PermissionDenied    the actor lacks the role an operation needs
 
 Each class carries the CLI exit code for its kind.
 """
@@ -62,6 +65,22 @@ class Unavailable(ModelbookError):
     kind = "unavailable"
 
 
+class GateFailed(ModelbookError):
+    """A promotion or deploy refused by its gate; ``failures`` names each failing check."""
+
+    exit_code = 9
+    kind = "gate_failed"
+
+    def __init__(self, message: str, failures: tuple[object, ...] = ()) -> None:
+        super().__init__(message)
+        self.failures = failures
+
+
+class PermissionDenied(ModelbookError):
+    exit_code = 10
+    kind = "permission_denied"
+
+
 ERROR_KINDS: tuple[type[ModelbookError], ...] = (
     NotFound,
     AlreadyExists,
@@ -69,4 +88,6 @@ ERROR_KINDS: tuple[type[ModelbookError], ...] = (
     InvalidInput,
     IntegrityError,
     Unavailable,
+    GateFailed,
+    PermissionDenied,
 )
