@@ -22,7 +22,7 @@ import pytest
 
 from modelbook import Unavailable
 from modelbook import blobs as blobs_module
-from modelbook.blobs import DIRECT_MIN, SMALL, STREAM_CHUNK, BlobStore
+from modelbook.blobs import DIRECT_MIN, SMALL, STREAM_CHUNK, TEMP_DIR, TEMP_MARKER, BlobStore
 
 MiB = 1024 * 1024
 BOUNDARY_SIZES = [
@@ -49,6 +49,11 @@ def source(tmp_path: Path, size: int, seed: int = 0) -> tuple[Path, bytes]:
 def stored_files(root: Path, sub: str) -> list[Path]:
     folder = root / sub
     return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
+
+
+def temporaries(root: Path) -> list[Path]:
+    """Everything in the store's temporary folder except its marker."""
+    return [p for p in stored_files(root, TEMP_DIR) if p.name != TEMP_MARKER]
 
 
 def open_fds() -> int:
@@ -123,7 +128,7 @@ def assert_stored(store_dir: Path, sha: str, size: int, data: bytes) -> None:
     store = BlobStore(str(store_dir))
     assert store.check(sha, size) is None
     assert store.read_verified(sha, size) == data
-    assert stored_files(store_dir, "tmp") == []
+    assert temporaries(store_dir) == []
     assert [p.name for p in stored_files(store_dir, "sha256")] == [sha]
 
 
@@ -281,7 +286,7 @@ def test_full_disk_on_the_second_chunk_leaves_nothing(
     with pytest.raises(Unavailable, match="No space left on device"):
         put(store_dir, src)
     monkeypatch.undo()
-    assert stored_files(store_dir, "tmp") == []
+    assert temporaries(store_dir) == []
     assert stored_files(store_dir, "sha256") == []
     sha, stored, _ = put(store_dir, src)
     assert_stored(store_dir, sha, stored, data)
@@ -297,7 +302,7 @@ def test_a_write_of_nothing_is_a_short_write(
     with pytest.raises(Unavailable, match="short write"):
         put(store_dir, src)
     monkeypatch.undo()
-    assert stored_files(store_dir, "tmp") == []
+    assert temporaries(store_dir) == []
     assert stored_files(store_dir, "sha256") == []
 
 

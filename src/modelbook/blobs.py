@@ -3,14 +3,26 @@
 Blobs live at ``<root>/sha256/ab/<sha256>`` (256 shard folders). A blob is written whole or not
 at all: on a local folder it is streamed to a temporary file while hashed,
 fsynced and renamed into place; on an object store (S3 and friends) it is
-hashed first and then uploaded with one PUT, which the store makes visible
-atomically. Identical content is stored once. Every read is verified against
-the hash it was asked for.
+hashed first and then uploaded, and the upload is committed (made visible, in
+one step) only if it carried exactly the bytes that were hashed. Identical
+content is stored once. Every read is verified against the hash it was asked
+for, and a hash is checked to be 64 lowercase hex characters before any path
+is built from it.
+
+A file is stored from one open descriptor and refused if it changed while it
+was read (see :class:`modelbook.files.Source`): what is registered is what was
+read.
 
 Large local files are read once: each chunk is hashed on a second thread while
 the same bytes are written, with direct I/O (``O_DIRECT``) where the file system
 supports it, so that ingesting a big model neither fills the page cache with a
 second copy of it nor leaves gigabytes of dirty pages for the final fsync.
+
+Temporary files live in ``<root>/.modelbook/tmp/``, named ``mb-<32 hex>.part``;
+the folder holds a marker file, written by the store that created the folder.
+Only files of that name in a marked folder are ever removed as stale, and only
+by a write (the first ``put_file`` of a process), never when a store is
+opened or read: a blob folder may be the user's own folder, or read-only.
 """
 
 from __future__ import annotations
@@ -22,17 +34,23 @@ import hashlib
 import itertools
 import mmap
 import os
+import re
+import stat
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
+from fsspec.spec import AbstractBufferedFile
 
+from . import files
 from .errors import IntegrityError, InvalidInput, Unavailable
+from .files import Source, check_sha256, show
 
 CHUNK = 1024 * 1024
 SMALL = 1024 * 1024
@@ -46,7 +64,19 @@ DIRECT_ALIGN = 4096
 # 0 where the platform has no direct I/O: every file is then written buffered.
 O_DIRECT: int = getattr(os, "O_DIRECT", 0)
 STALE_TMP_SECONDS = 24 * 3600
+# Temporaries, relative to the blob root, and the marker that says the folder is ours.
+TEMP_DIR = ".modelbook/tmp"
+TEMP_MARKER = "MODELBOOK-TEMPORARIES"
+TEMP_NAME = re.compile(r"mb-[0-9a-f]{32}\.part")
 Progress = Callable[[int], None]
+
+# Blob roots whose stale temporaries this process has already looked for.
+_swept: set[tuple[int, str]] = set()
+_swept_lock = threading.Lock()
+
+
+class _Missing(IntegrityError):
+    """A blob that is not in the store at all (as opposed to damaged)."""
 
 
 def _noop(_: int) -> None:
@@ -120,24 +150,53 @@ def _write_all(fd: int, buf: memoryview, n: int, direct: bool, tmp: str) -> bool
     return direct
 
 
+def temp_name() -> str:
+    """A fresh name for a temporary file, matching :data:`TEMP_NAME`."""
+    return f"mb-{uuid.uuid4().hex}.part"
+
+
 def hash_file(path: Path, progress: Progress = _noop) -> tuple[str, int]:
-    """sha256 and size of a local file, streamed."""
-    digest = hashlib.sha256()
-    size = 0
-    buf = bytearray(CHUNK)
-    view = memoryview(buf)
-    with open(path, "rb", buffering=0) as f:
-        while n := f.readinto(buf):
-            digest.update(view[:n])
-            size += n
-            progress(n)
+    """sha256 (hex) and size in bytes of a local file, streamed; ``progress`` gets byte counts.
+
+    Raises:
+        InvalidInput: the path is missing, unreadable, not a regular file, or
+            changed while it was read.
+        Unavailable: reading failed.
+    """
+    with files.open_source(path) as source:
+        try:
+            digest = hashlib.sha256()
+            size = 0
+            for chunk in source.chunks(CHUNK):
+                digest.update(chunk)
+                size += len(chunk)
+                progress(len(chunk))
+            source.check_unchanged(size)
+        except OSError as exc:
+            raise Unavailable(f"cannot read {show(path)}: {exc}") from exc
     return digest.hexdigest(), size
 
 
+def _abandon(out: AbstractBufferedFile) -> None:
+    """Drop an upload without committing it: nothing becomes visible at its key."""
+    out.discard()
+    # close() would commit whatever is buffered; a file marked closed does nothing.
+    out.closed = True
+
+
 class BlobStore:
-    """Artifacts by sha256 in a folder or bucket named by an fsspec URL."""
+    """Artifacts by sha256 in a folder or bucket named by an fsspec URL.
+
+    Opening a store reads nothing and writes nothing: a read-only folder can be
+    checked and read. Folders are created on the first write.
+    """
 
     def __init__(self, url: str, **storage_options: Any) -> None:
+        """``url``: a local folder or fsspec URL (``s3://bucket/prefix``).
+
+        Raises:
+            InvalidInput: the URL's scheme is unknown or its driver is not installed.
+        """
         self.url = url
         try:
             self.fs, root = fsspec.core.url_to_fs(url, **storage_options)
@@ -146,51 +205,136 @@ class BlobStore:
         self.root = root.rstrip("/")
         self.local = isinstance(self.fs, LocalFileSystem)
         self._made: set[str] = set()
-        if self.local:
-            self.remove_stale_temporaries()
+
+    # temporaries ---------------------------------------------------------
+
+    @property
+    def temp_dir(self) -> str:
+        """The folder of this store's temporary files (it may not exist yet)."""
+        return f"{self.root}/{TEMP_DIR}"
 
     def remove_stale_temporaries(self, older_than: float = STALE_TMP_SECONDS) -> int:
-        """Delete temporary files that a killed writer left behind.
+        """Delete temporary files that a killed writer left behind; return how many.
 
-        A temporary file never becomes a blob unless its writer renames it,
-        so one older than a day belongs to a process that died mid-write.
+        Only regular files named like :data:`TEMP_NAME`, last modified more
+        than ``older_than`` seconds ago, in :attr:`temp_dir` when it holds the
+        marker file, are removed; nothing else is looked at. A temporary never
+        becomes a blob unless its writer renames it, so one that old belongs to
+        a process that died mid-write. Does nothing on an object store.
+
+        Never raises: this is housekeeping, and a folder that cannot be
+        cleaned must not stop the write that asked for it.
         """
+        if not self.local:
+            return 0
         removed = 0
         cutoff = time.time() - older_than
         try:
-            entries = list(os.scandir(f"{self.root}/tmp"))
+            # Opened without following a link, and worked on through the
+            # descriptor, so a folder swapped meanwhile is never the one cleaned.
+            folder = os.open(self.temp_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
         except OSError:
             return 0
-        for entry in entries:
-            try:
-                if entry.is_file() and entry.stat().st_mtime < cutoff:
-                    os.unlink(entry.path)
-                    removed += 1
-            except OSError:
-                continue
+        try:
+            marker = os.stat(TEMP_MARKER, dir_fd=folder, follow_symlinks=False)
+            if not stat.S_ISREG(marker.st_mode):
+                return 0
+            with os.scandir(folder) as entries:
+                names = [e.name for e in entries if TEMP_NAME.fullmatch(e.name)]
+            for name in names:
+                with contextlib.suppress(OSError):
+                    st = os.stat(name, dir_fd=folder, follow_symlinks=False)
+                    if stat.S_ISREG(st.st_mode) and st.st_mtime < cutoff:
+                        os.unlink(name, dir_fd=folder)
+                        removed += 1
+        except OSError:
+            return removed
+        finally:
+            os.close(folder)
         return removed
 
+    def _sweep_once(self) -> None:
+        """Look for stale temporaries at the first write of this process to this store."""
+        if not self.local:
+            return
+        key = (os.getpid(), self.root)
+        with _swept_lock:
+            if key in _swept:
+                return
+            _swept.add(key)
+        self.remove_stale_temporaries()
+
+    def _new_temp(self) -> str:
+        """A path for a new temporary file; creates and marks the folder the first time."""
+        tmp_dir = self.temp_dir
+        if tmp_dir not in self._made:
+            parent = os.path.dirname(tmp_dir)
+            self._mkdir(parent)
+            try:
+                os.mkdir(tmp_dir)
+            except FileExistsError:
+                pass
+            else:
+                # Only a folder this store created is marked, and so may be swept.
+                fd = os.open(
+                    f"{tmp_dir}/{TEMP_MARKER}", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644
+                )
+                os.close(fd)
+                _fsync_dir(tmp_dir)
+                _fsync_dir(parent)
+            self._made.add(tmp_dir)
+        return f"{tmp_dir}/{temp_name()}"
+
+    # addressing ----------------------------------------------------------
+
     def path(self, sha256: str) -> str:
+        """Where the blob of ``sha256`` lives.
+
+        Raises:
+            IntegrityError: ``sha256`` is not 64 lowercase hex characters.
+        """
+        check_sha256(sha256)
         return f"{self.root}/sha256/{sha256[:2]}/{sha256}"
 
     def exists(self, sha256: str) -> bool:
+        """Whether a blob of ``sha256`` is stored (its content is not checked).
+
+        Raises:
+            IntegrityError: ``sha256`` is malformed.
+            Unavailable: the store cannot be reached.
+        """
+        path = self.path(sha256)
         try:
             if self.local:
-                return os.path.exists(self.path(sha256))
-            return bool(self.fs.exists(self.path(sha256)))
+                return os.path.exists(path)
+            return bool(self.fs.exists(path))
         except OSError as exc:
             raise Unavailable(f"blob store {self.url} cannot be reached: {exc}") from exc
 
     # writing -------------------------------------------------------------
 
     def put_file(self, src: Path, progress: Progress = _noop) -> tuple[str, int]:
-        """Store one file and return its (sha256, size) once it is durable."""
-        try:
-            if self.local:
-                return self._put_local(src, progress)
-            return self._put_remote(src, progress)
-        except OSError as exc:
-            raise Unavailable(f"cannot store {src}: {exc}") from exc
+        """Store one local file; return its (sha256 hex, size in bytes) once it is durable.
+
+        The file is opened once, without blocking (a FIFO is refused at once),
+        and everything stored is read from that descriptor; ``progress`` gets
+        the byte counts read. The first call in a process also removes stale
+        temporaries (:meth:`remove_stale_temporaries`).
+
+        Raises:
+            InvalidInput: ``src`` is missing, unreadable or not a regular file,
+                or it changed while it was being stored (nothing is stored then).
+            Unavailable: the store could not be written (disk full, I/O error,
+                unreachable), naming ``src`` and the cause.
+        """
+        self._sweep_once()
+        with files.open_source(src) as source:
+            try:
+                if self.local:
+                    return self._put_local(source, progress)
+                return self._put_remote(source, progress)
+            except OSError as exc:
+                raise Unavailable(f"cannot store {show(src)}: {exc}") from exc
 
     def _mkdir(self, path: str) -> None:
         """Create a folder once; a new folder's own entry is fsynced in its parent."""
@@ -207,21 +351,21 @@ class BlobStore:
                 _fsync_dir(parent)
         self._made.add(path)
 
-    def _put_local(self, src: Path, progress: Progress) -> tuple[str, int]:
-        size = os.path.getsize(src)
-        if size > SMALL:
+    def _put_local(self, source: Source, progress: Progress) -> tuple[str, int]:
+        if source.size > SMALL:
             return self._put_large(
-                src, direct=size >= DIRECT_MIN and O_DIRECT != 0, progress=progress
+                source, direct=source.size >= DIRECT_MIN and O_DIRECT != 0, progress=progress
             )
-        data = src.read_bytes()
-        sha = hashlib.sha256(data).hexdigest()
+        data = b"".join(source.chunks(SMALL + 1))
         progress(len(data))
+        source.check_unchanged(len(data))
+        sha = hashlib.sha256(data).hexdigest()
         final = self.path(sha)
         if self._intact_copy(final, data):
             return sha, len(data)
         return sha, self._land(final, data)
 
-    def _put_large(self, src: Path, direct: bool, progress: Progress) -> tuple[str, int]:
+    def _put_large(self, source: Source, direct: bool, progress: Progress) -> tuple[str, int]:
         """Stream a large file into the store, reading it once.
 
         Each chunk is read into one of two buffers, hashed on a second thread
@@ -232,15 +376,11 @@ class BlobStore:
         page-cache memory (slow in VMs), and the closing fsync has next to
         nothing left to flush. Where direct I/O is refused the same loop writes buffered.
         """
-        tmp_dir = f"{self.root}/tmp"
-        self._mkdir(tmp_dir)
-        tmp = f"{tmp_dir}/{uuid.uuid4().hex}"
+        tmp = self._new_temp()
         digest = hashlib.sha256()
         size = 0
         try:
             with contextlib.ExitStack() as stack:
-                fin = os.open(src, os.O_RDONLY)
-                stack.callback(os.close, fin)
                 fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
                 stack.callback(os.close, fd)
                 direct = direct and _set_direct(fd, True)
@@ -249,18 +389,22 @@ class BlobStore:
                 # Left first: waits for a hash still running before the buffers go.
                 hasher = stack.enter_context(ThreadPoolExecutor(1))
                 hashed: Future[None] | None = None
+                os.lseek(source.fd, 0, os.SEEK_SET)
                 for i in itertools.count():
                     whole = views[i % 2]  # not the buffer the hasher may still read
-                    n = _read_full(fin, whole)
+                    n = _read_full(source.fd, whole)
                     if hashed is not None:
                         hashed.result()
                     if n == 0:
                         break
+                    if size + n > source.size:
+                        raise source.changed()  # it grew: stop reading now
                     hashed = hasher.submit(_hash_part, digest, whole, n)
                     direct = _write_all(fd, whole, n, direct, tmp)
                     size += n
                     progress(n)
                 os.fsync(fd)
+            source.check_unchanged(size)
             sha = digest.hexdigest()
             final = self.path(sha)
             # An existing blob of this hash is replaced by the fresh copy rather
@@ -276,11 +420,9 @@ class BlobStore:
 
     def _land(self, final: str, data: bytes) -> int:
         """Write a small blob whole: temporary file, fsync, rename, fsync the folder."""
-        tmp_dir = f"{self.root}/tmp"
-        self._mkdir(tmp_dir)
-        tmp = f"{tmp_dir}/{uuid.uuid4().hex}"
+        tmp = self._new_temp()
         try:
-            with open(tmp, "wb") as f:
+            with open(tmp, "xb") as f:
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
@@ -297,42 +439,125 @@ class BlobStore:
     def _intact_copy(final: str, data: bytes) -> bool:
         """True when a small blob already stored at ``final`` holds exactly ``data``."""
         try:
-            with open(final, "rb") as f:
-                return f.read(len(data) + 1) == data
-        except FileNotFoundError:
-            return False
+            fd, _ = files.open_regular(final, "artifact blob", IntegrityError)
+        except (FileNotFoundError, IntegrityError):
+            return False  # missing, or not a file: replaced by the fresh copy
+        with open(fd, "rb") as f:
+            return f.read(len(data) + 1) == data
 
-    def _put_remote(self, src: Path, progress: Progress) -> tuple[str, int]:
-        # Always uploaded, even when the key exists: one PUT replaces the
-        # object atomically, so a damaged copy is healed instead of reused.
-        sha, size = hash_file(src)
-        self.fs.put_file(str(src), self.path(sha))
-        progress(size)
+    def _put_remote(self, source: Source, progress: Progress) -> tuple[str, int]:
+        """Hash the file, then upload it from the same descriptor to its key.
+
+        The upload is hashed again as it is sent and committed only if it
+        carried exactly the bytes first hashed from an unchanged file; otherwise
+        it is abandoned, so a good object already at that key is never
+        overwritten by other bytes. It is always uploaded, even when the key
+        exists: one commit replaces the object atomically, so a damaged copy is
+        healed instead of reused.
+        """
+        digest = hashlib.sha256()
+        size = 0
+        for chunk in source.chunks(CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+        source.check_unchanged(size)
+        sha = digest.hexdigest()
+        final = self.path(sha)
+        # Most object-store files (S3, GCS, Azure) send nothing before a full
+        # block and commit only on close, so they can be abandoned; probing with
+        # a temporary key tells whether this one can, at no cost.
+        probe_key = f"{self.temp_dir}/{temp_name()}"
+        probe = self.fs.open(probe_key, "wb")
+        if isinstance(probe, AbstractBufferedFile):
+            _abandon(probe)
+            out = self.fs.open(final, "wb")
+            committed = False
+            try:
+                self._send(source, out, sha, progress)
+                out.close()
+                committed = True
+            finally:
+                if not committed:
+                    _abandon(out)
+            return sha, size
+        # A file that commits whenever it is closed is written under the
+        # temporary key and moved to its final key only once verified.
+        try:
+            with probe:
+                self._send(source, probe, sha, progress)
+            self.fs.mv(probe_key, final)
+        except BaseException:
+            with contextlib.suppress(OSError, FileNotFoundError):
+                self.fs.rm(probe_key)
+            raise
         return sha, size
+
+    @staticmethod
+    def _send(source: Source, out: IO[bytes], sha: str, progress: Progress) -> None:
+        """Write the file to ``out``; raise unless the bytes sent hash to ``sha``."""
+        digest = hashlib.sha256()
+        sent = 0
+        for chunk in source.chunks(CHUNK):
+            out.write(chunk)
+            digest.update(chunk)
+            sent += len(chunk)
+            progress(len(chunk))
+        source.check_unchanged(sent)
+        if digest.hexdigest() != sha:
+            raise source.changed()
 
     # reading -------------------------------------------------------------
 
-    def _chunks(self, sha256: str) -> Iterator[bytes]:
+    def _open(self, sha256: str) -> IO[bytes]:
         path = self.path(sha256)
         try:
-            with open(path, "rb") if self.local else self.fs.open(path, "rb") as f:
+            if self.local:
+                # Not blocking, and checked on the descriptor: a FIFO or device
+                # planted at a blob's path is refused, not waited on.
+                fd, _ = files.open_regular(path, "artifact blob", IntegrityError)
+                return open(fd, "rb")
+            return self.fs.open(path, "rb")  # type: ignore[no-any-return]
+        except FileNotFoundError:
+            raise _Missing(f"artifact blob {sha256} is missing from {self.url}") from None
+        except OSError as exc:
+            raise Unavailable(f"cannot read blob {sha256} from {self.url}: {exc}") from exc
+
+    def _chunks(self, sha256: str) -> Iterator[bytes]:
+        f = self._open(sha256)
+        try:
+            with f:
                 while chunk := f.read(CHUNK):
                     yield chunk
         except FileNotFoundError:
-            raise IntegrityError(f"artifact blob {sha256} is missing from {self.url}") from None
+            raise _Missing(f"artifact blob {sha256} is missing from {self.url}") from None
         except OSError as exc:
             raise Unavailable(f"cannot read blob {sha256} from {self.url}: {exc}") from exc
 
     def check(self, sha256: str, size: int) -> str | None:
-        """None when the blob is intact, else what is wrong with it."""
+        """None when the blob of ``sha256`` holds ``size`` bytes hashing to it, else what is wrong.
+
+        The verdict is ``"missing"``, or a one-line description of the damage
+        (wrong size, wrong hash, not a regular file, malformed stored hash), so
+        that a verification can report every bad file instead of stopping at
+        the first.
+
+        Raises:
+            Unavailable: the store cannot be read.
+        """
+        try:
+            check_sha256(sha256)
+        except IntegrityError as exc:
+            return exc.message
         digest = hashlib.sha256()
         n = 0
         try:
             for chunk in self._chunks(sha256):
                 digest.update(chunk)
                 n += len(chunk)
-        except IntegrityError:
+        except _Missing:
             return "missing"
+        except IntegrityError as exc:
+            return exc.message
         if n != size:
             return f"size {n} bytes, expected {size}"
         if digest.hexdigest() != sha256:
@@ -340,30 +565,50 @@ class BlobStore:
         return None
 
     def read_verified(self, sha256: str, size: int) -> bytes:
+        """The ``size`` bytes of blob ``sha256``, verified; for small files (held in memory).
+
+        Raises:
+            IntegrityError: the hash is malformed, or the blob is missing or corrupt.
+            Unavailable: the store cannot be read.
+        """
         data = b"".join(self._chunks(sha256))
         if len(data) != size or hashlib.sha256(data).hexdigest() != sha256:
             raise IntegrityError(f"artifact blob {sha256} is corrupt (hash or size mismatch)")
         return data
 
     def copy_to(self, sha256: str, size: int, dest: Path, progress: Progress = _noop) -> None:
-        """Write a blob to ``dest``; the file appears only if its hash is right."""
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        """Write blob ``sha256`` (``size`` bytes) to the file ``dest``, verified.
+
+        The bytes go to a temporary file beside ``dest``, which is renamed to
+        ``dest`` only if its size and hash are right; ``progress`` gets byte
+        counts. Parent folders are created. This is the ``fetch`` of
+        :func:`modelbook.files.place`.
+
+        Raises:
+            IntegrityError: the hash is malformed, or the blob is missing or corrupt.
+            Unavailable: the store cannot be read, or ``dest`` cannot be written.
+        """
+        self.path(sha256)  # a malformed hash is refused before anything is written
         tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:8]}.part")
         digest = hashlib.sha256()
         n = 0
         try:
-            with open(tmp, "wb") as out:
-                for chunk in self._chunks(sha256):
-                    digest.update(chunk)
-                    out.write(chunk)
-                    n += len(chunk)
-                    progress(len(chunk))
-            if n != size or digest.hexdigest() != sha256:
-                raise IntegrityError(
-                    f"refusing {dest.name}: stored blob {sha256} is corrupt "
-                    f"({n} bytes hashing to {digest.hexdigest()[:12]}...)"
-                )
-            os.replace(tmp, dest)
+            try:
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                with open(tmp, "xb") as out:
+                    for chunk in self._chunks(sha256):
+                        digest.update(chunk)
+                        out.write(chunk)
+                        n += len(chunk)
+                        progress(len(chunk))
+                if n != size or digest.hexdigest() != sha256:
+                    raise IntegrityError(
+                        f"refusing {dest.name}: stored blob {sha256} is corrupt "
+                        f"({n} bytes hashing to {digest.hexdigest()[:12]}...)"
+                    )
+                os.replace(tmp, dest)
+            except OSError as exc:
+                raise Unavailable(f"cannot write {show(dest)}: {exc}") from exc
         except BaseException:
             with contextlib.suppress(OSError):
                 tmp.unlink()

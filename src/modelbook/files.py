@@ -1,0 +1,623 @@
+"""Local files in and out of the registry: what a registration reads, what a download writes.
+
+Each rule below is written once, here, and applied by every front end:
+
+- :func:`collect` turns the files and folders a user names into manifest
+  entries. Symbolic links are followed, to files and to folders alike (model
+  folders such as Hugging Face snapshots are made of them); a link that leads
+  back into a folder it is inside of (a loop), a dangling link, and anything
+  that is not a regular file or a folder (FIFO, socket, device), or that cannot
+  be read, is refused by name. Nothing is skipped silently.
+- :func:`check_manifest_paths` is the shape of a manifest path, for paths read
+  from disk and for manifests sent by remote clients alike.
+- :func:`open_source` opens a file to be stored once, without blocking, and
+  :meth:`Source.check_unchanged` refuses it if it changed while it was read.
+- :func:`place` writes a version's files under a folder, all or nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import errno
+import fcntl
+import os
+import re
+import shutil
+import stat
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+
+from .errors import IntegrityError, InvalidInput, ModelbookError, Unavailable
+
+Progress = Callable[[int], None]
+# fetch(sha256, size in bytes, target file, progress): writes one verified file.
+Fetch = Callable[[str, int, Path, Progress], None]
+
+# A manifest path is at most this many characters, and each of its names at
+# most this many UTF-8 bytes (the longest file name common file systems take,
+# so that every registered path can be downloaded again).
+MAX_PATH_CHARS = 1024
+MAX_NAME_BYTES = 255
+STAGING_PREFIX = ".modelbook-download-"
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+# Opening a file for reading may fail for these reasons because of the path
+# itself: the user can fix them. Any other failure is the machine's.
+_PATH_ERRNOS = frozenset(
+    {
+        errno.ENOENT,
+        errno.EACCES,
+        errno.EPERM,
+        errno.ELOOP,
+        errno.ENOTDIR,
+        errno.EISDIR,
+        errno.ENXIO,
+        errno.ENODEV,
+        errno.ENAMETOOLONG,
+        errno.EROFS,
+        errno.EEXIST,
+    }
+)
+
+
+def _noop(_: int) -> None:
+    return None
+
+
+def show(path: str | os.PathLike[str]) -> str:
+    """A path quoted for a one-line message: control characters are escaped."""
+    return repr(os.fspath(path))
+
+
+def kind_of(mode: int) -> str:
+    """What a file of ``mode`` (``st_mode``) is, in words: ``"a FIFO (named pipe)"``."""
+    if stat.S_ISREG(mode):
+        return "a regular file"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    return "a special file"
+
+
+def check_sha256(value: object) -> str:
+    """Return ``value`` if it is a sha256 as stored: exactly 64 lowercase hex characters.
+
+    Every path built from a stored hash goes through this first, so a tampered
+    record cannot name a file outside the blob store.
+
+    Raises:
+        IntegrityError: anything else (a stored hash is never user input).
+    """
+    if not isinstance(value, str) or not _SHA256.fullmatch(value):
+        shown = repr(value)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        raise IntegrityError(
+            f"stored sha256 {shown} is not 64 lowercase hexadecimal characters; "
+            "the registry's records may have been altered"
+        )
+    return value
+
+
+# manifest paths -------------------------------------------------------------------------
+
+
+def _check_manifest_path(path: object) -> str:
+    if not isinstance(path, str):
+        raise InvalidInput(f"an artifact path must be text, got {type(path).__name__}")
+    shown = repr(path) if len(path) <= 200 else repr(path[:197] + "...")
+    problem = None
+    if not path:
+        problem = "it is empty"
+    elif "\x00" in path:
+        problem = "it contains a NUL character"
+    elif len(path) > MAX_PATH_CHARS:
+        problem = f"it is {len(path)} characters long; the limit is {MAX_PATH_CHARS}"
+    elif "\\" in path:
+        problem = "it contains a backslash; separate folders with '/'"
+    elif path.startswith("/"):
+        problem = "it is absolute; artifact paths are relative to the version's folder"
+    else:
+        try:
+            path.encode("utf-8")
+        except UnicodeEncodeError:
+            problem = "it is not valid UTF-8 (a file name with undecodable bytes)"
+    if problem is None:
+        for name in path.split("/"):
+            if not name:
+                problem = "it has an empty name (a doubled or trailing '/')"
+            elif name in (".", ".."):
+                problem = f"it has a {name!r} component"
+            elif len(name.encode("utf-8")) > MAX_NAME_BYTES:
+                problem = f"it has a name longer than {MAX_NAME_BYTES} bytes"
+            if problem is not None:
+                break
+    if problem is not None:
+        raise InvalidInput(f"invalid artifact path {shown}: {problem}")
+    return path
+
+
+def check_manifest_paths(paths: Iterable[str]) -> None:
+    """Refuse a set of manifest paths that could not be written out as one folder tree.
+
+    ``paths`` are relative POSIX paths such as ``"weights/model.bin"``. Pure: no
+    file system access.
+
+    Raises:
+        InvalidInput: naming the first offending path when one is not text, is
+            empty, absolute, longer than 1024 characters, holds a NUL, a
+            backslash, invalid UTF-8, an empty, ``.`` or ``..`` name, or a name
+            over 255 bytes; when two paths are equal; or when one path is a
+            folder of another (``model`` and ``model/w.bin``), since one name
+            cannot be both a file and a folder.
+    """
+    seen: set[str] = set()
+    for path in paths:
+        _check_manifest_path(path)
+        if path in seen:
+            raise InvalidInput(f"two artifacts would both be stored as {path!r}")
+        seen.add(path)
+    for path in sorted(seen):
+        cut = path.find("/")
+        while cut != -1:
+            if path[:cut] in seen:
+                raise InvalidInput(
+                    f"artifact {path[:cut]!r} is a file, but artifact {path!r} needs a folder "
+                    "of that name: rename one of them"
+                )
+            cut = path.find("/", cut + 1)
+
+
+# collecting what a user names -----------------------------------------------------------
+
+
+def _stat_entry(path: Path, what: str) -> os.stat_result:
+    """stat of ``path`` following symbolic links; only a regular file or a folder passes."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        if os.path.lexists(path):
+            try:
+                target = os.readlink(path)
+            except OSError:
+                target = "?"
+            raise InvalidInput(
+                f"{what} {show(path)} is a symbolic link to {show(target)}, which does not exist"
+            ) from None
+        raise InvalidInput(f"{what} {show(path)} does not exist") from None
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+        if exc.errno == errno.ELOOP:
+            why = "it is a loop of symbolic links that never reaches a file"
+        raise InvalidInput(f"{what} {show(path)} cannot be read: {why}") from None
+    if stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode):
+        return st
+    raise InvalidInput(
+        f"{what} {show(path)} is {kind_of(st.st_mode)}, not a regular file or folder; "
+        "move it out of the way or name the files to register"
+    )
+
+
+def _check_readable(path: Path, what: str) -> None:
+    if not os.access(path, os.R_OK):
+        raise InvalidInput(f"{what} {show(path)} is not readable")
+
+
+def _walk(
+    folder: Path,
+    st: os.stat_result,
+    prefix: str,
+    on_path: dict[tuple[int, int], Path],
+    out: list[tuple[str, Path]],
+) -> None:
+    """Add every file under ``folder`` to ``out``; ``on_path`` holds the folders above it."""
+    key = (st.st_dev, st.st_ino)
+    if key in on_path:
+        raise InvalidInput(
+            f"artifact folder {show(folder)} is a loop: it leads back to {show(on_path[key])}, "
+            "a folder it is inside of; remove the link or name the files to register"
+        )
+    try:
+        with os.scandir(folder) as entries:
+            names = sorted(entry.name for entry in entries)
+    except OSError as exc:
+        raise InvalidInput(
+            f"artifact folder {show(folder)} cannot be read: {exc.strerror or exc}"
+        ) from None
+    on_path[key] = folder
+    for name in names:
+        path = folder / name
+        entry = _stat_entry(path, "artifact entry")
+        if stat.S_ISDIR(entry.st_mode):
+            _walk(path, entry, f"{prefix}{name}/", on_path, out)
+        else:
+            _check_readable(path, "artifact file")
+            out.append((f"{prefix}{name}", path))
+    del on_path[key]
+
+
+def _folder_name(path: Path) -> str:
+    # The name as given, not as resolved: a link named ``model`` to a snapshot
+    # folder stores its files under ``model/``.
+    name = Path(os.path.abspath(path)).name
+    if not name:
+        raise InvalidInput(
+            f"artifact folder {show(path)} has no name to store its files under: "
+            "name it alone, or name a folder inside it"
+        )
+    return name
+
+
+def collect(
+    paths: Sequence[str | os.PathLike[str]] | str | os.PathLike[str],
+) -> list[tuple[str, Path]]:
+    """The files a user names, as sorted (manifest path, local file) pairs.
+
+    ``paths`` is one path or a sequence of them. One folder: its files, with
+    paths relative to it. Several paths: each file under its own name, each
+    folder's files under the folder's name (``model/weights.bin``).
+
+    Symbolic links are followed wherever they are, to files and to folders. A
+    folder is refused if it leads back to a folder it is inside of (a loop), as
+    is a dangling link, an entry that is neither a regular file nor a folder
+    (FIFO, socket, device), and a file or folder that cannot be read: nothing
+    is skipped. Empty folders inside are allowed but add nothing.
+
+    Raises:
+        InvalidInput: naming the entry: no paths, a missing path, any refused
+            entry above, a folder holding no files, or manifest paths that
+            :func:`check_manifest_paths` refuses.
+    """
+    many = [paths] if isinstance(paths, str | os.PathLike) else paths
+    try:
+        given = [Path(p) for p in many]
+    except TypeError:
+        raise InvalidInput("artifact paths must be file or folder paths") from None
+    if not given:
+        raise InvalidInput("no artifact paths given: name at least one file or directory")
+    tops = [(src, _stat_entry(src, "artifact path")) for src in given]
+    single_folder = len(tops) == 1 and stat.S_ISDIR(tops[0][1].st_mode)
+    out: list[tuple[str, Path]] = []
+    for src, st in tops:
+        if stat.S_ISDIR(st.st_mode):
+            prefix = "" if single_folder else f"{_folder_name(src)}/"
+            found: list[tuple[str, Path]] = []
+            _walk(src, st, prefix, {}, found)
+            if not found:
+                raise InvalidInput(f"artifact directory {show(src)} contains no files")
+            out.extend(found)
+        else:
+            _check_readable(src, "artifact file")
+            out.append((src.name, src))
+    check_manifest_paths(rel for rel, _ in out)
+    return sorted(out)
+
+
+# reading a file exactly once ------------------------------------------------------------
+
+
+def open_regular(
+    path: str | os.PathLike[str], what: str, error: type[ModelbookError]
+) -> tuple[int, os.stat_result]:
+    """Open ``path`` for reading and return (descriptor, its ``fstat``); it must be a regular file.
+
+    The file is opened with ``O_NONBLOCK``, so that a FIFO without a writer (or a
+    path swapped for one) cannot hang the caller; the type is checked on the
+    open descriptor, not on the name, and blocking mode is then restored. The
+    caller closes the descriptor.
+
+    Raises:
+        error: ``what`` and the path, when it is not a regular file.
+        OSError: when it cannot be opened; the caller knows what that means.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise error(f"{what} {show(path)} is {kind_of(st.st_mode)}, not a regular file")
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, st
+
+
+def _identity(st: os.stat_result) -> tuple[int, int, int]:
+    # Any write moves mtime and ctime, and appending or truncating moves the size.
+    return st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
+class Source:
+    """A regular file being stored: one open descriptor and what it looked like when opened.
+
+    Everything stored is read from ``fd``; :meth:`check_unchanged` then proves
+    that the bytes read are the file's content at one moment, not a mix of two.
+    """
+
+    def __init__(self, path: Path, fd: int, opened: os.stat_result) -> None:
+        self.path = path
+        self.fd = fd
+        self.opened = opened
+
+    @property
+    def size(self) -> int:
+        """Size in bytes when the file was opened."""
+        return self.opened.st_size
+
+    def chunks(self, chunk_size: int) -> Iterator[bytes]:
+        """The file's bytes from its start, in pieces of at most ``chunk_size`` bytes.
+
+        Reading stops one piece past the size the file had when opened, so that
+        a file that keeps growing is not read forever (and is then refused by
+        :meth:`check_unchanged`).
+        """
+        os.lseek(self.fd, 0, os.SEEK_SET)
+        total = 0
+        while total <= self.size:
+            data = os.read(self.fd, chunk_size)
+            if not data:
+                return
+            total += len(data)
+            yield data
+
+    def changed(self) -> InvalidInput:
+        """The error for a file that changed while it was read."""
+        return InvalidInput(
+            f"file {show(self.path)} changed while it was being stored; nothing was "
+            "registered: register it again once nothing is writing to it"
+        )
+
+    def check_unchanged(self, read: int) -> None:
+        """Refuse the file unless ``read`` bytes were its whole, unchanged content.
+
+        Compares size, mtime and ctime (nanoseconds) from ``fstat`` on the open
+        descriptor now with those at open. A change that leaves all three equal
+        (a same-size rewrite within one tick of the file system's clock) cannot
+        be seen this way.
+
+        Raises:
+            InvalidInput: the file changed while it was being read.
+            OSError: ``fstat`` failed.
+        """
+        if read != self.size or _identity(os.fstat(self.fd)) != _identity(self.opened):
+            raise self.changed()
+
+
+@contextlib.contextmanager
+def open_source(path: str | os.PathLike[str]) -> Iterator[Source]:
+    """Open a file to be stored, once, and close it afterwards.
+
+    Raises:
+        InvalidInput: the path does not exist, cannot be read, or is not a
+            regular file (a FIFO is refused at once, without waiting for a writer).
+        Unavailable: the system refused to open it for another reason (EIO, EMFILE).
+    """
+    try:
+        fd, st = open_regular(path, "artifact file", InvalidInput)
+    except FileNotFoundError:
+        raise InvalidInput(f"artifact file {show(path)} does not exist") from None
+    except OSError as exc:
+        kind = InvalidInput if exc.errno in _PATH_ERRNOS else Unavailable
+        raise kind(f"artifact file {show(path)} cannot be read: {exc.strerror or exc}") from None
+    try:
+        yield Source(Path(path), fd, st)
+    finally:
+        os.close(fd)
+
+
+# writing a version's files --------------------------------------------------------------
+
+
+def _dest_error(root: Path, exc: OSError) -> ModelbookError:
+    kind = InvalidInput if exc.errno in _PATH_ERRNOS else Unavailable
+    return kind(f"cannot download into {show(root)}: {exc}")
+
+
+def _lstat(path: Path) -> os.stat_result | None:
+    try:
+        return os.lstat(path)
+    except FileNotFoundError:
+        return None
+
+
+def _check_root(root: Path, overwrite: bool) -> None:
+    st = _lstat(root)
+    if st is None:
+        return
+    if not stat.S_ISDIR(st.st_mode):
+        raise InvalidInput(
+            f"download destination {show(root)} is {kind_of(st.st_mode)}, not a folder: "
+            "name a new or empty folder"
+        )
+    if overwrite:
+        return
+    with os.scandir(root) as entries:
+        if next(entries, None) is not None:
+            raise InvalidInput(
+                f"download destination {show(root)} is not empty: name a new or empty "
+                "folder, or pass --overwrite to replace the files this version has there"
+            )
+
+
+def _check_targets(root: Path, paths: Sequence[str], overwrite: bool) -> list[Path]:
+    """The target of every path, once none is in the way of another; nothing is written."""
+    folders: dict[str, os.stat_result | None] = {}
+    targets = []
+    for rel in paths:
+        names = rel.split("/")
+        for depth in range(1, len(names)):
+            folder = "/".join(names[:depth])
+            if folder not in folders:
+                folders[folder] = _lstat(root.joinpath(*names[:depth]))
+            st = folders[folder]
+            if st is None:
+                break  # nothing exists below a missing folder
+            if not stat.S_ISDIR(st.st_mode):
+                raise InvalidInput(
+                    f"cannot download {rel!r}: {show(root.joinpath(*names[:depth]))} is "
+                    f"{kind_of(st.st_mode)}, in the way of the folder it needs; move it away"
+                )
+        target = root.joinpath(*names)
+        # Paths are relative with no '..' and no folder above a target is a link,
+        # so this holds; it is checked because a mistake here writes outside dest.
+        if os.path.commonpath([root, target]) != str(root):
+            raise InvalidInput(f"artifact path {rel!r} escapes {show(root)}")
+        st = _lstat(target)
+        if st is not None:
+            if stat.S_ISDIR(st.st_mode):
+                raise InvalidInput(
+                    f"cannot download {rel!r}: {show(target)} is a folder, in the way of "
+                    "the file; move it away"
+                )
+            if not overwrite:
+                raise InvalidInput(
+                    f"cannot download {rel!r}: {show(target)} exists; pass --overwrite "
+                    "to replace it"
+                )
+        targets.append(target)
+    return targets
+
+
+def _make_folders(folder: Path, made: list[Path]) -> None:
+    """Create ``folder`` and missing parents, recording each one created in ``made``."""
+    missing = []
+    while _lstat(folder) is None:
+        missing.append(folder)
+        folder = folder.parent
+    for path in reversed(missing):
+        os.mkdir(path)
+        made.append(path)
+
+
+@dataclasses.dataclass
+class _Move:
+    target: Path
+    backup: Path | None = None
+    placed: bool = False
+
+
+def _undo(moves: list[_Move]) -> bool:
+    """Take back what a failed download moved; False if a replaced file could not be restored."""
+    restored = True
+    for move in reversed(moves):
+        if move.placed:
+            with contextlib.suppress(OSError):
+                os.unlink(move.target)
+        if move.backup is not None:
+            try:
+                os.rename(move.backup, move.target)
+            except OSError:
+                restored = False
+    return restored
+
+
+def place(
+    dest: str | os.PathLike[str],
+    items: Iterable[tuple[str, str, int]],
+    fetch: Fetch,
+    *,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+) -> Path:
+    """Write files under the folder ``dest``, all or nothing; return ``dest`` resolved.
+
+    ``items`` are (manifest path, sha256, size in bytes); ``fetch(sha256, size,
+    target, progress)`` writes one file at ``target`` and raises unless its
+    content is verified (``BlobStore.copy_to``); ``progress`` gets byte counts.
+
+    ``dest`` must be missing or an empty folder, unless ``overwrite`` is true:
+    then files this version has are replaced and other files are left alone.
+    Every target is checked before anything is written: a file in the way of a
+    folder, or a folder in the way of a file, is refused even with
+    ``overwrite``. All files are fetched into a staging folder inside ``dest``
+    and moved into place only once every one is verified. On any failure,
+    nothing new is left: moved files are taken back, replaced files restored,
+    created folders removed.
+
+    Raises:
+        InvalidInput: naming the folder or entry: ``dest`` is not a folder, is
+            not empty (pass ``--overwrite``), something is in the way, a
+            manifest path is malformed, or the folder cannot be written.
+        IntegrityError: a stored sha256 is malformed, or ``fetch`` found a
+            blob missing or corrupt.
+        Unavailable: reading or writing failed (disk full, I/O error).
+    """
+    wanted = list(items)
+    check_manifest_paths(rel for rel, _, _ in wanted)
+    for _, sha256, size in wanted:
+        check_sha256(sha256)
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise IntegrityError(f"stored size {size!r} of blob {sha256} is not a byte count")
+    report = progress or _noop
+    try:
+        root = Path(dest).expanduser().resolve()
+        _check_root(root, overwrite)
+        targets = _check_targets(root, [rel for rel, _, _ in wanted], overwrite)
+    except OSError as exc:
+        raise InvalidInput(f"download destination {show(dest)} cannot be used: {exc}") from None
+    except RuntimeError as exc:  # Path.resolve on a loop of links (Python 3.11)
+        raise InvalidInput(f"download destination {show(dest)} cannot be used: {exc}") from None
+    made: list[Path] = []
+    moves: list[_Move] = []
+    staging: Path | None = None
+    done = False
+    restored = True
+    try:
+        try:
+            _make_folders(root, made)
+            staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=root))
+        except OSError as exc:
+            raise InvalidInput(
+                f"cannot write to download destination {show(root)}: {exc}"
+            ) from None
+        try:
+            for i, (_, sha256, size) in enumerate(wanted):
+                fetch(sha256, size, staging / str(i), report)
+            # Checked again: the folder may have changed while the files were fetched.
+            _check_targets(root, [rel for rel, _, _ in wanted], overwrite)
+            for i, target in enumerate(targets):
+                _make_folders(target.parent, made)
+                move = _Move(target)
+                moves.append(move)
+                if _lstat(target) is not None:
+                    move.backup = staging / f"replaced-{i}"
+                    os.rename(target, move.backup)
+                os.rename(staging / str(i), target)
+                move.placed = True
+        except OSError as exc:
+            raise _dest_error(root, exc) from None
+        done = True
+        return root
+    finally:
+        if not done:
+            restored = _undo(moves)
+        # A replaced file that could not be put back is kept in staging, not lost.
+        if staging is not None and restored:
+            shutil.rmtree(staging, ignore_errors=True)
+        if not done:
+            for folder in reversed(made):
+                with contextlib.suppress(OSError):
+                    os.rmdir(folder)
+
+
+__all__ = [
+    "Fetch",
+    "Progress",
+    "Source",
+    "check_manifest_paths",
+    "check_sha256",
+    "collect",
+    "open_regular",
+    "open_source",
+    "place",
+]
