@@ -1,0 +1,90 @@
+"""``attestation``: a named sign-off was recorded on the version.
+
+Policy::
+
+    check = "attestation"
+    name = "pii_review"        # or security_scan, model_card ...
+    role = "reviewer"          # optional: the attester held this role
+    max_age_days = 90          # optional: older sign-offs do not count
+
+An attestation is recorded with who signed it off, the roles they held and
+when; the check passes when one matches.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import Field, JsonValue, field_validator
+
+from .. import roles, validation
+from ..domain import Version
+from ..errors import InvalidInput
+from .base import CheckContext, CheckDef, CheckParams, CheckResult, failed, passed
+
+NAME = "attestation"
+
+
+class Params(CheckParams):
+    """``name`` (a key), ``role`` (optional role name), ``max_age_days`` (optional, > 0)."""
+
+    name: str
+    role: str | None = None
+    max_age_days: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        try:
+            return validation.key(value, "attestation name")
+        except InvalidInput as exc:
+            raise ValueError(exc.message) from None
+
+    @field_validator("role")
+    @classmethod
+    def _role(cls, value: str | None) -> str | None:
+        try:
+            return None if value is None else roles.role(value).value
+        except InvalidInput as exc:
+            raise ValueError(exc.message) from None
+
+
+def run(version: Version, params: Params, ctx: CheckContext) -> CheckResult:
+    """Pass when an attestation of that name, by the role, recent enough, is recorded."""
+    named = [a for a in ctx.attestations if a.name == params.name]
+    refused: list[str] = []
+    for attestation in sorted(named, key=lambda a: a.at, reverse=True):
+        if params.role and not roles.has_role(attestation.roles, params.role):
+            refused.append(f"{attestation.actor} did not hold {params.role}")
+            continue
+        if params.max_age_days is not None:
+            age = ctx.now - attestation.at
+            if age > timedelta(days=params.max_age_days):
+                refused.append(
+                    f"{attestation.actor}'s is {age.days} days old "
+                    f"(at most {params.max_age_days:g})"
+                )
+                continue
+        evidence: dict[str, JsonValue] = {
+            "name": params.name,
+            "actor": attestation.actor,
+            "at": attestation.at.isoformat(),
+            "comment": attestation.comment,
+        }
+        return passed(
+            NAME,
+            f"{params.name} signed off by {attestation.actor} at {attestation.at.isoformat()}",
+            **evidence,
+        )
+    by = f" by a {params.role}" if params.role else ""
+    seen = f" ({'; '.join(refused)})" if refused else ""
+    return failed(
+        NAME,
+        f"no {params.name} attestation{by} on version {version.number}{seen}",
+        f"a {params.role or 'reviewer'} records the {params.name} sign-off on {version.uri}",
+        name=params.name,
+        refused=[*refused],
+    )
+
+
+CHECK = CheckDef(NAME, Params, run, "a named sign-off such as pii_review was recorded")

@@ -1,0 +1,249 @@
+"""What every gate check shares: its context, its result, and the gate evaluation.
+
+A check is a pure function ``run(version, params, ctx) -> CheckResult``. The
+service gathers everything a check may look at into a :class:`CheckContext`
+(approvals, attestations, the versions aliases serve, online observations,
+the time) so that checks do no I/O. :func:`evaluate_gate` runs the checks a
+policy names for a stage and says whether the gate passes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+from ..annotations import Approval, Attestation, CheckRecord, Observation, Rejection
+from ..domain import Model, Version, _Frozen
+from ..errors import GateFailed
+
+SmokeTest = Callable[[Version], "CheckResult | bool"]
+"""Loads a version and predicts on a sample; returns a result, or True/False."""
+
+
+class CheckResult(_Frozen):
+    """The outcome of one check on one version.
+
+    Attributes:
+        check: the check's name (``metric``, ``approvals`` ...).
+        passed: whether the version meets it.
+        message: what the check saw, in one sentence.
+        hint: what would make it pass; None when it passed.
+        evidence: the inputs it judged, JSON-safe, kept with the version.
+        required: whether a failure blocks the gate (``False``: advisory).
+    """
+
+    check: str
+    passed: bool
+    message: str
+    hint: str | None = None
+    evidence: dict[str, JsonValue] = Field(default_factory=dict)
+    required: bool = True
+
+
+class CheckParams(BaseModel):
+    """Base of every check's parameters: frozen, and unknown keys refused."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckContext:
+    """Everything a check may consult besides the version; built by the service.
+
+    Attributes:
+        model: the model the version belongs to (its risk tier picks the gate).
+        target_stage: the stage the version is asked to enter.
+        actor: who asks for the move.
+        actor_roles: the role names the actor holds.
+        served: alias name → the version that alias points at now, for every
+            alias of the model (``compare`` reads ``production`` by default).
+        approvals: approvals recorded on this version, oldest first.
+        rejections: rejections recorded on this version, oldest first.
+        attestations: attestations recorded on this version.
+        observations: version number → online observations recorded on it,
+            for this version and the versions in ``served``.
+        now: the time of the evaluation (timezone-aware).
+        smoke_test: loads the version and predicts on a sample, or None when
+            no loader exists for its flavor.
+    """
+
+    model: Model
+    target_stage: str
+    actor: str
+    actor_roles: frozenset[str] = frozenset()
+    served: Mapping[str, Version] = field(default_factory=dict)
+    approvals: tuple[Approval, ...] = ()
+    rejections: tuple[Rejection, ...] = ()
+    attestations: tuple[Attestation, ...] = ()
+    observations: Mapping[int, tuple[Observation, ...]] = field(default_factory=dict)
+    now: datetime
+    smoke_test: SmokeTest | None = None
+
+    def __post_init__(self) -> None:
+        # A context may be handed to custom checks; read-only views keep one
+        # check from changing what the next one sees.
+        object.__setattr__(self, "served", MappingProxyType(dict(self.served)))
+        object.__setattr__(self, "observations", MappingProxyType(dict(self.observations)))
+        object.__setattr__(self, "actor_roles", frozenset(self.actor_roles))
+
+    def observed(self, number: int, key: str) -> float | None:
+        """The latest observed value of metric ``key`` on version ``number``, or None."""
+        latest: Observation | None = None
+        for obs in self.observations.get(number, ()):
+            if obs.metric == key and (latest is None or obs.at >= latest.at):
+                latest = obs
+        return None if latest is None else latest.value
+
+
+P = TypeVar("P", bound=CheckParams)
+
+
+@dataclass(frozen=True)
+class CheckDef(Generic[P]):
+    """A check kind: its name, its parameter model and its function."""
+
+    name: str
+    params: type[P]
+    run: Callable[[Version, P, CheckContext], CheckResult]
+    summary: str
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """One check of a gate, as the policy declares it.
+
+    Attributes:
+        check: the check's name.
+        params: its validated parameters.
+        required: whether a failure blocks the gate.
+        definition: the check kind that runs it.
+    """
+
+    check: str
+    params: CheckParams
+    required: bool
+    definition: CheckDef[Any] = field(repr=False)
+
+    def params_json(self) -> dict[str, JsonValue]:
+        """The parameters as JSON-safe data, as written in the policy."""
+        data: dict[str, JsonValue] = self.params.model_dump(mode="json")
+        return data
+
+    def run(self, version: Version, ctx: CheckContext) -> CheckResult:
+        """Run the check; the result carries this spec's ``required``."""
+        result = self.definition.run(version, self.params, ctx)
+        return result.model_copy(update={"required": self.required})
+
+
+@dataclass(frozen=True)
+class GateOutcome:
+    """The results of every check of one gate, in policy order.
+
+    ``passed`` is true when every required check passed; advisory checks
+    (``required = false``) are recorded but never block.
+    """
+
+    target_stage: str
+    specs: tuple[CheckSpec, ...]
+    results: tuple[CheckResult, ...]
+
+    @property
+    def passed(self) -> bool:
+        return all(r.passed for r in self.results if r.required)
+
+    @property
+    def failures(self) -> tuple[CheckResult, ...]:
+        """Required checks that failed: what blocks the gate."""
+        return tuple(r for r in self.results if r.required and not r.passed)
+
+    @property
+    def warnings(self) -> tuple[CheckResult, ...]:
+        """Advisory checks that failed: recorded, not blocking."""
+        return tuple(r for r in self.results if not r.required and not r.passed)
+
+    def records(self, *, actor: str, at: datetime) -> tuple[CheckRecord, ...]:
+        """The results as :class:`CheckRecord` values for the service to store."""
+        return tuple(
+            CheckRecord(
+                check=result.check,
+                params=spec.params_json(),
+                evidence=result.evidence,
+                passed=result.passed,
+                required=result.required,
+                message=result.message,
+                hint=result.hint,
+                at=at,
+                actor=actor,
+                target_stage=self.target_stage,
+            )
+            for spec, result in zip(self.specs, self.results, strict=True)
+        )
+
+    def raise_if_failed(self, version: Version) -> None:
+        """Raise when a required check failed.
+
+        Raises:
+            GateFailed: the message names the stage, the version and each
+                failing check with its hint; ``failures`` holds the results.
+        """
+        if self.passed:
+            return
+        lines = [
+            f"{version.uri} cannot enter {self.target_stage!r}: "
+            f"{len(self.failures)} required check(s) failed"
+        ]
+        for r in self.failures:
+            lines.append(f"- {r.check}: {r.message}" + (f" (to pass: {r.hint})" if r.hint else ""))
+        raise GateFailed("\n".join(lines), failures=self.failures)
+
+
+def evaluate_gate(specs: Sequence[CheckSpec], version: Version, ctx: CheckContext) -> GateOutcome:
+    """Run every check of a gate on ``version``; none is skipped after a failure.
+
+    Args:
+        specs: the gate, from :meth:`modelbook.policy.Policy.gate`.
+        version: the version asking to enter ``ctx.target_stage``.
+        ctx: what the checks may consult.
+
+    Returns:
+        every result, in the order of ``specs``. Custom checks and smoke
+        tests that raise become failed results; the gate never crashes.
+    """
+    results = tuple(spec.run(version, ctx) for spec in specs)
+    return GateOutcome(target_stage=ctx.target_stage, specs=tuple(specs), results=results)
+
+
+# Helpers shared by the checks ----------------------------------------------------
+
+
+def passed(check: str, message: str, **evidence: JsonValue) -> CheckResult:
+    """A passing result."""
+    return CheckResult(check=check, passed=True, message=message, evidence=evidence)
+
+
+def failed(check: str, message: str, hint: str | None, **evidence: JsonValue) -> CheckResult:
+    """A failing result with what would make it pass."""
+    return CheckResult(check=check, passed=False, message=message, hint=hint, evidence=evidence)
+
+
+def number(value: float) -> JsonValue:
+    """A float for evidence: JSON has no NaN or infinity, so those become text."""
+    return value if math.isfinite(value) else str(value)
+
+
+def metric_value(version: Version, key: str, ctx: CheckContext | None = None) -> float | None:
+    """The value of metric ``key`` on ``version``: registered, else the latest observed.
+
+    Registered metrics are frozen with the version; online metrics such as
+    ``ctr@online`` come from observations in ``ctx``.
+    """
+    for m in version.metrics:
+        if m.key == key:
+            return m.value
+    return None if ctx is None else ctx.observed(version.number, key)

@@ -1,0 +1,162 @@
+"""``compare``: not worse than the version an alias serves now.
+
+Policy::
+
+    check = "compare"
+    metrics = ["auc@test", "logloss@test", "ctr@online"]
+    alias = "production"                  # default
+    tolerance = 0.002                     # or per metric: { "auc@test" = 0.002 }
+    lower_is_better = ["logloss@test"]
+
+For a metric where higher is better the version passes when
+``value >= served - tolerance``; where lower is better when
+``value <= served + tolerance``. Values are the registered metrics, or for
+keys a version was not registered with (``ctr@online``) the latest online
+observation recorded on it.
+
+With no version behind the alias there is nothing to compare against, and the
+check passes saying so. A metric the served version lacks is not compared
+(it cannot gain it: versions never change); one the new version lacks fails.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, JsonValue, field_validator, model_validator
+
+from .. import validation
+from ..domain import Version
+from ..errors import InvalidInput
+from .base import CheckContext, CheckDef, CheckParams, CheckResult, failed, metric_value, passed
+
+NAME = "compare"
+
+
+def _key(value: str) -> str:
+    try:
+        return validation.metric(value, 0.0).key
+    except InvalidInput as exc:
+        raise ValueError(exc.message) from None
+
+
+class Params(CheckParams):
+    """``metrics`` (keys), ``alias``, ``tolerance`` (>= 0, one or per metric),
+    ``lower_is_better`` (keys among ``metrics``)."""
+
+    metrics: tuple[str, ...] = Field(min_length=1)
+    alias: str = "production"
+    tolerance: float | dict[str, float] = 0.0
+    lower_is_better: tuple[str, ...] = ()
+
+    @field_validator("metrics", "lower_is_better")
+    @classmethod
+    def _keys(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(_key(v) for v in value))
+
+    @field_validator("alias")
+    @classmethod
+    def _alias(cls, value: str) -> str:
+        try:
+            return validation.alias_name(value)
+        except InvalidInput as exc:
+            raise ValueError(exc.message) from None
+
+    @field_validator("tolerance")
+    @classmethod
+    def _tolerance(cls, value: float | dict[str, float]) -> float | dict[str, float]:
+        items = value.items() if isinstance(value, dict) else [("tolerance", value)]
+        for name, tol in items:
+            if not 0 <= tol < float("inf"):
+                raise ValueError(f"tolerance of {name} must be a finite number >= 0, got {tol}")
+        if isinstance(value, dict):
+            return {_key(k): v for k, v in value.items()}
+        return value
+
+    @model_validator(mode="after")
+    def _subsets(self) -> Params:
+        named = set(self.metrics)
+        extra = [k for k in self.lower_is_better if k not in named]
+        if isinstance(self.tolerance, dict):
+            extra += [k for k in self.tolerance if k not in named]
+        if extra:
+            raise ValueError(
+                f"{', '.join(extra)} not among the compared metrics ({', '.join(self.metrics)})"
+            )
+        return self
+
+    def tolerance_of(self, key: str) -> float:
+        if isinstance(self.tolerance, dict):
+            return self.tolerance.get(key, 0.0)
+        return self.tolerance
+
+
+def run(version: Version, params: Params, ctx: CheckContext) -> CheckResult:
+    """Pass when no named metric is worse than on the served version, within tolerance."""
+    served = ctx.served.get(params.alias)
+    if served is None:
+        return passed(
+            NAME,
+            f"alias {params.alias!r} serves no version: nothing to compare against",
+            alias=params.alias,
+            served=None,
+        )
+    compared: dict[str, Any] = {}
+    worse: list[str] = []
+    missing: list[str] = []
+    skipped: list[str] = []
+    for key in params.metrics:
+        mine = metric_value(version, key, ctx)
+        theirs = metric_value(served, key, ctx)
+        lower = key in params.lower_is_better
+        tol = params.tolerance_of(key)
+        if mine is None:
+            missing.append(key)
+            continue
+        if theirs is None:
+            skipped.append(key)
+            continue
+        ok = mine <= theirs + tol if lower else mine >= theirs - tol
+        compared[key] = {
+            "version": mine,
+            "served": theirs,
+            "tolerance": tol,
+            "lower_is_better": lower,
+            "passed": ok,
+        }
+        if not ok:
+            direction = "higher" if lower else "lower"
+            worse.append(f"{key} {mine!r} is {direction} than {theirs!r} (tolerance {tol!r})")
+    evidence: dict[str, JsonValue] = {
+        "alias": params.alias,
+        "served": served.number,
+        "metrics": compared,
+        "not_compared": [*skipped],
+        "missing": [*missing],
+    }
+    against = f"{params.alias} (version {served.number})"
+    if missing or worse:
+        problems = [f"version {version.number} has no {k!r}" for k in missing] + worse
+        hints = []
+        if missing:
+            hints.append(
+                "register the metric with the version, or record online metrics on it "
+                "(e.g. ctr@online) before this stage"
+            )
+        if worse:
+            hints.append(f"a version at least as good as {against} on these metrics")
+        return failed(
+            NAME, f"against {against}: " + "; ".join(problems), "; ".join(hints), **evidence
+        )
+    if not compared:
+        return passed(
+            NAME,
+            f"nothing to compare: {against} has none of {', '.join(params.metrics)}",
+            **evidence,
+        )
+    note = f"; not compared (missing on {against}): {', '.join(skipped)}" if skipped else ""
+    shown = ", ".join(f"{k} {v['version']!r} vs {v['served']!r}" for k, v in compared.items())
+    return passed(NAME, f"not worse than {against}: {shown}{note}", **evidence)
+
+
+CHECK = CheckDef(NAME, Params, run, "not worse than the version an alias serves, within tolerance")

@@ -1,0 +1,188 @@
+"""``expr``: a Common Expression Language (CEL) condition over the version.
+
+Policy::
+
+    check = "expr"
+    expression = 'version.metrics["auc@test"] >= 0.8 && version.lineage.code.commit != ""'
+    message = "AUC on test of at least 0.8, from a known commit"   # optional
+
+The expression is compiled when the policy is loaded (a syntax error names
+the policy line) and evaluated at the gate; it must give ``true`` to pass.
+An expression that cannot be evaluated (a missing key, mismatched types)
+fails the check with CEL's message.
+
+The names an expression sees:
+
+- ``version``: the version as JSON-like data: ``model``, ``number``,
+  ``semver``, ``stage``, ``uri``, ``size`` (bytes), ``created_by``,
+  ``created_at`` (a timestamp), ``change_summary``, ``caveats`` (list),
+  ``tags`` (map), ``contract`` (map or null), ``artifacts`` (list of
+  ``{path, size, sha256}``), ``lineage`` (``code {repo, commit, dirty,
+  branch}``, ``data`` list of ``{snapshot, sha256, window, sampling, role}``,
+  ``features {name, version}`` or null, ``run_id``, ``experiment_id``,
+  ``parents``), ``training`` (``params``, ``seed``, ``hardware``,
+  ``duration_seconds``), ``environment`` (``python``, ``platform``,
+  ``packages_sha256``, ``frameworks``, ``lockfile {path, sha256}`` or null,
+  ``image_digest``, ``cpu``, ``gpu``), and ``metrics``: a map from metric key
+  (``auc``, ``auc@test``, ``auc@test{region=eu}``) to its value.
+- ``model``: ``name``, ``owners``, ``task``, ``risk_tier``, ``description``,
+  ``tags``.
+- ``target_stage``: the stage asked for; ``actor`` and ``actor_roles``.
+- ``online``: metric key → the latest online observation on this version.
+- ``served``: alias → the version it serves, in the same shape as ``version``.
+- ``approvals``: list of ``{actor, roles, comment, at}``; ``attestations``:
+  list of ``{name, actor, roles, comment, at}``.
+- ``now``: the time of the evaluation.
+
+Absent optional fields are ``null``; test optional map keys with ``in``
+(``"auc@test" in version.metrics``). Metric values are doubles: compare them
+with numbers written with a decimal point (``>= 1.0``, not ``>= 1``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import celpy
+from celpy import celtypes
+from celpy.adapter import json_to_cel
+from celpy.celparser import CELParseError
+from celpy.evaluation import CELEvalError
+from pydantic import field_validator
+
+from ..domain import Version
+from .base import CheckContext, CheckDef, CheckParams, CheckResult, failed, passed
+
+NAME = "expr"
+MAX_EXPRESSION = 4096
+
+
+def compile_expression(source: str) -> celpy.Runner:
+    """A runnable CEL program.
+
+    Raises:
+        ValueError: a syntax error, with its line and column in the expression.
+    """
+    env = celpy.Environment()
+    try:
+        ast = env.compile(source)
+    except CELParseError as exc:
+        where = (
+            f"column {exc.column}"
+            if exc.line in (None, 1)
+            else f"line {exc.line}, column {exc.column}"
+        )
+        raise ValueError(f"invalid CEL expression {source!r}: syntax error at {where}") from None
+    return env.program(ast)
+
+
+class Params(CheckParams):
+    """``expression`` (CEL text), ``message`` (optional: what the expression asks for)."""
+
+    expression: str
+    message: str | None = None
+
+    @field_validator("expression")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        if len(value) > MAX_EXPRESSION:
+            raise ValueError(
+                f"expression is {len(value)} characters; the limit is {MAX_EXPRESSION}"
+            )
+        compile_expression(value)
+        return value
+
+
+def version_view(version: Version) -> dict[str, Any]:
+    """The version as the expression sees it (see the module docstring)."""
+    data: dict[str, Any] = version.model_dump(mode="json")
+    data["metrics"] = {m.key: m.value for m in version.metrics}
+    data["created_at"] = version.created_at
+    data["uri"] = version.uri
+    data["size"] = version.size
+    return data
+
+
+def activation(version: Version, ctx: CheckContext) -> dict[str, Any]:
+    """Every name an expression sees, as plain data."""
+    model = ctx.model.model_dump(
+        mode="json", include={"name", "owners", "task", "risk_tier", "description", "tags"}
+    )
+    online: dict[str, float] = {}
+    for obs in sorted(ctx.observations.get(version.number, ()), key=lambda o: o.at):
+        online[obs.metric] = obs.value
+    return {
+        "version": version_view(version),
+        "model": model,
+        "target_stage": ctx.target_stage,
+        "actor": ctx.actor,
+        "actor_roles": sorted(ctx.actor_roles),
+        "online": online,
+        "served": {alias: version_view(v) for alias, v in ctx.served.items()},
+        "approvals": [
+            {"actor": a.actor, "roles": list(a.roles), "comment": a.comment, "at": a.at}
+            for a in ctx.approvals
+        ],
+        "attestations": [
+            {
+                "name": a.name,
+                "actor": a.actor,
+                "roles": list(a.roles),
+                "comment": a.comment,
+                "at": a.at,
+            }
+            for a in ctx.attestations
+        ],
+        "now": ctx.now,
+    }
+
+
+def _describe(exc: CELEvalError) -> str:
+    text = str(exc.args[0]) if exc.args else "evaluation error"
+    if len(exc.args) > 2 and exc.args[2]:
+        text += ": " + ", ".join(str(a) for a in exc.args[2])
+    return text
+
+
+def run(version: Version, params: Params, ctx: CheckContext) -> CheckResult:
+    """Pass when the expression evaluates to true."""
+    wanted = params.message or params.expression
+    evidence: dict[str, Any] = {"expression": params.expression}
+    try:
+        program = compile_expression(params.expression)
+        names = {k: json_to_cel(v) for k, v in activation(version, ctx).items()}
+        result = program.evaluate(names)
+    except CELEvalError as exc:
+        return _cannot(wanted, _describe(exc), evidence)
+    except Exception as exc:  # noqa: BLE001 - a policy's expression must never crash the gate
+        return _cannot(wanted, f"{type(exc).__name__}: {exc}", evidence)
+    if isinstance(result, CELEvalError):
+        return _cannot(wanted, _describe(result), evidence)
+    if not isinstance(result, celtypes.BoolType):
+        return failed(
+            NAME,
+            f"the expression gave {result!r}, not true or false",
+            "write an expression that gives true or false",
+            **evidence,
+        )
+    evidence["result"] = bool(result)
+    if result:
+        return passed(NAME, f"holds: {wanted}", **evidence)
+    return failed(
+        NAME,
+        f"does not hold: {wanted}",
+        f"a version for which {params.expression} is true",
+        **evidence,
+    )
+
+
+def _cannot(wanted: str, why: str, evidence: dict[str, Any]) -> CheckResult:
+    return failed(
+        NAME,
+        f"could not evaluate {wanted!r}: {why}",
+        "test optional keys with 'in' or has(), and compare doubles with doubles (1.0, not 1)",
+        **evidence,
+    )
+
+
+CHECK = CheckDef(NAME, Params, run, "a CEL expression over the version is true")

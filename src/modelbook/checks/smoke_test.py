@@ -1,0 +1,54 @@
+"""``smoke_test``: the version loads and predicts on a sample.
+
+Policy::
+
+    check = "smoke_test"
+    required = false     # advisory until loaders exist for your flavor
+
+The service passes a loader as ``ctx.smoke_test`` when it has one for the
+version's flavor. Without one the check fails ("no loader for this flavor
+yet"). A loader returns a :class:`CheckResult` or True/False; an exception it
+raises becomes a failed result with its message.
+"""
+
+from __future__ import annotations
+
+from ..domain import Version
+from .base import CheckContext, CheckDef, CheckParams, CheckResult, failed, passed
+
+NAME = "smoke_test"
+
+
+class Params(CheckParams):
+    """No parameters."""
+
+
+def run(version: Version, params: Params, ctx: CheckContext) -> CheckResult:
+    """Pass when the loader loads the version and predicts without error."""
+    if ctx.smoke_test is None:
+        return failed(
+            NAME,
+            "no loader for this flavor yet: the version was not loaded",
+            "serve the model with a flavor modelbook can load, or keep this check advisory "
+            "(required = false)",
+        )
+    try:
+        outcome = ctx.smoke_test(version)
+    except Exception as exc:  # noqa: BLE001 - any failure of user code is a failed test
+        return failed(
+            NAME,
+            f"loading or predicting raised {type(exc).__name__}: {exc}",
+            "fix the model so that it loads and predicts on the sample",
+        )
+    if isinstance(outcome, CheckResult):
+        return outcome.model_copy(update={"check": NAME})
+    if outcome is True:
+        return passed(NAME, f"version {version.number} loaded and predicted on a sample")
+    return failed(
+        NAME,
+        f"the smoke test of version {version.number} failed",
+        "fix the model so that it loads and predicts on the sample",
+    )
+
+
+CHECK = CheckDef(NAME, Params, run, "the version loads and predicts on a sample")

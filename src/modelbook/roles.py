@@ -1,0 +1,151 @@
+"""Roles, and which role each operation needs.
+
+Pure rules: the service looks up the roles an actor holds and calls
+:func:`require` before it does anything.
+
+Five roles:
+
+- ``viewer``: reads models, versions, aliases, history. Every other role
+  includes it.
+- ``contributor``: registers versions, tags, comments, records online
+  observations and watches, promotes between the stages before ``deployed``,
+  moves aliases that do not serve traffic, deprecates and archives.
+- ``reviewer``: approves, rejects and attests (signs off ``pii_review``,
+  ``security_scan`` ...).
+- ``deployer``: deploys, rolls back, marks a deployment healthy, moves serving
+  aliases, runs rollback drills.
+- ``admin``: everything, including setting the policy, granting and revoking
+  roles, changing a model's risk tier and collecting garbage.
+
+Roles other than ``admin`` do not include each other: a deployer does not
+approve and a reviewer does not deploy, so the people who judge a release and
+the people who ship it can be kept apart.
+"""
+
+from __future__ import annotations
+
+import enum
+import shlex
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+
+from .errors import InvalidInput, PermissionDenied
+
+
+class Role(enum.StrEnum):
+    """A role an actor may hold on a registry."""
+
+    VIEWER = "viewer"
+    CONTRIBUTOR = "contributor"
+    REVIEWER = "reviewer"
+    DEPLOYER = "deployer"
+    ADMIN = "admin"
+
+
+ROLE_NAMES: tuple[str, ...] = tuple(r.value for r in Role)
+
+OPERATIONS: Mapping[str, Role] = MappingProxyType(
+    {
+        "read": Role.VIEWER,
+        "register": Role.CONTRIBUTOR,
+        "model_edit": Role.CONTRIBUTOR,
+        "tag": Role.CONTRIBUTOR,
+        "comment": Role.CONTRIBUTOR,
+        "observe": Role.CONTRIBUTOR,
+        "watch": Role.CONTRIBUTOR,
+        "promote": Role.CONTRIBUTOR,
+        "alias_move": Role.CONTRIBUTOR,
+        "deprecate": Role.CONTRIBUTOR,
+        "archive": Role.CONTRIBUTOR,
+        "approve": Role.REVIEWER,
+        "reject": Role.REVIEWER,
+        "attest": Role.REVIEWER,
+        "deploy": Role.DEPLOYER,
+        "rollback": Role.DEPLOYER,
+        "mark_healthy": Role.DEPLOYER,
+        "serving_alias_move": Role.DEPLOYER,
+        "drill": Role.DEPLOYER,
+        # A lower tier picks a lighter gate, so changing it is a policy decision.
+        "risk_tier_set": Role.ADMIN,
+        "policy_set": Role.ADMIN,
+        "role_grant": Role.ADMIN,
+        "role_revoke": Role.ADMIN,
+        "gc": Role.ADMIN,
+    }
+)
+"""Operation name → the role it needs. The service names its operations with these keys."""
+
+
+def role(name: str) -> Role:
+    """The role called ``name``.
+
+    Raises:
+        InvalidInput: ``name`` is not one of viewer, contributor, reviewer,
+            deployer, admin.
+    """
+    try:
+        return Role(name)
+    except ValueError:
+        raise InvalidInput(
+            f"unknown role {name!r}: choose one of {', '.join(ROLE_NAMES)}"
+        ) from None
+
+
+def has_role(held: Iterable[str], needed: str) -> bool:
+    """Whether roles ``held`` (role names) include ``needed``.
+
+    ``admin`` includes every role; any role includes ``viewer``. Unknown names
+    in ``held`` are ignored.
+    """
+    roles = frozenset(held)
+    if needed in roles or Role.ADMIN in roles:
+        return True
+    return needed == Role.VIEWER and bool(roles & frozenset(ROLE_NAMES))
+
+
+def required_role(operation: str) -> Role:
+    """The role ``operation`` (a key of :data:`OPERATIONS`) needs.
+
+    Raises:
+        InvalidInput: the operation is not in the table.
+    """
+    try:
+        return OPERATIONS[operation]
+    except KeyError:
+        raise InvalidInput(
+            f"unknown operation {operation!r}: choose one of {', '.join(sorted(OPERATIONS))}"
+        ) from None
+
+
+def alias_operation(alias: str, serving_aliases: Iterable[str]) -> str:
+    """The operation a move of ``alias`` is: ``serving_alias_move`` or ``alias_move``.
+
+    ``serving_aliases`` are the policy's aliases that serve traffic
+    (``production`` by default); moving one of them is a deployment.
+    """
+    return "serving_alias_move" if alias in frozenset(serving_aliases) else "alias_move"
+
+
+def require(operation: str, roles: Iterable[str], actor: str) -> None:
+    """Refuse ``operation`` unless ``actor``, holding ``roles``, has the role it needs.
+
+    Args:
+        operation: a key of :data:`OPERATIONS`, e.g. ``"deploy"``.
+        roles: the role names ``actor`` holds on this registry.
+        actor: the principal asking, named in the error.
+
+    Raises:
+        PermissionDenied: the actor lacks the role; the message names the role
+            and the command an admin runs to grant it.
+        InvalidInput: ``operation`` is unknown.
+    """
+    needed = required_role(operation)
+    held = sorted(frozenset(roles) & frozenset(ROLE_NAMES))
+    if has_role(held, needed):
+        return
+    what = operation.replace("_", " ")
+    having = f"holds {', '.join(held)}" if held else "holds no role"
+    raise PermissionDenied(
+        f"{actor} may not {what}: it needs the role {needed.value!r} and {actor} {having}; "
+        f"an admin can grant it with: modelbook role grant {shlex.quote(actor)} {needed.value}"
+    )
