@@ -8,10 +8,14 @@ version handed to a caller cannot be edited by accident.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar
+from types import MappingProxyType
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
+
+from .limits import Short, Text, Value
 
 RiskTier = Literal["low", "medium", "high"]
 RISK_TIERS: tuple[str, ...] = ("low", "medium", "high")
@@ -27,7 +31,45 @@ class Stage(enum.StrEnum):
     ARCHIVED = "archived"
 
 
+def freeze(value: Any) -> Any:
+    """A deeply read-only copy: mappings become read-only views, lists tuples."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({k: freeze(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(freeze(v) for v in value)
+    return value
+
+
+def thaw(value: Any) -> Any:
+    """Plain ``dict``/``list`` data back from :func:`freeze` (for JSON and callers)."""
+    if isinstance(value, Mapping):
+        return {k: thaw(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [thaw(v) for v in value]
+    return value
+
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+#: A read-only mapping: returned values can be shared (cached) without a
+#: caller's edit reaching anyone else. Serialises as a plain object.
+FrozenMap = Annotated[
+    Mapping[_K, _V],
+    AfterValidator(freeze),
+    PlainSerializer(thaw, return_type=dict),
+]
+#: Any JSON object, read-only all the way down.
+FrozenJSON = Annotated[
+    Mapping[str, Any],
+    AfterValidator(freeze),
+    PlainSerializer(thaw, return_type=dict),
+]
+
+
 class _Frozen(BaseModel):
+    """A value that cannot be changed after it is built, not even in nested fields."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
@@ -35,13 +77,13 @@ class Model(_Frozen):
     """A named line of versions."""
 
     name: str
-    owners: tuple[str, ...]
-    task: str | None = None
+    owners: tuple[Short, ...]
+    task: Short | None = None
     risk_tier: RiskTier = "low"
-    description: str | None = None
-    tags: dict[str, str] = Field(default_factory=dict)
+    description: Text | None = None
+    tags: FrozenMap[str, str] = Field(default_factory=dict)
     created_at: datetime
-    created_by: str
+    created_by: Short
     latest_version: int = 0
 
 
@@ -62,7 +104,7 @@ class Metric(_Frozen):
     name: str
     value: float
     split: str | None = None
-    slice: dict[str, str] = Field(default_factory=dict)
+    slice: FrozenMap[str, str] = Field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -79,83 +121,85 @@ class Metric(_Frozen):
 
 
 class CodeRef(_Frozen):
-    repo: str | None = None
-    commit: str | None = None
+    repo: Value | None = None
+    commit: Value | None = None
     dirty: bool | None = None
-    branch: str | None = None
+    branch: Value | None = None
 
 
 class DataRef(_Frozen):
     """A dataset snapshot a version was trained or evaluated on."""
 
-    snapshot: str
-    sha256: str | None = None
-    window: str | None = None
-    sampling: str | None = None
-    role: str = "train"
+    snapshot: Value
+    sha256: Value | None = None
+    window: Value | None = None
+    sampling: Value | None = None
+    role: Value = "train"
 
 
 class FeatureSetRef(_Frozen):
-    name: str
-    version: str | None = None
+    name: Value
+    version: Value | None = None
 
 
 class Lineage(_Frozen):
     code: CodeRef = Field(default_factory=CodeRef)
     data: tuple[DataRef, ...] = ()
     features: FeatureSetRef | None = None
-    run_id: str | None = None
-    experiment_id: str | None = None
-    parents: tuple[str, ...] = ()
+    run_id: Value | None = None
+    experiment_id: Value | None = None
+    parents: tuple[Value, ...] = ()
 
 
 class Training(_Frozen):
-    params: dict[str, str] = Field(default_factory=dict)
+    params: FrozenMap[str, str] = Field(default_factory=dict)
     seed: int | None = None
-    hardware: str | None = None
+    hardware: Value | None = None
     duration_seconds: float | None = None
 
 
 class LockfileRef(_Frozen):
-    path: str
-    sha256: str
+    path: Value
+    sha256: Value
 
 
 class Environment(_Frozen):
     """The software and hardware a version was produced with."""
 
-    python: str | None = None
-    platform: str | None = None
-    packages_sha256: str | None = None
-    frameworks: dict[str, str] = Field(default_factory=dict)
+    python: Value | None = None
+    platform: Value | None = None
+    packages_sha256: Value | None = None
+    frameworks: FrozenMap[str, Value] = Field(default_factory=dict)
     lockfile: LockfileRef | None = None
-    image_digest: str | None = None
-    cpu: str | None = None
-    gpu: str | None = None
+    image_digest: Value | None = None
+    cpu: Value | None = None
+    gpu: Value | None = None
 
 
 class Version(_Frozen):
     """One immutable release of a model.
 
-    Everything but ``stage`` and ``tags`` is frozen at registration; a change
-    is a new version.
+    Everything but ``stage``, ``tags`` and ``aliases`` (the aliases that point
+    at it when it was read) is frozen at registration; a change is a new
+    version. The value itself is read-only all the way down.
     """
 
     model: str
     number: int
     semver: str
     artifacts: tuple[Artifact, ...]
-    contract: dict[str, Any] | None = None
+    contract: FrozenJSON | None = None
     lineage: Lineage = Field(default_factory=Lineage)
     training: Training = Field(default_factory=Training)
     environment: Environment = Field(default_factory=Environment)
     metrics: tuple[Metric, ...] = ()
-    caveats: tuple[str, ...] = ()
-    change_summary: str | None = None
-    created_by: str
+    caveats: tuple[Text, ...] = ()
+    change_summary: Text | None = None
+    created_by: Short
     created_at: datetime
     stage: Stage = Stage.STAGING
-    tags: dict[str, str] = Field(default_factory=dict)
+    tags: FrozenMap[str, str] = Field(default_factory=dict)
+    aliases: tuple[str, ...] = ()
 
     @property
     def uri(self) -> str:
@@ -199,12 +243,17 @@ T = TypeVar("T")
 
 
 class Page(BaseModel, Generic[T]):
-    """One page of a listing; pass ``next_page_token`` back to get the next."""
+    """One page of a listing; pass ``next_page_token`` back to get the next.
+
+    ``unreadable`` names the items of this page that are stored but could not
+    be read (a damaged row): the rest of the listing is still returned.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     items: list[T]
     next_page_token: str | None = None
+    unreadable: tuple[str, ...] = ()
 
 
 class Problem(_Frozen):

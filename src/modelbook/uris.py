@@ -12,6 +12,7 @@ from typing import Literal
 
 from . import validation
 from .errors import InvalidInput
+from .limits import MAX_NUMBER
 
 _URI = re.compile(r"(?:models:/)?(?P<name>[^/@]+)(?:/(?P<ref>[^/@]+)|@(?P<alias>[^/@]+))?")
 
@@ -54,8 +55,10 @@ def parse(uri: str) -> ModelRef:
     if ref == "latest":
         return ModelRef(name, "latest", ref)
     if ref.isdigit() and ref.isascii():
-        if ref.startswith("0") or len(ref) > 9:
-            raise InvalidInput(f"invalid version number {ref!r} in {uri!r}")
+        if ref.startswith("0") or len(ref) > len(str(MAX_NUMBER)) or int(ref) > MAX_NUMBER:
+            raise InvalidInput(
+                f"invalid version number {ref!r} in {uri!r}: numbers run from 1 to {MAX_NUMBER}"
+            )
         return ModelRef(name, "number", ref)
     validation.parse_semver(ref)
     return ModelRef(name, "semver", ref)

@@ -10,6 +10,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 
+from . import limits
 from .domain import RISK_TIERS, Metric, RiskTier, Stage
 from .errors import InvalidInput
 
@@ -21,12 +22,12 @@ _METRIC = re.compile(
     r"(?:@(?P<split>[A-Za-z0-9_.-]{1,64}))?"
     r"(?:\{(?P<slice>[^{}]*)\})?"
 )
-_SEMVER = re.compile(r"(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})")
-MAX_VALUE_LEN = 4096
-MAX_INDEXED_LEN = 512
-MAX_SLICE_LEN = 256
-MAX_NUMBER = 2**31 - 1
-MAX_TEXT_LEN = 65536
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+MAX_VALUE_LEN = limits.MAX_VALUE
+MAX_INDEXED_LEN = limits.MAX_VALUE
+MAX_SLICE_LEN = limits.MAX_SLICE
+MAX_NUMBER = limits.MAX_NUMBER
+MAX_TEXT_LEN = limits.MAX_TEXT
 
 
 def model_name(name: str) -> str:
@@ -58,26 +59,34 @@ def key(value: str, what: str = "key") -> str:
 
 
 def text(value: str, what: str, limit: int = MAX_VALUE_LEN) -> str:
-    """Free text stored as is; NUL bytes and oversized values are refused."""
-    if not isinstance(value, str):
-        raise InvalidInput(f"{what} must be text, got {type(value).__name__}")
-    if "\x00" in value:
-        raise InvalidInput(f"{what} must not contain NUL characters")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidInput(f"{what} is not valid UTF-8 text (it holds a lone surrogate)") from None
-    if len(value) > limit:
-        raise InvalidInput(f"{what} is {len(value)} characters long; the limit is {limit}")
-    return value
+    """Free text stored as is; see :func:`modelbook.limits.check_text`."""
+    return limits.check_text(value, what, limit)
 
 
-def reason(value: str | None) -> str:
+def reason(value: str | None, what: str = "reason", flag: str = "--reason") -> str:
+    """A required explanation (of an alias move, a rollback ...), at most MAX_TEXT characters."""
     if value is not None and not isinstance(value, str):
-        raise InvalidInput(f"a reason must be text, got {type(value).__name__}")
+        raise InvalidInput(f"a {what} must be text, got {type(value).__name__}")
     if value is None or not value.strip():
-        raise InvalidInput("a reason is required: say why (--reason TEXT)")
-    return text(value.strip(), "reason")
+        raise InvalidInput(f"a {what} is required: say why ({flag} TEXT)")
+    return text(value.strip(), what, limits.MAX_TEXT)
+
+
+def actor(value: object) -> str:
+    """The name an operation is recorded under (``MODELBOOK_USER``, ``actor=``).
+
+    1 to MAX_SHORT characters of printable text: control characters are
+    refused here because an actor is shown in every listing and is matched
+    against role grants, where an invisible difference would be a second person.
+    """
+    name = limits.check_text(value, "actor (MODELBOOK_USER)", limits.MAX_SHORT)
+    if not name.strip() or name != name.strip():
+        raise InvalidInput(
+            f"actor {name!r} must be a non-empty name without leading or trailing spaces"
+        )
+    if _CONTROL.search(name):
+        raise InvalidInput(f"actor {name!r} must not contain control characters")
+    return name
 
 
 def risk_tier(value: str) -> RiskTier:
@@ -97,10 +106,13 @@ def split_key_value(item: str, what: str = "KEY=VALUE", *, last: bool = False) -
 
 
 def key_values(items: Iterable[str], what: str = "tag") -> dict[str, str]:
+    """``KEY=VALUE`` items as a mapping; a key given twice is refused, as a metric is."""
     out: dict[str, str] = {}
     for item in items:
         k, v = split_key_value(item, what)
-        out[key(k, f"{what} key")] = text(v, f"{what} {k!r}")
+        if key(k, f"{what} key") in out:
+            raise InvalidInput(f"{what} {k!r} given twice")
+        out[k] = text(v, f"{what} {k!r}")
     return out
 
 
@@ -127,7 +139,7 @@ def owners(value: object) -> list[str]:
         return []
     if not isinstance(items, list | tuple) or not all(isinstance(o, str) for o in items):
         raise InvalidInput(f"owners must be a name or a list of names, got {value!r}")
-    return [text(o.strip(), "owner", 256) for o in items if o.strip()]
+    return [text(o.strip(), "owner", limits.MAX_SHORT) for o in items if o.strip()]
 
 
 def optional_number(value: object, what: str) -> float | None:
@@ -176,7 +188,7 @@ def metric(key_text: str, raw: object) -> Metric:
                 raise InvalidInput(f"invalid slice value {sv!r} in metric {key_text!r}")
             if sk in slice_:
                 raise InvalidInput(f"slice key {sk!r} given twice in metric {key_text!r}")
-            slice_[sk] = text(sv, "slice value", 256)
+            slice_[sk] = text(sv, "slice value", limits.MAX_SLICE)
     result = Metric(
         name=m["name"], value=metric_value(raw, key_text), split=m["split"], slice=slice_
     )
@@ -209,13 +221,10 @@ def metrics(values: Mapping[str, object] | Iterable[Metric] | None) -> list[Metr
 
 
 def parse_semver(value: str) -> tuple[int, int, int]:
-    if not isinstance(value, str) or not _SEMVER.fullmatch(value):
-        raise InvalidInput(
-            f"invalid semver {value!r}: expected MAJOR.MINOR.PATCH, e.g. 1.4.0 "
-            "(numbers without leading zeros)"
-        )
-    major, minor, patch = (int(p) for p in value.split("."))
-    return major, minor, patch
+    """``MAJOR.MINOR.PATCH`` as three numbers; see :mod:`modelbook.semver`."""
+    from .semver import parse
+
+    return parse(value)
 
 
 def stage(value: str) -> str:

@@ -24,6 +24,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+GENESIS = "0" * 64
+
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -52,6 +54,11 @@ models = Table(
     Column("semver_major", Integer, nullable=False, default=0),
     Column("semver_minor", Integer, nullable=False, default=0),
     Column("semver_patch", Integer, nullable=False, default=0),
+    # The head of the model's audit chain: the last event's position and hash.
+    # Kept on the row every writer of the model already locks, so appending
+    # an event costs no extra lock or round trip.
+    Column("event_seq", BigInteger, nullable=False, default=0),
+    Column("event_hash", String(64), nullable=False, default=GENESIS),
 )
 
 model_tags = Table(
@@ -163,13 +170,31 @@ events = Table(
     "events",
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
+    Column("chain", String(160), nullable=False),
+    Column("seq", BigInteger, nullable=False),
     Column("at", BigInteger, nullable=False),
     Column("actor", String(256), nullable=False),
     Column("action", String(64), nullable=False),
     Column("model", String(128)),
     Column("version", Integer),
-    Column("detail", Text, nullable=False, default="{}"),
+    # The RFC 8785 encoding the hash covers: every field above but ``id``,
+    # and the subject, state before and after, and reason.
+    Column("canonical", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    UniqueConstraint("chain", "seq"),
     Index(None, "model", "id"),
+    Index(None, "action", "id"),
+    Index(None, "at"),
+)
+
+# Heads of chains that belong to no model (the registry-wide chain).
+chain_heads = Table(
+    "chain_heads",
+    metadata,
+    Column("chain", String(160), primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
 )
 
 # Columns of ``versions`` that no statement may ever change after insert.

@@ -1,0 +1,88 @@
+"""Artifacts of versions: verified download, single-file reads, and rehashing."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from .. import files, validation
+from ..domain import Problem, VerifyReport
+from ..errors import IntegrityError, NotFound
+from ..store import models as model_rows
+from ..store import versions as version_rows
+from .base import Context
+from .versions import VersionService
+
+Progress = Callable[[int], None]
+
+
+class ArtifactService:
+    def __init__(self, ctx: Context, versions: VersionService) -> None:
+        self.ctx = ctx
+        self.versions = versions
+
+    def download(
+        self,
+        uri: str,
+        dest: str | os.PathLike[str],
+        *,
+        progress: Progress | None = None,
+        overwrite: bool = False,
+    ) -> Path:
+        """Write a version's files under ``dest``, all or nothing (see :func:`files.place`)."""
+        version = self.versions.get(uri)
+        return files.place(
+            dest,
+            [(a.path, a.sha256, a.size) for a in version.artifacts],
+            self.ctx.blobs.copy_to,
+            overwrite=overwrite,
+            progress=progress,
+        )
+
+    def read(self, uri: str, path: str) -> bytes:
+        """One artifact's bytes, verified."""
+        version = self.versions.get(uri)
+        for artifact in version.artifacts:
+            if artifact.path == path:
+                return self.ctx.blobs.read_verified(artifact.sha256, artifact.size)
+        raise NotFound(f"{version.uri} has no artifact {path!r}")
+
+    def verify(self, name: str | None = None, progress: Progress | None = None) -> VerifyReport:
+        """Rehash every stored artifact (of one model, or all) and name each bad file."""
+        if name is not None:
+            validation.model_name(name)
+        with self.ctx.db.read() as conn:
+            if name is not None and model_rows.find(conn, name) is None:
+                raise NotFound(f"model {name!r} not found")
+            rows = version_rows.artifact_rows(conn, name)
+        verdict: dict[str, str | None] = {}
+        problems: list[Problem] = []
+        total = 0
+        for r in rows:
+            if r.sha256 not in verdict:
+                try:
+                    verdict[r.sha256] = self.ctx.blobs.check(r.sha256, r.size)
+                except IntegrityError as exc:
+                    verdict[r.sha256] = exc.message
+                total += r.size
+                if progress:
+                    progress(r.size)
+            bad = verdict[r.sha256]
+            if bad is not None:
+                problems.append(
+                    Problem(
+                        model=r.name,
+                        version=r.number,
+                        path=r.path,
+                        sha256=r.sha256,
+                        kind="missing" if bad == "missing" else "corrupt",
+                        detail=bad,
+                    )
+                )
+        return VerifyReport(
+            versions=len({(r.name, r.number) for r in rows}),
+            files=len(rows),
+            bytes=total,
+            problems=tuple(problems),
+        )

@@ -1,0 +1,214 @@
+"""The audit log service: appends one event per mutation, reads, verifies and proves it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.engine import Connection
+
+from .. import audit, paging, validation
+from ..domain import Page, thaw
+from ..errors import IntegrityError, InvalidInput
+from ..events import ACTIONS, REGISTRY_CHAIN, Event, model_chain, parse
+from ..store import events as event_rows
+from ..store import models as model_rows
+from ..store.rows import to_dt, to_us
+from .base import Context
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """The head of one chain inside a write: where the next event goes."""
+
+    chain: str
+    seq: int
+    hash: str
+    model_id: int | None = None
+
+    @classmethod
+    def of_model(cls, name: str, row: Any) -> Head:
+        """The head of a model's chain from a row carrying ``model_id``/``id``, ``event_seq``, ``event_hash``."""
+        model_id = getattr(row, "model_id", None) or row.id
+        return cls(model_chain(name), int(row.event_seq), str(row.event_hash), int(model_id))
+
+
+def registry_head(conn: Connection) -> Head:
+    """Lock and read the registry-wide chain's head (policy, roles, gc)."""
+    seq, hash_ = event_rows.lock_head(conn, REGISTRY_CHAIN, audit.GENESIS)
+    return Head(REGISTRY_CHAIN, seq, hash_)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    return thaw(value)
+
+
+def record(
+    conn: Connection,
+    head: Head,
+    *,
+    actor: str,
+    at: int,
+    action: str,
+    subject: str,
+    model: str | None = None,
+    version: int | None = None,
+    before: Any = None,
+    after: Any = None,
+    reason: str | None = None,
+) -> Head:
+    """Append one event after ``head`` in the caller's transaction; returns the new head.
+
+    The caller holds the lock that serialises the chain (the model's row, or
+    the registry chain's head row), so positions are consecutive.
+    """
+    fields = {
+        "chain": head.chain,
+        "seq": head.seq + 1,
+        "at": at,
+        "actor": actor,
+        "action": action,
+        "model": model,
+        "version": version,
+        "subject": subject,
+        "before": _plain(before),
+        "after": _plain(after),
+        "reason": reason,
+    }
+    encoded = audit.canonical(fields)
+    digest = audit.chain_hash(head.hash, encoded)
+    event_rows.insert(
+        conn,
+        {
+            **{k: fields[k] for k in event_rows.EVENT_COLUMNS},
+            "canonical": encoded.decode("utf-8"),
+            "prev_hash": head.hash,
+            "hash": digest,
+        },
+    )
+    new = Head(head.chain, head.seq + 1, digest, head.model_id)
+    if head.model_id is not None:
+        model_rows.set_event_head(conn, head.model_id, new.seq, digest)
+    else:
+        event_rows.set_head(conn, head.chain, new.seq, digest)
+    return new
+
+
+def event_from_row(row: Any) -> Event:
+    try:
+        doc = json.loads(row.canonical)
+        doc.update(
+            id=row.id,
+            at=to_dt(row.at),
+            prev_hash=row.prev_hash,
+            hash=row.hash,
+        )
+        return parse(doc)
+    except (ValueError, TypeError, ValidationError) as exc:
+        raise IntegrityError(
+            f"audit event {row.id} cannot be read ({str(exc).splitlines()[0]}); "
+            "run `modelbook audit verify`"
+        ) from None
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyResult:
+    """The outcome of checking every chain of the audit log."""
+
+    events: int
+    chains: int
+    breaks: tuple[audit.Break, ...]
+    head: str
+    expected_head_ok: bool | None
+
+    @property
+    def ok(self) -> bool:
+        return not self.breaks and self.expected_head_ok is not False
+
+
+class AuditService:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def events(
+        self,
+        *,
+        model: str | None = None,
+        action: str | tuple[str, ...] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+        page_token: str | None = None,
+    ) -> Page[Event]:
+        """Events newest first, filtered by model, action(s) and time [since, until)."""
+        if model is not None:
+            validation.model_name(model)
+        actions = (action,) if isinstance(action, str) else tuple(action or ())
+        for a in actions:
+            if a not in ACTIONS:
+                raise InvalidInput(f"unknown action {a!r}: choose one of {', '.join(ACTIONS)}")
+        for when, what in ((since, "since"), (until, "until")):
+            if when is not None and not isinstance(when, datetime):
+                raise InvalidInput(f"{what} must be a datetime, got {type(when).__name__}")
+        paging.limit(limit)
+        scope = f"events:{model or ''}:{','.join(actions)}"
+        before = None if page_token is None else paging.decode(page_token, scope)
+        rows = self.ctx.db.reading(
+            lambda conn: event_rows.page(
+                conn,
+                model=model,
+                actions=actions,
+                since=None if since is None else to_us(since),
+                until=None if until is None else to_us(until),
+                before_id=before,
+                limit=limit + 1,
+            )
+        )
+        token = paging.encode(scope, rows[limit - 1].id) if len(rows) > limit else None
+        return Page(items=[event_from_row(r) for r in rows[:limit]], next_page_token=token)
+
+    def head(self) -> str:
+        """One digest over every chain's head, with the event count (``audit head``)."""
+        with self.ctx.db.read() as conn:
+            through, count = event_rows.high_water(conn)
+            return audit.head_digest(event_rows.heads_through(conn, through), through, count)
+
+    def verify(self, expect_head: str | None = None) -> VerifyResult:
+        """Check every chain; with ``expect_head``, also that history up to that head is unchanged."""
+        expected = None if expect_head is None else audit.parse_head(expect_head)
+        checker = audit.ChainVerifier()
+        with self.ctx.db.read() as conn:
+            through, count = event_rows.high_water(conn)
+            for row in event_rows.walk(conn):
+                checker.feed(row[0], row[1:8], row[8], row[9], row[10])
+            heads = event_rows.heads(conn)
+            for chain, seq, hash_ in heads:
+                checker.check_head(chain, seq, hash_)
+            head = audit.head_digest(event_rows.heads_through(conn, through), through, count)
+            expected_ok = None
+            if expected is not None and expect_head is not None:
+                at_id = expected[0]
+                then = audit.head_digest(
+                    event_rows.heads_through(conn, at_id),
+                    at_id,
+                    event_rows.count_through(conn, at_id),
+                )
+                expected_ok = then == expect_head.strip()
+        return VerifyResult(
+            events=checker.events,
+            chains=len(heads),
+            breaks=tuple(checker.breaks),
+            head=head,
+            expected_head_ok=expected_ok,
+        )
+
+
+def subject_of(model: str, version: int | None = None, alias: str | None = None) -> str:
+    if alias is not None:
+        return f"models:/{model}@{alias}"
+    return f"models:/{model}" if version is None else f"models:/{model}/{version}"

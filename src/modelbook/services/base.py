@@ -1,0 +1,109 @@
+"""What every service shares: the context, the version cache and row lookups."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from .. import uris, validation
+from ..blobs import BlobStore
+from ..domain import Version
+from ..errors import InvalidInput, NotFound
+from ..store import models as model_rows
+from ..store import versions as version_rows
+from ..store.engine import Database
+
+# Parsed versions kept in memory per Registry (a few KB each).
+VERSION_CACHE_SIZE = 16_384
+
+
+def now_us() -> int:
+    """The wall clock in integer microseconds since the epoch."""
+    return time.time_ns() // 1000
+
+
+class VersionCache:
+    """Parsed versions by row id, reused only while the row is the one they were built from.
+
+    An entry is checked against the row by identity (model, number and the
+    stored record itself, so a restored or replaced database never gets
+    another version's manifest) and by every mutable column (tags, stage,
+    aliases). Versions are read-only all the way down, so sharing is safe.
+    """
+
+    def __init__(self, size: int = VERSION_CACHE_SIZE) -> None:
+        self._size = size
+        self._items: OrderedDict[int, tuple[tuple[Any, ...], Version]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _identity(model: str, row: Any) -> tuple[Any, ...]:
+        return (model, row.number, row.doc, row.tags, row.stage, row.aliases, row.semver)
+
+    def version(self, model: str, row: Any) -> Version:
+        identity = self._identity(model, row)
+        hit = self._items.get(row.id)
+        if hit is not None and hit[0] == identity:
+            with contextlib.suppress(KeyError):
+                self._items.move_to_end(row.id)
+            return hit[1]
+        version = version_rows.version_from_row(model, row)
+        with self._lock:
+            self._items[row.id] = (identity, version)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return version
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+@dataclass
+class Context:
+    """The parts a service works with; built once per Registry."""
+
+    db: Database
+    blobs: BlobStore
+    clock: Callable[[], int] = now_us
+    cache: VersionCache = field(default_factory=VersionCache)
+
+
+def model_row(conn: Connection, name: str, *, lock: bool = False) -> Any:
+    row = model_rows.find(conn, name, lock=lock)
+    if row is None:
+        raise NotFound(f"model {name!r} not found")
+    return row
+
+
+def version_row(conn: Connection, ref: uris.ModelRef, *, lock: bool = False) -> Any:
+    """The row of the version a reference names; ``lock`` takes the model's and its row locks."""
+    if ref.kind == "model":
+        raise InvalidInput(f"{ref} names a model, not a version: add /NUMBER or @ALIAS")
+    row = version_rows.find(conn, ref.name, ref.kind, ref.value, lock=lock)
+    if row is None:
+        if model_rows.find(conn, ref.name) is None:
+            raise NotFound(f"model {ref.name!r} not found")
+        if ref.kind == "latest":
+            raise NotFound(f"model {ref.name!r} has no versions yet")
+        raise NotFound(f"{'alias' if ref.kind == 'alias' else 'version'} {ref} not found")
+    return row
+
+
+def version_ref(name: str, version: int | str) -> uris.ModelRef:
+    """A reference to one version of ``name`` by number (int or digits) or semver."""
+    if isinstance(version, bool):
+        raise InvalidInput(f"invalid version {version!r}")
+    if isinstance(version, int):
+        return uris.ModelRef(name, "number", str(validation.version_number(version)))
+    ref = uris.parse(f"models:/{name}/{version}")
+    if ref.kind not in ("number", "semver"):
+        raise InvalidInput(f"invalid version {version!r}: give a number or MAJOR.MINOR.PATCH")
+    return ref

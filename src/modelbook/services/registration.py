@@ -1,0 +1,404 @@
+"""Registration in two phases: store blobs, then commit a manifest that names them.
+
+Phase one stores each file by content (verified, durable) and returns its
+:class:`~modelbook.domain.Artifact`; phase two validates the manifest and the
+version's metadata and writes the version, its child rows and its event in
+one transaction. :meth:`RegistrationService.register` is the local helper in
+front of both: it walks the paths a user names, validates everything, then
+runs the two phases. A remote client runs the same two phases over HTTP.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from .. import capture, files, limits, uris, validation
+from .. import semver as semver_rule
+from ..domain import (
+    Artifact,
+    CodeRef,
+    DataRef,
+    Environment,
+    FeatureSetRef,
+    Lineage,
+    Metric,
+    Stage,
+    Training,
+    Version,
+)
+from ..errors import InvalidInput, NotFound
+from ..events import RegisteredState
+from ..store import models as model_rows
+from ..store import versions as version_rows
+from ..store.rows import dumps, to_dt
+from . import audit as log
+from .base import Context, model_row
+from .models import insert_model, model_values
+
+Progress = Callable[[int], None]
+
+
+def _noop(_: int) -> None:
+    return None
+
+
+def _invalid(exc: ValidationError) -> InvalidInput:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    message = str(first["msg"]).removeprefix("Value error, ")
+    return InvalidInput(f"invalid {where or 'value'}: {message}")
+
+
+def _merge(base: Any, given: Any, cls: type[Any]) -> Any:
+    """Explicit fields win over captured ones."""
+    if given is None:
+        return base
+    if isinstance(given, cls):
+        return cls.model_validate(given.model_dump())
+    if isinstance(given, Mapping):
+        try:
+            return cls.model_validate({**base.model_dump(), **given})
+        except ValidationError as exc:
+            raise _invalid(exc) from None
+    raise InvalidInput(f"expected {cls.__name__} or a mapping, got {type(given).__name__}")
+
+
+def lineage_rows(lin: Lineage) -> list[tuple[str, str, str]]:
+    """The indexed (kind, key, value) rows of a version's lineage."""
+    rows: list[tuple[str, str, str]] = []
+    if lin.code.repo:
+        rows.append(("code", "repo", lin.code.repo))
+    if lin.code.commit:
+        rows.append(("code", "commit", lin.code.commit))
+    for d in lin.data:
+        rows.append(("data", "snapshot", d.snapshot))
+        if d.sha256:
+            rows.append(("data", "sha256", d.sha256))
+    if lin.features:
+        rows.append(("features", "name", lin.features.name))
+        if lin.features.version:
+            rows.append(("features", "ref", f"{lin.features.name}@{lin.features.version}"))
+    if lin.run_id:
+        rows.append(("run", "id", lin.run_id))
+    if lin.experiment_id:
+        rows.append(("experiment", "id", lin.experiment_id))
+    for p in lin.parents:
+        rows.append(("parent", "version", p))
+    for _, key, value in rows:
+        validation.text(value, f"lineage {key}", limits.MAX_VALUE)
+    return rows
+
+
+def contract_doc(contract: Mapping[str, Any]) -> dict[str, Any]:
+    """A contract as plain JSON data of at most MAX_TEXT characters."""
+    if not isinstance(contract, Mapping):
+        raise InvalidInput(f"contract must be a mapping, got {type(contract).__name__}")
+    try:
+        text = json.dumps(dict(contract), ensure_ascii=False, allow_nan=False, sort_keys=True)
+        text.encode("utf-8")
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"contract must be plain JSON data: {exc}") from None
+    except UnicodeEncodeError:
+        raise InvalidInput("contract holds text that is not valid UTF-8 (a lone surrogate)") from None
+    validation.text(text, "contract (as JSON)", limits.MAX_TEXT)
+    doc: dict[str, Any] = json.loads(text)
+    return doc
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A version's validated metadata, ready to commit once its blobs are stored."""
+
+    name: str
+    new_model: dict[str, Any] | None
+    risk_tier: str | None
+    explicit_semver: str | None
+    parents: tuple[tuple[str, int], ...]
+    tags: dict[str, str]
+    params: dict[str, str]
+    metrics: tuple[Metric, ...]
+    lineage: tuple[tuple[str, str, str], ...]
+    doc: dict[str, Any]
+
+
+class RegistrationService:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    # the local helper --------------------------------------------------------
+
+    def register(
+        self,
+        name: str,
+        paths: Sequence[str | os.PathLike[str]] | str | os.PathLike[str],
+        *,
+        actor: str,
+        progress: Progress | None = None,
+        **metadata: Any,
+    ) -> Version:
+        """Walk ``paths``, validate everything, store the files, commit the version."""
+        validation.model_name(name)
+        found = files.collect(paths)
+        draft = self.prepare(name, actor=actor, **metadata)
+        manifest = [self.store_file(src, rel, progress) for rel, src in found]
+        return self._commit(draft, manifest, actor=actor)
+
+    # phase one ---------------------------------------------------------------
+
+    def store_file(
+        self, src: str | os.PathLike[str], path: str, progress: Progress | None = None
+    ) -> Artifact:
+        """Store one local file by content; returns its manifest entry once it is durable.
+
+        Raises InvalidInput when the file changed while it was read or is not
+        a regular file, Unavailable when the blob store cannot be written.
+        """
+        files.check_manifest_paths([path])
+        sha, size = self.ctx.blobs.put_file(Path(src), progress or _noop)
+        return Artifact(path=path, size=size, sha256=sha)
+
+    # phase two ---------------------------------------------------------------
+
+    def commit(
+        self,
+        name: str,
+        artifacts: Iterable[Artifact | Mapping[str, Any]],
+        *,
+        actor: str,
+        **metadata: Any,
+    ) -> Version:
+        """Commit a version whose blobs are already stored (phase two).
+
+        Every artifact's blob must be in the blob store with the stated size;
+        else :class:`NotFound` names it and nothing is written.
+        """
+        manifest = []
+        for a in artifacts:
+            try:
+                item = a if isinstance(a, Artifact) else Artifact.model_validate(dict(a))
+            except ValidationError as exc:
+                raise _invalid(exc) from None
+            files.check_sha256(item.sha256)
+            manifest.append(item)
+        files.check_manifest_paths(a.path for a in manifest)
+        draft = self.prepare(name, actor=actor, **metadata)
+        for a in manifest:
+            stored = self.ctx.blobs.stored_size(a.sha256)
+            if stored is None:
+                raise NotFound(f"artifact {a.path!r}: blob {a.sha256} is not in the blob store")
+            if stored != a.size:
+                raise InvalidInput(
+                    f"artifact {a.path!r}: blob {a.sha256} holds {stored} bytes, not {a.size}"
+                )
+        return self._commit(draft, manifest, actor=actor)
+
+    def prepare(
+        self,
+        name: str,
+        *,
+        actor: str,
+        owners: Sequence[str] | str | None = None,
+        task: str | None = None,
+        risk_tier: str | None = None,
+        description: str | None = None,
+        metrics: Mapping[str, object] | Iterable[Metric] | None = None,
+        tags: Mapping[str, object] | None = None,
+        params: Mapping[str, object] | None = None,
+        seed: int | None = None,
+        hardware: str | None = None,
+        duration_seconds: float | None = None,
+        code: CodeRef | Mapping[str, Any] | None = None,
+        data: Sequence[DataRef | str] | str | DataRef | None = None,
+        features: FeatureSetRef | str | None = None,
+        run_id: str | None = None,
+        experiment_id: str | None = None,
+        parents: Sequence[str] = (),
+        environment: Environment | Mapping[str, Any] | None = None,
+        contract: Mapping[str, Any] | None = None,
+        semver: str | None = None,
+        change_summary: str | None = None,
+        caveats: Sequence[str] = (),
+        capture_environment: bool = True,
+    ) -> Draft:
+        """Validate a version's metadata without writing anything (see ``Registry.register``)."""
+        validation.model_name(name)
+        metric_list = validation.metrics(metrics)
+        tag_map = validation.indexed_tags(tags)
+        param_map = validation.indexed_tags(params, "param")
+        explicit = None if semver is None else semver_rule.text(semver_rule.parse(semver))
+        if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+            raise InvalidInput(f"seed must be an integer, got {seed!r}")
+        if isinstance(parents, str) or not isinstance(parents, list | tuple):
+            raise InvalidInput("parents must be a list of version URIs")
+        parent_refs: list[tuple[str, int]] = []
+        for p in parents:
+            ref = uris.parse(p)
+            if ref.kind != "number":
+                raise InvalidInput(f"parent {p!r} must name a version number: models:/NAME/N")
+            parent_refs.append((ref.name, ref.number))
+        try:
+            data_refs = [data] if isinstance(data, str | DataRef) else list(data or [])
+            data_list = [
+                DataRef.model_validate(d.model_dump())
+                if isinstance(d, DataRef)
+                else DataRef(snapshot=validation.text(d, "data", limits.MAX_VALUE))
+                for d in data_refs
+            ]
+            if isinstance(features, str):
+                fname, _, fver = features.partition("@")
+                features = FeatureSetRef(name=fname, version=fver or None)
+            elif features is not None:
+                features = FeatureSetRef.model_validate(features.model_dump())
+            lineage = Lineage(
+                code=_merge(capture.code() if capture_environment else CodeRef(), code, CodeRef),
+                data=tuple(data_list),
+                features=features,
+                run_id=run_id,
+                experiment_id=experiment_id,
+                parents=tuple(f"{n}/{v}" for n, v in parent_refs),
+            )
+            env = _merge(
+                capture.environment() if capture_environment else Environment(),
+                environment,
+                Environment,
+            )
+            training = Training(
+                params=param_map,
+                seed=seed,
+                hardware=validation.optional_text(hardware, "hardware", limits.MAX_VALUE),
+                duration_seconds=validation.optional_number(duration_seconds, "duration_seconds"),
+            )
+        except ValidationError as exc:
+            raise _invalid(exc) from None
+        rows = lineage_rows(lineage)
+        if isinstance(caveats, str) or not isinstance(caveats, list | tuple):
+            raise InvalidInput("caveats must be a list of texts")
+        caveat_list = [validation.text(c, "caveat", limits.MAX_TEXT) for c in caveats]
+        summary = (
+            None
+            if change_summary is None
+            else validation.text(change_summary, "change summary", limits.MAX_TEXT)
+        )
+        now = self.ctx.clock()
+        existing = self.ctx.db.reading(lambda conn: model_rows.find(conn, name))
+        new_model = None
+        if existing is None:
+            new_model = model_values(
+                name, owners, task, risk_tier, description, None, actor=actor, at=now
+            )
+        else:
+            if risk_tier is not None:
+                validation.risk_tier(risk_tier)
+            semver_rule.next_semver(name, model_rows.highest_semver(existing), explicit)
+        doc = {
+            "contract": None if contract is None else contract_doc(contract),
+            "lineage": lineage.model_dump(mode="json"),
+            "training": training.model_dump(mode="json"),
+            "environment": env.model_dump(mode="json"),
+            "metrics": [m.model_dump(mode="json") for m in metric_list],
+            "caveats": caveat_list,
+            "change_summary": summary,
+        }
+        return Draft(
+            name=name,
+            new_model=new_model,
+            risk_tier=risk_tier,
+            explicit_semver=explicit,
+            parents=tuple(parent_refs),
+            tags=tag_map,
+            params=param_map,
+            metrics=tuple(metric_list),
+            lineage=tuple(rows),
+            doc=doc,
+        )
+
+    def _commit(self, draft: Draft, manifest: list[Artifact], *, actor: str) -> Version:
+        """Write the version, its rows and its event in one transaction."""
+        name = draft.name
+        now = self.ctx.clock()
+        doc = {"artifacts": [a.model_dump() for a in manifest], **draft.doc}
+        with self.ctx.db.write() as conn:
+            head = None
+            if draft.new_model is not None:
+                head = insert_model(conn, {**draft.new_model, "created_at": now})
+            model = model_row(conn, name, lock=True)
+            if head is None:
+                head = log.Head.of_model(name, model)
+            number = int(model.last_number) + 1
+            if number > limits.MAX_NUMBER:
+                raise InvalidInput(f"model {name!r} has reached {limits.MAX_NUMBER} versions")
+            semver_text = semver_rule.next_semver(
+                name, model_rows.highest_semver(model), draft.explicit_semver
+            )
+            missing = set(draft.parents) - version_rows.existing(conn, draft.parents)
+            if missing:
+                raise NotFound(
+                    "parent version "
+                    + ", ".join(f"models:/{n}/{v}" for n, v in sorted(missing))
+                    + " not found"
+                )
+            parts = semver_rule.parse(semver_text)
+            model_rows.set_number(conn, head.model_id or model.id, number, parts)
+            version_rows.insert(
+                conn,
+                {
+                    "model_id": model.id,
+                    "number": number,
+                    "semver": semver_text,
+                    "semver_major": parts[0],
+                    "semver_minor": parts[1],
+                    "semver_patch": parts[2],
+                    "stage": Stage.STAGING.value,
+                    "doc": dumps(doc),
+                    "tags": dumps(draft.tags),
+                    "created_at": now,
+                    "created_by": actor,
+                },
+                artifacts=[a.model_dump() for a in manifest],
+                tags=draft.tags,
+                metrics=[
+                    {"name": m.name, "split": m.split or "", "slice": m.slice_key, "value": m.value}
+                    for m in draft.metrics
+                ],
+                params=draft.params,
+                lineage=draft.lineage,
+            )
+            log.record(
+                conn,
+                head,
+                actor=actor,
+                at=now,
+                action="version.register",
+                subject=log.subject_of(name, number),
+                model=name,
+                version=number,
+                after=RegisteredState(
+                    semver=semver_text,
+                    stage=Stage.STAGING.value,
+                    files=len(manifest),
+                    bytes=sum(a.size for a in manifest),
+                    manifest_sha256=hashlib.sha256(
+                        dumps([a.model_dump() for a in manifest]).encode()
+                    ).hexdigest(),
+                ),
+            )
+        return Version.model_validate(
+            {
+                **doc,
+                "model": name,
+                "number": number,
+                "semver": semver_text,
+                "stage": Stage.STAGING,
+                "tags": draft.tags,
+                "created_by": actor,
+                "created_at": to_dt(now),
+            }
+        )

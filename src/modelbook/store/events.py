@@ -1,0 +1,135 @@
+"""Statements on the audit log: append, read back, and walk every chain."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Row
+
+from . import models
+from . import schema as t
+from .engine import Prebuilt
+
+_e = t.events.c
+EVENT_COLUMNS = ("chain", "seq", "at", "actor", "action", "model", "version")
+_INSERT = Prebuilt(
+    t.events.insert(), (*EVENT_COLUMNS, "canonical", "prev_hash", "hash")
+)
+
+
+def insert(conn: Connection, row: Mapping[str, Any]) -> None:
+    """Append one event (its columns, canonical encoding and hashes) to the log."""
+    _INSERT.run(conn, row)
+
+
+# The registry-wide chain's head ----------------------------------------------------
+
+_HEAD = Prebuilt(
+    sa.select(t.chain_heads.c.seq, t.chain_heads.c.hash)
+    .where(t.chain_heads.c.chain == sa.bindparam("chain"))
+    .with_for_update()
+)
+_SET_HEAD = Prebuilt(
+    t.chain_heads.update().where(t.chain_heads.c.chain == sa.bindparam("chain")), ("seq", "hash")
+)
+
+
+def lock_head(conn: Connection, chain: str, genesis: str) -> tuple[int, str]:
+    """Lock a chain head of ``chain_heads`` (creating it at ``genesis``) and read it."""
+    insert_: Any = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(
+        t.chain_heads
+    )
+    conn.execute(
+        insert_.on_conflict_do_nothing(index_elements=["chain"]),
+        {"chain": chain, "seq": 0, "hash": genesis},
+    )
+    row = _HEAD.first(conn, {"chain": chain})
+    return int(row.seq), str(row.hash)
+
+
+def set_head(conn: Connection, chain: str, seq: int, hash_: str) -> None:
+    _SET_HEAD.run(conn, {"chain": chain, "seq": seq, "hash": hash_})
+
+
+def heads(conn: Connection) -> list[tuple[str, int, str]]:
+    """The recorded head of every chain: (chain, position, hash)."""
+    rows = conn.execute(sa.select(t.chain_heads.c.chain, t.chain_heads.c.seq, t.chain_heads.c.hash))
+    found = [(r.chain, int(r.seq), str(r.hash)) for r in rows]
+    found += [(f"model:{name}", int(seq), str(h)) for name, seq, h in models.event_heads(conn)]
+    return found
+
+
+# Reading ---------------------------------------------------------------------------
+
+
+def page(
+    conn: Connection,
+    *,
+    model: str | None,
+    actions: tuple[str, ...],
+    since: int | None,
+    until: int | None,
+    before_id: int | None,
+    limit: int,
+) -> list[Row[Any]]:
+    """Events newest first, filtered; each row has the columns and the canonical encoding."""
+    stmt = sa.select(t.events).order_by(_e.id.desc()).limit(limit)
+    if model is not None:
+        stmt = stmt.where(_e.model == model)
+    if actions:
+        stmt = stmt.where(_e.action.in_(actions))
+    if since is not None:
+        stmt = stmt.where(_e.at >= since)
+    if until is not None:
+        stmt = stmt.where(_e.at < until)
+    if before_id is not None:
+        stmt = stmt.where(_e.id < before_id)
+    return list(conn.execute(stmt))
+
+
+def high_water(conn: Connection) -> tuple[int, int]:
+    """(largest event id, number of events), read after every in-flight append has committed.
+
+    On PostgreSQL the log is locked in SHARE mode for the rest of the
+    transaction: appends take ROW EXCLUSIVE, so this waits for writers that
+    already appended and holds off new ones, and every id at or below the
+    largest one is then committed (a sequence hands ids out before commit).
+    """
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("LOCK TABLE events IN SHARE MODE")
+    row = conn.execute(sa.select(sa.func.coalesce(sa.func.max(_e.id), 0), sa.func.count())).one()
+    return int(row[0]), int(row[1])
+
+
+def count_through(conn: Connection, through_id: int) -> int:
+    """How many events have an id at or below ``through_id``."""
+    stmt = sa.select(sa.func.count()).where(_e.id <= through_id)
+    return int(conn.execute(stmt).scalar_one())
+
+
+def heads_through(conn: Connection, through_id: int) -> list[tuple[str, int, str]]:
+    """Each chain's last (position, hash) among events with id <= ``through_id``."""
+    last = (
+        sa.select(_e.chain, sa.func.max(_e.seq).label("seq"))
+        .where(_e.id <= through_id)
+        .group_by(_e.chain)
+        .subquery()
+    )
+    stmt = sa.select(_e.chain, _e.seq, _e.hash).join(
+        last, sa.and_(last.c.chain == _e.chain, last.c.seq == _e.seq)
+    )
+    return [(r.chain, int(r.seq), str(r.hash)) for r in conn.execute(stmt)]
+
+
+def walk(conn: Connection, batch: int = 10_000) -> Iterator[tuple[Any, ...]]:
+    """Every event in chain order: (id, chain, seq, at, actor, action, model, version,
+    canonical, prev_hash, hash), read in batches on the driver's cursor."""
+    stmt = sa.select(
+        _e.id, *(_e[c] for c in EVENT_COLUMNS), _e.canonical, _e.prev_hash, _e.hash
+    ).order_by(_e.chain, _e.seq)
+    result = conn.execution_options(stream_results=True, yield_per=batch).execute(stmt)
+    for part in result.partitions():
+        yield from (tuple(r) for r in part)

@@ -1,0 +1,157 @@
+"""audit chains
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-11-30
+
+Events become typed and hash-chained: one chain per model, whose head is kept
+on the model's row, and one registry-wide chain. Events written before this
+revision start the chains, in the order they were written. The events table
+becomes append-only: a trigger refuses every UPDATE and DELETE.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import op
+
+from modelbook import audit
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def _subject(model: str | None, version: int | None) -> str:
+    if model is None:
+        return "registry"
+    return f"models:/{model}" if version is None else f"models:/{model}/{version}"
+
+
+def _convert(row: Any) -> dict[str, Any]:
+    """An event of revision 0001 in the fields of this one."""
+    detail = json.loads(row.detail or "{}")
+    before: Any = None
+    after: Any = detail or None
+    reason = None
+    if row.action in ("alias.set", "alias.delete"):
+        alias = detail.get("alias")
+        old, new = detail.get("from"), detail.get("to")
+        before = None if old is None else {"alias": alias, "version": old}
+        after = None if new is None else {"alias": alias, "version": new}
+        reason = detail.get("reason")
+    return {
+        "chain": "registry" if row.model is None else f"model:{row.model}",
+        "at": row.at,
+        "actor": row.actor,
+        "action": row.action,
+        "model": row.model,
+        "version": row.version,
+        "subject": _subject(row.model, row.version),
+        "before": before,
+        "after": after,
+        "reason": reason,
+    }
+
+
+def _install_append_only_trigger() -> None:
+    bind = op.get_bind()
+    if bind.dialect.name == "sqlite":
+        for verb in ("UPDATE", "DELETE"):
+            op.execute(
+                f"CREATE TRIGGER events_append_only_{verb.lower()} BEFORE {verb} ON events "
+                "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END"
+            )
+    elif bind.dialect.name == "postgresql":
+        op.execute(
+            "CREATE FUNCTION events_append_only() RETURNS trigger AS $$ BEGIN "
+            "RAISE EXCEPTION 'the audit log is append-only'; END $$ LANGUAGE plpgsql"
+        )
+        op.execute(
+            "CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events "
+            "FOR EACH ROW EXECUTE FUNCTION events_append_only()"
+        )
+
+
+def upgrade() -> None:
+    bind = op.get_bind()
+    old = list(bind.execute(sa.text("SELECT * FROM events ORDER BY id")))
+    op.drop_table("events")
+    events = op.create_table(
+        "events",
+        sa.Column("id", Id, autoincrement=True, nullable=False),
+        sa.Column("chain", sa.String(length=160), nullable=False),
+        sa.Column("seq", sa.BigInteger(), nullable=False),
+        sa.Column("at", sa.BigInteger(), nullable=False),
+        sa.Column("actor", sa.String(length=256), nullable=False),
+        sa.Column("action", sa.String(length=64), nullable=False),
+        sa.Column("model", sa.String(length=128), nullable=True),
+        sa.Column("version", sa.Integer(), nullable=True),
+        sa.Column("canonical", sa.Text(), nullable=False),
+        sa.Column("prev_hash", sa.String(length=64), nullable=False),
+        sa.Column("hash", sa.String(length=64), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_events")),
+        sa.UniqueConstraint("chain", "seq", name=op.f("uq_events_chain_seq")),
+    )
+    with op.batch_alter_table("events", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_events_model_id"), ["model", "id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_events_action_id"), ["action", "id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_events_at"), ["at"], unique=False)
+    op.create_table(
+        "chain_heads",
+        sa.Column("chain", sa.String(length=160), nullable=False),
+        sa.Column("seq", sa.BigInteger(), nullable=False),
+        sa.Column("hash", sa.String(length=64), nullable=False),
+        sa.PrimaryKeyConstraint("chain", name=op.f("pk_chain_heads")),
+    )
+    with op.batch_alter_table("models", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("event_seq", sa.BigInteger(), nullable=False, server_default="0")
+        )
+        batch_op.add_column(
+            sa.Column("event_hash", sa.String(length=64), nullable=False, server_default=audit.GENESIS)
+        )
+
+    heads: dict[str, tuple[int, str]] = {}
+    rows = []
+    for row in old:
+        fields = _convert(row)
+        seq, prev = heads.get(fields["chain"], (0, audit.GENESIS))
+        fields["seq"] = seq + 1
+        encoded = audit.canonical(fields)
+        digest = audit.chain_hash(prev, encoded)
+        heads[fields["chain"]] = (seq + 1, digest)
+        rows.append(
+            {
+                **{k: fields[k] for k in audit.COLUMNS},
+                "canonical": encoded.decode("utf-8"),
+                "prev_hash": prev,
+                "hash": digest,
+            }
+        )
+    if rows:
+        op.bulk_insert(events, rows)
+    models = sa.table(
+        "models", sa.column("name"), sa.column("event_seq"), sa.column("event_hash")
+    )
+    heads_table = sa.table("chain_heads", sa.column("chain"), sa.column("seq"), sa.column("hash"))
+    for chain, (seq, digest) in heads.items():
+        if chain.startswith("model:"):
+            bind.execute(
+                models.update()
+                .where(models.c.name == chain.removeprefix("model:"))
+                .values(event_seq=seq, event_hash=digest)
+            )
+        else:
+            bind.execute(heads_table.insert().values(chain=chain, seq=seq, hash=digest))
+    _install_append_only_trigger()
+
+
+def downgrade() -> None:
+    raise NotImplementedError("the audit chains cannot be undone without losing their proofs")

@@ -1,0 +1,255 @@
+"""Statements on versions: lookups by number, semver, alias and latest; insert; listing."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import ValidationError
+from sqlalchemy.engine import Connection, Row
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+
+from ..domain import Version
+from ..errors import IntegrityError
+from . import schema as t
+from .engine import Prebuilt
+from .lookup import Lookup
+from .rows import to_dt
+
+_v = t.versions.c
+_a = t.aliases.c
+# The aliases that point at a version, by the (model_id, name) primary key.
+_pointing = t.aliases.alias("pointing")
+
+
+class _comma_list(FunctionElement[str]):
+    """The values of a column joined by commas (alias names hold none)."""
+
+    type = sa.String()
+    inherit_cache = True
+
+
+@compiles(_comma_list, "sqlite")
+def _comma_list_sqlite(element: _comma_list, compiler: Any, **kw: Any) -> str:
+    return f"group_concat({compiler.process(element.clauses, **kw)}, ',')"
+
+
+@compiles(_comma_list, "postgresql")
+def _comma_list_postgresql(element: _comma_list, compiler: Any, **kw: Any) -> str:
+    return f"string_agg({compiler.process(element.clauses, **kw)}, ',')"
+
+
+_ALIASES_OF = (
+    sa.select(_comma_list(_pointing.c.name))
+    .where(_pointing.c.model_id == _v.model_id, _pointing.c.version_id == _v.id)
+    .correlate(t.versions)
+    .scalar_subquery()
+    .label("aliases")
+)
+VERSION_COLS = (
+    _v.id,
+    _v.number,
+    _v.semver,
+    _v.stage,
+    _v.doc,
+    _v.tags,
+    _v.created_at,
+    _v.created_by,
+    _ALIASES_OF,
+)
+# What a writer of the version needs of its model: its id and its audit chain's head.
+_WRITE_COLS = (
+    t.models.c.id.label("model_id"),
+    t.models.c.risk_tier,
+    t.models.c.event_seq,
+    t.models.c.event_hash,
+)
+
+
+def version_from_row(model: str, row: Row[Any]) -> Version:
+    """Parse and validate one stored version.
+
+    Raises :class:`IntegrityError` naming the version when its stored record
+    cannot be read (a damaged or hand-edited row).
+    """
+    try:
+        doc = json.loads(row.doc)
+        if not isinstance(doc, dict):
+            raise ValueError("the stored record is not a JSON object")
+        doc.update(
+            model=model,
+            number=row.number,
+            semver=row.semver,
+            stage=row.stage,
+            tags=json.loads(row.tags),
+            created_at=to_dt(row.created_at),
+            created_by=row.created_by,
+            aliases=tuple(sorted(row.aliases.split(","))) if row.aliases else (),
+        )
+        return Version.model_validate(doc)
+    except (ValueError, TypeError, ValidationError) as exc:
+        first = str(exc).strip().splitlines()
+        raise IntegrityError(
+            f"version models:/{model}/{row.number} is stored but cannot be read "
+            f"({first[0] if first else type(exc).__name__}); its row was damaged or edited"
+        ) from None
+
+
+_FROM_NAME = t.models.join(t.versions, _v.model_id == t.models.c.id)
+_BY_NAME = sa.select(*VERSION_COLS, *_WRITE_COLS).select_from(_FROM_NAME).where(
+    t.models.c.name == sa.bindparam("name")
+)
+_BY_NUMBER = Lookup(_BY_NAME.where(_v.number == sa.bindparam("number")), t.models, t.versions)
+_BY_SEMVER = Lookup(_BY_NAME.where(_v.semver == sa.bindparam("semver")), t.models, t.versions)
+_LATEST = Lookup(_BY_NAME.order_by(_v.number.desc()).limit(1), t.models, t.versions)
+_BY_ALIAS = Lookup(
+    sa.select(*VERSION_COLS, *_WRITE_COLS)
+    .select_from(
+        t.models.join(t.aliases, _a.model_id == t.models.c.id).join(
+            t.versions, _v.id == _a.version_id
+        )
+    )
+    .where(t.models.c.name == sa.bindparam("name"), _a.name == sa.bindparam("alias")),
+    t.models,
+    t.versions,
+)
+
+
+def find(conn: Connection, name: str, kind: str, value: str, *, lock: bool = False) -> Any:
+    """The row of the version ``kind`` (number, semver, alias, latest) and ``value`` name.
+
+    ``lock`` takes the model's row lock and then the version's, in that order
+    (the order every writer uses), so the row read is the one the write sees
+    committed. None when there is no such version (or model).
+    """
+    if kind == "number":
+        return _BY_NUMBER.first(conn, {"name": name, "number": int(value)}, lock)
+    if kind == "semver":
+        return _BY_SEMVER.first(conn, {"name": name, "semver": value}, lock)
+    if kind == "alias":
+        return _BY_ALIAS.first(conn, {"name": name, "alias": value}, lock)
+    if kind == "latest":
+        return _LATEST.first(conn, {"name": name}, lock)
+    raise ValueError(f"unknown version reference kind {kind!r}")
+
+
+def page(
+    conn: Connection, model_id: int, *, after: int | None, limit: int, newest_first: bool
+) -> list[Row[Any]]:
+    """Versions of a model by number, from after ``after`` on."""
+    stmt = sa.select(*VERSION_COLS).where(_v.model_id == model_id).limit(limit)
+    if newest_first:
+        stmt = stmt.order_by(_v.number.desc())
+        if after is not None:
+            stmt = stmt.where(_v.number < after)
+    else:
+        stmt = stmt.order_by(_v.number.asc())
+        if after is not None:
+            stmt = stmt.where(_v.number > after)
+    return list(conn.execute(stmt))
+
+
+def existing(conn: Connection, refs: Sequence[tuple[str, int]]) -> set[tuple[str, int]]:
+    """Which of the (model name, number) pairs name a stored version."""
+    if not refs:
+        return set()
+    stmt = (
+        sa.select(t.models.c.name, _v.number)
+        .select_from(_FROM_NAME)
+        .where(sa.tuple_(t.models.c.name, _v.number).in_(list(refs)))
+    )
+    return {(r.name, r.number) for r in conn.execute(stmt)}
+
+
+# writing ------------------------------------------------------------------------
+
+
+@functools.cache
+def _insert(table: sa.Table, keys: tuple[str, ...], returning: str | None = None) -> Prebuilt:
+    """An INSERT of the given columns, built once per table and set of columns."""
+    stmt: Any = table.insert()
+    if returning is not None:
+        stmt = stmt.returning(table.c[returning])
+    return Prebuilt(stmt, keys)
+
+
+@functools.cache
+def _insert_child(table: sa.Table, keys: tuple[str, ...]) -> Prebuilt:
+    """An INSERT of a version's child rows whose ``version_id`` is the version
+    this session inserted last, so that it can be queued behind that INSERT."""
+    stmt = table.insert().values(version_id=sa.func.currval(_VERSION_ID_SEQUENCE))
+    return Prebuilt(stmt, keys)
+
+
+# The sequence PostgreSQL creates for the autoincrementing ``versions.id``.
+_VERSION_ID_SEQUENCE = f"{t.versions.name}_id_seq"
+
+
+def insert(
+    conn: Connection,
+    values: Mapping[str, Any],
+    *,
+    artifacts: Sequence[Mapping[str, Any]],
+    tags: Mapping[str, str],
+    metrics: Sequence[Mapping[str, Any]],
+    params: Mapping[str, str],
+    lineage: Iterable[tuple[str, str, str]],
+) -> None:
+    """Insert a version and its child rows.
+
+    On PostgreSQL the child rows take the new id from the sequence
+    (``currval``, local to this session), so no statement waits for the
+    version's INSERT to come back and the whole registration is sent at once.
+    """
+    children: list[tuple[sa.Table, list[dict[str, Any]]]] = [
+        (t.artifacts, [dict(a) for a in artifacts]),
+        (t.version_tags, [{"key": k, "value": v} for k, v in tags.items()]),
+        (t.metrics, [dict(m) for m in metrics]),
+        (t.params, [{"key": k, "value": v} for k, v in params.items()]),
+        (
+            t.lineage,
+            [{"kind": k, "key": key, "value": val} for k, key, val in dict.fromkeys(lineage)],
+        ),
+    ]
+    if conn.dialect.name == "postgresql":
+        _insert(t.versions, tuple(values)).run(conn, values)
+        for table, rows in children:
+            if rows:
+                _insert_child(table, tuple(rows[0])).run_many(conn, rows)
+        return
+    version_id = int(_insert(t.versions, tuple(values), "id").first(conn, values).id)
+    for table, rows in children:
+        if rows:
+            keyed = [{"version_id": version_id, **r} for r in rows]
+            _insert(table, tuple(keyed[0])).run_many(conn, keyed)
+
+
+_SET_STAGE = Prebuilt(t.versions.update().where(_v.id == sa.bindparam("version_id")), ("stage",))
+
+
+def set_stage(conn: Connection, version_id: int, stage: str) -> None:
+    _SET_STAGE.run(conn, {"version_id": version_id, "stage": stage})
+
+
+# artifacts ------------------------------------------------------------------------
+
+
+def artifact_rows(conn: Connection, model: str | None) -> list[Row[Any]]:
+    """(model name, number, path, size, sha256) of every stored artifact, or one model's."""
+    stmt = (
+        sa.select(t.models.c.name, _v.number, t.artifacts.c.path, t.artifacts.c.size)
+        .add_columns(t.artifacts.c.sha256)
+        .select_from(
+            t.artifacts.join(t.versions, _v.id == t.artifacts.c.version_id).join(
+                t.models, t.models.c.id == _v.model_id
+            )
+        )
+        .order_by(t.models.c.name, _v.number, t.artifacts.c.path)
+    )
+    if model is not None:
+        stmt = stmt.where(t.models.c.name == model)
+    return list(conn.execute(stmt))
