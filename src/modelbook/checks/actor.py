@@ -14,7 +14,9 @@ the version. At least one of the three must be given.
 
 from __future__ import annotations
 
-from pydantic import JsonValue, field_validator, model_validator
+from typing import Annotated
+
+from pydantic import AfterValidator, JsonValue, model_validator
 
 from .. import roles as role_rules
 from ..domain import Version
@@ -24,20 +26,19 @@ from .base import CheckContext, CheckDef, CheckParams, CheckResult, failed, pass
 NAME = "actor"
 
 
+def _role(value: str) -> str:
+    try:
+        return role_rules.role(value).value
+    except InvalidInput as exc:
+        raise ValueError(exc.message) from None
+
+
 class Params(CheckParams):
     """``principals`` (actor names), ``roles`` (role names), ``deny_registrant``."""
 
     principals: tuple[str, ...] = ()
-    roles: tuple[str, ...] = ()
+    roles: tuple[Annotated[str, AfterValidator(_role)], ...] = ()
     deny_registrant: bool = False
-
-    @field_validator("roles")
-    @classmethod
-    def _roles(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        try:
-            return tuple(role_rules.role(r).value for r in value)
-        except InvalidInput as exc:
-            raise ValueError(exc.message) from None
 
     @model_validator(mode="after")
     def _something(self) -> Params:

@@ -21,9 +21,9 @@ check passes saying so. A metric the served version lacks is not compared
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, JsonValue, field_validator, model_validator
+from pydantic import AfterValidator, Field, JsonValue, field_validator, model_validator
 
 from .. import validation
 from ..domain import Version
@@ -40,19 +40,17 @@ def _key(value: str) -> str:
         raise ValueError(exc.message) from None
 
 
+MetricKey = Annotated[str, AfterValidator(_key)]
+
+
 class Params(CheckParams):
     """``metrics`` (keys), ``alias``, ``tolerance`` (>= 0, one or per metric),
     ``lower_is_better`` (keys among ``metrics``)."""
 
-    metrics: tuple[str, ...] = Field(min_length=1)
+    metrics: tuple[MetricKey, ...] = Field(min_length=1)
     alias: str = "production"
     tolerance: float | dict[str, float] = 0.0
-    lower_is_better: tuple[str, ...] = ()
-
-    @field_validator("metrics", "lower_is_better")
-    @classmethod
-    def _keys(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(_key(v) for v in value))
+    lower_is_better: tuple[MetricKey, ...] = ()
 
     @field_validator("alias")
     @classmethod

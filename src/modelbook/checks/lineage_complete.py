@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
+from typing import Annotated
 
-from pydantic import Field, JsonValue, field_validator
+from pydantic import AfterValidator, Field, JsonValue
 
 from ..domain import Version
 from .base import CheckContext, CheckDef, CheckParams, CheckResult, failed, passed
@@ -79,18 +80,16 @@ FIELDS: Mapping[str, tuple[Probe, str]] = MappingProxyType(
 """Field name → (is it present on a version, how to provide it)."""
 
 
+def _known(value: str) -> str:
+    if value not in FIELDS:
+        raise ValueError(f"unknown lineage field {value!r} (known: {', '.join(FIELDS)})")
+    return value
+
+
 class Params(CheckParams):
     """``fields``: one or more names from :data:`FIELDS`."""
 
-    fields: tuple[str, ...] = Field(min_length=1)
-
-    @field_validator("fields")
-    @classmethod
-    def _known(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = [f for f in value if f not in FIELDS]
-        if unknown:
-            raise ValueError(f"unknown lineage field {unknown[0]!r} (known: {', '.join(FIELDS)})")
-        return tuple(dict.fromkeys(value))
+    fields: tuple[Annotated[str, AfterValidator(_known)], ...] = Field(min_length=1)
 
 
 def run(version: Version, params: Params, ctx: CheckContext) -> CheckResult:
