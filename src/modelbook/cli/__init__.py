@@ -1,0 +1,28 @@
+"""The ``modelbook`` command line: a thin front end over :class:`~modelbook.Registry`.
+
+Every command takes ``--json`` for machines and prints a table or a line for
+people; the registry decides, the CLI only parses and renders. Errors are one
+line on stderr and exit with the code of their kind (see
+:mod:`modelbook.errors`); ``--traceback`` shows the stack. The JSON of every
+command is documented in ``docs/cli.md``.
+
+One module per command group, each importing what it needs when it runs:
+
+- ``app``: the root options, how a registry is opened, the error boundary;
+- ``render``: safe text, tables, JSON, progress bars;
+- ``times``: points in time as typed on the command line;
+- ``register``; ``read`` (models, versions, show, resolve);
+  ``artifacts`` (download, verify); ``tags``; ``aliases``; ``events``.
+"""
+
+from __future__ import annotations
+
+from .app import app, main
+
+# Importing a command module adds its commands to the app, in the order that
+# ``modelbook --help`` lists them.
+# isort: off
+from . import register, read, artifacts, tags, aliases, events  # noqa: F401
+# isort: on
+
+__all__ = ["app", "main"]

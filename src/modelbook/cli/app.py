@@ -1,0 +1,170 @@
+"""The root of the command line: its options, how a registry is opened, and
+the one error boundary.
+
+Options given before the command (``--uri``, ``--blob-uri``, ``--traceback``)
+apply to every command. :func:`main` runs a command and turns a modelbook
+error into one line on stderr and the exit code of its kind.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated
+from urllib.parse import parse_qs
+
+import typer
+
+from ..errors import InvalidInput, ModelbookError
+from .render import line, safe
+
+if TYPE_CHECKING:
+    from ..registry import Registry
+
+app = typer.Typer(
+    name="modelbook",
+    help="A model registry: immutable versions, verified artifacts, movable aliases.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+LimitOpt = Annotated[int, typer.Option(help="Rows per page.")]
+PageTokenOpt = Annotated[str | None, typer.Option(help="Token of the next page.")]
+
+
+@dataclass
+class Options:
+    """The root options of one invocation."""
+
+    uri: str | None = None
+    blob_uri: str | None = None
+    traceback: bool = False
+
+    def reset(self) -> None:
+        self.uri, self.blob_uri, self.traceback = None, None, False
+
+
+# Set by the root callback and read when a registry is opened; reset by every
+# main() so that one in-process invocation never sees another's options.
+options = Options()
+
+
+@app.callback()
+def _root(
+    uri: Annotated[
+        str | None, typer.Option(help="Database URI (default: $MODELBOOK_URI or SQLite).")
+    ] = None,
+    blob_uri: Annotated[
+        str | None, typer.Option(help="Blob store URL (default: $MODELBOOK_BLOB_URI).")
+    ] = None,
+    traceback: Annotated[bool, typer.Option(help="Show the stack trace of an error.")] = False,
+) -> None:
+    options.uri, options.blob_uri, options.traceback = uri, blob_uri, traceback
+
+
+def ephemeral_database(uri: str) -> bool:
+    """True for a SQLite URI whose database lives only in the memory of this process.
+
+    ``sqlite://`` and ``sqlite:///:memory:`` (SQLAlchemy's in-memory forms),
+    ``file::memory:`` and ``mode=memory`` (SQLite's URI forms).
+    """
+    scheme, sep, rest = uri.partition("://")
+    if not sep or scheme.split("+", 1)[0].lower() != "sqlite":
+        return False
+    path, _, query = rest.partition("?")
+    database = path[1:] if path.startswith("/") else path
+    return (
+        database in ("", ":memory:")
+        or database.startswith("file::memory:")
+        or "memory" in parse_qs(query).get("mode", [])
+    )
+
+
+def ephemeral_blobs(url: str) -> bool:
+    """True for fsspec's in-memory file system, which lives only in this process."""
+    return url.partition("://")[0].lower() == "memory" or url.lower().startswith("memory:")
+
+
+def _refuse_ephemeral() -> None:
+    """Refuse a store that would vanish when this command ends.
+
+    A command runs in a process of its own: whatever it wrote to an in-memory
+    database or blob store would be gone before the next command could read it.
+    """
+    uri = options.uri or os.environ.get("MODELBOOK_URI")
+    if uri and ephemeral_database(uri):
+        raise InvalidInput(
+            f"database {uri!r} is in memory and would vanish when this command ends: "
+            "give a file (sqlite:///PATH) or a database server in --uri or MODELBOOK_URI"
+        )
+    blob_uri = options.blob_uri or os.environ.get("MODELBOOK_BLOB_URI")
+    if blob_uri and ephemeral_blobs(blob_uri):
+        raise InvalidInput(
+            f"blob store {blob_uri!r} is in memory and would vanish when this command ends: "
+            "give a folder or an object store in --blob-uri or MODELBOOK_BLOB_URI"
+        )
+
+
+@contextmanager
+def open_registry(*, create: bool) -> Iterator[Registry]:
+    """The registry the root options name, closed when the command is done.
+
+    ``create=False`` (every command that only reads) refuses a path where no
+    registry exists instead of creating an empty one there.
+    """
+    _refuse_ephemeral()
+    from ..registry import Registry
+
+    registry = Registry(options.uri, blob_uri=options.blob_uri, create=create)
+    try:
+        yield registry
+    finally:
+        registry.close()
+
+
+def _tolerant_streams() -> None:
+    """Write characters the terminal's encoding lacks as backslash escapes.
+
+    Under ``LANG=C`` or ``PYTHONIOENCODING=ascii`` a model note in another
+    script would otherwise end the command with UnicodeEncodeError.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run one command with one error boundary: domain errors become exit codes.
+
+    Usage errors are typer's (exit 2). A modelbook error is printed as one
+    ``error:`` line on stderr and exits with the code of its kind (see
+    :mod:`modelbook.errors`); any other exception is a bug and exits 1, also
+    with one line. ``--traceback`` lets the exception through with its stack.
+    """
+    options.reset()
+    _tolerant_streams()
+    try:
+        app(args=argv, prog_name="modelbook")
+    except ModelbookError as exc:
+        if options.traceback:
+            raise
+        _fail(f"error: {exc}", exc.exit_code)
+    except BrokenPipeError:
+        # The reader went away (``modelbook models | head``); there is nobody
+        # left to tell, and flushing at exit would raise again.
+        os._exit(0)
+    except Exception as exc:  # the boundary: a bug, too, gets one line and exit 1
+        if options.traceback:
+            raise
+        _fail(f"error: unexpected {type(exc).__name__}: {exc} (--traceback shows where)", 1)
+
+
+def _fail(message: str, code: int) -> None:
+    line(safe(message), err=True)
+    sys.exit(code)

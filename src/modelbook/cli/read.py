@@ -1,0 +1,175 @@
+"""Reading commands: ``models``, ``versions``, ``show`` and ``resolve``.
+
+None of them writes; each opens the registry with ``create=False``, so a
+mistyped path or URI is reported instead of becoming an empty registry.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from .app import JsonOpt, LimitOpt, PageTokenOpt, app, open_registry
+from .render import (
+    emit_json,
+    fmt_time,
+    heading,
+    line,
+    page_footer,
+    page_json,
+    safe,
+    table,
+    version_json,
+)
+
+if TYPE_CHECKING:
+    from ..domain import Model, Version
+
+MODEL_COLUMNS = ("name", "versions", "owners", "task", "risk", "created")
+
+
+def _model_row(m: Model) -> tuple[str, ...]:
+    return (
+        m.name,
+        str(m.latest_version),
+        ", ".join(m.owners),
+        m.task or "",
+        m.risk_tier,
+        fmt_time(m.created_at),
+    )
+
+
+@app.command()
+def models(
+    limit: LimitOpt = 100, page_token: PageTokenOpt = None, as_json: JsonOpt = False
+) -> None:
+    """List models, newest first."""
+    with open_registry(create=False) as registry:
+        page = registry.models(limit=limit, page_token=page_token)
+    if as_json:
+        emit_json(page_json("models", page, [m.model_dump(mode="json") for m in page.items]))
+        return
+    table(MODEL_COLUMNS, map(_model_row, page.items))
+    page_footer(page)
+
+
+@app.command()
+def versions(
+    name: Annotated[str, typer.Argument(help="Model name.")],
+    limit: LimitOpt = 100,
+    page_token: PageTokenOpt = None,
+    oldest_first: Annotated[bool, typer.Option(help="Oldest first.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """List the versions of a model, newest first."""
+    with open_registry(create=False) as registry:
+        page = registry.versions(
+            name, limit=limit, page_token=page_token, newest_first=not oldest_first
+        )
+    if as_json:
+        emit_json(page_json("versions", page, [version_json(v) for v in page.items]))
+        return
+    table(
+        ("#", "semver", "stage", "aliases", "files", "bytes", "created", "by"),
+        (
+            (
+                str(v.number),
+                v.semver,
+                v.stage.value,
+                ", ".join(v.aliases),
+                str(len(v.artifacts)),
+                str(v.size),
+                fmt_time(v.created_at),
+                v.created_by,
+            )
+            for v in page.items
+        ),
+    )
+    page_footer(page)
+
+
+def _show_version(v: Version) -> None:
+    heading(f"{safe(v.uri)}  semver {safe(v.semver)}  stage {safe(v.stage.value)}")
+    line(f"created {fmt_time(v.created_at)} by {safe(v.created_by)}")
+    if v.aliases:
+        line("aliases: " + safe(", ".join(v.aliases)))
+    if v.change_summary:
+        line(f"note: {safe(v.change_summary)}")
+    table(
+        ("path", "size", "sha256"),
+        ((a.path, str(a.size), a.sha256) for a in v.artifacts),
+        title="artifacts",
+    )
+    if v.metrics:
+        table(
+            ("metric", "split", "slice", "value"),
+            ((m.name, m.split or "", m.slice_key, f"{m.value:g}") for m in v.metrics),
+            title="metrics",
+        )
+    code = v.lineage.code
+    line(
+        f"code: {safe(code.repo or '-')} @ {safe(code.commit or '-')}"
+        + (" (dirty)" if code.dirty else "")
+    )
+    if v.lineage.data:
+        line("data: " + safe(", ".join(d.snapshot for d in v.lineage.data)))
+    if v.training.params:
+        line("params: " + safe(", ".join(f"{k}={x}" for k, x in v.training.params.items())))
+    env = v.environment
+    line(
+        f"python {safe(env.python or '-')} on {safe(env.platform or '-')}; "
+        f"packages {safe(env.packages_sha256 or '-')}"
+    )
+    if v.tags:
+        line("tags: " + safe(", ".join(f"{k}={x}" for k, x in v.tags.items())))
+    for c in v.caveats:
+        line(f"caveat: {safe(c)}")
+
+
+@app.command()
+def show(
+    uri: Annotated[str, typer.Argument(help="models:/NAME/N, /SEMVER, @ALIAS, or models:/NAME.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Show a version (models:/NAME/N, /SEMVER, @ALIAS) or a model (models:/NAME)."""
+    from .. import uris
+
+    ref = uris.parse(uri)
+    if ref.kind == "model":
+        _show_model(ref.name, as_json)
+        return
+    with open_registry(create=False) as registry:
+        version = registry.get_version(uri)
+    if as_json:
+        emit_json(version_json(version))
+    else:
+        _show_version(version)
+
+
+def _show_model(name: str, as_json: bool) -> None:
+    with open_registry(create=False) as registry:
+        model = registry.get_model(name)
+        aliases = registry.aliases(name)
+    if as_json:
+        emit_json(
+            {**model.model_dump(mode="json"), "aliases": {a.name: a.version for a in aliases}}
+        )
+        return
+    table(MODEL_COLUMNS, [_model_row(model)])
+    for a in aliases:
+        line(f"@{safe(a.name)} -> {a.version}")
+
+
+@app.command()
+def resolve(
+    uri: Annotated[str, typer.Argument(help="models:/NAME/N, /SEMVER, @ALIAS or /latest.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Print NAME/NUMBER of the version a URI names."""
+    with open_registry(create=False) as registry:
+        version = registry.resolve(uri)
+    if as_json:
+        emit_json(version_json(version))
+    else:
+        line(f"{safe(version.model)}/{version.number}")

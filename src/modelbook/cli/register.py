@@ -1,0 +1,95 @@
+"""``modelbook register``: store files as a new immutable version."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from .app import JsonOpt, app, open_registry
+from .render import emit_json, line, progress, safe, version_json
+
+
+@app.command()
+def register(
+    name: Annotated[str, typer.Argument(help="Model name; created on first use.")],
+    paths: Annotated[list[Path], typer.Argument(help="Files or one directory to store.")],
+    owner: Annotated[list[str], typer.Option(help="Owner (needed for a new model).")] = [],  # noqa: B006
+    task: Annotated[str | None, typer.Option(help="Task, e.g. classification.")] = None,
+    risk: Annotated[str | None, typer.Option(help="Risk tier: low, medium or high.")] = None,
+    description: Annotated[str | None, typer.Option(help="Model description.")] = None,
+    metric: Annotated[
+        list[str], typer.Option(help="NAME[@SPLIT][{K=V,...}]=VALUE, e.g. 'auc{region=eu}=0.91'.")
+    ] = [],  # noqa: B006
+    tag: Annotated[list[str], typer.Option(help="KEY=VALUE tag of the version.")] = [],  # noqa: B006
+    param: Annotated[list[str], typer.Option(help="KEY=VALUE training parameter.")] = [],  # noqa: B006
+    data_snapshot: Annotated[list[str], typer.Option(help="Dataset snapshot id.")] = [],  # noqa: B006
+    commit: Annotated[str | None, typer.Option(help="Code commit (default: captured).")] = None,
+    repo: Annotated[str | None, typer.Option(help="Code repository (default: captured).")] = None,
+    features: Annotated[str | None, typer.Option(help="Feature set as NAME[@VERSION].")] = None,
+    run_id: Annotated[str | None, typer.Option(help="Pipeline run id.")] = None,
+    experiment_id: Annotated[str | None, typer.Option(help="Experiment id.")] = None,
+    parent: Annotated[list[str], typer.Option(help="Parent version URI.")] = [],  # noqa: B006
+    seed: Annotated[int | None, typer.Option(help="Random seed of training.")] = None,
+    semver: Annotated[str | None, typer.Option(help="Explicit MAJOR.MINOR.PATCH.")] = None,
+    note: Annotated[str | None, typer.Option(help="Change summary.")] = None,
+    caveat: Annotated[list[str], typer.Option(help="Known caveat.")] = [],  # noqa: B006
+    image_digest: Annotated[str | None, typer.Option(help="Container image digest.")] = None,
+    no_capture: Annotated[
+        bool, typer.Option("--no-capture", help="Do not capture environment and git state.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Register a new immutable version from files or a directory."""
+    from .. import files, validation
+
+    metrics = validation.metrics(
+        [
+            validation.metric(*validation.split_key_value(item, "metric", last=True))
+            for item in metric
+        ]
+    )
+    tags = validation.key_values(tag, "tag")
+    params = validation.key_values(param, "param")
+    code: dict[str, Any] = {}
+    if commit is not None:
+        code.update(commit=commit, dirty=None)
+    if repo is not None:
+        code["repo"] = repo
+    # Every argument is read before the registry is opened, so bad input
+    # leaves no new registry behind; the size of the whole upload decides
+    # whether a progress bar is drawn.
+    total = sum(p.stat().st_size for _, p in files.collect(paths))
+    with open_registry(create=True) as registry, progress(total, f"storing {name}") as advance:
+        version = registry.register(
+            name,
+            paths,
+            owners=owner or None,
+            task=task,
+            risk_tier=risk,
+            description=description,
+            metrics=metrics,
+            tags=tags,
+            params=params,
+            data=data_snapshot,
+            code=code or None,
+            features=features,
+            run_id=run_id,
+            experiment_id=experiment_id,
+            parents=parent,
+            seed=seed,
+            semver=semver,
+            change_summary=note,
+            caveats=caveat,
+            environment={"image_digest": image_digest} if image_digest else None,
+            capture_environment=not no_capture,
+            progress=advance,
+        )
+    if as_json:
+        emit_json(version_json(version))
+    else:
+        line(
+            f"registered {safe(version.uri)} (semver {safe(version.semver)}, "
+            f"{len(version.artifacts)} files, {version.size} bytes)"
+        )
