@@ -214,10 +214,10 @@ API_CASES: list[tuple[str, Case, type[ModelbookError], str]] = [
     ("fifo", lambda r, p: r.register("m", [p.fifo]), InvalidInput, "not a regular file"),
     ("empty directory", lambda r, p: r.register("m", p.empty_dir), InvalidInput, "no files"),
     (
-        "directory without regular files",
+        "directory holding only a dangling link",
         lambda r, p: r.register("m", p.only_junk_dir),
         InvalidInput,
-        "no files",
+        "does not exist",
     ),
     (
         "non-numeric metric",

@@ -544,19 +544,20 @@ def test_version_type_is_public(registry: Registry, model_file: Path) -> None:
     assert registry.resolve("models:/typed/latest") == v
 
 
-def test_stale_temporary_files_are_removed_on_open(db_uri: str, blob_dir: Path) -> None:
-    """A temporary file a killed writer left a day ago is removed when the registry
-    opens; a recent one, which may belong to a writer still at work, is kept."""
+def test_files_of_the_user_under_the_blob_root_survive_open_and_register(
+    db_uri: str, blob_dir: Path, model_file: Path
+) -> None:
+    """A day-old file in a ``tmp`` folder under the blob root that the registry did
+    not write (the blob root is a user's project folder) is never removed."""
     tmp = blob_dir / "tmp"
     tmp.mkdir()
-    old, recent = tmp / "dead-writer", tmp / "live-writer"
-    old.write_bytes(b"partial")
-    recent.write_bytes(b"partial")
+    mine = tmp / "notes.txt"
+    mine.write_bytes(b"the user's own file")
     two_days_ago = time.time() - 2 * 24 * 3600
-    os.utime(old, (two_days_ago, two_days_ago))
-    reg = Registry(db_uri, blob_uri=str(blob_dir))
+    os.utime(mine, (two_days_ago, two_days_ago))
+    reg = Registry(db_uri, blob_uri=str(blob_dir), actor="tester")
     try:
-        assert not old.exists()
-        assert recent.exists()
+        reg.register("m", [model_file], owners="o")
+        assert mine.read_bytes() == b"the user's own file"
     finally:
         reg.close()

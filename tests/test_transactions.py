@@ -16,11 +16,14 @@ import pytest
 import sqlalchemy as sa
 
 from modelbook import AlreadyExists, Registry
-from modelbook.store import queries as q
+from modelbook.store import models as model_rows
 from modelbook.store import schema as t
 from modelbook.store.engine import Database, Prebuilt
 
-_EVENT = Prebuilt(t.events.insert(), ("at", "actor", "action", "model", "version", "detail"))
+_EVENT = Prebuilt(
+    t.events.insert(),
+    ("chain", "seq", "at", "actor", "action", "model", "version", "canonical", "prev_hash", "hash"),
+)
 
 
 @pytest.fixture
@@ -48,6 +51,8 @@ def _model(name: str) -> dict[str, object]:
         "semver_major": 0,
         "semver_minor": 0,
         "semver_patch": 0,
+        "event_seq": 0,
+        "event_hash": "0" * 64,
     }
 
 
@@ -57,7 +62,18 @@ _MODEL = Prebuilt(t.models.insert(), tuple(_model("x")))
 def _event(conn: sa.Connection, k: int) -> None:
     _EVENT.run(
         conn,
-        {"at": k, "actor": "t", "action": "test", "model": None, "version": None, "detail": "{}"},
+        {
+            "chain": "test",
+            "seq": k,
+            "at": k,
+            "actor": "t",
+            "action": "test",
+            "model": None,
+            "version": None,
+            "canonical": "{}",
+            "prev_hash": "0" * 64,
+            "hash": "0" * 64,
+        },
     )
 
 
@@ -92,7 +108,7 @@ def test_statements_in_a_write_see_the_rows_queued_before_them(db: Database) -> 
     with db.write() as conn:
         _MODEL.run(conn, _model("queued"))
         # Through the lookup the registry uses (run on the driver's cursor) ...
-        row = q.find_model(conn, "queued", lock=True)
+        row = model_rows.find(conn, "queued", lock=True)
         assert row is not None and row.name == "queued"
         _MODEL.run(conn, _model("queued-2"))
         # ... and through a plain SQLAlchemy statement.
@@ -106,7 +122,8 @@ def test_a_registration_after_a_failed_write_is_numbered_without_a_gap(
 ) -> None:
     first = registry.register("m", [model_file], owners=["o"], capture_environment=False)
     with pytest.raises(AlreadyExists), registry.db.write() as conn:
-        q.take_number(conn, "m", None)
+        row = model_rows.find(conn, "m", lock=True)
+        model_rows.set_number(conn, row.id, row.last_number + 1, (1, 1, 0))
         _MODEL.run(conn, _model("m"))  # the name is taken: the whole write rolls back
     second = registry.register("m", [model_file], owners=["o"], capture_environment=False)
     assert (first.number, second.number) == (1, 2)

@@ -25,8 +25,7 @@ def check_expect(name: str, alias: str, current: int | None, expect: int | None)
         now_at = "does not exist" if current is None else f"points at version {actual}"
         wanted = "not to exist" if expect == 0 else f"to point at version {expect}"
         raise Conflict(
-            f"alias models:/{name}@{alias} {now_at}; expected it {wanted} "
-            "(someone moved it first?)"
+            f"alias models:/{name}@{alias} {now_at}; expected it {wanted} (someone moved it first?)"
         )
 
 

@@ -33,7 +33,9 @@ def model_values(
     validation.model_name(name)
     owner_list = validation.owners(owners)
     if not owner_list:
-        raise InvalidInput(f"model {name!r} does not exist yet: give an owner (--owner) to create it")
+        raise InvalidInput(
+            f"model {name!r} does not exist yet: give an owner (--owner) to create it"
+        )
     return {
         "name": name,
         "owners": dumps(owner_list),
@@ -109,9 +111,7 @@ class ModelService:
 
     def get(self, name: str) -> Model:
         validation.model_name(name)
-        return model_rows.model_from_row(
-            self.ctx.db.reading(lambda conn: model_row(conn, name))
-        )
+        return model_rows.model_from_row(self.ctx.db.reading(lambda conn: model_row(conn, name)))
 
     def list(self, *, limit: int = 100, page_token: str | None = None) -> Page[Model]:
         paging.limit(limit)

@@ -107,7 +107,9 @@ def contract_doc(contract: Mapping[str, Any]) -> dict[str, Any]:
     except (TypeError, ValueError) as exc:
         raise InvalidInput(f"contract must be plain JSON data: {exc}") from None
     except UnicodeEncodeError:
-        raise InvalidInput("contract holds text that is not valid UTF-8 (a lone surrogate)") from None
+        raise InvalidInput(
+            "contract holds text that is not valid UTF-8 (a lone surrogate)"
+        ) from None
     validation.text(text, "contract (as JSON)", limits.MAX_TEXT)
     doc: dict[str, Any] = json.loads(text)
     return doc
@@ -246,17 +248,27 @@ class RegistrationService:
             parent_refs.append((ref.name, ref.number))
         try:
             data_refs = [data] if isinstance(data, str | DataRef) else list(data or [])
-            data_list = [
-                DataRef.model_validate(d.model_dump())
-                if isinstance(d, DataRef)
-                else DataRef(snapshot=validation.text(d, "data", limits.MAX_VALUE))
-                for d in data_refs
-            ]
+            data_list = []
+            for d in data_refs:
+                if isinstance(d, DataRef):
+                    data_list.append(DataRef.model_validate(d.model_dump()))
+                elif isinstance(d, str):
+                    data_list.append(DataRef(snapshot=validation.text(d, "data", limits.MAX_VALUE)))
+                else:
+                    raise InvalidInput(
+                        f"data must be snapshot ids or DataRef values, got {type(d).__name__}"
+                    )
             if isinstance(features, str):
                 fname, _, fver = features.partition("@")
                 features = FeatureSetRef(name=fname, version=fver or None)
-            elif features is not None:
+            elif isinstance(features, FeatureSetRef):
+                # Revalidated: a value built with model_construct skips the text rules.
                 features = FeatureSetRef.model_validate(features.model_dump())
+            elif features is not None:
+                raise InvalidInput(
+                    f"features must be NAME[@VERSION] or a FeatureSetRef, "
+                    f"got {type(features).__name__}"
+                )
             lineage = Lineage(
                 code=_merge(capture.code() if capture_environment else CodeRef(), code, CodeRef),
                 data=tuple(data_list),

@@ -115,7 +115,9 @@ def upgrade() -> None:
             sa.Column("event_seq", sa.BigInteger(), nullable=False, server_default="0")
         )
         batch_op.add_column(
-            sa.Column("event_hash", sa.String(length=64), nullable=False, server_default=audit.GENESIS)
+            sa.Column(
+                "event_hash", sa.String(length=64), nullable=False, server_default=audit.GENESIS
+            )
         )
 
     heads: dict[str, tuple[int, str]] = {}
@@ -137,9 +139,7 @@ def upgrade() -> None:
         )
     if rows:
         op.bulk_insert(events, rows)
-    models = sa.table(
-        "models", sa.column("name"), sa.column("event_seq"), sa.column("event_hash")
-    )
+    models = sa.table("models", sa.column("name"), sa.column("event_seq"), sa.column("event_hash"))
     heads_table = sa.table("chain_heads", sa.column("chain"), sa.column("seq"), sa.column("hash"))
     for chain, (seq, digest) in heads.items():
         if chain.startswith("model:"):
@@ -154,4 +154,46 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    raise NotImplementedError("the audit chains cannot be undone without losing their proofs")
+    """Back to revision 0001: events keep their who, what and when; the chains are dropped."""
+    bind = op.get_bind()
+    if bind.dialect.name == "sqlite":
+        op.execute("DROP TRIGGER IF EXISTS events_append_only_update")
+        op.execute("DROP TRIGGER IF EXISTS events_append_only_delete")
+    elif bind.dialect.name == "postgresql":
+        op.execute("DROP TRIGGER IF EXISTS events_append_only ON events")
+        op.execute("DROP FUNCTION IF EXISTS events_append_only()")
+    rows = list(bind.execute(sa.text("SELECT * FROM events ORDER BY id")))
+    op.drop_table("events")
+    op.drop_table("chain_heads")
+    with op.batch_alter_table("models", schema=None) as batch_op:
+        batch_op.drop_column("event_hash")
+        batch_op.drop_column("event_seq")
+    events = op.create_table(
+        "events",
+        sa.Column("id", Id, autoincrement=True, nullable=False),
+        sa.Column("at", sa.BigInteger(), nullable=False),
+        sa.Column("actor", sa.String(length=256), nullable=False),
+        sa.Column("action", sa.String(length=64), nullable=False),
+        sa.Column("model", sa.String(length=128), nullable=True),
+        sa.Column("version", sa.Integer(), nullable=True),
+        sa.Column("detail", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_events")),
+    )
+    with op.batch_alter_table("events", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_events_model_id"), ["model", "id"], unique=False)
+    old = []
+    for row in rows:
+        fields = json.loads(row.canonical)
+        detail = {k: fields.get(k) for k in ("before", "after", "reason") if fields.get(k)}
+        old.append(
+            {
+                "at": row.at,
+                "actor": row.actor,
+                "action": row.action,
+                "model": row.model,
+                "version": row.version,
+                "detail": json.dumps(detail, sort_keys=True),
+            }
+        )
+    if old:
+        op.bulk_insert(events, old)
