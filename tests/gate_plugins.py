@@ -1,0 +1,40 @@
+"""Custom gate checks named by dotted path in the tests of ``modelbook.checks.custom``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from modelbook.checks import CheckContext, CheckResult
+from modelbook.domain import Version
+
+NOT_A_FUNCTION = 3
+
+
+def has_artifacts(version: Version, args: dict[str, Any], ctx: CheckContext) -> bool:
+    """True when the version has at least ``args["min"]`` files (default 1)."""
+    return len(version.artifacts) >= int(args.get("min", 1))
+
+
+def explains(version: Version, args: dict[str, Any], ctx: CheckContext) -> CheckResult:
+    """A failing result with its own message and hint."""
+    return CheckResult(
+        check="anything",
+        passed=False,
+        message=f"label overlap {args['overlap']} is too high",
+        hint="deduplicate the training and test sets",
+        evidence={"overlap": args["overlap"]},
+    )
+
+
+def explodes(version: Version, args: dict[str, Any], ctx: CheckContext) -> bool:
+    raise RuntimeError("the feature store is down")
+
+
+def scribbles(version: Version, args: dict[str, Any], ctx: CheckContext) -> bool:
+    """Edits its arguments; the policy's parameters must not change."""
+    args["seen"] = True
+    return True
+
+
+def answers_in_words(version: Version, args: dict[str, Any], ctx: CheckContext) -> str:
+    return "yes"
