@@ -94,12 +94,13 @@ class ChainVerifier:
         last_seq, last_hash = self._last.get(chain, (0, GENESIS))
         problem = None
         if seq != last_seq + 1:
-            problem = (
-                f"expected position {last_seq + 1} after {last_seq}: "
-                + ("an event is missing" if seq > last_seq + 1 else "events were reordered")
+            problem = f"expected position {last_seq + 1} after {last_seq}: " + (
+                "an event is missing" if seq > last_seq + 1 else "events were reordered"
             )
         elif prev_hash != last_hash:
-            problem = "it does not name the previous event's hash (an event was removed or replaced)"
+            problem = (
+                "it does not name the previous event's hash (an event was removed or replaced)"
+            )
         else:
             data = encoded.encode("utf-8")
             if chain_hash(prev_hash, data) != hash_:
@@ -128,7 +129,9 @@ class ChainVerifier:
                 if last_seq != seq
                 else "the last event's hash differs from the recorded head"
             )
-            self._broken[chain] = Break(chain, last_seq + 1 if last_seq < seq else seq, None, problem)
+            self._broken[chain] = Break(
+                chain, last_seq + 1 if last_seq < seq else seq, None, problem
+            )
 
 
 def head_digest(heads: Iterable[tuple[str, int, str]], through_id: int, count: int) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from datetime import datetime
-from types import MappingProxyType
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
@@ -31,10 +30,36 @@ class Stage(enum.StrEnum):
     ARCHIVED = "archived"
 
 
+class FrozenDict(dict[Any, Any]):
+    """A ``dict`` that refuses every change, so it can be shared between callers.
+
+    It is still a ``dict`` (``json.dumps``, ``isinstance`` and equality work as
+    usual); any method that would change it raises ``TypeError``.
+    """
+
+    def _refuse(self, *_: Any, **__: Any) -> Any:
+        raise TypeError("this mapping is part of a read-only modelbook value; copy it with dict()")
+
+    __setitem__ = __delitem__ = __ior__ = _refuse
+    clear = pop = popitem = setdefault = update = _refuse
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(tuple(sorted(self.items(), key=repr)))
+
+    def __copy__(self) -> dict[Any, Any]:
+        return dict(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> dict[Any, Any]:
+        return thaw(self)  # type: ignore[no-any-return]
+
+    def __reduce__(self) -> Any:
+        return (dict, (dict(self),))
+
+
 def freeze(value: Any) -> Any:
-    """A deeply read-only copy: mappings become read-only views, lists tuples."""
+    """A deeply read-only copy: mappings become :class:`FrozenDict`, lists tuples."""
     if isinstance(value, Mapping):
-        return MappingProxyType({k: freeze(v) for k, v in value.items()})
+        return FrozenDict({k: freeze(v) for k, v in value.items()})
     if isinstance(value, list | tuple):
         return tuple(freeze(v) for v in value)
     return value

@@ -18,7 +18,9 @@ from .errors import InvalidInput
 from .limits import MAX_NUMBER
 
 _DIGITS = len(str(MAX_NUMBER))
-_PLAIN = re.compile(rf"(0|[1-9][0-9]{{0,{_DIGITS - 1}}})(?:\.(0|[1-9][0-9]{{0,{_DIGITS - 1}}})){{2}}")
+_PLAIN = re.compile(
+    rf"(0|[1-9][0-9]{{0,{_DIGITS - 1}}})(?:\.(0|[1-9][0-9]{{0,{_DIGITS - 1}}})){{2}}"
+)
 
 FIRST = "1.0.0"
 

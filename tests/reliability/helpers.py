@@ -200,7 +200,7 @@ def check_invariants(reg: Registry, blob_dir: Path | None = None, *, read: bool 
     - alias history chains (each move starts where the previous ended) and ends at the
       alias's current version (or at a deletion when the alias is gone);
     - one ``model.create`` event per model, one ``version.register`` event per version
-      and one alias event per alias move;
+      and one alias event per alias move, and every audit chain verifies;
     - every blob file at its final name hashes to that name (no torn blob to deduplicate
       against).
     """
@@ -278,6 +278,9 @@ def check_invariants(reg: Registry, blob_dir: Path | None = None, *, read: bool 
     for mid, m in models.items():
         n_moves = sum(1 for e in moves if e.model_id == mid)
         assert alias_actions[m.name] == n_moves, f"{m.name}: alias events vs moves"
+
+    audit = reg.verify_audit()
+    assert audit.ok, f"the audit log does not verify: {[str(b) for b in audit.breaks]}"
 
     if blob_dir is not None:
         for sha, path in blob_files(blob_dir).items():

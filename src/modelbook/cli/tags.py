@@ -20,12 +20,13 @@ def tag(
     as_json: JsonOpt = False,
 ) -> None:
     """Set or remove tags of a version (models:/NAME/N) or a model (models:/NAME)."""
-    from .. import validation
+    from .. import uris, validation
 
+    target = str(uris.parse(uri))
     changes = validation.key_values(items)
     with open_registry(create=False) as registry:
         tags = registry.set_tags(uri, changes, remove=rm)
     if as_json:
-        emit_json({"uri": uri, "tags": dict(tags)})
+        emit_json({"uri": target, "tags": dict(tags)})
     else:
         line(safe(", ".join(f"{k}={v}" for k, v in tags.items())) or "(no tags)")

@@ -34,7 +34,7 @@ from sqlalchemy.engine import Connection, Engine
 from ..errors import AlreadyExists, Conflict, ModelbookError, Unavailable
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-HEAD = "0001"
+HEAD = "0002"
 _PG_MIGRATE_LOCK = 0x6D6F64656C626B  # "modelbk"
 SQLITE_BUSY_MS = 30_000
 # Threads that keep a connection of their own for reads; more threads than

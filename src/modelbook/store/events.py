@@ -15,9 +15,7 @@ from .engine import Prebuilt
 
 _e = t.events.c
 EVENT_COLUMNS = ("chain", "seq", "at", "actor", "action", "model", "version")
-_INSERT = Prebuilt(
-    t.events.insert(), (*EVENT_COLUMNS, "canonical", "prev_hash", "hash")
-)
+_INSERT = Prebuilt(t.events.insert(), (*EVENT_COLUMNS, "canonical", "prev_hash", "hash"))
 
 
 def insert(conn: Connection, row: Mapping[str, Any]) -> None:

@@ -100,8 +100,10 @@ def version_from_row(model: str, row: Row[Any]) -> Version:
 
 
 _FROM_NAME = t.models.join(t.versions, _v.model_id == t.models.c.id)
-_BY_NAME = sa.select(*VERSION_COLS, *_WRITE_COLS).select_from(_FROM_NAME).where(
-    t.models.c.name == sa.bindparam("name")
+_BY_NAME = (
+    sa.select(*VERSION_COLS, *_WRITE_COLS)
+    .select_from(_FROM_NAME)
+    .where(t.models.c.name == sa.bindparam("name"))
 )
 _BY_NUMBER = Lookup(_BY_NAME.where(_v.number == sa.bindparam("number")), t.models, t.versions)
 _BY_SEMVER = Lookup(_BY_NAME.where(_v.semver == sa.bindparam("semver")), t.models, t.versions)
