@@ -253,10 +253,10 @@ def _spec(entry: dict[str, Any], loc: Loc, problems: list[Problem]) -> CheckSpec
     )
 
 
-def _unknown(what: str, name: object, known: Sequence[str]) -> str:
+def _unknown(what: str, name: object, known: Sequence[str], owner: str = "") -> str:
     close = difflib.get_close_matches(str(name), known, n=1)
     guess = f"; did you mean {close[0]!r}?" if close else ""
-    return f"unknown {what} {name!r} (known: {', '.join(known)}){guess}"
+    return f"unknown {what} {name!r}{owner} (known: {', '.join(known)}){guess}"
 
 
 def _path(loc: Loc) -> str:
@@ -278,8 +278,8 @@ def _from_pydantic(
         loc = (*prefix, *rel)
         kind = error["type"]
         if kind == "extra_forbidden":
-            where = f" of {owner}" if owner else ""
-            message = _unknown(f"key{where}", rel[-1], known_keys(rel))
+            where = f" for {owner}" if owner else ""
+            message = _unknown("key", rel[-1], known_keys(rel), where)
         elif kind == "missing":
             message = f"{_path(loc)} is missing"
         elif kind in ("value_error", "assertion_error"):
