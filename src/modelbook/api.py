@@ -1,0 +1,207 @@
+"""The service interface every registry implements: embedded or remote.
+
+:class:`RegistryAPI` lists every public operation with its types. The
+embedded :class:`~modelbook.Registry` implements it over a database and a
+blob store; a remote client implements the same protocol over HTTP, so a
+caller's code does not change with where the registry runs and every rule
+runs once, in the service.
+
+Conventions shared by every operation:
+
+- Versions are named by URI: ``models:/NAME/NUMBER``, ``models:/NAME/SEMVER``,
+  ``models:/NAME@ALIAS`` or ``models:/NAME/latest`` (``models:/`` optional).
+- Listings return a :class:`~modelbook.domain.Page`: ``limit`` from 1 to
+  1000, newest first, and an opaque ``next_page_token`` to pass back.
+- Every mutation takes ``actor=`` (default: the registry's default actor)
+  and writes one audit event in the same transaction.
+- Errors are :class:`~modelbook.errors.ModelbookError` subclasses:
+  ``NotFound``, ``AlreadyExists``, ``Conflict``, ``InvalidInput``,
+  ``IntegrityError``, ``Unavailable``, ``GateFailed``, ``PermissionDenied``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from .domain import Alias, AliasEvent, Artifact, Model, Page, Stage, Version, VerifyReport
+from .events import Event
+
+Progress = Callable[[int], None]
+
+
+@runtime_checkable
+class RegistryAPI(Protocol):
+    """Every public operation of a model registry."""
+
+    # models
+    def create_model(
+        self,
+        name: str,
+        *,
+        owners: Sequence[str] | str,
+        task: str | None = None,
+        risk_tier: str = "low",
+        description: str | None = None,
+        tags: Mapping[str, object] | None = None,
+        actor: str | None = None,
+    ) -> Model:
+        """Create a model. Raises AlreadyExists, InvalidInput."""
+        ...
+
+    def get_model(self, name: str) -> Model:
+        """One model. Raises NotFound."""
+        ...
+
+    def models(self, *, limit: int = 100, page_token: str | None = None) -> Page[Model]:
+        """Models, newest first."""
+        ...
+
+    # registration: the local helper, and its two phases
+    def register(
+        self,
+        name: str,
+        paths: Sequence[str | os.PathLike[str]] | str | os.PathLike[str],
+        **metadata: Any,
+    ) -> Version:
+        """Store files and commit a new version. Raises InvalidInput, NotFound, Unavailable."""
+        ...
+
+    def store_file(
+        self, path: str | os.PathLike[str], name: str, *, progress: Progress | None = None
+    ) -> Artifact:
+        """Phase one: store one file by content. Raises InvalidInput, Unavailable."""
+        ...
+
+    def commit_version(
+        self,
+        name: str,
+        artifacts: Iterable[Artifact | Mapping[str, Any]],
+        *,
+        actor: str | None = None,
+        **metadata: Any,
+    ) -> Version:
+        """Phase two: commit a version naming stored blobs. Raises NotFound, InvalidInput."""
+        ...
+
+    # versions
+    def get_version(self, uri: str) -> Version:
+        """The version a URI names. Raises NotFound, InvalidInput, IntegrityError."""
+        ...
+
+    def resolve(self, uri: str) -> Version:
+        """Same as :meth:`get_version`."""
+        ...
+
+    def versions(
+        self,
+        name: str,
+        *,
+        limit: int = 100,
+        page_token: str | None = None,
+        newest_first: bool = True,
+    ) -> Page[Version]:
+        """Versions of one model; unreadable rows are named in ``Page.unreadable``."""
+        ...
+
+    def search_versions(
+        self,
+        *,
+        model: str | None = None,
+        tags: Mapping[str, object] | None = None,
+        metrics: Sequence[tuple[str, str, float]] = (),
+        stage: Stage | str | None = None,
+        limit: int = 100,
+        page_token: str | None = None,
+    ) -> Page[Version]:
+        """Versions matching every filter, newest first."""
+        ...
+
+    # tags
+    def set_tags(
+        self,
+        uri: str,
+        tags: Mapping[str, object],
+        *,
+        remove: Sequence[str] = (),
+        actor: str | None = None,
+    ) -> dict[str, str]:
+        """Set and remove tags of a version or a model; returns all its tags."""
+        ...
+
+    # aliases
+    def set_alias(
+        self,
+        name: str,
+        alias: str,
+        version: int | str,
+        *,
+        reason: str,
+        expect: int | None = None,
+        actor: str | None = None,
+    ) -> Alias:
+        """Point an alias at a version. Raises Conflict when ``expect`` does not hold."""
+        ...
+
+    def delete_alias(
+        self,
+        name: str,
+        alias: str,
+        *,
+        reason: str,
+        expect: int | None = None,
+        actor: str | None = None,
+    ) -> None:
+        """Remove an alias. Raises NotFound, Conflict."""
+        ...
+
+    def aliases(self, name: str) -> list[Alias]:
+        """Where each alias of a model points."""
+        ...
+
+    def alias_history(
+        self, name: str, alias: str | None = None, *, limit: int = 100
+    ) -> list[AliasEvent]:
+        """Moves of a model's aliases, newest first."""
+        ...
+
+    # artifacts
+    def download(
+        self,
+        uri: str,
+        dest: str | os.PathLike[str],
+        progress: Progress | None = None,
+        *,
+        overwrite: bool = False,
+    ) -> Path:
+        """Write a version's verified files under ``dest``, all or nothing."""
+        ...
+
+    def read_artifact(self, uri: str, path: str) -> bytes:
+        """One artifact's verified bytes."""
+        ...
+
+    def verify(self, name: str | None = None, progress: Progress | None = None) -> VerifyReport:
+        """Rehash stored artifacts and name each missing or corrupt file."""
+        ...
+
+    # audit
+    def events(
+        self,
+        *,
+        model: str | None = None,
+        action: str | tuple[str, ...] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+        page_token: str | None = None,
+    ) -> Page[Event]:
+        """Audit events newest first, filtered by model, action and time."""
+        ...
+
+    def audit_head(self) -> str:
+        """One digest over every audit chain's head, with the event count."""
+        ...

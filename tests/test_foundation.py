@@ -1,0 +1,276 @@
+"""Faults of the foundation, each as a kind: lost updates, shared mutable state,
+unreadable versions, the actor as input, and limits shared by writer and parser."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from modelbook import (
+    Conflict,
+    IntegrityError,
+    InvalidInput,
+    ModelbookError,
+    NotFound,
+    Registry,
+)
+from modelbook.api import RegistryAPI
+from modelbook.limits import MAX_NUMBER, MAX_SHORT, MAX_VALUE
+
+from .test_concurrency import BARRIER, release, start
+from .procs import json_lines, wait_all
+
+# 1. Lost update ---------------------------------------------------------------------
+
+TAG_WORKER = (
+    BARRIER
+    + """
+import json
+from modelbook import Registry
+
+uri, blobs, folder, idx, rounds = sys.argv[1:]
+forms = ["models:/m/1", "models:/m/1.0.0", "models:/m@prod"]
+reg = Registry(uri, blob_uri=blobs, actor=f"worker-{idx}")
+barrier(folder, idx)
+for r in range(int(rounds)):
+    form = forms[(int(idx) + r) % len(forms)]
+    reg.set_tags(form, {f"w{idx}-{r}": form})
+print(json.dumps({"worker": idx}), flush=True)
+reg.close()
+"""
+)
+
+
+@pytest.mark.timeout(300)
+def test_concurrent_tag_writes_through_every_uri_form_lose_nothing(
+    db_uri: str, blob_dir: Path, tmp_path: Path, model_file: Path
+) -> None:
+    """Eight processes tag one version at once, through its number, its semver and an
+    alias: every tag lands, in the JSON copy and the indexed rows alike."""
+    with Registry(db_uri, blob_uri=str(blob_dir), actor="t") as reg:
+        reg.register("m", [model_file], owners="o", capture_environment=False)
+        reg.set_alias("m", "prod", 1, reason="serve")
+    folder = tmp_path / "barrier"
+    rounds = 10
+    procs = start(TAG_WORKER, folder, db_uri, str(blob_dir), str(folder), str(rounds))
+    release(folder, procs)
+    assert len([r for out in wait_all(procs) for r in json_lines(out)]) == 8
+    with Registry(db_uri, blob_uri=str(blob_dir), actor="t") as reg:
+        tags = reg.get_version("models:/m/1").tags
+        assert len(tags) == 8 * rounds
+        found = reg.search_versions(tags={"w3-4": tags["w3-4"]}).items
+        assert [v.number for v in found] == [1]
+        assert reg.verify_audit().ok
+        assert len(reg.events(model="m", action="version.tag", limit=1000).items) == 8 * rounds
+
+
+# 2. Immutability inside the process ---------------------------------------------------
+
+
+def test_returned_versions_are_read_only_all_the_way_down(
+    registry: Registry, model_file: Path
+) -> None:
+    registry.register(
+        "m", [model_file], owners="o", params={"C": "1"}, contract={"inputs": [{"n": "x"}]}
+    )
+    v = registry.get_version("m/1")
+    with pytest.raises(TypeError):
+        v.training.params["C"] = "999"  # type: ignore[index]
+    with pytest.raises(TypeError):
+        v.tags["x"] = "y"  # type: ignore[index]
+    with pytest.raises(TypeError):
+        v.contract["inputs"][0]["n"] = "z"  # type: ignore[index]
+    assert registry.get_version("m/1").training.params == {"C": "1"}
+    assert json.loads(json.dumps(v.model_dump(mode="json")))["training"]["params"] == {"C": "1"}
+
+
+def test_version_cache_follows_stage_changes(registry: Registry, model_file: Path) -> None:
+    """A stage written behind the registry's back is seen at the next read."""
+    registry.register("m", [model_file], owners="o")
+    assert registry.get_version("m/1").stage.value == "staging"
+    with registry.db.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE versions SET stage = 'candidate'"))
+    assert registry.get_version("m/1").stage.value == "candidate"
+
+
+def test_a_restored_database_never_serves_another_versions_manifest(
+    tmp_path: Path, blob_dir: Path
+) -> None:
+    """Row ids are reused when a database is replaced by a restore; a long-lived
+    registry must not hand out the cached manifest of the version that had the id."""
+    a, b = tmp_path / "a.bin", tmp_path / "b.bin"
+    a.write_bytes(b"a" * 10)
+    b.write_bytes(b"b" * 20)
+    live_db, other_db = tmp_path / "live.db", tmp_path / "other.db"
+    live = Registry(f"sqlite:///{live_db}", blob_uri=str(blob_dir), actor="t")
+    with Registry(f"sqlite:///{other_db}", blob_uri=str(blob_dir), actor="t") as other:
+        other.register("m", [b], owners="o", capture_environment=False)
+    live.register("m", [a], owners="o", capture_environment=False)
+    assert live.get_version("m/1").artifacts[0].path == "a.bin"
+    src, dst = sqlite3.connect(other_db), sqlite3.connect(live_db)
+    src.backup(dst)
+    src.close()
+    dst.close()
+    assert live.get_version("m/1").artifacts[0].path == "b.bin"
+    live.close()
+
+
+# 4. Unreadable versions ---------------------------------------------------------------
+
+SURROGATE = "bad\udcff"
+FIELDS = {
+    "image digest": {"environment": {"image_digest": SURROGATE}},
+    "lockfile path": {"environment": {"lockfile": {"path": SURROGATE, "sha256": "ab"}}},
+    "python version": {"environment": {"python": SURROGATE}},
+    "branch": {"code": {"branch": SURROGATE}},
+    "data window": {"data": []},
+    "contract": {"contract": {"inputs": SURROGATE}},
+    "hardware": {"hardware": SURROGATE},
+    "caveat": {"caveats": [SURROGATE]},
+    "note": {"change_summary": SURROGATE},
+    "tag": {"tags": {"k": SURROGATE}},
+    "param": {"params": {"k": SURROGATE}},
+    "run id": {"run_id": SURROGATE},
+    "features": {"features": f"fs@{SURROGATE}"},
+}
+
+
+@pytest.mark.parametrize("field", sorted(FIELDS))
+def test_text_that_is_not_utf8_is_refused_before_any_blob_is_written(
+    registry: Registry, model_file: Path, blob_dir: Path, field: str
+) -> None:
+    kwargs = dict(FIELDS[field])
+    if field == "data window":
+        from modelbook import DataRef
+
+        kwargs = {"data": [DataRef.model_construct(snapshot="s", window=SURROGATE)]}
+    with pytest.raises(InvalidInput, match="UTF-8|surrogate"):
+        registry.register("m", [model_file], owners="o", **kwargs)
+    assert not [p for p in blob_dir.rglob("*") if p.is_file()]
+    assert registry.models().items == []
+
+
+def test_limits_are_stated_and_the_same_on_every_database(
+    registry: Registry, model_file: Path
+) -> None:
+    with pytest.raises(InvalidInput, match=f"the limit is {MAX_VALUE}"):
+        registry.register(
+            "m", [model_file], owners="o", environment={"image_digest": "x" * (MAX_VALUE + 1)}
+        )
+    with pytest.raises(InvalidInput, match=f"the limit is {MAX_SHORT}"):
+        registry.register("m", [model_file], owners="o", actor="u" * (MAX_SHORT + 1))
+    v = registry.register("m", [model_file], owners="o", actor="u" * MAX_SHORT)
+    assert v.created_by == "u" * MAX_SHORT
+
+
+def test_a_damaged_row_names_the_version_and_spares_the_listing(
+    registry: Registry, model_file: Path
+) -> None:
+    for _ in range(3):
+        registry.register("m", [model_file], owners="o")
+    with registry.db.engine.begin() as conn:
+        conn.execute(sa.text("DROP TRIGGER IF EXISTS versions_frozen ON versions")) if (
+            registry.db.dialect == "postgresql"
+        ) else conn.execute(sa.text("DROP TRIGGER versions_frozen"))
+        conn.execute(sa.text("UPDATE versions SET doc = '{\"artifacts\": 5}' WHERE number = 2"))
+    with pytest.raises(IntegrityError, match="models:/m/2"):
+        registry.get_version("m/2")
+    page = registry.versions("m")
+    assert [v.number for v in page.items] == [3, 1]
+    assert len(page.unreadable) == 1 and "models:/m/2" in page.unreadable[0]
+    assert [v.number for v in registry.search_versions().items] == [3, 1]
+
+
+# 7. The actor is input too --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "actor", ["bad\udcff", "nul\x00", "esc\x1b[2K", " padded", "", "x" * (MAX_SHORT + 1)]
+)
+def test_a_bad_actor_is_refused_before_anything_is_written(
+    db_uri: str, blob_dir: Path, model_file: Path, actor: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Registry(db_uri, blob_uri=str(blob_dir), actor="t") as reg:
+        with pytest.raises(InvalidInput, match="actor"):
+            reg.register("m", [model_file], owners="o", actor=actor)
+        if actor and "\x00" not in actor:  # the environment cannot hold NUL
+            monkeypatch.setenv("MODELBOOK_USER", actor)
+            with Registry(db_uri, blob_uri=str(blob_dir)) as env_reg, pytest.raises(
+                InvalidInput, match="actor"
+            ):
+                env_reg.register("m", [model_file], owners="o")
+        assert not [p for p in blob_dir.rglob("*") if p.is_file()]
+        assert reg.models().items == []
+
+
+def test_one_registry_serves_many_actors(registry: Registry, model_file: Path) -> None:
+    registry.register("m", [model_file], owners="o", actor="alice")
+    registry.set_alias("m", "prod", 1, reason="go", actor="bob")
+    actors = [e.actor for e in registry.events(model="m").items]
+    assert actors == ["bob", "alice", "alice"]
+    assert registry.get_version("m/1").created_by == "alice"
+
+
+# 10. What modelbook writes, its own parsers accept -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["[" * 100_000, "x" * 10_000, "bm90IGEgdG9rZW4", "eyJzIjogInNlYXJjaCIsICJrIjogMX0", "ünï"],
+)
+def test_a_crafted_page_token_is_invalid_input(registry: Registry, token: str) -> None:
+    for call in (
+        lambda: registry.models(page_token=token),
+        lambda: registry.search_versions(page_token=token),
+        lambda: registry.events(page_token=token),
+    ):
+        with pytest.raises(InvalidInput, match="page token"):
+            call()
+
+
+def test_a_page_token_of_one_listing_is_refused_by_another(
+    registry: Registry, model_file: Path
+) -> None:
+    for _ in range(3):
+        registry.register("m", [model_file], owners="o")
+    token = registry.versions("m", limit=1).next_page_token
+    assert token is not None
+    with pytest.raises(InvalidInput, match="another listing"):
+        registry.search_versions(page_token=token)
+    assert [v.number for v in registry.versions("m", limit=1, page_token=token).items] == [2]
+
+
+def test_semver_parts_stop_where_the_parser_stops(registry: Registry, model_file: Path) -> None:
+    top = f"1.{MAX_NUMBER}.0"
+    v = registry.register("m", [model_file], owners="o", semver=top)
+    assert registry.get_version(f"models:/m/{v.semver}").number == 1
+    with pytest.raises(InvalidInput, match="--semver"):
+        registry.register("m", [model_file])
+    with pytest.raises(InvalidInput, match="semver"):
+        registry.register("m", [model_file], semver=f"1.{MAX_NUMBER + 1}.0")
+    assert registry.register("m", [model_file], semver="2.0.0").number == 2
+
+
+def test_a_missing_parent_is_not_found(registry: Registry, model_file: Path) -> None:
+    registry.register("m", [model_file], owners="o")
+    with pytest.raises(NotFound, match="models:/m/7"):
+        registry.register("m", [model_file], parents=["models:/m/7"])
+    assert registry.get_model("m").latest_version == 1
+    v = registry.register("m", [model_file], parents=["models:/m/1"])
+    assert v.lineage.parents == ("m/1",)
+
+
+def test_the_embedded_registry_implements_the_service_interface(registry: Registry) -> None:
+    assert isinstance(registry, RegistryAPI)
+
+
+def test_errors_are_modelbook_errors(registry: Registry, model_file: Path) -> None:
+    with pytest.raises(ModelbookError):
+        registry.set_alias("nope", "prod", 1, reason="x")
+    registry.register("m", [model_file], owners="o")
+    with pytest.raises(Conflict):
+        registry.set_alias("m", "prod", 1, reason="x", expect=3)
