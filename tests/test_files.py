@@ -23,7 +23,6 @@ from pathlib import Path
 import pytest
 
 import modelbook
-from modelbook import files as files_module
 from modelbook.blobs import BlobStore
 from modelbook.errors import IntegrityError, InvalidInput, ModelbookError, Unavailable
 from modelbook.files import STAGING_PREFIX, check_manifest_paths, collect, place
@@ -475,7 +474,7 @@ def test_a_failure_while_moving_puts_everything_back(
                 raise OSError(errno.EIO, "Input/output error", str(dst))
         real(src, dst)
 
-    monkeypatch.setattr(files_module.os, "rename", failing)
+    monkeypatch.setattr(os, "rename", failing)
     with pytest.raises(Unavailable, match="Input/output error") as exc:
         place(dest, items(), store.copy_to, overwrite=True)
     monkeypatch.undo()
