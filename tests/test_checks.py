@@ -852,3 +852,86 @@ def test_context_is_read_only() -> None:
     assert "production" in ctx.served
     with pytest.raises(TypeError):
         ctx.served["x"] = make_version()  # type: ignore[index]
+
+
+def test_custom_check_by_entry_point(monkeypatch: pytest.MonkeyPatch) -> None:
+    from importlib import metadata
+
+    from modelbook.checks import custom
+
+    point = metadata.EntryPoint(
+        name="has_artifacts", value="tests.gate_plugins:has_artifacts", group="modelbook.checks"
+    )
+    monkeypatch.setattr(custom.metadata, "entry_points", lambda **kw: [point])
+    r = run("custom", make_version(), entry_point="has_artifacts")
+    assert not r.passed and r.check == "has_artifacts" and "has_artifacts failed" in r.message
+
+
+# annotations typed on the command line ------------------------------------------------
+
+
+def test_parse_alert() -> None:
+    from modelbook.annotations import parse_alert
+
+    rule = parse_alert("p99_latency_ms > 250")
+    assert (rule.name, rule.op, rule.value) == ("p99_latency_ms", ">", 250.0)
+    assert rule.fires(300) and not rule.fires(250)
+    assert parse_alert("error_rate>=0.01").op == ">="
+    for bad in ["p99 > fast", "p99 250", "> 250", "p99 => 250", "p99 > nan", ""]:
+        with pytest.raises(InvalidInput, match=r"alert|finite|number"):
+            parse_alert(bad)
+
+
+@given(
+    st.from_regex(r"[A-Za-z_][A-Za-z0-9_.]{0,20}", fullmatch=True),
+    st.sampled_from([">", ">=", "<", "<=", "==", "!="]),
+    thresholds,
+)
+def test_alert_text_round_trips(name: str, op: str, value: float) -> None:
+    from modelbook.annotations import parse_alert
+
+    rule = parse_alert(f"{name} {op} {value!r}")
+    assert parse_alert(str(rule)) == rule
+
+
+def test_parse_observation() -> None:
+    from modelbook.annotations import parse_observation
+
+    m = parse_observation("ctr@online=0.031")
+    assert (m.key, m.value) == ("ctr@online", 0.031)
+    assert parse_observation("ctr@online{region=eu}=0.02").key == "ctr@online{region=eu}"
+    for bad in ["ctr@online", "ctr@online=high", "=0.1", "ctr@online=inf"]:
+        with pytest.raises(InvalidInput):
+            parse_observation(bad)
+
+
+def test_parse_window() -> None:
+    from modelbook.annotations import parse_window
+
+    start, end = parse_window("2026-11-01T00:00Z/2026-11-08T00:00Z")
+    assert end - start == timedelta(days=7) and start.tzinfo is not None
+    with pytest.raises(InvalidInput, match="has no timezone"):
+        parse_window("2026-11-01T00:00/2026-11-08T00:00Z")
+    with pytest.raises(InvalidInput, match="end must be after the start"):
+        parse_window("2026-11-08T00:00Z/2026-11-01T00:00Z")
+    with pytest.raises(InvalidInput, match="START/END"):
+        parse_window("2026-11-01T00:00Z")
+    with pytest.raises(InvalidInput, match="ISO 8601"):
+        parse_window("last week/now")
+
+
+def test_annotation_values_refuse_bad_fields() -> None:
+    from modelbook.annotations import Comment, Observation
+
+    with pytest.raises(InvalidInput, match="actor must not be empty"):
+        Comment(actor=" ", text="x", at=NOW)
+    with pytest.raises(ValidationError, match="timezone"):
+        Comment(actor="a", text="x", at=datetime(2026, 1, 1))
+    with pytest.raises(InvalidInput, match="start before it ends"):
+        Observation(
+            metric="ctr@online", value=0.1, window_from=NOW, window_to=NOW, actor="a", at=NOW
+        )
+    with pytest.raises(InvalidInput, match="invalid metric"):
+        Observation(metric="ctr online", value=0.1, actor="a", at=NOW)
+    with pytest.raises(ValidationError):
+        Comment(actor="a", text="x", at=NOW, kind="rant")  # type: ignore[arg-type]
