@@ -478,7 +478,10 @@ class BlobStore:
                 committed = True
             finally:
                 if not committed:
-                    _abandon(out)
+                    # The error that got here is the one to report; an upload whose
+                    # abort also fails is left to the bucket's lifecycle rules.
+                    with contextlib.suppress(OSError):
+                        _abandon(out)
             return sha, size
         # A file that commits whenever it is closed is written under the
         # temporary key and moved to its final key only once verified.
