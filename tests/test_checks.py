@@ -15,7 +15,16 @@ from modelbook import InvalidInput, validation
 from modelbook.annotations import Approval, Attestation, Observation, Rejection
 from modelbook.checks import CheckContext, CheckResult, CheckSpec, evaluate_gate, get_check
 from modelbook.checks.metric import parse_rule
-from modelbook.domain import Artifact, CodeRef, DataRef, Lineage, LockfileRef, Model, Version
+from modelbook.domain import (
+    Artifact,
+    CodeRef,
+    DataRef,
+    Lineage,
+    LockfileRef,
+    Model,
+    Version,
+    thaw,
+)
 from modelbook.errors import GateFailed
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -87,7 +96,7 @@ def test_metric_threshold_met() -> None:
     r = run("metric", make_version(metrics={"auc@test": 0.9}), rules=["auc@test >= 0.85"])
     assert r.passed
     assert "auc@test = 0.9" in r.message
-    assert r.evidence["rules"] == [
+    assert thaw(r.evidence["rules"]) == [
         {"rule": "auc@test >= 0.85", "passed": True, "values": {"auc@test": 0.9}}
     ]
 
@@ -451,7 +460,7 @@ def test_schema_without_contract_fails_honestly() -> None:
 
 def test_schema_with_contract_passes_with_its_keys() -> None:
     r = run("schema", make_version(contract={"outputs": [], "inputs": []}))
-    assert r.passed and r.evidence["contract"] == ["inputs", "outputs"]
+    assert r.passed and thaw(r.evidence["contract"]) == ["inputs", "outputs"]
 
 
 def test_smoke_test_without_a_loader() -> None:
@@ -768,6 +777,8 @@ def test_custom_check_cannot_change_the_policy() -> None:
     s = spec("custom", function="tests.gate_plugins:scribbles", args={"limit": 1})
     assert s.run(make_version(), make_ctx()).passed
     assert s.params_json()["args"] == {"limit": 1}
+    with pytest.raises(TypeError):
+        s.params.args["limit"] = 2  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(
@@ -829,7 +840,7 @@ def test_gate_records_are_json_safe_with_params_and_evidence() -> None:
         make_ctx(target_stage="candidate"),
     )
     records = outcome.records(actor="ci", at=NOW)
-    assert records[0].params == {"rules": ["auc@test >= 0.85"]}
+    assert thaw(records[0].params) == {"rules": ["auc@test >= 0.85"]}
     assert records[0].passed and records[0].target_stage == "candidate" and records[0].actor == "ci"
     assert records[1].required is False and records[1].hint
     for record in records:

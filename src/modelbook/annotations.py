@@ -16,10 +16,10 @@ import re
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AwareDatetime, Field, JsonValue, model_validator
+from pydantic import AfterValidator, AwareDatetime, Field, model_validator
 
 from . import validation
-from .domain import Metric, _Frozen
+from .domain import FrozenJSON, Metric, _Frozen
 from .errors import InvalidInput
 
 MAX_ACTOR_LEN = 256
@@ -182,8 +182,8 @@ class CheckRecord(_Frozen):
     """
 
     check: str
-    params: dict[str, JsonValue] = Field(default_factory=dict)
-    evidence: dict[str, JsonValue] = Field(default_factory=dict)
+    params: FrozenJSON = Field(default_factory=dict)
+    evidence: FrozenJSON = Field(default_factory=dict)
     passed: bool
     required: bool = True
     message: str

@@ -19,7 +19,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from ..annotations import Approval, Attestation, CheckRecord, Observation, Rejection
-from ..domain import Model, Version, _Frozen
+from ..domain import FrozenJSON, Model, Version, _Frozen, thaw
 from ..errors import GateFailed
 
 SmokeTest = Callable[[Version], "CheckResult | bool"]
@@ -42,7 +42,7 @@ class CheckResult(_Frozen):
     passed: bool
     message: str
     hint: str | None = None
-    evidence: dict[str, JsonValue] = Field(default_factory=dict)
+    evidence: FrozenJSON = Field(default_factory=dict)
     required: bool = True
 
 
@@ -173,7 +173,7 @@ class GateOutcome:
             CheckRecord(
                 check=result.check,
                 params=spec.params_json(),
-                evidence=result.evidence,
+                evidence=thaw(result.evidence),
                 passed=result.passed,
                 required=result.required,
                 message=result.message,

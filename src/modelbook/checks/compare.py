@@ -21,12 +21,13 @@ check passes saying so. A metric the served version lacks is not compared
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, JsonValue, field_validator, model_validator
 
 from .. import validation
-from ..domain import Version
+from ..domain import Version, freeze
 from ..errors import InvalidInput
 from .base import CheckContext, CheckDef, CheckParams, CheckResult, failed, metric_value, passed
 
@@ -49,7 +50,7 @@ class Params(CheckParams):
 
     metrics: tuple[MetricKey, ...] = Field(min_length=1)
     alias: str = "production"
-    tolerance: float | dict[str, float] = 0.0
+    tolerance: float | Mapping[str, float] = 0.0
     lower_is_better: tuple[MetricKey, ...] = ()
 
     @field_validator("alias")
@@ -62,20 +63,21 @@ class Params(CheckParams):
 
     @field_validator("tolerance")
     @classmethod
-    def _tolerance(cls, value: float | dict[str, float]) -> float | dict[str, float]:
-        items = value.items() if isinstance(value, dict) else [("tolerance", value)]
+    def _tolerance(cls, value: float | Mapping[str, float]) -> float | Mapping[str, float]:
+        items = value.items() if isinstance(value, Mapping) else [("tolerance", value)]
         for name, tol in items:
             if not 0 <= tol < float("inf"):
                 raise ValueError(f"tolerance of {name} must be a finite number >= 0, got {tol}")
-        if isinstance(value, dict):
-            return {_key(k): v for k, v in value.items()}
+        if isinstance(value, Mapping):
+            frozen: Mapping[str, float] = freeze({_key(k): v for k, v in value.items()})
+            return frozen
         return value
 
     @model_validator(mode="after")
     def _subsets(self) -> Params:
         named = set(self.metrics)
         extra = [k for k in self.lower_is_better if k not in named]
-        if isinstance(self.tolerance, dict):
+        if isinstance(self.tolerance, Mapping):
             extra += [k for k in self.tolerance if k not in named]
         if extra:
             raise ValueError(
@@ -84,7 +86,7 @@ class Params(CheckParams):
         return self
 
     def tolerance_of(self, key: str) -> float:
-        if isinstance(self.tolerance, dict):
+        if isinstance(self.tolerance, Mapping):
             return self.tolerance.get(key, 0.0)
         return self.tolerance
 

@@ -23,16 +23,15 @@ setting a policy needs the admin role.
 
 from __future__ import annotations
 
-import copy
 import importlib
 import re
 from collections.abc import Callable
 from importlib import metadata
 from typing import Any
 
-from pydantic import JsonValue, field_validator, model_validator
+from pydantic import Field, JsonValue, field_validator, model_validator
 
-from ..domain import Version
+from ..domain import FrozenJSON, Version, thaw
 from .base import CheckContext, CheckDef, CheckParams, CheckResult, failed, passed
 
 NAME = "custom"
@@ -45,7 +44,7 @@ class Params(CheckParams):
 
     function: str | None = None
     entry_point: str | None = None
-    args: dict[str, JsonValue] = {}
+    args: FrozenJSON = Field(default_factory=dict)
     name: str | None = None
 
     @field_validator("function")
@@ -109,7 +108,7 @@ def run(version: Version, params: Params, ctx: CheckContext) -> CheckResult:
             **evidence,
         )
     try:
-        outcome = fn(version, copy.deepcopy(params.args), ctx)
+        outcome = fn(version, thaw(params.args), ctx)
     except Exception as exc:  # noqa: BLE001 - user code must never crash the gate
         return failed(
             label,
