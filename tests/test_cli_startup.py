@@ -1,0 +1,61 @@
+"""A command imports only what it needs: ``resolve`` loads no table or progress
+rendering and no migration tool. (Its wall time is measured by bench/cli_startup.py.)"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests import test_cli
+from tests.test_cli import CLI
+
+# The fixtures of the CLI tests: a registry home in a temp folder, and one command run.
+home = test_cli.home
+cli = test_cli.cli
+
+# Runs one command in a fresh interpreter and reports the top-level packages it imported.
+PROBE = """
+import json, sys
+from modelbook.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit as exc:
+    code = exc.code
+loaded = sorted({name.split(".")[0] for name in sys.modules})
+print(json.dumps({"code": code, "loaded": loaded}), file=sys.stderr)
+"""
+
+
+def _loaded(home: Path, *args: str) -> tuple[int, set[str]]:
+    env = {**os.environ, "MODELBOOK_HOME": str(home), "MODELBOOK_USER": "carol"}
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    report = json.loads(done.stderr.strip().splitlines()[-1])
+    return report["code"], set(report["loaded"])
+
+
+def test_resolve_loads_neither_rich_nor_alembic(cli: CLI, home: Path, model_file: Path) -> None:
+    cli("register", "ctr", model_file, "--owner", "o", "--no-capture")
+    cli("alias", "set", "ctr", "production", "1", "--reason", "r")
+    code, loaded = _loaded(home, "resolve", "models:/ctr@production")
+    assert code == 0
+    assert "modelbook" in loaded
+    assert not loaded & {"rich", "alembic", "mako"}, loaded & {"rich", "alembic", "mako"}
+    code, loaded = _loaded(home, "resolve", "models:/ctr@production", "--json")
+    assert code == 0 and "rich" not in loaded
+
+
+def test_a_table_still_draws(cli: CLI, home: Path, model_file: Path) -> None:
+    """The lazily imported renderer works: a table command loads rich and prints."""
+    cli("register", "ctr", model_file, "--owner", "o", "--no-capture")
+    code, loaded = _loaded(home, "versions", "ctr")
+    assert code == 0 and "rich" in loaded
