@@ -946,3 +946,8 @@ def test_annotation_values_refuse_bad_fields() -> None:
         Observation(metric="ctr online", value=0.1, actor="a", at=NOW)
     with pytest.raises(ValidationError):
         Comment(actor="a", text="x", at=NOW, kind="rant")  # type: ignore[arg-type]
+
+
+def test_smoke_test_loader_returning_something_else_fails() -> None:
+    r = run("smoke_test", make_version(), make_ctx(smoke_test=lambda v: "ok"))  # type: ignore[arg-type,return-value]
+    assert not r.passed and "returned a str" in r.message

@@ -50,7 +50,8 @@ def test_every_default_promotion_is_allowed_or_refused_naming_the_legal_ones(
     if target == "deployed":
         assert "only by deploy" in message
         assert "production" in message
-    elif current == "deployed" and target == "archived":
+    elif current == "deployed":
+        assert "while a serving alias points at it" in message
         assert "roll back" in message
     else:
         for legal in G.targets(current):

@@ -143,10 +143,11 @@ class StageGraph:
             raise InvalidInput(f"a version in {current!r} is not deployed")
         if current == target:
             raise InvalidInput(f"the version is already in {current!r}{self._next_steps(current)}")
-        if current == DEPLOYED and target == ARCHIVED:
+        if current == DEPLOYED:
+            doing = "be archived" if target == ARCHIVED else f"move to {target!r}"
             raise InvalidInput(
-                "a deployed version cannot be archived while a serving alias points at it: "
-                "deploy another version or roll back first"
+                f"a deployed version cannot {doing} while a serving alias points at it: "
+                f"deploy another version or roll back, and it returns to {self.return_stage!r}"
             )
         raise InvalidInput(f"cannot move from {current!r} to {target!r}{self._next_steps(current)}")
 

@@ -44,10 +44,16 @@ def run(version: Version, params: Params, ctx: CheckContext) -> CheckResult:
         return outcome.model_copy(update={"check": NAME})
     if outcome is True:
         return passed(NAME, f"version {version.number} loaded and predicted on a sample")
+    if outcome is False:
+        return failed(
+            NAME,
+            f"the smoke test of version {version.number} failed",
+            "fix the model so that it loads and predicts on the sample",
+        )
     return failed(
         NAME,
-        f"the smoke test of version {version.number} failed",
-        "fix the model so that it loads and predicts on the sample",
+        f"the loader returned a {type(outcome).__name__}, not a CheckResult or True/False",
+        "make the loader return a CheckResult or a bool",
     )
 
 
