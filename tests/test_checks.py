@@ -58,8 +58,9 @@ def make_ctx(tier: str = "low", **fields: Any) -> CheckContext:
         created_by="alice",
     )
     fields.setdefault("target_stage", "approved")
+    fields.setdefault("now", NOW)
     fields.setdefault("actor", "carol")
-    return CheckContext(model=model, now=NOW, **fields)
+    return CheckContext(model=model, **fields)
 
 
 def spec(check: str, /, *, required: bool = True, **params: Any) -> CheckSpec:
@@ -951,3 +952,8 @@ def test_annotation_values_refuse_bad_fields() -> None:
 def test_smoke_test_loader_returning_something_else_fails() -> None:
     r = run("smoke_test", make_version(), make_ctx(smoke_test=lambda v: "ok"))  # type: ignore[arg-type,return-value]
     assert not r.passed and "returned a str" in r.message
+
+
+def test_context_needs_an_aware_time() -> None:
+    with pytest.raises(InvalidInput, match="timezone-aware"):
+        make_ctx(now=datetime(2026, 1, 1))

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from ..annotations import Approval, Attestation, CheckRecord, Observation, Rejection
 from ..domain import FrozenJSON, Model, Version, _Frozen, thaw
-from ..errors import GateFailed
+from ..errors import GateFailed, InvalidInput
 
 SmokeTest = Callable[[Version], "CheckResult | bool"]
 """Loads a version and predicts on a sample; returns a result, or True/False."""
@@ -86,6 +86,8 @@ class CheckContext:
     smoke_test: SmokeTest | None = None
 
     def __post_init__(self) -> None:
+        if self.now.utcoffset() is None:
+            raise InvalidInput("the time of a gate evaluation must be timezone-aware")
         # A context may be handed to custom checks; read-only views keep one
         # check from changing what the next one sees.
         object.__setattr__(self, "served", MappingProxyType(dict(self.served)))
