@@ -1,287 +1,241 @@
 """Engines, transactions and schema migration for SQLite and PostgreSQL.
 
 SQLite runs in WAL mode with ``synchronous=FULL`` (a commit is on disk when
-it returns, also across a power loss), a busy timeout and foreign keys on; write
-transactions start with ``BEGIN IMMEDIATE`` so two writers queue on the lock
-instead of failing on a lock upgrade. PostgreSQL runs at READ COMMITTED and
-serialises writers of one model by locking that model's row.
+it returns, also across a power loss), a busy timeout and foreign keys on;
+write transactions start with ``BEGIN IMMEDIATE``, after queueing on a lock
+file beside the database (see :mod:`.locks`). A registry file this user may
+only read is opened read-only, and a write then fails naming what must be
+writable (see :mod:`.sqlite_file`). PostgreSQL runs at READ COMMITTED and
+serialises writers of one model by locking that model's row; with psycopg 3 a
+write's statements are pipelined (see :mod:`.pipeline`).
+
+Settings, each from the constructor's argument, else the environment
+variable, else the default (the database URL's own libpq parameters and
+``options`` win over all three; details in :mod:`.settings`):
+
+- ``busy_timeout_ms`` / ``MODELBOOK_BUSY_TIMEOUT_MS`` (default 30000, i.e.
+  :data:`SQLITE_BUSY_MS`): how long a write waits for other writers (SQLite's
+  busy timeout and the writer lock file; PostgreSQL's ``lock_timeout``)
+  before it fails with ``Unavailable`` "stayed busy";
+- ``statement_timeout_ms`` / ``MODELBOOK_PG_STATEMENT_TIMEOUT_MS`` (60000;
+  0 for none): PostgreSQL's ``statement_timeout``; schema upgrades are exempt;
+- ``connect_timeout_s`` / ``MODELBOOK_PG_CONNECT_TIMEOUT_S`` (10);
+- ``keepalives_idle_s`` / ``MODELBOOK_PG_KEEPALIVES_IDLE_S`` (30; 0 turns TCP
+  keepalives off), ``keepalives_interval_s`` /
+  ``MODELBOOK_PG_KEEPALIVES_INTERVAL_S`` (10), ``keepalives_count`` /
+  ``MODELBOOK_PG_KEEPALIVES_COUNT`` (3): a PostgreSQL server that vanished
+  without closing the connection is noticed after about a minute;
+- ``pipeline`` / ``MODELBOOK_PG_PIPELINE`` (1; 0 turns it off): pipelined
+  PostgreSQL writes.
+
+Driver errors become modelbook errors by their SQLSTATE or SQLite result
+code, never by their text (see :mod:`.errors`). No password is ever shown:
+messages and ``repr`` name the database by its URL rendered with the
+password masked, also a ``password`` query parameter (see :mod:`.dburl`).
 
 The schema is created and upgraded by Alembic when a registry is opened.
 Concurrent openers of a brand-new registry take a lock first (a file lock
 beside a SQLite database, an advisory lock on PostgreSQL), so exactly one of
-them migrates.
+them migrates. A process remembers which databases it found at :data:`HEAD`
+(by their URL with its options, and for SQLite the file's identity), so
+opening one again costs no query; DDL run through one of its engines, a
+fork, or a new ``HEAD`` makes it check again.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import re
 import select
 import sqlite3
 import threading
-import time
-from collections import namedtuple
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event, exc
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import URL, Connection, Engine
 
-from ..errors import AlreadyExists, Conflict, ModelbookError, Unavailable
+from ..errors import IntegrityError, ModelbookError, NotFound, Unavailable
+from . import pipeline as pipelined
+from .dburl import redact, secrets_of, without_secrets
+from .errors import Target, classify
+from .locks import WriterLock, migration_lock
+from .prebuilt import Prebuilt
+from .settings import DEFAULT_BUSY_MS, Settings
+from .sqlite_file import SqliteFile, file_identity, install
+
+__all__ = [
+    "HEAD",
+    "MAX_HELD_READERS",
+    "MIGRATIONS",
+    "SQLITE_BUSY_MS",
+    "Database",
+    "Prebuilt",
+    "Settings",
+    "default_home",
+    "redact",
+]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 HEAD = "0002"
 _PG_MIGRATE_LOCK = 0x6D6F64656C626B  # "modelbk"
-SQLITE_BUSY_MS = 30_000
+# The default busy timeout, in milliseconds.
+SQLITE_BUSY_MS = DEFAULT_BUSY_MS
 # Threads that keep a connection of their own for reads; more threads than
 # this borrow one from the pool per read, so a wide thread pool cannot use
 # up the pool that writers need.
 MAX_HELD_READERS = 4
-_PG_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE
+# libpq reads these when the URL leaves them out, so they name the database too.
+_LIBPQ_ENV = ("PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGOPTIONS", "PGSERVICE")
+_DDL_TEXT = re.compile(r"\s*(CREATE|ALTER|DROP|TRUNCATE|RENAME)\b", re.IGNORECASE)
 T = TypeVar("T")
+
+# Databases this process found at a schema revision: key -> revision.
+_seen_at: dict[str, str] = {}
+_seen_lock = threading.Lock()
+
+
+def _forget_all_after_fork() -> None:
+    global _seen_lock
+    _seen_lock = threading.Lock()
+    _seen_at.clear()
+
+
+os.register_at_fork(after_in_child=_forget_all_after_fork)
 
 
 def default_home() -> Path:
+    """The registry folder: ``$MODELBOOK_HOME``, else ``~/.modelbook``."""
     return Path(os.environ.get("MODELBOOK_HOME") or Path.home() / ".modelbook").expanduser()
 
 
-def redact(uri: str) -> str:
-    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", uri)
-
-
-def _enable_wal(cur: Any) -> None:
-    """Switch a database to WAL once; retried while a racing opener holds the lock.
-
-    Changing the journal mode can fail with "database is locked" without
-    calling the busy handler when several processes open a new database at
-    the same moment, so the switch is retried up to the busy timeout.
-    """
-    if str(cur.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
-        return
-    deadline = time.monotonic() + SQLITE_BUSY_MS / 1000
-    delay = 0.001
-    while True:
-        try:
-            cur.execute("PRAGMA journal_mode = WAL")
-            return
-        except sqlite3.OperationalError as e:
-            if "locked" not in str(e) or time.monotonic() > deadline:
-                raise
-            time.sleep(delay)
-            delay = min(delay * 2, 0.05)
-
-
-def _driver_error(
-    conn: Connection, e: Any, sql: str, args: Any, cursor: Any = None
-) -> exc.StatementError:
-    """A driver error raised outside SQLAlchemy's execution, wrapped as SQLAlchemy
-    would: the same exception classes, and a lost connection invalidated."""
-    dialect = conn.dialect
-    lost = dialect.is_disconnect(e, conn.connection.dbapi_connection, cursor)
-    if lost:
-        conn.invalidate(e)
-    wrapped: exc.StatementError = exc.DBAPIError.instance(
-        sql, args, e, dialect.loaded_dbapi.Error, connection_invalidated=lost
-    )
-    return wrapped
-
-
-def _queue(conn: Connection, raw: Any, sql: str) -> None:
-    """Queue a transaction-control statement in the pipeline, firing the
-    statement event as every other statement does."""
-    cursor = raw.cursor()
-    try:
-        conn.dispatch.before_cursor_execute(conn, cursor, sql, (), None, False)
-        cursor.execute(sql)
-    finally:
-        cursor.close()
-
-
-class Prebuilt:
-    """A hot statement, compiled once per dialect and run on the driver's cursor.
-
-    For a one-row indexed lookup or a one-row insert, SQLAlchemy's execution
-    layer costs several times the statement itself (about 60 us against 15 us
-    on SQLite), so the statements every read and write runs skip it. They
-    bind and return only plain columns, which need no type processing. The
-    ``before_cursor_execute`` event still fires, driver errors are wrapped,
-    and a lost connection is invalidated, as SQLAlchemy itself would do.
-    """
-
-    def __init__(self, stmt: Any, keys: tuple[str, ...] | None = None) -> None:
-        """``keys``: for an INSERT or UPDATE, the columns the caller's values set."""
-        self.stmt = stmt
-        self.keys = keys
-        self._compiled: dict[str, tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
-        self._rows: dict[str, Callable[..., Any]] = {}
-
-    def first(self, conn: Connection, params: Mapping[str, Any]) -> Any:
-        """The first row the statement returns (a named tuple), or None."""
-        found = self._execute(conn, [params], fetch=1)
-        return found[0] if found else None
-
-    def all(self, conn: Connection, params: Mapping[str, Any]) -> list[Any]:
-        """Every row the statement returns, as named tuples."""
-        return self._execute(conn, [params], fetch=-1)  # type: ignore[no-any-return]
-
-    def run(self, conn: Connection, params: Mapping[str, Any]) -> None:
-        self._execute(conn, [params], fetch=0)
-
-    def run_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-        if rows:
-            self._execute(conn, rows, fetch=0)
-
-    def _execute(self, conn: Connection, rows: Sequence[Mapping[str, Any]], fetch: int) -> Any:
-        """Run the statement; ``fetch`` rows back: 0 none, 1 the first, -1 all."""
-        dialect = conn.dialect
-        entry = self._compiled.get(dialect.name)
-        if entry is None:
-            compiled = self.stmt.compile(
-                dialect=dialect, column_keys=None if self.keys is None else list(self.keys)
-            )
-            order = tuple(compiled.positiontup or ()) if compiled.positional else None
-            # Values fixed in the statement itself (a LIMIT, say) are bound too.
-            fixed = {k: v for k, v in compiled.params.items() if v is not None}
-            entry = self._compiled[dialect.name] = (compiled.string, order, fixed)
-        sql, order, fixed = entry
-        values = [{**fixed, **r} for r in rows] if fixed else rows
-        bound: Sequence[Any] = (
-            [tuple(v[k] for k in order) for v in values] if order is not None else values
-        )
-        many = len(bound) > 1
-        args: Any = bound if many else bound[0]
-        raw = conn.connection.dbapi_connection
-        assert raw is not None
-        cursor = raw.cursor()
-        try:
-            conn.dispatch.before_cursor_execute(conn, cursor, sql, args, None, many)
-            if many:
-                cursor.executemany(sql, args)
-                return None
-            cursor.execute(sql, args)
-            if not fetch:
-                return None
-            found: Sequence[Any] = cursor.fetchall() if fetch < 0 else [cursor.fetchone()]
-            if not found or found[0] is None:
-                return []
-            make = self._rows.get(dialect.name)
-            if make is None:
-                names = tuple(d[0] for d in cursor.description)
-                make = self._rows[dialect.name] = namedtuple("Row", names)
-            return [make(*r) for r in found]
-        except dialect.loaded_dbapi.Error as e:
-            raise _driver_error(conn, e, sql, args, cursor) from e
-        finally:
-            with contextlib.suppress(Exception):
-                cursor.close()
-
-
 class Database:
-    """One metadata database: engine, transactions and error translation."""
+    """One metadata database: engine, transactions and error translation.
 
-    def __init__(self, uri: str) -> None:
-        self.uri = uri
+    ``uri``: a SQLAlchemy database URL (``sqlite:///PATH``, ``sqlite://`` for
+    a throw-away in-memory database, ``postgresql://...``, which uses
+    psycopg 3). ``create``: when False, a registry that does not exist yet is
+    not created: a missing SQLite file raises ``NotFound("no registry at
+    PATH")`` here, and a database without Alembic's version table raises it
+    from :meth:`migrate` (naming the redacted URL). The other arguments are
+    the settings described in the module's docstring; None takes the
+    environment variable or the default.
+
+    Raises ``Unavailable`` for a URL no installed driver understands or a
+    SQLite folder that cannot be made, ``InvalidInput`` for a bad setting.
+    """
+
+    def __init__(
+        self,
+        uri: str,
+        *,
+        create: bool = True,
+        busy_timeout_ms: int | None = None,
+        statement_timeout_ms: int | None = None,
+        connect_timeout_s: int | None = None,
+        keepalives_idle_s: int | None = None,
+        keepalives_interval_s: int | None = None,
+        keepalives_count: int | None = None,
+        pipeline: bool | None = None,
+    ) -> None:
+        self.settings = Settings.resolve(
+            busy_timeout_ms=busy_timeout_ms,
+            statement_timeout_ms=statement_timeout_ms,
+            connect_timeout_s=connect_timeout_s,
+            keepalives_idle_s=keepalives_idle_s,
+            keepalives_interval_s=keepalives_interval_s,
+            keepalives_count=keepalives_count,
+            pipeline=pipeline,
+        )
         try:
             url = sa.make_url(uri)
         except exc.ArgumentError as e:
             raise Unavailable(f"invalid database URI {redact(uri)!r}: {e}") from e
+        # The URI as it may be shown: every password masked.
+        self.uri = redact(url)
+        self._secrets = secrets_of(url)
+        self._create = create
         self.dialect = url.get_backend_name()
+        self.file: SqliteFile | None = None
         kwargs: dict[str, Any] = {}
         if self.dialect == "sqlite":
-            path = url.database
-            if path and path != ":memory:":
-                try:
-                    Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
-                except OSError as e:
-                    raise Unavailable(f"cannot create the folder of {redact(uri)}: {e}") from e
-            kwargs["connect_args"] = {"timeout": SQLITE_BUSY_MS / 1000}
+            self.file = SqliteFile.inspect(url, create=create)
+            kwargs["connect_args"] = {"timeout": self.settings.busy_s}
+            if self.file.ephemeral:
+                # One connection per thread, as SQLAlchemy picks for ":memory:"
+                # (it no longer infers this from a "mode=memory" file URI).
+                kwargs["poolclass"] = sa.pool.SingletonThreadPool
         elif self.dialect == "postgresql":
             if url.drivername == "postgresql":
                 url = url.set(drivername="postgresql+psycopg")
-            kwargs["connect_args"] = {"connect_timeout": 10}
+            url, secret_args = without_secrets(url)
+            kwargs["connect_args"] = {**secret_args, **_pg_connect_args(url, self.settings)}
         # psycopg 3 gets pipelined writes and a ping-free liveness check; any
         # other driver keeps SQLAlchemy's ping on checkout.
-        self._psycopg = self.dialect == "postgresql" and url.get_driver_name() == "psycopg"
+        self._psycopg = pipelined.available(url)
         if self.dialect != "sqlite" and not self._psycopg:
             kwargs["pool_pre_ping"] = True
         try:
             self.engine: Engine = sa.create_engine(url, **kwargs)
         except (ImportError, exc.ArgumentError) as e:
-            raise Unavailable(f"cannot use database {redact(uri)}: {e}") from e
-        self._thread_lock = threading.Lock()
+            raise Unavailable(f"cannot use database {self.uri}: {e}") from e
+        self.url = url
+        self._target = Target(
+            shown=self.uri,
+            settings=self.settings,
+            path=self.file.path if self.file else None,
+            read_only=bool(self.file and self.file.read_only),
+            secrets=self._secrets,
+        )
+        # Read by the execution context _watch_ddl installs; set before any
+        # engine derived from this one copies the engine's options.
+        self.engine.update_execution_options(modelbook_on_ddl=self._forget)
         self._held_lock = threading.Lock()
         self._held: dict[threading.Thread, Connection] = {}
         self._held_pid = os.getpid()
         self._orphans: list[Connection] = []
-        self._write_lock_fd: int | None = None
-        self._write_lock_path: str | None = None
-        if self.dialect == "sqlite":
-            database = url.database
-            if database and database != ":memory:" and not database.startswith("file:"):
-                self._write_lock_path = str(Path(database).expanduser()) + ".write.lock"
-            self._sqlite_hooks(self.engine)
+        self._writer_lock: WriterLock | None = None
+        self._pipelined = self._psycopg and self.settings.pipeline
+        if self.file is not None:
+            install(self.engine, self.file, self.settings.busy_timeout_ms)
+            if self.file.path is not None and not self.file.read_only:
+                lock_path = Path(f"{self.file.path}.write.lock")
+                self._writer_lock = WriterLock(lock_path, self.settings.busy_s)
             self._autocommit = self.engine.execution_options(modelbook_autocommit=True)
         else:
             self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
             if self._psycopg:
-                self._psycopg_hooks(self.engine)
-        self.url = url
+                _check_sockets_on_checkout(self.engine)
+            if self._pipelined:
+                pipelined.install(self.engine)
+        _watch_ddl(self.engine)
 
-    @staticmethod
-    def _sqlite_hooks(engine: Engine) -> None:
-        @event.listens_for(engine, "connect")
-        def _connect(dbapi_conn: Any, _record: Any) -> None:
-            dbapi_conn.isolation_level = None
-            cur = dbapi_conn.cursor()
-            cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}")
-            _enable_wal(cur)
-            cur.execute("PRAGMA synchronous = FULL")
-            cur.execute("PRAGMA foreign_keys = ON")
-            cur.close()
+    def __repr__(self) -> str:
+        return f"Database({self.uri!r})"
 
-        @event.listens_for(engine, "begin")
-        def _begin(conn: Connection) -> None:
-            options = conn.get_execution_options()
-            if options.get("modelbook_autocommit"):
-                return
-            sql = "BEGIN IMMEDIATE" if options.get("modelbook_write") else "BEGIN"
-            conn.connection.driver_connection.execute(sql)  # type: ignore[union-attr]
+    @property
+    def ephemeral(self) -> bool:
+        """True for an in-memory SQLite database, gone with its last connection."""
+        return bool(self.file and self.file.ephemeral)
 
-    @staticmethod
-    def _psycopg_hooks(engine: Engine) -> None:
-        @event.listens_for(engine, "checkout")
-        def _checkout(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
-            # The pool's usual liveness check is a round trip on every checkout.
-            # An idle connection has nothing to read unless the server has
-            # closed it or sent its termination notice, so a zero-timeout poll
-            # of the socket finds killed backends and restarted servers for free.
-            if dbapi_conn.closed or dbapi_conn.broken:
-                raise exc.DisconnectionError("connection closed")
-            try:
-                fd = dbapi_conn.fileno()
-            except dbapi_conn.Error as e:
-                raise exc.DisconnectionError(str(e)) from e
-            poller = select.poll()
-            poller.register(fd, select.POLLIN | select.POLLHUP)
-            if poller.poll(0):
-                raise exc.DisconnectionError("the server closed the connection")
+    @property
+    def read_only(self) -> bool:
+        """True when this user may only read the SQLite file (it was opened ``mode=ro``)."""
+        return bool(self.file and self.file.read_only)
 
-        @event.listens_for(engine, "after_cursor_execute")
-        def _sync(conn: Connection, cursor: Any, *_: Any) -> None:
-            # Inside a pipelined write, a statement run through SQLAlchemy
-            # needs its result now: send what is queued and wait for it.
-            pipeline = conn.get_execution_options().get("modelbook_pipeline")
-            if pipeline is not None:
-                pipeline.sync()
+    @property
+    def pipelined(self) -> bool:
+        """True when PostgreSQL writes are sent in a psycopg pipeline."""
+        return self._pipelined
 
     # transactions -------------------------------------------------------
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
+        """A read transaction on a pooled connection, rolled back at the end."""
         with self.translate(), self.engine.connect() as conn, conn.begin():
             yield conn
 
@@ -292,7 +246,8 @@ class Database:
         statements only: no pool checkout, liveness ping, BEGIN or ROLLBACK.
         A connection found dead (a restarted server, a killed backend) is
         replaced and the read run once more; reads change nothing, so the
-        retry is safe.
+        retry is safe. Returns what ``fn`` returns; driver errors are raised
+        as modelbook errors.
         """
         with self.translate():
             for attempt in (1, 2):
@@ -351,121 +306,134 @@ class Database:
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:
-        """One write transaction; on PostgreSQL its statements are pipelined.
+        """One write transaction: committed when the body returns, rolled back
+        when it raises.
 
-        With psycopg the transaction is an explicit ``BEGIN`` ... ``COMMIT``
-        sent in pipeline mode on a connection in autocommit (so the driver
-        adds no ``BEGIN`` of its own, which it would wait for). A statement
-        whose result is not needed is queued and sent with the next one that
-        is, and the last of them with ``COMMIT``: a tag write or an alias move
-        waits on two round trips instead of seven or eight. An error of a queued
-        statement surfaces at the next result or at the commit, and the whole
-        transaction is rolled back.
+        On SQLite the writer first queues on the lock file beside the database,
+        then begins with ``BEGIN IMMEDIATE``. On PostgreSQL with psycopg 3 the
+        statements are pipelined unless the pipeline is switched off (see
+        :mod:`.pipeline`). Raises ``Unavailable`` naming what must be writable
+        when this user may only read the SQLite file, and ``Unavailable``
+        "stayed busy" when other writers keep the lock past the busy timeout;
+        driver errors are raised as modelbook errors.
         """
-        if not self._psycopg:
-            with self.translate(), self._writer_turn(), self.engine.connect() as conn:
-                conn.execution_options(modelbook_write=True)
-                with conn.begin():
-                    yield conn
+        if self.file is not None:
+            self.file.refuse_writes()
+        if self._pipelined:
+            with self.translate(), pipelined.write(self._autocommit) as conn:
+                yield conn
             return
-        with self.translate(), self._autocommit.connect() as conn:
+        with self.translate(), self._writer_turn(), self.engine.connect() as conn:
             conn.execution_options(modelbook_write=True)
-            raw: Any = conn.connection.driver_connection
             with conn.begin():
-                try:
-                    with raw.pipeline() as pipeline:
-                        conn.execution_options(modelbook_pipeline=pipeline)
-                        _queue(conn, raw, "BEGIN")
-                        yield conn
-                        _queue(conn, raw, "COMMIT")
-                except raw.Error as e:
-                    raise _driver_error(conn, e, "COMMIT", ()) from e
-                finally:
-                    conn.execution_options(modelbook_pipeline=None)
-                    # Not committed (an error above): end the explicit transaction.
-                    if not raw.closed and raw.info.transaction_status != _PG_IDLE:
-                        with contextlib.suppress(raw.Error):
-                            raw.execute("ROLLBACK")
+                yield conn
 
-    @contextlib.contextmanager
-    def _writer_turn(self) -> Iterator[None]:
-        """On SQLite, queue writers on a kernel file lock before BEGIN IMMEDIATE.
-
-        SQLite's own busy handler makes a waiting writer sleep and poll, which
-        under many writers gives waits of hundreds of milliseconds; a blocking
-        ``flock`` wakes the next writer as soon as the lock is released.
-        """
-        if self._write_lock_path is None:
-            yield
-            return
-        with self._thread_lock:
-            if self._write_lock_fd is None:
-                self._write_lock_fd = os.open(self._write_lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-            fcntl.flock(self._write_lock_fd, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(self._write_lock_fd, fcntl.LOCK_UN)
+    def _writer_turn(self) -> contextlib.AbstractContextManager[None]:
+        if self._writer_lock is None:
+            return contextlib.nullcontext()
+        return self._writer_lock.hold()
 
     @contextlib.contextmanager
     def translate(self) -> Iterator[None]:
-        """Turn driver errors into modelbook errors at the boundary."""
+        """Turn driver errors into modelbook errors at the boundary (see :mod:`.errors`)."""
         try:
             yield
         except ModelbookError:
             raise
-        except exc.IntegrityError as e:
-            text = str(e.orig)
-            if "UNIQUE" in text or "unique" in text or "duplicate" in text:
-                raise AlreadyExists(f"already exists: {text.splitlines()[0]}") from e
-            raise Conflict(f"rejected by the database: {text.splitlines()[0]}") from e
-        except exc.OperationalError as e:
-            text = str(e.orig).strip().splitlines()[0] if e.orig else str(e)
-            if "locked" in text or "busy" in text:
-                raise Conflict(f"the database stayed busy: {text}") from e
-            raise Unavailable(f"database {redact(self.uri)} unavailable: {text}") from e
         except exc.DBAPIError as e:
-            text = str(e.orig).strip().splitlines()[0] if e.orig else str(e)
-            raise Unavailable(f"database {redact(self.uri)} failed: {text}") from e
+            raise classify(e, self._target) from e
 
     # schema ----------------------------------------------------------------
 
     def current_revision(self, conn: Connection) -> str | None:
-        try:
-            with conn.begin_nested():
-                row = conn.exec_driver_sql("SELECT version_num FROM alembic_version").first()
-        except exc.DBAPIError:
-            return None
-        return None if row is None else str(row[0])
+        """The schema revision Alembic recorded, or None (no table, or no row)."""
+        return self._revision(conn)[1]
+
+    @staticmethod
+    def _revision(conn: Connection) -> tuple[bool, str | None]:
+        """(whether Alembic's version table exists, the revision it names)."""
+        if not conn.dialect.has_table(conn, "alembic_version"):
+            return False, None
+        row = conn.exec_driver_sql("SELECT version_num FROM alembic_version").first()
+        return True, None if row is None else str(row[0])
 
     def migrate(self) -> None:
-        """Bring the schema to the head revision, once, even with racing openers."""
+        """Bring the schema to the head revision, once, even with racing openers.
+
+        A database this process already found at :data:`HEAD` is not checked
+        again. Raises ``NotFound`` when the database has no registry and the
+        ``Database`` was made with ``create=False``; ``Unavailable`` when the
+        schema needs creating or upgrading and this user may only read it, or
+        when another process keeps the migration lock past the busy timeout.
+        """
+        if self._seen_at_head():
+            return
         with self.translate():
             with self.engine.connect() as conn:
-                if self.current_revision(conn) == HEAD:
-                    conn.rollback()
-                    return
+                exists, revision = self._revision(conn)
                 conn.rollback()
-            with self._migration_lock():
-                self._upgrade()
+            if revision != HEAD:
+                self._may_upgrade(exists, revision)
+                with self._migration_lock():
+                    self._upgrade()
+            self._remember(HEAD)
+
+    def _may_upgrade(self, exists: bool, revision: str | None) -> None:
+        where = self.file.path if self.file and self.file.path else self.uri
+        if not exists and not self._create:
+            raise NotFound(f"no registry at {where}")
+        if self.file is not None and self.file.read_only:
+            self.file.refuse_writes(
+                f"creating its schema (revision {HEAD})"
+                if revision is None
+                else f"upgrading its schema from revision {revision} to {HEAD}"
+            )
+
+    def _schema_key(self) -> str | None:
+        """What identifies this database to the process's memory of schemas seen."""
+        if self.file is not None:
+            identity = file_identity(self.file.path)
+            return None if identity is None else f"{self.file.path}|{identity}"
+        env = "|".join(os.environ.get(k, "") for k in _LIBPQ_ENV)
+        return f"{self.uri}|{env}"
+
+    def _seen_at_head(self) -> bool:
+        key = self._schema_key()
+        return key is not None and _seen_at.get(key) == HEAD
+
+    def _remember(self, revision: str) -> None:
+        key = self._schema_key()
+        if key is not None:
+            with _seen_lock:
+                _seen_at[key] = revision
+
+    def _forget(self) -> None:
+        key = self._schema_key()
+        if key is not None:
+            with _seen_lock:
+                _seen_at.pop(key, None)
 
     @contextlib.contextmanager
     def _migration_lock(self) -> Iterator[None]:
-        if self.dialect == "sqlite":
-            db = self.url.database
-            if not db or db == ":memory:":
+        if self.file is not None:
+            if self.file.path is None:
                 yield
                 return
-            lock_path = Path(db).expanduser().with_suffix(".migrate.lock")
-            with open(lock_path, "a+") as handle:
-                fcntl.flock(handle, fcntl.LOCK_EX)
-                try:
-                    yield
-                finally:
-                    fcntl.flock(handle, fcntl.LOCK_UN)
+            lock = self.file.path.with_suffix(".migrate.lock")
+            with migration_lock(lock, self.settings.busy_s):
+                yield
         elif self.dialect == "postgresql":
             with self.engine.connect() as conn:
-                conn.exec_driver_sql(f"SELECT pg_advisory_lock({_PG_MIGRATE_LOCK})")
+                try:
+                    conn.exec_driver_sql(f"SELECT pg_advisory_lock({_PG_MIGRATE_LOCK})")
+                except exc.DBAPIError as e:
+                    if getattr(e.orig, "sqlstate", None) == "55P03":
+                        raise Unavailable(
+                            f"the schema of database {self.uri} is being upgraded by another "
+                            f"process: its lock was not free within the busy timeout of "
+                            f"{self.settings.busy_s:g} s"
+                        ) from e
+                    raise
                 conn.commit()
                 try:
                     yield
@@ -482,15 +450,55 @@ class Database:
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS))
         with self.engine.connect() as conn:
-            if self.current_revision(conn) == HEAD:
+            if self._revision(conn)[1] == HEAD:
                 conn.rollback()
                 return
             conn.rollback()
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
-            conn.commit()
+            with self._foreign_keys_deferred_to_the_end(conn):
+                if self.dialect == "postgresql":
+                    # A schema upgrade may rightly take longer than any one
+                    # statement of normal use; the setting ends with its transaction.
+                    conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+                self._check_foreign_keys(conn)
+                conn.commit()
+
+    @contextlib.contextmanager
+    def _foreign_keys_deferred_to_the_end(self, conn: Connection) -> Iterator[None]:
+        """On SQLite, no foreign key enforcement while the schema is upgraded.
+
+        Alembic changes a SQLite table by copying it to a new one and dropping
+        the old; with enforcement on, dropping a parent table deletes or
+        refuses its children's rows. The pragma only takes effect outside a
+        transaction, so it is set on the idle connection, and set back after.
+        """
+        if self.file is None:
+            yield
+            return
+        raw: Any = conn.connection.driver_connection
+        raw.execute("PRAGMA foreign_keys = OFF")
+        try:
+            yield
+        finally:
+            with contextlib.suppress(sqlite3.Error):
+                if conn.in_transaction():
+                    conn.rollback()
+                raw.execute("PRAGMA foreign_keys = ON")
+
+    def _check_foreign_keys(self, conn: Connection) -> None:
+        """Refuse to commit an upgraded SQLite schema that breaks a foreign key."""
+        if self.file is None:
+            return
+        broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+        if broken:
+            raise IntegrityError(
+                f"upgrading {self._target.name} to revision {HEAD} would break "
+                f"{len(broken)} foreign keys (first: {tuple(broken[0])}); nothing was changed"
+            )
 
     def dispose(self) -> None:
+        """Close this thread's and other held connections and the pool."""
         with self._held_lock:
             held, self._held = self._held, {}
         if self._same_process():
@@ -498,6 +506,73 @@ class Database:
                 with contextlib.suppress(exc.SQLAlchemyError):
                     conn.close()
         self.engine.dispose()
-        if self._write_lock_fd is not None:
-            os.close(self._write_lock_fd)
-            self._write_lock_fd = None
+
+
+def _pg_connect_args(url: URL, settings: Settings) -> dict[str, Any]:
+    """libpq parameters for the settings, leaving those the URL gives alone.
+
+    The timeouts go in ``options`` ahead of the URL's own, so a
+    ``-c statement_timeout=...`` in the URL wins.
+    """
+    given = url.query
+    ours: dict[str, Any] = {"connect_timeout": settings.connect_timeout_s}
+    if settings.keepalives_idle_s > 0:
+        ours.update(
+            keepalives=1,
+            keepalives_idle=settings.keepalives_idle_s,
+            keepalives_interval=settings.keepalives_interval_s,
+            keepalives_count=settings.keepalives_count,
+        )
+    else:
+        ours["keepalives"] = 0
+    args = {k: v for k, v in ours.items() if k not in given}
+    timeouts = (
+        f"-c statement_timeout={settings.statement_timeout_ms} "
+        f"-c lock_timeout={settings.busy_timeout_ms}"
+    )
+    own = given.get("options")
+    own_text = own if isinstance(own, str) else " ".join(own or ())
+    args["options"] = f"{timeouts} {own_text}".strip()
+    return args
+
+
+def _watch_ddl(engine: Engine) -> None:
+    """Tell the Database when DDL runs through ``engine``.
+
+    Schema changes made through one of its engines (a downgrade, a test's
+    DROP TABLE) make the next ``migrate()`` check the revision again. The
+    execution context sees every statement SQLAlchemy runs, compiled DDL and
+    driver SQL alike (``before_execute`` misses the latter), and costs
+    nothing on the statements ``Prebuilt`` runs.
+    """
+    dialect: Any = engine.dialect
+    base = dialect.execution_ctx_cls
+
+    class _DdlWatchingContext(base):  # type: ignore[misc, valid-type]
+        def pre_exec(self) -> None:
+            if self.isddl or (self.is_text and _DDL_TEXT.match(self.statement or "")):
+                on_ddl = self.execution_options.get("modelbook_on_ddl")
+                if on_ddl is not None:
+                    on_ddl()
+            super().pre_exec()
+
+    dialect.execution_ctx_cls = _DdlWatchingContext
+
+
+def _check_sockets_on_checkout(engine: Engine) -> None:
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+        # The pool's usual liveness check is a round trip on every checkout.
+        # An idle connection has nothing to read unless the server has
+        # closed it or sent its termination notice, so a zero-timeout poll
+        # of the socket finds killed backends and restarted servers for free.
+        if dbapi_conn.closed or dbapi_conn.broken:
+            raise exc.DisconnectionError("connection closed")
+        try:
+            fd = dbapi_conn.fileno()
+        except dbapi_conn.Error as e:
+            raise exc.DisconnectionError(str(e)) from e
+        poller = select.poll()
+        poller.register(fd, select.POLLIN | select.POLLHUP)
+        if poller.poll(0):
+            raise exc.DisconnectionError("the server closed the connection")

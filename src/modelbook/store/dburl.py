@@ -1,0 +1,91 @@
+"""Database URLs as they may be shown: never with a password.
+
+A password can sit in the user-info part (``user:pw@host``) or in the query
+string (``?password=pw``, also ``sslpassword``). SQLAlchemy's
+``URL.render_as_string(hide_password=True)`` masks the first; the query
+parameters are masked here. :func:`scrub` removes a known secret from any
+other text, such as a driver's error message.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from urllib.parse import quote, quote_plus
+
+import sqlalchemy as sa
+from sqlalchemy import exc
+from sqlalchemy.engine import URL
+
+MASK = "***"
+# Connection parameters whose value is a secret (libpq names).
+SECRET_PARAMS = ("password", "sslpassword")
+# Stands in for a masked query value while SQLAlchemy renders the URL, which
+# would otherwise percent-encode the mask itself.
+_PLACEHOLDER = "MODELBOOKMASKEDVALUE"
+
+
+def redact(uri: str | URL) -> str:
+    """``uri`` as it may be printed: every password replaced by ``***``.
+
+    ``uri``: a database URI string or a SQLAlchemy ``URL``. A string that is
+    not a valid URL is masked by pattern (``//user:secret@`` and
+    ``password=secret``) rather than shown as given. Never raises.
+    """
+    try:
+        url = sa.make_url(uri)
+    except (exc.ArgumentError, ValueError, TypeError):
+        text = str(uri)
+        text = re.sub(r"//([^:/@]*):[^@/]*@", rf"//\1:{MASK}@", text)
+        names = "|".join(SECRET_PARAMS)
+        return re.sub(rf"(?i)\b({names})=[^&\s]*", rf"\1={MASK}", text)
+    masked = {k: _PLACEHOLDER for k in SECRET_PARAMS if k in url.query}
+    if masked:
+        url = url.update_query_dict(masked)
+    return url.render_as_string(hide_password=True).replace(_PLACEHOLDER, MASK)
+
+
+def secrets_of(url: URL) -> tuple[str, ...]:
+    """The secrets ``url`` carries, raw and percent-encoded, longest first."""
+    found: list[str] = []
+    if url.password:
+        found.append(str(url.password))
+    for key in SECRET_PARAMS:
+        value = url.query.get(key)
+        if isinstance(value, str):
+            found.append(value)
+        elif value is not None:
+            found.extend(value)
+    forms = {
+        form
+        for s in found
+        if s
+        for form in (s, quote(s, safe=""), quote(s, safe=" +"), quote_plus(s))
+    }
+    return tuple(sorted(forms, key=len, reverse=True))
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every occurrence of each secret replaced by ``***``."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, MASK)
+    return text
+
+
+def without_secrets(url: URL) -> tuple[URL, dict[str, str]]:
+    """``url`` without its secret query parameters, and those parameters.
+
+    The parameters are then given to the driver as connect arguments, so the
+    engine's own URL (shown by ``repr(engine)`` and in SQLAlchemy's logs)
+    holds no secret beyond the user-info password, which SQLAlchemy masks.
+    """
+    taken: dict[str, str] = {}
+    for key in SECRET_PARAMS:
+        value = url.query.get(key)
+        if value is None:
+            continue
+        taken[key] = value if isinstance(value, str) else value[-1]
+    if taken:
+        url = url.difference_update_query(list(taken))
+    return url, taken

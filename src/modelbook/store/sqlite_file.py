@@ -1,0 +1,220 @@
+"""The SQLite database file: how it is opened, and what must be writable.
+
+A registry file this user may write is opened read-write, in WAL mode with
+``synchronous=FULL``, a busy timeout and foreign keys on. One this user may
+only read (the file or its folder is not writable) is opened read-only
+(``mode=ro``); every write then fails with a message naming what must be
+writable, before anything is attempted.
+
+Reading a WAL database needs its ``-wal`` and ``-shm`` files beside it. They
+exist while any process has the database open, and SQLite creates them
+otherwise, which a user who may not write the folder cannot. Such a file is
+then unreadable, and the error says so, with one exception: on a file system
+mounted read-only, where no one can write and so no ``-wal`` file can hold
+newer data, the file is opened as ``immutable``, which needs neither file.
+``immutable`` is never used elsewhere: SQLite then skips all locking and
+would read pages a concurrent writer is changing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Connection, Engine
+
+from ..errors import NotFound, Unavailable
+
+_MEMORY = ":memory:"
+
+
+@dataclass(frozen=True)
+class SqliteFile:
+    """How one SQLite database is opened.
+
+    ``path``: the database file (absolute), or None for an in-memory database
+    or a ``file:`` URI given as is; ``ephemeral``: the database lives in
+    memory and vanishes with its last connection; ``read_only``: this user
+    may not write the file or its folder, so it is opened with ``mode=ro``;
+    ``immutable``: opened with ``immutable=1`` (read-only file system only);
+    ``create``: a missing file may be created.
+    """
+
+    path: Path | None
+    ephemeral: bool = False
+    read_only: bool = False
+    immutable: bool = False
+    create: bool = True
+
+    @classmethod
+    def inspect(cls, url: URL, *, create: bool) -> SqliteFile:
+        """Look at the file ``url`` names and decide how to open it.
+
+        Raises ``NotFound("no registry at PATH")`` when the file is missing and
+        ``create`` is False, and ``Unavailable`` when its folder cannot be made.
+        """
+        database = url.database or ""
+        if database in ("", _MEMORY):
+            return cls(path=None, ephemeral=True)
+        if database.startswith("file:"):
+            memory = _MEMORY in database or url.query.get("mode") == "memory"
+            return cls(path=None, ephemeral=memory, create=create)
+        path = Path(database).expanduser().absolute()
+        if not path.exists():
+            if not create:
+                raise NotFound(f"no registry at {path}")
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise Unavailable(f"cannot create the folder of {path}: {e}") from e
+            return cls(path=path)
+        if os.access(path, os.W_OK) and os.access(path.parent, os.W_OK):
+            return cls(path=path, create=create)
+        wal = Path(f"{path}-wal")
+        immutable = _read_only_file_system(path) and not wal.exists()
+        return cls(path=path, read_only=True, immutable=immutable, create=create)
+
+    def driver_target(self) -> str | None:
+        """The file name to give ``sqlite3.connect`` (a ``file:`` URI), or None
+        to keep the one SQLAlchemy derives from the URL."""
+        if self.path is None:
+            return None
+        if self.immutable:
+            mode = "mode=ro&immutable=1"
+        elif self.read_only:
+            mode = "mode=ro"
+        elif not self.create:
+            mode = "mode=rw"
+        else:
+            mode = "mode=rwc"
+        return f"file:{quote(str(self.path))}?{mode}"
+
+    def refuse_writes(self, doing: str = "writing") -> None:
+        """Raise ``Unavailable`` naming what must be writable, if this file is
+        read-only; ``doing`` says what was about to be done."""
+        if self.read_only and self.path is not None:
+            raise Unavailable(
+                f"the registry database {self.path} is read-only for this user: {doing} "
+                f"needs write access to {what_must_be_writable(self.path)}"
+            )
+
+
+def what_must_be_writable(path: Path) -> str:
+    """What this user would need to write ``path`` (a SQLite file), in words.
+
+    SQLite writes the file itself, and creates its ``-wal``, ``-shm`` and
+    modelbook's lock files in the folder beside it.
+    """
+    if _read_only_file_system(path):
+        return f"the file system holding {path}, which is mounted read-only"
+    missing = []
+    if path.exists() and not os.access(path, os.W_OK):
+        missing.append(f"the file {path}")
+    if not os.access(path.parent, os.W_OK):
+        missing.append(f"the folder {path.parent} (for the -wal, -shm and lock files)")
+    for extra in (Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if extra.exists() and not os.access(extra, os.W_OK):
+            missing.append(f"the file {extra}")
+    if not missing:
+        missing = [f"the file {path}", f"the folder {path.parent}"]
+    return missing[0] if len(missing) == 1 else f"{', '.join(missing[:-1])} and {missing[-1]}"
+
+
+def why_wal_unreadable(path: Path) -> str:
+    """Why this user cannot read the WAL database ``path``, and the fix."""
+    return (
+        f"SQLite needs {path.name}-wal and {path.name}-shm beside it to read it; they do "
+        f"not exist, and this user may not create them: the folder {path.parent} must be "
+        f"writable for this user (or those files must exist, as they do while a user who "
+        f"may write the registry has it open)"
+    )
+
+
+def _read_only_file_system(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def install(engine: Engine, file: SqliteFile, busy_ms: int) -> None:
+    """Open connections of ``engine`` as ``file`` says, and set them up.
+
+    Every connection gets the busy timeout (``busy_ms``, milliseconds) and
+    foreign keys; a writable one is switched to WAL with ``synchronous=FULL``.
+    Transactions are begun by the hook below: ``BEGIN IMMEDIATE`` for a write
+    (execution option ``modelbook_write``), ``BEGIN`` for a read, none in
+    autocommit (``modelbook_autocommit``).
+    """
+    target = file.driver_target()
+    writable = not file.read_only
+
+    @event.listens_for(engine, "do_connect")
+    def _do_connect(_dialect: Any, _record: Any, cargs: list[Any], cparams: dict[str, Any]) -> None:
+        if target is not None:
+            cargs[:1] = [target]
+            cparams["uri"] = True
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        try:
+            cur.execute(f"PRAGMA busy_timeout = {int(busy_ms)}")
+            if writable:
+                enable_wal(cur, busy_ms)
+                cur.execute("PRAGMA synchronous = FULL")
+            cur.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        options = conn.get_execution_options()
+        if options.get("modelbook_autocommit"):
+            return
+        sql = "BEGIN IMMEDIATE" if options.get("modelbook_write") else "BEGIN"
+        conn.connection.driver_connection.execute(sql)  # type: ignore[union-attr]
+
+
+def enable_wal(cur: Any, busy_ms: int) -> None:
+    """Switch a database to WAL once; retried while a racing opener holds the lock.
+
+    Changing the journal mode can fail with SQLITE_BUSY or SQLITE_LOCKED
+    without calling the busy handler when several processes open a new
+    database at the same moment, so the switch is retried for up to
+    ``busy_ms`` milliseconds. Other errors are raised at once.
+    """
+    if str(cur.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+        return
+    deadline = time.monotonic() + busy_ms / 1000
+    delay = 0.001
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as e:
+            primary = getattr(e, "sqlite_errorcode", -1) & 0xFF
+            busy = primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+            if not busy or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
+
+
+def file_identity(path: Path | None) -> tuple[int, int] | None:
+    """(device, inode) of ``path``, or None if it has none: a file deleted and
+    made again at the same path is another database."""
+    if path is None:
+        return None
+    with contextlib.suppress(OSError):
+        st = path.stat()
+        return st.st_dev, st.st_ino
+    return None
