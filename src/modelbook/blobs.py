@@ -79,6 +79,10 @@ class _Missing(IntegrityError):
     """A blob that is not in the store at all (as opposed to damaged)."""
 
 
+def _is_sha256(name: str) -> bool:
+    return len(name) == 64 and all(c in "0123456789abcdef" for c in name)
+
+
 def _noop(_: int) -> None:
     return None
 
@@ -296,6 +300,74 @@ class BlobStore:
         check_sha256(sha256)
         return f"{self.root}/sha256/{sha256[:2]}/{sha256}"
 
+    def iter_blobs(self) -> Iterator[tuple[str, int, float]]:
+        """Every stored blob as (sha256, size in bytes, last write as epoch seconds).
+
+        Entries that are not blobs (foreign files, temporaries) are left out.
+        Raises Unavailable when the store cannot be listed.
+        """
+        base = f"{self.root}/sha256"
+        try:
+            if self.local:
+                if not os.path.isdir(base):
+                    return
+                for shard in sorted(os.listdir(base)):
+                    for entry in os.scandir(f"{base}/{shard}"):
+                        if _is_sha256(entry.name) and entry.is_file(follow_symlinks=False):
+                            st = entry.stat(follow_symlinks=False)
+                            yield entry.name, st.st_size, st.st_mtime
+                return
+            for info in self.fs.find(base, detail=True).values():
+                name = str(info["name"]).rsplit("/", 1)[-1]
+                if _is_sha256(name):
+                    modified = info.get("LastModified") or info.get("mtime") or 0
+                    stamp = modified.timestamp() if hasattr(modified, "timestamp") else modified
+                    yield name, int(info.get("size") or 0), float(stamp)
+        except OSError as exc:
+            raise Unavailable(f"cannot list blob store {self.url}: {exc}") from exc
+
+    def remove_if_older(self, sha256: str, cutoff: float) -> bool:
+        """Remove a blob unless it was written at or after ``cutoff`` (epoch seconds).
+
+        Returns whether it was removed. Raises IntegrityError for a malformed
+        hash, Unavailable when the store cannot be written.
+        """
+        path = self.path(sha256)
+        try:
+            if self.local:
+                if os.stat(path).st_mtime >= cutoff:
+                    return False
+                os.unlink(path)
+                return True
+            info = self.fs.info(path)
+            modified = info.get("LastModified") or info.get("mtime") or 0
+            stamp = modified.timestamp() if hasattr(modified, "timestamp") else modified
+            if float(stamp) >= cutoff:
+                return False
+            self.fs.rm_file(path)
+            return True
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise Unavailable(f"cannot remove blob {sha256} from {self.url}: {exc}") from exc
+
+    def stored_size(self, sha256: str) -> int | None:
+        """The size in bytes of the stored blob of ``sha256``, or None when it is not stored.
+
+        Raises:
+            IntegrityError: ``sha256`` is malformed.
+            Unavailable: the store cannot be reached.
+        """
+        path = self.path(sha256)
+        try:
+            if self.local:
+                return os.stat(path).st_size
+            return int(self.fs.size(path))
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise Unavailable(f"blob store {self.url} cannot be reached: {exc}") from exc
+
     def exists(self, sha256: str) -> bool:
         """Whether a blob of ``sha256`` is stored (its content is not checked).
 
@@ -362,6 +434,8 @@ class BlobStore:
         sha = hashlib.sha256(data).hexdigest()
         final = self.path(sha)
         if self._intact_copy(final, data):
+            # Reused: its time is refreshed so that gc sees it as just written.
+            os.utime(final)
             return sha, len(data)
         return sha, self._land(final, data)
 

@@ -204,8 +204,8 @@ class Environment(_Frozen):
 class Version(_Frozen):
     """One immutable release of a model.
 
-    Everything but ``stage``, ``tags`` and ``aliases`` (the aliases that point
-    at it when it was read) is frozen at registration; a change is a new
+    Everything but ``stage``, ``tags``, ``aliases`` (the aliases that point
+    at it when it was read) and ``deprecated`` is frozen at registration; a change is a new
     version. The value itself is read-only all the way down.
     """
 
@@ -225,6 +225,7 @@ class Version(_Frozen):
     stage: Stage = Stage.STAGING
     tags: FrozenMap[str, str] = Field(default_factory=dict)
     aliases: tuple[str, ...] = ()
+    deprecated: bool = False
 
     @property
     def uri(self) -> str:

@@ -35,12 +35,18 @@ from .domain import (
     VerifyReport,
 )
 from .events import Event
+from .release_api import ReleaseOperations
 from .services.aliases import AliasService
 from .services.artifacts import ArtifactService
-from .services.audit import AuditService, VerifyResult
+from .services.audit import AuditService
 from .services.base import Context
+from .services.gc import GcService
+from .services.governance import GovernanceService
 from .services.models import ModelService
+from .services.notes import NoteService
 from .services.registration import RegistrationService
+from .services.release import ReleaseService
+from .services.serving import ServingService
 from .services.tags import TagService
 from .services.versions import VersionService
 from .store import Database, default_home
@@ -60,7 +66,7 @@ def login_name() -> str:
         return f"uid-{os.getuid()}"
 
 
-class Registry:
+class Registry(ReleaseOperations):
     """A model registry on one metadata database and one blob store.
 
     ``uri`` is any SQLAlchemy database URI; by default a SQLite file under
@@ -96,6 +102,11 @@ class Registry:
         self._aliases = AliasService(self.ctx)
         self._artifacts = ArtifactService(self.ctx, self._versions)
         self._audit = AuditService(self.ctx)
+        self._gov = GovernanceService(self.ctx)
+        self._release = ReleaseService(self.ctx, self._gov)
+        self._serving = ServingService(self.ctx, self._gov, self._release)
+        self._notes = NoteService(self.ctx)
+        self._gc = GcService(self.ctx, self._gov)
 
     @property
     def uri(self) -> str:
@@ -317,7 +328,7 @@ class Registry:
         version N (``expect=0``: only if the alias does not exist yet); else
         :class:`Conflict`.
         """
-        return self._aliases.set(
+        return self._serving.set_alias(
             name, alias, version, actor=self._who(actor), reason=reason, expect=expect
         )
 
@@ -330,7 +341,9 @@ class Registry:
         expect: int | None = None,
         actor: str | None = None,
     ) -> None:
-        self._aliases.delete(name, alias, actor=self._who(actor), reason=reason, expect=expect)
+        self._serving.delete_alias(
+            name, alias, actor=self._who(actor), reason=reason, expect=expect
+        )
 
     def aliases(self, name: str) -> list[Alias]:
         return self._aliases.list(name)
@@ -387,14 +400,6 @@ class Registry:
             limit=limit,
             page_token=page_token,
         )
-
-    def audit_head(self) -> str:
-        """One digest over every audit chain's head, with the event count."""
-        return self._audit.head()
-
-    def verify_audit(self, expect_head: str | None = None) -> VerifyResult:
-        """Check every audit chain (and, with ``expect_head``, the history up to it)."""
-        return self._audit.verify(expect_head)
 
 
 __all__ = ["Registry", "login_name"]

@@ -23,6 +23,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from modelbook.blobs import TEMP_DIR, TEMP_MARKER
 from modelbook import Registry
 from modelbook.store import schema as t
 
@@ -162,8 +163,11 @@ def blob_files(blob_dir: Path) -> dict[str, Path]:
 
 
 def tmp_files(blob_dir: Path) -> list[Path]:
-    root = blob_dir / "tmp"
-    return sorted(p for p in root.iterdir() if p.is_file()) if root.exists() else []
+    """Temporary files of the blob store (not its folder's marker)."""
+    root = blob_dir / TEMP_DIR
+    if not root.exists():
+        return []
+    return sorted(p for p in root.iterdir() if p.is_file() and p.name != TEMP_MARKER)
 
 
 def sha256_file(path: Path) -> str:

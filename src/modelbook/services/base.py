@@ -45,7 +45,16 @@ class VersionCache:
 
     @staticmethod
     def _identity(model: str, row: Any) -> tuple[Any, ...]:
-        return (model, row.number, row.doc, row.tags, row.stage, row.aliases, row.semver)
+        return (
+            model,
+            row.number,
+            row.doc,
+            row.tags,
+            row.stage,
+            row.aliases,
+            row.semver,
+            row.deprecated_at,
+        )
 
     def version(self, model: str, row: Any) -> Version:
         identity = self._identity(model, row)

@@ -80,7 +80,7 @@ __all__ = [
 ]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-HEAD = "0002"
+HEAD = "0003"
 _PG_MIGRATE_LOCK = 0x6D6F64656C626B  # "modelbk"
 # The default busy timeout, in milliseconds.
 SQLITE_BUSY_MS = DEFAULT_BUSY_MS

@@ -85,6 +85,9 @@ versions = Table(
     Column("tags", Text, nullable=False, default="{}"),
     Column("created_at", BigInteger, nullable=False),
     Column("created_by", String(256), nullable=False),
+    # A mutable annotation: when the version was marked deprecated (a bad
+    # release, a rollback's source); it is then never a rollback target.
+    Column("deprecated_at", BigInteger),
     UniqueConstraint("model_id", "number"),
     UniqueConstraint("model_id", "semver"),
     Index(None, "model_id", "semver_major", "semver_minor", "semver_patch"),
@@ -195,6 +198,44 @@ chain_heads = Table(
     Column("chain", String(160), primary_key=True),
     Column("seq", BigInteger, nullable=False),
     Column("hash", String(64), nullable=False),
+)
+
+# Mutable annotations of a version: approvals, rejections, attestations, gate
+# evaluations, comments, monitoring, online observations, health, drills.
+# Each is one row with its kind and a JSON body; rows are only ever added.
+annotations = Table(
+    "annotations",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("version_id", Id, ForeignKey("versions.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("actor", String(256), nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Column("body", Text, nullable=False),
+    Index(None, "version_id", "kind", "id"),
+)
+
+# Roles granted on the registry (embedded mode trusts the local user's name).
+roles = Table(
+    "roles",
+    metadata,
+    Column("actor", String(256), primary_key=True),
+    Column("role", String(16), primary_key=True),
+    Column("granted_by", String(256), nullable=False),
+    Column("granted_at", BigInteger, nullable=False),
+)
+
+# Every policy ever set; the newest is in force.
+policies = Table(
+    "policies",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("text", Text, nullable=False),
+    Column("format", String(8), nullable=False),
+    Column("source", String(256), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("set_by", String(256), nullable=False),
+    Column("set_at", BigInteger, nullable=False),
 )
 
 # Columns of ``versions`` that no statement may ever change after insert.

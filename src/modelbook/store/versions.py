@@ -59,6 +59,7 @@ VERSION_COLS = (
     _v.tags,
     _v.created_at,
     _v.created_by,
+    _v.deprecated_at,
     _ALIASES_OF,
 )
 # What a writer of the version needs of its model: its id and its audit chain's head.
@@ -89,6 +90,7 @@ def version_from_row(model: str, row: Row[Any]) -> Version:
             created_at=to_dt(row.created_at),
             created_by=row.created_by,
             aliases=tuple(sorted(row.aliases.split(","))) if row.aliases else (),
+            deprecated=row.deprecated_at is not None,
         )
         return Version.model_validate(doc)
     except (ValueError, TypeError, ValidationError) as exc:
@@ -255,3 +257,8 @@ def artifact_rows(conn: Connection, model: str | None) -> list[Row[Any]]:
     if model is not None:
         stmt = stmt.where(t.models.c.name == model)
     return list(conn.execute(stmt))
+
+
+def referenced_blobs(conn: Connection) -> set[str]:
+    """Every sha256 some version's artifact names."""
+    return {r[0] for r in conn.execute(sa.select(t.artifacts.c.sha256).distinct())}

@@ -1,0 +1,75 @@
+"""Garbage collection of blobs that no version references.
+
+Dry run by default. A blob is removed only when no artifact row names it and
+it was last written more than ``grace`` ago: a registration stores its blobs
+before it commits the version that names them (and refreshes the time of a
+blob it reuses), so a registration in flight never loses a blob it is about
+to reference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..store import versions as version_rows
+from . import audit as log
+from .base import Context
+from .governance import GovernanceService
+
+GRACE_SECONDS = 24 * 3600
+
+
+@dataclass(frozen=True)
+class GcReport:
+    """Unreferenced blobs found (and, with ``applied``, removed)."""
+
+    applied: bool
+    blobs: tuple[str, ...]
+    bytes: int
+    kept_recent: int
+
+
+class GcService:
+    def __init__(self, ctx: Context, governance: GovernanceService) -> None:
+        self.ctx = ctx
+        self.gov = governance
+
+    def gc(self, *, actor: str, apply: bool = False, grace: float = GRACE_SECONDS) -> GcReport:
+        """Find (and with ``apply`` remove) blobs no version references.
+
+        Raises PermissionDenied (only an admin removes blobs), Unavailable.
+        """
+        now = self.ctx.clock()
+        cutoff = now / 1e6 - grace
+        stored = list(self.ctx.blobs.iter_blobs())
+        referenced = self.ctx.db.reading(version_rows.referenced_blobs)
+        unreferenced = [b for b in stored if b[0] not in referenced]
+        old = [b for b in unreferenced if b[2] < cutoff]
+        if not apply:
+            return GcReport(False, tuple(b[0] for b in old), sum(b[1] for b in old), len(unreferenced) - len(old))
+        removed: list[tuple[str, int, float]] = []
+        with self.ctx.db.write() as conn:
+            self.gov.require(conn, "gc", actor, at=now)
+            # Read again under the write lock: a version committed since then keeps its blobs.
+            referenced = version_rows.referenced_blobs(conn)
+            for sha, size, mtime in old:
+                if sha not in referenced and self.ctx.blobs.remove_if_older(sha, cutoff):
+                    removed.append((sha, size, mtime))
+            log.record(
+                conn,
+                log.registry_head(conn),
+                actor=actor,
+                at=now,
+                action="blobs.gc",
+                subject="registry:blobs",
+                after={
+                    "removed": [s for s, _, _ in removed],
+                    "bytes": sum(n for _, n, _ in removed),
+                },
+            )
+        return GcReport(
+            True,
+            tuple(s for s, _, _ in removed),
+            sum(n for _, n, _ in removed),
+            len(unreferenced) - len(old),
+        )

@@ -1,0 +1,228 @@
+"""Registry-wide settings of the release flow: the policy in force, and roles.
+
+Embedded mode trusts the local user: the actor is ``MODELBOOK_USER`` or the
+login name, and roles are looked up by that name. Whoever created the
+registry (the actor of its first event) is its first admin; an admin grants
+every other role. Operations of the contributor level (register, tag,
+promote, comment ...) are open to every local user; reviewer, deployer and
+admin operations need the role.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.engine import Connection
+
+from .. import roles as role_rules
+from .. import validation
+from ..errors import InvalidInput, NotFound
+from ..policy import DEFAULT_POLICY_TEXT, Policy, default_policy, load_policy
+from ..store import governance as rows
+from ..store.rows import to_dt
+from . import audit as log
+from .base import Context
+
+# Operations every local user may run in embedded mode (see the module docstring).
+OPEN_ROLE = role_rules.Role.CONTRIBUTOR
+
+
+@dataclass(frozen=True)
+class PolicyInfo:
+    """The policy in force: its text and who set it when (None for the shipped default)."""
+
+    text: str
+    format: str
+    source: str
+    sha256: str
+    set_by: str | None
+    set_at: datetime | None
+
+    @property
+    def is_default(self) -> bool:
+        return self.set_by is None
+
+
+@dataclass(frozen=True)
+class RoleGrant:
+    actor: str
+    role: str
+    granted_by: str
+    granted_at: datetime
+
+
+class GovernanceService:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self._parsed: tuple[str, Policy] | None = None
+        self._lock = threading.Lock()
+
+    # policy ---------------------------------------------------------------------
+
+    def policy(self, conn: Connection) -> Policy:
+        """The policy in force, parsed once per text."""
+        row = rows.current_policy(conn)
+        if row is None:
+            return default_policy()
+        cached = self._parsed
+        if cached is not None and cached[0] == row.sha256:
+            return cached[1]
+        parsed = load_policy(row.text, source=row.source, format=row.format)
+        with self._lock:
+            self._parsed = (row.sha256, parsed)
+        return parsed
+
+    def policy_info(self) -> PolicyInfo:
+        row = self.ctx.db.reading(rows.current_policy)
+        if row is None:
+            return PolicyInfo(
+                text=DEFAULT_POLICY_TEXT,
+                format="toml",
+                source="default.toml",
+                sha256=hashlib.sha256(DEFAULT_POLICY_TEXT.encode()).hexdigest(),
+                set_by=None,
+                set_at=None,
+            )
+        return PolicyInfo(
+            text=row.text,
+            format=row.format,
+            source=row.source,
+            sha256=row.sha256,
+            set_by=row.set_by,
+            set_at=to_dt(row.set_at),
+        )
+
+    def set_policy(
+        self, text: str, *, actor: str, source: str = "policy", format: str | None = None
+    ) -> PolicyInfo:
+        """Check and store a policy; it applies to every gate evaluated after this call.
+
+        Raises InvalidInput (each problem naming its line), PermissionDenied
+        (only an admin sets the policy).
+        """
+        validation.text(text, "policy", validation.MAX_TEXT_LEN)
+        validation.text(source, "policy source name", 256)
+        parsed = load_policy(text, source=source, format=format)  # type: ignore[arg-type]
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        now = self.ctx.clock()
+        with self.ctx.db.write() as conn:
+            head = log.registry_head(conn)
+            self.require(conn, "policy_set", actor, head=head, at=now)
+            before = rows.current_policy(conn)
+            rows.add_policy(
+                conn,
+                {
+                    "text": text,
+                    "format": parsed.format,
+                    "source": source,
+                    "sha256": digest,
+                    "set_by": actor,
+                    "set_at": now,
+                },
+            )
+            log.record(
+                conn,
+                log.registry_head(conn),
+                actor=actor,
+                at=now,
+                action="policy.set",
+                subject="registry:policy",
+                before={"sha256": None if before is None else before.sha256},
+                after={"sha256": digest, "source": source, "format": parsed.format},
+            )
+        return self.policy_info()
+
+    # roles ----------------------------------------------------------------------
+
+    def roles_of(self, conn: Connection, actor: str) -> frozenset[str]:
+        return rows.roles_of(conn, actor)
+
+    def require(
+        self,
+        conn: Connection,
+        operation: str,
+        actor: str,
+        *,
+        head: log.Head | None = None,
+        at: int | None = None,
+    ) -> frozenset[str]:
+        """The actor's roles, or PermissionDenied when ``operation`` needs one they lack.
+
+        Inside a write; on a registry with no roles at all, its creator is made
+        its first admin first (with a ``role.grant`` event).
+        """
+        needed = role_rules.required_role(operation)
+        if needed == OPEN_ROLE or needed == role_rules.Role.VIEWER:
+            return rows.roles_of(conn, actor)
+        if not rows.any_role(conn):
+            self._first_admin(conn, actor, at if at is not None else self.ctx.clock())
+        held = rows.roles_of(conn, actor)
+        role_rules.require(operation, held, actor)
+        return held
+
+    def _first_admin(self, conn: Connection, actor: str, at: int) -> None:
+        creator = rows.first_event_actor(conn) or actor
+        rows.grant(conn, creator, role_rules.Role.ADMIN.value, creator, at)
+        log.record(
+            conn,
+            log.registry_head(conn),
+            actor=creator,
+            at=at,
+            action="role.grant",
+            subject=f"actor:{creator}",
+            after={"actor": creator, "role": "admin"},
+            reason="first admin: created the registry",
+        )
+
+    def grant(self, who: str, role: str, *, actor: str) -> RoleGrant:
+        """Grant ``role`` to ``who``; only an admin may. Raises InvalidInput, PermissionDenied."""
+        who = validation.actor(who)
+        role = role_rules.role(role).value
+        now = self.ctx.clock()
+        with self.ctx.db.write() as conn:
+            log.registry_head(conn)
+            self.require(conn, "role_grant", actor, at=now)
+            if rows.grant(conn, who, role, actor, now):
+                log.record(
+                    conn,
+                    log.registry_head(conn),
+                    actor=actor,
+                    at=now,
+                    action="role.grant",
+                    subject=f"actor:{who}",
+                    after={"actor": who, "role": role},
+                )
+        return RoleGrant(actor=who, role=role, granted_by=actor, granted_at=to_dt(now))
+
+    def revoke(self, who: str, role: str, *, actor: str) -> None:
+        """Revoke ``role`` from ``who``; the last admin cannot be revoked."""
+        who = validation.actor(who)
+        role = role_rules.role(role).value
+        now = self.ctx.clock()
+        with self.ctx.db.write() as conn:
+            log.registry_head(conn)
+            self.require(conn, "role_revoke", actor, at=now)
+            if role == "admin" and rows.admins(conn) == [who]:
+                raise InvalidInput(f"{who!r} is the last admin: grant admin to someone else first")
+            if not rows.revoke(conn, who, role):
+                raise NotFound(f"{who!r} does not hold the role {role!r}")
+            log.record(
+                conn,
+                log.registry_head(conn),
+                actor=actor,
+                at=now,
+                action="role.revoke",
+                subject=f"actor:{who}",
+                before={"actor": who, "role": role},
+            )
+
+    def roles(self) -> list[RoleGrant]:
+        return [
+            RoleGrant(
+                actor=r.actor, role=r.role, granted_by=r.granted_by, granted_at=to_dt(r.granted_at)
+            )
+            for r in self.ctx.db.reading(rows.all_roles)
+        ]

@@ -1,0 +1,382 @@
+"""The release flow: stage moves behind gates, reviews, deprecation and archiving.
+
+The rules are pure (:mod:`modelbook.lifecycle`, :mod:`modelbook.policy`,
+:mod:`modelbook.checks`, :mod:`modelbook.roles`); this service feeds them
+what they need from the store and writes what they decide, each operation in
+one transaction. A refused gate still records its evaluation (the evidence
+and its event) and then raises :class:`GateFailed`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from .. import limits, uris, validation
+from ..annotations import Approval, Attestation, CheckRecord, Rejection
+from ..checks import CheckContext, GateOutcome, evaluate_gate
+from ..domain import Version
+from ..errors import Conflict, GateFailed, InvalidInput, PermissionDenied
+from ..lifecycle import ARCHIVED, DEPLOYED
+from ..policy import Policy
+from ..store import aliases as alias_rows
+from ..store import annotations as note_rows
+from ..store import models as model_rows
+from ..store import versions as version_rows
+from ..store.rows import to_dt
+from . import audit as log
+from . import notes
+from .base import Context, version_row
+from .governance import GovernanceService
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """What a promotion did: the stages entered, and each gate's outcome."""
+
+    version: Version
+    stages: tuple[str, ...]
+    outcomes: tuple[GateOutcome, ...]
+
+
+@dataclass
+class Chain:
+    """The head of a model's audit chain inside one write; every event moves it."""
+
+    head: log.Head
+
+
+@dataclass
+class Locked:
+    """A version inside a write: its row (model and version locked), its value, and the
+    model's chain, shared by every version of the model touched in the write."""
+
+    name: str
+    row: Any
+    version: Version
+    chain: Chain
+
+    @property
+    def head(self) -> log.Head:
+        return self.chain.head
+
+    @head.setter
+    def head(self, value: log.Head) -> None:
+        self.chain.head = value
+
+
+class ReleaseService:
+    def __init__(self, ctx: Context, governance: GovernanceService) -> None:
+        self.ctx = ctx
+        self.gov = governance
+
+    # shared machinery -----------------------------------------------------------
+
+    def lock(self, conn: Connection, uri: str, chain: Chain | None = None) -> Locked:
+        """Lock the model and the version ``uri`` names and read it.
+
+        ``chain``: the model's chain when an earlier statement of this write
+        already moved it; else it is read with the version.
+        """
+        ref = uris.parse(uri)
+        row = version_row(conn, ref, lock=True)
+        return Locked(
+            ref.name,
+            row,
+            version_rows.version_from_row(ref.name, row),
+            chain or Chain(log.Head.of_model(ref.name, row)),
+        )
+
+    def context(
+        self, conn: Connection, v: Locked, target: str, actor: str, roles: frozenset[str]
+    ) -> CheckContext:
+        """Everything the checks may consult about ``v``, read inside the write."""
+        model = model_rows.model_from_row(model_rows.find(conn, v.name))
+        served: dict[str, Version] = {}
+        numbers = {int(v.row.id): int(v.row.number)}
+        for alias in alias_rows.of_model(conn, v.name, v.row.model_id):
+            row = version_rows.find(conn, v.name, "number", str(alias.version))
+            if row is not None:
+                served[alias.name] = self.ctx.cache.version(v.name, row)
+                numbers[int(row.id)] = int(row.number)
+        found = notes.parse_rows(
+            note_rows.of_versions(conn, [int(v.row.id)], ("approval", "rejection", "attestation"))
+        )
+        observed = note_rows.of_versions(conn, list(numbers), ("observation",))
+        by_number: dict[int, list[Any]] = {}
+        for r, obs in zip(observed, notes.parse_rows(observed)["observation"], strict=True):
+            by_number.setdefault(numbers[int(r.version_id)], []).append(obs)
+        return CheckContext(
+            model=model,
+            target_stage=target,
+            actor=actor,
+            actor_roles=roles,
+            served=served,
+            approvals=tuple(found["approval"]),
+            rejections=tuple(found["rejection"]),
+            attestations=tuple(found["attestation"]),
+            observations={k: tuple(o) for k, o in by_number.items()},
+            now=to_dt(self.ctx.clock()),
+            smoke_test=None,
+        )
+
+    def evaluate(
+        self,
+        conn: Connection,
+        v: Locked,
+        policy: Policy,
+        target: str,
+        actor: str,
+        roles: frozenset[str],
+    ) -> GateOutcome:
+        """Run the gate of ``target`` and store its evidence and event on the version."""
+        ctx = self.context(conn, v, target, actor, roles)
+        outcome = evaluate_gate(policy.gate(ctx.model.risk_tier, target), v.version, ctx)
+        now = self.ctx.clock()
+        value = notes.Evaluation(
+            target_stage=target,
+            passed=outcome.passed,
+            records=outcome.records(actor=actor, at=to_dt(now)),
+            actor=actor,
+            at=to_dt(now),
+        )
+        v.head = notes.record(
+            conn, v.row, v.name, value, "evaluation", action="version.evaluate", head=v.head
+        )
+        return outcome
+
+    def set_stage(
+        self, conn: Connection, v: Locked, stage: str, actor: str, reason: str | None
+    ) -> None:
+        """Move ``v`` to ``stage`` with its ``version.stage`` event."""
+        before = v.row.stage
+        if before == stage:
+            return
+        version_rows.set_stage(conn, v.row.id, stage)
+        v.head = log.record(
+            conn,
+            v.head,
+            actor=actor,
+            at=self.ctx.clock(),
+            action="version.stage",
+            subject=log.subject_of(v.name, v.row.number),
+            model=v.name,
+            version=v.row.number,
+            before={"stage": before},
+            after={"stage": stage},
+            reason=reason,
+        )
+
+    # promotion ------------------------------------------------------------------
+
+    def promote(
+        self,
+        uri: str,
+        *,
+        actor: str,
+        to: str | None = None,
+        auto: bool = False,
+        comment: str | None = None,
+    ) -> Promotion:
+        """Move a version to stage ``to`` through its gate, or with ``auto`` as far as the
+        gates allow (stopping before ``deployed``).
+
+        Raises InvalidInput (unknown or illegal stage; ``deployed`` is entered by
+        deploy), GateFailed (each failing check and its hint; the evaluation is
+        recorded), PermissionDenied.
+        """
+        if to is None and not auto:
+            raise InvalidInput("name the stage to promote to (--to STAGE) or pass --auto")
+        why = None if comment is None else validation.text(comment, "comment", limits.MAX_TEXT)
+        refused: GateFailed | None = None
+        with self.ctx.db.write() as conn:
+            v = self.lock(conn, uri)
+            policy = self.gov.policy(conn)
+            graph = policy.graph
+            roles = self.gov.require(conn, "promote", actor)
+            current = v.row.stage
+            if to is not None:
+                target = graph.stage(to)
+                if target == DEPLOYED:
+                    raise InvalidInput(
+                        f"a version enters {DEPLOYED!r} when a serving alias points at it: "
+                        f"use `modelbook deploy {v.version.uri} --reason TEXT`"
+                    )
+            if auto:
+                path = graph.auto_path(current)
+                if to is not None:
+                    if target not in path:
+                        graph.check_move(current, target)
+                        path = (target,)
+                    else:
+                        path = path[: path.index(target) + 1]
+                if not path:
+                    raise InvalidInput(
+                        f"{v.version.uri} is {current!r}: --auto has no stage left before "
+                        f"{DEPLOYED!r}; deploy it"
+                    )
+            else:
+                graph.check_move(current, target)
+                path = (target,)
+            entered: list[str] = []
+            outcomes: list[GateOutcome] = []
+            for step in path:
+                outcome = self.evaluate(conn, v, policy, step, actor, roles)
+                outcomes.append(outcome)
+                if not outcome.passed:
+                    try:
+                        outcome.raise_if_failed(v.version)
+                    except GateFailed as exc:
+                        refused = exc
+                    break
+                self.set_stage(conn, v, step, actor, why)
+                v.row = v.row._replace(stage=step)
+                entered.append(step)
+        if refused is not None and (not auto or not entered):
+            raise refused
+        return Promotion(
+            version=self._reread(f"models:/{v.name}/{v.row.number}"),
+            stages=tuple(entered),
+            outcomes=tuple(outcomes),
+        )
+
+    # reviews ---------------------------------------------------------------------
+
+    def approve(self, uri: str, *, actor: str, comment: str | None = None) -> Promotion:
+        """Record an approval; then, if the version waits for the stage an approval
+        gate guards, try that gate (it may need more approvals)."""
+        return self._review(uri, "approve", actor=actor, comment=comment)
+
+    def reject(self, uri: str, *, actor: str, comment: str) -> None:
+        """Record a rejection with its reason; it blocks approval gates until overturned."""
+        if comment is None or not str(comment).strip():
+            raise InvalidInput("a rejection needs a reason (--comment TEXT)")
+        self._review(uri, "reject", actor=actor, comment=comment)
+
+    def attest(self, uri: str, name: str, *, actor: str, comment: str | None = None) -> Attestation:
+        """Record a named sign-off such as ``pii_review`` or ``security_scan``."""
+        key = validation.key(name, "attestation name")
+        text = None if comment is None else validation.text(comment, "comment", limits.MAX_TEXT)
+        with self.ctx.db.write() as conn:
+            v = self.lock(conn, uri)
+            roles = self.gov.require(conn, "attest", actor)
+            value = Attestation(
+                name=key,
+                actor=actor,
+                roles=tuple(sorted(roles)),
+                comment=text,
+                at=to_dt(self.ctx.clock()),
+            )
+            existing = notes.parse_rows(note_rows.of_version(conn, v.row.id, ("attestation",)))
+            if any(a.name == key and a.actor == actor for a in existing["attestation"]):
+                raise Conflict(f"{actor!r} already attested {key!r} on {v.version.uri}")
+            notes.record(
+                conn, v.row, v.name, value, "attestation", action="version.attest", head=v.head
+            )
+        return value
+
+    def _review(self, uri: str, verb: str, *, actor: str, comment: str | None) -> Promotion:
+        text = None if comment is None else validation.text(comment, "comment", limits.MAX_TEXT)
+        moved: Promotion | None = None
+        with self.ctx.db.write() as conn:
+            v = self.lock(conn, uri)
+            policy = self.gov.policy(conn)
+            roles = self.gov.require(conn, verb, actor)
+            if v.row.stage in (ARCHIVED, DEPLOYED):
+                raise InvalidInput(
+                    f"{v.version.uri} is {v.row.stage!r}: there is nothing to {verb}"
+                )
+            tier = model_rows.find(conn, v.name).risk_tier
+            found = notes.parse_rows(
+                note_rows.of_version(conn, v.row.id, ("approval", "rejection"))
+            )
+            now = to_dt(self.ctx.clock())
+            if verb == "approve":
+                if tier == "high" and actor == v.version.created_by:
+                    raise PermissionDenied(
+                        f"{actor!r} registered {v.version.uri}, a high-risk version, and so "
+                        "cannot approve it (separation of duties): ask another reviewer"
+                    )
+                last = [d for d in (*found["approval"], *found["rejection"]) if d.actor == actor]
+                last.sort(key=lambda d: d.at)
+                if last and isinstance(last[-1], Approval):
+                    raise Conflict(f"{actor!r} already approved {v.version.uri}")
+                value: Any = Approval(actor=actor, roles=tuple(sorted(roles)), comment=text, at=now)
+                v.head = notes.record(
+                    conn, v.row, v.name, value, "approval", action="version.approve", head=v.head
+                )
+                gate_stage = policy.graph.return_stage
+                if policy.graph.allows(v.row.stage, gate_stage):
+                    outcome = self.evaluate(conn, v, policy, gate_stage, actor, roles)
+                    if outcome.passed:
+                        self.set_stage(conn, v, gate_stage, actor, text)
+                        v.row = v.row._replace(stage=gate_stage)
+                        moved = Promotion(v.version, (gate_stage,), (outcome,))
+                    else:
+                        moved = Promotion(v.version, (), (outcome,))
+            else:
+                value = Rejection(actor=actor, comment=text, at=now)
+                notes.record(
+                    conn, v.row, v.name, value, "rejection", action="version.reject", head=v.head
+                )
+        after = self._reread(f"models:/{v.name}/{v.row.number}")
+        if moved is None:
+            return Promotion(after, (), ())
+        return Promotion(after, moved.stages, moved.outcomes)
+
+    def evidence(self, uri: str) -> tuple[CheckRecord, ...]:
+        """Every gate check ever evaluated on the version, oldest first."""
+        found = notes.NoteService(self.ctx).annotations(uri).evaluations
+        return tuple(r for e in found for r in e.records)
+
+    # deprecation and archiving ------------------------------------------------------
+
+    def deprecate(self, uri: str, *, actor: str, note: str) -> Version:
+        """Mark a version deprecated (it is never a rollback target again), with a note."""
+        why = validation.reason(note, "note", "--note")
+        with self.ctx.db.write() as conn:
+            v = self.lock(conn, uri)
+            self.gov.require(conn, "deprecate", actor)
+            self.mark_deprecated(conn, v, actor, why)
+        return self._reread(uri)
+
+    def mark_deprecated(self, conn: Connection, v: Locked, actor: str, note: str) -> None:
+        if v.row.deprecated_at is not None:
+            raise Conflict(f"{v.version.uri} is already deprecated")
+        now = self.ctx.clock()
+        note_rows.set_deprecated(conn, v.row.id, now)
+        v.head = log.record(
+            conn,
+            v.head,
+            actor=actor,
+            at=now,
+            action="version.deprecate",
+            subject=log.subject_of(v.name, v.row.number),
+            model=v.name,
+            version=v.row.number,
+            before={"deprecated": False},
+            after={"deprecated": True},
+            reason=note,
+        )
+
+    def archive(self, uri: str, *, actor: str, note: str) -> Version:
+        """Move a version to ``archived``: its artifacts and history are kept."""
+        why = validation.reason(note, "note", "--note")
+        with self.ctx.db.write() as conn:
+            v = self.lock(conn, uri)
+            graph = self.gov.policy(conn).graph
+            self.gov.require(conn, "archive", actor)
+            graph.check_move(v.row.stage, ARCHIVED)
+            self.set_stage(conn, v, ARCHIVED, actor, why)
+        return self._reread(uri)
+
+    def _reread(self, uri: str) -> Version:
+        ref = uris.parse(uri)
+        return self.ctx.cache.version(ref.name, self.ctx.db.reading(lambda c: version_row(c, ref)))
+
+
+def reason_code(code: str) -> str:
+    """A rollback reason code such as ``kpi_drop`` (a key: letters, digits, ``_ . : / -``)."""
+    return validation.key(code, "reason code")

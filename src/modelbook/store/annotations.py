@@ -1,0 +1,55 @@
+"""Statements on the mutable annotations of versions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Row
+
+from . import schema as t
+from .engine import Prebuilt
+from .rows import dumps
+
+_n = t.annotations.c
+_INSERT = Prebuilt(t.annotations.insert(), ("version_id", "kind", "actor", "at", "body"))
+
+
+def add(conn: Connection, version_id: int, kind: str, actor: str, at: int, body: Any) -> None:
+    """Add one annotation (``body`` is JSON data)."""
+    _INSERT.run(
+        conn,
+        {"version_id": version_id, "kind": kind, "actor": actor, "at": at, "body": dumps(body)},
+    )
+
+
+def of_version(conn: Connection, version_id: int, kinds: Sequence[str] = ()) -> list[Row[Any]]:
+    """Annotations of one version, oldest first, optionally of some kinds."""
+    stmt = sa.select(t.annotations).where(_n.version_id == version_id).order_by(_n.id)
+    if kinds:
+        stmt = stmt.where(_n.kind.in_(list(kinds)))
+    return list(conn.execute(stmt))
+
+
+def of_versions(
+    conn: Connection, version_ids: Sequence[int], kinds: Sequence[str]
+) -> list[Row[Any]]:
+    """Annotations of several versions, oldest first."""
+    if not version_ids:
+        return []
+    stmt = (
+        sa.select(t.annotations)
+        .where(_n.version_id.in_(list(version_ids)), _n.kind.in_(list(kinds)))
+        .order_by(_n.id)
+    )
+    return list(conn.execute(stmt))
+
+
+_DEPRECATE = Prebuilt(
+    t.versions.update().where(t.versions.c.id == sa.bindparam("version_id")), ("deprecated_at",)
+)
+
+
+def set_deprecated(conn: Connection, version_id: int, at: int) -> None:
+    _DEPRECATE.run(conn, {"version_id": version_id, "deprecated_at": at})
