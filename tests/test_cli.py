@@ -213,22 +213,22 @@ def test_show_and_resolve(cli: CLI, model_file: Path) -> None:
     """show and resolve --json print the whole version; resolve alone prints NAME/NUMBER."""
     for _ in range(2):
         cli("register", "ctr", model_file, "--owner", "o", "--metric", "auc=0.9")
-    cli("alias", "set", "ctr", "production", "1", "--reason", "go live")
+    cli("alias", "set", "ctr", "champion", "1", "--reason", "go live")
 
     shown = cli("show", "models:/ctr/2", "--json").json()
     assert shown == cli("resolve", "models:/ctr/2", "--json").json()
     assert shown["number"] == 2 and shown["semver"] == "1.1.0"
     assert cli("resolve", "models:/ctr/1.1.0").out.strip() == "ctr/2"
-    assert cli("resolve", "models:/ctr@production").out.strip() == "ctr/1"
+    assert cli("resolve", "models:/ctr@champion").out.strip() == "ctr/1"
     assert cli("resolve", "ctr/latest").out.strip() == "ctr/2"
 
-    text = cli("show", "models:/ctr@production")
+    text = cli("show", "models:/ctr@champion")
     assert text.code == 0
     assert "1.0.0" in text.out and "model.bin" in text.out and "auc" in text.out
     assert sha(model_file.read_bytes()) in text.out
 
     model = cli("show", "models:/ctr", "--json").json()
-    assert model["name"] == "ctr" and model["aliases"] == {"production": 1}
+    assert model["name"] == "ctr" and model["aliases"] == {"champion": 1}
 
 
 # aliases -----------------------------------------------------------------------------
@@ -238,29 +238,29 @@ def test_alias_set_move_history_list_and_rm(cli: CLI, model_file: Path) -> None:
     """Aliases move with reasons and --expect; history lists every move newest first."""
     for _ in range(3):
         cli("register", "ctr", model_file, "--owner", "o", "--no-capture")
-    run = cli("alias", "set", "ctr", "production", "1", "--reason", "first release")
-    assert run.code == 0 and "models:/ctr@production -> 1" in run.out
+    run = cli("alias", "set", "ctr", "champion", "1", "--reason", "first release")
+    assert run.code == 0 and "models:/ctr@champion -> 1" in run.out
     moved = cli(
-        "alias", "set", "ctr", "production", "2", "--reason", "better", "--expect", "1", "--json"
+        "alias", "set", "ctr", "champion", "2", "--reason", "better", "--expect", "1", "--json"
     ).json()
     assert moved["version"] == 2 and moved["updated_by"] == "carol"
-    conflict = cli("alias", "set", "ctr", "production", "3", "--reason", "x", "--expect", "1")
+    conflict = cli("alias", "set", "ctr", "champion", "3", "--reason", "x", "--expect", "1")
     assert conflict.code == 5
     assert cli("alias", "set", "ctr", "staging", "1.2.0", "--reason", "try it").code == 0
 
     listed = cli("alias", "list", "ctr", "--json").json()
-    assert [(a["name"], a["version"]) for a in listed] == [("production", 2), ("staging", 3)]
-    assert "production" in cli("alias", "list", "ctr").out
+    assert [(a["name"], a["version"]) for a in listed] == [("champion", 2), ("staging", 3)]
+    assert "champion" in cli("alias", "list", "ctr").out
 
-    assert cli("alias", "rm", "ctr", "production", "--reason", "incident 7").code == 0
-    assert cli("resolve", "ctr@production").code == 3
+    assert cli("alias", "rm", "ctr", "champion", "--reason", "incident 7").code == 0
+    assert cli("resolve", "ctr@champion").code == 3
 
     history = cli("alias", "history", "ctr", "--json").json()
     assert [(e["alias"], e["from_version"], e["to_version"], e["reason"]) for e in history] == [
-        ("production", 2, None, "incident 7"),
+        ("champion", 2, None, "incident 7"),
         ("staging", None, 3, "try it"),
-        ("production", 1, 2, "better"),
-        ("production", None, 1, "first release"),
+        ("champion", 1, 2, "better"),
+        ("champion", None, 1, "first release"),
     ]
     assert {e["actor"] for e in history} == {"carol"}
     only = cli("alias", "history", "ctr", "staging", "--json").json()
@@ -370,7 +370,7 @@ def test_alias_reason_with_brackets_is_shown_verbatim(cli: CLI, model_file: Path
     """An alias reason containing [brackets] is printed as typed by alias history."""
     cli("register", "ctr", model_file, "--owner", "o")
     reason = "[red]urgent[/red] rollback [/]"
-    assert cli("alias", "set", "ctr", "production", "1", "--reason", reason).code == 0
+    assert cli("alias", "set", "ctr", "champion", "1", "--reason", reason).code == 0
     history = cli("alias", "history", "ctr")
     assert history.code == 0, history.err
     assert reason in history.out
@@ -388,8 +388,8 @@ def test_cli_on_a_database_given_by_uri(
     data = cli(*base, "register", "ctr", model_file, "--owner", "o", "--json").json()
     assert data["number"] == 1
     assert cli(*base, "register", "ctr", model_file).code == 0
-    assert cli(*base, "alias", "set", "ctr", "production", "2", "--reason", "r").code == 0
-    assert cli(*base, "resolve", "ctr@production").out.strip() == "ctr/2"
+    assert cli(*base, "alias", "set", "ctr", "champion", "2", "--reason", "r").code == 0
+    assert cli(*base, "resolve", "ctr@champion").out.strip() == "ctr/2"
     assert [v["number"] for v in cli(*base, "versions", "ctr", "--json").json()["versions"]] == [
         2,
         1,

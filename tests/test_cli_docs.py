@@ -24,7 +24,7 @@ COMMANDS = {
 }  # fmt: skip
 # Keys that are data, not fields: the tag, param and slice keys and the alias names
 # the outputs fixture writes.
-DATA_KEYS = {"t", "p", "region", "k", "production", "staging"}
+DATA_KEYS = {"t", "p", "region", "k", "champion", "staging"}
 
 
 def _sections(text: str) -> dict[str, str]:
@@ -60,7 +60,7 @@ def outputs(cli: CLI, tmp_path: Path, home: Path) -> list[tuple[str, Any]]:
         )),
     ]  # fmt: skip
     json_of("register", "ctr", src, "--parent", "ctr/1", "--no-capture")
-    got.append(("alias set", json_of("alias", "set", "ctr", "production", "1", "--reason", "r")))
+    got.append(("alias set", json_of("alias", "set", "ctr", "champion", "1", "--reason", "r")))
     json_of("alias", "set", "ctr", "staging", "2", "--reason", "r")
     got.append(("alias rm", json_of("alias", "rm", "ctr", "staging", "--reason", "r")))
     got.append(("tag", json_of("tag", "ctr/1", "k=v")))
@@ -68,7 +68,7 @@ def outputs(cli: CLI, tmp_path: Path, home: Path) -> list[tuple[str, Any]]:
     got.append(("versions", json_of("versions", "ctr", "--limit", "1")))
     got.append(("show", json_of("show", "ctr/1")))
     got.append(("show", json_of("show", "models:/ctr")))
-    got.append(("resolve", json_of("resolve", "ctr@production")))
+    got.append(("resolve", json_of("resolve", "ctr@champion")))
     got.append(("download", json_of("download", "ctr/1", tmp_path / "dl")))
     got.append(("alias list", json_of("alias", "list", "ctr")))
     got.append(("alias history", json_of("alias", "history", "ctr")))

@@ -26,7 +26,7 @@ READ_ONLY = [
     ["versions", "ctr"],
     ["show", "models:/ctr/1"],
     ["show", "models:/ctr"],
-    ["resolve", "models:/ctr@production"],
+    ["resolve", "models:/ctr@champion"],
     ["download", "models:/ctr/1", "DEST"],
     ["verify"],
     ["alias", "list", "ctr"],
@@ -139,17 +139,17 @@ def test_version_json_carries_the_aliases_the_tables_show(cli: CLI, model_file: 
     first = cli("register", "ctr", model_file, "--owner", "o", "--no-capture", "--json").json()
     assert first["aliases"] == []
     cli("register", "ctr", model_file, "--no-capture")
-    cli("alias", "set", "ctr", "production", "1", "--reason", "r")
     cli("alias", "set", "ctr", "champion", "1", "--reason", "r")
+    cli("alias", "set", "ctr", "stable", "1", "--reason", "r")
     cli("alias", "set", "ctr", "challenger", "2", "--reason", "r")
     listed = cli("versions", "ctr", "--json").json()["versions"]
     assert {v["number"]: v["aliases"] for v in listed} == {
-        1: ["champion", "production"],
+        1: ["champion", "stable"],
         2: ["challenger"],
     }
-    assert cli("show", "ctr/1", "--json").json()["aliases"] == ["champion", "production"]
+    assert cli("show", "ctr/1", "--json").json()["aliases"] == ["champion", "stable"]
     assert cli("resolve", "ctr@challenger", "--json").json()["aliases"] == ["challenger"]
-    assert "aliases: champion, production" in cli("show", "ctr/1").out
+    assert "aliases: champion, stable" in cli("show", "ctr/1").out
 
 
 # events ------------------------------------------------------------------------------
@@ -163,9 +163,9 @@ def history(cli: CLI, model_file: Path) -> None:
         ["register", "ctr", model_file, "--no-capture"],
         ["register", "other", model_file, "--owner", "o", "--no-capture"],
         ["tag", "ctr/1", "team=ranking"],
-        ["alias", "set", "ctr", "production", "1", "--reason", "first release"],
-        ["alias", "set", "ctr", "production", "2", "--reason", "better"],
-        ["alias", "rm", "ctr", "production", "--reason", "incident \x1b[2K7"],
+        ["alias", "set", "ctr", "champion", "1", "--reason", "first release"],
+        ["alias", "set", "ctr", "champion", "2", "--reason", "better"],
+        ["alias", "rm", "ctr", "champion", "--reason", "incident \x1b[2K7"],
     ):
         run = cli(*args)
         assert run.code == 0, (args, run.err)
@@ -179,7 +179,7 @@ def _actions(cli: CLI, *args: str) -> list[tuple[str, str]]:
 @pytest.mark.usefixtures("history")
 def test_events_newest_first_filtered_by_model_and_action(cli: CLI) -> None:
     everything = _actions(cli)
-    assert everything[0] == ("alias.delete", "models:/ctr@production")
+    assert everything[0] == ("alias.delete", "models:/ctr@champion")
     assert len(everything) == 9
     assert [a for a, _ in _actions(cli, "--model", "other")] == [
         "version.register",

@@ -65,7 +65,7 @@ def test_alias_history_shows_an_escape_sequence_in_a_reason_escaped(
     table can move the cursor."""
     cli("register", "ctr", model_file, "--owner", "o", "--no-capture")
     reason = f"rollback{REWRITE}all good"
-    assert cli("alias", "set", "ctr", "production", "1", "--reason", reason).code == 0
+    assert cli("alias", "set", "ctr", "champion", "1", "--reason", reason).code == 0
     history = cli("alias", "history", "ctr")
     assert history.code == 0, history.err
     assert "rollback\\x1b[1A\\x1b[2Kall good" in history.out
@@ -94,14 +94,14 @@ def test_every_user_text_is_escaped_in_every_listing(
     )  # fmt: skip
     assert run.code == 0, run.err
     assert _terminal_safe(run.out)
-    assert cli("alias", "set", "ctr", "production", "1", "--reason", f"why{evil}").code == 0
+    assert cli("alias", "set", "ctr", "champion", "1", "--reason", f"why{evil}").code == 0
     assert cli("tag", "models:/ctr", f"k=v{evil}").code == 0
     for args in (
         ["models"],
         ["versions", "ctr"],
         ["show", "models:/ctr/1"],
         ["show", "models:/ctr"],
-        ["resolve", "ctr@production"],
+        ["resolve", "ctr@champion"],
         ["alias", "list", "ctr"],
         ["alias", "history", "ctr"],
         ["tag", "models:/ctr/1", f"k2=v{evil}"],
@@ -127,12 +127,12 @@ def test_markup_and_emoji_shortcodes_are_not_interpreted_even_on_a_terminal(
     monkeypatch.delenv("NO_COLOR", raising=False)
     note = ":smile: [bold]x[/bold] [link=https://evil]y[/link]"
     assert cli("register", "ctr", model_file, "--owner", "o", "--note", note).code == 0
-    cli("alias", "set", "ctr", "production", "1", "--reason", note)
+    cli("alias", "set", "ctr", "champion", "1", "--reason", note)
     assert note in cli("show", "models:/ctr/1").out
     history = cli("alias", "history", "ctr").out
     assert note in history and "😄" not in history
     # Highlighting would wrap the number in colour codes.
-    assert cli("resolve", "ctr@production").out == "ctr/1\n"
+    assert cli("resolve", "ctr@champion").out == "ctr/1\n"
 
 
 def _installed(

@@ -45,12 +45,12 @@ def _loaded(home: Path, *args: str) -> tuple[int, set[str]]:
 
 def test_resolve_loads_neither_rich_nor_alembic(cli: CLI, home: Path, model_file: Path) -> None:
     cli("register", "ctr", model_file, "--owner", "o", "--no-capture")
-    cli("alias", "set", "ctr", "production", "1", "--reason", "r")
-    code, loaded = _loaded(home, "resolve", "models:/ctr@production")
+    cli("alias", "set", "ctr", "champion", "1", "--reason", "r")
+    code, loaded = _loaded(home, "resolve", "models:/ctr@champion")
     assert code == 0
     assert "modelbook" in loaded
     assert not loaded & {"rich", "alembic", "mako"}, loaded & {"rich", "alembic", "mako"}
-    code, loaded = _loaded(home, "resolve", "models:/ctr@production", "--json")
+    code, loaded = _loaded(home, "resolve", "models:/ctr@champion", "--json")
     assert code == 0 and "rich" not in loaded
 
 
