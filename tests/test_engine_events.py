@@ -120,8 +120,8 @@ def test_reads_and_writes_fire_both_events_with_a_real_context(
     is opened with a real execution context and ended after the statement ran."""
     reg.register("m", [model_file], owners="o", capture_environment=False, tags={"k": "v"})
     reg.set_tags("models:/m/1", {"note": "value-not-in-sql"})
-    reg.set_alias("m", "production", 1, reason="r")
-    assert reg.get_version("models:/m@production").number == 1
+    reg.set_alias("m", "champion", 1, reason="r")
+    assert reg.get_version("models:/m@champion").number == 1
     assert reg.get_version("models:/m/1").tags["note"] == "value-not-in-sql"
     assert [m.name for m in reg.models().items] == ["m"]
     tracer.check()

@@ -14,7 +14,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Engine
 
-from modelbook import NotFound, Registry
+from modelbook import Conflict, NotFound, Registry
 from modelbook.store import engine as engine_module
 from modelbook.store.engine import Database
 
@@ -207,5 +207,23 @@ def test_ephemeral_stores_say_so(uri: str, ephemeral: bool, tmp_path: Path) -> N
     db = Database(uri.format(tmp=tmp_path))
     try:
         assert db.ephemeral is ephemeral
+    finally:
+        db.dispose()
+
+
+def test_foreign_keys_are_enforced_after_an_upgrade(db_uri: str) -> None:
+    """SQLite upgrades run with foreign key enforcement off (a table rebuild must not
+    delete or refuse child rows); the connections used afterwards enforce them."""
+    db = Database(db_uri)
+    try:
+        db.migrate()
+        if db.file is not None:
+            assert db.reading(lambda c: c.exec_driver_sql("PRAGMA foreign_keys").scalar()) == 1
+            with db.engine.connect() as conn:
+                assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        with pytest.raises(Conflict, match="rejected by the database"), db.write() as conn:
+            conn.exec_driver_sql(
+                "INSERT INTO model_tags (model_id, key, value) VALUES (999, 'k', 'v')"
+            )
     finally:
         db.dispose()

@@ -207,7 +207,10 @@ def run_driver_sql(conn: Connection, sql: str) -> None:
             cursor = context.cursor
             args = context.parameters[0]
             sql, args = _before(conn, cursor, sql, args, context, False)
-            cursor.execute(sql, args or None)
+            if args:
+                cursor.execute(sql, args)
+            else:
+                cursor.execute(sql)
             conn.dispatch.after_cursor_execute(conn, cursor, sql, args, context, False)
         else:
             raw = conn.connection.dbapi_connection

@@ -31,6 +31,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine
 
 from ..errors import NotFound, Unavailable
+from .prebuilt import run_driver_sql
 
 _MEMORY = ":memory:"
 
@@ -180,8 +181,9 @@ def install(engine: Engine, file: SqliteFile, busy_ms: int) -> None:
         options = conn.get_execution_options()
         if options.get("modelbook_autocommit"):
             return
-        sql = "BEGIN IMMEDIATE" if options.get("modelbook_write") else "BEGIN"
-        conn.connection.driver_connection.execute(sql)  # type: ignore[union-attr]
+        # Run as any statement is, so that a busy BEGIN IMMEDIATE surfaces as
+        # SQLAlchemy's OperationalError, not as the bare driver error.
+        run_driver_sql(conn, "BEGIN IMMEDIATE" if options.get("modelbook_write") else "BEGIN")
 
 
 def enable_wal(cur: Any, busy_ms: int) -> None:

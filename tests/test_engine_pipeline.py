@@ -1,0 +1,56 @@
+"""The transaction tests, run with PostgreSQL's pipelined writes on and off.
+
+``tests/test_transactions.py`` pins down that a write is all or nothing; here
+the same tests run once per setting of the one switch
+(``MODELBOOK_PG_PIPELINE``), on both databases, so that the unpipelined path
+PostgreSQL falls back to keeps the same guarantees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from modelbook import Registry
+from modelbook.store.engine import Database
+
+from . import test_transactions as base
+
+
+@pytest.fixture(params=["1", "0"], ids=["pipeline_on", "pipeline_off"])
+def registry(
+    request: pytest.FixtureRequest, db_uri: str, blob_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Registry]:
+    monkeypatch.setenv("MODELBOOK_PG_PIPELINE", request.param)
+    reg = Registry(db_uri, blob_uri=str(blob_dir), actor="tester")
+    expected = request.param == "1" and db_uri.startswith("postgresql")
+    assert reg.db.pipelined is expected
+    yield reg
+    reg.close()
+
+
+@pytest.fixture
+def db(registry: Registry) -> Iterator[Database]:
+    yield registry.db
+
+
+test_a_failing_queued_statement_undoes_the_whole_transaction = (
+    base.test_a_failing_queued_statement_undoes_the_whole_transaction
+)
+test_an_error_in_the_caller_undoes_queued_statements = (
+    base.test_an_error_in_the_caller_undoes_queued_statements
+)
+test_statements_in_a_write_see_the_rows_queued_before_them = (
+    base.test_statements_in_a_write_see_the_rows_queued_before_them
+)
+test_a_registration_after_a_failed_write_is_numbered_without_a_gap = (
+    base.test_a_registration_after_a_failed_write_is_numbered_without_a_gap
+)
+
+
+def test_every_transaction_test_runs_both_ways() -> None:
+    """A test added to test_transactions.py must be added here too."""
+    names = {n for n in dir(base) if n.startswith("test_")}
+    assert names <= set(globals())
