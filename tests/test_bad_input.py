@@ -348,6 +348,8 @@ def test_error_kinds_have_distinct_documented_exit_codes() -> None:
         "InvalidInput": 6,
         "IntegrityError": 7,
         "Unavailable": 8,
+        "GateFailed": 9,
+        "PermissionDenied": 10,
     }
 
 

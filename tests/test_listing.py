@@ -164,7 +164,7 @@ def test_versions_of_unknown_model_is_not_found(registry: Registry) -> None:
 
 def test_timestamps_are_timezone_aware(seven: Registry) -> None:
     """Every timestamp handed out carries a time zone and is close to now."""
-    seven.set_alias("m", "production", 1, reason="r")
+    seven.set_alias("m", "champion", 1, reason="r")
     now = datetime.now(UTC)
     stamps = [
         seven.models().items[0].created_at,

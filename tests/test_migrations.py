@@ -71,7 +71,7 @@ def test_reopening_keeps_data_and_does_not_migrate_again(
     """Opening an existing registry runs no DDL and sees everything written before."""
     with Registry(db_uri, blob_uri=str(blob_dir)) as reg:
         reg.register("kept", [model_file], owners="o", metrics={"auc": 0.9})
-        reg.set_alias("kept", "production", 1, reason="r")
+        reg.set_alias("kept", "champion", 1, reason="r")
     created = [s for s in statements if s.lstrip().upper().startswith("CREATE TABLE")]
     assert created, "the first open should have created tables"
 
@@ -84,7 +84,7 @@ def test_reopening_keeps_data_and_does_not_migrate_again(
         ]
         assert ddl == []
         assert revisions(reg) == [head()]
-        v = reg.resolve("models:/kept@production")
+        v = reg.resolve("models:/kept@champion")
         assert (v.number, v.metric("auc")) == (1, 0.9)
         assert reg.verify().ok
 

@@ -6,8 +6,8 @@ from modelbook import Registry
 def test_register_and_resolve(registry: Registry, model_file: Path) -> None:
     v = registry.register("smoke", [model_file], owners="alice", metrics={"auc": 0.9})
     assert v.number == 1 and v.semver == "1.0.0"
-    registry.set_alias("smoke", "production", 1, reason="first release")
-    assert registry.resolve("models:/smoke@production").number == 1
+    registry.set_alias("smoke", "champion", 1, reason="first release")
+    assert registry.resolve("models:/smoke@champion").number == 1
 
 
 def test_s3_blobs(

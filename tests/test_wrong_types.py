@@ -37,9 +37,9 @@ def test_register_refuses_wrong_types(registry: Registry, model_file: Path, case
 
 
 CALLS: dict[str, Callable[[Registry], object]] = {
-    "alias reason not text": lambda r: r.set_alias("typed", "production", 1, reason=5),  # type: ignore[arg-type]
-    "alias version a float": lambda r: r.set_alias("typed", "production", 1.5, reason="x"),  # type: ignore[arg-type]
-    "expect not a number": lambda r: r.set_alias("typed", "production", 1, reason="x", expect="1"),  # type: ignore[arg-type]
+    "alias reason not text": lambda r: r.set_alias("typed", "champion", 1, reason=5),  # type: ignore[arg-type]
+    "alias version a float": lambda r: r.set_alias("typed", "champion", 1.5, reason="x"),  # type: ignore[arg-type]
+    "expect not a number": lambda r: r.set_alias("typed", "champion", 1, reason="x", expect="1"),  # type: ignore[arg-type]
 }
 
 

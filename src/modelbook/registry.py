@@ -91,7 +91,7 @@ class Registry(ReleaseOperations):
         uri = uri or os.environ.get("MODELBOOK_URI") or f"sqlite:///{root / 'registry.db'}"
         blob_uri = blob_uri or os.environ.get("MODELBOOK_BLOB_URI") or str(root / "blobs")
         self._actor = None if actor is None else validation.actor(actor)
-        self.db = Database(uri) if create else Database(uri, create=False)
+        self.db = Database(uri, create=create)
         self.db.migrate()
         self.blobs = BlobStore(blob_uri, **dict(blob_options or {}))
         self.ctx = Context(db=self.db, blobs=self.blobs)

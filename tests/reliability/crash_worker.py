@@ -170,7 +170,7 @@ def step(i: int) -> None:
         reg.delete_alias(model, alias, reason=f"crash loop {cfg['seed']}/{i}", expect=expect)
         mark("op.done", op="unalias", model=model, alias=alias, frm=current[alias])
     elif kind in ("alias", "unalias"):
-        alias = rng.choice(["production", "staging"])
+        alias = rng.choice(["champion", "staging"])
         frm = current.get(alias)
         choices = [n for n in range(1, latest + 1) if n != frm]
         if not choices:

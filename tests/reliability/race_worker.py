@@ -3,7 +3,7 @@
 Run as ``python race_worker.py CONFIG_JSON``; prints one JSON object per result.
 
 - ``mixed``: after ``go``, ``ops`` times: register a version of a random model and
-  point its ``production`` alias at it, unconditionally or with ``expect`` set to
+  point its ``champion`` alias at it, unconditionally or with ``expect`` set to
   what this worker just read (compare-and-set).
 - ``first``: after ``go``, register one version of each of ``models`` (brand-new
   models: every worker races to create them).
@@ -46,10 +46,10 @@ def mixed() -> None:
         expect = None
         if rng.random() < 0.5:
             current = {a.name: a.version for a in reg.aliases(model)}
-            expect = current.get("production", 0)
+            expect = current.get("champion", 0)
         reason = f"w{wid}-{j}"
         try:
-            reg.set_alias(model, "production", v.number, reason=reason, expect=expect)
+            reg.set_alias(model, "champion", v.number, reason=reason, expect=expect)
             say(op="move", model=model, to=v.number, expect=expect, reason=reason, ok=True)
         except ModelbookError as exc:
             say(

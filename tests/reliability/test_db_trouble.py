@@ -45,7 +45,7 @@ def _register(reg: Registry, i: int) -> Any:
 
 OPS: dict[str, Op] = {
     "register": _register,
-    "alias move": lambda reg, i: reg.set_alias("m", "production", 2 - i % 2, reason=f"move {i}"),
+    "alias move": lambda reg, i: reg.set_alias("m", "champion", 2 - i % 2, reason=f"move {i}"),
     "alias delete": lambda reg, i: reg.delete_alias("m", "staging", reason=f"drop {i}"),
     "tag": lambda reg, i: reg.set_tags("models:/m/1", {"note": f"n{i}"}),
 }
@@ -61,7 +61,7 @@ MID_STATEMENT = {
 @pytest.fixture
 def app_reg(pg_schema: str, tmp_path: Path) -> Iterator[tuple[Registry, str, str]]:
     """A registry whose connections carry their own application_name; model ``m`` with
-    versions 1 and 2, ``production`` -> 1 and ``staging`` -> 2."""
+    versions 1 and 2, ``champion`` -> 1 and ``staging`` -> 2."""
     app = f"mb_{uuid.uuid4().hex[:10]}"
     blobs = tmp_path / "blobs"
     reg = Registry(f"{pg_uri(pg_schema)}&application_name={app}", blob_uri=str(blobs))
@@ -69,7 +69,7 @@ def app_reg(pg_schema: str, tmp_path: Path) -> Iterator[tuple[Registry, str, str
         f = tmp_path / f"v{i}.bin"
         f.write_bytes(f"version {i}".encode())
         reg.register("m", [f], owners="ops", capture_environment=False)
-    reg.set_alias("m", "production", 1, reason="setup")
+    reg.set_alias("m", "champion", 1, reason="setup")
     reg.set_alias("m", "staging", 2, reason="setup")
     yield reg, app, pg_schema
     reg.close()
@@ -220,12 +220,12 @@ def test_idle_connections_killed_between_operations(
         pids = _backends(app)
         assert pids, "the registry keeps no connection"
         _terminate(pids)
-        assert reg.resolve("models:/m@production").number in (1, 2)
+        assert reg.resolve("models:/m@champion").number in (1, 2)
         assert reg.get_model("m").name == "m"
         for op in sorted(OPS):
             OPS[op](reg, i)
         _reset(reg)
-        assert reg.resolve("models:/m@production").number == 2 - i % 2
+        assert reg.resolve("models:/m@champion").number == 2 - i % 2
     state = check_invariants(reg)
     assert state.numbers["m"] == list(range(1, 3 + rounds))
     figures["kills"] = rounds

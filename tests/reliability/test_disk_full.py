@@ -169,7 +169,7 @@ def test_full_disk_then_space_freed(
                 reg.register("m", [f])
             assert table_counts(reg) == counts
             assert small_disk.temp_files() == []
-        reg.set_alias("m", "production", first.number, reason="metadata still writable")
+        reg.set_alias("m", "champion", first.number, reason="metadata still writable")
 
         small_disk.release()
         assert reg.register("m", [small]).number == 2

@@ -72,7 +72,7 @@ NASTY = [
     "\x00",
     "models:/",
     "models:/base/1",
-    "base@production",
+    "base@champion",
     "@",
     "a@b",
     "a b",
@@ -100,7 +100,7 @@ NASTY = [
     "1.0.0",
     "latest",
     "base",
-    "production",
+    "champion",
 ]
 VALID_NAME = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,40}", fullmatch=True).filter(
     lambda s: ".." not in s
@@ -163,7 +163,7 @@ uris = st.one_of(
     st.builds(
         lambda n, a: f"models:/{n}@{a}",
         st.one_of(st.just("base"), names),
-        st.one_of(st.just("production"), texts),
+        st.one_of(st.just("champion"), texts),
     ),
     st.builds(lambda n, r: f"{n}/{r}", st.one_of(st.just("base"), names), refs),
     texts,
@@ -189,13 +189,13 @@ page_tokens = st.one_of(
 
 @pytest.fixture
 def seeded(db_uri: str, blob_dir: Path, tmp_path: Path) -> Iterator[Registry]:
-    """A registry with model ``base`` (versions 1 and 2, alias production -> 1)."""
+    """A registry with model ``base`` (versions 1 and 2, alias champion -> 1)."""
     reg = Registry(db_uri, blob_uri=str(blob_dir), actor="fuzz")
     for i in (1, 2):
         f = tmp_path / f"base{i}.bin"
         f.write_bytes(f"base version {i}".encode())
         reg.register("base", [f], owners="fuzz", tags={"k": "v"}, metrics={"auc": 0.5 + i / 10})
-    reg.set_alias("base", "production", 1, reason="seed")
+    reg.set_alias("base", "champion", 1, reason="seed")
     yield reg
     reg.close()
 
@@ -243,7 +243,7 @@ VALID_METRICS = st.dictionaries(
 )
 HOSTILE_METRICS = st.dictionaries(metric_keys, values, min_size=1, max_size=3)
 LIMITS = st.one_of(st.integers(-2, 2000), st.sampled_from([10**20, True, 1.5, "10"]))
-VERSION_URIS = st.sampled_from(["models:/base/1", "base/2", "base@production", "base/1.1.0"])
+VERSION_URIS = st.sampled_from(["models:/base/1", "base/2", "base@champion", "base/1.1.0"])
 
 Fields = dict[str, tuple[st.SearchStrategy[Any], st.SearchStrategy[Any]]]
 OPS: dict[str, tuple[Fields, Callable[..., Any]]] = {
@@ -337,7 +337,7 @@ OPS: dict[str, tuple[Fields, Callable[..., Any]]] = {
     "set_alias": (
         {
             "name": (st.just("base"), names),
-            "alias": (st.sampled_from(["production", "staging", "canary"]), texts),
+            "alias": (st.sampled_from(["champion", "staging", "canary"]), texts),
             "version": (st.sampled_from([1, 2, "1.0.0", "1.1.0"]), versions),
             "reason": (st.just("because"), texts),
             "expect": (st.none(), st.one_of(st.integers(-1, 3), st.just(10**20))),
@@ -349,7 +349,7 @@ OPS: dict[str, tuple[Fields, Callable[..., Any]]] = {
     "delete_alias": (
         {
             "name": (st.just("base"), names),
-            "alias": (st.sampled_from(["production", "staging", "canary"]), texts),
+            "alias": (st.sampled_from(["champion", "staging", "canary"]), texts),
             "reason": (st.just("because"), texts),
             "expect": (st.none(), st.one_of(st.integers(-1, 3), st.just(10**20))),
         },
@@ -360,7 +360,7 @@ OPS: dict[str, tuple[Fields, Callable[..., Any]]] = {
     "alias_history": (
         {
             "name": (st.just("base"), names),
-            "alias": (st.sampled_from([None, "production"]), texts),
+            "alias": (st.sampled_from([None, "champion"]), texts),
             "limit": (st.just(10), LIMITS),
         },
         lambda reg, name, alias, limit, **_: reg.alias_history(name, alias, limit=limit),
@@ -493,7 +493,7 @@ CLI_OPS: dict[str, tuple[Fields, Callable[..., list[str]]]] = {
     "alias set": (
         {
             "name": (st.just("base"), ARG),
-            "alias": (st.sampled_from(["production", "canary"]), ARG),
+            "alias": (st.sampled_from(["champion", "canary"]), ARG),
             "version": (
                 st.sampled_from(["1", "2", "1.1.0"]),
                 st.sampled_from(["\u00b2", "\u0661"]) | ARG,
@@ -525,7 +525,7 @@ CLI_OPS: dict[str, tuple[Fields, Callable[..., list[str]]]] = {
         lambda tmp, name, alias, reason: ["alias", "rm", name, alias, "--reason", reason],
     ),
     "alias history": (
-        {"name": (st.just("base"), ARG), "alias": (st.just("production"), ARG)},
+        {"name": (st.just("base"), ARG), "alias": (st.just("champion"), ARG)},
         lambda tmp, name, alias: ["alias", "history", name, alias],
     ),
     "download": (
@@ -608,11 +608,11 @@ BAD_INPUT_CASES: dict[str, Callable[[Registry, Path], Any]] = {
     ),
     "surrogate in set_tags": lambda r, f: r.set_tags("base/1", {"k": "\ud800"}),
     "surrogate in an alias reason": lambda r, f: r.set_alias(
-        "base", "production", 2, reason="\udcff"
+        "base", "champion", 2, reason="\udcff"
     ),
     "surrogate in a search tag": lambda r, f: r.search_versions(tags={"k": "\ud800"}),
     # integers beyond what the columns or a float hold
-    "version number 10**20": lambda r, f: r.set_alias("base", "production", 10**20, reason="r"),
+    "version number 10**20": lambda r, f: r.set_alias("base", "champion", 10**20, reason="r"),
     "page token key 10**30": lambda r, f: r.models(page_token=HUGE_TOKEN),
     "metric value 10**400": lambda r, f: r.register(
         "base", [f], metrics={"auc": 10**400}, capture_environment=False
@@ -693,7 +693,7 @@ def _exit_status(argv: list[str]) -> int:
 
 @pytest.mark.parametrize(
     "argv",
-    [["no-such-command"], ["alias", "set", "base", "production", "1", "--expect", "x"]],
+    [["no-such-command"], ["alias", "set", "base", "champion", "1", "--expect", "x"]],
     ids=["unknown command", "non-numeric --expect"],
 )
 def test_cli_usage_errors_exit_2(seeded: Registry, argv: list[str]) -> None:
@@ -702,5 +702,5 @@ def test_cli_usage_errors_exit_2(seeded: Registry, argv: list[str]) -> None:
 
 def test_cli_superscript_version_is_invalid_input(seeded: Registry) -> None:
     """'²'.isdigit() is true, but it is no version number: exit 6, not a traceback."""
-    argv = ["alias", "set", "base", "production", "²", "--reason", "r"]
+    argv = ["alias", "set", "base", "champion", "²", "--reason", "r"]
     assert _exit_status(["--uri", seeded.uri, "--blob-uri", seeded.blobs.url, *argv]) == 6

@@ -52,7 +52,7 @@ def test_annotations_stay_writable_and_leave_the_record_alone(
     frozen = v.model_dump(exclude={"tags", "stage", "aliases"})
     for i in range(20):
         registry.set_tags(v.uri, {"round": str(i)})
-        registry.set_alias("m", "production", 1, reason=f"round {i}")
+        registry.set_alias("m", "champion", 1, reason=f"round {i}")
     with registry.db.engine.begin() as conn:
         conn.execute(sa.text("UPDATE versions SET stage = 'candidate'"))
     again = registry.get_version(v.uri)

@@ -20,7 +20,7 @@ from .helpers import Figures, Worker, barrier, check_invariants, scale
 def test_mixed_registrations_and_alias_moves(
     db_uri: str, blob_dir: Path, work_dir: Path, figures: Figures
 ) -> None:
-    """Writers register versions of two models and move ``production`` at once, half of
+    """Writers register versions of two models and move ``champion`` at once, half of
     the moves conditional. Nothing is lost: every number handed out is a version, and
     every move that returned is in the history once, where its ``expect`` said."""
     n_workers, n_ops = scale(4, 8), scale(15, 100)
@@ -67,7 +67,7 @@ def test_mixed_registrations_and_alias_moves(
         state = check_invariants(reg, blob_dir)
         for model in models:
             assert sorted(numbers[model]) == state.numbers.get(model, []), model
-            history = list(reversed(reg.alias_history(model, "production", limit=1000)))
+            history = list(reversed(reg.alias_history(model, "champion", limit=1000)))
             won = {r["reason"]: r for r in moves if r["ok"] and r["model"] == model}
             assert [e.reason for e in history if e.reason in won] == [e.reason for e in history]
             assert len(history) == len(won), f"{model}: {len(history)} events, {len(won)} moves"
@@ -77,7 +77,7 @@ def test_mixed_registrations_and_alias_moves(
                 if move["expect"] is not None:  # compare-and-set held when it committed
                     assert (e.from_version or 0) == move["expect"]
             last = history[-1].to_version if history else None
-            assert {a.name: a.version for a in reg.aliases(model)}.get("production") == last
+            assert {a.name: a.version for a in reg.aliases(model)}.get("champion") == last
     finally:
         reg.close()
     figures["processes"] = n_workers

@@ -165,9 +165,10 @@ def downgrade() -> None:
     rows = list(bind.execute(sa.text("SELECT * FROM events ORDER BY id")))
     op.drop_table("events")
     op.drop_table("chain_heads")
-    with op.batch_alter_table("models", schema=None) as batch_op:
-        batch_op.drop_column("event_hash")
-        batch_op.drop_column("event_seq")
+    # Not in batch mode: on SQLite that would copy ``models``, which other
+    # tables reference; SQLite 3.35 and later drop a column in place.
+    op.drop_column("models", "event_hash")
+    op.drop_column("models", "event_seq")
     events = op.create_table(
         "events",
         sa.Column("id", Id, autoincrement=True, nullable=False),

@@ -66,5 +66,6 @@ def downgrade() -> None:
     op.drop_table("policies")
     op.drop_table("roles")
     op.drop_table("annotations")
-    with op.batch_alter_table("versions", schema=None) as batch_op:
-        batch_op.drop_column("deprecated_at")
+    # Not in batch mode: on SQLite that would copy ``versions``, which other
+    # tables reference; SQLite 3.35 and later drop a column in place.
+    op.drop_column("versions", "deprecated_at")
