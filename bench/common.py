@@ -161,6 +161,22 @@ def measure(
     return {"ms": [round(x, 4) for x in ms]}
 
 
+def measure_each(
+    setup: Callable[[int], object], fn: Callable[[int], object], k0: int, n: int, warm: int = 0
+) -> dict[str, list[float]]:
+    """Like :func:`measure`, with an untimed ``setup(k)`` before every call ``fn(k)``
+    (a rollback needs a fresh deployment to roll back from)."""
+    ms = []
+    clock = time.perf_counter_ns
+    for k in range(k0 - warm, k0 + n):
+        setup(k)
+        t0 = clock()
+        fn(k)
+        if k >= k0:
+            ms.append((clock() - t0) / 1e6)
+    return {"ms": [round(x, 4) for x in ms]}
+
+
 # Worker protocol ------------------------------------------------------------------
 
 
@@ -235,10 +251,14 @@ def writer_main(open_client: Callable[[], Any], register: Callable[[Any, str, in
 
 
 def run_writers(
-    argv: list[str], n_writers: int, rounds: Sequence[tuple[str, int]], cwd: str | None = None
+    argv: list[str],
+    n_writers: int,
+    rounds: Sequence[tuple[str | Sequence[str], int]],
+    cwd: str | None = None,
 ) -> list[dict[str, Any]]:
     """Start ``n_writers`` processes of ``argv``; for each (model, per_writer) round
-    release them at once and gather their reports."""
+    release them at once and gather their reports. ``model`` is one name for every
+    writer, or one name per writer."""
     import subprocess
 
     procs = [
@@ -259,15 +279,18 @@ def run_writers(
                 raise RuntimeError("a writer process failed to start")
         out = []
         for r, (model, per_writer) in enumerate(rounds):
+            names = [model] * n_writers if isinstance(model, str) else list(model)
             for w, p in enumerate(procs):
                 assert p.stdin is not None
                 k0 = (r * n_writers + w) * per_writer
-                p.stdin.write(f"go {model} {k0} {per_writer}\n")
+                p.stdin.write(f"go {names[w]} {k0} {per_writer}\n")
                 p.stdin.flush()
             reports = []
             for p in procs:
                 assert p.stdout is not None
                 reports.append(json.loads(p.stdout.readline()))
+            for report, name in zip(reports, names, strict=True):
+                report["model"] = name
             out.append(
                 {
                     "model": model,
@@ -316,6 +339,22 @@ def concurrency_stats(reports: Sequence[dict[str, Any]], stored: Sequence[int]) 
         "gaps": top - len(stored_set),
         "stored": len(stored_set),
     }
+
+
+def writers_stats(
+    reports: Sequence[dict[str, Any]], stored: dict[str, Sequence[int]] | None
+) -> dict[str, Any]:
+    """:func:`concurrency_stats` of writers on one or several models: throughput and
+    latency over all of them, numbering checked model by model (``stored``: the numbers
+    read back per model; None when the writes number nothing)."""
+    out = concurrency_stats(reports, [])
+    out.update(duplicates=0, lost=0, gaps=0, stored=0, models=len({r["model"] for r in reports}))
+    for model, numbers in (stored or {}).items():
+        mine = [r for r in reports if r["model"] == model]
+        part = concurrency_stats(mine, numbers)
+        for key in ("duplicates", "lost", "gaps", "stored"):
+            out[key] += part[key]
+    return out
 
 
 # Direct database access for seeding and checks ----------------------------------

@@ -19,7 +19,84 @@ from typing import Any
 
 import common as c
 import modelbook
-from modelbook import Registry
+from modelbook import Registry, audit
+
+
+REVIEWER = "bench-reviewer"
+
+# One gate with five checks (the candidate gate of low-risk models); the later
+# gates ask for nothing more, so deploy and rollback measure the moves themselves.
+RELEASE_POLICY = """\
+serving_aliases = ["production"]
+
+[[tiers.low.candidate]]
+check = "metric"
+rules = ["auc@test >= 0.5", "auc@test{*} >= 0.45"]
+
+[[tiers.low.candidate]]
+check = "slice_gap"
+metric = "auc@test"
+by = "region"
+max_gap = 0.05
+
+[[tiers.low.candidate]]
+check = "lineage_complete"
+fields = ["code.commit", "data", "run_id"]
+
+[[tiers.low.candidate]]
+check = "approvals"
+count = 1
+role = "reviewer"
+
+[[tiers.low.candidate]]
+check = "expr"
+expression = 'version.metrics["auc@test"] >= 0.5 && !("experimental" in version.tags)'
+message = "auc@test of at least 0.5, and not tagged experimental"
+
+[tiers.medium]
+[tiers.high]
+"""
+
+
+class Chains:
+    """Heads of audit chains while rows are bulk-loaded: each appended event is
+    encoded and hashed with the library's own ``audit.canonical`` and
+    ``audit.chain_hash``, so the loaded log verifies like one written by the API."""
+
+    COLUMNS = (*audit.COLUMNS, "canonical", "prev_hash", "hash")
+
+    def __init__(self, heads: dict[str, tuple[int, str]]) -> None:
+        self.heads = heads
+
+    @classmethod
+    def from_models(cls, db: c.RawDb) -> Chains:
+        _, rows = db.query("SELECT name, event_seq, event_hash FROM models")
+        return cls({f"model:{name}": (int(seq), str(h)) for name, seq, h in rows})
+
+    def append(self, fields: dict[str, Any]) -> tuple[Any, ...]:
+        """The events row of ``fields`` (every field but ``chain`` and ``seq``) after
+        its chain's head; the head moves on."""
+        chain = fields.get("chain") or f"model:{fields['model']}"
+        seq, prev = self.heads.get(chain, (0, audit.GENESIS))
+        fields = dict(fields, chain=chain, seq=seq + 1)
+        encoded = audit.canonical(fields)
+        digest = audit.chain_hash(prev, encoded)
+        self.heads[chain] = (seq + 1, digest)
+        return (
+            *(fields[k] for k in audit.COLUMNS),
+            encoded.decode("utf-8"),
+            prev,
+            digest,
+        )
+
+    def store_heads(self, db: c.RawDb) -> None:
+        """Record every model chain's head on its model row, as the API does."""
+        for chain, (seq, digest) in self.heads.items():
+            if chain.startswith("model:"):
+                db.execute(
+                    "UPDATE models SET event_seq = ?, event_hash = ? WHERE name = ?",
+                    [seq, digest, chain.removeprefix("model:")],
+                )
 
 
 class MbSide:
@@ -129,14 +206,11 @@ class MbSide:
                 d = dict(zip(cols, row, strict=True))
                 grouped[template_ids[d["version_id"]]].append(d)
             children[table] = (cols, grouped)
-        ecols, erows = db.query(
-            "SELECT * FROM events WHERE action = 'version.register' AND version = 1"
+        _, erows = db.query(
+            "SELECT model, canonical FROM events WHERE action = 'version.register' AND version = 1"
         )
-        events = {}
-        for row in erows:
-            d = dict(zip(ecols, row, strict=True))
-            events[d["model"]] = d
-        ecols = [col for col in ecols if col != "id"]
+        events = {model: json.loads(text) for model, text in erows}
+        chains = Chains.from_models(db)
 
         # Per model: the frozen document with the metric values left open.
         docs: dict[str, tuple[str, list[tuple[str, str]]]] = {}
@@ -160,7 +234,6 @@ class MbSide:
         first_g = c.N_MODELS
         total = per_model * c.N_MODELS
         t_created = max(d["created_at"] for d in by_model.values())
-        detail_template = next(iter(events.values()))["detail"]
 
         db.begin()
         for span in c.chunks(first_g, total, 50_000):
@@ -199,19 +272,18 @@ class MbSide:
                         elif table == "metrics":
                             d["value"] = metrics[d["name"]]
                         out[table].append(tuple(d[col] for col in cols))
-                ev = dict(events[name], at=created, version=n)
-                detail = json.loads(ev["detail"])
-                detail["semver"] = semver
-                ev["detail"] = c.json_dumps_like(detail_template, detail)
-                out["events"].append(tuple(ev[col] for col in ecols))
+                ev = dict(events[name], at=created, version=n, subject=f"models:/{name}/{n}")
+                ev["after"] = dict(ev["after"], semver=semver)
+                out["events"].append(chains.append(ev))
             db.insert("versions", vcols, out["versions"])
             for table, (cols, _) in children.items():
                 db.insert(table, cols, out[table])
-            db.insert("events", ecols, out["events"])
+            db.insert("events", Chains.COLUMNS, out["events"])
         db.execute(
             "UPDATE models SET last_number = ? WHERE name LIKE ? AND name != ?",
             [per_model, "bench-%", c.REGISTER_MODEL],
         )
+        chains.store_heads(db)
         if db.kind == "postgresql":
             db.execute(
                 "SELECT setval(pg_get_serial_sequence('versions', 'id'), "
@@ -226,6 +298,9 @@ class MbSide:
         if kind.startswith("register"):
             for k in range(k0 - warm, k0 + n):
                 self._file(kind, k)
+        setup = getattr(self, f"_setup_{kind}", None)
+        if setup is not None:
+            return c.measure_each(setup, fn, k0, n, warm)
         return c.measure(fn, k0, n, warm, budget_s)
 
     def _op_register(self, k: int) -> None:
@@ -310,6 +385,88 @@ class MbSide:
 
     def _op_search_metric(self, k: int) -> None:
         self._check(self.r.search_versions(metrics=[c.metric_filter(k)], limit=100))
+
+    # release flow ------------------------------------------------------------------
+
+    def release_setup(self, models: int) -> dict:
+        """The bench policy, a reviewer, and per model of the deploy and rollback
+        operations the versions they move between (approved, one of them deployed)."""
+        t0 = time.perf_counter()
+        self.r.set_policy(RELEASE_POLICY, source="bench-policy.toml")
+        self.r.grant_role(REVIEWER, "reviewer")
+        self.deploy_state: dict[int, list[int]] = {}
+        self.known_good: dict[int, int] = {}
+        for i in range(models):
+            a = self._approved(f"rel-deploy-{i:03d}", ("deploy-a", i))
+            b = self._approved(f"rel-deploy-{i:03d}", ("deploy-b", i))
+            self.r.deploy(a.uri, reason="bench setup")
+            self.deploy_state[i] = [a.number, b.number]
+            good = self._approved(f"rel-rollback-{i:03d}", ("rollback-good", i))
+            self.r.deploy(good.uri, reason="bench setup")
+            self.known_good[i] = good.number
+        self.release_models = models
+        return {"setup_s": round(time.perf_counter() - t0, 3)}
+
+    def _register_release(self, name: str, key: tuple[str, int]) -> Any:
+        """A version carrying what the bench policy's candidate gate asks for."""
+        tag, k = key
+        i, n = k % c.N_MODELS, k // c.N_MODELS + 1
+        auc = c.version_metrics(i, n)["auc"]
+        return self.r.register(
+            name,
+            [self._file(f"release-{tag}", k)],
+            owners=[c.OWNER],
+            metrics={
+                "auc@test": auc,
+                "auc@test{region=eu}": auc - 0.01,
+                "auc@test{region=us}": auc + 0.01,
+                "loss@test": round(1 - auc, 6),
+            },
+            tags=c.version_tags(i, n),
+            code={"repo": "git@example:bench/models", "commit": f"{c.pick(k, tag, 1 << 60):040x}"},
+            data=[f"snapshot-{tag}-{k}"],
+            run_id=f"run-{tag}-{k}",
+            capture_environment=False,
+        )
+
+    def _approved(self, name: str, key: tuple[str, int]) -> Any:
+        v = self._register_release(name, key)
+        self.r.approve(v.uri, actor=REVIEWER)
+        promoted = self.r.promote(v.uri, auto=True)
+        assert promoted.stages == ("candidate", "approved"), promoted.stages
+        return promoted.version
+
+    def _setup_promote(self, k: int) -> None:
+        v = self._register_release(f"rel-promote-{k % 10}", ("promote", k))
+        self.r.approve(v.uri, actor=REVIEWER)
+        self._to_promote = v.uri
+
+    def _op_promote(self, k: int) -> None:
+        """staging -> candidate through a gate of five checks (the version was approved)."""
+        p = self.r.promote(self._to_promote, to="candidate")
+        if p.stages != ("candidate",) or len(p.outcomes[0].results) != 5:
+            raise AssertionError(f"promotion did not pass five checks: {p.outcomes}")
+
+    def _op_deploy(self, k: int) -> None:
+        """Point production at the other approved version of a model; the one it leaves
+        returns to approved."""
+        i = k % self.release_models
+        current, other = self.deploy_state[i]
+        self.r.deploy(f"models:/rel-deploy-{i:03d}/{other}", reason="bench deploy")
+        self.deploy_state[i] = [other, current]
+
+    def _setup_rollback(self, k: int) -> None:
+        i = k % self.release_models
+        bad = self._approved(f"rel-rollback-{i:03d}", ("rollback-bad", k))
+        self.r.deploy(bad.uri, reason="bench setup")
+
+    def _op_rollback(self, k: int) -> None:
+        """Production back to the known-good version; the version rolled back from is
+        deprecated."""
+        i = k % self.release_models
+        plan = self.r.rollback(f"rel-rollback-{i:03d}", reason_code="bench_drill")
+        if plan.to_version != self.known_good[i]:
+            raise AssertionError(f"rolled back to {plan.to_version}, not {self.known_good[i]}")
 
     # concurrency -------------------------------------------------------------------
 

@@ -21,8 +21,8 @@ from modelbook import (
 from modelbook.api import RegistryAPI
 from modelbook.limits import MAX_NUMBER, MAX_SHORT, MAX_VALUE
 
-from .test_concurrency import BARRIER, release, start
 from .procs import json_lines, wait_all
+from .test_concurrency import BARRIER, release, start
 
 # 1. Lost update ---------------------------------------------------------------------
 
@@ -148,7 +148,7 @@ def test_text_that_is_not_utf8_is_refused_before_any_blob_is_written(
         from modelbook import DataRef
 
         kwargs = {"data": [DataRef.model_construct(snapshot="s", window=SURROGATE)]}
-    with pytest.raises(InvalidInput, match="UTF-8|surrogate"):
+    with pytest.raises(InvalidInput, match=r"UTF-8|surrogate"):
         registry.register("m", [model_file], owners="o", **kwargs)
     assert not [p for p in blob_dir.rglob("*") if p.is_file()]
     assert registry.models().items == []
@@ -199,8 +199,9 @@ def test_a_bad_actor_is_refused_before_anything_is_written(
             reg.register("m", [model_file], owners="o", actor=actor)
         if actor and "\x00" not in actor:  # the environment cannot hold NUL
             monkeypatch.setenv("MODELBOOK_USER", actor)
-            with Registry(db_uri, blob_uri=str(blob_dir)) as env_reg, pytest.raises(
-                InvalidInput, match="actor"
+            with (
+                Registry(db_uri, blob_uri=str(blob_dir)) as env_reg,
+                pytest.raises(InvalidInput, match="actor"),
             ):
                 env_reg.register("m", [model_file], owners="o")
         assert not [p for p in blob_dir.rglob("*") if p.is_file()]

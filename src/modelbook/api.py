@@ -27,7 +27,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from .domain import Alias, AliasEvent, Artifact, Model, Page, Stage, Version, VerifyReport
+from .domain import Alias, AliasEvent, Artifact, Model, Page, Stage, VerifyReport, Version
 from .events import Event
 
 Progress = Callable[[int], None]

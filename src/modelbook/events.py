@@ -72,7 +72,7 @@ class VersionRegistered(_Event):
 
 
 class TagsChanged(_Event):
-    """Tags of a model (``model.tag``) or a version (``version.tag``): all of them, before and after."""
+    """All tags of a model (``model.tag``) or version (``version.tag``), before and after."""
 
     action: Literal["model.tag", "version.tag"]
     before: FrozenMap[str, str]
@@ -124,7 +124,7 @@ Event = Annotated[
     ModelCreated | VersionRegistered | TagsChanged | AliasMoved | Recorded,
     Field(discriminator="action"),
 ]
-EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+EVENT_ADAPTER: TypeAdapter[Any] = TypeAdapter(Event)  # type: ignore[arg-type]
 
 #: Every action an event can carry.
 ACTIONS: tuple[str, ...] = (
@@ -140,4 +140,5 @@ ACTIONS: tuple[str, ...] = (
 
 def parse(fields: dict[str, Any]) -> Event:
     """An event from its stored fields; raises pydantic's ValidationError if malformed."""
-    return EVENT_ADAPTER.validate_python(fields)
+    event: Event = EVENT_ADAPTER.validate_python(fields)
+    return event

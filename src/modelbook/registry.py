@@ -31,8 +31,8 @@ from .domain import (
     Model,
     Page,
     Stage,
-    Version,
     VerifyReport,
+    Version,
 )
 from .events import Event
 from .release_api import ReleaseOperations
@@ -162,7 +162,7 @@ class Registry(ReleaseOperations):
 
     def models(self, *, limit: int = 100, page_token: str | None = None) -> Page[Model]:
         """Models, newest first."""
-        return self._models.list(limit=limit, page_token=page_token)
+        return self._models.page(limit=limit, page_token=page_token)
 
     # registration ---------------------------------------------------------------
 
@@ -273,7 +273,7 @@ class Registry(ReleaseOperations):
         newest_first: bool = True,
     ) -> Page[Version]:
         """Versions of one model, newest first by default."""
-        return self._versions.list(
+        return self._versions.page(
             name, limit=limit, page_token=page_token, newest_first=newest_first
         )
 
@@ -346,7 +346,7 @@ class Registry(ReleaseOperations):
         )
 
     def aliases(self, name: str) -> list[Alias]:
-        return self._aliases.list(name)
+        return self._aliases.of_model(name)
 
     def alias_history(
         self, name: str, alias: str | None = None, *, limit: int = 100

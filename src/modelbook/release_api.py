@@ -10,28 +10,33 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from . import uris
 from .annotations import AlertRule, Attestation, CheckRecord, Comment, Health, Observation, Watch
 from .domain import Alias, Metric, Version
-from .services.audit import VerifyResult
-from .services.gc import GcReport
-from .services.governance import PolicyInfo, RoleGrant
-from .services.notes import VersionAnnotations
-from .services.release import Promotion
-from .services.serving import DrillReport, RollbackPlan
-
-if TYPE_CHECKING:
-    from .registry import Registry
-
-    _Base = Registry
-else:
-    _Base = object
+from .services.audit import AuditService, VerifyResult
+from .services.gc import GcReport, GcService
+from .services.governance import GovernanceService, PolicyInfo, RoleGrant
+from .services.notes import NoteService, VersionAnnotations
+from .services.release import Promotion, ReleaseService
+from .services.serving import DrillReport, RollbackPlan, ServingService
 
 
-class ReleaseOperations(_Base):
-    """Release-flow methods of the registry facade."""
+class ReleaseOperations:
+    """Release-flow methods of the registry facade (which sets the services below)."""
+
+    _audit: AuditService
+    _gov: GovernanceService
+    _release: ReleaseService
+    _serving: ServingService
+    _notes: NoteService
+    _gc: GcService
+
+    def _who(self, actor: str | None) -> str:
+        raise NotImplementedError
+
+    def get_version(self, uri: str) -> Version:
+        raise NotImplementedError
 
     # stages and reviews ---------------------------------------------------------
 
@@ -48,7 +53,9 @@ class ReleaseOperations(_Base):
         objective checks allow. Raises GateFailed (evaluation recorded), InvalidInput."""
         return self._release.promote(uri, actor=self._who(actor), to=to, auto=auto, comment=comment)
 
-    def approve(self, uri: str, *, comment: str | None = None, actor: str | None = None) -> Promotion:
+    def approve(
+        self, uri: str, *, comment: str | None = None, actor: str | None = None
+    ) -> Promotion:
         """Record an approval (reviewer role); the version then enters ``approved`` if its
         gate passes. Raises PermissionDenied (role, or one's own high-risk version), Conflict
         (approving twice)."""
@@ -65,7 +72,7 @@ class ReleaseOperations(_Base):
         return self._release.attest(uri, name, actor=self._who(actor), comment=comment)
 
     def evidence(self, uri: str) -> tuple[CheckRecord, ...]:
-        """Every gate check evaluated on a version: check, parameters, inputs, result, time, actor."""
+        """Every gate check evaluated on a version: check, params, inputs, result, time, actor."""
         return self._release.evidence(uri)
 
     def deprecate(self, uri: str, *, note: str, actor: str | None = None) -> Version:

@@ -23,8 +23,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from modelbook.blobs import TEMP_DIR, TEMP_MARKER
 from modelbook import Registry
+from modelbook.blobs import TEMP_DIR, TEMP_MARKER
 from modelbook.store import schema as t
 
 SOAK = os.environ.get("MODELBOOK_SOAK", "").lower() not in ("", "0", "false", "no")

@@ -93,7 +93,7 @@ class AliasService:
         self.ctx = ctx
 
     def target(self, conn: Connection, name: str, alias: str, version: int | str) -> Any:
-        """Lock the model and read the alias and the wanted version; NotFound if either is missing."""
+        """Lock the model, read the alias and the wanted version; NotFound if either is missing."""
         ref = version_ref(name, version)
         target = alias_rows.target(conn, name, alias, ref.kind, ref.value)
         if target is None:
@@ -177,7 +177,7 @@ class AliasService:
                 return a
         raise NotFound(f"alias models:/{name}@{alias} not found")
 
-    def list(self, name: str) -> list[Alias]:
+    def of_model(self, name: str) -> list[Alias]:
         validation.model_name(name)
         return self.ctx.db.reading(
             lambda conn: alias_rows.of_model(conn, name, model_row(conn, name).id)

@@ -31,7 +31,7 @@ class Head:
 
     @classmethod
     def of_model(cls, name: str, row: Any) -> Head:
-        """The head of a model's chain from a row carrying ``model_id``/``id``, ``event_seq``, ``event_hash``."""
+        """The head of a model's chain, from a row with its id, ``event_seq`` and ``event_hash``."""
         model_id = getattr(row, "model_id", None) or row.id
         return cls(model_chain(name), int(row.event_seq), str(row.event_hash), int(model_id))
 
@@ -179,7 +179,7 @@ class AuditService:
             return audit.head_digest(event_rows.heads_through(conn, through), through, count)
 
     def verify(self, expect_head: str | None = None) -> VerifyResult:
-        """Check every chain; with ``expect_head``, also that history up to that head is unchanged."""
+        """Check every chain; with ``expect_head``, also that history up to that head is intact."""
         expected = None if expect_head is None else audit.parse_head(expect_head)
         checker = audit.ChainVerifier()
         with self.ctx.db.read() as conn:

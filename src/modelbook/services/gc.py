@@ -46,7 +46,12 @@ class GcService:
         unreferenced = [b for b in stored if b[0] not in referenced]
         old = [b for b in unreferenced if b[2] < cutoff]
         if not apply:
-            return GcReport(False, tuple(b[0] for b in old), sum(b[1] for b in old), len(unreferenced) - len(old))
+            return GcReport(
+                False,
+                tuple(b[0] for b in old),
+                sum(b[1] for b in old),
+                len(unreferenced) - len(old),
+            )
         removed: list[tuple[str, int, float]] = []
         with self.ctx.db.write() as conn:
             self.gov.require(conn, "gc", actor, at=now)

@@ -113,7 +113,7 @@ class ModelService:
         validation.model_name(name)
         return model_rows.model_from_row(self.ctx.db.reading(lambda conn: model_row(conn, name)))
 
-    def list(self, *, limit: int = 100, page_token: str | None = None) -> Page[Model]:
+    def page(self, *, limit: int = 100, page_token: str | None = None) -> Page[Model]:
         paging.limit(limit)
         before = None if page_token is None else paging.decode(page_token, "models")
         rows = self.ctx.db.reading(

@@ -175,7 +175,7 @@ class NoteService:
             raise InvalidInput("a comment needs text")
         return self._add(  # type: ignore[no-any-return]
             uri,
-            lambda at: Comment(actor=actor, text=body, at=at, kind=kind),  # type: ignore[arg-type]
+            lambda at: Comment(actor=actor, text=body, at=at, kind=kind),
             "comment",
             "version.comment",
         )

@@ -263,7 +263,9 @@ class ServingService:
                 at=now,
             )
             if serving:
-                self._unserve(conn, policy, chain, name, target.model_id, target.current, actor, why)
+                self._unserve(
+                    conn, policy, chain, name, target.model_id, target.current, actor, why
+                )
 
     def swap(self, name: str, first: str, second: str, *, actor: str, reason: str) -> list[Alias]:
         """Exchange the versions two aliases point at, in one transaction.
@@ -447,7 +449,13 @@ class ServingService:
             if text:
                 incident = Comment(actor=actor, text=text, at=to_dt(now), kind="incident")
                 chain.head = notes.record(
-                    conn, bad.row, name, incident, "comment", action="version.comment", head=chain.head
+                    conn,
+                    bad.row,
+                    name,
+                    incident,
+                    "comment",
+                    action="version.comment",
+                    head=chain.head,
                 )
             chain.head = log.record(
                 conn,
@@ -479,10 +487,11 @@ class ServingService:
             policy = self.gov.policy(conn)
         checks: list[str] = []
         problems: list[str] = []
-        stage_ok = target.row.stage == policy.graph.return_stage and target.row.deprecated_at is None
-        (checks if stage_ok else problems).append(
-            f"stage {target.row.stage!r}, {'deprecated' if target.row.deprecated_at else 'not deprecated'}"
+        stage_ok = (
+            target.row.stage == policy.graph.return_stage and target.row.deprecated_at is None
         )
+        deprecated = "deprecated" if target.row.deprecated_at else "not deprecated"
+        (checks if stage_ok else problems).append(f"stage {target.row.stage!r}, {deprecated}")
         for a in target.version.artifacts:
             bad = self.ctx.blobs.check(a.sha256, a.size)
             if bad is None:
@@ -496,11 +505,22 @@ class ServingService:
             self.gov.require(conn, "drill", actor, at=now)
             v = self.release.lock(conn, f"models:/{name}/{target.row.number}")
             value = notes.Drill(
-                alias=alias, ready=ready, checks=tuple(checks + problems), actor=actor, at=to_dt(now)
+                alias=alias,
+                ready=ready,
+                checks=tuple(checks + problems),
+                actor=actor,
+                at=to_dt(now),
             )
             notes.record(conn, v.row, name, value, "drill", action="version.drill", head=v.head)
         return DrillReport(
-            name, alias, current.current, target.row.number, why, ready, tuple(checks), tuple(problems)
+            name,
+            alias,
+            current.current,
+            target.row.number,
+            why,
+            ready,
+            tuple(checks),
+            tuple(problems),
         )
 
     def mark_healthy(
@@ -518,7 +538,9 @@ class ServingService:
                     "healthy"
                 )
             value = Health(signal=text, alias=alias, actor=actor, at=to_dt(now))
-            notes.record(conn, v.row, v.name, value, "health", action="version.healthy", head=v.head)
+            notes.record(
+                conn, v.row, v.name, value, "health", action="version.healthy", head=v.head
+            )
         return value
 
 
@@ -535,4 +557,4 @@ def _alias(conn: Connection, name: str, model_id: int, alias: str) -> Alias:
     raise NotFound(f"alias models:/{name}@{alias} not found")
 
 
-__all__ = ["DrillReport", "RollbackPlan", "ServingService", "Version", "Conflict"]
+__all__ = ["Conflict", "DrillReport", "RollbackPlan", "ServingService", "Version"]

@@ -34,7 +34,7 @@ class VersionService:
                 unreadable.append(exc.message)
         return items, tuple(unreadable)
 
-    def list(
+    def page(
         self,
         name: str,
         *,

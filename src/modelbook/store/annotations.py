@@ -12,8 +12,8 @@ from . import schema as t
 from .engine import Prebuilt
 from .rows import dumps
 
-_n = t.annotations.c
-_INSERT = Prebuilt(t.annotations.insert(), ("version_id", "kind", "actor", "at", "body"))
+_n = t.notes.c
+_INSERT = Prebuilt(t.notes.insert(), ("version_id", "kind", "actor", "at", "body"))
 
 
 def add(conn: Connection, version_id: int, kind: str, actor: str, at: int, body: Any) -> None:
@@ -26,7 +26,7 @@ def add(conn: Connection, version_id: int, kind: str, actor: str, at: int, body:
 
 def of_version(conn: Connection, version_id: int, kinds: Sequence[str] = ()) -> list[Row[Any]]:
     """Annotations of one version, oldest first, optionally of some kinds."""
-    stmt = sa.select(t.annotations).where(_n.version_id == version_id).order_by(_n.id)
+    stmt = sa.select(t.notes).where(_n.version_id == version_id).order_by(_n.id)
     if kinds:
         stmt = stmt.where(_n.kind.in_(list(kinds)))
     return list(conn.execute(stmt))
@@ -39,7 +39,7 @@ def of_versions(
     if not version_ids:
         return []
     stmt = (
-        sa.select(t.annotations)
+        sa.select(t.notes)
         .where(_n.version_id.in_(list(version_ids)), _n.kind.in_(list(kinds)))
         .order_by(_n.id)
     )

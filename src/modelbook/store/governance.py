@@ -28,9 +28,10 @@ def any_role(conn: Connection) -> bool:
 
 def grant(conn: Connection, actor: str, role: str, by: str, at: int) -> bool:
     """Grant a role; False when the actor already holds it."""
-    if conn.execute(
-        sa.select(_r.actor).where(_r.actor == actor, _r.role == role)
-    ).first() is not None:
+    if (
+        conn.execute(sa.select(_r.actor).where(_r.actor == actor, _r.role == role)).first()
+        is not None
+    ):
         return False
     conn.execute(
         t.roles.insert(), {"actor": actor, "role": role, "granted_by": by, "granted_at": at}
@@ -59,7 +60,5 @@ def add_policy(conn: Connection, values: dict[str, Any]) -> None:
 
 def first_event_actor(conn: Connection) -> str | None:
     """The actor of the registry's first recorded event: whoever created it."""
-    row = conn.execute(
-        sa.select(t.events.c.actor).order_by(t.events.c.id).limit(1)
-    ).first()
+    row = conn.execute(sa.select(t.events.c.actor).order_by(t.events.c.id).limit(1)).first()
     return None if row is None else str(row.actor)

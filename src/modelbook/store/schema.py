@@ -203,7 +203,7 @@ chain_heads = Table(
 # Mutable annotations of a version: approvals, rejections, attestations, gate
 # evaluations, comments, monitoring, online observations, health, drills.
 # Each is one row with its kind and a JSON body; rows are only ever added.
-annotations = Table(
+notes = Table(
     "annotations",
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
