@@ -1,10 +1,14 @@
 """End-to-end tour of modelbook on the embedded registry (SQLite and a folder).
 
 Trains a scikit-learn classifier on the breast-cancer data set that
-scikit-learn ships, registers it as version 1 with metrics (global and by
-slice), lineage and environment, retrains it as version 2, points the
-``production`` alias at 1 and then at 2, resolves ``models:/NAME@production``,
-downloads the verified files, loads the model and predicts.
+scikit-learn ships and registers it as version 1 with metrics (global and by
+slice), lineage and environment; retrains it as version 2. Each version is
+promoted through the default policy's gates, approved by a reviewer and
+deployed to ``production`` by a deployer. When version 2's online metric
+drops, one call rolls ``production`` back to the last known-good version with
+a reason code and an incident note. The tour ends with the audit trail and its
+verification, then resolves ``models:/NAME@production``, downloads the
+verified files, loads the model and predicts.
 
 The registry lives in ``$MODELBOOK_HOME`` when set, else in ``./.modelbook-demo``
 (recreated on every run so the tour always starts from an empty registry).
@@ -34,10 +38,11 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
 from modelbook import Registry, Version
+from modelbook.capture import code as capture_code
 
 MODEL = "breast_cancer_classifier"
 SEED = 42
-console = Console()
+console = Console(soft_wrap=True)
 
 
 def registry_home() -> Path:
@@ -103,9 +108,12 @@ def main() -> int:
     start = time.perf_counter()
     v1_model = DecisionTreeClassifier(max_depth=2, random_state=SEED)
     v1_model.fit(x_train, y_train)
+    # The training code is this script: its repository and commit are the lineage.
+    code = capture_code(Path(__file__).resolve().parent)
     v1 = registry.register(
         MODEL,
         package(v1_model, features, work / "v1"),
+        code=code,
         owners=["ml-platform@example.com"],
         task="binary-classification",
         risk_tier="medium",
@@ -131,6 +139,7 @@ def main() -> int:
     v2 = registry.register(
         MODEL,
         package(v2_model, features, work / "v2"),
+        code=code,
         metrics=evaluate(v2_model, x_test, y_test, x_test[:, radius_col]),
         params={"estimator": "LogisticRegression", "C": 1.0, "max_iter": 1000},
         seed=SEED,
@@ -145,17 +154,55 @@ def main() -> int:
     console.print(f"[green]registered[/] {v2.uri}")
     show(v2)
 
-    # Promotion moves an alias; nothing is rebuilt.
-    registry.set_alias(MODEL, "production", 1, reason="baseline approved for launch")
-    auc1, auc2 = v1.metric("auc", "test"), v2.metric("auc", "test")
-    registry.set_alias(
-        MODEL, "production", 2, reason=f"test AUC {auc2} (v2) vs {auc1} (v1)", expect=1
+    # Roles: whoever created the registry is its first admin; it grants the others.
+    registry.grant_role("dr-reviewer", "reviewer")
+    registry.grant_role("ops-deployer", "deployer")
+
+    # Release flow: objective checks run on promotion, a reviewer approves,
+    # a deployer points production at the version. Nothing is rebuilt.
+    for version in (v1, v2):
+        promoted = registry.promote(version.uri, auto=True, comment="CI: checks passed")
+        for outcome in promoted.outcomes:
+            for r in outcome.results:
+                mark = "pass" if r.passed else ("FAIL" if r.required else "advisory")
+                console.print(f"  gate {outcome.target_stage:<9} {r.check:<16} {mark}: {r.message}")
+        approved = registry.approve(
+            version.uri, comment="Reviewed metrics by slice and caveats.", actor="dr-reviewer"
+        )
+        console.print(f"approved {version.uri}: stage {approved.version.stage}")
+        auc = version.metric("auc", "test")
+        registry.deploy(version.uri, reason=f"test AUC {auc}", actor="ops-deployer")
+        console.print(f"[green]deployed[/] {version.uri} to production")
+        if version is v1:
+            registry.mark_healthy(v1.uri, signal="a week at baseline error rate", actor="ops-deployer")
+
+    # Monitoring sees a drop: one call rolls production back, with a reason code.
+    registry.observe(v2.uri, "recall@online", 0.81, source="monitoring", actor="ops-deployer")
+    rollback = registry.rollback(
+        MODEL,
+        reason_code="kpi_drop",
+        note="Online recall fell from 0.94 to 0.81 after the v2 rollout.",
+        actor="ops-deployer",
+    )
+    console.print(
+        f"[yellow]rolled back[/] production {rollback.from_version} -> {rollback.to_version}: "
+        f"{rollback.why}"
     )
     for event in reversed(registry.alias_history(MODEL, "production")):
         console.print(
             f"  @production {event.from_version or '-'} -> {event.to_version} "
             f"by {event.actor}: {event.reason}"
         )
+
+    # The audit trail answers who, what, when and why, and proves it was not edited.
+    for event in reversed(registry.events(model=MODEL, limit=12).items):
+        console.print(
+            f"  {event.at:%H:%M:%S} {event.actor:<13} {event.action:<17} {event.subject}"
+            + (f"  ({event.reason})" if event.reason else ""),
+            markup=False,
+        )
+    audit = registry.verify_audit()
+    console.print(f"audit: {audit.events} events, chains intact: {audit.ok}; head {audit.head}")
 
     uri = f"models:/{MODEL}@production"
     resolved = registry.resolve(uri)
@@ -174,7 +221,7 @@ def main() -> int:
     console.print(f"verify: {report.files} files, {'OK' if report.ok else 'PROBLEMS'}")
     registry.close()
     shutil.rmtree(work, ignore_errors=True)
-    return 0 if report.ok and resolved.number == v2.number else 1
+    return 0 if report.ok and audit.ok and resolved.number == v1.number else 1
 
 
 if __name__ == "__main__":

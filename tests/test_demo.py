@@ -31,16 +31,23 @@ def test_demo_flow(tmp_path: Path) -> None:
     assert [v.number for v in versions] == [2, 1]
     assert [v.semver for v in versions] == ["1.1.0", "1.0.0"]
     production = registry.resolve("models:/breast_cancer_classifier@production")
-    assert production.number == 2
-    assert production.lineage.parents == ("breast_cancer_classifier/1",)
+    assert production.number == 1, "the demo rolls production back to version 1"
+    v2 = registry.get_version("models:/breast_cancer_classifier/2")
+    assert v2.deprecated and v2.stage == "approved"
+    assert production.stage == "deployed"
+    assert v2.lineage.parents == ("breast_cancer_classifier/1",)
     assert production.lineage.data[0].snapshot.startswith("sklearn-breast-cancer@")
     assert production.environment.python and production.environment.packages_sha256
     assert "scikit-learn" in production.environment.frameworks
     slices = {m.key for m in production.metrics}
     assert {"auc@test", "auc@test{tumour_size=small}", "auc@test{tumour_size=large}"} <= slices
-    assert production.metric("auc", "test") > versions[1].metric("auc", "test")  # type: ignore[operator]
+    assert v2.metric("auc", "test") > production.metric("auc", "test")  # type: ignore[operator]
     history = registry.alias_history("breast_cancer_classifier", "production")
-    assert [(e.from_version, e.to_version) for e in history] == [(1, 2), (None, 1)]
+    assert [(e.from_version, e.to_version) for e in history] == [(2, 1), (1, 2), (None, 1)]
+    assert history[0].reason.startswith("rollback (kpi_drop)")
+    assert registry.verify_audit().ok
+    actions = [e.action for e in registry.events(model="breast_cancer_classifier").items]
+    assert "version.rollback" in actions and "version.approve" in actions
     assert registry.verify().ok
     out = registry.download(production.uri, tmp_path / "dl")
     assert sorted(p.name for p in out.iterdir()) == ["features.json", "model.joblib"]
