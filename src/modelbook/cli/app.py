@@ -46,6 +46,7 @@ class Options:
     traceback: bool = False
 
     def reset(self) -> None:
+        """Back to the defaults, before the next invocation's options are parsed."""
         self.uri, self.blob_uri, self.traceback = None, None, False
 
 
@@ -114,8 +115,9 @@ def _refuse_ephemeral() -> None:
 def open_registry(*, create: bool) -> Iterator[Registry]:
     """The registry the root options name, closed when the command is done.
 
-    ``create=False`` (every command that only reads) refuses a path where no
-    registry exists instead of creating an empty one there.
+    ``create=False`` (every command but ``register``) refuses a path where no
+    registry exists instead of creating an empty one there: reading needs
+    one, and tags and aliases need a model that only ``register`` creates.
     """
     _refuse_ephemeral()
     from ..registry import Registry
@@ -146,6 +148,8 @@ def main(argv: list[str] | None = None) -> None:
     ``error:`` line on stderr and exits with the code of its kind (see
     :mod:`modelbook.errors`); any other exception is a bug and exits 1, also
     with one line. ``--traceback`` lets the exception through with its stack.
+    A reader of stdout that goes away (``| head``) is typer's to handle: it
+    ends the command quietly.
     """
     options.reset()
     _tolerant_streams()
@@ -155,10 +159,6 @@ def main(argv: list[str] | None = None) -> None:
         if options.traceback:
             raise
         _fail(f"error: {exc}", exc.exit_code)
-    except BrokenPipeError:
-        # The reader went away (``modelbook models | head``); there is nobody
-        # left to tell, and flushing at exit would raise again.
-        os._exit(0)
     except Exception as exc:  # the boundary: a bug, too, gets one line and exit 1
         if options.traceback:
             raise
