@@ -76,7 +76,7 @@ def versions(
             (
                 str(v.number),
                 v.semver,
-                v.stage.value + (" (deprecated)" if v.deprecated else ""),
+                str(v.stage) + (" (deprecated)" if v.deprecated else ""),
                 ", ".join(v.aliases),
                 str(len(v.artifacts)),
                 str(v.size),
@@ -91,7 +91,7 @@ def versions(
 
 def _show_version(v: Version) -> None:
     heading(
-        f"{safe(v.uri)}  semver {safe(v.semver)}  stage {safe(v.stage.value)}"
+        f"{safe(v.uri)}  semver {safe(v.semver)}  stage {safe(str(v.stage))}"
         + ("  deprecated" if v.deprecated else "")
     )
     line(f"created {fmt_time(v.created_at)} by {safe(v.created_by)}")
