@@ -30,6 +30,20 @@ class Stage(enum.StrEnum):
     ARCHIVED = "archived"
 
 
+class StageName(str):
+    """A stage's name: one of :class:`Stage` or a stage the policy declares.
+
+    It is a plain ``str``; ``.value`` gives the name as a :class:`Stage` member does,
+    so code written against the default stages reads custom ones the same way.
+    """
+
+    __slots__ = ()
+
+    @property
+    def value(self) -> str:
+        return str(self)
+
+
 class FrozenDict(dict[Any, Any]):
     """A ``dict`` that refuses every change, so it can be shared between callers.
 
@@ -222,7 +236,7 @@ class Version(_Frozen):
     change_summary: Text | None = None
     created_by: Short
     created_at: datetime
-    stage: Stage = Stage.STAGING
+    stage: Annotated[str, AfterValidator(StageName)] = StageName(Stage.STAGING.value)
     tags: FrozenMap[str, str] = Field(default_factory=dict)
     aliases: tuple[str, ...] = ()
     deprecated: bool = False

@@ -96,13 +96,15 @@ class Registry(ReleaseOperations):
         self.blobs = BlobStore(blob_uri, **dict(blob_options or {}))
         self.ctx = Context(db=self.db, blobs=self.blobs)
         self._models = ModelService(self.ctx)
-        self._registration = RegistrationService(self.ctx)
+        self._gov = GovernanceService(self.ctx)
+        self._registration = RegistrationService(
+            self.ctx, lambda conn: self._gov.policy(conn).graph.first
+        )
         self._versions = VersionService(self.ctx)
         self._tags = TagService(self.ctx)
         self._aliases = AliasService(self.ctx)
         self._artifacts = ArtifactService(self.ctx, self._versions)
         self._audit = AuditService(self.ctx)
-        self._gov = GovernanceService(self.ctx)
         self._release = ReleaseService(self.ctx, self._gov)
         self._serving = ServingService(self.ctx, self._gov, self._release)
         self._notes = NoteService(self.ctx)

@@ -227,13 +227,19 @@ def parse_semver(value: str) -> tuple[int, int, int]:
     return parse(value)
 
 
-def stage(value: str) -> str:
-    try:
-        return Stage(value).value
-    except ValueError:
+_STAGE = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+
+
+def stage(value: object) -> str:
+    """A stage name: a default stage or one a policy declares (lowercase, 1-32 characters)."""
+    if isinstance(value, Stage):
+        return value.value
+    if not isinstance(value, str) or not _STAGE.fullmatch(value):
         raise InvalidInput(
-            f"invalid stage {value!r}: choose one of {', '.join(s.value for s in Stage)}"
-        ) from None
+            f"invalid stage {value!r}: a stage is 1-32 lowercase letters, digits, '_' or '-', "
+            f"such as {', '.join(s.value for s in Stage)}"
+        )
+    return value
 
 
 def version_number(value: object, what: str = "version number") -> int:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy.engine import Connection
 
 from .. import capture, files, limits, uris, validation
 from .. import semver as semver_rule
@@ -131,9 +132,19 @@ class Draft:
     doc: dict[str, Any]
 
 
+def _default_first_stage(conn: Connection) -> str:
+    return Stage.STAGING.value
+
+
 class RegistrationService:
-    def __init__(self, ctx: Context) -> None:
+    """Registration; ``first_stage(conn)`` names the stage a new version enters (the
+    policy's first, read inside the registration's transaction)."""
+
+    def __init__(
+        self, ctx: Context, first_stage: Callable[[Connection], str] = _default_first_stage
+    ) -> None:
         self.ctx = ctx
+        self.first_stage = first_stage
 
     # the local helper --------------------------------------------------------
 
@@ -358,6 +369,7 @@ class RegistrationService:
                     + " not found"
                 )
             parts = semver_rule.parse(semver_text)
+            stage = self.first_stage(conn)
             model_rows.set_number(conn, head.model_id or model.id, number, parts)
             version_rows.insert(
                 conn,
@@ -368,7 +380,7 @@ class RegistrationService:
                     "semver_major": parts[0],
                     "semver_minor": parts[1],
                     "semver_patch": parts[2],
-                    "stage": Stage.STAGING.value,
+                    "stage": stage,
                     "doc": dumps(doc),
                     "tags": dumps(draft.tags),
                     "created_at": now,
@@ -394,7 +406,7 @@ class RegistrationService:
                 version=number,
                 after=RegisteredState(
                     semver=semver_text,
-                    stage=Stage.STAGING.value,
+                    stage=stage,
                     files=len(manifest),
                     bytes=sum(a.size for a in manifest),
                     manifest_sha256=hashlib.sha256(
@@ -408,7 +420,7 @@ class RegistrationService:
                 "model": name,
                 "number": number,
                 "semver": semver_text,
-                "stage": Stage.STAGING,
+                "stage": stage,
                 "tags": draft.tags,
                 "created_by": actor,
                 "created_at": to_dt(now),
