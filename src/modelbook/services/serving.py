@@ -270,8 +270,10 @@ class ServingService:
     def swap(self, name: str, first: str, second: str, *, actor: str, reason: str) -> list[Alias]:
         """Exchange the versions two aliases point at, in one transaction.
 
-        A serving alias among them moves under the deploy rule (the version it
-        receives must be approved or deployed; deployer role).
+        A serving alias among them moves under the deploy rule: the version it
+        receives must be approved (or deployed) and not deprecated, and pass the
+        gate of ``deployed``; deployer role. A refused gate records its
+        evaluation, moves nothing and raises GateFailed.
         """
         validation.model_name(name)
         validation.alias_name(first)
@@ -280,6 +282,7 @@ class ServingService:
             raise InvalidInput("name two different aliases to swap")
         why = validation.reason(reason)
         now = self.ctx.clock()
+        refused: GateFailed | None = None
         with self.ctx.db.write() as conn:
             a = alias_rows.target(conn, name, first)
             if a is None:
@@ -290,47 +293,84 @@ class ServingService:
                     raise NotFound(f"alias models:/{name}@{alias} not found")
             policy = self.gov.policy(conn)
             serving = policy.graph.is_serving(first) or policy.graph.is_serving(second)
-            self.gov.require(conn, "deploy" if serving else "alias_move", actor, at=now)
+            roles = self.gov.require(conn, "deploy" if serving else "alias_move", actor, at=now)
             chain = Chain(log.Head.of_model(name, b))
-            for alias, gets in ((first, b), (second, a)):
-                if policy.graph.is_serving(alias):
-                    v = self.release.lock(conn, f"models:/{name}/{gets.current}", chain)
-                    if v.row.stage != DEPLOYED:
-                        policy.graph.check_move(v.row.stage, DEPLOYED, via="deploy")
-            for alias, had, gets in ((first, a, b), (second, b, a)):
-                chain.head = move(
-                    conn,
-                    chain.head,
-                    name=name,
-                    model_id=a.model_id,
-                    alias=alias,
-                    from_number=had.current,
-                    to_number=gets.current,
-                    to_version_id=gets.current_id,
-                    actor=actor,
-                    reason=why,
-                    at=now,
-                )
-            for alias, gets in ((first, b), (second, a)):
-                if policy.graph.is_serving(alias):
-                    v = self.release.lock(conn, f"models:/{name}/{gets.current}", chain)
-                    self.release.set_stage(conn, v, DEPLOYED, actor, why)
-            for alias, had in ((first, a), (second, b)):
-                if policy.graph.is_serving(alias):
-                    self._unserve(conn, policy, chain, name, a.model_id, had.current, actor, why)
-            chain.head = log.record(
+            receiving = [
+                self.release.lock(conn, f"models:/{name}/{gets.current}", chain)
+                for alias, gets in ((first, b), (second, a))
+                if policy.graph.is_serving(alias)
+            ]
+            for v in receiving:
+                if v.row.deprecated_at is not None:
+                    raise InvalidInput(f"{v.version.uri} is deprecated and cannot be deployed")
+                if v.row.stage != DEPLOYED:
+                    policy.graph.check_move(v.row.stage, DEPLOYED, via="deploy")
+            for v in receiving:
+                outcome = self.release.evaluate(conn, v, policy, DEPLOYED, actor, roles)
+                if not outcome.passed:
+                    try:
+                        outcome.raise_if_failed(v.version)
+                    except GateFailed as exc:
+                        refused = exc
+                    break
+            if refused is None:
+                self._exchange(conn, policy, chain, name, first, second, a, b, actor, why, now)
+                result = [
+                    _alias(conn, name, a.model_id, first),
+                    _alias(conn, name, a.model_id, second),
+                ]
+        if refused is not None:
+            raise refused
+        return result
+
+    def _exchange(
+        self,
+        conn: Connection,
+        policy: Policy,
+        chain: Chain,
+        name: str,
+        first: str,
+        second: str,
+        a: Any,
+        b: Any,
+        actor: str,
+        why: str,
+        now: int,
+    ) -> None:
+        """Move both aliases of a swap, set the stages of the versions, record the swap."""
+        for alias, had, gets in ((first, a, b), (second, b, a)):
+            chain.head = move(
                 conn,
                 chain.head,
+                name=name,
+                model_id=a.model_id,
+                alias=alias,
+                from_number=had.current,
+                to_number=gets.current,
+                to_version_id=gets.current_id,
                 actor=actor,
-                at=now,
-                action="alias.swap",
-                subject=f"models:/{name}",
-                model=name,
-                before={first: a.current, second: b.current},
-                after={first: b.current, second: a.current},
                 reason=why,
+                at=now,
             )
-            return [_alias(conn, name, a.model_id, first), _alias(conn, name, a.model_id, second)]
+        for alias, gets in ((first, b), (second, a)):
+            if policy.graph.is_serving(alias):
+                v = self.release.lock(conn, f"models:/{name}/{gets.current}", chain)
+                self.release.set_stage(conn, v, DEPLOYED, actor, why)
+        for alias, had in ((first, a), (second, b)):
+            if policy.graph.is_serving(alias):
+                self._unserve(conn, policy, chain, name, a.model_id, had.current, actor, why)
+        chain.head = log.record(
+            conn,
+            chain.head,
+            actor=actor,
+            at=now,
+            action="alias.swap",
+            subject=f"models:/{name}",
+            model=name,
+            before={first: a.current, second: b.current},
+            after={first: b.current, second: a.current},
+            reason=why,
+        )
 
     # rollback ------------------------------------------------------------------------
 
