@@ -275,3 +275,22 @@ def test_errors_are_modelbook_errors(registry: Registry, model_file: Path) -> No
     registry.register("m", [model_file], owners="o")
     with pytest.raises(Conflict):
         registry.set_alias("m", "prod", 1, reason="x", expect=3)
+
+
+def test_a_key_repeated_in_tags_or_params_is_refused_like_a_repeated_metric(
+    tmp_path: Path, model_file: Path
+) -> None:
+    from modelbook import validation
+    from modelbook.cli import main
+
+    with pytest.raises(InvalidInput, match="given twice"):
+        validation.key_values(["team=a", "team=b"], "tag")
+    with pytest.raises(InvalidInput, match="given twice"):
+        validation.key_values(["C=1", "C=2"], "param")
+    uri = f"sqlite:///{tmp_path / 'r.db'}"
+    for flag in ("--tag", "--param"):
+        with pytest.raises(SystemExit) as exit_:
+            main(["--uri", uri, "register", "m", str(model_file), "--owner", "o",
+                  flag, "k=1", flag, "k=2"])  # fmt: skip
+        assert exit_.value.code == 6
+    assert not (tmp_path / "r.db").exists() or Registry(uri).models().items == []
