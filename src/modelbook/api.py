@@ -27,6 +27,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from .api_release import ReleaseAPI
 from .domain import Alias, AliasEvent, Artifact, Model, Page, Stage, VerifyReport, Version
 from .events import Event
 
@@ -34,8 +35,8 @@ Progress = Callable[[int], None]
 
 
 @runtime_checkable
-class RegistryAPI(Protocol):
-    """Every public operation of a model registry."""
+class RegistryAPI(ReleaseAPI, Protocol):
+    """Every public operation of a model registry (the release flow's in :class:`ReleaseAPI`)."""
 
     # models
     def create_model(
@@ -200,8 +201,4 @@ class RegistryAPI(Protocol):
         page_token: str | None = None,
     ) -> Page[Event]:
         """Audit events newest first, filtered by model, action and time."""
-        ...
-
-    def audit_head(self) -> str:
-        """One digest over every audit chain's head, with the event count."""
         ...
