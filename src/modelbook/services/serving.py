@@ -27,7 +27,7 @@ from ..store import annotations as note_rows
 from ..store.rows import to_dt
 from . import audit as log
 from . import notes
-from .aliases import check_expect, move, valid_expect
+from .aliases import alias_of, check_expect, move, valid_expect
 from .base import Context, version_ref
 from .governance import GovernanceService
 from .release import Chain, Locked, ReleaseService, reason_code
@@ -110,7 +110,7 @@ class ServingService:
             roles = self.gov.require(conn, "deploy" if serving else "alias_move", actor, at=now)
             check_expect(name, alias, target.current, expect)
             if target.current == target.number:
-                return _alias(conn, name, target.model_id, alias)
+                return alias_of(conn, name, target.model_id, alias)
             chain = Chain(log.Head.of_model(name, target))
             if serving:
                 refused = self._deploy(
@@ -155,11 +155,9 @@ class ServingService:
             raise InvalidInput(f"{new.version.uri} is deprecated and cannot be deployed")
         policy.graph.check_move(new.row.stage, DEPLOYED, via="deploy")
         outcome = self.release.evaluate(conn, new, policy, DEPLOYED, actor, roles)
-        if not outcome.passed:
-            try:
-                outcome.raise_if_failed(new.version)
-            except GateFailed as exc:
-                return exc
+        refused = outcome.refusal(new.version)
+        if refused is not None:
+            return refused
         self._point(conn, policy, chain, name, alias, target, new, actor, why, now)
         log_after = {"alias": alias, "version": target.number}
         chain.head = log.record(
@@ -294,6 +292,13 @@ class ServingService:
             policy = self.gov.policy(conn)
             serving = policy.graph.is_serving(first) or policy.graph.is_serving(second)
             roles = self.gov.require(conn, "deploy" if serving else "alias_move", actor, at=now)
+            if a.current == b.current:
+                # Both point at one version: nothing moves, as when an alias is set
+                # to the version it already names.
+                return [
+                    alias_of(conn, name, a.model_id, first),
+                    alias_of(conn, name, a.model_id, second),
+                ]
             chain = Chain(log.Head.of_model(name, b))
             receiving = [
                 self.release.lock(conn, f"models:/{name}/{gets.current}", chain)
@@ -316,8 +321,8 @@ class ServingService:
             if refused is None:
                 self._exchange(conn, policy, chain, name, first, second, a, b, actor, why, now)
                 result = [
-                    _alias(conn, name, a.model_id, first),
-                    _alias(conn, name, a.model_id, second),
+                    alias_of(conn, name, a.model_id, first),
+                    alias_of(conn, name, a.model_id, second),
                 ]
         if refused is not None:
             raise refused
@@ -588,13 +593,6 @@ def reason_code_of(code: str) -> str:
     if code is None or not str(code).strip():
         raise InvalidInput("a rollback needs a reason code (--reason-code CODE, e.g. kpi_drop)")
     return reason_code(code)
-
-
-def _alias(conn: Connection, name: str, model_id: int, alias: str) -> Alias:
-    for a in alias_rows.of_model(conn, name, model_id):
-        if a.name == alias:
-            return a
-    raise NotFound(f"alias models:/{name}@{alias} not found")
 
 
 __all__ = ["Conflict", "DrillReport", "RollbackPlan", "ServingService", "Version"]
