@@ -480,3 +480,17 @@ def test_a_swap_cannot_deploy_a_deprecated_version(flow: Flow) -> None:
     with pytest.raises(InvalidInput, match="deprecated"):
         reg.swap_aliases("m", "production", "challenger", reason="promote", actor="dan")
     assert snapshot(flow) == before
+
+
+def test_swapping_two_aliases_on_one_version_moves_nothing(flow: Flow) -> None:
+    """Like setting an alias to the version it already names: no move is recorded, so
+    the history never holds a move from a version to itself."""
+    reg = flow.reg
+    v = flow.deployed()
+    reg.set_alias("m", "champion", v.number, reason="same", actor=REGISTRANT)
+    before = snapshot(flow)
+    out = reg.swap_aliases("m", "champion", "production", reason="no-op", actor="dan")
+    assert {a.name: a.version for a in out} == {"champion": 1, "production": 1}
+    assert snapshot(flow) == before
+    with pytest.raises(PermissionDenied):
+        reg.swap_aliases("m", "champion", "production", reason="no-op", actor=REGISTRANT)
