@@ -188,21 +188,28 @@ class GateOutcome:
         )
 
     def raise_if_failed(self, version: Version) -> None:
-        """Raise when a required check failed.
+        """Raise :meth:`refusal` when a required check failed."""
+        refused = self.refusal(version)
+        if refused is not None:
+            raise refused
 
-        Raises:
-            GateFailed: the message names the stage, the version and each
-                failing check with its hint; ``failures`` holds the results.
+    def refusal(self, version: Version) -> GateFailed | None:
+        """The error a refused gate raises, or None when the gate passed.
+
+        Services record the evaluation first and raise this after their
+        transaction commits, so the evidence of a refusal is kept.
+        The message names the stage, the version and each failing check with
+        its hint; ``failures`` holds the results.
         """
         if self.passed:
-            return
+            return None
         lines = [
             f"{version.uri} cannot enter {self.target_stage!r}: "
             f"{len(self.failures)} required check(s) failed"
         ]
         for r in self.failures:
             lines.append(f"- {r.check}: {r.message}" + (f" (to pass: {r.hint})" if r.hint else ""))
-        raise GateFailed("\n".join(lines), failures=self.failures)
+        return GateFailed("\n".join(lines), failures=self.failures)
 
 
 def evaluate_gate(specs: Sequence[CheckSpec], version: Version, ctx: CheckContext) -> GateOutcome:

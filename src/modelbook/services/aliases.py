@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy.engine import Connection
 
 from .. import paging, validation
@@ -11,9 +9,8 @@ from ..domain import Alias, AliasEvent
 from ..errors import Conflict, NotFound
 from ..events import AliasState
 from ..store import aliases as alias_rows
-from ..store.rows import to_dt
 from . import audit as log
-from .base import Context, model_row, version_ref
+from .base import Context, model_row
 
 
 def check_expect(name: str, alias: str, current: int | None, expect: int | None) -> None:
@@ -88,94 +85,20 @@ def move(
     )
 
 
+def alias_of(conn: Connection, name: str, model_id: int, alias: str) -> Alias:
+    """One alias of a model, read inside the caller's transaction."""
+    for a in alias_rows.of_model(conn, name, model_id):
+        if a.name == alias:
+            return a
+    raise NotFound(f"alias models:/{name}@{alias} not found")
+
+
 class AliasService:
+    """Reading aliases and their history; moves go through :mod:`.serving`, which
+    applies the serving rule to every move."""
+
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
-
-    def target(self, conn: Connection, name: str, alias: str, version: int | str) -> Any:
-        """Lock the model, read the alias and the wanted version; NotFound if either is missing."""
-        ref = version_ref(name, version)
-        target = alias_rows.target(conn, name, alias, ref.kind, ref.value)
-        if target is None:
-            raise NotFound(f"model {name!r} not found")
-        if target.version_id is None:
-            raise NotFound(f"version {ref} not found")
-        return target
-
-    def set(
-        self,
-        name: str,
-        alias: str,
-        version: int | str,
-        *,
-        actor: str,
-        reason: str,
-        expect: int | None = None,
-    ) -> Alias:
-        """Point ``alias`` at a version (number or semver); see ``Registry.set_alias``."""
-        validation.model_name(name)
-        validation.alias_name(alias)
-        why = validation.reason(reason)
-        valid_expect(expect)
-        version_ref(name, version)
-        now = self.ctx.clock()
-        with self.ctx.db.write() as conn:
-            target = self.target(conn, name, alias, version)
-            check_expect(name, alias, target.current, expect)
-            if target.current == target.number:
-                return self._alias(conn, name, target.model_id, alias)
-            move(
-                conn,
-                log.Head.of_model(name, target),
-                name=name,
-                model_id=target.model_id,
-                alias=alias,
-                from_number=target.current,
-                to_number=target.number,
-                to_version_id=target.version_id,
-                actor=actor,
-                reason=why,
-                at=now,
-            )
-        return Alias(
-            model=name, name=alias, version=target.number, updated_at=to_dt(now), updated_by=actor
-        )
-
-    def delete(
-        self, name: str, alias: str, *, actor: str, reason: str, expect: int | None = None
-    ) -> None:
-        validation.model_name(name)
-        validation.alias_name(alias)
-        why = validation.reason(reason)
-        valid_expect(expect)
-        now = self.ctx.clock()
-        with self.ctx.db.write() as conn:
-            target = alias_rows.target(conn, name, alias)
-            if target is None:
-                raise NotFound(f"model {name!r} not found")
-            if target.current is None:
-                raise NotFound(f"alias models:/{name}@{alias} not found")
-            check_expect(name, alias, target.current, expect)
-            move(
-                conn,
-                log.Head.of_model(name, target),
-                name=name,
-                model_id=target.model_id,
-                alias=alias,
-                from_number=target.current,
-                to_number=None,
-                to_version_id=None,
-                actor=actor,
-                reason=why,
-                at=now,
-            )
-
-    @staticmethod
-    def _alias(conn: Connection, name: str, model_id: int, alias: str) -> Alias:
-        for a in alias_rows.of_model(conn, name, model_id):
-            if a.name == alias:
-                return a
-        raise NotFound(f"alias models:/{name}@{alias} not found")
 
     def of_model(self, name: str) -> list[Alias]:
         validation.model_name(name)

@@ -225,11 +225,8 @@ class ReleaseService:
             for step in path:
                 outcome = self.evaluate(conn, v, policy, step, actor, roles)
                 outcomes.append(outcome)
-                if not outcome.passed:
-                    try:
-                        outcome.raise_if_failed(v.version)
-                    except GateFailed as exc:
-                        refused = exc
+                refused = outcome.refusal(v.version)
+                if refused is not None:
                     break
                 self.set_stage(conn, v, step, actor, why)
                 v.row = v.row._replace(stage=step)

@@ -1,0 +1,225 @@
+"""Serving commands: ``deploy``, ``rollback`` (with ``--dry-run`` and ``--drill``),
+``mark-healthy`` and ``gc``.
+
+The registry picks the rollback target and says why; these commands print
+its choice. A refused deploy prints the gate of ``deployed`` and exits 9; a
+drill that finds its target not ready prints what it checked and exits 9.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Annotated
+
+import typer
+
+from ..errors import GateFailed
+from .app import JsonOpt, app, open_registry
+from .release import UriArg, report_refusal
+from .render import emit_json, line, safe
+
+AliasOpt = Annotated[str, typer.Option("--alias", help="The serving alias.")]
+
+
+def _target(text: str | None) -> int | str | None:
+    """``--to``: digits name a version number, anything else a semver (the registry checks)."""
+    if text is None:
+        return None
+    return int(text) if text.isascii() and text.isdigit() else text
+
+
+def _was(number: int | None) -> str:
+    return "was unset" if number is None else f"was version {number}"
+
+
+@app.command()
+def deploy(
+    uri: UriArg,
+    reason: Annotated[str, typer.Option(help="Why this version ships (recorded; required).")],
+    alias: AliasOpt = "production",
+    expect: Annotated[
+        int | None,
+        typer.Option(
+            help="Deploy only if the alias points at this version (0: unset). "
+            "Default: where it pointed when the command started."
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Point a serving alias at an approved version (deployer role); print the previous holder.
+
+    A refused deploy gate prints every check and exits 9.
+    """
+    with open_registry(create=False) as registry:
+        version = registry.get_version(uri)
+        held = {a.name: a.version for a in registry.aliases(version.model)}
+        previous = held.get(alias)
+        # The holder printed is the one replaced: had the alias moved since it was
+        # read, the registry refuses (exit 5) rather than replace another version.
+        guard = (0 if previous is None else previous) if expect is None else expect
+        try:
+            result = registry.deploy(version.uri, reason=reason, alias=alias, expect=guard)
+        except GateFailed:
+            report_refusal(
+                registry,
+                version.uri,
+                as_json,
+                "deployed",
+                model=version.model,
+                name=alias,
+                version=version.number,
+                previous_version=previous,
+                changed=False,
+            )
+            raise
+    changed = previous != result.version
+    if as_json:
+        emit_json(
+            {
+                **result.model_dump(mode="json"),
+                "previous_version": previous,
+                "changed": changed,
+                "reason": reason,
+            }
+        )
+        return
+    where = f"models:/{safe(result.model)}@{safe(alias)}"
+    if not changed:
+        line(f"{where} already points at version {result.version}; nothing changed")
+    else:
+        line(f"deployed {safe(version.uri)} as {where} ({_was(previous)})")
+
+
+@app.command()
+def rollback(
+    name: Annotated[str, typer.Argument(help="Model name.")],
+    reason_code: Annotated[
+        str | None,
+        typer.Option(metavar="CODE", help="Why, as a code: kpi_drop, latency, errors ..."),
+    ] = None,
+    alias: AliasOpt = "production",
+    note: Annotated[
+        str | None, typer.Option(help="What happened (an incident note on the bad version).")
+    ] = None,
+    to: Annotated[
+        str | None,
+        typer.Option("--to", metavar="VERSION", help="Roll back to this version (number or semver)."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what would happen; change nothing.")
+    ] = False,
+    drill: Annotated[
+        bool,
+        typer.Option(
+            "--drill", help="Prove the rollback target is ready (recorded); move nothing."
+        ),
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Move a serving alias back to the last known-good version; say which and why.
+
+    With --drill: check the target's stage and files, record the drill, and
+    exit 0 when it is ready, 9 when it is not.
+    """
+    if drill:
+        given = [
+            flag
+            for flag, value in (("--reason-code", reason_code), ("--note", note))
+            if value is not None
+        ] + (["--dry-run"] if dry_run else [])
+        if given:
+            raise typer.BadParameter(
+                f"--drill moves nothing and takes no {', '.join(given)}", param_hint="--drill"
+            )
+        _drill(name, alias, _target(to), as_json)
+        return
+    with open_registry(create=False) as registry:
+        plan = registry.rollback(
+            name,
+            reason_code=reason_code or "",
+            alias=alias,
+            note=note,
+            to=_target(to),
+            dry_run=dry_run,
+        )
+    if as_json:
+        emit_json({**dataclasses.asdict(plan), "note": note})
+        return
+    where = f"models:/{safe(plan.model)}@{safe(plan.alias)}"
+    if plan.dry_run:
+        line(
+            f"dry run: would roll {where} back from version {plan.from_version} to version "
+            f"{plan.to_version} ({safe(plan.reason_code)}); nothing changed"
+        )
+    else:
+        line(
+            f"rolled {where} back from version {plan.from_version} to version "
+            f"{plan.to_version} ({safe(plan.reason_code)})"
+        )
+    line(f"why version {plan.to_version}: {safe(plan.why)}")
+    if not plan.dry_run:
+        line(f"models:/{safe(plan.model)}/{plan.from_version} is marked deprecated")
+
+
+def _drill(name: str, alias: str, to: int | str | None, as_json: bool) -> None:
+    with open_registry(create=False) as registry:
+        report = registry.drill(name, alias=alias, to=to)
+    if as_json:
+        emit_json(dataclasses.asdict(report))
+    else:
+        where = f"models:/{safe(report.model)}@{safe(report.alias)}"
+        line(
+            f"rollback drill of {where}: now version {report.from_version}, "
+            f"target version {report.to_version}"
+        )
+        line(f"why version {report.to_version}: {safe(report.why)}")
+        for check in report.checks:
+            line(f"  ok    {safe(check)}")
+        for problem in report.problems:
+            line(f"  FAIL  {safe(problem)}")
+        verdict = "ready" if report.ready else f"NOT READY ({len(report.problems)} problem(s))"
+        line(f"{verdict}; the drill is recorded on models:/{safe(name)}/{report.to_version}")
+    if not report.ready:
+        raise typer.Exit(GateFailed.exit_code)
+
+
+@app.command("mark-healthy")
+def mark_healthy(
+    uri: UriArg,
+    signal: Annotated[
+        str, typer.Option(help="What showed it healthy, e.g. '7 days at 0.1% errors'.")
+    ],
+    alias: Annotated[str | None, typer.Option(help="The serving alias it ran under.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Record that a deployed version ran healthy (deployer role); rollback prefers it."""
+    with open_registry(create=False) as registry:
+        version = registry.get_version(uri)
+        health = registry.mark_healthy(version.uri, signal=signal, alias=alias)
+    if as_json:
+        emit_json({"uri": version.uri, **health.model_dump(mode="json")})
+    else:
+        line(f"marked {safe(version.uri)} healthy: {safe(health.signal)}")
+
+
+@app.command()
+def gc(
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Remove them (admin); default: only list them.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """List (with --apply, remove) stored files that no version references."""
+    with open_registry(create=False) as registry:
+        report = registry.gc(apply=apply)
+    if as_json:
+        emit_json(dataclasses.asdict(report))
+        return
+    verb = "removed" if report.applied else "would remove"
+    for sha in report.blobs:
+        line(f"{verb} blob {safe(sha)}")
+    line(f"{verb} {len(report.blobs)} unreferenced blob(s), {report.bytes} bytes")
+    if report.kept_recent:
+        line(f"kept {report.kept_recent} unreferenced blob(s) written in the last 24 hours")
+    if not report.applied and report.blobs:
+        line("nothing was removed: run `modelbook gc --apply` to remove them")
