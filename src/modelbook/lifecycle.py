@@ -34,7 +34,7 @@ DEPLOYED = "deployed"
 ARCHIVED = "archived"
 DEFAULT_ORDER: tuple[str, ...] = ("staging", "candidate", "approved", DEPLOYED)
 DEFAULT_SERVING_ALIASES: tuple[str, ...] = ("production",)
-STAGE_NAME = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+STAGE_NAME = re.compile(r"[a-z][a-z0-9_-]{0,15}")
 
 Via = Literal["promote", "deploy", "undeploy"]
 
@@ -240,7 +240,7 @@ def graph_problems(
             problems.append(
                 (
                     ("order", i),
-                    f"invalid stage name {name!r}: use 1-32 lower-case letters, digits, "
+                    f"invalid stage name {name!r}: use 1-16 lower-case letters, digits, "
                     "'_' or '-', starting with a letter",
                 )
             )

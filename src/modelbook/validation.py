@@ -227,16 +227,16 @@ def parse_semver(value: str) -> tuple[int, int, int]:
     return parse(value)
 
 
-_STAGE = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+_STAGE = re.compile(r"[a-z][a-z0-9_-]{0,15}")
 
 
 def stage(value: object) -> str:
-    """A stage name: a default stage or one a policy declares (lowercase, 1-32 characters)."""
+    """A stage name: a default stage or one a policy declares (lowercase, 1-16 characters)."""
     if isinstance(value, Stage):
         return value.value
     if not isinstance(value, str) or not _STAGE.fullmatch(value):
         raise InvalidInput(
-            f"invalid stage {value!r}: a stage is 1-32 lowercase letters, digits, '_' or '-', "
+            f"invalid stage {value!r}: a stage is 1-16 lowercase letters, digits, '_' or '-', "
             f"such as {', '.join(s.value for s in Stage)}"
         )
     return value
