@@ -12,7 +12,10 @@ One module per command group, each importing what it needs when it runs:
 - ``render``: safe text, tables, JSON, progress bars;
 - ``times``: points in time as typed on the command line;
 - ``register``; ``read`` (models, versions, show, resolve);
-  ``artifacts`` (download, verify); ``tags``; ``aliases``; ``events``.
+  ``artifacts`` (download, verify); ``tags``; ``aliases``; ``events``;
+- ``release`` (promote, approve, reject, attest, evidence, deprecate, archive);
+  ``serving`` (deploy, rollback, mark-healthy, gc); ``notes`` (comment, watch,
+  observe); ``governance`` (policy, role); ``audit`` (log, verify, head).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from .app import app, main
 # ``modelbook --help`` lists them.
 # isort: off
 from . import register, read, artifacts, tags, aliases, events  # noqa: F401
+from . import release, serving, notes, governance, audit  # noqa: F401
 # isort: on
 
 __all__ = ["app", "main"]

@@ -102,3 +102,20 @@ def alias_history(
             for e in events
         ),
     )
+
+
+@alias_app.command("swap")
+def alias_swap(
+    name: ModelArg,
+    first: Annotated[str, typer.Argument(help="One alias, e.g. champion.")],
+    second: Annotated[str, typer.Argument(help="The other, e.g. challenger.")],
+    reason: Annotated[str, typer.Option(help="Why they swap (recorded; required).")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Exchange the versions two aliases point at, in one step."""
+    with open_registry(create=False) as registry:
+        result = registry.swap_aliases(name, first, second, reason=reason)
+    if as_json:
+        emit_json([a.model_dump(mode="json") for a in result])
+    else:
+        line(", ".join(f"models:/{safe(name)}@{safe(a.name)} -> {a.version}" for a in result))

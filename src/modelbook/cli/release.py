@@ -24,9 +24,7 @@ if TYPE_CHECKING:
     from ..services.notes import Evaluation
     from ..services.release import Promotion
 
-UriArg = Annotated[
-    str, typer.Argument(help="The version: models:/NAME/N, models:/NAME/X.Y.Z or models:/NAME@ALIAS.")
-]
+UriArg = Annotated[str, typer.Argument(help="The version: models:/NAME/N, /X.Y.Z or @ALIAS.")]
 CommentOpt = Annotated[str | None, typer.Option(help="Why (recorded with the change).")]
 NoteOpt = Annotated[str, typer.Option(help="Why (recorded; required).")]
 
@@ -100,11 +98,12 @@ def last_evaluation(registry: Registry, uri: str, stage: str | None = None) -> d
 
 
 def report_refusal(
-    registry: Registry, uri: str, as_json: bool, stage: str | None = None, **extra: Any
+    registry: Registry, target: str, as_json: bool, stage: str | None = None, **extra: Any
 ) -> None:
-    """Print the refused gate (as JSON with ``extra`` fields, or as text) before the
-    GateFailed being handled goes on to the error boundary (exit 9)."""
-    gate = last_evaluation(registry, uri, stage)
+    """Print the gate refused on the version ``target`` names (as JSON with ``extra``
+    fields, or as text), before the GateFailed being handled goes on to the error
+    boundary (exit 9)."""
+    gate = last_evaluation(registry, target, stage)
     if as_json:
         emit_json({**extra, "gates": [gate]})
     else:
@@ -145,7 +144,7 @@ def _print_promotion(data: dict[str, Any]) -> None:
 def promote(
     uri: UriArg,
     to: Annotated[
-        str | None, typer.Option("--to", metavar="STAGE", help="The stage to enter, e.g. candidate.")
+        str | None, typer.Option("--to", metavar="STAGE", help="The stage to enter: candidate ...")
     ] = None,
     auto: Annotated[
         bool,

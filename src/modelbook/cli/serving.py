@@ -103,7 +103,7 @@ def rollback(
     ] = None,
     to: Annotated[
         str | None,
-        typer.Option("--to", metavar="VERSION", help="Roll back to this version (number or semver)."),
+        typer.Option("--to", metavar="VERSION", help="Roll back to this version (number, semver)."),
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Say what would happen; change nothing.")

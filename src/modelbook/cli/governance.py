@@ -1,0 +1,133 @@
+"""Governance commands: ``policy set``/``show`` and ``role grant``/``revoke``/``list``.
+
+The registry checks a policy completely when it is set and names each bad
+line (exit 6); only an admin sets policies and grants roles (exit 10).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from .app import JsonOpt, app, open_registry
+from .render import emit_json, fmt_time, line, safe, table
+
+if TYPE_CHECKING:
+    from ..services.governance import PolicyInfo, RoleGrant
+
+policy_app = typer.Typer(help="Set and show the release policy (gates per risk tier).")
+app.add_typer(policy_app, name="policy")
+role_app = typer.Typer(help="Grant, revoke and list roles (viewer ... admin).")
+app.add_typer(role_app, name="role")
+
+ActorArg = Annotated[str, typer.Argument(help="Who: a MODELBOOK_USER or login name.")]
+RoleArg = Annotated[str, typer.Argument(help="viewer, contributor, reviewer, deployer or admin.")]
+
+
+def _policy_json(info: PolicyInfo) -> dict[str, Any]:
+    return {
+        "default": info.is_default,
+        "source": info.source,
+        "format": info.format,
+        "sha256": info.sha256,
+        "set_by": info.set_by,
+        "set_at": None if info.set_at is None else info.set_at.isoformat().replace("+00:00", "Z"),
+        "text": info.text,
+    }
+
+
+def _policy_line(info: PolicyInfo) -> str:
+    if info.is_default or info.set_at is None:
+        return (
+            f"policy: the shipped default ({safe(info.source)}, sha256 {info.sha256}); "
+            "no policy has been set"
+        )
+    return (
+        f"policy: {safe(info.source)} ({safe(info.format)}, sha256 {info.sha256}), "
+        f"set by {safe(info.set_by or '')} at {fmt_time(info.set_at)}"
+    )
+
+
+@policy_app.command("set")
+def policy_set(
+    file: Annotated[Path, typer.Argument(help="The policy: .toml, .yaml or .yml.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Check and store the release policy (admin); each problem names its line."""
+    from ..errors import InvalidInput
+
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"{file}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise InvalidInput(f"cannot read policy file {file}: {exc.strerror or exc}") from None
+    with open_registry(create=False) as registry:
+        # The file's name is what errors cite, and its suffix picks the format.
+        info = registry.set_policy(text, source=file.name)
+    if as_json:
+        emit_json(_policy_json(info))
+    else:
+        line(_policy_line(info))
+
+
+@policy_app.command("show")
+def policy_show(as_json: JsonOpt = False) -> None:
+    """Print the policy in force, who set it and when (or that it is the shipped default)."""
+    with open_registry(create=False) as registry:
+        info = registry.policy()
+    if as_json:
+        emit_json(_policy_json(info))
+        return
+    line(_policy_line(info))
+    line("")
+    # The policy's text is printed as written, each line escaped for the terminal.
+    for text in info.text.splitlines():
+        line(safe(text))
+
+
+def _grant_json(g: RoleGrant) -> dict[str, Any]:
+    return {
+        "actor": g.actor,
+        "role": g.role,
+        "granted_by": g.granted_by,
+        "granted_at": g.granted_at.isoformat().replace("+00:00", "Z"),
+    }
+
+
+@role_app.command("grant")
+def role_grant(who: ActorArg, role: RoleArg, as_json: JsonOpt = False) -> None:
+    """Grant a role (admin only)."""
+    with open_registry(create=False) as registry:
+        grant = registry.grant_role(who, role)
+    if as_json:
+        emit_json(_grant_json(grant))
+    else:
+        line(f"granted {safe(grant.role)} to {safe(grant.actor)}")
+
+
+@role_app.command("revoke")
+def role_revoke(who: ActorArg, role: RoleArg, as_json: JsonOpt = False) -> None:
+    """Revoke a role (admin only); the last admin stays."""
+    with open_registry(create=False) as registry:
+        registry.revoke_role(who, role)
+    if as_json:
+        emit_json({"actor": who, "role": role, "revoked": True})
+    else:
+        line(f"revoked {safe(role)} from {safe(who)}")
+
+
+@role_app.command("list")
+def role_list(as_json: JsonOpt = False) -> None:
+    """Every role granted on the registry: who, which role, granted by whom and when."""
+    with open_registry(create=False) as registry:
+        grants = registry.roles()
+    if as_json:
+        emit_json([_grant_json(g) for g in grants])
+        return
+    table(
+        ("actor", "role", "granted by", "since"),
+        ((g.actor, g.role, g.granted_by, fmt_time(g.granted_at)) for g in grants),
+    )
