@@ -255,10 +255,11 @@ def run_writers(
     n_writers: int,
     rounds: Sequence[tuple[str | Sequence[str], int]],
     cwd: str | None = None,
+    k_base: int = 0,
 ) -> list[dict[str, Any]]:
     """Start ``n_writers`` processes of ``argv``; for each (model, per_writer) round
     release them at once and gather their reports. ``model`` is one name for every
-    writer, or one name per writer."""
+    writer, or one name per writer; calls are numbered from ``k_base``."""
     import subprocess
 
     procs = [
@@ -282,7 +283,7 @@ def run_writers(
             names = [model] * n_writers if isinstance(model, str) else list(model)
             for w, p in enumerate(procs):
                 assert p.stdin is not None
-                k0 = (r * n_writers + w) * per_writer
+                k0 = k_base + (r * n_writers + w) * per_writer
                 p.stdin.write(f"go {names[w]} {k0} {per_writer}\n")
                 p.stdin.flush()
             reports = []

@@ -21,7 +21,6 @@ import common as c
 import modelbook
 from modelbook import Registry, audit
 
-
 REVIEWER = "bench-reviewer"
 
 # One gate with five checks (the candidate gate of low-risk models); the later
@@ -104,6 +103,7 @@ class MbSide:
         self.reg: Registry | None = None
         self.per_model = 0
         self.alias_state: dict[int, int] = {}
+        self._writer_calls = 0
 
     # setup ----------------------------------------------------------------------
 
@@ -494,6 +494,136 @@ class MbSide:
         db.close()
         return {"rounds": out}
 
+    def writers(
+        self, kind: str, layout: str, writers: int, per_writer: int, rounds: int, first: int = 0
+    ) -> dict:
+        """Writer processes at once: ``layout`` "one" (every writer on one model),
+        "own" (each writer on a model of its own) or "single" (one writer doing all
+        ``writers * per_writer`` calls). ``kind``: "register" or "tag" (a tag write on
+        version 1 of the model, always a change)."""
+        n_proc = 1 if layout == "single" else writers
+        per = writers * per_writer if layout == "single" else per_writer
+        plan: list[tuple[list[str], int]] = []
+        for r in range(first, first + rounds):
+            names = [f"w-{kind}-{layout}-{r}-{w if layout == 'own' else 0}" for w in range(n_proc)]
+            for name in dict.fromkeys(names):
+                self.r.create_model(name, owners=[c.OWNER])
+                if kind == "tag":
+                    self.r.register(
+                        name, [self._file("writers-seed", 0)], capture_environment=False
+                    )
+            plan.append((names, per))
+        # Every registration stores new content: number calls after all earlier ones.
+        k_base = self._writer_calls
+        self._writer_calls += rounds * n_proc * per
+        for k in range(k_base, self._writer_calls):
+            self._file("conc", k)
+        argv = [sys.executable, os.path.abspath(__file__), "writer"]
+        argv += [self.uri, self.blob_dir, str(self.workdir), kind]
+        results = c.run_writers(argv, n_proc, plan, cwd=str(self.workdir), k_base=k_base)
+        db = c.RawDb(self.raw_kind, self.raw_target)
+        out = []
+        for res in results:
+            stored = None
+            if kind == "register":
+                stored = {}
+                for name in dict.fromkeys(res["model"]):
+                    _, rows = db.query(
+                        "SELECT versions.number FROM versions "
+                        "JOIN models ON models.id = versions.model_id WHERE models.name = ?",
+                        [name],
+                    )
+                    stored[name] = [row[0] for row in rows]
+            out.append(c.writers_stats(res["reports"], stored))
+        db.close()
+        return {"rounds": out}
+
+    # the audit log -------------------------------------------------------------------
+
+    def audit_seed(self, n_events: int, models: int, sample_models: int) -> dict:
+        """A log of ``n_events`` events: a sample written through the API (registrations,
+        tag writes, alias moves on ``sample_models`` models), then the rest bulk-loaded as
+        chained rows modelled on the sample's events, spread over ``models`` models'
+        chains in the order writers would interleave them."""
+        t0 = time.perf_counter()
+        names = [f"audit-{i:04d}" for i in range(models)]
+        for name in names:
+            self.r.create_model(name, owners=[c.OWNER])
+        for i, name in enumerate(names[:sample_models]):
+            for n in range(1, 4):
+                self.r.register(
+                    name,
+                    [self._file("audit", i * 10 + n)],
+                    metrics=c.version_metrics(i, n),
+                    tags=c.version_tags(i, n),
+                    capture_environment=False,
+                )
+                self.r.set_tags(f"models:/{name}/{n}", {"note": f"checked {n}"})
+                self.r.set_alias(name, c.ALIAS_RESOLVED, n, reason="bench: newest version")
+        t_api = time.perf_counter()
+        db = c.RawDb(self.raw_kind, self.raw_target)
+        (_, [(api_events,)]) = db.query("SELECT count(*) FROM events")
+        _, rows = db.query(
+            "SELECT action, canonical FROM events WHERE model = ? ORDER BY seq", [names[0]]
+        )
+        templates = [json.loads(text) for action, text in rows if action != "model.create"]
+        chains = Chains.from_models(db)
+        at = max(t["at"] for t in templates)
+        bulk = n_events - api_events
+        db.begin()
+        batch: list[tuple[Any, ...]] = []
+        for j in range(bulk):
+            name = names[j % models]
+            turn = j // models
+            ev = dict(templates[turn % len(templates)], model=name, at=at + j)
+            number = 4 + turn // len(templates)
+            ev["version"] = number
+            if ev["subject"].count("@"):
+                ev["subject"] = f"models:/{name}@{c.ALIAS_RESOLVED}"
+                ev["before"] = {"alias": c.ALIAS_RESOLVED, "version": number - 1}
+                ev["after"] = {"alias": c.ALIAS_RESOLVED, "version": number}
+            else:
+                ev["subject"] = f"models:/{name}/{number}"
+            if ev["action"] == "version.register":
+                ev["after"] = dict(ev["after"], semver=f"1.{number - 1}.0")
+            batch.append(chains.append(ev))
+            if len(batch) == 50_000:
+                db.insert("events", Chains.COLUMNS, batch)
+                batch = []
+        db.insert("events", Chains.COLUMNS, batch)
+        chains.store_heads(db)
+        db.commit()
+        db.analyze()
+        (_, [(count,)]) = db.query("SELECT count(*) FROM events")
+        db.close()
+        return {
+            "events": count,
+            "api_events": api_events,
+            "bulk_events": bulk,
+            "chains": len(chains.heads),
+            "api_s": round(t_api - t0, 3),
+            "bulk_s": round(time.perf_counter() - t_api, 3),
+        }
+
+    def verify(self, rounds: int) -> dict:
+        """``Registry.verify_audit`` over the whole log, ``rounds`` times."""
+        out = []
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            res = self.r.verify_audit()
+            seconds = time.perf_counter() - t0
+            if not res.ok:
+                raise AssertionError(f"the bench's audit log does not verify: {res.breaks[:3]}")
+            out.append(
+                {
+                    "seconds": round(seconds, 4),
+                    "events": res.events,
+                    "chains": res.chains,
+                    "events_per_s": round(res.events / seconds, 1),
+                }
+            )
+        return {"rounds": out}
+
     # ingest ------------------------------------------------------------------------
 
     def ingest(self, size_mb: int, reps: int) -> dict:
@@ -551,6 +681,7 @@ class MbSide:
 
 def _writer() -> None:
     uri, blob_dir, workdir = sys.argv[2:5]
+    kind = sys.argv[5] if len(sys.argv) > 5 else "register"
     files = Path(workdir) / "files" / "conc"
 
     def open_client() -> Registry:
@@ -565,7 +696,11 @@ def _writer() -> None:
             capture_environment=False,
         ).number
 
-    c.writer_main(open_client, register)
+    def tag(reg: Registry, model: str, k: int) -> int:
+        reg.set_tags(f"models:/{model}/1", {"note": f"v{k}"})
+        return k
+
+    c.writer_main(open_client, tag if kind == "tag" else register)
 
 
 if __name__ == "__main__":
