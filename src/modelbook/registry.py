@@ -10,15 +10,15 @@ first needed.
 
 from __future__ import annotations
 
+import functools
 import getpass
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import validation
-from .blobs import BlobStore
 from .domain import (
     Alias,
     AliasEvent,
@@ -34,23 +34,26 @@ from .domain import (
     VerifyReport,
     Version,
 )
-from .events import Event
 from .release_api import ReleaseOperations
-from .services.aliases import AliasService
-from .services.artifacts import ArtifactService
-from .services.audit import AuditService
 from .services.base import Context
-from .services.gc import GcService
-from .services.governance import GovernanceService
-from .services.models import ModelService
-from .services.notes import NoteService
-from .services.registration import RegistrationService
-from .services.release import ReleaseService
-from .services.serving import ServingService
-from .services.tags import TagService
 from .services.versions import VersionService
 from .store import Database, default_home
 from .store.engine import redact
+
+if TYPE_CHECKING:
+    from .blobs import BlobStore
+    from .events import Event
+    from .services.aliases import AliasService
+    from .services.artifacts import ArtifactService
+    from .services.audit import AuditService
+    from .services.gc import GcService
+    from .services.governance import GovernanceService
+    from .services.models import ModelService
+    from .services.notes import NoteService
+    from .services.registration import RegistrationService
+    from .services.release import ReleaseService
+    from .services.serving import ServingService
+    from .services.tags import TagService
 
 Progress = Callable[[int], None]
 
@@ -93,22 +96,86 @@ class Registry(ReleaseOperations):
         self._actor = None if actor is None else validation.actor(actor)
         self.db = Database(uri, create=create)
         self.db.migrate()
-        self.blobs = BlobStore(blob_uri, **dict(blob_options or {}))
-        self.ctx = Context(db=self.db, blobs=self.blobs)
-        self._models = ModelService(self.ctx)
-        self._gov = GovernanceService(self.ctx)
-        self._registration = RegistrationService(
-            self.ctx, lambda conn: self._gov.policy(conn).graph.first
-        )
+        self.blob_uri = blob_uri
+        self._blob_options = dict(blob_options or {})
+        self.ctx = Context(db=self.db, open_blobs=lambda: self.blobs)
         self._versions = VersionService(self.ctx)
-        self._tags = TagService(self.ctx)
-        self._aliases = AliasService(self.ctx)
-        self._artifacts = ArtifactService(self.ctx, self._versions)
-        self._audit = AuditService(self.ctx)
-        self._release = ReleaseService(self.ctx, self._gov)
-        self._serving = ServingService(self.ctx, self._gov, self._release)
-        self._notes = NoteService(self.ctx)
-        self._gc = GcService(self.ctx, self._gov)
+
+    # Services other than reading load on first use: a command that reads a
+    # version (``modelbook resolve``) imports none of the writers, the policy,
+    # its checks or the audit encoder.
+
+    @functools.cached_property
+    def blobs(self) -> BlobStore:
+        """The blob store, opened when first used (see docs/concepts.md, "Storage")."""
+
+        return BlobStore(self.blob_uri, **self._blob_options)
+
+    @functools.cached_property
+    def _models(self) -> ModelService:
+        from .services.models import ModelService
+
+        return ModelService(self.ctx)
+
+    @functools.cached_property
+    def _registration(self) -> RegistrationService:
+        from .services.registration import RegistrationService
+
+        return RegistrationService(self.ctx, lambda conn: self._gov.policy(conn).graph.first)
+
+    @functools.cached_property
+    def _tags(self) -> TagService:
+        from .services.tags import TagService
+
+        return TagService(self.ctx)
+
+    @functools.cached_property
+    def _aliases(self) -> AliasService:
+        from .services.aliases import AliasService
+
+        return AliasService(self.ctx)
+
+    @functools.cached_property
+    def _artifacts(self) -> ArtifactService:
+        from .services.artifacts import ArtifactService
+
+        return ArtifactService(self.ctx, self._versions)
+
+    @functools.cached_property
+    def _audit(self) -> AuditService:
+        from .services.audit import AuditService
+
+        return AuditService(self.ctx)
+
+    @functools.cached_property
+    def _gov(self) -> GovernanceService:
+        from .services.governance import GovernanceService
+
+        return GovernanceService(self.ctx)
+
+    @functools.cached_property
+    def _release(self) -> ReleaseService:
+        from .services.release import ReleaseService
+
+        return ReleaseService(self.ctx, self._gov)
+
+    @functools.cached_property
+    def _serving(self) -> ServingService:
+        from .services.serving import ServingService
+
+        return ServingService(self.ctx, self._gov, self._release)
+
+    @functools.cached_property
+    def _notes(self) -> NoteService:
+        from .services.notes import NoteService
+
+        return NoteService(self.ctx)
+
+    @functools.cached_property
+    def _gc(self) -> GcService:
+        from .services.gc import GcService
+
+        return GcService(self.ctx, self._gov)
 
     @property
     def uri(self) -> str:
@@ -133,7 +200,7 @@ class Registry(ReleaseOperations):
         self.close()
 
     def __repr__(self) -> str:
-        return f"Registry(uri={self.uri!r}, blob_uri={self.blobs.url!r})"
+        return f"Registry(uri={self.uri!r}, blob_uri={self.blob_uri!r})"
 
     # models -------------------------------------------------------------------
 

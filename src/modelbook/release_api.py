@@ -10,27 +10,57 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from . import uris
-from .annotations import AlertRule, Attestation, CheckRecord, Comment, Health, Observation, Watch
 from .domain import Alias, Metric, Version
-from .services.audit import AuditService, VerifyResult
-from .services.gc import GcReport, GcService
-from .services.governance import GovernanceService, PolicyInfo, RoleGrant
-from .services.notes import NoteService, VersionAnnotations
-from .services.release import Promotion, ReleaseService
-from .services.serving import DrillReport, RollbackPlan, ServingService
+
+if TYPE_CHECKING:
+    # Types only: the services load when first used, so commands that only read
+    # (``modelbook resolve``) never import the policy, its checks or CEL.
+    from .annotations import (
+        AlertRule,
+        Attestation,
+        CheckRecord,
+        Comment,
+        Health,
+        Observation,
+        Watch,
+    )
+    from .services.audit import AuditService, VerifyResult
+    from .services.gc import GcReport, GcService
+    from .services.governance import GovernanceService, PolicyInfo, RoleGrant
+    from .services.notes import NoteService, VersionAnnotations
+    from .services.release import Promotion, ReleaseService
+    from .services.serving import DrillReport, RollbackPlan, ServingService
 
 
 class ReleaseOperations:
     """Release-flow methods of the registry facade (which sets the services below)."""
 
-    _audit: AuditService
-    _gov: GovernanceService
-    _release: ReleaseService
-    _serving: ServingService
-    _notes: NoteService
-    _gc: GcService
+    @property
+    def _audit(self) -> AuditService:
+        raise NotImplementedError
+
+    @property
+    def _gov(self) -> GovernanceService:
+        raise NotImplementedError
+
+    @property
+    def _release(self) -> ReleaseService:
+        raise NotImplementedError
+
+    @property
+    def _serving(self) -> ServingService:
+        raise NotImplementedError
+
+    @property
+    def _notes(self) -> NoteService:
+        raise NotImplementedError
+
+    @property
+    def _gc(self) -> GcService:
+        raise NotImplementedError
 
     def _who(self, actor: str | None) -> str:
         raise NotImplementedError

@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Connection
 
 from .. import uris, validation
-from ..blobs import BlobStore
 from ..domain import Version
 from ..errors import InvalidInput, NotFound
 from ..store import models as model_rows
 from ..store import versions as version_rows
 from ..store.engine import Database
+
+if TYPE_CHECKING:
+    from ..blobs import BlobStore
 
 # Parsed versions kept in memory per Registry (a few KB each).
 VERSION_CACHE_SIZE = 16_384
@@ -77,12 +80,20 @@ class VersionCache:
 
 @dataclass
 class Context:
-    """The parts a service works with; built once per Registry."""
+    """The parts a service works with; built once per Registry.
+
+    ``open_blobs`` makes the blob store when a service first needs it: reads of
+    metadata never load the storage libraries.
+    """
 
     db: Database
-    blobs: BlobStore
+    open_blobs: Callable[[], BlobStore]
     clock: Callable[[], int] = now_us
     cache: VersionCache = field(default_factory=VersionCache)
+
+    @functools.cached_property
+    def blobs(self) -> BlobStore:
+        return self.open_blobs()
 
 
 def model_row(conn: Connection, name: str, *, lock: bool = False) -> Any:
