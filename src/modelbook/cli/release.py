@@ -98,16 +98,24 @@ def last_evaluation(registry: Registry, uri: str, stage: str | None = None) -> d
 
 
 def report_refusal(
-    registry: Registry, target: str, as_json: bool, stage: str | None = None, **extra: Any
+    registry: Registry,
+    target: str,
+    as_json: bool,
+    extra: dict[str, Any],
+    *,
+    gate: str | None = None,
 ) -> None:
-    """Print the gate refused on the version ``target`` names (as JSON with ``extra``
-    fields, or as text), before the GateFailed being handled goes on to the error
-    boundary (exit 9)."""
-    gate = last_evaluation(registry, target, stage)
+    """Print the gate refused on the version ``target`` names, before the GateFailed
+    being handled goes on to the error boundary (exit 9).
+
+    ``gate``: the stage whose evaluation to print (default: the latest one);
+    ``extra``: the fields the JSON carries before ``gates``.
+    """
+    found = last_evaluation(registry, target, gate)
     if as_json:
-        emit_json({**extra, "gates": [gate]})
+        emit_json({**extra, "gates": [found]})
     else:
-        print_gate(gate)
+        print_gate(found)
 
 
 def _promotion_json(result: Promotion, **extra: Any) -> dict[str, Any]:
@@ -167,9 +175,7 @@ def promote(
                 registry,
                 version.uri,
                 as_json,
-                uri=version.uri,
-                stage=str(version.stage),
-                entered=[],
+                {"uri": version.uri, "stage": str(version.stage), "entered": []},
             )
             raise
     data = _promotion_json(result)

@@ -64,12 +64,14 @@ def deploy(
                 registry,
                 version.uri,
                 as_json,
-                "deployed",
-                model=version.model,
-                name=alias,
-                version=version.number,
-                previous_version=previous,
-                changed=False,
+                {
+                    "model": version.model,
+                    "name": alias,
+                    "version": version.number,
+                    "previous_version": previous,
+                    "changed": False,
+                },
+                gate="deployed",
             )
             raise
     changed = previous != result.version
