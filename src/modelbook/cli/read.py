@@ -142,12 +142,16 @@ def show(
     if ref.kind == "model":
         _show_model(ref.name, as_json)
         return
+    from .notes import annotations_json, print_annotations
+
     with open_registry(create=False) as registry:
         version = registry.get_version(uri)
+        notes = annotations_json(registry, version)
     if as_json:
-        emit_json(version_json(version))
+        emit_json({**version_json(version), "annotations": notes})
     else:
         _show_version(version)
+        print_annotations(notes)
 
 
 def _show_model(name: str, as_json: bool) -> None:
