@@ -108,8 +108,9 @@ class Registry(ReleaseOperations):
     @functools.cached_property
     def blobs(self) -> BlobStore:
         """The blob store, opened when first used (see docs/concepts.md, "Storage")."""
+        from . import blobs
 
-        return BlobStore(self.blob_uri, **self._blob_options)
+        return blobs.BlobStore(self.blob_uri, **self._blob_options)
 
     @functools.cached_property
     def _models(self) -> ModelService:
