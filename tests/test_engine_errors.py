@@ -7,6 +7,7 @@ for how long it waited, never ``Conflict``.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
@@ -26,6 +27,7 @@ from modelbook import (
     Registry,
     Unavailable,
 )
+from modelbook.store import locks
 from modelbook.store import models as model_rows
 from modelbook.store.engine import Database
 from modelbook.store.errors import Target, classify
@@ -90,9 +92,15 @@ def test_a_busy_sqlite_database_is_unavailable_not_conflict(tmp_path: Path) -> N
         db.dispose()
 
 
-def test_a_held_writer_lock_file_fails_naming_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize("native", [True, False], ids=["descriptor_lock", "file_lock"])
+def test_a_held_writer_lock_file_fails_naming_it(
+    tmp_path: Path, native: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Another process keeps the writer lock file: Unavailable after the busy timeout,
-    naming the lock file and the timeout."""
+    naming the lock file and the timeout; with filelock's descriptor lock, and with
+    its FileLock (what a filelock older than 3.30 gives)."""
+    if not native:
+        monkeypatch.setattr(locks, "lock_descriptor", None)
     uri = f"sqlite:///{tmp_path / 'registry.db'}"
     db = Database(uri, busy_timeout_ms=150)
     lock = filelock.FileLock(str(tmp_path / "registry.db.write.lock"))
@@ -109,6 +117,27 @@ def test_a_held_writer_lock_file_fails_naming_it(tmp_path: Path) -> None:
             conn.exec_driver_sql("SELECT 1")
     finally:
         db.dispose()
+
+
+def test_a_forked_child_does_not_share_its_parent_s_lock(tmp_path: Path) -> None:
+    """flock belongs to an open file: a child that reused its parent's descriptor
+    would think it holds the lock its parent holds. It opens its own, and waits."""
+    db = Database(f"sqlite:///{tmp_path / 'registry.db'}", busy_timeout_ms=200)
+    assert db._writer_lock is not None
+    with db._writer_lock.hold():
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child reports through its exit status
+            try:
+                with db._writer_lock.hold():
+                    os._exit(1)
+            except Unavailable:
+                os._exit(0)
+            os._exit(2)
+        _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 0, "the child took a lock its parent held"
+    with db._writer_lock.hold():
+        pass
+    db.dispose()
 
 
 def test_a_waiting_writer_gets_the_lock_file_promptly(tmp_path: Path) -> None:

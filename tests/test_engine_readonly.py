@@ -11,6 +11,7 @@ standby, or ``default_transaction_read_only``): reads work, writes fail saying s
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import pwd
@@ -208,3 +209,72 @@ def test_a_read_only_postgresql_session_reads_and_refuses_writes(
             assert reg.get_version("models:/m/1").number == 1
             with pytest.raises(Unavailable, match="accepts no writes"):
                 reg.set_tags("models:/m/1", {"k": "v"})
+
+
+@pytest.fixture
+def read_only_mount(shared_dir: Path) -> Iterator[tuple[str, Path]]:
+    """A registry seen through a read-only bind mount: (URI through the mount, mount)."""
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("needs root to mount")
+    _, home = _registry(shared_dir)
+    view = shared_dir / "view"
+    view.mkdir()
+    mounted = subprocess.run(["mount", "--bind", str(home), str(view)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot bind-mount here: {mounted.stderr!r}")
+    try:
+        remount = ["mount", "-o", "remount,ro,bind", str(view)]
+        if subprocess.run(remount, capture_output=True).returncode != 0:
+            pytest.skip("cannot remount read-only here")
+        yield f"sqlite:///{view / 'registry.db'}", view
+    finally:
+        gc.collect()  # a registry that failed to open may still hold the file
+        if subprocess.run(["umount", str(view)], capture_output=True).returncode != 0:
+            subprocess.run(["umount", "-l", str(view)], check=True)
+
+
+def test_a_read_only_mount_of_a_writable_file_system_is_not_trusted(
+    read_only_mount: tuple[str, Path],
+) -> None:
+    """The same files may be written through another mount, so the registry is not
+    opened as immutable; the error says the file system is mounted read-only."""
+    uri, view = read_only_mount
+    with pytest.raises(Unavailable) as err:
+        Registry(uri, blob_uri=str(view / "blobs"), create=False)
+    assert "mounted read-only" in str(err.value)
+    assert "copy the registry" in str(err.value)
+
+
+def test_a_file_system_no_one_can_write_is_read_as_immutable(
+    read_only_mount: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a file system of a type that cannot be written (squashfs, say: here the
+    read-only mount stands in for one), reads work without -wal and -shm files,
+    and a write names the read-only file system."""
+    from modelbook.store import sqlite_file
+
+    monkeypatch.setattr(sqlite_file, "_unwritable_file_system", lambda path: True)
+    uri, view = read_only_mount
+    with Registry(uri, blob_uri=str(view / "blobs"), create=False) as reg:
+        assert reg.db.read_only and reg.db.file is not None and reg.db.file.immutable
+        assert [m.name for m in reg.models().items] == ["m"]
+        assert reg.verify().ok
+        with pytest.raises(Unavailable, match="mounted read-only"):
+            reg.set_tags("models:/m/1", {"k": "v"})
+
+
+def test_file_systems_no_one_can_write_are_told_by_type() -> None:
+    from modelbook.store.sqlite_file import _unwritable_file_system
+
+    mounts = (
+        "/dev/vda / ext4 rw 0 0\n"
+        "/dev/loop0 /snap/reg squashfs ro 0 0\n"
+        "tmpfs /snap/reg/tmp tmpfs rw 0 0\n"
+        "/dev/sr0 /media/my\\040disk iso9660 ro 0 0\n"
+        "/dev/vdb /data ext4 ro 0 0\n"
+    )
+    assert _unwritable_file_system(Path("/snap/reg/registry.db"), mounts)
+    assert _unwritable_file_system(Path("/media/my disk/registry.db"), mounts)
+    assert not _unwritable_file_system(Path("/snap/reg/tmp/registry.db"), mounts)
+    assert not _unwritable_file_system(Path("/snap/regx/registry.db"), mounts)
+    assert not _unwritable_file_system(Path("/data/registry.db"), mounts)

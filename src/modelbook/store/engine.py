@@ -163,6 +163,7 @@ class Database:
         kwargs: dict[str, Any] = {}
         if self.dialect == "sqlite":
             self.file = SqliteFile.inspect(url, create=create)
+            url = self.file.engine_url(url)
             kwargs["connect_args"] = {"timeout": self.settings.busy_s}
             if self.file.ephemeral:
                 # One connection per thread, as SQLAlchemy picks for ":memory:"
@@ -498,7 +499,7 @@ class Database:
             )
 
     def dispose(self) -> None:
-        """Close this thread's and other held connections and the pool."""
+        """Close the held connections, the pool and the writer lock file."""
         with self._held_lock:
             held, self._held = self._held, {}
         if self._same_process():
@@ -506,6 +507,8 @@ class Database:
                 with contextlib.suppress(exc.SQLAlchemyError):
                     conn.close()
         self.engine.dispose()
+        if self._writer_lock is not None:
+            self._writer_lock.close()
 
 
 def _pg_connect_args(url: URL, settings: Settings) -> dict[str, Any]:

@@ -9,17 +9,21 @@ writable, before anything is attempted.
 Reading a WAL database needs its ``-wal`` and ``-shm`` files beside it. They
 exist while any process has the database open, and SQLite creates them
 otherwise, which a user who may not write the folder cannot. Such a file is
-then unreadable, and the error says so, with one exception: on a file system
-mounted read-only, where no one can write and so no ``-wal`` file can hold
-newer data, the file is opened as ``immutable``, which needs neither file.
-``immutable`` is never used elsewhere: SQLite then skips all locking and
-would read pages a concurrent writer is changing.
+then unreadable, and the error says what must be writable. SQLite's
+``immutable=1`` needs neither file, but it skips all locking and change
+detection: a reader would miss every later write and could read pages a
+checkpoint is rewriting. It is used only where nothing can ever write the
+file: a file system whose type cannot be written at all (squashfs, erofs,
+iso9660, cramfs, romfs), without a ``-wal`` file that could hold data not yet
+in the database. A read-only mount of a writable file system does not count,
+since the same files may be written through another mount.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -44,7 +48,7 @@ class SqliteFile:
     or a ``file:`` URI given as is; ``ephemeral``: the database lives in
     memory and vanishes with its last connection; ``read_only``: this user
     may not write the file or its folder, so it is opened with ``mode=ro``;
-    ``immutable``: opened with ``immutable=1`` (read-only file system only);
+    ``immutable``: opened with ``immutable=1`` (on a file system no one can write);
     ``create``: a missing file may be created.
     """
 
@@ -79,23 +83,23 @@ class SqliteFile:
         if os.access(path, os.W_OK) and os.access(path.parent, os.W_OK):
             return cls(path=path, create=create)
         wal = Path(f"{path}-wal")
-        immutable = _read_only_file_system(path) and not wal.exists()
+        immutable = _unwritable_file_system(path) and not wal.exists()
         return cls(path=path, read_only=True, immutable=immutable, create=create)
 
-    def driver_target(self) -> str | None:
-        """The file name to give ``sqlite3.connect`` (a ``file:`` URI), or None
-        to keep the one SQLAlchemy derives from the URL."""
+    def engine_url(self, url: URL) -> URL:
+        """``url`` naming the file as a SQLite ``file:`` URI with its open mode
+        (``ro``, ``ro`` and ``immutable``, ``rw`` when it must not be created,
+        else ``rwc``); an in-memory database or a ``file:`` URI is kept."""
         if self.path is None:
-            return None
+            return url
+        query: dict[str, str] = {"uri": "true"}
         if self.immutable:
-            mode = "mode=ro&immutable=1"
+            query.update(mode="ro", immutable="1")
         elif self.read_only:
-            mode = "mode=ro"
-        elif not self.create:
-            mode = "mode=rw"
+            query["mode"] = "ro"
         else:
-            mode = "mode=rwc"
-        return f"file:{quote(str(self.path))}?{mode}"
+            query["mode"] = "rw" if not self.create else "rwc"
+        return url.set(database=f"file:{quote(str(self.path))}", query={**url.query, **query})
 
     def refuse_writes(self, doing: str = "writing") -> None:
         """Raise ``Unavailable`` naming what must be writable, if this file is
@@ -130,12 +134,47 @@ def what_must_be_writable(path: Path) -> str:
 
 def why_wal_unreadable(path: Path) -> str:
     """Why this user cannot read the WAL database ``path``, and the fix."""
+    if _read_only_file_system(path):
+        return (
+            f"SQLite needs {path.name}-wal and {path.name}-shm beside it to read it; they do "
+            f"not exist, and the file system holding {path.parent} is mounted read-only: "
+            f"copy the registry to a writable folder, or mount it writable"
+        )
     return (
         f"SQLite needs {path.name}-wal and {path.name}-shm beside it to read it; they do "
         f"not exist, and this user may not create them: the folder {path.parent} must be "
         f"writable for this user (or those files must exist, as they do while a user who "
         f"may write the registry has it open)"
     )
+
+
+# File system types that cannot be written at all, whatever the mount options.
+_UNWRITABLE_TYPES = frozenset({"squashfs", "erofs", "iso9660", "cramfs", "romfs"})
+
+
+def _unwritable_file_system(path: Path, mounts: str | None = None) -> bool:
+    """Whether ``path`` lies on a file system of a type no one can write.
+
+    ``mounts``: the text of ``/proc/self/mounts`` (read when None; where it is
+    missing, the answer is False).
+    """
+    if mounts is None:
+        try:
+            mounts = Path("/proc/self/mounts").read_text()
+        except OSError:
+            return False
+    where = os.path.realpath(path)
+    best, kind = "", ""
+    for line in mounts.splitlines():
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        # Mount points escape blanks as octal (a space is \040).
+        point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[1])
+        inside = where == point or where.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= len(best):
+            best, kind = point, fields[2]
+    return kind in _UNWRITABLE_TYPES
 
 
 def _read_only_file_system(path: Path) -> bool:
@@ -146,7 +185,7 @@ def _read_only_file_system(path: Path) -> bool:
 
 
 def install(engine: Engine, file: SqliteFile, busy_ms: int) -> None:
-    """Open connections of ``engine`` as ``file`` says, and set them up.
+    """Set up the connections of ``engine``, made on :meth:`SqliteFile.engine_url`.
 
     Every connection gets the busy timeout (``busy_ms``, milliseconds) and
     foreign keys; a writable one is switched to WAL with ``synchronous=FULL``.
@@ -154,14 +193,7 @@ def install(engine: Engine, file: SqliteFile, busy_ms: int) -> None:
     (execution option ``modelbook_write``), ``BEGIN`` for a read, none in
     autocommit (``modelbook_autocommit``).
     """
-    target = file.driver_target()
     writable = not file.read_only
-
-    @event.listens_for(engine, "do_connect")
-    def _do_connect(_dialect: Any, _record: Any, cargs: list[Any], cparams: dict[str, Any]) -> None:
-        if target is not None:
-            cargs[:1] = [target]
-            cparams["uri"] = True
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi_conn: Any, _record: Any) -> None:
