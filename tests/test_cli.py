@@ -210,12 +210,15 @@ def test_models_and_versions_listing(cli: CLI, model_file: Path) -> None:
 
 
 def test_show_and_resolve(cli: CLI, model_file: Path) -> None:
-    """show and resolve --json print the whole version; resolve alone prints NAME/NUMBER."""
+    """show and resolve --json print the whole version (show with its annotations);
+    resolve alone prints NAME/NUMBER."""
     for _ in range(2):
         cli("register", "ctr", model_file, "--owner", "o", "--metric", "auc=0.9")
     cli("alias", "set", "ctr", "champion", "1", "--reason", "go live")
 
     shown = cli("show", "models:/ctr/2", "--json").json()
+    # show adds what was recorded on the version since registration (none here).
+    assert shown.pop("annotations")["comments"] == []
     assert shown == cli("resolve", "models:/ctr/2", "--json").json()
     assert shown["number"] == 2 and shown["semver"] == "1.1.0"
     assert cli("resolve", "models:/ctr/1.1.0").out.strip() == "ctr/2"

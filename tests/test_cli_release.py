@@ -6,8 +6,8 @@ and the verified audit trail, driven in-process through ``modelbook.cli.main`` w
 The people: ``alice`` registers (and, having created the registry, is its first admin),
 ``rita`` reviews, ``dan`` deploys, ``eve`` holds no role.
 
-:func:`release_outputs` also feeds ``tests/test_cli_docs.py``, which checks that every
-field these commands print with ``--json`` is documented in ``docs/cli.md``.
+The last test checks, as ``tests/test_cli_docs.py`` does for the other commands, that
+every field these commands print with ``--json`` is documented in ``docs/cli.md``.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import pytest
 import sqlalchemy as sa
 
 from modelbook.cli import main
+from tests.test_cli_docs import DATA_KEYS, DOC, _sections
 
 # The commands of this file, as docs/cli.md names their sections.
 RELEASE_COMMANDS = {
@@ -114,14 +115,8 @@ class Run:
 CLI = Callable[..., Run]
 
 
-@pytest.fixture
-def cli(
-    db_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Iterator[CLI]:
-    """Run one command in-process against the test's database, as ``user``."""
-    monkeypatch.setenv("MODELBOOK_URI", db_uri)
-    monkeypatch.setenv("MODELBOOK_BLOB_URI", str(tmp_path / "blobs"))
-    monkeypatch.setenv("MODELBOOK_HOME", str(tmp_path / "home"))
+def runner(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> CLI:
+    """Runs one command in-process as ``user`` (default alice)."""
 
     def run(*args: object, user: str = "alice") -> Run:
         monkeypatch.setenv("MODELBOOK_USER", user)
@@ -134,7 +129,18 @@ def cli(
         out, err = capsys.readouterr()
         return Run(code, out, err)
 
-    yield run
+    return run
+
+
+@pytest.fixture
+def cli(
+    db_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Iterator[CLI]:
+    """Run one command in-process against the test's database, as ``user``."""
+    monkeypatch.setenv("MODELBOOK_URI", db_uri)
+    monkeypatch.setenv("MODELBOOK_BLOB_URI", str(tmp_path / "blobs"))
+    monkeypatch.setenv("MODELBOOK_HOME", str(tmp_path / "home"))
+    yield runner(monkeypatch, capsys)
 
 
 @pytest.fixture
@@ -583,12 +589,12 @@ def test_deprecate_archive_evidence_attest_reject_and_gc(
     assert cli("gc", "--apply", "--json").json()["applied"] is True
 
 
-# the JSON of every command, for tests/test_cli_docs.py ------------------------------------
+# the JSON of every command, documented ----------------------------------------------------
 
 
 def release_outputs(json_of: Callable[..., Any], folder: Path) -> list[tuple[str, Any]]:
-    """(command, its JSON) for every command of RELEASE_COMMANDS, run on model ``rel`` by one
-    actor who is the registry's admin (and so holds every role)."""
+    """(command, its JSON) for every command of RELEASE_COMMANDS, run on model ``rel`` by the
+    registry's admin (who holds every role), after another model was registered first."""
     folder.mkdir(parents=True, exist_ok=True)
 
     def add(n: int) -> None:
@@ -643,3 +649,52 @@ def release_outputs(json_of: Callable[..., Any], folder: Path) -> list[tuple[str
     got.append(("audit verify", json_of("audit", "verify")))
     got.append(("audit head", json_of("audit", "head")))
     return got
+
+
+# Objects whose keys depend on the gate check that wrote them (its parameters and the
+# inputs it judged); docs/release-flow.md documents them per check.
+PER_CHECK = {"params", "evidence"}
+
+
+def _keys(value: Any) -> set[str]:
+    """Every key of every object inside ``value``, at any depth, but inside PER_CHECK."""
+    if isinstance(value, dict):
+        inner = {k for key, v in value.items() if key not in PER_CHECK for k in _keys(v)}
+        return (set(value) | inner) - DATA_KEYS
+    if isinstance(value, list):
+        return {k for v in value for k in _keys(v)}
+    return set()
+
+
+def test_every_json_field_of_the_release_commands_is_documented(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each command has its section in docs/cli.md; its top-level fields are named in that
+    section or in the shapes, nested fields anywhere on the page. (The shape of the JSON
+    does not depend on the database: this runs once, on SQLite.)"""
+    for var in ("MODELBOOK_URI", "MODELBOOK_BLOB_URI"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("MODELBOOK_HOME", str(tmp_path / "home"))
+    run = runner(monkeypatch, capsys)
+
+    def json_of(*args: object) -> Any:
+        done = run(*args, "--json", user="carol")
+        assert done.code in (0, 7), done
+        return json.loads(done.out)
+
+    first = tmp_path / "first.bin"
+    first.write_bytes(b"first")
+    json_of("register", "ctr", first, "--owner", "o", "--no-capture")
+    outputs = release_outputs(json_of, tmp_path / "release")
+
+    text = DOC.read_text()
+    sections = _sections(text)
+    shapes = text.split("## Shapes", 1)[1].split("## Commands", 1)[0]
+    assert set(sections) >= RELEASE_COMMANDS
+    assert {command for command, _ in outputs} == RELEASE_COMMANDS | {"show"}
+    for command, value in outputs:
+        top = set(value) - DATA_KEYS if isinstance(value, dict) else _keys(value)
+        for key in top:
+            assert f"`{key}`" in sections[command] + shapes, (command, key)
+        for key in _keys(value):
+            assert f"`{key}`" in text, (command, key)
