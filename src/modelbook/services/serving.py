@@ -386,9 +386,16 @@ class ServingService:
         current = alias_rows.target(conn, name, alias)
         if current is None:
             raise NotFound(f"model {name!r} not found")
+        policy = self.gov.policy(conn)
+        if not policy.graph.is_serving(alias):
+            # Rollback makes its target deployed: only a serving alias may do that.
+            raise InvalidInput(
+                f"{alias!r} is not a serving alias (serving: "
+                f"{', '.join(policy.serving_aliases)}): rollback moves a serving alias; "
+                "move this one with `modelbook alias set`"
+            )
         if current.current is None:
             raise NotFound(f"alias models:/{name}@{alias} not found: there is nothing to roll back")
-        policy = self.gov.policy(conn)
         ready = policy.graph.return_stage
         chain = Chain(log.Head.of_model(name, current))
         if to is not None:
