@@ -584,7 +584,7 @@ class ServingService:
         with self.ctx.db.write() as conn:
             v = self.release.lock(conn, uri)
             self.gov.require(conn, "mark_healthy", actor, at=now)
-            if v.row.stage != DEPLOYED and not v.version.aliases:
+            if v.row.stage != DEPLOYED:
                 raise InvalidInput(
                     f"{v.version.uri} is {v.row.stage!r}: only a deployed version can be marked "
                     "healthy"
