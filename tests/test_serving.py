@@ -335,7 +335,7 @@ def test_rollback_needs_a_deployer_and_a_reason_code(flow: Flow) -> None:
     for code in ("", "not a code!"):
         with pytest.raises(InvalidInput, match="reason code"):
             reg.rollback("m", reason_code=code, actor="dan")
-    with pytest.raises(NotFound, match="models:/m@canary not found"):
+    with pytest.raises(InvalidInput, match="'canary' is not a serving alias"):
         reg.rollback("m", alias="canary", reason_code="kpi_drop", actor="dan")
     assert snapshot(flow) == before
 
@@ -494,3 +494,36 @@ def test_swapping_two_aliases_on_one_version_moves_nothing(flow: Flow) -> None:
     assert snapshot(flow) == before
     with pytest.raises(PermissionDenied):
         reg.swap_aliases("m", "champion", "production", reason="no-op", actor=REGISTRANT)
+
+
+def test_rollback_and_drill_move_only_serving_aliases(flow: Flow) -> None:
+    """Rollback moves a serving alias back (docs/release-flow.md); on ``champion`` it
+    would make its target ``deployed`` with no serving alias pointing at it."""
+    reg = flow.reg
+    first, second = flow.approved(), flow.approved()
+    reg.set_alias("m", "champion", first.number, reason="a", actor=REGISTRANT)
+    reg.set_alias("m", "champion", second.number, reason="b", actor=REGISTRANT)
+    before = snapshot(flow)
+    for call in (
+        lambda: reg.rollback("m", alias="champion", reason_code="oops", actor="dan"),
+        lambda: reg.rollback("m", alias="champion", reason_code="oops", dry_run=True),
+        lambda: reg.rollback("m", alias="champion", reason_code="oops", to=1, actor="dan"),
+        lambda: reg.drill("m", alias="champion", actor="dan"),
+    ):
+        with pytest.raises(InvalidInput, match="'champion' is not a serving alias"):
+            call()
+    assert snapshot(flow) == before
+    assert_serving_consistent(reg)
+
+
+def test_only_a_deployed_version_is_marked_healthy(flow: Flow) -> None:
+    """A version that is not deployed is refused, even when a non-serving alias
+    points at it."""
+    reg = flow.reg
+    v = flow.approved()
+    reg.set_alias("m", "challenger", v.number, reason="A/B", actor=REGISTRANT)
+    with pytest.raises(InvalidInput, match="only a deployed version can be marked healthy"):
+        reg.mark_healthy(v.uri, signal="fine in the A/B", actor="dan")
+    assert reg.annotations(v.uri).health == ()
+    reg.deploy(v.uri, reason="ship", actor="dan")
+    assert reg.mark_healthy(v.uri, signal="fine", actor="dan").signal == "fine"
