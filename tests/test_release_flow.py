@@ -381,7 +381,7 @@ def test_archive_from_every_stage_but_deployed(flow: Flow, current: str) -> None
     assert out.stage.value == "archived"
     last = events_of(reg, "m")[-1]
     assert (last.action, last.before, last.after, last.reason) == (
-        "version.stage",
+        "version.archive",
         {"stage": current},
         {"stage": "archived"},
         "superseded by v9",

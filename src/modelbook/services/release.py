@@ -148,9 +148,15 @@ class ReleaseService:
         return outcome
 
     def set_stage(
-        self, conn: Connection, v: Locked, stage: str, actor: str, reason: str | None
+        self,
+        conn: Connection,
+        v: Locked,
+        stage: str,
+        actor: str,
+        reason: str | None,
+        action: str = "version.stage",
     ) -> None:
-        """Move ``v`` to ``stage`` with its ``version.stage`` event."""
+        """Move ``v`` to ``stage`` with its event (``version.stage``, or ``version.archive``)."""
         before = v.row.stage
         if before == stage:
             return
@@ -160,7 +166,7 @@ class ReleaseService:
             v.head,
             actor=actor,
             at=self.ctx.clock(),
-            action="version.stage",
+            action=action,
             subject=log.subject_of(v.name, v.row.number),
             model=v.name,
             version=v.row.number,
@@ -366,7 +372,7 @@ class ReleaseService:
             graph = self.gov.policy(conn).graph
             self.gov.require(conn, "archive", actor)
             graph.check_move(v.row.stage, ARCHIVED)
-            self.set_stage(conn, v, ARCHIVED, actor, why)
+            self.set_stage(conn, v, ARCHIVED, actor, why, action="version.archive")
         return self._reread(uri)
 
     def _reread(self, uri: str) -> Version:
