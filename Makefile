@@ -21,6 +21,9 @@ demo: $(STAMP)
 	MODELBOOK_HOME=$(DEMO_HOME) $(BIN)/modelbook versions breast_cancer_classifier
 	MODELBOOK_HOME=$(DEMO_HOME) $(BIN)/modelbook alias history breast_cancer_classifier
 	MODELBOOK_HOME=$(DEMO_HOME) $(BIN)/modelbook resolve models:/breast_cancer_classifier@production
+	MODELBOOK_HOME=$(DEMO_HOME) $(BIN)/modelbook evidence models:/breast_cancer_classifier/2
+	MODELBOOK_HOME=$(DEMO_HOME) $(BIN)/modelbook audit log --model breast_cancer_classifier --action version.rollback
+	MODELBOOK_HOME=$(DEMO_HOME) $(BIN)/modelbook audit verify
 	MODELBOOK_HOME=$(DEMO_HOME) $(BIN)/modelbook verify
 
 lint: $(STAMP)

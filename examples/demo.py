@@ -176,6 +176,13 @@ def main() -> int:
         if version is v1:
             registry.mark_healthy(v1.uri, signal="a week at baseline error rate", actor="ops-deployer")
 
+    # Rollback drill in quiet hours: proves the target is ready, moves nothing.
+    drill = registry.drill(MODEL, actor="ops-deployer")
+    console.print(
+        f"drill: production would roll back to version {drill.to_version} "
+        f"({'ready' if drill.ready else 'NOT ready'}): {'; '.join(drill.checks)}"
+    )
+
     # Monitoring sees a drop: one call rolls production back, with a reason code.
     registry.observe(v2.uri, "recall@online", 0.81, source="monitoring", actor="ops-deployer")
     rollback = registry.rollback(
