@@ -467,6 +467,34 @@ def test_custom_stages_a_version_in_a_custom_stage_reads_back(flow: Flow) -> Non
     assert reg.get_version(v.uri).stage == "deployed"
 
 
+def test_custom_stages_through_the_whole_flow(flow: Flow) -> None:
+    """With the policy's own stages, the stage before ``deployed`` plays the part of
+    ``approved``: deploy comes from it, undeployed and rollback targets return to it."""
+    reg = flow.reg
+    reg.set_policy(policy(stages=CUSTOM_STAGES), actor=ADMIN)
+    v = flow.add()
+    with pytest.raises(InvalidInput, match="from 'dev' a version can go to: shadow, archived"):
+        reg.promote(v.uri, to="canary")
+    reg.promote(v.uri, to="shadow")
+    reg.promote(v.uri, to="dev", comment="back for another look")
+    assert reg.promote(v.uri, auto=True).stages == ("shadow", "canary")
+    with pytest.raises(InvalidInput, match="only a version in 'canary' can be deployed"):
+        reg.deploy(flow.add().uri, reason="too early", actor="dan")
+    reg.deploy(v.uri, reason="ship", actor="dan")
+    w = flow.add()
+    reg.promote(w.uri, auto=True)
+    reg.deploy(w.uri, reason="ship", actor="dan")
+    assert (flow.stage(v.uri), flow.stage(w.uri)) == ("canary", "deployed")
+    plan = reg.rollback("m", reason_code="kpi_drop", actor="dan")
+    assert plan.to_version == v.number and "that is canary and not deprecated" in plan.why
+    assert (flow.stage(v.uri), flow.stage(w.uri)) == ("deployed", "canary")
+    reg.archive(w.uri, note="bad")
+    reg.promote(w.uri, to="dev")
+    assert flow.stage(w.uri) == "dev"
+    assert_serving_consistent(reg)
+    assert reg.verify_audit().ok
+
+
 # gates: what a refusal writes ----------------------------------------------------------------
 
 
