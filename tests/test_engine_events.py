@@ -190,3 +190,25 @@ def test_no_listener_no_context(db_uri: str) -> None:
         assert made == []
     finally:
         db.dispose()
+
+
+def test_a_listener_s_own_error_reaches_handle_error(db_uri: str, tracer: Tracer) -> None:
+    """As with SQLAlchemy's execution, an error raised by a listener goes through
+    handle_error (ending its span) and reaches the caller unchanged."""
+    db = Database(db_uri)
+    lookup = Prebuilt(sa.select(t.models.c.id).where(t.models.c.name == sa.bindparam("name")))
+
+    def refuse(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if "FROM models" in statement:
+            raise ValueError("refused by a listener")
+
+    try:
+        db.migrate()
+        sa.event.listen(db.engine, "before_cursor_execute", refuse)
+        with pytest.raises(ValueError, match="refused by a listener"):
+            db.reading(lambda conn: lookup.first(conn, {"name": "x"}))
+        tracer.check()
+        assert any(s.error == "refused by a listener" for s in tracer.spans)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", refuse)
+        db.dispose()

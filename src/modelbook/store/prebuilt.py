@@ -118,7 +118,9 @@ class Prebuilt:
                 return None
             cursor.execute(sql, args)
             return self._fetch(dialect.name, cursor, fetch) if fetch else None
-        except dialect.loaded_dbapi.Error as e:
+        except (dialect.loaded_dbapi.Error, KeyboardInterrupt, SystemExit) as e:
+            # Wrapped as SQLAlchemy wraps it; a lost or interrupted connection,
+            # whose state is unknown, is invalidated.
             conn._handle_dbapi_exception(e, sql, args, cursor, None)
         finally:
             with contextlib.suppress(Exception):
@@ -133,7 +135,13 @@ class Prebuilt:
         many: bool,
         fetch: int,
     ) -> Any:
-        """Run the statement the way SQLAlchemy runs it, with an execution context."""
+        """Run the statement the way SQLAlchemy runs it, with an execution context.
+
+        The context's ``pre_exec`` and ``post_exec`` are not called: they
+        prepare and follow up SQLAlchemy's own result object, which is not
+        made here (and ``post_exec`` would sync a psycopg pipeline after
+        every statement).
+        """
         dialect = conn.dialect
         context: Any = None
         cursor: Any = None
@@ -157,7 +165,9 @@ class Prebuilt:
                 cursor.execute(sql, args)
             conn.dispatch.after_cursor_execute(conn, cursor, sql, args, context, many)
             return None if many or not fetch else self._fetch(dialect.name, cursor, fetch)
-        except dialect.loaded_dbapi.Error as e:
+        except BaseException as e:  # noqa: BLE001 - handled and re-raised as by SQLAlchemy
+            # handle_error sees every failure, a listener's own included; driver
+            # errors are wrapped, other errors re-raised as they are.
             conn._handle_dbapi_exception(e, sql, args, cursor, context)
         finally:
             if cursor is not None:
@@ -194,29 +204,39 @@ def run_driver_sql(conn: Connection, sql: str) -> None:
     ``exec_driver_sql``) when anything listens; errors are wrapped and lost
     connections invalidated as by SQLAlchemy.
     """
+    if _observed(conn):
+        _run_traced(conn, sql)
+        return
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    cursor = raw.cursor()
+    try:
+        cursor.execute(sql)
+    except (conn.dialect.loaded_dbapi.Error, KeyboardInterrupt, SystemExit) as e:
+        conn._handle_dbapi_exception(e, sql, (), cursor, None)
+    finally:
+        with contextlib.suppress(Exception):
+            cursor.close()
+
+
+def _run_traced(conn: Connection, sql: str) -> None:
+    dialect = conn.dialect
     cursor: Any = None
     context: Any = None
     args: Any = ()
     try:
-        if _observed(conn):
-            dialect = conn.dialect
-            context = dialect.execution_ctx_cls._init_statement(
-                dialect, conn, conn.connection, conn.get_execution_options(), sql, []
-            )
-            cursor = context.cursor
-            args = context.parameters[0]
-            sql, args = _before(conn, cursor, sql, args, context, False)
-            if args:
-                cursor.execute(sql, args)
-            else:
-                cursor.execute(sql)
-            conn.dispatch.after_cursor_execute(conn, cursor, sql, args, context, False)
+        context = dialect.execution_ctx_cls._init_statement(
+            dialect, conn, conn.connection, conn.get_execution_options(), sql, []
+        )
+        cursor = context.cursor
+        args = context.parameters[0]
+        sql, args = _before(conn, cursor, sql, args, context, False)
+        if args:
+            cursor.execute(sql, args)
         else:
-            raw = conn.connection.dbapi_connection
-            assert raw is not None
-            cursor = raw.cursor()
             cursor.execute(sql)
-    except conn.dialect.loaded_dbapi.Error as e:
+        conn.dispatch.after_cursor_execute(conn, cursor, sql, args, context, False)
+    except BaseException as e:  # noqa: BLE001 - handled and re-raised as by SQLAlchemy
         conn._handle_dbapi_exception(e, sql, args, cursor, context)
     finally:
         if cursor is not None:
