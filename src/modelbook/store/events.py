@@ -122,12 +122,32 @@ def heads_through(conn: Connection, through_id: int) -> list[tuple[str, int, str
     return [(r.chain, int(r.seq), str(r.hash)) for r in conn.execute(stmt)]
 
 
-def walk(conn: Connection, batch: int = 10_000) -> Iterator[tuple[Any, ...]]:
-    """Every event in chain order: (id, chain, seq, at, actor, action, model, version,
-    canonical, prev_hash, hash), read in batches on the driver's cursor."""
-    stmt = sa.select(
-        _e.id, *(_e[c] for c in EVENT_COLUMNS), _e.canonical, _e.prev_hash, _e.hash
-    ).order_by(_e.chain, _e.seq)
-    result = conn.execution_options(stream_results=True, yield_per=batch).execute(stmt)
-    for part in result.partitions():
-        yield from (tuple(r) for r in part)
+# One page of the log in chain order, after a given (chain, position).
+_WALK = Prebuilt(
+    sa.select(_e.id, *(_e[c] for c in EVENT_COLUMNS), _e.canonical, _e.prev_hash, _e.hash)
+    .where(sa.tuple_(_e.chain, _e.seq) > sa.tuple_(sa.bindparam("chain"), sa.bindparam("seq")))
+    .where(_e.id <= sa.bindparam("through"))
+    .order_by(_e.chain, _e.seq)
+    .limit(sa.bindparam("limit"))
+)
+
+
+def walk(conn: Connection, through_id: int, batch: int = 10_000) -> Iterator[list[Any]]:
+    """Every event with an id at or below ``through_id``, in chain order, a page at a time:
+    rows of (id, chain, seq, at, actor, action, model, version, canonical, prev_hash, hash).
+
+    Each page is one statement on the driver's cursor (SQLAlchemy's result rows cost
+    more than reading them), starting in the ``(chain, seq)`` index right after the
+    last event of the page before; run inside one read transaction, the pages are
+    one consistent view of the log.
+    """
+    after: tuple[str, int] = ("", 0)
+    while True:
+        rows = _WALK.all(
+            conn, {"chain": after[0], "seq": after[1], "through": through_id, "limit": batch}
+        )
+        if rows:
+            yield rows
+        if len(rows) < batch:
+            return
+        after = (rows[-1][1], rows[-1][2])
