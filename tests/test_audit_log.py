@@ -160,6 +160,29 @@ def test_the_last_registry_event_deleted_is_found(flow: Flow) -> None:
     assert (found.chain, found.seq) == ("registry", last.seq)
 
 
+def test_an_edited_previous_hash_is_found(flow: Flow) -> None:
+    reg = flow.reg
+    target = chain_rows(reg, "model:m")[3]
+    drop_append_only_trigger(reg)
+    sql(reg, "UPDATE events SET prev_hash = :h WHERE id = :id", h="0" * 64, id=target.id)
+    found = only_break(reg)
+    assert (found.seq, found.event_id) == (target.seq, target.id)
+    assert "does not name the previous event's hash" in found.problem
+
+
+def test_an_edited_chain_head_is_found(flow: Flow) -> None:
+    """The recorded heads (on the model's row, and for the registry chain) are checked
+    too; no trigger guards them."""
+    reg = flow.reg
+    sql(reg, "UPDATE models SET event_hash = :h WHERE name = 'n'", h="a" * 64)
+    found = only_break(reg)
+    assert (found.chain, found.event_id) == ("model:n", None)
+    assert "the last event's hash differs from the recorded head" in found.problem
+    registry_head = chain_rows(reg, "registry")[-1]
+    sql(reg, "UPDATE chain_heads SET seq = :s WHERE chain = 'registry'", s=registry_head.seq + 3)
+    assert {b.chain for b in reg.verify_audit().breaks} == {"model:n", "registry"}
+
+
 def forged(after: Any, seq: int, **change: Any) -> dict[str, Any]:
     """A well-formed event following ``after``, hashed as the real code would."""
     doc = json.loads(after.canonical)
