@@ -17,6 +17,7 @@ from modelbook.services.gc import GRACE_SECONDS
 from .test_release_flow import (
     ADMIN,
     Flow,
+    assert_serving_consistent,
     events_of,
     gate,
     make_flow,
@@ -202,6 +203,42 @@ def test_the_policy_may_be_yaml(flow: Flow) -> None:
     v = flow.add(metrics={"auc": 0.5})
     with pytest.raises(GateFailed, match=r"auc = 0\.5"):
         reg.promote(v.uri, to="candidate")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: set_policy accepts a policy whose serving_aliases drop one in use; the "
+    "version it serves stays 'deployed' with no serving alias, and can then be neither "
+    "undeployed, archived nor promoted",
+)
+def test_a_new_policy_keeps_the_serving_rule(flow: Flow) -> None:
+    """Dropping a serving alias that serves a version is refused, or the version is
+    undeployed: either way every deployed version is served afterwards."""
+    reg = flow.reg
+    flow.deployed()
+    try:
+        reg.set_policy(policy(serving=["prod-eu"]), actor=ADMIN)
+        serving: tuple[str, ...] = ("prod-eu",)
+    except InvalidInput:
+        serving = ("production",)
+    assert_serving_consistent(reg, serving)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: set_policy accepts stages that leave out a stage versions are in; those "
+    "versions are stranded ('unknown stage'), not even archivable",
+)
+def test_a_new_policy_strands_no_version(flow: Flow) -> None:
+    """A policy without a stage some version is in is refused, or the version can still
+    leave it (archive is allowed from every stage but deployed)."""
+    reg = flow.reg
+    v = flow.at_stage("candidate")
+    try:
+        reg.set_policy(policy(stages='order = ["dev", "deployed"]'), actor=ADMIN)
+    except InvalidInput:
+        return
+    assert reg.archive(v.uri, note="off the path").stage == "archived"
 
 
 # garbage collection ---------------------------------------------------------------------
