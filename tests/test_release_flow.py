@@ -1012,3 +1012,20 @@ def test_a_stage_name_of_the_documented_length_is_stored_on_every_database(flow:
     assert flow.stage(v.uri) == longest
     reg.deploy(v.uri, reason="ship", actor="dan")
     assert flow.stage(v.uri) == "deployed"
+
+
+def test_a_rejection_blocks_until_answered(flow: Flow) -> None:
+    """A rejection recorded after the last counted approval blocks the gate; an
+    approval given after it (having read it) answers it."""
+    reg = flow.reg
+    v = flow.add()
+    reg.approve(v.uri, actor="rita")
+    reg.reject(v.uri, actor="ron", comment="calibration is off on the EU slice")
+    reg.promote(v.uri, to="candidate")
+    message = promote_refused(flow, v.uri, "approved")
+    assert "ron" in message and "calibration is off on the EU slice" in message
+    assert [r.comment for r in reg.annotations(v.uri).rejections] == [
+        "calibration is off on the EU slice"
+    ]
+    answered = reg.approve(v.uri, actor="ron", comment="fixed in the EU slice")
+    assert answered.stages == ("approved",)
