@@ -233,7 +233,7 @@ class Databases:
         self.made: list[Target] = []
 
     def fresh(self, system: str, db: str, label: str) -> Target:
-        short = "mb" if system == "modelbook" else "mlflow"
+        short = {"modelbook": "mb", "before": "mbb"}.get(system, "mlflow")
         blob_dir = str(self.run_dir / f"blobs-{short}-{db}-{label}")
         if db == "sqlite":
             path = self.run_dir / f"{short}-{label}.db"
@@ -276,16 +276,23 @@ class Databases:
 class Worker:
     """One side's long-lived process, spoken to with JSON lines."""
 
-    def __init__(self, system: str, run_dir: Path, label: str) -> None:
+    def __init__(
+        self, system: str, run_dir: Path, label: str, before_dir: Path | None = None
+    ) -> None:
         self.system = system
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MODELBOOK_")}
+        env.update(MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true", PYTHONUNBUFFERED="1")
         if system == "modelbook":
             argv = [sys.executable, str(BENCH / "mb_side.py"), "serve"]
+        elif system == "before":
+            # An earlier checkout's own harness side against its own code.
+            assert before_dir is not None
+            argv = [sys.executable, str(before_dir / "bench" / "mb_side.py"), "serve"]
+            env["PYTHONPATH"] = str(before_dir / "src")
         else:
             argv = [str(mlflow_python()), str(BENCH / "mlflow_side.py"), "serve"]
         self.log_path = run_dir / f"{system}-{label}.log"
         self._log = open(self.log_path, "a")  # noqa: SIM115 - closed in close()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MODELBOOK_")}
-        env.update(MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true", PYTHONUNBUFFERED="1")
         self.proc = subprocess.Popen(
             argv,
             stdin=subprocess.PIPE,
@@ -296,6 +303,16 @@ class Worker:
             cwd=str(run_dir),
             env=env,
         )
+
+    def cpu_ns(self) -> int:
+        """Nanoseconds the worker's threads have run on a CPU (``/proc/PID/task/*/schedstat``);
+        0 where the kernel does not say."""
+        total = 0
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{self.proc.pid}/task").iterdir():
+                with contextlib.suppress(OSError, ValueError, IndexError):
+                    total += int((task / "schedstat").read_text().split()[0])
+        return total
 
     def call(self, cmd: str, **args: Any) -> Any:
         assert self.proc.stdin is not None and self.proc.stdout is not None
@@ -351,8 +368,19 @@ class LoadSampler:
 
 
 class Bench:
-    def __init__(self, mode: Mode, groups: set[str], dbs: list[str], keep: bool) -> None:
+    def __init__(
+        self,
+        mode: Mode,
+        groups: set[str],
+        dbs: list[str],
+        keep: bool,
+        before_dir: Path | None = None,
+    ) -> None:
         self.mode, self.groups, self.dbs = mode, groups, dbs
+        # With ``before_dir`` the other side is modelbook as of an earlier checkout
+        # (its own bench/mb_side.py and src/), measured in the same rounds as MLflow is.
+        self.before_dir = before_dir
+        self.systems: tuple[str, ...] = ("modelbook", "before") if before_dir else SYSTEMS
         self.started = time.time()
         self.run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         self.run_dir = WORK / self.run_id
@@ -365,6 +393,7 @@ class Bench:
         self.ingest: dict[str, Any] | None = None
         self.writers: list[dict[str, Any]] = []
         self.audit: list[dict[str, Any]] = []
+        self.ingest_before: dict[str, Any] | None = None
         self.skipped: list[str] = []
         self.phases: dict[str, float] = {}
         self.versions: dict[str, str] = {}
@@ -373,14 +402,14 @@ class Bench:
         return time.time() - self.started
 
     @contextlib.contextmanager
-    def sides(self, db: str, label: str, systems: tuple[str, ...] = SYSTEMS) -> Iterator[dict]:
+    def sides(self, db: str, label: str, systems: tuple[str, ...] | None = None) -> Iterator[dict]:
         workers: dict[str, Worker] = {}
         targets: list[Target] = []
         try:
-            for system in systems:
+            for system in systems or self.systems:
                 t = self.databases.fresh(system, db, label)
                 targets.append(t)
-                w = Worker(system, self.run_dir, f"{db}-{label}")
+                w = Worker(system, self.run_dir, f"{db}-{label}", self.before_dir)
                 workers[system] = w
                 w.call(
                     "open",
@@ -399,13 +428,18 @@ class Bench:
             for t in targets:
                 self.databases.drop(t)
 
-    def record(self, db: str, size: int, op: str, system: str, ms: list[float]) -> None:
+    def record(
+        self, db: str, size: int, op: str, system: str, ms: list[float], cpu_us: float | None
+    ) -> None:
+        summary = c.summarize(ms)
+        if cpu_us:
+            summary["cpu_us"] = round(cpu_us, 2)
         for f in self.figures:
             if (f["db"], f["size"], f["op"], f["system"]) == (db, size, op, system):
-                f["rounds"].append(c.summarize(ms))
+                f["rounds"].append(summary)
                 return
         self.figures.append(
-            {"db": db, "size": size, "op": op, "system": system, "rounds": [c.summarize(ms)]}
+            {"db": db, "size": size, "op": op, "system": system, "rounds": [summary]}
         )
 
     def rounds(
@@ -417,15 +451,17 @@ class Bench:
                 for system in order:
                     if system == "mlflow" and op.mlflow_call is None:
                         continue
+                    if system == "before" and op.group == "release":
+                        continue
+                    warm = 3 if r == 0 else 0
+                    cpu0 = workers[system].cpu_ns()
                     res = workers[system].call(
-                        "op",
-                        kind=op.key,
-                        k0=r * calls,
-                        n=calls,
-                        warm=3 if r == 0 else 0,
-                        budget_s=budget,
+                        "op", kind=op.key, k0=r * calls, n=calls, warm=warm, budget_s=budget
                     )
-                    self.record(db, size, op.key, system, res["ms"])
+                    # CPU time of the worker per call in the round (warm-up calls included
+                    # in the count): what the code costs, whatever else runs on the machine.
+                    cpu_us = (workers[system].cpu_ns() - cpu0) / 1e3 / (len(res["ms"]) + warm)
+                    self.record(db, size, op.key, system, res["ms"], cpu_us)
             log(f"  {db} {size:>9,} round {r + 1}/{self.mode.rounds} done")
 
     def run(self) -> None:
@@ -482,10 +518,21 @@ class Bench:
         if "ingest" in self.groups:
             t0 = time.perf_counter()
             log(f"ingest of a {m.ingest_mb} MB file against hashlib + cp")
-            with self.sides("sqlite", "ingest", ("modelbook",)) as workers:
-                self.ingest = workers["modelbook"].call(
-                    "ingest", size_mb=m.ingest_mb, reps=m.ingest_reps
-                )
+            systems = ("modelbook", "before") if self.before_dir else ("modelbook",)
+            with self.sides("sqlite", "ingest", systems) as workers:
+                if self.before_dir:
+                    # One repetition at a time, alternating sides, so both see the same load.
+                    got: dict[str, dict[str, Any]] = {}
+                    for r in range(m.ingest_reps):
+                        for system in systems if r % 2 == 0 else systems[::-1]:
+                            res = workers[system].call("ingest", size_mb=m.ingest_mb, reps=1)
+                            got.setdefault(system, {**res, "rounds": []})
+                            got[system]["rounds"] += res["rounds"]
+                    self.ingest, self.ingest_before = got["modelbook"], got["before"]
+                else:
+                    self.ingest = workers["modelbook"].call(
+                        "ingest", size_mb=m.ingest_mb, reps=m.ingest_reps
+                    )
             log(f"  {self.ingest['rounds']}")
             self.phases["ingest"] = round(time.perf_counter() - t0, 1)
         if "scale" in self.groups and m.big_sizes:
@@ -581,11 +628,23 @@ def summary(results: dict[str, Any]) -> dict[str, Any]:
         ml = figs.get((*key, "mlflow"))
         op = OPS[f["op"]]
         row: dict[str, Any] = {"db": key[0], "size": key[1], "op": key[2], "title": op.title}
-        for name, fig in (("modelbook", mb), ("mlflow", ml)):
+        bf = figs.get((*key, "before"))
+        for name, fig in (("modelbook", mb), ("mlflow", ml), ("before", bf)):
             if fig:
                 row[name] = {k: round(med(fig, k), 3) for k in ("p50", "p95", "p99")}
                 row[name]["rounds"] = len(fig["rounds"])
                 row[name]["calls"] = sum(r["n"] for r in fig["rounds"])
+                if all("cpu_us" in r for r in fig["rounds"]):
+                    row[name]["cpu_us"] = round(med(fig, "cpu_us"), 1)
+        if mb and bf:
+            # Per round, after's p50 over before's (both measured in that round), then the
+            # median: a change of load between rounds moves both sides alike.
+            pairs = list(zip(mb["rounds"], bf["rounds"], strict=False))
+            row["change_p50"] = round(c.median(a["p50"] / b["p50"] - 1 for a, b in pairs), 3)
+            if "cpu_us" in row["modelbook"] and "cpu_us" in row["before"]:
+                row["change_cpu"] = round(
+                    c.median(a["cpu_us"] / b["cpu_us"] - 1 for a, b in pairs), 3
+                )
         if mb and ml:
             row["ratio_p50"] = round(row["mlflow"]["p50"] / row["modelbook"]["p50"], 2)
             row["ratio_p95"] = round(row["mlflow"]["p95"] / row["modelbook"]["p95"], 2)
@@ -799,6 +858,28 @@ def machine() -> dict[str, Any]:
 
 
 # Output ---------------------------------------------------------------------------------
+
+
+def _checkout(path: Path) -> dict[str, str]:
+    """Which commit a checkout is at, and whether its src/ has local changes."""
+    info = {"dir": str(path)}
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        info["commit"] = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=path,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "src"],
+            cwd=path,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        info["src_changed"] = "yes" if dirty else "no"
+    return info
 
 
 def fmt_ms(x: float | None) -> str:
@@ -1396,14 +1477,71 @@ def write_outputs(results: dict[str, Any], write_md: bool) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     results["summary"] = summary(results)
     text = json.dumps(results, indent=1, sort_keys=False)
-    name = f"{results['run']['id']}-{results['mode']['name']}.json"
+    against = results.get("versus") == "before"
+    name = f"{results['run']['id']}-{results['mode']['name']}{'-against' if against else ''}.json"
     (RESULTS / name).write_text(text + "\n")
-    (RESULTS / "latest.json").write_text(text + "\n")
+    if not against:
+        (RESULTS / "latest.json").write_text(text + "\n")
     log(f"results: {(RESULTS / name).relative_to(ROOT)}")
     if write_md:
         plot(results, PLOT)
         MARKDOWN.write_text(markdown(results))
         log(f"wrote {MARKDOWN.relative_to(ROOT)} and {PLOT.relative_to(ROOT)}")
+
+
+# How much slower than before an operation may get: the service-layer issue allows
+# 10%, the release-flow issue 15% for the writes that now append a chained event.
+SLOWER_ALLOWED = {"register": 0.15, "set_tag": 0.15, "move_alias": 0.15}
+SLOWER_DEFAULT = 0.10
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{x * 100:+.0f}%"
+
+
+def against_table(results: dict[str, Any]) -> str:
+    """Before and after measured in the same rounds (``--against``): a markdown table."""
+    s = summary(results)
+    out = [
+        "| Operation | DB | Before p50 ms | After p50 ms | Change | Before CPU us | "
+        "After CPU us | CPU change | Allowed | Result |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|---|",
+    ]
+    for row in s["rows"]:
+        if "change_p50" not in row:
+            continue
+        allowed = SLOWER_ALLOWED.get(row["op"], SLOWER_DEFAULT)
+        b, a = row["before"], row["modelbook"]
+        ok = row["change_p50"] <= allowed
+        out.append(
+            f"| {row['title']} | {DB_TITLE[row['db']]} | {fmt_ms(b['p50'])} | {fmt_ms(a['p50'])} "
+            f"| {_pct(row['change_p50'])} | {b.get('cpu_us', '-')} | {a.get('cpu_us', '-')} "
+            f"| {_pct(row.get('change_cpu'))} | ≤ +{allowed * 100:.0f}% "
+            f"| {'within' if ok else '**slower**'} |"
+        )
+    by = {(x["db"], x["system"]): x for x in results.get("concurrency", [])}
+    for db in DBS:
+        a, b = by.get((db, "modelbook")), by.get((db, "before"))
+        if not a or not b:
+            continue
+        ta = c.median(r["throughput"] for r in a["rounds"])
+        tb = c.median(r["throughput"] for r in b["rounds"])
+        change = tb / ta - 1
+        out.append(
+            f"| 8 writers, one model: registrations/s | {DB_TITLE[db]} | {tb:.0f} | {ta:.0f} "
+            f"| {_pct(change)} | - | - | - | ≤ +{SLOWER_DEFAULT * 100:.0f}% "
+            f"| {'within' if change <= SLOWER_DEFAULT else '**slower**'} |"
+        )
+    if results.get("ingest") and results.get("ingest_before"):
+        ta = c.median(r["modelbook_s"] for r in results["ingest"]["rounds"])
+        tb = c.median(r["modelbook_s"] for r in results["ingest_before"]["rounds"])
+        change = ta / tb - 1
+        out.append(
+            f"| {results['ingest']['size_mb']} MiB ingest: seconds | SQLite | {tb:.3f} "
+            f"| {ta:.3f} | {_pct(change)} | - | - | - | ≤ +{SLOWER_DEFAULT * 100:.0f}% "
+            f"| {'within' if change <= SLOWER_DEFAULT else '**slower**'} |"
+        )
+    return "\n".join(out)
 
 
 def compare(before: dict[str, Any], after: dict[str, Any]) -> str:
@@ -1498,6 +1636,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep", action="store_true", help="keep databases and files afterwards")
     p.add_argument("--budget-min", type=float, default=25.0, help="skip 1M versions after this")
     p.add_argument(
+        "--against",
+        metavar="DIR",
+        help="instead of MLflow, measure modelbook as of the checkout DIR (its own "
+        "bench/mb_side.py and src/) in the same rounds; prints before and after",
+    )
+    p.add_argument("--rounds", type=int, help="rounds per figure (default: the mode's)")
+    p.add_argument(
         "--verify-events",
         type=int,
         metavar="N",
@@ -1522,6 +1667,9 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.report:
         results = json.loads(Path(args.report).read_text())
+        if results.get("versus") == "before":
+            print(against_table(results))
+            return 0
         write_outputs(results, True)
         print_table(results)
         return 0
@@ -1529,6 +1677,9 @@ def main(argv: list[str] | None = None) -> int:
     mode = MODES["full" if args.full else "quick"]
     if args.verify_events:
         mode = replace(mode, verify_events=args.verify_events)
+    if args.rounds:
+        mode = replace(mode, rounds=args.rounds, conc_rounds=args.rounds)
+    before_dir = Path(args.against).resolve() if args.against else None
     groups = set(GROUPS)
     if args.only:
         groups = {x.strip() for x in args.only.split(",") if x.strip()}
@@ -1544,9 +1695,15 @@ def main(argv: list[str] | None = None) -> int:
         dbs.remove("postgresql")
         skipped.append("PostgreSQL (not reachable)")
     write_md = args.markdown or (mode.name == "full" and not args.no_markdown)
+    if before_dir is not None:
+        # The earlier checkout's harness knows only the operations it had.
+        groups &= {"register", "resolve", "read", "tag", "alias", "search", "concurrent", "ingest"}
+        write_md = False
+        if not (before_dir / "bench" / "mb_side.py").exists():
+            p.error(f"{before_dir} has no bench/mb_side.py")
 
-    install_s = ensure_mlflow_venv()
-    bench = Bench(mode, groups, dbs, args.keep)
+    install_s = 0.0 if before_dir is not None else ensure_mlflow_venv()
+    bench = Bench(mode, groups, dbs, args.keep, before_dir)
     bench.budget_s = args.budget_min * 60
     bench.skipped += skipped
     machine_info = machine()
@@ -1586,10 +1743,16 @@ def main(argv: list[str] | None = None) -> int:
         "ingest": bench.ingest,
         "writers": bench.writers,
         "audit": bench.audit,
+        "ingest_before": bench.ingest_before,
+        "versus": "before" if before_dir else "mlflow",
+        "before": None if before_dir is None else _checkout(before_dir),
         "load": bench.load.summary(),
     }
     write_outputs(results, write_md)
-    print_table(results)
+    if before_dir is not None:
+        print(against_table(results))
+    else:
+        print_table(results)
     log(f"done in {bench.elapsed() / 60:.1f} minutes")
     return 0
 
