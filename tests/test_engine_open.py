@@ -4,6 +4,7 @@ nothing rather than making an empty registry, and in-memory stores say so."""
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -225,5 +226,26 @@ def test_foreign_keys_are_enforced_after_an_upgrade(db_uri: str) -> None:
             conn.exec_driver_sql(
                 "INSERT INTO model_tags (model_id, key, value) VALUES (999, 'k', 'v')"
             )
+    finally:
+        db.dispose()
+
+
+def test_a_sqlite_file_made_again_at_the_same_path_is_checked(
+    tmp_path: Path, statements: list[str]
+) -> None:
+    """A registry file deleted and made again by other means (which may reuse its
+    inode) is not taken for the one seen before: the schema is checked and made."""
+    path = tmp_path / "registry.db"
+    _open(f"sqlite:///{path}")
+    for extra in tmp_path.glob("registry.db*"):
+        extra.unlink()
+    sqlite3.connect(path).execute("CREATE TABLE unrelated (x)").connection.close()
+    statements.clear()
+    _open(f"sqlite:///{path}")
+    assert any("alembic_version" in s for s in statements)
+    db = Database(f"sqlite:///{path}")
+    try:
+        with db.engine.connect() as conn:
+            assert db.current_revision(conn) == engine_module.HEAD
     finally:
         db.dispose()
