@@ -20,7 +20,6 @@ import sqlalchemy as sa
 from alembic import command
 
 from modelbook import InvalidInput, Registry, audit
-from modelbook.errors import IntegrityError
 
 from .test_migrations import alembic_config
 from .test_release_flow import ADMIN, Flow, events_of, make_flow
@@ -461,14 +460,6 @@ def test_old_events_start_the_chains_of_an_upgraded_registry(
         reg.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=IntegrityError,
-    reason="BUG: migration 0002 keeps revision 0001's event details as 'after' "
-    "(model.create {}, version.register {semver, files}, version.tag {set, removed}); "
-    "they do not parse as the typed events, so events() raises IntegrityError on "
-    "every upgraded registry",
-)
 def test_old_events_read_back_after_the_upgrade(
     db_uri: str, blob_dir: Path, model_file: Path
 ) -> None:

@@ -20,8 +20,10 @@ from sqlalchemy.engine import Connection
 from .. import roles as role_rules
 from .. import validation
 from ..errors import InvalidInput, NotFound
+from ..lifecycle import DEPLOYED
 from ..policy import DEFAULT_POLICY_TEXT, Policy, default_policy, load_policy
 from ..store import governance as rows
+from ..store import versions as version_rows
 from ..store.rows import to_dt
 from . import audit as log
 from .base import Context
@@ -52,6 +54,43 @@ class RoleGrant:
     role: str
     granted_by: str
     granted_at: datetime
+
+
+def fits_current_state(conn: Connection, policy: Policy, source: str) -> None:
+    """Refuse a policy under which stored versions would break the rules.
+
+    Every stage a version is in must remain a stage, every deployed version must
+    stay pointed at by a serving alias, and no serving alias may point at a
+    version that is not deployed. Raises InvalidInput naming each conflict and
+    what to do first.
+    """
+    graph = policy.graph
+    problems: list[str] = []
+    for stage in sorted(version_rows.stages_in_use(conn)):
+        if stage not in graph.stages:
+            problems.append(
+                f"versions are in stage {stage!r}, which the policy drops: "
+                "move or archive them first, or keep the stage"
+            )
+    pointed, deployed = version_rows.serving_state(conn)
+    served = {(r.model, r.number) for r in pointed if graph.is_serving(r.alias)}
+    for r in pointed:
+        if graph.is_serving(r.alias) and r.stage != DEPLOYED:
+            problems.append(
+                f"models:/{r.model}@{r.alias} would serve version {r.number}, which is "
+                f"{r.stage!r}: deploy it or remove the alias first"
+            )
+    for r in deployed:
+        if (r.model, r.number) not in served:
+            problems.append(
+                f"models:/{r.model}/{r.number} is deployed, but no alias of the policy's "
+                f"serving aliases ({', '.join(graph.serving_aliases)}) points at it: keep its "
+                "serving alias in the policy, or roll back first"
+            )
+    if problems:
+        raise InvalidInput(
+            f"{source}: the policy does not fit the registry: " + "; ".join(problems)
+        )
 
 
 class GovernanceService:
@@ -111,6 +150,7 @@ class GovernanceService:
         with self.ctx.db.write() as conn:
             head = log.registry_head(conn)
             self.require(conn, "policy_set", actor, head=head, at=now)
+            fits_current_state(conn, parsed, source)
             before = rows.current_policy(conn)
             rows.add_policy(
                 conn,

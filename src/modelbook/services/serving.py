@@ -159,21 +159,37 @@ class ServingService:
         if refused is not None:
             return refused
         self._point(conn, policy, chain, name, alias, target, new, actor, why, now)
-        log_after = {"alias": alias, "version": target.number}
+        self._deployed_event(
+            conn, chain, name, alias, target.current, target.number, actor, why, now
+        )
+        return None
+
+    @staticmethod
+    def _deployed_event(
+        conn: Connection,
+        chain: Chain,
+        name: str,
+        alias: str,
+        before: int | None,
+        after: int,
+        actor: str,
+        why: str,
+        now: int,
+    ) -> None:
+        """The ``version.deploy`` event of a serving alias set to version ``after``."""
         chain.head = log.record(
             conn,
             chain.head,
             actor=actor,
             at=now,
             action="version.deploy",
-            subject=log.subject_of(name, target.number),
+            subject=log.subject_of(name, after),
             model=name,
-            version=target.number,
-            before=None if target.current is None else {"alias": alias, "version": target.current},
-            after=log_after,
+            version=after,
+            before=None if before is None else {"alias": alias, "version": before},
+            after={"alias": alias, "version": after},
             reason=why,
         )
-        return None
 
     def _point(
         self,
@@ -312,11 +328,8 @@ class ServingService:
                     policy.graph.check_move(v.row.stage, DEPLOYED, via="deploy")
             for v in receiving:
                 outcome = self.release.evaluate(conn, v, policy, DEPLOYED, actor, roles)
-                if not outcome.passed:
-                    try:
-                        outcome.raise_if_failed(v.version)
-                    except GateFailed as exc:
-                        refused = exc
+                refused = outcome.refusal(v.version)
+                if refused is not None:
                     break
             if refused is None:
                 self._exchange(conn, policy, chain, name, first, second, a, b, actor, why, now)
@@ -357,10 +370,13 @@ class ServingService:
                 reason=why,
                 at=now,
             )
-        for alias, gets in ((first, b), (second, a)):
+        for alias, had, gets in ((first, a, b), (second, b, a)):
             if policy.graph.is_serving(alias):
                 v = self.release.lock(conn, f"models:/{name}/{gets.current}", chain)
                 self.release.set_stage(conn, v, DEPLOYED, actor, why)
+                self._deployed_event(
+                    conn, chain, name, alias, had.current, gets.current, actor, why, now
+                )
         for alias, had in ((first, a), (second, b)):
             if policy.graph.is_serving(alias):
                 self._unserve(conn, policy, chain, name, a.model_id, had.current, actor, why)
@@ -534,6 +550,10 @@ class ServingService:
         """
         validation.model_name(name)
         validation.alias_name(alias)
+        # The role first: rehashing a large model is work an unauthorised call
+        # must not cause.
+        with self.ctx.db.write() as conn:
+            self.gov.require(conn, "drill", actor, at=self.ctx.clock())
         with self.ctx.db.read() as conn:
             current, target, why = self.plan(conn, name, alias, to)
             policy = self.gov.policy(conn)
@@ -554,8 +574,14 @@ class ServingService:
         ready = not problems
         now = self.ctx.clock()
         with self.ctx.db.write() as conn:
-            self.gov.require(conn, "drill", actor, at=now)
-            v = self.release.lock(conn, f"models:/{name}/{target.row.number}")
+            # The files were checked outside the write (it could take long);
+            # the drill is recorded only if the plan still holds.
+            again, v, _ = self.plan(conn, name, alias, to)
+            if (again.current, v.row.number) != (current.current, target.row.number):
+                raise Conflict(
+                    f"models:/{name}@{alias} moved while the drill ran "
+                    f"(it now points at {again.current}); run the drill again"
+                )
             value = notes.Drill(
                 alias=alias,
                 ready=ready,

@@ -262,3 +262,34 @@ def artifact_rows(conn: Connection, model: str | None) -> list[Row[Any]]:
 def referenced_blobs(conn: Connection) -> set[str]:
     """Every sha256 some version's artifact names."""
     return {r[0] for r in conn.execute(sa.select(t.artifacts.c.sha256).distinct())}
+
+
+def stages_in_use(conn: Connection) -> set[str]:
+    """Every stage some version is in."""
+    return {r[0] for r in conn.execute(sa.select(_v.stage).distinct())}
+
+
+def serving_state(conn: Connection) -> tuple[list[Row[Any]], list[Row[Any]]]:
+    """(model, alias, number, stage) of every alias, and (model, number) of every
+    deployed version: what the serving rule is checked against."""
+    m = t.models.c
+    pointed = list(
+        conn.execute(
+            sa.select(m.name.label("model"), _a.name.label("alias"), _v.number, _v.stage)
+            .select_from(
+                t.aliases.join(t.versions, _v.id == _a.version_id).join(
+                    t.models, m.id == _a.model_id
+                )
+            )
+            .order_by(m.name, _a.name)
+        )
+    )
+    deployed = list(
+        conn.execute(
+            sa.select(m.name.label("model"), _v.number)
+            .select_from(t.versions.join(t.models, m.id == _v.model_id))
+            .where(_v.stage == "deployed")
+            .order_by(m.name, _v.number)
+        )
+    )
+    return pointed, deployed

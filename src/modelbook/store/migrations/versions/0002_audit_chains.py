@@ -12,6 +12,7 @@ becomes append-only: a trigger refuses every UPDATE and DELETE.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -34,8 +35,19 @@ def _subject(model: str | None, version: int | None) -> str:
     return f"models:/{model}" if version is None else f"models:/{model}/{version}"
 
 
-def _convert(row: Any) -> dict[str, Any]:
-    """An event of revision 0001 in the fields of this one."""
+_OLDER = "recorded before revision 0002"
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+
+
+def _convert(row: Any, bind: Any) -> dict[str, Any]:
+    """An event of revision 0001 in the fields and typed shapes of this one.
+
+    Revision 0001 kept a free-form detail; the state it did not record is read
+    from the rows as they are at the upgrade, and the reason says so.
+    """
     detail = json.loads(row.detail or "{}")
     before: Any = None
     after: Any = detail or None
@@ -46,6 +58,42 @@ def _convert(row: Any) -> dict[str, Any]:
         before = None if old is None else {"alias": alias, "version": old}
         after = None if new is None else {"alias": alias, "version": new}
         reason = detail.get("reason")
+    elif row.action == "model.create":
+        model = bind.execute(
+            sa.text("SELECT * FROM models WHERE name = :n"), {"n": row.model}
+        ).first()
+        after = {
+            "owners": json.loads(model.owners) if model else [],
+            "task": model.task if model else None,
+            "risk_tier": model.risk_tier if model else "low",
+            "description": model.description if model else None,
+            "tags": json.loads(model.tags) if model else {},
+        }
+        reason = f"{_OLDER}: the model as it was at the upgrade"
+    elif row.action == "version.register":
+        version = bind.execute(
+            sa.text(
+                "SELECT v.doc, v.stage FROM versions v JOIN models m ON m.id = v.model_id "
+                "WHERE m.name = :n AND v.number = :v"
+            ),
+            {"n": row.model, "v": row.version},
+        ).first()
+        artifacts = json.loads(version.doc)["artifacts"] if version else []
+        after = {
+            "semver": detail.get("semver", ""),
+            "stage": "staging",
+            "files": len(artifacts),
+            "bytes": sum(int(a["size"]) for a in artifacts),
+            "manifest_sha256": hashlib.sha256(_dumps(artifacts).encode()).hexdigest(),
+        }
+        reason = _OLDER
+    elif row.action in ("model.tag", "version.tag"):
+        before = {}
+        after = {k: str(v) for k, v in (detail.get("set") or {}).items()}
+        removed = detail.get("removed") or []
+        reason = f"{_OLDER}: only the tags set" + (
+            f" are known; removed: {', '.join(map(str, removed))}" if removed else " are known"
+        )
     return {
         "chain": "registry" if row.model is None else f"model:{row.model}",
         "at": row.at,
@@ -123,7 +171,7 @@ def upgrade() -> None:
     heads: dict[str, tuple[int, str]] = {}
     rows = []
     for row in old:
-        fields = _convert(row)
+        fields = _convert(row, bind)
         seq, prev = heads.get(fields["chain"], (0, audit.GENESIS))
         fields["seq"] = seq + 1
         encoded = audit.canonical(fields)
