@@ -15,7 +15,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Engine
 
-from modelbook import Conflict, NotFound, Registry
+from modelbook import Conflict, NotFound, Registry, Unavailable
 from modelbook.store import engine as engine_module
 from modelbook.store.engine import Database
 
@@ -247,5 +247,22 @@ def test_a_sqlite_file_made_again_at_the_same_path_is_checked(
     try:
         with db.engine.connect() as conn:
             assert db.current_revision(conn) == engine_module.HEAD
+    finally:
+        db.dispose()
+
+
+def test_a_schema_from_a_newer_modelbook_is_refused_by_name(
+    db_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A revision this code does not know (a newer modelbook upgraded the database):
+    Unavailable naming it, not Alembic's own error."""
+    _open(db_uri)
+    monkeypatch.setattr(engine_module, "_seen_at", {})  # as in a process started afresh
+    db = Database(db_uri)
+    try:
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql("UPDATE alembic_version SET version_num = '9999'")
+        with pytest.raises(Unavailable, match="from schema revision 9999 to"):
+            db.migrate()
     finally:
         db.dispose()

@@ -364,9 +364,13 @@ class Database:
         A database this process already found at :data:`HEAD` is not checked
         again. Raises ``NotFound`` when the database has no registry and the
         ``Database`` was made with ``create=False``; ``Unavailable`` when the
-        schema needs creating or upgrading and this user may only read it, or
-        when another process keeps the migration lock past the busy timeout.
+        schema needs creating or upgrading and this user may only read it, when
+        another process keeps the migration lock past the busy timeout, or when
+        the schema is at a revision this code does not know (one written by a
+        newer modelbook).
         """
+        from alembic.util import CommandError
+
         if self._seen_at_head():
             return
         with self.translate():
@@ -375,8 +379,14 @@ class Database:
                 conn.rollback()
             if revision != HEAD:
                 self._may_upgrade(exists, revision)
-                with self._migration_lock():
-                    self._upgrade()
+                try:
+                    with self._migration_lock():
+                        self._upgrade()
+                except CommandError as e:
+                    raise Unavailable(
+                        f"cannot bring {self._target.name} from schema revision {revision} "
+                        f"to {HEAD}: {e} (a newer modelbook may have written it)"
+                    ) from e
             self._remember(HEAD)
 
     def _may_upgrade(self, exists: bool, revision: str | None) -> None:
