@@ -21,6 +21,7 @@ since the same files may be written through another mount.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sqlite3
@@ -243,21 +244,15 @@ def enable_wal(cur: Any, busy_ms: int) -> None:
 
 
 def file_identity(path: Path | None) -> tuple[int, int] | None:
-    """(device, inode) of ``path``, if it is a database modelbook has opened.
+    """(device, inode) of ``path``, or None if there is no file.
 
-    None when there is no file, or when it is not in WAL mode (bytes 18 and
-    19 of the header are 2), which every database modelbook opened is: a file
-    deleted and made again by other means may get the same inode back, and
-    is then another database.
+    Taken with ``stat``, never by opening the file: closing any descriptor of
+    a database file drops every POSIX lock this process holds on it,
+    SQLite's own connections' locks included.
     """
     if path is None:
         return None
-    try:
-        with open(path, "rb") as f:
-            st = os.fstat(f.fileno())
-            header = f.read(20)
-    except OSError:
-        return None
-    if len(header) < 20 or header[18:20] != b"\x02\x02":
-        return None
-    return st.st_dev, st.st_ino
+    with contextlib.suppress(OSError):
+        st = path.stat()
+        return st.st_dev, st.st_ino
+    return None
