@@ -369,8 +369,6 @@ class Database:
         the schema is at a revision this code does not know (one written by a
         newer modelbook).
         """
-        from alembic.util import CommandError
-
         if self._seen_at_head():
             return
         with self.translate():
@@ -378,6 +376,9 @@ class Database:
                 exists, revision = self._revision(conn)
                 conn.rollback()
             if revision != HEAD:
+                # Alembic loads only when there is a schema to create or upgrade.
+                from alembic.util import CommandError
+
                 self._may_upgrade(exists, revision)
                 try:
                     with self._migration_lock():

@@ -6,11 +6,11 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Row
 
 from . import models
 from . import schema as t
+from .dialects import dialect_insert
 from .engine import Prebuilt
 
 _e = t.events.c
@@ -37,9 +37,7 @@ _SET_HEAD = Prebuilt(
 
 def lock_head(conn: Connection, chain: str, genesis: str) -> tuple[int, str]:
     """Lock a chain head of ``chain_heads`` (creating it at ``genesis``) and read it."""
-    insert_: Any = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(
-        t.chain_heads
-    )
+    insert_: Any = dialect_insert(conn.dialect.name, t.chain_heads)
     conn.execute(
         insert_.on_conflict_do_nothing(index_elements=["chain"]),
         {"chain": chain, "seq": 0, "hash": genesis},

@@ -8,11 +8,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Row
 
 from ..domain import Model
 from . import schema as t
+from .dialects import dialect_insert
 from .engine import Prebuilt
 from .lookup import Lookup
 from .rows import dumps, to_dt
@@ -72,10 +72,10 @@ def lock(conn: Connection, name: str) -> None:
 def insert_if_absent(conn: Connection, values: Mapping[str, Any]) -> int | None:
     """Insert a model unless one of that name exists; its id when this call created it."""
     stmt: Any
-    if conn.dialect.name == "postgresql":
-        stmt = postgresql.insert(t.models).on_conflict_do_nothing(index_elements=["name"])
-    elif conn.dialect.name == "sqlite":
-        stmt = sqlite.insert(t.models).on_conflict_do_nothing(index_elements=["name"])
+    if conn.dialect.name in ("postgresql", "sqlite"):
+        stmt = dialect_insert(conn.dialect.name, t.models).on_conflict_do_nothing(
+            index_elements=["name"]
+        )
     else:
         if find(conn, values["name"]) is not None:
             return None
@@ -205,7 +205,7 @@ def write_version_tags(
 def _tag_statements(
     dialect: str, table: sa.Table, owner_col: str, json_table: sa.Table
 ) -> tuple[Prebuilt, sa.Delete, Prebuilt]:
-    insert: Any = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    insert: Any = dialect_insert(dialect, table)
     upsert = insert.on_conflict_do_update(
         index_elements=[owner_col, "key"], set_={"value": insert.excluded.value}
     )
