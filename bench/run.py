@@ -1007,10 +1007,14 @@ def markdown(results: dict[str, Any]) -> str:
         "`bench/.venv-mlflow` on first use, creates a fresh SQLite file or PostgreSQL database "
         "for every system and registry size, and drops them afterwards. PostgreSQL is expected "
         f"at {PG_HOST}:{PG_PORT} (user `{PG_USER}`; `MODELBOOK_TEST_PG_HOST`/`_PORT`/`_USER` "
-        "override). `--only register,resolve,read,tag,alias,search,concurrent,ingest,scale` and "
-        "`--db sqlite|postgresql` run a part; `--report FILE` rebuilds this page from a results "
-        "file; `--compare BEFORE AFTER` prints the targeted figures of two results files side "
-        "by side (the before-and-after tables below). Raw results: "
+        "override). `--only "
+        + ",".join(GROUPS)
+        + "` and `--db sqlite|postgresql` run a part; `--report FILE` rebuilds this page from "
+        "a results file; `--compare BEFORE AFTER` prints the targeted figures of two results "
+        "files side by side; `--against DIR` measures modelbook as of another checkout (its "
+        "own `bench/mb_side.py` against its own `src/`) in the same rounds instead of MLflow "
+        "and prints before and after with CPU time per call (the service-layer section "
+        "below); `--rounds N` and `--verify-events N` override the mode. Raw results: "
         "`bench/results/<timestamp>.json` and `bench/results/latest.json`."
     )
     w("")
@@ -1020,13 +1024,15 @@ def markdown(results: dict[str, Any]) -> str:
         f"{' and '.join(f'{n:,}' for n in f.sizes)} versions on both databases and "
         f"{', '.join(f'{n:,}' for n in f.big_sizes)} versions for modelbook on PostgreSQL, "
         f"{f.rounds} rounds per figure, {f.writers} writers x {f.per_writer} registrations "
-        f"({f.conc_rounds} rounds) and a {f.ingest_mb // 1024} GiB ingest ({f.ingest_reps} "
-        f"rounds); it takes about ten minutes here. `--quick` (about a minute and a half, two "
-        f"and a half with the first MLflow install) measures the same operations at "
-        f"{q.sizes[0]:,} versions only, "
-        f"{q.rounds} rounds of fewer calls, {q.writers} writers x {q.per_writer} registrations "
-        f"({q.conc_rounds} rounds) and a {q.ingest_mb} MiB ingest; it skips the larger "
-        "registries."
+        f"({f.conc_rounds} rounds), the release flow on {f.release_models} models per "
+        f"operation, the writers' comparison, audit verification over "
+        f"{f.verify_events:,} events on each database and a {f.ingest_mb // 1024} GiB ingest "
+        f"({f.ingest_reps} rounds). `--quick` measures the same operations at "
+        f"{q.sizes[0]:,} versions only, {q.rounds} rounds of fewer calls, {q.writers} writers "
+        f"x {q.per_writer} calls ({q.conc_rounds} rounds), verification over "
+        f"{q.verify_events:,} events ({q.verify_rounds} runs) and a {q.ingest_mb} MiB ingest; "
+        "it skips the larger registries. Loading the million audit events takes about a "
+        "minute per database, most of it encoding them."
     )
     w("")
     w(
@@ -1197,9 +1203,12 @@ def markdown(results: dict[str, Any]) -> str:
     )
     w(
         "- **register**: modelbook's `Registry.register` stores and hashes a 4 KiB artifact "
-        "(temporary file, fsync, rename, fsync of the folder), then in one transaction takes the "
-        "next number, inserts the version row, its artifact, tags (3) and metrics (2) rows and "
-        "an audit event, and commits. MLflow's `create_model_version` only records a source "
+        "(temporary file, fsync, rename, fsync of the folder), then in one transaction locks "
+        "the model, reads the release policy, takes the next number, inserts the version row, "
+        "its artifact, tags (3) and metrics (2) rows and an audit event chained to the model's "
+        "last one (its RFC 8785 encoding, and sha256 over the previous event's hash and that "
+        "encoding), moves the chain's head on the model row, and commits. MLflow's "
+        "`create_model_version` only records a source "
         "path string: it reads and stores no file; one transaction inserts the version and its "
         "3 tag rows. *register, capturing the environment* is the same modelbook call with "
         "`capture_environment=True` (Python and package hashes, lockfile, `git status` of the "
@@ -1220,17 +1229,20 @@ def markdown(results: dict[str, Any]) -> str:
         "`Registry.get_version`), a random one of the 100 models and of its versions per call. "
         "modelbook runs the lookup as one statement on a connection the calling thread keeps "
         "(no pool checkout or liveness ping per call), and reuses the parsed frozen part of a "
-        "version it has seen (its tags and stage are read every time)."
+        "version it has seen (its tags, stage and the aliases pointing at it, by a correlated "
+        "subquery, are read every time)."
     )
     w(
         "- **set a version tag**: modelbook locks the version, upserts the changed tag row, "
-        "rewrites the tag copy on the version row and appends an audit event, in one "
-        "committed transaction. MLflow upserts one tag row."
+        "rewrites the tag copy on the version row and appends a chained audit event (moving "
+        "the chain's head on the model row), in one committed transaction. MLflow upserts "
+        "one tag row."
     )
     w(
-        "- **move an alias**: modelbook, in one committed transaction, locks the model, points "
-        "the alias at the other version, appends to the alias history (who, when, from, to, "
-        "why) and appends an audit event. MLflow upserts the alias row; it keeps no history. "
+        "- **move an alias**: modelbook, in one committed transaction, locks the model, reads "
+        "the release policy (is the alias a serving one?) and the actor's roles, points the "
+        "alias at the other version, appends to the alias history (who, when, from, to, why) "
+        "and appends a chained audit event. MLflow upserts the alias row; it keeps no history. "
         "Every call is a real move between two versions."
     )
     w(
@@ -1258,7 +1270,9 @@ def markdown(results: dict[str, Any]) -> str:
         "`create_model_version` with tags). The remaining versions are bulk-loaded by "
         "replicating, for each new version, exactly the rows that registration wrote: for "
         "modelbook the version row (frozen document and tag copy), artifact, tag, metric rows "
-        "and the `version.register` audit event; for MLflow the `model_versions` and "
+        "and the `version.register` audit event (encoded and chained with the library's own "
+        "`audit.canonical` and `audit.chain_hash`, each model's chain head stored on its row, "
+        "so the log verifies); for MLflow the `model_versions` and "
         "`model_version_tags` rows; with new numbers, semantic versions, timestamps, tag and "
         "metric values. Version numbers are interleaved across models in registration order. "
         "Aliases are then set through the API. On PostgreSQL both databases get an `ANALYZE` "
