@@ -18,7 +18,7 @@ from .services.gc import GcReport
 from .services.governance import PolicyInfo, RoleGrant
 from .services.notes import VersionAnnotations
 from .services.release import Promotion
-from .services.serving import DrillReport, RollbackPlan
+from .services.rollback import DrillReport, RollbackPlan
 
 
 @runtime_checkable

@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from .services.notes import NoteService
     from .services.registration import RegistrationService
     from .services.release import ReleaseService
+    from .services.rollback import RollbackService
     from .services.serving import ServingService
     from .services.tags import TagService
 
@@ -165,6 +166,12 @@ class Registry(ReleaseOperations):
         from .services.serving import ServingService
 
         return ServingService(self.ctx, self._gov, self._release)
+
+    @functools.cached_property
+    def _rollback(self) -> RollbackService:
+        from .services.rollback import RollbackService
+
+        return RollbackService(self.ctx, self._gov, self._release, self._serving)
 
     @functools.cached_property
     def _notes(self) -> NoteService:

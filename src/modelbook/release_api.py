@@ -32,7 +32,8 @@ if TYPE_CHECKING:
     from .services.governance import GovernanceService, PolicyInfo, RoleGrant
     from .services.notes import NoteService, VersionAnnotations
     from .services.release import Promotion, ReleaseService
-    from .services.serving import DrillReport, RollbackPlan, ServingService
+    from .services.rollback import DrillReport, RollbackPlan, RollbackService
+    from .services.serving import ServingService
 
 
 class ReleaseOperations:
@@ -60,6 +61,10 @@ class ReleaseOperations:
 
     @property
     def _gc(self) -> GcService:
+        raise NotImplementedError
+
+    @property
+    def _rollback(self) -> RollbackService:
         raise NotImplementedError
 
     def _who(self, actor: str | None) -> str:
@@ -151,7 +156,7 @@ class ReleaseOperations:
     ) -> RollbackPlan:
         """Move ``alias`` back to the last known-good version in one transaction (see
         docs/release-flow.md, "Rollback playbook"); says which target and why."""
-        return self._serving.rollback(
+        return self._rollback.rollback(
             name,
             actor=self._who(actor),
             alias=alias,
@@ -171,7 +176,7 @@ class ReleaseOperations:
         actor: str | None = None,
     ) -> DrillReport:
         """Prove the rollback target is ready without moving anything; the drill is recorded."""
-        return self._serving.drill(name, actor=self._who(actor), alias=alias, to=to)
+        return self._rollback.drill(name, actor=self._who(actor), alias=alias, to=to)
 
     def mark_healthy(
         self, uri: str, *, signal: str, alias: str | None = None, actor: str | None = None

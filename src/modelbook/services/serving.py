@@ -11,53 +11,24 @@ back to the last known-good version without rebuilding anything.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
 from .. import validation
-from ..annotations import Comment, Health
-from ..domain import Alias, Version
-from ..errors import Conflict, GateFailed, InvalidInput, NotFound
+from ..annotations import Health
+from ..domain import Alias
+from ..errors import GateFailed, InvalidInput, NotFound
 from ..lifecycle import DEPLOYED
 from ..policy import Policy
 from ..store import aliases as alias_rows
-from ..store import annotations as note_rows
 from ..store.rows import to_dt
 from . import audit as log
 from . import notes
 from .aliases import alias_of, check_expect, move, valid_expect
 from .base import Context, version_ref
 from .governance import GovernanceService
-from .release import Chain, Locked, ReleaseService, reason_code
-
-
-@dataclass(frozen=True)
-class RollbackPlan:
-    """What a rollback does (or, with ``dry_run``, would do), and why that target."""
-
-    model: str
-    alias: str
-    from_version: int
-    to_version: int
-    reason_code: str
-    why: str
-    dry_run: bool
-
-
-@dataclass(frozen=True)
-class DrillReport:
-    """A rollback drill: the target it would choose and whether it is ready."""
-
-    model: str
-    alias: str
-    from_version: int
-    to_version: int
-    why: str
-    ready: bool
-    checks: tuple[str, ...]
-    problems: tuple[str, ...]
+from .release import Chain, Locked, ReleaseService
 
 
 class ServingService:
@@ -158,7 +129,7 @@ class ServingService:
         refused = outcome.refusal(new.version)
         if refused is not None:
             return refused
-        self._point(conn, policy, chain, name, alias, target, new, actor, why, now)
+        self.point(conn, policy, chain, name, alias, target, new, actor, why, now)
         self._deployed_event(
             conn, chain, name, alias, target.current, target.number, actor, why, now
         )
@@ -191,7 +162,7 @@ class ServingService:
             reason=why,
         )
 
-    def _point(
+    def point(
         self,
         conn: Connection,
         policy: Policy,
@@ -220,9 +191,9 @@ class ServingService:
         )
         self.release.set_stage(conn, new, DEPLOYED, actor, why)
         if target.current is not None and target.current != new.row.number:
-            self._unserve(conn, policy, chain, name, target.model_id, target.current, actor, why)
+            self.unserve(conn, policy, chain, name, target.model_id, target.current, actor, why)
 
-    def _unserve(
+    def unserve(
         self,
         conn: Connection,
         policy: Policy,
@@ -277,9 +248,7 @@ class ServingService:
                 at=now,
             )
             if serving:
-                self._unserve(
-                    conn, policy, chain, name, target.model_id, target.current, actor, why
-                )
+                self.unserve(conn, policy, chain, name, target.model_id, target.current, actor, why)
 
     def swap(self, name: str, first: str, second: str, *, actor: str, reason: str) -> list[Alias]:
         """Exchange the versions two aliases point at, in one transaction.
@@ -379,7 +348,7 @@ class ServingService:
                 )
         for alias, had in ((first, a), (second, b)):
             if policy.graph.is_serving(alias):
-                self._unserve(conn, policy, chain, name, a.model_id, had.current, actor, why)
+                self.unserve(conn, policy, chain, name, a.model_id, had.current, actor, why)
         chain.head = log.record(
             conn,
             chain.head,
@@ -391,214 +360,6 @@ class ServingService:
             before={first: a.current, second: b.current},
             after={first: b.current, second: a.current},
             reason=why,
-        )
-
-    # rollback ------------------------------------------------------------------------
-
-    def plan(
-        self, conn: Connection, name: str, alias: str, to: int | str | None
-    ) -> tuple[Any, Locked, str]:
-        """The alias's current state, the rollback target and why it was chosen."""
-        current = alias_rows.target(conn, name, alias)
-        if current is None:
-            raise NotFound(f"model {name!r} not found")
-        policy = self.gov.policy(conn)
-        if not policy.graph.is_serving(alias):
-            # Rollback makes its target deployed: only a serving alias may do that.
-            raise InvalidInput(
-                f"{alias!r} is not a serving alias (serving: "
-                f"{', '.join(policy.serving_aliases)}): rollback moves a serving alias; "
-                "move this one with `modelbook alias set`"
-            )
-        if current.current is None:
-            raise NotFound(f"alias models:/{name}@{alias} not found: there is nothing to roll back")
-        ready = policy.graph.return_stage
-        chain = Chain(log.Head.of_model(name, current))
-        if to is not None:
-            ref = version_ref(name, to)
-            target = self.release.lock(conn, str(ref), chain)
-            if target.row.number == current.current:
-                raise InvalidInput(f"models:/{name}@{alias} already points at {target.version.uri}")
-            if target.row.stage != ready or target.row.deprecated_at is not None:
-                raise InvalidInput(
-                    f"{target.version.uri} is {target.row.stage!r}"
-                    + (" and deprecated" if target.row.deprecated_at is not None else "")
-                    + f": a rollback target must be {ready!r} and not deprecated"
-                )
-            return current, target, f"version {target.row.number} was named with --to"
-        earlier: list[int] = []
-        for move_ in alias_rows.history(conn, name, current.model_id, alias, limit=1000):
-            n = move_.from_version
-            if n is not None and n != current.current and n not in earlier:
-                earlier.append(n)
-        skipped: list[str] = []
-        eligible: list[Locked] = []
-        for n in earlier:
-            v = self.release.lock(conn, f"models:/{name}/{n}", chain)
-            if v.row.deprecated_at is not None:
-                skipped.append(f"{n} (deprecated)")
-            elif v.row.stage != ready:
-                skipped.append(f"{n} ({v.row.stage})")
-            else:
-                eligible.append(v)
-        if not eligible:
-            held = ", ".join(skipped) if skipped else "none"
-            raise NotFound(
-                f"no known-good version to roll models:/{name}@{alias} back to: earlier holders "
-                f"{held}; name one with --to VERSION (it must be {ready!r} and not deprecated)"
-            )
-        found = note_rows.of_versions(conn, [int(v.row.id) for v in eligible], ("health",))
-        signals: dict[int, str] = {}
-        for r, h in zip(found, notes.parse_rows(found)["health"], strict=True):
-            signals[int(r.version_id)] = h.signal
-        skipped_text = f"; skipped {', '.join(skipped)}" if skipped else ""
-        for v in eligible:
-            if int(v.row.id) in signals:
-                return (
-                    current,
-                    v,
-                    f"version {v.row.number} is the most recent earlier holder of @{alias} that "
-                    f"is {ready} and not deprecated, and was marked healthy "
-                    f"({signals[int(v.row.id)]!r}){skipped_text}",
-                )
-        v = eligible[0]
-        return (
-            current,
-            v,
-            f"version {v.row.number} is the most recent earlier holder of @{alias} that is "
-            f"{ready} and not deprecated (none was marked healthy){skipped_text}",
-        )
-
-    def rollback(
-        self,
-        name: str,
-        *,
-        actor: str,
-        alias: str = "production",
-        reason_code: str,
-        note: str | None = None,
-        to: int | str | None = None,
-        dry_run: bool = False,
-        expect: int | None = None,
-    ) -> RollbackPlan:
-        """Move ``alias`` back to the last known-good version, in one transaction.
-
-        Without ``to`` the target is the most recent earlier holder of the alias
-        that is approved and not deprecated, preferring one marked healthy. The
-        version rolled back from is marked deprecated with the incident note.
-        ``expect`` (default: the holder seen when the call starts) makes a
-        concurrent rollback of the same alias a :class:`Conflict` instead of a
-        second step back. Raises NotFound (no alias, no known-good target),
-        InvalidInput, Conflict, PermissionDenied.
-        """
-        validation.model_name(name)
-        validation.alias_name(alias)
-        code = reason_code_of(reason_code)
-        text = None if note is None else validation.text(note, "note", validation.MAX_TEXT_LEN)
-        if dry_run:
-            with self.ctx.db.read() as conn:
-                current, target, why = self.plan(conn, name, alias, to)
-            return RollbackPlan(name, alias, current.current, target.row.number, code, why, True)
-        if expect is None:
-            seen = self.ctx.db.reading(lambda c: alias_rows.target(c, name, alias))
-            expect = None if seen is None or seen.current is None else int(seen.current)
-        now = self.ctx.clock()
-        with self.ctx.db.write() as conn:
-            current, target, why = self.plan(conn, name, alias, to)
-            self.gov.require(conn, "rollback", actor, at=now)
-            check_expect(name, alias, current.current, expect)
-            policy = self.gov.policy(conn)
-            chain = target.chain
-            reason = f"rollback ({code})" + (f": {text}" if text else "")
-            self._point(conn, policy, chain, name, alias, current, target, actor, reason, now)
-            bad = self.release.lock(conn, f"models:/{name}/{current.current}", chain)
-            if bad.row.deprecated_at is None:
-                self.release.mark_deprecated(conn, bad, actor, reason)
-            if text:
-                incident = Comment(actor=actor, text=text, at=to_dt(now), kind="incident")
-                chain.head = notes.record(
-                    conn,
-                    bad.row,
-                    name,
-                    incident,
-                    "comment",
-                    action="version.comment",
-                    head=chain.head,
-                )
-            chain.head = log.record(
-                conn,
-                chain.head,
-                actor=actor,
-                at=now,
-                action="version.rollback",
-                subject=log.subject_of(name, alias=alias),
-                model=name,
-                version=target.row.number,
-                before={"alias": alias, "version": current.current},
-                after={"alias": alias, "version": target.row.number, "why": why, "note": text},
-                reason=code,
-            )
-        return RollbackPlan(name, alias, current.current, target.row.number, code, why, False)
-
-    def drill(
-        self, name: str, *, actor: str, alias: str = "production", to: int | str | None = None
-    ) -> DrillReport:
-        """Prove the rollback target is ready without moving anything, and record the drill.
-
-        Rehashes the target's artifacts, checks its stage and deprecation, and
-        reports its smoke test (no loader exists for any flavor yet).
-        """
-        validation.model_name(name)
-        validation.alias_name(alias)
-        # The role first: rehashing a large model is work an unauthorised call
-        # must not cause.
-        with self.ctx.db.write() as conn:
-            self.gov.require(conn, "drill", actor, at=self.ctx.clock())
-        with self.ctx.db.read() as conn:
-            current, target, why = self.plan(conn, name, alias, to)
-            policy = self.gov.policy(conn)
-        checks: list[str] = []
-        problems: list[str] = []
-        stage_ok = (
-            target.row.stage == policy.graph.return_stage and target.row.deprecated_at is None
-        )
-        deprecated = "deprecated" if target.row.deprecated_at else "not deprecated"
-        (checks if stage_ok else problems).append(f"stage {target.row.stage!r}, {deprecated}")
-        for a in target.version.artifacts:
-            bad = self.ctx.blobs.check(a.sha256, a.size)
-            if bad is None:
-                checks.append(f"artifact {a.path}: sha256 verified ({a.size} bytes)")
-            else:
-                problems.append(f"artifact {a.path}: {bad}")
-        checks.append("smoke test: no loader for this flavor yet (not run)")
-        ready = not problems
-        now = self.ctx.clock()
-        with self.ctx.db.write() as conn:
-            # The files were checked outside the write (it could take long);
-            # the drill is recorded only if the plan still holds.
-            again, v, _ = self.plan(conn, name, alias, to)
-            if (again.current, v.row.number) != (current.current, target.row.number):
-                raise Conflict(
-                    f"models:/{name}@{alias} moved while the drill ran "
-                    f"(it now points at {again.current}); run the drill again"
-                )
-            value = notes.Drill(
-                alias=alias,
-                ready=ready,
-                checks=tuple(checks + problems),
-                actor=actor,
-                at=to_dt(now),
-            )
-            notes.record(conn, v.row, name, value, "drill", action="version.drill", head=v.head)
-        return DrillReport(
-            name,
-            alias,
-            current.current,
-            target.row.number,
-            why,
-            ready,
-            tuple(checks),
-            tuple(problems),
         )
 
     def mark_healthy(
@@ -620,12 +381,3 @@ class ServingService:
                 conn, v.row, v.name, value, "health", action="version.healthy", head=v.head
             )
         return value
-
-
-def reason_code_of(code: str) -> str:
-    if code is None or not str(code).strip():
-        raise InvalidInput("a rollback needs a reason code (--reason-code CODE, e.g. kpi_drop)")
-    return reason_code(code)
-
-
-__all__ = ["Conflict", "DrillReport", "RollbackPlan", "ServingService", "Version"]
