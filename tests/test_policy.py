@@ -12,11 +12,11 @@ from hypothesis import strategies as st
 from modelbook import InvalidInput
 from modelbook.policy import (
     DEFAULT_POLICY_TEXT,
-    _TomlLines,
     default_policy,
     guess_format,
     load_policy,
 )
+from modelbook.policy_lines import TomlLines
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "release-flow.md"
 
@@ -426,7 +426,7 @@ d = 2
 [[a.b]]
 k = 3
 '''
-    lines = _TomlLines(text).scan()
+    lines = TomlLines(text).scan()
     expect = {
         ("title",): 2,
         ("quoted.key",): 6,
@@ -455,7 +455,7 @@ k = 3
 
 def test_scanner_handles_quotes_at_the_end_of_multiline_strings() -> None:
     text = "a = \"\"\"x\"\"\"\"\nb = 1\nc = '''y'''''\nd = 2\n"
-    lines = _TomlLines(text).scan()
+    lines = TomlLines(text).scan()
     assert lines[("b",)] == 2 and lines[("d",)] == 4
 
 
