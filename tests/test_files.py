@@ -24,8 +24,9 @@ import pytest
 
 import modelbook
 from modelbook.blobs import BlobStore
+from modelbook.downloads import STAGING_PREFIX, place
 from modelbook.errors import IntegrityError, InvalidInput, ModelbookError, Unavailable
-from modelbook.files import STAGING_PREFIX, check_manifest_paths, collect, place
+from modelbook.files import check_manifest_paths, collect
 
 NOBODY = 65534
 
@@ -55,7 +56,7 @@ def run_unprivileged(code: str) -> subprocess.CompletedProcess[str]:
     src = str(Path(modelbook.__file__).parent.parent)
     prelude = (
         "import os, sys\n"
-        "import modelbook.files, modelbook.blobs, modelbook.errors\n"
+        "import modelbook.files, modelbook.blobs, modelbook.downloads, modelbook.errors\n"
         "if os.geteuid() == 0:\n"
         f"    os.setgroups([]); os.setgid({NOBODY}); os.setuid({NOBODY})\n"
     )
@@ -530,7 +531,7 @@ def test_an_unwritable_destination_is_refused(open_dir: Path) -> None:
     result = run_unprivileged(
         "store = modelbook.blobs.BlobStore(" + repr(str(store_root)) + ")\n"
         "try:\n"
-        "    modelbook.files.place("
+        "    modelbook.downloads.place("
         + repr(str(locked / "out"))
         + ", "
         + repr(items({"model.bin": FILES["model.bin"]}))

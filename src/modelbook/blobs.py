@@ -659,7 +659,7 @@ class BlobStore:
         The bytes go to a temporary file beside ``dest``, which is renamed to
         ``dest`` only if its size and hash are right; ``progress`` gets byte
         counts. Parent folders are created. This is the ``fetch`` of
-        :func:`modelbook.files.place`.
+        :func:`modelbook.downloads.place`.
 
         Raises:
             IntegrityError: the hash is malformed, or the blob is missing or corrupt.

@@ -12,39 +12,35 @@ Each rule below is written once, here, and applied by every front end:
   from disk and for manifests sent by remote clients alike.
 - :func:`open_source` opens a file to be stored once, without blocking, and
   :meth:`Source.check_unchanged` refuses it if it changed while it was read.
-- :func:`place` writes a version's files under a folder, all or nothing.
+
+:func:`modelbook.downloads.place` writes a version's files under a folder,
+all or nothing.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import errno
 import fcntl
 import os
 import re
-import shutil
 import stat
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from .errors import IntegrityError, InvalidInput, ModelbookError, Unavailable
 
 Progress = Callable[[int], None]
-# fetch(sha256, size in bytes, target file, progress): writes one verified file.
-Fetch = Callable[[str, int, Path, Progress], None]
 
 # A manifest path is at most this many characters, and each of its names at
 # most this many UTF-8 bytes (the longest file name common file systems take,
 # so that every registered path can be downloaded again).
 MAX_PATH_CHARS = 1024
 MAX_NAME_BYTES = 255
-STAGING_PREFIX = ".modelbook-download-"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 # Opening a file for reading may fail for these reasons because of the path
 # itself: the user can fix them. Any other failure is the machine's.
-_PATH_ERRNOS = frozenset(
+PATH_ERRNOS = frozenset(
     {
         errno.ENOENT,
         errno.EACCES,
@@ -61,7 +57,7 @@ _PATH_ERRNOS = frozenset(
 )
 
 
-def _noop(_: int) -> None:
+def noop(_: int) -> None:
     return None
 
 
@@ -407,7 +403,7 @@ def open_source(path: str | os.PathLike[str]) -> Iterator[Source]:
     except FileNotFoundError:
         raise InvalidInput(f"artifact file {show(path)} does not exist") from None
     except OSError as exc:
-        kind = InvalidInput if exc.errno in _PATH_ERRNOS else Unavailable
+        kind = InvalidInput if exc.errno in PATH_ERRNOS else Unavailable
         raise kind(f"artifact file {show(path)} cannot be read: {exc.strerror or exc}") from None
     try:
         yield Source(Path(path), fd, st)
@@ -415,209 +411,16 @@ def open_source(path: str | os.PathLike[str]) -> Iterator[Source]:
         os.close(fd)
 
 
-# writing a version's files --------------------------------------------------------------
-
-
-def _dest_error(root: Path, exc: OSError) -> ModelbookError:
-    kind = InvalidInput if exc.errno in _PATH_ERRNOS else Unavailable
-    return kind(f"cannot download into {show(root)}: {exc}")
-
-
-def _lstat(path: Path) -> os.stat_result | None:
-    try:
-        return os.lstat(path)
-    except FileNotFoundError:
-        return None
-
-
-def _check_root(root: Path, overwrite: bool) -> None:
-    st = _lstat(root)
-    if st is None:
-        return
-    if not stat.S_ISDIR(st.st_mode):
-        raise InvalidInput(
-            f"download destination {show(root)} is {kind_of(st.st_mode)}, not a folder: "
-            "name a new or empty folder"
-        )
-    if overwrite:
-        return
-    with os.scandir(root) as entries:
-        if next(entries, None) is not None:
-            raise InvalidInput(
-                f"download destination {show(root)} is not empty: name a new or empty "
-                "folder, or pass --overwrite to replace the files this version has there"
-            )
-
-
-def _check_targets(root: Path, paths: Sequence[str], overwrite: bool) -> list[Path]:
-    """The target of every path, once none is in the way of another; nothing is written."""
-    folders: dict[str, os.stat_result | None] = {}
-    targets = []
-    for rel in paths:
-        names = rel.split("/")
-        for depth in range(1, len(names)):
-            folder = "/".join(names[:depth])
-            if folder not in folders:
-                folders[folder] = _lstat(root.joinpath(*names[:depth]))
-            st = folders[folder]
-            if st is None:
-                break  # nothing exists below a missing folder
-            if not stat.S_ISDIR(st.st_mode):
-                raise InvalidInput(
-                    f"cannot download {rel!r}: {show(root.joinpath(*names[:depth]))} is "
-                    f"{kind_of(st.st_mode)}, in the way of the folder it needs; move it away"
-                )
-        target = root.joinpath(*names)
-        # Paths are relative with no '..' and no folder above a target is a link,
-        # so this holds; it is checked because a mistake here writes outside dest.
-        if os.path.commonpath([root, target]) != str(root):
-            raise InvalidInput(f"artifact path {rel!r} escapes {show(root)}")
-        st = _lstat(target)
-        if st is not None:
-            if stat.S_ISDIR(st.st_mode):
-                raise InvalidInput(
-                    f"cannot download {rel!r}: {show(target)} is a folder, in the way of "
-                    "the file; move it away"
-                )
-            if not overwrite:
-                raise InvalidInput(
-                    f"cannot download {rel!r}: {show(target)} exists; pass --overwrite "
-                    "to replace it"
-                )
-        targets.append(target)
-    return targets
-
-
-def _make_folders(folder: Path, made: list[Path]) -> None:
-    """Create ``folder`` and missing parents, recording each one created in ``made``."""
-    missing = []
-    while _lstat(folder) is None:
-        missing.append(folder)
-        folder = folder.parent
-    for path in reversed(missing):
-        os.mkdir(path)
-        made.append(path)
-
-
-@dataclasses.dataclass
-class _Move:
-    target: Path
-    backup: Path | None = None
-    placed: bool = False
-
-
-def _undo(moves: list[_Move]) -> bool:
-    """Take back what a failed download moved; False if a replaced file could not be restored."""
-    restored = True
-    for move in reversed(moves):
-        if move.placed:
-            with contextlib.suppress(OSError):
-                os.unlink(move.target)
-        if move.backup is not None:
-            try:
-                os.rename(move.backup, move.target)
-            except OSError:
-                restored = False
-    return restored
-
-
-def place(
-    dest: str | os.PathLike[str],
-    items: Iterable[tuple[str, str, int]],
-    fetch: Fetch,
-    *,
-    overwrite: bool = False,
-    progress: Progress | None = None,
-) -> Path:
-    """Write files under the folder ``dest``, all or nothing; return ``dest`` resolved.
-
-    ``items`` are (manifest path, sha256, size in bytes); ``fetch(sha256, size,
-    target, progress)`` writes one file at ``target`` and raises unless its
-    content is verified (``BlobStore.copy_to``); ``progress`` gets byte counts.
-
-    ``dest`` must be missing or an empty folder, unless ``overwrite`` is true:
-    then files this version has are replaced and other files are left alone.
-    Every target is checked before anything is written: a file in the way of a
-    folder, or a folder in the way of a file, is refused even with
-    ``overwrite``. All files are fetched into a staging folder inside ``dest``
-    and moved into place only once every one is verified. On any failure,
-    nothing new is left: moved files are taken back, replaced files restored,
-    created folders removed.
-
-    Raises:
-        InvalidInput: naming the folder or entry: ``dest`` is not a folder, is
-            not empty (pass ``--overwrite``), something is in the way, a
-            manifest path is malformed, or the folder cannot be written.
-        IntegrityError: a stored sha256 is malformed, or ``fetch`` found a
-            blob missing or corrupt.
-        Unavailable: reading or writing failed (disk full, I/O error).
-    """
-    wanted = list(items)
-    check_manifest_paths(rel for rel, _, _ in wanted)
-    for _, sha256, size in wanted:
-        check_sha256(sha256)
-        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-            raise IntegrityError(f"stored size {size!r} of blob {sha256} is not a byte count")
-    report = progress or _noop
-    try:
-        root = Path(dest).expanduser().resolve()
-        _check_root(root, overwrite)
-        targets = _check_targets(root, [rel for rel, _, _ in wanted], overwrite)
-    except OSError as exc:
-        raise InvalidInput(f"download destination {show(dest)} cannot be used: {exc}") from None
-    except RuntimeError as exc:  # Path.resolve on a loop of links (Python 3.11)
-        raise InvalidInput(f"download destination {show(dest)} cannot be used: {exc}") from None
-    made: list[Path] = []
-    moves: list[_Move] = []
-    staging: Path | None = None
-    done = False
-    restored = True
-    try:
-        try:
-            _make_folders(root, made)
-            staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=root))
-        except OSError as exc:
-            raise InvalidInput(
-                f"cannot write to download destination {show(root)}: {exc}"
-            ) from None
-        try:
-            for i, (_, sha256, size) in enumerate(wanted):
-                fetch(sha256, size, staging / str(i), report)
-            # Checked again: the folder may have changed while the files were fetched.
-            _check_targets(root, [rel for rel, _, _ in wanted], overwrite)
-            for i, target in enumerate(targets):
-                _make_folders(target.parent, made)
-                move = _Move(target)
-                moves.append(move)
-                if _lstat(target) is not None:
-                    move.backup = staging / f"replaced-{i}"
-                    os.rename(target, move.backup)
-                os.rename(staging / str(i), target)
-                move.placed = True
-        except OSError as exc:
-            raise _dest_error(root, exc) from None
-        done = True
-        return root
-    finally:
-        if not done:
-            restored = _undo(moves)
-        # A replaced file that could not be put back is kept in staging, not lost.
-        if staging is not None and restored:
-            shutil.rmtree(staging, ignore_errors=True)
-        if not done:
-            for folder in reversed(made):
-                with contextlib.suppress(OSError):
-                    os.rmdir(folder)
-
-
 __all__ = [
-    "Fetch",
+    "PATH_ERRNOS",
     "Progress",
     "Source",
     "check_manifest_paths",
     "check_sha256",
     "collect",
+    "kind_of",
+    "noop",
     "open_regular",
     "open_source",
-    "place",
+    "show",
 ]

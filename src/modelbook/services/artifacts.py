@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from .. import files, validation
+from .. import downloads, validation
 from ..domain import Problem, VerifyReport
 from ..errors import IntegrityError, NotFound
 from ..store import models as model_rows
@@ -30,9 +30,9 @@ class ArtifactService:
         progress: Progress | None = None,
         overwrite: bool = False,
     ) -> Path:
-        """Write a version's files under ``dest``, all or nothing (see :func:`files.place`)."""
+        """Write a version's files under ``dest``, all or nothing (see :func:`downloads.place`)."""
         version = self.versions.get(uri)
-        return files.place(
+        return downloads.place(
             dest,
             [(a.path, a.sha256, a.size) for a in version.artifacts],
             self.ctx.blobs.copy_to,
