@@ -28,8 +28,6 @@ opened or read: a blob folder may be the user's own folder, or read-only.
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import hashlib
 import itertools
 import mmap
@@ -49,20 +47,20 @@ from fsspec.implementations.local import LocalFileSystem
 from fsspec.spec import AbstractBufferedFile
 
 from . import files
+from .direct_io import (
+    DIRECT_MIN,
+    O_DIRECT,
+    STREAM_CHUNK,
+    hash_part,
+    read_full,
+    set_direct,
+    write_all,
+)
 from .errors import IntegrityError, InvalidInput, Unavailable
 from .files import Source, check_sha256, show
 
 CHUNK = 1024 * 1024
 SMALL = 1024 * 1024
-# Large files are copied in chunks of this size, through two page-aligned buffers.
-STREAM_CHUNK = 8 * 1024 * 1024
-# Direct I/O only pays off for big files: below this size the few dirty pages of
-# a buffered write are flushed quickly, and the page cache costs little.
-DIRECT_MIN = 16 * 1024 * 1024
-# Offsets and lengths of direct writes are kept to multiples of this.
-DIRECT_ALIGN = 4096
-# 0 where the platform has no direct I/O: every file is then written buffered.
-O_DIRECT: int = getattr(os, "O_DIRECT", 0)
 STALE_TMP_SECONDS = 24 * 3600
 # Temporaries, relative to the blob root, and the marker that says the folder is ours.
 TEMP_DIR = ".modelbook/tmp"
@@ -93,65 +91,6 @@ def _fsync_dir(path: str) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _set_direct(fd: int, on: bool) -> bool:
-    """Turn direct I/O on or off for ``fd``; False when the file system refuses it."""
-    flags = fcntl.fcntl(fd, fcntl.F_GETFL)
-    try:
-        fcntl.fcntl(fd, fcntl.F_SETFL, (flags | O_DIRECT) if on else (flags & ~O_DIRECT))
-    except OSError as exc:
-        if on and exc.errno in (errno.EINVAL, errno.EOPNOTSUPP):
-            return False
-        raise
-    return on
-
-
-def _read_full(fd: int, buf: memoryview) -> int:
-    """Fill ``buf`` from ``fd``; fewer bytes only at the end of the file.
-
-    Only the last chunk can then be short, which keeps every other direct
-    write aligned.
-    """
-    got = 0
-    while got < len(buf):
-        with buf[got:] as rest:
-            n = os.readv(fd, [rest])
-        if n == 0:
-            break
-        got += n
-    return got
-
-
-def _hash_part(digest: hashlib._Hash, buf: memoryview, n: int) -> None:
-    with buf[:n] as part:
-        digest.update(part)
-
-
-def _write_all(fd: int, buf: memoryview, n: int, direct: bool, tmp: str) -> bool:
-    """Write the first ``n`` bytes of ``buf``; returns whether direct I/O is still on.
-
-    Direct I/O is switched off for good at an unaligned tail or short write,
-    or when the file system refuses a direct write (EINVAL); the bytes are
-    then written buffered at the same offset.
-    """
-    done = 0
-    with buf[:n] as chunk:
-        while done < n:
-            if direct and (done % DIRECT_ALIGN or (n - done) % DIRECT_ALIGN):
-                direct = _set_direct(fd, False)
-            try:
-                with chunk[done:] as rest:
-                    step = os.writev(fd, [rest])
-            except OSError as exc:
-                if not (direct and exc.errno == errno.EINVAL):
-                    raise
-                direct = _set_direct(fd, False)
-                continue
-            if step == 0:
-                raise OSError(errno.ENOSPC, "short write", tmp)
-            done += step
-    return direct
 
 
 def temp_name() -> str:
@@ -457,7 +396,7 @@ class BlobStore:
             with contextlib.ExitStack() as stack:
                 fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
                 stack.callback(os.close, fd)
-                direct = direct and _set_direct(fd, True)
+                direct = direct and set_direct(fd, True)
                 bufs = [stack.enter_context(mmap.mmap(-1, STREAM_CHUNK)) for _ in range(2)]
                 views = [stack.enter_context(memoryview(b)) for b in bufs]
                 # Left first: waits for a hash still running before the buffers go.
@@ -466,15 +405,15 @@ class BlobStore:
                 os.lseek(source.fd, 0, os.SEEK_SET)
                 for i in itertools.count():
                     whole = views[i % 2]  # not the buffer the hasher may still read
-                    n = _read_full(source.fd, whole)
+                    n = read_full(source.fd, whole)
                     if hashed is not None:
                         hashed.result()
                     if n == 0:
                         break
                     if size + n > source.size:
                         raise source.changed()  # it grew: stop reading now
-                    hashed = hasher.submit(_hash_part, digest, whole, n)
-                    direct = _write_all(fd, whole, n, direct, tmp)
+                    hashed = hasher.submit(hash_part, digest, whole, n)
+                    direct = write_all(fd, whole, n, direct, tmp)
                     size += n
                     progress(n)
                 os.fsync(fd)
