@@ -22,6 +22,7 @@ import pytest
 
 from modelbook import Unavailable
 from modelbook import blobs as blobs_module
+from modelbook import direct_io
 from modelbook.blobs import DIRECT_MIN, SMALL, STREAM_CHUNK, TEMP_DIR, TEMP_MARKER, BlobStore
 
 MiB = 1024 * 1024
@@ -61,17 +62,17 @@ def open_fds() -> int:
 
 
 def is_direct(fd: int) -> bool:
-    return bool(fcntl.fcntl(fd, fcntl.F_GETFL) & blobs_module.O_DIRECT)
+    return bool(fcntl.fcntl(fd, fcntl.F_GETFL) & direct_io.O_DIRECT)
 
 
 def direct_io_works(folder: Path) -> bool:
     """Whether a page-aligned direct write succeeds in ``folder``."""
-    if not blobs_module.O_DIRECT:
+    if not direct_io.O_DIRECT:
         return False
     probe = folder / ".direct-probe"
     fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     try:
-        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | blobs_module.O_DIRECT)
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | direct_io.O_DIRECT)
         with mmap.mmap(-1, 4096) as buf:
             return os.write(fd, buf) == 4096
     except OSError:
@@ -92,7 +93,7 @@ class Writes:
         self.calls: list[tuple[int, bool]] = []
         self._real = os.writev
         self._fault = fault
-        monkeypatch.setattr(blobs_module.os, "writev", self)
+        monkeypatch.setattr(direct_io.os, "writev", self)
 
     def __call__(self, fd: int, buffers: Sequence[memoryview]) -> int:
         n = sum(len(b) for b in buffers)
@@ -150,8 +151,8 @@ def test_round_trip_around_the_boundaries(
     if size < DIRECT_MIN or not direct_io_works(store_dir):
         assert writes.direct_bytes == 0
     else:
-        assert writes.direct_bytes == size - size % blobs_module.DIRECT_ALIGN
-        assert all(n % blobs_module.DIRECT_ALIGN == 0 for n, d in writes.calls if d)
+        assert writes.direct_bytes == size - size % direct_io.DIRECT_ALIGN
+        assert all(n % direct_io.DIRECT_ALIGN == 0 for n, d in writes.calls if d)
 
 
 def test_without_direct_io_the_same_blob_is_stored(
@@ -191,11 +192,11 @@ def test_file_system_refusing_direct_io_at_open(
     real = fcntl.fcntl
 
     def refusing(fd: int, cmd: int, arg: int = 0) -> int:
-        if cmd == fcntl.F_SETFL and arg & blobs_module.O_DIRECT:
+        if cmd == fcntl.F_SETFL and arg & direct_io.O_DIRECT:
             raise OSError(errno.EINVAL, "Invalid argument")
         return real(fd, cmd, arg)
 
-    monkeypatch.setattr(blobs_module.fcntl, "fcntl", refusing)
+    monkeypatch.setattr(direct_io.fcntl, "fcntl", refusing)
     size = DIRECT_MIN + 4096
     src, data = source(tmp_path, size)
     writes = Writes(monkeypatch)
@@ -246,13 +247,13 @@ def test_partial_writes_are_continued(
             calls.append((len(part), is_direct(fd)))
             return real(fd, [part])
 
-    monkeypatch.setattr(blobs_module.os, "writev", short)
+    monkeypatch.setattr(direct_io.os, "writev", short)
     sha, stored, seen = put(store_dir, src)
     monkeypatch.undo()
     assert sum(seen) == size
     assert len(calls) >= size // limit
     direct = [n for n, d in calls if d]
-    if size >= DIRECT_MIN and limit % blobs_module.DIRECT_ALIGN == 0 and direct_io_works(store_dir):
+    if size >= DIRECT_MIN and limit % direct_io.DIRECT_ALIGN == 0 and direct_io_works(store_dir):
         assert sum(direct) == size
     else:
         assert len(direct) <= 1  # at most the one refused attempt
