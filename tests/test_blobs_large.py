@@ -20,9 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from modelbook import Unavailable
+from modelbook import Unavailable, direct_io
 from modelbook import blobs as blobs_module
-from modelbook import direct_io
 from modelbook.blobs import DIRECT_MIN, SMALL, STREAM_CHUNK, TEMP_DIR, TEMP_MARKER, BlobStore
 
 MiB = 1024 * 1024
