@@ -174,7 +174,9 @@ def main() -> int:
         registry.deploy(version.uri, reason=f"test AUC {auc}", actor="ops-deployer")
         console.print(f"[green]deployed[/] {version.uri} to production")
         if version is v1:
-            registry.mark_healthy(v1.uri, signal="a week at baseline error rate", actor="ops-deployer")
+            registry.mark_healthy(
+                v1.uri, signal="a week at baseline error rate", actor="ops-deployer"
+            )
 
     # Rollback drill in quiet hours: proves the target is ready, moves nothing.
     drill = registry.drill(MODEL, actor="ops-deployer")
