@@ -205,17 +205,25 @@ def serve(handler: object) -> None:
             break
 
 
-def writer_main(open_client: Callable[[], Any], register: Callable[[Any, str, int], int]) -> None:
+def writer_main(
+    open_client: Callable[[], Any],
+    register: Callable[[Any, str, int], int],
+    warm: Callable[[Any], object] | None = None,
+) -> None:
     """One concurrent writer process.
 
-    Prints ``ready``, then for each ``go MODEL K0 N`` line on stdin registers
-    N versions of MODEL (calls K0..K0+N-1) and prints one JSON line with the
-    latency of every successful call, the numbers it got, and its errors.
+    Runs ``warm(client)`` if given (an untimed call that loads what the first
+    write of a process loads), prints ``ready``, then for each ``go MODEL K0 N``
+    line on stdin registers N versions of MODEL (calls K0..K0+N-1) and prints one
+    JSON line with the latency of every successful call, the numbers it got, and
+    its errors.
     """
     proto = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
     sys.stdout = sys.stderr
     client = open_client()
+    if warm is not None:
+        warm(client)
     proto.write("ready\n")
     for line in sys.stdin:
         parts = line.split()
