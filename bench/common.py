@@ -15,7 +15,7 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 N_MODELS = 100
@@ -351,7 +351,7 @@ def concurrency_stats(reports: Sequence[dict[str, Any]], stored: Sequence[int]) 
 
 
 def writers_stats(
-    reports: Sequence[dict[str, Any]], stored: dict[str, Sequence[int]] | None
+    reports: Sequence[dict[str, Any]], stored: Mapping[str, Sequence[int]] | None
 ) -> dict[str, Any]:
     """:func:`concurrency_stats` of writers on one or several models: throughput and
     latency over all of them, numbering checked model by model (``stored``: the numbers
