@@ -217,3 +217,15 @@ def test_no_annotation_changes_the_frozen_version(flow: Flow) -> None:
     assert frozen(reg.get_version(old.uri)) == frozen(old)
     assert stored_doc(reg) == docs
     assert reg.verify_audit().ok
+
+
+@pytest.mark.parametrize("key", ["logloss@test", "auc", "ctr@shadow", "auc@test{region=eu}"])
+def test_an_observation_cannot_stand_in_for_an_offline_metric(flow: Flow, key: str) -> None:
+    """Only online splits are observed after registration; an offline metric is frozen
+    with the version, so observing one is refused and writes nothing."""
+    v = flow.add()
+    before = table_counts(flow.reg)
+    with pytest.raises(InvalidInput, match="online split"):
+        flow.reg.observe(v.uri, key, 0.01)
+    assert table_counts(flow.reg) == before
+    assert flow.reg.observe(v.uri, "ctr@online-eu", 0.03).metric == "ctr@online-eu"

@@ -282,7 +282,7 @@ def test_rollback_to_a_named_version(flow: Flow) -> None:
     assert served(flow) == 1
     assert flow.stage("models:/m/2") == "approved"
     new = flow.add()
-    with pytest.raises(InvalidInput, match="a rollback target must be 'approved'"):
+    with pytest.raises(InvalidInput, match="never served models:/m@production"):
         reg.rollback("m", reason_code="x", to=new.number, actor="dan")
     with pytest.raises(InvalidInput, match="already points at models:/m/1"):
         reg.rollback("m", reason_code="x", to=1, actor="dan")
@@ -290,6 +290,28 @@ def test_rollback_to_a_named_version(flow: Flow) -> None:
         reg.rollback("m", reason_code="x", to=3, actor="dan")
     with pytest.raises(NotFound):
         reg.rollback("m", reason_code="x", to=42, actor="dan")
+
+
+def test_rollback_to_a_version_that_never_served_is_refused_deploy_it_instead(
+    flow: Flow,
+) -> None:
+    """A rollback skips the deploy gate because its target passed it once: a version
+    that never served the alias (approved, but never deployed) is refused."""
+    reg = flow.reg
+    deploy_in_turn(flow, 2)
+    fresh = flow.approved()
+    with pytest.raises(InvalidInput, match="never served"):
+        reg.rollback("m", reason_code="x", to=fresh.number, actor="dan")
+    assert served(flow) == 2
+
+
+def test_a_rejection_after_approval_sends_the_version_back(flow: Flow) -> None:
+    reg = flow.reg
+    v = flow.approved()
+    reg.reject(v.uri, comment="security hole, do not ship", actor="rita")
+    assert flow.stage(v.uri) == "candidate"
+    with pytest.raises(InvalidInput, match="only a version in 'approved'"):
+        reg.deploy(v.uri, reason="ship", actor="dan")
 
 
 def test_a_dry_run_changes_nothing_and_plans_what_the_rollback_does(flow: Flow) -> None:

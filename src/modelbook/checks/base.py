@@ -246,8 +246,21 @@ def number(value: float) -> JsonValue:
     return value if math.isfinite(value) else str(value)
 
 
+def is_online(key: str) -> bool:
+    """Whether a metric key names an online split (``ctr@online``, ``ctr@online-eu``).
+
+    Only such metrics are recorded after registration (``observe``); every
+    other split is frozen with the version, so an observation can never stand
+    in for a registered offline metric.
+    """
+    _, at, rest = key.partition("@")
+    split = rest.split("{", 1)[0]
+    return bool(at) and (split == "online" or split.startswith("online-"))
+
+
 def metric_value(version: Version, key: str, ctx: CheckContext | None = None) -> float | None:
-    """The value of metric ``key`` on ``version``: registered, else the latest observed.
+    """The value of metric ``key`` on ``version``: registered, or for an online key the
+    latest observed.
 
     Registered metrics are frozen with the version; online metrics such as
     ``ctr@online`` come from observations in ``ctx``.
@@ -255,4 +268,6 @@ def metric_value(version: Version, key: str, ctx: CheckContext | None = None) ->
     for m in version.metrics:
         if m.key == key:
             return m.value
-    return None if ctx is None else ctx.observed(version.number, key)
+    if ctx is None or not is_online(key):
+        return None
+    return ctx.observed(version.number, key)

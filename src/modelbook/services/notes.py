@@ -29,6 +29,7 @@ from ..annotations import (
     Watch,
     parse_alert,
 )
+from ..checks.base import is_online
 from ..domain import Metric, _Frozen
 from ..errors import IntegrityError, InvalidInput
 from ..store import annotations as rows
@@ -220,6 +221,12 @@ class NoteService:
                 raise InvalidInput(f"observation {metric!r} needs a value")
             m = validation.metric(metric, value)
             key, number = m.key, m.value
+        if not is_online(key):
+            raise InvalidInput(
+                f"observation {key!r} must name an online split (NAME@online or "
+                "NAME@online-..., e.g. ctr@online): offline metrics are registered with the "
+                "version and never change"
+            )
         start, end = window if window is not None else (None, None)
         return self._add(  # type: ignore[no-any-return]
             uri,

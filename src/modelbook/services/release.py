@@ -321,9 +321,17 @@ class ReleaseService:
                         moved = Promotion(v.version, (), (outcome,))
             else:
                 value = Rejection(actor=actor, comment=text, at=now)
-                notes.record(
+                v.head = notes.record(
                     conn, v.row, v.name, value, "rejection", action="version.reject", head=v.head
                 )
+                graph = policy.graph
+                if v.row.stage == graph.return_stage:
+                    # An approved version that a reviewer rejects must not ship: it goes
+                    # back to the stage before, and its approval gate must pass again.
+                    back = graph.order[graph.order.index(graph.return_stage) - 1]
+                    self.set_stage(conn, v, back, actor, text)
+                    v.row = v.row._replace(stage=back)
+                    moved = Promotion(v.version, (back,), ())
         after = self._reread(f"models:/{v.name}/{v.row.number}")
         if moved is None:
             return Promotion(after, (), ())

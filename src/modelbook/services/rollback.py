@@ -88,11 +88,23 @@ class RollbackService:
             raise NotFound(f"alias models:/{name}@{alias} not found: there is nothing to roll back")
         ready = policy.graph.return_stage
         chain = Chain(log.Head.of_model(name, current))
+        earlier: list[int] = []
+        for move_ in alias_rows.history(conn, name, current.model_id, alias, limit=1000):
+            n = move_.from_version
+            if n is not None and n != current.current and n not in earlier:
+                earlier.append(n)
         if to is not None:
             ref = version_ref(name, to)
             target = self.release.lock(conn, str(ref), chain)
             if target.row.number == current.current:
                 raise InvalidInput(f"models:/{name}@{alias} already points at {target.version.uri}")
+            if target.row.number not in earlier:
+                # Rollback skips the deploy gate because its target passed it once.
+                raise InvalidInput(
+                    f"{target.version.uri} never served models:/{name}@{alias}: a rollback "
+                    "goes back to a version that served it before; deploy this one instead "
+                    f"(`modelbook deploy {target.version.uri}`)"
+                )
             if target.row.stage != ready or target.row.deprecated_at is not None:
                 raise InvalidInput(
                     f"{target.version.uri} is {target.row.stage!r}"
@@ -100,11 +112,6 @@ class RollbackService:
                     + f": a rollback target must be {ready!r} and not deprecated"
                 )
             return current, target, f"version {target.row.number} was named with --to"
-        earlier: list[int] = []
-        for move_ in alias_rows.history(conn, name, current.model_id, alias, limit=1000):
-            n = move_.from_version
-            if n is not None and n != current.current and n not in earlier:
-                earlier.append(n)
         skipped: list[str] = []
         eligible: list[Locked] = []
         for n in earlier:
