@@ -470,3 +470,21 @@ def test_old_events_read_back_after_the_upgrade(
         assert {e.actor for e in listed} >= {"legacy-bot", "founder", "bob"}
     finally:
         reg.close()
+
+
+def test_events_renumbered_within_a_chain_are_found(registry: Registry, model_file: Path) -> None:
+    """Swapping the ids of two events of one chain reorders the log's listing;
+    verification names the first event whose id does not follow its predecessor's."""
+    registry.register("m", [model_file], owners="o")
+    registry.set_tags("models:/m/1", {"a": "1"})
+    registry.set_tags("models:/m/1", {"b": "2"})
+    drop_append_only_trigger(registry)
+    ids = [e.id for e in registry.events(model="m").items]
+    newest, older = ids[0], ids[1]
+    with registry.db.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE events SET id = -1 WHERE id = :a"), {"a": newest})
+        conn.execute(sa.text("UPDATE events SET id = :a WHERE id = :b"), {"a": newest, "b": older})
+        conn.execute(sa.text("UPDATE events SET id = :b WHERE id = -1"), {"b": older})
+    result = registry.verify_audit()
+    assert not result.ok
+    assert "reordered" in result.breaks[0].problem

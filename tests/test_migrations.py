@@ -15,7 +15,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
-from modelbook import Registry
+from modelbook import InvalidInput, Registry
 from modelbook.store import metadata
 from modelbook.store.engine import MIGRATIONS
 
@@ -132,3 +132,38 @@ def test_empty_version_table_is_migrated(db_uri: str, blob_dir: Path) -> None:
     with Registry(db_uri, blob_uri=str(blob_dir)) as reg:
         assert revisions(reg) == [head()]
         assert {t.name for t in metadata.sorted_tables} <= tables(reg)
+
+
+def test_production_of_an_older_registry_is_deployed_after_the_upgrade(
+    db_uri: str, blob_dir: Path, model_file: Path
+) -> None:
+    """Before revision 0003 any version could be pointed at by production; after the
+    upgrade each such version is deployed, with its stage event, and the chains verify."""
+    with Registry(db_uri, blob_uri=str(blob_dir), actor="founder") as reg:
+        reg.register("m", [model_file], owners="o")
+        reg.register("m", [model_file])
+        cfg = alembic_config()
+        with reg.db.engine.connect() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0002")
+            conn.commit()
+        with reg.db.engine.begin() as conn:
+            # What revision 0002's code allowed: production on a staging version.
+            version_id = conn.exec_driver_sql("SELECT id FROM versions WHERE number = 2").scalar()
+            model_id = conn.exec_driver_sql("SELECT id FROM models").scalar()
+            conn.execute(
+                sa.text(
+                    "INSERT INTO aliases (model_id, name, version_id, number, updated_at, "
+                    "updated_by) VALUES (:m, 'production', :v, 2, 1, 'founder')"
+                ),
+                {"m": model_id, "v": version_id},
+            )
+    with Registry(db_uri, blob_uri=str(blob_dir), actor="founder") as reg:
+        assert revisions(reg) == [head()]
+        v = reg.get_version("models:/m@production")
+        assert (v.number, v.stage) == (2, "deployed")
+        event = reg.events(model="m", action="version.stage").items[0]
+        assert (event.actor, event.after) == ("modelbook-upgrade", {"stage": "deployed"})
+        assert reg.verify_audit().ok
+        with pytest.raises(InvalidInput):
+            reg.archive("models:/m/2", note="would leave production on an archived version")

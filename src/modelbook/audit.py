@@ -74,6 +74,7 @@ class ChainVerifier:
 
     def __init__(self) -> None:
         self._last: dict[str, tuple[int, str]] = {}
+        self._last_id: dict[str, int] = {}
         self._broken: dict[str, Break] = {}
         self.events = 0
 
@@ -114,10 +115,15 @@ class ChainVerifier:
                 stored = ()
             if stored != tuple(columns):
                 problem = "its columns differ from its hashed content (a column was edited)"
+            elif event_id <= self._last_id.get(chain, 0):
+                # Within a chain, events are appended under one lock, so ids
+                # grow with positions; a smaller id means rows were renumbered.
+                problem = "its id is not after the previous event's (events were reordered)"
         if problem is not None:
             self._broken[chain] = Break(chain, seq, event_id, problem)
             return
         self._last[chain] = (seq, hash_)
+        self._last_id[chain] = event_id
 
     def check_head(self, chain: str, seq: int, hash_: str) -> None:
         """A chain's recorded head: its last event must be exactly that one."""
