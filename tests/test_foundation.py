@@ -294,3 +294,55 @@ def test_a_key_repeated_in_tags_or_params_is_refused_like_a_repeated_metric(
                   flag, "k=1", flag, "k=2"])  # fmt: skip
         assert exit_.value.code == 6
     assert not (tmp_path / "r.db").exists() or Registry(uri).models().items == []
+
+
+def test_a_deeply_nested_or_nul_holding_contract_is_refused_before_anything_is_written(
+    registry: Registry, model_file: Path, blob_dir: Path
+) -> None:
+    deep: object = "leaf"
+    for _ in range(500):
+        deep = [deep]
+    for contract in ({"x": deep}, {"inputs": [{"name": "a\x00"}]}, {"a\x00": 1}):
+        with pytest.raises(InvalidInput, match="contract"):
+            registry.register("m", [model_file], owners="o", contract=contract)
+    assert not [p for p in blob_dir.rglob("*") if p.is_file()]
+    assert registry.models().items == []
+
+
+@pytest.mark.parametrize("actor", ["rita\u200b", "\u202eevil", "a\u2028b"])
+def test_an_actor_that_would_look_like_another_is_refused(
+    registry: Registry, model_file: Path, actor: str
+) -> None:
+    with pytest.raises(InvalidInput, match="invisible"):
+        registry.register("m", [model_file], owners="o", actor=actor)
+    with pytest.raises(InvalidInput, match="invisible"):
+        registry.register("m", [model_file], owners=[actor])
+
+
+def test_a_seed_beyond_64_bits_is_refused(registry: Registry, model_file: Path) -> None:
+    with pytest.raises(InvalidInput, match="64-bit"):
+        registry.register("m", [model_file], owners="o", seed=2**64)
+
+
+def test_damaged_model_and_event_rows_are_named_and_spare_their_listings(
+    registry: Registry, model_file: Path
+) -> None:
+    registry.register("a", [model_file], owners="o")
+    registry.register("b", [model_file], owners="o")
+    with registry.db.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE models SET owners = 'garbage' WHERE name = 'a'"))
+        if registry.db.dialect == "postgresql":
+            conn.execute(sa.text("DROP TRIGGER events_append_only ON events"))
+        else:
+            conn.execute(sa.text("DROP TRIGGER events_append_only_update"))
+        conn.execute(
+            sa.text("UPDATE events SET canonical = 'garbage' WHERE model = 'b' AND seq = 1")
+        )
+    page = registry.models()
+    assert [m.name for m in page.items] == ["b"]
+    assert "model 'a'" in page.unreadable[0]
+    with pytest.raises(IntegrityError, match="model 'a'"):
+        registry.get_model("a")
+    events = registry.events(model="b")
+    assert len(events.items) == 1 and len(events.unreadable) == 1
+    assert registry.get_version("b/1").number == 1

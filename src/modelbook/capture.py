@@ -85,12 +85,21 @@ def gpu() -> str | None:
         return None
 
 
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _git(args: list[str], cwd: Path) -> str | None:
     try:
         out = subprocess.run(
             ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=False
         )
-    except (OSError, subprocess.SubprocessError):
+    except (OSError, subprocess.SubprocessError, UnicodeDecodeError):
+        # Capture is best effort: a branch or remote that is not UTF-8 stays empty.
         return None
     return out.stdout.strip() if out.returncode == 0 else None
 
@@ -134,6 +143,8 @@ def lockfile(cwd: Path | None = None) -> LockfileRef | None:
         found = [n for n in LOCKFILES if n in names]
         found += sorted(n for n in names if fnmatch.fnmatch(n, "requirements*.txt"))
         found += sorted(n for n in names if fnmatch.fnmatch(n, "requirements*.lock"))
+        # A name that is not UTF-8 could not be recorded as written; skip it.
+        found = [n for n in found if n.isprintable() and _utf8(n)]
         for path in (folder / n for n in found):
             if path.is_file():
                 try:

@@ -192,8 +192,11 @@ def place(
                 f"cannot write to download destination {show(root)}: {exc}"
             ) from None
         try:
-            for i, (_, sha256, size) in enumerate(wanted):
-                fetch(sha256, size, staging / str(i), report)
+            for i, (rel, sha256, size) in enumerate(wanted):
+                try:
+                    fetch(sha256, size, staging / str(i), report)
+                except IntegrityError as exc:
+                    raise IntegrityError(f"artifact {rel!r}: {exc.message}") from None
             # Checked again: the folder may have changed while the files were fetched.
             _check_targets(root, [rel for rel, _, _ in wanted], overwrite)
             for i, target in enumerate(targets):

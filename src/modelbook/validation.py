@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 
 from . import limits
@@ -22,7 +23,6 @@ _METRIC = re.compile(
     r"(?:@(?P<split>[A-Za-z0-9_.-]{1,64}))?"
     r"(?:\{(?P<slice>[^{}]*)\})?"
 )
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 MAX_VALUE_LEN = limits.MAX_VALUE
 MAX_INDEXED_LEN = limits.MAX_VALUE
 MAX_SLICE_LEN = limits.MAX_SLICE
@@ -84,9 +84,25 @@ def actor(value: object) -> str:
         raise InvalidInput(
             f"actor {name!r} must be a non-empty name without leading or trailing spaces"
         )
-    if _CONTROL.search(name):
-        raise InvalidInput(f"actor {name!r} must not contain control characters")
-    return name
+    return _visible(name, "actor")
+
+
+def task(value: object) -> str:
+    """A model's task (``binary-classification``): short, visible text."""
+    return _visible(text(value, "task", limits.MAX_SHORT), "task")  # type: ignore[arg-type]
+
+
+def _visible(value: str, what: str) -> str:
+    """Refuse characters that print as nothing or move the text around (control,
+    format such as zero-width or bidi, line and paragraph separators): in a
+    name two different values would look the same."""
+    for ch in value:
+        if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp"):
+            raise InvalidInput(
+                f"{what} {value!r} must not contain invisible or control characters "
+                f"(found U+{ord(ch):04X})"
+            )
+    return value
 
 
 def risk_tier(value: str) -> RiskTier:
@@ -139,7 +155,9 @@ def owners(value: object) -> list[str]:
         return []
     if not isinstance(items, list | tuple) or not all(isinstance(o, str) for o in items):
         raise InvalidInput(f"owners must be a name or a list of names, got {value!r}")
-    return [text(o.strip(), "owner", limits.MAX_SHORT) for o in items if o.strip()]
+    return [
+        _visible(text(o.strip(), "owner", limits.MAX_SHORT), "owner") for o in items if o.strip()
+    ]
 
 
 def optional_number(value: object, what: str) -> float | None:

@@ -17,7 +17,7 @@ from ..events import ACTIONS, REGISTRY_CHAIN, Event, model_chain, parse
 from ..store import events as event_rows
 from ..store import models as model_rows
 from ..store.rows import to_dt, to_us
-from .base import Context
+from .base import Context, readable
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +109,7 @@ def event_from_row(row: Any) -> Event:
             hash=row.hash,
         )
         return parse(doc)
-    except (ValueError, TypeError, ValidationError) as exc:
+    except (ValueError, TypeError, ValidationError, OverflowError, RecursionError) as exc:
         raise IntegrityError(
             f"audit event {row.id} cannot be read ({str(exc).splitlines()[0]}); "
             "run `modelbook audit verify`"
@@ -170,7 +170,8 @@ class AuditService:
             )
         )
         token = paging.encode(scope, rows[limit - 1].id) if len(rows) > limit else None
-        return Page(items=[event_from_row(r) for r in rows[:limit]], next_page_token=token)
+        items, unreadable = readable(event_from_row, rows[:limit])
+        return Page(items=items, next_page_token=token, unreadable=unreadable)
 
     def head(self) -> str:
         """One digest over every chain's head, with the event count (``audit head``)."""

@@ -7,15 +7,15 @@ import functools
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.engine import Connection
 
 from .. import uris, validation
 from ..domain import Version
-from ..errors import InvalidInput, NotFound
+from ..errors import IntegrityError, InvalidInput, NotFound
 from ..store import models as model_rows
 from ..store import versions as version_rows
 from ..store.engine import Database
@@ -23,6 +23,7 @@ from ..store.engine import Database
 if TYPE_CHECKING:
     from ..blobs import BlobStore
 
+T = TypeVar("T")
 # Parsed versions kept in memory per Registry (a few KB each).
 VERSION_CACHE_SIZE = 16_384
 
@@ -94,6 +95,18 @@ class Context:
     @functools.cached_property
     def blobs(self) -> BlobStore:
         return self.open_blobs()
+
+
+def readable(parse: Callable[[Any], T], rows: Iterable[Any]) -> tuple[list[T], tuple[str, ...]]:
+    """Parsed rows, and what a damaged row said: one bad row never hides the others."""
+    items: list[T] = []
+    unreadable: list[str] = []
+    for row in rows:
+        try:
+            items.append(parse(row))
+        except IntegrityError as exc:
+            unreadable.append(exc.message)
+    return items, tuple(unreadable)
 
 
 def model_row(conn: Connection, name: str, *, lock: bool = False) -> Any:

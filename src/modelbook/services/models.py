@@ -15,7 +15,7 @@ from ..events import ModelState, model_chain
 from ..store import models as model_rows
 from ..store.rows import dumps
 from . import audit as log
-from .base import Context, model_row
+from .base import Context, model_row, readable
 
 
 def model_values(
@@ -39,7 +39,7 @@ def model_values(
     return {
         "name": name,
         "owners": dumps(owner_list),
-        "task": None if task is None else validation.text(task, "task", limits.MAX_SHORT),
+        "task": None if task is None else validation.task(task),
         "risk_tier": validation.risk_tier(risk_tier or "low"),
         "description": None
         if description is None
@@ -120,6 +120,5 @@ class ModelService:
             lambda conn: model_rows.page(conn, before_id=before, limit=limit + 1)
         )
         token = paging.encode("models", rows[limit - 1].id) if len(rows) > limit else None
-        return Page(
-            items=[model_rows.model_from_row(r) for r in rows[:limit]], next_page_token=token
-        )
+        items, unreadable = readable(model_rows.model_from_row, rows[:limit])
+        return Page(items=items, next_page_token=token, unreadable=unreadable)

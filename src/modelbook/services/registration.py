@@ -98,10 +98,31 @@ def lineage_rows(lin: Lineage) -> list[tuple[str, str, str]]:
     return rows
 
 
+MAX_CONTRACT_DEPTH = 32
+
+
+def _check_contract(value: Any, depth: int = 0) -> None:
+    """Nesting of at most MAX_CONTRACT_DEPTH levels; every key and text free of NUL."""
+    if depth > MAX_CONTRACT_DEPTH:
+        raise InvalidInput(f"contract is nested deeper than {MAX_CONTRACT_DEPTH} levels")
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise InvalidInput(f"contract keys must be text, got {type(k).__name__}")
+            validation.text(k, "contract key", limits.MAX_VALUE)
+            _check_contract(v, depth + 1)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            _check_contract(v, depth + 1)
+    elif isinstance(value, str):
+        validation.text(value, "contract text", limits.MAX_TEXT)
+
+
 def contract_doc(contract: Mapping[str, Any]) -> dict[str, Any]:
-    """A contract as plain JSON data of at most MAX_TEXT characters."""
+    """A contract as plain JSON data: at most MAX_TEXT characters, MAX_CONTRACT_DEPTH levels."""
     if not isinstance(contract, Mapping):
         raise InvalidInput(f"contract must be a mapping, got {type(contract).__name__}")
+    _check_contract(contract)
     try:
         text = json.dumps(dict(contract), ensure_ascii=False, allow_nan=False, sort_keys=True)
         text.encode("utf-8")
@@ -247,8 +268,10 @@ class RegistrationService:
         tag_map = validation.indexed_tags(tags)
         param_map = validation.indexed_tags(params, "param")
         explicit = None if semver is None else semver_rule.text(semver_rule.parse(semver))
-        if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
-            raise InvalidInput(f"seed must be an integer, got {seed!r}")
+        if seed is not None and (
+            not isinstance(seed, int) or isinstance(seed, bool) or not -(2**63) <= seed < 2**63
+        ):
+            raise InvalidInput(f"seed must be a 64-bit integer, got {str(seed)[:40]!r}")
         if isinstance(parents, str) or not isinstance(parents, list | tuple):
             raise InvalidInput("parents must be a list of version URIs")
         parent_refs: list[tuple[str, int]] = []

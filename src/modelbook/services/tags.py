@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping, Sequence
 
 from .. import uris, validation
-from ..errors import InvalidInput
+from ..errors import IntegrityError, InvalidInput
 from ..store import models as model_rows
 from . import audit as log
 from .base import Context, model_row, version_row
@@ -47,7 +47,14 @@ class TagService:
                 row = version_row(conn, ref, lock=True)
                 head = log.Head.of_model(ref.name, row)
                 number = row.number
-            old = json.loads(row.tags)
+            try:
+                old = json.loads(row.tags)
+                if not isinstance(old, dict):
+                    raise ValueError("not a JSON object")
+            except ValueError as exc:
+                raise IntegrityError(
+                    f"the stored tags of {ref} cannot be read ({exc}); its row was edited"
+                ) from None
             merged = {**old, **new}
             for k in drop:
                 merged.pop(k, None)

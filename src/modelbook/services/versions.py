@@ -7,10 +7,10 @@ from typing import Any
 
 from .. import paging, uris, validation
 from ..domain import Page, Stage, Version
-from ..errors import IntegrityError, InvalidInput
+from ..errors import InvalidInput
 from ..store import search as search_rows
 from ..store import versions as version_rows
-from .base import Context, model_row, version_row
+from .base import Context, model_row, readable, version_row
 
 
 class VersionService:
@@ -25,14 +25,7 @@ class VersionService:
 
     def _page(self, pairs: Sequence[tuple[str, Any]]) -> tuple[list[Version], tuple[str, ...]]:
         """Versions of rows; a row that cannot be read is named, not fatal to the rest."""
-        items: list[Version] = []
-        unreadable: list[str] = []
-        for model, row in pairs:
-            try:
-                items.append(self.ctx.cache.version(model, row))
-            except IntegrityError as exc:
-                unreadable.append(exc.message)
-        return items, tuple(unreadable)
+        return readable(lambda pair: self.ctx.cache.version(*pair), pairs)
 
     def page(
         self,

@@ -8,9 +8,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic import ValidationError
 from sqlalchemy.engine import Connection, Row
 
 from ..domain import Model
+from ..errors import IntegrityError
 from . import schema as t
 from .dialects import dialect_insert
 from .engine import Prebuilt
@@ -37,17 +39,25 @@ _MODEL_COLS = (
 
 
 def model_from_row(row: Row[Any]) -> Model:
-    return Model(
-        name=row.name,
-        owners=tuple(json.loads(row.owners)),
-        task=row.task,
-        risk_tier=row.risk_tier,
-        description=row.description,
-        tags=json.loads(row.tags),
-        created_at=to_dt(row.created_at),
-        created_by=row.created_by,
-        latest_version=row.last_number,
-    )
+    """Parse one stored model; IntegrityError naming it when its row is damaged."""
+    try:
+        return Model(
+            name=row.name,
+            owners=tuple(json.loads(row.owners)),
+            task=row.task,
+            risk_tier=row.risk_tier,
+            description=row.description,
+            tags=json.loads(row.tags),
+            created_at=to_dt(row.created_at),
+            created_by=row.created_by,
+            latest_version=row.last_number,
+        )
+    except (ValueError, TypeError, ValidationError, OverflowError, RecursionError) as exc:
+        first = str(exc).strip().splitlines()
+        raise IntegrityError(
+            f"model {row.name!r} is stored but cannot be read "
+            f"({first[0] if first else type(exc).__name__}); its row was damaged or edited"
+        ) from None
 
 
 _BY_NAME = Lookup(sa.select(*_MODEL_COLS).where(t.models.c.name == sa.bindparam("name")), t.models)

@@ -93,7 +93,7 @@ def version_from_row(model: str, row: Row[Any]) -> Version:
             deprecated=row.deprecated_at is not None,
         )
         return Version.model_validate(doc)
-    except (ValueError, TypeError, ValidationError) as exc:
+    except (ValueError, TypeError, ValidationError, OverflowError, RecursionError) as exc:
         first = str(exc).strip().splitlines()
         raise IntegrityError(
             f"version models:/{model}/{row.number} is stored but cannot be read "
