@@ -286,3 +286,20 @@ def test_the_cli_is_also_python_dash_m(home: Path, model_file: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["uri"] == "models:/ctr/1"
+
+
+@pytest.mark.parametrize(
+    ("uri", "blob_uri"),
+    [("sqlite:///%3Amemory%3A", None), (None, "simplecache::memory://b")],
+)
+def test_encoded_and_chained_in_memory_stores_are_refused(
+    tmp_path: Path, uri: str | None, blob_uri: str | None
+) -> None:
+    from modelbook.cli import main
+
+    (tmp_path / "m.bin").write_bytes(b"x")
+    args = ["--uri", uri or f"sqlite:///{tmp_path / 'r.db'}"]
+    args += ["--blob-uri", blob_uri or str(tmp_path / "blobs")]
+    with pytest.raises(SystemExit) as exit_:
+        main([*args, "register", "m", str(tmp_path / "m.bin"), "--owner", "o"])
+    assert exit_.value.code == 6

@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
-from urllib.parse import parse_qs
 
 import typer
 
@@ -71,24 +70,38 @@ def _root(
 def ephemeral_database(uri: str) -> bool:
     """True for a SQLite URI whose database lives only in the memory of this process.
 
-    ``sqlite://`` and ``sqlite:///:memory:`` (SQLAlchemy's in-memory forms),
-    ``file::memory:`` and ``mode=memory`` (SQLite's URI forms).
+    ``sqlite://`` and ``sqlite:///:memory:`` (SQLAlchemy's in-memory forms, also
+    percent-encoded), ``file::memory:`` and ``mode=memory`` (SQLite's URI forms).
+    The URI is read by SQLAlchemy's own parser, as the registry reads it.
     """
-    scheme, sep, rest = uri.partition("://")
-    if not sep or scheme.split("+", 1)[0].lower() != "sqlite":
+    from urllib.parse import unquote
+
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(uri)
+    except ArgumentError:
         return False
-    path, _, query = rest.partition("?")
-    database = path[1:] if path.startswith("/") else path
+    if url.get_backend_name().lower() != "sqlite":
+        return False
+    database = unquote(url.database or "")
+    mode = url.query.get("mode")
+    modes = mode if isinstance(mode, tuple) else (mode,)
     return (
         database in ("", ":memory:")
         or database.startswith("file::memory:")
-        or "memory" in parse_qs(query).get("mode", [])
+        or "mode=memory" in database
+        or "memory" in modes
     )
 
 
 def ephemeral_blobs(url: str) -> bool:
-    """True for fsspec's in-memory file system, which lives only in this process."""
-    return url.partition("://")[0].lower() == "memory" or url.lower().startswith("memory:")
+    """True when fsspec's in-memory file system is part of the URL (also chained, as in
+    ``simplecache::memory://``): it lives only in this process."""
+    return any(
+        part.partition("://")[0].lower() == "memory" and "://" in part for part in url.split("::")
+    ) or url.lower().startswith("memory:")
 
 
 def _refuse_ephemeral() -> None:

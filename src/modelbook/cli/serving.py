@@ -110,6 +110,13 @@ def rollback(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Say what would happen; change nothing.")
     ] = False,
+    expect: Annotated[
+        int | None,
+        typer.Option(
+            help="Roll back only if the alias still points at this version (else exit 5); "
+            "what automation that reacts to one alert should pass."
+        ),
+    ] = None,
     drill: Annotated[
         bool,
         typer.Option(
@@ -143,6 +150,7 @@ def rollback(
             note=note,
             to=_target(to),
             dry_run=dry_run,
+            expect=expect,
         )
     if as_json:
         emit_json({**dataclasses.asdict(plan), "note": note})
