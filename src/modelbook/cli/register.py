@@ -25,6 +25,10 @@ def register(
     tag: Annotated[list[str], typer.Option(help="KEY=VALUE tag of the version.")] = [],  # noqa: B006
     param: Annotated[list[str], typer.Option(help="KEY=VALUE training parameter.")] = [],  # noqa: B006
     data_snapshot: Annotated[list[str], typer.Option(help="Dataset snapshot id.")] = [],  # noqa: B006
+    data_sha256: Annotated[
+        list[str],
+        typer.Option(help="sha256 of the data snapshot given in the same position."),
+    ] = [],  # noqa: B006
     commit: Annotated[str | None, typer.Option(help="Code commit (default: captured).")] = None,
     repo: Annotated[str | None, typer.Option(help="Code repository (default: captured).")] = None,
     features: Annotated[str | None, typer.Option(help="Feature set as NAME[@VERSION].")] = None,
@@ -72,7 +76,7 @@ def register(
             metrics=metrics,
             tags=tags,
             params=params,
-            data=data_snapshot,
+            data=_data_refs(data_snapshot, data_sha256),
             code=code or None,
             features=features,
             run_id=run_id,
@@ -93,3 +97,20 @@ def register(
             f"registered {safe(version.uri)} (semver {safe(version.semver)}, "
             f"{len(version.artifacts)} files, {version.size} bytes)"
         )
+
+
+def _data_refs(snapshots: list[str], hashes: list[str]) -> list[Any]:
+    """Snapshot ids, each with the sha256 given in the same position (if any)."""
+    from ..domain import DataRef
+    from ..errors import InvalidInput
+
+    if len(hashes) > len(snapshots):
+        raise InvalidInput(
+            f"{len(hashes)} --data-sha256 for {len(snapshots)} --data-snapshot: "
+            "give one hash per snapshot, in the same order"
+        )
+    return [
+        # Checked by the registry, like every other field.
+        DataRef.model_construct(snapshot=s, sha256=hashes[i]) if i < len(hashes) else s
+        for i, s in enumerate(snapshots)
+    ]
