@@ -1402,6 +1402,14 @@ def release_section(results: dict[str, Any], w: Any) -> None:
             "*tag*: a tag write on version 1 that changes a value. "
             f"Medians of {mode['conc_rounds']} rounds."
         )
+        if results.get("writers_replaced"):
+            x = results["writers_replaced"]
+            w("")
+            w(
+                f"This table comes from a separate run, `bench/results/{x['from']}` (modelbook "
+                f"{x['commit']}): {x['why']}; the first run's figures are kept in this run's "
+                "results file under `writers_replaced`."
+            )
         w("")
         w(
             "| DB | Call | Writers | Calls/s | vs one writer | p50 ms | p99 ms | Errors "
