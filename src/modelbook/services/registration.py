@@ -341,8 +341,12 @@ class RegistrationService:
                 name, owners, task, risk_tier, description, None, actor=actor, at=now
             )
         else:
-            if risk_tier is not None:
-                validation.risk_tier(risk_tier)
+            if risk_tier is not None and validation.risk_tier(risk_tier) != existing.risk_tier:
+                # The tier picks the gates: it is not changed in passing by a registration.
+                raise InvalidInput(
+                    f"model {name!r} is {existing.risk_tier!r} risk; a registration cannot "
+                    f"make it {risk_tier!r} (leave out --risk)"
+                )
             semver_rule.next_semver(name, model_rows.highest_semver(existing), explicit)
         doc = {
             "contract": None if contract is None else contract_doc(contract),
