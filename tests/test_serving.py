@@ -549,3 +549,16 @@ def test_only_a_deployed_version_is_marked_healthy(flow: Flow) -> None:
     assert reg.annotations(v.uri).health == ()
     reg.deploy(v.uri, reason="ship", actor="dan")
     assert reg.mark_healthy(v.uri, signal="fine", actor="dan").signal == "fine"
+
+
+def test_removing_the_serving_alias_does_not_switch_off_compare(flow: Flow) -> None:
+    """With production removed, compare still measures against the version it served
+    last: removing the alias is no way around the gate."""
+    reg = flow.reg
+    reg.set_policy(policy(gate("low", "deployed", "compare", metrics=["auc"])), actor=ADMIN)
+    good = flow.approved(metrics={"auc": 0.9})
+    reg.deploy(good.uri, reason="ship", actor="dan")
+    worse = flow.approved(metrics={"auc": 0.5})
+    reg.delete_alias("m", "production", reason="bypass", actor="dan")
+    with pytest.raises(GateFailed, match="auc"):
+        reg.deploy(worse.uri, reason="worse", actor="dan")

@@ -123,7 +123,10 @@ class Registry(ReleaseOperations):
     def _registration(self) -> RegistrationService:
         from .services.registration import RegistrationService
 
-        return RegistrationService(self.ctx, lambda conn: self._gov.policy(conn).graph.first)
+        # The policy's service is made here, before any transaction: loading it
+        # (the policy, its checks, CEL) must not happen while a model's row is locked.
+        gov = self._gov
+        return RegistrationService(self.ctx, lambda conn: gov.policy(conn).graph.first)
 
     @functools.cached_property
     def _tags(self) -> TagService:

@@ -102,16 +102,18 @@ class GovernanceService:
     # policy ---------------------------------------------------------------------
 
     def policy(self, conn: Connection) -> Policy:
-        """The policy in force, parsed once per text."""
-        row = rows.current_policy(conn)
-        if row is None:
+        """The policy in force, parsed once per text (only its hash is read when known)."""
+        digest = rows.current_policy_sha256(conn)
+        if digest is None:
             return default_policy()
         cached = self._parsed
-        if cached is not None and cached[0] == row.sha256:
+        if cached is not None and cached[0] == digest:
             return cached[1]
+        row = rows.current_policy(conn)
+        assert row is not None
         parsed = load_policy(row.text, source=row.source, format=row.format)
         with self._lock:
-            self._parsed = (row.sha256, parsed)
+            self._parsed = (str(row.sha256), parsed)
         return parsed
 
     def policy_info(self) -> PolicyInfo:

@@ -96,10 +96,18 @@ class ReleaseService:
         model = model_rows.model_from_row(model_rows.find(conn, v.name))
         served: dict[str, Version] = {}
         numbers = {int(v.row.id): int(v.row.number)}
-        for alias in alias_rows.of_model(conn, v.name, v.row.model_id):
-            row = version_rows.find(conn, v.name, "number", str(alias.version))
+        pointed = {a.name: a.version for a in alias_rows.of_model(conn, v.name, v.row.model_id)}
+        for alias in self.gov.policy(conn).serving_aliases:
+            if alias not in pointed:
+                # A serving alias removed a moment ago still sets the bar: the
+                # version it served last, so removing it cannot switch off `compare`.
+                moves = alias_rows.history(conn, v.name, v.row.model_id, alias, limit=1)
+                if moves and moves[0].from_version is not None:
+                    pointed[alias] = moves[0].from_version
+        for name, number in pointed.items():
+            row = version_rows.find(conn, v.name, "number", str(number))
             if row is not None:
-                served[alias.name] = self.ctx.cache.version(v.name, row)
+                served[name] = self.ctx.cache.version(v.name, row)
                 numbers[int(row.id)] = int(row.number)
         found = notes.parse_rows(
             note_rows.of_versions(conn, [int(v.row.id)], ("approval", "rejection", "attestation"))

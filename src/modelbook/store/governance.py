@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
 from . import schema as t
+from .engine import Prebuilt
 
 _r = t.roles.c
 _p = t.policies.c
@@ -52,6 +53,15 @@ def admins(conn: Connection) -> list[str]:
 def current_policy(conn: Connection) -> Row[Any] | None:
     """The policy in force: the newest one set, or None (the default applies)."""
     return conn.execute(sa.select(t.policies).order_by(_p.id.desc()).limit(1)).first()
+
+
+_CURRENT_SHA = Prebuilt(sa.select(_p.sha256).order_by(_p.id.desc()).limit(1))
+
+
+def current_policy_sha256(conn: Connection) -> str | None:
+    """The hash of the policy in force, or None (the default applies): one indexed row."""
+    row = _CURRENT_SHA.first(conn, {})
+    return None if row is None else str(row.sha256)
 
 
 def add_policy(conn: Connection, values: dict[str, Any]) -> None:
