@@ -66,7 +66,17 @@ def policy_set(
         raise InvalidInput(f"cannot read policy file {file}: {exc.strerror or exc}") from None
     with open_registry(create=False) as registry:
         # The file's name is what errors cite, and its suffix picks the format.
-        info = registry.set_policy(text, source=file.name)
+        try:
+            info = registry.set_policy(text, source=file.name)
+        except InvalidInput as exc:
+            # One problem a line, as the docs show them; the error line then
+            # says how many (stderr keeps one escaped line per problem).
+            problems = exc.message.splitlines()
+            if len(problems) > 1:
+                for problem in problems:
+                    line(safe(problem), err=True)
+                raise InvalidInput(f"{len(problems)} problems in {file.name}") from None
+            raise
     if as_json:
         emit_json(_policy_json(info))
     else:
