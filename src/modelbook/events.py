@@ -124,7 +124,7 @@ Event = Annotated[
     ModelCreated | VersionRegistered | TagsChanged | AliasMoved | Recorded,
     Field(discriminator="action"),
 ]
-EVENT_ADAPTER: TypeAdapter[Any] = TypeAdapter(Event)  # type: ignore[arg-type]
+EVENT_ADAPTER: TypeAdapter[Any] = TypeAdapter(Event)
 
 #: Every action an event can carry.
 ACTIONS: tuple[str, ...] = (
