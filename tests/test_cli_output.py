@@ -79,13 +79,14 @@ def _terminal_safe(output: str) -> bool:
 
 
 def test_every_user_text_is_escaped_in_every_listing(cli: CLI, tmp_path: Path) -> None:
-    """Owners, task, notes, caveats, tags, params, data, commit, file names, alias reasons
-    and event reasons holding control characters print escaped in tables and lines."""
+    """Notes, caveats, tags, params, data, commit, file names, alias reasons and event
+    reasons holding control characters print escaped in tables and lines (owners and
+    tasks are names: they refuse such characters, see test_names_refuse_them)."""
     evil = f"x{REWRITE}\u202e\x9b"
     art = tmp_path / f"weights{REWRITE}.bin"
     art.write_bytes(b"w")
     run = cli(
-        "register", "ctr", art, "--owner", f"team{evil}", "--task", f"task{evil}",
+        "register", "ctr", art, "--owner", "team", "--task", "task",
         "--note", f"note{evil}", "--caveat", f"caveat{evil}", "--tag", f"t=tag{evil}",
         "--param", f"p=param{evil}", "--data-snapshot", f"snap{evil}",
         "--commit", f"c{evil}", "--repo", f"r{evil}", "--no-capture",
@@ -115,6 +116,18 @@ def test_every_user_text_is_escaped_in_every_listing(cli: CLI, tmp_path: Path) -
     for field in ("note", "caveat", "tag", "param", "snap"):
         assert field + "x\\x1b[1A\\x1b[2K\\u202e\\x9b" in shown, field
     assert "weights\\x1b[1A\\x1b[2K.bin" in shown
+
+
+def test_names_refuse_them(cli: CLI, tmp_path: Path) -> None:
+    """An owner or task that holds control or invisible characters is refused (exit 6):
+    two names that print alike would be two people or two tasks."""
+    art = tmp_path / "w.bin"
+    art.write_bytes(b"w")
+    for flag in ("--owner", "--task"):
+        args = ["register", "ctr", art, "--owner", "team", flag, f"x{REWRITE}"]
+        run = cli(*args)
+        assert run.code == 6, run.err
+        assert _terminal_safe(run.err)
 
 
 def test_markup_and_emoji_shortcodes_are_not_interpreted_even_on_a_terminal(
