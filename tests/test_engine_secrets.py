@@ -94,3 +94,10 @@ def test_a_working_connection_with_a_password_hides_it(
 def test_redact(uri: str, shown: str) -> None:
     """Every password form is masked; everything else is shown as given."""
     assert redact(uri) == shown
+
+
+def test_a_password_parameter_in_any_letter_case_is_hidden() -> None:
+    from modelbook.store.dburl import redact
+
+    shown = redact("postgresql+psycopg://postgres@/x?host=127.0.0.1&PASSWORD=S3cretPW")
+    assert "S3cretPW" not in shown and "PASSWORD=***" in shown

@@ -39,7 +39,7 @@ def redact(uri: str | URL) -> str:
         text = re.sub(r"//([^:/@]*):[^@/]*@", rf"//\1:{MASK}@", text)
         names = "|".join(SECRET_PARAMS)
         return re.sub(rf"(?i)\b({names})=[^&\s]*", rf"\1={MASK}", text)
-    masked = {k: _PLACEHOLDER for k in SECRET_PARAMS if k in url.query}
+    masked = {k: _PLACEHOLDER for k in _secret_keys(url)}
     if masked:
         url = url.update_query_dict(masked)
     return url.render_as_string(hide_password=True).replace(_PLACEHOLDER, MASK)
@@ -50,7 +50,7 @@ def secrets_of(url: URL) -> tuple[str, ...]:
     found: list[str] = []
     if url.password:
         found.append(str(url.password))
-    for key in SECRET_PARAMS:
+    for key in _secret_keys(url):
         value = url.query.get(key)
         if isinstance(value, str):
             found.append(value)
@@ -81,11 +81,15 @@ def without_secrets(url: URL) -> tuple[URL, dict[str, str]]:
     holds no secret beyond the user-info password, which SQLAlchemy masks.
     """
     taken: dict[str, str] = {}
-    for key in SECRET_PARAMS:
-        value = url.query.get(key)
-        if value is None:
-            continue
-        taken[key] = value if isinstance(value, str) else value[-1]
+    for key in _secret_keys(url):
+        value = url.query[key]
+        # The driver's parameter names are lower-case (libpq's ``password``).
+        taken[key.lower()] = value if isinstance(value, str) else value[-1]
     if taken:
-        url = url.difference_update_query(list(taken))
+        url = url.difference_update_query(_secret_keys(url))
     return url, taken
+
+
+def _secret_keys(url: URL) -> list[str]:
+    """The query keys of ``url`` that hold a secret, in any letter case."""
+    return [k for k in url.query if k.lower() in SECRET_PARAMS]
