@@ -562,3 +562,23 @@ def test_removing_the_serving_alias_does_not_switch_off_compare(flow: Flow) -> N
     reg.delete_alias("m", "production", reason="bypass", actor="dan")
     with pytest.raises(GateFailed, match="auc"):
         reg.deploy(worse.uri, reason="worse", actor="dan")
+
+
+def test_the_events_of_one_deploy_or_rollback_share_one_time(flow: Flow) -> None:
+    """A deploy writes its evaluation, stage changes, alias move and deploy event as
+    one moment: a --since cut can never split it."""
+    reg = flow.reg
+    deploy_in_turn(flow, 2)
+    reg.rollback("m", reason_code="kpi_drop", actor="dan")
+    events = reg.events(model="m", limit=1000).items
+    for action in ("version.deploy", "version.rollback"):
+        last = next(e for e in events if e.action == action)
+        same = [e for e in events if e.at == last.at]
+        assert len(same) >= 3, [(e.action, e.at) for e in events[:8]]
+    ordered = sorted(events, key=lambda e: e.id)
+    bad = [
+        (a.action, a.at, b.action, b.at)
+        for a, b in zip(ordered, ordered[1:], strict=False)
+        if a.at > b.at
+    ]
+    assert not bad, bad

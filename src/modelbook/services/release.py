@@ -43,9 +43,14 @@ class Promotion:
 
 @dataclass
 class Chain:
-    """The head of a model's audit chain inside one write; every event moves it."""
+    """The head of a model's audit chain inside one write; every event moves it.
+
+    ``at`` is the time of the operation (microseconds): every event it writes
+    carries it, so one deploy or rollback is one moment in the log.
+    """
 
     head: log.Head
+    at: int
 
 
 @dataclass
@@ -86,7 +91,7 @@ class ReleaseService:
             ref.name,
             row,
             version_rows.version_from_row(ref.name, row),
-            chain or Chain(log.Head.of_model(ref.name, row)),
+            chain or Chain(log.Head.of_model(ref.name, row), self.ctx.clock()),
         )
 
     def context(
@@ -126,7 +131,7 @@ class ReleaseService:
             rejections=tuple(found["rejection"]),
             attestations=tuple(found["attestation"]),
             observations={k: tuple(o) for k, o in by_number.items()},
-            now=to_dt(self.ctx.clock()),
+            now=to_dt(v.chain.at),
             smoke_test=None,
         )
 
@@ -142,7 +147,7 @@ class ReleaseService:
         """Run the gate of ``target`` and store its evidence and event on the version."""
         ctx = self.context(conn, v, target, actor, roles)
         outcome = evaluate_gate(policy.gate(ctx.model.risk_tier, target), v.version, ctx)
-        now = self.ctx.clock()
+        now = v.chain.at
         value = notes.Evaluation(
             target_stage=target,
             passed=outcome.passed,
@@ -173,7 +178,7 @@ class ReleaseService:
             conn,
             v.head,
             actor=actor,
-            at=self.ctx.clock(),
+            at=v.chain.at,
             action=action,
             subject=log.subject_of(v.name, v.row.number),
             model=v.name,
@@ -278,7 +283,7 @@ class ReleaseService:
                 actor=actor,
                 roles=tuple(sorted(roles)),
                 comment=text,
-                at=to_dt(self.ctx.clock()),
+                at=to_dt(v.chain.at),
             )
             existing = notes.parse_rows(note_rows.of_version(conn, v.row.id, ("attestation",)))
             if any(a.name == key and a.actor == actor for a in existing["attestation"]):
@@ -303,7 +308,7 @@ class ReleaseService:
             found = notes.parse_rows(
                 note_rows.of_version(conn, v.row.id, ("approval", "rejection"))
             )
-            now = to_dt(self.ctx.clock())
+            now = to_dt(v.chain.at)
             if verb == "approve":
                 if tier == "high" and actor == v.version.created_by:
                     raise PermissionDenied(
@@ -364,7 +369,7 @@ class ReleaseService:
     def mark_deprecated(self, conn: Connection, v: Locked, actor: str, note: str) -> None:
         if v.row.deprecated_at is not None:
             raise Conflict(f"{v.version.uri} is already deprecated")
-        now = self.ctx.clock()
+        now = v.chain.at
         note_rows.set_deprecated(conn, v.row.id, now)
         v.head = log.record(
             conn,

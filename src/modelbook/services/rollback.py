@@ -87,7 +87,7 @@ class RollbackService:
         if current.current is None:
             raise NotFound(f"alias models:/{name}@{alias} not found: there is nothing to roll back")
         ready = policy.graph.return_stage
-        chain = Chain(log.Head.of_model(name, current))
+        chain = Chain(log.Head.of_model(name, current), self.ctx.clock())
         earlier: list[int] = []
         for move_ in alias_rows.history(conn, name, current.model_id, alias, limit=1000):
             n = move_.from_version
@@ -183,9 +183,9 @@ class RollbackService:
         if expect is None:
             seen = self.ctx.db.reading(lambda c: alias_rows.target(c, name, alias))
             expect = None if seen is None or seen.current is None else int(seen.current)
-        now = self.ctx.clock()
         with self.ctx.db.write() as conn:
             current, target, why = self.plan(conn, name, alias, to)
+            now = target.chain.at
             self.gov.require(conn, "rollback", actor, at=now)
             check_expect(name, alias, current.current, expect)
             policy = self.gov.policy(conn)

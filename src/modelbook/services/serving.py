@@ -84,7 +84,7 @@ class ServingService:
             check_expect(name, alias, target.current, expect)
             if target.current == target.number:
                 return alias_of(conn, name, target.model_id, alias)
-            chain = Chain(log.Head.of_model(name, target))
+            chain = Chain(log.Head.of_model(name, target), now)
             if serving:
                 refused = self._deploy(
                     conn, policy, chain, name, alias, target, actor, roles, why, now
@@ -235,7 +235,7 @@ class ServingService:
             serving = policy.graph.is_serving(alias)
             self.gov.require(conn, "deploy" if serving else "alias_move", actor, at=now)
             check_expect(name, alias, target.current, expect)
-            chain = Chain(log.Head.of_model(name, target))
+            chain = Chain(log.Head.of_model(name, target), now)
             chain.head = move(
                 conn,
                 chain.head,
@@ -288,7 +288,7 @@ class ServingService:
                     alias_of(conn, name, a.model_id, first),
                     alias_of(conn, name, a.model_id, second),
                 ]
-            chain = Chain(log.Head.of_model(name, b))
+            chain = Chain(log.Head.of_model(name, b), now)
             receiving = [
                 self.release.lock(conn, f"models:/{name}/{gets.current}", chain)
                 for alias, gets in ((first, b), (second, a))
