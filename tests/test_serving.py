@@ -3,6 +3,7 @@ through the Registry API on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -576,9 +577,5 @@ def test_the_events_of_one_deploy_or_rollback_share_one_time(flow: Flow) -> None
         same = [e for e in events if e.at == last.at]
         assert len(same) >= 3, [(e.action, e.at) for e in events[:8]]
     ordered = sorted(events, key=lambda e: e.id)
-    bad = [
-        (a.action, a.at, b.action, b.at)
-        for a, b in zip(ordered, ordered[1:], strict=False)
-        if a.at > b.at
-    ]
+    bad = [(a.action, a.at, b.action, b.at) for a, b in itertools.pairwise(ordered) if a.at > b.at]
     assert not bad, bad
