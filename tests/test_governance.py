@@ -314,3 +314,20 @@ def test_gc_spares_a_blob_stored_again_by_a_registration_in_flight(
     v = reg.commit_version("m", [again], owners="team", actor="alice", capture_environment=False)
     assert reg.read_artifact(v.uri, "weights.bin") == path.read_bytes()
     assert reg.verify().ok
+
+
+def test_only_an_admin_changes_a_risk_tier_and_it_is_an_event(flow: Flow) -> None:
+    reg = flow.reg
+    v = flow.add()
+    with pytest.raises(PermissionDenied):
+        reg.set_risk_tier(v.model, "low", reason="not mine to change", actor="rita")
+    assert reg.set_risk_tier(v.model, "high", reason="credit decisions", actor=ADMIN) == "low"
+    assert reg.get_model(v.model).risk_tier == "high"
+    event = reg.events(model=v.model, action="model.risk_tier").items[0]
+    assert (event.before, event.after, event.reason) == (
+        {"risk_tier": "low"},
+        {"risk_tier": "high"},
+        "credit decisions",
+    )
+    with pytest.raises(InvalidInput, match="cannot make it"):
+        flow.add(v.model, tier="low")

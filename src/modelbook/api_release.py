@@ -178,6 +178,10 @@ class ReleaseAPI(Protocol):
         """Check and store a policy (admin). Raises InvalidInput naming each bad line."""
         ...
 
+    def set_risk_tier(self, name: str, tier: str, *, reason: str, actor: str | None = None) -> str:
+        """Change a model's risk tier (admin: the tier picks the gates); returns the old one."""
+        ...
+
     def grant_role(self, who: str, role: str, *, actor: str | None = None) -> RoleGrant:
         """Grant a role (viewer, contributor, reviewer, deployer, admin); admin only."""
         ...

@@ -15,7 +15,7 @@ The union :data:`Event` is discriminated by ``action``; each kind narrows what
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import Field, TypeAdapter
 
@@ -115,6 +115,7 @@ class Recorded(_Event):
         "role.grant",
         "role.revoke",
         "blobs.gc",
+        "model.risk_tier",
     ]
     before: FrozenJSON | None = None
     after: FrozenJSON | None = None
@@ -124,7 +125,7 @@ Event = Annotated[
     ModelCreated | VersionRegistered | TagsChanged | AliasMoved | Recorded,
     Field(discriminator="action"),
 ]
-EVENT_ADAPTER: TypeAdapter[Any] = TypeAdapter(Event)
+EVENT_ADAPTER: TypeAdapter[Any] = TypeAdapter(cast(Any, Event))
 
 #: Every action an event can carry.
 ACTIONS: tuple[str, ...] = (

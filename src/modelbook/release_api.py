@@ -253,6 +253,10 @@ class ReleaseOperations:
         """Check and store a policy (admin). Raises InvalidInput naming each bad line."""
         return self._gov.set_policy(text, actor=self._who(actor), source=source, format=format)
 
+    def set_risk_tier(self, name: str, tier: str, *, reason: str, actor: str | None = None) -> str:
+        """Change a model's risk tier (admin: the tier picks the gates); returns the old one."""
+        return self._gov.set_risk_tier(name, tier, actor=self._who(actor), reason=reason)
+
     def grant_role(self, who: str, role: str, *, actor: str | None = None) -> RoleGrant:
         """Grant a role (viewer, contributor, reviewer, deployer, admin); admin only."""
         return self._gov.grant(who, role, actor=self._who(actor))

@@ -141,3 +141,19 @@ def role_list(as_json: JsonOpt = False) -> None:
         ("actor", "role", "granted by", "since"),
         ((g.actor, g.role, g.granted_by, fmt_time(g.granted_at)) for g in grants),
     )
+
+
+@app.command("risk-tier")
+def risk_tier(
+    name: Annotated[str, typer.Argument(help="Model name.")],
+    tier: Annotated[str, typer.Argument(help="low, medium or high.")],
+    reason: Annotated[str, typer.Option(help="Why the tier changes (recorded).")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Change a model's risk tier (admin): the tier picks the gates of its versions."""
+    with open_registry(create=False) as registry:
+        before = registry.set_risk_tier(name, tier, reason=reason)
+    if as_json:
+        emit_json({"model": name, "risk_tier": tier, "previous": before})
+    else:
+        line(f"models:/{safe(name)} is {safe(tier)} risk (was {safe(before)})")

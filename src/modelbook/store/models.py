@@ -131,6 +131,13 @@ def highest_semver(row: Row[Any]) -> str | None:
     return f"{row.semver_major}.{row.semver_minor}.{row.semver_patch}"
 
 
+_SET_TIER = Prebuilt(t.models.update().where(_m.id == sa.bindparam("model_id")), ("risk_tier",))
+
+
+def set_risk_tier(conn: Connection, model_id: int, tier: str) -> None:
+    _SET_TIER.run(conn, {"model_id": model_id, "risk_tier": tier})
+
+
 _SET_HEAD = Prebuilt(
     t.models.update().where(_m.id == sa.bindparam("model_id")), ("event_seq", "event_hash")
 )
