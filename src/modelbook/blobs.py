@@ -44,9 +44,9 @@ from typing import IO, Any
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
-from fsspec.spec import AbstractBufferedFile
 
 from . import files
+from .blobs_remote import upload
 from .direct_io import (
     DIRECT_MIN,
     O_DIRECT,
@@ -118,13 +118,6 @@ def hash_file(path: Path, progress: Progress = _noop) -> tuple[str, int]:
         except OSError as exc:
             raise Unavailable(f"cannot read {show(path)}: {exc}") from exc
     return digest.hexdigest(), size
-
-
-def _abandon(out: AbstractBufferedFile) -> None:
-    """Drop an upload without committing it: nothing becomes visible at its key."""
-    out.discard()
-    # close() would commit whatever is buffered; a file marked closed does nothing.
-    out.closed = True
 
 
 class BlobStore:
@@ -459,68 +452,8 @@ class BlobStore:
             return f.read(len(data) + 1) == data
 
     def _put_remote(self, source: Source, progress: Progress) -> tuple[str, int]:
-        """Hash the file, then upload it from the same descriptor to its key.
-
-        The upload is hashed again as it is sent and committed only if it
-        carried exactly the bytes first hashed from an unchanged file; otherwise
-        it is abandoned, so a good object already at that key is never
-        overwritten by other bytes. It is always uploaded, even when the key
-        exists: one commit replaces the object atomically, so a damaged copy is
-        healed instead of reused.
-        """
-        digest = hashlib.sha256()
-        size = 0
-        for chunk in source.chunks(CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-        source.check_unchanged(size)
-        sha = digest.hexdigest()
-        final = self.path(sha)
-        # Most object-store files (S3, GCS, Azure) send nothing before a full
-        # block and commit only on close, so they can be abandoned; probing with
-        # a temporary key tells whether this one can, at no cost.
-        probe_key = f"{self.temp_dir}/{temp_name()}"
-        probe = self.fs.open(probe_key, "wb")
-        if isinstance(probe, AbstractBufferedFile):
-            _abandon(probe)
-            out = self.fs.open(final, "wb")
-            committed = False
-            try:
-                self._send(source, out, sha, progress)
-                out.close()
-                committed = True
-            finally:
-                if not committed:
-                    # The error that got here is the one to report; an upload whose
-                    # abort also fails is left to the bucket's lifecycle rules.
-                    with contextlib.suppress(OSError):
-                        _abandon(out)
-            return sha, size
-        # A file that commits whenever it is closed is written under the
-        # temporary key and moved to its final key only once verified.
-        try:
-            with probe:
-                self._send(source, probe, sha, progress)
-            self.fs.mv(probe_key, final)
-        except BaseException:
-            with contextlib.suppress(OSError, FileNotFoundError):
-                self.fs.rm(probe_key)
-            raise
-        return sha, size
-
-    @staticmethod
-    def _send(source: Source, out: IO[bytes], sha: str, progress: Progress) -> None:
-        """Write the file to ``out``; raise unless the bytes sent hash to ``sha``."""
-        digest = hashlib.sha256()
-        sent = 0
-        for chunk in source.chunks(CHUNK):
-            out.write(chunk)
-            digest.update(chunk)
-            sent += len(chunk)
-            progress(len(chunk))
-        source.check_unchanged(sent)
-        if digest.hexdigest() != sha:
-            raise source.changed()
+        """Upload to an object store, committed only if verified (see :mod:`.blobs_remote`)."""
+        return upload(self.fs, source, self.path, f"{self.temp_dir}/{temp_name()}", progress)
 
     # reading -------------------------------------------------------------
 
