@@ -16,7 +16,7 @@ from alembic.config import Config
 from sqlalchemy.engine import Engine
 
 from modelbook import Conflict, NotFound, Registry, Unavailable
-from modelbook.store import engine as engine_module
+from modelbook.store import schema_state
 from modelbook.store.engine import Database
 
 from .conftest import pg_uri, temporary_pg_schema
@@ -65,7 +65,7 @@ def test_a_new_head_is_checked_again(
     statements.clear()
     _open(db_uri)
     assert statements == []
-    monkeypatch.setattr(engine_module, "HEAD", "not-the-head")
+    monkeypatch.setattr(schema_state, "HEAD", "not-the-head")
     db = Database(db_uri)
     try:
         with db.engine.connect() as conn:
@@ -88,7 +88,7 @@ def test_ddl_through_the_engine_makes_the_next_open_check(
     db = Database(db_uri)
     try:
         cfg = Config()
-        cfg.set_main_option("script_location", str(engine_module.MIGRATIONS))
+        cfg.set_main_option("script_location", str(schema_state.MIGRATIONS))
         with db.engine.connect() as conn:
             cfg.attributes["connection"] = conn
             command.downgrade(cfg, "base")
@@ -105,7 +105,7 @@ def test_ddl_through_the_engine_makes_the_next_open_check(
         db.migrate()
         assert any("alembic_version" in s for s in statements)
         with db.engine.connect() as conn:
-            assert db.current_revision(conn) == engine_module.HEAD
+            assert db.current_revision(conn) == schema_state.HEAD
     finally:
         db.dispose()
 
@@ -171,7 +171,7 @@ def test_create_false_opens_an_existing_registry(db_uri: str, blob_dir: Path) ->
     try:
         db.migrate()
         with db.engine.connect() as conn:
-            assert db.current_revision(conn) == engine_module.HEAD
+            assert db.current_revision(conn) == schema_state.HEAD
     finally:
         db.dispose()
 
@@ -250,7 +250,7 @@ def test_another_sqlite_file_at_the_same_path_is_checked(
     db = Database(f"sqlite:///{path}")
     try:
         with db.engine.connect() as conn:
-            assert db.current_revision(conn) == engine_module.HEAD
+            assert db.current_revision(conn) == schema_state.HEAD
     finally:
         db.dispose()
 
@@ -261,7 +261,7 @@ def test_a_schema_from_a_newer_modelbook_is_refused_by_name(
     """A revision this code does not know (a newer modelbook upgraded the database):
     Unavailable naming it, not Alembic's own error."""
     _open(db_uri)
-    monkeypatch.setattr(engine_module, "_seen_at", {})  # as in a process started afresh
+    monkeypatch.setattr(schema_state, "_seen_at", {})  # as in a process started afresh
     db = Database(db_uri)
     try:
         with db.engine.begin() as conn:

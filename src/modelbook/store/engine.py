@@ -46,9 +46,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import select
-import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -58,14 +56,15 @@ import sqlalchemy as sa
 from sqlalchemy import event, exc
 from sqlalchemy.engine import URL, Connection, Engine
 
-from ..errors import IntegrityError, ModelbookError, NotFound, Unavailable
+from ..errors import ModelbookError, Unavailable
 from . import pipeline as pipelined
 from .dburl import redact, secrets_of, without_secrets
 from .errors import Target, classify
-from .locks import WriterLock, migration_lock
+from .locks import WriterLock
 from .prebuilt import Prebuilt
+from .schema_state import HEAD, MIGRATIONS, SchemaState, watch_ddl
 from .settings import DEFAULT_BUSY_MS, Settings
-from .sqlite_file import SqliteFile, file_identity, install
+from .sqlite_file import SqliteFile, install
 
 __all__ = [
     "HEAD",
@@ -79,32 +78,13 @@ __all__ = [
     "redact",
 ]
 
-MIGRATIONS = Path(__file__).parent / "migrations"
-HEAD = "0003"
-_PG_MIGRATE_LOCK = 0x6D6F64656C626B  # "modelbk"
 # The default busy timeout, in milliseconds.
 SQLITE_BUSY_MS = DEFAULT_BUSY_MS
 # Threads that keep a connection of their own for reads; more threads than
 # this borrow one from the pool per read, so a wide thread pool cannot use
 # up the pool that writers need.
 MAX_HELD_READERS = 4
-# libpq reads these when the URL leaves them out, so they name the database too.
-_LIBPQ_ENV = ("PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGOPTIONS", "PGSERVICE")
-_DDL_TEXT = re.compile(r"\s*(CREATE|ALTER|DROP|TRUNCATE|RENAME)\b", re.IGNORECASE)
 T = TypeVar("T")
-
-# Databases this process found at a schema revision: key -> revision.
-_seen_at: dict[str, str] = {}
-_seen_lock = threading.Lock()
-
-
-def _forget_all_after_fork() -> None:
-    global _seen_lock
-    _seen_lock = threading.Lock()
-    _seen_at.clear()
-
-
-os.register_at_fork(after_in_child=_forget_all_after_fork)
 
 
 def default_home() -> Path:
@@ -112,7 +92,7 @@ def default_home() -> Path:
     return Path(os.environ.get("MODELBOOK_HOME") or Path.home() / ".modelbook").expanduser()
 
 
-class Database:
+class Database(SchemaState):
     """One metadata database: engine, transactions and error translation.
 
     ``uri``: a SQLAlchemy database URL (``sqlite:///PATH``, ``sqlite://`` for
@@ -212,7 +192,7 @@ class Database:
                 _check_sockets_on_checkout(self.engine)
             if self._pipelined:
                 pipelined.install(self.engine)
-        _watch_ddl(self.engine)
+        watch_ddl(self.engine)
 
     def __repr__(self) -> str:
         return f"Database({self.uri!r})"
@@ -346,169 +326,6 @@ class Database:
 
     # schema ----------------------------------------------------------------
 
-    def current_revision(self, conn: Connection) -> str | None:
-        """The schema revision Alembic recorded, or None (no table, or no row)."""
-        return self._revision(conn)[1]
-
-    @staticmethod
-    def _revision(conn: Connection) -> tuple[bool, str | None]:
-        """(whether Alembic's version table exists, the revision it names)."""
-        if not conn.dialect.has_table(conn, "alembic_version"):
-            return False, None
-        row = conn.exec_driver_sql("SELECT version_num FROM alembic_version").first()
-        return True, None if row is None else str(row[0])
-
-    def migrate(self) -> None:
-        """Bring the schema to the head revision, once, even with racing openers.
-
-        A database this process already found at :data:`HEAD` is not checked
-        again. Raises ``NotFound`` when the database has no registry and the
-        ``Database`` was made with ``create=False``; ``Unavailable`` when the
-        schema needs creating or upgrading and this user may only read it, when
-        another process keeps the migration lock past the busy timeout, or when
-        the schema is at a revision this code does not know (one written by a
-        newer modelbook).
-        """
-        if self._seen_at_head():
-            return
-        with self.translate():
-            with self.engine.connect() as conn:
-                exists, revision = self._revision(conn)
-                conn.rollback()
-            if revision != HEAD:
-                # Alembic loads only when there is a schema to create or upgrade.
-                from alembic.util import CommandError
-
-                self._may_upgrade(exists, revision)
-                try:
-                    with self._migration_lock():
-                        self._upgrade()
-                except CommandError as e:
-                    raise Unavailable(
-                        f"cannot bring {self._target.name} from schema revision {revision} "
-                        f"to {HEAD}: {e} (a newer modelbook may have written it)"
-                    ) from e
-            self._remember(HEAD)
-
-    def _may_upgrade(self, exists: bool, revision: str | None) -> None:
-        where = self.file.path if self.file and self.file.path else self.uri
-        if not exists and not self._create:
-            raise NotFound(f"no registry at {where}")
-        if self.file is not None and self.file.read_only:
-            self.file.refuse_writes(
-                f"creating its schema (revision {HEAD})"
-                if revision is None
-                else f"upgrading its schema from revision {revision} to {HEAD}"
-            )
-
-    def _schema_key(self) -> str | None:
-        """What identifies this database to the process's memory of schemas seen."""
-        if self.file is not None:
-            identity = file_identity(self.file.path)
-            return None if identity is None else f"{self.file.path}|{identity}"
-        env = "|".join(os.environ.get(k, "") for k in _LIBPQ_ENV)
-        return f"{self.uri}|{env}"
-
-    def _seen_at_head(self) -> bool:
-        key = self._schema_key()
-        return key is not None and _seen_at.get(key) == HEAD
-
-    def _remember(self, revision: str) -> None:
-        key = self._schema_key()
-        if key is not None:
-            with _seen_lock:
-                _seen_at[key] = revision
-
-    def _forget(self) -> None:
-        key = self._schema_key()
-        if key is not None:
-            with _seen_lock:
-                _seen_at.pop(key, None)
-
-    @contextlib.contextmanager
-    def _migration_lock(self) -> Iterator[None]:
-        if self.file is not None:
-            if self.file.path is None:
-                yield
-                return
-            lock = self.file.path.with_suffix(".migrate.lock")
-            with migration_lock(lock, self.settings.busy_s):
-                yield
-        elif self.dialect == "postgresql":
-            with self.engine.connect() as conn:
-                try:
-                    conn.exec_driver_sql(f"SELECT pg_advisory_lock({_PG_MIGRATE_LOCK})")
-                except exc.DBAPIError as e:
-                    if getattr(e.orig, "sqlstate", None) == "55P03":
-                        raise Unavailable(
-                            f"the schema of database {self.uri} is being upgraded by another "
-                            f"process: its lock was not free within the busy timeout of "
-                            f"{self.settings.busy_s:g} s"
-                        ) from e
-                    raise
-                conn.commit()
-                try:
-                    yield
-                finally:
-                    conn.exec_driver_sql(f"SELECT pg_advisory_unlock({_PG_MIGRATE_LOCK})")
-                    conn.commit()
-        else:
-            yield
-
-    def _upgrade(self) -> None:
-        from alembic import command
-        from alembic.config import Config
-
-        cfg = Config()
-        cfg.set_main_option("script_location", str(MIGRATIONS))
-        with self.engine.connect() as conn:
-            if self._revision(conn)[1] == HEAD:
-                conn.rollback()
-                return
-            conn.rollback()
-            with self._foreign_keys_deferred_to_the_end(conn):
-                if self.dialect == "postgresql":
-                    # A schema upgrade may rightly take longer than any one
-                    # statement of normal use; the setting ends with its transaction.
-                    conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
-                cfg.attributes["connection"] = conn
-                command.upgrade(cfg, "head")
-                self._check_foreign_keys(conn)
-                conn.commit()
-
-    @contextlib.contextmanager
-    def _foreign_keys_deferred_to_the_end(self, conn: Connection) -> Iterator[None]:
-        """On SQLite, no foreign key enforcement while the schema is upgraded.
-
-        Alembic changes a SQLite table by copying it to a new one and dropping
-        the old; with enforcement on, dropping a parent table deletes or
-        refuses its children's rows. The pragma only takes effect outside a
-        transaction, so it is set on the idle connection, and set back after.
-        """
-        if self.file is None:
-            yield
-            return
-        raw: Any = conn.connection.driver_connection
-        raw.execute("PRAGMA foreign_keys = OFF")
-        try:
-            yield
-        finally:
-            with contextlib.suppress(sqlite3.Error):
-                if conn.in_transaction():
-                    conn.rollback()
-                raw.execute("PRAGMA foreign_keys = ON")
-
-    def _check_foreign_keys(self, conn: Connection) -> None:
-        """Refuse to commit an upgraded SQLite schema that breaks a foreign key."""
-        if self.file is None:
-            return
-        broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
-        if broken:
-            raise IntegrityError(
-                f"upgrading {self._target.name} to revision {HEAD} would break "
-                f"{len(broken)} foreign keys (first: {tuple(broken[0])}); nothing was changed"
-            )
-
     def dispose(self) -> None:
         """Close the held connections, the pool and the writer lock file."""
         with self._held_lock:
@@ -548,29 +365,6 @@ def _pg_connect_args(url: URL, settings: Settings) -> dict[str, Any]:
     own_text = own if isinstance(own, str) else " ".join(own or ())
     args["options"] = f"{timeouts} {own_text}".strip()
     return args
-
-
-def _watch_ddl(engine: Engine) -> None:
-    """Tell the Database when DDL runs through ``engine``.
-
-    Schema changes made through one of its engines (a downgrade, a test's
-    DROP TABLE) make the next ``migrate()`` check the revision again. The
-    execution context sees every statement SQLAlchemy runs, compiled DDL and
-    driver SQL alike (``before_execute`` misses the latter), and costs
-    nothing on the statements ``Prebuilt`` runs.
-    """
-    dialect: Any = engine.dialect
-    base = dialect.execution_ctx_cls
-
-    class _DdlWatchingContext(base):  # type: ignore[misc, valid-type]
-        def pre_exec(self) -> None:
-            if self.isddl or (self.is_text and _DDL_TEXT.match(self.statement or "")):
-                on_ddl = self.execution_options.get("modelbook_on_ddl")
-                if on_ddl is not None:
-                    on_ddl()
-            super().pre_exec()
-
-    dialect.execution_ctx_cls = _DdlWatchingContext
 
 
 def _check_sockets_on_checkout(engine: Engine) -> None:
