@@ -488,3 +488,63 @@ def test_events_renumbered_within_a_chain_are_found(registry: Registry, model_fi
     result = registry.verify_audit()
     assert not result.ok
     assert "reordered" in result.breaks[0].problem
+
+
+def rehash_last(reg: Registry, chain: str, text: str) -> Any:
+    """Replace the last event of ``chain`` by ``text``, with its hash and the chain's head
+    recomputed: what a tamperer who knows the hashing rule can do to the newest event."""
+    rows = chain_rows(reg, chain)
+    last = rows[-1]
+    digest = audit.chain_hash(last.prev_hash, text.encode())
+    drop_append_only_trigger(reg)
+    sql(
+        reg,
+        "UPDATE events SET canonical = :c, hash = :h WHERE id = :id",
+        c=text,
+        h=digest,
+        id=last.id,
+    )
+    sql(reg, "UPDATE models SET event_hash = :h WHERE name = :n", h=digest, n=chain[6:])
+    return last
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        pytest.param(lambda doc: json.dumps([doc]), id="not-an-object"),
+        pytest.param(
+            lambda doc: json.dumps({k: v for k, v in doc.items() if k != "model"}),
+            id="a-column-missing",
+        ),
+        pytest.param(lambda doc: json.dumps(doc)[:-1], id="cut-short"),
+        pytest.param(lambda doc: json.dumps(doc) + " {}", id="trailing-text"),
+        pytest.param(
+            lambda doc: json.dumps({**doc, "seq": str(doc["seq"])}), id="position-as-text"
+        ),
+    ],
+)
+def test_hashed_text_that_does_not_hold_the_columns_is_found(
+    flow: Flow, edit: Callable[[dict[str, Any]], str]
+) -> None:
+    """Even with its hash recomputed, an event's text must be a JSON object holding
+    every column as the row stores it."""
+    reg = flow.reg
+    doc = json.loads(chain_rows(reg, "model:n")[-1].canonical)
+    last = rehash_last(reg, "model:n", edit(doc))
+    found = only_break(reg)
+    assert (found.chain, found.seq, found.event_id) == ("model:n", last.seq, last.id)
+    assert "its columns differ from its hashed content" in found.problem
+
+
+def test_an_encoding_stored_as_bytes_is_found(flow: Flow) -> None:
+    """SQLite keeps whatever type is written into a column; the verifier reports a
+    non-text encoding as an edit instead of failing."""
+    reg = flow.reg
+    if reg.db.dialect != "sqlite":
+        pytest.skip("a PostgreSQL text column cannot hold bytes")
+    last = chain_rows(reg, "model:n")[-1]
+    drop_append_only_trigger(reg)
+    sql(reg, "UPDATE events SET canonical = CAST(canonical AS BLOB) WHERE id = :id", id=last.id)
+    found = only_break(reg)
+    assert (found.seq, found.event_id) == (last.seq, last.id)
+    assert "not text" in found.problem

@@ -183,20 +183,19 @@ class AuditService:
         """Check every chain; with ``expect_head``, also that history up to that head is intact."""
         expected = None if expect_head is None else audit.parse_head(expect_head)
         checker = audit.ChainVerifier()
-        # Each chain's last (position, hash) as stored, whether or not it verifies: what
-        # ``head`` reads with ``heads_through``, taken from the walk instead of a second scan.
-        last: dict[str, tuple[int, str]] = {}
         with self.ctx.db.read() as conn:
             through, count = event_rows.high_water(conn)
             for rows in event_rows.walk(conn, through):
-                for row in rows:
-                    checker.feed(row[0], row[1:8], row[8], row[9], row[10])
-                    last[row[1]] = (row[2], row[10])
+                checker.feed(rows)
             heads = event_rows.heads(conn)
             for chain, seq, hash_ in heads:
                 checker.check_head(chain, seq, hash_)
+            # The digest over each chain's last stored event, which is what ``head``
+            # reads with ``heads_through``, taken from the walk instead of a second scan.
             head = audit.head_digest(
-                [(chain, seq, hash_) for chain, (seq, hash_) in last.items()], through, count
+                [(chain, seq, hash_) for chain, (seq, hash_) in checker.stored.items()],
+                through,
+                count,
             )
             expected_ok = None
             if expected is not None and expect_head is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import sqlalchemy as sa
@@ -137,15 +138,22 @@ def walk(conn: Connection, through_id: int, batch: int = 10_000) -> Iterator[lis
     Each page is one statement on the driver's cursor (SQLAlchemy's result rows cost
     more than reading them), starting in the ``(chain, seq)`` index right after the
     last event of the page before; run inside one read transaction, the pages are
-    one consistent view of the log.
+    one consistent view of the log. The next page is read on a second thread while
+    the caller works on this one: the database's part (the server's, or SQLite's
+    B-tree walk, which runs without the GIL) then overlaps the caller's. Only that
+    thread uses the connection until the walk ends.
     """
-    after: tuple[str, int] = ("", 0)
-    while True:
-        rows = _WALK.all(
+
+    def page(after: tuple[str, int]) -> list[Any]:
+        return _WALK.tuples(
             conn, {"chain": after[0], "seq": after[1], "through": through_id, "limit": batch}
         )
-        if rows:
-            yield rows
-        if len(rows) < batch:
-            return
-        after = (rows[-1][1], rows[-1][2])
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="modelbook-audit-walk") as reader:
+        pending: Future[list[Any]] | None = reader.submit(page, ("", 0))
+        while pending is not None:
+            rows = pending.result()
+            full = len(rows) == batch
+            pending = reader.submit(page, (rows[-1][1], rows[-1][2])) if full else None
+            if rows:
+                yield rows

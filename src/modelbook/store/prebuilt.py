@@ -77,6 +77,12 @@ class Prebuilt:
         """Every row the statement returns, as named tuples."""
         return self._execute(conn, [params], fetch=-1)  # type: ignore[no-any-return]
 
+    def tuples(self, conn: Connection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """Every row the statement returns, as the driver's plain tuples (in the order of
+        the statement's columns): for scans of many rows, where a named tuple per row
+        costs as much as reading it."""
+        return self._execute(conn, [params], fetch=-2)  # type: ignore[no-any-return]
+
     def run(self, conn: Connection, params: Mapping[str, Any]) -> None:
         """Run the statement once, returning nothing."""
         self._execute(conn, [params], fetch=0)
@@ -96,7 +102,8 @@ class Prebuilt:
         return entry
 
     def _execute(self, conn: Connection, rows: Sequence[Mapping[str, Any]], fetch: int) -> Any:
-        """Run the statement; ``fetch`` rows back: 0 none, 1 the first, -1 all."""
+        """Run the statement; ``fetch`` rows back: 0 none, 1 the first, -1 all, -2 all as
+        plain tuples."""
         # Every read and write runs this: attribute lookups are kept few.
         dialect = conn.dialect
         entry = self._compiled.get(dialect.name) or self._compile(dialect)
@@ -178,6 +185,8 @@ class Prebuilt:
         found: Sequence[Any] = cursor.fetchall() if fetch < 0 else [cursor.fetchone()]
         if not found or found[0] is None:
             return []
+        if fetch == -2:
+            return found
         make = self._rows.get(name)
         if make is None:
             names = tuple(d[0] for d in cursor.description)
