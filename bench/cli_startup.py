@@ -33,7 +33,13 @@ URI = "models:/m@champion"
 
 
 def _env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MODELBOOK_")}
+    # PYTHONDONTWRITEBYTECODE would have every run compile modelbook's modules
+    # from source again: the warm-up runs are what write their bytecode.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("MODELBOOK_") and k != "PYTHONDONTWRITEBYTECODE"
+    }
     env.update(MODELBOOK_HOME=str(home), MODELBOOK_USER="bench")
     return env
 

@@ -3,12 +3,18 @@ rendering and no migration tool. (Its wall time is measured by bench/cli_startup
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+import typer.main
+
+from modelbook.cli import app, main
+from modelbook.cli.app import command_line
 from tests import test_cli
 from tests.test_cli import CLI
 
@@ -59,3 +65,27 @@ def test_a_table_still_draws(cli: CLI, home: Path, model_file: Path) -> None:
     cli("register", "ctr", model_file, "--owner", "o", "--no-capture")
     code, loaded = _loaded(home, "versions", "ctr")
     assert code == 0 and "rich" in loaded
+
+
+def test_commands_built_on_demand_are_typer_s_own() -> None:
+    """main() builds a command only when it is looked up; the names, their order
+    and each command are the ones Typer builds all up front."""
+    eager = typer.main.get_command(app)
+    lazy = command_line()
+    assert isinstance(eager, typer.core.TyperGroup)
+    assert list(lazy.commands) == list(eager.commands)
+    for name, command in eager.commands.items():
+        built = lazy.commands[name]
+        assert type(built) is type(command) and built.help == command.help, name
+        assert [p.name for p in built.params] == [p.name for p in command.params], name
+
+
+def test_help_lists_every_command_as_before(capsys: pytest.CaptureFixture[str]) -> None:
+    """``modelbook --help`` (and a group's) prints what Typer's eager app prints."""
+    for args in (["--help"], ["alias", "--help"]):
+        with contextlib.suppress(SystemExit):
+            typer.main.get_command(app)(args=args, prog_name="modelbook")
+        expected = capsys.readouterr().out
+        with contextlib.suppress(SystemExit):
+            main(args)
+        assert capsys.readouterr().out == expected and "Commands" in expected

@@ -100,7 +100,7 @@ def test_a_held_writer_lock_file_fails_naming_it(
     naming the lock file and the timeout; with filelock's descriptor lock, and with
     its FileLock (what a filelock older than 3.30 gives)."""
     if not native:
-        monkeypatch.setattr(locks, "lock_descriptor", None)
+        monkeypatch.setattr(locks, "descriptor_lock", lambda: None)
     uri = f"sqlite:///{tmp_path / 'registry.db'}"
     db = Database(uri, busy_timeout_ms=150)
     lock = filelock.FileLock(str(tmp_path / "registry.db.write.lock"))

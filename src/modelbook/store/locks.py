@@ -23,26 +23,37 @@ writer lock is a ``FileLock``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-
-import filelock
+from typing import TYPE_CHECKING
 
 from ..errors import Unavailable
 
-try:
-    from filelock import lock_descriptor, unlock_descriptor
-except ImportError:  # filelock before 3.30
-    lock_descriptor = unlock_descriptor = None  # type: ignore[assignment]
+if TYPE_CHECKING:
+    import filelock
+
+# filelock is imported when a lock is first taken, not with this module: it
+# loads asyncio and more, and a command that only reads takes no lock.
 
 # How often a waiting writer retries the lock file, in seconds: the most a
 # freed lock stays untaken.
 WRITER_POLL_S = 0.001
 # Migration is rare and slow; its waiters need not be prompt.
 MIGRATION_POLL_S = 0.01
+
+
+@functools.cache
+def descriptor_lock() -> tuple[Callable[..., bool], Callable[[int], None]] | None:
+    """filelock's ``lock_descriptor`` and ``unlock_descriptor``, or None before 3.30."""
+    try:
+        from filelock import lock_descriptor, unlock_descriptor
+    except ImportError:  # filelock before 3.30
+        return None
+    return lock_descriptor, unlock_descriptor
 
 
 class WriterLock:
@@ -92,11 +103,13 @@ class WriterLock:
         if not threads.acquire(timeout=self.timeout_s):
             raise self._timed_out("another thread of this process")
         try:
-            if lock_descriptor is None:
+            native = descriptor_lock()
+            if native is None:
                 left = max(deadline - time.monotonic(), 0.0)
                 with _acquired(self._path_lock(), left, WRITER_POLL_S, self._timed_out):
                     yield
                 return
+            lock_descriptor, unlock_descriptor = native
             fd = self._descriptor()
             if self._contended:
                 # Waiters poll; one that slept through the moment this process
@@ -136,6 +149,8 @@ class WriterLock:
 
     def _path_lock(self) -> filelock.FileLock:
         if self._file_lock is None:
+            import filelock
+
             self._file_lock = filelock.FileLock(str(self.path), thread_local=False)
         return self._file_lock
 
@@ -160,6 +175,8 @@ def migration_lock(path: Path, timeout_s: float) -> Iterator[None]:
             f"the lock {path} was not free within the busy timeout of {timeout_s:g} s"
         )
 
+    import filelock
+
     with _acquired(filelock.FileLock(str(path)), timeout_s, MIGRATION_POLL_S, timed_out):
         yield
 
@@ -171,6 +188,8 @@ def _acquired(
     poll_s: float,
     timed_out: Callable[[], Unavailable],
 ) -> Iterator[None]:
+    import filelock
+
     try:
         lock.acquire(timeout=timeout_s, poll_interval=poll_s)
     except filelock.Timeout:
