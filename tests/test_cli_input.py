@@ -207,6 +207,26 @@ def test_events_pages_with_tokens(cli: CLI) -> None:
 
 
 @pytest.mark.usefixtures("history")
+def test_one_models_events_page_newest_first_and_tokens_keep_their_listing(cli: CLI) -> None:
+    """A model's events are paged along its chain; every event once, newest first, and a
+    token of one listing is refused by another."""
+    whole = [e["id"] for e in cli("events", "--model", "ctr", "--json").json()["events"]]
+    seen, token = [], None
+    while True:
+        args = ["--model", "ctr", "--limit", "2"] + (["--page-token", token] if token else [])
+        page = cli("events", *args, "--json").json()
+        seen += [e["id"] for e in page["events"]]
+        token = page["next_page_token"]
+        if token is None:
+            break
+    assert seen == whole == sorted(whole, reverse=True) and len(whole) == 7
+    first = cli("events", "--model", "ctr", "--limit", "2", "--json").json()["next_page_token"]
+    for other in (["--model", "other"], [], ["--model", "ctr", "--action", "alias.set"]):
+        refused = cli("events", *other, "--page-token", first)
+        assert refused.code != 0 and "page token" in refused.err, refused.err
+
+
+@pytest.mark.usefixtures("history")
 def test_events_since_and_until_take_iso_and_relative_times(cli: CLI) -> None:
     everything = _actions(cli)
     assert _actions(cli, "--since", "1h") == everything

@@ -156,20 +156,26 @@ class AuditService:
             if when is not None and not isinstance(when, datetime):
                 raise InvalidInput(f"{what} must be a datetime, got {type(when).__name__}")
         paging.limit(limit)
-        scope = f"events:{model or ''}:{','.join(actions)}"
+        # A model's events are its chain, paged by position; the whole log by id.
+        chain = None if model is None else model_chain(model)
+        kind = "events" if chain is None else "model-events"
+        scope = f"{kind}:{model or ''}:{','.join(actions)}"
         before = None if page_token is None else paging.decode(page_token, scope)
         rows = self.ctx.db.reading(
             lambda conn: event_rows.page(
                 conn,
-                model=model,
+                chain=chain,
                 actions=actions,
                 since=None if since is None else to_us(since),
                 until=None if until is None else to_us(until),
-                before_id=before,
+                before=before,
                 limit=limit + 1,
             )
         )
-        token = paging.encode(scope, rows[limit - 1].id) if len(rows) > limit else None
+        token = None
+        if len(rows) > limit:
+            last = rows[limit - 1]
+            token = paging.encode(scope, last.id if chain is None else last.seq)
         items, unreadable = readable(event_from_row, rows[:limit])
         return Page(items=items, next_page_token=token, unreadable=unreadable)
 

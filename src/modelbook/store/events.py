@@ -65,25 +65,35 @@ def heads(conn: Connection) -> list[tuple[str, int, str]]:
 def page(
     conn: Connection,
     *,
-    model: str | None,
+    chain: str | None,
     actions: tuple[str, ...],
     since: int | None,
     until: int | None,
-    before_id: int | None,
+    before: int | None,
     limit: int,
 ) -> list[Row[Any]]:
-    """Events newest first, filtered; each row has the columns and the canonical encoding."""
-    stmt = sa.select(t.events).order_by(_e.id.desc()).limit(limit)
-    if model is not None:
-        stmt = stmt.where(_e.model == model)
+    """Events newest first, filtered; each row has the columns and the canonical encoding.
+
+    With ``chain`` (one model's events) the walk goes down that chain's
+    ``(chain, seq)`` index and ``before`` is a position; without, down the ids
+    and ``before`` is an id. Within a chain, ids grow with positions (events
+    are appended under the chain's lock), so both orders are newest first.
+    """
+    stmt = sa.select(t.events).limit(limit)
+    if chain is not None:
+        stmt = stmt.where(_e.chain == chain).order_by(_e.seq.desc())
+        if before is not None:
+            stmt = stmt.where(_e.seq < before)
+    else:
+        stmt = stmt.order_by(_e.id.desc())
+        if before is not None:
+            stmt = stmt.where(_e.id < before)
     if actions:
         stmt = stmt.where(_e.action.in_(actions))
     if since is not None:
         stmt = stmt.where(_e.at >= since)
     if until is not None:
         stmt = stmt.where(_e.at < until)
-    if before_id is not None:
-        stmt = stmt.where(_e.id < before_id)
     return list(conn.execute(stmt))
 
 

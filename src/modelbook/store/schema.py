@@ -185,10 +185,11 @@ events = Table(
     Column("canonical", Text, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    # A model's events are its chain, so (chain, seq) also serves them newest
+    # first; there is no index on ``model`` or ``at`` (each would be one more
+    # page in every write's commit).
     UniqueConstraint("chain", "seq"),
-    Index(None, "model", "id"),
     Index(None, "action", "id"),
-    Index(None, "at"),
 )
 
 # Heads of chains that belong to no model (the registry-wide chain).
