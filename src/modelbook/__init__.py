@@ -3,6 +3,8 @@
 The public API is what this module names; everything else is internal.
 """
 
+from .contract import FieldSpec, Runtime, SampleRef, Schema, Signature, infer_signature
+from .contract_diff import ContractDiff, FieldChange, diff_contracts
 from .domain import (
     Alias,
     AliasEvent,
@@ -42,9 +44,12 @@ __all__ = [
     "Artifact",
     "CodeRef",
     "Conflict",
+    "ContractDiff",
     "DataRef",
     "Environment",
     "FeatureSetRef",
+    "FieldChange",
+    "FieldSpec",
     "IntegrityError",
     "InvalidInput",
     "Lineage",
@@ -56,10 +61,16 @@ __all__ = [
     "Page",
     "Problem",
     "Registry",
+    "Runtime",
+    "SampleRef",
+    "Schema",
+    "Signature",
     "Stage",
     "Training",
     "Unavailable",
     "VerifyReport",
     "Version",
     "__version__",
+    "diff_contracts",
+    "infer_signature",
 ]

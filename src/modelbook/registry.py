@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import validation
+from .contract import Signature
 from .domain import (
     Alias,
     AliasEvent,
@@ -269,6 +270,9 @@ class Registry(ReleaseOperations):
         parents: Sequence[str] = (),
         environment: Environment | Mapping[str, Any] | None = None,
         contract: Mapping[str, Any] | None = None,
+        signature: Signature | Mapping[str, Any] | str | None = None,
+        sample: Any = None,
+        sample_rows: int = 100,
         semver: str | None = None,
         change_summary: str | None = None,
         caveats: Sequence[str] = (),
@@ -283,7 +287,21 @@ class Registry(ReleaseOperations):
         code are captured from this process and its working directory unless
         given (a mapping overrides single fields). Everything is validated
         before any file is stored; see docs/concepts.md for the limits and the
-        symlink policy. Raises InvalidInput, NotFound (a parent version),
+        symlink policy.
+
+        ``signature`` (a :class:`~modelbook.contract.Signature`, its JSON
+        object or JSON text, e.g. from :func:`modelbook.infer_signature`) is
+        stored as the version's contract. ``sample`` (a DataFrame, Series,
+        NumPy array, list of dicts, scalar, or a :class:`pathlib.Path` to a
+        ``.csv``, ``.parquet`` or ``.npy`` file) is cut to its first
+        ``sample_rows`` rows, checked against the signature (or, without one,
+        the signature is inferred from it) and stored as the artifact
+        ``_modelbook/sample.parquet``; ``contract.sample`` says how many rows
+        were kept and whether more were cut. ``contract`` is a free-form JSON
+        contract instead of a signature (no sample then).
+
+        Raises InvalidInput (a bad signature, an unreadable sample, a sample
+        that does not match the signature ...), NotFound (a parent version),
         Unavailable.
         """
         return self._registration.register(
@@ -309,6 +327,9 @@ class Registry(ReleaseOperations):
             parents=parents,
             environment=environment,
             contract=contract,
+            signature=signature,
+            sample=sample,
+            sample_rows=sample_rows,
             semver=semver,
             change_summary=change_summary,
             caveats=caveats,

@@ -11,7 +11,6 @@ runs the two phases. A remote client runs the same two phases over HTTP.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from pydantic import ValidationError
 from sqlalchemy.engine import Connection
 
 from .. import capture, files, limits, uris, validation
+from .. import sample as samples
 from .. import semver as semver_rule
 from ..domain import (
     Artifact,
@@ -41,6 +41,7 @@ from ..store import models as model_rows
 from ..store import versions as version_rows
 from ..store.rows import dumps, to_dt
 from . import audit as log
+from . import contracts
 from .base import Context, model_row
 from .models import insert_model, model_values
 
@@ -98,45 +99,6 @@ def lineage_rows(lin: Lineage) -> list[tuple[str, str, str]]:
     return rows
 
 
-MAX_CONTRACT_DEPTH = 32
-
-
-def _check_contract(value: Any, depth: int = 0) -> None:
-    """Nesting of at most MAX_CONTRACT_DEPTH levels; every key and text free of NUL."""
-    if depth > MAX_CONTRACT_DEPTH:
-        raise InvalidInput(f"contract is nested deeper than {MAX_CONTRACT_DEPTH} levels")
-    if isinstance(value, Mapping):
-        for k, v in value.items():
-            if not isinstance(k, str):
-                raise InvalidInput(f"contract keys must be text, got {type(k).__name__}")
-            validation.text(k, "contract key", limits.MAX_VALUE)
-            _check_contract(v, depth + 1)
-    elif isinstance(value, list | tuple):
-        for v in value:
-            _check_contract(v, depth + 1)
-    elif isinstance(value, str):
-        validation.text(value, "contract text", limits.MAX_TEXT)
-
-
-def contract_doc(contract: Mapping[str, Any]) -> dict[str, Any]:
-    """A contract as plain JSON data: at most MAX_TEXT characters, MAX_CONTRACT_DEPTH levels."""
-    if not isinstance(contract, Mapping):
-        raise InvalidInput(f"contract must be a mapping, got {type(contract).__name__}")
-    _check_contract(contract)
-    try:
-        text = json.dumps(dict(contract), ensure_ascii=False, allow_nan=False, sort_keys=True)
-        text.encode("utf-8")
-    except (TypeError, ValueError) as exc:
-        raise InvalidInput(f"contract must be plain JSON data: {exc}") from None
-    except UnicodeEncodeError:
-        raise InvalidInput(
-            "contract holds text that is not valid UTF-8 (a lone surrogate)"
-        ) from None
-    validation.text(text, "contract (as JSON)", limits.MAX_TEXT)
-    doc: dict[str, Any] = json.loads(text)
-    return doc
-
-
 @dataclass(frozen=True)
 class Draft:
     """A version's validated metadata, ready to commit once its blobs are stored."""
@@ -151,6 +113,7 @@ class Draft:
     metrics: tuple[Metric, ...]
     lineage: tuple[tuple[str, str, str], ...]
     doc: dict[str, Any]
+    contract: contracts.Prepared
 
 
 def _default_first_stage(conn: Connection) -> str:
@@ -182,8 +145,16 @@ class RegistrationService:
         validation.model_name(name)
         found = files.collect(paths)
         draft = self.prepare(name, actor=actor, **metadata)
+        contracts.check_paths(draft.contract, [rel for rel, _ in found])
         manifest = [self.store_file(src, rel, progress) for rel, src in found]
-        return self._commit(draft, manifest, actor=actor)
+        return self._commit(draft, self._with_sample(draft, manifest), actor=actor)
+
+    def _with_sample(self, draft: Draft, manifest: list[Artifact]) -> list[Artifact]:
+        """The manifest and, when the version has one, its stored input sample."""
+        if draft.contract.sample is None:
+            return manifest
+        stored = contracts.store_sample(self.ctx.blobs.put_file, draft.contract.sample)
+        return [*manifest, stored]
 
     # phase one ---------------------------------------------------------------
 
@@ -224,6 +195,7 @@ class RegistrationService:
             manifest.append(item)
         files.check_manifest_paths(a.path for a in manifest)
         draft = self.prepare(name, actor=actor, **metadata)
+        contracts.check_paths(draft.contract, [a.path for a in manifest])
         for a in manifest:
             stored = self.ctx.blobs.stored_size(a.sha256)
             if stored is None:
@@ -232,7 +204,7 @@ class RegistrationService:
                 raise InvalidInput(
                     f"artifact {a.path!r}: blob {a.sha256} holds {stored} bytes, not {a.size}"
                 )
-        return self._commit(draft, manifest, actor=actor)
+        return self._commit(draft, self._with_sample(draft, manifest), actor=actor)
 
     def prepare(
         self,
@@ -257,6 +229,9 @@ class RegistrationService:
         parents: Sequence[str] = (),
         environment: Environment | Mapping[str, Any] | None = None,
         contract: Mapping[str, Any] | None = None,
+        signature: Any = None,
+        sample: Any = None,
+        sample_rows: int = samples.DEFAULT_ROWS,
         semver: str | None = None,
         change_summary: str | None = None,
         caveats: Sequence[str] = (),
@@ -268,6 +243,9 @@ class RegistrationService:
         tag_map = validation.indexed_tags(tags)
         param_map = validation.indexed_tags(params, "param")
         explicit = None if semver is None else semver_rule.text(semver_rule.parse(semver))
+        prepared = contracts.prepare(
+            signature=signature, sample=sample, contract=contract, sample_rows=sample_rows
+        )
         if seed is not None and (
             not isinstance(seed, int) or isinstance(seed, bool) or not -(2**63) <= seed < 2**63
         ):
@@ -349,7 +327,7 @@ class RegistrationService:
                 )
             semver_rule.next_semver(name, model_rows.highest_semver(existing), explicit)
         doc = {
-            "contract": None if contract is None else contract_doc(contract),
+            "contract": prepared.doc,
             "lineage": lineage.model_dump(mode="json"),
             "training": training.model_dump(mode="json"),
             "environment": env.model_dump(mode="json"),
@@ -368,6 +346,7 @@ class RegistrationService:
             metrics=tuple(metric_list),
             lineage=tuple(rows),
             doc=doc,
+            contract=prepared,
         )
 
     def _commit(self, draft: Draft, manifest: list[Artifact], *, actor: str) -> Version:

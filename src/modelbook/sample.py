@@ -1,0 +1,187 @@
+"""A version's input sample: cut to its first rows, stored as Parquet, read back.
+
+The sample is stored as one artifact, ``_modelbook/sample.parquet``, in one
+format for every kind of input, because Parquet keeps the dtypes a signature
+names (fixed-width numbers, nullable columns, text, categories, datetimes):
+
+- a DataFrame: its columns (the index is not kept);
+- a Series: one column, named as its field;
+- a list of dicts: one column per key (a key missing from a row reads back as None);
+- a NumPy array: one column ``array``; a row of an array of more than one
+  dimension is a fixed-shape tensor (Arrow's ``fixed_shape_tensor``);
+- a scalar: one row of one column ``value``.
+
+The kind is kept in the file's metadata (``modelbook.sample``), so
+:func:`decode` gives back the same kind of value. pandas and pyarrow are
+imported only here, and only when a sample is used.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from .contract import ARRAY_FIELD, VALUE_FIELD, Schema
+from .errors import InvalidInput
+
+#: Rows kept of a sample unless told otherwise.
+DEFAULT_ROWS = 100
+#: The most rows a sample may keep.
+MAX_ROWS = 100_000
+SUFFIXES = (".csv", ".parquet", ".pq", ".npy")
+_META = b"modelbook.sample"
+
+
+def _need() -> None:
+    try:
+        import pandas  # noqa: F401
+        import pyarrow  # noqa: F401
+    except ImportError:
+        raise InvalidInput(
+            "a sample needs pandas and pyarrow: pip install 'modelbook[contracts]'"
+        ) from None
+
+
+def check_rows(rows: object) -> int:
+    """The number of rows to keep: an int from 1 to :data:`MAX_ROWS`."""
+    if not isinstance(rows, int) or isinstance(rows, bool) or not 1 <= rows <= MAX_ROWS:
+        raise InvalidInput(f"sample rows must be a whole number from 1 to {MAX_ROWS}, got {rows!r}")
+    return rows
+
+
+def cut(value: Any, rows: int) -> tuple[Any, bool]:
+    """(the first ``rows`` rows of ``value``, whether any were cut)."""
+    module = type(value).__module__.split(".")[0]
+    if module == "pandas" and type(value).__name__ in ("DataFrame", "Series"):
+        return value.iloc[:rows], len(value) > rows
+    if module == "numpy" and type(value).__name__ == "ndarray" and value.ndim > 0:
+        return value[:rows], len(value) > rows
+    if isinstance(value, list | tuple):
+        return list(value[:rows]), len(value) > rows
+    return value, False
+
+
+def row_count(value: Any) -> int:
+    """The rows of a sample (a scalar is one)."""
+    if isinstance(value, str | bytes):
+        return 1
+    try:
+        return len(value)
+    except TypeError:  # a scalar, or a 0-d array
+        return 1
+
+
+def read_file(path: str | Path, rows: int = DEFAULT_ROWS, schema: Schema | None = None) -> Any:
+    """A sample from a ``.csv``, ``.parquet`` (``.pq``) or ``.npy`` file, of at most ``rows + 1``
+    rows (one more, so that a cut can be told).
+
+    ``schema``, when given, names the CSV columns to read as datetimes. Raises
+    InvalidInput naming the file: an unsupported type, a missing or
+    unreadable file, a file that is not what its name says.
+    """
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise InvalidInput(
+            f"sample {p}: unsupported file type {suffix or '(none)'!r}; "
+            "give a .csv, .parquet or .npy file"
+        )
+    if not p.is_file():
+        raise InvalidInput(f"sample {p}: no such file")
+    try:
+        if suffix == ".npy":
+            import numpy as np
+
+            # allow_pickle=False: an object array would run code from the file.
+            data = np.load(p, mmap_mode="r", allow_pickle=False)
+            return np.array(data[: rows + 1]) if data.ndim else np.array(data)
+        _need()
+        if suffix == ".csv":
+            import pandas as pd
+
+            dates = [f.name for f in schema.fields if f.dtype == "datetime"] if schema else []
+            header = pd.read_csv(p, nrows=0).columns
+            return pd.read_csv(
+                p, nrows=rows + 1, parse_dates=[d for d in dates if d in header] or False
+            )
+        import pyarrow.parquet as pq
+
+        with pq.ParquetFile(p) as pf:
+            first = next(pf.iter_batches(batch_size=rows + 1), None)
+            table = (first and _table([first])) or pf.schema_arrow.empty_table()
+        return _from_table(table)
+    except InvalidInput:
+        raise
+    except (OSError, ValueError, TypeError, UnicodeDecodeError, Exception) as exc:  # noqa: BLE001
+        # pandas, pyarrow and numpy raise many kinds of error for a bad file.
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        raise InvalidInput(f"sample {p} cannot be read: {first_line}") from None
+
+
+def _table(batches: list[Any]) -> Any:
+    import pyarrow as pa
+
+    return pa.Table.from_batches(batches)
+
+
+def encode(value: Any, schema: Schema) -> bytes:
+    """The sample as Parquet bytes, in the layout the module describes."""
+    _need()
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    kind = schema.kind
+    try:
+        if kind == "dataframe":
+            frame = value.copy()
+            frame.columns = [str(c) for c in frame.columns]
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+        elif kind == "series":
+            table = pa.Table.from_pandas(
+                value.to_frame(schema.fields[0].name), preserve_index=False
+            )
+        elif kind == "records":
+            table = pa.Table.from_pylist([dict(r) for r in value])
+        elif kind == "ndarray":
+            if value.ndim > 1:
+                column = pa.FixedShapeTensorArray.from_numpy_ndarray(
+                    value if value.flags.c_contiguous else value.copy(order="C")
+                )
+            else:
+                column = pa.array(value)
+            table = pa.table({ARRAY_FIELD: column})
+        else:
+            item = value.item() if hasattr(value, "item") else value
+            table = pa.table({VALUE_FIELD: pa.array([item])})
+    except (pa.ArrowException, ValueError, TypeError) as exc:
+        raise InvalidInput(f"the sample cannot be stored as Parquet: {exc}") from None
+    meta = {**(table.schema.metadata or {}), _META: json.dumps({"kind": kind}).encode()}
+    buf = io.BytesIO()
+    pq.write_table(table.replace_schema_metadata(meta), buf)
+    return buf.getvalue()
+
+
+def decode(data: bytes) -> Any:
+    """The sample stored by :func:`encode`, as the same kind of value."""
+    _need()
+    import pyarrow.parquet as pq
+
+    return _from_table(pq.read_table(io.BytesIO(data)))
+
+
+def _from_table(table: Any) -> Any:
+    meta = (table.schema.metadata or {}).get(_META)
+    kind = json.loads(meta)["kind"] if meta else "dataframe"
+    if kind == "ndarray":
+        column = table.column(ARRAY_FIELD).combine_chunks()
+        if hasattr(column, "to_numpy_ndarray"):
+            return column.to_numpy_ndarray()
+        return column.to_numpy(zero_copy_only=False)
+    if kind == "records":
+        return table.to_pylist()
+    if kind == "scalar":
+        return table.column(VALUE_FIELD)[0].as_py()
+    frame = table.to_pandas()
+    return frame.iloc[:, 0] if kind == "series" else frame

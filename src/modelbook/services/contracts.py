@@ -1,0 +1,153 @@
+"""A version's contract at registration: its signature, its input sample, their checks.
+
+Registration calls :func:`prepare` while it validates (before any blob is
+stored) and :func:`store_sample` with the other files; the gate's ``schema``
+check reads the stored sample back through :func:`sample_reader`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .. import limits, validation
+from .. import sample as samples
+from ..contract import SAMPLE_PATH, SampleRef, Signature, conformance, parse_signature, schema_of
+from ..domain import Artifact, Version
+from ..errors import InvalidInput
+
+MAX_CONTRACT_DEPTH = 32
+
+
+def _check_contract(value: Any, depth: int = 0) -> None:
+    """Nesting of at most MAX_CONTRACT_DEPTH levels; every key and text free of NUL."""
+    if depth > MAX_CONTRACT_DEPTH:
+        raise InvalidInput(f"contract is nested deeper than {MAX_CONTRACT_DEPTH} levels")
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise InvalidInput(f"contract keys must be text, got {type(k).__name__}")
+            validation.text(k, "contract key", limits.MAX_VALUE)
+            _check_contract(v, depth + 1)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            _check_contract(v, depth + 1)
+    elif isinstance(value, str):
+        validation.text(value, "contract text", limits.MAX_TEXT)
+
+
+def contract_doc(contract: Mapping[str, Any]) -> dict[str, Any]:
+    """A contract as plain JSON data: at most MAX_TEXT characters, MAX_CONTRACT_DEPTH levels."""
+    if not isinstance(contract, Mapping):
+        raise InvalidInput(f"contract must be a mapping, got {type(contract).__name__}")
+    _check_contract(contract)
+    try:
+        text = json.dumps(dict(contract), ensure_ascii=False, allow_nan=False, sort_keys=True)
+        text.encode("utf-8")
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"contract must be plain JSON data: {exc}") from None
+    except UnicodeEncodeError:
+        raise InvalidInput(
+            "contract holds text that is not valid UTF-8 (a lone surrogate)"
+        ) from None
+    validation.text(text, "contract (as JSON)", limits.MAX_TEXT)
+    doc: dict[str, Any] = json.loads(text)
+    return doc
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A version's contract as it will be stored, and its sample's Parquet bytes."""
+
+    doc: dict[str, Any] | None
+    sample: bytes | None = None
+
+
+def prepare(
+    *,
+    signature: Signature | Mapping[str, Any] | str | None,
+    sample: Any,
+    contract: Mapping[str, Any] | None,
+    sample_rows: int,
+) -> Prepared:
+    """Validate a registration's contract and sample; nothing is written.
+
+    ``signature`` is a :class:`Signature`, its JSON object or JSON text.
+    ``sample`` is any value :func:`~modelbook.contract.infer_signature`
+    reads, or a :class:`pathlib.Path` to a ``.csv``, ``.parquet`` or
+    ``.npy`` file; its first ``sample_rows`` rows are kept. Without a
+    signature, the signature is inferred from the sample. ``contract`` is a
+    free-form contract (JSON object) of the kind stored before signatures.
+
+    Raises InvalidInput: both a signature and a free-form contract, a sample
+    with a free-form contract, a bad signature, an unreadable sample, or a
+    sample whose columns or dtypes do not match the signature's inputs.
+    """
+    if contract is not None and (signature is not None or sample is not None):
+        raise InvalidInput(
+            "give a signature (and sample), or a free-form contract, not both: "
+            "a sample is checked against a signature"
+        )
+    if signature is None and sample is None:
+        return Prepared(None if contract is None else contract_doc(contract))
+    rows = samples.check_rows(sample_rows)
+    sig = None if signature is None else parse_signature(signature)
+    data = None
+    if sample is not None:
+        if isinstance(sample, os.PathLike):
+            sample = samples.read_file(Path(sample), rows, None if sig is None else sig.inputs)
+        kept, truncated = samples.cut(sample, rows)
+        if sig is None:
+            sig = Signature(inputs=schema_of(kept, "sample"))
+        else:
+            problems = conformance(sig.inputs, kept)
+            if problems:
+                raise InvalidInput(
+                    "the sample does not match the signature's inputs: " + "; ".join(problems)
+                )
+        data = samples.encode(kept, sig.inputs)
+        ref = SampleRef(rows=samples.row_count(kept), truncated=truncated)
+        sig = sig.model_copy(update={"sample": ref})
+    elif sig is not None and sig.sample is not None:
+        # A signature copied from another version names that version's sample, not one of this.
+        sig = sig.model_copy(update={"sample": None})
+    assert sig is not None
+    return Prepared(contract_doc(sig.model_dump(mode="json")), data)
+
+
+def check_paths(prepared: Prepared, paths: list[str]) -> None:
+    """Refuse a file of the user's own at the path where the sample goes."""
+    if prepared.sample is not None and SAMPLE_PATH in paths:
+        raise InvalidInput(
+            f"artifact path {SAMPLE_PATH!r} is where the input sample is stored: "
+            "rename that file, or leave out the sample"
+        )
+
+
+def store_sample(put_file: Callable[[Path], tuple[str, int]], data: bytes) -> Artifact:
+    """Store the sample's Parquet bytes by content; its manifest entry once durable."""
+    fd, name = tempfile.mkstemp(prefix="modelbook-sample-", suffix=".parquet")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        sha, size = put_file(Path(name))
+    finally:
+        Path(name).unlink(missing_ok=True)
+    return Artifact(path=SAMPLE_PATH, size=size, sha256=sha)
+
+
+def sample_reader(read_verified: Callable[[str, int], bytes]) -> Callable[[Version], Any]:
+    """A reader of a version's stored sample (None when it has none), for the checks."""
+
+    def read(version: Version) -> Any:
+        for a in version.artifacts:
+            if a.path == SAMPLE_PATH:
+                return samples.decode(read_verified(a.sha256, a.size))
+        return None
+
+    return read
