@@ -2,8 +2,9 @@
 
 :func:`infer_signature` reads field names, dtypes, shapes and nullability from
 example data; :class:`Signature` is the typed, read-only contract stored with a
-version; :func:`conformance` says how a sample breaks a schema. The contract
-diff lives in :mod:`modelbook.contract_diff`.
+version; :func:`conformance` says how a sample breaks a schema. Inference lives
+in :mod:`modelbook.contract_infer`, the contract diff in
+:mod:`modelbook.contract_diff`.
 
 Nothing here does I/O. NumPy and pandas are imported only when a value of
 theirs is given, so importing modelbook (and starting the CLI) loads neither.
@@ -16,9 +17,7 @@ input is the number of rows, so a DataFrame column is ``(-1,)`` and a
 from __future__ import annotations
 
 import json
-import math
-import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
@@ -223,242 +222,13 @@ def infer_signature(
     Raises InvalidInput naming what cannot be described (an empty input,
     a list that is not of dicts, a structured array, an unknown type).
     """
+    from .contract_infer import runtime_of, schema_of
+
     return Signature(
         inputs=schema_of(inputs, "inputs"),
         outputs=None if outputs is None else schema_of(outputs, "outputs"),
-        runtime=_runtime(model, framework, framework_version),
+        runtime=runtime_of(model, framework, framework_version),
     )
-
-
-def schema_of(value: Any, what: str = "inputs") -> Schema:
-    """The :class:`Schema` of one value (see :func:`infer_signature`)."""
-    module = type(value).__module__.split(".")[0]
-    name = type(value).__name__
-    if module == "pandas" and name == "DataFrame":
-        return _dataframe(value, what)
-    if module == "pandas" and name == "Series":
-        return Schema(kind="series", fields=(_series_field(value, what),))
-    if module == "numpy" and name == "ndarray":
-        return _ndarray(value, what)
-    if isinstance(value, list | tuple):
-        return _records(value, what)
-    numpy_scalar = module == "numpy" and hasattr(value, "dtype")
-    if numpy_scalar or isinstance(value, int | float | str | bytes):
-        dtype, null = _scalar_type(value)
-        return Schema(
-            kind="scalar",
-            fields=(FieldSpec(name=VALUE_FIELD, dtype=dtype, shape=(), nullable=null),),
-        )
-    raise InvalidInput(
-        f"cannot infer a signature of {what} of type {type(value).__name__}: give a pandas "
-        "DataFrame or Series, a NumPy array, a list of dicts or a scalar"
-    )
-
-
-def _dataframe(df: Any, what: str) -> Schema:
-    if len(df.columns) == 0:
-        raise InvalidInput(f"{what}: the DataFrame has no columns")
-    names = [str(c) for c in df.columns]
-    if len(set(names)) != len(names):
-        twice = sorted({n for n in names if names.count(n) > 1})
-        raise InvalidInput(f"{what}: column {twice[0]!r} appears twice")
-    fields = []
-    for i, name in enumerate(names):
-        col = df.iloc[:, i]
-        fields.append(_series_field(col, what, name))
-    return Schema(kind="dataframe", fields=tuple(fields))
-
-
-def _series_field(s: Any, what: str, name: str | None = None) -> FieldSpec:
-    import pandas as pd
-
-    label = name if name is not None else (VALUE_FIELD if s.name is None else str(s.name))
-    dtype = s.dtype
-    if isinstance(dtype, pd.CategoricalDtype):
-        kind: str = "category"
-    elif isinstance(dtype, pd.StringDtype):
-        kind = "string"
-    elif isinstance(dtype, pd.DatetimeTZDtype):
-        kind = "datetime"
-    elif str(dtype) == "boolean":
-        kind = "bool"
-    elif isinstance(dtype, pd.api.extensions.ExtensionDtype) and hasattr(dtype, "numpy_dtype"):
-        kind = _numpy_kind(dtype.numpy_dtype, s.dropna().tolist())
-    elif isinstance(dtype, pd.api.extensions.ExtensionDtype):
-        kind = "object"
-    else:
-        kind = _numpy_kind(dtype, s.dropna().tolist() if dtype.kind == "O" else ())
-    # A masked dtype (Int64, boolean, Float64) is chosen to allow NA: it is nullable.
-    masked = str(dtype) in ("boolean", "Int8", "Int16", "Int32", "Int64", "Float32", "Float64")
-    nullable = masked or bool(s.isna().any())
-    return _field(label, kind, (-1,), nullable, what)
-
-
-def _ndarray(a: Any, what: str) -> Schema:
-    if a.dtype.names is not None:
-        raise InvalidInput(
-            f"{what}: a structured array is not supported; give a DataFrame "
-            "(pandas.DataFrame(array)) so each field is a named column"
-        )
-    if a.ndim == 0:
-        dtype, null = _scalar_type(a.item())
-        return Schema(
-            kind="scalar",
-            fields=(FieldSpec(name=VALUE_FIELD, dtype=dtype, shape=(), nullable=null),),
-        )
-    values = a.ravel().tolist() if a.dtype.kind == "O" else ()
-    kind = _numpy_kind(a.dtype, [v for v in values if not _is_null(v)])
-    if a.dtype.kind in "fc":
-        import numpy as np
-
-        nullable = bool(np.isnan(a).any())
-    elif a.dtype.kind == "O":
-        nullable = any(_is_null(v) for v in values)
-    else:
-        nullable = False
-    return Schema(
-        kind="ndarray", fields=(_field(ARRAY_FIELD, kind, (-1, *a.shape[1:]), nullable, what),)
-    )
-
-
-def _records(rows: list[Any] | tuple[Any, ...], what: str) -> Schema:
-    if not rows:
-        raise InvalidInput(f"{what}: the list is empty; give at least one row")
-    found: dict[str, list[Any]] = {}
-    for i, row in enumerate(rows):
-        if not isinstance(row, Mapping):
-            raise InvalidInput(
-                f"{what}: row {i} is a {type(row).__name__}; a list must hold one dict per "
-                "row (for plain values, give a NumPy array)"
-            )
-        for k in row:
-            if not isinstance(k, str):
-                raise InvalidInput(f"{what}: row {i} has a key of type {type(k).__name__}")
-            found.setdefault(k, [])
-    for row in rows:
-        for k, values in found.items():
-            # A key missing from a row is a missing value of that field.
-            values.append(row.get(k))
-    fields = []
-    for k, values in found.items():
-        present = [v for v in values if not _is_null(v)]
-        lists = [v for v in present if isinstance(v, list | tuple)]
-        if lists and len(lists) == len(present):
-            lengths = {len(v) for v in lists}
-            inner = [x for v in lists for x in v if not _is_null(x)]
-            kind = _python_kind(inner)
-            shape: tuple[int, ...] = (-1, lengths.pop() if len(lengths) == 1 else -1)
-        else:
-            kind = _python_kind(present) if not lists else "object"
-            shape = (-1,)
-        fields.append(_field(k, kind, shape, len(present) < len(values), what))
-    return Schema(kind="records", fields=tuple(fields))
-
-
-def _field(name: str, dtype: str, shape: tuple[int, ...], nullable: bool, what: str) -> FieldSpec:
-    try:
-        return FieldSpec(name=name, dtype=dtype, shape=shape, nullable=nullable)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        message = str(first["msg"]).removeprefix("Value error, ")
-        raise InvalidInput(f"{what}: field {name[:80]!r}: {message}") from None
-
-
-def _is_null(v: Any) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v)) or type(v).__name__ == "NAType"
-
-
-def _python_kind(values: list[Any]) -> str:
-    """The dtype of plain Python (or NumPy scalar) values; ``object`` when mixed."""
-    kinds = {_scalar_type(v)[0] for v in values}
-    if not kinds:
-        return "object"  # only missing values: nothing says what they would be
-    if len(kinds) == 1:
-        return kinds.pop()
-    numeric = {"bool", "int64", "float64"}
-    if kinds <= numeric and "bool" not in kinds:
-        return "float64"
-    return "object"
-
-
-def _scalar_type(v: Any) -> tuple[str, bool]:
-    """(dtype, is missing) of one scalar value."""
-    if v is None:
-        return "object", True
-    if type(v).__module__ == "numpy" and hasattr(v, "dtype"):
-        if v.dtype.kind == "f" and math.isnan(float(v)):
-            return _numpy_kind(v.dtype, ()), True
-        return _numpy_kind(v.dtype, [v.item()] if v.dtype.kind == "O" else ()), False
-    if isinstance(v, bool):
-        return "bool", False
-    if isinstance(v, int):
-        return "int64", False
-    if isinstance(v, float):
-        return "float64", math.isnan(v)
-    if isinstance(v, str):
-        return "string", False
-    if isinstance(v, bytes):
-        return "bytes", False
-    name = type(v).__name__
-    if name in ("datetime", "Timestamp", "date"):
-        return "datetime", False
-    if name in ("timedelta", "Timedelta"):
-        return "timedelta", False
-    return "object", _is_null(v)
-
-
-def _numpy_kind(dtype: Any, values: Any) -> str:
-    """The :data:`DType` of a NumPy dtype; object arrays are judged by ``values``."""
-    k = dtype.kind
-    if k == "b":
-        return "bool"
-    if k in "iufc":
-        return str(dtype.name)
-    if k == "M":
-        return "datetime"
-    if k == "m":
-        return "timedelta"
-    if k == "U":
-        return "string"
-    if k == "S":
-        return "bytes"
-    return _python_kind([v for v in values if not _is_null(v)])
-
-
-# The import name of a framework -> the name of the package that installs it.
-_DISTRIBUTIONS = {"sklearn": "scikit-learn", "torch": "torch", "onnx": "onnx"}
-
-
-def _runtime(model: Any, framework: str | None, version: str | None) -> Runtime:
-    """The framework and its version: as given, else from the model's module."""
-    module = None
-    if framework is None and model is not None:
-        module = type(model).__module__.split(".")[0]
-        if module in ("builtins", "__main__"):
-            module = None
-        framework = None if module is None else _DISTRIBUTIONS.get(module, module)
-    if framework is not None and version is None:
-        import_name = module or next(
-            (m for m, d in _DISTRIBUTIONS.items() if d == framework), framework
-        )
-        loaded = sys.modules.get(import_name)
-        found = getattr(loaded, "__version__", None)
-        if isinstance(found, str):
-            version = found
-        else:
-            from importlib import metadata
-
-            try:
-                version = metadata.version(framework)
-            except metadata.PackageNotFoundError:
-                version = None
-    try:
-        return Runtime(framework=framework, framework_version=version)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        message = str(first["msg"]).removeprefix("Value error, ")
-        raise InvalidInput(f"invalid runtime {where}: {message}") from None
 
 
 # conformance ---------------------------------------------------------------------
@@ -507,6 +277,8 @@ def conformance(expected: Schema, sample: Any) -> tuple[str, ...]:
     all tables of named columns; an array conforms only to an array. Raises
     InvalidInput when the sample's own signature cannot be read.
     """
+    from .contract_infer import schema_of
+
     return compare_schemas(expected, schema_of(sample, "sample"))
 
 
@@ -515,14 +287,16 @@ def compare_schemas(expected: Schema, actual: Schema) -> tuple[str, ...]:
     if (expected.kind in TABLE_KINDS) != (actual.kind in TABLE_KINDS) or (
         expected.kind == "scalar" and actual.kind != "scalar"
     ):
-        return (f"the signature expects {_kind_text(expected)}; the sample is a {actual.kind}",)
+        return (
+            f"the signature expects {_kind_text(expected)}; the sample is {_kind_text(actual)}",
+        )
     problems = []
     missing = [n for n in expected.names if actual.field(n) is None]
     extra = [n for n in actual.names if expected.field(n) is None]
     if missing:
-        problems.append(f"missing column(s) {', '.join(missing)}")
+        problems.append(f"missing column(s) {_names(missing)}")
     if extra:
-        problems.append(f"column(s) not in the signature: {', '.join(extra)}")
+        problems.append(f"column(s) not in the signature: {_names(extra)}")
     for want in expected.fields:
         got = actual.field(want.name)
         if got is None:
@@ -540,5 +314,12 @@ def compare_schemas(expected: Schema, actual: Schema) -> tuple[str, ...]:
 
 def _kind_text(schema: Schema) -> str:
     if schema.kind in TABLE_KINDS:
-        return "a table of columns " + ", ".join(schema.names)
-    return f"a {schema.kind}"
+        return f"a table of columns {_names(schema.names)}"
+    return f"an {schema.kind}" if schema.kind == "ndarray" else f"a {schema.kind}"
+
+
+def _names(names: Sequence[str], show: int = 8) -> str:
+    """Names for a message: the first few, and how many there are in all."""
+    if len(names) <= show:
+        return ", ".join(names)
+    return f"{', '.join(names[:show])} ... ({len(names)} in all)"

@@ -24,6 +24,8 @@ from ..errors import GateFailed, InvalidInput
 
 SmokeTest = Callable[[Version], "CheckResult | bool"]
 """Loads a version and predicts on a sample; returns a result, or True/False."""
+SampleReader = Callable[[Version], Any]
+"""Reads a version's stored input sample (verified); None when it has none."""
 
 
 class CheckResult(_Frozen):
@@ -71,6 +73,8 @@ class CheckContext:
         now: the time of the evaluation (timezone-aware).
         smoke_test: loads the version and predicts on a sample, or None when
             no loader exists for its flavor.
+        sample: reads the version's stored input sample, or None when the
+            service offers no reader; called only by the checks that need it.
     """
 
     model: Model
@@ -84,6 +88,7 @@ class CheckContext:
     observations: Mapping[int, tuple[Observation, ...]] = field(default_factory=dict)
     now: datetime
     smoke_test: SmokeTest | None = None
+    sample: SampleReader | None = None
 
     def __post_init__(self) -> None:
         if self.now.utcoffset() is None:

@@ -128,6 +128,37 @@ def _show_version(v: Version) -> None:
         line("tags: " + safe(", ".join(f"{k}={x}" for k, x in v.tags.items())))
     for c in v.caveats:
         line(f"caveat: {safe(c)}")
+    _show_contract(v)
+
+
+def _show_contract(v: Version) -> None:
+    """The contract: each schema's fields, the runtime and the stored sample."""
+    from ..contract import as_signature
+
+    if v.contract is None:
+        line("contract: none")
+        return
+    sig = as_signature(v.contract)
+    if sig is None:
+        line("contract: free-form, keys " + safe(", ".join(sorted(str(k) for k in v.contract))))
+        return
+    for side, schema in (("inputs", sig.inputs), ("outputs", sig.outputs)):
+        if schema is None:
+            line(f"{side}: not declared")
+            continue
+        table(
+            ("field", "dtype", "shape", "nullable"),
+            (
+                (f.name, f.dtype, str(list(f.shape)), "yes" if f.nullable else "no")
+                for f in schema.fields
+            ),
+            title=f"{side} ({schema.kind})",
+        )
+    rt = sig.runtime
+    line(f"runtime: {safe(rt.framework or '-')} {safe(rt.framework_version or '')}".rstrip())
+    if sig.sample is not None:
+        cut = " (cut: more rows were given)" if sig.sample.truncated else ""
+        line(f"sample: {sig.sample.rows} rows in {sig.sample.path}{cut}")
 
 
 @app.command()

@@ -43,6 +43,14 @@ def register(
     no_capture: Annotated[
         bool, typer.Option("--no-capture", help="Do not capture environment and git state.")
     ] = False,
+    signature: Annotated[
+        Path | None, typer.Option(help="Signature (contract) as a JSON file.")
+    ] = None,
+    sample: Annotated[
+        Path | None,
+        typer.Option(help="Input sample: .csv, .parquet or .npy; infers the signature if none."),
+    ] = None,
+    sample_rows: Annotated[int, typer.Option(help="Rows of the sample to keep.")] = 100,
     as_json: JsonOpt = False,
 ) -> None:
     """Register a new immutable version from files or a directory."""
@@ -65,6 +73,7 @@ def register(
     # leaves no new registry behind; the size of the whole upload decides
     # whether a progress bar is drawn.
     total = sum(p.stat().st_size for _, p in files.collect(paths))
+    contract = _contract(signature, sample, sample_rows) if signature or sample else {}
     with open_registry(create=True) as registry, progress(total, f"storing {name}") as advance:
         version = registry.register(
             name,
@@ -89,7 +98,14 @@ def register(
             environment={"image_digest": image_digest} if image_digest else None,
             capture_environment=not no_capture,
             progress=advance,
+            **contract,
         )
+    if sample is not None:
+        from ..contract import as_signature
+
+        sig = as_signature(version.contract)
+        if sig is not None and sig.sample is not None and sig.sample.truncated:
+            line(f"sample cut to its first {sig.sample.rows} rows (--sample-rows)", err=True)
     if as_json:
         emit_json(version_json(version))
     else:
@@ -97,6 +113,32 @@ def register(
             f"registered {safe(version.uri)} (semver {safe(version.semver)}, "
             f"{len(version.artifacts)} files, {version.size} bytes)"
         )
+
+
+def _contract(signature: Path | None, sample: Path | None, rows: int) -> dict[str, Any]:
+    """The signature and sample arguments of ``register``, read and checked up front.
+
+    Checked before the registry is opened, so a bad file leaves nothing behind.
+    """
+    from .. import sample as samples
+    from ..contract import parse_signature
+    from ..errors import InvalidInput
+    from ..services import contracts
+
+    parsed = None
+    if signature is not None:
+        try:
+            text = signature.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InvalidInput(f"signature file {signature} cannot be read: {exc}") from None
+        parsed = parse_signature(text)
+    samples.check_rows(rows)
+    data = None
+    if sample is not None:
+        data = samples.read_file(sample, rows, None if parsed is None else parsed.inputs)
+    # The same check the registry runs, here before anything is opened or written.
+    contracts.prepare(signature=parsed, sample=data, contract=None, sample_rows=rows)
+    return {"signature": parsed, "sample": data, "sample_rows": rows}
 
 
 def _data_refs(snapshots: list[str], hashes: list[str]) -> list[Any]:

@@ -17,7 +17,8 @@ from typing import Any
 
 from .. import limits, validation
 from .. import sample as samples
-from ..contract import SAMPLE_PATH, SampleRef, Signature, conformance, parse_signature, schema_of
+from ..contract import SAMPLE_PATH, SampleRef, Signature, conformance, parse_signature
+from ..contract_infer import schema_of
 from ..domain import Artifact, Version
 from ..errors import InvalidInput
 

@@ -27,7 +27,7 @@ from ..store import models as model_rows
 from ..store import versions as version_rows
 from ..store.rows import to_dt
 from . import audit as log
-from . import notes
+from . import contracts, notes
 from .base import Context, version_row
 from .governance import GovernanceService
 
@@ -133,6 +133,7 @@ class ReleaseService:
             observations={k: tuple(o) for k, o in by_number.items()},
             now=to_dt(v.chain.at),
             smoke_test=None,
+            sample=contracts.sample_reader(self.ctx.blobs.read_verified),
         )
 
     def evaluate(
