@@ -1,0 +1,340 @@
+"""Signatures as pure values: inference from every kind of input, the JSON form, the
+contract diff's rules, a sample's conformance, and the sample's Parquet round trip."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from pydantic import ValidationError
+from sklearn.datasets import load_breast_cancer
+from sklearn.linear_model import LogisticRegression
+
+from modelbook import InvalidInput, Signature, diff_contracts, infer_signature
+from modelbook import sample as samples
+from modelbook.contract import FieldSpec, Schema, as_signature, conformance, parse_signature
+
+
+@pytest.fixture(scope="module")
+def cancer() -> tuple[pd.DataFrame, pd.Series]:
+    data = load_breast_cancer(as_frame=True)
+    return data.data, data.target
+
+
+def fields(sig_or_schema: Signature | Schema) -> list[tuple[str, str, tuple[int, ...], bool]]:
+    schema = sig_or_schema.inputs if isinstance(sig_or_schema, Signature) else sig_or_schema
+    return [(f.name, f.dtype, f.shape, f.nullable) for f in schema.fields]
+
+
+# inference ----------------------------------------------------------------------------
+
+
+def test_a_real_dataframe_and_model(cancer: tuple[pd.DataFrame, pd.Series]) -> None:
+    X, y = cancer
+    model = LogisticRegression(max_iter=5000).fit(X, y)
+    sig = infer_signature(X, model.predict(X), model=model)
+    assert sig.inputs.kind == "dataframe" and len(sig.inputs.fields) == 30
+    assert fields(sig)[0] == ("mean radius", "float64", (-1,), False)
+    assert sig.outputs is not None and sig.outputs.kind == "ndarray"
+    assert fields(sig.outputs) == [("array", "int64", (-1,), False)]
+    import sklearn
+
+    assert sig.runtime.framework == "scikit-learn"
+    assert sig.runtime.framework_version == sklearn.__version__
+    proba = infer_signature(X, model.predict_proba(X)).outputs
+    assert proba is not None and fields(proba) == [("array", "float64", (-1, 2), False)]
+
+
+def test_dataframe_dtypes_and_nullability() -> None:
+    df = pd.DataFrame(
+        {
+            "age": [31, 45, 28],
+            "income": [1.5, np.nan, 2.0],
+            "n": pd.array([1, None, 3], dtype="Int64"),
+            "flag": [True, False, True],
+            "city": ["Oslo", None, "Rome"],
+            "grade": pd.Categorical(["a", "b", "a"]),
+            "when": pd.to_datetime(["2026-01-01", "2026-02-01", None]),
+            "small": np.array([1, 2, 3], dtype=np.int32),
+        }
+    )
+    assert fields(infer_signature(df)) == [
+        ("age", "int64", (-1,), False),
+        ("income", "float64", (-1,), True),
+        ("n", "int64", (-1,), True),
+        ("flag", "bool", (-1,), False),
+        ("city", "string", (-1,), True),
+        ("grade", "category", (-1,), False),
+        ("when", "datetime", (-1,), True),
+        ("small", "int32", (-1,), False),
+    ]
+
+
+def test_series_arrays_records_and_scalars() -> None:
+    assert fields(infer_signature(pd.Series([1.0, None], name="score"))) == [
+        ("score", "float64", (-1,), True)
+    ]
+    assert infer_signature(pd.Series(["a"])).inputs.kind == "series"
+    assert fields(infer_signature(np.zeros((4, 2, 3), dtype=np.float32))) == [
+        ("array", "float32", (-1, 2, 3), False)
+    ]
+    assert fields(infer_signature(np.array([1.0, np.nan]))) == [("array", "float64", (-1,), True)]
+    assert fields(infer_signature(np.array(["a", None], dtype=object))) == [
+        ("array", "string", (-1,), True)
+    ]
+    records = [
+        {"user": "u1", "clicks": 3, "ctr": 0.1, "tags": [1, 2]},
+        {"user": "u2", "clicks": 2.5, "tags": [3, 4]},
+        {"user": None, "clicks": 1, "ctr": 0.3, "tags": None},
+    ]
+    assert fields(infer_signature(records)) == [
+        ("user", "string", (-1,), True),
+        ("clicks", "float64", (-1,), False),
+        ("ctr", "float64", (-1,), True),  # missing from a row: nullable
+        ("tags", "int64", (-1, 2), True),
+    ]
+    assert infer_signature(records).inputs.kind == "records"
+    for value, dtype, null in (
+        (3, "int64", False),
+        (2.5, "float64", False),
+        (float("nan"), "float64", True),
+        ("text", "string", False),
+        (True, "bool", False),
+        (np.float32(1.5), "float32", False),
+        (np.array(7), "int64", False),
+    ):
+        sig = infer_signature(value)
+        assert sig.inputs.kind == "scalar" and fields(sig) == [("value", dtype, (), null)], value
+
+
+def test_runtime_given_or_read_from_the_installed_package() -> None:
+    sig = infer_signature([{"a": 1}], framework="numpy")
+    assert sig.runtime.framework == "numpy" and sig.runtime.framework_version == np.__version__
+    sig = infer_signature([{"a": 1}], framework="scikit-learn", framework_version="1.4.2")
+    assert sig.runtime.framework_version == "1.4.2"
+    assert infer_signature([{"a": 1}]).runtime.framework is None
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ([], "the list is empty"),
+        ([1, 2], "row 0 is a int"),
+        ([{1: "a"}], "key of type int"),
+        (np.zeros(2, dtype=[("a", "i4"), ("b", "f8")]), "structured array"),
+        (pd.DataFrame(), "no columns"),
+        (pd.DataFrame([[1, 2]], columns=["a", "a"]), "column 'a' appears twice"),
+        (pd.DataFrame({"a\x00": [1]}), "NUL"),
+        (pd.DataFrame({"x" * 600: [1]}), "the limit is 512"),
+        ({"a": 1}, "cannot infer a signature of inputs of type dict"),
+        (None, "cannot infer a signature of inputs of type NoneType"),
+    ],
+)
+def test_what_cannot_be_described_is_a_clear_error(value: Any, message: str) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        infer_signature(value)
+
+
+# the value and its JSON -------------------------------------------------------------------
+
+
+def test_a_signature_is_read_only_and_round_trips_through_json(
+    cancer: tuple[pd.DataFrame, pd.Series],
+) -> None:
+    sig = infer_signature(cancer[0], cancer[1])
+    with pytest.raises(ValidationError):
+        sig.inputs.fields[0].name = "x"  # type: ignore[misc]
+    assert isinstance(sig.inputs.fields, tuple)
+    assert parse_signature(sig.to_json()) == sig
+    assert parse_signature(json.loads(sig.to_json())) == sig
+    assert as_signature(sig.model_dump(mode="json")) == sig
+    assert as_signature({"inputs": [{"n": "x"}]}) is None  # a free-form contract of old
+    assert as_signature(None) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("{not json", "not valid JSON"),
+        ([1], "must be a Signature or its JSON object"),
+        ({"inputs": {"kind": "dataframe", "fields": []}}, "at least one field"),
+        ({"inputs": {"kind": "table", "fields": []}}, "inputs.kind"),
+        (
+            {"inputs": {"kind": "dataframe", "fields": [{"name": "a", "dtype": "int"}]}},
+            "inputs.fields.0.dtype",
+        ),
+        (
+            {"inputs": {"kind": "records", "fields": [{"name": "a", "dtype": "bool"}] * 2}},
+            "named twice",
+        ),
+        ({"inputs": {"kind": "scalar", "fields": [{"name": "a", "dtype": "bool"}]}, "x": 1}, "x"),
+    ],
+)
+def test_a_bad_signature_names_the_field(value: Any, message: str) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        parse_signature(value)
+
+
+# the diff --------------------------------------------------------------------------------
+
+
+def sig(*specs: tuple[str, str] | FieldSpec, outputs: Schema | None = None, **rt: str) -> Signature:
+    built = [
+        s if isinstance(s, FieldSpec) else FieldSpec(name=s[0], dtype=s[1])  # type: ignore[arg-type]
+        for s in specs
+    ]
+    return Signature(
+        inputs=Schema(kind="dataframe", fields=tuple(built)),
+        outputs=outputs,
+        runtime=rt,  # type: ignore[arg-type]
+    )
+
+
+def changes(old: Signature, new: Signature) -> list[tuple[str, str, bool]]:
+    return [(c.field, c.change, c.compatible) for c in diff_contracts(old, new).changes]
+
+
+def test_the_same_contract_has_no_changes(cancer: tuple[pd.DataFrame, pd.Series]) -> None:
+    d = diff_contracts(infer_signature(cancer[0]), infer_signature(cancer[0].copy()))
+    assert not d.changed and d.compatible
+
+
+def test_a_renamed_column_of_real_data_looks_renamed(
+    cancer: tuple[pd.DataFrame, pd.Series],
+) -> None:
+    X = cancer[0]
+    d = diff_contracts(infer_signature(X), infer_signature(X.rename(columns={"mean radius": "r"})))
+    assert [(c.field, c.change, c.before and c.before.name) for c in d.changes] == [
+        ("r", "renamed", "mean radius")
+    ]
+    assert not d.compatible and d.incompatible == d.changes
+
+
+def test_diff_rules_for_inputs() -> None:
+    base = sig(("a", "int32"), ("b", "string"))
+    assert changes(base, sig(("a", "int32"))) == [("b", "removed", False)]
+    nullable = FieldSpec(name="c", dtype="float64", nullable=True)
+    assert changes(base, sig(("a", "int32"), ("b", "string"), nullable)) == [("c", "added", True)]
+    assert changes(base, sig(("a", "int32"), ("b", "string"), ("c", "float64"))) == [
+        ("c", "added", False)
+    ]
+    assert changes(base, sig(("a", "int64"), ("b", "string"))) == [("a", "dtype", True)]
+    assert changes(base, sig(("a", "float64"), ("b", "string"))) == [("a", "dtype", True)]
+    assert changes(base, sig(("a", "int8"), ("b", "string"))) == [("a", "dtype", False)]
+    assert changes(base, sig(("a", "int32"), ("b", "int64"))) == [("b", "dtype", False)]
+    opt = FieldSpec(name="a", dtype="int32", nullable=True)
+    assert changes(base, sig(opt, ("b", "string"))) == [("a", "nullable", True)]
+    assert changes(sig(opt, ("b", "string")), base) == [("a", "nullable", False)]
+    wide = FieldSpec(name="a", dtype="int32", shape=(-1, 3))
+    assert changes(base, sig(wide, ("b", "string"))) == [("a", "shape", False)]
+    anysize = FieldSpec(name="a", dtype="int32", shape=(-1, -1))
+    assert changes(sig(wide, ("b", "string")), sig(anysize, ("b", "string"))) == [
+        ("a", "shape", True)
+    ]
+    as_array = Signature(inputs=Schema(kind="ndarray", fields=base.inputs.fields))
+    assert changes(base, as_array) == [("ndarray", "kind", False)]
+
+
+def test_diff_rules_for_outputs_and_runtime() -> None:
+    out = Schema(kind="ndarray", fields=(FieldSpec(name="array", dtype="int64"),))
+    out2 = Schema(kind="ndarray", fields=(FieldSpec(name="array", dtype="float64"),))
+    assert changes(sig(("a", "bool"), outputs=out), sig(("a", "bool"), outputs=out2)) == [
+        ("array", "dtype", False)
+    ]
+    assert changes(sig(("a", "bool")), sig(("a", "bool"), outputs=out)) == [("*", "added", True)]
+    assert changes(sig(("a", "bool"), outputs=out), sig(("a", "bool"))) == [("*", "removed", False)]
+    old = sig(("a", "bool"), framework="scikit-learn", framework_version="1.4")
+    assert changes(old, sig(("a", "bool"), framework="scikit-learn", framework_version="1.5")) == [
+        ("framework_version", "runtime", True)
+    ]
+    assert changes(old, sig(("a", "bool"), framework="xgboost")) == [
+        ("framework", "runtime", False)
+    ]
+
+
+# conformance -------------------------------------------------------------------------
+
+
+def test_a_sample_conforms_or_each_problem_is_named(
+    cancer: tuple[pd.DataFrame, pd.Series],
+) -> None:
+    X = cancer[0]
+    inputs = infer_signature(X).inputs
+    assert conformance(inputs, X.head(10)) == ()
+    assert conformance(inputs, X.head(3).to_dict("records")) == ()  # records are tables too
+    broken = X.head(5).drop(columns=["mean area"]).assign(extra=1)
+    broken["mean radius"] = broken["mean radius"].astype(str)
+    broken.loc[0, "mean texture"] = np.nan
+    problems = conformance(inputs, broken)
+    assert problems == (
+        "missing column(s) mean area",
+        "column(s) not in the signature: extra",
+        "mean radius: dtype string, the signature says float64",
+        "mean texture: has missing values; the signature says not nullable",
+    )
+    assert "the sample is an ndarray" in conformance(inputs, X.to_numpy())[0]
+    # Integers are valid where floats are expected (what CSV gives for whole numbers).
+    assert conformance(inputs, X.head(2).round().astype("int64")) == ()
+
+
+# the stored sample ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pd.DataFrame(
+            {
+                "n": pd.array([1, None], dtype="Int64"),
+                "s": ["x", None],
+                "c": pd.Categorical(["u", "v"]),
+                "t": pd.to_datetime(["2026-01-01", "2026-01-02"]),
+                "i32": np.array([1, 2], dtype=np.int32),
+            }
+        ),
+        pd.Series([0.5, 1.5], name="score"),
+        np.arange(24, dtype=np.float32).reshape(4, 2, 3),
+        np.array([1, 2, 3], dtype=np.uint8),
+        [{"a": 1, "b": "x"}, {"a": 2, "b": None}],
+        3.5,
+    ],
+    ids=["dataframe", "series", "tensor", "vector", "records", "scalar"],
+)
+def test_every_kind_of_sample_round_trips_with_its_dtypes(value: Any) -> None:
+    schema = infer_signature(value).inputs
+    back = samples.decode(samples.encode(value, schema))
+    assert infer_signature(back).inputs == schema
+    if isinstance(value, pd.DataFrame):
+        pd.testing.assert_frame_equal(back, value, check_dtype=True)
+    elif isinstance(value, np.ndarray):
+        assert back.dtype == value.dtype and (back == value).all()
+    else:
+        assert back.equals(value) if isinstance(value, pd.Series) else back == value
+
+
+def test_sample_files_are_read_or_refused_by_name(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"a": range(150), "b": ["x"] * 150})
+    frame.to_csv(tmp_path / "s.csv", index=False)
+    frame.to_parquet(tmp_path / "s.parquet")
+    np.save(tmp_path / "s.npy", np.ones((150, 3)))
+    assert len(samples.read_file(tmp_path / "s.csv", 100)) == 101  # one more tells a cut
+    assert list(samples.read_file(tmp_path / "s.parquet", 10).columns) == ["a", "b"]
+    assert samples.read_file(tmp_path / "s.npy", 100).shape == (101, 3)
+    (tmp_path / "s.txt").write_text("x")
+    with pytest.raises(InvalidInput, match=r"unsupported file type '\.txt'"):
+        samples.read_file(tmp_path / "s.txt")
+    with pytest.raises(InvalidInput, match="no such file"):
+        samples.read_file(tmp_path / "gone.csv")
+    (tmp_path / "bad.parquet").write_bytes(b"not parquet")
+    with pytest.raises(InvalidInput, match=r"sample .*bad\.parquet cannot be read"):
+        samples.read_file(tmp_path / "bad.parquet")
+    np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(InvalidInput, match=r"obj\.npy cannot be read"):
+        samples.read_file(tmp_path / "obj.npy")  # never unpickled
+    for rows in (0, -1, True, 10**9):
+        with pytest.raises(InvalidInput, match="sample rows"):
+            samples.check_rows(rows)
