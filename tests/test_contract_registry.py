@@ -270,3 +270,17 @@ def test_the_cli_imports_pandas_only_when_a_sample_is_used(
         home, "register", "ctr", str(model_file), "--sample", str(tmp_path / "s.csv")
     )
     assert code == 0 and {"pandas", "pyarrow"} <= loaded
+
+
+def test_every_field_of_a_contract_is_documented_in_cli_md(
+    cli: CLI, tmp_path: Path, model_file: Path
+) -> None:
+    from tests.test_cli_docs import DOC, _keys
+
+    pd.DataFrame({"a": [1.0], "b": ["x"]}).to_parquet(tmp_path / "s.parquet")
+    run = cli("register", "m", model_file, "--owner", "o", "--sample", tmp_path / "s.parquet",
+              "--json")  # fmt: skip
+    contract = run.json()["contract"]
+    section = DOC.read_text().split("### Contract", 1)[1].split("\n### ", 1)[0]
+    for key in _keys(contract):
+        assert f"`{key}`" in section, key
