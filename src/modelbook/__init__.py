@@ -3,7 +3,16 @@
 The public API is what this module names; everything else is internal.
 """
 
-from .contract import FieldSpec, Runtime, SampleRef, Schema, Signature, infer_signature
+from .contract import (
+    FieldSpec,
+    Runtime,
+    SampleRef,
+    Schema,
+    Signature,
+    as_signature,
+    infer_signature,
+    parse_signature,
+)
 from .contract_diff import ContractDiff, FieldChange, diff_contracts
 from .domain import (
     Alias,
@@ -71,6 +80,8 @@ __all__ = [
     "VerifyReport",
     "Version",
     "__version__",
+    "as_signature",
     "diff_contracts",
     "infer_signature",
+    "parse_signature",
 ]
