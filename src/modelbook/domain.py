@@ -70,13 +70,38 @@ class FrozenDict(dict[Any, Any]):
         return (dict, (dict(self),))
 
 
+# Values with nothing inside them to change: :func:`freeze` returns them as they are.
+_LEAVES = frozenset({str, int, float, bool, type(None)})
+
+
 def freeze(value: Any) -> Any:
     """A deeply read-only copy: mappings become :class:`FrozenDict`, lists tuples."""
+    if type(value) in _LEAVES:
+        return value
     if isinstance(value, Mapping):
-        return FrozenDict({k: freeze(v) for k, v in value.items()})
+        return FrozenDict({k: freeze(v) for k, v in value.items()}) if value else _EMPTY
     if isinstance(value, list | tuple):
         return tuple(freeze(v) for v in value)
     return value
+
+
+# The one empty read-only mapping: nothing can change it, so every value shares it.
+_EMPTY = FrozenDict()
+
+
+def _frozen_map(value: Mapping[Any, Any]) -> FrozenDict:
+    """:func:`freeze` of a validated mapping, without a walk when its values are leaves.
+
+    A read builds several of these per version (tags, params, each metric's
+    slice); the empty ones, the most common, are all the one shared ``_EMPTY``.
+    """
+    if not value:
+        return _EMPTY
+    leaves = _LEAVES
+    for item in value.values():
+        if type(item) not in leaves:
+            return freeze(value)  # type: ignore[no-any-return]
+    return FrozenDict(value)
 
 
 def thaw(value: Any) -> Any:
@@ -95,7 +120,7 @@ _V = TypeVar("_V")
 #: caller's edit reaching anyone else. Serialises as a plain object.
 FrozenMap = Annotated[
     Mapping[_K, _V],
-    AfterValidator(freeze),
+    AfterValidator(_frozen_map),
     PlainSerializer(thaw, return_type=dict),
 ]
 #: Any JSON object, read-only all the way down.

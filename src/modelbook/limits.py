@@ -52,7 +52,9 @@ def check_text(value: object, what: str, limit: int) -> str:
     if "\x00" in value:
         raise InvalidInput(f"{what} must not contain NUL characters")
     try:
-        value.encode("utf-8")
+        # ASCII text holds no surrogate: only other text needs the trial encoding.
+        if not value.isascii():
+            value.encode("utf-8")
     except UnicodeEncodeError:
         raise InvalidInput(
             f"{what} is not valid UTF-8 text (it holds a lone surrogate, e.g. from an "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import threading
 import time
@@ -64,8 +63,11 @@ class VersionCache:
         identity = self._identity(model, row)
         hit = self._items.get(row.id)
         if hit is not None and hit[0] == identity:
-            with contextlib.suppress(KeyError):
+            # A hit is every cached read: no context manager for the race with eviction.
+            try:  # noqa: SIM105
                 self._items.move_to_end(row.id)
+            except KeyError:
+                pass
             return hit[1]
         version = version_rows.version_from_row(model, row)
         with self._lock:

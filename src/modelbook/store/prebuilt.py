@@ -23,6 +23,7 @@ Values are always bound parameters, never spliced into the SQL text.
 from __future__ import annotations
 
 import contextlib
+import operator
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
@@ -33,8 +34,19 @@ from sqlalchemy.engine import Connection
 class _Compiled(NamedTuple):
     compiled: Any  # SQLCompiler
     sql: str
-    order: tuple[str, ...] | None  # bind names in positional order, or None (named)
+    # The bound values in positional order from a mapping of bind names, or None (named).
+    order: Callable[[Mapping[str, Any]], tuple[Any, ...]] | None
     fixed: dict[str, Any]  # values compiled into the statement (a LIMIT, say)
+
+
+def _positional(names: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """The values of ``names``, in that order, from a mapping (always a tuple)."""
+    if not names:
+        return lambda _values: ()
+    if len(names) == 1:
+        name = names[0]
+        return lambda values: (values[name],)
+    return operator.itemgetter(*names)
 
 
 def _observed(conn: Connection) -> bool:
@@ -70,8 +82,7 @@ class Prebuilt:
 
     def first(self, conn: Connection, params: Mapping[str, Any]) -> Any:
         """The first row the statement returns (a named tuple), or None."""
-        found = self._execute(conn, [params], fetch=1)
-        return found[0] if found else None
+        return self._execute(conn, [params], fetch=1)
 
     def all(self, conn: Connection, params: Mapping[str, Any]) -> list[Any]:
         """Every row the statement returns, as named tuples."""
@@ -95,23 +106,22 @@ class Prebuilt:
     def _compile(self, dialect: Any) -> _Compiled:
         keys = None if self.keys is None else list(self.keys)
         compiled = self.stmt.compile(dialect=dialect, column_keys=keys)
-        order = tuple(compiled.positiontup or ()) if compiled.positional else None
+        order = _positional(tuple(compiled.positiontup or ())) if compiled.positional else None
         fixed = {k: v for k, v in compiled.params.items() if v is not None}
         entry = _Compiled(compiled, compiled.string, order, fixed)
         self._compiled[dialect.name] = entry
         return entry
 
     def _execute(self, conn: Connection, rows: Sequence[Mapping[str, Any]], fetch: int) -> Any:
-        """Run the statement; ``fetch`` rows back: 0 none, 1 the first, -1 all, -2 all as
-        plain tuples."""
-        # Every read and write runs this: attribute lookups are kept few.
+        """Run the statement; ``fetch`` rows back: 0 none, 1 the first (or None), -1 all,
+        -2 all as plain tuples."""
+        # Every read and write runs this: attribute lookups, calls and
+        # temporary objects are kept few.
         dialect = conn.dialect
         entry = self._compiled.get(dialect.name) or self._compile(dialect)
         _, sql, order, fixed = entry
         values: Sequence[Mapping[str, Any]] = [{**fixed, **r} for r in rows] if fixed else rows
-        bound: Sequence[Any] = (
-            [tuple(v[k] for k in order) for v in values] if order is not None else values
-        )
+        bound: Sequence[Any] = [order(v) for v in values] if order is not None else values
         many = len(bound) > 1
         args: Any = bound if many else bound[0]
         if _observed(conn):
@@ -130,8 +140,11 @@ class Prebuilt:
             # whose state is unknown, is invalidated.
             conn._handle_dbapi_exception(e, sql, args, cursor, None)
         finally:
-            with contextlib.suppress(Exception):
+            # Best effort, as suppress() would do, without a context manager per statement.
+            try:  # noqa: SIM105
                 cursor.close()
+            except Exception:  # noqa: BLE001
+                pass
 
     def _traced(
         self,
@@ -182,16 +195,21 @@ class Prebuilt:
                     cursor.close()
 
     def _fetch(self, name: str, cursor: Any, fetch: int) -> Any:
-        found: Sequence[Any] = cursor.fetchall() if fetch < 0 else [cursor.fetchone()]
-        if not found or found[0] is None:
-            return []
-        if fetch == -2:
+        if fetch == 1:
+            one = cursor.fetchone()
+            if one is None:
+                return None
+            return (self._rows.get(name) or self._row_type(name, cursor))(*one)
+        found: Sequence[Any] = cursor.fetchall()
+        if not found or fetch == -2:
             return found
-        make = self._rows.get(name)
-        if make is None:
-            names = tuple(d[0] for d in cursor.description)
-            make = self._rows[name] = namedtuple("Row", names)
+        make = self._rows.get(name) or self._row_type(name, cursor)
         return [make(*r) for r in found]
+
+    def _row_type(self, name: str, cursor: Any) -> Callable[..., Any]:
+        """The named tuple of this statement's rows on dialect ``name``, made once."""
+        make = self._rows[name] = namedtuple("Row", tuple(d[0] for d in cursor.description))
+        return make
 
 
 def _before(

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import ValidationError
+from pydantic import ValidationError, create_model
+from pydantic_core import from_json
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
-from ..domain import Version
+from ..domain import Version, _Frozen
 from ..errors import IntegrityError
 from . import schema as t
 from .engine import Prebuilt
@@ -71,28 +71,45 @@ _WRITE_COLS = (
 )
 
 
+# The fields of a Version that come from its row's own columns, not its stored record.
+_ROW_FIELDS = frozenset(
+    {"model", "number", "semver", "stage", "tags", "created_at", "created_by"}
+    | {"aliases", "deprecated"}
+)
+# A version's stored record: the other fields of Version, with Version's own
+# types and defaults, so that the two cannot drift apart.
+_STORED_FIELDS: dict[str, Any] = {
+    name: (info.annotation, info)
+    for name, info in Version.model_fields.items()
+    if name not in _ROW_FIELDS
+}
+_Stored: type[_Frozen] = create_model("_Stored", __base__=_Frozen, **_STORED_FIELDS)
+
+
 def version_from_row(model: str, row: Row[Any]) -> Version:
     """Parse and validate one stored version.
 
-    Raises :class:`IntegrityError` naming the version when its stored record
-    cannot be read (a damaged or hand-edited row).
+    The stored record is parsed and validated in one pass over its JSON text
+    (``validate_json``, into read-only values: no ``json.loads``, no separate
+    freeze pass); the row's own columns are then validated with it into the
+    :class:`Version`, whose nested values, already validated, are taken as
+    they are. Raises :class:`IntegrityError` naming the version when its
+    stored record cannot be read (a damaged or hand-edited row).
     """
     try:
-        doc = json.loads(row.doc)
-        if not isinstance(doc, dict):
-            raise ValueError("the stored record is not a JSON object")
-        doc.update(
+        values = _Stored.model_validate_json(row.doc).__dict__.copy()
+        values.update(
             model=model,
             number=row.number,
             semver=row.semver,
             stage=row.stage,
-            tags=json.loads(row.tags),
+            tags=from_json(row.tags),
             created_at=to_dt(row.created_at),
             created_by=row.created_by,
             aliases=tuple(sorted(row.aliases.split(","))) if row.aliases else (),
             deprecated=row.deprecated_at is not None,
         )
-        return Version.model_validate(doc)
+        return Version.model_validate(values)
     except (ValueError, TypeError, ValidationError, OverflowError, RecursionError) as exc:
         first = str(exc).strip().splitlines()
         raise IntegrityError(
@@ -102,25 +119,33 @@ def version_from_row(model: str, row: Row[Any]) -> Version:
 
 
 _FROM_NAME = t.models.join(t.versions, _v.model_id == t.models.c.id)
-_BY_NAME = (
-    sa.select(*VERSION_COLS, *_WRITE_COLS)
-    .select_from(_FROM_NAME)
-    .where(t.models.c.name == sa.bindparam("name"))
+_FROM_ALIAS = t.models.join(t.aliases, _a.model_id == t.models.c.id).join(
+    t.versions, _v.id == _a.version_id
 )
-_BY_NUMBER = Lookup(_BY_NAME.where(_v.number == sa.bindparam("number")), t.models, t.versions)
-_BY_SEMVER = Lookup(_BY_NAME.where(_v.semver == sa.bindparam("semver")), t.models, t.versions)
-_LATEST = Lookup(_BY_NAME.order_by(_v.number.desc()).limit(1), t.models, t.versions)
-_BY_ALIAS = Lookup(
-    sa.select(*VERSION_COLS, *_WRITE_COLS)
-    .select_from(
-        t.models.join(t.aliases, _a.model_id == t.models.c.id).join(
-            t.versions, _v.id == _a.version_id
-        )
+
+
+def _lookups(*cols: Any) -> dict[str, sa.Select[Any]]:
+    """The one-row lookups of a version by kind of reference, selecting ``cols``."""
+    by_name = (
+        sa.select(*cols).select_from(_FROM_NAME).where(t.models.c.name == sa.bindparam("name"))
     )
-    .where(t.models.c.name == sa.bindparam("name"), _a.name == sa.bindparam("alias")),
-    t.models,
-    t.versions,
-)
+    return {
+        "number": by_name.where(_v.number == sa.bindparam("number")),
+        "semver": by_name.where(_v.semver == sa.bindparam("semver")),
+        "latest": by_name.order_by(_v.number.desc()).limit(1),
+        "alias": sa.select(*cols)
+        .select_from(_FROM_ALIAS)
+        .where(t.models.c.name == sa.bindparam("name"), _a.name == sa.bindparam("alias")),
+    }
+
+
+# A read selects the version's columns only; a writer (``lock``) also its model's
+# id and chain head, and locks the rows.
+_READ = {kind: Prebuilt(stmt) for kind, stmt in _lookups(*VERSION_COLS).items()}
+_WRITE = {
+    kind: Lookup(stmt, t.models, t.versions)
+    for kind, stmt in _lookups(*VERSION_COLS, *_WRITE_COLS).items()
+}
 
 
 def find(conn: Connection, name: str, kind: str, value: str, *, lock: bool = False) -> Any:
@@ -128,17 +153,20 @@ def find(conn: Connection, name: str, kind: str, value: str, *, lock: bool = Fal
 
     ``lock`` takes the model's row lock and then the version's, in that order
     (the order every writer uses), so the row read is the one the write sees
-    committed. None when there is no such version (or model).
+    committed; the row then also has the model's ``model_id``, ``risk_tier``,
+    ``event_seq`` and ``event_hash``. None when there is no such version (or model).
     """
     if kind == "number":
-        return _BY_NUMBER.first(conn, {"name": name, "number": int(value)}, lock)
-    if kind == "semver":
-        return _BY_SEMVER.first(conn, {"name": name, "semver": value}, lock)
-    if kind == "alias":
-        return _BY_ALIAS.first(conn, {"name": name, "alias": value}, lock)
-    if kind == "latest":
-        return _LATEST.first(conn, {"name": name}, lock)
-    raise ValueError(f"unknown version reference kind {kind!r}")
+        params: dict[str, Any] = {"name": name, "number": int(value)}
+    elif kind in ("semver", "alias"):
+        params = {"name": name, kind: value}
+    elif kind == "latest":
+        params = {"name": name}
+    else:
+        raise ValueError(f"unknown version reference kind {kind!r}")
+    if lock:
+        return _WRITE[kind].first(conn, params, True)
+    return _READ[kind].first(conn, params)
 
 
 def page(
