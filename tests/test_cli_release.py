@@ -16,6 +16,7 @@ import json
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ import pytest
 import sqlalchemy as sa
 
 from modelbook.cli import main
+from modelbook.cli.app import Options
 from tests.test_cli_docs import DATA_KEYS, DOC, _sections
 
 # The commands of this file, as docs/cli.md names their sections.
@@ -502,6 +504,43 @@ def test_rollback_prefers_a_healthy_version_and_takes_a_named_one(
     # A version named with --to must be a rollback target: 3 is now deprecated.
     refused = cli("rollback", "ctr", "--reason-code", "x", "--to", "3", user="dan")
     assert refused.code == 6 and "deprecated" in refused.err
+
+
+def test_an_alias_moved_after_the_command_started_is_a_conflict(
+    cli: CLI, files: Callable[[], Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two operators press enter at once; the second command reads the registry after the
+    first one's change. It exits 5 instead of stepping back twice (rollback) or replacing
+    a version its operator never saw (deploy); with --expect the operator says what
+    they saw, and that applies."""
+    setup_people_and_two_deploys(cli, files, tmp_path)
+    v3 = good(cli, files())
+    assert cli("promote", f"ctr/{v3}", "--to", "candidate").code == 0
+    assert cli("approve", f"ctr/{v3}", user="rita").code == 0
+    reset = Options.reset
+
+    def started_a_minute_ago(self: Options) -> None:
+        reset(self)
+        self.started = datetime.now(UTC) - timedelta(minutes=1)
+
+    monkeypatch.setattr(Options, "reset", started_a_minute_ago)
+    for args in (
+        ("rollback", "ctr", "--reason-code", "kpi_drop"),
+        ("deploy", f"ctr/{v3}", "--reason", "ship 3"),
+    ):
+        run = cli(*args, user="dan")
+        assert run.code == 5, (args, run.err)
+        assert (
+            "was moved to version 2 by dan" in run.err and "after this command started" in run.err
+        )
+    assert production(cli) == 2
+    assert (
+        cli("rollback", "ctr", "--reason-code", "kpi_drop", "--expect", "2", user="dan").code == 0
+    )
+    assert production(cli) == 1
+    monkeypatch.setattr(Options, "reset", reset)
+    assert cli("deploy", f"ctr/{v3}", "--reason", "ship 3", user="dan").code == 0
+    assert production(cli) == v3
 
 
 def test_swap_comment_watch_observe_and_show(

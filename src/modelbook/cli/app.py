@@ -16,6 +16,7 @@ import sys
 from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -49,10 +50,14 @@ class Options:
     uri: str | None = None
     blob_uri: str | None = None
     traceback: bool = False
+    #: When this invocation started: a serving alias that moved after it is not the
+    #: state the operator acted on (see ``cli.serving``).
+    started: datetime | None = None
 
     def reset(self) -> None:
         """Back to the defaults, before the next invocation's options are parsed."""
         self.uri, self.blob_uri, self.traceback = None, None, False
+        self.started = datetime.now(UTC)
 
 
 # Set by the root callback and read when a registry is opened; reset by every

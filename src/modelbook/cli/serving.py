@@ -9,14 +9,17 @@ drill that finds its target not ready prints what it checked and exits 9.
 from __future__ import annotations
 
 import dataclasses
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..errors import GateFailed
-from .app import JsonOpt, app, open_registry
+from ..errors import Conflict, GateFailed
+from .app import JsonOpt, app, open_registry, options
 from .release import UriArg, report_refusal
-from .render import emit_json, line, safe
+from .render import emit_json, fmt_time, line, safe
+
+if TYPE_CHECKING:
+    from ..registry import Registry
 
 AliasOpt = Annotated[str, typer.Option("--alias", help="The serving alias.")]
 
@@ -26,6 +29,29 @@ def _target(text: str | None) -> int | str | None:
     if text is None:
         return None
     return int(text) if text.isascii() and text.isdigit() else text
+
+
+def holder_at_start(registry: Registry, name: str, alias: str) -> int:
+    """The version ``alias`` points at (0: none), as the operator who started this command saw it.
+
+    A command runs for a good part of a second before it reads the registry
+    (the interpreter and its imports), so two operators who press enter at
+    the same moment can read one after the other's change. An alias moved
+    after this command started is therefore refused as :class:`Conflict`
+    (exit 5); the expectation returned then guards the rest of the way, to the
+    write. Raises Conflict.
+    """
+    found = next((a for a in registry.aliases(name) if a.name == alias), None)
+    if found is None:
+        return 0
+    started = options.started
+    if started is not None and found.updated_at >= started:
+        raise Conflict(
+            f"alias models:/{name}@{alias} was moved to version {found.version} by "
+            f"{found.updated_by} at {fmt_time(found.updated_at)}, after this command started: "
+            "check it and run the command again, or pass --expect VERSION"
+        )
+    return found.version
 
 
 def _was(number: int | None) -> str:
@@ -52,10 +78,9 @@ def deploy(
     """
     with open_registry(create=False) as registry:
         version = registry.get_version(uri)
-        held = {a.name: a.version for a in registry.aliases(version.model)}
-        previous = held.get(alias)
-        # The holder printed is the one replaced: had the alias moved since it was
-        # read, the registry refuses (exit 5) rather than replace another version.
+        # The holder printed is the one replaced: had the alias moved since the
+        # command started, the registry refuses (exit 5) rather than replace another version.
+        previous = holder_at_start(registry, version.model, alias) or None
         guard = (0 if previous is None else previous) if expect is None else expect
         try:
             result = registry.deploy(version.uri, reason=reason, alias=alias, expect=guard)
@@ -114,7 +139,8 @@ def rollback(
         int | None,
         typer.Option(
             help="Roll back only if the alias still points at this version (else exit 5); "
-            "what automation that reacts to one alert should pass."
+            "what automation that reacts to one alert should pass. "
+            "Default: where it pointed when the command started."
         ),
     ] = None,
     drill: Annotated[
@@ -143,6 +169,10 @@ def rollback(
         _drill(name, alias, _target(to), as_json)
         return
     with open_registry(create=False) as registry:
+        if expect is None and not dry_run:
+            # Two operators rolling back at once must not step back twice: the second
+            # finds the alias moved since its command started and exits 5, as deploy does.
+            expect = holder_at_start(registry, name, alias)
         plan = registry.rollback(
             name,
             reason_code=reason_code or "",
