@@ -332,6 +332,22 @@ def test_a_head_proves_history_unchanged_while_new_events_follow(flow: Flow) -> 
     assert later.head != head
 
 
+def test_a_head_beyond_the_end_of_the_log_says_so(flow: Flow) -> None:
+    """A head taken before the newest events were deleted names events the log no
+    longer has; verification says exactly that."""
+    reg = flow.reg
+    head = reg.audit_head()
+    _, through, count, digest = head.split(":")
+    ahead = f"h1:{int(through) + 50}:{int(count) + 50}:{digest}"
+    result = reg.verify_audit(expect_head=ahead)
+    assert not result.ok and result.expected_head_ok is False
+    assert result.expected_head_problem is not None
+    assert f"names event {int(through) + 50} but the log ends at event {through}" in (
+        result.expected_head_problem
+    )
+    assert reg.verify_audit(expect_head=head).expected_head_problem is None
+
+
 @pytest.mark.parametrize("rewrite", ["edit an actor", "drop a rollback", "rename a reason"])
 def test_a_consistent_rewrite_passes_plain_verify_but_not_an_earlier_head(
     flow: Flow, rewrite: str
@@ -367,7 +383,17 @@ def test_a_rewrite_that_changes_nothing_keeps_the_head(flow: Flow) -> None:
     assert reg.audit_head() == head
 
 
-@pytest.mark.parametrize("bad", ["", "h1:1:1:xyz", "h2:1:1:" + "a" * 64, "latest"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "h1:1:1:xyz",
+        "h2:1:1:" + "a" * 64,
+        "latest",
+        "h1:99999999999999999999999:1:" + "a" * 64,
+        "h1:1:9223372036854775808:" + "a" * 64,
+    ],
+)
 def test_a_malformed_head_is_invalid_input(flow: Flow, bad: str) -> None:
     with pytest.raises(InvalidInput, match="h1:ID:COUNT:SHA256"):
         flow.reg.verify_audit(expect_head=bad)

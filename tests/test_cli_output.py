@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from modelbook.cli.render import safe
-from modelbook.errors import ERROR_KINDS, ModelbookError, NotFound
+from modelbook.errors import ERROR_KINDS, GateFailed, ModelbookError, NotFound
 from modelbook.registry import Registry
 from tests import test_cli
 from tests.test_cli import CLI
@@ -203,6 +203,29 @@ def test_errors_are_one_escaped_line_with_the_kinds_exit_code(
         assert run.code == kind.exit_code, (kind, run)
         assert run.err == "error: bad\\nthing\\x1b[1A\\x1b[2K\n"
         assert run.out == ""
+
+
+def test_a_refused_gate_is_one_error_line_listing_its_failing_checks(
+    cli: CLI, model_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A gate's message names a failing check a line; the error line joins them with
+    semicolons instead of showing a literal newline, and user text stays escaped."""
+    cli("register", "ctr", model_file, "--owner", "o", "--no-capture")
+
+    def refuse(self: Registry, uri: str) -> None:
+        raise GateFailed(
+            "models:/ctr/1 cannot enter 'candidate': 2 required check(s) failed\n"
+            "- lineage_complete: missing code.commit\n"
+            f"- metric: auc on 'a\nb{REWRITE}' is 0.5"
+        )
+
+    monkeypatch.setattr(Registry, "get_version", refuse)
+    run = cli("show", "ctr/1")
+    assert run.code == 9
+    assert run.err == (
+        "error: models:/ctr/1 cannot enter 'candidate': 2 required check(s) failed; "
+        "lineage_complete: missing code.commit; metric: auc on 'a\\nb\\x1b[1A\\x1b[2K' is 0.5\n"
+    )
 
 
 def test_gate_failed_and_permission_denied_have_codes_9_and_10() -> None:

@@ -364,6 +364,15 @@ def test_bad_input_gets_its_exit_code(cli: CLI, files: Callable[[], Path], tmp_p
     assert unknown.code == 6 and "unknown stage 'candidat'" in unknown.err
     neither = cli("promote", f"ctr/{v1}")
     assert neither.code == 6 and "--to STAGE" in neither.err
+    both = cli("promote", f"ctr/{v1}", "--to", "candidate", "--auto")
+    assert both.code == 6 and "not both" in both.err
+    # A policy file that is a FIFO is refused at once, never waited on.
+    os.mkfifo(tmp_path / "fifo.toml")
+    fifo = cli("policy", "set", tmp_path / "fifo.toml")
+    assert fifo.code == 6 and "is a FIFO (named pipe), not a regular file" in fifo.err, fifo.err
+    os.mkfifo(tmp_path / "fifo.json")
+    fifo = cli("register", "ctr", files(), "--signature", tmp_path / "fifo.json", "--no-capture")
+    assert fifo.code == 6 and "signature file" in fifo.err and "not a regular file" in fifo.err
     assert cli("promote", f"ctr/{v1}", "--to", "candidate").code == 0
 
     # Deploying a version that is not approved is refused by the stage graph, exit 6.

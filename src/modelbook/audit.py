@@ -34,6 +34,7 @@ from .errors import InvalidInput
 
 GENESIS = "0" * 64
 _HEAD_PREFIX = "h1"
+_MAX_ID = 2**63 - 1
 
 #: The fields an event's encoding covers, besides ``before``, ``after``,
 #: ``subject`` and ``reason``, which live in the encoding only.
@@ -230,6 +231,9 @@ def parse_head(text: str) -> tuple[int, int, str]:
         or not parts[2].isdigit()
         or len(parts[3]) != 64
         or not all(c in "0123456789abcdef" for c in parts[3])
+        # Ids and counts are the database's 64-bit integers.
+        or max(len(parts[1]), len(parts[2])) > 19
+        or max(int(parts[1]), int(parts[2])) > _MAX_ID
     ):
         raise InvalidInput(
             f"invalid head {str(text)[:100]!r}: expected h1:ID:COUNT:SHA256 as printed by "

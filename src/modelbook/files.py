@@ -328,6 +328,32 @@ def open_regular(
     return fd, st
 
 
+def read_text(path: str | os.PathLike[str], what: str, max_chars: int) -> str:
+    """The UTF-8 text of a small regular file given on the command line (a policy, a
+    signature), read once through :func:`open_regular`: a FIFO or a device is
+    refused, never waited on.
+
+    ``max_chars`` is the limit of the text the file holds (``limits``); at most
+    four bytes a character are read, and more is refused here instead of being
+    read into memory. Raises InvalidInput naming ``what`` and the path: not a
+    regular file, unreadable, too large, not UTF-8.
+    """
+    try:
+        fd, _ = open_regular(path, what, InvalidInput)
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {what} {show(path)}: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "rb") as f:
+        data = f.read(4 * max_chars + 1)
+    if len(data) > 4 * max_chars:
+        raise InvalidInput(f"{what} {show(path)} is larger than {max_chars:,} characters allow")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(
+            f"{what} {show(path)}: not UTF-8 text ({exc.reason} at byte {exc.start})"
+        ) from None
+
+
 def _identity(st: os.stat_result) -> tuple[int, int, int]:
     # Any write moves mtime and ctime, and appending or truncating moves the size.
     return st.st_size, st.st_mtime_ns, st.st_ctime_ns

@@ -24,7 +24,7 @@ import typer.main
 from typer.core import TyperGroup
 from typer.models import CommandInfo, TyperInfo
 
-from ..errors import InvalidInput, ModelbookError
+from ..errors import GateFailed, InvalidInput, ModelbookError
 from .render import line, safe
 
 if TYPE_CHECKING:
@@ -263,11 +263,24 @@ def main(argv: list[str] | None = None) -> None:
     except ModelbookError as exc:
         if options.traceback:
             raise
-        _fail(f"error: {exc}", exc.exit_code)
+        _fail(f"error: {_one_line(exc)}", exc.exit_code)
     except Exception as exc:  # the boundary: a bug, too, gets one line and exit 1
         if options.traceback:
             raise
         _fail(f"error: unexpected {type(exc).__name__}: {exc} (--traceback shows where)", 1)
+
+
+def _one_line(exc: ModelbookError) -> str:
+    """The message of ``exc`` for the one error line.
+
+    A refused gate names one failing check a line (``\n- check: ...``, see
+    :meth:`modelbook.checks.base.GateOutcome.refusal`); on the error line they
+    follow its summary, separated by semicolons. Any other newline is the
+    message's own text and is shown escaped.
+    """
+    if isinstance(exc, GateFailed):
+        return "; ".join(str(exc).split("\n- "))
+    return str(exc)
 
 
 def _fail(message: str, code: int) -> None:

@@ -75,19 +75,14 @@ def audit_verify(
                 ],
                 "head": result.head,
                 "expected_head_ok": result.expected_head_ok,
+                "expected_head_problem": result.expected_head_problem,
             }
         )
     else:
         for b in result.breaks:
             line(safe(f"broken: {b}"), err=True)
-        if result.expected_head_ok is False:
-            line(
-                safe(
-                    f"changed: the history up to {expect_head} no longer matches that head "
-                    "(an event before it was edited, removed or added)"
-                ),
-                err=True,
-            )
+        if result.expected_head_problem is not None:
+            line(safe(f"changed: {result.expected_head_problem}"), err=True)
         status = "OK" if result.ok else "BROKEN"
         line(
             f"verified {result.events} events in {result.chains} chains: {status}; "

@@ -56,14 +56,10 @@ def policy_set(
     as_json: JsonOpt = False,
 ) -> None:
     """Check and store the release policy (admin); each problem names its line."""
+    from .. import files, limits
     from ..errors import InvalidInput
 
-    try:
-        text = file.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidInput(f"{file}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except OSError as exc:
-        raise InvalidInput(f"cannot read policy file {file}: {exc.strerror or exc}") from None
+    text = files.read_text(file, "policy file", limits.MAX_TEXT)
     with open_registry(create=False) as registry:
         # The file's name is what errors cite, and its suffix picks the format.
         try:

@@ -122,16 +122,13 @@ def _contract(signature: Path | None, sample: Path | None, rows: int) -> dict[st
     """
     from .. import sample as samples
     from ..contract import parse_signature
-    from ..errors import InvalidInput
     from ..services import contracts
 
     parsed = None
     if signature is not None:
-        try:
-            text = signature.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InvalidInput(f"signature file {signature} cannot be read: {exc}") from None
-        parsed = parse_signature(text)
+        from .. import files, limits
+
+        parsed = parse_signature(files.read_text(signature, "signature file", limits.MAX_TEXT))
     samples.check_rows(rows)
     data = None
     if sample is not None:

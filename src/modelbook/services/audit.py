@@ -125,6 +125,8 @@ class VerifyResult:
     breaks: tuple[audit.Break, ...]
     head: str
     expected_head_ok: bool | None
+    #: Why the expected head does not hold (None when it holds or none was given).
+    expected_head_problem: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -203,21 +205,34 @@ class AuditService:
                 through,
                 count,
             )
-            expected_ok = None
+            expected_ok = problem = None
             if expected is not None and expect_head is not None:
                 at_id = expected[0]
-                then = audit.head_digest(
-                    event_rows.heads_through(conn, at_id),
-                    at_id,
-                    event_rows.count_through(conn, at_id),
-                )
-                expected_ok = then == expect_head.strip()
+                if at_id > through:
+                    expected_ok = False
+                    problem = (
+                        f"the head names event {at_id} but the log ends at event {through}: "
+                        "later events were removed, or the head is from another registry"
+                    )
+                else:
+                    then = audit.head_digest(
+                        event_rows.heads_through(conn, at_id),
+                        at_id,
+                        event_rows.count_through(conn, at_id),
+                    )
+                    expected_ok = then == expect_head.strip()
+                    if not expected_ok:
+                        problem = (
+                            f"the history up to event {at_id} no longer matches that head "
+                            "(an event before it was edited, removed or added)"
+                        )
         return VerifyResult(
             events=checker.events,
             chains=len(heads),
             breaks=tuple(checker.breaks),
             head=head,
             expected_head_ok=expected_ok,
+            expected_head_problem=problem,
         )
 
 
