@@ -6,7 +6,15 @@ import pytest
 
 from modelbook import InvalidInput
 from modelbook.errors import PermissionDenied
-from modelbook.roles import OPERATIONS, ROLE_NAMES, alias_operation, has_role, require, role
+from modelbook.roles import (
+    IN_WORDS,
+    OPERATIONS,
+    ROLE_NAMES,
+    alias_operation,
+    has_role,
+    require,
+    role,
+)
 
 
 @pytest.mark.parametrize(
@@ -88,3 +96,18 @@ def test_unknown_names_are_refused_with_the_choices() -> None:
         role("owner")
     with pytest.raises(InvalidInput, match="unknown operation 'launch'"):
         require("launch", ["admin"], "x")
+
+
+@pytest.mark.parametrize("operation", sorted(OPERATIONS))
+def test_a_denial_names_the_operation_in_words(operation: str) -> None:
+    """Every operation reads as plain words after "may not", never as its key."""
+    with pytest.raises(PermissionDenied) as denied:
+        require(operation, [], "rita")
+    said = str(denied.value).split(":")[0]
+    assert said == f"rita may not {IN_WORDS[operation]}"
+    assert "_" not in said
+
+
+def test_a_denied_risk_tier_change_reads_plainly() -> None:
+    with pytest.raises(PermissionDenied, match=r"^rita may not change a model's risk tier: "):
+        require("risk_tier_set", ["reviewer"], "rita")

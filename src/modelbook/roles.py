@@ -75,6 +75,36 @@ OPERATIONS: Mapping[str, Role] = MappingProxyType(
 )
 """Operation name → the role it needs. The service names its operations with these keys."""
 
+#: What each operation does, as the end of "ACTOR may not ...".
+IN_WORDS: Mapping[str, str] = MappingProxyType(
+    {
+        "read": "read the registry",
+        "register": "register versions",
+        "model_edit": "change models",
+        "tag": "set tags",
+        "comment": "comment on versions",
+        "observe": "record online metrics",
+        "watch": "record monitoring",
+        "promote": "promote versions",
+        "alias_move": "move aliases",
+        "deprecate": "deprecate versions",
+        "archive": "archive versions",
+        "approve": "approve versions",
+        "reject": "reject versions",
+        "attest": "attest versions",
+        "deploy": "deploy",
+        "rollback": "roll back",
+        "mark_healthy": "mark versions healthy",
+        "serving_alias_move": "move or remove a serving alias (that deploys)",
+        "drill": "run rollback drills",
+        "risk_tier_set": "change a model's risk tier",
+        "policy_set": "set the release policy",
+        "role_grant": "grant roles",
+        "role_revoke": "revoke roles",
+        "gc": "collect unreferenced blobs",
+    }
+)
+
 
 def role(name: str) -> Role:
     """The role called ``name``.
@@ -143,7 +173,7 @@ def require(operation: str, roles: Iterable[str], actor: str) -> None:
     held = sorted(frozenset(roles) & frozenset(ROLE_NAMES))
     if has_role(held, needed):
         return
-    what = operation.replace("_", " ")
+    what = IN_WORDS.get(operation, operation.replace("_", " "))
     having = f"holds {', '.join(held)}" if held else "holds no role"
     raise PermissionDenied(
         f"{actor} may not {what}: it needs the role {needed.value!r} and {actor} {having}; "

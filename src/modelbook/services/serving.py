@@ -233,7 +233,7 @@ class ServingService:
                 raise NotFound(f"alias models:/{name}@{alias} not found")
             policy = self.gov.policy(conn)
             serving = policy.graph.is_serving(alias)
-            self.gov.require(conn, "deploy" if serving else "alias_move", actor, at=now)
+            self.gov.require(conn, "serving_alias_move" if serving else "alias_move", actor, at=now)
             check_expect(name, alias, target.current, expect)
             chain = Chain(log.Head.of_model(name, target), now)
             chain.head = move(
