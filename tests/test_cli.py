@@ -174,6 +174,22 @@ def test_register_prints_a_readable_line(cli: CLI, model_file: Path) -> None:
     assert run.code == 0 and "models:/ctr/2" in run.out and "1.1.0" in run.out
 
 
+def test_register_says_which_model_fields_an_existing_model_kept(
+    cli: CLI, model_file: Path
+) -> None:
+    """Owners, task and description come from a model's first registration; a later
+    one that gives others says on stderr that they were not applied."""
+    assert cli("register", "ctr", model_file, "--owner", "alice", "--task", "ranking").code == 0
+    same = cli("register", "ctr", model_file, "--owner", "alice", "--task", "ranking")
+    assert same.code == 0 and "not applied" not in same.err
+    run = cli("register", "ctr", model_file, "--owner", "mallory\x1b[2J", "--task", "ranking")
+    assert run.code == 0 and "models:/ctr/3" in run.out
+    assert "note: model ctr already existed; --owner was not applied (it keeps ('alice',))" in (
+        run.err
+    )
+    assert "\x1b" not in run.err and "--task" not in run.err
+
+
 # reading -----------------------------------------------------------------------------
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from .app import JsonOpt, app, open_registry
 from .render import emit_json, line, progress, safe, version_json
+
+if TYPE_CHECKING:
+    from ..domain import Model
 
 
 @app.command()
@@ -100,6 +103,9 @@ def register(
             progress=advance,
             **contract,
         )
+        model = registry.get_model(name) if owner or task or description else None
+    if model is not None:
+        _say_what_was_not_applied(model, owner, task, description)
     if sample is not None:
         from ..contract import as_signature
 
@@ -113,6 +119,28 @@ def register(
             f"registered {safe(version.uri)} (semver {safe(version.semver)}, "
             f"{len(version.artifacts)} files, {version.size} bytes)"
         )
+
+
+def _say_what_was_not_applied(
+    model: Model, owners: list[str], task: str | None, description: str | None
+) -> None:
+    """Say on stderr which model fields given to ``register`` an existing model kept.
+
+    They describe the model and are taken from its first registration only; a
+    later one leaves them as they are (``--risk`` that differs is refused).
+    """
+    given = {
+        "--owner": (tuple(owners) or None, model.owners),
+        "--task": (task, model.task),
+        "--description": (description, model.description),
+    }
+    for flag, (value, kept) in given.items():
+        if value is not None and value != kept:
+            line(
+                f"note: model {safe(model.name)} already existed; {flag} was not applied "
+                f"(it keeps {safe(repr(kept))})",
+                err=True,
+            )
 
 
 def _contract(signature: Path | None, sample: Path | None, rows: int) -> dict[str, Any]:
