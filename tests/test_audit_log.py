@@ -444,6 +444,24 @@ def upgraded_registry(db_uri: str, blob_dir: Path, model_file: Path) -> tuple[Re
                         "detail": json.dumps(detail),
                     },
                 )
+                if action == "alias.set":
+                    # Revision 0001 wrote each alias move to the alias history too.
+                    conn.execute(
+                        sa.text(
+                            "INSERT INTO alias_events (model_id, alias, from_number, to_number, "
+                            "actor, reason, at) SELECT id, :alias, :f, :t, :actor, :reason, :at "
+                            "FROM models WHERE name = :model"
+                        ),
+                        {
+                            "alias": detail["alias"],
+                            "f": detail["from"],
+                            "t": detail["to"],
+                            "actor": actor,
+                            "reason": detail["reason"],
+                            "at": 1_700_000_000_000_000 + i,
+                            "model": model,
+                        },
+                    )
             total = int(conn.execute(sa.text("SELECT count(*) FROM events")).scalar_one())
     return Registry(db_uri, blob_uri=str(blob_dir), actor="founder"), total
 
@@ -574,3 +592,63 @@ def test_an_encoding_stored_as_bytes_is_found(flow: Flow) -> None:
     found = only_break(reg)
     assert (found.seq, found.event_id) == (last.seq, last.id)
     assert "not text" in found.problem
+
+
+# records that must agree with the log ---------------------------------------------------------
+
+
+def test_a_forged_approval_is_found(flow: Flow) -> None:
+    """A row copied into the annotations table gives a version an approval nobody gave;
+    no event describes it, so verification names it."""
+    reg = flow.reg
+    v = flow.add("n")
+    sql(
+        reg,
+        "INSERT INTO annotations (version_id, kind, actor, at, body) "
+        "SELECT (SELECT v.id FROM versions v JOIN models m ON m.id = v.model_id "
+        "WHERE m.name = 'n' AND v.number = :n), kind, actor, at, body "
+        "FROM annotations WHERE kind = 'approval' ORDER BY id LIMIT 1",
+        n=v.number,
+    )
+    result = reg.verify_audit()
+    assert not result.ok and not result.breaks
+    [problem] = result.record_problems
+    assert f"of models:/n/{v.number} has no event in the audit log" in problem
+    assert "approval by" in problem
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        "UPDATE alias_events SET actor = 'mallory' WHERE id = (SELECT max(id) FROM alias_events)",
+        "UPDATE alias_events SET reason = 'planned' WHERE id = (SELECT max(id) FROM alias_events)",
+        "UPDATE annotations SET actor = 'mallory' WHERE id = (SELECT max(id) FROM annotations)",
+    ],
+)
+def test_an_edited_record_is_found(flow: Flow, edit: str) -> None:
+    """An edited record no longer matches its event: both are named."""
+    reg = flow.reg
+    sql(reg, edit)
+    problems = reg.verify_audit().record_problems
+    assert len(problems) == 2, problems
+    assert "has no event in the audit log" in problems[0]
+    assert "has no record of what it describes" in problems[1]
+
+
+@pytest.mark.parametrize("table", ["alias_events", "annotations"])
+def test_a_deleted_record_is_found(flow: Flow, table: str) -> None:
+    reg = flow.reg
+    sql(reg, f"DELETE FROM {table} WHERE id = (SELECT min(id) FROM {table})")
+    [problem] = reg.verify_audit().record_problems
+    assert problem.startswith("event ") and "the record was deleted or edited" in problem
+
+
+def test_records_of_a_clean_registry_agree_with_the_log(flow: Flow) -> None:
+    """The control: every kind of record the flow wrote (approvals, evaluations,
+    deploys, a rollback with its incident note, comments, alias moves) has its event."""
+    result = flow.reg.verify_audit()
+    assert result.ok and result.record_problems == ()
+    with flow.reg.db.engine.connect() as conn:
+        kinds = {k for (k,) in conn.execute(sa.text("SELECT DISTINCT kind FROM annotations"))}
+        moves = conn.execute(sa.text("SELECT count(*) FROM alias_events")).scalar_one()
+    assert {"approval", "evaluation", "comment"} <= kinds and moves >= 3

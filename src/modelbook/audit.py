@@ -21,7 +21,7 @@ changed, even by someone who rewrote the table and recomputed every hash.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import groupby
 from operator import itemgetter
@@ -46,17 +46,26 @@ ROW = ("id", *COLUMNS, "canonical", "prev_hash", "hash")
 _pick_columns = itemgetter(*COLUMNS)
 
 
-def _columns_of(encoded: str) -> tuple[Any, ...] | None:
-    """The :data:`COLUMNS` values an encoding holds; None unless it is a JSON object
-    with every one of them (every event is written with all of them, null or not).
+def _parsed(encoded: str) -> dict[str, Any] | None:
+    """An encoding as a JSON object, or None when it is not one.
 
     Parsed by orjson: verification parses a million encodings, and the standard
     library's parser takes twice as long. Both read JSON's integers and strings
-    to the same values, and these fields hold nothing else.
+    to the same values, and the columns hold nothing else.
     """
     try:
-        return _pick_columns(orjson.loads(encoded))  # type: ignore[no-any-return]
-    except (orjson.JSONDecodeError, KeyError, TypeError):
+        parsed = orjson.loads(encoded)
+    except orjson.JSONDecodeError:
+        return None
+    return parsed if type(parsed) is dict else None
+
+
+def _columns_of(parsed: dict[str, Any] | None) -> tuple[Any, ...] | None:
+    """The :data:`COLUMNS` values an encoding holds; None unless it holds every one of
+    them (every event is written with all of them, null or not)."""
+    try:
+        return _pick_columns(parsed)  # type: ignore[no-any-return]
+    except (KeyError, TypeError):
         return None
 
 
@@ -134,11 +143,21 @@ class ChainVerifier:
     stored (position, hash), whether or not it verifies.
     """
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        record_key: Callable[[dict[str, Any]], int | None] | None = None,
+        keyed_actions: frozenset[str] = frozenset(),
+    ) -> None:
+        """``record_key``: for events whose action is in ``keyed_actions``, the identity
+        of the record the event describes (see :mod:`modelbook.audit_records`); each
+        verified one is kept in :attr:`records` with the event's id."""
         self._last: dict[str, tuple[int, str, int]] = {}  # chain: (position, hash, id)
         self._broken: dict[str, Break] = {}
         self.stored: dict[str, tuple[int, str]] = {}
         self.events = 0
+        self._record_key = record_key
+        self._keyed = keyed_actions if record_key is not None else frozenset()
+        self.records: dict[int, list[int]] = {}
 
     @property
     def breaks(self) -> list[Break]:
@@ -153,6 +172,7 @@ class ChainVerifier:
         """
         sha256, fromhex = hashlib.sha256, bytes.fromhex
         broken, last, stored = self._broken, self._last, self.stored
+        keyed, record_key, records = self._keyed, self._record_key, self.records
         for chain, run in groupby(rows, itemgetter(1)):
             prev_seq, prev_hash, prev_id = last.get(chain, (0, GENESIS, 0))
             problem = broken.get(chain)
@@ -178,7 +198,15 @@ class ChainVerifier:
                     why = "its encoding is not text (the event was edited)"
                 elif sha256(fromhex(prev_hash) + encoded.encode()).hexdigest() != hash_:
                     why = "its hash does not match its content (the event was edited)"
-                elif _columns_of(encoded) != (chain, seq, at, actor, action, model, version):
+                elif _columns_of(parsed := _parsed(encoded)) != (
+                    chain,
+                    seq,
+                    at,
+                    actor,
+                    action,
+                    model,
+                    version,
+                ):
                     why = "its columns differ from its hashed content (a column was edited)"
                 elif event_id <= prev_id:
                     # Within a chain, events are appended under one lock, so ids
@@ -186,6 +214,10 @@ class ChainVerifier:
                     why = "its id is not after the previous event's (events were reordered)"
                 else:
                     prev_seq, prev_hash, prev_id = seq, hash_, event_id
+                    if action in keyed:
+                        key = record_key(parsed)  # type: ignore[misc,arg-type]
+                        if key is not None:
+                            records.setdefault(key, []).append(event_id)
                     continue
                 problem = broken[chain] = Break(chain, seq, event_id, why)
             self.events += count

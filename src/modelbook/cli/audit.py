@@ -76,11 +76,14 @@ def audit_verify(
                 "head": result.head,
                 "expected_head_ok": result.expected_head_ok,
                 "expected_head_problem": result.expected_head_problem,
+                "record_problems": list(result.record_problems),
             }
         )
     else:
         for b in result.breaks:
             line(safe(f"broken: {b}"), err=True)
+        for problem in result.record_problems:
+            line(safe(f"disagrees: {problem}"), err=True)
         if result.expected_head_problem is not None:
             line(safe(f"changed: {result.expected_head_problem}"), err=True)
         status = "OK" if result.ok else "BROKEN"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -10,10 +11,12 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.engine import Connection
 
-from .. import audit, paging, validation
+from .. import audit, audit_records, paging, validation
 from ..domain import Page, thaw
 from ..errors import IntegrityError, InvalidInput
 from ..events import ACTIONS, REGISTRY_CHAIN, Event, model_chain, parse
+from ..store import aliases as alias_rows
+from ..store import annotations as note_rows
 from ..store import events as event_rows
 from ..store import models as model_rows
 from ..store.rows import to_dt, to_us
@@ -127,10 +130,12 @@ class VerifyResult:
     expected_head_ok: bool | None
     #: Why the expected head does not hold (None when it holds or none was given).
     expected_head_problem: str | None = None
+    #: Annotations and alias history that disagree with the log (see ``audit_records``).
+    record_problems: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
-        return not self.breaks and self.expected_head_ok is not False
+        return not self.breaks and not self.record_problems and self.expected_head_ok is not False
 
 
 class AuditService:
@@ -190,7 +195,7 @@ class AuditService:
     def verify(self, expect_head: str | None = None) -> VerifyResult:
         """Check every chain; with ``expect_head``, also that history up to that head is intact."""
         expected = None if expect_head is None else audit.parse_head(expect_head)
-        checker = audit.ChainVerifier()
+        checker = audit.ChainVerifier(audit_records.event_key, audit_records.KEYED_ACTIONS)
         with self.ctx.db.read() as conn:
             through, count = event_rows.high_water(conn)
             for rows in event_rows.walk(conn, through):
@@ -198,6 +203,8 @@ class AuditService:
             heads = event_rows.heads(conn)
             for chain, seq, hash_ in heads:
                 checker.check_head(chain, seq, hash_)
+            # Read in the same view as the log: each record was written with its event.
+            record_problems = audit_records.compare(checker.records, _records(conn))
             # The digest over each chain's last stored event, which is what ``head``
             # reads with ``heads_through``, taken from the walk instead of a second scan.
             head = audit.head_digest(
@@ -233,7 +240,24 @@ class AuditService:
             head=head,
             expected_head_ok=expected_ok,
             expected_head_problem=problem,
+            record_problems=tuple(record_problems),
         )
+
+
+def _records(conn: Connection) -> Iterator[tuple[int, str]]:
+    """(identity, description) of every annotation and row of alias history."""
+    for n in note_rows.all_for_audit(conn):
+        where = f"models:/{n.model}/{n.number}"
+        try:
+            key = audit_records.note_key(n.model, n.number, n.actor, n.at, n.body)
+        except ValueError:  # a body that is not JSON matches no event
+            key = 0
+        yield key, f"annotation {n.id} ({n.kind} by {n.actor}) of {where}"
+    for m in alias_rows.all_moves_for_audit(conn):
+        key = audit_records.move_key(
+            m.model, m.alias, m.from_number, m.to_number, m.actor, m.at, m.reason
+        )
+        yield key, f"alias history row {m.id} (models:/{m.model}@{m.alias} by {m.actor})"
 
 
 def subject_of(model: str, version: int | None = None, alias: str | None = None) -> str:

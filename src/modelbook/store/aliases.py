@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Row
 
 from ..domain import Alias, AliasEvent
 from . import models
@@ -161,3 +161,24 @@ def history(
         )
         for r in conn.execute(stmt.limit(limit))
     ]
+
+
+def all_moves_for_audit(conn: Connection) -> list[Row[Any]]:
+    """Every row of alias history with its model's name, for ``audit verify``: rows of
+    (id, model, alias, from_number, to_number, actor, reason, at)."""
+    e, m = t.alias_events.c, t.models.c
+    stmt = (
+        sa.select(
+            e.id,
+            m.name.label("model"),
+            e.alias,
+            e.from_number,
+            e.to_number,
+            e.actor,
+            e.reason,
+            e.at,
+        )
+        .join(t.models, m.id == e.model_id)
+        .order_by(e.id)
+    )
+    return list(conn.execute(stmt))

@@ -53,3 +53,16 @@ _DEPRECATE = Prebuilt(
 
 def set_deprecated(conn: Connection, version_id: int, at: int) -> None:
     _DEPRECATE.run(conn, {"version_id": version_id, "deprecated_at": at})
+
+
+def all_for_audit(conn: Connection) -> list[Row[Any]]:
+    """Every annotation with its model's name and version number, for ``audit verify``:
+    rows of (id, model, number, kind, actor, at, body)."""
+    v, m = t.versions.c, t.models.c
+    stmt = (
+        sa.select(_n.id, m.name.label("model"), v.number, _n.kind, _n.actor, _n.at, _n.body)
+        .join(t.versions, v.id == _n.version_id)
+        .join(t.models, m.id == v.model_id)
+        .order_by(_n.id)
+    )
+    return list(conn.execute(stmt))

@@ -234,6 +234,15 @@ def downgrade() -> None:
     for row in rows:
         fields = json.loads(row.canonical)
         detail = {k: fields.get(k) for k in ("before", "after", "reason") if fields.get(k)}
+        if row.action in ("alias.set", "alias.delete"):
+            # Revision 0001's own shape, which the upgrade reads back.
+            before, after = fields.get("before") or {}, fields.get("after") or {}
+            detail = {
+                "alias": after.get("alias", before.get("alias")),
+                "from": before.get("version"),
+                "to": after.get("version"),
+                "reason": fields.get("reason"),
+            }
         old.append(
             {
                 "at": row.at,

@@ -1,0 +1,138 @@
+"""Records that must agree with the audit log: annotations and alias history.
+
+The gates read a version's annotations (approvals, rejections, attestations,
+evaluations ...) and ``alias history`` reads the alias history table; both are
+written in the same transaction as the event that records them, with the same
+actor, time and content. Chain verification proves the events unchanged; this
+module proves the records are exactly the ones the events describe, so a row
+added, edited or deleted in those tables behind modelbook's back (a forged
+approval, a rewritten reason) is found by ``audit verify`` too.
+
+Pure functions: :func:`event_key` turns a verified event into the identity of
+the record it describes, :func:`note_key` and :func:`move_key` turn stored
+records into the same identity, and :func:`compare` names every record without
+its event and every event without its record. Identities are hashes of the
+fields they cover (Python's salted hash of a tuple), so that a log of millions
+of alias moves costs a dictionary of integers, not of their contents.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import orjson
+
+from .audit import canonical
+
+#: Actions whose event always comes with one annotation row (``services.notes.record``).
+NOTE_ACTIONS = frozenset(
+    {
+        "version.evaluate",
+        "version.approve",
+        "version.reject",
+        "version.attest",
+        "version.comment",
+        "version.watch",
+        "version.observe",
+        "version.healthy",
+        "version.drill",
+        "version.smoke",
+        "version.scan",
+    }
+)
+#: Actions whose event always comes with one row of alias history.
+MOVE_ACTIONS = frozenset({"alias.set", "alias.delete"})
+#: Every action :func:`event_key` knows.
+KEYED_ACTIONS = NOTE_ACTIONS | MOVE_ACTIONS
+
+
+def _content(value: Any) -> bytes:
+    # The event's content was stored in RFC 8785's form (1.0 is written 1), the
+    # record's as Python wrote it: both are compared in the canonical form.
+    return canonical(value)
+
+
+def event_key(event: Mapping[str, Any]) -> int | None:
+    """The identity of the record a verified event describes (its parsed encoding), or
+    None when its action has no record."""
+    action = event.get("action")
+    if action in NOTE_ACTIONS:
+        return hash(
+            (
+                "note",
+                event.get("model"),
+                event.get("version"),
+                event.get("actor"),
+                event.get("at"),
+                _content(event.get("after")),
+            )
+        )
+    if action in MOVE_ACTIONS:
+        before, after = event.get("before") or {}, event.get("after") or {}
+        return hash(
+            (
+                "move",
+                event.get("model"),
+                after.get("alias", before.get("alias")),
+                before.get("version"),
+                after.get("version"),
+                event.get("actor"),
+                event.get("at"),
+                event.get("reason"),
+            )
+        )
+    return None
+
+
+def note_key(model: str, version: int, actor: str, at: int, body: str) -> int:
+    """The identity of one annotation row: its version, actor, time and JSON body
+    (which repeats actor and time; the event's content is the rest)."""
+    content = orjson.loads(body)
+    if isinstance(content, dict):
+        content = {k: v for k, v in content.items() if k not in ("actor", "at")}
+    return hash(("note", model, version, actor, at, _content(content)))
+
+
+def move_key(
+    model: str,
+    alias: str,
+    from_version: int | None,
+    to_version: int | None,
+    actor: str,
+    at: int,
+    reason: str,
+) -> int:
+    """The identity of one row of alias history."""
+    return hash(("move", model, alias, from_version, to_version, actor, at, reason))
+
+
+def compare(events: Mapping[int, list[int]], records: Iterable[tuple[int, str]]) -> list[str]:
+    """Every record without its event and every event without its record.
+
+    Args:
+        events: identity → ids of the verified events that describe it.
+        records: (identity, description) of each stored record, the description
+            naming it for a person ("approval 7 of models:/credit/3 by rita").
+
+    Returns:
+        One sentence a problem, records first, then events; empty when they agree.
+    """
+    left = {key: list(ids) for key, ids in events.items()}
+    problems = []
+    for key, description in records:
+        ids = left.get(key)
+        if ids:
+            ids.pop()
+        else:
+            problems.append(
+                f"{description} has no event in the audit log "
+                "(it was added or edited outside modelbook)"
+            )
+    for ids in left.values():
+        problems += [
+            f"event {i} has no record of what it describes "
+            "(the record was deleted or edited outside modelbook)"
+            for i in sorted(ids)
+        ]
+    return problems
