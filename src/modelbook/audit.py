@@ -157,7 +157,11 @@ class ChainVerifier:
         self.events = 0
         self._record_key = record_key
         self._keyed = keyed_actions if record_key is not None else frozenset()
-        self.records: dict[int, list[int]] = {}
+        #: Identity of a described record → the id of the event describing it; a
+        #: second event with the same identity (the same move made twice in one
+        #: microsecond) goes to :attr:`more_records`.
+        self.records: dict[int, int] = {}
+        self.more_records: list[tuple[int, int]] = []
 
     @property
     def breaks(self) -> list[Break]:
@@ -216,8 +220,12 @@ class ChainVerifier:
                     prev_seq, prev_hash, prev_id = seq, hash_, event_id
                     if action in keyed:
                         key = record_key(parsed)  # type: ignore[misc,arg-type]
-                        if key is not None:
-                            records.setdefault(key, []).append(event_id)
+                        if key is None:
+                            pass
+                        elif key in records:
+                            self.more_records.append((key, event_id))
+                        else:
+                            records[key] = event_id
                     continue
                 problem = broken[chain] = Break(chain, seq, event_id, why)
             self.events += count

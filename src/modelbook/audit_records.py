@@ -18,7 +18,7 @@ of alias moves costs a dictionary of integers, not of their contents.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import orjson
@@ -107,32 +107,44 @@ def move_key(
     return hash(("move", model, alias, from_version, to_version, actor, at, reason))
 
 
-def compare(events: Mapping[int, list[int]], records: Iterable[tuple[int, str]]) -> list[str]:
+def compare(
+    events: dict[int, int],
+    more: list[tuple[int, int]],
+    records: Iterable[tuple[int, Any]],
+    describe: Callable[[Any], str],
+) -> list[str]:
     """Every record without its event and every event without its record.
 
     Args:
-        events: identity → ids of the verified events that describe it.
-        records: (identity, description) of each stored record, the description
-            naming it for a person ("approval 7 of models:/credit/3 by rita").
+        events: identity → id of the verified event that describes it; consumed.
+        more: (identity, event id) of further events with an identity already in
+            ``events``.
+        records: (identity, record) of each stored record.
+        describe: names a record for a person ("annotation 7 (approval by rita) of
+            models:/credit/3"); called only for records without their event.
 
     Returns:
         One sentence a problem, records first, then events; empty when they agree.
     """
-    left = {key: list(ids) for key, ids in events.items()}
+    extra: dict[int, list[int]] = {}
+    for key, event_id in more:
+        extra.setdefault(key, []).append(event_id)
     problems = []
-    for key, description in records:
-        ids = left.get(key)
-        if ids:
-            ids.pop()
-        else:
-            problems.append(
-                f"{description} has no event in the audit log "
-                "(it was added or edited outside modelbook)"
-            )
-    for ids in left.values():
-        problems += [
-            f"event {i} has no record of what it describes "
-            "(the record was deleted or edited outside modelbook)"
-            for i in sorted(ids)
-        ]
+    for key, record in records:
+        if events.pop(key, None) is not None:
+            continue
+        others = extra.get(key)
+        if others:
+            others.pop()
+            continue
+        problems.append(
+            f"{describe(record)} has no event in the audit log "
+            "(it was added or edited outside modelbook)"
+        )
+    left = sorted([*events.values(), *(i for ids in extra.values() for i in ids)])
+    problems += [
+        f"event {i} has no record of what it describes "
+        "(the record was deleted or edited outside modelbook)"
+        for i in left
+    ]
     return problems

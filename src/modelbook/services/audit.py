@@ -204,7 +204,9 @@ class AuditService:
             for chain, seq, hash_ in heads:
                 checker.check_head(chain, seq, hash_)
             # Read in the same view as the log: each record was written with its event.
-            record_problems = audit_records.compare(checker.records, _records(conn))
+            record_problems = audit_records.compare(
+                checker.records, checker.more_records, _records(conn), _describe
+            )
             # The digest over each chain's last stored event, which is what ``head``
             # reads with ``heads_through``, taken from the walk instead of a second scan.
             head = audit.head_digest(
@@ -244,20 +246,28 @@ class AuditService:
         )
 
 
-def _records(conn: Connection) -> Iterator[tuple[int, str]]:
-    """(identity, description) of every annotation and row of alias history."""
-    for n in note_rows.all_for_audit(conn):
-        where = f"models:/{n.model}/{n.number}"
+def _records(conn: Connection) -> Iterator[tuple[int, tuple[Any, ...]]]:
+    """(identity, row) of every annotation and every row of alias history."""
+    note_key, move_key = audit_records.note_key, audit_records.move_key
+    for note in note_rows.all_for_audit(conn):
+        _, model, number, _, actor, at, body = note
         try:
-            key = audit_records.note_key(n.model, n.number, n.actor, n.at, n.body)
+            key = note_key(model, number, actor, at, body)
         except ValueError:  # a body that is not JSON matches no event
             key = 0
-        yield key, f"annotation {n.id} ({n.kind} by {n.actor}) of {where}"
-    for m in alias_rows.all_moves_for_audit(conn):
-        key = audit_records.move_key(
-            m.model, m.alias, m.from_number, m.to_number, m.actor, m.at, m.reason
-        )
-        yield key, f"alias history row {m.id} (models:/{m.model}@{m.alias} by {m.actor})"
+        yield key, note
+    for move in alias_rows.all_moves_for_audit(conn):
+        _, model, alias, old, new, actor, reason, at = move
+        yield move_key(model, alias, old, new, actor, at, reason), move
+
+
+def _describe(row: tuple[Any, ...]) -> str:
+    """A row of :func:`_records` named for a person."""
+    if len(row) == 7:
+        note_id, model, number, kind, actor, _, _ = row
+        return f"annotation {note_id} ({kind} by {actor}) of models:/{model}/{number}"
+    move_id, model, alias, *_ = row
+    return f"alias history row {move_id} (models:/{model}@{alias} by {row[5]})"
 
 
 def subject_of(model: str, version: int | None = None, alias: str | None = None) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Row
+from sqlalchemy.engine import Connection
 
 from ..domain import Alias, AliasEvent
 from . import models
@@ -163,22 +163,23 @@ def history(
     ]
 
 
-def all_moves_for_audit(conn: Connection) -> list[Row[Any]]:
-    """Every row of alias history with its model's name, for ``audit verify``: rows of
-    (id, model, alias, from_number, to_number, actor, reason, at)."""
-    e, m = t.alias_events.c, t.models.c
-    stmt = (
-        sa.select(
-            e.id,
-            m.name.label("model"),
-            e.alias,
-            e.from_number,
-            e.to_number,
-            e.actor,
-            e.reason,
-            e.at,
-        )
-        .join(t.models, m.id == e.model_id)
-        .order_by(e.id)
+_ALL_MOVES = Prebuilt(
+    sa.select(
+        t.alias_events.c.id,
+        t.models.c.name,
+        t.alias_events.c.alias,
+        t.alias_events.c.from_number,
+        t.alias_events.c.to_number,
+        t.alias_events.c.actor,
+        t.alias_events.c.reason,
+        t.alias_events.c.at,
     )
-    return list(conn.execute(stmt))
+    .join(t.models, t.models.c.id == t.alias_events.c.model_id)
+    .order_by(t.alias_events.c.id)
+)
+
+
+def all_moves_for_audit(conn: Connection) -> list[tuple[Any, ...]]:
+    """Every row of alias history with its model's name, for ``audit verify``: tuples of
+    (id, model, alias, from_number, to_number, actor, reason, at)."""
+    return _ALL_MOVES.tuples(conn, {})

@@ -55,14 +55,23 @@ def set_deprecated(conn: Connection, version_id: int, at: int) -> None:
     _DEPRECATE.run(conn, {"version_id": version_id, "deprecated_at": at})
 
 
-def all_for_audit(conn: Connection) -> list[Row[Any]]:
-    """Every annotation with its model's name and version number, for ``audit verify``:
-    rows of (id, model, number, kind, actor, at, body)."""
-    v, m = t.versions.c, t.models.c
-    stmt = (
-        sa.select(_n.id, m.name.label("model"), v.number, _n.kind, _n.actor, _n.at, _n.body)
-        .join(t.versions, v.id == _n.version_id)
-        .join(t.models, m.id == v.model_id)
-        .order_by(_n.id)
+_ALL_FOR_AUDIT = Prebuilt(
+    sa.select(
+        _n.id,
+        t.models.c.name,
+        t.versions.c.number,
+        _n.kind,
+        _n.actor,
+        _n.at,
+        _n.body,
     )
-    return list(conn.execute(stmt))
+    .join(t.versions, t.versions.c.id == _n.version_id)
+    .join(t.models, t.models.c.id == t.versions.c.model_id)
+    .order_by(_n.id)
+)
+
+
+def all_for_audit(conn: Connection) -> list[tuple[Any, ...]]:
+    """Every annotation with its model's name and version number, for ``audit verify``:
+    tuples of (id, model, number, kind, actor, at, body)."""
+    return _ALL_FOR_AUDIT.tuples(conn, {})
