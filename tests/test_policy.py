@@ -213,7 +213,7 @@ def test_unknown_check_suggests_the_closest() -> None:
     text = OTHER_TIERS + '[[tiers.high.approved]]\ncheck = "metrc"\n'
     assert error_of(text) == (
         "policy.toml line 4: unknown check 'metrc' (known: metric, slice_gap, compare, "
-        "lineage_complete, schema, smoke_test, approvals, attestation, actor, expr, custom); "
+        "lineage_complete, schema, smoke_test, scan, approvals, attestation, actor, expr, custom); "
         "did you mean 'metric'?"
     )
 

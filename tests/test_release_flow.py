@@ -738,7 +738,7 @@ def test_schema_and_smoke_test_fail_honestly_and_advisory_ones_do_not_block(flow
     with_contract = flow.add(contract={"inputs": [{"name": "x", "type": "float"}]})
     message = promote_refused(flow, with_contract.uri)
     assert "schema" not in message, "a version with a contract passes the schema check"
-    assert "- smoke_test: no loader for this flavor yet" in message
+    assert "- smoke_test: no smoke test recorded on version 1" in message
     without = flow.add()
     message = promote_refused(flow, without.uri)
     assert "- schema: no contract registered on version 2" in message

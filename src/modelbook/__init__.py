@@ -41,6 +41,7 @@ from .errors import (
     ModelbookError,
     NotFound,
     Unavailable,
+    UnsafeArtifact,
 )
 from .registry import Registry
 
@@ -77,6 +78,7 @@ __all__ = [
     "Stage",
     "Training",
     "Unavailable",
+    "UnsafeArtifact",
     "VerifyReport",
     "Version",
     "__version__",

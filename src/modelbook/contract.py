@@ -121,10 +121,15 @@ class Schema(_Frozen):
 
 
 class Runtime(_Frozen):
-    """What the model expects of the process that serves it."""
+    """What the model expects of the process that serves it.
+
+    ``flavor`` is the loader declared at registration (``flavor=``,
+    ``--flavor``; see :mod:`modelbook.flavors`); None lets ``load`` detect it.
+    """
 
     framework: Value | None = None
     framework_version: Value | None = None
+    flavor: Value | None = None
 
 
 class SampleRef(_Frozen):

@@ -13,7 +13,8 @@ driver exception escapes the public API.
     │                       a stored row cannot be read, or the audit log was altered
     ├── Unavailable         the database or the blob store cannot be reached, or stayed busy
     ├── GateFailed          a stage transition was refused by its gate's checks
-    └── PermissionDenied    the actor lacks the role an operation needs
+    ├── PermissionDenied    the actor lacks the role an operation needs
+    └── UnsafeArtifact      a pickle-based artifact would run code on load, or pickles are off
 
 Each class carries the CLI exit code for its kind.
 """
@@ -81,6 +82,14 @@ class PermissionDenied(ModelbookError):
     kind = "permission_denied"
 
 
+class UnsafeArtifact(ModelbookError):
+    """A load refused: a scanned pickle imports something that runs code, it could not be
+    scanned, or loading pickles is turned off (``MODELBOOK_ALLOW_PICKLE=0``)."""
+
+    exit_code = 11
+    kind = "unsafe_artifact"
+
+
 ERROR_KINDS: tuple[type[ModelbookError], ...] = (
     NotFound,
     AlreadyExists,
@@ -90,4 +99,5 @@ ERROR_KINDS: tuple[type[ModelbookError], ...] = (
     Unavailable,
     GateFailed,
     PermissionDenied,
+    UnsafeArtifact,
 )

@@ -110,6 +110,8 @@ class Recorded(_Event):
         "version.comment",
         "version.watch",
         "version.observe",
+        "version.scan",
+        "version.smoke",
         "alias.swap",
         "policy.set",
         "role.grant",

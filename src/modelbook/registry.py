@@ -44,18 +44,23 @@ from .store.engine import redact
 if TYPE_CHECKING:
     from .blobs import BlobStore
     from .events import Event
+    from .flavors import Predictor
+    from .safety import ScanReport
     from .services.aliases import AliasService
     from .services.artifacts import ArtifactService
     from .services.audit import AuditService
     from .services.gc import GcService
     from .services.governance import GovernanceService
+    from .services.loading import LoadService
     from .services.models import ModelService
     from .services.notes import NoteService
     from .services.registration import RegistrationService
     from .services.release import ReleaseService
     from .services.rollback import RollbackService
     from .services.serving import ServingService
+    from .services.smoke import SmokeService
     from .services.tags import TagService
+    from .smoke import SmokeRecord
 
 Progress = Callable[[int], None]
 
@@ -184,6 +189,18 @@ class Registry(ReleaseOperations):
         return NoteService(self.ctx)
 
     @functools.cached_property
+    def _loading(self) -> LoadService:
+        from .services.loading import LoadService
+
+        return LoadService(self.ctx, self._versions)
+
+    @functools.cached_property
+    def _smoke(self) -> SmokeService:
+        from .services.smoke import SmokeService
+
+        return SmokeService(self.ctx, self._loading)
+
+    @functools.cached_property
     def _gc(self) -> GcService:
         from .services.gc import GcService
 
@@ -273,6 +290,7 @@ class Registry(ReleaseOperations):
         signature: Signature | Mapping[str, Any] | str | None = None,
         sample: Any = None,
         sample_rows: int = 100,
+        flavor: str | None = None,
         semver: str | None = None,
         change_summary: str | None = None,
         caveats: Sequence[str] = (),
@@ -298,7 +316,10 @@ class Registry(ReleaseOperations):
         the signature is inferred from it) and stored as the artifact
         ``_modelbook/sample.parquet``; ``contract.sample`` says how many rows
         were kept and whether more were cut. ``contract`` is a free-form JSON
-        contract instead of a signature (no sample then).
+        contract instead of a signature (no sample then). ``flavor`` declares
+        the loader (``sklearn``, ``onnx`` ...; see :mod:`modelbook.flavors`),
+        stored as the signature's ``runtime.flavor``; without it ``load``
+        detects the flavor from the files.
 
         Raises InvalidInput (a bad signature, an unreadable sample, a sample
         that does not match the signature ...), NotFound (a parent version),
@@ -330,6 +351,7 @@ class Registry(ReleaseOperations):
             signature=signature,
             sample=sample,
             sample_rows=sample_rows,
+            flavor=flavor,
             semver=semver,
             change_summary=change_summary,
             caveats=caveats,
@@ -479,6 +501,64 @@ class Registry(ReleaseOperations):
     def verify(self, name: str | None = None, progress: Progress | None = None) -> VerifyReport:
         """Rehash every stored artifact (of one model, or all) and name each bad file."""
         return self._artifacts.verify(name, progress)
+
+    # loading ----------------------------------------------------------------------
+
+    def load(
+        self,
+        uri: str,
+        *,
+        flavor: str | None = None,
+        allow_unsafe: bool = False,
+        actor: str | None = None,
+    ) -> Predictor:
+        """Load a version's model; ``.predict(inputs)`` checks inputs against its signature.
+
+        The files are read verified; the flavor is the one declared at
+        registration, else ``flavor``, else detected from the files. A
+        pickle-based model file is scanned first and the scan recorded
+        (``version.scan``). See docs/contracts-and-versions.md ("Loading").
+
+        Raises NotFound, IntegrityError (a file does not match its hash),
+        InvalidInput (no loadable file, an unknown flavor, its package not
+        installed, a file the framework cannot read), UnsafeArtifact (the scan
+        found code that runs on load, or the file cannot be scanned, unless
+        ``allow_unsafe``; pickles turned off with ``MODELBOOK_ALLOW_PICKLE=0``).
+        """
+        return self._loading.load(
+            uri, actor=self._who(actor), flavor=flavor, allow_unsafe=allow_unsafe
+        )
+
+    def scan(self, uri: str, *, actor: str | None = None) -> ScanReport:
+        """Scan every pickle-based artifact of a version for code that runs on load; recorded."""
+        return self._loading.scan(uri, actor=self._who(actor))
+
+    def smoke(
+        self,
+        uri: str,
+        *,
+        timeout_s: float | None = None,
+        memory_mb: int | None = None,
+        flavor: str | None = None,
+        allow_unsafe: bool = False,
+        actor: str | None = None,
+    ) -> SmokeRecord:
+        """Smoke-test a version in a fresh subprocess with a time and memory limit; recorded.
+
+        Loads the model, predicts on the stored sample, checks the outputs
+        against the output signature and times both. A failure of the model
+        (load error, exception, timeout, memory) is a failed record, never
+        raised. Raises NotFound, IntegrityError, InvalidInput (a bad limit),
+        UnsafeArtifact (as :meth:`load`).
+        """
+        return self._smoke.run(
+            uri,
+            actor=self._who(actor),
+            timeout_s=timeout_s,
+            memory_mb=memory_mb,
+            flavor=flavor,
+            allow_unsafe=allow_unsafe,
+        )
 
     # audit ------------------------------------------------------------------------
 

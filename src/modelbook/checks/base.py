@@ -26,6 +26,8 @@ SmokeTest = Callable[[Version], "CheckResult | bool"]
 """Loads a version and predicts on a sample; returns a result, or True/False."""
 SampleReader = Callable[[Version], Any]
 """Reads a version's stored input sample (verified); None when it has none."""
+ScanReader = Callable[[Version], Any]
+"""Scans a version's pickle-based artifacts (a :class:`modelbook.safety.ScanReport`)."""
 
 
 class CheckResult(_Frozen):
@@ -75,6 +77,8 @@ class CheckContext:
             no loader exists for its flavor.
         sample: reads the version's stored input sample, or None when the
             service offers no reader; called only by the checks that need it.
+        scan: scans the version's pickle-based artifacts, or None when the
+            service offers no scanner; called only by the ``scan`` check.
     """
 
     model: Model
@@ -89,6 +93,7 @@ class CheckContext:
     now: datetime
     smoke_test: SmokeTest | None = None
     sample: SampleReader | None = None
+    scan: ScanReader | None = None
 
     def __post_init__(self) -> None:
         if self.now.utcoffset() is None:

@@ -3,12 +3,16 @@
 Policy::
 
     check = "smoke_test"
-    required = false     # advisory until loaders exist for your flavor
+    required = false     # advisory until every model has a loadable flavor
 
-The service passes a loader as ``ctx.smoke_test`` when it has one for the
-version's flavor. Without one the check fails ("no loader for this flavor
-yet"). A loader returns a :class:`CheckResult` or True/False; an exception it
-raises becomes a failed result with its message.
+The release service passes ``ctx.smoke_test``, which judges the version's
+latest recorded smoke test (``modelbook smoke URI``, ``Registry.smoke``: the
+model loaded in a fresh subprocess under a time and memory limit, predicted
+on the stored sample, outputs checked against the output signature). The
+gate does not run the model itself: a promotion holds the model's write
+lock, and a smoke test may take minutes. No recorded test fails the check
+with the command to run. ``ctx.smoke_test`` returns a :class:`CheckResult`
+or True/False; an exception it raises becomes a failed result.
 """
 
 from __future__ import annotations
@@ -28,9 +32,8 @@ def run(version: Version, params: Params, ctx: CheckContext) -> CheckResult:
     if ctx.smoke_test is None:
         return failed(
             NAME,
-            "no loader for this flavor yet: the version was not loaded",
-            "serve the model with a flavor modelbook can load, or keep this check advisory "
-            "(required = false)",
+            "no smoke test available: the version was not loaded",
+            "run `modelbook smoke URI`, or keep this check advisory (required = false)",
         )
     try:
         outcome = ctx.smoke_test(version)

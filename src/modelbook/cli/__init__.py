@@ -26,7 +26,7 @@ from .app import app, main
 # ``modelbook --help`` lists them.
 # isort: off
 from . import register, read, artifacts, tags, aliases, events  # noqa: F401
-from . import release, serving, notes, governance, audit  # noqa: F401
+from . import release, serving, notes, governance, audit, loading  # noqa: F401
 # isort: on
 
 __all__ = ["app", "main"]

@@ -75,6 +75,7 @@ def prepare(
     sample: Any,
     contract: Mapping[str, Any] | None,
     sample_rows: int,
+    flavor: str | None = None,
 ) -> Prepared:
     """Validate a registration's contract and sample; nothing is written.
 
@@ -88,7 +89,18 @@ def prepare(
     Raises InvalidInput: both a signature and a free-form contract, a sample
     with a free-form contract, a bad signature, an unreadable sample, or a
     sample whose columns or dtypes do not match the signature's inputs.
+    ``flavor`` (a name of :data:`modelbook.flavors.FLAVORS`) is stored as the
+    signature's ``runtime.flavor``; it needs a signature or a sample.
     """
+    if flavor is not None:
+        from .. import flavors
+
+        flavors.get(flavor)
+        if signature is None and sample is None:
+            raise InvalidInput(
+                "a declared flavor is stored in the signature's runtime: give a signature "
+                "or a sample with it, or leave the flavor out (loading detects it)"
+            )
     if contract is not None and (signature is not None or sample is not None):
         raise InvalidInput(
             "give a signature (and sample), or a free-form contract, not both: "
@@ -118,6 +130,8 @@ def prepare(
         # A signature copied from another version names that version's sample, not one of this.
         sig = sig.model_copy(update={"sample": None})
     assert sig is not None
+    if flavor is not None:
+        sig = sig.model_copy(update={"runtime": sig.runtime.model_copy(update={"flavor": flavor})})
     return Prepared(contract_doc(sig.model_dump(mode="json")), data)
 
 

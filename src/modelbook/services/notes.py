@@ -32,6 +32,8 @@ from ..annotations import (
 from ..checks.base import is_online
 from ..domain import Metric, _Frozen
 from ..errors import IntegrityError, InvalidInput
+from ..safety import ScanRecord
+from ..smoke import SmokeRecord
 from ..store import annotations as rows
 from ..store.rows import to_dt, to_us
 from . import audit as log
@@ -70,6 +72,8 @@ _KINDS: dict[str, type[BaseModel]] = {
     "health": Health,
     "evaluation": Evaluation,
     "drill": Drill,
+    "scan": ScanRecord,
+    "smoke": SmokeRecord,
 }
 
 
@@ -86,6 +90,8 @@ class VersionAnnotations:
     health: tuple[Health, ...] = ()
     evaluations: tuple[Evaluation, ...] = ()
     drills: tuple[Drill, ...] = ()
+    scans: tuple[ScanRecord, ...] = ()
+    smoke_tests: tuple[SmokeRecord, ...] = ()
 
 
 _FIELD = {
@@ -98,6 +104,8 @@ _FIELD = {
     "health": "health",
     "evaluation": "evaluations",
     "drill": "drills",
+    "scan": "scans",
+    "smoke": "smoke_tests",
 }
 
 

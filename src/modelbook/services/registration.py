@@ -232,6 +232,7 @@ class RegistrationService:
         signature: Any = None,
         sample: Any = None,
         sample_rows: int = samples.DEFAULT_ROWS,
+        flavor: str | None = None,
         semver: str | None = None,
         change_summary: str | None = None,
         caveats: Sequence[str] = (),
@@ -244,7 +245,11 @@ class RegistrationService:
         param_map = validation.indexed_tags(params, "param")
         explicit = None if semver is None else semver_rule.text(semver_rule.parse(semver))
         prepared = contracts.prepare(
-            signature=signature, sample=sample, contract=contract, sample_rows=sample_rows
+            signature=signature,
+            sample=sample,
+            contract=contract,
+            sample_rows=sample_rows,
+            flavor=flavor,
         )
         if seed is not None and (
             not isinstance(seed, int) or isinstance(seed, bool) or not -(2**63) <= seed < 2**63

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from .. import limits, uris, validation
+from .. import limits, smoke, uris, validation
 from ..annotations import Approval, Attestation, CheckRecord, Rejection
 from ..checks import CheckContext, GateOutcome, evaluate_gate
 from ..domain import Version
@@ -27,7 +27,7 @@ from ..store import models as model_rows
 from ..store import versions as version_rows
 from ..store.rows import to_dt
 from . import audit as log
-from . import contracts, notes
+from . import contracts, loading, notes
 from .base import Context, version_row
 from .governance import GovernanceService
 
@@ -115,7 +115,9 @@ class ReleaseService:
                 served[name] = self.ctx.cache.version(v.name, row)
                 numbers[int(row.id)] = int(row.number)
         found = notes.parse_rows(
-            note_rows.of_versions(conn, [int(v.row.id)], ("approval", "rejection", "attestation"))
+            note_rows.of_versions(
+                conn, [int(v.row.id)], ("approval", "rejection", "attestation", "smoke")
+            )
         )
         observed = note_rows.of_versions(conn, list(numbers), ("observation",))
         by_number: dict[int, list[Any]] = {}
@@ -132,8 +134,9 @@ class ReleaseService:
             attestations=tuple(found["attestation"]),
             observations={k: tuple(o) for k, o in by_number.items()},
             now=to_dt(v.chain.at),
-            smoke_test=None,
+            smoke_test=smoke.recorded(found["smoke"]),
             sample=contracts.sample_reader(self.ctx.blobs.read_verified),
+            scan=loading.scanner(self.ctx.blobs.read_verified),
         )
 
     def evaluate(

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 from .. import validation
 from ..annotations import Comment
 from ..errors import Conflict, InvalidInput, NotFound
+from ..smoke import latest
 from ..store import aliases as alias_rows
 from ..store import annotations as note_rows
 from ..store.rows import to_dt
@@ -229,7 +230,7 @@ class RollbackService:
         """Prove the rollback target is ready without moving anything, and record the drill.
 
         Rehashes the target's artifacts, checks its stage and deprecation, and
-        reports its smoke test (no loader exists for any flavor yet).
+        reports its last recorded smoke test (``modelbook smoke`` runs one).
         """
         validation.model_name(name)
         validation.alias_name(alias)
@@ -240,6 +241,7 @@ class RollbackService:
         with self.ctx.db.read() as conn:
             current, target, why = self.plan(conn, name, alias, to)
             policy = self.gov.policy(conn)
+            tested = notes.parse_rows(note_rows.of_version(conn, target.row.id, ("smoke",)))
         checks: list[str] = []
         problems: list[str] = []
         stage_ok = (
@@ -253,7 +255,16 @@ class RollbackService:
                 checks.append(f"artifact {a.path}: sha256 verified ({a.size} bytes)")
             else:
                 problems.append(f"artifact {a.path}: {bad}")
-        checks.append("smoke test: no loader for this flavor yet (not run)")
+        # The drill reports the last recorded smoke test; running one is `modelbook smoke`.
+        last = latest(tested["smoke"])
+        if last is None:
+            checks.append("smoke test: none recorded (not run)")
+        else:
+            when = f"{last.at:%Y-%m-%d %H:%M}Z"
+            if last.passed:
+                checks.append(f"smoke test: last recorded passed at {when}")
+            else:
+                problems.append(f"smoke test: last recorded failed at {when}: {last.message}")
         ready = not problems
         now = self.ctx.clock()
         with self.ctx.db.write() as conn:

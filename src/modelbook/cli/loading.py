@@ -1,0 +1,126 @@
+"""Commands that load a version's model: ``predict``, ``smoke`` and ``scan``.
+
+The registry does the work (:meth:`Registry.load`, :meth:`Registry.smoke`,
+:meth:`Registry.scan`); these commands read the input file and print what it
+returns. Frameworks are imported only when a model is loaded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from .app import JsonOpt, app, open_registry
+from .release import UriArg
+from .render import emit_json, line, safe
+
+AllowUnsafeOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-unsafe",
+        help="Load a pickle the scan refused (recorded with your name).",
+    ),
+]
+FlavorOpt = Annotated[
+    str | None, typer.Option(metavar="NAME", help="The flavor, if not declared or detected.")
+]
+
+
+@app.command()
+def predict(
+    uri: UriArg,
+    input: Annotated[
+        Path, typer.Option("--input", metavar="FILE", help="Inputs: .csv, .parquet or .npy.")
+    ],
+    flavor: FlavorOpt = None,
+    allow_unsafe: AllowUnsafeOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Load a version's model and predict on the inputs in a file, checked against its
+    signature."""
+    from .. import sample as samples
+    from ..contract import as_signature
+
+    with open_registry(create=False) as registry:
+        version = registry.get_version(uri)
+        sig = as_signature(version.contract)
+        # Every row is predicted: the sample reader's cut is for stored samples only.
+        data = samples.read_file(input, samples.MAX_ROWS, None if sig is None else sig.inputs)
+        predictor = registry.load(version.uri, flavor=flavor, allow_unsafe=allow_unsafe)
+    outputs = _plain(predictor.predict(data))
+    if as_json:
+        emit_json({"uri": version.uri, "flavor": predictor.flavor.name, "outputs": outputs})
+    else:
+        for value in outputs if isinstance(outputs, list) else [outputs]:
+            line(safe(str(value)))
+
+
+def _plain(outputs: Any) -> Any:
+    """Outputs as JSON-safe values (lists of numbers, text, or records)."""
+    if hasattr(outputs, "to_dict") and hasattr(outputs, "columns"):
+        return outputs.to_dict(orient="records")
+    if hasattr(outputs, "tolist"):
+        return outputs.tolist()
+    return outputs
+
+
+@app.command()
+def smoke(
+    uri: UriArg,
+    timeout: Annotated[
+        float | None, typer.Option(metavar="SECONDS", help="Wall-clock limit (default 120).")
+    ] = None,
+    memory: Annotated[
+        int | None, typer.Option(metavar="MIB", help="Address-space limit (default 4096).")
+    ] = None,
+    flavor: FlavorOpt = None,
+    allow_unsafe: AllowUnsafeOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Smoke-test a version: load it in a fresh subprocess under limits, predict on its
+    stored sample, check the outputs; recorded. Exits 1 when the test fails."""
+    with open_registry(create=False) as registry:
+        version = registry.get_version(uri)
+        result = registry.smoke(
+            version.uri,
+            timeout_s=timeout,
+            memory_mb=memory,
+            flavor=flavor,
+            allow_unsafe=allow_unsafe,
+        )
+    if as_json:
+        emit_json({"uri": version.uri, **result.model_dump(mode="json")})
+    else:
+        verdict = "passed" if result.passed else "FAILED"
+        line(f"smoke test of {safe(version.uri)} {verdict}: {safe(result.message)}")
+    if not result.passed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def scan(uri: UriArg, as_json: JsonOpt = False) -> None:
+    """Scan a version's pickle-based files for code that runs on load; recorded.
+    Exits 11 when one is dangerous or cannot be scanned."""
+    with open_registry(create=False) as registry:
+        version = registry.get_version(uri)
+        report = registry.scan(version.uri)
+    if as_json:
+        emit_json(
+            {
+                "uri": version.uri,
+                "scanner": report.scanner,
+                "verdict": report.verdict,
+                "files": [f.model_dump(mode="json") for f in report.files],
+            }
+        )
+    else:
+        line(f"{safe(version.uri)}: {safe(report.summary())}")
+        for f in report.files:
+            found = ", ".join(f.dangerous or f.suspicious) or f.error or "nothing"
+            line(f"  {safe(f.path)}: {f.verdict} ({safe(found)})")
+    if report.unsafe:
+        from ..errors import UnsafeArtifact
+
+        raise typer.Exit(UnsafeArtifact.exit_code)

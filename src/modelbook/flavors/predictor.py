@@ -1,0 +1,109 @@
+"""A loaded model behind its contract: inputs checked against the signature, then predicted.
+
+The matching rules are :func:`modelbook.contract.compare_schemas`'s, the same
+that check a sample at registration: the same named fields, dtypes the
+signature holds, no missing values where a field is not nullable, the same
+shape. Tables (DataFrame, Series, list of dicts) are given to the model as a
+DataFrame with the signature's column order.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..contract import TABLE_KINDS, Schema, Signature, compare_schemas
+from ..errors import InvalidInput
+from .base import Flavor
+
+
+def check_inputs(signature: Signature | None, inputs: Any, where: str) -> Any:
+    """``inputs`` checked against ``signature`` and shaped as the model takes them.
+
+    Args:
+        signature: the version's signature; None skips the check (no contract).
+        inputs: a DataFrame, Series, NumPy array, list of dicts or scalar.
+        where: the version's URI, for the message.
+
+    Raises InvalidInput naming each offending field (a missing or extra
+    column, a dtype the signature does not hold, missing values in a field
+    that is not nullable, a wrong shape).
+    """
+    if signature is None:
+        return inputs
+    from ..contract_infer import schema_of
+
+    problems = compare_schemas(signature.inputs, schema_of(inputs, "inputs"))
+    if problems:
+        raise InvalidInput(f"inputs do not match the signature of {where}: " + "; ".join(problems))
+    return _as_model_input(signature.inputs, inputs)
+
+
+def _as_model_input(schema: Schema, inputs: Any) -> Any:
+    if schema.kind not in TABLE_KINDS:
+        return inputs
+    import pandas as pd
+
+    if isinstance(inputs, pd.Series):
+        inputs = inputs.to_frame(schema.fields[0].name if inputs.name is None else inputs.name)
+    elif isinstance(inputs, list):
+        inputs = pd.DataFrame.from_records(inputs)
+    if schema.kind == "dataframe" and isinstance(inputs, pd.DataFrame):
+        return inputs[list(schema.names)]
+    return inputs
+
+
+def output_problems(signature: Signature | None, outputs: Any) -> tuple[str, ...]:
+    """How ``outputs`` break the signature's outputs (empty: they conform, or none declared).
+
+    Raises nothing: outputs that cannot be described are one problem.
+    """
+    if signature is None or signature.outputs is None:
+        return ()
+    from ..contract_infer import schema_of
+
+    try:
+        return compare_schemas(signature.outputs, schema_of(outputs, "outputs"))
+    except InvalidInput as exc:
+        return (f"the outputs cannot be described: {exc}",)
+
+
+@dataclass
+class Predictor:
+    """A version's model, loaded; returned by ``Registry.load``.
+
+    Attributes:
+        uri: the version's URI (``models:/NAME/N``).
+        signature: its signature, or None when it has no (typed) contract.
+        flavor: the flavor that loaded it.
+        path: the artifact the model was loaded from.
+        model: the framework's own object (an estimator, an ONNX session ...).
+        scan: the safety scan of its pickle-based files (see ``modelbook.safety``).
+        load_seconds: how long loading took.
+    """
+
+    uri: str
+    signature: Signature | None
+    flavor: Flavor
+    path: str
+    model: Any
+    scan: Any = None
+    load_seconds: float = 0.0
+    last_latency: float | None = field(default=None, init=False)
+
+    def predict(self, inputs: Any) -> Any:
+        """Predict on ``inputs``, checked against the signature first.
+
+        Raises InvalidInput naming the offending field; whatever the model
+        raises while predicting is raised as it is.
+        """
+        data = check_inputs(self.signature, inputs, self.uri)
+        start = time.perf_counter()
+        out = self.flavor.predict(self.model, data, self.signature)
+        self.last_latency = time.perf_counter() - start
+        return out
+
+    def output_problems(self, outputs: Any) -> tuple[str, ...]:
+        """How ``outputs`` break this version's output signature (see :func:`output_problems`)."""
+        return output_problems(self.signature, outputs)

@@ -1,0 +1,257 @@
+"""Scanning pickle-based artifacts for code that runs on load, before anything unpickles them.
+
+Unpickling runs whatever the file tells it to import and call, so a pickle,
+a joblib file (compressed or not) or any other file a flavor unpickles is
+scanned first with ``picklescan``, which lists the globals the stream
+imports without executing it and rates each one:
+
+- **dangerous**: it can run code or touch the system (``os.system``,
+  ``builtins.eval``, ``subprocess.Popen`` ...): the load is refused;
+- **suspicious**: not on the scanner's known-safe list (every scikit-learn
+  class is); recorded, not refused;
+- **innocuous**: known safe (NumPy arrays and dtypes ...).
+
+A file that looks like a pickle but cannot be scanned (an unknown
+compression) is refused too: what cannot be read cannot be cleared.
+
+Loading pickles at all is switched off with ``MODELBOOK_ALLOW_PICKLE=0``
+(also ``false``, ``no``, ``off``); the default allows them after a clean scan.
+The scanner is imported only when a pickle is scanned.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import logging
+import lzma
+import os
+import zlib
+from collections.abc import Iterable
+from datetime import datetime
+from importlib import metadata
+from typing import Literal
+
+from .domain import _Frozen
+from .errors import InvalidInput, UnsafeArtifact
+
+ALLOW_PICKLE_ENV = "MODELBOOK_ALLOW_PICKLE"
+_FALSE = ("0", "false", "no", "off")
+_TRUE = ("1", "true", "yes", "on")
+
+Verdict = Literal["clean", "suspicious", "dangerous", "unscannable"]
+# Worst last: a report's verdict is the worst of its files'.
+_ORDER: tuple[Verdict, ...] = ("clean", "suspicious", "dangerous", "unscannable")
+
+PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".sav", ".dill")
+# The compressions joblib writes, by magic bytes, and how to undo them.
+_COMPRESSED = (
+    (b"\x1f\x8b", "gzip"),
+    (b"BZh", "bz2"),
+    (b"\xfd7zXZ\x00", "xz"),
+    (b"\x5d\x00\x00", "lzma"),
+    (b"\x04\x22\x4d\x18", "lz4"),
+)
+
+
+def pickles_allowed() -> bool:
+    """Whether ``MODELBOOK_ALLOW_PICKLE`` allows loading pickles (default: yes).
+
+    Raises InvalidInput when the variable holds something other than 1/0,
+    true/false, yes/no or on/off.
+    """
+    raw = os.environ.get(ALLOW_PICKLE_ENV, "1").strip().lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise InvalidInput(f"{ALLOW_PICKLE_ENV}={raw!r}: use 1 or 0 (true/false, yes/no, on/off)")
+
+
+def require_pickles_allowed(paths: Iterable[str]) -> None:
+    """Raise UnsafeArtifact naming ``paths`` when pickles are switched off."""
+    if not pickles_allowed():
+        raise UnsafeArtifact(
+            f"loading pickles is turned off ({ALLOW_PICKLE_ENV}=0): "
+            f"{', '.join(paths)} would be unpickled; serve an ONNX (or other non-pickle) "
+            "model, or allow pickles"
+        )
+
+
+def _is_pickle_stream(head: bytes) -> bool:
+    # Protocol 2 and later open with PROTO; protocols 0 and 1 with a mark, a list
+    # or dict, or a global.
+    return (len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5) or head[:1] in (
+        b"(",
+        b"]",
+        b"}",
+        b"c",
+    )
+
+
+def _is_zlib(head: bytes) -> bool:
+    return len(head) >= 2 and head[0] == 0x78 and (head[0] * 256 + head[1]) % 31 == 0
+
+
+def is_pickled(path: str, head: bytes) -> bool:
+    """Whether the artifact at ``path`` starting with ``head`` is a pickle (maybe compressed)."""
+    if path.lower().endswith(PICKLE_SUFFIXES):
+        return True
+    return _is_pickle_stream(head)
+
+
+def _decompress(data: bytes) -> bytes | None:
+    """The pickle inside a joblib-compressed file; the data itself if not compressed;
+    None when it is compressed in a way that cannot be undone here."""
+    if _is_zlib(data[:2]):
+        return zlib.decompress(data)
+    for magic, kind in _COMPRESSED:
+        if data.startswith(magic):
+            if kind == "gzip":
+                return gzip.decompress(data)
+            if kind == "bz2":
+                return bz2.decompress(data)
+            if kind in ("xz", "lzma"):
+                return lzma.decompress(data)
+            return None
+    return data
+
+
+class FileScan(_Frozen):
+    """The scan of one artifact.
+
+    Attributes:
+        path: the artifact's path in the version.
+        verdict: ``clean``, ``suspicious``, ``dangerous`` or ``unscannable``.
+        dangerous: the globals rated dangerous, as ``module.name``.
+        suspicious: the globals the scanner does not know to be safe.
+        complete: False when the scanner stopped before the end of the stream
+            (joblib interleaves raw array bytes with the pickle); what it read
+            before is judged.
+        error: why the file could not be scanned, for ``unscannable``.
+    """
+
+    path: str
+    verdict: Verdict
+    dangerous: tuple[str, ...] = ()
+    suspicious: tuple[str, ...] = ()
+    complete: bool = True
+    error: str | None = None
+
+
+class ScanReport(_Frozen):
+    """The scan of every pickle-based artifact of a version.
+
+    ``verdict`` is the worst of the files' (``clean`` when there are none).
+    """
+
+    scanner: str
+    files: tuple[FileScan, ...] = ()
+
+    @property
+    def verdict(self) -> Verdict:
+        worst = max((_ORDER.index(f.verdict) for f in self.files), default=0)
+        return _ORDER[worst]
+
+    @property
+    def unsafe(self) -> bool:
+        """Whether loading would be refused: a dangerous or unscannable file."""
+        return self.verdict in ("dangerous", "unscannable")
+
+    def summary(self) -> str:
+        """One line: the verdict and what was found, for messages and evidence."""
+        if not self.files:
+            return "no pickle-based artifacts"
+        parts = []
+        for f in self.files:
+            if f.verdict == "dangerous":
+                parts.append(f"{f.path}: imports {', '.join(f.dangerous)}")
+            elif f.verdict == "unscannable":
+                parts.append(f"{f.path}: cannot be scanned ({f.error})")
+        found = "; ".join(parts)
+        return f"{self.verdict} ({len(self.files)} file(s) scanned)" + (
+            f": {found}" if found else ""
+        )
+
+
+class ScanRecord(_Frozen):
+    """A scan as recorded on a version (annotation ``scan``, event ``version.scan``).
+
+    Attributes:
+        scanner, verdict, files: the :class:`ScanReport`.
+        allowed_unsafe: an unsafe file was loaded anyway, as the actor asked.
+        purpose: ``load``, ``smoke`` or ``scan``: what the scan was for.
+        actor, at: who scanned, and when.
+    """
+
+    scanner: str
+    verdict: Verdict
+    files: tuple[FileScan, ...]
+    allowed_unsafe: bool = False
+    purpose: str
+    actor: str
+    at: datetime
+
+
+def scanner_name() -> str:
+    """``picklescan X.Y.Z``; raises InvalidInput when the scanner is not installed."""
+    try:
+        return f"picklescan {metadata.version('picklescan')}"
+    except metadata.PackageNotFoundError:
+        raise InvalidInput(
+            "scanning pickles needs picklescan: pip install 'modelbook[loaders]'"
+        ) from None
+
+
+def scan_file(path: str, data: bytes) -> FileScan:
+    """Scan one artifact's bytes; nothing in them is executed.
+
+    Raises InvalidInput when picklescan is not installed.
+    """
+    scanner_name()
+    from picklescan.scanner import SafetyLevel, scan_bytes, scan_pickle_bytes
+
+    # The findings are reported by modelbook; the scanner's own log lines would repeat them.
+    logging.getLogger("picklescan").setLevel(logging.CRITICAL)
+    try:
+        if data.startswith(b"PK\x03\x04"):  # a zip archive of pickles (TorchScript, PyTorch)
+            result = scan_bytes(io.BytesIO(data), path, os.path.splitext(path)[1])
+        else:
+            plain = _decompress(data)
+            if plain is None:
+                return FileScan(path=path, verdict="unscannable", error="unknown compression")
+            if not _is_pickle_stream(plain[:2]):
+                return FileScan(path=path, verdict="unscannable", error="not a pickle stream")
+            result = scan_pickle_bytes(io.BytesIO(plain), path)
+    except (OSError, ValueError, EOFError, zlib.error, lzma.LZMAError) as exc:
+        return FileScan(path=path, verdict="unscannable", error=str(exc)[:300])
+    dangerous = sorted(
+        {f"{g.module}.{g.name}" for g in result.globals if g.safety == SafetyLevel.Dangerous}
+    )
+    suspicious = sorted(
+        {f"{g.module}.{g.name}" for g in result.globals if g.safety == SafetyLevel.Suspicious}
+    )
+    verdict: Verdict = "dangerous" if dangerous else "suspicious" if suspicious else "clean"
+    return FileScan(
+        path=path,
+        verdict=verdict,
+        dangerous=tuple(dangerous),
+        suspicious=tuple(suspicious),
+        complete=not result.scan_err,
+    )
+
+
+def scan(files: Iterable[tuple[str, bytes]]) -> ScanReport:
+    """Scan the pickle-based files among ``(path, bytes)`` pairs; others are skipped."""
+    scanned = tuple(scan_file(p, d) for p, d in files if is_pickled(p, d[:2]))
+    return ScanReport(scanner=scanner_name() if scanned else "none needed", files=scanned)
+
+
+def refuse_if_unsafe(report: ScanReport, what: str, *, allow_unsafe: bool) -> None:
+    """Raise UnsafeArtifact for an unsafe report unless ``allow_unsafe``."""
+    if report.unsafe and not allow_unsafe:
+        raise UnsafeArtifact(
+            f"{what} refused: {report.summary()}; do not load it, or, if you trust its "
+            "source, pass allow_unsafe=True (--allow-unsafe), which is recorded"
+        )

@@ -1,0 +1,197 @@
+"""Loading a version's model: fetch its files verified, pick the flavor, scan, load.
+
+``Registry.load`` and the smoke test go through :meth:`LoadService.stage`,
+which writes the version's files (each checked against its sha256) to a
+private folder, picks the flavor (declared at registration in the
+signature's runtime, or given by the caller, else detected from the files),
+and scans the model file before anything unpickles it. The scan is recorded
+on the version (annotation ``scan``, event ``version.scan``) whenever its
+outcome differs from the last one recorded, and always when a caller
+overrides a refusal with ``allow_unsafe``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from .. import flavors, safety, uris
+from ..contract import Signature, as_signature
+from ..domain import Version
+from ..errors import InvalidInput, ModelbookError
+from ..flavors import Flavor, Predictor
+from ..safety import ScanRecord, ScanReport
+from ..store import annotations as note_rows
+from ..store.rows import to_dt
+from . import audit as log
+from . import notes
+from .base import Context, version_row
+from .versions import VersionService
+
+_HEAD = 16
+
+
+@dataclass
+class Staged:
+    """A version's files in a private folder, its flavor and model file, and their scan."""
+
+    version: Version
+    signature: Signature | None
+    flavor: Flavor
+    path: str
+    folder: Path
+    scan: ScanReport | None
+
+    @property
+    def file(self) -> Path:
+        return self.folder / self.path
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def scanner(read_verified: Callable[[str, int], bytes]) -> Callable[[Version], ScanReport]:
+    """A scan of a version's pickle-based artifacts (read verified), for the ``scan`` check."""
+
+    def scan(version: Version) -> ScanReport:
+        return safety.scan(
+            (a.path, read_verified(a.sha256, a.size))
+            for a in version.artifacts
+            if not a.path.startswith(flavors.OWN_PREFIX)
+        )
+
+    return scan
+
+
+class LoadService:
+    def __init__(self, ctx: Context, versions: VersionService) -> None:
+        self.ctx = ctx
+        self.versions = versions
+
+    def stage(
+        self,
+        uri: str,
+        *,
+        actor: str,
+        flavor: str | None = None,
+        allow_unsafe: bool = False,
+        purpose: str = "load",
+    ) -> Staged:
+        """Fetch, pick the flavor, scan and record; the caller loads and then cleans up.
+
+        Raises NotFound, IntegrityError (a file does not match its hash),
+        InvalidInput (no loadable file, an unknown flavor, a flavor whose
+        package is missing), UnsafeArtifact (a dangerous or unscannable pickle
+        without ``allow_unsafe``; pickles turned off).
+        """
+        version = self.versions.get(uri)
+        sig = as_signature(version.contract)
+        folder = Path(tempfile.mkdtemp(prefix="modelbook-load-"))
+        try:
+            heads = []
+            for a in version.artifacts:
+                dest = folder / a.path
+                self.ctx.blobs.copy_to(a.sha256, a.size, dest)
+                with dest.open("rb") as f:
+                    heads.append((a.path, f.read(_HEAD)))
+            declared = flavor or (sig.runtime.flavor if sig is not None else None)
+            found, path = flavors.detect(
+                heads, declared, sig.runtime.framework if sig is not None else None
+            )
+            found.require()
+            report = None
+            if found.pickled:
+                safety.require_pickles_allowed([path])
+                report = safety.scan([(path, (folder / path).read_bytes())])
+                self._record(version, report, actor=actor, allowed=allow_unsafe, purpose=purpose)
+                safety.refuse_if_unsafe(report, f"loading {version.uri}", allow_unsafe=allow_unsafe)
+            return Staged(version, sig, found, path, folder, report)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+
+    def load(
+        self, uri: str, *, actor: str, flavor: str | None = None, allow_unsafe: bool = False
+    ) -> Predictor:
+        """The version's model behind its contract (see ``Registry.load``)."""
+        staged = self.stage(uri, actor=actor, flavor=flavor, allow_unsafe=allow_unsafe)
+        try:
+            start = time.perf_counter()
+            model = load_model(staged.flavor, staged.file, staged.version.uri, staged.path)
+            return Predictor(
+                uri=staged.version.uri,
+                signature=staged.signature,
+                flavor=staged.flavor,
+                path=staged.path,
+                model=model,
+                scan=staged.scan,
+                load_seconds=time.perf_counter() - start,
+            )
+        finally:
+            staged.cleanup()
+
+    def scan(self, uri: str, *, actor: str) -> ScanReport:
+        """Scan every pickle-based artifact of a version and record the outcome."""
+        version = self.versions.get(uri)
+        report = scanner(self.ctx.blobs.read_verified)(version)
+        if report.files:
+            self._record(version, report, actor=actor, allowed=False, purpose="scan")
+        return report
+
+    def _record(
+        self, version: Version, report: ScanReport, *, actor: str, allowed: bool, purpose: str
+    ) -> None:
+        ref = uris.parse(version.uri)
+        now = self.ctx.clock()
+        value = ScanRecord(
+            scanner=report.scanner,
+            verdict=report.verdict,
+            files=report.files,
+            allowed_unsafe=allowed and report.unsafe,
+            purpose=purpose,
+            actor=actor,
+            at=to_dt(now),
+        )
+        with self.ctx.db.write() as conn:
+            row = version_row(conn, ref, lock=True)
+            if not value.allowed_unsafe and _same_as_last(conn, row, value):
+                return
+            notes.record(
+                conn,
+                row,
+                ref.name,
+                value,
+                "scan",
+                action="version.scan",
+                head=log.Head.of_model(ref.name, row),
+            )
+
+
+def _same_as_last(conn: Connection, row: Any, value: ScanRecord) -> bool:
+    found = notes.parse_rows(note_rows.of_version(conn, row.id, ("scan",)))["scan"]
+    if not found:
+        return False
+    last: ScanRecord = found[-1]
+    keep = {"scanner", "verdict", "files", "allowed_unsafe"}
+    return bool(last.model_dump(include=keep) == value.model_dump(include=keep))
+
+
+def load_model(flavor: Flavor, file: Path, uri: str, path: str) -> Any:
+    """``flavor.load(file)``; a failure of the framework becomes InvalidInput naming the file."""
+    try:
+        return flavor.load(file)
+    except ModelbookError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any failure of the framework or the file
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        raise InvalidInput(
+            f"{uri}: {path} cannot be loaded by the {flavor.name} flavor: "
+            f"{type(exc).__name__}: {first}"
+        ) from None

@@ -1,0 +1,175 @@
+"""The smoke test: a version loaded and called on its stored sample, in a fresh subprocess.
+
+The parent stages the version (files verified, flavor picked, pickles scanned:
+:meth:`LoadService.stage`) and starts ``python -m modelbook.flavors.worker``
+in a new session with ``RLIMIT_AS`` and ``RLIMIT_CPU`` set; it waits at most
+``timeout_s`` seconds and then kills the whole process group. Whatever the
+model does (fails to load, raises, hangs, exhausts memory, returns outputs
+that break the contract, kills its process) becomes a failed
+:class:`~modelbook.smoke.SmokeRecord` with the reason; the record is kept on
+the version (``version.smoke``) and read by the ``smoke_test`` gate check.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from .. import uris
+from ..contract import SAMPLE_PATH
+from ..errors import InvalidInput, UnsafeArtifact
+from ..smoke import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, SmokeRecord
+from ..store.rows import to_dt
+from . import audit as log
+from . import notes
+from .base import Context, version_row
+from .loading import LoadService
+
+MAX_TIMEOUT_S = 3600.0
+MIN_MEMORY_MB = 256
+
+
+def limits(timeout_s: float | None, memory_mb: int | None) -> tuple[float, int]:
+    """The limits, defaulted and checked; InvalidInput for a limit out of range."""
+    t = DEFAULT_TIMEOUT_S if timeout_s is None else timeout_s
+    m = DEFAULT_MEMORY_MB if memory_mb is None else memory_mb
+    if isinstance(t, bool) or not isinstance(t, int | float) or not 0 < t <= MAX_TIMEOUT_S:
+        raise InvalidInput(f"timeout must be more than 0 and at most {MAX_TIMEOUT_S:.0f} seconds")
+    if isinstance(m, bool) or not isinstance(m, int) or m < MIN_MEMORY_MB:
+        raise InvalidInput(f"memory limit must be a whole number of MiB, at least {MIN_MEMORY_MB}")
+    return float(t), m
+
+
+class SmokeService:
+    def __init__(self, ctx: Context, loading: LoadService) -> None:
+        self.ctx = ctx
+        self.loading = loading
+
+    def run(
+        self,
+        uri: str,
+        *,
+        actor: str,
+        timeout_s: float | None = None,
+        memory_mb: int | None = None,
+        flavor: str | None = None,
+        allow_unsafe: bool = False,
+    ) -> SmokeRecord:
+        """Smoke-test the version ``uri`` names and record the outcome (see ``Registry.smoke``)."""
+        timeout, memory = limits(timeout_s, memory_mb)
+        version = self.loading.versions.get(uri)
+        base: dict[str, Any] = {"timeout_s": timeout, "memory_mb": memory, "actor": actor}
+        if not any(a.path == SAMPLE_PATH for a in version.artifacts):
+            return self._record(
+                version.uri,
+                passed=False,
+                message="no stored input sample: register the version with --sample",
+                **base,
+            )
+        try:
+            staged = self.loading.stage(
+                version.uri,
+                actor=actor,
+                flavor=flavor,
+                allow_unsafe=allow_unsafe,
+                purpose="smoke",
+            )
+        except (InvalidInput, UnsafeArtifact) as exc:
+            return self._record(version.uri, passed=False, message=str(exc), **base)
+        try:
+            request = {
+                "uri": version.uri,
+                "folder": str(staged.folder),
+                "path": staged.path,
+                "flavor": staged.flavor.name,
+                "signature": None
+                if staged.signature is None
+                else staged.signature.model_dump(mode="json"),
+                "memory_mb": memory,
+                "timeout_s": timeout,
+                "result": str(staged.folder / ".modelbook-smoke-result.json"),
+            }
+            outcome = _spawn(request, staged.folder, timeout)
+        finally:
+            staged.cleanup()
+        return self._record(
+            version.uri,
+            flavor=staged.flavor.name,
+            path=staged.path,
+            **{k: v for k, v in outcome.items() if k in SmokeRecord.model_fields},
+            **base,
+        )
+
+    def _record(self, uri: str, **fields: Any) -> SmokeRecord:
+        ref = uris.parse(uri)
+        now = self.ctx.clock()
+        value = SmokeRecord.model_validate({**fields, "at": to_dt(now)})
+        with self.ctx.db.write() as conn:
+            row = version_row(conn, ref, lock=True)
+            notes.record(
+                conn,
+                row,
+                ref.name,
+                value,
+                "smoke",
+                action="version.smoke",
+                head=log.Head.of_model(ref.name, row),
+            )
+        return value
+
+
+def _spawn(request: dict[str, Any], folder: Path, timeout: float) -> dict[str, Any]:
+    """Run the worker on ``request``; its outcome, or why it gave none."""
+    req_file = folder / ".modelbook-smoke-request.json"
+    req_file.write_text(json.dumps(request))
+    env = dict(os.environ)
+    # The child imports what this process can: the model's own classes included.
+    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+    # One thread each: thread pools reserve address space that would count against the limit.
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env.setdefault(var, "1")
+    with (folder / ".modelbook-smoke-stderr").open("w+b") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "modelbook.flavors.worker", str(req_file)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            env=env,
+            start_new_session=True,  # its own process group: a timeout kills its children too
+        )
+        try:
+            code = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill(proc)
+            return {"passed": False, "message": f"did not finish within {timeout:g} s: killed"}
+        err.seek(0)
+        tail = err.read()[-2000:].decode("utf-8", "replace").strip().splitlines()
+    result = Path(request["result"])
+    if result.is_file():
+        try:
+            found: dict[str, Any] = json.loads(result.read_text())
+            return found
+        except ValueError:
+            pass
+    if code < 0:
+        why = signal.Signals(-code).name
+        hint = {"SIGXCPU": " (CPU time limit)", "SIGKILL": " (memory or time limit?)"}.get(why, "")
+        message = f"the subprocess was killed by {why}{hint}"
+    else:
+        message = f"the subprocess exited with code {code} without a result"
+    return {"passed": False, "message": message + (f": {tail[-1][:300]}" if tail else "")}
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+__all__ = ["SmokeService", "limits"]

@@ -1,0 +1,44 @@
+"""Models for the flavor and smoke tests, importable by the smoke test's subprocess."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+
+class Echo:
+    """Predicts the first column as it is."""
+
+    def predict(self, inputs: Any) -> Any:
+        return inputs.iloc[:, 0].to_numpy()
+
+
+class Raises:
+    def predict(self, inputs: Any) -> Any:
+        raise RuntimeError("model exploded")
+
+
+class Hangs:
+    def predict(self, inputs: Any) -> Any:
+        time.sleep(600)
+
+
+class Hungry:
+    def predict(self, inputs: Any) -> Any:
+        return bytearray(8 * 1024**3)
+
+
+class WrongOutput:
+    def predict(self, inputs: Any) -> Any:
+        return ["not", "numbers"] * (len(inputs) // 2 + 1)
+
+
+class Evil:
+    """Unpickling it would run a shell command: the scan must refuse it first."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> Any:
+        return (os.system, (f"touch {self.marker}",))

@@ -1,0 +1,225 @@
+"""Loaders: scikit-learn (joblib, pickle), ONNX, pickled objects; the safety scan; the config."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import load_breast_cancer, load_diabetes
+from sklearn.linear_model import LinearRegression, LogisticRegression
+
+from modelbook import Registry, infer_signature
+from modelbook.errors import InvalidInput, UnsafeArtifact
+from modelbook.flavors import FLAVORS, detect
+
+from .flavor_models import Echo, Evil
+
+
+@pytest.fixture(scope="module")
+def classifier() -> tuple[Any, pd.DataFrame]:
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    return LogisticRegression(max_iter=5000).fit(X, y), X
+
+
+@pytest.fixture(scope="module")
+def regressor() -> tuple[Any, pd.DataFrame]:
+    X, y = load_diabetes(return_X_y=True, as_frame=True)
+    return LinearRegression().fit(X, y), X
+
+
+def _register(reg: Registry, name: str, path: Path, model: Any, X: Any, **kw: Any) -> str:
+    sig = infer_signature(X, model.predict(X), model=model)
+    v = reg.register(
+        name, [path], owners=["ml"], signature=sig, sample=X, capture_environment=False, **kw
+    )
+    return v.uri
+
+
+def test_sklearn_joblib_classifier_loads_and_predicts(
+    registry: Registry, tmp_path: Path, classifier: tuple[Any, pd.DataFrame]
+) -> None:
+    model, X = classifier
+    joblib.dump(model, tmp_path / "model.joblib")
+    uri = _register(registry, "bc", tmp_path / "model.joblib", model, X)
+    predictor = registry.load(uri)
+    assert predictor.flavor.name == "sklearn"
+    assert (predictor.predict(X.head(20)) == model.predict(X.head(20))).all()
+    # Columns in another order are put back in the signature's order.
+    assert (predictor.predict(X.head(5)[X.columns[::-1]]) == model.predict(X.head(5))).all()
+    assert predictor.scan is not None and predictor.scan.verdict == "suspicious"
+    scans = registry.annotations(uri).scans
+    assert scans[-1].verdict == "suspicious" and scans[-1].purpose == "load"
+    registry.load(uri)  # the same outcome again is not recorded twice
+    assert len(registry.annotations(uri).scans) == 1
+
+
+def test_inputs_are_checked_against_the_signature_naming_the_field(
+    registry: Registry, tmp_path: Path, classifier: tuple[Any, pd.DataFrame]
+) -> None:
+    model, X = classifier
+    joblib.dump(model, tmp_path / "model.joblib")
+    predictor = registry.load(_register(registry, "bc", tmp_path / "model.joblib", model, X))
+    with pytest.raises(InvalidInput, match=r"missing column.*mean radius"):
+        predictor.predict(X.drop(columns=["mean radius"]).head())
+    bad = X.head().astype({"mean area": str})
+    with pytest.raises(InvalidInput, match="mean area: dtype string"):
+        predictor.predict(bad)
+    holes = X.head().copy()
+    holes.loc[0, "worst texture"] = np.nan
+    with pytest.raises(InvalidInput, match="worst texture: has missing values"):
+        predictor.predict(holes)
+    with pytest.raises(InvalidInput, match="expects a table"):
+        predictor.predict(X.head().to_numpy())
+
+
+def test_sklearn_pickle_regressor_and_onnx_versions_agree(
+    registry: Registry, tmp_path: Path, regressor: tuple[Any, pd.DataFrame]
+) -> None:
+    from skl2onnx import to_onnx
+
+    model, X = regressor
+    (tmp_path / "model.pkl").write_bytes(pickle.dumps(model))
+    pkl = registry.load(_register(registry, "diabetes", tmp_path / "model.pkl", model, X))
+    assert pkl.flavor.name == "sklearn"  # a pickle whose signature says scikit-learn
+    onx = to_onnx(model, X.to_numpy()[:1].astype(np.float32))
+    (tmp_path / "model.onnx").write_bytes(onx.SerializeToString())
+    onnx = registry.load(_register(registry, "diabetes", tmp_path / "model.onnx", model, X))
+    assert onnx.flavor.name == "onnx" and onnx.scan is None
+    want = model.predict(X.head(10))
+    assert np.allclose(pkl.predict(X.head(10)), want)
+    got = onnx.predict(X.head(10))
+    assert got.shape == want.shape and np.allclose(got, want, rtol=1e-3, atol=1e-2)
+    with pytest.raises(InvalidInput, match=r"column.* not in the signature: extra"):
+        onnx.predict(X.head().assign(extra=1.0))
+
+
+def test_onnx_classifier(
+    registry: Registry, tmp_path: Path, classifier: tuple[Any, pd.DataFrame]
+) -> None:
+    from skl2onnx import to_onnx
+
+    model, X = classifier
+    onx = to_onnx(model, X.to_numpy()[:1].astype(np.float32), options={"zipmap": False})
+    (tmp_path / "clf.onnx").write_bytes(onx.SerializeToString())
+    predictor = registry.load(_register(registry, "bc", tmp_path / "clf.onnx", model, X))
+    agree = (predictor.predict(X) == model.predict(X)).mean()
+    assert agree > 0.99
+
+
+def test_a_pickled_object_with_predict(registry: Registry, tmp_path: Path) -> None:
+    X = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [4.0, 5.0, 6.0]})
+    (tmp_path / "echo.pkl").write_bytes(pickle.dumps(Echo()))
+    v = registry.register(
+        "echo", [tmp_path / "echo.pkl"], owners=["o"], sample=X, capture_environment=False
+    )
+    predictor = registry.load(v.uri)
+    assert predictor.flavor.name == "pickle"
+    assert list(predictor.predict(X)) == [1.0, 2.0, 3.0]
+
+
+def test_a_malicious_pickle_is_refused_and_never_executed(
+    registry: Registry, tmp_path: Path
+) -> None:
+    marker = tmp_path / "PWNED"
+    (tmp_path / "model.pkl").write_bytes(pickle.dumps(Evil(str(marker))))
+    joblib.dump(Evil(str(marker)), tmp_path / "model.joblib", compress=3)
+    for i, name in enumerate(("model.pkl", "model.joblib")):
+        v = registry.register(
+            f"evil{i}", [tmp_path / name], owners=["o"], capture_environment=False
+        )
+        with pytest.raises(UnsafeArtifact, match=r"dangerous.*imports (posix|os)\.system") as e:
+            registry.load(v.uri)
+        assert e.value.exit_code == 11
+        assert not marker.exists()
+        [scan] = registry.annotations(v.uri).scans
+        assert scan.verdict == "dangerous" and not scan.allowed_unsafe
+        report = registry.scan(v.uri)
+        assert report.unsafe and report.files[0].path == name
+    actions = [e.action for e in registry.events(model="evil0").items]
+    assert "version.scan" in actions
+
+
+def test_allow_unsafe_is_explicit_and_recorded(registry: Registry, tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    (tmp_path / "model.pkl").write_bytes(pickle.dumps(Evil(str(marker))))
+    v = registry.register("evil", [tmp_path / "model.pkl"], owners=["o"], capture_environment=False)
+    # os.system returns an int, which has no predict: the load fails after running it.
+    with pytest.raises(InvalidInput, match="no predict method"):
+        registry.load(v.uri, allow_unsafe=True)
+    assert marker.exists()
+    assert registry.annotations(v.uri).scans[-1].allowed_unsafe
+
+
+def test_pickles_can_be_turned_off(
+    registry: Registry,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    classifier: tuple[Any, pd.DataFrame],
+) -> None:
+    model, X = classifier
+    joblib.dump(model, tmp_path / "model.joblib")
+    uri = _register(registry, "bc", tmp_path / "model.joblib", model, X)
+    monkeypatch.setenv("MODELBOOK_ALLOW_PICKLE", "0")
+    with pytest.raises(UnsafeArtifact, match=r"MODELBOOK_ALLOW_PICKLE=0.*model.joblib"):
+        registry.load(uri)
+    monkeypatch.setenv("MODELBOOK_ALLOW_PICKLE", "maybe")
+    with pytest.raises(InvalidInput, match="MODELBOOK_ALLOW_PICKLE"):
+        registry.load(uri)
+    monkeypatch.setenv("MODELBOOK_ALLOW_PICKLE", "1")
+    assert registry.load(uri).flavor.name == "sklearn"
+
+
+def test_declared_flavor_is_stored_and_checked(registry: Registry, tmp_path: Path) -> None:
+    X = pd.DataFrame({"a": [1.0, 2.0]})
+    (tmp_path / "m.bin").write_bytes(pickle.dumps(Echo()))
+    v = registry.register(
+        "echo",
+        [tmp_path / "m.bin"],
+        owners=["o"],
+        sample=X,
+        flavor="pickle",
+        capture_environment=False,
+    )
+    assert v.contract is not None and v.contract["runtime"]["flavor"] == "pickle"
+    assert registry.load(v.uri).flavor.name == "pickle"
+    with pytest.raises(InvalidInput, match="no onnx model file"):
+        registry.load(v.uri, flavor="onnx")
+    with pytest.raises(InvalidInput, match=r"unknown flavor 'onx'.*did you mean 'onnx'"):
+        registry.register(
+            "echo", [tmp_path / "m.bin"], sample=X, flavor="onx", capture_environment=False
+        )
+    with pytest.raises(InvalidInput, match="give a signature or a sample"):
+        registry.register("echo", [tmp_path / "m.bin"], flavor="pickle", capture_environment=False)
+
+
+def test_optional_flavors_say_what_to_install(registry: Registry, tmp_path: Path) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "net.pt", "w") as z:
+        z.writestr("net/code/__torch__.py", "")
+    v = registry.register("net", [tmp_path / "net.pt"], owners=["o"], capture_environment=False)
+    if FLAVORS["torchscript"].available():
+        pytest.skip("torch is installed")
+    with pytest.raises(InvalidInput, match=r"torchscript flavor needs torch.*pip install torch"):
+        registry.load(v.uri)
+
+
+def test_detection() -> None:
+    pkl = b"\x80\x04\x95"
+    assert (
+        detect([("m.onnx", b"\x08\x07"), ("_modelbook/sample.parquet", b"PAR1")])[0].name == "onnx"
+    )
+    assert detect([("model.joblib", b"x\x9c")])[0].name == "sklearn"
+    assert detect([("blob", pkl)])[0].name == "pickle"
+    assert detect([("m.pkl", pkl)], framework="scikit-learn")[0].name == "sklearn"
+    assert detect([("m.lgb", b"tree\nversion=v4")])[0].name == "lightgbm"
+    assert detect([("m.ubj", b"{")])[0].name == "xgboost"
+    with pytest.raises(InvalidInput, match="several files could be the model"):
+        detect([("a.joblib", b""), ("b.onnx", b"")])
+    with pytest.raises(InvalidInput, match=r"no model file modelbook can load .*notes.txt"):
+        detect([("notes.txt", b"hello")])
