@@ -63,9 +63,11 @@ def _parsed(encoded: str) -> dict[str, Any] | None:
 def _columns_of(parsed: dict[str, Any] | None) -> tuple[Any, ...] | None:
     """The :data:`COLUMNS` values an encoding holds; None unless it holds every one of
     them (every event is written with all of them, null or not)."""
+    if parsed is None:
+        return None
     try:
         return _pick_columns(parsed)  # type: ignore[no-any-return]
-    except (KeyError, TypeError):
+    except KeyError:
         return None
 
 
