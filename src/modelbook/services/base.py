@@ -38,40 +38,39 @@ class VersionCache:
     An entry is checked against the row by identity (model, number and the
     stored record itself, so a restored or replaced database never gets
     another version's manifest) and by every mutable column (tags, stage,
-    aliases). Versions are read-only all the way down, so sharing is safe.
+    aliases, deprecation). When only a mutable column changed, the parsed
+    stored record is kept and only the row's columns are validated again: an
+    alias moved or a tag set does not make every read of the model parse its
+    versions anew. Versions are read-only all the way down, so sharing is safe.
     """
 
     def __init__(self, size: int = VERSION_CACHE_SIZE) -> None:
         self._size = size
-        self._items: OrderedDict[int, tuple[tuple[Any, ...], Version]] = OrderedDict()
+        # row id -> (frozen identity, mutable identity, version, stored record)
+        self._items: OrderedDict[int, tuple[tuple[Any, ...], tuple[Any, ...], Version, Any]] = (
+            OrderedDict()
+        )
         self._lock = threading.Lock()
 
-    @staticmethod
-    def _identity(model: str, row: Any) -> tuple[Any, ...]:
-        return (
-            model,
-            row.number,
-            row.doc,
-            row.tags,
-            row.stage,
-            row.aliases,
-            row.semver,
-            row.deprecated_at,
-        )
-
     def version(self, model: str, row: Any) -> Version:
-        identity = self._identity(model, row)
+        frozen = (model, row.number, row.doc, row.semver)
+        mutable = (row.tags, row.stage, row.aliases, row.deprecated_at)
         hit = self._items.get(row.id)
-        if hit is not None and hit[0] == identity:
-            # A hit is every cached read: no context manager for the race with eviction.
-            try:  # noqa: SIM105
-                self._items.move_to_end(row.id)
-            except KeyError:
-                pass
-            return hit[1]
-        version = version_rows.version_from_row(model, row)
+        stored = None
+        if hit is not None and hit[0] == frozen:
+            if hit[1] == mutable:
+                # A hit is every cached read: no context manager for the race with eviction.
+                try:  # noqa: SIM105
+                    self._items.move_to_end(row.id)
+                except KeyError:
+                    pass
+                return hit[2]
+            stored = hit[3]
+        if stored is None:
+            stored = version_rows.stored_record(model, row)
+        version = version_rows.version_from_row(model, row, stored)
         with self._lock:
-            self._items[row.id] = (identity, version)
+            self._items[row.id] = (frozen, mutable, version, stored)
             while len(self._items) > self._size:
                 self._items.popitem(last=False)
         return version

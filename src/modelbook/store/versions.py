@@ -86,18 +86,31 @@ _STORED_FIELDS: dict[str, Any] = {
 _Stored: type[_Frozen] = create_model("_Stored", __base__=_Frozen, **_STORED_FIELDS)
 
 
-def version_from_row(model: str, row: Row[Any]) -> Version:
+def stored_record(model: str, row: Row[Any]) -> _Frozen:
+    """The version's stored record, parsed and validated in one pass over its JSON text
+    (``validate_json``, into read-only values: no ``json.loads``, no separate freeze
+    pass). It never changes after registration, so it can be kept and shared.
+    Raises :class:`IntegrityError` naming the version when it cannot be read (a
+    damaged or hand-edited row)."""
+    try:
+        return _Stored.model_validate_json(row.doc)
+    except (ValueError, TypeError, ValidationError, OverflowError, RecursionError) as exc:
+        raise _unreadable(model, row, exc) from None
+
+
+def version_from_row(model: str, row: Row[Any], stored: _Frozen | None = None) -> Version:
     """Parse and validate one stored version.
 
-    The stored record is parsed and validated in one pass over its JSON text
-    (``validate_json``, into read-only values: no ``json.loads``, no separate
-    freeze pass); the row's own columns are then validated with it into the
+    ``stored``: its :func:`stored_record`, when the caller kept it (a change of
+    tags, stage or aliases leaves the record as it was); otherwise it is read
+    from the row. The row's own columns are then validated with it into the
     :class:`Version`, whose nested values, already validated, are taken as
-    they are. Raises :class:`IntegrityError` naming the version when its
-    stored record cannot be read (a damaged or hand-edited row).
+    they are. Raises :class:`IntegrityError` naming the version when the row
+    cannot be read (a damaged or hand-edited row).
     """
+    record = stored_record(model, row) if stored is None else stored
     try:
-        values = _Stored.model_validate_json(row.doc).__dict__.copy()
+        values = record.__dict__.copy()
         values.update(
             model=model,
             number=row.number,
@@ -111,11 +124,15 @@ def version_from_row(model: str, row: Row[Any]) -> Version:
         )
         return Version.model_validate(values)
     except (ValueError, TypeError, ValidationError, OverflowError, RecursionError) as exc:
-        first = str(exc).strip().splitlines()
-        raise IntegrityError(
-            f"version models:/{model}/{row.number} is stored but cannot be read "
-            f"({first[0] if first else type(exc).__name__}); its row was damaged or edited"
-        ) from None
+        raise _unreadable(model, row, exc) from None
+
+
+def _unreadable(model: str, row: Row[Any], exc: BaseException) -> IntegrityError:
+    first = str(exc).strip().splitlines()
+    return IntegrityError(
+        f"version models:/{model}/{row.number} is stored but cannot be read "
+        f"({first[0] if first else type(exc).__name__}); its row was damaged or edited"
+    )
 
 
 _FROM_NAME = t.models.join(t.versions, _v.model_id == t.models.c.id)
