@@ -57,9 +57,6 @@ message = "auc@test of at least 0.5, and not tagged experimental"
 """
 
 
-MOVE_COLUMNS = ("model_id", "alias", "from_number", "to_number", "actor", "reason", "at")
-
-
 class Chains:
     """Heads of audit chains while rows are bulk-loaded: each appended event is
     encoded and hashed with the library's own ``audit.canonical`` and
@@ -573,11 +570,8 @@ class MbSide:
         chains = Chains.from_models(db)
         at = max(t["at"] for t in templates)
         bulk = n_events - api_events
-        _, id_rows = db.query("SELECT name, id FROM models")
-        model_ids = {str(n): int(i) for n, i in id_rows}
         db.begin()
         batch: list[tuple[Any, ...]] = []
-        moves: list[tuple[Any, ...]] = []
         for j in range(bulk):
             name = names[j % models]
             turn = j // models
@@ -592,17 +586,11 @@ class MbSide:
                 ev["subject"] = f"models:/{name}/{number}"
             if ev["action"] == "version.register":
                 ev["after"] = dict(ev["after"], semver=f"1.{number - 1}.0")
-            if ev["action"] == "alias.set":
-                # The alias history row the API writes with every alias move.
-                row = (model_ids[name], c.ALIAS_RESOLVED, number - 1, number)
-                moves.append((*row, ev["actor"], ev["reason"], ev["at"]))
             batch.append(chains.append(ev))
             if len(batch) == 50_000:
                 db.insert("events", Chains.COLUMNS, batch)
-                db.insert("alias_events", MOVE_COLUMNS, moves)
-                batch, moves = [], []
+                batch = []
         db.insert("events", Chains.COLUMNS, batch)
-        db.insert("alias_events", MOVE_COLUMNS, moves)
         chains.store_heads(db)
         db.commit()
         db.analyze()

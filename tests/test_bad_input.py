@@ -38,7 +38,6 @@ TABLES = (
     "params",
     "lineage",
     "aliases",
-    "alias_events",
     "events",
 )
 

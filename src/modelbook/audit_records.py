@@ -1,19 +1,19 @@
-"""Records that must agree with the audit log: annotations and alias history.
+"""Records that must agree with the audit log: the annotations of versions.
 
 The gates read a version's annotations (approvals, rejections, attestations,
-evaluations ...) and ``alias history`` reads the alias history table; both are
-written in the same transaction as the event that records them, with the same
-actor, time and content. Chain verification proves the events unchanged; this
-module proves the records are exactly the ones the events describe, so a row
-added, edited or deleted in those tables behind modelbook's back (a forged
-approval, a rewritten reason) is found by ``audit verify`` too.
+evaluations ...); each is written in the same transaction as the event that
+records it, with the same actor, time and content. Chain verification proves
+the events unchanged; this module proves the annotations are exactly the ones
+the events describe, so a row added, edited or deleted behind modelbook's back
+(a forged approval) is found by ``audit verify`` too. (Alias history needs no
+such check: it is read from the events themselves.)
 
 Pure functions: :func:`event_key` turns a verified event into the identity of
-the record it describes, :func:`note_key` and :func:`move_key` turn stored
-records into the same identity, and :func:`compare` names every record without
-its event and every event without its record. Identities are hashes of the
-fields they cover (Python's salted hash of a tuple), so that a log of millions
-of alias moves costs a dictionary of integers, not of their contents.
+the annotation it describes, :func:`note_key` turns a stored annotation into
+the same identity, and :func:`compare` names every annotation without its
+event and every event without its annotation. Identities are hashes of the
+fields they cover (Python's salted hash of a tuple), so that a large log costs
+a dictionary of integers, not of their contents.
 """
 
 from __future__ import annotations
@@ -41,10 +41,8 @@ NOTE_ACTIONS = frozenset(
         "version.scan",
     }
 )
-#: Actions whose event always comes with one row of alias history.
-MOVE_ACTIONS = frozenset({"alias.set", "alias.delete"})
 #: Every action :func:`event_key` knows.
-KEYED_ACTIONS = NOTE_ACTIONS | MOVE_ACTIONS
+KEYED_ACTIONS = NOTE_ACTIONS
 
 
 def _content(value: Any) -> bytes:
@@ -68,20 +66,6 @@ def event_key(event: Mapping[str, Any]) -> int | None:
                 _content(event.get("after")),
             )
         )
-    if action in MOVE_ACTIONS:
-        before, after = event.get("before") or {}, event.get("after") or {}
-        return hash(
-            (
-                "move",
-                event.get("model"),
-                after.get("alias", before.get("alias")),
-                before.get("version"),
-                after.get("version"),
-                event.get("actor"),
-                event.get("at"),
-                event.get("reason"),
-            )
-        )
     return None
 
 
@@ -92,19 +76,6 @@ def note_key(model: str, version: int, actor: str, at: int, body: str) -> int:
     if isinstance(content, dict):
         content = {k: v for k, v in content.items() if k not in ("actor", "at")}
     return hash(("note", model, version, actor, at, _content(content)))
-
-
-def move_key(
-    model: str,
-    alias: str,
-    from_version: int | None,
-    to_version: int | None,
-    actor: str,
-    at: int,
-    reason: str,
-) -> int:
-    """The identity of one row of alias history."""
-    return hash(("move", model, alias, from_version, to_version, actor, at, reason))
 
 
 def compare(

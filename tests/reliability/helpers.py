@@ -193,6 +193,23 @@ class State:
     files: int = 0
 
 
+@dataclass(frozen=True)
+class Move:
+    """One alias move, as its ``alias.set`` or ``alias.delete`` event records it."""
+
+    model: str
+    alias: str
+    from_number: int | None
+    to_number: int | None
+
+
+def _move(model: str, event: dict[str, Any]) -> Move:
+    before, after = event.get("before") or {}, event.get("after") or {}
+    return Move(
+        model, after.get("alias", before.get("alias")), before.get("version"), after.get("version")
+    )
+
+
 def check_invariants(reg: Registry, blob_dir: Path | None = None, *, read: bool = True) -> State:
     """Assert every promise that must hold in any state a crash can leave behind.
 
@@ -221,7 +238,15 @@ def check_invariants(reg: Registry, blob_dir: Path | None = None, *, read: bool 
             artifacts[r.version_id].add((r.path, r.size, r.sha256))
         by_id = {v.id: v for v in versions}
         aliases = list(conn.execute(sa.text("SELECT * FROM aliases")))
-        moves = list(conn.execute(sa.text("SELECT * FROM alias_events ORDER BY id")))
+        moves = [
+            _move(r.model, json.loads(r.canonical))
+            for r in conn.execute(
+                sa.text(
+                    "SELECT model, canonical FROM events "
+                    "WHERE action IN ('alias.set', 'alias.delete') ORDER BY id"
+                )
+            )
+        ]
         events = list(conn.execute(sa.text("SELECT action, model, version FROM events")))
 
     assert set(artifacts) <= set(by_id), "artifact rows of a version that does not exist"
@@ -253,7 +278,7 @@ def check_invariants(reg: Registry, blob_dir: Path | None = None, *, read: bool 
         state.aliases[(name, a.name)] = a.number
 
     for e in moves:
-        key = (models[e.model_id].name, e.alias)
+        key = (e.model, e.alias)
         chain = state.history.setdefault(key, [])
         previous = chain[-1][1] if chain else None
         assert e.from_number == previous, (
@@ -279,9 +304,6 @@ def check_invariants(reg: Registry, blob_dir: Path | None = None, *, read: bool 
         assert sorted(registered[name]) == numbers, f"{name}: register events {registered[name]}"
     expected = Counter(m.name for m in models.values())
     assert created == expected, f"model.create events {created}"
-    for mid, m in models.items():
-        n_moves = sum(1 for e in moves if e.model_id == mid)
-        assert alias_actions[m.name] == n_moves, f"{m.name}: alias events vs moves"
 
     audit = reg.verify_audit()
     assert audit.ok, f"the audit log does not verify: {[str(b) for b in audit.breaks]}"

@@ -52,8 +52,8 @@ OPS: dict[str, Op] = {
 # The statement before which the in-transaction kill lands, per operation.
 MID_STATEMENT = {
     "register": "INSERT INTO events",  # version, artifacts, tags written; event not yet
-    "alias move": "INSERT INTO alias_events",  # alias row moved; its history not yet
-    "alias delete": "INSERT INTO alias_events",  # alias row deleted; its history not yet
+    "alias move": "INSERT INTO events",  # alias row moved; its event (its history) not yet
+    "alias delete": "INSERT INTO events",  # alias row deleted; its event not yet
     "tag": "INSERT INTO events",  # tag rows rewritten; event not yet
 }
 

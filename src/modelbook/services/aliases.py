@@ -45,7 +45,7 @@ def move(
     reason: str,
     at: int,
 ) -> log.Head:
-    """Point (or, with ``to_number`` None, remove) an alias, with its history row and event."""
+    """Point (or, with ``to_number`` None, remove) an alias, and record the move as its event."""
     if to_number is None:
         alias_rows.drop(conn, model_id, alias)
     else:
@@ -60,16 +60,7 @@ def move(
             at=at,
             actor=actor,
         )
-    alias_rows.record_move(
-        conn,
-        model_id,
-        alias,
-        from_number=from_number,
-        to_number=to_number,
-        actor=actor,
-        reason=reason,
-        at=at,
-    )
+    # The event is the alias's history: ``alias history`` and rollback read it back.
     return log.record(
         conn,
         head,

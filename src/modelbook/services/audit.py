@@ -15,7 +15,6 @@ from .. import audit, audit_records, paging, validation
 from ..domain import Page, thaw
 from ..errors import IntegrityError, InvalidInput
 from ..events import ACTIONS, REGISTRY_CHAIN, Event, model_chain, parse
-from ..store import aliases as alias_rows
 from ..store import annotations as note_rows
 from ..store import events as event_rows
 from ..store import models as model_rows
@@ -130,7 +129,7 @@ class VerifyResult:
     expected_head_ok: bool | None
     #: Why the expected head does not hold (None when it holds or none was given).
     expected_head_problem: str | None = None
-    #: Annotations and alias history that disagree with the log (see ``audit_records``).
+    #: Annotations that disagree with the log (see ``audit_records``).
     record_problems: tuple[str, ...] = ()
 
     @property
@@ -247,8 +246,8 @@ class AuditService:
 
 
 def _records(conn: Connection) -> Iterator[tuple[int, tuple[Any, ...]]]:
-    """(identity, row) of every annotation and every row of alias history."""
-    note_key, move_key = audit_records.note_key, audit_records.move_key
+    """(identity, row) of every annotation."""
+    note_key = audit_records.note_key
     for note in note_rows.all_for_audit(conn):
         _, model, number, _, actor, at, body = note
         try:
@@ -256,18 +255,12 @@ def _records(conn: Connection) -> Iterator[tuple[int, tuple[Any, ...]]]:
         except ValueError:  # a body that is not JSON matches no event
             key = 0
         yield key, note
-    for move in alias_rows.all_moves_for_audit(conn):
-        _, model, alias, old, new, actor, reason, at = move
-        yield move_key(model, alias, old, new, actor, at, reason), move
 
 
 def _describe(row: tuple[Any, ...]) -> str:
     """A row of :func:`_records` named for a person."""
-    if len(row) == 7:
-        note_id, model, number, kind, actor, _, _ = row
-        return f"annotation {note_id} ({kind} by {actor}) of models:/{model}/{number}"
-    move_id, model, alias, *_ = row
-    return f"alias history row {move_id} (models:/{model}@{alias} by {row[5]})"
+    note_id, model, number, kind, actor, _, _ = row
+    return f"annotation {note_id} ({kind} by {actor}) of models:/{model}/{number}"
 
 
 def subject_of(model: str, version: int | None = None, alias: str | None = None) -> str:

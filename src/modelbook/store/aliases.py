@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ..domain import Alias, AliasEvent
+from ..events import model_chain
 from . import models
 from . import schema as t
 from .engine import Prebuilt
@@ -92,37 +94,6 @@ def drop(conn: Connection, model_id: int, alias: str) -> None:
     conn.execute(_DROP, {"m": model_id, "a": alias})
 
 
-_INSERT_MOVE = Prebuilt(
-    t.alias_events.insert(),
-    ("model_id", "alias", "from_number", "to_number", "actor", "reason", "at"),
-)
-
-
-def record_move(
-    conn: Connection,
-    model_id: int,
-    alias: str,
-    *,
-    from_number: int | None,
-    to_number: int | None,
-    actor: str,
-    reason: str,
-    at: int,
-) -> None:
-    _INSERT_MOVE.run(
-        conn,
-        {
-            "model_id": model_id,
-            "alias": alias,
-            "from_number": from_number,
-            "to_number": to_number,
-            "actor": actor,
-            "reason": reason,
-            "at": at,
-        },
-    )
-
-
 def of_model(conn: Connection, model: str, model_id: int) -> list[Alias]:
     a = t.aliases.c
     rows = conn.execute(
@@ -142,44 +113,45 @@ def of_model(conn: Connection, model: str, model_id: int) -> list[Alias]:
     ]
 
 
-def history(
-    conn: Connection, model: str, model_id: int, alias: str | None, limit: int
-) -> list[AliasEvent]:
-    e = t.alias_events.c
-    stmt = sa.select(t.alias_events).where(e.model_id == model_id).order_by(e.id.desc())
-    if alias is not None:
-        stmt = stmt.where(e.alias == alias)
-    return [
-        AliasEvent(
-            model=model,
-            alias=r.alias,
-            from_version=r.from_number,
-            to_version=r.to_number,
-            actor=r.actor,
-            reason=r.reason,
-            at=to_dt(r.at),
-        )
-        for r in conn.execute(stmt.limit(limit))
-    ]
-
-
-_ALL_MOVES = Prebuilt(
-    sa.select(
-        t.alias_events.c.id,
-        t.models.c.name,
-        t.alias_events.c.alias,
-        t.alias_events.c.from_number,
-        t.alias_events.c.to_number,
-        t.alias_events.c.actor,
-        t.alias_events.c.reason,
-        t.alias_events.c.at,
+# The alias moves of one model's audit chain, newest first.
+_MOVES = (
+    sa.select(t.events.c.canonical)
+    .where(
+        t.events.c.chain == sa.bindparam("chain"),
+        t.events.c.action.in_(("alias.set", "alias.delete")),
     )
-    .join(t.models, t.models.c.id == t.alias_events.c.model_id)
-    .order_by(t.alias_events.c.id)
+    .order_by(t.events.c.seq.desc())
 )
 
 
-def all_moves_for_audit(conn: Connection) -> list[tuple[Any, ...]]:
-    """Every row of alias history with its model's name, for ``audit verify``: tuples of
-    (id, model, alias, from_number, to_number, actor, reason, at)."""
-    return _ALL_MOVES.tuples(conn, {})
+def history(
+    conn: Connection, model: str, model_id: int, alias: str | None, limit: int
+) -> list[AliasEvent]:
+    """Moves of the model's aliases (or of one), newest first, at most ``limit``.
+
+    Read from the model's audit chain, whose ``alias.set`` and ``alias.delete``
+    events record every move with its actor, time and reason: the history is
+    the verified log itself, not a copy that could disagree with it.
+    ``model_id`` is not needed and kept for the callers' signature.
+    """
+    found: list[AliasEvent] = []
+    for row in conn.execute(_MOVES, {"chain": model_chain(model)}):
+        event = json.loads(row.canonical)
+        before, after = event.get("before") or {}, event.get("after") or {}
+        name = after.get("alias", before.get("alias"))
+        if alias is not None and name != alias:
+            continue
+        found.append(
+            AliasEvent(
+                model=model,
+                alias=name,
+                from_version=before.get("version"),
+                to_version=after.get("version"),
+                actor=event["actor"],
+                reason=event.get("reason") or "",
+                at=to_dt(event["at"]),
+            )
+        )
+        if len(found) >= limit:
+            break
+    return found

@@ -155,20 +155,6 @@ aliases = Table(
     Column("updated_by", String(256), nullable=False),
 )
 
-alias_events = Table(
-    "alias_events",
-    metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("model_id", Id, ForeignKey("models.id"), nullable=False),
-    Column("alias", String(64), nullable=False),
-    Column("from_number", Integer),
-    Column("to_number", Integer),
-    Column("actor", String(256), nullable=False),
-    Column("reason", Text, nullable=False),
-    Column("at", BigInteger, nullable=False),
-    Index(None, "model_id", "alias", "id"),
-)
-
 events = Table(
     "events",
     metadata,
