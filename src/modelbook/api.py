@@ -25,11 +25,14 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from .api_release import ReleaseAPI
 from .domain import Alias, AliasEvent, Artifact, Model, Page, Stage, VerifyReport, Version
 from .events import Event
+
+if TYPE_CHECKING:
+    from .version_diff import VersionDiff
 
 Progress = Callable[[int], None]
 
@@ -95,6 +98,11 @@ class RegistryAPI(ReleaseAPI, Protocol):
 
     def resolve(self, uri: str) -> Version:
         """Same as :meth:`get_version`."""
+        ...
+
+    def diff(self, a: str, b: str) -> VersionDiff:
+        """What differs from version ``a`` to ``b`` (two models allowed). Raises NotFound,
+        InvalidInput, IntegrityError."""
         ...
 
     def versions(

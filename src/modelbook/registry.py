@@ -61,6 +61,7 @@ if TYPE_CHECKING:
     from .services.smoke import SmokeService
     from .services.tags import TagService
     from .smoke import SmokeRecord
+    from .version_diff import VersionDiff
 
 Progress = Callable[[int], None]
 
@@ -386,6 +387,17 @@ class Registry(ReleaseOperations):
         return self._versions.get(uri)
 
     resolve = get_version
+
+    def diff(self, a: str, b: str) -> VersionDiff:
+        """What differs from version ``a`` to version ``b`` (URIs; two models allowed).
+
+        Returns a :class:`~modelbook.version_diff.VersionDiff` listing the row
+        fields, contract, metrics, lineage, training, environment, packages and
+        artifacts that differ. Raises NotFound, InvalidInput, IntegrityError.
+        """
+        from .version_diff import diff_versions
+
+        return diff_versions(self._versions.get(a), self._versions.get(b))
 
     def versions(
         self,
