@@ -22,7 +22,8 @@ import pytest
 
 from modelbook import Unavailable, direct_io
 from modelbook import blobs as blobs_module
-from modelbook.blobs import DIRECT_MIN, SMALL, STREAM_CHUNK, TEMP_DIR, TEMP_MARKER, BlobStore
+from modelbook.blobs import DIRECT_MIN, SMALL, STREAM_CHUNK, BlobStore
+from modelbook.blobs_temp import TEMP_DIR, TEMP_MARKER
 
 MiB = 1024 * 1024
 BOUNDARY_SIZES = [

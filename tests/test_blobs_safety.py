@@ -27,15 +27,9 @@ from pathlib import Path
 import pytest
 
 import modelbook
-from modelbook import blobs as blobs_module
-from modelbook.blobs import (
-    DIRECT_MIN,
-    SMALL,
-    TEMP_DIR,
-    TEMP_MARKER,
-    BlobStore,
-    temp_name,
-)
+from modelbook import blobs_temp
+from modelbook.blobs import DIRECT_MIN, SMALL, BlobStore
+from modelbook.blobs_temp import TEMP_DIR, TEMP_MARKER, temp_name
 from modelbook.errors import IntegrityError, InvalidInput, ModelbookError, Unavailable
 
 MiB = 1024 * 1024
@@ -90,7 +84,7 @@ def store_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def fresh_process(monkeypatch: pytest.MonkeyPatch) -> None:
     """As if this were a new process: no blob root has been swept yet."""
-    monkeypatch.setattr(blobs_module, "_swept", set())
+    monkeypatch.setattr(blobs_temp, "_swept", set())
 
 
 # a file that changes while it is stored ------------------------------------------------
@@ -289,7 +283,7 @@ def test_the_first_write_sweeps_only_the_stores_own_stale_temporaries(
     store.put_file(write(tmp_path / "b.bin", b"b"))
     assert stale.exists()
 
-    monkeypatch.setattr(blobs_module, "_swept", set())  # a new process
+    monkeypatch.setattr(blobs_temp, "_swept", set())  # a new process
     store = BlobStore(str(root))
     assert stale.exists(), "not at open"
     store.put_file(write(tmp_path / "c.bin", b"c"))

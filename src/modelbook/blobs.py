@@ -18,11 +18,7 @@ the same bytes are written, with direct I/O (``O_DIRECT``) where the file system
 supports it, so that ingesting a big model neither fills the page cache with a
 second copy of it nor leaves gigabytes of dirty pages for the final fsync.
 
-Temporary files live in ``<root>/.modelbook/tmp/``, named ``mb-<32 hex>.part``;
-the folder holds a marker file, written by the store that created the folder.
-Only files of that name in a marked folder are ever removed as stale, and only
-by a write (the first ``put_file`` of a process), never when a store is
-opened or read: a blob folder may be the user's own folder, or read-only.
+Temporary files and the sweep of stale ones: :mod:`modelbook.blobs_temp`.
 """
 
 from __future__ import annotations
@@ -32,10 +28,6 @@ import hashlib
 import itertools
 import mmap
 import os
-import re
-import stat
-import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -47,6 +39,15 @@ from fsspec.implementations.local import LocalFileSystem
 
 from . import files
 from .blobs_remote import upload
+from .blobs_temp import (
+    STALE_TMP_SECONDS,
+    TEMP_DIR,
+    fsync_dir,
+    new_temp,
+    remove_stale,
+    sweep_once,
+    temp_name,
+)
 from .direct_io import (
     DIRECT_MIN,
     O_DIRECT,
@@ -61,16 +62,7 @@ from .files import Source, check_sha256, show
 
 CHUNK = 1024 * 1024
 SMALL = 1024 * 1024
-STALE_TMP_SECONDS = 24 * 3600
-# Temporaries, relative to the blob root, and the marker that says the folder is ours.
-TEMP_DIR = ".modelbook/tmp"
-TEMP_MARKER = "MODELBOOK-TEMPORARIES"
-TEMP_NAME = re.compile(r"mb-[0-9a-f]{32}\.part")
 Progress = Callable[[int], None]
-
-# Blob roots whose stale temporaries this process has already looked for.
-_swept: set[tuple[int, str]] = set()
-_swept_lock = threading.Lock()
 
 
 class _Missing(IntegrityError):
@@ -83,19 +75,6 @@ def _is_sha256(name: str) -> bool:
 
 def _noop(_: int) -> None:
     return None
-
-
-def _fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def temp_name() -> str:
-    """A fresh name for a temporary file, matching :data:`TEMP_NAME`."""
-    return f"mb-{uuid.uuid4().hex}.part"
 
 
 def hash_file(path: Path, progress: Progress = _noop) -> tuple[str, int]:
@@ -150,76 +129,18 @@ class BlobStore:
         return f"{self.root}/{TEMP_DIR}"
 
     def remove_stale_temporaries(self, older_than: float = STALE_TMP_SECONDS) -> int:
-        """Delete temporary files that a killed writer left behind; return how many.
-
-        Only regular files named like :data:`TEMP_NAME`, last modified more
-        than ``older_than`` seconds ago, in :attr:`temp_dir` when it holds the
-        marker file, are removed; nothing else is looked at. A temporary never
-        becomes a blob unless its writer renames it, so one that old belongs to
-        a process that died mid-write. Does nothing on an object store.
-
-        Never raises: this is housekeeping, and a folder that cannot be
-        cleaned must not stop the write that asked for it.
-        """
-        if not self.local:
-            return 0
-        removed = 0
-        cutoff = time.time() - older_than
-        try:
-            # Opened without following a link, and worked on through the
-            # descriptor, so a folder swapped meanwhile is never the one cleaned.
-            folder = os.open(self.temp_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-        except OSError:
-            return 0
-        try:
-            marker = os.stat(TEMP_MARKER, dir_fd=folder, follow_symlinks=False)
-            if not stat.S_ISREG(marker.st_mode):
-                return 0
-            with os.scandir(folder) as entries:
-                names = [e.name for e in entries if TEMP_NAME.fullmatch(e.name)]
-            for name in names:
-                with contextlib.suppress(OSError):
-                    st = os.stat(name, dir_fd=folder, follow_symlinks=False)
-                    if stat.S_ISREG(st.st_mode) and st.st_mtime < cutoff:
-                        os.unlink(name, dir_fd=folder)
-                        removed += 1
-        except OSError:
-            return removed
-        finally:
-            os.close(folder)
-        return removed
+        """Delete temporary files that a killed writer left behind; return how many
+        (see :func:`modelbook.blobs_temp.remove_stale`). Does nothing on an object store."""
+        return remove_stale(self.temp_dir, older_than) if self.local else 0
 
     def _sweep_once(self) -> None:
         """Look for stale temporaries at the first write of this process to this store."""
-        if not self.local:
-            return
-        key = (os.getpid(), self.root)
-        with _swept_lock:
-            if key in _swept:
-                return
-            _swept.add(key)
-        self.remove_stale_temporaries()
+        if self.local:
+            sweep_once(self.temp_dir)
 
     def _new_temp(self) -> str:
         """A path for a new temporary file; creates and marks the folder the first time."""
-        tmp_dir = self.temp_dir
-        if tmp_dir not in self._made:
-            parent = os.path.dirname(tmp_dir)
-            self._mkdir(parent)
-            try:
-                os.mkdir(tmp_dir)
-            except FileExistsError:
-                pass
-            else:
-                # Only a folder this store created is marked, and so may be swept.
-                fd = os.open(
-                    f"{tmp_dir}/{TEMP_MARKER}", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644
-                )
-                os.close(fd)
-                _fsync_dir(tmp_dir)
-                _fsync_dir(parent)
-            self._made.add(tmp_dir)
-        return f"{tmp_dir}/{temp_name()}"
+        return new_temp(self.temp_dir, self._made, self._mkdir)
 
     # addressing ----------------------------------------------------------
 
@@ -352,7 +273,7 @@ class BlobStore:
             except FileExistsError:
                 pass
             else:
-                _fsync_dir(parent)
+                fsync_dir(parent)
         self._made.add(path)
 
     def _put_local(self, source: Source, progress: Progress) -> tuple[str, int]:
@@ -417,7 +338,7 @@ class BlobStore:
             # than trusted: if it was damaged, registering the file heals it.
             self._mkdir(os.path.dirname(final))
             os.replace(tmp, final)
-            _fsync_dir(os.path.dirname(final))
+            fsync_dir(os.path.dirname(final))
             return sha, size
         except BaseException:
             with contextlib.suppress(OSError):
@@ -434,7 +355,7 @@ class BlobStore:
                 os.fsync(f.fileno())
             self._mkdir(os.path.dirname(final))
             os.replace(tmp, final)
-            _fsync_dir(os.path.dirname(final))
+            fsync_dir(os.path.dirname(final))
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)

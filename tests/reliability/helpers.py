@@ -24,7 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from modelbook import Registry
-from modelbook.blobs import TEMP_DIR, TEMP_MARKER
+from modelbook.blobs_temp import TEMP_DIR, TEMP_MARKER
 from modelbook.store import schema as t
 
 SOAK = os.environ.get("MODELBOOK_SOAK", "").lower() not in ("", "0", "false", "no")
