@@ -11,7 +11,7 @@ One module per command group, each importing what it needs when it runs:
 - ``app``: the root options, how a registry is opened, the error boundary;
 - ``render``: safe text, tables, JSON, progress bars;
 - ``times``: points in time as typed on the command line;
-- ``register``; ``read`` (models, versions, show, resolve);
+- ``register``; ``read`` (models, versions, show, resolve); ``diff``;
   ``artifacts`` (download, verify); ``tags``; ``aliases``; ``events``;
 - ``release`` (promote, approve, reject, attest, evidence, deprecate, archive);
   ``serving`` (deploy, rollback, mark-healthy, gc); ``notes`` (comment, watch,
@@ -25,7 +25,7 @@ from .app import app, main
 # Importing a command module adds its commands to the app, in the order that
 # ``modelbook --help`` lists them.
 # isort: off
-from . import register, read, artifacts, tags, aliases, events  # noqa: F401
+from . import register, read, diff, artifacts, tags, aliases, events  # noqa: F401
 from . import release, serving, notes, governance, audit, loading  # noqa: F401
 # isort: on
 
