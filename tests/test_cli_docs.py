@@ -23,7 +23,7 @@ DOC = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
 # The commands whose JSON the outputs fixture below collects.
 COLLECTED = {
     "register", "models", "versions", "show", "resolve", "download", "verify", "tag",
-    "alias set", "alias rm", "alias list", "alias history", "events",
+    "alias set", "alias rm", "alias list", "alias history", "events", "diff",
 }  # fmt: skip
 # Keys that are data, not fields: the tag, param and slice keys and the alias names
 # the outputs fixture writes.
@@ -72,6 +72,7 @@ def outputs(cli: CLI, tmp_path: Path, home: Path) -> list[tuple[str, Any]]:
     got.append(("show", json_of("show", "ctr/1")))
     got.append(("show", json_of("show", "models:/ctr")))
     got.append(("resolve", json_of("resolve", "ctr@champion")))
+    got.append(("diff", json_of("diff", "ctr/1", "ctr/2")))
     got.append(("download", json_of("download", "ctr/1", tmp_path / "dl")))
     got.append(("alias list", json_of("alias", "list", "ctr")))
     got.append(("alias history", json_of("alias", "history", "ctr")))
