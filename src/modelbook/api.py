@@ -150,9 +150,11 @@ class RegistryAPI(ReleaseAPI, Protocol):
         *,
         reason: str,
         expect: int | None = None,
+        allow_major: bool = False,
         actor: str | None = None,
     ) -> Alias:
-        """Point an alias at a version. Raises Conflict when ``expect`` does not hold."""
+        """Point an alias at a version. Raises Conflict when ``expect`` does not hold,
+        InvalidInput when a pinned alias would change MAJOR without ``allow_major``."""
         ...
 
     def delete_alias(
@@ -168,7 +170,15 @@ class RegistryAPI(ReleaseAPI, Protocol):
         ...
 
     def aliases(self, name: str) -> list[Alias]:
-        """Where each alias of a model points."""
+        """Where each alias of a model points, and its pin."""
+        ...
+
+    def pin_alias(self, name: str, alias: str, major: int, *, actor: str | None = None) -> Alias:
+        """Pin an alias to one semver MAJOR. Raises InvalidInput, NotFound, PermissionDenied."""
+        ...
+
+    def unpin_alias(self, name: str, alias: str, *, actor: str | None = None) -> None:
+        """Remove an alias's pin. Raises NotFound, PermissionDenied."""
         ...
 
     def alias_history(

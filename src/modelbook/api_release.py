@@ -77,6 +77,7 @@ class ReleaseAPI(Protocol):
         reason: str,
         alias: str = "production",
         expect: int | None = None,
+        allow_major: bool = False,
         actor: str | None = None,
     ) -> Alias:
         """Point a serving alias at an approved version (deployer role), through the ``deployed``
@@ -94,6 +95,8 @@ class ReleaseAPI(Protocol):
         to: int | str | None = None,
         dry_run: bool = False,
         expect: int | None = None,
+        allow_major: bool = False,
+        reason: str | None = None,
         actor: str | None = None,
     ) -> RollbackPlan:
         """Move ``alias`` back to the last known-good version in one transaction (see docs/release-
@@ -119,7 +122,14 @@ class ReleaseAPI(Protocol):
         ...
 
     def swap_aliases(
-        self, name: str, first: str, second: str, *, reason: str, actor: str | None = None
+        self,
+        name: str,
+        first: str,
+        second: str,
+        *,
+        reason: str,
+        allow_major: bool = False,
+        actor: str | None = None,
     ) -> list[Alias]:
         """Exchange two aliases (``champion``/``challenger``) in one transaction."""
         ...

@@ -290,6 +290,8 @@ class Alias(_Frozen):
     version: int
     updated_at: datetime
     updated_by: str
+    #: The semver MAJOR the alias is pinned to (``alias pin``), or None.
+    pinned_major: int | None = None
 
 
 class AliasEvent(_Frozen):

@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from .services.loading import LoadService
     from .services.models import ModelService
     from .services.notes import NoteService
+    from .services.pins import PinService
     from .services.registration import RegistrationService
     from .services.release import ReleaseService
     from .services.rollback import RollbackService
@@ -146,6 +147,12 @@ class Registry(ReleaseOperations):
         from .services.aliases import AliasService
 
         return AliasService(self.ctx)
+
+    @functools.cached_property
+    def _pins(self) -> PinService:
+        from .services.pins import PinService
+
+        return PinService(self.ctx, self._gov)
 
     @functools.cached_property
     def _artifacts(self) -> ArtifactService:
@@ -455,16 +462,25 @@ class Registry(ReleaseOperations):
         *,
         reason: str,
         expect: int | None = None,
+        allow_major: bool = False,
         actor: str | None = None,
     ) -> Alias:
         """Point ``alias`` at a version (number or semver).
 
         With ``expect=N`` the move happens only if the alias still points at
         version N (``expect=0``: only if the alias does not exist yet); else
-        :class:`Conflict`.
+        :class:`Conflict`. A move of a pinned alias to another semver MAJOR
+        raises InvalidInput unless ``allow_major`` (the override is recorded
+        with ``reason`` and the pin follows the alias to the new MAJOR).
         """
         return self._serving.set_alias(
-            name, alias, version, actor=self._who(actor), reason=reason, expect=expect
+            name,
+            alias,
+            version,
+            actor=self._who(actor),
+            reason=reason,
+            expect=expect,
+            allow_major=allow_major,
         )
 
     def delete_alias(
@@ -482,6 +498,16 @@ class Registry(ReleaseOperations):
 
     def aliases(self, name: str) -> list[Alias]:
         return self._aliases.of_model(name)
+
+    def pin_alias(self, name: str, alias: str, major: int, *, actor: str | None = None) -> Alias:
+        """Pin an alias to semver MAJOR ``major``: moves to another MAJOR are refused
+        unless ``allow_major``. Raises InvalidInput (bad ``major``, or the alias
+        points at another MAJOR), NotFound, PermissionDenied."""
+        return self._pins.pin(name, alias, major, actor=self._who(actor))
+
+    def unpin_alias(self, name: str, alias: str, *, actor: str | None = None) -> None:
+        """Remove an alias's pin. Raises NotFound (no such pin), PermissionDenied."""
+        self._pins.unpin(name, alias, actor=self._who(actor))
 
     def alias_history(
         self, name: str, alias: str | None = None, *, limit: int = 100

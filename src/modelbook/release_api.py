@@ -127,10 +127,12 @@ class ReleaseOperations:
         reason: str,
         alias: str = "production",
         expect: int | None = None,
+        allow_major: bool = False,
         actor: str | None = None,
     ) -> Alias:
         """Point a serving alias at an approved version (deployer role), through the
-        ``deployed`` gate; the previous holder returns to ``approved``."""
+        ``deployed`` gate; the previous holder returns to ``approved``. A pinned alias
+        changes MAJOR only with ``allow_major`` (recorded with ``reason``)."""
         version = self.get_version(uri)
         return self._serving.set_alias(
             version.model,
@@ -140,6 +142,7 @@ class ReleaseOperations:
             reason=reason,
             expect=expect,
             require_serving=True,
+            allow_major=allow_major,
         )
 
     def rollback(
@@ -152,10 +155,13 @@ class ReleaseOperations:
         to: int | str | None = None,
         dry_run: bool = False,
         expect: int | None = None,
+        allow_major: bool = False,
+        reason: str | None = None,
         actor: str | None = None,
     ) -> RollbackPlan:
         """Move ``alias`` back to the last known-good version in one transaction (see
-        docs/release-flow.md, "Rollback playbook"); says which target and why."""
+        docs/release-flow.md, "Rollback playbook"); says which target and why. A target
+        of another MAJOR than the alias's pin needs ``allow_major`` and ``reason``."""
         return self._rollback.rollback(
             name,
             actor=self._who(actor),
@@ -165,6 +171,8 @@ class ReleaseOperations:
             to=to,
             dry_run=dry_run,
             expect=expect,
+            allow_major=allow_major,
+            reason=reason,
         )
 
     def drill(
@@ -185,10 +193,20 @@ class ReleaseOperations:
         return self._serving.mark_healthy(uri, actor=self._who(actor), signal=signal, alias=alias)
 
     def swap_aliases(
-        self, name: str, first: str, second: str, *, reason: str, actor: str | None = None
+        self,
+        name: str,
+        first: str,
+        second: str,
+        *,
+        reason: str,
+        allow_major: bool = False,
+        actor: str | None = None,
     ) -> list[Alias]:
-        """Exchange two aliases (``champion``/``challenger``) in one transaction."""
-        return self._serving.swap(name, first, second, actor=self._who(actor), reason=reason)
+        """Exchange two aliases (``champion``/``challenger``) in one transaction; a pinned
+        one changes MAJOR only with ``allow_major``."""
+        return self._serving.swap(
+            name, first, second, actor=self._who(actor), reason=reason, allow_major=allow_major
+        )
 
     def gc(self, *, apply: bool = False, actor: str | None = None) -> GcReport:
         """Find (with ``apply``, remove) blobs no version references; dry run by default."""

@@ -16,6 +16,15 @@ ModelArg = Annotated[str, typer.Argument(help="Model name.")]
 AliasArg = Annotated[str, typer.Argument(help="Alias name, e.g. production.")]
 
 
+AllowMajorOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-major",
+        help="Let a pinned alias move to another semver MAJOR (recorded with --reason).",
+    ),
+]
+
+
 def _num(n: int | None) -> str:
     return "-" if n is None else str(n)
 
@@ -29,13 +38,16 @@ def alias_set(
     expect: Annotated[
         int | None, typer.Option(help="Move only if the alias points at this version (0: unset).")
     ] = None,
+    allow_major: AllowMajorOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Point ALIAS at VERSION."""
     # Digits name a version number, anything else a semver; the registry checks both.
     target: int | str = int(version) if version.isascii() and version.isdigit() else version
     with open_registry(create=False) as registry:
-        result = registry.set_alias(name, alias, target, reason=reason, expect=expect)
+        result = registry.set_alias(
+            name, alias, target, reason=reason, expect=expect, allow_major=allow_major
+        )
     if as_json:
         emit_json(result.model_dump(mode="json"))
     else:
@@ -70,9 +82,45 @@ def alias_list(name: ModelArg, as_json: JsonOpt = False) -> None:
         emit_json([a.model_dump(mode="json") for a in aliases])
         return
     table(
-        ("alias", "version", "since", "by"),
-        ((a.name, str(a.version), fmt_time(a.updated_at), a.updated_by) for a in aliases),
+        ("alias", "version", "pinned", "since", "by"),
+        (
+            (a.name, str(a.version), _pin(a.pinned_major), fmt_time(a.updated_at), a.updated_by)
+            for a in aliases
+        ),
     )
+
+
+def _pin(major: int | None) -> str:
+    return "-" if major is None else f"major {major}"
+
+
+@alias_app.command("pin")
+def alias_pin(
+    name: ModelArg,
+    alias: AliasArg,
+    major: Annotated[
+        int, typer.Option(help="The semver MAJOR the alias must keep serving.", show_default=False)
+    ],
+    as_json: JsonOpt = False,
+) -> None:
+    """Pin ALIAS to one semver MAJOR: moves to another MAJOR need --allow-major."""
+    with open_registry(create=False) as registry:
+        result = registry.pin_alias(name, alias, major)
+    if as_json:
+        emit_json(result.model_dump(mode="json"))
+    else:
+        line(f"models:/{safe(name)}@{safe(alias)} pinned to major {result.pinned_major}")
+
+
+@alias_app.command("unpin")
+def alias_unpin(name: ModelArg, alias: AliasArg, as_json: JsonOpt = False) -> None:
+    """Remove the pin of ALIAS."""
+    with open_registry(create=False) as registry:
+        registry.unpin_alias(name, alias)
+    if as_json:
+        emit_json({"model": name, "alias": alias, "pinned_major": None})
+    else:
+        line(f"models:/{safe(name)}@{safe(alias)} is no longer pinned")
 
 
 @alias_app.command("history")
@@ -110,11 +158,12 @@ def alias_swap(
     first: Annotated[str, typer.Argument(help="One alias, e.g. champion.")],
     second: Annotated[str, typer.Argument(help="The other, e.g. challenger.")],
     reason: Annotated[str, typer.Option(help="Why they swap (recorded; required).")] = "",
+    allow_major: AllowMajorOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Exchange the versions two aliases point at, in one step."""
     with open_registry(create=False) as registry:
-        result = registry.swap_aliases(name, first, second, reason=reason)
+        result = registry.swap_aliases(name, first, second, reason=reason, allow_major=allow_major)
     if as_json:
         emit_json([a.model_dump(mode="json") for a in result])
     else:

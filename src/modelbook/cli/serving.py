@@ -58,6 +58,15 @@ def _was(number: int | None) -> str:
     return "was unset" if number is None else f"was version {number}"
 
 
+AllowMajorOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-major",
+        help="Let a pinned alias move to another semver MAJOR (recorded with --reason).",
+    ),
+]
+
+
 @app.command()
 def deploy(
     uri: UriArg,
@@ -70,6 +79,7 @@ def deploy(
             "Default: where it pointed when the command started."
         ),
     ] = None,
+    allow_major: AllowMajorOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Point a serving alias at an approved version (deployer role); print the previous holder.
@@ -83,7 +93,9 @@ def deploy(
         previous = holder_at_start(registry, version.model, alias) or None
         guard = (0 if previous is None else previous) if expect is None else expect
         try:
-            result = registry.deploy(version.uri, reason=reason, alias=alias, expect=guard)
+            result = registry.deploy(
+                version.uri, reason=reason, alias=alias, expect=guard, allow_major=allow_major
+            )
         except GateFailed:
             report_refusal(
                 registry,
@@ -149,6 +161,11 @@ def rollback(
             "--drill", help="Prove the rollback target is ready (recorded); move nothing."
         ),
     ] = False,
+    allow_major: AllowMajorOpt = False,
+    reason: Annotated[
+        str | None,
+        typer.Option(help="Why the rollback may cross the alias's pin (with --allow-major)."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Move a serving alias back to the last known-good version; say which and why.
@@ -157,11 +174,19 @@ def rollback(
     exit 0 when it is ready, 9 when it is not.
     """
     if drill:
-        given = [
-            flag
-            for flag, value in (("--reason-code", reason_code), ("--note", note))
-            if value is not None
-        ] + (["--dry-run"] if dry_run else [])
+        given = (
+            [
+                flag
+                for flag, value in (
+                    ("--reason-code", reason_code),
+                    ("--note", note),
+                    ("--reason", reason),
+                )
+                if value is not None
+            ]
+            + (["--dry-run"] if dry_run else [])
+            + (["--allow-major"] if allow_major else [])
+        )
         if given:
             raise typer.BadParameter(
                 f"--drill moves nothing and takes no {', '.join(given)}", param_hint="--drill"
@@ -181,6 +206,8 @@ def rollback(
             to=_target(to),
             dry_run=dry_run,
             expect=expect,
+            allow_major=allow_major,
+            reason=reason,
         )
     if as_json:
         emit_json({**dataclasses.asdict(plan), "note": note})

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy.engine import Connection
 
-from .. import paging, validation
+from .. import paging, pins, validation
 from ..domain import Alias, AliasEvent
 from ..errors import Conflict, NotFound
 from ..events import AliasState
 from ..store import aliases as alias_rows
+from ..store import pins as pin_rows
 from . import audit as log
 from .base import Context, model_row
 
@@ -44,12 +45,33 @@ def move(
     actor: str,
     reason: str,
     at: int,
+    override: str | None = None,
 ) -> log.Head:
-    """Point (or, with ``to_number`` None, remove) an alias, and record the move as its event."""
+    """Point (or, with ``to_number`` None, remove) an alias, and record the move as its event.
+
+    Every alias move of every path (set, swap, deploy, rollback) comes here,
+    so the contract pin is enforced here: a move to another MAJOR than the
+    alias's pin raises InvalidInput unless ``override`` (the reason of an
+    explicit ``allow_major``) is given; an overridden move re-pins the alias to
+    the new MAJOR and records an ``alias.override`` event.
+    """
     if to_number is None:
         alias_rows.drop(conn, model_id, alias)
     else:
         assert to_version_id is not None
+        head = _check_pin(
+            conn,
+            head,
+            name,
+            model_id,
+            alias,
+            from_number,
+            to_number,
+            to_version_id,
+            actor=actor,
+            at=at,
+            override=override,
+        )
         alias_rows.put(
             conn,
             model_id,
@@ -73,6 +95,50 @@ def move(
         before=None if from_number is None else AliasState(alias=alias, version=from_number),
         after=None if to_number is None else AliasState(alias=alias, version=to_number),
         reason=reason,
+    )
+
+
+def _check_pin(
+    conn: Connection,
+    head: log.Head,
+    name: str,
+    model_id: int,
+    alias: str,
+    from_number: int | None,
+    to_number: int,
+    to_version_id: int,
+    *,
+    actor: str,
+    at: int,
+    override: str | None,
+) -> log.Head:
+    """Apply :func:`modelbook.pins.check_move`; record and re-pin an allowed crossing."""
+    found = pin_rows.for_move(conn, model_id, alias, to_version_id)
+    if found is None:
+        return head
+    crossed = pins.check_move(name, alias, int(found.major), to_number, str(found.semver), override)
+    if crossed is None:
+        return head
+    # The alias now serves the new MAJOR: the pin follows it, so the next
+    # compatible release moves without another override.
+    pin_rows.put(conn, model_id, alias, crossed.to_major, at=at, actor=actor)
+    return log.record(
+        conn,
+        head,
+        actor=actor,
+        at=at,
+        action="alias.override",
+        subject=log.subject_of(name, alias=alias),
+        model=name,
+        version=to_number,
+        before={"alias": alias, "version": from_number, "major": crossed.pinned},
+        after={
+            "alias": alias,
+            "version": to_number,
+            "semver": crossed.to_semver,
+            "major": crossed.to_major,
+        },
+        reason=crossed.reason,
     )
 
 

@@ -162,6 +162,8 @@ class RollbackService:
         to: int | str | None = None,
         dry_run: bool = False,
         expect: int | None = None,
+        allow_major: bool = False,
+        reason: str | None = None,
     ) -> RollbackPlan:
         """Move ``alias`` back to the last known-good version, in one transaction.
 
@@ -170,12 +172,16 @@ class RollbackService:
         version rolled back from is marked deprecated with the incident note.
         ``expect`` (default: the holder seen when the call starts) makes a
         concurrent rollback of the same alias a :class:`Conflict` instead of a
-        second step back. Raises NotFound (no alias, no known-good target),
-        InvalidInput, Conflict, PermissionDenied.
+        second step back. A target of another MAJOR than the alias's contract
+        pin is refused unless ``allow_major`` with ``reason`` (recorded as the
+        override's). Raises NotFound (no alias, no known-good target),
+        InvalidInput (also ``allow_major`` without ``reason``, or ``reason``
+        without ``allow_major``), Conflict, PermissionDenied.
         """
         validation.model_name(name)
         validation.alias_name(alias)
         code = reason_code_of(reason_code)
+        override = major_override(allow_major, reason)
         text = None if note is None else validation.text(note, "note", validation.MAX_TEXT_LEN)
         if dry_run:
             with self.ctx.db.read() as conn:
@@ -191,13 +197,13 @@ class RollbackService:
             check_expect(name, alias, current.current, expect)
             policy = self.gov.policy(conn)
             chain = target.chain
-            reason = f"rollback ({code})" + (f": {text}" if text else "")
+            why_moved = f"rollback ({code})" + (f": {text}" if text else "")
             self.serving.point(
-                conn, policy, chain, name, alias, current, target, actor, reason, now
+                conn, policy, chain, name, alias, current, target, actor, why_moved, now, override
             )
             bad = self.release.lock(conn, f"models:/{name}/{current.current}", chain)
             if bad.row.deprecated_at is None:
-                self.release.mark_deprecated(conn, bad, actor, reason)
+                self.release.mark_deprecated(conn, bad, actor, why_moved)
             if text:
                 incident = Comment(actor=actor, text=text, at=to_dt(now), kind="incident")
                 chain.head = notes.record(
@@ -294,6 +300,16 @@ class RollbackService:
             tuple(checks),
             tuple(problems),
         )
+
+
+def major_override(allow_major: bool, reason: str | None) -> str | None:
+    """The override reason of a rollback across a contract pin, or None; InvalidInput when
+    ``allow_major`` and ``reason`` do not come together."""
+    if not allow_major:
+        if reason is not None:
+            raise InvalidInput("--reason is the reason of --allow-major: give both or neither")
+        return None
+    return validation.reason(reason, "reason of --allow-major", "--reason")
 
 
 def reason_code_of(code: str) -> str:

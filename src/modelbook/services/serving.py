@@ -22,6 +22,7 @@ from ..errors import GateFailed, InvalidInput, NotFound
 from ..lifecycle import DEPLOYED
 from ..policy import Policy
 from ..store import aliases as alias_rows
+from ..store import pins as pin_rows
 from ..store.rows import to_dt
 from . import audit as log
 from . import notes
@@ -51,17 +52,21 @@ class ServingService:
         reason: str,
         expect: int | None = None,
         require_serving: bool = False,
+        allow_major: bool = False,
     ) -> Alias:
         """Point ``alias`` at a version; a serving alias only under the deploy rule.
 
-        Raises NotFound, Conflict (``expect`` did not hold), InvalidInput (not
-        approved, deprecated), GateFailed (the ``deployed`` gate refused; the
+        ``allow_major`` lets the alias cross its contract pin to another MAJOR
+        (``reason`` is recorded as the override's). Raises NotFound, Conflict
+        (``expect`` did not hold), InvalidInput (not approved, deprecated, the
+        pin refused), GateFailed (the ``deployed`` gate refused; the
         evaluation is recorded), PermissionDenied.
         """
         validation.model_name(name)
         validation.alias_name(alias)
         why = validation.reason(reason)
         valid_expect(expect)
+        override = why if allow_major else None
         ref = version_ref(name, version)
         refused: GateFailed | None = None
         now = self.ctx.clock()
@@ -87,7 +92,7 @@ class ServingService:
             chain = Chain(log.Head.of_model(name, target), now)
             if serving:
                 refused = self._deploy(
-                    conn, policy, chain, name, alias, target, actor, roles, why, now
+                    conn, policy, chain, name, alias, target, actor, roles, why, now, override
                 )
             else:
                 chain.head = move(
@@ -102,11 +107,18 @@ class ServingService:
                     actor=actor,
                     reason=why,
                     at=now,
+                    override=override,
                 )
+            pinned = pin_rows.major(conn, target.model_id, alias) if refused is None else None
         if refused is not None:
             raise refused
         return Alias(
-            model=name, name=alias, version=target.number, updated_at=to_dt(now), updated_by=actor
+            model=name,
+            name=alias,
+            version=target.number,
+            updated_at=to_dt(now),
+            updated_by=actor,
+            pinned_major=pinned,
         )
 
     def _deploy(
@@ -121,6 +133,7 @@ class ServingService:
         roles: frozenset[str],
         why: str,
         now: int,
+        override: str | None,
     ) -> GateFailed | None:
         """Move a serving alias to an approved version through the ``deployed`` gate."""
         new = self.release.lock(conn, f"models:/{name}/{target.number}", chain)
@@ -131,7 +144,7 @@ class ServingService:
         refused = outcome.refusal(new.version)
         if refused is not None:
             return refused
-        self.point(conn, policy, chain, name, alias, target, new, actor, why, now)
+        self.point(conn, policy, chain, name, alias, target, new, actor, why, now, override)
         self._deployed_event(
             conn, chain, name, alias, target.current, target.number, actor, why, now
         )
@@ -176,8 +189,13 @@ class ServingService:
         actor: str,
         why: str,
         now: int,
+        override: str | None = None,
     ) -> None:
-        """Move a serving alias to ``new`` and set the stages of both versions."""
+        """Move a serving alias to ``new`` and set the stages of both versions.
+
+        ``override``: the reason that lets the move cross the alias's contract
+        pin (see :func:`.aliases.move`); None refuses such a move.
+        """
         chain.head = move(
             conn,
             chain.head,
@@ -190,6 +208,7 @@ class ServingService:
             actor=actor,
             reason=why,
             at=now,
+            override=override,
         )
         self.release.set_stage(conn, new, DEPLOYED, actor, why)
         if target.current is not None and target.current != new.row.number:
@@ -252,8 +271,20 @@ class ServingService:
             if serving:
                 self.unserve(conn, policy, chain, name, target.model_id, target.current, actor, why)
 
-    def swap(self, name: str, first: str, second: str, *, actor: str, reason: str) -> list[Alias]:
+    def swap(
+        self,
+        name: str,
+        first: str,
+        second: str,
+        *,
+        actor: str,
+        reason: str,
+        allow_major: bool = False,
+    ) -> list[Alias]:
         """Exchange the versions two aliases point at, in one transaction.
+
+        A pinned alias that would receive a version of another MAJOR refuses
+        the swap (InvalidInput) unless ``allow_major``.
 
         A serving alias among them moves under the deploy rule: the version it
         receives must be approved (or deployed) and not deprecated, and pass the
@@ -305,7 +336,9 @@ class ServingService:
                 if refused is not None:
                     break
             if refused is None:
-                self._exchange(conn, policy, chain, name, first, second, a, b, actor, why, now)
+                self._exchange(
+                    conn, policy, chain, name, first, second, a, b, actor, why, now, allow_major
+                )
                 result = [
                     alias_of(conn, name, a.model_id, first),
                     alias_of(conn, name, a.model_id, second),
@@ -327,6 +360,7 @@ class ServingService:
         actor: str,
         why: str,
         now: int,
+        allow_major: bool,
     ) -> None:
         """Move both aliases of a swap, set the stages of the versions, record the swap."""
         for alias, had, gets in ((first, a, b), (second, b, a)):
@@ -342,6 +376,7 @@ class ServingService:
                 actor=actor,
                 reason=why,
                 at=now,
+                override=why if allow_major else None,
             )
         for alias, had, gets in ((first, a, b), (second, b, a)):
             if policy.graph.is_serving(alias):

@@ -95,9 +95,12 @@ def drop(conn: Connection, model_id: int, alias: str) -> None:
 
 
 def of_model(conn: Connection, model: str, model_id: int) -> list[Alias]:
-    a = t.aliases.c
+    a, p = t.aliases.c, t.alias_pins.c
     rows = conn.execute(
-        sa.select(a.name, a.number, a.updated_at, a.updated_by)
+        sa.select(a.name, a.number, a.updated_at, a.updated_by, p.major)
+        .select_from(
+            t.aliases.outerjoin(t.alias_pins, sa.and_(p.model_id == a.model_id, p.alias == a.name))
+        )
         .where(a.model_id == model_id)
         .order_by(a.name)
     )
@@ -108,6 +111,7 @@ def of_model(conn: Connection, model: str, model_id: int) -> list[Alias]:
             version=r.number,
             updated_at=to_dt(r.updated_at),
             updated_by=r.updated_by,
+            pinned_major=r.major,
         )
         for r in rows
     ]

@@ -155,6 +155,19 @@ aliases = Table(
     Column("updated_by", String(256), nullable=False),
 )
 
+# Contract pins: an alias held to one semver MAJOR (see modelbook.pins). Kept
+# apart from ``aliases`` so a pin outlives the removal of its alias, and a move
+# of an unpinned alias reads one primary-key lookup that finds nothing.
+alias_pins = Table(
+    "alias_pins",
+    metadata,
+    Column("model_id", Id, ForeignKey("models.id"), primary_key=True),
+    Column("alias", String(64), primary_key=True),
+    Column("major", Integer, nullable=False),
+    Column("pinned_at", BigInteger, nullable=False),
+    Column("pinned_by", String(256), nullable=False),
+)
+
 events = Table(
     "events",
     metadata,
