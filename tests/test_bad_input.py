@@ -350,6 +350,7 @@ def test_error_kinds_have_distinct_documented_exit_codes() -> None:
         "GateFailed": 9,
         "PermissionDenied": 10,
         "UnsafeArtifact": 11,
+        "EnvironmentDrift": 12,
     }
 
 

@@ -36,6 +36,7 @@ from .domain import (
 from .errors import (
     AlreadyExists,
     Conflict,
+    EnvironmentDrift,
     IntegrityError,
     InvalidInput,
     ModelbookError,
@@ -57,6 +58,7 @@ __all__ = [
     "ContractDiff",
     "DataRef",
     "Environment",
+    "EnvironmentDrift",
     "FeatureSetRef",
     "FieldChange",
     "FieldSpec",

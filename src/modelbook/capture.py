@@ -157,6 +157,18 @@ def lockfile(cwd: Path | None = None) -> LockfileRef | None:
     return None
 
 
+def runtime() -> Environment:
+    """The software of this process that a version's recorded environment is compared
+    with (:mod:`modelbook.drift`): Python, platform, frameworks, packages, image."""
+    return Environment(
+        python=platform.python_version(),
+        platform=f"{sys.platform}-{platform.machine()}",
+        packages_sha256=packages_sha256(),
+        frameworks=frameworks(),
+        image_digest=os.environ.get("MODELBOOK_IMAGE_DIGEST") or None,
+    )
+
+
 def environment(cwd: Path | None = None) -> Environment:
     return Environment(
         python=platform.python_version(),

@@ -90,6 +90,14 @@ class UnsafeArtifact(ModelbookError):
     kind = "unsafe_artifact"
 
 
+class EnvironmentDrift(ModelbookError):
+    """A load refused because the current Python or framework versions differ from those
+    the version was registered with, under ``MODELBOOK_ENV_DRIFT=refuse``."""
+
+    exit_code = 12
+    kind = "environment_drift"
+
+
 ERROR_KINDS: tuple[type[ModelbookError], ...] = (
     NotFound,
     AlreadyExists,
@@ -100,4 +108,5 @@ ERROR_KINDS: tuple[type[ModelbookError], ...] = (
     GateFailed,
     PermissionDenied,
     UnsafeArtifact,
+    EnvironmentDrift,
 )

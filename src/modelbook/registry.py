@@ -43,6 +43,7 @@ from .store.engine import redact
 
 if TYPE_CHECKING:
     from .blobs import BlobStore
+    from .drift import DriftReport
     from .events import Event
     from .flavors import Predictor
     from .safety import ScanReport
@@ -548,9 +549,17 @@ class Registry(ReleaseOperations):
         *,
         flavor: str | None = None,
         allow_unsafe: bool = False,
+        check_environment: bool = False,
         actor: str | None = None,
     ) -> Predictor:
         """Load a version's model; ``.predict(inputs)`` checks inputs against its signature.
+
+        With ``check_environment`` the version's recorded environment is first
+        compared with this process's (see :meth:`env_check`): under
+        ``MODELBOOK_ENV_DRIFT=warn`` (the default) a difference issues an
+        ``EnvironmentDriftWarning``, under ``refuse`` a blocking one raises
+        EnvironmentDrift before anything is fetched, under ``ignore`` nothing
+        happens; the report is the predictor's ``environment``.
 
         The files are read verified; the flavor is the one declared at
         registration, else ``flavor``, else detected from the files. A
@@ -564,8 +573,23 @@ class Registry(ReleaseOperations):
         ``allow_unsafe``; pickles turned off with ``MODELBOOK_ALLOW_PICKLE=0``).
         """
         return self._loading.load(
-            uri, actor=self._who(actor), flavor=flavor, allow_unsafe=allow_unsafe
+            uri,
+            actor=self._who(actor),
+            flavor=flavor,
+            allow_unsafe=allow_unsafe,
+            check_environment=check_environment,
         )
+
+    def env_check(self, uri: str) -> DriftReport:
+        """Compare the version's recorded environment with this process's.
+
+        Returns a ``modelbook.drift.DriftReport``: each difference (Python,
+        each recorded framework, platform, installed-packages hash, image
+        digest) with its recorded and current value and whether it is blocking,
+        the fields not recorded, and the ``MODELBOOK_ENV_DRIFT`` mode. Raises
+        NotFound, InvalidInput (a bad URI or setting); never EnvironmentDrift.
+        """
+        return self._loading.env_check(uri)
 
     def scan(self, uri: str, *, actor: str | None = None) -> ScanReport:
         """Scan every pickle-based artifact of a version for code that runs on load; recorded."""

@@ -1,4 +1,4 @@
-"""Commands that load a version's model: ``predict``, ``smoke`` and ``scan``.
+"""Commands that load a version's model: ``predict``, ``smoke``, ``scan`` and ``env-check``.
 
 The registry does the work (:meth:`Registry.load`, :meth:`Registry.smoke`,
 :meth:`Registry.scan`); these commands read the input file and print what it
@@ -124,3 +124,42 @@ def scan(uri: UriArg, as_json: JsonOpt = False) -> None:
         from ..errors import UnsafeArtifact
 
         raise typer.Exit(UnsafeArtifact.exit_code)
+
+
+@app.command("env-check")
+def env_check(uri: UriArg, as_json: JsonOpt = False) -> None:
+    """Compare this environment with the one a version was registered in; list what differs.
+
+    Exits 12 under MODELBOOK_ENV_DRIFT=refuse when a difference is blocking.
+    """
+    from .. import drift
+
+    with open_registry(create=False) as registry:
+        report = registry.env_check(uri)
+    if as_json:
+        emit_json(
+            {
+                "uri": report.uri,
+                "mode": report.mode,
+                "drifted": report.drifted,
+                "differences": [
+                    {
+                        "what": d.what,
+                        "recorded": d.recorded,
+                        "current": d.current,
+                        "blocking": d.blocking,
+                    }
+                    for d in report.differences
+                ],
+                "checked": list(report.checked),
+                "unchecked": list(report.unchecked),
+            }
+        )
+    else:
+        if not report.differences:
+            line(f"{safe(report.uri)}: the environment matches the recorded one")
+        for d in report.differences:
+            line(safe(d.line()))
+        if report.unchecked:
+            line(f"not recorded, not checked: {', '.join(report.unchecked)}")
+    drift.refuse_if_drifted(report)

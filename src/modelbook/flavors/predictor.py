@@ -81,6 +81,8 @@ class Predictor:
         model: the framework's own object (an estimator, an ONNX session ...).
         scan: the safety scan of its pickle-based files (see ``modelbook.safety``).
         load_seconds: how long loading took.
+        environment: the environment check of ``load(check_environment=True)``
+            (a ``modelbook.drift.DriftReport``), else None.
     """
 
     uri: str
@@ -90,6 +92,7 @@ class Predictor:
     model: Any
     scan: Any = None
     load_seconds: float = 0.0
+    environment: Any = None
     last_latency: float | None = field(default=None, init=False)
 
     def predict(self, inputs: Any) -> Any:

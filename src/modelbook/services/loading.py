@@ -15,6 +15,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from .. import flavors, safety, uris
+from .. import capture, drift, flavors, safety, uris
 from ..contract import Signature, as_signature
 from ..domain import Version
 from ..errors import InvalidInput, ModelbookError
@@ -117,10 +118,30 @@ class LoadService:
             shutil.rmtree(folder, ignore_errors=True)
             raise
 
+    def env_check(self, uri: str) -> drift.DriftReport:
+        """The version's recorded environment compared with this process's, under the
+        ``MODELBOOK_ENV_DRIFT`` setting. Raises NotFound, InvalidInput (a bad setting)."""
+        mode = drift.mode_from()
+        version = self.versions.get(uri)
+        return drift.compare(version.uri, version.environment, capture.runtime(), mode)
+
     def load(
-        self, uri: str, *, actor: str, flavor: str | None = None, allow_unsafe: bool = False
+        self,
+        uri: str,
+        *,
+        actor: str,
+        flavor: str | None = None,
+        allow_unsafe: bool = False,
+        check_environment: bool = False,
     ) -> Predictor:
         """The version's model behind its contract (see ``Registry.load``)."""
+        report = None
+        if check_environment:
+            # Checked before any file is fetched: a refused load costs nothing.
+            report = self.env_check(uri)
+            drift.refuse_if_drifted(report)
+            if report.mode == "warn" and report.differences:
+                warnings.warn(report.summary(), drift.EnvironmentDriftWarning, stacklevel=3)
         staged = self.stage(uri, actor=actor, flavor=flavor, allow_unsafe=allow_unsafe)
         try:
             start = time.perf_counter()
@@ -133,6 +154,7 @@ class LoadService:
                 model=model,
                 scan=staged.scan,
                 load_seconds=time.perf_counter() - start,
+                environment=report,
             )
         finally:
             staged.cleanup()
