@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import validation
+from .alias_api import AliasOperations
+from .artifact_api import ArtifactOperations
 from .contract import Signature
 from .domain import (
-    Alias,
-    AliasEvent,
     Artifact,
     CodeRef,
     DataRef,
@@ -32,7 +32,6 @@ from .domain import (
     Model,
     Page,
     Stage,
-    VerifyReport,
     Version,
 )
 from .release_api import ReleaseOperations
@@ -43,10 +42,7 @@ from .store.engine import redact
 
 if TYPE_CHECKING:
     from .blobs import BlobStore
-    from .drift import DriftReport
     from .events import Event
-    from .flavors import Predictor
-    from .safety import ScanReport
     from .services.aliases import AliasService
     from .services.artifacts import ArtifactService
     from .services.audit import AuditService
@@ -62,8 +58,6 @@ if TYPE_CHECKING:
     from .services.serving import ServingService
     from .services.smoke import SmokeService
     from .services.tags import TagService
-    from .smoke import SmokeRecord
-    from .version_diff import VersionDiff
 
 Progress = Callable[[int], None]
 
@@ -79,7 +73,7 @@ def login_name() -> str:
         return f"uid-{os.getuid()}"
 
 
-class Registry(ReleaseOperations):
+class Registry(ReleaseOperations, ArtifactOperations, AliasOperations):
     """A model registry on one metadata database and one blob store.
 
     ``uri`` is any SQLAlchemy database URI; by default a SQLite file under
@@ -396,17 +390,6 @@ class Registry(ReleaseOperations):
 
     resolve = get_version
 
-    def diff(self, a: str, b: str) -> VersionDiff:
-        """What differs from version ``a`` to version ``b`` (URIs; two models allowed).
-
-        Returns a :class:`~modelbook.version_diff.VersionDiff` listing the row
-        fields, contract, metrics, lineage, training, environment, packages and
-        artifacts that differ. Raises NotFound, InvalidInput, IntegrityError.
-        """
-        from .version_diff import diff_versions
-
-        return diff_versions(self._versions.get(a), self._versions.get(b))
-
     def versions(
         self,
         name: str,
@@ -452,175 +435,6 @@ class Registry(ReleaseOperations):
     ) -> dict[str, str]:
         """Set and remove tags of a version (``models:/n/3``) or a model (``models:/n``)."""
         return self._tags.set(uri, tags, actor=self._who(actor), remove=remove)
-
-    # aliases ----------------------------------------------------------------------
-
-    def set_alias(
-        self,
-        name: str,
-        alias: str,
-        version: int | str,
-        *,
-        reason: str,
-        expect: int | None = None,
-        allow_major: bool = False,
-        actor: str | None = None,
-    ) -> Alias:
-        """Point ``alias`` at a version (number or semver).
-
-        With ``expect=N`` the move happens only if the alias still points at
-        version N (``expect=0``: only if the alias does not exist yet); else
-        :class:`Conflict`. A move of a pinned alias to another semver MAJOR
-        raises InvalidInput unless ``allow_major`` (the override is recorded
-        with ``reason`` and the pin follows the alias to the new MAJOR).
-        """
-        return self._serving.set_alias(
-            name,
-            alias,
-            version,
-            actor=self._who(actor),
-            reason=reason,
-            expect=expect,
-            allow_major=allow_major,
-        )
-
-    def delete_alias(
-        self,
-        name: str,
-        alias: str,
-        *,
-        reason: str,
-        expect: int | None = None,
-        actor: str | None = None,
-    ) -> None:
-        self._serving.delete_alias(
-            name, alias, actor=self._who(actor), reason=reason, expect=expect
-        )
-
-    def aliases(self, name: str) -> list[Alias]:
-        return self._aliases.of_model(name)
-
-    def pin_alias(self, name: str, alias: str, major: int, *, actor: str | None = None) -> Alias:
-        """Pin an alias to semver MAJOR ``major``: moves to another MAJOR are refused
-        unless ``allow_major``. Raises InvalidInput (bad ``major``, or the alias
-        points at another MAJOR), NotFound, PermissionDenied."""
-        return self._pins.pin(name, alias, major, actor=self._who(actor))
-
-    def unpin_alias(self, name: str, alias: str, *, actor: str | None = None) -> None:
-        """Remove an alias's pin. Raises NotFound (no such pin), PermissionDenied."""
-        self._pins.unpin(name, alias, actor=self._who(actor))
-
-    def alias_history(
-        self, name: str, alias: str | None = None, *, limit: int = 100
-    ) -> list[AliasEvent]:
-        """Moves of the model's aliases (or one alias), newest first."""
-        return self._aliases.history(name, alias, limit=limit)
-
-    # artifacts --------------------------------------------------------------------
-
-    def download(
-        self,
-        uri: str,
-        dest: str | os.PathLike[str],
-        progress: Progress | None = None,
-        *,
-        overwrite: bool = False,
-    ) -> Path:
-        """Write a version's files under ``dest``, all or nothing, each verified.
-
-        ``dest`` must be missing or empty unless ``overwrite``; see
-        docs/concepts.md ("Downloads").
-        """
-        return self._artifacts.download(uri, dest, progress=progress, overwrite=overwrite)
-
-    def read_artifact(self, uri: str, path: str) -> bytes:
-        """One artifact's bytes, verified."""
-        return self._artifacts.read(uri, path)
-
-    def verify(self, name: str | None = None, progress: Progress | None = None) -> VerifyReport:
-        """Rehash every stored artifact (of one model, or all) and name each bad file."""
-        return self._artifacts.verify(name, progress)
-
-    # loading ----------------------------------------------------------------------
-
-    def load(
-        self,
-        uri: str,
-        *,
-        flavor: str | None = None,
-        allow_unsafe: bool = False,
-        check_environment: bool = False,
-        actor: str | None = None,
-    ) -> Predictor:
-        """Load a version's model; ``.predict(inputs)`` checks inputs against its signature.
-
-        With ``check_environment`` the version's recorded environment is first
-        compared with this process's (see :meth:`env_check`): under
-        ``MODELBOOK_ENV_DRIFT=warn`` (the default) a difference issues an
-        ``EnvironmentDriftWarning``, under ``refuse`` a blocking one raises
-        EnvironmentDrift before anything is fetched, under ``ignore`` nothing
-        happens; the report is the predictor's ``environment``.
-
-        The files are read verified; the flavor is the one declared at
-        registration, else ``flavor``, else detected from the files. A
-        pickle-based model file is scanned first and the scan recorded
-        (``version.scan``). See docs/contracts-and-versions.md ("Loading").
-
-        Raises NotFound, IntegrityError (a file does not match its hash),
-        InvalidInput (no loadable file, an unknown flavor, its package not
-        installed, a file the framework cannot read), UnsafeArtifact (the scan
-        found code that runs on load, or the file cannot be scanned, unless
-        ``allow_unsafe``; pickles turned off with ``MODELBOOK_ALLOW_PICKLE=0``).
-        """
-        return self._loading.load(
-            uri,
-            actor=self._who(actor),
-            flavor=flavor,
-            allow_unsafe=allow_unsafe,
-            check_environment=check_environment,
-        )
-
-    def env_check(self, uri: str) -> DriftReport:
-        """Compare the version's recorded environment with this process's.
-
-        Returns a ``modelbook.drift.DriftReport``: each difference (Python,
-        each recorded framework, platform, installed-packages hash, image
-        digest) with its recorded and current value and whether it is blocking,
-        the fields not recorded, and the ``MODELBOOK_ENV_DRIFT`` mode. Raises
-        NotFound, InvalidInput (a bad URI or setting); never EnvironmentDrift.
-        """
-        return self._loading.env_check(uri)
-
-    def scan(self, uri: str, *, actor: str | None = None) -> ScanReport:
-        """Scan every pickle-based artifact of a version for code that runs on load; recorded."""
-        return self._loading.scan(uri, actor=self._who(actor))
-
-    def smoke(
-        self,
-        uri: str,
-        *,
-        timeout_s: float | None = None,
-        memory_mb: int | None = None,
-        flavor: str | None = None,
-        allow_unsafe: bool = False,
-        actor: str | None = None,
-    ) -> SmokeRecord:
-        """Smoke-test a version in a fresh subprocess with a time and memory limit; recorded.
-
-        Loads the model, predicts on the stored sample, checks the outputs
-        against the output signature and times both. A failure of the model
-        (load error, exception, timeout, memory) is a failed record, never
-        raised. Raises NotFound, IntegrityError, InvalidInput (a bad limit),
-        UnsafeArtifact (as :meth:`load`).
-        """
-        return self._smoke.run(
-            uri,
-            actor=self._who(actor),
-            timeout_s=timeout_s,
-            memory_mb=memory_mb,
-            flavor=flavor,
-            allow_unsafe=allow_unsafe,
-        )
 
     # audit ------------------------------------------------------------------------
 
