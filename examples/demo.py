@@ -125,6 +125,9 @@ def main() -> int:
         data=[snapshot],
         features="breast_cancer_nuclei@1",
         run_id="demo-run-1",
+        # The first rows of the test set: the input signature is inferred from them,
+        # and smoke tests and rollback drills predict on them.
+        sample=x_test[:100],
         tags={"framework": "scikit-learn", "region": "global"},
         change_summary="First release: decision-tree baseline.",
         caveats=["Trained on 569 samples from one clinic; not validated on other populations."],
@@ -147,6 +150,7 @@ def main() -> int:
         data=[snapshot],
         features="breast_cancer_nuclei@1",
         run_id="demo-run-2",
+        sample=x_test[:100],
         parents=[v1.uri],
         tags={"framework": "scikit-learn", "region": "global"},
         change_summary="Logistic regression on scaled features; same data snapshot.",
@@ -218,19 +222,27 @@ def main() -> int:
     console.print(f"resolved {uri} -> {resolved.model}/{resolved.number}")
 
     dest = registry.download(uri, work / "serving")
-    served = joblib.load(dest / "model.joblib")
-    predictions = served.predict(x_test)
+    console.print(f"downloaded the verified files of {uri} to {dest}")
+    # Loading scans the pickle first and checks inputs against the signature.
+    predictions = registry.load(uri).predict(x_test)
     accuracy = accuracy_score(y_test, predictions)
     console.print(
-        f"downloaded verified files to {dest}; loaded model predicts "
-        f"{int(predictions.sum())} malignant of {len(predictions)} (accuracy {accuracy:.3f})"
+        f"loaded {uri}: predicts {int(predictions.sum())} malignant of {len(predictions)} "
+        f"(accuracy {accuracy:.3f})"
+    )
+    smoke = registry.smoke(uri)
+    console.print(
+        f"smoke test in a fresh process: {'passed' if smoke.passed else 'FAILED'} "
+        f"({smoke.rows} rows, load {smoke.load_ms or 0:.0f} ms, "
+        f"predict {smoke.predict_ms or 0:.1f} ms)"
     )
 
     report = registry.verify()
     console.print(f"verify: {report.files} files, {'OK' if report.ok else 'PROBLEMS'}")
     registry.close()
     shutil.rmtree(work, ignore_errors=True)
-    return 0 if report.ok and audit.ok and resolved.number == v1.number else 1
+    ok = report.ok and audit.ok and smoke.passed and resolved.number == v1.number
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -50,4 +50,8 @@ def test_demo_flow(tmp_path: Path) -> None:
     assert "version.rollback" in actions and "version.approve" in actions
     assert registry.verify().ok
     out = registry.download(production.uri, tmp_path / "dl")
-    assert sorted(p.name for p in out.iterdir()) == ["features.json", "model.joblib"]
+    assert sorted(p.name for p in out.iterdir()) == ["_modelbook", "features.json", "model.joblib"]
+    assert (out / "_modelbook" / "sample.parquet").is_file(), "the stored input sample"
+    assert production.contract is not None, "a signature inferred from the sample"
+    smoke = registry.annotations(production.uri).smoke_tests
+    assert smoke and smoke[-1].passed, "the demo smoke-tests the version it serves"
