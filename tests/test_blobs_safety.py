@@ -356,9 +356,11 @@ def test_a_read_only_blob_folder_can_be_checked_and_read(open_dir: Path) -> None
 import os, sys
 import modelbook.blobs, modelbook.errors
 from pathlib import Path
+# Made before the privileges are dropped: the interpreter's own files (fsspec's
+# modules, imported as the store is made) may be readable by their owner only.
+store = modelbook.blobs.BlobStore({str(root)!r})
 if os.geteuid() == 0:
     os.setgroups([]); os.setgid({NOBODY}); os.setuid({NOBODY})
-store = modelbook.blobs.BlobStore({str(root)!r})
 assert store.check({digest!r}, {size}) is None
 assert store.exists({digest!r})
 assert len(store.read_verified({digest!r}, {size})) == {size}

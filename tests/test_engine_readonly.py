@@ -40,6 +40,7 @@ with Registry(f"sqlite:///{scratch}/r.db", blob_uri=str(scratch / "b")) as warm:
     warm.register("w", [scratch / "f"], owners="o", capture_environment=False)
     warm.models(); warm.get_version("models:/w/1"); warm.verify()
     warm.download("models:/w/1", str(scratch / "d"))
+    warm.set_tags("models:/w/1", {"k": "v"})
     try:
         Registry(f"sqlite:///{scratch}/none.db", blob_uri=str(scratch / "b"), create=False)
     except ModelbookError:

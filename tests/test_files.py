@@ -55,8 +55,11 @@ def run_unprivileged(code: str) -> subprocess.CompletedProcess[str]:
     """
     src = str(Path(modelbook.__file__).parent.parent)
     prelude = (
-        "import os, sys\n"
+        "import os, sys, tempfile\n"
         "import modelbook.files, modelbook.blobs, modelbook.downloads, modelbook.errors\n"
+        # A store made first loads fsspec's modules while the interpreter's own
+        # files (which may be readable by their owner only) can still be read.
+        "modelbook.blobs.BlobStore(tempfile.mkdtemp())\n"
         "if os.geteuid() == 0:\n"
         f"    os.setgroups([]); os.setgid({NOBODY}); os.setuid({NOBODY})\n"
     )
