@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import pickle
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from sklearn.datasets import load_breast_cancer, load_diabetes
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
 from modelbook import Registry, infer_signature
-from modelbook.errors import InvalidInput, UnsafeArtifact
+from modelbook.errors import InvalidInput, ModelbookError, UnsafeArtifact
 from modelbook.flavors import FLAVORS, detect
 
 from .flavor_models import Echo, Evil
@@ -223,3 +224,93 @@ def test_detection() -> None:
         detect([("a.joblib", b""), ("b.onnx", b"")])
     with pytest.raises(InvalidInput, match=r"no model file modelbook can load .*notes.txt"):
         detect([("notes.txt", b"hello")])
+
+
+def test_a_payload_after_an_array_is_refused_where_the_scan_cannot_reach(
+    registry: Registry, tmp_path: Path, classifier: tuple[Any, pd.DataFrame]
+) -> None:
+    """joblib stores a NumPy array's raw bytes inside the stream and the scanner stops
+    there: a call to os.system after an array goes unread. Loading checks every global
+    the stream names (sklearn flavor), or refuses a scan that stopped early (pickle
+    flavor); neither runs the payload, through load or the smoke test."""
+    marker = tmp_path / "PWNED"
+    _, X = classifier
+    joblib.dump([np.zeros(1000), Evil(str(marker))], tmp_path / "model.joblib")
+    joblib.dump([np.zeros(1000), Evil(str(marker))], tmp_path / "model.pkl")
+    uris = []
+    for i, name in enumerate(("model.joblib", "model.pkl")):
+        v = registry.register(
+            f"hidden{i}", [tmp_path / name], owners=["o"], sample=X.head(5),
+            capture_environment=False,
+        )  # fmt: skip
+        assert not registry.scan(v.uri).files[0].complete
+        with pytest.raises(UnsafeArtifact) as refused:
+            registry.load(v.uri)
+        assert (
+            ("names posix.system" in str(refused.value))
+            or ("names os.system" in str(refused.value))
+            or "could not read all of" in str(refused.value)
+        )
+        smoke = registry.smoke(v.uri, timeout_s=60)
+        assert not smoke.passed
+        assert not marker.exists()
+        uris.append(v.uri)
+    # The control: allowed explicitly, joblib reaches the payload, which is real and runs.
+    with contextlib.suppress(ModelbookError):
+        registry.load(uris[0], allow_unsafe=True)
+    assert marker.exists()
+
+
+def test_genuine_scikit_learn_models_load_under_the_global_check(
+    registry: Registry, tmp_path: Path, classifier: tuple[Any, pd.DataFrame]
+) -> None:
+    """Every global a fitted estimator's joblib file names passes the check."""
+    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
+    _, X = classifier
+    y = (X.iloc[:, 0] > X.iloc[:, 0].median()).astype(int)
+    fitted = [
+        RandomForestClassifier(n_estimators=3, random_state=0).fit(X, y),
+        HistGradientBoostingClassifier(max_iter=3).fit(X, y),
+        make_pipeline(StandardScaler(), SVC()).fit(X, y),
+    ]
+    for i, model in enumerate(fitted):
+        for compress in (0, 3):
+            path = tmp_path / f"m{i}-{compress}" / "model.joblib"
+            path.parent.mkdir()
+            joblib.dump(model, path, compress=compress)
+            uri = _register(registry, f"genuine{i}-{compress}", path, model, X)
+            assert (registry.load(uri).predict(X.head(5)) == model.predict(X.head(5))).all()
+
+
+def test_the_global_check_allows_what_models_need_and_nothing_else() -> None:
+    from modelbook.unpickling import sklearn_global_allowed as allowed
+
+    for module, name in [
+        ("sklearn.linear_model._logistic", "LogisticRegression"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.multiarray", "scalar"),
+        ("numpy", "dtype"),
+        ("numpy.random._pickle", "__randomstate_ctor"),
+        ("joblib.numpy_pickle", "NumpyArrayWrapper"),
+        ("scipy.sparse._csr", "csr_matrix"),
+        ("builtins", "slice"),
+        ("copyreg", "_reconstructor"),
+    ]:
+        assert allowed(module, name), (module, name)
+    for module, name in [
+        ("os", "system"),
+        ("posix", "system"),
+        ("builtins", "eval"),
+        ("builtins", "getattr"),
+        ("subprocess", "Popen"),
+        ("numpy.testing._private.utils", "runstring"),
+        ("sklearn.utils._testing", "assert_run_python_script_without_output"),
+        ("sklearn.datasets._openml", "fetch_openml"),
+        ("numpy.f2py", "compile"),
+        ("scipy._lib._testutils", "PytestTester"),
+    ]:
+        assert not allowed(module, name), (module, name)

@@ -1,7 +1,9 @@
 """scikit-learn estimators saved with joblib (``.joblib``) or pickle (``.pkl``).
 
 Loaded with ``joblib.load``, which reads plain pickles too; the file is
-scanned before (see :mod:`modelbook.safety`). ``predict`` calls the
+scanned before (see :mod:`modelbook.safety`), and unpickled with every global
+it names checked against what a scikit-learn model needs
+(:mod:`modelbook.unpickling`). ``predict`` calls the
 estimator's ``predict``.
 """
 
@@ -19,9 +21,9 @@ def _matches(path: str, head: bytes) -> bool:
 
 
 def _load(file: Path) -> Any:
-    import joblib
+    from ..unpickling import load_sklearn
 
-    return joblib.load(file)
+    return load_sklearn(file)
 
 
 def _predict(model: Any, inputs: Any, signature: Signature | None) -> Any:

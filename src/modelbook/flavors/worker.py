@@ -41,12 +41,14 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
         from .. import sample as samples
         from ..contract import SAMPLE_PATH, parse_signature
         from ..services.loading import load_model
+        from ..unpickling import unrestricted
 
         flavor = flavors.get(request["flavor"])
         sig = None if request["signature"] is None else parse_signature(request["signature"])
         folder = Path(request["folder"])
         start = time.perf_counter()
-        model = load_model(flavor, folder / request["path"], request["uri"], request["path"])
+        with unrestricted(bool(request.get("allow_unsafe"))):
+            model = load_model(flavor, folder / request["path"], request["uri"], request["path"])
         out["load_ms"] = (time.perf_counter() - start) * 1000
         stage = "reading the sample"
         data = samples.decode((folder / SAMPLE_PATH).read_bytes())

@@ -23,10 +23,10 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from .. import capture, drift, flavors, safety, uris
+from .. import capture, drift, flavors, safety, unpickling, uris
 from ..contract import Signature, as_signature
 from ..domain import Version
-from ..errors import InvalidInput, ModelbookError
+from ..errors import InvalidInput, ModelbookError, UnsafeArtifact
 from ..flavors import Flavor, Predictor
 from ..safety import ScanRecord, ScanReport
 from ..store import annotations as note_rows
@@ -113,6 +113,15 @@ class LoadService:
                 report = safety.scan([(path, (folder / path).read_bytes())])
                 self._record(version, report, actor=actor, allowed=allow_unsafe, purpose=purpose)
                 safety.refuse_if_unsafe(report, f"loading {version.uri}", allow_unsafe=allow_unsafe)
+                unread = [f.path for f in report.files if not f.complete]
+                if unread and found.name not in unpickling.CHECKED_FLAVORS and not allow_unsafe:
+                    # The scan stopped early and nothing else checks the rest of the stream.
+                    raise UnsafeArtifact(
+                        f"loading {version.uri} refused: the scan could not read all of "
+                        f"{', '.join(unread)}, and the {found.name} flavor unpickles whatever "
+                        "it names; if you trust its source, pass allow_unsafe=True "
+                        "(--allow-unsafe), which is recorded"
+                    )
             return Staged(version, sig, found, path, folder, report)
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
@@ -145,7 +154,8 @@ class LoadService:
         staged = self.stage(uri, actor=actor, flavor=flavor, allow_unsafe=allow_unsafe)
         try:
             start = time.perf_counter()
-            model = load_model(staged.flavor, staged.file, staged.version.uri, staged.path)
+            with unpickling.unrestricted(allow_unsafe):
+                model = load_model(staged.flavor, staged.file, staged.version.uri, staged.path)
             return Predictor(
                 uri=staged.version.uri,
                 signature=staged.signature,

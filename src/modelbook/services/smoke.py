@@ -93,6 +93,7 @@ class SmokeService:
                 else staged.signature.model_dump(mode="json"),
                 "memory_mb": memory,
                 "timeout_s": timeout,
+                "allow_unsafe": allow_unsafe,
                 "result": str(staged.folder / ".modelbook-smoke-result.json"),
             }
             outcome = _spawn(request, staged.folder, timeout)
