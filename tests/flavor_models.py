@@ -14,6 +14,14 @@ class Echo:
         return inputs.iloc[:, 0].to_numpy()
 
 
+class Chatty:
+    """Prints while it predicts, as some models do."""
+
+    def predict(self, inputs: Any) -> Any:
+        print("predicting", len(inputs), "rows")
+        return inputs.iloc[:, 0].to_numpy()
+
+
 class Raises:
     def predict(self, inputs: Any) -> Any:
         raise RuntimeError("model exploded")

@@ -11,7 +11,7 @@ import pandas as pd
 from sklearn.datasets import load_iris
 from sklearn.tree import DecisionTreeClassifier
 
-from .flavor_models import Evil
+from .flavor_models import Chatty, Evil
 from .test_cli import CLI, cli, home  # noqa: F401 - fixtures
 
 
@@ -56,3 +56,18 @@ def test_a_dangerous_pickle_exits_11(cli: CLI, tmp_path: Path) -> None:  # noqa:
     run = cli("smoke", "evil/1")
     assert run.code == 1 and "FAILED" in run.out
     assert not marker.exists()
+
+
+def test_what_a_model_prints_goes_to_stderr(cli: CLI, tmp_path: Path) -> None:  # noqa: F811
+    """predict --json prints one JSON document, whatever the model prints meanwhile."""
+    (tmp_path / "model.pkl").write_bytes(pickle.dumps(Chatty()))
+    pd.DataFrame({"x": [1.0, 2.0]}).to_csv(tmp_path / "in.csv", index=False)
+    run = cli(
+        "register", "chatty", tmp_path / "model.pkl", "--owner", "o",
+        "--sample", tmp_path / "in.csv", "--no-capture",
+    )  # fmt: skip
+    assert run.code == 0, run
+    run = cli("predict", "chatty/1", "--input", tmp_path / "in.csv", "--json")
+    assert run.code == 0, run
+    assert json.loads(run.out)["outputs"] == [1.0, 2.0]
+    assert "predicting 2 rows" in run.err

@@ -7,6 +7,8 @@ returns. Frameworks are imported only when a model is loaded.
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -49,7 +51,10 @@ def predict(
         # Every row is predicted: the sample reader's cut is for stored samples only.
         data = samples.read_file(input, samples.MAX_ROWS, None if sig is None else sig.inputs)
         predictor = registry.load(version.uri, flavor=flavor, allow_unsafe=allow_unsafe)
-    outputs = _plain(predictor.predict(data))
+    # What the model itself prints goes to stderr: stdout carries the predictions
+    # (one JSON document with --json).
+    with contextlib.redirect_stdout(sys.stderr):
+        outputs = _plain(predictor.predict(data))
     if as_json:
         emit_json({"uri": version.uri, "flavor": predictor.flavor.name, "outputs": outputs})
     else:
