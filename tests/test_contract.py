@@ -123,6 +123,7 @@ def test_runtime_given_or_read_from_the_installed_package() -> None:
     ("value", "message"),
     [
         ([], "the list is empty"),
+        ([{}], "the rows hold no keys"),
         ([1, 2], "row 0 is a int"),
         ([{1: "a"}], "key of type int"),
         (np.zeros(2, dtype=[("a", "i4"), ("b", "f8")]), "structured array"),

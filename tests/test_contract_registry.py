@@ -115,6 +115,8 @@ def nothing_written(reg: Registry, name: str) -> None:
         ({"sample": Path("nowhere.csv")}, "no such file"),
         ({"sample": Path("sample.txt")}, "unsupported file type '.txt'"),
         ({"sample": [1, 2]}, "row 0 is a int"),
+        ({"sample": "EMPTY"}, "the sample has no rows"),
+        ({"signature": None, "sample": [{}]}, "the rows hold no keys"),
         ({"sample_rows": 0}, "sample rows must be"),
         ({"signature": "{", "sample": None}, "signature is not valid JSON"),
         ({"contract": {"a": 1}}, "not both"),
@@ -133,6 +135,7 @@ def test_bad_signatures_and_samples_are_refused_with_nothing_written(
         "STRING": X.assign(**{"mean radius": "big"}),
         "NULLS": X.assign(**{"mean texture": np.nan}),
         "ARRAY": X.to_numpy(),
+        "EMPTY": X.head(0),
     }
     args: dict[str, object] = {"signature": infer_signature(cancer[0]), "sample": X, **kwargs}
     if isinstance(args["sample"], str):

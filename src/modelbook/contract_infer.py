@@ -124,6 +124,8 @@ def _records(rows: list[Any] | tuple[Any, ...], what: str) -> Schema:
             if not isinstance(k, str):
                 raise InvalidInput(f"{what}: row {i} has a key of type {type(k).__name__}")
             found.setdefault(k, [])
+    if not found:
+        raise InvalidInput(f"{what}: the rows hold no keys; give at least one field")
     for row in rows:
         for k, values in found.items():
             # A key missing from a row is a missing value of that field.

@@ -115,6 +115,9 @@ def prepare(
         if isinstance(sample, os.PathLike):
             sample = samples.read_file(Path(sample), rows, None if sig is None else sig.inputs)
         kept, truncated = samples.cut(sample, rows)
+        if samples.row_count(kept) == 0:
+            # A smoke test or a comparison predicts on these rows: none proves nothing.
+            raise InvalidInput("the sample has no rows: give at least one row of inputs")
         if sig is None:
             sig = Signature(inputs=schema_of(kept, "sample"))
         else:
