@@ -11,7 +11,7 @@ import pandas as pd
 from sklearn.datasets import load_iris
 from sklearn.tree import DecisionTreeClassifier
 
-from .flavor_models import Chatty, Evil
+from .flavor_models import Chatty, Evil, Raises
 from .test_cli import CLI, cli, home  # noqa: F401 - fixtures
 
 
@@ -71,3 +71,19 @@ def test_what_a_model_prints_goes_to_stderr(cli: CLI, tmp_path: Path) -> None:  
     assert run.code == 0, run
     assert json.loads(run.out)["outputs"] == [1.0, 2.0]
     assert "predicting 2 rows" in run.err
+
+
+def test_a_model_that_raises_is_named_not_reported_as_a_bug(
+    cli: CLI,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "model.pkl").write_bytes(pickle.dumps(Raises()))
+    pd.DataFrame({"x": [1.0, 2.0]}).to_csv(tmp_path / "in.csv", index=False)
+    run = cli(
+        "register", "raises", tmp_path / "model.pkl", "--owner", "o",
+        "--sample", tmp_path / "in.csv", "--no-capture",
+    )  # fmt: skip
+    assert run.code == 0, run
+    run = cli("predict", "raises/1", "--input", tmp_path / "in.csv")
+    assert run.code == 6, run
+    assert "the model of models:/raises/1 raised" in run.err and "unexpected" not in run.err

@@ -44,6 +44,7 @@ def predict(
     signature."""
     from .. import sample as samples
     from ..contract import as_signature
+    from ..errors import InvalidInput, ModelbookError
 
     with open_registry(create=False) as registry:
         version = registry.get_version(uri)
@@ -54,7 +55,18 @@ def predict(
     # What the model itself prints goes to stderr: stdout carries the predictions
     # (one JSON document with --json).
     with contextlib.redirect_stdout(sys.stderr):
-        outputs = _plain(predictor.predict(data))
+        try:
+            raw = predictor.predict(data)
+        except ModelbookError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the model's own failure, named as such
+            first = (str(exc).strip().splitlines() or [""])[0][:300]
+            raise InvalidInput(
+                f"the model of {version.uri} raised {type(exc).__name__} while predicting: {first}"
+            ) from None
+    for problem in predictor.output_problems(raw):
+        line(safe(f"warning: the outputs break the output signature: {problem}"), err=True)
+    outputs = _plain(raw)
     if as_json:
         emit_json({"uri": version.uri, "flavor": predictor.flavor.name, "outputs": outputs})
     else:
