@@ -81,6 +81,7 @@ class Level(enum.IntEnum):
         {"x": math.nan},
         {"x": math.inf},
         {"s": "\ud800"},
+        {"": [math.inf], "\ud800": None},
         {"e": Colour.RED, "l": Level.HIGH},
         {"t": (1, [2, (3,)])},
         {"o": object()},

@@ -21,6 +21,7 @@ changed, even by someone who rewrote the table and recomputed every hash.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import groupby
@@ -104,6 +105,8 @@ def _prepared(value: Any) -> Any:
     if kind is str or kind is int or kind is bool or value is None:
         return value
     if kind is float:
+        if not math.isfinite(value):
+            raise _NotPlain  # the reference refuses it, in its own order of checks
         return orjson.Fragment(rfc8785.dumps(value))
     if isinstance(value, dict):
         out = {}
