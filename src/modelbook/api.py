@@ -22,7 +22,7 @@ Conventions shared by every operation:
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -30,11 +30,10 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from .api_release import ReleaseAPI
 from .domain import Alias, AliasEvent, Artifact, Model, Page, Stage, VerifyReport, Version
 from .events import Event
+from .files import Progress
 
 if TYPE_CHECKING:
     from .version_diff import VersionDiff
-
-Progress = Callable[[int], None]
 
 
 @runtime_checkable

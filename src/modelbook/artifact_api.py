@@ -12,8 +12,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .api import Progress
 from .domain import VerifyReport
+from .files import Progress
 
 if TYPE_CHECKING:
     # Types only: the services and the loaders load when first used.

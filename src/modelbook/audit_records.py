@@ -41,8 +41,6 @@ NOTE_ACTIONS = frozenset(
         "version.scan",
     }
 )
-#: Every action :func:`event_key` knows.
-KEYED_ACTIONS = NOTE_ACTIONS
 
 
 def _content(value: Any) -> bytes:

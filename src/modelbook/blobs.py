@@ -29,7 +29,7 @@ import itertools
 import mmap
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
@@ -58,11 +58,10 @@ from .direct_io import (
     write_all,
 )
 from .errors import IntegrityError, InvalidInput, Unavailable
-from .files import Source, check_sha256, show
+from .files import Progress, Source, check_sha256, show
 
 CHUNK = 1024 * 1024
 SMALL = 1024 * 1024
-Progress = Callable[[int], None]
 
 
 class _Missing(IntegrityError):

@@ -15,10 +15,9 @@ from typing import IO, Any
 
 from fsspec.spec import AbstractBufferedFile
 
-from .files import Source
+from .files import Progress, Source
 
 CHUNK = 1024 * 1024
-Progress = Callable[[int], None]
 
 
 def _abandon(out: AbstractBufferedFile) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import getpass
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +34,7 @@ from .domain import (
     Stage,
     Version,
 )
+from .files import Progress
 from .release_api import ReleaseOperations
 from .services.base import Context
 from .services.versions import VersionService
@@ -58,8 +59,6 @@ if TYPE_CHECKING:
     from .services.serving import ServingService
     from .services.smoke import SmokeService
     from .services.tags import TagService
-
-Progress = Callable[[int], None]
 
 
 def login_name() -> str:

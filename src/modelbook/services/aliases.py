@@ -169,6 +169,9 @@ class AliasService:
         if alias is not None:
             validation.alias_name(alias)
         paging.limit(limit)
-        return self.ctx.db.reading(
-            lambda conn: alias_rows.history(conn, name, model_row(conn, name).id, alias, limit)
-        )
+
+        def read(conn: Connection) -> list[AliasEvent]:
+            model_row(conn, name)  # NotFound for a model that does not exist
+            return alias_rows.history(conn, name, alias, limit)
+
+        return self.ctx.db.reading(read)

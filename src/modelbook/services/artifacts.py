@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 
 from .. import downloads, validation
 from ..domain import Problem, VerifyReport
 from ..errors import IntegrityError, NotFound
+from ..files import Progress
 from ..store import models as model_rows
 from ..store import versions as version_rows
 from .base import Context
 from .versions import VersionService
-
-Progress = Callable[[int], None]
 
 
 class ArtifactService:

@@ -194,7 +194,7 @@ class AuditService:
     def verify(self, expect_head: str | None = None) -> VerifyResult:
         """Check every chain; with ``expect_head``, also that history up to that head is intact."""
         expected = None if expect_head is None else audit.parse_head(expect_head)
-        checker = audit.ChainVerifier(audit_records.event_key, audit_records.KEYED_ACTIONS)
+        checker = audit.ChainVerifier(audit_records.event_key, audit_records.NOTE_ACTIONS)
         with self.ctx.db.read() as conn:
             through, count = event_rows.high_water(conn)
             for rows in event_rows.walk(conn, through):

@@ -45,7 +45,7 @@ from . import contracts
 from .base import Context, model_row
 from .models import insert_model, model_values
 
-Progress = Callable[[int], None]
+Progress = files.Progress
 
 
 def _noop(_: int) -> None:

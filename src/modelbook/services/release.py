@@ -106,7 +106,7 @@ class ReleaseService:
             if alias not in pointed:
                 # A serving alias removed a moment ago still sets the bar: the
                 # version it served last, so removing it cannot switch off `compare`.
-                moves = alias_rows.history(conn, v.name, v.row.model_id, alias, limit=1)
+                moves = alias_rows.history(conn, v.name, alias, limit=1)
                 if moves and moves[0].from_version is not None:
                     pointed[alias] = moves[0].from_version
         for name, number in pointed.items():

@@ -90,7 +90,7 @@ class RollbackService:
         ready = policy.graph.return_stage
         chain = Chain(log.Head.of_model(name, current), self.ctx.clock())
         earlier: list[int] = []
-        for move_ in alias_rows.history(conn, name, current.model_id, alias, limit=1000):
+        for move_ in alias_rows.history(conn, name, alias, limit=1000):
             n = move_.from_version
             if n is not None and n != current.current and n not in earlier:
                 earlier.append(n)

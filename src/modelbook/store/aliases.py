@@ -128,15 +128,12 @@ _MOVES = (
 )
 
 
-def history(
-    conn: Connection, model: str, model_id: int, alias: str | None, limit: int
-) -> list[AliasEvent]:
+def history(conn: Connection, model: str, alias: str | None, limit: int) -> list[AliasEvent]:
     """Moves of the model's aliases (or of one), newest first, at most ``limit``.
 
     Read from the model's audit chain, whose ``alias.set`` and ``alias.delete``
     events record every move with its actor, time and reason: the history is
     the verified log itself, not a copy that could disagree with it.
-    ``model_id`` is not needed and kept for the callers' signature.
     """
     found: list[AliasEvent] = []
     for row in conn.execute(_MOVES, {"chain": model_chain(model)}):
