@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test lint typecheck unit bench bench-quick soak lock clean
+.PHONY: demo test lint typecheck unit browser bench bench-quick soak lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,10 +31,18 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench examples
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(STAMP) browser
 	$(BIN)/python -m pytest -n 2 -q
 
 test: lint unit
+
+# The report test prints a report in a real browser: Debian's chromium package,
+# installed from the system's package index when it is missing (never a download).
+browser:
+	@test -x /usr/bin/chromium || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get install -y chromium || \
+	  { $$SUDO apt-get update && $$SUDO apt-get install -y chromium; }; }
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py --full
