@@ -235,7 +235,7 @@ def test_toml_syntax_errors_name_the_line(text: str, line: int, needle: str) -> 
 def test_unknown_top_level_key() -> None:
     text = OTHER_TIERS + "[tiers.high]\n\n[gates]\nx = 1\n"
     assert error_of(text).startswith(
-        "policy.toml line 5: unknown key 'gates' (known: serving_aliases, stages, tiers)"
+        "policy.toml line 5: unknown key 'gates' (known: serving_aliases, stages, tiers, doctor)"
     )
 
 

@@ -15,7 +15,9 @@ each stage it lists the checks of that stage's gate::
     name = "pii_review"
 
 Optionally ``[stages]`` declares the team's own ordered stages and the
-transitions between them (see :func:`modelbook.lifecycle.build_graph`).
+transitions between them (see :func:`modelbook.lifecycle.build_graph`), and
+``[doctor] required = [...]`` the checklist fields (:mod:`modelbook.completeness`)
+that ``modelbook doctor`` requires of every deployed version.
 
 Every error in a policy names its line: ``policy.toml line 14: unknown check
 'metrc' (known: ...)``. tomllib and PyYAML's loader keep no positions for
@@ -34,11 +36,12 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from .checks import CheckSpec, get_check
+from .completeness import DEFAULT_REQUIRED, known_field
 from .domain import RISK_TIERS
 from .errors import InvalidInput
 from .lifecycle import DEFAULT_ORDER, DEFAULT_SERVING_ALIASES, StageGraph, build_graph
@@ -60,6 +63,9 @@ class Policy:
         source: the name errors were reported under (``policy.toml``).
         text: the policy as written.
         format: ``"toml"`` or ``"yaml"``.
+        required_fields: the checklist fields a deployed version must carry
+            (``[doctor] required``; :data:`~modelbook.completeness.DEFAULT_REQUIRED`
+            when the policy has no ``[doctor]`` table).
     """
 
     graph: StageGraph
@@ -67,6 +73,7 @@ class Policy:
     source: str
     text: str
     format: Format
+    required_fields: tuple[str, ...] = DEFAULT_REQUIRED
 
     @property
     def serving_aliases(self) -> tuple[str, ...]:
@@ -112,10 +119,17 @@ def load_policy(text: str, *, source: str = "policy", format: Format | None = No
     else:
         raise InvalidInput(f"unknown policy format {fmt!r}: choose toml or yaml")
     try:
-        graph, gates = _check(data, problems)
+        graph, gates, required = _check(data, problems)
     except _Problems as exc:
         raise InvalidInput(_render(exc.problems, lines, source)) from None
-    return Policy(graph=graph, gates=MappingProxyType(gates), source=source, text=text, format=fmt)
+    return Policy(
+        graph=graph,
+        gates=MappingProxyType(gates),
+        source=source,
+        text=text,
+        format=fmt,
+        required_fields=required,
+    )
 
 
 def guess_format(text: str, source: str = "") -> Format:
@@ -165,25 +179,33 @@ class _StagesFile(BaseModel):
     transitions: dict[str, list[str]] | None = None
 
 
+class _DoctorFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    required: tuple[Annotated[str, AfterValidator(known_field)], ...] = DEFAULT_REQUIRED
+
+
 class _PolicyFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     serving_aliases: list[str] = Field(default_factory=lambda: list(DEFAULT_SERVING_ALIASES))
     stages: _StagesFile = Field(default_factory=_StagesFile)
     tiers: dict[str, dict[str, list[dict[str, Any]]]]
+    doctor: _DoctorFile = Field(default_factory=_DoctorFile)
 
 
 def _known_file_keys(loc: Loc) -> Sequence[str]:
-    model = _StagesFile if loc[:1] == ("stages",) else _PolicyFile
+    tables: dict[str, type[BaseModel]] = {"stages": _StagesFile, "doctor": _DoctorFile}
+    model = tables.get(str(loc[0]), _PolicyFile) if len(loc) > 1 else _PolicyFile
     return list(model.model_fields)
 
 
 def _check(
     data: object, problems: list[Problem]
-) -> tuple[StageGraph, dict[tuple[str, str], tuple[CheckSpec, ...]]]:
+) -> tuple[StageGraph, dict[tuple[str, str], tuple[CheckSpec, ...]], tuple[str, ...]]:
     if not isinstance(data, dict):
         raise _Problems(
-            [*problems, ((), "a policy is a table of keys: serving_aliases, stages, tiers")]
+            [*problems, ((), "a policy is a table of keys: serving_aliases, stages, tiers, doctor")]
         )
     try:
         file = _PolicyFile.model_validate(data)
@@ -221,7 +243,7 @@ def _check(
             gates[(tier, stage)] = tuple(s for s in specs if s is not None)
     if problems:
         raise _Problems(problems)
-    return graph, gates
+    return graph, gates, file.doctor.required
 
 
 def _spec(entry: dict[str, Any], loc: Loc, problems: list[Problem]) -> CheckSpec | None:
