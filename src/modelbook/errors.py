@@ -9,12 +9,15 @@ driver exception escapes the public API.
     ├── AlreadyExists       a name or semver that is already taken
     ├── Conflict            a concurrent change won (e.g. ``expect`` did not hold)
     ├── InvalidInput        bad name, metric, key=value, semver, path ...
+    │   └── InvalidQuery    a search query that does not parse or names an unknown field
     ├── IntegrityError      a stored artifact is missing or does not match its hash,
     │                       a stored row cannot be read, or the audit log was altered
     ├── Unavailable         the database or the blob store cannot be reached, or stayed busy
     ├── GateFailed          a stage transition was refused by its gate's checks
     ├── PermissionDenied    the actor lacks the role an operation needs
-    └── UnsafeArtifact      a pickle-based artifact would run code on load, or pickles are off
+    ├── UnsafeArtifact      a pickle-based artifact would run code on load, or pickles are off
+    ├── EnvironmentDrift    the running environment differs from the version's, under refuse
+    └── IncompleteMetadata  a deployed version lacks a checklist field the policy requires
 
 Each class carries the CLI exit code for its kind.
 """
@@ -54,6 +57,16 @@ class Conflict(ModelbookError):
 class InvalidInput(ModelbookError):
     exit_code = 6
     kind = "invalid_input"
+
+
+class InvalidQuery(InvalidInput):
+    """A query that cannot be read: ``column`` (1-based) is where, ``expected`` what
+    would have been valid there (terminal names, or the valid fields)."""
+
+    def __init__(self, message: str, *, column: int, expected: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.column = column
+        self.expected = expected
 
 
 class IntegrityError(ModelbookError):
@@ -98,6 +111,18 @@ class EnvironmentDrift(ModelbookError):
     kind = "environment_drift"
 
 
+class IncompleteMetadata(ModelbookError):
+    """``modelbook doctor`` found deployed versions that lack checklist fields the policy
+    requires (``[doctor] required``); ``missing`` maps each version's URI to those fields."""
+
+    exit_code = 13
+    kind = "incomplete_metadata"
+
+    def __init__(self, message: str, missing: dict[str, tuple[str, ...]] | None = None) -> None:
+        super().__init__(message)
+        self.missing = dict(missing or {})
+
+
 ERROR_KINDS: tuple[type[ModelbookError], ...] = (
     NotFound,
     AlreadyExists,
@@ -109,4 +134,5 @@ ERROR_KINDS: tuple[type[ModelbookError], ...] = (
     PermissionDenied,
     UnsafeArtifact,
     EnvironmentDrift,
+    IncompleteMetadata,
 )
