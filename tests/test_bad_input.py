@@ -351,6 +351,7 @@ def test_error_kinds_have_distinct_documented_exit_codes() -> None:
         "PermissionDenied": 10,
         "UnsafeArtifact": 11,
         "EnvironmentDrift": 12,
+        "IncompleteMetadata": 13,
     }
 
 
