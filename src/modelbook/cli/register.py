@@ -54,6 +54,13 @@ def register(
         typer.Option(help="Input sample: .csv, .parquet or .npy; infers the signature if none."),
     ] = None,
     sample_rows: Annotated[int, typer.Option(help="Rows of the sample to keep.")] = 100,
+    flavor: Annotated[
+        str | None,
+        typer.Option(
+            metavar="NAME",
+            help="Declare the model's flavor (sklearn, onnx ...); needs --signature or --sample.",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Register a new immutable version from files or a directory."""
@@ -76,7 +83,9 @@ def register(
     # leaves no new registry behind; the size of the whole upload decides
     # whether a progress bar is drawn.
     total = sum(p.stat().st_size for _, p in files.collect(paths))
-    contract = _contract(signature, sample, sample_rows) if signature or sample else {}
+    contract = (
+        _contract(signature, sample, sample_rows, flavor) if signature or sample or flavor else {}
+    )
     with open_registry(create=True) as registry, progress(total, f"storing {name}") as advance:
         version = registry.register(
             name,
@@ -143,7 +152,9 @@ def _say_what_was_not_applied(
             )
 
 
-def _contract(signature: Path | None, sample: Path | None, rows: int) -> dict[str, Any]:
+def _contract(
+    signature: Path | None, sample: Path | None, rows: int, flavor: str | None
+) -> dict[str, Any]:
     """The signature and sample arguments of ``register``, read and checked up front.
 
     Checked before the registry is opened, so a bad file leaves nothing behind.
@@ -162,8 +173,8 @@ def _contract(signature: Path | None, sample: Path | None, rows: int) -> dict[st
     if sample is not None:
         data = samples.read_file(sample, rows, None if parsed is None else parsed.inputs)
     # The same check the registry runs, here before anything is opened or written.
-    contracts.prepare(signature=parsed, sample=data, contract=None, sample_rows=rows)
-    return {"signature": parsed, "sample": data, "sample_rows": rows}
+    contracts.prepare(signature=parsed, sample=data, contract=None, sample_rows=rows, flavor=flavor)
+    return {"signature": parsed, "sample": data, "sample_rows": rows, "flavor": flavor}
 
 
 def _data_refs(snapshots: list[str], hashes: list[str]) -> list[Any]:
