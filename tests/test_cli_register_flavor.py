@@ -66,3 +66,16 @@ def test_the_python_api_stores_the_same_flavor(registry: Registry, tmp_path: Pat
     )
     sig = as_signature(v.contract)
     assert sig is not None and sig.runtime.flavor == "pickle"
+
+
+def test_training_hardware_and_duration_from_the_cli(
+    cli: CLI,  # noqa: F811
+    db_uri: str,
+    tmp_path: Path,
+) -> None:
+    model, _ = _files(tmp_path)
+    base = ("--uri", db_uri, "--blob-uri", tmp_path / "blobs")
+    run = cli(*base, "register", "m", model, "--owner", "o", "--no-capture",
+              "--hardware", "8x A100", "--duration-seconds", "3600.5", "--json")  # fmt: skip
+    training = run.json()["training"]
+    assert training["hardware"] == "8x A100" and training["duration_seconds"] == 3600.5

@@ -39,6 +39,12 @@ def register(
     experiment_id: Annotated[str | None, typer.Option(help="Experiment id.")] = None,
     parent: Annotated[list[str], typer.Option(help="Parent version URI.")] = [],  # noqa: B006
     seed: Annotated[int | None, typer.Option(help="Random seed of training.")] = None,
+    hardware: Annotated[
+        str | None, typer.Option(help="Hardware trained on, e.g. '8x A100'.")
+    ] = None,
+    duration_seconds: Annotated[
+        float | None, typer.Option(metavar="SECONDS", help="How long training took.")
+    ] = None,
     semver: Annotated[str | None, typer.Option(help="Explicit MAJOR.MINOR.PATCH.")] = None,
     note: Annotated[str | None, typer.Option(help="Change summary.")] = None,
     caveat: Annotated[list[str], typer.Option(help="Known caveat.")] = [],  # noqa: B006
@@ -104,6 +110,8 @@ def register(
             experiment_id=experiment_id,
             parents=parent,
             seed=seed,
+            hardware=hardware,
+            duration_seconds=duration_seconds,
             semver=semver,
             change_summary=note,
             caveats=caveat,
