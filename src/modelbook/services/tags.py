@@ -62,8 +62,19 @@ class TagService:
             removed = [k for k in drop if k in old]
             if not changed and not removed:
                 return merged
-            write = model_rows.write_model_tags if number is None else model_rows.write_version_tags
-            write(conn, row.id, changed=changed, removed=removed, merged=merged)
+            if number is None:
+                model_rows.write_model_tags(
+                    conn, row.id, changed=changed, removed=removed, merged=merged
+                )
+            else:
+                model_rows.write_version_tags(
+                    conn,
+                    row.id,
+                    model_id=row.model_id,
+                    changed=changed,
+                    removed=removed,
+                    merged=merged,
+                )
             log.record(
                 conn,
                 head,

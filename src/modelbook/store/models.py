@@ -167,11 +167,18 @@ def write_tags(
     changed: Mapping[str, str],
     removed: Sequence[str],
     merged: Mapping[str, str] | None,
+    fixed: Mapping[str, int] | None = None,
 ) -> None:
     """Upsert changed tags, delete removed ones, and store the JSON copy of the result
-    (``merged``; None when the owner's row already holds it)."""
-    upsert, delete, update = _tag_statements(conn.dialect.name, table, owner_col, json_table)
-    upsert.run_many(conn, [{owner_col: owner_id, "key": k, "value": v} for k, v in changed.items()])
+    (``merged``; None when the owner's row already holds it). ``fixed``: further
+    columns every new tag row takes (a version tag's ``model_id``)."""
+    extra = dict(fixed or {})
+    upsert, delete, update = _tag_statements(
+        conn.dialect.name, table, owner_col, json_table, tuple(extra)
+    )
+    upsert.run_many(
+        conn, [{owner_col: owner_id, "key": k, "value": v, **extra} for k, v in changed.items()]
+    )
     if removed:
         conn.execute(delete, {"owner": owner_id, "keys": list(removed)})
     if merged is not None:
@@ -202,10 +209,12 @@ def write_version_tags(
     conn: Connection,
     version_id: int,
     *,
+    model_id: int,
     changed: Mapping[str, str],
     removed: Sequence[str],
     merged: Mapping[str, str],
 ) -> None:
+    """Tags of version ``version_id`` of model ``model_id`` (see :func:`write_tags`)."""
     write_tags(
         conn,
         t.version_tags,
@@ -215,19 +224,20 @@ def write_version_tags(
         changed=changed,
         removed=removed,
         merged=merged,
+        fixed={"model_id": model_id},
     )
 
 
 @functools.cache
 def _tag_statements(
-    dialect: str, table: sa.Table, owner_col: str, json_table: sa.Table
+    dialect: str, table: sa.Table, owner_col: str, json_table: sa.Table, fixed: tuple[str, ...]
 ) -> tuple[Prebuilt, sa.Delete, Prebuilt]:
     insert: Any = dialect_insert(dialect, table)
     upsert = insert.on_conflict_do_update(
         index_elements=[owner_col, "key"], set_={"value": insert.excluded.value}
     )
     return (
-        Prebuilt(upsert, (owner_col, "key", "value")),
+        Prebuilt(upsert, (owner_col, "key", "value", *fixed)),
         table.delete().where(
             table.c[owner_col] == sa.bindparam("owner"),
             table.c.key.in_(sa.bindparam("keys", expanding=True)),

@@ -111,7 +111,11 @@ version_tags = Table(
     Column("version_id", Id, ForeignKey("versions.id"), primary_key=True),
     Column("key", String(128), primary_key=True),
     Column("value", String(512), nullable=False),
+    # The version's model (a version never changes model), so that "versions of
+    # model X with tag Y" is one index range holding exactly its answer.
+    Column("model_id", Id, ForeignKey("models.id"), nullable=False),
     Index(None, "key", "value", "version_id"),
+    Index(None, "key", "value", "model_id", "version_id"),
 )
 
 metrics = Table(
@@ -131,7 +135,7 @@ params = Table(
     Column("version_id", Id, ForeignKey("versions.id"), primary_key=True),
     Column("key", String(128), primary_key=True),
     Column("value", String(512), nullable=False),
-    Index(None, "key", "value"),
+    Index(None, "key", "value", "version_id"),
 )
 
 lineage = Table(
@@ -141,7 +145,7 @@ lineage = Table(
     Column("kind", String(32), primary_key=True),
     Column("key", String(64), primary_key=True),
     Column("value", String(512), primary_key=True),
-    Index(None, "kind", "key", "value"),
+    Index(None, "kind", "key", "value", "version_id"),
 )
 
 aliases = Table(

@@ -40,9 +40,11 @@ def search(
     """Versions matching every filter, newest registration first.
 
     The query walks one index newest first and stops after ``limit`` matches:
-    the model's ``(model_id, id)`` index when a model is named, else the
-    first tag's ``(key, value, version_id)`` index, else the versions
-    themselves. Every other filter is a probe on a narrow indexed table.
+    the first tag's ``(key, value, model_id, version_id)`` index when a model
+    and a tag are named, the model's ``(model_id, id)`` index when only a model
+    is, the first tag's ``(key, value, version_id)`` index when only tags are,
+    else the versions themselves. Every other filter is a probe on a narrow
+    indexed table.
     """
     params: dict[str, Any] = {"limit": limit}
     if model is not None:
@@ -73,7 +75,22 @@ def _search_statement(
     v = t.versions.c
     cols = (t.models.c.name.label("model_name"), *_VERSION_COLS)
     tag_probes = range(n_tags)
-    if by_model:
+    if by_model and n_tags:
+        # Driven by the first tag's (key, value, model_id, version_id) index:
+        # exactly this model's versions with the tag, in version order, so
+        # the walk reads the answer and nothing else.
+        first = t.version_tags.alias("by_tag")
+        order = first.c.version_id
+        stmt = (
+            sa.select(
+                sa.type_coerce(sa.bindparam("model"), sa.String).label("model_name"),
+                *_VERSION_COLS,
+            )
+            .select_from(first.join(t.versions, v.id == first.c.version_id))
+            .where(first.c.key == sa.bindparam("k0"), first.c.value == sa.bindparam("v0"))
+        )
+        tag_probes = range(1, n_tags)
+    elif by_model:
         # The model's name is the filter itself: no join to the models table,
         # which the planner would otherwise scan once per row.
         order = v.id
@@ -107,7 +124,7 @@ def _search_statement(
             .where(t.models.c.name == sa.bindparam("model"))
             .scalar_subquery()
         )
-        stmt = stmt.where(v.model_id == model_id)
+        stmt = stmt.where((first.c.model_id if n_tags else v.model_id) == model_id)
     if by_stage:
         stmt = stmt.where(v.stage == sa.bindparam("stage"))
     if paged:

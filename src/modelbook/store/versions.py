@@ -256,7 +256,10 @@ def insert(
     """
     children: list[tuple[sa.Table, list[dict[str, Any]]]] = [
         (t.artifacts, [dict(a) for a in artifacts]),
-        (t.version_tags, [{"key": k, "value": v} for k, v in tags.items()]),
+        (
+            t.version_tags,
+            [{"key": k, "value": v, "model_id": values["model_id"]} for k, v in tags.items()],
+        ),
         (t.metrics, [dict(m) for m in metrics]),
         (t.params, [{"key": k, "value": v} for k, v in params.items()]),
         (

@@ -1,0 +1,57 @@
+"""Revision 0007: a registry written before it finds the same versions after the upgrade,
+by model and tag, by tag alone, and after a tag changes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+
+from modelbook import Registry
+
+from .test_migrations import alembic_config, head, revisions
+
+
+def _found(reg: Registry, **query: object) -> list[tuple[str, int]]:
+    return [(v.model, v.number) for v in reg.search_versions(**query).items]  # type: ignore[arg-type]
+
+
+def test_tags_written_before_revision_0007_are_found_by_model_after_it(
+    db_uri: str, blob_dir: Path, model_file: Path
+) -> None:
+    with Registry(db_uri, blob_uri=str(blob_dir), actor="founder") as reg:
+        for n in range(6):
+            for model in ("a", "b"):
+                reg.register(
+                    model,
+                    [model_file],
+                    owners="o",
+                    tags={"region": "eu" if n % 2 else "us", "team": model},
+                    capture_environment=False,
+                )
+        cfg = alembic_config()
+        with reg.db.engine.connect() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0006")
+            conn.commit()
+
+    with Registry(db_uri, blob_uri=str(blob_dir), actor="founder") as reg:
+        assert revisions(reg) == [head()]
+        assert _found(reg, model="a", tags={"region": "eu"}) == [("a", 6), ("a", 4), ("a", 2)]
+        assert _found(reg, model="b", tags={"region": "us", "team": "b"}) == [
+            ("b", 5),
+            ("b", 3),
+            ("b", 1),
+        ]
+        assert _found(reg, model="a", tags={"team": "b"}) == []
+        assert len(_found(reg, tags={"region": "eu"})) == 6
+        # A tag set after the upgrade on a version written before it.
+        reg.set_tags("models:/b/1", {"region": "eu", "stage-note": "x"})
+        assert _found(reg, model="b", tags={"region": "eu"}) == [
+            ("b", 6),
+            ("b", 4),
+            ("b", 2),
+            ("b", 1),
+        ]
+        assert _found(reg, model="b", tags={"stage-note": "x"}) == [("b", 1)]
+        assert _found(reg, model="a", tags={"stage-note": "x"}) == []
