@@ -1,4 +1,33 @@
-"""Search of versions by model, stage, exact tags and metric thresholds."""
+"""Search of versions by model, stage, exact tags and metric thresholds.
+
+How a search statement stays in proportion to its answer (the rule every
+statement over versions follows, whoever builds it):
+
+- Results come newest registration first (``versions.id`` descending) and stop
+  after a page, so the statement walks one index that yields candidate
+  versions already in ``id`` order and stops after ``limit`` matches. Never
+  sort the matches of a filter to find the newest: that reads every match.
+- Pick the walk from the most selective equality filter that has such an
+  index: a tag with the model named, ``version_tags (key, value, model_id,
+  version_id)`` with ``model_id`` pinned by a scalar subquery on the model's
+  name (never a join to ``models``); a tag alone, ``version_tags (key, value,
+  version_id)``; a lineage field, ``lineage (kind, key, value, version_id)``; a
+  parameter, ``params (key, value, version_id)``; the model alone, ``versions
+  (model_id, id)``; otherwise the versions' primary key.
+- Every other filter is a probe of the walked row: a scalar subquery on the
+  child table's primary key (``version_tags (version_id, key)``, one row or
+  none) for a tag, EXISTS for a metric, lineage field or parameter.
+- An ``or`` of equality filters is one walk per branch, each ordered and
+  limited, merged by ``UNION`` of ids and ordered and limited again; an ``or``
+  that no index orders walks the versions' primary key and probes.
+- A ``like`` prefix (``'abc%'``) is a range on the same index (``>= 'abc'``
+  and ``< 'abd'``; SQLite's LIKE uses no index unless case-sensitive). Its
+  matches are not in ``id`` order, so it costs all its matches: walk an
+  equality filter's index instead when the query has one.
+- An order by a metric walks ``metrics (name, split, slice, value,
+  version_id)`` in value order and probes the other filters.
+- Values are bound parameters; statements are cached per filter shape.
+"""
 
 from __future__ import annotations
 
