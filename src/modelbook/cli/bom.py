@@ -1,0 +1,60 @@
+"""``modelbook bom URI``: a version's bill of materials (CycloneDX 1.6 JSON).
+
+The registry builds and schema-checks the document (:meth:`~modelbook.Registry.bom`);
+this module prints it or writes it to ``--output`` whole: a temporary file in the
+same folder renamed into place, so the file is never left half written.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..errors import InvalidInput
+from .app import app, open_registry
+from .render import line, safe
+
+
+@app.command()
+def bom(
+    uri: Annotated[str, typer.Argument(help="models:/NAME/N, /SEMVER, @ALIAS or /latest.")],
+    fmt: Annotated[str, typer.Option("--format", help="cyclonedx (JSON, spec 1.6).")] = (
+        "cyclonedx"
+    ),
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")
+    ] = None,
+) -> None:
+    """Export a version as a CycloneDX ML bill of materials: the model, its files with
+    SHA-256, datasets, Python and framework packages, code commit and parents."""
+    with open_registry(create=False) as registry:
+        text = registry.bom(uri, format=fmt)
+    if output is None:
+        sys.stdout.write(text + "\n")
+        return
+    _write(output, text + "\n")
+    line(f"wrote {safe(str(output))}", err=True)
+
+
+def _write(path: Path, text: str) -> None:
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as f:
+            f.write(text)
+        # mkstemp makes the file private; the export gets the mode a new file would.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise InvalidInput(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None

@@ -1,0 +1,352 @@
+"""The lineage graph and impact references, as pure values and rules.
+
+A lineage graph has one node per thing a version was made from or made into,
+each with a kind and an id that is also how it is named on the command line:
+
+=============  ==============================  =========================================
+kind           id                              comes from (frozen at registration)
+=============  ==============================  =========================================
+version        ``models:/NAME/N``              the version itself, its parents' refs
+dataset        ``dataset:SNAPSHOT``            ``lineage.data[].snapshot`` (+ ``sha256``)
+commit         ``commit:SHA``                  ``lineage.code.commit`` (+ ``repo``)
+features       ``features:NAME@VERSION``       ``lineage.features``
+run            ``run:ID``                      ``lineage.run_id``
+experiment     ``experiment:ID``               ``lineage.experiment_id``
+environment    ``environment:SHA256``          the lockfile's sha256, else the image
+                                               digest, else the installed-package hash
+=============  ==============================  =========================================
+
+Every edge points from what was used to the version that used it, and its
+``relation`` names the field of that version: ``source`` is the
+``relation`` of ``target`` (a dataset is the ``data`` of a version, a version
+the ``parent`` of another).
+
+:func:`parse_ref` reads the references that :meth:`Registry.impact` takes;
+:class:`GraphBuilder` gathers nodes and edges without duplicates. The service
+(:mod:`modelbook.services.lineage`) walks the store and feeds them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import Field
+
+from . import limits, uris
+from .domain import FrozenMap, Version, _Frozen
+from .errors import InvalidInput
+
+NodeKind = Literal["version", "dataset", "commit", "features", "run", "experiment", "environment"]
+Relation = Literal["parent", "data", "code", "features", "run", "experiment", "environment"]
+Direction = Literal["both", "up", "down"]
+DIRECTIONS: tuple[str, ...] = ("both", "up", "down")
+
+#: The reference kinds :meth:`Registry.impact` takes, with what each matches.
+IMPACT_KINDS: dict[str, str] = {
+    "dataset": "dataset:SNAPSHOT (a data snapshot id as registered)",
+    "commit": "commit:SHA (the full commit, or a prefix of at least 7 characters)",
+    "features": "features:NAME@VERSION (or features:NAME for every version of the set)",
+    "run": "run:ID (a pipeline run id)",
+    "experiment": "experiment:ID (an experiment id)",
+    "models": "models:/NAME/N (a version: every version descended from it)",
+}
+# A commit given by fewer characters than a full hash is a prefix; shorter
+# than git's own default abbreviation it would match too much by accident.
+MIN_COMMIT_PREFIX = 7
+_FULL_HASH_LENGTHS = (40, 64)
+
+
+class Node(_Frozen):
+    """One thing in a lineage graph; ``attrs`` are strings for every renderer."""
+
+    id: str
+    kind: NodeKind
+    label: str
+    attrs: FrozenMap[str, str] = Field(default_factory=dict)
+
+
+class Edge(_Frozen):
+    """``source`` is the ``relation`` of ``target``; ``detail`` adds e.g. a dataset's role."""
+
+    source: str
+    target: str
+    relation: Relation
+    detail: str | None = None
+
+
+class LineageGraph(_Frozen):
+    """The lineage around ``root`` (a version's ``models:/NAME/N``).
+
+    ``depth`` is how many parent links were followed each way (None: all);
+    ``truncated`` says a version at that limit has further parents (up) or
+    children (down) not shown.
+    """
+
+    root: str
+    direction: Direction
+    depth: int | None
+    nodes: tuple[Node, ...]
+    edges: tuple[Edge, ...]
+    truncated: bool = False
+
+    def node(self, node_id: str) -> Node:
+        for n in self.nodes:
+            if n.id == node_id:
+                return n
+        raise KeyError(node_id)
+
+
+class Dependent(_Frozen):
+    """A version that depends on the reference an impact query names.
+
+    ``direct``: its own lineage names the reference; otherwise ``via`` is the
+    chain of parent links from a direct dependent down to it (its last item is
+    this version's parent). ``deployed``: a serving alias of the policy in
+    force points at it; ``serving_aliases`` are those aliases, ``aliases`` all.
+    """
+
+    uri: str
+    model: str
+    number: int
+    semver: str
+    stage: str
+    aliases: tuple[str, ...] = ()
+    serving_aliases: tuple[str, ...] = ()
+    deployed: bool = False
+    direct: bool
+    via: tuple[str, ...] = ()
+
+
+class Impact(_Frozen):
+    """Every version that depends on ``ref``, by model then number."""
+
+    ref: str
+    kind: str
+    versions: tuple[Dependent, ...]
+
+    @property
+    def deployed(self) -> tuple[Dependent, ...]:
+        return tuple(v for v in self.versions if v.deployed)
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """A parsed impact reference: the lineage row it matches, or a version.
+
+    ``kind`` is one of :data:`IMPACT_KINDS` (``models`` for a version);
+    ``key``/``value`` are the indexed lineage row (see
+    ``services.registration.lineage_rows``); ``prefix`` matches a commit by
+    its first characters.
+    """
+
+    kind: str
+    key: str
+    value: str
+    prefix: bool = False
+
+    def __str__(self) -> str:
+        if self.kind == "models":
+            return self.value
+        return f"{self.kind}:{self.value}"
+
+
+def parse_ref(text: str) -> Ref:
+    """An impact reference such as ``dataset:ds_2025_10_01`` or ``commit:1a2b3c4``.
+
+    Raises InvalidInput naming the valid kinds for an unknown kind, and for an
+    empty or over-long value or a too-short commit prefix.
+    """
+    if not isinstance(text, str):
+        raise InvalidInput(f"a lineage reference must be text, got {type(text).__name__}")
+    kinds = "; ".join(IMPACT_KINDS.values())
+    kind, sep, value = text.partition(":")
+    if not sep or kind not in IMPACT_KINDS:
+        raise InvalidInput(f"unknown lineage reference {text!r}: use one of {kinds}")
+    if kind == "models":
+        ref = uris.parse(text)
+        if ref.kind == "model":
+            raise InvalidInput(f"{text!r} names a model: name one version, models:/NAME/N")
+        return Ref("models", "version", str(ref))
+    limits.check_text(value, f"{kind} reference", limits.MAX_VALUE)
+    if not value.strip():
+        raise InvalidInput(f"{text!r} names no {kind}: use {IMPACT_KINDS[kind]}")
+    if kind == "dataset":
+        return Ref(kind, "snapshot", value)
+    if kind == "commit":
+        if len(value) < MIN_COMMIT_PREFIX:
+            raise InvalidInput(
+                f"commit {value!r} is too short: give at least {MIN_COMMIT_PREFIX} characters"
+            )
+        return Ref(kind, "commit", value, prefix=len(value) not in _FULL_HASH_LENGTHS)
+    if kind == "features":
+        name, at, version = value.partition("@")
+        if at and not (name and version):
+            raise InvalidInput(f"{text!r}: use features:NAME@VERSION or features:NAME")
+        return Ref(kind, "ref" if at else "name", value)
+    return Ref(kind, "id", value)
+
+
+# Indexed lineage rows use "code"/"data" for the kinds a reference calls commit/dataset.
+ROW_KIND = {"dataset": "data", "commit": "code"}
+
+
+def row_kind(ref: Ref) -> str:
+    """The ``kind`` column of the lineage rows a reference matches."""
+    return ROW_KIND.get(ref.kind, ref.kind)
+
+
+def parent_ref(name: str, number: int) -> str:
+    """How a parent link is stored (``lineage.parents`` and the lineage rows)."""
+    return f"{name}/{number}"
+
+
+def version_id(name: str, number: int) -> str:
+    return f"models:/{name}/{number}"
+
+
+def parents_of(version: Version) -> list[tuple[str, int]]:
+    """The (model, number) pairs of a version's parents, as registered (``NAME/N``)."""
+    pairs = []
+    for text in version.lineage.parents:
+        name, _, number = text.rpartition("/")
+        if name and number.isdigit():
+            pairs.append((name, int(number)))
+    return pairs
+
+
+def version_node(version: Version, serving: Iterable[str]) -> Node:
+    """A version's node: semver, stage, aliases and whether it is deployed."""
+    serving_set = set(serving)
+    aliases = sorted(version.aliases)
+    live = [a for a in aliases if a in serving_set]
+    attrs = {"semver": version.semver, "stage": str(version.stage)}
+    if aliases:
+        attrs["aliases"] = ",".join(aliases)
+    attrs["deployed"] = "true" if live else "false"
+    label = f"{version.model} v{version.number} ({version.semver})"
+    return Node(
+        id=version_id(version.model, version.number), kind="version", label=label, attrs=attrs
+    )
+
+
+def environment_key(version: Version) -> tuple[str, str] | None:
+    """The hash that names a version's environment and where it comes from, or None.
+
+    The lockfile's sha256 pins every package, so it names the environment
+    when recorded; else the container image digest; else the hash of the
+    installed packages (``environment.packages_sha256``).
+    """
+    env = version.environment
+    if env.lockfile is not None:
+        return env.lockfile.sha256, "lockfile"
+    if env.image_digest:
+        return env.image_digest, "image"
+    if env.packages_sha256:
+        return env.packages_sha256, "packages"
+    return None
+
+
+def _short(value: str) -> str:
+    return value[:12] if len(value) > 12 else value
+
+
+class GraphBuilder:
+    """Nodes and edges gathered once each, in the order first seen."""
+
+    def __init__(self) -> None:
+        self._nodes: dict[str, Node] = {}
+        self._edges: dict[tuple[str, str, str, str | None], Edge] = {}
+
+    def __contains__(self, node_id: str) -> bool:
+        return node_id in self._nodes
+
+    def add_node(self, node: Node) -> None:
+        seen = self._nodes.get(node.id)
+        if seen is None:
+            self._nodes[node.id] = node
+            return
+        # Two versions may record different hashes for one snapshot id (or
+        # repos for one commit): every value is kept, as a sorted list.
+        merged = dict(seen.attrs)
+        for key, value in node.attrs.items():
+            values = set(merged[key].split(",")) if key in merged else set()
+            values.add(value)
+            merged[key] = ",".join(sorted(values))
+        if merged != seen.attrs:
+            self._nodes[node.id] = seen.model_copy(update={"attrs": merged})
+
+    def add_edge(self, edge: Edge) -> None:
+        self._edges.setdefault((edge.source, edge.target, edge.relation, edge.detail), edge)
+
+    def add_version(self, version: Version, serving: Iterable[str]) -> str:
+        node = version_node(version, serving)
+        self.add_node(node)
+        return node.id
+
+    def add_inputs(self, version: Version) -> None:
+        """The nodes a version was made from (but its parents) and their edges to it."""
+        target = version_id(version.model, version.number)
+        lin = version.lineage
+        if lin.code.commit:
+            attrs = {"repo": lin.code.repo} if lin.code.repo else {}
+            label = f"commit {_short(lin.code.commit)}"
+            self._input(target, "commit", lin.code.commit, label, "code", attrs)
+        for data in lin.data:
+            attrs = {"sha256": data.sha256} if data.sha256 else {}
+            label = f"dataset {data.snapshot}"
+            self._input(target, "dataset", data.snapshot, label, "data", attrs, data.role)
+        if lin.features is not None:
+            ref = lin.features.name
+            if lin.features.version:
+                ref += f"@{lin.features.version}"
+            self._input(target, "features", ref, f"features {ref}", "features")
+        if lin.run_id:
+            self._input(target, "run", lin.run_id, f"run {lin.run_id}", "run")
+        if lin.experiment_id:
+            label = f"experiment {lin.experiment_id}"
+            self._input(target, "experiment", lin.experiment_id, label, "experiment")
+        env = environment_key(version)
+        if env is not None:
+            digest, source = env
+            label = f"environment {source} {_short(digest)}"
+            self._input(target, "environment", digest, label, "environment", {"source": source})
+
+    def _input(
+        self,
+        target: str,
+        kind: NodeKind,
+        value: str,
+        label: str,
+        relation: Relation,
+        attrs: dict[str, str] | None = None,
+        detail: str | None = None,
+    ) -> None:
+        node_id = f"{kind}:{value}"
+        self.add_node(Node(id=node_id, kind=kind, label=label, attrs=attrs or {}))
+        self.add_edge(Edge(source=node_id, target=target, relation=relation, detail=detail))
+
+    def add_parent(self, parent: str, child: str) -> None:
+        self.add_edge(Edge(source=parent, target=child, relation="parent"))
+
+    def graph(
+        self, root: str, direction: Direction, depth: int | None, truncated: bool
+    ) -> LineageGraph:
+        return LineageGraph(
+            root=root,
+            direction=direction,
+            depth=depth,
+            nodes=tuple(self._nodes.values()),
+            edges=tuple(self._edges.values()),
+            truncated=truncated,
+        )
+
+
+def check_walk(direction: object, depth: object) -> tuple[Direction, int | None]:
+    """A valid direction and depth, or InvalidInput saying what is allowed."""
+    if direction not in DIRECTIONS:
+        raise InvalidInput(f"direction {direction!r}: use one of {', '.join(DIRECTIONS)}")
+    if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or depth < 1):
+        raise InvalidInput(f"depth {depth!r}: give a whole number of at least 1 (or none: all)")
+    return direction, depth  # type: ignore[return-value]

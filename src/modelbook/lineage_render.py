@@ -1,0 +1,153 @@
+"""A lineage graph as a text tree, a Mermaid flowchart or a Graphviz DOT digraph.
+
+Pure functions over :class:`~modelbook.lineage.LineageGraph`. Node ids in
+Mermaid and DOT are generated (``n0``, ``n1`` ...), never user text; every
+label is escaped character by character: anything but ASCII letters, digits,
+space and ``._-/:@=,+()[]`` becomes a numeric character reference (``#34;`` in
+Mermaid, ``&#34;`` in DOT), so quotes, backslashes, ``<>``, newlines, control
+and bidirectional characters in a snapshot id or a repository can neither end
+a label nor reach the terminal raw.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+
+from .lineage import Edge, LineageGraph, Node
+
+_PLAIN = re.compile(r"[A-Za-z0-9 ._\-/:@=,+()\[\]]")
+# The order a version's inputs are listed in, by relation.
+_ORDER = ("code", "data", "features", "run", "experiment", "environment", "parent")
+
+
+def _references(text: str, before: str, after: str) -> str:
+    return "".join(ch if _PLAIN.fullmatch(ch) else f"{before}{ord(ch)}{after}" for ch in text)
+
+
+def mermaid_text(text: str) -> str:
+    """``text`` safe inside a quoted Mermaid label (``#34;`` for ``"`` ...)."""
+    return _references(text, "#", ";")
+
+
+def dot_text(text: str) -> str:
+    """``text`` safe inside a quoted DOT string (``&#34;`` for ``"`` ...)."""
+    return _references(text, "&#", ";")
+
+
+def _caption(node: Node) -> str:
+    """What a node is called in a diagram: its label, and a version's stage and aliases."""
+    if node.kind != "version":
+        return node.label
+    extra = [node.attrs.get("stage", "")]
+    if node.attrs.get("aliases"):
+        extra.append("@" + node.attrs["aliases"].replace(",", " @"))
+    return f"{node.label} [{', '.join(e for e in extra if e)}]"
+
+
+def _edge_caption(edge: Edge) -> str:
+    return f"{edge.relation} ({edge.detail})" if edge.detail else edge.relation
+
+
+def _ids(graph: LineageGraph) -> dict[str, str]:
+    return {node.id: f"n{i}" for i, node in enumerate(graph.nodes)}
+
+
+_MERMAID_SHAPES = {"version": ('["', '"]'), "dataset": ('[("', '")]'), "commit": ('{{"', '"}}')}
+
+
+def to_mermaid(graph: LineageGraph) -> str:
+    """A Mermaid ``flowchart LR``: inputs on the left, what was made from them on the right.
+
+    The root version has class ``root``, deployed versions class ``deployed``.
+    """
+    ids = _ids(graph)
+    lines = ["flowchart LR"]
+    for node in graph.nodes:
+        left, right = _MERMAID_SHAPES.get(node.kind, ('("', '")'))
+        lines.append(f"  {ids[node.id]}{left}{mermaid_text(_caption(node))}{right}")
+    for edge in graph.edges:
+        label = mermaid_text(_edge_caption(edge))
+        lines.append(f'  {ids[edge.source]} -->|"{label}"| {ids[edge.target]}')
+    lines.append("  classDef root stroke-width:3px")
+    lines.append("  classDef deployed fill:#d4f7d4")
+    lines.append(f"  class {ids[graph.root]} root")
+    deployed = [ids[n.id] for n in graph.nodes if n.attrs.get("deployed") == "true"]
+    if deployed:
+        lines.append(f"  class {','.join(deployed)} deployed")
+    return "\n".join(lines) + "\n"
+
+
+_DOT_SHAPES = {"version": "box", "dataset": "cylinder", "commit": "hexagon"}
+
+
+def to_dot(graph: LineageGraph) -> str:
+    """A Graphviz ``digraph`` (left to right); the root is bold, deployed versions filled."""
+    ids = _ids(graph)
+    lines = ["digraph lineage {", "  rankdir=LR;", '  node [fontname="Helvetica"];']
+    for node in graph.nodes:
+        attrs = [
+            f'label="{dot_text(_caption(node))}"',
+            f"shape={_DOT_SHAPES.get(node.kind, 'ellipse')}",
+        ]
+        if node.id == graph.root:
+            attrs.append("penwidth=3")
+        if node.attrs.get("deployed") == "true":
+            attrs.append('style=filled, fillcolor="#d4f7d4"')
+        lines.append(f"  {ids[node.id]} [{', '.join(attrs)}];")
+    for edge in graph.edges:
+        label = dot_text(_edge_caption(edge))
+        lines.append(f'  {ids[edge.source]} -> {ids[edge.target]} [label="{label}"];')
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def to_text(graph: LineageGraph, escape: Callable[[str], str]) -> str:
+    """A tree: the root, what it was made from (inputs and parents, recursively), and
+    the versions made from it. A version reached twice is expanded once.
+
+    ``escape`` makes user text safe for the terminal (the CLI's ``safe``).
+    """
+    nodes = {n.id: n for n in graph.nodes}
+    ups: dict[str, list[Edge]] = {}
+    downs: dict[str, list[Edge]] = {}
+    for edge in graph.edges:
+        ups.setdefault(edge.target, []).append(edge)
+        if edge.relation == "parent":
+            downs.setdefault(edge.source, []).append(edge)
+    for edges in ups.values():
+        edges.sort(key=lambda e: (_ORDER.index(e.relation), e.source))
+    for edges in downs.values():
+        edges.sort(key=lambda e: e.target)
+
+    def describe(node: Node) -> str:
+        if node.kind == "version":
+            return escape(f"{node.id}  {_caption(node)}")
+        extra = "".join(f"  {k}={v}" for k, v in sorted(node.attrs.items()))
+        return escape(f"{node.id}{extra}")
+
+    out = [describe(nodes[graph.root])]
+    seen = {graph.root}
+
+    def walk(node_id: str, prefix: str, up: bool) -> Iterator[str]:
+        edges = ups.get(node_id, []) if up else downs.get(node_id, [])
+        for i, edge in enumerate(edges):
+            last = i == len(edges) - 1
+            other = edge.source if up else edge.target
+            node = nodes[other]
+            name = escape(_edge_caption(edge)) if up else "child"
+            repeat = node.kind == "version" and other in seen
+            tail = "  (shown above)" if repeat else ""
+            yield f"{prefix}{'└── ' if last else '├── '}{name}: {describe(node)}{tail}"
+            if node.kind == "version" and not repeat:
+                seen.add(other)
+                yield from walk(other, prefix + ("    " if last else "│   "), up)
+
+    if graph.direction in ("both", "up"):
+        out.extend(walk(graph.root, "", True))
+    if graph.direction in ("both", "down") and downs.get(graph.root):
+        out.append("made into:")
+        out.extend(walk(graph.root, "", False))
+    if graph.truncated:
+        out.append(f"(more beyond depth {graph.depth}: raise --depth to see them)")
+    return "\n".join(out) + "\n"
