@@ -14,7 +14,9 @@ of the old version who moves to the new one unchanged:
 - outputs: every change is incompatible (callers read them), but declaring
   outputs where the old contract had none is compatible.
 - runtime: another framework is incompatible (another loader), another
-  framework version is compatible (environment drift judges it).
+  framework version is compatible (environment drift judges it). Framework
+  names are compared in their PEP 503 form and versions under PEP 440
+  (``scikit_learn 1.4`` is ``scikit-learn 1.4.0``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from .contract import FieldSpec, Schema, Signature, holds, shape_fits
+from .distributions import canonical_name, same_version
 
 Change = Literal["added", "removed", "renamed", "dtype", "nullable", "shape", "kind", "runtime"]
 Side = Literal["inputs", "outputs", "runtime"]
@@ -100,7 +103,7 @@ def diff_contracts(old: Signature, new: Signature) -> ContractDiff:
             )
         )
     before, after = old.runtime, new.runtime
-    if before.framework != after.framework:
+    if not _same_framework(before.framework, after.framework):
         changes.append(
             FieldChange(
                 side="runtime",
@@ -110,7 +113,7 @@ def diff_contracts(old: Signature, new: Signature) -> ContractDiff:
                 detail=f"framework {before.framework} -> {after.framework}",
             )
         )
-    elif before.framework_version != after.framework_version:
+    elif not same_version(before.framework_version, after.framework_version):
         changes.append(
             FieldChange(
                 side="runtime",
@@ -123,6 +126,12 @@ def diff_contracts(old: Signature, new: Signature) -> ContractDiff:
             )
         )
     return ContractDiff(changes=tuple(changes))
+
+
+def _same_framework(a: str | None, b: str | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return canonical_name(a) == canonical_name(b)
 
 
 def _schema_changes(side: Side, old: Schema, new: Schema) -> list[FieldChange]:

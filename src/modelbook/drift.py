@@ -9,7 +9,11 @@ change what the model computes or whether it loads: another Python
 ``MAJOR.MINOR``, or a recorded framework at another version or no longer
 installed. The rest is **advisory**: another Python patch release, platform,
 installed-packages hash or image digest. Only recorded fields are compared;
-fields the version did not record are named as not checked.
+fields the version did not record are named as not checked, and a version
+that recorded none is reported as such (``status`` ``not-recorded``), never
+as matching. Package names are compared in their PEP 503 form and versions
+as PEP 440 versions (:mod:`modelbook.distributions`): ``scikit_learn 1.4``
+is ``scikit-learn 1.4.0``.
 
 What to do about drift is a setting, ``MODELBOOK_ENV_DRIFT``: ``warn`` (the
 default), ``refuse`` (a load with blocking drift raises
@@ -23,6 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from .distributions import by_canonical_name, same_version
 from .domain import Environment
 from .errors import EnvironmentDrift, InvalidInput
 
@@ -35,6 +40,8 @@ class EnvironmentDriftWarning(UserWarning):
 
 Mode = Literal["warn", "refuse", "ignore"]
 MODES: tuple[Mode, ...] = ("warn", "refuse", "ignore")
+#: The outcome of a comparison: nothing recorded to compare with, the same, or not.
+Status = Literal["not-recorded", "matches", "differs"]
 
 
 @dataclass(frozen=True)
@@ -77,7 +84,20 @@ class DriftReport:
         """Whether any difference is blocking."""
         return bool(self.blocking)
 
+    @property
+    def status(self) -> Status:
+        """``not-recorded`` when the version recorded no environment field (nothing was
+        compared), else ``differs`` or ``matches``."""
+        if not self.checked:
+            return "not-recorded"
+        return "differs" if self.differences else "matches"
+
     def summary(self) -> str:
+        if self.status == "not-recorded":
+            return (
+                f"{self.uri}: no environment recorded (registered with --no-capture?): "
+                "nothing to compare"
+            )
         if not self.differences:
             return f"{self.uri}: the environment matches the recorded one"
         return f"{self.uri}: the environment differs from the recorded one: " + "; ".join(
@@ -98,19 +118,24 @@ def compare(
     checked: list[str] = []
     if recorded.python:
         checked.append("python")
-        if recorded.python != current.python:
-            blocking = current.python is None or _minor(recorded.python) != _minor(current.python)
+        if not same_version(recorded.python, current.python):
+            blocking = current.python is None or not same_version(
+                _minor(recorded.python), _minor(current.python)
+            )
             diffs.append(Difference("python", recorded.python, current.python, blocking))
     else:
         unchecked.append("python")
-    now: Mapping[str, str] = current.frameworks
+    now = by_canonical_name(current.frameworks)
     if recorded.frameworks:
         checked.append("frameworks")
     else:
         unchecked.append("frameworks")
-    for name in sorted(recorded.frameworks):
-        if recorded.frameworks[name] != now.get(name):
-            diffs.append(Difference(name, recorded.frameworks[name], now.get(name), True))
+    then = by_canonical_name(recorded.frameworks)
+    for key in sorted(then):
+        name, version = then[key]
+        installed = now[key][1] if key in now else None
+        if not same_version(version, installed):
+            diffs.append(Difference(name, version, installed, True))
     advisory = (
         ("platform", recorded.platform, current.platform),
         ("installed packages (sha256)", recorded.packages_sha256, current.packages_sha256),

@@ -35,6 +35,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializ
 
 from .contract import as_signature
 from .contract_diff import FieldChange, diff_contracts
+from .distributions import by_canonical_name, same_version
 from .domain import FrozenMap, Metric, Version, freeze, thaw
 
 Status = Literal["added", "removed", "changed"]
@@ -325,12 +326,23 @@ def _environment(a: Version, b: Version) -> list[Change]:
 
 
 def _packages(before: Mapping[str, str], after: Mapping[str, str]) -> list[PackageChange]:
+    """Packages by their PEP 503 name, versions compared under PEP 440 (``scikit_learn
+    1.4`` is ``scikit-learn 1.4.0``); a change is named as version B spells it."""
     found: list[PackageChange] = []
-    for name in sorted(set(before) | set(after)):
-        x, y = before.get(name), after.get(name)
-        if x != y:
+    old, new = by_canonical_name(before), by_canonical_name(after)
+    for key in sorted(set(old) | set(new)):
+        x, y = old.get(key), new.get(key)
+        if x is None or y is None or not same_version(x[1], y[1]):
             change: Status = "added" if x is None else "removed" if y is None else "changed"
-            found.append(PackageChange(name=name, change=change, before=x, after=y))
+            name = (y or x or (key, ""))[0]
+            found.append(
+                PackageChange(
+                    name=name,
+                    change=change,
+                    before=None if x is None else x[1],
+                    after=None if y is None else y[1],
+                )
+            )
     return found
 
 

@@ -38,12 +38,22 @@ def predict(
     ],
     flavor: FlavorOpt = None,
     allow_unsafe: AllowUnsafeOpt = False,
+    check_environment: Annotated[
+        bool,
+        typer.Option(
+            "--check-environment",
+            help="Compare this environment with the recorded one first (MODELBOOK_ENV_DRIFT).",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Load a version's model and predict on the inputs in a file, checked against its
     signature."""
+    import warnings
+
     from .. import sample as samples
     from ..contract import as_signature
+    from ..drift import EnvironmentDriftWarning
     from ..errors import InvalidInput, ModelbookError
 
     with open_registry(create=False) as registry:
@@ -51,7 +61,21 @@ def predict(
         sig = as_signature(version.contract)
         # Every row is predicted: the sample reader's cut is for stored samples only.
         data = samples.read_file(input, samples.MAX_ROWS, None if sig is None else sig.inputs)
-        predictor = registry.load(version.uri, flavor=flavor, allow_unsafe=allow_unsafe)
+        with warnings.catch_warnings():
+            # Rendered below as lines of this command's own, not as a Python warning.
+            warnings.simplefilter("ignore", EnvironmentDriftWarning)
+            predictor = registry.load(
+                version.uri,
+                flavor=flavor,
+                allow_unsafe=allow_unsafe,
+                check_environment=check_environment,
+            )
+    report = predictor.environment
+    if report is not None and report.mode == "warn":
+        if report.status == "not-recorded":
+            line(safe(f"warning: environment: {report.summary()}"), err=True)
+        for d in report.differences:
+            line(safe(f"warning: environment: {d.line()}"), err=True)
     # What the model itself prints goes to stderr: stdout carries the predictions
     # (one JSON document with --json).
     with contextlib.redirect_stdout(sys.stderr):
@@ -158,6 +182,7 @@ def env_check(uri: UriArg, as_json: JsonOpt = False) -> None:
             {
                 "uri": report.uri,
                 "mode": report.mode,
+                "status": report.status,
                 "drifted": report.drifted,
                 "differences": [
                     {
@@ -173,8 +198,8 @@ def env_check(uri: UriArg, as_json: JsonOpt = False) -> None:
             }
         )
     else:
-        if not report.differences:
-            line(f"{safe(report.uri)}: the environment matches the recorded one")
+        if report.status != "differs":
+            line(safe(report.summary()))
         for d in report.differences:
             line(safe(d.line()))
         if report.unchecked:

@@ -50,6 +50,12 @@ def get(name: str) -> Flavor:
         ) from None
 
 
+def _is_sklearn(framework: str | None) -> bool:
+    from ..distributions import canonical_name
+
+    return framework is not None and canonical_name(framework) in ("scikit-learn", "sklearn")
+
+
 def detect(
     files: Sequence[tuple[str, bytes]],
     declared: str | None = None,
@@ -78,7 +84,7 @@ def detect(
                 found.append((wanted, path))
             continue
         flavor = next((f for f in FLAVORS.values() if f.matches(path, head)), None)
-        if flavor is pickled.FLAVOR and framework == "scikit-learn":
+        if flavor is pickled.FLAVOR and _is_sklearn(framework):
             flavor = sklearn.FLAVOR
         if flavor is not None:
             found.append((flavor, path))

@@ -149,7 +149,7 @@ class LoadService:
             # Checked before any file is fetched: a refused load costs nothing.
             report = self.env_check(uri)
             drift.refuse_if_drifted(report)
-            if report.mode == "warn" and report.differences:
+            if report.mode == "warn" and report.status != "matches":
                 warnings.warn(report.summary(), drift.EnvironmentDriftWarning, stacklevel=3)
         staged = self.stage(uri, actor=actor, flavor=flavor, allow_unsafe=allow_unsafe)
         try:
