@@ -4,9 +4,9 @@ Pure functions over :class:`~modelbook.lineage.LineageGraph`. Node ids in
 Mermaid and DOT are generated (``n0``, ``n1`` ...), never user text; every
 label is escaped character by character: anything but ASCII letters, digits,
 space and ``._-/:@=,+()[]`` becomes a numeric character reference (``#34;`` in
-Mermaid, ``&#34;`` in DOT), so quotes, backslashes, ``<>``, newlines, control
-and bidirectional characters in a snapshot id or a repository can neither end
-a label nor reach the terminal raw.
+Mermaid, ``&#34;`` in DOT; a backslash is doubled in DOT), so quotes,
+backslashes, ``<>``, newlines, control and bidirectional characters in a
+snapshot id or a repository can neither end a label nor reach the terminal raw.
 """
 
 from __future__ import annotations
@@ -21,18 +21,24 @@ _PLAIN = re.compile(r"[A-Za-z0-9 ._\-/:@=,+()\[\]]")
 _ORDER = ("code", "data", "features", "run", "experiment", "environment", "parent")
 
 
-def _references(text: str, before: str, after: str) -> str:
-    return "".join(ch if _PLAIN.fullmatch(ch) else f"{before}{ord(ch)}{after}" for ch in text)
+def _same(text: str) -> str:
+    return text
 
 
 def mermaid_text(text: str) -> str:
     """``text`` safe inside a quoted Mermaid label (``#34;`` for ``"`` ...)."""
-    return _references(text, "#", ";")
+    return "".join(ch if _PLAIN.fullmatch(ch) else f"#{ord(ch)};" for ch in text)
 
 
 def dot_text(text: str) -> str:
-    """``text`` safe inside a quoted DOT string (``&#34;`` for ``"`` ...)."""
-    return _references(text, "&#", ";")
+    """``text`` safe inside a quoted DOT string (``&#34;`` for ``"`` ...).
+
+    A backslash is written ``\\\\``: Graphviz reads character references
+    before a label's backslash escapes, so ``&#92;n`` would still break the line.
+    """
+    return "".join(
+        ch if _PLAIN.fullmatch(ch) else "\\\\" if ch == "\\" else f"&#{ord(ch)};" for ch in text
+    )
 
 
 def _caption(node: Node) -> str:
@@ -56,18 +62,20 @@ def _ids(graph: LineageGraph) -> dict[str, str]:
 _MERMAID_SHAPES = {"version": ('["', '"]'), "dataset": ('[("', '")]'), "commit": ('{{"', '"}}')}
 
 
-def to_mermaid(graph: LineageGraph) -> str:
+def to_mermaid(graph: LineageGraph, escape: Callable[[str], str] = _same) -> str:
     """A Mermaid ``flowchart LR``: inputs on the left, what was made from them on the right.
 
     The root version has class ``root``, deployed versions class ``deployed``.
+    ``escape`` first makes each label's text visible (the CLI's ``safe`` shows a
+    newline or an escape character as ``\\n``, ``\\x1b``).
     """
     ids = _ids(graph)
     lines = ["flowchart LR"]
     for node in graph.nodes:
         left, right = _MERMAID_SHAPES.get(node.kind, ('("', '")'))
-        lines.append(f"  {ids[node.id]}{left}{mermaid_text(_caption(node))}{right}")
+        lines.append(f"  {ids[node.id]}{left}{mermaid_text(escape(_caption(node)))}{right}")
     for edge in graph.edges:
-        label = mermaid_text(_edge_caption(edge))
+        label = mermaid_text(escape(_edge_caption(edge)))
         lines.append(f'  {ids[edge.source]} -->|"{label}"| {ids[edge.target]}')
     lines.append("  classDef root stroke-width:3px")
     lines.append("  classDef deployed fill:#d4f7d4")
@@ -81,13 +89,14 @@ def to_mermaid(graph: LineageGraph) -> str:
 _DOT_SHAPES = {"version": "box", "dataset": "cylinder", "commit": "hexagon"}
 
 
-def to_dot(graph: LineageGraph) -> str:
-    """A Graphviz ``digraph`` (left to right); the root is bold, deployed versions filled."""
+def to_dot(graph: LineageGraph, escape: Callable[[str], str] = _same) -> str:
+    """A Graphviz ``digraph`` (left to right); the root is bold, deployed versions
+    filled. ``escape`` as for :func:`to_mermaid`."""
     ids = _ids(graph)
     lines = ["digraph lineage {", "  rankdir=LR;", '  node [fontname="Helvetica"];']
     for node in graph.nodes:
         attrs = [
-            f'label="{dot_text(_caption(node))}"',
+            f'label="{dot_text(escape(_caption(node)))}"',
             f"shape={_DOT_SHAPES.get(node.kind, 'ellipse')}",
         ]
         if node.id == graph.root:
@@ -96,7 +105,7 @@ def to_dot(graph: LineageGraph) -> str:
             attrs.append('style=filled, fillcolor="#d4f7d4"')
         lines.append(f"  {ids[node.id]} [{', '.join(attrs)}];")
     for edge in graph.edges:
-        label = dot_text(_edge_caption(edge))
+        label = dot_text(escape(_edge_caption(edge)))
         lines.append(f'  {ids[edge.source]} -> {ids[edge.target]} [label="{label}"];')
     lines.append("}")
     return "\n".join(lines) + "\n"

@@ -46,9 +46,9 @@ def lineage(
     if fmt == "json":
         emit_json(graph.model_dump(mode="json"))
     elif fmt == "mermaid":
-        typer.echo(lineage_render.to_mermaid(graph), nl=False)
+        typer.echo(lineage_render.to_mermaid(graph, safe), nl=False)
     elif fmt == "dot":
-        typer.echo(lineage_render.to_dot(graph), nl=False)
+        typer.echo(lineage_render.to_dot(graph, safe), nl=False)
     else:
         typer.echo(lineage_render.to_text(graph, safe), nl=False)
 
