@@ -33,7 +33,6 @@ from .events import Event
 from .files import Progress
 
 if TYPE_CHECKING:
-    from .lineage import Impact, LineageGraph
     from .version_diff import VersionDiff
 
 
@@ -60,8 +59,10 @@ class RegistryAPI(ReleaseAPI, Protocol):
         """One model. Raises NotFound."""
         ...
 
-    def models(self, *, limit: int = 100, page_token: str | None = None) -> Page[Model]:
-        """Models, newest first."""
+    def models(
+        self, *, where: str | None = None, limit: int = 100, page_token: str | None = None
+    ) -> Page[Model]:
+        """Models, newest first; ``where`` filters by model fields. Raises InvalidQuery."""
         ...
 
     # registration: the local helper, and its two phases
@@ -112,8 +113,22 @@ class RegistryAPI(ReleaseAPI, Protocol):
         limit: int = 100,
         page_token: str | None = None,
         newest_first: bool = True,
+        where: str | None = None,
     ) -> Page[Version]:
-        """Versions of one model; unreadable rows are named in ``Page.unreadable``."""
+        """Versions of one model, those ``where`` matches when given; unreadable rows are
+        named in ``Page.unreadable``. Raises NotFound, InvalidQuery."""
+        ...
+
+    def search(
+        self,
+        query: str,
+        *,
+        order_by: str | None = None,
+        limit: int = 100,
+        page_token: str | None = None,
+    ) -> Page[Version]:
+        """Versions of every model that a query of the query language matches (see
+        docs/search.md), newest first or in ``order_by``. Raises InvalidQuery."""
         ...
 
     def search_versions(
@@ -205,26 +220,6 @@ class RegistryAPI(ReleaseAPI, Protocol):
 
     def verify(self, name: str | None = None, progress: Progress | None = None) -> VerifyReport:
         """Rehash stored artifacts and name each missing or corrupt file."""
-        ...
-
-    # lineage
-    def lineage(
-        self, uri: str, *, direction: str = "both", depth: int | None = None
-    ) -> LineageGraph:
-        """The lineage graph around a version: ``up`` (inputs, ancestors), ``down``
-        (descendants) or ``both``; ``depth`` >= 1 parent links (None: all). Raises
-        InvalidInput, NotFound, IntegrityError."""
-        ...
-
-    def impact(self, ref: str) -> Impact:
-        """Every version depending on ``dataset:ID``, ``commit:SHA``, ``features:NAME@V``,
-        ``run:ID``, ``experiment:ID`` or a version URI, through parent links too, marked
-        deployed. Raises InvalidInput, NotFound."""
-        ...
-
-    def bom(self, uri: str, *, format: str = "cyclonedx") -> str:
-        """The version as a CycloneDX 1.6 ML-BOM (JSON text), schema-checked. Raises
-        InvalidInput, NotFound, IntegrityError."""
         ...
 
     # audit

@@ -35,8 +35,8 @@ from .domain import (
     Version,
 )
 from .files import Progress
-from .lineage_api import LineageOperations
 from .release_api import ReleaseOperations
+from .search_api import SearchOperations
 from .services.base import Context
 from .services.versions import VersionService
 from .store import Database, default_home
@@ -73,7 +73,7 @@ def login_name() -> str:
         return f"uid-{os.getuid()}"
 
 
-class Registry(ReleaseOperations, ArtifactOperations, AliasOperations, LineageOperations):
+class Registry(ReleaseOperations, ArtifactOperations, AliasOperations, SearchOperations):
     """A model registry on one metadata database and one blob store.
 
     ``uri`` is any SQLAlchemy database URI; by default a SQLite file under
@@ -261,8 +261,12 @@ class Registry(ReleaseOperations, ArtifactOperations, AliasOperations, LineageOp
     def get_model(self, name: str) -> Model:
         return self._models.get(name)
 
-    def models(self, *, limit: int = 100, page_token: str | None = None) -> Page[Model]:
-        """Models, newest first."""
+    def models(
+        self, *, where: str | None = None, limit: int = 100, page_token: str | None = None
+    ) -> Page[Model]:
+        """Models, newest first; ``where``: a query over model fields (docs/search.md)."""
+        if where is not None:
+            return self._filtered_models(where, limit=limit, page_token=page_token)
         return self._models.page(limit=limit, page_token=page_token)
 
     # registration ---------------------------------------------------------------
@@ -397,8 +401,14 @@ class Registry(ReleaseOperations, ArtifactOperations, AliasOperations, LineageOp
         limit: int = 100,
         page_token: str | None = None,
         newest_first: bool = True,
+        where: str | None = None,
     ) -> Page[Version]:
-        """Versions of one model, newest first by default."""
+        """Versions of one model, newest first by default; ``where``: a query that
+        they must match (docs/search.md)."""
+        if where is not None:
+            return self._filtered_versions(
+                name, where, limit=limit, page_token=page_token, newest_first=newest_first
+            )
         return self._versions.page(
             name, limit=limit, page_token=page_token, newest_first=newest_first
         )

@@ -8,9 +8,12 @@ from typing import Any
 from .. import paging, uris, validation
 from ..domain import Page, Stage, Version
 from ..errors import InvalidInput
-from ..store import search as search_rows
+from ..query import And, Compare, Field, Node
+from ..store import query as query_rows
 from ..store import versions as version_rows
 from .base import Context, model_row, readable, version_row
+
+SEARCH_OPS = ("=", "!=", "<", "<=", ">", ">=")
 
 
 class VersionService:
@@ -66,34 +69,37 @@ class VersionService:
 
         ``tags`` match exactly; each metric filter is ``(key, op, value)`` with
         a metric key as registered (``auc``, ``auc@test{region=eu}``) and op one
-        of ``> >= < <= = !=``.
+        of ``> >= < <= = !=``. The filters become one query of the query
+        language (``name = ... and tags.K = ... and metrics.K op X and stage =
+        ...``), compiled as every query is.
         """
+        parts: list[Node] = []
         if model is not None:
-            validation.model_name(model)
-        tag_map = validation.indexed_tags(tags)
-        metric_filters = []
+            parts.append(Compare(Field("name"), "=", validation.model_name(model)))
+        for key, value in validation.indexed_tags(tags).items():
+            parts.append(Compare(Field("tags", key), "=", value))
         for item in metrics:
             if not isinstance(item, tuple | list) or len(item) != 3:
                 raise InvalidInput(f"metric filter {item!r} must be (key, op, value)")
             key_text, op, raw = item
-            if op not in search_rows.SEARCH_OPS:
+            if op not in SEARCH_OPS:
                 raise InvalidInput(
-                    f"invalid operator {op!r} in metric filter: use one of "
-                    f"{' '.join(search_rows.SEARCH_OPS)}"
+                    f"invalid operator {op!r} in metric filter: use one of {' '.join(SEARCH_OPS)}"
                 )
             m = validation.metric(key_text, raw)
-            metric_filters.append((m.name, m.split or "", m.slice_key, op, m.value))
-        stage_value = None if stage is None else validation.stage(stage)
+            field = Field("metrics", m.name, m.split or "", m.slice_key)
+            parts.append(Compare(field, op, m.value))  # type: ignore[arg-type]
+        if stage is not None:
+            parts.append(Compare(Field("stage"), "=", validation.stage(stage)))
         paging.limit(limit)
         before = None if page_token is None else paging.decode(page_token, "search")
+        node = And(tuple(parts))
         rows = self.ctx.db.reading(
-            lambda conn: search_rows.search(
+            lambda conn: query_rows.versions(
                 conn,
-                model=model,
-                tags=tag_map,
-                metrics=metric_filters,
-                stage=stage_value,
-                before_id=before,
+                node,
+                order=None,
+                after=None if before is None else (None, before),
                 limit=limit + 1,
             )
         )

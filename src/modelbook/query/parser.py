@@ -1,0 +1,398 @@
+"""Query text -> typed tree (:mod:`.tree`), checked against the field catalog.
+
+The grammar (``grammar.lark``) is parsed by lark's LALR parser, whose
+callbacks build the typed nodes as each rule is reduced, so no step recurses
+over the input. Every failure is an :class:`~modelbook.errors.InvalidQuery`
+naming the 1-based column (an offset into the whole text) and what was
+expected there.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import math
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from lark import Lark, Token
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, VisitError
+from lark.visitors import Transformer_NonRecursive
+
+from ..errors import InvalidQuery
+from ..limits import MAX_KEY, MAX_SLICE
+from .fields import CATALOG, FieldSpec, Scope, valid_fields
+from .tree import (
+    And,
+    Compare,
+    Everything,
+    Field,
+    IsNull,
+    Like,
+    Member,
+    Node,
+    Not,
+    Or,
+    Order,
+    Value,
+)
+
+#: The longest query text accepted, in characters.
+MAX_QUERY = 10_000
+#: How deeply ``not`` and parentheses may nest.
+MAX_DEPTH = 64
+
+_NAMES = {
+    "COMPARE": "a comparison (= != < <= > >=)",
+    "NOT": "'not'",
+    "_IN": "'in'",
+    "_LIKE": "'like'",
+    "_IS": "'is'",
+    "_NULL": "'null'",
+    "_AND": "'and'",
+    "_OR": "'or'",
+    "FIELD": "a field",
+    "STRING": "a quoted text",
+    "NUMBER": "a number",
+    "DATE": "a date",
+    "TRUE": "true",
+    "FALSE": "false",
+    "LPAR": "'('",
+    "RPAR": "')'",
+    "COMMA": "','",
+    "LBRACE": "'{'",
+    "RBRACE": "'}'",
+    "EQUAL": "'='",
+    "SLICE_KEY": "a slice key",
+    "SLICE_WORD": "a slice value",
+    "DIRECTION": "asc or desc",
+    "$END": "the end of the query",
+}
+
+
+class _Error(Exception):
+    """Raised inside the callbacks; turned into InvalidQuery with the text at hand."""
+
+    def __init__(self, message: str, offset: int, expected: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.message, self.offset, self.expected = message, offset, expected
+
+
+@functools.cache
+def _parser() -> Lark:
+    grammar = (Path(__file__).with_name("grammar.lark")).read_text(encoding="utf-8")
+    return Lark(grammar, parser="lalr", start=["start", "order"], maybe_placeholders=False)
+
+
+def _unquote(token: Token) -> str:
+    quote = token[0]
+    return token[1:-1].replace(quote * 2, quote)
+
+
+class _Literal:
+    """A literal as written: its terminal, its text and where it starts."""
+
+    def __init__(self, token: Token) -> None:
+        self.type = str(token.type)
+        self.text = str(token)
+        self.offset = int(token.start_pos or 0)
+
+
+def _date(text: str, offset: int) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise _Error(
+            f"{text!r} is not a date: write 2025-10-01 or 2025-10-01T12:00:00Z", offset
+        ) from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _semver(text: str, offset: int) -> tuple[int, int, int]:
+    parts = text.split(".")
+    if len(parts) != 3 or not all(p.isdigit() and p.isascii() and len(p) <= 9 for p in parts):
+        raise _Error(f"{text!r} is not a semver: write MAJOR.MINOR.PATCH, e.g. '1.2.0'", offset)
+    return int(parts[0]), int(parts[1]), int(parts[2])
+
+
+def _value(spec: FieldSpec, field: Field, lit: _Literal) -> Value:
+    """The literal as a value of the field's kind, or an error saying how to write it."""
+    what = field.text
+    if lit.type == "STRING":
+        text = lit.text[1:-1].replace(lit.text[0] * 2, lit.text[0])
+        if "\x00" in text:
+            raise _Error("a text may not hold NUL", lit.offset)
+        if spec.kind == "text":
+            if field.name == "parent":
+                text = text.removeprefix("models:/")
+            return text
+        if spec.kind == "date":
+            return _date(text, lit.offset)
+        if spec.kind == "semver":
+            return _semver(text, lit.offset)
+    elif lit.type == "NUMBER" and spec.kind == "number":
+        number = float(lit.text)
+        if not math.isfinite(number):
+            raise _Error(f"number {lit.text} is out of range", lit.offset)
+        return number
+    elif lit.type == "DATE" and spec.kind == "date":
+        return _date(lit.text, lit.offset)
+    elif lit.type in ("TRUE", "FALSE") and spec.kind == "bool":
+        return lit.type == "TRUE"
+    hint = {
+        "text": f"{what} holds text: quote the value, e.g. '{lit.text.strip(chr(39))}'",
+        "number": f"{what} holds numbers: write a number, e.g. 0.85",
+        "date": f"{what} holds dates: write a date, e.g. 2025-10-01 or 2025-10-01T12:00:00Z",
+        "bool": f"{what} is true or false",
+        "semver": f"{what} holds semantic versions: write one in quotes, e.g. '1.2.0'",
+    }[spec.kind]
+    raise _Error(hint, lit.offset, (_KIND_EXPECTS[spec.kind],))
+
+
+_KIND_EXPECTS = {
+    "text": "a quoted text",
+    "number": "a number",
+    "date": "a date",
+    "bool": "true or false",
+    "semver": "a quoted semver",
+}
+
+
+def _lookup(token: Token, scope: Scope) -> tuple[FieldSpec, Field]:
+    """The catalog entry and field a FIELD token names (without its slice)."""
+    offset = int(token.start_pos or 0)
+    text, _, split = str(token).partition("@")
+    spec = CATALOG.get(text)
+    key: str | None = None
+    if spec is not None and spec.keyed:
+        raise _Error(f"{text} needs a key: write {spec.written}", offset, (spec.written,))
+    if spec is None:
+        head, dot, rest = text.partition(".")
+        family = CATALOG.get(head)
+        if family is not None and family.keyed and dot and rest:
+            spec, key = family, rest
+        elif family is not None and family.keyed:
+            raise _Error(f"{head} needs a key: write {family.written}", offset, (family.written,))
+        else:
+            valid = valid_fields(scope)
+            close = difflib.get_close_matches(text, [v.removesuffix(".KEY") for v in valid], n=1)
+            maybe = f" (did you mean {close[0]}?)" if close else ""
+            raise _Error(
+                f"unknown field {text!r}{maybe}; valid fields: {', '.join(valid)}", offset, valid
+            )
+    if scope not in spec.scopes:
+        valid = valid_fields(scope)
+        raise _Error(
+            f"{spec.written} describes versions, not models; fields of models: {', '.join(valid)}",
+            offset,
+            valid,
+        )
+    if key is not None and len(key) > MAX_KEY:
+        raise _Error(f"key of {spec.name} is longer than {MAX_KEY} characters", offset)
+    if split and spec.name != "metrics":
+        raise _Error(f"only metrics have a split (@SPLIT), not {spec.written}", offset)
+    if len(split) > 64:
+        raise _Error("a metric's split is at most 64 characters", offset)
+    return spec, Field(spec.name, key, split, "", offset + 1)
+
+
+class _Build(Transformer_NonRecursive):  # type: ignore[type-arg]
+    """Builds typed nodes as the parser reduces each rule."""
+
+    def __init__(self, scope: Scope) -> None:
+        super().__init__()
+        self.scope = scope
+        self.depth: dict[int, int] = {}
+
+    def _nest(self, node: Node, *children: Node) -> Node:
+        depth = 1 + max((self.depth.get(id(c), 0) for c in children), default=0)
+        if depth > MAX_DEPTH:
+            raise _Error(f"the query nests deeper than {MAX_DEPTH} levels", 0)
+        self.depth[id(node)] = depth
+        return node
+
+    # fields and values
+
+    def field(self, children: list[Any]) -> tuple[FieldSpec, Field]:
+        spec, field = _lookup(children[0], self.scope)
+        if len(children) > 1:
+            if spec.name != "metrics":
+                raise _Error(
+                    f"only metrics have a slice ({{K=V}}), not {spec.written}", field.column - 1
+                )
+            field = Field(field.name, field.key, field.split, children[1], field.column)
+        return spec, field
+
+    def slice(self, items: list[tuple[str, str, int]]) -> str:
+        seen: dict[str, str] = {}
+        for key, value, offset in items:
+            if key in seen:
+                raise _Error(f"slice key {key!r} is given twice", offset)
+            seen[key] = value
+        text = ",".join(f"{k}={v}" for k, v in sorted(seen.items()))
+        if len(text) > MAX_SLICE:
+            raise _Error(f"a slice is at most {MAX_SLICE} characters as K=V,...", items[0][2])
+        return text
+
+    def slice_item(self, children: list[Token]) -> tuple[str, str, int]:
+        key, raw = children
+        value = (_unquote(raw) if raw.type == "STRING" else str(raw)).strip()
+        offset = int(raw.start_pos or 0)
+        if not value or any(c in value for c in "{}=,\x00"):
+            raise _Error(f"slice value {value!r} is empty or holds one of {{ }} = ,", offset)
+        if len(key) > MAX_KEY:
+            raise _Error(f"slice key is longer than {MAX_KEY} characters", int(key.start_pos or 0))
+        return str(key), value, int(key.start_pos or 0)
+
+    def value(self, children: list[Token]) -> _Literal:
+        return _Literal(children[0])
+
+    # predicates
+
+    def compare(self, children: list[Any]) -> Node:
+        (spec, field), op, lit = children
+        if spec.kind == "bool" and op not in ("=", "!="):
+            raise _Error(f"{field.text} is true or false: compare it with = or !=", op.start_pos)
+        return Compare(field, str(op), _value(spec, field, lit))  # type: ignore[arg-type]
+
+    def member(self, children: list[Any]) -> Node:
+        spec, field = children[0]
+        negated = isinstance(children[1], Token) and children[1].type == "NOT"
+        lits = children[2:] if negated else children[1:]
+        return Member(field, tuple(_value(spec, field, lit) for lit in lits), negated)
+
+    def like(self, children: list[Any]) -> Node:
+        spec, field = children[0]
+        negated = len(children) == 3
+        lit: _Literal = children[-1]
+        if spec.kind not in ("text", "semver"):
+            raise _Error(f"like matches text; {field.text} is not text", lit.offset)
+        if lit.type != "STRING":
+            raise _Error(
+                "like takes a quoted pattern, e.g. 'fraud%'", lit.offset, ("a quoted text",)
+            )
+        pattern = _unquote(Token("STRING", lit.text))
+        if "\x00" in pattern:
+            raise _Error("a text may not hold NUL", lit.offset)
+        escaped = False
+        for char in pattern:
+            escaped = not escaped and char == "\\"
+        if escaped:
+            raise _Error("the pattern ends with a lone \\: write \\\\ for a backslash", lit.offset)
+        return Like(field, pattern, negated)
+
+    def null(self, children: list[Any]) -> Node:
+        _, field = children[0]
+        return IsNull(field, negated=len(children) == 2)
+
+    # logic
+
+    def negate(self, children: list[Any]) -> Node:
+        return self._nest(Not(children[1]), children[1])
+
+    def conjunction(self, children: list[Node]) -> Node:
+        items = tuple(i for c in children for i in (c.items if isinstance(c, And) else (c,)))
+        return self._nest(And(items), *children)
+
+    def disjunction(self, children: list[Node]) -> Node:
+        items = tuple(i for c in children for i in (c.items if isinstance(c, Or) else (c,)))
+        return self._nest(Or(items), *children)
+
+    def order(self, children: list[Any]) -> Order:
+        spec, field = self.field([c for c in children if not _is_direction(c)])
+        if not spec.orderable:
+            orderable = ", ".join(f.written for f in CATALOG.values() if f.orderable)
+            raise _Error(
+                f"cannot order by {field.text}: order by a number or a date ({orderable})",
+                field.column - 1,
+            )
+        last = children[-1]
+        return Order(field, _is_direction(last) and str(last).lower() == "desc")
+
+
+def _is_direction(child: Any) -> bool:
+    return isinstance(child, Token) and child.type == "DIRECTION"
+
+
+def _failure(text: str, exc: UnexpectedInput) -> InvalidQuery:
+    expected: Any
+    found: str
+    offset: int
+    if isinstance(exc, UnexpectedEOF):
+        offset, found = len(text), "the end of the query"
+        expected = exc.expected
+    elif isinstance(exc, UnexpectedCharacters):
+        offset = int(exc.pos_in_stream or 0)
+        char = text[offset]
+        found = repr(char)
+        if char in "'\"":
+            return InvalidQuery(
+                f"invalid query at column {offset + 1}: a text opened with {char} is never "
+                f"closed (write {char}{char} for a {char} inside it)",
+                column=offset + 1,
+                expected=(char,),
+            )
+        expected = exc.allowed or set()
+    else:
+        token = getattr(exc, "token", None)
+        offset = int(getattr(token, "start_pos", 0) or 0)
+        if token is None or token.type == "$END":
+            offset, found = len(text), "the end of the query"
+        else:
+            found = repr(str(token))
+        expected = getattr(exc, "expected", None) or set()
+        interactive = getattr(exc, "interactive_parser", None)
+        if interactive is not None:
+            # The parser's own state knows exactly what it accepts; the LALR table's
+            # expected set also holds tokens of merged states.
+            expected = interactive.accepts() or expected
+    names = tuple(sorted({_NAMES.get(e, e) for e in expected}))
+    return InvalidQuery(
+        f"invalid query at column {offset + 1}: expected {' or '.join(names) or 'nothing'}, "
+        f"found {found}",
+        column=offset + 1,
+        expected=names,
+    )
+
+
+def _run(text: object, start: str, scope: Scope) -> Any:
+    if not isinstance(text, str):
+        raise InvalidQuery(f"a query is text, not {type(text).__name__}", column=1)
+    if len(text) > MAX_QUERY:
+        raise InvalidQuery(
+            f"the query is {len(text)} characters long; the limit is {MAX_QUERY}",
+            column=MAX_QUERY + 1,
+        )
+    try:
+        tree = _parser().parse(text, start=start)
+        return _Build(scope).transform(tree)
+    except UnexpectedInput as exc:
+        raise _failure(text, exc) from None
+    except VisitError as exc:
+        inner = exc.orig_exc
+        if isinstance(inner, _Error):
+            raise InvalidQuery(
+                f"invalid query at column {inner.offset + 1}: {inner.message}",
+                column=inner.offset + 1,
+                expected=inner.expected,
+            ) from None
+        raise
+
+
+@functools.lru_cache(maxsize=512)
+def parse(text: str, scope: Scope = "version") -> Node:
+    """The typed tree of a query over versions (``scope="version"``) or models.
+
+    Blank text is :class:`~.tree.Everything`. Raises InvalidQuery with the
+    column of the mistake and what was expected there.
+    """
+    if isinstance(text, str) and not text.strip():
+        return Everything()
+    return _run(text, "start", scope)  # type: ignore[no-any-return]
+
+
+@functools.lru_cache(maxsize=128)
+def parse_order(text: str) -> Order:
+    """``FIELD [asc|desc]`` on a number or date field; raises InvalidQuery."""
+    return _run(text, "order", "version")  # type: ignore[no-any-return]

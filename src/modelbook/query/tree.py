@@ -1,0 +1,139 @@
+"""The typed tree of a query: what the parser builds and every back end reads.
+
+Values are already checked against their field's kind: a text field holds
+``str``, a number field ``float`` (``int`` for ``number``), a date field a
+timezone-aware ``datetime`` in UTC, ``deprecated`` a ``bool``, and ``semver``
+a ``(major, minor, patch)`` tuple. Positions (``column``) are for error
+messages only and take no part in equality.
+
+Meaning, shared by the SQL compiler and any other evaluator:
+
+- A comparison, ``in`` or ``like`` holds when the field has a value that
+  satisfies it; for a field with several values (``owner``, ``alias``,
+  ``data.snapshot``, ``parent``, ``approved_by``) when any of them does.
+- ``!=``, ``not in`` and ``not like`` hold when the field has a value and
+  none of its values matches: a missing field matches neither ``=`` nor ``!=``.
+- ``not`` negates a whole condition, so ``not tags.team = 'a'`` also holds
+  for versions with no ``team`` tag. ``is null`` holds when the field has no
+  value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+Value = str | float | int | bool | datetime | tuple[int, int, int]
+Op = Literal["=", "!=", "<", "<=", ">", ">="]
+
+
+@dataclass(frozen=True)
+class Field:
+    """A field as the catalog names it (``tags``, ``metrics``, ``stage`` ...).
+
+    ``key``: the tag, parameter, environment key or metric name of a keyed
+    field, else None. ``split`` and ``slice`` (the canonical ``k=v,k2=v2``
+    text, keys sorted) select a metric's row; both are ``""`` when absent.
+    """
+
+    name: str
+    key: str | None = None
+    split: str = ""
+    slice: str = ""
+    column: int = field(default=0, compare=False)
+
+    @property
+    def text(self) -> str:
+        """The field as it would be written in a query."""
+        out = self.name if self.key is None else f"{self.name}.{self.key}"
+        if self.split:
+            out += f"@{self.split}"
+        if self.slice:
+            out += "{" + self.slice + "}"
+        return out
+
+
+@dataclass(frozen=True)
+class Compare:
+    field: Field
+    op: Op
+    value: Value
+
+
+@dataclass(frozen=True)
+class Member:
+    """``field in (values)``; ``negated`` for ``not in``."""
+
+    field: Field
+    values: tuple[Value, ...]
+    negated: bool = False
+
+
+@dataclass(frozen=True)
+class Like:
+    """``field like pattern``: ``%`` any run of characters, ``_`` one, ``\\`` escapes."""
+
+    field: Field
+    pattern: str
+    negated: bool = False
+
+
+@dataclass(frozen=True)
+class IsNull:
+    """``field is null``; ``negated`` for ``is not null``."""
+
+    field: Field
+    negated: bool = False
+
+
+@dataclass(frozen=True)
+class And:
+    items: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Or:
+    items: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Not:
+    item: Node
+
+
+@dataclass(frozen=True)
+class Everything:
+    """The empty query: every item."""
+
+
+Predicate = Compare | Member | Like | IsNull
+Node = Predicate | And | Or | Not | Everything
+
+
+@dataclass(frozen=True)
+class Order:
+    """``--order-by FIELD [asc|desc]``; ties are broken newest registration first."""
+
+    field: Field
+    descending: bool = False
+
+
+def conjuncts(node: Node) -> tuple[Node, ...]:
+    """The top-level conditions that must all hold (``a and (b and c)`` -> a, b, c)."""
+    if isinstance(node, And):
+        return tuple(c for item in node.items for c in conjuncts(item))
+    if isinstance(node, Everything):
+        return ()
+    return (node,)
+
+
+def fields_of(node: Node) -> tuple[Field, ...]:
+    """Every field the query reads, in order of appearance."""
+    if isinstance(node, And | Or):
+        return tuple(f for item in node.items for f in fields_of(item))
+    if isinstance(node, Not):
+        return fields_of(node.item)
+    if isinstance(node, Everything):
+        return ()
+    return (node.field,)

@@ -1,0 +1,67 @@
+"""The search operations of :class:`~modelbook.Registry`: versions and models filtered
+by the query language (docs/search.md).
+
+A mixin of the facade, kept apart so that each file stays readable; every
+method delegates to :class:`~modelbook.services.search.SearchService`.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING
+
+from .domain import Model, Page, Version
+
+if TYPE_CHECKING:
+    from .services.base import Context
+    from .services.search import SearchService
+
+
+class SearchOperations:
+    """Search methods of the registry facade (which sets ``ctx``)."""
+
+    ctx: Context
+
+    @functools.cached_property
+    def _search(self) -> SearchService:
+        from .services.search import SearchService
+
+        return SearchService(self.ctx)
+
+    def search(
+        self,
+        query: str,
+        *,
+        order_by: str | None = None,
+        limit: int = 100,
+        page_token: str | None = None,
+    ) -> Page[Version]:
+        """Versions of every model that ``query`` matches, newest registration first.
+
+        ``query``: text of the query language, e.g. ``"metrics.auc >= 0.85 and
+        tags.region = 'eu' and stage = 'approved'"`` (blank: every version).
+        ``order_by``: ``FIELD [asc|desc]`` on ``number``, ``created_at`` or a
+        metric (``metrics.auc desc``); versions without the metric come last,
+        ties by registration in the same direction. ``limit``: 1 to 1000 per
+        page; ``page_token``: the ``next_page_token`` of the page before, for
+        the same query and order. Raises InvalidQuery (an InvalidInput) naming
+        the column of a mistake and what was expected, InvalidInput for a bad
+        limit or token.
+        """
+        return self._search.search(query, order_by=order_by, limit=limit, page_token=page_token)
+
+    def _filtered_versions(
+        self,
+        name: str,
+        where: str,
+        *,
+        limit: int,
+        page_token: str | None,
+        newest_first: bool,
+    ) -> Page[Version]:
+        return self._search.versions(
+            name, where, limit=limit, page_token=page_token, newest_first=newest_first
+        )
+
+    def _filtered_models(self, where: str, *, limit: int, page_token: str | None) -> Page[Model]:
+        return self._search.models(where, limit=limit, page_token=page_token)

@@ -1,0 +1,90 @@
+"""Searching with the query language: versions of any model, one model's versions,
+and models, page by page (see docs/search.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import paging, validation
+from ..domain import Model, Page, Version
+from ..query import And, Compare, Field, Node, Order, cursor, parse, parse_order
+from ..store import models as model_rows
+from ..store import query as query_rows
+from .base import Context, model_row, readable
+
+
+class SearchService:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def run(
+        self,
+        node: Node,
+        *,
+        order: Order | None,
+        limit: int,
+        page_token: str | None,
+        scope: str,
+    ) -> Page[Version]:
+        """One page of the versions ``node`` matches, in ``order`` (default newest
+        first); ``scope`` names the listing its tokens belong to."""
+        paging.limit(limit)
+        after = None if page_token is None else cursor.decode(page_token, scope)
+        rows = self.ctx.db.reading(
+            lambda conn: query_rows.versions(conn, node, order=order, after=after, limit=limit + 1)
+        )
+        token = None
+        if len(rows) > limit:
+            last = rows[limit - 1]
+            value = getattr(last, "sort_value", None) if order is not None else None
+            token = cursor.encode(scope, value, int(last.id))
+        pairs = [(r.model_name, r) for r in rows[:limit]]
+        items, unreadable = readable(lambda pair: self.ctx.cache.version(*pair), pairs)
+        return Page(items=items, next_page_token=token, unreadable=unreadable)
+
+    def search(
+        self,
+        query: str,
+        *,
+        order_by: str | None = None,
+        limit: int = 100,
+        page_token: str | None = None,
+    ) -> Page[Version]:
+        """Versions of every model that ``query`` matches (see Registry.search)."""
+        node = parse(query)
+        order = None if order_by is None else parse_order(order_by)
+        scope = cursor.scope_of("search", query, order_by or "")
+        return self.run(node, order=order, limit=limit, page_token=page_token, scope=scope)
+
+    def versions(
+        self,
+        name: str,
+        where: str,
+        *,
+        limit: int = 100,
+        page_token: str | None = None,
+        newest_first: bool = True,
+    ) -> Page[Version]:
+        """Versions of model ``name`` that ``where`` matches, by number."""
+        validation.model_name(name)
+        node = parse(where)
+        self.ctx.db.reading(lambda conn: model_row(conn, name))
+        pinned = And((Compare(Field("name"), "=", name), node))
+        order = None if newest_first else Order(Field("number"), descending=False)
+        scope = cursor.scope_of(f"versions:{name}", where, "desc" if newest_first else "asc")
+        return self.run(pinned, order=order, limit=limit, page_token=page_token, scope=scope)
+
+    def models(self, where: str, *, limit: int = 100, page_token: str | None = None) -> Page[Model]:
+        """Models that ``where`` (over model fields) matches, newest first."""
+        node = parse(where, "model")
+        paging.limit(limit)
+        scope = cursor.scope_of("models", where)
+        before = None if page_token is None else cursor.decode(page_token, scope)[1]
+
+        def read(conn: Any) -> list[Any]:
+            return query_rows.models(conn, node, before_id=before, limit=limit + 1)
+
+        rows = self.ctx.db.reading(read)
+        token = cursor.encode(scope, None, int(rows[limit - 1].id)) if len(rows) > limit else None
+        items, unreadable = readable(model_rows.model_from_row, rows[:limit])
+        return Page(items=items, next_page_token=token, unreadable=unreadable)

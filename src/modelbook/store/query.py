@@ -1,0 +1,446 @@
+"""The SQL compiler of the query language: typed tree (:mod:`modelbook.query.tree`)
+-> one SQLAlchemy Core statement with bound values only.
+
+How a statement is shaped, so that a selective query costs in proportion to
+its answer:
+
+- The walk. Pages are read newest first (or in ``--order-by`` order) and
+  stop after ``limit`` rows. Of the conditions that must all hold, one may
+  drive the walk through its index: a metric compared in the ``--order-by``
+  (the ``(name, split, slice, value, version_id)`` index, already in order),
+  else ``name = X`` (the model's ``(model_id, id)`` index), else a tag
+  equality (the ``(key, value, version_id)`` index, in version order).
+- Every other condition is a probe of the walked row that never multiplies
+  rows: a tag, parameter or metric is a lookup on its table's primary key
+  (which starts with ``version_id``); lineage, aliases and approvals are
+  ``version_id IN (subquery)``, and model fields ``model_id IN (subquery)``,
+  which a planner may also use to drive the walk when they are selective.
+- Logic is two-valued: a condition on a missing value is false, so
+  ``not X`` holds wherever ``X`` does not (``NOT coalesce(X, false)``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Connection, Row
+from sqlalchemy.sql.elements import ColumnElement
+
+from ..query.fields import CATALOG
+from ..query.tree import (
+    And,
+    Compare,
+    Everything,
+    Field,
+    IsNull,
+    Like,
+    Member,
+    Node,
+    Not,
+    Or,
+    Order,
+    Value,
+    conjuncts,
+)
+from . import schema as t
+from .models import _MODEL_COLS
+from .rows import to_us
+from .versions import VERSION_COLS
+
+_v = t.versions.c
+_m = t.models.c
+Test = Callable[[Any], ColumnElement[bool]] | None
+Clause = ColumnElement[bool]
+# Lineage fields: (kind, key) of their rows in ``lineage``.
+_LINEAGE = {
+    "code.commit": ("code", "commit"),
+    "code.repo": ("code", "repo"),
+    "data.snapshot": ("data", "snapshot"),
+    "data.sha256": ("data", "sha256"),
+    "features.name": ("features", "name"),
+    "features.version": ("features", "ref"),
+    "run.id": ("run", "id"),
+    "experiment.id": ("experiment", "id"),
+    "parent": ("parent", "version"),
+}
+# Model fields by their column in ``models``.
+_MODEL_FIELDS = {"name": "name", "task": "task", "risk": "risk_tier"}
+_VERSION_FIELDS = {"number": "number", "stage": "stage", "created_at": "created_at"}
+_VERSION_FIELDS["created_by"] = "created_by"
+_ENV_PATHS: dict[str, tuple[str, ...]] = {
+    key: ("environment", key)
+    for key in ("python", "platform", "cpu", "gpu", "packages_sha256", "image_digest")
+}
+_ENV_PATHS["lockfile"] = ("environment", "lockfile", "sha256")
+_ORDERING = {"<", "<=", ">", ">="}
+
+
+def _sql_value(value: Value) -> Any:
+    """A value as the store keeps it: times as integer microseconds."""
+    from datetime import datetime
+
+    return to_us(value) if isinstance(value, datetime) else value
+
+
+def _glob(pattern: str) -> str:
+    """A ``like`` pattern as a SQLite GLOB (case-sensitive, as PostgreSQL's LIKE)."""
+    out: list[str] = []
+    escaped = False
+    for char in pattern:
+        if escaped:
+            out.append(f"[{char}]" if char in "*?[" else char)
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == "%":
+            out.append("*")
+        elif char == "_":
+            out.append("?")
+        else:
+            out.append(f"[{char}]" if char in "*?[" else char)
+    return "".join(out)
+
+
+class _Compiler:
+    """Compiles nodes for one dialect, over ``versions`` (or ``models`` for ``scope``)."""
+
+    def __init__(self, dialect: str, scope: str = "version") -> None:
+        self.dialect = dialect
+        self.scope = scope
+
+    # conditions ----------------------------------------------------------------
+
+    def node(self, node: Node) -> Clause:
+        if isinstance(node, Everything):
+            return sa.true()
+        if isinstance(node, And):
+            return sa.and_(*(self.node(i) for i in node.items))
+        if isinstance(node, Or):
+            return sa.or_(*(self.node(i) for i in node.items))
+        if isinstance(node, Not):
+            return sa.not_(sa.func.coalesce(self.node(node.item), sa.false()))
+        return self.predicate(node)
+
+    def predicate(self, node: Compare | Member | Like | IsNull) -> Clause:
+        field = node.field
+        if field.name == "deprecated":
+            return self._deprecated(node)
+        if isinstance(node, IsNull):
+            has = self.has(field, None)
+            return has if node.negated else sa.not_(has)
+        negated = isinstance(node, Compare) and node.op == "!="
+        negated = negated or (isinstance(node, Member | Like) and node.negated)
+        positive = self.test(node)
+        if not negated:
+            return self.has(field, positive)
+        if self.single(field):
+            # One value or none: "has a value and it does not match" is the value's own test.
+            return self.has(field, lambda col: sa.not_(positive(col)))
+        return sa.and_(self.has(field, None), sa.not_(self.has(field, positive)))
+
+    def test(self, node: Compare | Member | Like) -> Callable[[Any], Clause]:
+        """The test of one value column, without the node's negation."""
+        field = node.field
+        if field.name == "semver" and not isinstance(node, Like):
+            return self._semver(node)
+        if isinstance(node, Like):
+            pattern = node.pattern
+            if self.dialect == "sqlite":
+                return lambda col: col.op("GLOB")(sa.literal(_glob(pattern)))
+            return lambda col: col.like(pattern, escape="\\")
+        if isinstance(node, Member):
+            values = [_sql_value(v) for v in node.values]
+            return lambda col: col.in_(values)
+        op = "=" if node.op == "!=" else node.op
+        value = _sql_value(node.value)
+        text = CATALOG[field.name].kind == "text"
+
+        def compare(col: Any) -> Clause:
+            if text and op in _ORDERING and self.dialect == "postgresql":
+                # Text orders by code point on every database, as SQLite's BINARY does.
+                col = col.collate("C")
+            return col.op(op, is_comparison=True)(value)  # type: ignore[no-any-return]
+
+        return compare
+
+    def _semver(self, node: Compare | Member) -> Callable[[Any], Clause]:
+        parts = sa.tuple_(_v.semver_major, _v.semver_minor, _v.semver_patch)
+        if isinstance(node, Member):
+            values = [sa.tuple_(*(sa.literal(p) for p in v)) for v in node.values]  # type: ignore[union-attr]
+            return lambda _col: sa.or_(*(parts == v for v in values))
+        op = "=" if node.op == "!=" else node.op
+        literal = sa.tuple_(*(sa.literal(p) for p in node.value))  # type: ignore[union-attr]
+        return lambda _col: parts.op(op, is_comparison=True)(literal)
+
+    def _deprecated(self, node: Compare | Member | Like | IsNull) -> Clause:
+        if isinstance(node, IsNull):
+            return sa.true() if node.negated else sa.false()
+        if isinstance(node, Compare):
+            wanted = {node.value == (node.op == "=")}
+        else:
+            assert isinstance(node, Member)
+            wanted = {bool(v) for v in node.values}
+            if node.negated:
+                wanted = {True, False} - wanted
+        deprecated = _v.deprecated_at.is_not(None)
+        if wanted == {True, False}:
+            return sa.true()
+        if not wanted:
+            return sa.false()
+        return deprecated if True in wanted else sa.not_(deprecated)
+
+    def single(self, field: Field) -> bool:
+        spec = CATALOG[field.name]
+        return not spec.many and field.name not in _LINEAGE
+
+    # where a field's values are -------------------------------------------------
+
+    def has(self, field: Field, test: Test) -> Clause:
+        """True when the field has a value (that passes ``test``, when given)."""
+        name = field.name
+
+        def check(col: Any) -> Clause:
+            return col.is_not(None) if test is None else test(col)
+
+        if self.scope == "model":
+            return self._model_has(field, check, test)
+        if name in _VERSION_FIELDS or name == "semver":
+            return check(_v[_VERSION_FIELDS.get(name, "semver")])
+        if name in _MODEL_FIELDS or name == "owner":
+            return _v.model_id.in_(sa.select(_m.id).where(self._model_has(field, check, test)))
+        if name in ("tags", "params"):
+            table = t.version_tags if name == "tags" else t.params
+            value = (
+                sa.select(table.c.value)
+                .where(table.c.version_id == _v.id, table.c.key == field.key)
+                .scalar_subquery()
+            )
+            return check(value)
+        if name == "metrics":
+            mt = t.metrics.alias("metric")
+            return sa.exists().where(
+                mt.c.version_id == _v.id,
+                *_metric_key(mt, field),
+                *(() if test is None else (test(mt.c.value),)),
+            )
+        if name == "env":
+            return check(self._env(field.key or ""))
+        rows, value_col = self._rows(field)
+        return _v.id.in_(rows.where(check(value_col)))
+
+    def _rows(self, field: Field) -> tuple[sa.Select[Any], Any]:
+        """(SELECT version_id FROM ... of the field's rows, their value column)."""
+        if field.name in _LINEAGE:
+            kind, key = _LINEAGE[field.name]
+            ln = t.lineage.alias("ln")
+            stmt = sa.select(ln.c.version_id).where(ln.c.kind == kind, ln.c.key == key)
+            return stmt, ln.c.value
+        if field.name == "alias":
+            al = t.aliases.alias("al")
+            return sa.select(al.c.version_id), al.c.name
+        # approved_by: approvals not withdrawn by a later rejection of the same reviewer.
+        ap, rj = t.notes.alias("approval"), t.notes.alias("rejection")
+        withdrawn = sa.exists().where(
+            rj.c.version_id == ap.c.version_id,
+            rj.c.kind == "rejection",
+            rj.c.actor == ap.c.actor,
+            rj.c.id > ap.c.id,
+        )
+        stmt = sa.select(ap.c.version_id).where(ap.c.kind == "approval", sa.not_(withdrawn))
+        return stmt, ap.c.actor
+
+    def _model_has(self, field: Field, check: Callable[[Any], Clause], test: Test) -> Clause:
+        """The condition on a ``models`` row (in either scope)."""
+        name = field.name
+        if name == "owner":
+            owners = self._json_elements(_m.owners)
+            cond = owners.c.value.is_not(None) if test is None else test(owners.c.value)
+            return sa.exists(sa.select(sa.literal(1)).select_from(owners).where(cond))
+        if name == "tags":
+            mt = t.model_tags
+            value = (
+                sa.select(mt.c.value)
+                .where(mt.c.model_id == _m.id, mt.c.key == field.key)
+                .scalar_subquery()
+            )
+            return check(value)
+        column = _MODEL_FIELDS.get(name, name)
+        return check(_m[column])
+
+    def _json_elements(self, column: Any) -> Any:
+        if self.dialect == "postgresql":
+            fn = sa.func.jsonb_array_elements_text(sa.cast(column, JSONB))
+        else:
+            fn = sa.func.json_each(column)
+        return fn.table_valued("value").alias("elem")
+
+    def _env(self, key: str) -> Any:
+        path = _ENV_PATHS.get(key)
+        if self.dialect == "postgresql":
+            doc = sa.cast(_v.doc, JSONB)
+            parts = path if path is not None else ("environment", "frameworks", key)
+            return sa.func.jsonb_extract_path_text(doc, *parts)
+        if path is not None:
+            return sa.func.json_extract(_v.doc, "$." + ".".join(path))
+        # A framework's name is user text: matched as a bound value, never put in a path.
+        each = (
+            sa.func.json_each(_v.doc, "$.environment.frameworks")
+            .table_valued("key", "value")
+            .alias("fw")
+        )
+        return sa.select(each.c.value).where(each.c.key == key).scalar_subquery()
+
+    # ordering -----------------------------------------------------------------------
+
+    def order_value(self, field: Field) -> Any:
+        if field.name == "metrics":
+            mt = t.metrics.alias("ordered")
+            return (
+                sa.select(mt.c.value)
+                .where(mt.c.version_id == _v.id, *_metric_key(mt, field))
+                .scalar_subquery()
+            )
+        return _v[_VERSION_FIELDS[field.name]]
+
+
+def _metric_key(mt: Any, field: Field) -> tuple[Clause, ...]:
+    return (mt.c.name == field.key, mt.c.split == field.split, mt.c.slice == field.slice)
+
+
+# statements -------------------------------------------------------------------------
+
+
+def _drives_order(part: Node, order: Order) -> bool:
+    """Whether ``part`` holds only for versions with the ordered metric, as a range or
+    set of its values the metric index can walk."""
+    if not isinstance(part, Compare | Member) or part.field != order.field:
+        return False
+    return (isinstance(part, Compare) and part.op != "!=") or (
+        isinstance(part, Member) and not part.negated
+    )
+
+
+def versions(
+    conn: Connection,
+    node: Node,
+    *,
+    order: Order | None,
+    after: tuple[Any, int] | None,
+    limit: int,
+) -> list[Row[Any]]:
+    """One page of the versions ``node`` matches, in ``order`` (default: newest first).
+
+    ``after`` is the (order value, version id) of the last row of the previous
+    page (the value is None for a version without the ordered metric, which
+    sorts last); ties in the order are broken by registration, in the order's
+    direction. Rows have ``model_name``, the columns of
+    :data:`~.versions.VERSION_COLS`, and ``sort_value`` when ordered.
+    """
+    compiler = _Compiler(conn.dialect.name)
+    parts = list(conjuncts(node))
+    model_name = next(
+        (
+            p.value
+            for p in parts
+            if isinstance(p, Compare) and p.field.name == "name" and p.op == "="
+        ),
+        None,
+    )
+    id_col: Any = _v.id
+    sort: Any = None
+    nullable = False
+    descending = True if order is None else order.descending
+    source: Any = t.versions
+    driver = None
+    if order is not None and order.field.name == "metrics":
+        driver = next((p for p in parts if _drives_order(p, order)), None)
+    if driver is not None:
+        # The metric's index is already in (value, version_id) order: walk it and stop.
+        assert order is not None
+        mt = t.metrics.alias("by_metric")
+        parts.remove(driver)
+        source = mt.join(t.versions, _v.id == mt.c.version_id)
+        id_col, sort = mt.c.version_id, mt.c.value
+        where: list[Clause] = [*_metric_key(mt, order.field), compiler.test(driver)(mt.c.value)]  # type: ignore[arg-type]
+    else:
+        where = []
+        tag = None
+        if model_name is None:
+            tag = next(
+                (
+                    p
+                    for p in parts
+                    if isinstance(p, Compare) and p.field.name == "tags" and p.op == "="
+                ),
+                None,
+            )
+        if tag is not None:
+            # Its index rows for one (key, value) are in version order; a version has
+            # at most one row per key, so the walk never repeats a version.
+            assert isinstance(tag, Compare)
+            parts.remove(tag)
+            first = t.version_tags.alias("by_tag")
+            source = first.join(t.versions, _v.id == first.c.version_id)
+            id_col = first.c.version_id
+            where += [first.c.key == tag.field.key, first.c.value == tag.value]
+        if order is not None:
+            sort = compiler.order_value(order.field)
+            nullable = order.field.name == "metrics"
+    if model_name is not None:
+        # A scalar subquery pins model_id to a constant, so the planner walks the
+        # model's (model_id, id) index instead of joining every version's model.
+        model_id = sa.select(_m.id).where(_m.name == model_name).scalar_subquery()
+        where.append(_v.model_id == model_id)
+        name_col: Any = sa.literal(model_name, sa.String).label("model_name")
+    else:
+        source = source.join(t.models, _m.id == _v.model_id)
+        name_col = _m.name.label("model_name")
+    where += [compiler.node(p) for p in parts]
+    cols = [name_col, *VERSION_COLS]
+    if sort is not None:
+        cols.append(sort.label("sort_value"))
+    if after is not None:
+        where.append(_after(sort, id_col, after, descending=descending, nullable=nullable))
+    keys = _order_keys(sort, id_col, descending=descending, nullable=nullable)
+    stmt = sa.select(*cols).select_from(source).where(*where).order_by(*keys).limit(limit)
+    return list(conn.execute(stmt))
+
+
+def _order_keys(sort: Any, id_col: Any, *, descending: bool, nullable: bool) -> list[Any]:
+    if sort is None:
+        return [id_col.desc()]
+    keys = [sort.is_(None)] if nullable else []
+    if descending:
+        return [*keys, sort.desc(), id_col.desc()]
+    return [*keys, sort.asc(), id_col.asc()]
+
+
+def _after(
+    sort: Any, id_col: Any, after: tuple[Any, int], *, descending: bool, nullable: bool
+) -> Clause:
+    """Rows after the cursor ``(value, id)`` in the page order."""
+    value, last_id = after
+    if sort is None:
+        return id_col < last_id  # type: ignore[no-any-return]
+    if value is None:
+        # Versions without the metric come last, by id in the order's direction.
+        beyond = id_col < last_id if descending else id_col > last_id
+        return sa.and_(sort.is_(None), beyond)
+    pair, cursor = sa.tuple_(sort, id_col), sa.tuple_(sa.literal(value), sa.literal(last_id))
+    later = pair < cursor if descending else pair > cursor
+    return sa.or_(later, sort.is_(None)) if nullable else later
+
+
+def models(conn: Connection, node: Node, *, before_id: int | None, limit: int) -> list[Row[Any]]:
+    """Models matching a query of model fields, newest first, below ``before_id``."""
+    compiler = _Compiler(conn.dialect.name, scope="model")
+    stmt = sa.select(*_MODEL_COLS).where(compiler.node(node))
+    if before_id is not None:
+        stmt = stmt.where(_m.id < before_id)
+    return list(conn.execute(stmt.order_by(_m.id.desc()).limit(limit)))
+
+
+__all__: Sequence[str] = ("models", "versions")
