@@ -33,6 +33,7 @@ from .events import Event
 from .files import Progress
 
 if TYPE_CHECKING:
+    from .lineage import Impact, LineageGraph
     from .version_diff import VersionDiff
 
 
@@ -220,6 +221,26 @@ class RegistryAPI(ReleaseAPI, Protocol):
 
     def verify(self, name: str | None = None, progress: Progress | None = None) -> VerifyReport:
         """Rehash stored artifacts and name each missing or corrupt file."""
+        ...
+
+    # lineage
+    def lineage(
+        self, uri: str, *, direction: str = "both", depth: int | None = None
+    ) -> LineageGraph:
+        """The lineage graph around a version: ``up`` (inputs, ancestors), ``down``
+        (descendants) or ``both``; ``depth`` >= 1 parent links (None: all). Raises
+        InvalidInput, NotFound, IntegrityError."""
+        ...
+
+    def impact(self, ref: str) -> Impact:
+        """Every version depending on ``dataset:ID``, ``commit:SHA``, ``features:NAME@V``,
+        ``run:ID``, ``experiment:ID`` or a version URI, through parent links too, marked
+        deployed. Raises InvalidInput, NotFound."""
+        ...
+
+    def bom(self, uri: str, *, format: str = "cyclonedx") -> str:
+        """The version as a CycloneDX 1.6 ML-BOM (JSON text), schema-checked. Raises
+        InvalidInput, NotFound, IntegrityError."""
         ...
 
     # audit

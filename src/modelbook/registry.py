@@ -35,6 +35,7 @@ from .domain import (
     Version,
 )
 from .files import Progress
+from .lineage_api import LineageOperations
 from .release_api import ReleaseOperations
 from .search_api import SearchOperations
 from .services.base import Context
@@ -73,7 +74,9 @@ def login_name() -> str:
         return f"uid-{os.getuid()}"
 
 
-class Registry(ReleaseOperations, ArtifactOperations, AliasOperations, SearchOperations):
+class Registry(
+    ReleaseOperations, ArtifactOperations, AliasOperations, LineageOperations, SearchOperations
+):
     """A model registry on one metadata database and one blob store.
 
     ``uri`` is any SQLAlchemy database URI; by default a SQLite file under
