@@ -9,7 +9,7 @@ from .. import paging, validation
 from ..domain import Model, Page, Version
 from ..query import And, Compare, Field, Node, Order, cursor, parse, parse_order
 from ..store import models as model_rows
-from ..store import query as query_rows
+from ..store import query_pages as query_rows
 from .base import Context, model_row, readable
 
 

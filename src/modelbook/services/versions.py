@@ -9,7 +9,7 @@ from .. import paging, uris, validation
 from ..domain import Page, Stage, Version
 from ..errors import InvalidInput
 from ..query import And, Compare, Field, Node
-from ..store import query as query_rows
+from ..store import query_pages as query_rows
 from ..store import versions as version_rows
 from .base import Context, model_row, readable, version_row
 
