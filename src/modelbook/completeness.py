@@ -119,7 +119,9 @@ def _signature_outputs(f: Facts) -> bool:
 
 
 def _risk_notes(f: Facts) -> bool:
-    notes = [a.comment for a in (*f.approvals, *f.rejections, *f.attestations)]
+    notes = [a.comment for a in f.approvals]
+    notes += [r.comment for r in f.rejections]
+    notes += [a.comment for a in f.attestations]
     return bool(f.version.caveats) or any(n and n.strip() for n in notes)
 
 

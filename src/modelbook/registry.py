@@ -37,6 +37,7 @@ from .domain import (
 from .files import Progress
 from .lineage_api import LineageOperations
 from .release_api import ReleaseOperations
+from .report_api import ReportOperations
 from .search_api import SearchOperations
 from .services.base import Context
 from .services.versions import VersionService
@@ -75,7 +76,12 @@ def login_name() -> str:
 
 
 class Registry(
-    ReleaseOperations, ArtifactOperations, AliasOperations, LineageOperations, SearchOperations
+    ReleaseOperations,
+    ArtifactOperations,
+    AliasOperations,
+    LineageOperations,
+    ReportOperations,
+    SearchOperations,
 ):
     """A model registry on one metadata database and one blob store.
 
