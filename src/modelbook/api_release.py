@@ -110,9 +110,11 @@ class ReleaseAPI(Protocol):
         *,
         alias: str = "production",
         to: int | str | None = None,
+        allow_major: bool = False,
         actor: str | None = None,
     ) -> DrillReport:
-        """Prove the rollback target is ready without moving anything; the drill is recorded."""
+        """Prove the rollback target is ready without moving anything; the drill is recorded.
+        A target across the alias's contract pin is a problem unless ``allow_major``."""
         ...
 
     def mark_healthy(

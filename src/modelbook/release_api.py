@@ -181,10 +181,14 @@ class ReleaseOperations:
         *,
         alias: str = "production",
         to: int | str | None = None,
+        allow_major: bool = False,
         actor: str | None = None,
     ) -> DrillReport:
-        """Prove the rollback target is ready without moving anything; the drill is recorded."""
-        return self._rollback.drill(name, actor=self._who(actor), alias=alias, to=to)
+        """Prove the rollback target is ready without moving anything; the drill is recorded.
+        A target across the alias's contract pin is a problem unless ``allow_major``."""
+        return self._rollback.drill(
+            name, actor=self._who(actor), alias=alias, to=to, allow_major=allow_major
+        )
 
     def mark_healthy(
         self, uri: str, *, signal: str, alias: str | None = None, actor: str | None = None

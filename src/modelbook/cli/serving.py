@@ -174,24 +174,20 @@ def rollback(
     exit 0 when it is ready, 9 when it is not.
     """
     if drill:
-        given = (
-            [
-                flag
-                for flag, value in (
-                    ("--reason-code", reason_code),
-                    ("--note", note),
-                    ("--reason", reason),
-                )
-                if value is not None
-            ]
-            + (["--dry-run"] if dry_run else [])
-            + (["--allow-major"] if allow_major else [])
-        )
+        given = [
+            flag
+            for flag, value in (
+                ("--reason-code", reason_code),
+                ("--note", note),
+                ("--reason", reason),
+            )
+            if value is not None
+        ] + (["--dry-run"] if dry_run else [])
         if given:
             raise typer.BadParameter(
                 f"--drill moves nothing and takes no {', '.join(given)}", param_hint="--drill"
             )
-        _drill(name, alias, _target(to), as_json)
+        _drill(name, alias, _target(to), allow_major, as_json)
         return
     with open_registry(create=False) as registry:
         if expect is None and not dry_run:
@@ -224,13 +220,15 @@ def rollback(
             f"{plan.to_version} ({safe(plan.reason_code)})"
         )
     line(f"why version {plan.to_version}: {safe(plan.why)}")
+    if plan.pin is not None:
+        line(f"contract pin: {safe(plan.pin)}")
     if not plan.dry_run:
         line(f"models:/{safe(plan.model)}/{plan.from_version} is marked deprecated")
 
 
-def _drill(name: str, alias: str, to: int | str | None, as_json: bool) -> None:
+def _drill(name: str, alias: str, to: int | str | None, allow_major: bool, as_json: bool) -> None:
     with open_registry(create=False) as registry:
-        report = registry.drill(name, alias=alias, to=to)
+        report = registry.drill(name, alias=alias, to=to, allow_major=allow_major)
     if as_json:
         emit_json(dataclasses.asdict(report))
     else:

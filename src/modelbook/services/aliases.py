@@ -113,10 +113,7 @@ def _check_pin(
     override: str | None,
 ) -> log.Head:
     """Apply :func:`modelbook.pins.check_move`; record and re-pin an allowed crossing."""
-    found = pin_rows.for_move(conn, model_id, alias, to_version_id)
-    if found is None:
-        return head
-    crossed = pins.check_move(name, alias, int(found.major), to_number, str(found.semver), override)
+    crossed = pin_crossing(conn, name, model_id, alias, to_number, to_version_id, override)
     if crossed is None:
         return head
     # The alias now serves the new MAJOR: the pin follows it, so the next
@@ -140,6 +137,29 @@ def _check_pin(
         },
         reason=crossed.reason,
     )
+
+
+def pin_crossing(
+    conn: Connection,
+    name: str,
+    model_id: int,
+    alias: str,
+    to_number: int,
+    to_version_id: int,
+    override: str | None,
+) -> pins.Override | None:
+    """What the alias's contract pin says of moving it to a version, read only.
+
+    None when the alias is not pinned or the version keeps its MAJOR; the
+    :class:`~modelbook.pins.Override` an allowed crossing records. Raises
+    InvalidInput, naming the pin and the way out, for a crossing without
+    ``override``. Every alias move and every preview of one (a rollback's dry
+    run and drill) asks here, so a preview refuses exactly what the move would.
+    """
+    found = pin_rows.for_move(conn, model_id, alias, to_version_id)
+    if found is None:
+        return None
+    return pins.check_move(name, alias, int(found.major), to_number, str(found.semver), override)
 
 
 def alias_of(conn: Connection, name: str, model_id: int, alias: str) -> Alias:

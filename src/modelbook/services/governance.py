@@ -205,6 +205,21 @@ class GovernanceService:
         role_rules.require(operation, held, actor)
         return held
 
+    def check(self, conn: Connection, operation: str, actor: str) -> None:
+        """:meth:`require` without writing, for a preview of an operation (a dry run):
+        PermissionDenied when ``operation`` would be refused. On a registry with no roles
+        yet, :meth:`require` would make its creator the first admin; so does this check.
+        """
+        needed = role_rules.required_role(operation)
+        if needed == OPEN_ROLE or needed == role_rules.Role.VIEWER:
+            return
+        if rows.any_role(conn):
+            held = rows.roles_of(conn, actor)
+        else:
+            creator = rows.first_event_actor(conn) or actor
+            held = frozenset({role_rules.Role.ADMIN.value} if actor == creator else ())
+        role_rules.require(operation, held, actor)
+
     def _first_admin(self, conn: Connection, actor: str, at: int) -> None:
         creator = rows.first_event_actor(conn) or actor
         rows.grant(conn, creator, role_rules.Role.ADMIN.value, creator, at)

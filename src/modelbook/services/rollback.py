@@ -3,8 +3,10 @@
 Rollback needs no rebuild: it moves the alias back to a version that was
 approved before, records the reason code and incident note, and marks the bad
 version deprecated, in one transaction. A drill proves the target is ready
-(stage, artifacts rehashed) without moving anything, so a team can test
-rollback in quiet hours.
+(stage, artifacts rehashed, contract pin) without moving anything, so a team
+can test rollback in quiet hours. A dry run and a drill refuse, or report,
+exactly what the rollback itself would refuse: they ask the same rules
+(:func:`.aliases.pin_crossing` for the contract pin).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from .. import validation
+from .. import pins, validation
 from ..annotations import Comment
 from ..errors import Conflict, InvalidInput, NotFound
 from ..smoke import latest
@@ -23,7 +25,7 @@ from ..store import annotations as note_rows
 from ..store.rows import to_dt
 from . import audit as log
 from . import notes
-from .aliases import check_expect
+from .aliases import check_expect, pin_crossing
 from .base import Context, version_ref
 from .governance import GovernanceService
 from .release import Chain, Locked, ReleaseService, reason_code
@@ -32,7 +34,11 @@ from .serving import ServingService
 
 @dataclass(frozen=True)
 class RollbackPlan:
-    """What a rollback does (or, with ``dry_run``, would do), and why that target."""
+    """What a rollback does (or, with ``dry_run``, would do), and why that target.
+
+    ``pin`` says how the move crosses the alias's contract pin, allowed by
+    ``allow_major`` (None: it crosses none).
+    """
 
     model: str
     alias: str
@@ -41,6 +47,7 @@ class RollbackPlan:
     reason_code: str
     why: str
     dry_run: bool
+    pin: str | None = None
 
 
 @dataclass(frozen=True)
@@ -186,7 +193,13 @@ class RollbackService:
         if dry_run:
             with self.ctx.db.read() as conn:
                 current, target, why = self.plan(conn, name, alias, to)
-            return RollbackPlan(name, alias, current.current, target.row.number, code, why, True)
+                # What the rollback below refuses, in its order, without writing.
+                self.gov.check(conn, "rollback", actor)
+                check_expect(name, alias, current.current, expect)
+                crossed = self._crossing(conn, name, alias, current, target, override)
+            return RollbackPlan(
+                name, alias, current.current, target.row.number, code, why, True, _pin(crossed)
+            )
         if expect is None:
             seen = self.ctx.db.reading(lambda c: alias_rows.target(c, name, alias))
             expect = None if seen is None or seen.current is None else int(seen.current)
@@ -195,6 +208,8 @@ class RollbackService:
             now = target.chain.at
             self.gov.require(conn, "rollback", actor, at=now)
             check_expect(name, alias, current.current, expect)
+            # The move below applies the same rule again; this names the crossing.
+            crossed = self._crossing(conn, name, alias, current, target, override)
             policy = self.gov.policy(conn)
             chain = target.chain
             why_moved = f"rollback ({code})" + (f": {text}" if text else "")
@@ -228,15 +243,39 @@ class RollbackService:
                 after={"alias": alias, "version": target.row.number, "why": why, "note": text},
                 reason=code,
             )
-        return RollbackPlan(name, alias, current.current, target.row.number, code, why, False)
+        return RollbackPlan(
+            name, alias, current.current, target.row.number, code, why, False, _pin(crossed)
+        )
+
+    def _crossing(
+        self,
+        conn: Connection,
+        name: str,
+        alias: str,
+        current: Any,
+        target: Locked,
+        override: str | None,
+    ) -> pins.Override | None:
+        return pin_crossing(
+            conn, name, current.model_id, alias, target.row.number, int(target.row.id), override
+        )
 
     def drill(
-        self, name: str, *, actor: str, alias: str = "production", to: int | str | None = None
+        self,
+        name: str,
+        *,
+        actor: str,
+        alias: str = "production",
+        to: int | str | None = None,
+        allow_major: bool = False,
     ) -> DrillReport:
         """Prove the rollback target is ready without moving anything, and record the drill.
 
-        Rehashes the target's artifacts, checks its stage and deprecation, and
-        reports its last recorded smoke test (``modelbook smoke`` runs one).
+        Rehashes the target's artifacts, checks its stage and deprecation and
+        the alias's contract pin (a target of another MAJOR is a problem, as
+        the rollback refuses it, unless ``allow_major``: the rollback will pass
+        ``allow_major`` with a reason), and reports its last recorded smoke
+        test (``modelbook smoke`` runs one).
         """
         validation.model_name(name)
         validation.alias_name(alias)
@@ -248,8 +287,21 @@ class RollbackService:
             current, target, why = self.plan(conn, name, alias, to)
             policy = self.gov.policy(conn)
             tested = notes.parse_rows(note_rows.of_version(conn, target.row.id, ("smoke",)))
+            try:
+                crossed = self._crossing(
+                    conn, name, alias, current, target, "drill" if allow_major else None
+                )
+                refused = None
+            except InvalidInput as exc:
+                crossed, refused = None, str(exc)
         checks: list[str] = []
         problems: list[str] = []
+        if refused is not None:
+            problems.append(f"contract pin: {refused}")
+        elif crossed is not None:
+            checks.append(f"contract pin: {_pin(crossed)} (roll back with --allow-major --reason)")
+        else:
+            checks.append("contract pin: not crossed")
         stage_ok = (
             target.row.stage == policy.graph.return_stage and target.row.deprecated_at is None
         )
@@ -300,6 +352,15 @@ class RollbackService:
             tuple(checks),
             tuple(problems),
         )
+
+
+def _pin(crossed: pins.Override | None) -> str | None:
+    if crossed is None:
+        return None
+    return (
+        f"crosses the contract pin of @{crossed.alias}: major {crossed.pinned} -> "
+        f"{crossed.to_major} ({crossed.to_semver}), allowed by --allow-major"
+    )
 
 
 def major_override(allow_major: bool, reason: str | None) -> str | None:
