@@ -44,7 +44,7 @@ def _register_through_the_api(reg: Registry, cat: gen.Catalogue, work: Path) -> 
             cat.models[spec.model].name,
             [pool[spec.artifact]],
             actor=spec.actor,
-            **cat.register_kwargs(spec),
+            **gen.register_kwargs(spec),
         )
 
 
