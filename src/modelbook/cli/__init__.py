@@ -16,7 +16,7 @@ One module per command group, each importing what it needs when it runs:
 - ``release`` (promote, approve, reject, attest, evidence, deprecate, archive);
   ``serving`` (deploy, rollback, mark-healthy, gc); ``notes`` (comment, watch,
   observe); ``governance`` (policy, role); ``audit`` (log, verify, head);
-  ``lineage`` (lineage, impact); ``bom``.
+  ``lineage`` (lineage, impact); ``bom``; ``reports`` (report, doctor).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from .app import app, main
 # isort: off
 from . import register, read, diff, artifacts, tags, aliases, events  # noqa: F401
 from . import release, serving, notes, governance, audit, loading  # noqa: F401
-from . import lineage, bom  # noqa: F401
+from . import lineage, bom, reports  # noqa: F401
 # isort: on
 
 __all__ = ["app", "main"]
