@@ -11,7 +11,7 @@ One module per command group, each importing what it needs when it runs:
 - ``app``: the root options, how a registry is opened, the error boundary;
 - ``render``: safe text, tables, JSON, progress bars;
 - ``times``: points in time as typed on the command line;
-- ``register``; ``read`` (models, versions, show, resolve); ``diff``;
+- ``register``; ``read`` (models, versions, show, resolve); ``search``; ``diff``;
   ``artifacts`` (download, verify); ``tags``; ``aliases``; ``events``;
 - ``release`` (promote, approve, reject, attest, evidence, deprecate, archive);
   ``serving`` (deploy, rollback, mark-healthy, gc); ``notes`` (comment, watch,
@@ -27,7 +27,7 @@ from .app import app, main
 # ``modelbook --help`` lists them.
 # isort: off
 from . import register, read, diff, artifacts, tags, aliases, events  # noqa: F401
-from . import release, serving, notes, governance, audit, loading  # noqa: F401
+from . import release, serving, notes, governance, audit, loading, search  # noqa: F401
 from . import lineage, bom, reports  # noqa: F401
 # isort: on
 

@@ -26,6 +26,9 @@ from .render import (
 if TYPE_CHECKING:
     from ..domain import Model, Version
 
+WhereOpt = Annotated[
+    str | None, typer.Option(help="Only those a query matches (see docs/search.md).")
+]
 MODEL_COLUMNS = ("name", "versions", "owners", "task", "risk", "created")
 
 
@@ -42,11 +45,14 @@ def _model_row(m: Model) -> tuple[str, ...]:
 
 @app.command()
 def models(
-    limit: LimitOpt = 100, page_token: PageTokenOpt = None, as_json: JsonOpt = False
+    where: WhereOpt = None,
+    limit: LimitOpt = 100,
+    page_token: PageTokenOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
-    """List models, newest first."""
+    """List models, newest first (--where: those a query of model fields matches)."""
     with open_registry(create=False) as registry:
-        page = registry.models(limit=limit, page_token=page_token)
+        page = registry.models(where=where, limit=limit, page_token=page_token)
     if as_json:
         emit_json(page_json("models", page, [m.model_dump(mode="json") for m in page.items]))
         return
@@ -60,12 +66,17 @@ def versions(
     limit: LimitOpt = 100,
     page_token: PageTokenOpt = None,
     oldest_first: Annotated[bool, typer.Option(help="Oldest first.")] = False,
+    where: WhereOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """List the versions of a model, newest first."""
+    """List the versions of a model, newest first (--where: those a query matches)."""
     with open_registry(create=False) as registry:
         page = registry.versions(
-            name, limit=limit, page_token=page_token, newest_first=not oldest_first
+            name,
+            limit=limit,
+            page_token=page_token,
+            newest_first=not oldest_first,
+            where=where,
         )
     if as_json:
         emit_json(page_json("versions", page, [version_json(v) for v in page.items]))
