@@ -37,7 +37,7 @@ from .domain import Model, Version
 from .errors import IntegrityError
 
 if TYPE_CHECKING:
-    from cyclonedx.model import HashType, Property
+    from cyclonedx.model import HashType, Property, XsUri
     from cyclonedx.model.component import Component
     from cyclonedx.validation.json import JsonValidator
 
@@ -93,8 +93,22 @@ def repo_uri(repo: str) -> str:
     return repo
 
 
+def _uri(text: str) -> XsUri | None:
+    """``text`` as the library's URI if the schema's ``iri-reference`` format takes it;
+    else None (the repository is still shown, as the ``modelbook:code.repo`` property)."""
+    from cyclonedx.exception.model import InvalidUriException
+    from cyclonedx.model import XsUri
+    from jsonschema import Draft7Validator
+
+    try:
+        uri = XsUri(text)
+    except InvalidUriException:
+        return None
+    return uri if Draft7Validator.FORMAT_CHECKER.conforms(str(uri), "iri-reference") else None
+
+
 def _model_component(version: Version, model: Model, parents: Mapping[str, str]) -> Component:
-    from cyclonedx.model import ExternalReference, ExternalReferenceType, XsUri
+    from cyclonedx.model import ExternalReference, ExternalReferenceType
     from cyclonedx.model.component import Commit, Component, ComponentType, Pedigree
     from cyclonedx.model.contact import OrganizationalContact
     from packageurl import PackageURL
@@ -103,13 +117,11 @@ def _model_component(version: Version, model: Model, parents: Mapping[str, str])
 
     code = version.lineage.code
     refs, commits = [], []
-    if code.repo:
-        url = XsUri(repo_uri(code.repo))
+    url = _uri(repo_uri(code.repo)) if code.repo else None
+    if url is not None:
         refs.append(ExternalReference(type=ExternalReferenceType.VCS, url=url, comment=code.commit))
-        if code.commit:
-            commits.append(Commit(uid=code.commit, url=url))
-    elif code.commit:
-        commits.append(Commit(uid=code.commit))
+    if code.commit:
+        commits.append(Commit(uid=code.commit, url=url))
     ancestors = [
         Component(
             type=ComponentType.MACHINE_LEARNING_MODEL,
