@@ -50,3 +50,17 @@ class Evil:
 
     def __reduce__(self) -> Any:
         return (os.system, (f"touch {self.marker}",))
+
+
+class EchoAgain:
+    """Echo under another name: other bytes when pickled, the same predictions."""
+
+    def predict(self, inputs: Any) -> Any:
+        return inputs.iloc[:, 0].to_numpy()
+
+
+class EchoNudged:
+    """Echo plus a difference far below the default tolerance."""
+
+    def predict(self, inputs: Any) -> Any:
+        return inputs.iloc[:, 0].to_numpy() + 1e-12

@@ -13,10 +13,10 @@ from modelbook import AliasEvent, Conflict, InvalidInput, NotFound, Registry
 
 @pytest.fixture
 def three(registry: Registry, model_file: Path) -> Registry:
-    """Model 'ctr' with versions 1, 2, 3 (semvers 1.0.0, 1.1.0, 1.2.0)."""
-    registry.register("ctr", [model_file], owners="alice", capture_environment=False)
-    registry.register("ctr", [model_file], capture_environment=False)
-    registry.register("ctr", [model_file], capture_environment=False)
+    """Model 'ctr' with versions 1, 2, 3 (semvers 1.0.0, 1.1.0, 1.2.0: each file differs)."""
+    for n in range(3):
+        model_file.write_bytes(bytes([n]) * 4096)
+        registry.register("ctr", [model_file], owners="alice", capture_environment=False)
     return registry
 
 

@@ -171,7 +171,18 @@ def test_register_prints_a_readable_line(cli: CLI, model_file: Path) -> None:
     assert run.code == 0, run.err
     assert "models:/ctr/1" in run.out and "1.0.0" in run.out and "4096" in run.out
     run = cli("register", "ctr", model_file)
-    assert run.code == 0 and "models:/ctr/2" in run.out and "1.1.0" in run.out
+    assert run.code == 0 and "models:/ctr/2" in run.out and "semver 1.0.1" in run.out
+    assert "PATCH change from models:/ctr/1:\n  the same contract and the same artifacts" in run.out
+    model_file.write_bytes(b"retrained")
+    run = cli("register", "ctr", model_file)
+    assert run.code == 0 and "semver 1.1.0" in run.out
+    assert "MINOR change from models:/ctr/2:\n  artifacts changed (model.bin)" in run.out
+    shown = cli("show", "models:/ctr/3")
+    assert "MINOR change from models:/ctr/2:" in shown.out
+    refused = cli("register", "ctr", model_file, "--semver", "1.1.1", "--tolerance", "0.5")
+    assert refused.code == 0, refused.err
+    bad = cli("register", "ctr", model_file, "--tolerance", "7")
+    assert bad.code == 6 and "tolerance must be a number from 0 to 1" in bad.err
 
 
 def test_register_says_which_model_fields_an_existing_model_kept(
@@ -195,7 +206,8 @@ def test_register_says_which_model_fields_an_existing_model_kept(
 
 def test_models_and_versions_listing(cli: CLI, model_file: Path) -> None:
     """models and versions list newest first, page with tokens, and show aliases."""
-    for _ in range(3):
+    for n in range(3):
+        model_file.write_bytes(bytes([n]) * 4096)
         assert cli("register", "alpha", model_file, "--owner", "o", "--no-capture").code == 0
     assert cli("register", "beta", model_file, "--owner", "o", "--no-capture").code == 0
 
@@ -228,7 +240,8 @@ def test_models_and_versions_listing(cli: CLI, model_file: Path) -> None:
 def test_show_and_resolve(cli: CLI, model_file: Path) -> None:
     """show and resolve --json print the whole version (show with its annotations);
     resolve alone prints NAME/NUMBER."""
-    for _ in range(2):
+    for n in range(2):
+        model_file.write_bytes(bytes([n]) * 4096)
         cli("register", "ctr", model_file, "--owner", "o", "--metric", "auc=0.9")
     cli("alias", "set", "ctr", "champion", "1", "--reason", "go live")
 
@@ -244,7 +257,7 @@ def test_show_and_resolve(cli: CLI, model_file: Path) -> None:
     text = cli("show", "models:/ctr@champion")
     assert text.code == 0
     assert "1.0.0" in text.out and "model.bin" in text.out and "auc" in text.out
-    assert sha(model_file.read_bytes()) in text.out
+    assert sha(bytes([0]) * 4096) in text.out
 
     model = cli("show", "models:/ctr", "--json").json()
     assert model["name"] == "ctr" and model["aliases"] == {"champion": 1}
@@ -255,7 +268,8 @@ def test_show_and_resolve(cli: CLI, model_file: Path) -> None:
 
 def test_alias_set_move_history_list_and_rm(cli: CLI, model_file: Path) -> None:
     """Aliases move with reasons and --expect; history lists every move newest first."""
-    for _ in range(3):
+    for n in range(3):
+        model_file.write_bytes(bytes([n]) * 4096)
         cli("register", "ctr", model_file, "--owner", "o", "--no-capture")
     run = cli("alias", "set", "ctr", "champion", "1", "--reason", "first release")
     assert run.code == 0 and "models:/ctr@champion -> 1" in run.out

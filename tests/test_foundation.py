@@ -246,10 +246,13 @@ def test_a_page_token_of_one_listing_is_refused_by_another(
 
 
 def test_semver_parts_stop_where_the_parser_stops(registry: Registry, model_file: Path) -> None:
-    top = f"1.{MAX_NUMBER}.0"
+    top = f"1.{MAX_NUMBER}.{MAX_NUMBER}"
     v = registry.register("m", [model_file], owners="o", semver=top)
     assert registry.get_version(f"models:/m/{v.semver}").number == 1
-    with pytest.raises(InvalidInput, match="--semver"):
+    with pytest.raises(InvalidInput, match=r"next PATCH would pass .*--semver"):
+        registry.register("m", [model_file])
+    model_file.write_bytes(b"retrained")
+    with pytest.raises(InvalidInput, match=r"next MINOR would pass .*--semver"):
         registry.register("m", [model_file])
     with pytest.raises(InvalidInput, match="semver"):
         registry.register("m", [model_file], semver=f"1.{MAX_NUMBER + 1}.0")

@@ -39,8 +39,9 @@ def forged(payload: Any) -> str:
 
 @pytest.fixture
 def seven(registry: Registry, model_file: Path) -> Registry:
-    """Model 'm' with versions 1..7."""
-    for _ in range(7):
+    """Model 'm' with versions 1..7, each of another file (semvers 1.0.0 .. 1.6.0)."""
+    for n in range(7):
+        model_file.write_bytes(bytes([n]) * 4096)
         registry.register("m", [model_file], owners="o", capture_environment=False)
     return registry
 

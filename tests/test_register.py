@@ -392,27 +392,65 @@ def test_lineage_training_and_notes_are_recorded(registry: Registry, model_file:
 # semver ---------------------------------------------------------------------------
 
 
-def test_first_version_is_1_0_0_and_each_next_bumps_minor(
+def _retrained(path: Path, n: int) -> Path:
+    """``path`` with other bytes: a retrained model, for the artifact-hash rule."""
+    path.write_bytes(f"weights of training run {n}".encode())
+    return path
+
+
+def test_first_version_is_1_0_0_and_each_changed_one_bumps_minor(
     registry: Registry, model_file: Path
 ) -> None:
-    """Without an explicit semver: 1.0.0, 1.1.0, 1.2.0 ... alongside numbers 1, 2, 3."""
+    """1.0.0, then MINOR for each changed file, PATCH for the same files again."""
     got = [
         (v.number, v.semver)
-        for v in (registry.register("sv", [model_file], owners="o") for _ in range(3))
+        for v in (
+            registry.register("sv", [_retrained(model_file, n)], owners="o") for n in range(3)
+        )
     ]
     assert got == [(1, "1.0.0"), (2, "1.1.0"), (3, "1.2.0")]
     assert registry.get_version("models:/sv/1.2.0").number == 3
+    again = registry.register("sv", [model_file])
+    assert (again.number, again.semver) == (4, "1.2.1")
+    evidence = again.classification
+    assert evidence is not None
+    assert (evidence.parent, evidence.bump, evidence.method) == (
+        "models:/sv/3",
+        "patch",
+        "artifacts",
+    )
+    assert evidence.artifacts_changed == ()
+    changed = registry.get_version("models:/sv/3").classification
+    assert changed is not None and changed.artifacts_changed == ("model.bin",)
+    assert "predictions were not compared" in changed.reasons[0]
 
 
 def test_explicit_semver_is_used_and_automatic_bumps_continue_from_it(
     registry: Registry, model_file: Path
 ) -> None:
-    """An explicit semver is taken; the next automatic one bumps MINOR of the highest."""
+    """An explicit semver is taken; the next automatic one bumps the highest."""
     assert registry.register("sv", [model_file], owners="o", semver="0.1.0").semver == "0.1.0"
-    assert registry.register("sv", [model_file]).semver == "0.2.0"
+    assert registry.register("sv", [_retrained(model_file, 1)]).semver == "0.2.0"
     assert registry.register("sv", [model_file], semver="0.2.1").semver == "0.2.1"
-    assert registry.register("sv", [model_file], semver="3.0.0").semver == "3.0.0"
-    assert registry.register("sv", [model_file]).semver == "3.1.0"
+    assert registry.register("sv", [_retrained(model_file, 2)], semver="3.0.0").semver == "3.0.0"
+    assert registry.register("sv", [_retrained(model_file, 3)]).semver == "3.1.0"
+    assert registry.register("sv", [model_file]).semver == "3.1.1"
+
+
+def test_an_explicit_semver_below_the_computed_bump_is_refused_with_the_reason(
+    registry: Registry, model_file: Path
+) -> None:
+    """A changed file is a MINOR change: an explicit PATCH is refused and nothing is written;
+    an explicit MAJOR is above the bump, allowed and recorded."""
+    registry.register("sv", [model_file], owners="o")
+    before = (count(registry, "versions"), count(registry, "events"))
+    with pytest.raises(InvalidInput, match=r"1\.0\.1 is less than 1\.1\.0: this is a MINOR"):
+        registry.register("sv", [_retrained(model_file, 1)], semver="1.0.1")
+    assert (count(registry, "versions"), count(registry, "events")) == before
+    v = registry.register("sv", [model_file], semver="2.0.0")
+    assert v.semver == "2.0.0"
+    assert v.classification is not None
+    assert (v.classification.computed, v.classification.explicit) == ("1.1.0", "2.0.0")
 
 
 @pytest.mark.parametrize("bad", ["2.0.0", "1.9.9", "0.0.1", "1.0", "v3.0.0", "3.0.0-rc.1"])
@@ -428,7 +466,7 @@ def test_explicit_semver_must_be_valid_and_greater_than_all_earlier(
     assert bad in str(err.value)
     assert (count(registry, "versions"), count(registry, "events")) == before
     assert registry.get_model("sv").latest_version == 2
-    nxt = registry.register("sv", [model_file])
+    nxt = registry.register("sv", [_retrained(model_file, 1)])
     assert (nxt.number, nxt.semver) == (3, "2.1.0")
 
 

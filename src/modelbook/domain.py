@@ -15,6 +15,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
 
 from .limits import Short, Text, Value
+from .semver import Classification
 
 RiskTier = Literal["low", "medium", "high"]
 RISK_TIERS: tuple[str, ...] = ("low", "medium", "high")
@@ -245,7 +246,9 @@ class Version(_Frozen):
 
     Everything but ``stage``, ``tags``, ``aliases`` (the aliases that point
     at it when it was read) and ``deprecated`` is frozen at registration; a change is a new
-    version. The value itself is read-only all the way down.
+    version. The value itself is read-only all the way down. ``classification``
+    is the evidence behind its semver (what changed since its parent); None for
+    versions registered before modelbook classified changes.
     """
 
     model: str
@@ -259,6 +262,7 @@ class Version(_Frozen):
     metrics: tuple[Metric, ...] = ()
     caveats: tuple[Text, ...] = ()
     change_summary: Text | None = None
+    classification: Classification | None = None
     created_by: Short
     created_at: datetime
     stage: Annotated[str, AfterValidator(StageName)] = StageName(Stage.STAGING.value)

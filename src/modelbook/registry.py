@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from .services.aliases import AliasService
     from .services.artifacts import ArtifactService
     from .services.audit import AuditService
+    from .services.classify import ClassifyService
     from .services.gc import GcService
     from .services.governance import GovernanceService
     from .services.loading import LoadService
@@ -138,7 +139,15 @@ class Registry(
         # The policy's service is made here, before any transaction: loading it
         # (the policy, its checks, CEL) must not happen while a model's row is locked.
         gov = self._gov
-        return RegistrationService(self.ctx, lambda conn: gov.policy(conn).graph.first)
+        return RegistrationService(
+            self.ctx, lambda conn: gov.policy(conn).graph.first, lambda: self._classifier
+        )
+
+    @functools.cached_property
+    def _classifier(self) -> ClassifyService:
+        from .services.classify import ClassifyService
+
+        return ClassifyService(self.ctx, self._loading)
 
     @functools.cached_property
     def _tags(self) -> TagService:
@@ -308,6 +317,7 @@ class Registry(
         sample_rows: int = 100,
         flavor: str | None = None,
         semver: str | None = None,
+        tolerance: float = 1e-6,
         change_summary: str | None = None,
         caveats: Sequence[str] = (),
         capture_environment: bool = True,
@@ -336,6 +346,16 @@ class Registry(
         the loader (``sklearn``, ``onnx`` ...; see :mod:`modelbook.flavors`),
         stored as the signature's ``runtime.flavor``; without it ``load``
         detects the flavor from the files.
+
+        The semver is computed from what changed since the parent (the first
+        of ``parents`` of the same model, else the latest version): MAJOR for
+        an incompatible contract change, MINOR for a compatible one or for
+        predictions on the parent's stored sample that differ by more than
+        ``tolerance`` (absolute and relative), else PATCH; without a loader or
+        a sample, a changed artifact counts as MINOR. The evidence is stored as
+        ``version.classification``. An explicit ``semver`` below the computed
+        one is refused with the reason; a higher one is recorded. See
+        docs/contracts-and-versions.md, "Semantic versions".
 
         Raises InvalidInput (a bad signature, an unreadable sample, a sample
         that does not match the signature ...), NotFound (a parent version),
@@ -369,6 +389,7 @@ class Registry(
             sample_rows=sample_rows,
             flavor=flavor,
             semver=semver,
+            tolerance=tolerance,
             change_summary=change_summary,
             caveats=caveats,
             capture_environment=capture_environment,

@@ -181,7 +181,8 @@ class ScanRecord(_Frozen):
     Attributes:
         scanner, verdict, files: the :class:`ScanReport`.
         allowed_unsafe: an unsafe file was loaded anyway, as the actor asked.
-        purpose: ``load``, ``smoke`` or ``scan``: what the scan was for.
+        purpose: ``load``, ``smoke``, ``scan`` or ``classify`` (semver classification):
+            what the scan was for.
         actor, at: who scanned, and when.
     """
 

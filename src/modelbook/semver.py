@@ -1,8 +1,12 @@
 """The semantic version rule of a model's versions, written once.
 
-The first version of a model is ``1.0.0``; each next one bumps MINOR unless an
-explicit semver is given, which must be greater than every earlier semver of
-the model (the newest version always carries the highest). Versions are plain
+The first version of a model is ``1.0.0``. Each next one bumps the part that
+:func:`classify` picks from the evidence of what changed since its parent
+(MAJOR for an incompatible contract change, MINOR for a compatible contract
+change or changed predictions, PATCH for neither), applied to the model's
+highest semver so that the newest version always carries the highest. An
+explicit semver must be greater than every earlier semver of the model and at
+least the computed one. Versions are plain
 ``MAJOR.MINOR.PATCH`` (no pre-release or build part, see semver.org 2.0.0 §2),
 each part at most :data:`modelbook.limits.MAX_NUMBER`, so that every semver
 modelbook writes is one its URI parser accepts.
@@ -10,10 +14,14 @@ modelbook writes is one its URI parser accepts.
 
 from __future__ import annotations
 
+import enum
 import re
+from collections.abc import Sequence
 
 import semver as _semver
+from pydantic import BaseModel, ConfigDict
 
+from .contract_diff import ContractDiff
 from .errors import InvalidInput
 from .limits import MAX_NUMBER
 
@@ -44,14 +52,58 @@ def text(parts: tuple[int, int, int]) -> str:
     return str(_semver.Version(*parts))
 
 
-def next_semver(model: str, highest: str | None, explicit: str | None = None) -> str:
+class Bump(enum.StrEnum):
+    """Which part of the semver a new version bumps."""
+
+    PATCH = "patch"
+    MINOR = "minor"
+    MAJOR = "major"
+
+
+def bumped(highest: str, bump: Bump) -> str:
+    """``highest`` with one part bumped and the parts after it reset: 1.4.2 MINOR is 1.5.0."""
+    v = _semver.Version(*parse(highest))
+    if bump is Bump.MAJOR:
+        return str(v.bump_major())
+    if bump is Bump.MINOR:
+        return str(v.bump_minor())
+    return str(v.bump_patch())
+
+
+def bumped_within(highest: str, bump: Bump) -> str | None:
+    """:func:`bumped`, or None when a part would pass the largest a URI can name."""
+    value = bumped(highest, bump)
+    return value if max(_parts(value)) <= MAX_NUMBER else None
+
+
+def _parts(value: str) -> tuple[int, int, int]:
+    v = _semver.Version.parse(value)
+    return v.major, v.minor, v.patch
+
+
+def next_semver(
+    model: str,
+    highest: str | None,
+    explicit: str | None = None,
+    bump: Bump = Bump.MINOR,
+    why: str = "",
+) -> str:
     """The semver of a model's next version.
 
     ``highest`` is the semver of the model's newest version (None when it has
-    none). ``explicit`` is the semver the registrant asked for. Raises
-    :class:`InvalidInput` when ``explicit`` is not greater than ``highest``,
-    or when bumping MINOR would pass the largest part a URI can name.
+    none). ``bump`` is the part the change calls for (see :func:`classify`)
+    and ``why`` its reason, quoted when an explicit semver is refused.
+    ``explicit`` is the semver the registrant asked for: it must be greater
+    than ``highest`` and at least the computed one (a higher one is allowed,
+    and recorded as such by the caller). Raises :class:`InvalidInput` when it
+    is not, or when the bump would pass the largest part a URI can name.
     """
+    computed = None if highest is None else bumped_within(highest, bump)
+    if highest is not None and computed is None and explicit is None:
+        raise InvalidInput(
+            f"model {model!r} is at {highest}: the next {bump.value.upper()} would "
+            f"pass {MAX_NUMBER}; give an explicit semver with a higher part (--semver)"
+        )
     if explicit is not None:
         wanted = _semver.Version(*parse(explicit))
         if highest is not None and wanted <= _semver.Version(*parse(highest)):
@@ -59,13 +111,105 @@ def next_semver(model: str, highest: str | None, explicit: str | None = None) ->
                 f"semver {explicit} must be greater than {highest}, "
                 f"the highest semver of model {model!r}"
             )
+        if computed is not None and wanted < _semver.Version.parse(computed):
+            raise InvalidInput(
+                f"semver {explicit} is less than {computed}: this is a "
+                f"{bump.value.upper()} change{f' ({why})' if why else ''}; "
+                f"give {computed} or higher, or leave out the semver"
+            )
         return str(wanted)
-    if highest is None:
-        return FIRST
-    bumped = _semver.Version(*parse(highest)).bump_minor()
-    if bumped.minor > MAX_NUMBER:
-        raise InvalidInput(
-            f"model {model!r} is at {highest}: the next MINOR would pass {MAX_NUMBER}; "
-            "give an explicit semver with a higher MAJOR (--semver)"
+    return computed or FIRST
+
+
+class PredictionCheck(BaseModel):
+    """Predictions of the parent and of the new version on the parent's stored sample.
+
+    Attributes:
+        compared: whether both models were loaded and called; when False,
+            ``message`` says why and the classification fell back to the
+            contract and the artifacts' hashes.
+        rows: rows of the sample predicted on.
+        changed: rows whose outputs differ beyond the tolerance.
+        tolerance: the absolute and relative tolerance of numeric outputs.
+        message: what was done, in one sentence.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    compared: bool
+    rows: int = 0
+    changed: int = 0
+    tolerance: float = 0.0
+    message: str = ""
+
+
+class Classification(BaseModel):
+    """The evidence behind a version's semver, stored with the version.
+
+    Attributes:
+        parent: the version compared with (``models:/NAME/N``); None for a
+            model's first version.
+        bump: the part the evidence calls for.
+        computed: the semver that bump gives (the model's highest semver, bumped).
+        explicit: the semver the registrant gave instead, when one was given.
+        method: ``first`` (nothing to compare), ``predictions`` (the contract
+            and the predictions on the parent's sample) or ``artifacts`` (the
+            contract and the artifacts' hashes: no loader, no sample, or the
+            models could not both be called).
+        contract: every contract change from the parent (empty when none, or
+            when neither version has a signature).
+        predictions: the prediction comparison, when one was tried.
+        artifacts_changed: artifact paths added, removed or changed.
+        reasons: why ``bump``, one sentence each.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    parent: str | None = None
+    bump: Bump | None = None
+    computed: str
+    explicit: str | None = None
+    method: str
+    contract: ContractDiff = ContractDiff()
+    predictions: PredictionCheck | None = None
+    artifacts_changed: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = ()
+
+
+def classify(
+    contract: ContractDiff,
+    predictions: PredictionCheck | None,
+    artifacts_changed: Sequence[str],
+) -> tuple[Bump, tuple[str, ...]]:
+    """The part a new version bumps, and why (the versioning rules of
+    docs/contracts-and-versions.md).
+
+    - MAJOR: an incompatible contract change (a contract the parent had and
+      the new version lacks is one);
+    - MINOR: a compatible contract change; predictions that differ on the
+      parent's sample; or, when predictions could not be compared, any
+      changed artifact;
+    - PATCH: the same contract, and predictions equal within the tolerance
+      (or, without a comparison, the same artifacts).
+    """
+    if contract.incompatible:
+        return Bump.MAJOR, tuple(f"incompatible: {c.detail}" for c in contract.incompatible)
+    reasons = tuple(f"compatible: {c.detail}" for c in contract.changes)
+    if predictions is not None and predictions.compared:
+        if predictions.changed:
+            reasons += (
+                f"predictions changed on {predictions.changed} of {predictions.rows} sample rows",
+            )
+        else:
+            same = f"predictions equal on all {predictions.rows} sample rows"
+            return (Bump.MINOR, (*reasons, same)) if reasons else (Bump.PATCH, (same,))
+    elif artifacts_changed:
+        reasons += (
+            "artifacts changed ("
+            + ", ".join(artifacts_changed[:5])
+            + (", ..." if len(artifacts_changed) > 5 else "")
+            + ") and predictions were not compared",
         )
-    return str(bumped)
+    if reasons:
+        return Bump.MINOR, reasons
+    return Bump.PATCH, ("the same contract and the same artifacts",)

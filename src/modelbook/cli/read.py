@@ -12,6 +12,7 @@ import typer
 
 from .app import JsonOpt, LimitOpt, PageTokenOpt, app, open_registry
 from .render import (
+    change_lines,
     emit_json,
     fmt_time,
     heading,
@@ -110,6 +111,8 @@ def _show_version(v: Version) -> None:
         line("aliases: " + safe(", ".join(v.aliases)))
     if v.change_summary:
         line(f"note: {safe(v.change_summary)}")
+    for text in change_lines(v):
+        line(safe(text))
     table(
         ("path", "size", "sha256"),
         ((a.path, str(a.size), a.sha256) for a in v.artifacts),

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from .app import JsonOpt, app, open_registry
-from .render import emit_json, line, progress, safe, version_json
+from .render import change_lines, emit_json, line, progress, safe, version_json
 
 if TYPE_CHECKING:
     from ..domain import Model
@@ -45,7 +45,14 @@ def register(
     duration_seconds: Annotated[
         float | None, typer.Option(metavar="SECONDS", help="How long training took.")
     ] = None,
-    semver: Annotated[str | None, typer.Option(help="Explicit MAJOR.MINOR.PATCH.")] = None,
+    semver: Annotated[
+        str | None,
+        typer.Option(help="Explicit MAJOR.MINOR.PATCH, at least the computed one."),
+    ] = None,
+    tolerance: Annotated[
+        float,
+        typer.Option(help="Predictions closer than this (absolute and relative) are equal."),
+    ] = 1e-6,
     note: Annotated[str | None, typer.Option(help="Change summary.")] = None,
     caveat: Annotated[list[str], typer.Option(help="Known caveat.")] = [],  # noqa: B006
     image_digest: Annotated[str | None, typer.Option(help="Container image digest.")] = None,
@@ -113,6 +120,7 @@ def register(
             hardware=hardware,
             duration_seconds=duration_seconds,
             semver=semver,
+            tolerance=tolerance,
             change_summary=note,
             caveats=caveat,
             environment={"image_digest": image_digest} if image_digest else None,
@@ -136,6 +144,8 @@ def register(
             f"registered {safe(version.uri)} (semver {safe(version.semver)}, "
             f"{len(version.artifacts)} files, {version.size} bytes)"
         )
+        for text in change_lines(version):
+            line(safe(text))
 
 
 def _say_what_was_not_applied(

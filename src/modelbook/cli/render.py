@@ -82,6 +82,19 @@ def version_json(version: Version) -> dict[str, Any]:
     return {"uri": version.uri, "name": version.model, **version.model_dump(mode="json")}
 
 
+def change_lines(version: Version) -> list[str]:
+    """Why the version has its semver: the bump, the parent and each reason."""
+    c = version.classification
+    if c is None or c.parent is None or c.bump is None:
+        return []
+    head = f"{c.bump.value.upper()} change from {c.parent}"
+    if c.explicit is not None:
+        head += f" (computed {c.computed}; {c.explicit} given)"
+    return [head + ":", *(f"  {r}" for r in c.reasons)] + (
+        [] if c.predictions is None or c.predictions.compared else [f"  {c.predictions.message}"]
+    )
+
+
 def fmt_time(at: datetime) -> str:
     """A timestamp as ISO 8601 in UTC to the second, e.g. ``2026-11-30T12:00:00Z``."""
     if at.tzinfo is not None:

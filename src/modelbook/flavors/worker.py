@@ -1,7 +1,8 @@
 """The smoke test's subprocess: load a staged model under limits, predict on its sample.
 
 Run as ``python -m modelbook.flavors.worker REQUEST.json`` by
-:mod:`modelbook.services.smoke`. The request names the staged folder, the
+:mod:`modelbook.services.smoke` (and, with ``"mode": "compare"``, by semver
+classification: :func:`modelbook.flavors.compare.run`). The request names the staged folder, the
 model file, the flavor, the signature and the limits; the outcome is written
 as JSON to the request's ``result`` path. The address-space limit
 (``RLIMIT_AS``) and the CPU-time limit (``RLIMIT_CPU``) are set before
@@ -81,7 +82,12 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
 def main() -> None:
     request = json.loads(Path(sys.argv[1]).read_text())
     _limit(int(request["memory_mb"]), float(request["timeout_s"]))
-    outcome = run(request)
+    if request.get("mode") == "compare":
+        from .compare import run as compare
+
+        outcome = compare(request)
+    else:
+        outcome = run(request)
     Path(request["result"]).write_text(json.dumps(outcome))
 
 

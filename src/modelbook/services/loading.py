@@ -16,7 +16,7 @@ import shutil
 import tempfile
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 
 from .. import capture, drift, flavors, safety, unpickling, uris
 from ..contract import Signature, as_signature
-from ..domain import Version
+from ..domain import Artifact, Version
 from ..errors import InvalidInput, ModelbookError, UnsafeArtifact
 from ..flavors import Flavor, Predictor
 from ..safety import ScanRecord, ScanReport
@@ -41,9 +41,12 @@ _HEAD = 16
 
 @dataclass
 class Staged:
-    """A version's files in a private folder, its flavor and model file, and their scan."""
+    """A version's files in a private folder, its flavor and model file, and their scan.
 
-    version: Version
+    ``uri`` names the version (or, for files not yet registered, what they are).
+    """
+
+    uri: str
     signature: Signature | None
     flavor: Flavor
     path: str
@@ -93,11 +96,39 @@ class LoadService:
         without ``allow_unsafe``; pickles turned off).
         """
         version = self.versions.get(uri)
-        sig = as_signature(version.contract)
+
+        def record(report: ScanReport) -> None:
+            self._record(version, report, actor=actor, allowed=allow_unsafe, purpose=purpose)
+
+        return self.stage_files(
+            version.uri,
+            version.artifacts,
+            as_signature(version.contract),
+            flavor=flavor,
+            allow_unsafe=allow_unsafe,
+            record=record,
+        )
+
+    def stage_files(
+        self,
+        label: str,
+        artifacts: Sequence[Artifact],
+        sig: Signature | None,
+        *,
+        flavor: str | None = None,
+        allow_unsafe: bool = False,
+        record: Callable[[ScanReport], None] | None = None,
+    ) -> Staged:
+        """:meth:`stage` for files that need not belong to a registered version yet.
+
+        ``label`` names them in messages (a version's URI); ``record`` is
+        given the scan of a pickle-based model file before it is judged.
+        Raises as :meth:`stage` does.
+        """
         folder = Path(tempfile.mkdtemp(prefix="modelbook-load-"))
         try:
             heads = []
-            for a in version.artifacts:
+            for a in artifacts:
                 dest = folder / a.path
                 self.ctx.blobs.copy_to(a.sha256, a.size, dest)
                 with dest.open("rb") as f:
@@ -111,18 +142,19 @@ class LoadService:
             if found.pickled:
                 safety.require_pickles_allowed([path])
                 report = safety.scan([(path, (folder / path).read_bytes())])
-                self._record(version, report, actor=actor, allowed=allow_unsafe, purpose=purpose)
-                safety.refuse_if_unsafe(report, f"loading {version.uri}", allow_unsafe=allow_unsafe)
+                if record is not None:
+                    record(report)
+                safety.refuse_if_unsafe(report, f"loading {label}", allow_unsafe=allow_unsafe)
                 unread = [f.path for f in report.files if not f.complete]
                 if unread and found.name not in unpickling.CHECKED_FLAVORS and not allow_unsafe:
                     # The scan stopped early and nothing else checks the rest of the stream.
                     raise UnsafeArtifact(
-                        f"loading {version.uri} refused: the scan could not read all of "
+                        f"loading {label} refused: the scan could not read all of "
                         f"{', '.join(unread)}, and the {found.name} flavor unpickles whatever "
                         "it names; if you trust its source, pass allow_unsafe=True "
                         "(--allow-unsafe), which is recorded"
                     )
-            return Staged(version, sig, found, path, folder, report)
+            return Staged(label, sig, found, path, folder, report)
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
@@ -155,9 +187,9 @@ class LoadService:
         try:
             start = time.perf_counter()
             with unpickling.unrestricted(allow_unsafe):
-                model = load_model(staged.flavor, staged.file, staged.version.uri, staged.path)
+                model = load_model(staged.flavor, staged.file, staged.uri, staged.path)
             return Predictor(
-                uri=staged.version.uri,
+                uri=staged.uri,
                 signature=staged.signature,
                 flavor=staged.flavor,
                 path=staged.path,

@@ -37,12 +37,15 @@ from ..domain import (
 )
 from ..errors import InvalidInput, NotFound
 from ..events import RegisteredState
+from ..flavors.compare import DEFAULT_TOLERANCE
+from ..semver import Classification
 from ..store import models as model_rows
 from ..store import versions as version_rows
 from ..store.rows import dumps, to_dt
 from . import audit as log
 from . import contracts
 from .base import Context, model_row
+from .classify import ClassifyService, check_tolerance
 from .models import insert_model, model_values
 
 Progress = files.Progress
@@ -114,6 +117,7 @@ class Draft:
     lineage: tuple[tuple[str, str, str], ...]
     doc: dict[str, Any]
     contract: contracts.Prepared
+    tolerance: float
 
 
 def _default_first_stage(conn: Connection) -> str:
@@ -122,13 +126,34 @@ def _default_first_stage(conn: Connection) -> str:
 
 class RegistrationService:
     """Registration; ``first_stage(conn)`` names the stage a new version enters (the
-    policy's first, read inside the registration's transaction)."""
+    policy's first, read inside the registration's transaction); ``classifier``
+    gathers the evidence of a new version's semver (made on first use)."""
 
     def __init__(
-        self, ctx: Context, first_stage: Callable[[Connection], str] = _default_first_stage
+        self,
+        ctx: Context,
+        first_stage: Callable[[Connection], str] = _default_first_stage,
+        classifier: Callable[[], ClassifyService] | None = None,
     ) -> None:
         self.ctx = ctx
         self.first_stage = first_stage
+        self._classifier = classifier
+
+    def _classify(self, draft: Draft, manifest: list[Artifact], actor: str) -> Classification:
+        """What changed since the parent, before the transaction (it may load both models)."""
+        if draft.new_model is not None or self._classifier is None:
+            return Classification(
+                computed=semver_rule.FIRST, method="first", reasons=("the first version",)
+            )
+        classifier = self._classifier()
+        return classifier.classify(
+            classifier.parent(draft.name, draft.parents),
+            draft.contract.doc,
+            manifest,
+            actor=actor,
+            tolerance=draft.tolerance,
+            first=semver_rule.FIRST,
+        )
 
     # the local helper --------------------------------------------------------
 
@@ -234,6 +259,7 @@ class RegistrationService:
         sample_rows: int = samples.DEFAULT_ROWS,
         flavor: str | None = None,
         semver: str | None = None,
+        tolerance: float = DEFAULT_TOLERANCE,
         change_summary: str | None = None,
         caveats: Sequence[str] = (),
         capture_environment: bool = True,
@@ -244,6 +270,7 @@ class RegistrationService:
         tag_map = validation.indexed_tags(tags)
         param_map = validation.indexed_tags(params, "param")
         explicit = None if semver is None else semver_rule.text(semver_rule.parse(semver))
+        tolerance = check_tolerance(tolerance)
         prepared = contracts.prepare(
             signature=signature,
             sample=sample,
@@ -330,7 +357,12 @@ class RegistrationService:
                     f"model {name!r} is {existing.risk_tier!r} risk; a registration cannot "
                     f"make it {risk_tier!r} (leave out --risk)"
                 )
-            semver_rule.next_semver(name, model_rows.highest_semver(existing), explicit)
+            if explicit is not None:
+                # Early, before any file is stored: against the least bump; the
+                # evidence of what changed decides in the transaction.
+                semver_rule.next_semver(
+                    name, model_rows.highest_semver(existing), explicit, semver_rule.Bump.PATCH
+                )
         doc = {
             "contract": prepared.doc,
             "lineage": lineage.model_dump(mode="json"),
@@ -352,11 +384,14 @@ class RegistrationService:
             lineage=tuple(rows),
             doc=doc,
             contract=prepared,
+            tolerance=tolerance,
         )
 
     def _commit(self, draft: Draft, manifest: list[Artifact], *, actor: str) -> Version:
         """Write the version, its rows and its event in one transaction."""
         name = draft.name
+        change = self._classify(draft, manifest, actor)
+        why = "; ".join(change.reasons)
         now = self.ctx.clock()
         doc = {"artifacts": [a.model_dump() for a in manifest], **draft.doc}
         with self.ctx.db.write() as conn:
@@ -369,9 +404,21 @@ class RegistrationService:
             number = int(model.last_number) + 1
             if number > limits.MAX_NUMBER:
                 raise InvalidInput(f"model {name!r} has reached {limits.MAX_NUMBER} versions")
-            semver_text = semver_rule.next_semver(
-                name, model_rows.highest_semver(model), draft.explicit_semver
+            highest = model_rows.highest_semver(model)
+            bump = change.bump or semver_rule.Bump.MINOR
+            semver_text = semver_rule.next_semver(name, highest, draft.explicit_semver, bump, why)
+            computed = (
+                semver_rule.FIRST
+                if highest is None
+                else semver_rule.bumped_within(highest, bump) or semver_text
             )
+            doc["classification"] = change.model_copy(
+                update={
+                    "computed": computed,
+                    "bump": change.bump if highest is not None else None,
+                    "explicit": draft.explicit_semver,
+                }
+            ).model_dump(mode="json")
             missing = set(draft.parents) - version_rows.existing(conn, draft.parents)
             if missing:
                 raise NotFound(
