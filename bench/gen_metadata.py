@@ -62,7 +62,10 @@ from modelbook.domain import (  # noqa: E402
     Lineage,
     Training,
 )
+from modelbook.flavors.compare import DEFAULT_TOLERANCE  # noqa: E402
+from modelbook.semver import PredictionCheck  # noqa: E402
 from modelbook.services.audit import subject_of  # noqa: E402
+from modelbook.services.classify import contract_changes  # noqa: E402
 from modelbook.store import models as model_rows  # noqa: E402
 from modelbook.store import schema as t  # noqa: E402
 from modelbook.store.events import EVENT_COLUMNS  # noqa: E402
@@ -157,6 +160,7 @@ def load(reg: Registry, uri: str, cat: Catalogue, work: Path, log: Any = print) 
         (_, [(max_id,)]) = db.query("SELECT max(id) FROM versions")
         next_id = int(max_id or 0) + 1
         highest: dict[int, str | None] = {}
+        last_artifact: dict[int, int] = {}
         rows = _Rows()
         tpl = _Templates(cat)
         manifests = {
@@ -171,11 +175,15 @@ def load(reg: Registry, uri: str, cat: Catalogue, work: Path, log: Any = print) 
             spec = cat.version(g)
             m = cat.models[spec.model]
             model_id = model_ids[m.name]
-            semver = tpl.semvers[spec.number - 1]
+            changed = last_artifact.get(spec.model) != spec.artifact
+            semver, classification = tpl.classify(
+                m.name, spec.number, highest.get(spec.model), changed
+            )
             highest[spec.model] = semver
+            last_artifact[spec.model] = spec.artifact
             artifacts, manifest_sha = manifests[spec.artifact]
             vid = next_id + g
-            _version_rows(rows, tpl, spec, model_id, vid, semver, stage, artifacts)
+            _version_rows(rows, tpl, spec, model_id, vid, semver, classification, stage, artifacts)
             seq, prev = heads[m.name]
             fields = {
                 "chain": f"model:{m.name}",
@@ -265,10 +273,50 @@ class _Templates:
         self.environment = Environment().model_dump(mode="json")
         # Each metric key once: its name, split and slice as validation reads them.
         self.metrics: dict[str, Any] = {}
-        self.semvers = [semver_rule.next_semver("m", None)]
-        for _ in range(max(cat.counts)):
-            self.semvers.append(semver_rule.next_semver("m", self.semvers[-1]))
-        self.semver_parts = [semver_rule.parse(v) for v in self.semvers]
+        # The semver classification of a version whose artifact changed since its parent,
+        # and of one whose artifact did not (no contract, no sample: no predictions).
+        self.classes: dict[bool, dict[str, Any]] = {}
+        diff = contract_changes(None, None)
+        for changed in (False, True):
+            paths = (ARTIFACT_NAME,) if changed else ()
+            predictions = None
+            if changed:
+                predictions = PredictionCheck(
+                    compared=False, tolerance=DEFAULT_TOLERANCE, message="PARENT"
+                )
+            bump, reasons = semver_rule.classify(diff, predictions, paths)
+            self.classes[changed] = semver_rule.Classification(
+                parent="PARENT",
+                bump=bump,
+                computed=semver_rule.FIRST,
+                method="artifacts",
+                contract=diff,
+                predictions=predictions,
+                artifacts_changed=paths,
+                reasons=reasons,
+            ).model_dump(mode="json")
+        self.first = semver_rule.Classification(
+            computed=semver_rule.FIRST, method="first", reasons=("the first version",)
+        ).model_dump(mode="json")
+
+    def classify(
+        self, model: str, number: int, highest: str | None, changed: bool
+    ) -> tuple[str, dict[str, Any]]:
+        """(semver, stored classification) of a version, as registration computes them
+        for a version compared with its parent, the model's previous version."""
+        if highest is None:
+            return semver_rule.FIRST, self.first
+        cls = dict(self.classes[changed])
+        parent = f"models:/{model}/{number - 1}"
+        bump = semver_rule.Bump(cls["bump"])
+        why = "; ".join(cls["reasons"])
+        semver = semver_rule.next_semver(model, highest, None, bump, why)
+        cls["parent"] = parent
+        cls["computed"] = semver_rule.bumped_within(highest, bump) or semver
+        if changed:
+            message = f"{parent} has no stored input sample to predict on"
+            cls["predictions"] = dict(cls["predictions"], message=message)
+        return semver, cls
 
     def metric(self, key: str, value: float) -> tuple[dict[str, Any], dict[str, Any]]:
         """(document entry, ``metrics`` row values) of one metric."""
@@ -290,6 +338,7 @@ def _version_rows(
     model_id: int,
     vid: int,
     semver: str,
+    classification: dict[str, Any],
     stage: str,
     artifacts: list[dict[str, Any]],
 ) -> None:
@@ -327,8 +376,9 @@ def _version_rows(
         "metrics": [entry for entry, _ in metrics],
         "caveats": [],
         "change_summary": None,
+        "classification": classification,
     }
-    major, minor, patch = tpl.semver_parts[spec.number - 1]
+    major, minor, patch = semver_rule.parse(semver)
     rows.add(
         "versions",
         {
