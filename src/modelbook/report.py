@@ -381,7 +381,7 @@ def build_report(inputs: ReportInputs) -> Report:
                 ),
                 ("pipeline run", lineage.run_id),
                 ("experiment", lineage.experiment_id),
-                ("parents", ", ".join(lineage.parents)),
+                ("parents", ", ".join(lineage.parents) or "none"),
             ]
         ),
         data=tuple(

@@ -87,7 +87,7 @@ def identity_rows(v: Version, model: Model) -> tuple[Row, ...]:
             ("version", v.number),
             ("semver", v.semver),
             ("stage", v.stage + (" (deprecated)" if v.deprecated else "")),
-            ("aliases", ", ".join(v.aliases)),
+            ("aliases", ", ".join(v.aliases) or "none"),
             ("owners", ", ".join(model.owners)),
             ("task", model.task),
             ("risk tier", model.risk_tier),

@@ -1,0 +1,203 @@
+"""The metadata checklist (pure) and the policy's ``[doctor] required`` table."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from modelbook import InvalidInput, Registry
+from modelbook.annotations import AlertRule, Approval, Watch
+from modelbook.checks.metric import parse_rule
+from modelbook.completeness import DEFAULT_REQUIRED, FIELDS, SECTIONS, Facts, assess
+from modelbook.domain import (
+    Artifact,
+    CodeRef,
+    DataRef,
+    Environment,
+    FeatureSetRef,
+    Lineage,
+    LockfileRef,
+    Metric,
+    Model,
+    Training,
+    Version,
+)
+from modelbook.policy import default_policy, load_policy
+
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+MODEL = Model(name="ctr", owners=("mlops@company",), created_at=NOW, created_by="ana")
+FILE = Artifact(path="model.onnx", size=10, sha256="ab" * 32)
+SIGNATURE = {
+    "inputs": {"kind": "dataframe", "fields": [{"name": "age", "dtype": "int64"}]},
+    "outputs": {"kind": "ndarray", "fields": [{"name": "score", "dtype": "float32"}]},
+}
+
+
+def version(**fields: object) -> Version:
+    base: dict[str, object] = {
+        "model": "ctr",
+        "number": 1,
+        "semver": "1.0.0",
+        "artifacts": (FILE,),
+        "created_by": "ana",
+        "created_at": NOW,
+    }
+    return Version.model_validate({**base, **fields})
+
+
+RICH = version(
+    contract=SIGNATURE,
+    lineage=Lineage(
+        code=CodeRef(repo="git@example:ml/ctr.git", commit="abc123"),
+        data=(DataRef(snapshot="ds_2025_10_01", sha256="9f" * 32, window="2025-09/2025-10"),),
+        features=FeatureSetRef(name="feats", version="v7"),
+        run_id="run-1",
+    ),
+    training=Training(params={"lr": "0.01"}, seed=42, hardware="A10G", duration_seconds=60),
+    environment=Environment(
+        frameworks={"onnxruntime": "1.17"},
+        image_digest="sha256:" + "cd" * 32,
+        lockfile=LockfileRef(path="uv.lock", sha256="ef" * 32),
+    ),
+    metrics=(Metric(name="auc", value=0.87, split="val"),),
+    caveats=("weak on apac",),
+    change_summary="Added user_age feature",
+)
+APPROVAL = Approval(actor="ml_lead", roles=("reviewer",), at=NOW)
+WATCH = Watch(job="mon-1", alerts=(AlertRule(name="p99_ms", op=">", value=250),), actor="a", at=NOW)
+
+
+def test_the_checklist_has_the_guides_ten_sections() -> None:
+    assert list(SECTIONS) == [
+        "identity",
+        "code",
+        "data",
+        "training",
+        "artifacts",
+        "environment",
+        "metrics",
+        "approvals",
+        "online",
+        "change",
+    ]
+    assert {f.split(".")[0] for f in FIELDS} == set(SECTIONS)
+
+
+def test_a_rich_version_answers_every_field() -> None:
+    result = assess(
+        Facts(
+            version=RICH,
+            model=MODEL,
+            approvals=(APPROVAL,),
+            watches=(WATCH,),
+            thresholds=(parse_rule("auc@val >= 0.85"),),
+        )
+    )
+    assert result.missing == ()
+    assert result.score == 1.0 and result.percent == 100
+    assert result.present == result.total == len(FIELDS)
+
+
+def test_a_bare_version_answers_identity_and_files_only() -> None:
+    result = assess(Facts(version=version(), model=MODEL))
+    assert result.present == 5 and result.percent == 17
+    assert result.missing == tuple(
+        name for name in FIELDS if name.split(".")[0] != "identity" and name != "artifacts.files"
+    )
+    by_key = {s.key: s for s in result.sections}
+    assert (by_key["identity"].present, by_key["identity"].total) == (4, 4)
+    assert (by_key["code"].present, by_key["code"].total) == (0, 3)
+    assert [f.name for f in by_key["online"].missing] == ["online.monitoring_job", "online.alerts"]
+    # every absent field says how to provide it
+    assert all(f.hint for s in result.sections for f in s.missing)
+    assert result.missing_of(DEFAULT_REQUIRED) == (
+        "code.commit",
+        "data.snapshot",
+        "metrics.offline",
+        "approvals.review",
+    )
+
+
+def test_thresholds_count_only_when_they_name_a_metric_the_version_carries() -> None:
+    def has_threshold(rule: str) -> bool:
+        facts = Facts(version=RICH, model=MODEL, thresholds=(parse_rule(rule),))
+        return "metrics.thresholds" not in assess(facts).missing
+
+    assert has_threshold("auc@val >= 0.8")
+    assert has_threshold("auc@val{*} >= 0.8")
+    assert not has_threshold("auc@test >= 0.8")
+    assert not has_threshold("recall@val >= 0.8")
+
+
+def test_a_metric_without_its_split_and_a_dirty_feature_ref_are_gaps() -> None:
+    v = version(
+        metrics=(Metric(name="auc", value=0.9, split="val"), Metric(name="loss", value=0.3)),
+        lineage=Lineage(features=FeatureSetRef(name="feats")),
+    )
+    missing = assess(Facts(version=v, model=MODEL)).missing
+    assert "metrics.split" in missing and "metrics.offline" not in missing
+    assert "data.features_version" in missing
+
+
+def test_risk_notes_come_from_caveats_or_a_review_comment() -> None:
+    commented = Approval(actor="lead", comment="PII reviewed, low risk", at=NOW)
+    assert "approvals.risk_notes" in assess(Facts(version=version(), model=MODEL)).missing
+    with_comment = assess(Facts(version=version(), model=MODEL, approvals=(commented,)))
+    assert "approvals.risk_notes" not in with_comment.missing
+    assert "approvals.risk_notes" not in assess(Facts(version=RICH, model=MODEL)).missing
+
+
+# the policy's [doctor] table ------------------------------------------------------
+
+TIERS = "\n[tiers.low]\n[tiers.medium]\n[tiers.high]\n"
+
+
+def test_the_default_policy_requires_the_default_fields() -> None:
+    assert default_policy().required_fields == DEFAULT_REQUIRED
+    assert load_policy(TIERS, source="p.toml").required_fields == DEFAULT_REQUIRED
+    text = "[doctor]\nrequired = []\n" + TIERS
+    assert load_policy(text, source="p.toml").required_fields == ()
+
+
+def test_an_unknown_required_field_is_refused_on_its_line() -> None:
+    text = '[doctor]\nrequired = [\n  "code.commit",\n  "code.comit",\n]\n' + TIERS
+    with pytest.raises(InvalidInput) as err:
+        load_policy(text, source="p.toml")
+    assert err.value.message.startswith(
+        "p.toml line 4: doctor.required[1]: unknown checklist field 'code.comit' (known: "
+    )
+    assert err.value.message.endswith("did you mean 'code.commit'?")
+
+
+def test_an_unknown_key_and_a_wrong_type_in_doctor_are_refused() -> None:
+    with pytest.raises(
+        InvalidInput, match=r"p.toml line 2: unknown key 'requird' \(known: required\)"
+    ):
+        load_policy("[doctor]\nrequird = []\n" + TIERS, source="p.toml")
+    with pytest.raises(InvalidInput, match=r"p\.toml line 2: doctor\.required"):
+        load_policy('[doctor]\nrequired = "code.commit"\n' + TIERS, source="p.toml")
+
+
+def test_yaml_policies_name_the_line_too() -> None:
+    text = (
+        "tiers: {low: {}, medium: {}, high: {}}\n"
+        "doctor:\n  required:\n    - data.snapshot\n    - data.snapsht\n"
+    )
+    with pytest.raises(
+        InvalidInput, match=r"p\.yaml line 5: doctor\.required\[1\]: unknown checklist"
+    ):
+        load_policy(text, source="p.yaml")
+    ok = text.replace("data.snapsht", "data.window")
+    assert load_policy(ok, source="p.yaml").required_fields == ("data.snapshot", "data.window")
+
+
+def test_set_policy_refuses_a_bad_doctor_table_and_keeps_the_old_policy(
+    registry: Registry,
+) -> None:
+    before = registry.policy()
+    with pytest.raises(InvalidInput, match="unknown checklist field 'owners'"):
+        registry.set_policy('[doctor]\nrequired = ["owners"]\n' + TIERS, source="p.toml")
+    assert registry.policy() == before
+    registry.set_policy('[doctor]\nrequired = ["change.summary"]\n' + TIERS, source="p.toml")
+    assert registry.doctor().required == ("change.summary",)
