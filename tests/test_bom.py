@@ -74,8 +74,8 @@ def test_bom_passes_the_schema_and_says_what_the_registry_holds(
     assert doc["bomFormat"] == "CycloneDX" and doc["specVersion"] == "1.6"
     model = doc["metadata"]["component"]
     assert model["type"] == "machine-learning-model"
-    assert (model["name"], model["version"]) == ("churn", "1.0.1")
-    assert model["bom-ref"] == model["purl"] == "pkg:generic/modelbook/churn@1.0.1"
+    assert (model["name"], model["version"]) == ("churn", v.semver)
+    assert model["bom-ref"] == model["purl"] == f"pkg:generic/modelbook/churn@{v.semver}"
     assert sorted(a["name"] for a in model["authors"]) == ["ana", "risk-team@example.com"]
     card = model["modelCard"]
     assert card["modelParameters"]["task"] == "binary-classification"
@@ -102,14 +102,14 @@ def test_bom_passes_the_schema_and_says_what_the_registry_holds(
             "bom-ref": "models:/churn/1",
             "name": "churn",
             "type": "machine-learning-model",
-            "version": "1.0.0",
+            "version": registry.get_version("churn/1").semver,
         }
     ]
     by_ref = {c["bom-ref"]: c for c in doc["components"]}
     # Artifacts: the hashes of the stored bytes, read back through the registry.
     for artifact in v.artifacts:
         stored = registry.read_artifact(v.uri, artifact.path)
-        component = by_ref[f"pkg:generic/modelbook/churn@1.0.1#{artifact.path}"]
+        component = by_ref[f"pkg:generic/modelbook/churn@{v.semver}#{artifact.path}"]
         assert component["type"] == "file"
         assert component["hashes"] == [
             {"alg": "SHA-256", "content": hashlib.sha256(stored).hexdigest()}
