@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,7 +129,11 @@ def _register(registry: Registry, root: Path, number: int, auc: float, apac: flo
 
 
 @pytest.fixture
-def built(registry: Registry, tmp_path: Path) -> Iterator[Built]:
+def built(registry: Registry, tmp_path: Path) -> Built:
+    return build(registry, tmp_path)
+
+
+def build(registry: Registry, tmp_path: Path) -> Built:
     """ctr_ranking: v1 deployed then rolled back to, v2 (the rich one) deployed and rolled
     back from, v3 registered bare."""
     registry.set_policy(POLICY, source="policy.toml")
@@ -152,7 +155,7 @@ def built(registry: Registry, tmp_path: Path) -> Iterator[Built]:
     bare.write_bytes(b"bare model")
     registry.register("ctr_ranking", bare, capture_environment=False)
     files = {p.name: p.read_bytes() for p in (tmp_path / "v2").iterdir() if p.is_file()}
-    yield Built(registry, files)
+    return Built(registry, files)
 
 
 def _sections(html: str) -> dict[str, str]:
