@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from .domain import Alias, AliasEvent
 
 if TYPE_CHECKING:
+    from .pins import AliasPin
     from .services.aliases import AliasService
     from .services.pins import PinService
     from .services.serving import ServingService
@@ -91,6 +92,11 @@ class AliasOperations:
     def unpin_alias(self, name: str, alias: str, *, actor: str | None = None) -> None:
         """Remove an alias's pin. Raises NotFound (no such pin), PermissionDenied."""
         self._pins.unpin(name, alias, actor=self._who(actor))
+
+    def alias_pins(self, name: str) -> list[AliasPin]:
+        """Every pin of the model's aliases, by alias, with pins of removed aliases
+        (``version`` None: a pin outlives ``delete_alias``). Raises NotFound."""
+        return self._pins.of_model(name)
 
     def alias_history(
         self, name: str, alias: str | None = None, *, limit: int = 100

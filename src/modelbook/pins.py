@@ -6,11 +6,20 @@ is refused unless the caller overrides it explicitly, with a reason. Every
 path that moves an alias (``alias set``, ``alias swap``, deploy, rollback)
 goes through :func:`modelbook.services.aliases.move`, which calls
 :func:`check_move`; there is no second copy of the rule.
+
+A pin outlives ``alias rm``: it is a promise to the alias's callers, and an
+alias removed for a while (taken out of service in an incident) comes back
+to the same callers, so it must come back within the same MAJOR. A pin whose
+alias does not exist is listed with ``version`` None (``alias pins``,
+``alias list``) and removed only by ``alias unpin``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
 
 from . import semver
 from .errors import InvalidInput
@@ -32,6 +41,28 @@ def valid_major(value: object) -> int:
 def major_of(version_semver: str) -> int:
     """The MAJOR of a stored semver ``"M.m.p"``."""
     return semver.parse(version_semver)[0]
+
+
+class AliasPin(BaseModel):
+    """One pin of a model's alias (``Registry.alias_pins``).
+
+    Attributes:
+        model, alias: whose pin.
+        major: the semver MAJOR the alias is held to.
+        version: the version number the alias points at; None when the alias
+            does not exist (removed with ``alias rm``; the pin is kept).
+        pinned_at, pinned_by: when and by whom the pin was last set (``alias
+            pin``, or an override that moved it to a new MAJOR).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model: str
+    alias: str
+    major: int
+    version: int | None
+    pinned_at: datetime
+    pinned_by: str
 
 
 @dataclass(frozen=True)

@@ -64,30 +64,38 @@ def alias_rm(
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Remove ALIAS."""
+    """Remove ALIAS (its pin, if any, is kept: `alias unpin` removes it)."""
     with open_registry(create=False) as registry:
         registry.delete_alias(name, alias, reason=reason, expect=expect)
+        kept = next((p.major for p in registry.alias_pins(name) if p.alias == alias), None)
     if as_json:
-        emit_json({"model": name, "alias": alias, "removed": True})
-    else:
-        line(f"removed models:/{safe(name)}@{safe(alias)}")
+        emit_json({"model": name, "alias": alias, "removed": True, "pinned_major": kept})
+        return
+    line(f"removed models:/{safe(name)}@{safe(alias)}")
+    if kept is not None:
+        line(
+            f"its pin to major {kept} is kept: setting @{safe(alias)} again needs a version "
+            f"of major {kept} (or `modelbook alias unpin {safe(name)} {safe(alias)}`)"
+        )
 
 
 @alias_app.command("list")
 def alias_list(name: ModelArg, as_json: JsonOpt = False) -> None:
-    """Show where each alias of a model points."""
+    """Show where each alias of a model points, and the pins of removed aliases."""
     with open_registry(create=False) as registry:
         aliases = registry.aliases(name)
+        orphans = [p for p in registry.alias_pins(name) if p.version is None]
     if as_json:
         emit_json([a.model_dump(mode="json") for a in aliases])
         return
-    table(
-        ("alias", "version", "pinned", "since", "by"),
-        (
-            (a.name, str(a.version), _pin(a.pinned_major), fmt_time(a.updated_at), a.updated_by)
-            for a in aliases
-        ),
-    )
+    rows = [
+        (a.name, str(a.version), _pin(a.pinned_major), fmt_time(a.updated_at), a.updated_by)
+        for a in aliases
+    ]
+    rows += [
+        (p.alias, "(removed)", _pin(p.major), fmt_time(p.pinned_at), p.pinned_by) for p in orphans
+    ]
+    table(("alias", "version", "pinned", "since", "by"), sorted(rows))
 
 
 def _pin(major: int | None) -> str:
@@ -110,6 +118,32 @@ def alias_pin(
         emit_json(result.model_dump(mode="json"))
     else:
         line(f"models:/{safe(name)}@{safe(alias)} pinned to major {result.pinned_major}")
+
+
+@alias_app.command("pins")
+def alias_pins(name: ModelArg, as_json: JsonOpt = False) -> None:
+    """List the pins of a model's aliases, those of removed aliases included."""
+    with open_registry(create=False) as registry:
+        found = registry.alias_pins(name)
+    if as_json:
+        emit_json([p.model_dump(mode="json") for p in found])
+        return
+    if not found:
+        line(f"no alias of {safe(name)} is pinned")
+        return
+    table(
+        ("alias", "pinned", "version", "since", "by"),
+        (
+            (
+                p.alias,
+                _pin(p.major),
+                "(alias removed)" if p.version is None else str(p.version),
+                fmt_time(p.pinned_at),
+                p.pinned_by,
+            )
+            for p in found
+        ),
+    )
 
 
 @alias_app.command("unpin")

@@ -9,15 +9,18 @@ serving alias).
 
 from __future__ import annotations
 
+from sqlalchemy.engine import Connection
+
 from .. import pins, validation
 from ..domain import Alias
 from ..errors import NotFound
 from ..roles import alias_operation
 from ..store import aliases as alias_rows
 from ..store import pins as pin_rows
+from ..store.rows import to_dt
 from . import audit as log
 from .aliases import alias_of
-from .base import Context
+from .base import Context, model_row
 from .governance import GovernanceService
 
 
@@ -63,6 +66,27 @@ class PinService:
                     after={"alias": alias, "major": wanted},
                 )
             return alias_of(conn, name, target.model_id, alias)
+
+    def of_model(self, name: str) -> list[pins.AliasPin]:
+        """Every pin of the model's aliases, by alias name, those of removed aliases
+        included (``version`` None). Raises NotFound (model)."""
+        validation.model_name(name)
+
+        def read(conn: Connection) -> list[pins.AliasPin]:
+            model_id = model_row(conn, name).id
+            return [
+                pins.AliasPin(
+                    model=name,
+                    alias=str(r.alias),
+                    major=int(r.major),
+                    version=None if r.number is None else int(r.number),
+                    pinned_at=to_dt(r.pinned_at),
+                    pinned_by=str(r.pinned_by),
+                )
+                for r in pin_rows.listed(conn, model_id)
+            ]
+
+        return self.ctx.db.reading(read)
 
     def unpin(self, name: str, alias: str, *, actor: str) -> None:
         """Remove the pin of ``alias`` (the alias itself may already be removed).

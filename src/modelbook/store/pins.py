@@ -61,6 +61,24 @@ def drop(conn: Connection, model_id: int, alias: str) -> None:
     conn.execute(_DROP, {"m": model_id, "a": alias})
 
 
+def listed(conn: Connection, model_id: int) -> list[Any]:
+    """Every pin of a model, by alias: ``alias, major, pinned_at, pinned_by`` and
+    ``number``, the version the alias points at (None: the alias does not exist)."""
+    a = t.aliases.c
+    return list(
+        conn.execute(
+            sa.select(_p.alias, _p.major, _p.pinned_at, _p.pinned_by, a.number)
+            .select_from(
+                t.alias_pins.outerjoin(
+                    t.aliases, sa.and_(a.model_id == _p.model_id, a.name == _p.alias)
+                )
+            )
+            .where(_p.model_id == model_id)
+            .order_by(_p.alias)
+        )
+    )
+
+
 def semver_of(conn: Connection, version_id: int) -> str:
     """The semver of a version, by row id."""
     return str(
