@@ -33,7 +33,9 @@ from .events import Event
 from .files import Progress
 
 if TYPE_CHECKING:
+    from .doctor import DoctorReport
     from .lineage import Impact, LineageGraph
+    from .pins import AliasPin
     from .pins import AliasPin
     from .version_diff import VersionDiff
 
@@ -203,6 +205,11 @@ class RegistryAPI(ReleaseAPI, Protocol):
         None). Raises NotFound."""
         ...
 
+    def alias_pins(self, name: str) -> list[AliasPin]:
+        """Every pin of a model's aliases, those of removed aliases included (``version``
+        None). Raises NotFound."""
+        ...
+
     def alias_history(
         self, name: str, alias: str | None = None, *, limit: int = 100
     ) -> list[AliasEvent]:
@@ -247,6 +254,18 @@ class RegistryAPI(ReleaseAPI, Protocol):
     def bom(self, uri: str, *, format: str = "cyclonedx") -> str:
         """The version as a CycloneDX 1.6 ML-BOM (JSON text), schema-checked. Raises
         InvalidInput, NotFound, IntegrityError."""
+        ...
+
+    # reports
+    def report(self, uri: str, format: str = "md") -> str:
+        """A one-page audit and reproducibility report, ``md`` or ``html`` (one self-contained
+        page). Raises InvalidInput, NotFound, IntegrityError."""
+        ...
+
+    def doctor(self, name: str | None = None, stage: str | None = None) -> DoctorReport:
+        """Versions whose entries miss metadata checklist fields, worst first; ``check()`` on
+        the result raises IncompleteMetadata for deployed versions missing required fields.
+        Raises NotFound, InvalidInput."""
         ...
 
     # audit
