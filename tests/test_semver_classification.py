@@ -161,3 +161,34 @@ def test_a_bad_tolerance_is_refused_before_anything_is_written(
     with pytest.raises(InvalidInput, match="tolerance must be a number from 0 to 1"):
         _pickled(registry, tmp_path, Echo(), X, tolerance=bad)
     assert count(registry, "versions") == before
+
+
+def test_onnx_versions_are_compared_by_onnxruntime(registry: Registry, tmp_path: Path) -> None:
+    """A retrained ONNX model is MINOR by its predictions; the same graph rebuilt is PATCH."""
+    from skl2onnx import to_onnx
+    from sklearn.datasets import load_diabetes
+    from sklearn.linear_model import Ridge
+
+    X, y = load_diabetes(return_X_y=True, as_frame=True)
+    X = X.astype("float32")
+
+    def register(model: Any, doc: str = "") -> Any:
+        onx = to_onnx(model, X.to_numpy()[:1])
+        onx.doc_string = doc
+        path = Path(tempfile.mkdtemp(dir=tmp_path)) / "model.onnx"
+        path.write_bytes(onx.SerializeToString())
+        sig = infer_signature(X, model.predict(X).astype("float32"), model=model)
+        return registry.register(
+            "diabetes", [path], owners=["o"], signature=sig, sample=X, capture_environment=False
+        )
+
+    first = Ridge(alpha=1.0).fit(X, y)
+    register(first)
+    v2 = register(Ridge(alpha=10.0).fit(X, y))
+    c = v2.classification
+    assert c is not None and (c.method, c.bump, v2.semver) == ("predictions", "minor", "1.1.0")
+    assert c.predictions is not None and c.predictions.rows == 100
+    assert c.predictions.changed == 100
+    v3 = register(Ridge(alpha=10.0).fit(X, y), doc="rebuilt")
+    assert v3.classification is not None
+    assert (v3.classification.method, v3.semver) == ("predictions", "1.1.1")
