@@ -36,7 +36,6 @@ if TYPE_CHECKING:
     from .doctor import DoctorReport
     from .lineage import Impact, LineageGraph
     from .pins import AliasPin
-    from .pins import AliasPin
     from .version_diff import VersionDiff
 
 
@@ -198,11 +197,6 @@ class RegistryAPI(ReleaseAPI, Protocol):
 
     def unpin_alias(self, name: str, alias: str, *, actor: str | None = None) -> None:
         """Remove an alias's pin. Raises NotFound, PermissionDenied."""
-        ...
-
-    def alias_pins(self, name: str) -> list[AliasPin]:
-        """Every pin of a model's aliases, those of removed aliases included (``version``
-        None). Raises NotFound."""
         ...
 
     def alias_pins(self, name: str) -> list[AliasPin]:
