@@ -19,9 +19,9 @@ LABEL_WIDTH = 110
 VALUE_WIDTH = 50
 ROW_HEIGHT = 12
 ROW_GAP = 6
-TOP = 20
+TOP = 16
 LINE_WIDTH = 340
-LINE_HEIGHT = 130
+LINE_HEIGHT = 122
 MAX_SLICES = 12
 MAX_POINTS = 40
 
@@ -151,7 +151,7 @@ def line_chart(
     low, high = _domain(values)
     pad = (high - low) * 0.08
     low, high = low - pad, high + pad
-    left, right, top, bottom = 44.0, LINE_WIDTH - 14.0, 26.0, LINE_HEIGHT - 22.0
+    left, right, top, bottom = 44.0, LINE_WIDTH - 14.0, 18.0, LINE_HEIGHT - 22.0
     count = len(ordered)
 
     def y_of(value: float) -> float:
