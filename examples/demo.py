@@ -89,6 +89,14 @@ def show(version: Version) -> None:
     console.print(table)
     for a in version.artifacts:
         console.print(f"  {a.path:<16} {a.size:>8} bytes  sha256 {a.sha256[:16]}…")
+    change = version.classification
+    if change is not None and change.bump is not None:
+        # The semver comes from evidence: the contract diff and the predictions on
+        # the parent's stored sample.
+        console.print(
+            f"  semver {version.semver}: {change.bump.value.upper()} change from "
+            f"{change.parent}: {'; '.join(change.reasons)}"
+        )
 
 
 def main() -> int:

@@ -36,6 +36,10 @@ def test_demo_flow(tmp_path: Path) -> None:
     assert v2.deprecated and v2.stage == "approved"
     assert production.stage == "deployed"
     assert v2.lineage.parents == ("breast_cancer_classifier/1",)
+    change = v2.classification
+    assert change is not None and change.method == "predictions", change
+    assert change.predictions is not None and change.predictions.changed > 0
+    assert "semver 1.1.0: MINOR change from models:/breast_cancer_classifier/1" in result.stdout
     assert production.lineage.data[0].snapshot.startswith("sklearn-breast-cancer@")
     assert production.environment.python and production.environment.packages_sha256
     assert "scikit-learn" in production.environment.frameworks
