@@ -4,9 +4,10 @@ the order, and keyset positions (the conditions are :mod:`.query`'s).
 Pages are read newest first (or in ``--order-by`` order) and stop after
 ``limit`` rows. Of the conditions that must all hold, one may drive the walk
 through its index: a metric compared in the ``--order-by`` (the ``(name,
-split, slice, value, version_id)`` index, already in order), else ``name =
-X`` (the model's ``(model_id, id)`` index), else a tag equality (the ``(key,
-value, version_id)`` index, in version order). A position is the (order
+split, slice, value, version_id)`` index, already in order), else a tag
+equality (the ``(key, value, model_id, version_id)`` index when ``name = X``
+is also asked, else ``(key, value, version_id)``, in version order), else
+``name = X`` (the model's ``(model_id, id)`` index). A position is the (order
 value, id) of the last row, so a page never repeats or skips a version that
 existed when the listing began, whatever is inserted meanwhile.
 """
@@ -70,6 +71,7 @@ def versions(
     descending = True if order is None else order.descending
     source: Any = t.versions
     driver = None
+    tag = None
     if order is not None and order.field.name == "metrics":
         driver = next((p for p in parts if _drives_order(p, order)), None)
     if driver is not None:
@@ -82,19 +84,15 @@ def versions(
         where: list[Clause] = [*metric_key(mt, order.field), compiler.test(driver)(mt.c.value)]  # type: ignore[arg-type]
     else:
         where = []
-        tag = None
-        if model_name is None:
-            tag = next(
-                (
-                    p
-                    for p in parts
-                    if isinstance(p, Compare) and p.field.name == "tags" and p.op == "="
-                ),
-                None,
-            )
+        tag = next(
+            (p for p in parts if isinstance(p, Compare) and p.field.name == "tags" and p.op == "="),
+            None,
+        )
         if tag is not None:
             # Its index rows for one (key, value) are in version order; a version has
-            # at most one row per key, so the walk never repeats a version.
+            # at most one row per key, so the walk never repeats a version. With the
+            # model named, the (key, value, model_id, version_id) index holds exactly
+            # that model's versions with the tag: the walk reads only its answer.
             assert isinstance(tag, Compare)
             parts.remove(tag)
             first = t.version_tags.alias("by_tag")
@@ -106,9 +104,11 @@ def versions(
             nullable = order.field.name == "metrics"
     if model_name is not None:
         # A scalar subquery pins model_id to a constant, so the planner walks the
-        # model's (model_id, id) index instead of joining every version's model.
+        # model's (model_id, id) index (or the tag's, see above) instead of joining
+        # every version's model.
         model_id = sa.select(_m.id).where(_m.name == model_name).scalar_subquery()
-        where.append(_v.model_id == model_id)
+        pinned = first.c.model_id if tag is not None else _v.model_id
+        where.append(pinned == model_id)
         name_col: Any = sa.literal(model_name, sa.String).label("model_name")
     else:
         source = source.join(t.models, _m.id == _v.model_id)
