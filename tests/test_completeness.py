@@ -201,3 +201,13 @@ def test_set_policy_refuses_a_bad_doctor_table_and_keeps_the_old_policy(
     assert registry.policy() == before
     registry.set_policy('[doctor]\nrequired = ["change.summary"]\n' + TIERS, source="p.toml")
     assert registry.doctor().required == ("change.summary",)
+
+
+def test_every_checklist_field_is_documented() -> None:
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "reports.md").read_text()
+    for name in FIELDS:
+        assert f"| `{name}`" in text, name
+    for name in DEFAULT_REQUIRED:
+        assert f"| `{name}` \\*" in text, name
