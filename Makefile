@@ -41,8 +41,8 @@ test: lint unit
 browser:
 	@test -x /usr/bin/chromium || { \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get install -y chromium || \
-	  { $$SUDO apt-get update && $$SUDO apt-get install -y chromium; }; }
+	  APT="$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get"; \
+	  $$APT install -y chromium || { $$APT update && $$APT install -y chromium; }; }
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py --full
