@@ -64,3 +64,10 @@ class EchoNudged:
 
     def predict(self, inputs: Any) -> Any:
         return inputs.iloc[:, 0].to_numpy() + 1e-12
+
+
+class DropsARow:
+    """Predicts one row fewer than it is given: right dtype, wrong count."""
+
+    def predict(self, inputs: Any) -> Any:
+        return inputs.iloc[1:, 0].to_numpy()

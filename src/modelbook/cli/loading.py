@@ -88,7 +88,7 @@ def predict(
             raise InvalidInput(
                 f"the model of {version.uri} raised {type(exc).__name__} while predicting: {first}"
             ) from None
-    for problem in predictor.output_problems(raw):
+    for problem in predictor.output_problems(raw, samples.row_count(data)):
         line(safe(f"warning: the outputs break the output signature: {problem}"), err=True)
     outputs = _plain(raw)
     if as_json:

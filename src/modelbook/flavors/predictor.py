@@ -10,11 +10,13 @@ DataFrame with the signature's column order.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..contract import TABLE_KINDS, Schema, Signature, compare_schemas
 from ..errors import InvalidInput
+from ..sample import row_count
 from .base import Flavor
 
 
@@ -54,19 +56,46 @@ def _as_model_input(schema: Schema, inputs: Any) -> Any:
     return inputs
 
 
-def output_problems(signature: Signature | None, outputs: Any) -> tuple[str, ...]:
-    """How ``outputs`` break the signature's outputs (empty: they conform, or none declared).
+def output_rows(outputs: Any) -> int | None:
+    """The rows of a model's outputs: the length of an array, frame, series or list, 1 for
+    a scalar; None for a mapping (its length counts keys, not rows)."""
+    if isinstance(outputs, Mapping):
+        return None
+    if isinstance(outputs, str | bytes):
+        return 1
+    try:
+        return len(outputs)
+    except TypeError:  # a scalar, or a 0-d array
+        return 1
+
+
+def output_problems(
+    signature: Signature | None, outputs: Any, rows: int | None = None
+) -> tuple[str, ...]:
+    """How ``outputs`` break the output contract (empty: they conform).
+
+    Args:
+        signature: the version's signature; without outputs declared, only
+            the row count is checked.
+        outputs: what the model's predict returned.
+        rows: the number of input rows predicted on; one output row is
+            expected per input row (None: not checked).
 
     Raises nothing: outputs that cannot be described are one problem.
     """
+    problems: list[str] = []
+    got = None if rows is None else output_rows(outputs)
+    if got is not None and got != rows:
+        problems.append(f"{rows} input row(s) gave {got} output row(s): one per row expected")
     if signature is None or signature.outputs is None:
-        return ()
+        return tuple(problems)
     from ..contract_infer import schema_of
 
     try:
-        return compare_schemas(signature.outputs, schema_of(outputs, "outputs"))
+        problems.extend(compare_schemas(signature.outputs, schema_of(outputs, "outputs")))
     except InvalidInput as exc:
-        return (f"the outputs cannot be described: {exc}",)
+        problems.append(f"the outputs cannot be described: {exc}")
+    return tuple(problems)
 
 
 @dataclass
@@ -94,6 +123,7 @@ class Predictor:
     load_seconds: float = 0.0
     environment: Any = None
     last_latency: float | None = field(default=None, init=False)
+    last_rows: int | None = field(default=None, init=False)
 
     def predict(self, inputs: Any) -> Any:
         """Predict on ``inputs``, checked against the signature first.
@@ -102,11 +132,14 @@ class Predictor:
         raises while predicting is raised as it is.
         """
         data = check_inputs(self.signature, inputs, self.uri)
+        self.last_rows = row_count(data)
         start = time.perf_counter()
         out = self.flavor.predict(self.model, data, self.signature)
         self.last_latency = time.perf_counter() - start
         return out
 
-    def output_problems(self, outputs: Any) -> tuple[str, ...]:
-        """How ``outputs`` break this version's output signature (see :func:`output_problems`)."""
-        return output_problems(self.signature, outputs)
+    def output_problems(self, outputs: Any, rows: int | None = None) -> tuple[str, ...]:
+        """How ``outputs`` break this version's output contract (see :func:`output_problems`):
+        its output signature, and one output row per input row (``rows``, default the
+        rows of the last :meth:`predict`)."""
+        return output_problems(self.signature, outputs, self.last_rows if rows is None else rows)

@@ -61,7 +61,7 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
         outputs = flavor.predict(model, inputs, sig)
         out["predict_ms"] = (time.perf_counter() - start) * 1000
         stage = "checking the outputs"
-        problems = flavors.output_problems(sig, outputs)
+        problems = flavors.output_problems(sig, outputs, out["rows"])
         out["problems"] = list(problems)
         if problems:
             out["message"] = "the outputs break the output signature: " + "; ".join(problems)
