@@ -1,6 +1,7 @@
 """A generated registry for the query tests: every field of the query language takes
 several values, some versions lack each one, and some values repeat, on SQLite and
-PostgreSQL. Import ``world`` into a test module to use it (built once per module)."""
+PostgreSQL. Import ``world_fixture`` into a test module to use ``world`` (built once
+per module)."""
 
 from __future__ import annotations
 
@@ -122,9 +123,11 @@ def build(registry: Registry, folder: Path, count: int = 30, seed: int = 7) -> W
 
 
 @pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+    name="world",
+    scope="module",
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
 )
-def world(
+def world_fixture(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[World]:
     """The generated registry, once per module and database."""

@@ -136,7 +136,7 @@ class Compiler:
         if isinstance(node, Like):
             pattern = node.pattern
             if self.dialect == "sqlite":
-                return lambda col: col.op("GLOB")(sa.literal(_glob(pattern)))
+                return lambda col: col.op("GLOB", is_comparison=True)(sa.literal(_glob(pattern)))
             return lambda col: col.like(pattern, escape="\\")
         if isinstance(node, Member):
             values = [_sql_value(v) for v in node.values]
