@@ -175,5 +175,7 @@ def test_text_tree_expands_a_version_reached_twice_once() -> None:
     assert text.count("parent: models:/m/1") == 2
     assert text.count("(shown above)") == 1
     assert text.count("dataset:a") == 1
+    leaf = to_text(builder.graph("models:/m/4", "down", None, False), safe)
+    assert leaf.splitlines()[1:] == ["made into: no version names it as a parent"]
     truncated = to_text(builder.graph("models:/m/4", "up", 1, True), safe)
     assert truncated.splitlines()[-1] == "(more beyond depth 1: raise --depth to see them)"

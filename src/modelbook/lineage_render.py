@@ -157,6 +157,8 @@ def to_text(graph: LineageGraph, escape: Callable[[str], str]) -> str:
     if graph.direction in ("both", "down") and downs.get(graph.root):
         out.append("made into:")
         out.extend(walk(graph.root, "", False))
+    elif graph.direction == "down":
+        out.append("made into: no version names it as a parent")
     if graph.truncated:
         out.append(f"(more beyond depth {graph.depth}: raise --depth to see them)")
     return "\n".join(out) + "\n"
