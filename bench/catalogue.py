@@ -5,11 +5,12 @@ library only, so that MLflow's side of the benchmark can load the same registry)
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 import itertools
 import random
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 # Registrations start here and are spread over two years.
@@ -32,6 +33,12 @@ def _h(*parts: object) -> int:
     return int.from_bytes(
         hashlib.blake2b("/".join(map(str, parts)).encode(), digest_size=8).digest()
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def _day_before(days: int) -> date:
+    """The date one day before ``days`` days after START."""
+    return (START + timedelta(days=days - 1)).date()
 
 
 def _weighted(rng: random.Random, choices: tuple[tuple[Any, ...], ...]) -> tuple[Any, ...]:
@@ -135,7 +142,7 @@ class Catalogue:
         m = self.models[i]
         rng = random.Random(_h("v", self.seed, g))
         at = START_US + g * self.step_us + rng.randrange(self.step_us)
-        day = (START + timedelta(microseconds=at - START_US) - timedelta(days=1)).date()
+        day = _day_before((at - START_US) // 86_400_000_000)
         region = _weighted(rng, REGIONS)[0]
         fw = m.framework if rng.random() < 0.9 else _weighted(rng, FRAMEWORKS)[0]
         tags = {"team": m.team, "region": region, "framework": fw, "dataset": m.dataset}

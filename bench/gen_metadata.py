@@ -38,6 +38,7 @@ arguments, so a test can register a sample through the API and compare the rows.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import operator
@@ -151,6 +152,10 @@ def load(reg: Registry, uri: str, cat: Catalogue, work: Path, log: Any = print) 
     t_api, cpu_api = time.perf_counter(), time.process_time()
     kind, target = raw_target(uri)
     db = c.RawDb(kind, target)
+    if kind == "sqlite":
+        # A million versions' indexes do not fit SQLite's default 2 MB page cache: random
+        # inserts into them would each read pages back from the file.
+        db.execute("PRAGMA cache_size = -2000000")
     try:
         model_ids = {name: mid for mid, name in db.query("SELECT id, name FROM models")[1]}
         heads = {
@@ -259,6 +264,22 @@ def load(reg: Registry, uri: str, cat: Catalogue, work: Path, log: Any = print) 
     }
 
 
+# The semver rule's functions are pure: each is computed once per distinct argument.
+@functools.lru_cache(maxsize=65536)
+def _next_semver(highest: str, bump: Any, why: str) -> str:
+    return semver_rule.next_semver("generated", highest, None, bump, why)
+
+
+@functools.lru_cache(maxsize=65536)
+def _bumped_within(highest: str, bump: Any) -> str | None:
+    return semver_rule.bumped_within(highest, bump)
+
+
+@functools.lru_cache(maxsize=65536)
+def _semver_parts(semver: str) -> tuple[int, int, int]:
+    return semver_rule.parse(semver)
+
+
 class _Templates:
     """What the domain types write for a version's parts, taken from them once, so that
     each version fills in its values without a validation pass per part (the loaded
@@ -310,9 +331,9 @@ class _Templates:
         parent = f"models:/{model}/{number - 1}"
         bump = semver_rule.Bump(cls["bump"])
         why = "; ".join(cls["reasons"])
-        semver = semver_rule.next_semver(model, highest, None, bump, why)
+        semver = _next_semver(highest, bump, why)
         cls["parent"] = parent
-        cls["computed"] = semver_rule.bumped_within(highest, bump) or semver
+        cls["computed"] = _bumped_within(highest, bump) or semver
         if changed:
             message = f"{parent} has no stored input sample to predict on"
             cls["predictions"] = dict(cls["predictions"], message=message)
@@ -378,7 +399,7 @@ def _version_rows(
         "change_summary": None,
         "classification": classification,
     }
-    major, minor, patch = semver_rule.parse(semver)
+    major, minor, patch = _semver_parts(semver)
     rows.add(
         "versions",
         {
