@@ -6,6 +6,32 @@ metrics, lineage, params, artifact hashes) is also normalised into narrow
 indexed tables written in the same transaction. Times are integer
 microseconds since the epoch, UTC, which sort and compare the same on every
 database.
+
+How a search over versions stays in proportion to its answer (the rule every
+statement that pages versions follows): results come newest registration
+first and stop after a page, so the statement walks one index whose entries
+for the filter are already in ``version_id`` order and stops after ``limit``
+matches; it never sorts a filter's matches to find the newest, which reads
+all of them. The walk is the most selective equality that has such an index:
+
+- a tag with the model named: ``version_tags (key, value, model_id,
+  version_id)``, ``model_id`` pinned by a scalar subquery on the model's name
+  (no join to ``models``);
+- a tag alone: ``version_tags (key, value, version_id)``;
+- a lineage field: ``lineage (kind, key, value, version_id)``; a parameter:
+  ``params (key, value, version_id)``;
+- an order by a metric: ``metrics (name, split, slice, value, version_id)``;
+- the model alone: ``versions (model_id, id)``; else the versions' key.
+
+Every other filter is a probe of the walked row on the child table's primary
+key (a tag: ``version_tags (version_id, key)``, one row or none; EXISTS for a
+metric, lineage field or parameter). An ``or`` of equalities is one walk per
+branch, each limited, merged by id; an ``or`` no index orders walks the
+versions and probes. A ``like`` prefix is a range of the same index (``>=
+'abc'`` and ``< 'abd'``): its matches are not in ``version_id`` order, so it
+costs all of them; walk an equality's index instead when the query has one.
+Values are bound parameters, and a statement is built and compiled once per
+filter shape, not per call.
 """
 
 from __future__ import annotations
