@@ -71,3 +71,36 @@ class DropsARow:
 
     def predict(self, inputs: Any) -> Any:
         return inputs.iloc[1:, 0].to_numpy()
+
+
+class Escapes:
+    """Starts a process that leaves its process group (a session of its own), writes that
+    process's pid to ``pidfile``, then hangs (``hang``) or returns. With ``orphan`` the
+    process is started by a short-lived child, so it is orphaned too."""
+
+    def __init__(self, pidfile: str, *, hang: bool, orphan: bool = False) -> None:
+        self.pidfile = pidfile
+        self.hang = hang
+        self.orphan = orphan
+
+    def predict(self, inputs: Any) -> Any:
+        import subprocess
+        import sys
+
+        sleeper = [sys.executable, "-c", "import time; time.sleep(600)"]
+        quiet = {"stdin": subprocess.DEVNULL, "stdout": subprocess.DEVNULL}
+        if self.orphan:
+            starter = (
+                "import subprocess, sys; "
+                f"p = subprocess.Popen({sleeper!r}, start_new_session=True, "
+                "stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL); "
+                f"open({self.pidfile!r}, 'w').write(str(p.pid))"
+            )
+            subprocess.run([sys.executable, "-c", starter], check=True, **quiet)  # type: ignore[call-overload]
+        else:
+            child = subprocess.Popen(sleeper, start_new_session=True, **quiet)  # type: ignore[call-overload]
+            with open(self.pidfile, "w") as f:
+                f.write(str(child.pid))
+        if self.hang:
+            time.sleep(600)
+        return inputs.iloc[:, 0].to_numpy()

@@ -3,7 +3,10 @@
 The parent stages the version (files verified, flavor picked, pickles scanned:
 :meth:`LoadService.stage`) and starts ``python -m modelbook.flavors.worker``
 in a new session with ``RLIMIT_AS`` and ``RLIMIT_CPU`` set; it waits at most
-``timeout_s`` seconds and then kills the whole process group. Whatever the
+``timeout_s`` seconds and then kills the whole process tree: the group, every
+descendant, and every process the model started that left the group or was
+orphaned (:func:`modelbook.processes.kill_tree`). What the model left running
+when it finished is killed the same way. Whatever the
 model does (fails to load, raises, hangs, exhausts memory, returns outputs
 that break the contract, kills its process) becomes a failed
 :class:`~modelbook.smoke.SmokeRecord` with the reason; the record is kept on
@@ -18,10 +21,11 @@ import os
 import signal
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
-from .. import uris
+from .. import processes, uris
 from ..contract import SAMPLE_PATH
 from ..errors import InvalidInput, UnsafeArtifact
 from ..smoke import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, SmokeRecord
@@ -33,16 +37,23 @@ from .loading import LoadService
 
 MAX_TIMEOUT_S = 3600.0
 MIN_MEMORY_MB = 256
+#: 1 TiB of address space: more is a typo, and would overflow the limit on some systems.
+MAX_MEMORY_MB = 1024 * 1024
 
 
 def limits(timeout_s: float | None, memory_mb: int | None) -> tuple[float, int]:
-    """The limits, defaulted and checked; InvalidInput for a limit out of range."""
+    """The limits, defaulted and checked: ``timeout_s`` in (0, MAX_TIMEOUT_S] seconds,
+    ``memory_mb`` a whole number of MiB in [MIN_MEMORY_MB, MAX_MEMORY_MB]; InvalidInput
+    naming the range otherwise."""
     t = DEFAULT_TIMEOUT_S if timeout_s is None else timeout_s
     m = DEFAULT_MEMORY_MB if memory_mb is None else memory_mb
     if isinstance(t, bool) or not isinstance(t, int | float) or not 0 < t <= MAX_TIMEOUT_S:
         raise InvalidInput(f"timeout must be more than 0 and at most {MAX_TIMEOUT_S:.0f} seconds")
-    if isinstance(m, bool) or not isinstance(m, int) or m < MIN_MEMORY_MB:
-        raise InvalidInput(f"memory limit must be a whole number of MiB, at least {MIN_MEMORY_MB}")
+    if isinstance(m, bool) or not isinstance(m, int) or not MIN_MEMORY_MB <= m <= MAX_MEMORY_MB:
+        raise InvalidInput(
+            f"memory limit must be a whole number of MiB from {MIN_MEMORY_MB} to "
+            f"{MAX_MEMORY_MB} (1 TiB), got {m!r}"
+        )
     return float(t), m
 
 
@@ -135,6 +146,9 @@ def _spawn(request: dict[str, Any], folder: Path, timeout: float) -> dict[str, A
     # One thread each: thread pools reserve address space that would count against the limit.
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env.setdefault(var, "1")
+    # Inherited by whatever the model starts: found and killed even outside the group.
+    run = uuid.uuid4().hex
+    env[processes.MARKER] = run
     with (folder / ".modelbook-smoke-stderr").open("w+b") as err:
         proc = subprocess.Popen(
             [sys.executable, "-m", "modelbook.flavors.worker", str(req_file)],
@@ -147,8 +161,10 @@ def _spawn(request: dict[str, Any], folder: Path, timeout: float) -> dict[str, A
         try:
             code = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            _kill(proc)
+            _kill(proc, run)
             return {"passed": False, "message": f"did not finish within {timeout:g} s: killed"}
+        # Whatever the model started and left running ends with the test.
+        processes.kill_tree(None, run)
         err.seek(0)
         tail = err.read()[-2000:].decode("utf-8", "replace").strip().splitlines()
     result = Path(request["result"])
@@ -167,7 +183,8 @@ def _spawn(request: dict[str, Any], folder: Path, timeout: float) -> dict[str, A
     return {"passed": False, "message": message + (f": {tail[-1][:300]}" if tail else "")}
 
 
-def _kill(proc: subprocess.Popen[bytes]) -> None:
+def _kill(proc: subprocess.Popen[bytes], run: str) -> None:
+    processes.kill_tree(proc.pid, run)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
