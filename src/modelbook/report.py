@@ -2,11 +2,13 @@
 
 :func:`build_report` turns what the service read (:class:`ReportInputs`) into a
 :class:`Report`: every section an auditor asks for, who, what, when and why,
-with which code, data and environment, and which thresholds it met. Rendering
-to Markdown or HTML is :mod:`modelbook.report_render`'s; the charts' geometry
-:mod:`modelbook.report_charts`'; the "how to reproduce" steps
-:mod:`modelbook.report_reproduce`'; the completeness score
-:mod:`modelbook.completeness`'.
+with which code, data and environment, and which thresholds it met. Parts live
+beside it: metrics against thresholds (:mod:`modelbook.report_metrics`), the
+charts' geometry (:mod:`modelbook.report_charts`), the rows of the other
+sections (:mod:`modelbook.report_sections`), the "how to reproduce" steps
+(:mod:`modelbook.report_reproduce`) and the completeness score
+(:mod:`modelbook.completeness`). Rendering to Markdown or HTML is
+:mod:`modelbook.report_render`'s.
 
 Values are kept as data (numbers, times, text as written); a renderer
 formats and escapes them.
@@ -14,7 +16,7 @@ formats and escapes them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -28,14 +30,13 @@ from .annotations import (
     Observation,
     Rejection,
     Watch,
-    compare,
 )
-from .checks.metric import MetricRule
 from .completeness import Completeness, Facts, assess
-from .domain import AliasEvent, Metric, Model, Version, thaw
+from .domain import AliasEvent, Model, Version, thaw
 from .events import Event
 from .policy import Policy
-from .report_charts import LineChart, SliceChart, line_chart, slice_chart
+from .report_charts import LineChart, SliceChart
+from .report_metrics import MetricRow, metric_rows, slice_charts, threshold_rules, trend
 from .report_reproduce import Step, reproduce_steps
 from .report_sections import (
     GateRun,
@@ -65,8 +66,6 @@ TIMELINE_ACTIONS: tuple[str, ...] = (
     "version.healthy",
 )
 """The audit actions a report's timeline shows (gate runs and notes have sections of their own)."""
-
-MAX_SLICE_CHARTS = 4
 
 
 @dataclass(frozen=True)
@@ -114,40 +113,6 @@ class TimelineEntry:
     actor: str
     action: str
     detail: str
-
-
-@dataclass(frozen=True)
-class Threshold:
-    """One policy rule on one metric: where it gates, and whether the value meets it."""
-
-    rule: str
-    stage: str
-    op: str
-    limit: float
-    passed: bool
-
-
-@dataclass(frozen=True)
-class MetricRow:
-    """A metric of the version (``value`` None: a threshold names a metric it lacks)."""
-
-    name: str
-    split: str | None
-    slice: str
-    value: float | None
-    thresholds: tuple[Threshold, ...]
-
-    @property
-    def key(self) -> str:
-        text = self.name + (f"@{self.split}" if self.split else "")
-        return text + (f"{{{self.slice}}}" if self.slice else "")
-
-    @property
-    def verdict(self) -> str:
-        """``pass``, ``fail`` or ``-`` (no threshold applies)."""
-        if not self.thresholds:
-            return "-"
-        return "pass" if all(t.passed for t in self.thresholds) else "fail"
 
 
 @dataclass(frozen=True)
@@ -201,110 +166,6 @@ def concerns(event: Event, number: int) -> bool:
         and isinstance(before, Mapping)
         and before.get("version") == number
     )
-
-
-def threshold_rules(policy: Policy, tier: str) -> tuple[tuple[str, MetricRule], ...]:
-    """``(stage, rule)`` for every ``metric`` rule of the tier's gates, in stage order."""
-    found: list[tuple[str, MetricRule]] = []
-    for stage in policy.graph.stages:
-        for spec in policy.gate(tier, stage):
-            if spec.check == "metric":
-                found.extend((stage, rule) for rule in getattr(spec.params, "rules", ()))
-    return tuple(found)
-
-
-def _applies(rule: MetricRule, m: Metric) -> bool:
-    if rule.name != m.name or rule.split != m.split:
-        return False
-    if rule.every_slice:
-        return bool(m.slice)
-    return rule.slice == tuple(sorted(m.slice.items()))
-
-
-def metric_rows(version: Version, rules: Sequence[tuple[str, MetricRule]]) -> tuple[MetricRow, ...]:
-    """The version's metrics with the thresholds that apply to each, and a row with no
-    value for each rule that names a metric the version lacks."""
-    rows: list[MetricRow] = []
-    used: set[int] = set()
-    for m in sorted(version.metrics, key=lambda m: (m.name, m.split or "", m.slice_key)):
-        applied = []
-        for i, (stage, rule) in enumerate(rules):
-            if _applies(rule, m):
-                used.add(i)
-                passed = compare(m.value, rule.op, rule.threshold)
-                applied.append(Threshold(str(rule), stage, rule.op, rule.threshold, passed))
-        rows.append(MetricRow(m.name, m.split, m.slice_key, m.value, tuple(applied)))
-    for i, (stage, rule) in enumerate(rules):
-        if i not in used:
-            slice_text = "*" if rule.every_slice else ",".join(f"{k}={v}" for k, v in rule.slice)
-            rows.append(
-                MetricRow(
-                    rule.name,
-                    rule.split,
-                    slice_text,
-                    None,
-                    (Threshold(str(rule), stage, rule.op, rule.threshold, False),),
-                )
-            )
-    return tuple(rows)
-
-
-def _charts(rows: Sequence[MetricRow]) -> tuple[SliceChart, ...]:
-    groups: dict[tuple[str, str | None], list[MetricRow]] = {}
-    for row in rows:
-        if row.value is not None:
-            groups.setdefault((row.name, row.split), []).append(row)
-    charts = []
-    for (name, split), members in groups.items():
-        # The slices' own rule ({*} or one slice) is what the dots are judged by.
-        ordered = sorted(members, key=lambda r: not r.slice)
-        limits = [(t.op, t.limit) for r in ordered for t in r.thresholds]
-        if len(members) < 2 and not limits:
-            continue
-        title = name + (f"@{split}" if split else "")
-        dots = [(r.slice or "overall", r.value or 0.0, r.verdict) for r in members]
-        charts.append(slice_chart(title, dots, limits[0] if limits else None))
-        if len(charts) == MAX_SLICE_CHARTS:
-            break
-    return tuple(charts)
-
-
-def headline_metric(version: Version, rows: Sequence[MetricRow]) -> Metric | None:
-    """The metric the trend follows: the first one a threshold applies to, else the
-    version's first offline metric without a slice, else its first metric."""
-    for row in rows:
-        if row.thresholds and row.value is not None:
-            return next(
-                m
-                for m in version.metrics
-                if m.name == row.name and m.split == row.split and m.slice_key == row.slice
-            )
-    plain = [m for m in version.metrics if not m.slice]
-    chosen = sorted(plain or version.metrics, key=lambda m: (m.name, m.split or "", m.slice_key))
-    return chosen[0] if chosen else None
-
-
-def _trend(inputs: ReportInputs, rows: Sequence[MetricRow]) -> LineChart | None:
-    metric = headline_metric(inputs.version, rows)
-    if metric is None:
-        return None
-    points = []
-    for v in sorted(
-        {v.number: v for v in (*inputs.history, inputs.version)}.values(), key=lambda v: v.number
-    ):
-        value = v.metric(metric.name, metric.split, **dict(metric.slice))
-        if value is not None:
-            points.append((v.number, value))
-    limit = next(
-        (
-            (t.op, t.limit)
-            for r in rows
-            if r.name == metric.name and r.split == metric.split and r.slice == metric.slice_key
-            for t in r.thresholds
-        ),
-        None,
-    )
-    return line_chart(metric.key, points, inputs.version.number, limit)
 
 
 def _timeline(events: Iterable[Event]) -> tuple[TimelineEntry, ...]:
@@ -414,8 +275,8 @@ def build_report(inputs: ReportInputs) -> Report:
         packages=rows_of(sorted(v.environment.frameworks.items())),
         contract=contract_rows(v),
         metrics=rows,
-        metric_charts=_charts(rows),
-        trend=_trend(inputs, rows),
+        metric_charts=slice_charts(rows),
+        trend=trend(v, inputs.history, rows),
         gate_runs=gate_runs(inputs.evidence),
         reviews=reviews(inputs.approvals, inputs.rejections, inputs.attestations),
         alias_moves=tuple(

@@ -22,7 +22,8 @@ from ..domain import RISK_TIERS, Model, Version
 from ..errors import IntegrityError
 from ..events import Event
 from ..policy import Policy
-from ..report import TIMELINE_ACTIONS, ReportInputs, threshold_rules
+from ..report import TIMELINE_ACTIONS, ReportInputs
+from ..report_metrics import threshold_rules
 from ..store import annotations as note_rows
 from ..store import models as model_rows
 from ..store import versions as version_rows
