@@ -52,7 +52,10 @@ def _as_model_input(schema: Schema, inputs: Any) -> Any:
     elif isinstance(inputs, list):
         inputs = pd.DataFrame.from_records(inputs)
     if schema.kind == "dataframe" and isinstance(inputs, pd.DataFrame):
-        return inputs[list(schema.names)]
+        # A field is named by its column's label as text (``0`` is ``"0"``, as
+        # infer_signature names it); the model gets the frame's own labels.
+        label = {str(c): c for c in inputs.columns}
+        return inputs[[label[n] for n in schema.names]]
     return inputs
 
 
