@@ -46,6 +46,7 @@ from .errors import (
     Unavailable,
     UnsafeArtifact,
 )
+from .lineage import Impact, LineageGraph
 from .registry import Registry
 
 __version__ = "0.1.0"
@@ -64,11 +65,13 @@ __all__ = [
     "FeatureSetRef",
     "FieldChange",
     "FieldSpec",
+    "Impact",
     "IncompleteMetadata",
     "IntegrityError",
     "InvalidInput",
     "InvalidQuery",
     "Lineage",
+    "LineageGraph",
     "LockfileRef",
     "Metric",
     "Model",

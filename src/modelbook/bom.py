@@ -34,7 +34,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .domain import Model, Version
-from .errors import IntegrityError
+from .errors import IntegrityError, InvalidInput
 
 if TYPE_CHECKING:
     from cyclonedx.model import HashType, Property, XsUri
@@ -49,8 +49,7 @@ _SCP_LIKE = re.compile(r"(?P<user>[\w.-]+)@(?P<host>[\w.-]+):(?!//)(?P<path>.+)"
 
 
 def check_format(fmt: object) -> str:
-    from .errors import InvalidInput
-
+    """``fmt`` if it is a format :func:`build` writes; else InvalidInput naming them."""
     if fmt not in FORMATS:
         raise InvalidInput(f"bill of materials format {fmt!r}: use one of {', '.join(FORMATS)}")
     return str(fmt)

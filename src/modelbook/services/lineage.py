@@ -25,6 +25,7 @@ from ..lineage import (
     GraphBuilder,
     Impact,
     LineageGraph,
+    Ref,
     check_walk,
     parent_ref,
     parents_of,
@@ -161,7 +162,7 @@ class LineageService:
         parsed = parse_ref(ref)
         return self.ctx.db.reading(lambda conn: self._impact(conn, parsed))
 
-    def _impact(self, conn: Connection, ref: Any) -> Impact:
+    def _impact(self, conn: Connection, ref: Ref) -> Impact:
         serving = set(self.gov.policy(conn).serving_aliases)
         exclude: set[tuple[str, int]] = set()
         if ref.kind == "models":
