@@ -48,9 +48,9 @@ PROFILE_NOTES = ROOT / "bench" / "profiles.md"
 # Hand-kept section: the service layer's before-and-after comparison and the
 # profiles of the release-flow and audit targets.
 SERVICE_NOTES = ROOT / "bench" / "service_layer.md"
-# A section another harness (bench/cli_startup.py) writes into BENCHMARKS.md;
-# rebuilding the page keeps it.
-KEPT_SECTIONS = ("## CLI start-up",)
+# Sections other harnesses (bench/cli_startup.py, bench/search_scale.py) write into
+# BENCHMARKS.md; rebuilding the page keeps them.
+KEPT_SECTIONS = ("## CLI start-up", "## Search at scale: generated registries")
 PLOT = RESULTS / "search_latency.png"
 PG_HOST = os.environ.get("MODELBOOK_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("MODELBOOK_TEST_PG_PORT", "5432"))
