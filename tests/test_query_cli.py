@@ -1,0 +1,65 @@
+"""modelbook search, models --where and versions --where: the same answers as the
+Python API, pages by token, the ordered metric shown, and a bad query as one error
+line naming its column, exit code 6."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .test_cli import CLI
+from .test_cli import cli as cli  # the CLI fixtures
+from .test_cli import home as home
+
+
+def _register(cli: CLI, tmp_path: Path) -> None:
+    for i, (name, auc, region) in enumerate(
+        [("fraud", 0.9, "eu"), ("fraud", 0.8, "us"), ("churn", 0.95, "eu"), ("churn", 0.7, "eu")]
+    ):
+        f = tmp_path / f"m{i}.bin"
+        f.write_bytes(bytes([i]) * 64)
+        owner = "alice" if name == "fraud" else "bob"
+        run = cli("register", name, f, "--owner", owner, "--metric", f"auc={auc}",
+                  "--tag", f"region={region}")  # fmt: skip
+        assert run.code == 0, run.err
+
+
+def test_search_orders_pages_and_prints_json(cli: CLI, tmp_path: Path) -> None:
+    _register(cli, tmp_path)
+    query = "metrics.auc >= 0.8 and tags.region = 'eu'"
+    run = cli("search", query, "--order-by", "metrics.auc desc")
+    assert run.code == 0, run.err
+    rows = [line for line in run.out.splitlines() if "churn" in line or "fraud" in line]
+    assert len(rows) == 2 and "churn" in rows[0] and "0.95" in rows[0] and "0.9" in rows[1]
+    first = cli("search", "", "--limit", "3", "--json").json()
+    assert [v["uri"] for v in first["versions"]] == [
+        "models:/churn/2", "models:/churn/1", "models:/fraud/2"
+    ]  # fmt: skip
+    rest = cli("search", "", "--limit", "3", "--page-token", first["next_page_token"], "--json")
+    assert [v["uri"] for v in rest.json()["versions"]] == ["models:/fraud/1"]
+    assert rest.json()["next_page_token"] is None
+
+
+def test_models_and_versions_take_where(cli: CLI, tmp_path: Path) -> None:
+    _register(cli, tmp_path)
+    models = cli("models", "--where", "owner = 'bob'", "--json").json()
+    assert [m["name"] for m in models["models"]] == ["churn"]
+    versions = cli("versions", "fraud", "--where", "tags.region = 'us'", "--json").json()
+    assert [v["uri"] for v in versions["versions"]] == ["models:/fraud/2"]
+    oldest = cli("versions", "churn", "--where", "metrics.auc > 0", "--oldest-first", "--json")
+    assert [v["number"] for v in oldest.json()["versions"]] == [1, 2]
+
+
+def test_a_bad_query_is_one_line_with_its_column(cli: CLI, tmp_path: Path) -> None:
+    _register(cli, tmp_path)
+    for args, column in (
+        (("search", "metrics.auc >= and stage = 'a'"), 16),
+        (("search", "stge = 'a'"), 1),
+        (("models", "--where", "stage = 'a'"), 1),
+        (("versions", "fraud", "--where", "tags.region = eu"), 15),
+        (("search", "", "--order-by", "stage"), 1),
+    ):
+        run = cli(*args)
+        assert run.code == 6, (args, run)
+        assert run.err.count("\n") == 1 and f"at column {column}" in run.err, run.err
+    unknown = cli("search", "stge = 'a'")
+    assert "did you mean stage?" in unknown.err and "metrics.NAME" in unknown.err
