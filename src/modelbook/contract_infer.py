@@ -71,15 +71,20 @@ def _series_field(s: Any, what: str, name: str | None = None) -> FieldSpec:
         kind = "datetime"
     elif str(dtype) == "boolean":
         kind = "bool"
+    elif isinstance(dtype, pd.SparseDtype):
+        import numpy as np
+
+        kind = _numpy_kind(np.dtype(dtype.subtype), s.dropna().tolist())
     elif isinstance(dtype, pd.api.extensions.ExtensionDtype) and hasattr(dtype, "numpy_dtype"):
         kind = _numpy_kind(dtype.numpy_dtype, s.dropna().tolist())
     elif isinstance(dtype, pd.api.extensions.ExtensionDtype):
         kind = "object"
     else:
         kind = _numpy_kind(dtype, s.dropna().tolist() if dtype.kind == "O" else ())
-    # A masked dtype (Int64, boolean, Float64) is chosen to allow NA: it is nullable.
-    masked = str(dtype) in ("boolean", "Int8", "Int16", "Int32", "Int64", "Float32", "Float64")
-    nullable = masked or bool(s.isna().any())
+    # Nullable means a value is missing, whatever the dtype: an Int64 (or boolean,
+    # Float64, string, Arrow) column without NA is as complete as an int64 one, and a
+    # sample of it must match a signature that says not nullable.
+    nullable = bool(s.isna().any())
     return _field(label, kind, (-1,), nullable, what)
 
 
