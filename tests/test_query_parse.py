@@ -4,7 +4,9 @@ what was expected there; nothing else escapes, whatever the text."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -210,3 +212,17 @@ def test_no_text_raises_anything_but_invalid_query(text: str) -> None:
         parse_order(text)
     except InvalidQuery as exc:
         assert 1 <= exc.column <= len(text) + 1
+
+
+def test_the_twenty_documented_examples_parse() -> None:
+    """Every query in docs/search.md's examples is valid as written."""
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "search.md").read_text()
+    section = doc.split("## Twenty examples", 1)[1].split("\n## ", 1)[0]
+    items = re.split(r"\n\d+\. ", "\n" + section)[1:]
+    assert len(items) == 20
+    for item in items:
+        queries = [q for q in re.findall(r"`([^`]+)`", item) if not q.startswith("--")]
+        queries = [re.sub(r'^modelbook models --where "(.*)"$', r"\1", q) for q in queries]
+        assert queries, item
+        for query in queries:
+            parse(query, "model" if "models --where" in item else "version")
