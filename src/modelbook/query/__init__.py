@@ -3,13 +3,13 @@
 ``parse(text)`` gives the tree of a query over versions (``scope="model"``
 for a listing of models), ``parse_order("metrics.auc desc")`` an ordering.
 The SQL compiler lives in :mod:`modelbook.store.query`; the language is
-described in ``docs/search.md``.
+described in ``docs/search.md``. The parser (and lark) load on the first
+parse: reading the tree or the catalog costs no grammar.
 """
 
 from __future__ import annotations
 
-from .fields import CATALOG, FieldSpec, valid_fields
-from .parser import MAX_DEPTH, MAX_QUERY, parse, parse_order
+from .fields import CATALOG, MAX_DEPTH, MAX_QUERY, FieldSpec, Scope, valid_fields
 from .tree import (
     And,
     Compare,
@@ -25,6 +25,25 @@ from .tree import (
     Value,
     conjuncts,
 )
+
+
+def parse(text: str, scope: Scope = "version") -> Node:
+    """The typed tree of a query over versions (``scope="version"``) or models.
+
+    Blank text is :class:`Everything`. Raises InvalidQuery with the 1-based
+    column of the mistake and what was expected there.
+    """
+    from .parser import parse as parse_text
+
+    return parse_text(text, scope)
+
+
+def parse_order(text: str) -> Order:
+    """``FIELD [asc|desc]`` on a number or date field; raises InvalidQuery."""
+    from .parser import parse_order as parse_order_text
+
+    return parse_order_text(text)
+
 
 __all__ = [
     "CATALOG",
@@ -42,6 +61,7 @@ __all__ = [
     "Not",
     "Or",
     "Order",
+    "Scope",
     "Value",
     "conjuncts",
     "parse",

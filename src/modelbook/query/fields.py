@@ -1,4 +1,5 @@
-"""The catalog of fields a query may name, with the kind of value each holds.
+"""The catalog of fields a query may name, with the kind of value each holds, and the
+limits of a query.
 
 Sources of the values (all read from the store, never from user files):
 
@@ -23,6 +24,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
+
+#: The longest query text accepted, in characters.
+MAX_QUERY = 10_000
+#: How deeply ``not`` and parentheses may nest.
+MAX_DEPTH = 64
 
 Kind = Literal["text", "number", "date", "bool", "semver"]
 Scope = Literal["version", "model"]

@@ -22,7 +22,7 @@ from lark.visitors import Transformer_NonRecursive
 
 from ..errors import InvalidQuery
 from ..limits import MAX_KEY, MAX_SLICE
-from .fields import CATALOG, FieldSpec, Scope, valid_fields
+from .fields import CATALOG, MAX_DEPTH, MAX_QUERY, FieldSpec, Scope, valid_fields
 from .tree import (
     And,
     Compare,
@@ -37,11 +37,6 @@ from .tree import (
     Order,
     Value,
 )
-
-#: The longest query text accepted, in characters.
-MAX_QUERY = 10_000
-#: How deeply ``not`` and parentheses may nest.
-MAX_DEPTH = 64
 
 _NAMES = {
     "COMPARE": "a comparison (= != < <= > >=)",
