@@ -182,8 +182,11 @@ def test_limits_of_size_and_nesting() -> None:
     for deep in ("not " * (MAX_DEPTH + 1) + "stage = 'a'", "not " * 2000 + "stage = 'a'"):
         with pytest.raises(InvalidQuery, match="nests deeper"):
             parse(deep)
-    with pytest.raises(InvalidQuery):
-        parse(3)  # type: ignore[arg-type]
+    for wrong in (3, None, ["stage = 'a'"], b"stage = 'a'"):
+        with pytest.raises(InvalidQuery, match="a query is text"):
+            parse(wrong)  # type: ignore[arg-type]
+        with pytest.raises(InvalidQuery, match="a query is text"):
+            parse_order(wrong)  # type: ignore[arg-type]
 
 
 def _flat(node: Node) -> Node:

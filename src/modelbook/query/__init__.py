@@ -9,6 +9,7 @@ parse: reading the tree or the catalog costs no grammar.
 
 from __future__ import annotations
 
+from ..errors import InvalidQuery
 from .fields import CATALOG, MAX_DEPTH, MAX_QUERY, FieldSpec, Scope, valid_fields
 from .tree import (
     And,
@@ -35,6 +36,7 @@ def parse(text: str, scope: Scope = "version") -> Node:
     """
     from .parser import parse as parse_text
 
+    _text(text)
     return parse_text(text, scope)
 
 
@@ -42,7 +44,13 @@ def parse_order(text: str) -> Order:
     """``FIELD [asc|desc]`` on a number or date field; raises InvalidQuery."""
     from .parser import parse_order as parse_order_text
 
+    _text(text)
     return parse_order_text(text)
+
+
+def _text(text: object) -> None:
+    if not isinstance(text, str):
+        raise InvalidQuery(f"a query is text, not {type(text).__name__}", column=1)
 
 
 __all__ = [
