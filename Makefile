@@ -36,13 +36,14 @@ unit: $(STAMP) browser
 
 test: lint unit
 
-# The report test prints a report in a real browser: Debian's chromium package,
-# installed from the system's package index when it is missing (never a download).
+# The report test prints a report in a real browser (Debian's chromium package) and
+# the lineage test renders DOT with Graphviz (graphviz): both are installed from the
+# system's package index when they are missing (never a download).
 browser:
-	@test -x /usr/bin/chromium || { \
+	@{ test -x /usr/bin/chromium && test -x /usr/bin/dot; } || { \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  APT="$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get"; \
-	  $$APT install -y chromium || { $$APT update && $$APT install -y chromium; }; }
+	  $$APT install -y chromium graphviz || { $$APT update && $$APT install -y chromium graphviz; }; }
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py --full

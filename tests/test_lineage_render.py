@@ -7,6 +7,7 @@ exactly the text it shows; Graphviz itself renders the DOT when it is installed.
 from __future__ import annotations
 
 import html
+import os
 import re
 import shutil
 import subprocess
@@ -131,7 +132,10 @@ def test_dot_is_one_statement_a_line_and_labels_decode_to_what_they_show() -> No
     assert (shown_nodes, shown_edges) == captions(graph)
 
 
-@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz is not installed")
+@pytest.mark.skipif(
+    shutil.which("dot") is None and os.environ.get("CI") != "true",
+    reason="Graphviz is not installed (make test installs it; under CI=true this fails)",
+)
 def test_graphviz_renders_every_label_as_written() -> None:
     graph = hostile_graph()
     out = subprocess.run(
