@@ -238,6 +238,36 @@ class ChainVerifier:
             if seq is not None:
                 stored[chain] = (seq, hash_)
 
+    def export(self) -> dict[str, Any]:
+        """What this verifier found, as JSON data for :meth:`absorb` in another process."""
+        return {
+            "events": self.events,
+            "last": self._last,
+            "broken": [[b.chain, b.seq, b.event_id, b.problem] for b in self._broken.values()],
+            "stored": self.stored,
+            "records": list(self.records.items()),
+            "more_records": self.more_records,
+        }
+
+    def absorb(self, found: Mapping[str, Any]) -> None:
+        """Add what a verifier of chains after all of this one's found (:meth:`export`).
+
+        The result is what one verifier fed both walks in turn would hold.
+        """
+        self.events += int(found["events"])
+        for chain, (seq, hash_, event_id) in found["last"].items():
+            self._last[chain] = (int(seq), str(hash_), int(event_id))
+        for chain, seq, event_id, problem in found["broken"]:
+            self._broken[chain] = Break(chain, seq, event_id, problem)
+        for chain, (seq, hash_) in found["stored"].items():
+            self.stored[chain] = (int(seq), str(hash_))
+        for key, event_id in found["records"]:
+            if key in self.records:
+                self.more_records.append((key, event_id))
+            else:
+                self.records[key] = event_id
+        self.more_records.extend((key, event_id) for key, event_id in found["more_records"])
+
     def check_head(self, chain: str, seq: int, hash_: str) -> None:
         """A chain's recorded head: its last event must be exactly that one."""
         if chain in self._broken:

@@ -19,6 +19,7 @@ from ..store import annotations as note_rows
 from ..store import events as event_rows
 from ..store import models as model_rows
 from ..store.rows import to_dt, to_us
+from . import audit_partition as partition
 from .base import Context, readable
 
 
@@ -197,9 +198,19 @@ class AuditService:
         checker = audit.ChainVerifier(audit_records.event_key, audit_records.NOTE_ACTIONS)
         with self.ctx.db.read() as conn:
             through, count = event_rows.high_water(conn)
-            for rows in event_rows.walk(conn, through):
-                checker.feed(rows)
             heads = event_rows.heads(conn)
+            uri = self.ctx.db.shared_uri()
+            split = None if uri is None else partition.boundary(heads, count)
+            helper = None if split is None else partition.start(uri or "", through, split)
+            for rows in event_rows.walk(conn, through, stop=split if helper else None):
+                checker.feed(rows)
+            if helper is not None:
+                found = partition.finish(helper)
+                if found is None:
+                    for rows in event_rows.walk(conn, through, start=split or ""):
+                        checker.feed(rows)
+                else:
+                    checker.absorb(found)
             for chain, seq, hash_ in heads:
                 checker.check_head(chain, seq, hash_)
             # Read in the same view as the log: each record was written with its event.

@@ -164,6 +164,9 @@ class Database(SchemaState):
         except (ImportError, exc.ArgumentError) as e:
             raise Unavailable(f"cannot use database {self.uri}: {e}") from e
         self.url = url
+        # For a second process that reads the same database (see :meth:`shared_uri`);
+        # never shown: it may hold a password.
+        self._given = None if self.file is not None and self.file.ephemeral else uri
         self._target = Target(
             shown=self.uri,
             settings=self.settings,
@@ -193,6 +196,11 @@ class Database(SchemaState):
             if self._pipelined:
                 pipelined.install(self.engine)
         watch_ddl(self.engine)
+
+    def shared_uri(self) -> str | None:
+        """The URI, password included, that another process opens this database with;
+        None for an in-memory one. Pass it on privately (a pipe), never on a command line."""
+        return self._given
 
     def __repr__(self) -> str:
         return f"Database({self.uri!r})"

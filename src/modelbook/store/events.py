@@ -141,9 +141,31 @@ _WALK = Prebuilt(
 )
 
 
-def walk(conn: Connection, through_id: int, batch: int = 10_000) -> Iterator[list[Any]]:
+_WALK_TO = Prebuilt(
+    sa.select(_e.id, *(_e[c] for c in EVENT_COLUMNS), _e.canonical, _e.prev_hash, _e.hash)
+    .where(sa.tuple_(_e.chain, _e.seq) > sa.tuple_(sa.bindparam("chain"), sa.bindparam("seq")))
+    .where(_e.chain < sa.bindparam("stop"))
+    .where(_e.id <= sa.bindparam("through"))
+    .order_by(_e.chain, _e.seq)
+    .limit(sa.bindparam("limit"))
+)
+
+
+def walk(
+    conn: Connection,
+    through_id: int,
+    batch: int = 10_000,
+    *,
+    start: str = "",
+    stop: str | None = None,
+) -> Iterator[list[Any]]:
     """Every event with an id at or below ``through_id``, in chain order, a page at a time:
     rows of (id, chain, seq, at, actor, action, model, version, canonical, prev_hash, hash).
+
+    ``start`` and ``stop`` walk part of the chains: from the chain ``start``
+    (inclusive) to the chain ``stop`` (exclusive), as the database orders
+    them; walks split at one chain cover every event exactly once, whatever
+    the database's collation.
 
     Each page is one statement on the driver's cursor (SQLAlchemy's result rows cost
     more than reading them), starting in the ``(chain, seq)`` index right after the
@@ -154,13 +176,15 @@ def walk(conn: Connection, through_id: int, batch: int = 10_000) -> Iterator[lis
     thread uses the connection until the walk ends.
     """
 
+    statement = _WALK if stop is None else _WALK_TO
+
     def page(after: tuple[str, int]) -> list[Any]:
-        return _WALK.tuples(
-            conn, {"chain": after[0], "seq": after[1], "through": through_id, "limit": batch}
-        )
+        params = {"chain": after[0], "seq": after[1], "through": through_id, "limit": batch}
+        return statement.tuples(conn, params if stop is None else {**params, "stop": stop})
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="modelbook-audit-walk") as reader:
-        pending: Future[list[Any]] | None = reader.submit(page, ("", 0))
+        # Positions start at 1: (start, 0) is just before the chain's first event.
+        pending: Future[list[Any]] | None = reader.submit(page, (start, 0))
         while pending is not None:
             rows = pending.result()
             full = len(rows) == batch
