@@ -16,8 +16,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from modelbook import Registry
+
+# Property tests judge behaviour, never speed: on a loaded machine an example may
+# take longer than Hypothesis's default 200 ms deadline, which would fail a test
+# that found nothing wrong.
+settings.register_profile("modelbook", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("modelbook")
 
 PG_HOST = os.environ.get("MODELBOOK_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("MODELBOOK_TEST_PG_PORT", "5432"))
