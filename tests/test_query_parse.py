@@ -101,7 +101,9 @@ def test_precedence_not_then_and_then_or_and_keywords_in_any_case() -> None:
 @pytest.mark.parametrize(
     ("text", "column", "says"),
     [
-        ("stage = ", 9, "expected"),
+        ("stage = ", 9, "expected a quoted text, found the end of the query"),
+        ("metrics.auc >= and stage = 'a'", 16, "expected a number, found 'and'"),
+        ("created_at > )", 14, "expected a date"),
         ("stage = 'approved' and", 23, "a field"),
         ("stage = 'approved' extra", 20, "'and' or 'or' or the end of the query"),
         ("stage 'approved'", 7, "a comparison"),

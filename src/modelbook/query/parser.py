@@ -310,6 +310,23 @@ def _is_direction(child: Any) -> bool:
     return isinstance(child, Token) and child.type == "DIRECTION"
 
 
+_VALUES = {"STRING", "NUMBER", "DATE", "TRUE", "FALSE"}
+
+
+def _kind_before(stack: list[Any]) -> str | None:
+    """What the field just read takes as a value (``a number`` ...), from the parser's
+    stack, when a value is what is missing."""
+    for item in reversed(stack):
+        children = getattr(item, "children", None)
+        if getattr(item, "data", None) == "field" and children:
+            spec = CATALOG.get(str(children[0]).partition("@")[0])
+            if spec is None:
+                head = str(children[0]).partition(".")[0]
+                spec = CATALOG.get(head)
+            return None if spec is None else _KIND_EXPECTS[spec.kind]
+    return None
+
+
 def _failure(text: str, exc: UnexpectedInput) -> InvalidQuery:
     expected: Any
     found: str
@@ -342,6 +359,9 @@ def _failure(text: str, exc: UnexpectedInput) -> InvalidQuery:
             # The parser's own state knows exactly what it accepts; the LALR table's
             # expected set also holds tokens of merged states.
             expected = interactive.accepts() or expected
+            if set(expected) <= _VALUES:
+                kind = _kind_before(interactive.parser_state.value_stack)
+                expected = {kind} if kind is not None else expected
     names = tuple(sorted({_NAMES.get(e, e) for e in expected}))
     return InvalidQuery(
         f"invalid query at column {offset + 1}: expected {' or '.join(names) or 'nothing'}, "
