@@ -166,7 +166,7 @@ def test_a_signature_is_read_only_and_round_trips_through_json(
         ({"inputs": {"kind": "table", "fields": []}}, "inputs.kind"),
         (
             {"inputs": {"kind": "dataframe", "fields": [{"name": "a", "dtype": "int"}]}},
-            "inputs.fields.0.dtype",
+            r"inputs\.fields\[0\] 'a'\.dtype",
         ),
         (
             {"inputs": {"kind": "records", "fields": [{"name": "a", "dtype": "bool"}] * 2}},

@@ -71,26 +71,41 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+#: The longest time zone name a datetime field may carry (IANA names are shorter).
+MAX_TZ = 64
+
+
 class FieldSpec(_Frozen):
     """One input or output field.
 
     Attributes:
         name: the column or key name (``array`` for an unnamed array,
-            ``value`` for a scalar or an unnamed series).
+            ``value`` for a scalar or an unnamed series); not empty.
         dtype: one of :data:`DTYPES`.
         shape: the field's shape, ``-1`` where any length is accepted.
         nullable: whether missing values (None, NaN, NA) may occur.
+        tz: the time zone of a ``datetime`` field (``UTC``, ``Europe/Paris``,
+            ``UTC+01:00``) as pandas names it; None for naive date-times.
     """
 
     name: Value
     dtype: DType
     shape: tuple[int, ...] = (-1,)
     nullable: bool = False
+    tz: Value | None = None
 
     @model_validator(mode="after")
     def _shape(self) -> FieldSpec:
+        if not self.name.strip():
+            raise ValueError("name is empty")
         if any(d < -1 for d in self.shape) or len(self.shape) > 32:
-            raise ValueError(f"shape {list(self.shape)}: dimensions are -1 (any) or sizes")
+            raise ValueError(
+                f"shape {list(self.shape)}: dimensions are -1 (any) or sizes, at most 32"
+            )
+        if self.tz is not None and (self.dtype != "datetime" or not self.tz.strip()):
+            raise ValueError(f"tz {self.tz!r}: only a datetime field has a time zone")
+        if self.tz is not None and len(self.tz) > MAX_TZ:
+            raise ValueError(f"tz is {len(self.tz)} characters long; the limit is {MAX_TZ}")
         return self
 
 
@@ -109,6 +124,15 @@ class Schema(_Frozen):
             if f.name in seen:
                 raise ValueError(f"field {f.name!r} is named twice")
             seen.add(f.name)
+            # The first dimension is the rows: any number of them; a scalar has none.
+            if self.kind == "scalar" and f.shape != ():
+                raise ValueError(f"field {f.name!r}: a scalar's shape is [], not {list(f.shape)}")
+            if self.kind != "scalar" and (not f.shape or f.shape[0] != -1):
+                raise ValueError(
+                    f"field {f.name!r}: shape {list(f.shape)}: the first dimension is the "
+                    "rows and must be -1 (any number), e.g. [-1] for a column, [-1, 30] "
+                    "for rows of 30 values"
+                )
         return self
 
     @property
@@ -183,12 +207,39 @@ def parse_signature(value: object) -> Signature:
             f"signature must be a Signature or its JSON object, got {type(value).__name__}"
         )
     try:
-        return Signature.model_validate(dict(value))
+        text = json.dumps(dict(value), allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise InvalidInput(f"signature must be plain JSON data: {exc}") from None
+    try:
+        # Strict: "yes" is not a boolean, 1.0 not a size, "5" not a list.
+        return Signature.model_validate_json(text, strict=True)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "value"
-        message = str(first["msg"]).removeprefix("Value error, ")
-        raise InvalidInput(f"invalid signature: {where}: {message}") from None
+        problems = [_problem(e["loc"], str(e["msg"]), value) for e in exc.errors()]
+        shown = "; ".join(problems[:_SHOWN])
+        more = f" ... ({len(problems)} problems in all)" if len(problems) > _SHOWN else ""
+        raise InvalidInput(f"invalid signature: {shown}{more}") from None
+
+
+_SHOWN = 8
+
+
+def _problem(loc: tuple[int | str, ...], message: str, doc: Any) -> str:
+    """One validation error, at a path that names fields: ``inputs.fields[1] 'age'.dtype``."""
+    parts: list[str] = []
+    node: Any = doc
+    for step in loc:
+        if isinstance(step, int):
+            item = node[step] if isinstance(node, list) and step < len(node) else None
+            name = item.get("name") if isinstance(item, Mapping) else None
+            parts[-1:] = [f"{parts[-1] if parts else ''}[{step}]"]
+            if isinstance(name, str):
+                parts[-1] += f" {name[:80]!r}"
+            node = item
+        else:
+            parts.append(str(step))
+            node = node.get(step) if isinstance(node, Mapping) else None
+    where = ".".join(parts) or "signature"
+    return f"{where}: {message.removeprefix('Value error, ')}"
 
 
 def as_signature(contract: object) -> Signature | None:

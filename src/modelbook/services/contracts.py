@@ -110,6 +110,13 @@ def prepare(
         return Prepared(None if contract is None else contract_doc(contract))
     rows = samples.check_rows(sample_rows)
     sig = None if signature is None else parse_signature(signature)
+    if sig is not None and sig.runtime.flavor is not None:
+        from .. import flavors
+
+        try:
+            flavors.get(sig.runtime.flavor)
+        except InvalidInput as exc:
+            raise InvalidInput(f"invalid signature: runtime.flavor: {exc}") from None
     data = None
     if sample is not None:
         if isinstance(sample, os.PathLike):
