@@ -8,6 +8,7 @@ version's own values, not just its heading, in Markdown and in HTML.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -363,6 +364,14 @@ def test_report_cli_writes_the_file_whole(
     assert code == 0 and out.startswith("# ctr\\_ranking version 2")
     code, _, err = _cli(capsys, "report", "models:/ctr_ranking/2", "--format", "pdf")
     assert code == 6 and "unknown report format" in err
+    # The bill of materials is written the same way; a folder that is not there is
+    # a clear error, and nothing is left behind.
+    bom = tmp_path / "bom.json"
+    code, out, err = _cli(capsys, "bom", "models:/ctr_ranking/2", "-o", bom)
+    assert code == 0 and out == "" and json.loads(bom.read_text())["bomFormat"] == "CycloneDX"
+    code, _, err = _cli(capsys, "bom", "models:/ctr_ranking/2", "-o", tmp_path / "no" / "b.json")
+    assert code == 6 and "cannot write" in err
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
 
 def _cli(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:

@@ -7,17 +7,14 @@ same folder renamed into place, so the file is never left half written.
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ..errors import InvalidInput
 from .app import app, open_registry
-from .render import line, safe
+from .render import line, safe, write_whole
 
 
 @app.command()
@@ -37,24 +34,5 @@ def bom(
     if output is None:
         sys.stdout.write(text + "\n")
         return
-    _write(output, text + "\n")
+    write_whole(output, text + "\n")
     line(f"wrote {safe(str(output))}", err=True)
-
-
-def _write(path: Path, text: str) -> None:
-    folder = path.parent if str(path.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    except OSError as exc:
-        raise InvalidInput(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="ascii") as f:
-            f.write(text)
-        # mkstemp makes the file private; the export gets the mode a new file would.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise InvalidInput(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None

@@ -13,11 +13,14 @@ so a command that prints one line (``resolve``) does not pay for it.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
+import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
@@ -187,3 +190,26 @@ def progress(total: int, label: str) -> Iterator[Callable[[int], None] | None]:
     ) as bar:
         task = bar.add_task(safe(label), total=total)
         yield lambda n: bar.advance(task, n)
+
+
+def write_whole(path: Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` whole: a temporary file beside it, renamed
+    into place, so a reader never sees half a document. InvalidInput when it cannot."""
+    from ..errors import InvalidInput
+
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        # mkstemp makes the file private; the document gets the mode a new file would.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise InvalidInput(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None

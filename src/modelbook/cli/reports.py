@@ -9,17 +9,14 @@ deployed version lacks a field the policy requires, so CI can run it.
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..errors import InvalidInput
 from .app import JsonOpt, app, open_registry
-from .render import emit_json, line, safe, table
+from .render import emit_json, line, safe, table, write_whole
 
 if TYPE_CHECKING:
     from ..doctor import DoctorReport
@@ -42,28 +39,8 @@ def report(
     if output is None:
         sys.stdout.write(text)
         return
-    _write(output, text)
+    write_whole(output, text)
     line(f"wrote {safe(str(output))}", err=True)
-
-
-def _write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` whole: a temporary file beside it, renamed into place."""
-    folder = path.parent if str(path.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    except OSError as exc:
-        raise InvalidInput(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        # mkstemp makes the file private; the report gets the mode a new file would.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise InvalidInput(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
 
 
 @app.command()
