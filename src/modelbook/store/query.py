@@ -14,6 +14,8 @@ holds wherever ``X`` does not (``NOT coalesce(X, false)``).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -65,10 +67,62 @@ _ENV_PATHS["lockfile"] = ("environment", "lockfile", "sha256")
 _ORDERING = {"<", "<=", ">", ">="}
 
 
-def _sql_value(value: Value) -> Any:
-    """A value as the store keeps it: times as integer microseconds."""
-    from datetime import datetime
+_BIND_TYPES: dict[str, Any] = {"text": sa.String(), "number": sa.Float(), "date": sa.BigInteger()}
 
+
+@dataclass(frozen=True)
+class Slot:
+    """A value of a query, bound at execution under ``name`` as ``kind``.
+
+    A statement is built from a query whose values are slots (its
+    :func:`skeleton`), so that one statement serves every query of its shape.
+    """
+
+    name: str
+    kind: str
+
+    def bind(self) -> Any:
+        # Typed as the field's kind, never as the column: `number > 2.5` must not
+        # become `number > 3` through an integer cast.
+        return sa.bindparam(self.name, type_=_BIND_TYPES[self.kind])
+
+
+def skeleton(node: Node, dialect: str) -> tuple[Node, dict[str, Any]]:
+    """``node`` with its text, number and date values replaced by :class:`Slot`s (the
+    key of its statement), and the values by bind name, as the store keeps them:
+    times as integer microseconds, a ``like`` pattern as SQLite's GLOB."""
+    values: dict[str, Any] = {}
+
+    def slot(value: Any, kind: str) -> Any:
+        name = f"q{len(values)}"
+        values[name] = to_us(value) if isinstance(value, datetime) else value
+        return Slot(name, kind)
+
+    def walk(item: Node) -> Node:
+        if isinstance(item, And | Or):
+            return type(item)(tuple(walk(i) for i in item.items))
+        if isinstance(item, Not):
+            return Not(walk(item.item))
+        if isinstance(item, Everything):
+            return item
+        if isinstance(item, Like):
+            pattern = _glob(item.pattern) if dialect == "sqlite" else item.pattern
+            return Like(item.field, slot(pattern, "text"), item.negated)
+        kind = CATALOG[item.field.name].kind if not isinstance(item, IsNull) else "bool"
+        if kind in ("bool", "semver"):
+            return item
+        if isinstance(item, Compare):
+            return Compare(item.field, item.op, slot(item.value, kind))
+        assert isinstance(item, Member)
+        return Member(item.field, tuple(slot(v, kind) for v in item.values), item.negated)
+
+    return walk(node), values
+
+
+def sql_value(value: Value) -> Any:
+    """A slot's bind, or a value as the store keeps it (times as integer microseconds)."""
+    if isinstance(value, Slot):
+        return value.bind()
     return to_us(value) if isinstance(value, datetime) else value
 
 
@@ -134,15 +188,18 @@ class Compiler:
         if field.name == "semver" and not isinstance(node, Like):
             return self._semver(node)
         if isinstance(node, Like):
-            pattern = node.pattern
-            if self.dialect == "sqlite":
-                return lambda col: col.op("GLOB", is_comparison=True)(sa.literal(_glob(pattern)))
+            # A slot holds the pattern already as the dialect reads it (see skeleton).
+            raw: Any = node.pattern
+            sqlite = self.dialect == "sqlite"
+            pattern = raw.bind() if isinstance(raw, Slot) else _glob(raw) if sqlite else raw
+            if sqlite:
+                return lambda col: col.op("GLOB", is_comparison=True)(pattern)
             return lambda col: col.like(pattern, escape="\\")
         if isinstance(node, Member):
-            values = [_sql_value(v) for v in node.values]
+            values = [sql_value(v) for v in node.values]
             return lambda col: col.in_(values)
         op = "=" if node.op == "!=" else node.op
-        value = _sql_value(node.value)
+        value = sql_value(node.value)
         text = CATALOG[field.name].kind == "text"
 
         def compare(col: Any) -> Clause:

@@ -14,15 +14,17 @@ existed when the listing began, whatever is inserted meanwhile.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Row
+from sqlalchemy.engine import Connection
 
 from ..query.tree import Compare, Member, Node, Order, conjuncts
 from . import schema as t
+from .engine import Prebuilt
 from .models import _MODEL_COLS
-from .query import Clause, Compiler, metric_key
+from .query import Clause, Compiler, metric_key, skeleton, sql_value
 from .versions import VERSION_COLS
 
 _v = t.versions.c
@@ -46,7 +48,7 @@ def versions(
     order: Order | None,
     after: tuple[Any, int] | None,
     limit: int,
-) -> list[Row[Any]]:
+) -> list[Any]:
     """One page of the versions ``node`` matches, in ``order`` (default: newest first).
 
     ``after`` is the (order value, version id) of the last row of the previous
@@ -54,8 +56,26 @@ def versions(
     sorts last); ties in the order are broken by registration, in the order's
     direction. Rows have ``model_name``, the columns of
     :data:`~.versions.VERSION_COLS`, and ``sort_value`` when ordered.
+
+    The statement is built once per shape of query (its values are bound
+    parameters, see :func:`.query.skeleton`) and run on the driver's cursor.
     """
-    compiler = Compiler(conn.dialect.name)
+    shape, params = skeleton(node, conn.dialect.name)
+    params["limit"] = limit
+    if after is not None:
+        params["after_value"], params["after_id"] = after
+    after_shape = None if after is None else after[0] is None
+    statement = _versions_statement(conn.dialect.name, shape, order, after_shape)
+    return statement.all(conn, params)
+
+
+@functools.lru_cache(maxsize=512)
+def _versions_statement(
+    dialect: str, node: Node, order: Order | None, after: bool | None
+) -> Prebuilt:
+    """The statement of a query shape; ``after``: None on the first page, else whether
+    the position's value is missing."""
+    compiler = Compiler(dialect)
     parts = list(conjuncts(node))
     model_name = next(
         (
@@ -98,7 +118,7 @@ def versions(
             first = t.version_tags.alias("by_tag")
             source = first.join(t.versions, _v.id == first.c.version_id)
             id_col = first.c.version_id
-            where += [first.c.key == tag.field.key, first.c.value == tag.value]
+            where += [first.c.key == tag.field.key, first.c.value == sql_value(tag.value)]
         if order is not None:
             sort = compiler.order_value(order.field)
             nullable = order.field.name == "metrics"
@@ -106,10 +126,11 @@ def versions(
         # A scalar subquery pins model_id to a constant, so the planner walks the
         # model's (model_id, id) index (or the tag's, see above) instead of joining
         # every version's model.
-        model_id = sa.select(_m.id).where(_m.name == model_name).scalar_subquery()
+        name = sql_value(model_name)
+        model_id = sa.select(_m.id).where(_m.name == name).scalar_subquery()
         pinned = first.c.model_id if tag is not None else _v.model_id
         where.append(pinned == model_id)
-        name_col: Any = sa.literal(model_name, sa.String).label("model_name")
+        name_col: Any = sa.type_coerce(name, sa.String).label("model_name")
     else:
         source = source.join(t.models, _m.id == _v.model_id)
         name_col = _m.name.label("model_name")
@@ -120,8 +141,8 @@ def versions(
     if after is not None:
         where.append(_after(sort, id_col, after, descending=descending, nullable=nullable))
     keys = _order_keys(sort, id_col, descending=descending, nullable=nullable)
-    stmt = sa.select(*cols).select_from(source).where(*where).order_by(*keys).limit(limit)
-    return list(conn.execute(stmt))
+    stmt = sa.select(*cols).select_from(source).where(*where).order_by(*keys)
+    return Prebuilt(stmt.limit(sa.bindparam("limit")))
 
 
 def _order_keys(sort: Any, id_col: Any, *, descending: bool, nullable: bool) -> list[Any]:
@@ -133,26 +154,33 @@ def _order_keys(sort: Any, id_col: Any, *, descending: bool, nullable: bool) -> 
     return [*keys, sort.asc(), id_col.asc()]
 
 
-def _after(
-    sort: Any, id_col: Any, after: tuple[Any, int], *, descending: bool, nullable: bool
-) -> Clause:
-    """Rows after the cursor ``(value, id)`` in the page order."""
-    value, last_id = after
+def _after(sort: Any, id_col: Any, missing: bool, *, descending: bool, nullable: bool) -> Clause:
+    """Rows after the position ``(after_value, after_id)`` in the page order;
+    ``missing``: the position's row has no value."""
+    last_id = sa.bindparam("after_id", type_=sa.BigInteger())
     if sort is None:
         return id_col < last_id  # type: ignore[no-any-return]
-    if value is None:
+    if missing:
         # Versions without the metric come last, by id in the order's direction.
         beyond = id_col < last_id if descending else id_col > last_id
         return sa.and_(sort.is_(None), beyond)
-    pair, cursor = sa.tuple_(sort, id_col), sa.tuple_(sa.literal(value), sa.literal(last_id))
+    value = sa.bindparam("after_value", type_=sort.type)
+    pair, cursor = sa.tuple_(sort, id_col), sa.tuple_(value, last_id)
     later = pair < cursor if descending else pair > cursor
     return sa.or_(later, sort.is_(None)) if nullable else later
 
 
-def models(conn: Connection, node: Node, *, before_id: int | None, limit: int) -> list[Row[Any]]:
+def models(conn: Connection, node: Node, *, before_id: int | None, limit: int) -> list[Any]:
     """Models matching a query of model fields, newest first, below ``before_id``."""
-    compiler = Compiler(conn.dialect.name, scope="model")
-    stmt = sa.select(*_MODEL_COLS).where(compiler.node(node))
-    if before_id is not None:
-        stmt = stmt.where(_m.id < before_id)
-    return list(conn.execute(stmt.order_by(_m.id.desc()).limit(limit)))
+    shape, params = skeleton(node, conn.dialect.name)
+    params.update(limit=limit, before=before_id)
+    statement = _models_statement(conn.dialect.name, shape, before_id is not None)
+    return statement.all(conn, params)
+
+
+@functools.lru_cache(maxsize=128)
+def _models_statement(dialect: str, node: Node, paged: bool) -> Prebuilt:
+    stmt = sa.select(*_MODEL_COLS).where(Compiler(dialect, scope="model").node(node))
+    if paged:
+        stmt = stmt.where(_m.id < sa.bindparam("before", type_=sa.BigInteger()))
+    return Prebuilt(stmt.order_by(_m.id.desc()).limit(sa.bindparam("limit")))
