@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from modelbook import InvalidQuery, Page
+from modelbook import InvalidQuery, NotFound, Page
 from modelbook.query import parse
 
 from .query_oracle import matching
@@ -235,3 +235,5 @@ def test_a_bad_query_is_invalid_query_and_nothing_else(world: World) -> None:
             reg.versions("fraud", where=query)
     with pytest.raises(InvalidQuery, match="cannot order by"):
         reg.search("", order_by="stage")
+    with pytest.raises(NotFound):
+        reg.versions("nope", where="stage = 'staging'")
