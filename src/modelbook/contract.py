@@ -359,6 +359,10 @@ def compare_schemas(expected: Schema, actual: Schema) -> tuple[str, ...]:
             continue
         if not holds(want.dtype, got.dtype):
             problems.append(f"{want.name}: dtype {got.dtype}, the signature says {want.dtype}")
+        elif want.dtype == "datetime" and got.dtype == "datetime" and want.tz != got.tz:
+            problems.append(
+                f"{want.name}: time zone {_tz_text(got.tz)}, the signature says {_tz_text(want.tz)}"
+            )
         if got.nullable and not want.nullable:
             problems.append(f"{want.name}: has missing values; the signature says not nullable")
         if not shape_fits(want.shape, got.shape):
@@ -366,6 +370,10 @@ def compare_schemas(expected: Schema, actual: Schema) -> tuple[str, ...]:
                 f"{want.name}: shape {list(got.shape)}, the signature says {list(want.shape)}"
             )
     return tuple(problems)
+
+
+def _tz_text(tz: str | None) -> str:
+    return "none (naive date-times)" if tz is None else tz
 
 
 def _kind_text(schema: Schema) -> str:

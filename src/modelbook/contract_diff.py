@@ -212,6 +212,10 @@ def _renames(
     return pairs
 
 
+def _tz(tz: str | None) -> str:
+    return "none (naive)" if tz is None else tz
+
+
 def _field_changes(side: Side, before: FieldSpec, after: FieldSpec) -> list[FieldChange]:
     out = side == "outputs"
     name = before.name
@@ -226,6 +230,19 @@ def _field_changes(side: Side, before: FieldSpec, after: FieldSpec) -> list[Fiel
                 after=after,
                 compatible=not out and holds(after.dtype, before.dtype),
                 detail=f"{name}: dtype {before.dtype} -> {after.dtype}",
+            )
+        )
+    elif before.dtype == "datetime" and before.tz != after.tz:
+        # Another zone moves every local time (an hour-of-day feature, a date cut).
+        found.append(
+            FieldChange(
+                side=side,
+                field=name,
+                change="dtype",
+                before=before,
+                after=after,
+                compatible=False,
+                detail=f"{name}: time zone {_tz(before.tz)} -> {_tz(after.tz)}",
             )
         )
     if before.nullable != after.nullable:

@@ -33,11 +33,9 @@ def schema_of(value: Any, what: str = "inputs") -> Schema:
         return _records(value, what)
     numpy_scalar = module == "numpy" and hasattr(value, "dtype")
     if numpy_scalar or isinstance(value, int | float | str | bytes):
-        dtype, null = _scalar_type(value)
-        return Schema(
-            kind="scalar",
-            fields=(FieldSpec(name=VALUE_FIELD, dtype=dtype, shape=(), nullable=null),),
-        )
+        return _scalar(value, what)
+    if type(value).__name__ in ("datetime", "Timestamp"):
+        return _scalar(value, what)
     raise InvalidInput(
         f"cannot infer a signature of {what} of type {type(value).__name__}: give a pandas "
         "DataFrame or Series, a NumPy array, a list of dicts or a scalar"
@@ -63,12 +61,15 @@ def _series_field(s: Any, what: str, name: str | None = None) -> FieldSpec:
 
     label = name if name is not None else (VALUE_FIELD if s.name is None else str(s.name))
     dtype = s.dtype
+    tz = None
     if isinstance(dtype, pd.CategoricalDtype):
         kind: str = "category"
     elif isinstance(dtype, pd.StringDtype):
         kind = "string"
     elif isinstance(dtype, pd.DatetimeTZDtype):
-        kind = "datetime"
+        kind, tz = "datetime", str(dtype.tz)
+    elif isinstance(dtype, pd.ArrowDtype) and getattr(dtype.pyarrow_dtype, "tz", None):
+        kind, tz = "datetime", str(dtype.pyarrow_dtype.tz)
     elif str(dtype) == "boolean":
         kind = "bool"
     elif isinstance(dtype, pd.SparseDtype):
@@ -80,12 +81,15 @@ def _series_field(s: Any, what: str, name: str | None = None) -> FieldSpec:
     elif isinstance(dtype, pd.api.extensions.ExtensionDtype):
         kind = "object"
     else:
-        kind = _numpy_kind(dtype, s.dropna().tolist() if dtype.kind == "O" else ())
+        values = s.dropna().tolist() if dtype.kind == "O" else ()
+        kind = _numpy_kind(dtype, values)
+        if kind == "datetime" and values:
+            kind, tz = _zone(values)
     # Nullable means a value is missing, whatever the dtype: an Int64 (or boolean,
     # Float64, string, Arrow) column without NA is as complete as an int64 one, and a
     # sample of it must match a signature that says not nullable.
     nullable = bool(s.isna().any())
-    return _field(label, kind, (-1,), nullable, what)
+    return _field(label, kind, (-1,), nullable, what, tz)
 
 
 def _ndarray(a: Any, what: str) -> Schema:
@@ -95,13 +99,13 @@ def _ndarray(a: Any, what: str) -> Schema:
             "(pandas.DataFrame(array)) so each field is a named column"
         )
     if a.ndim == 0:
-        dtype, null = _scalar_type(a.item())
-        return Schema(
-            kind="scalar",
-            fields=(FieldSpec(name=VALUE_FIELD, dtype=dtype, shape=(), nullable=null),),
-        )
+        return _scalar(a.item(), what)
     values = a.ravel().tolist() if a.dtype.kind == "O" else ()
-    kind = _numpy_kind(a.dtype, [v for v in values if not _is_null(v)])
+    present = [v for v in values if not _is_null(v)]
+    kind = _numpy_kind(a.dtype, present)
+    tz = None
+    if kind == "datetime" and present:
+        kind, tz = _zone(present)
     if a.dtype.kind in "fc":
         import numpy as np
 
@@ -111,7 +115,8 @@ def _ndarray(a: Any, what: str) -> Schema:
     else:
         nullable = False
     return Schema(
-        kind="ndarray", fields=(_field(ARRAY_FIELD, kind, (-1, *a.shape[1:]), nullable, what),)
+        kind="ndarray",
+        fields=(_field(ARRAY_FIELD, kind, (-1, *a.shape[1:]), nullable, what, tz),),
     )
 
 
@@ -147,17 +152,44 @@ def _records(rows: list[Any] | tuple[Any, ...], what: str) -> Schema:
         else:
             kind = _python_kind(present) if not lists else "object"
             shape = (-1,)
-        fields.append(_field(k, kind, shape, len(present) < len(values), what))
+        tz = None
+        if kind == "datetime":
+            kind, tz = _zone(present)
+        fields.append(_field(k, kind, shape, len(present) < len(values), what, tz))
     return Schema(kind="records", fields=tuple(fields))
 
 
-def _field(name: str, dtype: str, shape: tuple[int, ...], nullable: bool, what: str) -> FieldSpec:
+def _field(
+    name: str,
+    dtype: str,
+    shape: tuple[int, ...],
+    nullable: bool,
+    what: str,
+    tz: str | None = None,
+) -> FieldSpec:
     try:
-        return FieldSpec(name=name, dtype=dtype, shape=shape, nullable=nullable)
+        return FieldSpec(name=name, dtype=dtype, shape=shape, nullable=nullable, tz=tz)
     except ValidationError as exc:
         first = exc.errors()[0]
         message = str(first["msg"]).removeprefix("Value error, ")
         raise InvalidInput(f"{what}: field {name[:80]!r}: {message}") from None
+
+
+def _zone(values: list[Any]) -> tuple[str, str | None]:
+    """``("datetime", tz)`` for date-times all in one time zone (None: all naive);
+    ``("object", None)`` when they mix zones, or naive and aware ones."""
+    zones = {None if v.tzinfo is None else str(v.tzinfo) for v in values if hasattr(v, "tzinfo")}
+    if len(zones) > 1:
+        return "object", None
+    return "datetime", zones.pop() if zones else None
+
+
+def _scalar(value: Any, what: str) -> Schema:
+    dtype, null = _scalar_type(value)
+    tz = None
+    if dtype == "datetime" and not null:
+        dtype, tz = _zone([value])
+    return Schema(kind="scalar", fields=(_field(VALUE_FIELD, dtype, (), null, what, tz),))
 
 
 def _is_null(v: Any) -> bool:

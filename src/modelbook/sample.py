@@ -101,11 +101,15 @@ def read_file(path: str | Path, rows: int = DEFAULT_ROWS, schema: Schema | None 
         if suffix == ".csv":
             import pandas as pd
 
-            dates = [f.name for f in schema.fields if f.dtype == "datetime"] if schema else []
+            dates = [f for f in schema.fields if f.dtype == "datetime"] if schema else []
             header = pd.read_csv(p, nrows=0).columns
-            return pd.read_csv(
-                p, nrows=rows + 1, parse_dates=[d for d in dates if d in header] or False
+            frame = pd.read_csv(
+                p, nrows=rows + 1, parse_dates=[d.name for d in dates if d.name in header] or False
             )
+            for d in dates:
+                if d.tz is not None and d.name in header:
+                    frame[d.name] = _in_zone(frame[d.name], d.tz)
+            return frame
         import pyarrow.parquet as pq
 
         with pq.ParquetFile(p) as pf:
@@ -118,6 +122,22 @@ def read_file(path: str | Path, rows: int = DEFAULT_ROWS, schema: Schema | None 
         # pandas, pyarrow and numpy raise many kinds of error for a bad file.
         first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
         raise InvalidInput(f"sample {p} cannot be read: {first_line}") from None
+
+
+def _in_zone(column: Any, tz: str) -> Any:
+    """A CSV column of date-times in the signature's time zone ``tz``: text has no
+    time zone type, so naive times are taken as local to ``tz`` and times with an
+    offset are converted to it. Left as read when it is not date-times."""
+    import pandas as pd
+
+    try:
+        if not pd.api.types.is_datetime64_any_dtype(column):
+            column = pd.to_datetime(column, utc=True)
+        if getattr(column.dt, "tz", None) is None:
+            return column.dt.tz_localize(tz)
+        return column.dt.tz_convert(tz)
+    except (ValueError, TypeError):
+        return column  # the signature check names what is wrong with it
 
 
 def _table(batches: list[Any]) -> Any:

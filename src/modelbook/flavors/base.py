@@ -34,6 +34,10 @@ class Flavor:
         matches: ``(artifact path, first 16 bytes) -> bool``.
         load: ``(local file) -> model``.
         predict: ``(model, inputs, signature or None) -> outputs``.
+        framework: the package whose version a model of this flavor depends on
+            (``scikit-learn``, ``onnxruntime`` ...), recorded as the signature's
+            runtime when the signature is inferred from a sample; None when the
+            flavor says nothing of it (a pickled object of any library).
     """
 
     name: str
@@ -44,6 +48,7 @@ class Flavor:
     matches: Callable[[str, bytes], bool]
     load: Callable[[Path], Any]
     predict: Callable[[Any, Any, Signature | None], Any]
+    framework: str | None = None
 
     def available(self) -> bool:
         """Whether every module the flavor needs is installed."""

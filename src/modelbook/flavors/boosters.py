@@ -52,6 +52,7 @@ def _lgb_predict(model: Any, inputs: Any, signature: Signature | None) -> Any:
 
 XGBOOST = Flavor(
     name="xgboost",
+    framework="xgboost",
     summary="XGBoost Booster (native file)",
     pickled=False,
     modules=("xgboost",),
@@ -62,6 +63,7 @@ XGBOOST = Flavor(
 )
 LIGHTGBM = Flavor(
     name="lightgbm",
+    framework="lightgbm",
     summary="LightGBM Booster (native text file)",
     pickled=False,
     modules=("lightgbm",),

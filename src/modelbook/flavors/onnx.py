@@ -103,6 +103,7 @@ def _predict(model: Any, inputs: Any, signature: Signature | None) -> Any:
 
 FLAVOR = Flavor(
     name="onnx",
+    framework="onnxruntime",
     summary="ONNX model (onnxruntime)",
     pickled=False,
     modules=("onnxruntime",),

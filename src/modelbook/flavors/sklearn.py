@@ -32,6 +32,7 @@ def _predict(model: Any, inputs: Any, signature: Signature | None) -> Any:
 
 FLAVOR = Flavor(
     name="sklearn",
+    framework="scikit-learn",
     summary="scikit-learn estimator (joblib or pickle)",
     pickled=True,
     modules=("sklearn", "joblib"),

@@ -37,6 +37,7 @@ def _predict(model: Any, inputs: Any, signature: Signature | None) -> Any:
 
 FLAVOR = Flavor(
     name="torchscript",
+    framework="torch",
     summary="PyTorch TorchScript module",
     # torch.jit.load reads its archive with TorchScript's own restricted unpickler.
     pickled=False,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -143,6 +143,38 @@ def prepare(
     if flavor is not None:
         sig = sig.model_copy(update={"runtime": sig.runtime.model_copy(update={"flavor": flavor})})
     return Prepared(contract_doc(sig.model_dump(mode="json")), data)
+
+
+def inferred(
+    sample: Any,
+    sample_rows: int,
+    files: Sequence[tuple[str, Path]],
+    flavor: str | None = None,
+) -> Signature:
+    """The signature of a sample's first ``sample_rows`` rows, with the runtime of the
+    model among ``files`` (``(artifact path, local file)``, as
+    :func:`modelbook.files.collect` lists them), as ``infer_signature(model=...)``
+    records it from a model object: the framework of its flavor (declared, or detected
+    from the files' names and first bytes) at its installed version. A flavor that
+    names no framework (a plain pickle), or no single model file, records none.
+    Raises InvalidInput (a sample that cannot be described, an unknown flavor).
+    """
+    from .. import flavors
+    from ..contract_infer import runtime_of
+
+    kept, _ = samples.cut(sample, samples.check_rows(sample_rows))
+    inputs = schema_of(kept, "sample")
+    heads = []
+    for path, local in files:
+        with local.open("rb") as f:
+            heads.append((path, f.read(16)))
+    try:
+        found, _ = flavors.detect(heads, flavor)
+    except InvalidInput:
+        if flavor is not None:
+            flavors.get(flavor)  # an unknown flavor is the user's error; a missing file is not
+        return Signature(inputs=inputs)
+    return Signature(inputs=inputs, runtime=runtime_of(None, found.framework, None))
 
 
 def check_paths(prepared: Prepared, paths: list[str]) -> None:
