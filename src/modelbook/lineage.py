@@ -34,8 +34,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from . import limits, uris
-from .domain import FrozenMap, Version, _Frozen
+from . import limits, uris, validation
+from .domain import FrozenMap, Lineage, Version, _Frozen
 from .errors import InvalidInput
 
 NodeKind = Literal["version", "dataset", "commit", "features", "run", "experiment", "environment"]
@@ -131,13 +131,41 @@ class Impact(_Frozen):
         return tuple(v for v in self.versions if v.deployed)
 
 
+def index_rows(lin: Lineage) -> list[tuple[str, str, str]]:
+    """The indexed (kind, key, value) rows of a version's lineage, as registration
+    stores them: what :func:`Ref` matches and impact walks. InvalidInput for a value
+    over ``limits.MAX_VALUE``."""
+    rows: list[tuple[str, str, str]] = []
+    if lin.code.repo:
+        rows.append(("code", "repo", lin.code.repo))
+    if lin.code.commit:
+        rows.append(("code", "commit", lin.code.commit))
+    for d in lin.data:
+        rows.append(("data", "snapshot", d.snapshot))
+        if d.sha256:
+            rows.append(("data", "sha256", d.sha256))
+    if lin.features:
+        rows.append(("features", "name", lin.features.name))
+        if lin.features.version:
+            rows.append(("features", "ref", f"{lin.features.name}@{lin.features.version}"))
+    if lin.run_id:
+        rows.append(("run", "id", lin.run_id))
+    if lin.experiment_id:
+        rows.append(("experiment", "id", lin.experiment_id))
+    for p in lin.parents:
+        rows.append(("parent", "version", p))
+    for _, key, value in rows:
+        validation.text(value, f"lineage {key}", limits.MAX_VALUE)
+    return rows
+
+
 @dataclass(frozen=True, slots=True)
 class Ref:
     """A parsed impact reference: the lineage row it matches, or a version.
 
     ``kind`` is one of :data:`IMPACT_KINDS` (``models`` for a version);
     ``key``/``value`` are the indexed lineage row (see
-    ``services.registration.lineage_rows``); ``prefix`` matches a commit by
+    ``index_rows``); ``prefix`` matches a commit by
     its first characters.
     """
 

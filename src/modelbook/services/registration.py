@@ -38,6 +38,7 @@ from ..domain import (
 from ..errors import InvalidInput, NotFound
 from ..events import RegisteredState
 from ..flavors.compare import DEFAULT_TOLERANCE
+from ..lineage import index_rows
 from ..semver import Classification
 from ..store import models as model_rows
 from ..store import versions as version_rows
@@ -74,32 +75,6 @@ def _merge(base: Any, given: Any, cls: type[Any]) -> Any:
         except ValidationError as exc:
             raise _invalid(exc) from None
     raise InvalidInput(f"expected {cls.__name__} or a mapping, got {type(given).__name__}")
-
-
-def lineage_rows(lin: Lineage) -> list[tuple[str, str, str]]:
-    """The indexed (kind, key, value) rows of a version's lineage."""
-    rows: list[tuple[str, str, str]] = []
-    if lin.code.repo:
-        rows.append(("code", "repo", lin.code.repo))
-    if lin.code.commit:
-        rows.append(("code", "commit", lin.code.commit))
-    for d in lin.data:
-        rows.append(("data", "snapshot", d.snapshot))
-        if d.sha256:
-            rows.append(("data", "sha256", d.sha256))
-    if lin.features:
-        rows.append(("features", "name", lin.features.name))
-        if lin.features.version:
-            rows.append(("features", "ref", f"{lin.features.name}@{lin.features.version}"))
-    if lin.run_id:
-        rows.append(("run", "id", lin.run_id))
-    if lin.experiment_id:
-        rows.append(("experiment", "id", lin.experiment_id))
-    for p in lin.parents:
-        rows.append(("parent", "version", p))
-    for _, key, value in rows:
-        validation.text(value, f"lineage {key}", limits.MAX_VALUE)
-    return rows
 
 
 @dataclass(frozen=True)
@@ -334,7 +309,7 @@ class RegistrationService:
             )
         except ValidationError as exc:
             raise _invalid(exc) from None
-        rows = lineage_rows(lineage)
+        rows = index_rows(lineage)
         if isinstance(caveats, str) or not isinstance(caveats, list | tuple):
             raise InvalidInput("caveats must be a list of texts")
         caveat_list = [validation.text(c, "caveat", limits.MAX_TEXT) for c in caveats]
