@@ -192,3 +192,32 @@ def test_onnx_versions_are_compared_by_onnxruntime(registry: Registry, tmp_path:
     v3 = register(Ridge(alpha=10.0).fit(X, y), doc="rebuilt")
     assert v3.classification is not None
     assert (v3.classification.method, v3.semver) == ("predictions", "1.1.1")
+
+
+def test_a_sample_without_a_signature_records_the_model_files_runtime(
+    registry: Registry, tmp_path: Path
+) -> None:
+    """register(sample=...) infers the signature with the framework of the model file, as
+    the CLI's --sample does."""
+    model = LogisticRegression(max_iter=1000).fit(IRIS_X, IRIS_Y)
+    path = tmp_path / "model.joblib"
+    joblib.dump(model, path)
+    v = registry.register("iris", [path], owners=["o"], sample=IRIS_X, capture_environment=False)
+    assert v.contract is not None
+    assert v.contract["runtime"]["framework"] == "scikit-learn"
+    assert v.contract["runtime"]["framework_version"]
+
+
+def test_a_declared_flavor_must_find_its_model_file(registry: Registry, tmp_path: Path) -> None:
+    """A flavor declared for files it cannot read is refused before anything is written,
+    on both registration paths."""
+    (tmp_path / "weights.bin").write_bytes(b"not a model at all")
+    before = count(registry, "versions")
+    with pytest.raises(InvalidInput, match="flavor 'onnx' declared, but no onnx model file"):
+        registry.register(
+            "m", [tmp_path / "weights.bin"], owners=["o"], sample=IRIS_X, flavor="onnx"
+        )
+    stored = registry.store_file(tmp_path / "weights.bin", "weights.bin")
+    with pytest.raises(InvalidInput, match="flavor 'onnx' declared"):
+        registry.commit_version("m", [stored], owners=["o"], sample=IRIS_X, flavor="onnx")
+    assert count(registry, "versions") == before

@@ -402,6 +402,11 @@ class BlobStore:
         except OSError as exc:
             raise Unavailable(f"cannot read blob {sha256} from {self.url}: {exc}") from exc
 
+    def head(self, sha256: str, n: int = 16) -> bytes:
+        """The first ``n`` bytes of blob ``sha256``, unverified: enough to tell file kinds
+        apart. Raises IntegrityError (missing), Unavailable (the store cannot be read)."""
+        return next(self._chunks(sha256), b"")[:n]
+
     def check(self, sha256: str, size: int) -> str | None:
         """None when the blob of ``sha256`` holds ``size`` bytes hashing to it, else what is wrong.
 

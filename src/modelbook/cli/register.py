@@ -97,9 +97,7 @@ def register(
     # whether a progress bar is drawn.
     total = sum(p.stat().st_size for _, p in files.collect(paths))
     contract = (
-        _contract(signature, sample, sample_rows, flavor, paths)
-        if signature or sample or flavor
-        else {}
+        _contract(signature, sample, sample_rows, flavor) if signature or sample or flavor else {}
     )
     with open_registry(create=True) as registry, progress(total, f"storing {name}") as advance:
         version = registry.register(
@@ -173,7 +171,7 @@ def _say_what_was_not_applied(
 
 
 def _contract(
-    signature: Path | None, sample: Path | None, rows: int, flavor: str | None, paths: list[Path]
+    signature: Path | None, sample: Path | None, rows: int, flavor: str | None
 ) -> dict[str, Any]:
     """The signature and sample arguments of ``register``, read and checked up front.
 
@@ -190,11 +188,8 @@ def _contract(
     samples.check_rows(rows)
     data = None
     if sample is not None:
+        # Without --signature the registry infers it, with the model file's framework.
         data = samples.read_file(sample, rows, None if parsed is None else parsed.inputs)
-        if parsed is None:
-            # Inferred here, with the framework of the model file, as
-            # infer_signature(model=...) records it in Python.
-            parsed = contracts.inferred(data, rows, files.collect(paths), flavor)
     # The same check the registry runs, here before anything is opened or written.
     contracts.prepare(signature=parsed, sample=data, contract=None, sample_rows=rows, flavor=flavor)
     return {"signature": parsed, "sample": data, "sample_rows": rows, "flavor": flavor}

@@ -164,17 +164,47 @@ def inferred(
 
     kept, _ = samples.cut(sample, samples.check_rows(sample_rows))
     inputs = schema_of(kept, "sample")
-    heads = []
-    for path, local in files:
-        with local.open("rb") as f:
-            heads.append((path, f.read(16)))
     try:
-        found, _ = flavors.detect(heads, flavor)
+        found, _ = flavors.detect(local_heads(files), flavor)
     except InvalidInput:
         if flavor is not None:
             flavors.get(flavor)  # an unknown flavor is the user's error; a missing file is not
         return Signature(inputs=inputs)
     return Signature(inputs=inputs, runtime=runtime_of(None, found.framework, None))
+
+
+def local_heads(files: Sequence[tuple[str, Path]]) -> list[tuple[str, bytes]]:
+    """``(artifact path, first 16 bytes)`` of local files, as flavors tell them apart."""
+    heads = []
+    for path, local in files:
+        with local.open("rb") as f:
+            heads.append((path, f.read(16)))
+    return heads
+
+
+def with_runtime(metadata: dict[str, Any], files: Sequence[tuple[str, Path]]) -> dict[str, Any]:
+    """A registration's arguments with the signature inferred from its sample (a value or
+    a file) and the runtime of its model file (see :func:`inferred`)."""
+    rows = metadata.get("sample_rows", samples.DEFAULT_ROWS)
+    sample = metadata["sample"]
+    if isinstance(sample, os.PathLike):
+        sample = samples.read_file(Path(sample), samples.check_rows(rows), None)
+    signature = inferred(sample, rows, files, metadata.get("flavor"))
+    return {**metadata, "sample": sample, "signature": signature}
+
+
+def check_flavor(prepared: Prepared, heads: Sequence[tuple[str, bytes]]) -> None:
+    """A declared flavor must find its one model file among the version's files
+    (``(artifact path, first bytes)``), as loading will; InvalidInput otherwise."""
+    from .. import flavors
+
+    runtime = (prepared.doc or {}).get("runtime")
+    declared = runtime.get("flavor") if isinstance(runtime, dict) else None
+    if declared is not None:
+        try:
+            flavors.detect(heads, declared)
+        except InvalidInput as exc:
+            raise InvalidInput(f"flavor {declared!r} declared, but {exc}") from None
 
 
 def check_paths(prepared: Prepared, paths: list[str]) -> None:

@@ -144,8 +144,16 @@ class RegistrationService:
         """Walk ``paths``, validate everything, store the files, commit the version."""
         validation.model_name(name)
         found = files.collect(paths)
+        if (
+            metadata.get("signature") is None
+            and metadata.get("contract") is None
+            and metadata.get("sample") is not None
+        ):
+            # As infer_signature(model=...) records it: the framework of the model file.
+            metadata = contracts.with_runtime(metadata, found)
         draft = self.prepare(name, actor=actor, **metadata)
         contracts.check_paths(draft.contract, [rel for rel, _ in found])
+        contracts.check_flavor(draft.contract, contracts.local_heads(found))
         manifest = [self.store_file(src, rel, progress) for rel, src in found]
         return self._commit(draft, self._with_sample(draft, manifest), actor=actor)
 
@@ -204,6 +212,9 @@ class RegistrationService:
                 raise InvalidInput(
                     f"artifact {a.path!r}: blob {a.sha256} holds {stored} bytes, not {a.size}"
                 )
+        contracts.check_flavor(
+            draft.contract, [(a.path, self.ctx.blobs.head(a.sha256)) for a in manifest]
+        )
         return self._commit(draft, self._with_sample(draft, manifest), actor=actor)
 
     def prepare(
