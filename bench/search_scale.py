@@ -298,41 +298,51 @@ def bench_size(
 
 
 def table(results: dict[str, Any]) -> str:
-    """Markdown: p50 and p95 per shape, database and size; MLflow's; ratios; growth."""
+    """Markdown: per shape, database and size, modelbook's p50 and p95 cold (and its CPU
+    p50, and p50 cached), MLflow's, the ratios, and p95 against the smallest size's."""
     lines = [
-        "| Search | DB | Versions | via | modelbook p50 | p95 | MLflow p50 | p95 "
-        "| Ratio p50 | Ratio p95 | p95 ÷ p95 at 10k | cached p50 | p95 | Ratio cached p50 |",
-        "|---|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "| Search | DB | Versions | Rows | Cold p50 | Cold p95 | CPU p50 | Cached p50 "
+        "| MLflow p50 | MLflow p95 | Ratio p50 | Ratio p95 | Ratio cached p50 "
+        "| p95 ÷ p95 at smallest |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
-    base: dict[tuple[str, str], float] = {}
+    smallest = min(f["versions"] for f in results["figures"])
+    base = {
+        (f["db"], key): e["modelbook"]["p95"]
+        for f in results["figures"]
+        if f["versions"] == smallest
+        for key, e in f["shapes"].items()
+        if "modelbook" in e
+    }
+    order = {s.key: n for n, s in enumerate(SHAPES)}
+    titles = {s.key: s.title.split(" (")[0] for s in SHAPES}
     for fig in results["figures"]:
-        for shape in SHAPES:
-            e = fig["shapes"].get(shape.key, {})
+        for key in sorted(fig["shapes"], key=lambda k: order.get(k, 99)):
+            e = fig["shapes"][key]
             mb, ml = e.get("modelbook"), e.get("mlflow")
             if mb is None:
                 continue
-            if fig["versions"] == min(f["versions"] for f in results["figures"]):
-                base[(fig["db"], shape.key)] = mb["p95"]
-            b = base.get((fig["db"], shape.key))
-            growth = f"{mb['p95'] / b:.2f}x" if b else "-"
+            warm, cpu = e.get("warm_ms"), e.get("cpu_ms")
+            b = base.get((fig["db"], key))
+
+            def n(x: float | None) -> str:
+                return "-" if x is None else f"{x:.3g}"
+
             cells = [
-                shape.title,
+                titles.get(key, key),
                 "SQLite" if fig["db"] == "sqlite" else "PostgreSQL",
                 f"{fig['versions']:,}",
-                f"`{e['via']}`",
-                f"{mb['p50']:.3g}",
-                f"{mb['p95']:.3g}",
-                f"{ml['p50']:.3g}" if ml else "-",
-                f"{ml['p95']:.3g}" if ml else "-",
+                f"{mb['rows_mean']:g}",
+                n(mb["p50"]),
+                n(mb["p95"]),
+                n(cpu["p50"] if cpu else None),
+                n(warm["p50"] if warm else None),
+                n(ml["p50"] if ml else None),
+                n(ml["p95"] if ml else None),
                 f"{ml['p50'] / mb['p50']:.1f}x" if ml else "-",
                 f"{ml['p95'] / mb['p95']:.1f}x" if ml else "-",
-                growth,
-            ]
-            warm = e.get("warm_ms")
-            cells += [
-                f"{warm['p50']:.3g}" if warm else "-",
-                f"{warm['p95']:.3g}" if warm else "-",
-                f"{ml['p50'] / warm['p50']:.1f}x" if warm and ml else "-",
+                f"{ml['p50'] / warm['p50']:.1f}x" if ml and warm else "-",
+                f"{mb['p95'] / b:.2f}x" if b and fig["versions"] != smallest else "-",
             ]
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
