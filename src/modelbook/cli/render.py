@@ -193,23 +193,54 @@ def progress(total: int, label: str) -> Iterator[Callable[[int], None] | None]:
 
 
 def write_whole(path: Path, text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path`` whole: a temporary file beside it, renamed
-    into place, so a reader never sees half a document. InvalidInput when it cannot."""
+    """Write ``text`` (UTF-8) to the file ``path`` whole: a temporary file beside it,
+    renamed into place, so a reader never sees half a document.
+
+    A symbolic link is written through to its target; an existing file keeps its
+    mode. Anything that is not a regular file (a folder, a device such as
+    ``/dev/null``, a FIFO) and a file whose mode gives no one write permission are
+    refused with InvalidInput, as is a folder that cannot be written.
+    """
+    import stat
+
     from ..errors import InvalidInput
 
-    folder = path.parent if str(path.parent) else Path(".")
+    shown = str(path)
+    if shown in ("", "."):
+        raise InvalidInput("--output needs a file name (leave it out to print to stdout)")
+    target = Path(os.path.realpath(path))
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        st: os.stat_result | None = os.stat(target)
+    except FileNotFoundError:
+        st = None
     except OSError as exc:
-        raise InvalidInput(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
+        raise InvalidInput(f"cannot write {shown!r}: {exc.strerror or exc}") from None
+    if st is not None:
+        if not stat.S_ISREG(st.st_mode):
+            what = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+            raise InvalidInput(
+                f"cannot write {shown!r}: it is {what}; give a file name, or leave out "
+                "--output to print to stdout"
+            )
+        if not st.st_mode & 0o222:
+            # Judged by its mode, not by access(): root may write anything.
+            raise InvalidInput(f"cannot write {shown!r}: the file is read-only")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {shown!r}: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
-        # mkstemp makes the file private; the document gets the mode a new file would.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
+        if st is not None:
+            mode = stat.S_IMODE(st.st_mode)
+        else:
+            # mkstemp makes the file private; a new document gets the mode a new file would.
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
-        raise InvalidInput(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
+        raise InvalidInput(f"cannot write {shown!r}: {exc.strerror or exc}") from None
