@@ -110,7 +110,8 @@ def test_impact_table_json_and_deployed_only(cli: CLI, registry: Registry) -> No
     assert run.code == 0, run.err
     assert run.out.splitlines()[0] == "dataset:ds_2025_10_01: 3 version(s) depend on it, 1 deployed"
     assert "via models:/fraud/1" in run.out and "yes (production)" in run.out
-    body = json.loads(cli("impact", "commit:ccccccc", "--json").out)
+    body = json.loads(cli("impact", "commit:CCCCCCC", "--json").out)
+    assert body.pop("total") == 3 and body.pop("deployed_total") == 1
     assert body == registry.impact("commit:ccccccc").model_dump(mode="json")
     assert [v["uri"] for v in body["versions"]] == [
         "models:/churn/1",
@@ -119,10 +120,51 @@ def test_impact_table_json_and_deployed_only(cli: CLI, registry: Registry) -> No
     ]
     live = json.loads(cli("impact", "run:run-1", "--json", "--deployed").out)
     assert [v["uri"] for v in live["versions"]] == ["models:/fraud/2"]
+    assert live["total"] == 3 and live["deployed_total"] == 1
+
+
+@pytest.mark.parametrize("ref", ["dataset:ds_2025_10_0", "dataset:unused", "commit:cccccc0"])
+def test_impact_of_a_reference_nothing_names_says_so(cli: CLI, ref: str) -> None:
+    run = cli("impact", ref)
+    assert run.code == 3 and run.out == "" and f"nothing in the registry names {ref}" in run.err
+    body = json.loads(cli("impact", ref, "--json").out)
+    assert body["known"] is False and body["versions"] == [] and body["total"] == 0
+    if ref == "dataset:ds_2025_10_0":
+        assert "did you mean dataset:ds_2025_10_01" in run.err
+        assert body["suggestions"][0] == "dataset:ds_2025_10_01"
+    spaced = cli("impact", "dataset:ds_2025_10_01 ")
+    assert spaced.code == 0 and spaced.out.startswith("dataset:ds_2025_10_01: 3 version(s)")
+
+
+def test_impact_rows_show_a_bounded_chain() -> None:
+    from modelbook.cli.lineage import _how
+    from modelbook.lineage import Dependent
+
+    def dep(n: int) -> Dependent:
+        return Dependent(
+            uri=f"models:/m/{n}",
+            model="m",
+            number=n,
+            semver="1.0.0",
+            stage="candidate",
+            direct=n == 1,
+            parent=None if n == 1 else f"models:/m/{n - 1}",
+            origin=None if n == 1 else "models:/m/1",
+            hops=n - 1,
+        )
+
+    assert _how(dep(1)) == "direct"
+    assert _how(dep(2)) == "via models:/m/1"
+    assert _how(dep(3)) == "via models:/m/1 > models:/m/2"
+    assert _how(dep(1200)) == "via models:/m/1 > ... > models:/m/1199 (1199 links)"
+
+
+def test_lineage_json_flag_is_format_json(cli: CLI) -> None:
     assert (
-        cli("impact", "dataset:unused").out
-        == "dataset:unused: 0 version(s) depend on it, 0 deployed\n"
+        cli("lineage", "fraud/1", "--json").out == cli("lineage", "fraud/1", "--format", "json").out
     )
+    run = cli("lineage", "fraud/1", "--json", "--format", "dot")
+    assert run.code == 6 and "not both" in run.err
 
 
 def test_impact_bad_input(cli: CLI) -> None:

@@ -115,12 +115,15 @@ def test_impact_of_a_dataset_reaches_every_descendant_and_marks_the_deployed(
     }
     by_uri = {v.uri: v for v in result.versions}
     assert {u for u, v in by_uri.items() if v.direct} == {"models:/fraud/1", "models:/churn/1"}
-    assert by_uri["models:/fraud/3"].via == ("models:/fraud/1", "models:/fraud/2")
-    assert by_uri["models:/churn/2"].via == ("models:/churn/1",)
-    assert by_uri["models:/ranker/1"].via in (
+    assert result.chain("models:/fraud/3") == ("models:/fraud/1", "models:/fraud/2")
+    fraud3 = by_uri["models:/fraud/3"]
+    assert (fraud3.origin, fraud3.parent, fraud3.hops) == ("models:/fraud/1", "models:/fraud/2", 2)
+    assert result.chain("models:/churn/2") == ("models:/churn/1",)
+    assert result.chain("models:/ranker/1") in (
         ("models:/fraud/1", "models:/fraud/2"),
         ("models:/churn/1", "models:/churn/2"),
     )
+    assert result.known and result.chain("models:/fraud/1") == ()
     assert {v.uri for v in result.deployed} == {"models:/fraud/3", "models:/churn/1"}
     assert by_uri["models:/fraud/3"].serving_aliases == ("production",)
     ranker = by_uri["models:/ranker/1"]
@@ -170,6 +173,27 @@ def test_impact_of_commits_features_runs_experiments_and_versions(world: World) 
     assert [v.direct for v in below.versions] == [True, False]
     assert uris(reg.impact("dataset:nobody_used_this")) == set()
     assert uris(reg.impact("dataset:ds_2025_10_0")) == set()  # exact, not a prefix
+
+
+def test_impact_tells_a_mistyped_reference_from_one_nothing_depends_on(world: World) -> None:
+    reg = world.reg
+    typo = reg.impact("dataset:ds_2025_10_0")
+    assert not typo.known and typo.versions == ()
+    assert typo.suggestions[0] == f"dataset:{DS}"
+    unknown = reg.impact("run:nothing-like-it-at-all")
+    assert not unknown.known and unknown.suggestions == ()
+    # A commit's case does not matter, whole or as a prefix; spaces around are dropped.
+    assert uris(reg.impact(f"commit:{C1.upper()}")) == uris(reg.impact(f"commit:{C1}"))
+    assert uris(reg.impact(f"commit:{C3[:9].upper()}")) == {"models:/churn/2", "models:/ranker/1"}
+    spaced = reg.impact(f" dataset:{DS} ")
+    assert spaced.known and spaced.ref == f"dataset:{DS}"
+    assert uris(spaced) == uris(reg.impact(f"dataset:{DS}"))
+    assert reg.impact(f"dataset: {DS}").known
+    # A recorded reference that no other version builds on is known.
+    solo = reg.impact(f"commit:{C4}")
+    assert solo.known and uris(solo) == {"models:/solo/1"}
+    close = reg.impact("commit:" + C2[:-1] + "9")
+    assert not close.known and close.suggestions[0] == f"commit:{C2}"
 
 
 def test_impact_refuses_bad_references_and_names_the_valid_kinds(world: World) -> None:
@@ -224,11 +248,29 @@ def test_lineage_up_lists_every_input_of_every_ancestor(world: World) -> None:
     }
     kinds = {n.id: n.kind for n in graph.nodes}
     assert kinds[f"commit:{C1}"] == "commit" and kinds[f"environment:{LOCK}"] == "environment"
-    assert graph.node(f"dataset:{DS}").attrs == {"sha256": "a" * 64}
-    assert graph.node(f"commit:{C1}").attrs == {"repo": "git@example.com:risk/fraud.git"}
+    recorded = {(e.source, e.target): dict(e.attrs) for e in graph.edges}
+    assert recorded[(f"dataset:{DS}", "models:/fraud/1")] == {"sha256": "a" * 64}
+    assert recorded[(f"commit:{C1}", "models:/fraud/1")] == {
+        "repo": "git@example.com:risk/fraud.git"
+    }
     root = graph.node("models:/fraud/3")
     assert root.attrs["deployed"] == "true" and root.attrs["aliases"] == "production"
     assert graph.node("models:/fraud/1").attrs["deployed"] == "false"
+
+
+def test_a_hash_stays_with_the_version_that_recorded_it(world: World) -> None:
+    """fraud 1 records ds_2025_10_01 with a hash, churn 1 records it without one."""
+    graph = world.reg.lineage("models:/ranker/1", direction="up")
+    assert graph.node(f"dataset:{DS}").attrs == {}
+    recorded = {(e.source, e.target): dict(e.attrs) for e in graph.edges}
+    assert recorded[(f"dataset:{DS}", "models:/fraud/1")] == {"sha256": "a" * 64}
+    assert recorded[(f"dataset:{DS}", "models:/churn/1")] == {}
+    from modelbook.lineage_render import to_text
+
+    lines = to_text(graph, str).splitlines()
+    assert any(f"data (eval): dataset:{DS}" in ln for ln in lines)
+    assert not any("a" * 12 in ln for ln in lines if "(eval)" in ln)
+    assert any(f"data (train) sha256={'a' * 64}: dataset:{DS}" in ln for ln in lines)
 
 
 def test_lineage_depth_stops_the_walk_and_says_so(world: World) -> None:

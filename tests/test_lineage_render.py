@@ -27,7 +27,7 @@ HOSTILE = [
     "#quot; &amp; &#34; \\n \\\\ end",
     "rtl \u202e override | pipe ; }} {{ ]] ((",
     "graph TD; click n0 call evil()",
-    "snowman \u2603 caf\u00e9",
+    "snowman \u2603 caf\u00e9 \U0001f600",
 ]
 
 
@@ -103,7 +103,7 @@ def test_mermaid_is_one_statement_a_line_and_labels_decode_to_what_they_show() -
     assert not any(ch in text for ch in "\x1b\u202e\r\t")
 
 
-DOT_INNER = rf"((?:{PLAIN}|&#\d+;|\\\\)*)"
+DOT_INNER = rf"((?:{PLAIN}|[^\x00-\x7f]|&#\d+;|\\\\)*)"
 
 
 def _dot_decode(label: str) -> str:
@@ -183,3 +183,55 @@ def test_text_tree_expands_a_version_reached_twice_once() -> None:
     assert leaf.splitlines()[1:] == ["made into: no version names it as a parent"]
     truncated = to_text(builder.graph("models:/m/4", "up", 1, True), safe)
     assert truncated.splitlines()[-1] == "(more beyond depth 1: raise --depth to see them)"
+
+
+def test_dot_keeps_characters_beyond_ascii_and_graphviz_writes_valid_svg() -> None:
+    graph = hostile_graph()
+    text = to_dot(graph, safe)
+    assert "\U0001f600" in text and "&#128512;" not in text and "\u2603" in text
+    if shutil.which("dot") is None:
+        pytest.skip("Graphviz is not installed")
+    import xml.etree.ElementTree as ET
+
+    svg = subprocess.run(["dot", "-Tsvg"], input=text.encode(), capture_output=True, check=True)
+    root = ET.fromstring(svg.stdout.decode("utf-8"))
+    shown = "".join(root.itertext())
+    assert "snowman \u2603 caf\u00e9 \U0001f600" in shown
+
+
+def test_dot_shows_characters_that_do_not_print_as_visible_text() -> None:
+    from modelbook.lineage_render import dot_text
+
+    assert dot_text("a\x1bb\u202ec") == "a\\\\x1bb\\\\u202ec"
+
+
+def chain(length: int) -> LineageGraph:
+    builder = GraphBuilder()
+    for i in range(1, length + 1):
+        v = version(i, f"ds{i}", "train", (f"m/{i - 1}",) if i > 1 else ())
+        vid = builder.add_version(v, [])
+        builder.add_inputs(v)
+        if i > 1:
+            builder.add_parent(f"models:/m/{i - 1}", vid)
+    return builder.graph(f"models:/m/{length}", "up", None, False)
+
+
+def test_text_tree_of_a_long_parent_chain_is_linear_and_says_the_depth() -> None:
+    from modelbook.lineage_render import MAX_INDENT
+
+    text = to_text(chain(1000), safe)
+    lines = text.splitlines()
+    parents = [ln for ln in lines if "parent: models:/m/" in ln]
+    assert len(parents) == 999
+    assert (
+        parents[-1]
+        .lstrip(" \u2502")
+        .startswith("\u2514\u2500\u2500 [depth 999] parent: models:/m/1")
+    )
+    widest = max(len(ln) - len(ln.lstrip(" \u2502")) for ln in lines)
+    assert widest == 4 * (MAX_INDENT - 1)
+    # Twice the chain, about twice the text: not four times.
+    assert len(to_text(chain(2000), safe)) < 2.2 * len(text)
+    down = chain(1000).model_copy(update={"root": "models:/m/1", "direction": "down"})
+    below = to_text(down, safe).splitlines()
+    assert sum("child: models:/m/" in ln for ln in below) == 999

@@ -68,12 +68,19 @@ class Node(_Frozen):
 
 
 class Edge(_Frozen):
-    """``source`` is the ``relation`` of ``target``; ``detail`` adds e.g. a dataset's role."""
+    """``source`` is the ``relation`` of ``target``; ``detail`` adds e.g. a dataset's role.
+
+    ``attrs`` are what the target version recorded about the source: a dataset's
+    ``sha256``, a commit's ``repo``. They sit on the edge, not the node, because
+    two versions may record different values for one snapshot id or commit, and
+    each value must stay with the version that recorded it.
+    """
 
     source: str
     target: str
     relation: Relation
     detail: str | None = None
+    attrs: FrozenMap[str, str] = Field(default_factory=dict)
 
 
 class LineageGraph(_Frozen):
@@ -101,10 +108,14 @@ class LineageGraph(_Frozen):
 class Dependent(_Frozen):
     """A version that depends on the reference an impact query names.
 
-    ``direct``: its own lineage names the reference; otherwise ``via`` is the
-    chain of parent links from a direct dependent down to it (its last item is
-    this version's parent). ``deployed``: a serving alias of the policy in
-    force points at it; ``serving_aliases`` are those aliases, ``aliases`` all.
+    ``direct``: its own lineage names the reference. Otherwise it depends
+    through parent links: ``parent`` is the parent it depends through,
+    ``origin`` the direct dependent the chain starts from and ``hops`` the
+    number of parent links from ``origin`` to it (:meth:`Impact.chain` gives
+    the whole chain). Only the parent is kept, not the chain, so an impact of
+    a long chain stays in proportion to its length. ``deployed``: a serving
+    alias of the policy in force points at it; ``serving_aliases`` are those
+    aliases, ``aliases`` all.
     """
 
     uri: str
@@ -116,19 +127,40 @@ class Dependent(_Frozen):
     serving_aliases: tuple[str, ...] = ()
     deployed: bool = False
     direct: bool
-    via: tuple[str, ...] = ()
+    parent: str | None = None
+    origin: str | None = None
+    hops: int = 0
 
 
 class Impact(_Frozen):
-    """Every version that depends on ``ref``, by model then number."""
+    """Every version that depends on ``ref``, by model then number.
+
+    ``known`` is False when nothing in the registry names ``ref`` (then
+    ``versions`` is empty and ``suggestions`` lists stored values of the same
+    kind that are close to it, best first): a mistyped reference is told apart
+    from one that is recorded but that no other version depends on.
+    """
 
     ref: str
     kind: str
+    known: bool = True
+    suggestions: tuple[str, ...] = ()
     versions: tuple[Dependent, ...]
 
     @property
     def deployed(self) -> tuple[Dependent, ...]:
         return tuple(v for v in self.versions if v.deployed)
+
+    def chain(self, uri: str) -> tuple[str, ...]:
+        """The parent links from the direct dependent down to ``uri``'s parent
+        (empty for a direct dependent); KeyError when ``uri`` is not listed."""
+        by_uri = {v.uri: v for v in self.versions}
+        links: list[str] = []
+        parent = by_uri[uri].parent
+        while parent is not None:
+            links.append(parent)
+            parent = by_uri[parent].parent
+        return tuple(reversed(links))
 
 
 def index_rows(lin: Lineage) -> list[tuple[str, str, str]]:
@@ -166,13 +198,14 @@ class Ref:
     ``kind`` is one of :data:`IMPACT_KINDS` (``models`` for a version);
     ``key``/``value`` are the indexed lineage row (see
     ``index_rows``); ``prefix`` matches a commit by
-    its first characters.
+    its first characters; ``fold`` compares without regard to case (commits).
     """
 
     kind: str
     key: str
     value: str
     prefix: bool = False
+    fold: bool = False
 
     def __str__(self) -> str:
         if self.kind == "models":
@@ -183,13 +216,18 @@ class Ref:
 def parse_ref(text: str) -> Ref:
     """An impact reference such as ``dataset:ds_2025_10_01`` or ``commit:1a2b3c4``.
 
-    Raises InvalidInput naming the valid kinds for an unknown kind, and for an
-    empty or over-long value or a too-short commit prefix.
+    Spaces around the reference and its value are dropped; a commit is
+    lower-cased (it is compared without regard to case). Raises InvalidInput
+    naming the valid kinds for an unknown kind, and for an empty or over-long
+    value or a too-short commit prefix.
     """
     if not isinstance(text, str):
         raise InvalidInput(f"a lineage reference must be text, got {type(text).__name__}")
     kinds = "; ".join(IMPACT_KINDS.values())
+    # Spaces around a reference are dropped, as around a models:/ URI.
+    text = text.strip()
     kind, sep, value = text.partition(":")
+    value = value.strip()
     if not sep or kind not in IMPACT_KINDS:
         raise InvalidInput(f"unknown lineage reference {text!r}: use one of {kinds}")
     if kind == "models":
@@ -207,7 +245,9 @@ def parse_ref(text: str) -> Ref:
             raise InvalidInput(
                 f"commit {value!r} is too short: give at least {MIN_COMMIT_PREFIX} characters"
             )
-        return Ref(kind, "commit", value, prefix=len(value) not in _FULL_HASH_LENGTHS)
+        # Hashes are hex: compared without regard to case.
+        prefix = len(value) not in _FULL_HASH_LENGTHS
+        return Ref(kind, "commit", value.lower(), prefix=prefix, fold=True)
     if kind == "features":
         name, at, version = value.partition("@")
         if at and not (name and version):
@@ -291,19 +331,7 @@ class GraphBuilder:
         return node_id in self._nodes
 
     def add_node(self, node: Node) -> None:
-        seen = self._nodes.get(node.id)
-        if seen is None:
-            self._nodes[node.id] = node
-            return
-        # Two versions may record different hashes for one snapshot id (or
-        # repos for one commit): every value is kept, as a sorted list.
-        merged = dict(seen.attrs)
-        for key, value in node.attrs.items():
-            values = set(merged[key].split(",")) if key in merged else set()
-            values.add(value)
-            merged[key] = ",".join(sorted(values))
-        if merged != seen.attrs:
-            self._nodes[node.id] = seen.model_copy(update={"attrs": merged})
+        self._nodes.setdefault(node.id, node)
 
     def add_edge(self, edge: Edge) -> None:
         self._edges.setdefault((edge.source, edge.target, edge.relation, edge.detail), edge)
@@ -318,13 +346,15 @@ class GraphBuilder:
         target = version_id(version.model, version.number)
         lin = version.lineage
         if lin.code.commit:
-            attrs = {"repo": lin.code.repo} if lin.code.repo else {}
+            recorded = {"repo": lin.code.repo} if lin.code.repo else {}
             label = f"commit {_short(lin.code.commit)}"
-            self._input(target, "commit", lin.code.commit, label, "code", attrs)
+            self._input(target, "commit", lin.code.commit, label, "code", recorded=recorded)
         for data in lin.data:
-            attrs = {"sha256": data.sha256} if data.sha256 else {}
+            recorded = {"sha256": data.sha256} if data.sha256 else {}
             label = f"dataset {data.snapshot}"
-            self._input(target, "dataset", data.snapshot, label, "data", attrs, data.role)
+            self._input(
+                target, "dataset", data.snapshot, label, "data", recorded=recorded, detail=data.role
+            )
         if lin.features is not None:
             ref = lin.features.name
             if lin.features.version:
@@ -349,11 +379,23 @@ class GraphBuilder:
         label: str,
         relation: Relation,
         attrs: dict[str, str] | None = None,
+        *,
+        recorded: dict[str, str] | None = None,
         detail: str | None = None,
     ) -> None:
+        """``attrs`` belong to the node (the same for every version that names it);
+        ``recorded`` is what ``target`` alone recorded about it, kept on the edge."""
         node_id = f"{kind}:{value}"
         self.add_node(Node(id=node_id, kind=kind, label=label, attrs=attrs or {}))
-        self.add_edge(Edge(source=node_id, target=target, relation=relation, detail=detail))
+        self.add_edge(
+            Edge(
+                source=node_id,
+                target=target,
+                relation=relation,
+                detail=detail,
+                attrs=recorded or {},
+            )
+        )
 
     def add_parent(self, parent: str, child: str) -> None:
         self.add_edge(Edge(source=parent, target=child, relation="parent"))

@@ -2,11 +2,13 @@
 
 Pure functions over :class:`~modelbook.lineage.LineageGraph`. Node ids in
 Mermaid and DOT are generated (``n0``, ``n1`` ...), never user text; every
-label is escaped character by character: anything but ASCII letters, digits,
-space and ``._-/:@=,+()[]`` becomes a numeric character reference (``#34;`` in
-Mermaid, ``&#34;`` in DOT; a backslash is doubled in DOT), so quotes,
-backslashes, ``<>``, newlines, control and bidirectional characters in a
-snapshot id or a repository can neither end a label nor reach the terminal raw.
+label is escaped character by character, so quotes, backslashes, ``<>``,
+newlines, control and bidirectional characters in a snapshot id or a
+repository can neither end a label nor reach the terminal raw. In Mermaid
+anything but ASCII letters, digits, space and ``._-/:@=,+()[]`` becomes a
+reference (``#34;``); in DOT, other ASCII becomes a reference (``&#34;``), a
+backslash is doubled, printable characters beyond ASCII are kept as written
+and characters that are not printable are shown as ``\\x1b``, ``\\u202e``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from .lineage import Edge, LineageGraph, Node
 
 _PLAIN = re.compile(r"[A-Za-z0-9 ._\-/:@=,+()\[\]]")
 # The order a version's inputs are listed in, by relation.
+#: Tree levels indented in the text tree; deeper lines keep that indent and
+#: say their depth (``[depth 40]``).
+MAX_INDENT = 32
 _ORDER = ("code", "data", "features", "run", "experiment", "environment", "parent")
 
 
@@ -33,12 +38,29 @@ def mermaid_text(text: str) -> str:
 def dot_text(text: str) -> str:
     """``text`` safe inside a quoted DOT string (``&#34;`` for ``"`` ...).
 
-    A backslash is written ``\\\\``: Graphviz reads character references
-    before a label's backslash escapes, so ``&#92;n`` would still break the line.
+    Printable characters beyond ASCII (``é``, ``☃``, an emoji) are written as
+    they are: Graphviz 2.43 turns a reference to a character outside the Basic
+    Multilingual Plane into invalid UTF-8 in its SVG. ASCII punctuation that
+    DOT or an HTML-like label reads is written as a reference; a character that
+    is not printable (a control or bidirectional character) is written as
+    visible text, ``\\u202e``. A backslash is written ``\\\\``: Graphviz reads
+    character references before a label's backslash escapes, so ``&#92;n``
+    would still break the line.
     """
-    return "".join(
-        ch if _PLAIN.fullmatch(ch) else "\\\\" if ch == "\\" else f"&#{ord(ch)};" for ch in text
-    )
+    return "".join(_dot_char(ch) for ch in text)
+
+
+def _dot_char(ch: str) -> str:
+    if _PLAIN.fullmatch(ch) or (ord(ch) > 127 and ch.isprintable()):
+        return ch
+    if ch == "\\":
+        return "\\\\"
+    if ch.isprintable():
+        return f"&#{ord(ch)};"
+    code = ord(ch)
+    if code < 0x100:
+        return f"\\\\x{code:02x}"
+    return f"\\\\u{code:04x}" if code < 0x10000 else f"\\\\U{code:08x}"
 
 
 def _caption(node: Node) -> str:
@@ -51,8 +73,15 @@ def _caption(node: Node) -> str:
     return f"{node.label} [{', '.join(e for e in extra if e)}]"
 
 
-def _edge_caption(edge: Edge) -> str:
-    return f"{edge.relation} ({edge.detail})" if edge.detail else edge.relation
+def _edge_caption(edge: Edge, short: bool = True) -> str:
+    """The relation, its detail (a dataset's role) and what the target version
+    recorded about the source (``sha256``, ``repo``; a hash cut to 12 characters
+    in diagrams, where the full value is one ``--format json`` away)."""
+    text = f"{edge.relation} ({edge.detail})" if edge.detail else edge.relation
+    for key, value in sorted(edge.attrs.items()):
+        shown = value[:12] if short and key == "sha256" and len(value) > 12 else value
+        text += f" {key}={shown}"
+    return text
 
 
 def _ids(graph: LineageGraph) -> dict[str, str]:
@@ -113,7 +142,9 @@ def to_dot(graph: LineageGraph, escape: Callable[[str], str] = _same) -> str:
 
 def to_text(graph: LineageGraph, escape: Callable[[str], str]) -> str:
     """A tree: the root, what it was made from (inputs and parents, recursively), and
-    the versions made from it. A version reached twice is expanded once.
+    the versions made from it. A version reached twice is expanded once. Lines
+    deeper than :data:`MAX_INDENT` levels keep that indent and begin
+    ``[depth N]``.
 
     ``escape`` makes user text safe for the terminal (the CLI's ``safe``).
     """
@@ -138,25 +169,43 @@ def to_text(graph: LineageGraph, escape: Callable[[str], str]) -> str:
     out = [describe(nodes[graph.root])]
     seen = {graph.root}
 
-    def walk(node_id: str, prefix: str, up: bool) -> Iterator[str]:
-        edges = ups.get(node_id, []) if up else downs.get(node_id, [])
-        for i, edge in enumerate(edges):
-            last = i == len(edges) - 1
+    def walk(up: bool) -> Iterator[str]:
+        # An explicit stack, not recursion: a chain of thousands of parents is
+        # as deep as the tree gets. Each frame: the edges left to show at one
+        # level, that level's prefix, and its depth (1: the root's inputs).
+        def level(node_id: str) -> list[Edge]:
+            return list(ups.get(node_id, []) if up else downs.get(node_id, []))
+
+        stack: list[tuple[list[Edge], str, int]] = [(level(graph.root), "", 1)]
+        while stack:
+            edges, prefix, depth = stack[-1]
+            if not edges:
+                stack.pop()
+                continue
+            edge = edges.pop(0)
+            last = not edges
             other = edge.source if up else edge.target
             node = nodes[other]
-            name = escape(_edge_caption(edge)) if up else "child"
+            name = escape(_edge_caption(edge, short=False)) if up else "child"
             repeat = node.kind == "version" and other in seen
             tail = "  (shown above)" if repeat else ""
-            yield f"{prefix}{'└── ' if last else '├── '}{name}: {describe(node)}{tail}"
+            mark = f"[depth {depth}] " if depth > MAX_INDENT else ""
+            branch = "└── " if last else "├── "
+            yield f"{prefix}{branch}{mark}{name}: {describe(node)}{tail}"
             if node.kind == "version" and not repeat:
                 seen.add(other)
-                yield from walk(other, prefix + ("    " if last else "│   "), up)
+                # Past MAX_INDENT levels the indent stops growing (the line
+                # names its depth instead), so output stays linear in depth.
+                inner = prefix
+                if depth < MAX_INDENT:
+                    inner = prefix + ("    " if last else "│   ")
+                stack.append((level(other), inner, depth + 1))
 
     if graph.direction in ("both", "up"):
-        out.extend(walk(graph.root, "", True))
+        out.extend(walk(True))
     if graph.direction in ("both", "down") and downs.get(graph.root):
         out.append("made into:")
-        out.extend(walk(graph.root, "", False))
+        out.extend(walk(False))
     elif graph.direction == "down":
         out.append("made into: no version names it as a parent")
     if graph.truncated:

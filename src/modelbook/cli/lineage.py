@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..errors import InvalidInput
+from ..errors import InvalidInput, NotFound
 from .app import JsonOpt, app, open_registry
 from .render import emit_json, line, safe, table
 
@@ -31,9 +31,14 @@ def lineage(
         int | None, typer.Option(help="Parent links to follow each way (default: all).")
     ] = None,
     fmt: Annotated[str, typer.Option("--format", help="text, mermaid, dot or json.")] = "text",
+    as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
 ) -> None:
     """Show the lineage of a version: code, data, features, run, environment, parents
     (--up) and the versions made from it (--down); both by default."""
+    if as_json and fmt not in ("text", "json"):
+        raise InvalidInput(f"give --json or --format {fmt}, not both")
+    if as_json:
+        fmt = "json"
     if fmt not in FORMATS:
         raise InvalidInput(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
     if up and down:
@@ -74,17 +79,31 @@ def impact(
     shown = result.deployed if deployed else result.versions
     if as_json:
         body = result.model_dump(mode="json")
+        body["total"] = len(result.versions)
+        body["deployed_total"] = len(result.deployed)
         body["versions"] = [v.model_dump(mode="json") for v in shown]
         emit_json(body)
-        return
-    _report(result, shown, deployed)
+    elif result.known:
+        _report(result, shown)
+    if not result.known:
+        close = ", ".join(result.suggestions)
+        hint = f"; did you mean {close}?" if close else ""
+        raise NotFound(f"nothing in the registry names {result.ref}{hint}")
 
 
 def _how(v: Dependent) -> str:
-    return "direct" if v.direct else "via " + " > ".join(v.via)
+    """How a version depends: at most the first and last parent link and their
+    count, so a row's width does not grow with the length of the chain."""
+    if v.direct:
+        return "direct"
+    if v.hops == 1:
+        return f"via {v.origin}"
+    if v.hops == 2:
+        return f"via {v.origin} > {v.parent}"
+    return f"via {v.origin} > ... > {v.parent} ({v.hops} links)"
 
 
-def _report(result: Impact, shown: tuple[Dependent, ...], only_deployed: bool) -> None:
+def _report(result: Impact, shown: tuple[Dependent, ...]) -> None:
     live = len(result.deployed)
     line(safe(f"{result.ref}: {len(result.versions)} version(s) depend on it, {live} deployed"))
     if not shown:

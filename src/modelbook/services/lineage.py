@@ -37,6 +37,9 @@ from ..store import lineage as lineage_rows
 from .base import Context, version_row
 from .governance import GovernanceService
 
+SUGGESTION_POOL = 20_000
+"""How many stored values of a kind a mistyped reference is compared with."""
+
 
 class LineageService:
     def __init__(self, ctx: Context, governance: GovernanceService) -> None:
@@ -153,7 +156,9 @@ class LineageService:
 
         A version depends on it when its own lineage names it (``direct``), or
         when one of its parents depends on it, through any number of parent
-        links (``via`` names the chain). Each is marked ``deployed`` when a
+        links (``parent``, ``origin`` and ``hops`` say how). A reference that
+        nothing in the registry names comes back ``known=False`` with close
+        stored values in ``suggestions``. Each is marked ``deployed`` when a
         serving alias of the policy in force points at it. For a version
         reference (``models:/NAME/N``), every version descended from it.
         Raises InvalidInput (an unknown kind lists the valid ones), NotFound
@@ -176,11 +181,15 @@ class LineageService:
         else:
             shown = str(ref)
             direct = lineage_rows.matching(
-                conn, row_kind(ref), ref.key, ref.value, prefix=ref.prefix
+                conn, row_kind(ref), ref.key, ref.value, prefix=ref.prefix, fold=ref.fold
             )
-        found = {(r.model_name, int(r.number)): _dependent(r, serving, ()) for r in direct}
-        # The chain of parent links from a direct dependent to each version's parent.
-        chains: dict[tuple[str, int], tuple[str, ...]] = dict.fromkeys(found, ())
+            if not direct:
+                close = self._close(conn, ref)
+                return Impact(ref=shown, kind=ref.kind, known=False, suggestions=close, versions=())
+        found = {(r.model_name, int(r.number)): _dependent(r, serving) for r in direct}
+        # Each version keeps its parent and the start of its chain, not the
+        # chain itself: a chain of n versions costs n, not n squared.
+        origins: dict[tuple[str, int], tuple[str, int, int]] = {k: (k[0], k[1], 0) for k in found}
         frontier = sorted(found)
         while frontier:
             rows = lineage_rows.children(conn, [parent_ref(n, v) for n, v in frontier])
@@ -191,14 +200,46 @@ class LineageService:
                     continue
                 name, _, number = str(row.parent).rpartition("/")
                 parent = (name, int(number))
-                chains[key] = (*chains[parent], version_id(*parent))
-                found[key] = _dependent(row, serving, chains[key])
+                origin_name, origin_number, hops = origins[parent]
+                origins[key] = (origin_name, origin_number, hops + 1)
+                found[key] = _dependent(
+                    row,
+                    serving,
+                    parent=version_id(*parent),
+                    origin=version_id(origin_name, origin_number),
+                    hops=hops + 1,
+                )
                 frontier.append(key)
         versions = tuple(found[k] for k in sorted(found))
         return Impact(ref=shown, kind=ref.kind, versions=versions)
 
+    @staticmethod
+    def _close(conn: Connection, ref: Ref) -> tuple[str, ...]:
+        """Stored values of the reference's kind close to it, as references, best first."""
+        import difflib
 
-def _dependent(row: Any, serving: set[str], via: tuple[str, ...]) -> Dependent:
+        stored = lineage_rows.values(conn, row_kind(ref), ref.key, SUGGESTION_POOL)
+        folded = {v.lower() if ref.fold else v: v for v in stored}
+        close = difflib.get_close_matches(ref.value, list(folded), n=5, cutoff=0.6)
+        if ref.prefix:
+            # A short commit is compared with the same number of characters.
+            short = {v[: len(ref.value)]: v for v in folded}
+            close += [
+                short[m]
+                for m in difflib.get_close_matches(ref.value, list(short), n=5, cutoff=0.6)
+                if short[m] not in close
+            ]
+        return tuple(f"{ref.kind}:{folded[m]}" for m in close[:5])
+
+
+def _dependent(
+    row: Any,
+    serving: set[str],
+    *,
+    parent: str | None = None,
+    origin: str | None = None,
+    hops: int = 0,
+) -> Dependent:
     """A dependent from its row's own columns: its stored record is not read, so a
     version whose record is damaged is still listed."""
     aliases = tuple(sorted(row.aliases.split(","))) if row.aliases else ()
@@ -211,6 +252,8 @@ def _dependent(row: Any, serving: set[str], via: tuple[str, ...]) -> Dependent:
         aliases=aliases,
         serving_aliases=tuple(a for a in aliases if a in serving),
         deployed=any(a in serving for a in aliases),
-        direct=not via,
-        via=via,
+        direct=parent is None,
+        parent=parent,
+        origin=origin,
+        hops=hops,
     )

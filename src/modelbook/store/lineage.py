@@ -32,21 +32,47 @@ def _batches(values: Sequence[Any]) -> list[Sequence[Any]]:
     return [values[i : i + BATCH] for i in range(0, len(values), BATCH)]
 
 
-def matching(conn: Connection, kind: str, key: str, value: str, *, prefix: bool) -> list[Any]:
+def matching(
+    conn: Connection, kind: str, key: str, value: str, *, prefix: bool, fold: bool = False
+) -> list[Any]:
     """Versions with the lineage row (kind, key, value), or whose value starts with
-    ``value`` when ``prefix``; each row has ``model_name`` and the version's columns."""
+    ``value`` when ``prefix``; each row has ``model_name`` and the version's columns.
+    ``fold``: ``value`` is lower case and stored values match without regard to
+    case (a whole value as written, all lower or all upper case, so the index
+    still drives the statement)."""
+    column: Any = _l.value
     if prefix:
         # substr, not LIKE: a value is matched as written, '%' and '_' included.
-        test = sa.func.substr(_l.value, 1, len(value)) == sa.bindparam("value")
+        start = sa.func.substr(column, 1, len(value))
+        test = (sa.func.lower(start) if fold else start) == sa.bindparam("value")
+        params: dict[str, Any] = {"value": value}
+    elif fold:
+        test = column.in_(sa.bindparam("values", expanding=True))
+        params = {"values": sorted({value, value.upper()})}
     else:
-        test = _l.value == sa.bindparam("value")
+        test = column == sa.bindparam("value")
+        params = {"value": value}
     stmt = (
         sa.select(*_COLS)
         .select_from(_VERSIONS.join(t.lineage, _l.version_id == _v.id))
         .where(_l.kind == sa.bindparam("kind"), _l.key == sa.bindparam("key"), test)
         .distinct()
     )
-    return list(conn.execute(stmt, {"kind": kind, "key": key, "value": value}))
+    return list(conn.execute(stmt, {"kind": kind, "key": key, **params}))
+
+
+def values(conn: Connection, kind: str, key: str, limit: int) -> list[str]:
+    """Up to ``limit`` distinct stored values of the lineage rows (kind, key), in order:
+    the candidates a mistyped reference is compared with."""
+    stmt = (
+        sa.select(_l.value)
+        .where(_l.kind == sa.bindparam("kind"), _l.key == sa.bindparam("key"))
+        .distinct()
+        .order_by(_l.value)
+        .limit(limit)
+    )
+    found: Any = conn.execute(stmt, {"kind": kind, "key": key}).scalars()
+    return [str(value) for value in found]
 
 
 def children(conn: Connection, parents: Sequence[str]) -> list[Any]:
