@@ -52,8 +52,24 @@ def _installer(path: str) -> str:
     name = path.rsplit("/", 1)[-1]
     for suffix, command in _INSTALLERS:
         if name.endswith(suffix):
-            return command.format(path=shlex.quote(path))
+            return command.format(path=shlex.quote(operand_path(path)))
     return f"install the dependencies pinned in {path}"
+
+
+def operand_path(path: str) -> str:
+    """A relative path that starts with ``-`` as ``./-...``: no command reads it as
+    an option, whether or not it honours ``--``."""
+    return "./" + path if path.startswith("-") else path
+
+
+def sha256sum_line(digest: str, path: str) -> str:
+    """One line of a ``sha256sum -c`` check file, escaped as GNU coreutils does: a
+    name holding a backslash, newline or carriage return is written with ``\\\\``,
+    ``\\n``, ``\\r`` and the line begins with a backslash."""
+    if not any(ch in path for ch in "\\\n\r"):
+        return f"{digest}  {path}"
+    escaped = path.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
+    return f"\\{digest}  {escaped}"
 
 
 def _code(v: Version) -> Step:
@@ -61,12 +77,18 @@ def _code(v: Version) -> Step:
     commands: list[str] = []
     notes: list[str] = []
     missing: list[str] = []
+    # Every value goes after "--" or is refused when it would read as an option:
+    # a repository "--upload-pack=..." must not become one of git's options.
     if code.repo:
-        commands.append(f"git clone {shlex.quote(code.repo)} src && cd src")
+        commands.append(f"git clone -- {shlex.quote(code.repo)} src && cd src")
     else:
         missing.append("the repository URL (code.repo)")
-    if code.commit:
-        commands.append(f"git checkout {shlex.quote(code.commit)}")
+    if code.commit and code.commit.startswith("-"):
+        missing.append(f"a commit id: the recorded code.commit {code.commit!r} is not one")
+    elif code.commit:
+        # "git checkout -- X" would read X as a path; a value not starting with
+        # "-" is safe before "--", which marks it as the commit.
+        commands.append(f"git checkout --detach {shlex.quote(code.commit)} --")
     else:
         missing.append("the commit (code.commit)")
     if code.dirty:
@@ -83,7 +105,9 @@ def _environment(v: Version) -> Step:
     commands: list[str] = []
     notes: list[str] = []
     missing: list[str] = []
-    if env.image_digest:
+    if env.image_digest and env.image_digest.startswith("-"):
+        missing.append(f"an image: the recorded image_digest {env.image_digest!r} is not one")
+    elif env.image_digest:
         if "@" in env.image_digest:
             commands.append(f"docker pull {shlex.quote(env.image_digest)}")
         else:
@@ -91,7 +115,7 @@ def _environment(v: Version) -> Step:
             notes.append("the image's repository is not recorded, only its digest")
     if env.lockfile is not None:
         path = env.lockfile.path
-        commands.append(f"sha256sum {shlex.quote(path)}  # expect {env.lockfile.sha256}")
+        commands.append(f"sha256sum -- {shlex.quote(path)}  # expect {env.lockfile.sha256}")
         commands.append(_installer(path))
     if env.image_digest is None and env.lockfile is None:
         missing.append("a lock file or a container image (environment.lockfile, image_digest)")
@@ -164,7 +188,7 @@ def _training(v: Version) -> Step:
 
 def _compare(v: Version) -> Step:
     files = [a for a in v.artifacts if not a.path.startswith(INTERNAL_PREFIX)]
-    commands = tuple(f"{a.sha256}  {a.path}" for a in files)
+    commands = tuple(sha256sum_line(a.sha256, a.path) for a in files)
     notes = [
         "the files above should hash the same (sha256sum -c); training that is not "
         "bit-for-bit deterministic should match the metrics instead"
