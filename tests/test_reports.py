@@ -208,7 +208,8 @@ def test_every_html_section_shows_the_versions_own_values(built: Built) -> None:
     assert "mon-ctr-7" in s["monitoring"] and "p99_ms &gt; 250" in s["monitoring"]
     assert "0.0312" in s["monitoring"]
     assert "29 of 29" in s["completeness"]
-    assert "git checkout c0ffee2" in s["reproduce"] and "uv sync --frozen" in s["reproduce"]
+    assert "git checkout --detach c0ffee2 --" in s["reproduce"]
+    assert "uv sync --frozen" in s["reproduce"]
     assert "seed = 4242" in s["reproduce"] and "python train.py --config ctr.yaml" in s["reproduce"]
 
 
@@ -238,7 +239,7 @@ def test_markdown_report_has_every_section_with_its_values(built: Built) -> None
     assert "| auc | test | region=apac | 0.812 | auc@test{\\*} \\>= 0.8 | candidate | pass |" in md
     assert "| 1 (this) | 0.861 |" in md and "| 2 | 0.874 |" in md
     assert "| production | 1 | 2 | tester | weekly release 48 |" in md
-    assert "git checkout c0ffee1" in md
+    assert "git checkout --detach c0ffee1 --" in md
 
 
 def test_user_text_cannot_break_the_markdown_or_the_html(built: Built) -> None:
