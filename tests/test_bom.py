@@ -168,3 +168,29 @@ def test_a_document_that_fails_the_schema_is_refused() -> None:
     doc = {"bomFormat": "CycloneDX", "specVersion": "1.6", "components": [{"type": "model"}]}
     with pytest.raises(IntegrityError, match=r"does not pass the CycloneDX 1\.6 schema"):
         bom_rules.validate(doc, "models:/m/1")
+
+
+@pytest.mark.parametrize(
+    ("repo", "url"),
+    [
+        ("javascript:alert(1)", None),
+        ("file:///etc/passwd", None),
+        ("/srv/git/fraud.git", None),
+        ("--upload-pack=touch /tmp/p", None),
+        ("https://git.example.com/risk/fraud.git", "https://git.example.com/risk/fraud.git"),
+        ("git@example.com:risk/fraud.git", "ssh://git@example.com/risk/fraud.git"),
+        ("git://example.com/fraud.git", "git://example.com/fraud.git"),
+    ],
+)
+def test_only_a_fetchable_repository_becomes_a_url(
+    registry: Registry, files: list[Path], repo: str, url: str | None
+) -> None:
+    register(registry, files[:1], code={"repo": repo, "commit": "c" * 40})
+    doc = json.loads(registry.bom("churn/latest"))
+    assert schema_errors(doc) == []
+    model = doc["metadata"]["component"]
+    urls = [r["url"] for r in model.get("externalReferences", [])]
+    urls += [c["url"] for c in model.get("pedigree", {}).get("commits", []) if "url" in c]
+    assert urls == ([url, url] if url else [])
+    props = {p["name"]: p["value"] for p in model["properties"]}
+    assert props["modelbook:code.repo"] == repo

@@ -198,3 +198,12 @@ def test_bom_bad_input_writes_nothing(cli: CLI, tmp_path: Path) -> None:
     missing = tmp_path / "no" / "such" / "dir.json"
     run = cli("bom", "models:/fraud/1", "--output", missing)
     assert run.code == 6 and "cannot write" in run.err
+
+
+def test_bom_output_dash_is_stdout(
+    cli: CLI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    run = cli("bom", "models:/fraud/1", "-o", "-")
+    assert run.code == 0 and json.loads(run.out)["specVersion"] == "1.6"
+    assert not (tmp_path / "-").exists()

@@ -21,8 +21,9 @@ returned. Its parts, all taken from the version's frozen record:
   container image, when recorded, as a ``file`` and a ``container``.
 
 The model depends on every other component. Values that a schema format
-would refuse (a hash that is not hex, a repository that is not a URI) are
-kept as ``modelbook:*`` properties instead of being dropped.
+would refuse (a hash that is not hex) and repositories that are no place to
+fetch code from (see :func:`repo_uri`) are kept as ``modelbook:*`` properties
+instead of being dropped or becoming links.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ FORMATS: tuple[str, ...] = ("cyclonedx",)
 SPEC_VERSION = "1.6"
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 # ``user@host:path``, git's short form of an SSH URL, is no URI; ssh://user@host/path is.
+_REPO_SCHEMES = ("http", "https", "ssh", "git", "git+ssh")
 _SCP_LIKE = re.compile(r"(?P<user>[\w.-]+)@(?P<host>[\w.-]+):(?!//)(?P<path>.+)")
 
 
@@ -84,12 +86,18 @@ def _props(pairs: Iterable[tuple[str, str | None]]) -> list[Property]:
     return [Property(name=f"modelbook:{k}", value=v) for k, v in pairs if v is not None]
 
 
-def repo_uri(repo: str) -> str:
-    """A repository as a URI: git's ``user@host:path`` becomes ``ssh://user@host/path``."""
+def repo_uri(repo: str) -> str | None:
+    """A repository as a URI: git's ``user@host:path`` becomes ``ssh://user@host/path``;
+    an ``http``, ``https``, ``ssh``, ``git`` or ``git+ssh`` URL with a host stays as
+    it is. Anything else (``javascript:``, ``file:``, a bare path) is None: it is
+    no place to fetch code from, and a reader's tool could follow such a link."""
     m = _SCP_LIKE.fullmatch(repo)
     if m:
         return f"ssh://{m['user']}@{m['host']}/{m['path'].lstrip('/')}"
-    return repo
+    scheme, sep, rest = repo.partition("://")
+    if sep and scheme.lower() in _REPO_SCHEMES and rest[:1] not in ("", "/"):
+        return repo
+    return None
 
 
 def _uri(text: str) -> XsUri | None:
@@ -116,7 +124,8 @@ def _model_component(version: Version, model: Model, parents: Mapping[str, str])
 
     code = version.lineage.code
     refs, commits = [], []
-    url = _uri(repo_uri(code.repo)) if code.repo else None
+    uri = repo_uri(code.repo) if code.repo else None
+    url = _uri(uri) if uri else None
     if url is not None:
         refs.append(ExternalReference(type=ExternalReferenceType.VCS, url=url, comment=code.commit))
     if code.commit:

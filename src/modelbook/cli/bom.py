@@ -24,14 +24,15 @@ def bom(
         "cyclonedx"
     ),
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")
+        Path | None,
+        typer.Option("--output", "-o", help="Write to this file, not stdout (-: stdout)."),
     ] = None,
 ) -> None:
     """Export a version as a CycloneDX ML bill of materials: the model, its files with
     SHA-256, datasets, Python and framework packages, code commit and parents."""
     with open_registry(create=False) as registry:
         text = registry.bom(uri, format=fmt)
-    if output is None:
+    if output is None or str(output) == "-":
         sys.stdout.write(text + "\n")
         return
     write_whole(output, text + "\n")

@@ -29,14 +29,15 @@ def report(
         str, typer.Option("--format", metavar="md|html", help="Markdown or one HTML page.")
     ] = "md",
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")
+        Path | None,
+        typer.Option("--output", "-o", help="Write to this file, not stdout (-: stdout)."),
     ] = None,
 ) -> None:
     """A one-page audit and reproducibility report of a version: who, what, when and why,
     code, data, environment, thresholds met, completeness, and how to reproduce it."""
     with open_registry(create=False) as registry:
         text = registry.report(uri, format=fmt)
-    if output is None:
+    if output is None or str(output) == "-":
         sys.stdout.write(text)
         return
     write_whole(output, text)
