@@ -251,6 +251,27 @@ def test_user_text_cannot_break_the_markdown_or_the_html(built: Built) -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 
 
+def test_bidirectional_overrides_are_shown_as_escapes(registry: Registry, tmp_path: Path) -> None:
+    """U+202E in a file name, a note or a tag would make a page show ``exe.txt`` for
+    ``txt.exe``; both formats write it as ``\\u202e``, as the CLI does."""
+    path = tmp_path / "model\u202etxt.exe"
+    path.write_bytes(b"weights")
+    registry.register(
+        "bidi",
+        [path],
+        owners=["o"],
+        change_summary="fixed \u202egnp.exe",
+        tags={"note": "\u2066isolated\u2069"},
+        capture_environment=False,
+    )
+    for fmt in ("md", "html"):
+        text = registry.report("models:/bidi/1", format=fmt)
+        assert not any(ch in text for ch in "\u202e\u2066\u2069"), fmt
+        # Markdown escapes the escape's backslash too (it renders as one).
+        shown = text.replace("\\\\", "\\") if fmt == "md" else text
+        assert "\\u202etxt.exe" in shown and "\\u2066isolated\\u2069" in shown, fmt
+
+
 def test_md_escaping_keeps_tables_and_fences_whole() -> None:
     assert md_text("a|b\nc\x1b[2J*d*") == "a\\|b c\\\\x1b\\[2J\\*d\\*"
     block = md_code(["echo ```", "x"])

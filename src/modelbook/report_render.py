@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal
 
+from . import display
 from .errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -25,22 +26,25 @@ if TYPE_CHECKING:
 Format = Literal["md", "html"]
 FORMATS: tuple[str, ...] = ("md", "html")
 
-# Control characters other than tab and newline, shown as escapes (\x1b) so that text
-# from users can neither move a terminal's cursor nor hide in a page.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 # CommonMark lets any ASCII punctuation be escaped with a backslash; these are the ones
 # that open markup, links, HTML or code, or end a table cell.
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&])")
 _BACKTICKS = re.compile(r"`+")
 
 
-def _escape_control(match: re.Match[str]) -> str:
-    return f"\\x{ord(match.group()):02x}"
-
-
 def visible(value: object) -> str:
-    """Text with its control characters (but tab and newline) written as ``\\xNN``."""
-    return _CONTROL.sub(_escape_control, str(value))
+    """Text with the characters a page would act on (controls but tab and newline,
+    bidirectional overrides) written as escapes: :func:`modelbook.display.visible`."""
+    return display.visible(str(value), keep="\t\n")
+
+
+def _finalize(value: object) -> object:
+    # Every {{ }} of user text, before autoescaping; markup a filter built is left as it is.
+    import markupsafe
+
+    if isinstance(value, str) and not isinstance(value, markupsafe.Markup):
+        return visible(value)
+    return value
 
 
 def md_text(value: object) -> str:
@@ -103,6 +107,7 @@ def _environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        finalize=_finalize,
     )
     env.filters.update(
         md=md_text,

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -22,6 +21,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
+
+from ..display import visible
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -34,34 +35,21 @@ PROGRESS_MIN_BYTES = 16 * 1024 * 1024
 # is laid out the same on every machine instead of at a guessed 80 columns.
 PIPE_WIDTH = 160
 
+
 # Characters a terminal acts on instead of showing: C0 controls (ESC starts the
 # sequences that move the cursor and erase lines), DEL, C1 controls (CSI is a
 # one-byte ESC [), the line and paragraph separators, the bidirectional
 # overrides, embeddings, isolates and marks that reorder what follows them, and
 # lone surrogates, which no encoding can write.
-_UNSAFE = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
-)
-_SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
-
-
-def _escape(match: re.Match[str]) -> str:
-    char = match.group()
-    short = _SHORT_ESCAPES.get(char)
-    if short is not None:
-        return short
-    code = ord(char)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
 def safe(text: str) -> str:
     """``text`` with every character a terminal would act on shown as an escape.
 
     ``ESC [ 1 A`` becomes ``\\x1b[1A``, a newline ``\\n``, U+202E ``\\u202e``;
     every other character, brackets and backslashes included, is kept as
-    written. The one escaping function of the CLI: all user text goes through it.
+    written. The one escaping function of the CLI: all user text goes through it
+    (:func:`modelbook.display.visible`).
     """
-    return _UNSAFE.sub(_escape, text)
+    return visible(text)
 
 
 def line(text: str, *, err: bool = False) -> None:

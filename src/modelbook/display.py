@@ -1,0 +1,35 @@
+"""Text from users, made safe to show: every character a terminal or a page would act
+on instead of showing is written as an escape.
+
+Control characters (C0, DEL, C1), the bidirectional overrides, isolates and marks
+(U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069, the Trojan Source
+characters of CVE-2021-42574), the line and paragraph separators and lone
+surrogates: ``ESC [ 1 A`` becomes ``\\x1b[1A``, U+202E ``\\u202e``. Every other
+character, brackets and backslashes included, is kept as written. The CLI
+(``cli.render.safe``) and the reports (``report_render``) both go through here.
+"""
+
+from __future__ import annotations
+
+import re
+
+_UNSAFE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+_SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(char: str) -> str:
+    short = _SHORT.get(char)
+    if short is not None:
+        return short
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def visible(text: str, keep: str = "") -> str:
+    """``text`` with every unsafe character but those in ``keep`` written as an escape."""
+    return _UNSAFE.sub(lambda m: m.group() if m.group() in keep else _escape(m.group()), text)
+
+
+__all__ = ["visible"]
