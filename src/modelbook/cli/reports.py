@@ -53,7 +53,7 @@ def doctor(
     as_json: JsonOpt = False,
 ) -> None:
     """List versions whose entries miss metadata checklist fields, worst first; exit 13
-    when a deployed version lacks a field the policy requires ([doctor] required)."""
+    when a deployed version lacks a field the policy requires (\\[doctor] required)."""
     with open_registry(create=False) as registry:
         result = registry.doctor(name, stage=stage)
     if as_json:

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from .. import limits
+from .. import limits, validation
 from ..checks.metric import MetricRule
 from ..completeness import Facts, assess
 from ..doctor import DoctorEntry, DoctorReport, diagnose, entry
@@ -106,9 +106,14 @@ class ReportService:
         """Score every version (of model ``name``, in ``stage``) against the checklist.
 
         Raises:
+            InvalidInput: ``name`` is not a model name or ``stage`` not a stage name
+                (checked before any read), or a stage the policy does not know.
             NotFound: no model ``name``.
-            InvalidInput: a stage the policy does not know.
         """
+        if name is not None:
+            validation.model_name(name)
+        if stage is not None:
+            validation.stage(stage)
         policy = self.ctx.db.reading(self.gov.policy)
         wanted = None if stage is None else policy.graph.stage(stage)
         thresholds = {
