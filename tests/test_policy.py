@@ -509,3 +509,39 @@ def test_documented_policies_load() -> None:
 
 def test_documented_default_matches_the_shipped_file() -> None:
     assert DEFAULT_POLICY_TEXT.strip() in DOCS.read_text(encoding="utf-8")
+
+
+def test_table_and_list_errors_say_what_the_file_should_hold_in_line_order() -> None:
+    text = """[tiers.low]
+candidate = [{check = "nope"}]
+[tiers.medium]
+[tiers.high]
+[doctor]
+required = ["nope.x", 5]
+"""
+    with pytest.raises(InvalidInput) as info:
+        load_policy(text, source="p.toml")
+    lines = info.value.message.splitlines()
+    assert lines[0].startswith("p.toml line 2: unknown check 'nope'")
+    assert lines[1].startswith("p.toml line 6: doctor.required[0]: unknown checklist field")
+    assert lines[2] == "p.toml line 6: doctor.required[1] must be text in quotes, got 5"
+    with pytest.raises(InvalidInput) as info:
+        load_policy(
+            'serving_aliases = "production"\n[tiers.low]\n[tiers.medium]\n[tiers.high]\n',
+            source="p.toml",
+        )
+    assert info.value.message.startswith(
+        'p.toml line 1: serving_aliases must be a list, e.g. ["a", "b"], got \'production\''
+    )
+    with pytest.raises(InvalidInput) as info:
+        load_policy("doctor = 5\n[tiers.low]\n[tiers.medium]\n[tiers.high]\n", source="p.toml")
+    assert info.value.message == "p.toml line 1: doctor must be a table of keys (required), got 5"
+    for bad, source in (
+        ('[doctor]\nrequired = "code.repo"\n', "p.toml"),
+        ("doctor:\n  required: code.repo\n", "p.yaml"),
+    ):
+        with pytest.raises(InvalidInput) as info:
+            load_policy(bad, source=source)
+        assert "doctor.required must be a list" in info.value.message
+        for leak in ("valid tuple", "valid dictionary", "_DoctorFile", "instance of"):
+            assert leak not in info.value.message

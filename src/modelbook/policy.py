@@ -207,8 +207,16 @@ def _check(
         raise _Problems(
             [*problems, ((), "a policy is a table of keys: serving_aliases, stages, tiers, doctor")]
         )
+    # The [doctor] table is checked apart, so that its problems and those of the
+    # rest of the file are all reported, each at its line.
+    rest = {k: v for k, v in data.items() if k != "doctor"}
     try:
-        file = _PolicyFile.model_validate(data)
+        doctor = _DoctorFile.model_validate(data.get("doctor", {}))
+    except ValidationError as exc:
+        doctor = _DoctorFile()
+        problems = [*problems, *_from_pydantic(exc, ("doctor",), _doctor_keys)]
+    try:
+        file = _PolicyFile.model_validate(rest)
     except ValidationError as exc:
         raise _Problems([*problems, *_from_pydantic(exc, (), _known_file_keys)]) from None
     order = file.stages.order if file.stages.order is not None else list(DEFAULT_ORDER)
@@ -243,7 +251,11 @@ def _check(
             gates[(tier, stage)] = tuple(s for s in specs if s is not None)
     if problems:
         raise _Problems(problems)
-    return graph, gates, file.doctor.required
+    return graph, gates, doctor.required
+
+
+def _doctor_keys(loc: Loc) -> Sequence[str]:
+    return list(_DoctorFile.model_fields)
 
 
 def _spec(entry: dict[str, Any], loc: Loc, problems: list[Problem]) -> CheckSpec | None:
@@ -303,10 +315,38 @@ def _from_pydantic(
             message = f"{_path(loc)} is missing"
         elif kind in ("value_error", "assertion_error"):
             message = f"{_path(loc)}: {error.get('ctx', {}).get('error', error['msg'])}"
+        elif kind in _TABLE_TYPES:
+            keys = ", ".join(known_keys((*rel, "")))
+            message = f"{_path(loc)} must be a table of keys ({keys}), got {error['input']!r}"
+        elif kind in _EXPECTED:
+            message = f"{_path(loc)} must be {_EXPECTED[kind]}, got {error['input']!r}"
         else:
             message = f"{_path(loc)}: {error['msg']}, got {error['input']!r}"
         problems.append((loc, message))
     return problems
+
+
+# What a value of each pydantic error type should have been, in the file's words
+# (pydantic's own text names Python types and classes).
+_TABLE_TYPES = ("dict_type", "model_type", "model_attributes_type")
+_EXPECTED = {
+    "list_type": 'a list, e.g. ["a", "b"]',
+    "tuple_type": 'a list, e.g. ["a", "b"]',
+    "set_type": 'a list, e.g. ["a", "b"]',
+    "string_type": "text in quotes",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+}
+
+
+def _loc_order(loc: Loc) -> tuple[tuple[int, int, str], ...]:
+    """Places in one line in file order: list items by index, keys by name."""
+    return tuple((0, p, "") if isinstance(p, int) else (1, 0, str(p)) for p in loc)
 
 
 def _render(problems: Sequence[Problem], lines: Mapping[Loc, int], source: str) -> str:
@@ -317,9 +357,11 @@ def _render(problems: Sequence[Problem], lines: Mapping[Loc, int], source: str) 
         return None
 
     located = sorted(
-        {(line_of(loc) or 0, message) for loc, message in problems}, key=lambda p: p[0]
+        {(line_of(loc) or 0, _loc_order(loc), message) for loc, message in problems},
+        key=lambda p: (p[0], p[1]),
     )
+    shown = dict.fromkeys((line, message) for line, _, message in located)
     return "\n".join(
         f"{source} line {line}: {message}" if line else f"{source}: {message}"
-        for line, message in located
+        for line, message in shown
     )
