@@ -113,3 +113,33 @@ def test_every_json_field_is_documented(outputs: list[tuple[str, Any]]) -> None:
             assert f"`{key}`" in sections[command] + shapes, (command, key)
         for key in _keys(value):
             assert f"`{key}`" in text, (command, key)
+
+
+def test_the_command_table_lists_every_command() -> None:
+    """The table at the top of docs/cli.md names every command, and only those."""
+
+    def names(group: Any, prefix: str = "") -> set[str]:
+        found: set[str] = set()
+        for name, command in group.commands.items():
+            if hasattr(command, "commands"):
+                found |= names(command, f"{prefix}{name} ")
+            else:
+                found.add(prefix + name)
+        return found
+
+    table = set(re.findall(r"^\| \[`([a-z -]+)`\]\(#modelbook-", DOC.read_text(), re.MULTILINE))
+    assert table == names(typer.main.get_command(app))
+
+
+def test_every_command_but_report_and_bom_takes_json() -> None:
+    """What docs/cli.md and the README say of --json holds."""
+    group: Any = typer.main.get_command(app)
+
+    def leaves(g: Any) -> list[Any]:
+        return [
+            c for c in g.commands.values() for c in (leaves(c) if hasattr(c, "commands") else [c])
+        ]
+
+    without = {c.name for c in leaves(group) if not any("--json" in p.opts for p in c.params)}
+    assert without == {"report", "bom"}
+    assert "but `report`" in DOC.read_text()
