@@ -104,3 +104,20 @@ class Escapes:
         if self.hang:
             time.sleep(600)
         return inputs.iloc[:, 0].to_numpy()
+
+
+def write_marker(path: str) -> Echo:
+    """A function a scanner cannot know: unpickling must not call it."""
+    with open(path, "w") as f:
+        f.write("ran")
+    return Echo()
+
+
+class Sneaky:
+    """Unpickles by calling :func:`write_marker`, rated only "suspicious" by a scanner."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> Any:
+        return (write_marker, (self.marker,))

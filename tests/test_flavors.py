@@ -18,7 +18,7 @@ from modelbook import Registry, infer_signature
 from modelbook.errors import InvalidInput, ModelbookError, UnsafeArtifact
 from modelbook.flavors import FLAVORS, detect
 
-from .flavor_models import Echo, Evil
+from .flavor_models import Echo, Evil, Sneaky
 
 
 @pytest.fixture(scope="module")
@@ -143,6 +143,29 @@ def test_a_malicious_pickle_is_refused_and_never_executed(
         assert report.unsafe and report.files[0].path == name
     actions = [e.action for e in registry.events(model="evil0").items]
     assert "version.scan" in actions
+
+
+def test_a_pickle_that_calls_a_function_is_refused_though_the_scan_passes_it(
+    registry: Registry, tmp_path: Path
+) -> None:
+    """A scanner rates a function it does not know "suspicious", not dangerous; the
+    pickle flavor still refuses to call it, and nothing runs."""
+    marker = tmp_path / "ran"
+    (tmp_path / "model.pkl").write_bytes(pickle.dumps(Sneaky(str(marker))))
+    v = registry.register(
+        "sneaky", [tmp_path / "model.pkl"], owners=["o"], capture_environment=False
+    )
+    with pytest.raises(UnsafeArtifact, match=r"names tests\.flavor_models\.write_marker"):
+        registry.load(v.uri)
+    assert not marker.exists()
+    [scan] = registry.annotations(v.uri).scans
+    assert scan.verdict == "suspicious"
+    assert registry.smoke(v.uri).passed is False
+    assert not marker.exists()
+    # A pickle of the user's own class with pandas values inside still loads.
+    (tmp_path / "echo.pkl").write_bytes(pickle.dumps(Echo()))
+    ok = registry.register("echo", [tmp_path / "echo.pkl"], owners=["o"], capture_environment=False)
+    assert registry.load(ok.uri).flavor.name == "pickle"
 
 
 def test_allow_unsafe_is_explicit_and_recorded(registry: Registry, tmp_path: Path) -> None:

@@ -13,8 +13,14 @@ unpickling would import and may call) is checked before it is imported.
   (``list``, ``dict`` ...) and ``collections``, ``copyreg`` and ``_codecs``
   helpers that older pickle protocols use. Anything else is refused before it
   is imported.
-- Any other pickle (the ``pickle`` flavor) may name anything, since its
-  classes are the user's own; its scan must then have read the whole stream.
+- Any other pickle (the ``pickle`` flavor) holds the user's own classes: it
+  may name a class from any module but those that reach the system (``os``,
+  ``subprocess``, ``socket``, ``io`` ...) or a package's test modules, and a
+  function only where a scikit-learn model may (NumPy's array rebuilders,
+  ``copyreg``): unpickling calls what it names, and a class builds an object
+  while a function can do anything (``sklearn.utils._testing`` runs Python
+  code, yet a scanner rates it only "suspicious"). Its scan must also have read
+  the whole stream.
 
 ``allow_unsafe=True`` (``--allow-unsafe``), which the caller records, lifts both.
 """
@@ -30,8 +36,77 @@ from typing import Any
 
 from .errors import UnsafeArtifact
 
-#: Flavors whose loading checks every global (the others rely on a complete scan).
+#: Flavors whose loading checks every global against the scikit-learn rule (the
+#: ``pickle`` flavor checks its own, and also needs a complete scan).
 CHECKED_FLAVORS = frozenset({"sklearn"})
+# Standard modules whose classes reach the system when built (files, processes,
+# sockets, code, foreign functions).
+_SYSTEM_ROOTS = frozenset(
+    {
+        "os",
+        "posix",
+        "nt",
+        "sys",
+        "subprocess",
+        "socket",
+        "ssl",
+        "io",
+        "_io",
+        "shutil",
+        "tempfile",
+        "pathlib",
+        "multiprocessing",
+        "threading",
+        "_thread",
+        "asyncio",
+        "ctypes",
+        "importlib",
+        "runpy",
+        "code",
+        "codeop",
+        "pty",
+        "pdb",
+        "bdb",
+        "webbrowser",
+        "urllib",
+        "http",
+        "ftplib",
+        "smtplib",
+        "telnetlib",
+        "signal",
+        "mmap",
+        "fcntl",
+        "builtins",
+        "types",
+        "inspect",
+        "pickle",
+        "_pickle",
+        "marshal",
+        "shelve",
+        "dbm",
+        "sqlite3",
+        "logging",
+        "operator",
+        "functools",
+        "timeit",
+        "trace",
+        "profile",
+        "cProfile",
+        "zipimport",
+        "pkgutil",
+        "site",
+        "sysconfig",
+        "distutils",
+        "setuptools",
+        "pip",
+        "venv",
+        "ensurepip",
+        "gc",
+        "weakref",
+        "platform",
+        "resource",
+    }
+)
 
 _ALLOWED_ROOTS = frozenset({"sklearn", "scipy"})
 _ALLOWED_MODULES = frozenset({"numpy", "numpy.dtypes", "joblib.numpy_pickle", "collections"})
@@ -74,6 +149,49 @@ def sklearn_global_allowed(module: str, name: str) -> bool:
     if module == "builtins":
         return name in _SAFE_BUILTINS
     return (module, name) in _SAFE_HELPERS
+
+
+_REBUILDERS = ("_unpickle", "__pyx_unpickle", "_reconstruct", "_rebuild")
+
+
+def pickle_global_allowed(module: str, name: str, found: Any) -> bool:
+    """Whether a pickled object of the user's may name ``module.name``, which resolved
+    to ``found`` (see the module)."""
+    parts = module.split(".")
+    if parts[0] in _SYSTEM_ROOTS:
+        return sklearn_global_allowed(module, name)
+    if isinstance(found, type):
+        return True
+    if any(p in _BLOCKED_PARTS for p in parts):
+        return False
+    # Packages rebuild their objects through helpers named for it (pandas'
+    # _unpickle_block, Cython's __pyx_unpickle_*, torch's _rebuild_tensor_v2).
+    return sklearn_global_allowed(module, name) or name.rsplit(".", 1)[-1].startswith(_REBUILDERS)
+
+
+def load_pickle(path: Path) -> Any:
+    """``pickle.load`` of a file, refusing a global the ``pickle`` flavor does not allow
+    (before calling it). Raises UnsafeArtifact naming the global."""
+    import pickle
+
+    if _unrestricted.get():
+        with path.open("rb") as f:
+            return pickle.load(f)
+
+    class Checked(pickle.Unpickler):
+        def find_class(self, module: str, name: str) -> Any:
+            found = super().find_class(module, name)
+            if not pickle_global_allowed(module, name, found):
+                raise UnsafeArtifact(
+                    f"{path.name} names {module}.{name}, which is not a class of a model's "
+                    "own and which unpickling would call; it was refused. If you trust "
+                    "the file's source, pass allow_unsafe=True (--allow-unsafe), which is "
+                    "recorded"
+                )
+            return found
+
+    with path.open("rb") as f:
+        return Checked(f).load()
 
 
 def load_sklearn(path: Path) -> Any:

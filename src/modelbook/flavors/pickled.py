@@ -6,7 +6,6 @@ classes it names must be importable in the loading process.
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +20,10 @@ def _matches(path: str, head: bytes) -> bool:
 
 
 def _load(file: Path) -> Any:
-    with file.open("rb") as f:
-        model = pickle.load(f)  # scanned before it is loaded (modelbook.safety)
+    from ..unpickling import load_pickle
+
+    # Scanned before it is loaded (modelbook.safety), and every global checked as it is.
+    model = load_pickle(file)
     if not callable(getattr(model, "predict", None)):
         raise InvalidInput(
             f"{file.name} holds a {type(model).__name__}, which has no predict method"
