@@ -221,3 +221,14 @@ def test_a_declared_flavor_must_find_its_model_file(registry: Registry, tmp_path
     with pytest.raises(InvalidInput, match="flavor 'onnx' declared"):
         registry.commit_version("m", [stored], owners=["o"], sample=IRIS_X, flavor="onnx")
     assert count(registry, "versions") == before
+
+
+def test_integer_labels_are_compared_exactly_whatever_the_tolerance() -> None:
+    """A tolerance is for scores: a class label 1 is not 'close' to 2."""
+    from modelbook.flavors.compare import changed_rows
+
+    before = np.array([0, 1, 2, 1])
+    after = np.array([0, 2, 1, 1])
+    assert changed_rows(before, after, tolerance=1.0) == (4, 2)
+    assert changed_rows(before.astype(float), after.astype(float) + 1e-9, 1e-6) == (4, 2)
+    assert changed_rows(np.array([0.5, 0.25]), np.array([0.5, 0.2500001]), 1e-3) == (2, 0)

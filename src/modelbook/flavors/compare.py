@@ -34,8 +34,9 @@ def _rows(outputs: Any) -> Any:
 def changed_rows(before: Any, after: Any, tolerance: float = DEFAULT_TOLERANCE) -> tuple[int, int]:
     """``(rows, changed)``: how many rows ``before`` has and in how many ``after`` differs.
 
-    Numeric outputs are equal within ``tolerance`` (absolute and relative,
-    NaN equal to NaN); other outputs must be equal. Outputs of another row
+    Floating-point outputs are equal within ``tolerance`` (absolute and
+    relative, NaN equal to NaN); integer outputs (labels, counts) and all
+    others must be equal. Outputs of another row
     count or shape differ on every row.
     """
     import numpy as np
@@ -46,8 +47,11 @@ def changed_rows(before: Any, after: Any, tolerance: float = DEFAULT_TOLERANCE) 
         return rows, rows
     if a.ndim == 0:
         a, b = a.reshape(1), b.reshape(1)
+    # Only inexact outputs (scores, probabilities) get the tolerance: integer outputs
+    # are labels or counts, equal or not.
+    inexact = np.issubdtype(a.dtype, np.inexact) or np.issubdtype(b.dtype, np.inexact)
     numeric = np.issubdtype(a.dtype, np.number) and np.issubdtype(b.dtype, np.number)
-    if numeric:
+    if numeric and inexact:
         same = np.isclose(
             a.astype(np.float64),
             b.astype(np.float64),
