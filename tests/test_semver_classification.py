@@ -123,6 +123,10 @@ def test_an_added_nullable_input_is_minor(registry: Registry, tmp_path: Path) ->
     c = v2.classification
     assert c is not None and c.bump == "minor" and not c.contract.incompatible
     assert [ch.change for ch in c.contract.changes] == ["added"]
+    # Compatible means it: a caller of version 1 leaves the new column out.
+    assert list(registry.load(v2.uri).predict(X)) == [1.0, 2.0, 3.0]
+    with pytest.raises(InvalidInput, match=r"missing column\(s\) 'b'|missing column\(s\) b"):
+        registry.load(v2.uri).predict(X[["a"]])
 
 
 def test_the_first_same_model_parent_is_the_one_compared(

@@ -338,8 +338,15 @@ def conformance(expected: Schema, sample: Any) -> tuple[str, ...]:
     return compare_schemas(expected, schema_of(sample, "sample"))
 
 
-def compare_schemas(expected: Schema, actual: Schema) -> tuple[str, ...]:
-    """The problems of data of schema ``actual`` given where ``expected`` is declared."""
+def compare_schemas(
+    expected: Schema, actual: Schema, *, nullable_may_be_absent: bool = False
+) -> tuple[str, ...]:
+    """The problems of data of schema ``actual`` given where ``expected`` is declared.
+
+    With ``nullable_may_be_absent`` (inputs of a prediction), a nullable column may
+    be left out: a caller of an older version, built before the column was added,
+    keeps working (the contract diff calls such an addition compatible).
+    """
     if (expected.kind in TABLE_KINDS) != (actual.kind in TABLE_KINDS) or (
         expected.kind == "scalar" and actual.kind != "scalar"
     ):
@@ -347,7 +354,12 @@ def compare_schemas(expected: Schema, actual: Schema) -> tuple[str, ...]:
             f"the signature expects {_kind_text(expected)}; the sample is {_kind_text(actual)}",
         )
     problems = []
-    missing = [n for n in expected.names if actual.field(n) is None]
+    missing = [
+        f.name
+        for f in expected.fields
+        if actual.field(f.name) is None
+        and not (nullable_may_be_absent and f.nullable and expected.kind in TABLE_KINDS)
+    ]
     extra = [n for n in actual.names if expected.field(n) is None]
     if missing:
         problems.append(f"missing column(s) {_names(missing)}")

@@ -28,15 +28,18 @@ def check_inputs(signature: Signature | None, inputs: Any, where: str) -> Any:
         inputs: a DataFrame, Series, NumPy array, list of dicts or scalar.
         where: the version's URI, for the message.
 
-    Raises InvalidInput naming each offending field (a missing or extra
-    column, a dtype the signature does not hold, missing values in a field
+    A nullable column may be left out of a table: it reaches the model as
+    missing values. Raises InvalidInput naming each offending field (a missing
+    non-nullable or an extra column, a dtype the signature does not hold, missing values in a field
     that is not nullable, a wrong shape).
     """
     if signature is None:
         return inputs
     from ..contract_infer import schema_of
 
-    problems = compare_schemas(signature.inputs, schema_of(inputs, "inputs"))
+    problems = compare_schemas(
+        signature.inputs, schema_of(inputs, "inputs"), nullable_may_be_absent=True
+    )
     if problems:
         raise InvalidInput(f"inputs do not match the signature of {where}: " + "; ".join(problems))
     return _as_model_input(signature.inputs, inputs)
@@ -55,6 +58,13 @@ def _as_model_input(schema: Schema, inputs: Any) -> Any:
         # A field is named by its column's label as text (``0`` is ``"0"``, as
         # infer_signature names it); the model gets the frame's own labels.
         label = {str(c): c for c in inputs.columns}
+        absent = [f for f in schema.fields if f.name not in label]
+        if absent:
+            # Nullable columns a caller left out arrive as missing values.
+            inputs = inputs.assign(
+                **{f.name: float("nan") if f.dtype.startswith("float") else None for f in absent}
+            )
+            label.update({f.name: f.name for f in absent})
         return inputs[[label[n] for n in schema.names]]
     return inputs
 
