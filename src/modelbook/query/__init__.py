@@ -10,7 +10,7 @@ parse: reading the tree or the catalog costs no grammar.
 from __future__ import annotations
 
 from ..errors import InvalidQuery
-from .fields import CATALOG, MAX_DEPTH, MAX_QUERY, FieldSpec, Scope, valid_fields
+from .fields import CATALOG, MAX_DEPTH, MAX_LOGIC, MAX_QUERY, FieldSpec, Scope, valid_fields
 from .tree import (
     And,
     Compare,
@@ -56,6 +56,7 @@ def _text(text: object) -> None:
 __all__ = [
     "CATALOG",
     "MAX_DEPTH",
+    "MAX_LOGIC",
     "MAX_QUERY",
     "And",
     "Compare",

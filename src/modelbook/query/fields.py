@@ -27,8 +27,12 @@ from typing import Literal
 
 #: The longest query text accepted, in characters.
 MAX_QUERY = 10_000
-#: How deeply ``not`` and parentheses may nest.
+#: How deeply ``not`` and parentheses may nest in the text.
 MAX_DEPTH = 64
+#: How deeply ``and``, ``or`` and ``not`` may nest once ``not not`` cancels and an
+#: ``and`` in an ``and`` (``or`` in ``or``) merges: the depth whose SQL every database
+#: reads (SQLite's parser stack overflows near 27 with the deepest conditions).
+MAX_LOGIC = 20
 
 Kind = Literal["text", "number", "date", "bool", "semver"]
 Scope = Literal["version", "model"]

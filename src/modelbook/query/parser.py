@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import functools
 import math
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from lark.visitors import Transformer_NonRecursive
 from ..errors import InvalidQuery
 from ..limits import MAX_KEY, MAX_SLICE
 from .failures import KIND_EXPECTS, failure
-from .fields import CATALOG, MAX_DEPTH, MAX_QUERY, FieldSpec, Scope, valid_fields
+from .fields import CATALOG, MAX_DEPTH, MAX_LOGIC, MAX_QUERY, FieldSpec, Scope, valid_fields
 from .tree import (
     And,
     Compare,
@@ -37,6 +38,8 @@ from .tree import (
     Or,
     Order,
     Value,
+    logic_depth,
+    simplify,
 )
 
 
@@ -78,10 +81,17 @@ def _date(text: str, offset: int) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+_SEMVER_PART = re.compile(r"0|[1-9][0-9]{0,8}")
+
+
 def _semver(text: str, offset: int) -> tuple[int, int, int]:
     parts = text.split(".")
-    if len(parts) != 3 or not all(p.isdigit() and p.isascii() and len(p) <= 9 for p in parts):
-        raise _Error(f"{text!r} is not a semver: write MAJOR.MINOR.PATCH, e.g. '1.2.0'", offset)
+    if len(parts) != 3 or not all(_SEMVER_PART.fullmatch(p) for p in parts):
+        raise _Error(
+            f"{text!r} is not a semver: write MAJOR.MINOR.PATCH without leading zeros, "
+            "e.g. '1.2.0'",
+            offset,
+        )
     return int(parts[0]), int(parts[1]), int(parts[2])
 
 
@@ -165,11 +175,19 @@ class _Build(Transformer_NonRecursive):  # type: ignore[type-arg]
         self.scope = scope
         self.depth: dict[int, int] = {}
 
-    def _nest(self, node: Node, *children: Node) -> Node:
-        depth = 1 + max((self.depth.get(id(c), 0) for c in children), default=0)
+    def _nest(self, node: Node, child: Node, token: Token) -> Node:
+        """``node`` (``child`` under one more ``not`` or parenthesis, at ``token``)."""
+        depth = 1 + self.depth.get(id(child), 0)
         if depth > MAX_DEPTH:
-            raise _Error(f"the query nests deeper than {MAX_DEPTH} levels", 0)
+            raise _Error(
+                f"the query nests deeper than {MAX_DEPTH} levels of not and parentheses",
+                int(token.start_pos or 0),
+            )
         self.depth[id(node)] = depth
+        return node
+
+    def _widest(self, node: Node, children: list[Node]) -> Node:
+        self.depth[id(node)] = max(self.depth.get(id(c), 0) for c in children)
         return node
 
     # fields and values
@@ -243,21 +261,29 @@ class _Build(Transformer_NonRecursive):  # type: ignore[type-arg]
         return Like(field, pattern, negated)
 
     def null(self, children: list[Any]) -> Node:
-        _, field = children[0]
+        spec, field = children[0]
+        if spec.kind == "bool":
+            raise _Error(
+                f"{field.text} is always true or false, never null: compare it with = or !=",
+                field.column - 1,
+            )
         return IsNull(field, negated=len(children) == 2)
 
     # logic
 
     def negate(self, children: list[Any]) -> Node:
-        return self._nest(Not(children[1]), children[1])
+        return self._nest(Not(children[1]), children[1], children[0])
+
+    def group(self, children: list[Any]) -> Node:
+        return self._nest(children[1], children[1], children[0])
 
     def conjunction(self, children: list[Node]) -> Node:
         items = tuple(i for c in children for i in (c.items if isinstance(c, And) else (c,)))
-        return self._nest(And(items), *children)
+        return self._widest(And(items), children)
 
     def disjunction(self, children: list[Node]) -> Node:
         items = tuple(i for c in children for i in (c.items if isinstance(c, Or) else (c,)))
-        return self._nest(Or(items), *children)
+        return self._widest(Or(items), children)
 
     def order(self, children: list[Any]) -> Order:
         spec, field = self.field([c for c in children if not _is_direction(c)])
@@ -283,9 +309,10 @@ def _run(text: object, start: str, scope: Scope) -> Any:
             f"the query is {len(text)} characters long; the limit is {MAX_QUERY}",
             column=MAX_QUERY + 1,
         )
+    _check_encodable(text)
     try:
         tree = _parser().parse(text, start=start)
-        return _Build(scope).transform(tree)
+        built = _Build(scope).transform(tree)
     except UnexpectedInput as exc:
         raise failure(text, exc) from None
     except VisitError as exc:
@@ -297,6 +324,37 @@ def _run(text: object, start: str, scope: Scope) -> Any:
                 expected=inner.expected,
             ) from None
         raise
+    if start == "start":
+        _check_logic(built)
+    return built
+
+
+def _check_encodable(text: str) -> None:
+    """Refuse text that is not Unicode (a lone surrogate, e.g. from an undecodable byte
+    on a command line): no database can bind it."""
+    if text.isascii():
+        return
+    for offset, char in enumerate(text):
+        if "\ud800" <= char <= "\udfff":
+            raise InvalidQuery(
+                f"invalid query at column {offset + 1}: {char!r} is not a character "
+                "(the query is not valid UTF-8 text)",
+                column=offset + 1,
+                expected=("valid UTF-8 text",),
+            )
+
+
+def _check_logic(node: Node) -> None:
+    """Refuse a query whose ``and``/``or``/``not`` still nest deeper than
+    MAX_LOGIC once simplified as compiled (SQLite's parser reads only so deep)."""
+    depth, column = logic_depth(simplify(node))
+    if depth > MAX_LOGIC:
+        raise InvalidQuery(
+            f"invalid query at column {max(column, 1)}: and, or and not nest {depth} deep "
+            f"here; the limit is {MAX_LOGIC} (not not X is X, and a and (b and c) is "
+            "a and b and c)",
+            column=max(column, 1),
+        )
 
 
 @functools.lru_cache(maxsize=512)

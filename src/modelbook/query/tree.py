@@ -137,3 +137,46 @@ def fields_of(node: Node) -> tuple[Field, ...]:
     if isinstance(node, Everything):
         return ()
     return (node.field,)
+
+
+def simplify(node: Node) -> Node:
+    """The same condition with less nesting, as compiled: ``not not X`` is ``X``,
+    ``not X is null`` is ``X is not null``, and an ``and`` (``or``) inside an ``and``
+    (``or``) merges into it.
+
+    Sound under the compiler's two-valued logic (a missing value is false, and ``not``
+    negates a whole condition): every node means the same after as before.
+    """
+    if isinstance(node, Not):
+        inner = node.item
+        negations = 1
+        while isinstance(inner, Not):
+            inner, negations = inner.item, negations + 1
+        item = simplify(inner)
+        if negations % 2 == 0:
+            return item
+        if isinstance(item, IsNull):
+            return IsNull(item.field, not item.negated)
+        return Not(item)
+    if isinstance(node, And | Or):
+        kind = type(node)
+        items: list[Node] = []
+        for child in node.items:
+            part = simplify(child)
+            items.extend(part.items if isinstance(part, kind) else (part,))
+        return kind(tuple(items)) if len(items) > 1 else items[0]
+    return node
+
+
+def logic_depth(node: Node) -> tuple[int, int]:
+    """(How many ``and``/``or``/``not`` nest on the deepest path of ``node``, the
+    column of the first field at its end; 0 when the query has no field)."""
+    if isinstance(node, Not):
+        depth, column = logic_depth(node.item)
+        return depth + 1, column
+    if isinstance(node, And | Or):
+        depth, column = max((logic_depth(i) for i in node.items), key=lambda dc: dc[0])
+        return depth + 1, column
+    if isinstance(node, Everything):
+        return 0, 0
+    return 0, node.field.column

@@ -8,7 +8,7 @@ parameter or metric is a lookup on its table's primary key (which starts with
 may also use to drive the walk when they are selective.
 
 Logic is two-valued: a condition on a missing value is false, so ``not X``
-holds wherever ``X`` does not (``NOT coalesce(X, false)``).
+holds wherever ``X`` does not (``X IS NOT TRUE``).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from ..query.tree import (
     Not,
     Or,
     Value,
+    simplify,
 )
 from . import schema as t
 from .rows import to_us
@@ -92,6 +93,8 @@ def skeleton(node: Node, dialect: str) -> tuple[Node, dict[str, Any]]:
     key of its statement), and the values by bind name, as the store keeps them:
     times as integer microseconds, a ``like`` pattern as SQLite's GLOB."""
     values: dict[str, Any] = {}
+    # Less nesting compiles to shallower SQL (SQLite's parser stack is small).
+    node = simplify(node)
 
     def slot(value: Any, kind: str) -> Any:
         name = f"q{len(values)}"
@@ -162,7 +165,9 @@ class Compiler:
         if isinstance(node, Or):
             return sa.or_(*(self.node(i) for i in node.items))
         if isinstance(node, Not):
-            return sa.not_(sa.func.coalesce(self.node(node.item), sa.false()))
+            # IS NOT TRUE holds for false and for NULL (a missing value), and nests
+            # shallower in the SQL than NOT coalesce(X, false).
+            return self.node(node.item).is_not(sa.true())
         return self.predicate(node)
 
     def predicate(self, node: Compare | Member | Like | IsNull) -> Clause:
