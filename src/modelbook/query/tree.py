@@ -164,7 +164,7 @@ def simplify(node: Node) -> Node:
         for child in node.items:
             part = simplify(child)
             items.extend(part.items if isinstance(part, kind) else (part,))
-        return kind(tuple(items)) if len(items) > 1 else items[0]
+        return items[0] if len(items) == 1 else kind(tuple(items))
     return node
 
 
@@ -175,7 +175,9 @@ def logic_depth(node: Node) -> tuple[int, int]:
         depth, column = logic_depth(node.item)
         return depth + 1, column
     if isinstance(node, And | Or):
-        depth, column = max((logic_depth(i) for i in node.items), key=lambda dc: dc[0])
+        depth, column = max(
+            (logic_depth(i) for i in node.items), key=lambda dc: dc[0], default=(0, 0)
+        )
         return depth + 1, column
     if isinstance(node, Everything):
         return 0, 0
