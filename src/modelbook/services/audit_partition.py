@@ -77,6 +77,8 @@ def finish(proc: subprocess.Popen[bytes] | None) -> dict[str, Any] | None:
     """What the second process found, or None when it gave nothing usable."""
     if proc is None:
         return None
+    if proc.stdin is not None and not proc.stdin.closed:
+        proc.stdin.close()  # a child still reading its request must see the end of it
     assert proc.stdout is not None
     with proc.stdout:
         out = proc.stdout.read()
