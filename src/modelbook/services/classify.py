@@ -24,7 +24,7 @@ from ..semver import Classification, PredictionCheck, classify
 from ..smoke import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S
 from .base import Context
 from .loading import LoadService, Staged
-from .smoke import _spawn
+from .smoke import spawn_worker
 
 
 def contract_changes(parent: Any, new: Any) -> ContractDiff:
@@ -155,7 +155,7 @@ class ClassifyService:
                 "timeout_s": DEFAULT_TIMEOUT_S,
                 "result": str(folder / ".modelbook-compare-result.json"),
             }
-            outcome = _spawn(request, folder, DEFAULT_TIMEOUT_S)
+            outcome = spawn_worker(request, folder, DEFAULT_TIMEOUT_S)
         finally:
             for s in staged:
                 s.cleanup()

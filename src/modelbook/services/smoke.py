@@ -107,7 +107,7 @@ class SmokeService:
                 "allow_unsafe": allow_unsafe,
                 "result": str(staged.folder / ".modelbook-smoke-result.json"),
             }
-            outcome = _spawn(request, staged.folder, timeout)
+            outcome = spawn_worker(request, staged.folder, timeout)
         finally:
             staged.cleanup()
         return self._record(
@@ -136,7 +136,7 @@ class SmokeService:
         return value
 
 
-def _spawn(request: dict[str, Any], folder: Path, timeout: float) -> dict[str, Any]:
+def spawn_worker(request: dict[str, Any], folder: Path, timeout: float) -> dict[str, Any]:
     """Run the worker on ``request``; its outcome, or why it gave none."""
     req_file = folder / ".modelbook-smoke-request.json"
     req_file.write_text(json.dumps(request))
@@ -190,4 +190,4 @@ def _kill(proc: subprocess.Popen[bytes], run: str) -> None:
     proc.wait()
 
 
-__all__ = ["SmokeService", "limits"]
+__all__ = ["SmokeService", "limits", "spawn_worker"]
