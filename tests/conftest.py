@@ -1,15 +1,23 @@
 """Shared fixtures: a fresh registry on SQLite and on PostgreSQL for each test.
 
 Every store test takes ``db_uri`` (or ``registry``), which is parametrised over
-``sqlite`` and ``postgresql``. Each PostgreSQL test gets its own schema in the
-``modelbook_test`` database. Without a server the PostgreSQL cases are skipped
-locally and fail loudly in CI (``CI=true``).
+``sqlite`` and ``postgresql``: an empty registry at the current schema revision.
+Running every migration for each test would cost more than most tests do, so a
+test's SQLite file is a copy of one migrated once per worker, and its PostgreSQL
+schema (in the ``modelbook_test`` database) is one migrated once per worker and
+emptied between tests. A test that changes that schema's structure (a dropped
+trigger, a downgrade, a revoked grant) is noticed by a fingerprint of the
+catalog, and the next test gets a newly migrated schema. Tests of creating or
+migrating a registry use ``temporary_pg_schema`` or a path of their own.
+Without a server the PostgreSQL cases are skipped locally and fail loudly in CI
+(``CI=true``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
 import uuid
 from collections.abc import Iterator
@@ -99,20 +107,145 @@ def temporary_pg_schema(prefix: str = "t") -> Iterator[str]:
 
 @pytest.fixture
 def pg_schema(postgres_available: bool) -> Iterator[str]:
-    """A fresh, empty PostgreSQL schema, dropped after the test."""
+    """A fresh, empty PostgreSQL schema (no registry in it), dropped after the test."""
     if not postgres_available:
         pytest.skip("PostgreSQL is not reachable")
     with temporary_pg_schema() as schema:
         yield schema
 
 
+# What a test could change in a schema's structure: columns, indexes, constraints,
+# triggers, functions, grants and the Alembic revision.
+_PG_FINGERPRINT = """
+SELECT md5(coalesce(string_agg(item, ',' ORDER BY item), '')) FROM (
+  SELECT 'c:' || table_name || '.' || column_name || ':' || data_type || ':' || is_nullable
+         || ':' || coalesce(column_default, '') AS item
+    FROM information_schema.columns WHERE table_schema = %(s)s
+  UNION ALL SELECT 'i:' || indexname || ':' || indexdef FROM pg_indexes WHERE schemaname = %(s)s
+  UNION ALL SELECT 'k:' || c.conname || ':' || pg_get_constraintdef(c.oid)
+    FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace WHERE n.nspname = %(s)s
+  UNION ALL SELECT 't:' || t.tgname || ':' || t.tgenabled::text || ':' || pg_get_triggerdef(t.oid)
+    FROM pg_trigger t JOIN pg_class r ON r.oid = t.tgrelid
+    JOIN pg_namespace n ON n.oid = r.relnamespace WHERE n.nspname = %(s)s AND NOT t.tgisinternal
+  UNION ALL SELECT 'f:' || p.proname || ':' || md5(p.prosrc)
+    FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = %(s)s
+  UNION ALL SELECT 'a:' || r.relname || ':' || coalesce(r.relacl::text, '')
+         || ':' || r.relkind::text
+    FROM pg_class r JOIN pg_namespace n ON n.oid = r.relnamespace WHERE n.nspname = %(s)s
+  UNION ALL SELECT 'n:' || coalesce(nspacl::text, '') FROM pg_namespace WHERE nspname = %(s)s
+) catalog
+"""
+
+
+class _MigratedPgSchema:
+    """One migrated PostgreSQL schema per worker, emptied after each test that used it."""
+
+    def __init__(self, blob_dir: Path) -> None:
+        self.blob_dir = blob_dir
+        self.schema: str | None = None
+        self.fingerprint = ""
+        self.abandoned: list[str] = []
+
+    def _fingerprint(self, conn: object, schema: str) -> str:
+        revision = conn.execute(f"SELECT version_num FROM {schema}.alembic_version").fetchone()  # type: ignore[attr-defined]
+        row = conn.execute(_PG_FINGERPRINT, {"s": schema}).fetchone()  # type: ignore[attr-defined]
+        return f"{revision}:{row[0]}"
+
+    def take(self) -> str:
+        if self.schema is None:
+            schema = f"w_{uuid.uuid4().hex[:12]}"
+            with pg_admin_conn() as conn:
+                conn.execute(f"CREATE SCHEMA {schema}")
+            Registry(pg_uri(schema), blob_uri=str(self.blob_dir), actor="fixture").close()
+            with pg_admin_conn() as conn:
+                self.fingerprint = self._fingerprint(conn, schema)
+            self.schema = schema
+        return self.schema
+
+    def give_back(self) -> None:
+        """Empty the schema for the next test, or set it aside when that cannot be done."""
+        schema = self.schema
+        if schema is None:
+            return
+        import psycopg
+
+        try:
+            with pg_admin_conn() as conn:
+                if self._fingerprint(conn, schema) != self.fingerprint:
+                    raise LookupError("the test changed the schema")
+                tables = [
+                    row[0]
+                    for row in conn.execute(
+                        "SELECT tablename FROM pg_tables WHERE schemaname = %s "
+                        "AND tablename <> 'alembic_version'",
+                        (schema,),
+                    )
+                ]
+                # A process a test started may still hold a lock; then the schema is
+                # set aside rather than waited for. The audit log's append-only
+                # triggers guard the registry, not this reset of it.
+                conn.execute("SET lock_timeout = '3s'")
+                conn.execute("SET session_replication_role = replica")
+                names = ", ".join(f"{schema}.{t}" for t in tables)
+                conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+        except (LookupError, psycopg.Error):
+            self.abandoned.append(schema)
+            self.schema = None
+
+    def drop_all(self) -> None:
+        for schema in [*self.abandoned, *([self.schema] if self.schema else [])]:
+            with contextlib.suppress(Exception), pg_admin_conn() as conn:
+                conn.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = %s AND pid <> pg_backend_pid() AND query LIKE %s",
+                    (PG_DB, f"%{schema}%"),
+                )
+                conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+@pytest.fixture(scope="session")
+def _migrated_pg(
+    postgres_available: bool, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[_MigratedPgSchema]:
+    pool = _MigratedPgSchema(tmp_path_factory.mktemp("fixture-blobs"))
+    yield pool
+    if postgres_available:
+        pool.drop_all()
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty registry file at the current schema revision, made once per worker."""
+    folder = tmp_path_factory.mktemp("template")
+    path = folder / "registry.db"
+    Registry(f"sqlite:///{path}", blob_uri=str(folder / "blobs"), actor="fixture").close()
+    return path
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A database URI for a brand-new registry, on each database in turn."""
+def db_uri(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database URI of an empty registry at the current schema, on each database in turn."""
+    if request.param == "sqlite":
+        path = tmp_path / "registry.db"
+        shutil.copyfile(request.getfixturevalue("_sqlite_template"), path)
+        yield f"sqlite:///{path}"
+        return
+    if not request.getfixturevalue("postgres_available"):
+        pytest.skip("PostgreSQL is not reachable")
+    pool: _MigratedPgSchema = request.getfixturevalue("_migrated_pg")
+    schema = pool.take()
+    try:
+        yield pg_uri(schema)
+    finally:
+        pool.give_back()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def new_db_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database URI where no registry exists yet (no schema), on each database in turn."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'registry.db'}"
-    schema = request.getfixturevalue("pg_schema")
-    return pg_uri(schema)
+    return pg_uri(request.getfixturevalue("pg_schema"))
 
 
 @pytest.fixture

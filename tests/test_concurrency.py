@@ -169,16 +169,16 @@ def test_eight_processes_create_a_new_model_once(
 
 @pytest.mark.timeout(300)
 def test_eight_processes_open_a_brand_new_registry_at_once(
-    db_uri: str, blob_dir: Path, tmp_path: Path
+    new_db_uri: str, blob_dir: Path, tmp_path: Path
 ) -> None:
     """8 processes opening the same empty database together all succeed; the schema is
     migrated once to the head revision and works afterwards."""
     folder = tmp_path / "barrier"
-    procs = start(OPEN_WORKER, folder, db_uri, str(blob_dir), str(folder))
+    procs = start(OPEN_WORKER, folder, new_db_uri, str(blob_dir), str(folder))
     release(folder, procs)
     results = [r for out in wait_all(procs) for r in json_lines(out)]
     assert results == [{"models": 0}] * WORKERS
-    with Registry(db_uri, blob_uri=str(blob_dir)) as reg:
+    with Registry(new_db_uri, blob_uri=str(blob_dir)) as reg:
         with reg.db.engine.connect() as conn:
             rows = conn.exec_driver_sql("SELECT version_num FROM alembic_version").all()
         assert [r[0] for r in rows] == [head_revision()]

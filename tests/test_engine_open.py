@@ -44,29 +44,29 @@ def _open(uri: str) -> None:
 
 
 def test_a_second_open_runs_no_schema_check(
-    db_uri: str, blob_dir: Path, statements: list[str]
+    new_db_uri: str, blob_dir: Path, statements: list[str]
 ) -> None:
     """The first open checks (and makes) the schema; opening the same database again
     in this process runs no statement at all, and the registry works."""
-    Registry(db_uri, blob_uri=str(blob_dir)).close()
+    Registry(new_db_uri, blob_uri=str(blob_dir)).close()
     assert any("alembic_version" in s for s in statements)
     statements.clear()
-    with Registry(db_uri, blob_uri=str(blob_dir)) as reg:
+    with Registry(new_db_uri, blob_uri=str(blob_dir)) as reg:
         assert statements == []
         assert reg.models().items == []
 
 
 def test_a_new_head_is_checked_again(
-    db_uri: str, statements: list[str], monkeypatch: pytest.MonkeyPatch
+    new_db_uri: str, statements: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Remembered is the revision seen, not just "checked": when the head revision
     this code wants changes, the schema is looked at again."""
-    _open(db_uri)
+    _open(new_db_uri)
     statements.clear()
-    _open(db_uri)
+    _open(new_db_uri)
     assert statements == []
     monkeypatch.setattr(schema_state, "HEAD", "not-the-head")
-    db = Database(db_uri)
+    db = Database(new_db_uri)
     try:
         with db.engine.connect() as conn:
             assert db.current_revision(conn) != "not-the-head"
@@ -80,12 +80,12 @@ def test_a_new_head_is_checked_again(
 
 
 def test_ddl_through_the_engine_makes_the_next_open_check(
-    db_uri: str, statements: list[str]
+    new_db_uri: str, statements: list[str]
 ) -> None:
     """DDL run through one of this process's engines (a downgrade, or driver SQL) is
     noticed: the next open checks the schema, and makes it again if it must."""
-    _open(db_uri)
-    db = Database(db_uri)
+    _open(new_db_uri)
+    db = Database(new_db_uri)
     try:
         cfg = Config()
         cfg.set_main_option("script_location", str(schema_state.MIGRATIONS))
@@ -110,9 +110,9 @@ def test_ddl_through_the_engine_makes_the_next_open_check(
         db.dispose()
 
 
-def test_a_forked_child_checks_again(db_uri: str) -> None:
+def test_a_forked_child_checks_again(new_db_uri: str) -> None:
     """What a process remembers is its own: a forked child checks the schema itself."""
-    _open(db_uri)
+    _open(new_db_uri)
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child reports through the pipe
@@ -120,7 +120,7 @@ def test_a_forked_child_checks_again(db_uri: str) -> None:
         try:
             seen: list[str] = []
             sa.event.listen(Engine, "before_cursor_execute", lambda c, cur, s, *_: seen.append(s))
-            _open(db_uri)
+            _open(new_db_uri)
             code = 0 if any("alembic_version" in s for s in seen) else 2
         finally:
             os.write(write, bytes([code]))
@@ -144,15 +144,17 @@ def test_create_false_does_not_make_a_sqlite_registry(tmp_path: Path) -> None:
     assert not path.parent.exists()
 
 
-def test_create_false_finds_no_registry_in_an_empty_database(db_uri: str, tmp_path: Path) -> None:
+def test_create_false_finds_no_registry_in_an_empty_database(
+    new_db_uri: str, tmp_path: Path
+) -> None:
     """An existing database without Alembic's version table: NotFound from migrate(),
     naming the file (SQLite) or the redacted URL (PostgreSQL); nothing is created."""
-    if db_uri.startswith("sqlite"):
-        engine = sa.create_engine(db_uri)
+    if new_db_uri.startswith("sqlite"):
+        engine = sa.create_engine(new_db_uri)
         with engine.begin() as conn:
             conn.exec_driver_sql("CREATE TABLE unrelated (x INTEGER)")
         engine.dispose()
-    db = Database(db_uri, create=False)
+    db = Database(new_db_uri, create=False)
     try:
         with pytest.raises(NotFound) as err:
             db.migrate()
@@ -164,10 +166,10 @@ def test_create_false_finds_no_registry_in_an_empty_database(db_uri: str, tmp_pa
         db.dispose()
 
 
-def test_create_false_opens_an_existing_registry(db_uri: str, blob_dir: Path) -> None:
+def test_create_false_opens_an_existing_registry(new_db_uri: str, blob_dir: Path) -> None:
     """create=False changes nothing for a registry that exists."""
-    Registry(db_uri, blob_uri=str(blob_dir)).close()
-    db = Database(db_uri, create=False)
+    Registry(new_db_uri, blob_uri=str(blob_dir)).close()
+    db = Database(new_db_uri, create=False)
     try:
         db.migrate()
         with db.engine.connect() as conn:
@@ -212,10 +214,10 @@ def test_ephemeral_stores_say_so(uri: str, ephemeral: bool, tmp_path: Path) -> N
         db.dispose()
 
 
-def test_foreign_keys_are_enforced_after_an_upgrade(db_uri: str) -> None:
+def test_foreign_keys_are_enforced_after_an_upgrade(new_db_uri: str) -> None:
     """SQLite upgrades run with foreign key enforcement off (a table rebuild must not
     delete or refuse child rows); the connections used afterwards enforce them."""
-    db = Database(db_uri)
+    db = Database(new_db_uri)
     try:
         db.migrate()
         if db.file is not None:
@@ -256,13 +258,13 @@ def test_another_sqlite_file_at_the_same_path_is_checked(
 
 
 def test_a_schema_from_a_newer_modelbook_is_refused_by_name(
-    db_uri: str, monkeypatch: pytest.MonkeyPatch
+    new_db_uri: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A revision this code does not know (a newer modelbook upgraded the database):
     Unavailable naming it, not Alembic's own error."""
-    _open(db_uri)
+    _open(new_db_uri)
     monkeypatch.setattr(schema_state, "_seen_at", {})  # as in a process started afresh
-    db = Database(db_uri)
+    db = Database(new_db_uri)
     try:
         with db.engine.begin() as conn:
             conn.exec_driver_sql("UPDATE alembic_version SET version_num = '9999'")

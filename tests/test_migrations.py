@@ -66,17 +66,17 @@ def test_migrated_schema_matches_the_table_definitions(registry: Registry) -> No
 
 
 def test_reopening_keeps_data_and_does_not_migrate_again(
-    db_uri: str, blob_dir: Path, model_file: Path, statements: list[str]
+    new_db_uri: str, blob_dir: Path, model_file: Path, statements: list[str]
 ) -> None:
     """Opening an existing registry runs no DDL and sees everything written before."""
-    with Registry(db_uri, blob_uri=str(blob_dir)) as reg:
+    with Registry(new_db_uri, blob_uri=str(blob_dir)) as reg:
         reg.register("kept", [model_file], owners="o", metrics={"auc": 0.9})
         reg.set_alias("kept", "champion", 1, reason="r")
     created = [s for s in statements if s.lstrip().upper().startswith("CREATE TABLE")]
     assert created, "the first open should have created tables"
 
     statements.clear()
-    with Registry(db_uri, blob_uri=str(blob_dir)) as reg:
+    with Registry(new_db_uri, blob_uri=str(blob_dir)) as reg:
         ddl = [
             s
             for s in statements
@@ -98,17 +98,17 @@ def _downgrade_to_base(reg: Registry) -> None:
 
 
 def test_database_at_base_revision_is_upgraded_on_open(
-    db_uri: str, blob_dir: Path, model_file: Path
+    new_db_uri: str, blob_dir: Path, model_file: Path
 ) -> None:
     """A database taken back to the base revision is migrated again when opened,
     comes back empty and complete, and works."""
-    with Registry(db_uri, blob_uri=str(blob_dir)) as reg:
+    with Registry(new_db_uri, blob_uri=str(blob_dir)) as reg:
         reg.register("old", [model_file], owners="o")
         _downgrade_to_base(reg)
         assert tables(reg) <= {"alembic_version"}
         assert revisions(reg) == []
 
-    with Registry(db_uri, blob_uri=str(blob_dir)) as reg:
+    with Registry(new_db_uri, blob_uri=str(blob_dir)) as reg:
         assert revisions(reg) == [head()]
         with reg.db.engine.connect() as conn:
             ctx = MigrationContext.configure(conn, opts={"compare_type": True})
@@ -120,26 +120,26 @@ def test_database_at_base_revision_is_upgraded_on_open(
             conn.exec_driver_sql("UPDATE versions SET number = 5")
 
 
-def test_empty_version_table_is_migrated(db_uri: str, blob_dir: Path) -> None:
+def test_empty_version_table_is_migrated(new_db_uri: str, blob_dir: Path) -> None:
     """A database whose Alembic version table exists but names no revision is brought
     to head on open."""
-    engine = sa.create_engine(db_uri)
+    engine = sa.create_engine(new_db_uri)
     try:
         with engine.begin() as conn:
             conn.exec_driver_sql("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
     finally:
         engine.dispose()
-    with Registry(db_uri, blob_uri=str(blob_dir)) as reg:
+    with Registry(new_db_uri, blob_uri=str(blob_dir)) as reg:
         assert revisions(reg) == [head()]
         assert {t.name for t in metadata.sorted_tables} <= tables(reg)
 
 
 def test_production_of_an_older_registry_is_deployed_after_the_upgrade(
-    db_uri: str, blob_dir: Path, model_file: Path
+    new_db_uri: str, blob_dir: Path, model_file: Path
 ) -> None:
     """Before revision 0003 any version could be pointed at by production; after the
     upgrade each such version is deployed, with its stage event, and the chains verify."""
-    with Registry(db_uri, blob_uri=str(blob_dir), actor="founder") as reg:
+    with Registry(new_db_uri, blob_uri=str(blob_dir), actor="founder") as reg:
         reg.register("m", [model_file], owners="o")
         reg.register("m", [model_file])
         cfg = alembic_config()
@@ -158,7 +158,7 @@ def test_production_of_an_older_registry_is_deployed_after_the_upgrade(
                 ),
                 {"m": model_id, "v": version_id},
             )
-    with Registry(db_uri, blob_uri=str(blob_dir), actor="founder") as reg:
+    with Registry(new_db_uri, blob_uri=str(blob_dir), actor="founder") as reg:
         assert revisions(reg) == [head()]
         v = reg.get_version("models:/m@production")
         assert (v.number, v.stage) == (2, "deployed")

@@ -9,7 +9,7 @@ never reported as ``Unavailable``: the database is up, the input is wrong.
 Anything else escaping fails the test with the input that caused it. The inputs
 the fuzzer found reaching the driver are kept below as deterministic cases.
 
-Examples per test: ``scale(150, 2000)`` for the API, ``scale(50, 600)`` for the
+Examples per test: ``scale(150, 2000)`` for the API, ``scale(30, 600)`` for the
 CLI; derandomized (the same examples every run) except under ``MODELBOOK_SOAK=1``,
 which explores new ones each time.
 """
@@ -53,7 +53,7 @@ def fuzz_settings(examples: int) -> settings:
 
 
 API_EXAMPLES = scale(150, 2000)
-CLI_EXAMPLES = scale(50, 600)
+CLI_EXAMPLES = scale(30, 600)
 
 
 # strategies ------------------------------------------------------------------------------
