@@ -145,21 +145,22 @@ def test_a_malicious_pickle_is_refused_and_never_executed(
     assert "version.scan" in actions
 
 
-def test_a_pickle_that_calls_a_function_is_refused_though_the_scan_passes_it(
+def test_a_pickle_that_calls_a_function_is_refused_though_the_scanner_only_suspects_it(
     registry: Registry, tmp_path: Path
 ) -> None:
-    """A scanner rates a function it does not know "suspicious", not dangerous; the
-    pickle flavor still refuses to call it, and nothing runs."""
+    """picklescan rates a function it does not know "suspicious", not dangerous; the
+    scan judges it by the pickle flavor's rule (a function, not a class) and calls it
+    dangerous, loading refuses it, and nothing runs."""
     marker = tmp_path / "ran"
     (tmp_path / "model.pkl").write_bytes(pickle.dumps(Sneaky(str(marker))))
     v = registry.register(
         "sneaky", [tmp_path / "model.pkl"], owners=["o"], capture_environment=False
     )
-    with pytest.raises(UnsafeArtifact, match=r"names tests\.flavor_models\.write_marker"):
+    with pytest.raises(UnsafeArtifact, match=r"imports tests\.flavor_models\.write_marker"):
         registry.load(v.uri)
     assert not marker.exists()
     [scan] = registry.annotations(v.uri).scans
-    assert scan.verdict == "suspicious"
+    assert scan.verdict == "dangerous"
     assert registry.smoke(v.uri).passed is False
     assert not marker.exists()
     # A pickle of the user's own class with pandas values inside still loads.
@@ -253,9 +254,9 @@ def test_a_payload_after_an_array_is_refused_where_the_scan_cannot_reach(
     registry: Registry, tmp_path: Path, classifier: tuple[Any, pd.DataFrame]
 ) -> None:
     """joblib stores a NumPy array's raw bytes inside the stream and the scanner stops
-    there: a call to os.system after an array goes unread. Loading checks every global
-    the stream names (sklearn flavor), or refuses a scan that stopped early (pickle
-    flavor); neither runs the payload, through load or the smoke test."""
+    there: a call to os.system after an array would go unread. The scan reads such a
+    stream to its end under the scikit-learn rule and finds it; loading checks every
+    global again; neither runs the payload, through scan, load or the smoke test."""
     marker = tmp_path / "PWNED"
     _, X = classifier
     joblib.dump([np.zeros(1000), Evil(str(marker))], tmp_path / "model.joblib")
@@ -266,14 +267,12 @@ def test_a_payload_after_an_array_is_refused_where_the_scan_cannot_reach(
             f"hidden{i}", [tmp_path / name], owners=["o"], sample=X.head(5),
             capture_environment=False,
         )  # fmt: skip
-        assert not registry.scan(v.uri).files[0].complete
+        scanned = registry.scan(v.uri).files[0]
+        assert scanned.verdict == "dangerous" and scanned.checked, scanned
+        assert scanned.dangerous in (("posix.system",), ("os.system",))
         with pytest.raises(UnsafeArtifact) as refused:
             registry.load(v.uri)
-        assert (
-            ("names posix.system" in str(refused.value))
-            or ("names os.system" in str(refused.value))
-            or "could not read all of" in str(refused.value)
-        )
+        assert "posix.system" in str(refused.value) or "os.system" in str(refused.value)
         smoke = registry.smoke(v.uri, timeout_s=60)
         assert not smoke.passed
         assert not marker.exists()
@@ -337,3 +336,107 @@ def test_the_global_check_allows_what_models_need_and_nothing_else() -> None:
         ("scipy._lib._testutils", "PytestTester"),
     ]:
         assert not allowed(module, name), (module, name)
+
+
+class _WritesAFile:
+    """Unpickling it calls numpy.savetxt: a NumPy function, not a class."""
+
+    def __init__(self, path: str, text: str) -> None:
+        self.path, self.text = path, text
+
+    def __reduce__(self) -> Any:
+        return (np.savetxt, (self.path, [self.text], "%s"))
+
+
+class _LoadsAPickle:
+    """Unpickling it calls numpy.load with allow_pickle=True on a file."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self) -> Any:
+        return (np.load, (self.path, None, True))
+
+
+@pytest.mark.parametrize("name", ["model.joblib", "model.pkl"])
+def test_a_numpy_function_chain_in_a_working_model_never_runs(
+    registry: Registry, tmp_path: Path, classifier: tuple[Any, pd.DataFrame], name: str
+) -> None:
+    """A genuine model carrying numpy.savetxt (writes a pickle as text) then numpy.load
+    (unpickles it unchecked) in an attribute: every NumPy module is allowed, but a
+    function is not a class. Scan, the scan gate's verdict, load, smoke and the
+    classification of a later version all refuse it, and the payload never runs."""
+    marker = tmp_path / "PWNED"
+    stage = tmp_path / "stage.txt"
+    inner = f"cposix\nsystem\n(Vtouch {marker}\ntR."
+    model, X = classifier
+    model._payload = [_WritesAFile(str(stage), inner), _LoadsAPickle(str(stage))]
+    path = tmp_path / name
+    if name.endswith(".joblib"):
+        joblib.dump(model, path)
+    else:
+        path.write_bytes(pickle.dumps(model))
+    v = registry.register(
+        "chain", [path], owners=["o"], sample=X.head(5), capture_environment=False
+    )
+    report = registry.scan(v.uri)
+    assert report.unsafe and report.verdict == "dangerous", report
+    assert any("savetxt" in d for f in report.files for d in f.dangerous), report
+    with pytest.raises(UnsafeArtifact, match="savetxt"):
+        registry.load(v.uri)
+    assert not registry.smoke(v.uri, timeout_s=60).passed
+    del model._payload
+    clean = tmp_path / "clean" / name
+    clean.parent.mkdir()
+    joblib.dump(model, clean) if name.endswith(".joblib") else clean.write_bytes(
+        pickle.dumps(model)
+    )
+    registry.register("chain", [clean], owners=["o"], sample=X.head(5), capture_environment=False)
+    assert not stage.exists() and not marker.exists()
+
+
+def test_a_pickle_s_standard_library_module_is_judged_before_it_is_imported(
+    registry: Registry, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Importing `this` prints the Zen of Python: a module's own code runs on import, so
+    a standard-library module a pickle names is refused by name, before the import."""
+    import sys
+
+    sys.modules.pop("this", None)
+    path = tmp_path / "model.pkl"
+    path.write_bytes(b"cthis\ns\n.")
+    v = registry.register("imp", [path], owners=["o"], capture_environment=False)
+    with pytest.raises(UnsafeArtifact, match=r"this\.s"):
+        registry.load(v.uri)
+    assert "this" not in sys.modules
+    assert "Zen of Python" not in capfd.readouterr().out
+
+
+def test_dangerous_numpy_and_scipy_parts_are_refused_by_what_they_are() -> None:
+    from modelbook.unpickling import pickle_global_allowed, sklearn_global_allowed
+
+    for module, name in [
+        ("numpy", "savetxt"),
+        ("numpy", "load"),
+        ("numpy", "save"),
+        ("numpy", "fromfile"),
+        ("numpy", "memmap"),
+        ("numpy", "ndarray.tofile"),
+        ("numpy.lib.format", "open_memmap"),
+        ("scipy.io", "savemat"),
+        ("scipy.io", "FortranFile"),
+        ("sklearn.tree", "export_graphviz"),
+        ("sklearn.utils._joblib", "load"),
+        ("collections", "namedtuple"),
+    ]:
+        assert not sklearn_global_allowed(module, name), (module, name)
+    for module, name in [
+        ("numpy", "log1p"),
+        ("sklearn.feature_selection._univariate_selection", "f_classif"),
+        ("sklearn.metrics", "roc_auc_score"),
+        ("collections", "OrderedDict"),
+    ]:
+        assert sklearn_global_allowed(module, name), (module, name)
+    assert not pickle_global_allowed("numpy", "savetxt", np.savetxt)
+    assert not pickle_global_allowed("numpy", "memmap", np.memmap)
+    assert pickle_global_allowed("tests.flavor_models", "Echo", Echo)

@@ -14,6 +14,14 @@ imports without executing it and rates each one:
 A file that looks like a pickle but cannot be scanned (an unknown
 compression) is refused too: what cannot be read cannot be cleared.
 
+The scanner stops where joblib stored a NumPy array's raw bytes inside the
+stream, so what follows the first array would go unread. Such a stream is then
+read to its end under the scikit-learn rule of :mod:`modelbook.unpickling`
+(every global checked before it is imported or called; what is built is
+discarded, so this holds the model in memory once): a global the rule refuses
+makes the file dangerous, and a stream that cannot be read to its end makes it
+unscannable.
+
 Loading pickles at all is switched off with ``MODELBOOK_ALLOW_PICKLE=0``
 (also ``false``, ``no``, ``off``); the default allows them after a clean scan.
 The scanner is imported only when a pickle is scanned.
@@ -127,8 +135,11 @@ class FileScan(_Frozen):
         dangerous: the globals rated dangerous, as ``module.name``.
         suspicious: the globals the scanner does not know to be safe.
         complete: False when the scanner stopped before the end of the stream
-            (joblib interleaves raw array bytes with the pickle); what it read
-            before is judged.
+            (joblib interleaves raw array bytes with the pickle) and it could
+            not be read to its end otherwise (then the verdict is
+            ``unscannable``).
+        checked: the stream was read to its end under the scikit-learn rule,
+            past where the scanner stopped.
         error: why the file could not be scanned, for ``unscannable``.
     """
 
@@ -137,6 +148,7 @@ class FileScan(_Frozen):
     dangerous: tuple[str, ...] = ()
     suspicious: tuple[str, ...] = ()
     complete: bool = True
+    checked: bool = False
     error: str | None = None
 
 
@@ -169,6 +181,8 @@ class ScanReport(_Frozen):
                 parts.append(f"{f.path}: imports {', '.join(f.dangerous)}")
             elif f.verdict == "unscannable":
                 parts.append(f"{f.path}: cannot be scanned ({f.error})")
+            elif f.checked:
+                parts.append(f"{f.path}: read to its end past a NumPy array, every global allowed")
         found = "; ".join(parts)
         return f"{self.verdict} ({len(self.files)} file(s) scanned)" + (
             f": {found}" if found else ""
@@ -227,20 +241,60 @@ def scan_file(path: str, data: bytes) -> FileScan:
             result = scan_pickle_bytes(io.BytesIO(plain), path)
     except (OSError, ValueError, EOFError, zlib.error, lzma.LZMAError) as exc:
         return FileScan(path=path, verdict="unscannable", error=str(exc)[:300])
+    from . import unpickling
+
+    # What the scanner only suspects is judged by the rule loading applies: a
+    # function where a class is expected is dangerous (``numpy.savetxt`` writes files).
     dangerous = sorted(
-        {f"{g.module}.{g.name}" for g in result.globals if g.safety == SafetyLevel.Dangerous}
+        {
+            f"{g.module}.{g.name}"
+            for g in result.globals
+            if g.safety == SafetyLevel.Dangerous
+            or (
+                g.safety == SafetyLevel.Suspicious
+                and unpickling.pickle_name_refused(g.module, g.name)
+            )
+        }
     )
     suspicious = sorted(
         {f"{g.module}.{g.name}" for g in result.globals if g.safety == SafetyLevel.Suspicious}
+        - set(dangerous)
     )
     verdict: Verdict = "dangerous" if dangerous else "suspicious" if suspicious else "clean"
-    return FileScan(
-        path=path,
-        verdict=verdict,
-        dangerous=tuple(dangerous),
-        suspicious=tuple(suspicious),
-        complete=not result.scan_err,
+    found = FileScan(
+        path=path, verdict=verdict, dangerous=tuple(dangerous), suspicious=tuple(suspicious)
     )
+    if result.scan_err and not dangerous:
+        return _read_to_the_end(found, data)
+    return found
+
+
+def _read_to_the_end(found: FileScan, data: bytes) -> FileScan:
+    """The scan of a stream the scanner stopped in, completed by reading it to its end
+    under the scikit-learn rule (see the module)."""
+    from . import unpickling
+
+    name = found.path.rsplit("/", 1)[-1]
+    try:
+        refused = unpickling.census(name, data)
+    # A malformed stream can make unpickling raise almost anything; each means the
+    # same here: it was not read to its end.
+    except (Exception, RecursionError) as exc:  # noqa: BLE001
+        return found.model_copy(
+            update={
+                "verdict": "unscannable",
+                "complete": False,
+                "error": (
+                    "the scanner stopped at a NumPy array and the rest could not be read: "
+                    f"{type(exc).__name__}: {exc}"
+                )[:300],
+            }
+        )
+    if refused is not None:
+        return found.model_copy(
+            update={"verdict": "dangerous", "dangerous": (refused,), "checked": True}
+        )
+    return found.model_copy(update={"checked": True})
 
 
 def scan(files: Iterable[tuple[str, bytes]]) -> ScanReport:

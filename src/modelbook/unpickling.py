@@ -5,22 +5,37 @@ but it stops where joblib stored a NumPy array's raw bytes inside the stream,
 and everything after the first array goes unread: a file can hide a call to
 ``os.system`` there. So the file is also unpickled under a rule that holds to
 its end: each global the stream asks for (each class or function that
-unpickling would import and may call) is checked before it is imported.
+unpickling would import and may call) is checked by name before its module is
+imported, and what the name resolved to is checked before it is used.
+
+Unpickling *calls* what it names, so the rule tells classes from functions.
+A class is built (a scikit-learn estimator's constructor stores its
+parameters and nothing else); a function can do anything: NumPy alone has
+``savetxt``, which writes any file, and ``load(..., allow_pickle=True)``,
+which unpickles one without a check.
 
 - A scikit-learn model (the ``sklearn`` flavor, read by ``joblib.load``) may
-  name scikit-learn, NumPy, SciPy and joblib's own array wrapper, and nothing
-  from their test, dataset or vendored modules; a few plain builtins
-  (``list``, ``dict`` ...) and ``collections``, ``copyreg`` and ``_codecs``
-  helpers that older pickle protocols use. Anything else is refused before it
-  is imported.
+  name classes of scikit-learn, NumPy, SciPy, ``collections`` and joblib's
+  own array wrapper, but none from their test, dataset, vendored or I/O
+  modules and not ``numpy.memmap`` (which creates files); NumPy's ufuncs
+  (``np.log1p`` in a ``FunctionTransformer``); the functions that rebuild
+  NumPy arrays, scalars and random generators, Cython's
+  ``__pyx_unpickle_*`` helpers, and ``copyreg``'s and ``_codecs``'s helpers
+  for older protocols; and the functions of ``sklearn.metrics`` and
+  ``sklearn.feature_selection``, which models hold as parameters (a
+  selector's ``score_func``) and which only compute. A few plain builtins
+  (``list``, ``dict`` ...) too. Anything else is refused.
 - Any other pickle (the ``pickle`` flavor) holds the user's own classes: it
-  may name a class from any module but those that reach the system (``os``,
-  ``subprocess``, ``socket``, ``io`` ...) or a package's test modules, and a
-  function only where a scikit-learn model may (NumPy's array rebuilders,
-  ``copyreg``): unpickling calls what it names, and a class builds an object
-  while a function can do anything (``sklearn.utils._testing`` runs Python
-  code, yet a scanner rates it only "suspicious"). Its scan must also have read
-  the whole stream.
+  may name a class from any installed package but those of the standard
+  library that reach the system (files, processes, sockets, code), of a
+  package's test or I/O modules, or of ``numpy.memmap``; from the standard
+  library only plain data types (``datetime``, ``decimal``, ``uuid`` ...); and
+  a function only where a scikit-learn model may, or a package's rebuilder
+  (pandas' ``_unpickle_*``, torch's ``_rebuild_*``). A standard-library module
+  is judged by its name before it is imported (importing ``this`` or
+  ``antigravity`` runs code); a third-party module is imported to tell a class
+  from a function, which runs only the installed package's own import code.
+  Its scan must also have read the whole stream.
 
 ``allow_unsafe=True`` (``--allow-unsafe``), which the caller records, lifts both.
 """
@@ -28,6 +43,8 @@ unpickling would import and may call) is checked before it is imported.
 from __future__ import annotations
 
 import contextlib
+import io
+import sys
 import threading
 from collections.abc import Iterator
 from contextvars import ContextVar
@@ -36,9 +53,6 @@ from typing import Any
 
 from .errors import UnsafeArtifact
 
-#: Flavors whose loading checks every global against the scikit-learn rule (the
-#: ``pickle`` flavor checks its own, and also needs a complete scan).
-CHECKED_FLAVORS = frozenset({"sklearn"})
 # Standard modules whose classes reach the system when built (files, processes,
 # sockets, code, foreign functions).
 _SYSTEM_ROOTS = frozenset(
@@ -111,15 +125,41 @@ _SYSTEM_ROOTS = frozenset(
 _ALLOWED_ROOTS = frozenset({"sklearn", "scipy"})
 _ALLOWED_MODULES = frozenset({"numpy", "numpy.dtypes", "joblib.numpy_pickle", "collections"})
 _ALLOWED_PREFIXES = ("numpy.core.", "numpy._core.", "numpy.random.")
-# Parts of otherwise allowed packages that can run code or reach the network.
+# Parts of otherwise allowed packages that can run code, reach the network or
+# write files.
 _BLOCKED_PARTS = frozenset(
     {"tests", "test", "testing", "_testing", "_testutils", "externals", "datasets", "conftest"}
+    | {"io", "_datasource", "f2py", "distutils", "ctypeslib", "_utils_impl"}
 )
+_BLOCKED_CLASSES = frozenset({"numpy.memmap"})
+_IO_PARTS = frozenset({"io", "_datasource"})
 _SAFE_BUILTINS = frozenset(
     {"list", "dict", "set", "frozenset", "tuple", "bytearray", "bytes", "complex", "slice"}
     | {"range", "object", "int", "float", "str", "bool"}
 )
-_SAFE_HELPERS = frozenset({("copyreg", "_reconstructor"), ("_codecs", "encode")})
+# Functions that rebuild what a model holds, by their defining module and name.
+_REBUILDERS_BY_NAME = frozenset(
+    {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.multiarray", "scalar"),
+        ("numpy._core.multiarray", "scalar"),
+        ("numpy.core.numeric", "_frombuffer"),
+        ("numpy._core.numeric", "_frombuffer"),
+        ("numpy.random._pickle", "__bit_generator_ctor"),
+        ("numpy.random._pickle", "__generator_ctor"),
+        ("numpy.random._pickle", "__randomstate_ctor"),
+        ("copyreg", "_reconstructor"),
+        ("_codecs", "encode"),
+        ("array", "_array_reconstructor"),
+    }
+)
+# scikit-learn modules whose functions a model holds as parameters; they compute.
+_PARAMETER_FUNCTION_MODULES = ("sklearn.metrics", "sklearn.feature_selection")
+# Standard-library modules of plain data types a user's pickle may hold.
+_STDLIB_DATA = frozenset(
+    {"collections", "datetime", "decimal", "fractions", "uuid", "array", "zoneinfo", "enum"}
+)
 
 _unrestricted: ContextVar[bool] = ContextVar("modelbook_unrestricted_unpickling", default=False)
 # joblib builds its unpickler from a module global; it is replaced for one load at a time.
@@ -137,41 +177,151 @@ def unrestricted(allowed: bool) -> Iterator[None]:
         _unrestricted.reset(token)
 
 
-def sklearn_global_allowed(module: str, name: str) -> bool:
-    """Whether a scikit-learn model file may name ``module.name`` (see the module)."""
-    parts = module.split(".")
-    if any(p in _BLOCKED_PARTS for p in parts):
+def _blocked(module: str) -> bool:
+    return any(p in _BLOCKED_PARTS for p in module.split("."))
+
+
+def _sklearn_module_allowed(module: str, name: str) -> bool:
+    """The check by name, before ``module`` is imported."""
+    if _blocked(module):
         return False
-    if parts[0] in _ALLOWED_ROOTS or module in _ALLOWED_MODULES:
+    if module.split(".")[0] in _ALLOWED_ROOTS or module in _ALLOWED_MODULES:
         return True
     if module.startswith(_ALLOWED_PREFIXES):
         return True
     if module == "builtins":
         return name in _SAFE_BUILTINS
-    return (module, name) in _SAFE_HELPERS
+    return (module, name) in _REBUILDERS_BY_NAME
+
+
+def _origin(found: Any) -> str:
+    """The module that defines ``found`` (a re-export names another)."""
+    return str(getattr(found, "__module__", None) or "")
+
+
+def _sklearn_object_allowed(module: str, name: str, found: Any) -> bool:
+    """The check of what ``module.name`` resolved to, before it is used."""
+    origin = _origin(found)
+    if isinstance(found, type):
+        qualified = f"{origin}.{getattr(found, '__qualname__', '')}"
+        if _blocked(origin) or qualified in _BLOCKED_CLASSES or found.__name__ == "memmap":
+            return False
+        return module != "builtins" or name in _SAFE_BUILTINS
+    if "numpy" in sys.modules and isinstance(found, sys.modules["numpy"].ufunc):
+        return True
+    if (module, name) in _REBUILDERS_BY_NAME:
+        return True
+    if _blocked(origin):
+        return False
+    if name.startswith("__pyx_unpickle_") and origin.split(".")[0] in (
+        *_ALLOWED_ROOTS,
+        "numpy",
+    ):
+        return True
+    return "." not in name and any(
+        origin == m or origin.startswith(m + ".") for m in _PARAMETER_FUNCTION_MODULES
+    )
+
+
+def _resolve(module: str, name: str) -> Any:
+    import importlib
+
+    found: Any = importlib.import_module(module)
+    for part in name.split("."):
+        found = getattr(found, part)
+    return found
+
+
+def sklearn_global_allowed(module: str, name: str) -> bool:
+    """Whether a scikit-learn model file may name ``module.name`` (see the module).
+
+    Judged by name first; only then is ``module`` imported and what the name
+    resolves to judged. A name that does not resolve is not allowed.
+    """
+    if not _sklearn_module_allowed(module, name):
+        return False
+    try:
+        found = _resolve(module, name)
+    except (ImportError, AttributeError):
+        return False
+    return _sklearn_object_allowed(module, name, found)
 
 
 _REBUILDERS = ("_unpickle", "__pyx_unpickle", "_reconstruct", "_rebuild")
 
 
+def _is_stdlib(module: str) -> bool:
+    root = module.split(".")[0]
+    return root in sys.stdlib_module_names or root in _SYSTEM_ROOTS
+
+
+def pickle_module_allowed(module: str, name: str) -> bool:
+    """Whether a pickle of the user's may import ``module`` to look ``name`` up: a
+    standard-library module is judged by name (importing one can run code)."""
+    if not _is_stdlib(module):
+        return True
+    return module in _STDLIB_DATA or _sklearn_module_allowed(module, name)
+
+
 def pickle_global_allowed(module: str, name: str, found: Any) -> bool:
     """Whether a pickled object of the user's may name ``module.name``, which resolved
     to ``found`` (see the module)."""
-    parts = module.split(".")
-    if parts[0] in _SYSTEM_ROOTS:
-        return sklearn_global_allowed(module, name)
+    if not pickle_module_allowed(module, name):
+        return False
+    origin = _origin(found)
+    if _is_stdlib(module) or _is_stdlib(origin):
+        if module in _STDLIB_DATA and isinstance(found, type):
+            return True
+        return _sklearn_object_allowed(module, name, found)
     if isinstance(found, type):
-        return True
-    if any(p in _BLOCKED_PARTS for p in parts):
+        # A user's class may live in a module named ``tests``; a class of a
+        # package's I/O modules opens files when it is built.
+        if any(p in _IO_PARTS for p in origin.split(".")):
+            return False
+        return found.__name__ != "memmap" or origin.split(".")[0] != "numpy"
+    if _blocked(origin):
         return False
     # Packages rebuild their objects through helpers named for it (pandas'
     # _unpickle_block, Cython's __pyx_unpickle_*, torch's _rebuild_tensor_v2).
-    return sklearn_global_allowed(module, name) or name.rsplit(".", 1)[-1].startswith(_REBUILDERS)
+    return _sklearn_object_allowed(module, name, found) or (
+        "." not in name and name.startswith(_REBUILDERS)
+    )
+
+
+class _Refused(UnsafeArtifact):
+    """A global the rule refused; ``name`` is ``module.name``."""
+
+    def __init__(self, message: str, name: str) -> None:
+        super().__init__(message)
+        self.name = name
+
+
+def pickle_name_refused(module: str, name: str) -> bool:
+    """Whether the ``pickle`` flavor's rule refuses ``module.name`` (a global a scan
+    listed): judged by name, then, for a module outside the standard library, by
+    what it resolves to. A name that does not resolve here is not refused (loading
+    it fails anyway)."""
+    if not pickle_module_allowed(module, name):
+        return True
+    try:
+        found = _resolve(module, name)
+    except (ImportError, AttributeError):
+        return False
+    return not pickle_global_allowed(module, name, found)
+
+
+def _refusal(path_name: str, module: str, name: str, why: str) -> UnsafeArtifact:
+    return _Refused(
+        f"{path_name} names {module}.{name}, {why}; it was refused. If you trust the "
+        "file's source, pass allow_unsafe=True (--allow-unsafe), which is recorded",
+        f"{module}.{name}",
+    )
 
 
 def load_pickle(path: Path) -> Any:
     """``pickle.load`` of a file, refusing a global the ``pickle`` flavor does not allow
-    (before calling it). Raises UnsafeArtifact naming the global."""
+    (before calling it, and a standard-library module before importing it). Raises
+    UnsafeArtifact naming the global."""
     import pickle
 
     if _unrestricted.get():
@@ -180,44 +330,62 @@ def load_pickle(path: Path) -> Any:
 
     class Checked(pickle.Unpickler):
         def find_class(self, module: str, name: str) -> Any:
+            why = "which is not a class of a model's own and which unpickling would call"
+            if not pickle_module_allowed(module, name):
+                raise _refusal(path.name, module, name, why)
             found = super().find_class(module, name)
             if not pickle_global_allowed(module, name, found):
-                raise UnsafeArtifact(
-                    f"{path.name} names {module}.{name}, which is not a class of a model's "
-                    "own and which unpickling would call; it was refused. If you trust "
-                    "the file's source, pass allow_unsafe=True (--allow-unsafe), which is "
-                    "recorded"
-                )
+                raise _refusal(path.name, module, name, why)
             return found
 
     with path.open("rb") as f:
         return Checked(f).load()
 
 
-def load_sklearn(path: Path) -> Any:
-    """``joblib.load(path)``, refusing (before importing it) any global a scikit-learn
-    model does not need. Raises UnsafeArtifact naming the global."""
+def _checked_sklearn_load(source: Any, label: str) -> Any:
     import joblib
     import joblib.numpy_pickle as numpy_pickle
 
-    if _unrestricted.get():
-        return joblib.load(path)
     base = numpy_pickle.NumpyUnpickler
+    why = "which a scikit-learn model does not need and which could run code when it is loaded"
 
     class Checked(base):  # type: ignore[misc,valid-type]
         def find_class(self, module: str, name: str) -> Any:
-            if not sklearn_global_allowed(module, name):
-                raise UnsafeArtifact(
-                    f"{path.name} names {module}.{name}, which a scikit-learn model does not "
-                    "need and which could run code when it is loaded; it was not imported. "
-                    "If you trust the file's source, pass allow_unsafe=True (--allow-unsafe), "
-                    "which is recorded"
-                )
-            return super().find_class(module, name)
+            if not _sklearn_module_allowed(module, name):
+                raise _refusal(label, module, name, why)
+            found = super().find_class(module, name)
+            if not _sklearn_object_allowed(module, name, found):
+                raise _refusal(label, module, name, why)
+            return found
 
     with _swap:
         numpy_pickle.NumpyUnpickler = Checked
         try:
-            return joblib.load(path)
+            return joblib.load(source)
         finally:
             numpy_pickle.NumpyUnpickler = base
+
+
+def load_sklearn(path: Path) -> Any:
+    """``joblib.load(path)``, refusing (before importing it) any global a scikit-learn
+    model does not need. Raises UnsafeArtifact naming the global."""
+    import joblib
+
+    if _unrestricted.get():
+        return joblib.load(path)
+    return _checked_sklearn_load(path, path.name)
+
+
+def census(label: str, data: bytes) -> str | None:
+    """Read a whole joblib or pickle stream under the scikit-learn rule, past the
+    NumPy arrays a scan stops at; what it builds is discarded.
+
+    Returns None when every global the stream names is allowed, else the first
+    refused one as ``module.name``. Raises what reading a malformed stream raises
+    (``pickle.UnpicklingError``, ``ValueError``, ``EOFError`` ...).
+    """
+    try:
+        _checked_sklearn_load(io.BytesIO(data), label)
+    except _Refused as refused:
+        return refused.name
+    return None

@@ -8,10 +8,13 @@ Policy::
 The service passes ``ctx.scan``, which reads every artifact of the version
 (verified) and scans the pickle-based ones with picklescan (see
 :mod:`modelbook.safety`). The check fails when a file imports something
-dangerous (``os.system``, ``builtins.eval`` ...) or cannot be scanned; it
-passes when every pickle is clean or only suspicious (not on the scanner's
-known-safe list, as every scikit-learn class is), and when there is no
-pickle at all. Evidence: the scanner, the verdict and each file's findings.
+dangerous (``os.system``, ``builtins.eval``, or a function where loading
+allows only classes, such as ``numpy.savetxt``) or cannot be scanned to its
+end (a joblib stream past its first NumPy array is read under the
+scikit-learn rule; one that cannot be is unscannable); it passes when every
+pickle is clean or only suspicious (not on the scanner's known-safe list, as
+every scikit-learn class is), and when there is no pickle at all. Evidence:
+the scanner, the verdict and each file's findings.
 """
 
 from __future__ import annotations

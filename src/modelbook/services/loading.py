@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection
 from .. import capture, drift, flavors, safety, unpickling, uris
 from ..contract import Signature, as_signature
 from ..domain import Artifact, Version
-from ..errors import InvalidInput, ModelbookError, UnsafeArtifact
+from ..errors import InvalidInput, ModelbookError
 from ..flavors import Flavor, Predictor
 from ..safety import ScanRecord, ScanReport
 from ..store import annotations as note_rows
@@ -145,15 +145,6 @@ class LoadService:
                 if record is not None:
                     record(report)
                 safety.refuse_if_unsafe(report, f"loading {label}", allow_unsafe=allow_unsafe)
-                unread = [f.path for f in report.files if not f.complete]
-                if unread and found.name not in unpickling.CHECKED_FLAVORS and not allow_unsafe:
-                    # The scan stopped early and nothing else checks the rest of the stream.
-                    raise UnsafeArtifact(
-                        f"loading {label} refused: the scan could not read all of "
-                        f"{', '.join(unread)}, and the {found.name} flavor unpickles whatever "
-                        "it names; if you trust its source, pass allow_unsafe=True "
-                        "(--allow-unsafe), which is recorded"
-                    )
             return Staged(label, sig, found, path, folder, report)
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
