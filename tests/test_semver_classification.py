@@ -132,14 +132,20 @@ def test_an_added_nullable_input_is_minor(registry: Registry, tmp_path: Path) ->
 def test_the_first_same_model_parent_is_the_one_compared(
     registry: Registry, tmp_path: Path
 ) -> None:
-    """``parents=[...]`` of the same model names the version compared with."""
+    """``parents=[...]`` of the same model names the version compared with; the new
+    semver follows the highest (1.1.0, which added the input c), so it is compared with
+    that version too: c removed breaks its callers, MAJOR, whatever the parent says."""
     X = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [0.5, 0.1, 0.2]})
     v1 = _pickled(registry, tmp_path, Echo(), X)
-    _pickled(registry, tmp_path, Echo(), X.assign(c=[1.0, None, 2.0]))
+    v2 = _pickled(registry, tmp_path, Echo(), X.assign(c=[1.0, None, 2.0]))
     v3 = _pickled(registry, tmp_path, EchoAgain(), X, parents=[v1.uri])
-    assert v3.classification is not None
-    assert v3.classification.parent == v1.uri
-    assert (v3.classification.bump, v3.semver) == ("patch", "1.1.1")
+    c = v3.classification
+    assert c is not None
+    assert (c.parent, c.parent_bump, c.method) == (v1.uri, "patch", "predictions")
+    assert c.highest is not None
+    assert (c.highest.version, c.highest.bump) == (v2.uri, "major")
+    assert [(ch.change, ch.field) for ch in c.highest.contract.incompatible] == [("removed", "c")]
+    assert (c.bump, v3.semver) == ("major", "2.0.0")
 
 
 def test_a_dangerous_pickle_is_not_loaded_to_compare(registry: Registry, tmp_path: Path) -> None:

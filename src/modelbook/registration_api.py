@@ -59,6 +59,8 @@ class RegistrationOperations:
         flavor: str | None = None,
         semver: str | None = None,
         tolerance: float = 1e-6,
+        compare_predictions: bool = True,
+        compare_timeout_s: float = 30.0,
         change_summary: str | None = None,
         caveats: Sequence[str] = (),
         capture_environment: bool = True,
@@ -93,14 +95,20 @@ class RegistrationOperations:
         an incompatible contract change, MINOR for a compatible one or for
         predictions on the parent's stored sample that differ by more than
         ``tolerance`` (absolute and relative), else PATCH; without a loader or
-        a sample, a changed artifact counts as MINOR. The evidence is stored as
-        ``version.classification``. An explicit ``semver`` below the computed
-        one is refused with the reason; a higher one is recorded. See
-        docs/contracts-and-versions.md, "Semantic versions".
+        a sample, a changed artifact counts as MINOR. The bump is applied to
+        the model's highest semver; when the parent is an older version, the
+        change since the version holding that semver is classified too and
+        the larger bump wins. Each prediction comparison may take
+        ``compare_timeout_s`` seconds (default 30, at most 3600), then falls
+        back to the artifacts' hashes; ``compare_predictions=False`` skips
+        them (changed files are then MINOR, never PATCH). The evidence is
+        stored as ``version.classification``. An explicit ``semver`` below
+        the computed one is refused with the reason; a higher one is
+        recorded. See docs/contracts-and-versions.md, "Semantic versions".
 
         Raises InvalidInput (a bad signature, an unreadable sample, a sample
-        that does not match the signature ...), NotFound (a parent version),
-        Unavailable.
+        that does not match the signature, a bad tolerance or compare
+        timeout ...), NotFound (a parent version), Unavailable.
         """
         return self._registration.register(
             name,
@@ -131,6 +139,8 @@ class RegistrationOperations:
             flavor=flavor,
             semver=semver,
             tolerance=tolerance,
+            compare_predictions=compare_predictions,
+            compare_timeout_s=compare_timeout_s,
             change_summary=change_summary,
             caveats=caveats,
             capture_environment=capture_environment,

@@ -4,9 +4,12 @@ The first version of a model is ``1.0.0``. Each next one bumps the part that
 :func:`classify` picks from the evidence of what changed since its parent
 (MAJOR for an incompatible contract change, MINOR for a compatible contract
 change or changed predictions, PATCH for neither), applied to the model's
-highest semver so that the newest version always carries the highest. An
-explicit semver must be greater than every earlier semver of the model and at
-least the computed one. Versions are plain
+highest semver so that the newest version always carries the highest. The
+number claims compatibility with the version whose semver it follows, so when
+the parent is another version, the change since that one is classified too
+and the larger bump wins (:func:`combine`). An explicit semver must be greater
+than every earlier semver of the model and at least the computed one.
+Versions are plain
 ``MAJOR.MINOR.PATCH`` (no pre-release or build part, see semver.org 2.0.0 §2),
 each part at most :data:`modelbook.limits.MAX_NUMBER`, so that every semver
 modelbook writes is one its URI parser accepts.
@@ -58,6 +61,19 @@ class Bump(enum.StrEnum):
     PATCH = "patch"
     MINOR = "minor"
     MAJOR = "major"
+
+    @property
+    def rank(self) -> int:
+        """0 for PATCH, 1 for MINOR, 2 for MAJOR: the larger bump claims less."""
+        return _RANK[self]
+
+
+_RANK = {Bump.PATCH: 0, Bump.MINOR: 1, Bump.MAJOR: 2}
+
+
+def larger(a: Bump, b: Bump) -> Bump:
+    """The larger of two bumps (MAJOR over MINOR over PATCH)."""
+    return a if a.rank >= b.rank else b
 
 
 def bumped(highest: str, bump: Bump) -> str:
@@ -143,24 +159,67 @@ class PredictionCheck(BaseModel):
     message: str = ""
 
 
+class Comparison(BaseModel):
+    """The new version compared with one earlier version of its model.
+
+    Attributes:
+        version: the version compared with (``models:/NAME/N``).
+        semver: that version's semver.
+        bump: the part this comparison alone calls for.
+        method: ``predictions`` (the contract and the predictions on that
+            version's sample) or ``artifacts`` (the contract and the
+            artifacts' hashes: no loader, no sample, the models could not
+            both be called, or predictions were not compared).
+        contract: every contract change from that version.
+        predictions: the prediction comparison, when one was tried.
+        artifacts_changed: artifact paths added, removed or changed.
+        reasons: why ``bump``, one sentence each.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    version: str
+    semver: str | None = None
+    bump: Bump
+    method: str
+    contract: ContractDiff = ContractDiff()
+    predictions: PredictionCheck | None = None
+    artifacts_changed: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = ()
+
+
 class Classification(BaseModel):
     """The evidence behind a version's semver, stored with the version.
+
+    The fields from ``parent`` to ``reasons`` (but ``bump``) are the
+    comparison with the parent; ``highest`` is the comparison with the
+    version holding the model's highest semver, the one the new semver
+    follows, when that is not the parent. ``bump`` is the larger of the two.
 
     Attributes:
         parent: the version compared with (``models:/NAME/N``); None for a
             model's first version.
-        bump: the part the evidence calls for.
+        bump: the part bumped: the larger of what the comparisons call for.
         computed: the semver that bump gives (the model's highest semver, bumped).
         explicit: the semver the registrant gave instead, when one was given.
         method: ``first`` (nothing to compare), ``predictions`` (the contract
             and the predictions on the parent's sample) or ``artifacts`` (the
-            contract and the artifacts' hashes: no loader, no sample, or the
-            models could not both be called).
+            contract and the artifacts' hashes: no loader, no sample, the
+            models could not both be called, or predictions were not compared).
         contract: every contract change from the parent (empty when none, or
             when neither version has a signature).
         predictions: the prediction comparison, when one was tried.
         artifacts_changed: artifact paths added, removed or changed.
-        reasons: why ``bump``, one sentence each.
+        reasons: why the comparison with the parent calls for ``parent_bump``,
+            one sentence each.
+        parent_semver: the parent's semver (None for versions registered
+            before it was recorded).
+        parent_bump: the part the comparison with the parent alone calls for
+            (None for a first version, and for versions registered before it
+            was recorded: then ``bump``).
+        highest: the comparison with the version holding the model's highest
+            semver, when the parent is another version; None when the parent
+            is that version.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -174,6 +233,63 @@ class Classification(BaseModel):
     predictions: PredictionCheck | None = None
     artifacts_changed: tuple[str, ...] = ()
     reasons: tuple[str, ...] = ()
+    parent_semver: str | None = None
+    parent_bump: Bump | None = None
+    highest: Comparison | None = None
+
+    def comparisons(self) -> tuple[tuple[str, Comparison], ...]:
+        """Each comparison made, as ``("parent" | "highest", comparison)``."""
+        found: list[tuple[str, Comparison]] = []
+        bump = self.parent_bump or self.bump
+        if self.parent is not None and bump is not None:
+            found.append(
+                (
+                    "parent",
+                    Comparison(
+                        version=self.parent,
+                        semver=self.parent_semver,
+                        bump=bump,
+                        method=self.method,
+                        contract=self.contract,
+                        predictions=self.predictions,
+                        artifacts_changed=self.artifacts_changed,
+                        reasons=self.reasons,
+                    ),
+                )
+            )
+        if self.highest is not None:
+            found.append(("highest", self.highest))
+        return tuple(found)
+
+    def why(self) -> str:
+        """The reasons for ``bump``, each comparison that calls for it named when
+        there are two; quoted when an explicit semver below the computed one is refused."""
+        made = self.comparisons()
+        if len(made) == 1:
+            return "; ".join(made[0][1].reasons)
+        return "; ".join(
+            f"against {c.version}{'' if c.semver is None else f' ({c.semver})'}: "
+            + "; ".join(c.reasons)
+            for _, c in made
+            if c.bump == self.bump
+        )
+
+
+def combine(parent: Comparison | None, highest: Comparison | None) -> Bump | None:
+    """The bump of a new version: the larger of what its comparisons call for.
+
+    The new semver follows the model's highest one, so it claims compatibility
+    with the version holding it: a change the parent does not see (the parent
+    is an older version) must still be counted. None when nothing was compared
+    (a model's first version).
+    """
+    bumps = [c.bump for c in (parent, highest) if c is not None]
+    if not bumps:
+        return None
+    found = bumps[0]
+    for b in bumps[1:]:
+        found = larger(found, b)
+    return found
 
 
 def classify(

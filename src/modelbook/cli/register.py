@@ -53,6 +53,20 @@ def register(
         float,
         typer.Option(help="Predictions closer than this (absolute and relative) are equal."),
     ] = 1e-6,
+    compare_timeout: Annotated[
+        float,
+        typer.Option(
+            metavar="SECONDS",
+            help="Time limit of each prediction comparison (default 30, at most 3600).",
+        ),
+    ] = 30.0,
+    no_compare_predictions: Annotated[
+        bool,
+        typer.Option(
+            "--no-compare-predictions",
+            help="Classify by the contract and the files' hashes only (changed files: MINOR).",
+        ),
+    ] = False,
     note: Annotated[str | None, typer.Option(help="Change summary.")] = None,
     caveat: Annotated[list[str], typer.Option(help="Known caveat.")] = [],  # noqa: B006
     image_digest: Annotated[str | None, typer.Option(help="Container image digest.")] = None,
@@ -78,6 +92,7 @@ def register(
 ) -> None:
     """Register a new immutable version from files or a directory."""
     from .. import files, validation
+    from ..services.classify import check_compare_timeout, check_tolerance
 
     metrics = validation.metrics(
         [
@@ -96,6 +111,8 @@ def register(
     # leaves no new registry behind; the size of the whole upload decides
     # whether a progress bar is drawn.
     total = sum(p.stat().st_size for _, p in files.collect(paths))
+    check_tolerance(tolerance)
+    check_compare_timeout(compare_timeout)
     contract = (
         _contract(signature, sample, sample_rows, flavor) if signature or sample or flavor else {}
     )
@@ -121,6 +138,8 @@ def register(
             duration_seconds=duration_seconds,
             semver=semver,
             tolerance=tolerance,
+            compare_predictions=not no_compare_predictions,
+            compare_timeout_s=compare_timeout,
             change_summary=note,
             caveats=caveat,
             environment={"image_digest": image_digest} if image_digest else None,

@@ -74,16 +74,38 @@ def version_json(version: Version) -> dict[str, Any]:
 
 
 def change_lines(version: Version) -> list[str]:
-    """Why the version has its semver: the bump, the parent and each reason."""
+    """Why the version has its semver: the bump, the version(s) compared with and each
+    reason. With two comparisons (a parent older than the version holding the highest
+    semver), each is named with its semver, its role and its own bump."""
     c = version.classification
-    if c is None or c.parent is None or c.bump is None:
+    if c is None or c.bump is None:
         return []
-    head = f"{c.bump.value.upper()} change from {c.parent}"
-    if c.explicit is not None:
-        head += f" (computed {c.computed}; {c.explicit} given)"
-    return [head + ":", *(f"  {r}" for r in c.reasons)] + (
-        [] if c.predictions is None or c.predictions.compared else [f"  {c.predictions.message}"]
-    )
+    made = c.comparisons()
+    if not made:
+        return []
+    given = "" if c.explicit is None else f" (computed {c.computed}; {c.explicit} given)"
+    role = {"parent": "the parent", "highest": "the highest semver"}
+
+    def evidence(comparison: Any, indent: str) -> list[str]:
+        p = comparison.predictions
+        return [f"{indent}{r}" for r in comparison.reasons] + (
+            [] if p is None or p.compared else [f"{indent}{p.message}"]
+        )
+
+    if len(made) == 1:
+        which, only = made[0]
+        head = f"{c.bump.value.upper()} change from {only.version}"
+        if which != "parent":
+            head += f" ({only.semver}, {role[which]})"
+        return [head + given + ":", *evidence(only, "  ")]
+    lines = [f"{c.bump.value.upper()} change{given}, the larger of:"]
+    for which, comparison in made:
+        at = "" if comparison.semver is None else f"{comparison.semver}, "
+        lines.append(
+            f"  {comparison.bump.value.upper()} from {comparison.version} ({at}{role[which]}):"
+        )
+        lines += evidence(comparison, "    ")
+    return lines
 
 
 def fmt_time(at: datetime) -> str:

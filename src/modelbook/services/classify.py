@@ -2,17 +2,23 @@
 
 Registration calls :meth:`ClassifyService.classify` after the new version's
 files are stored and before its transaction: the contract diff, the
-artifacts' hashes and, when the parent has a stored input sample and both
-versions have a model modelbook can load, their predictions on that sample
-(both models loaded in one subprocess under the smoke test's limits, pickles
-scanned first). :func:`modelbook.semver.classify` turns that into the bump.
+artifacts' hashes and, when the earlier version has a stored input sample and
+both versions have a model modelbook can load, their predictions on that
+sample (both models loaded in one subprocess under the smoke test's memory
+limit and the comparison's time limit, pickles scanned first).
+:func:`modelbook.semver.classify` turns each comparison into a bump. The new
+version is compared with its parent and, when the parent is not the version
+holding the model's highest semver (the one the new semver follows), with
+that version too; :func:`modelbook.semver.combine` takes the larger bump.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from .. import flavors
@@ -20,11 +26,28 @@ from ..contract import SAMPLE_PATH, Signature, as_signature
 from ..contract_diff import ContractDiff, FieldChange, diff_contracts
 from ..domain import Artifact, Version
 from ..errors import InvalidInput, NotFound, UnsafeArtifact
-from ..semver import Classification, PredictionCheck, classify
-from ..smoke import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S
+from ..semver import Bump, Classification, Comparison, PredictionCheck, classify, combine
+from ..smoke import DEFAULT_MEMORY_MB
+from ..store import models as model_rows
 from .base import Context
 from .loading import LoadService, Staged
-from .smoke import spawn_worker
+from .smoke import MAX_TIMEOUT_S, spawn_worker
+
+#: Seconds one prediction comparison (both models loaded, both predicting) may take
+#: unless told otherwise: shorter than the smoke test's 120 s, because every later
+#: registration compares with the parent again, and a comparison that does not finish
+#: only makes the classification fall back to the artifacts' hashes.
+DEFAULT_COMPARE_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class CompareOptions:
+    """How predictions are compared: ``tolerance`` (absolute and relative), whether
+    at all (``predictions``), and the time limit of one comparison (``timeout_s``)."""
+
+    tolerance: float
+    predictions: bool = True
+    timeout_s: float = DEFAULT_COMPARE_TIMEOUT_S
 
 
 def contract_changes(parent: Any, new: Any) -> ContractDiff:
@@ -64,6 +87,82 @@ def artifact_changes(parent: Sequence[Artifact], new: Sequence[Artifact]) -> tup
     return tuple(sorted(p for p in before.keys() | after.keys() if before.get(p) != after.get(p)))
 
 
+def compare(
+    earlier: Version,
+    contract: Any,
+    artifacts: Sequence[Artifact],
+    tolerance: float,
+    predict: Callable[[Version], PredictionCheck] | None,
+    skip: str | None = None,
+) -> Comparison:
+    """The new version (``contract``, ``artifacts``) compared with ``earlier``.
+
+    Predictions are compared only when they can decide (the contract stays
+    compatible and the model's files changed): by ``predict(earlier)``. With
+    ``skip`` they are not, and ``skip`` says why in the evidence; then, as
+    without ``predict``, changed files are a MINOR change, never a PATCH.
+    """
+    diff = contract_changes(earlier.contract, contract)
+    changed = artifact_changes(earlier.artifacts, artifacts)
+    predictions = None
+    if not diff.incompatible and changed:
+        if skip is None and predict is not None:
+            predictions = predict(earlier)
+        else:
+            predictions = PredictionCheck(
+                compared=False,
+                tolerance=tolerance,
+                message=f"predictions not compared: {skip or 'no way to load the models'}",
+            )
+    bump, reasons = classify(diff, predictions, changed)
+    return Comparison(
+        version=earlier.uri,
+        semver=earlier.semver,
+        bump=bump,
+        method="predictions" if predictions is not None and predictions.compared else "artifacts",
+        contract=diff,
+        predictions=predictions,
+        artifacts_changed=changed,
+        reasons=reasons,
+    )
+
+
+def classification(
+    parent: Comparison | None, highest: Comparison | None, first: str
+) -> Classification:
+    """The evidence of both comparisons, ``bump`` the larger; ``first`` for a first version."""
+    bump = combine(parent, highest)
+    if parent is None:
+        return Classification(
+            bump=bump,
+            computed=first,
+            method="first",
+            reasons=("the first version",),
+            highest=highest,
+        )
+    return Classification(
+        parent=parent.version,
+        parent_semver=parent.semver,
+        bump=bump,
+        parent_bump=parent.bump,
+        computed=first,
+        method=parent.method,
+        contract=parent.contract,
+        predictions=parent.predictions,
+        artifacts_changed=parent.artifacts_changed,
+        reasons=parent.reasons,
+        highest=highest,
+    )
+
+
+def followed(change: Classification) -> str | None:
+    """The semver the classification's bump was measured from: the highest semver of
+    the model when it was classified (None for a first version)."""
+    if change.highest is not None:
+        return change.highest.semver
+    return change.parent_semver if change.parent is not None else None
+
+
 class ClassifyService:
     """Finds a new version's parent and gathers the evidence of its semver."""
 
@@ -84,52 +183,71 @@ class ClassifyService:
             return self.loading.versions.get(f"models:/{name}/latest")
         return None
 
+    def highest(self, name: str) -> Version | None:
+        """The version holding the model's highest semver (the one a new semver follows)."""
+        row = self.ctx.db.reading(lambda conn: model_rows.find(conn, name))
+        semver = None if row is None else model_rows.highest_semver(row)
+        if semver is None:
+            return None
+        with contextlib.suppress(NotFound):
+            return self.loading.versions.get(f"models:/{name}/{semver}")
+        return None
+
     def classify(
         self,
         parent: Version | None,
+        highest: Version | None,
         contract: Any,
         artifacts: Sequence[Artifact],
         *,
         actor: str,
-        tolerance: float,
+        options: CompareOptions,
         first: str,
     ) -> Classification:
         """The evidence and the bump; ``first`` is the semver of a model's first version.
 
-        ``contract`` is the new version's stored contract (JSON data or None);
-        ``artifacts`` its manifest. The semver itself is computed in the
-        registration's transaction, from the model's highest semver then.
+        ``parent`` is the version compared with (:meth:`parent`), ``highest``
+        the one holding the model's highest semver (:meth:`highest`), compared
+        with as well when it is another version. ``contract`` is the new
+        version's stored contract (JSON data or None); ``artifacts`` its
+        manifest. The semver itself is computed in the registration's
+        transaction, from the model's highest semver then.
         """
-        if parent is None:
-            return Classification(computed=first, method="first", reasons=("the first version",))
-        diff = contract_changes(parent.contract, contract)
-        changed = artifact_changes(parent.artifacts, artifacts)
-        predictions = None
-        if not diff.incompatible and changed:
-            predictions = self._predictions(
-                parent, as_signature(contract), artifacts, tolerance, actor
-            )
-        bump, reasons = classify(diff, predictions, changed)
-        compared = predictions is not None and predictions.compared
-        return Classification(
-            parent=parent.uri,
-            bump=bump,
-            computed=first,
-            method="predictions" if compared else "artifacts",
-            contract=diff,
-            predictions=predictions,
-            artifacts_changed=changed,
-            reasons=reasons,
+        sig = as_signature(contract)
+
+        def predict(earlier: Version) -> PredictionCheck:
+            return self._predictions(earlier, sig, artifacts, options, actor)
+
+        off = (
+            None
+            if options.predictions
+            else "turned off (compare_predictions=False, --no-compare-predictions)"
         )
+        by_parent = None
+        if parent is not None:
+            by_parent = compare(parent, contract, artifacts, options.tolerance, predict, off)
+        by_highest = None
+        if highest is not None and (parent is None or highest.uri != parent.uri):
+            skip = off
+            if skip is None and by_parent is not None and by_parent.bump is not Bump.PATCH:
+                # Predictions only tell PATCH from MINOR: the parent already calls for more.
+                skip = (
+                    f"the comparison with {by_parent.version} already calls for "
+                    f"{by_parent.bump.value.upper()}"
+                )
+            by_highest = compare(highest, contract, artifacts, options.tolerance, predict, skip)
+        return classification(by_parent, by_highest, first)
 
     def _predictions(
         self,
         parent: Version,
         sig: Signature | None,
         artifacts: Sequence[Artifact],
-        tolerance: float,
+        options: CompareOptions,
         actor: str,
     ) -> PredictionCheck:
+        tolerance = options.tolerance
+
         def skipped(why: str) -> PredictionCheck:
             return PredictionCheck(compared=False, tolerance=tolerance, message=why)
 
@@ -152,15 +270,23 @@ class ClassifyService:
                 "new": _side(new),
                 "tolerance": tolerance,
                 "memory_mb": DEFAULT_MEMORY_MB,
-                "timeout_s": DEFAULT_TIMEOUT_S,
+                "timeout_s": options.timeout_s,
                 "result": str(folder / ".modelbook-compare-result.json"),
             }
-            outcome = spawn_worker(request, folder, DEFAULT_TIMEOUT_S)
+            start = time.monotonic()
+            outcome = spawn_worker(request, folder, options.timeout_s)
+            took = time.monotonic() - start
         finally:
             for s in staged:
                 s.cleanup()
         if not outcome.get("compared"):
-            return skipped(f"predictions not compared: {outcome.get('message', 'no result')}")
+            message = f"predictions not compared: {outcome.get('message', 'no result')}"
+            if took >= options.timeout_s:
+                message += (
+                    " (the comparison's time limit: give more with --compare-timeout "
+                    "SECONDS, or skip it with --no-compare-predictions)"
+                )
+            return skipped(message)
         return PredictionCheck.model_validate(
             {k: outcome[k] for k in ("compared", "rows", "changed", "tolerance", "message")}
         )
@@ -189,4 +315,38 @@ def check_tolerance(value: object) -> float:
     return float(value)
 
 
-__all__ = ["ClassifyService", "artifact_changes", "check_tolerance", "contract_changes"]
+def check_compare_timeout(value: object) -> float:
+    """The time limit of one prediction comparison: seconds, more than 0 and at most
+    an hour (the smoke test's largest)."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not 0 < value <= MAX_TIMEOUT_S  # also refuses NaN
+    ):
+        raise InvalidInput(
+            f"compare timeout must be more than 0 and at most {MAX_TIMEOUT_S:.0f} seconds, "
+            f"got {str(value)[:40]!r}"
+        )
+    return float(value)
+
+
+def check_compare_predictions(value: object) -> bool:
+    """Whether to compare predictions: True or False, nothing that merely looks like it."""
+    if not isinstance(value, bool):
+        raise InvalidInput(f"compare_predictions must be True or False, got {str(value)[:40]!r}")
+    return value
+
+
+__all__ = [
+    "DEFAULT_COMPARE_TIMEOUT_S",
+    "ClassifyService",
+    "CompareOptions",
+    "artifact_changes",
+    "check_compare_predictions",
+    "check_compare_timeout",
+    "check_tolerance",
+    "classification",
+    "compare",
+    "contract_changes",
+    "followed",
+]

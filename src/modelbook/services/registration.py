@@ -45,8 +45,18 @@ from ..store import versions as version_rows
 from ..store.rows import dumps, to_dt
 from . import audit as log
 from . import contracts
-from .base import Context, model_row
-from .classify import ClassifyService, check_tolerance
+from .base import Context, model_row, version_ref, version_row
+from .classify import (
+    DEFAULT_COMPARE_TIMEOUT_S,
+    ClassifyService,
+    CompareOptions,
+    check_compare_predictions,
+    check_compare_timeout,
+    check_tolerance,
+    classification,
+    compare,
+    followed,
+)
 from .models import insert_model, model_values
 
 Progress = files.Progress
@@ -92,7 +102,7 @@ class Draft:
     lineage: tuple[tuple[str, str, str], ...]
     doc: dict[str, Any]
     contract: contracts.Prepared
-    tolerance: float
+    comparing: CompareOptions
 
 
 def _default_first_stage(conn: Connection) -> str:
@@ -115,7 +125,8 @@ class RegistrationService:
         self._classifier = classifier
 
     def _classify(self, draft: Draft, manifest: list[Artifact], actor: str) -> Classification:
-        """What changed since the parent, before the transaction (it may load both models)."""
+        """What changed since the parent and since the version holding the model's
+        highest semver, before the transaction (it may load the models)."""
         if draft.new_model is not None or self._classifier is None:
             return Classification(
                 computed=semver_rule.FIRST, method="first", reasons=("the first version",)
@@ -123,12 +134,42 @@ class RegistrationService:
         classifier = self._classifier()
         return classifier.classify(
             classifier.parent(draft.name, draft.parents),
+            classifier.highest(draft.name),
             draft.contract.doc,
             manifest,
             actor=actor,
-            tolerance=draft.tolerance,
+            options=draft.comparing,
             first=semver_rule.FIRST,
         )
+
+    def _overtaken(
+        self,
+        conn: Connection,
+        draft: Draft,
+        manifest: list[Artifact],
+        change: Classification,
+        highest: str,
+    ) -> Classification:
+        """``change`` with its comparison with the highest semver made again against the
+        version that holds it now: one registered while this one was being compared.
+
+        Inside the transaction, so the models are not loaded (that may take
+        minutes with the model's row locked): the contract and the artifacts'
+        hashes decide, and changed files are MINOR, never PATCH.
+        """
+        latest = self.ctx.cache.version(
+            draft.name, version_row(conn, version_ref(draft.name, highest))
+        )
+        by_highest = compare(
+            latest,
+            draft.contract.doc,
+            manifest,
+            draft.comparing.tolerance,
+            None,
+            f"{latest.uri} was registered while this version was being compared",
+        )
+        by_parent = dict(change.comparisons()).get("parent")
+        return classification(by_parent, by_highest, semver_rule.FIRST)
 
     # the local helper --------------------------------------------------------
 
@@ -246,6 +287,8 @@ class RegistrationService:
         flavor: str | None = None,
         semver: str | None = None,
         tolerance: float = DEFAULT_TOLERANCE,
+        compare_predictions: bool = True,
+        compare_timeout_s: float = DEFAULT_COMPARE_TIMEOUT_S,
         change_summary: str | None = None,
         caveats: Sequence[str] = (),
         capture_environment: bool = True,
@@ -256,7 +299,11 @@ class RegistrationService:
         tag_map = validation.indexed_tags(tags)
         param_map = validation.indexed_tags(params, "param")
         explicit = None if semver is None else semver_rule.text(semver_rule.parse(semver))
-        tolerance = check_tolerance(tolerance)
+        comparing = CompareOptions(
+            tolerance=check_tolerance(tolerance),
+            predictions=check_compare_predictions(compare_predictions),
+            timeout_s=check_compare_timeout(compare_timeout_s),
+        )
         prepared = contracts.prepare(
             signature=signature,
             sample=sample,
@@ -370,14 +417,13 @@ class RegistrationService:
             lineage=tuple(rows),
             doc=doc,
             contract=prepared,
-            tolerance=tolerance,
+            comparing=comparing,
         )
 
     def _commit(self, draft: Draft, manifest: list[Artifact], *, actor: str) -> Version:
         """Write the version, its rows and its event in one transaction."""
         name = draft.name
         change = self._classify(draft, manifest, actor)
-        why = "; ".join(change.reasons)
         now = self.ctx.clock()
         doc = {"artifacts": [a.model_dump() for a in manifest], **draft.doc}
         with self.ctx.db.write() as conn:
@@ -391,8 +437,14 @@ class RegistrationService:
             if number > limits.MAX_NUMBER:
                 raise InvalidInput(f"model {name!r} has reached {limits.MAX_NUMBER} versions")
             highest = model_rows.highest_semver(model)
+            if highest is not None and highest != followed(change):
+                # Another version was registered since the comparisons: the new semver
+                # follows that one, so it is compared with that one.
+                change = self._overtaken(conn, draft, manifest, change, highest)
             bump = change.bump or semver_rule.Bump.MINOR
-            semver_text = semver_rule.next_semver(name, highest, draft.explicit_semver, bump, why)
+            semver_text = semver_rule.next_semver(
+                name, highest, draft.explicit_semver, bump, change.why()
+            )
             computed = (
                 semver_rule.FIRST
                 if highest is None
