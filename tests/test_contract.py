@@ -133,11 +133,44 @@ def test_runtime_given_or_read_from_the_installed_package() -> None:
         (pd.DataFrame({"x" * 600: [1]}), "the limit is 512"),
         ({"a": 1}, "cannot infer a signature of inputs of type dict"),
         (None, "cannot infer a signature of inputs of type NoneType"),
+        ([{"a": 2**70}], "field 'a': the integer 1180591620717411303424 does not fit in 64 bits"),
+        ([{"a": [1, 2**64]}], "field 'a': the integer 18446744073709551616 does not fit"),
+        ([{"a": 2**63}, {"a": -1}], "field 'a': mixes negative integers and integers above"),
+        (2**70, "field 'value': the integer 1180591620717411303424"),
+        (-(2**63) - 1, "field 'value': the integer -9223372036854775809 does not fit"),
+        (np.array([2**64, 1], dtype=object), "field 'array': the integer 18446744073709551616"),
+        (pd.DataFrame({"big": [2**64, 1]}), "field 'big': the integer 18446744073709551616"),
+        ([{"a": 10**400}], r"the integer of 1329 bits"),
     ],
 )
 def test_what_cannot_be_described_is_a_clear_error(value: Any, message: str) -> None:
     with pytest.raises(InvalidInput, match=message):
         infer_signature(value)
+
+
+def test_integers_are_int64_or_uint64_as_numpy_reads_them() -> None:
+    assert fields(infer_signature([{"a": 2**63 - 1}, {"a": -(2**63)}])) == [
+        ("a", "int64", (-1,), False)
+    ]
+    assert fields(infer_signature([{"a": 2**64 - 1}, {"a": 0}])) == [("a", "uint64", (-1,), False)]
+    rows = [{"a": 2**64 - 1}, {"a": 0}]
+    schema = infer_signature(rows).inputs
+    assert samples.decode(samples.encode(rows, schema)) == rows  # stored as uint64, unchanged
+    assert fields(infer_signature([{"a": 2**63}, {"a": 1.5}])) == [("a", "float64", (-1,), False)]
+    assert fields(infer_signature(2**63)) == [("value", "uint64", (), False)]
+
+
+def test_a_masked_array_is_the_array_it_masks() -> None:
+    plain = infer_signature(np.ma.array([1, 2]))
+    assert plain == infer_signature(np.array([1, 2]))
+    assert fields(plain) == [("array", "int64", (-1,), False)]
+    masked = infer_signature(np.ma.array([[1.0, 2.0], [3.0, 4.0]], mask=[[0, 1], [0, 0]]))
+    assert masked.inputs.kind == "ndarray"
+    assert fields(masked) == [("array", "float64", (-1, 2), True)]
+    assert fields(infer_signature(np.ma.masked_array(5, mask=True))) == [
+        ("value", "int64", (), True)
+    ]
+    assert conformance(infer_signature(np.array([1.5])).inputs, np.ma.array([2.5])) == ()
 
 
 # the value and its JSON -------------------------------------------------------------------
@@ -173,11 +206,33 @@ def test_a_signature_is_read_only_and_round_trips_through_json(
             "named twice",
         ),
         ({"inputs": {"kind": "scalar", "fields": [{"name": "a", "dtype": "bool"}]}, "x": 1}, "x"),
+        (
+            {"inputs": {"kind": "ndarray", "fields": [{"name": "a", "dtype": "int8",
+                                                        "shape": [-1, 10**30]}]}},
+            r"inputs\.fields\[0\] 'a': shape \[-1, 1000000000000000000000000000000\]: a size is "
+            r"at most 2\*\*63-1",
+        ),
+        (
+            {"inputs": {"kind": "ndarray", "fields": [{"name": "a", "dtype": "int8",
+                                                        "shape": [-1, 3, 2**63]}]}},
+            r"a size is at most 2\*\*63-1",
+        ),
+        (
+            {"inputs": {"kind": "ndarray", "fields": [{"name": "a", "dtype": "int8",
+                                                        "shape": [-1, -7]}]}},
+            r"dimensions are -1 \(any\) or sizes",
+        ),
     ],
-)
+)  # fmt: skip
 def test_a_bad_signature_names_the_field(value: Any, message: str) -> None:
     with pytest.raises(InvalidInput, match=message):
         parse_signature(value)
+
+
+def test_the_largest_size_numpy_allows_is_a_size() -> None:
+    doc = {"inputs": {"kind": "ndarray", "fields": [{"name": "a", "dtype": "int8",
+                                                      "shape": [-1, 2**63 - 1]}]}}  # fmt: skip
+    assert parse_signature(doc).inputs.fields[0].shape == (-1, 2**63 - 1)
 
 
 # the diff --------------------------------------------------------------------------------
@@ -334,8 +389,101 @@ def test_sample_files_are_read_or_refused_by_name(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match=r"sample .*bad\.parquet cannot be read"):
         samples.read_file(tmp_path / "bad.parquet")
     np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
-    with pytest.raises(InvalidInput, match=r"obj\.npy cannot be read"):
+    with pytest.raises(InvalidInput, match=r"obj\.npy holds an object array \(Python objects"):
         samples.read_file(tmp_path / "obj.npy")  # never unpickled
     for rows in (0, -1, True, 10**9):
         with pytest.raises(InvalidInput, match="sample rows"):
             samples.check_rows(rows)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a,a,b\n1,2,3\n", "column 'a' is named twice in the header"),
+        ("x,a,b,a\n1,2,3,4\n", "column 'a' is named twice in the header"),
+        (",,,\n1,2,3,4\n", "column 1 has no name in the header"),
+        (",a,b\n0,1,2\n", r"column 1 has no name .*to_csv\(index=False\)"),
+        ("a, ,b\n1,2,3\n", "column 2 has no name in the header"),
+        ("a;b;c;d\n1;2;3;4\n", "one column, named 'a;b;c;d': the file looks separated by semi"),
+        ("a\tb\n1\t2\n", "looks separated by tabs"),
+        ("a|b\n1|2\n", "looks separated by vertical bars"),
+        ("a,b\n1,2,3\n4,5,6\n", r"a row has more values than the header has column names \(2\)"),
+        ("a,b\n1,2\n4,5,6\n", "cannot be read: Error tokenizing data"),
+        ("", "cannot be read"),
+    ],
+)  # fmt: skip
+def test_a_csv_sample_is_read_strictly(tmp_path: Path, text: str, message: str) -> None:
+    (tmp_path / "s.csv").write_text(text)
+    with pytest.raises(InvalidInput, match=message):
+        samples.read_file(tmp_path / "s.csv")
+
+
+def test_a_separator_hint_names_the_columns_the_signature_expects(tmp_path: Path) -> None:
+    (tmp_path / "s.csv").write_text("a;b\n1;2\n")
+    expected = infer_signature(pd.DataFrame({"a": [1], "b": [2], "c": [3]})).inputs
+    with pytest.raises(InvalidInput, match=r"'a;b'; the signature has 3 column\(s\)"):
+        samples.read_file(tmp_path / "s.csv", schema=expected)
+    # A signature that names the one column: the name is meant, and read as it is.
+    own = infer_signature(pd.DataFrame({"a;b": ["1;2"]})).inputs
+    frame = samples.read_file(tmp_path / "s.csv", schema=own)
+    assert list(frame.columns) == ["a;b"] and conformance(own, frame) == ()
+
+
+def test_a_strict_csv_reads_what_pandas_wrote(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"a": [1, 2], "b c": ["x", None], "0": [0.5, 1.5]})
+    frame.to_csv(tmp_path / "s.csv", index=False)
+    back = samples.read_file(tmp_path / "s.csv")
+    assert list(back.columns) == ["a", "b c", "0"] and len(back) == 2
+    (tmp_path / "short.csv").write_text("a,b\n1\n")  # a short row: a missing value
+    assert samples.read_file(tmp_path / "short.csv")["b"].isna().all()
+
+
+def test_a_npy_sample_must_be_numpy_rows(tmp_path: Path) -> None:
+    np.save(tmp_path / "one.npy", np.float64(3.0))
+    with pytest.raises(
+        InvalidInput, match=r"one\.npy holds one value \(an array of 0 dimensions\)"
+    ):
+        samples.read_file(tmp_path / "one.npy")
+    scalar = infer_signature(3.0).inputs
+    assert samples.read_file(tmp_path / "one.npy", schema=scalar) == 3.0  # a scalar model's input
+    (tmp_path / "text.npy").write_text("a,b\n1,2\n")
+    with pytest.raises(InvalidInput, match=r"text\.npy is not a NumPy \.npy file") as err:
+        samples.read_file(tmp_path / "text.npy")
+    assert "pickle" not in str(err.value)
+    (tmp_path / "empty.npy").write_bytes(b"")
+    with pytest.raises(InvalidInput, match=r"not a NumPy \.npy file"):
+        samples.read_file(tmp_path / "empty.npy")
+    np.save(tmp_path / "rows.npy", np.arange(6).reshape(3, 2))
+    assert samples.read_file(tmp_path / "rows.npy").shape == (3, 2)
+
+
+@pytest.mark.parametrize(
+    "tz", ["UTC", "Europe/Paris", "America/New_York", "UTC+01:00", "+01:00", "UTC-05:30"]
+)
+def test_a_time_zone_a_column_can_be_read_in_is_accepted(tz: str) -> None:
+    doc = {
+        "inputs": {"kind": "dataframe", "fields": [{"name": "t", "dtype": "datetime", "tz": tz}]}
+    }
+    assert parse_signature(doc).inputs.fields[0].tz == tz
+    times = pd.Series(pd.to_datetime(["2024-01-01 10:00"])).dt.tz_localize(tz)
+    assert infer_signature(pd.DataFrame({"t": times})).inputs.fields[0].tz in (tz, "UTC" + tz)
+
+
+@pytest.mark.parametrize("tz", ["Mars/Olympus", "utc", "Europe", "../etc/passwd", "UTC+25:00", "Z"])
+def test_a_time_zone_that_does_not_exist_is_refused_naming_the_field(tz: str) -> None:
+    fields = [{"name": "x", "dtype": "float64"}, {"name": "t", "dtype": "datetime", "tz": tz}]
+    doc = {"inputs": {"kind": "dataframe", "fields": fields}}
+    with pytest.raises(InvalidInput, match=r"inputs\.fields\[1\] 't': tz .* is not a time zone"):
+        parse_signature(doc)
+    with pytest.raises(ValidationError, match="is not a time zone"):
+        FieldSpec(name="t", dtype="datetime", tz=tz)
+
+
+def test_time_zone_objects_are_named_as_their_key() -> None:
+    import datetime as dt
+    import zoneinfo
+
+    paris = dt.datetime(2024, 1, 1, tzinfo=zoneinfo.ZoneInfo("Europe/Paris"))
+    assert infer_signature([{"t": paris}]).inputs.fields[0].tz == "Europe/Paris"
+    offset = dt.datetime(2024, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=-5, minutes=-30)))
+    assert infer_signature(offset).inputs.fields[0].tz == "UTC-05:30"

@@ -287,3 +287,148 @@ def test_every_field_of_a_contract_is_documented_in_cli_md(
     section = DOC.read_text().split("### Contract", 1)[1].split("\n### ", 1)[0]
     for key in _keys(contract):
         assert f"`{key}`" in section, key
+
+
+# strict samples and signatures ------------------------------------------------------------
+
+
+def stored_blobs(blob_dir: Path) -> list[Path]:
+    return [p for p in blob_dir.rglob("*") if p.is_file()]
+
+
+def _write_sample(folder: Path, name: str) -> Path:
+    """The sample files a careless export gives, each of which pandas or NumPy would read."""
+    path = folder / name
+    texts = {
+        "dup.csv": "a,a,b\n1,2,3\n",
+        "unnamed.csv": ",,,\n1,2,3,4\n",
+        "index.csv": ",a,b\n0,1,2\n",
+        "semicolon.csv": "a;b;c;d\n1;2;3;4\n",
+        "tabs.csv": "a\tb\n1\t2\n",
+        "long-row.csv": "a,b\n1,2,3\n",
+        "text.npy": "a,b\n1,2\n",
+    }
+    if name in texts:
+        path.write_text(texts[name])
+    elif name == "scalar.npy":
+        np.save(path, np.float64(3.0))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("file", "with_signature", "message"),
+    [
+        ("dup.csv", False, "column 'a' is named twice in the header"),
+        ("unnamed.csv", False, "column 1 has no name in the header"),
+        ("index.csv", False, r"to_csv\(index=False\)"),
+        ("semicolon.csv", False, "the file looks separated by semicolons"),
+        ("semicolon.csv", True, r"the signature has 4 column\(s\): the file looks separated"),
+        ("tabs.csv", False, "the file looks separated by tabs"),
+        ("long-row.csv", False, "a row has more values than the header has column names"),
+        ("scalar.npy", False, r"holds one value \(an array of 0 dimensions\)"),
+        ("scalar.npy", True, r"holds one value \(an array of 0 dimensions\)"),
+        ("text.npy", False, r"is not a NumPy \.npy file"),
+    ],
+)
+def test_strict_sample_files_are_refused_with_nothing_written(
+    registry: Registry,
+    blob_dir: Path,
+    tmp_path: Path,
+    model_file: Path,
+    file: str,
+    with_signature: bool,
+    message: str,
+) -> None:
+    sample = _write_sample(tmp_path, file)
+    four = pd.DataFrame({c: [1.0] for c in "abcd"})
+    signature = infer_signature(four) if with_signature else None
+    with pytest.raises(InvalidInput, match=message):
+        registry.register("m", [model_file], owners="o", sample=sample, signature=signature)
+    nothing_written(registry, "m")
+    assert stored_blobs(blob_dir) == []
+
+
+def test_a_time_zone_that_does_not_exist_is_refused_when_the_signature_is_read(
+    registry: Registry, blob_dir: Path, model_file: Path
+) -> None:
+    doc = {"inputs": {"kind": "dataframe", "fields": [
+        {"name": "t", "dtype": "datetime", "tz": "Mars/Olympus"}]}}  # fmt: skip
+    for given in (doc, json.dumps(doc)):
+        with pytest.raises(InvalidInput, match=r"inputs\.fields\[0\] 't': tz 'Mars/Olympus'"):
+            registry.register("m", [model_file], owners="o", signature=given)
+    frame = pd.DataFrame({"t": pd.to_datetime(["2024-01-01 10:00"])})
+    with pytest.raises(InvalidInput, match="is not a time zone"):
+        registry.register("m", [model_file], owners="o", signature=doc, sample=frame)
+    nothing_written(registry, "m")
+    assert stored_blobs(blob_dir) == []
+
+
+def test_a_signature_too_long_to_store_says_what_to_do(
+    registry: Registry, blob_dir: Path, model_file: Path
+) -> None:
+    wide = pd.DataFrame(np.ones((3, 1000)), columns=[f"feature_{i}" for i in range(1000)])
+    with pytest.raises(InvalidInput) as err:
+        registry.register("m", [model_file], owners="o", sample=wide)
+    text = str(err.value)
+    assert "the limit is 65,536, about 700 columns of a DataFrame (these inputs have 1000)" in text
+    assert "give the sample as one array (a .npy file" in text
+    nothing_written(registry, "m")
+    assert stored_blobs(blob_dir) == []
+    v = registry.register("m", [model_file], owners="o", sample=wide.to_numpy())  # the way out
+    sig = as_signature(v.contract)
+    assert sig is not None and sig.inputs.fields[0].shape == (-1, 1000)
+
+
+def test_masked_arrays_and_wide_integers_as_samples(
+    registry: Registry, blob_dir: Path, model_file: Path
+) -> None:
+    masked = np.ma.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], mask=[[0, 1], [0, 0], [0, 0]])
+    v = registry.register("m", [model_file], owners="o", sample=masked, sample_rows=2)
+    sig = as_signature(v.contract)
+    assert sig is not None and sig.sample is not None and sig.sample.rows == 2
+    assert [(f.dtype, f.shape, f.nullable) for f in sig.inputs.fields] == [
+        ("float64", (-1, 2), True)
+    ]
+    back = stored_sample(registry, v.uri)
+    assert isinstance(back, np.ndarray) and np.isnan(back[0, 1]) and back[1, 0] == 3.0
+    with pytest.raises(InvalidInput, match="masked array of int64 with masked values"):
+        registry.register("m", [model_file], sample=np.ma.array([1, 2], mask=[1, 0]))
+    with pytest.raises(InvalidInput, match="field 'id': the integer 1180591620717411303424"):
+        registry.register("m", [model_file], sample=[{"id": 2**70}])
+    assert [x.number for x in registry.versions("m").items] == [1]
+    big = registry.register("m", [model_file], sample=[{"id": 2**64 - 1}, {"id": 1}])
+    assert big.contract["inputs"]["fields"][0]["dtype"] == "uint64"
+    assert stored_sample(registry, big.uri) == [{"id": 2**64 - 1}, {"id": 1}]
+
+
+def test_cli_refuses_the_reviewers_samples_before_anything_is_written(
+    cli: CLI, home: Path, tmp_path: Path, model_file: Path
+) -> None:
+    for name, message in (
+        ("dup.csv", "column 'a' is named twice"),
+        ("semicolon.csv", "looks separated by semicolons"),
+        ("unnamed.csv", "column 1 has no name"),
+        ("scalar.npy", "holds one value"),
+        ("text.npy", "is not a NumPy .npy file"),
+    ):
+        run = cli("register", "a", model_file, "--owner", "ml", "--sample",
+                  _write_sample(tmp_path, name))  # fmt: skip
+        assert run.code == 6 and message in run.err, (name, run.err)
+        assert "pickled" not in run.err
+        assert not home.exists(), "no registry is created for bad input"
+
+
+def test_show_prints_the_time_zone_beside_the_dtype(
+    cli: CLI, tmp_path: Path, model_file: Path
+) -> None:
+    times = pd.to_datetime(["2024-01-01 10:00", "2024-06-01 10:00"])
+    frame = pd.DataFrame({"t": times.tz_localize("Europe/Paris"), "n": times})
+    (tmp_path / "sig.json").write_text(infer_signature(frame).to_json())
+    frame.to_csv(tmp_path / "s.csv", index=False)
+    run = cli("register", "tz", model_file, "--owner", "o", "--no-capture",
+              "--signature", tmp_path / "sig.json", "--sample", tmp_path / "s.csv")  # fmt: skip
+    assert run.code == 0, run.err
+    shown = cli("show", "models:/tz/1").out
+    assert "datetime (tz Europe/Paris)" in shown
+    row = next(line for line in shown.splitlines() if " n " in line)
+    assert "datetime" in row and "tz" not in row  # naive: no zone to show

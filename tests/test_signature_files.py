@@ -80,6 +80,24 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
         "only a datetime field has a time zone",
     ),
     (
+        "tz-unknown",
+        _sig(
+            {"name": "a", "dtype": "int64"},
+            {"name": "t", "dtype": "datetime", "tz": "Mars/Olympus"},
+        ),
+        "inputs.fields[1] 't': tz 'Mars/Olympus' is not a time zone",
+    ),
+    (
+        "tz-lowercase",
+        _sig({"name": "t", "dtype": "datetime", "tz": "europe/paris"}),
+        "inputs.fields[0] 't': tz 'europe/paris' is not a time zone",
+    ),
+    (
+        "shape-huge",
+        _sig({"name": "x", "dtype": "float64", "shape": [-1, 10**30]}, kind="ndarray"),
+        "a size is at most 2**63-1",
+    ),
+    (
         "flavor",
         _sig({"name": "a", "dtype": "int64"}, runtime={"flavor": "onx"}),
         "runtime.flavor: unknown flavor 'onx'",

@@ -1,6 +1,6 @@
 """Time zones of date-time fields are recorded and checked; the CLI records the model's
-framework for a signature inferred from ``--sample``, as infer_signature(model=) does
-(SQLite and PostgreSQL)."""
+framework for a signature inferred from ``--sample``, as infer_signature(model=) does,
+a plain pickle of a scikit-learn object included (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 import sklearn
 from sklearn.datasets import load_iris
+from sklearn.linear_model import Ridge
 from sklearn.tree import DecisionTreeClassifier
 
 from modelbook import InvalidInput, Registry, infer_signature
@@ -88,3 +89,53 @@ def test_the_cli_records_the_framework_of_a_sample_signature(
     run = cli(*base, "register", "echo", tmp_path / "echo.pkl", "--owner", "o",
               "--sample", tmp_path / "in.csv", "--no-capture", "--json")  # fmt: skip
     assert run.json()["contract"]["runtime"]["framework"] is None
+    (tmp_path / "iris.pkl").write_bytes(pickle.dumps(model))  # a pickle of scikit-learn's
+    run = cli(*base, "register", "iris_pkl", tmp_path / "iris.pkl", "--owner", "o",
+              "--sample", tmp_path / "in.csv", "--no-capture", "--json")  # fmt: skip
+    assert run.json()["contract"]["runtime"]["framework"] == "scikit-learn"
+
+
+def test_a_pickle_of_a_scikit_learn_model_records_scikit_learn(
+    registry: Registry, tmp_path: Path
+) -> None:
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    model = Ridge().fit(X, y)
+    (tmp_path / "j").mkdir()
+    (tmp_path / "p").mkdir()
+    joblib.dump(model, tmp_path / "j" / "model.joblib")
+    with (tmp_path / "p" / "model.pkl").open("wb") as f:
+        pickle.dump(model, f)
+    first = registry.register("ridge", tmp_path / "j", owners="o", sample=X,
+                              capture_environment=False)  # fmt: skip
+    again = registry.register("ridge", tmp_path / "p", sample=X, capture_environment=False)
+    runtime = again.contract["runtime"]
+    assert runtime["framework"] == first.contract["runtime"]["framework"] == "scikit-learn"
+    assert runtime["framework_version"] == sklearn.__version__
+    # The same model under another file format: not an incompatible contract.
+    assert again.classification is not None and again.classification.bump != "major"
+    assert again.semver in ("1.0.1", "1.1.0"), again.classification
+    predictor = registry.load(again.uri)
+    assert predictor.flavor.name == "sklearn"
+    assert (predictor.predict(X.head(5)) == model.predict(X.head(5))).all()
+
+
+def test_the_class_of_a_pickled_object_is_read_without_unpickling_it() -> None:
+    import io
+
+    from modelbook.flavors.pickled import top_level_class
+
+    model = Ridge().fit([[1.0], [2.0]], [1.0, 2.0])
+    ridge = "sklearn.linear_model._ridge.Ridge"
+    for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
+        assert top_level_class(pickle.dumps(model, protocol=protocol)) == ridge, protocol
+    for compress in (0, 3, ("gzip", 3)):
+        buf = io.BytesIO()
+        joblib.dump(model, buf, compress=compress)
+        assert top_level_class(buf.getvalue()[:4096]) == ridge, compress
+    assert top_level_class(pickle.dumps(Echo())) == "tests.flavor_models.Echo"
+    # Not an object of a class: a container of one, or no pickle at all.
+    assert top_level_class(pickle.dumps({"model": model})) is None
+    assert top_level_class(pickle.dumps([model], protocol=0)) is None
+    assert top_level_class(b"not a pickle") is None
+    assert top_level_class(b"") is None
+    assert top_level_class(pickle.dumps(model)[:3]) is None  # cut before the class

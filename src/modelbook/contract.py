@@ -17,6 +17,7 @@ input is the number of rows, so a DataFrame column is ``(-1,)`` and a
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, get_args
 
@@ -73,6 +74,31 @@ class _Frozen(BaseModel):
 
 #: The longest time zone name a datetime field may carry (IANA names are shorter).
 MAX_TZ = 64
+#: The largest size of a dimension: what a 64-bit signed integer holds, as NumPy's shapes.
+MAX_DIM = 2**63 - 1
+# A fixed offset as pandas and Arrow name it: ``UTC+01:00``, ``+01:00``, ``UTC-05:30``.
+_OFFSET = re.compile(r"(?:UTC)?[+-](?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,6})?)?")
+
+
+def check_tz(tz: str) -> str | None:
+    """Why ``tz`` is not a time zone a column can be read in; None when it is one.
+
+    ``UTC``, a fixed offset (``UTC+01:00``, ``+01:00``) or a key of the IANA
+    database (``Europe/Paris``), as :mod:`zoneinfo` finds it.
+    """
+    if tz == "UTC" or _OFFSET.fullmatch(tz):
+        return None
+    import zoneinfo
+
+    try:
+        zoneinfo.ZoneInfo(tz)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        # OSError: a folder of the database (``Europe``) rather than a zone in it.
+        return (
+            f"tz {tz!r} is not a time zone: give an IANA name (Europe/Paris, America/New_York), "
+            "UTC, or a fixed offset (UTC+01:00)"
+        )
+    return None
 
 
 class FieldSpec(_Frozen):
@@ -100,13 +126,28 @@ class FieldSpec(_Frozen):
             raise ValueError("name is empty")
         if any(d < -1 for d in self.shape) or len(self.shape) > 32:
             raise ValueError(
-                f"shape {list(self.shape)}: dimensions are -1 (any) or sizes, at most 32"
+                f"shape {_shape_text(self.shape)}: dimensions are -1 (any) or sizes, at most 32"
+            )
+        if any(d > MAX_DIM for d in self.shape):
+            raise ValueError(
+                f"shape {_shape_text(self.shape)}: a size is at most 2**63-1 "
+                f"({MAX_DIM}); give -1 for any length"
             )
         if self.tz is not None and (self.dtype != "datetime" or not self.tz.strip()):
             raise ValueError(f"tz {self.tz!r}: only a datetime field has a time zone")
         if self.tz is not None and len(self.tz) > MAX_TZ:
             raise ValueError(f"tz is {len(self.tz)} characters long; the limit is {MAX_TZ}")
+        if self.tz is not None:
+            wrong = check_tz(self.tz)
+            if wrong is not None:
+                raise ValueError(wrong)
         return self
+
+
+def _shape_text(shape: tuple[int, ...]) -> str:
+    """A shape for a message; a size of hundreds of digits is cut, not printed whole."""
+    text = str(list(shape))
+    return text if len(text) <= 120 else text[:100] + " ...]"
 
 
 class Schema(_Frozen):

@@ -10,13 +10,27 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from pydantic import ValidationError
 
 from .contract import ARRAY_FIELD, VALUE_FIELD, FieldSpec, Runtime, Schema
 from .errors import InvalidInput
+
+
+class _TooWide(ValueError):
+    """An integer that no 64-bit integer dtype holds (named with its field by the caller)."""
+
+
+@contextmanager
+def _about(what: str, name: str) -> Iterator[None]:
+    """Name the field when its values cannot be described."""
+    try:
+        yield
+    except _TooWide as exc:
+        raise InvalidInput(f"{what}: field {name[:80]!r}: {exc}") from None
 
 
 def schema_of(value: Any, what: str = "inputs") -> Schema:
@@ -29,6 +43,8 @@ def schema_of(value: Any, what: str = "inputs") -> Schema:
         return Schema(kind="series", fields=(_series_field(value, what),))
     if module == "numpy" and name == "ndarray":
         return _ndarray(value, what)
+    if module == "numpy" and name == "MaskedArray":
+        return _masked(value, what)
     if isinstance(value, list | tuple):
         return _records(value, what)
     numpy_scalar = module == "numpy" and hasattr(value, "dtype")
@@ -57,9 +73,20 @@ def _dataframe(df: Any, what: str) -> Schema:
 
 
 def _series_field(s: Any, what: str, name: str | None = None) -> FieldSpec:
+    label = name if name is not None else (VALUE_FIELD if s.name is None else str(s.name))
+    with _about(what, label):
+        kind, tz = _series_kind(s)
+    # Nullable means a value is missing, whatever the dtype: an Int64 (or boolean,
+    # Float64, string, Arrow) column without NA is as complete as an int64 one, and a
+    # sample of it must match a signature that says not nullable.
+    nullable = bool(s.isna().any())
+    return _field(label, kind, (-1,), nullable, what, tz)
+
+
+def _series_kind(s: Any) -> tuple[str, str | None]:
+    """(dtype, time zone) of a pandas Series."""
     import pandas as pd
 
-    label = name if name is not None else (VALUE_FIELD if s.name is None else str(s.name))
     dtype = s.dtype
     tz = None
     if isinstance(dtype, pd.CategoricalDtype):
@@ -67,9 +94,9 @@ def _series_field(s: Any, what: str, name: str | None = None) -> FieldSpec:
     elif isinstance(dtype, pd.StringDtype):
         kind = "string"
     elif isinstance(dtype, pd.DatetimeTZDtype):
-        kind, tz = "datetime", str(dtype.tz)
+        kind, tz = "datetime", _tz_name(dtype.tz)
     elif isinstance(dtype, pd.ArrowDtype) and getattr(dtype.pyarrow_dtype, "tz", None):
-        kind, tz = "datetime", str(dtype.pyarrow_dtype.tz)
+        kind, tz = "datetime", _tz_name(dtype.pyarrow_dtype.tz)
     elif str(dtype) == "boolean":
         kind = "bool"
     elif isinstance(dtype, pd.SparseDtype):
@@ -85,11 +112,7 @@ def _series_field(s: Any, what: str, name: str | None = None) -> FieldSpec:
         kind = _numpy_kind(dtype, values)
         if kind == "datetime" and values:
             kind, tz = _zone(values)
-    # Nullable means a value is missing, whatever the dtype: an Int64 (or boolean,
-    # Float64, string, Arrow) column without NA is as complete as an int64 one, and a
-    # sample of it must match a signature that says not nullable.
-    nullable = bool(s.isna().any())
-    return _field(label, kind, (-1,), nullable, what, tz)
+    return kind, tz
 
 
 def _ndarray(a: Any, what: str) -> Schema:
@@ -102,7 +125,8 @@ def _ndarray(a: Any, what: str) -> Schema:
         return _scalar(a.item(), what)
     values = a.ravel().tolist() if a.dtype.kind == "O" else ()
     present = [v for v in values if not _is_null(v)]
-    kind = _numpy_kind(a.dtype, present)
+    with _about(what, ARRAY_FIELD):
+        kind = _numpy_kind(a.dtype, present)
     tz = None
     if kind == "datetime" and present:
         kind, tz = _zone(present)
@@ -118,6 +142,17 @@ def _ndarray(a: Any, what: str) -> Schema:
         kind="ndarray",
         fields=(_field(ARRAY_FIELD, kind, (-1, *a.shape[1:]), nullable, what, tz),),
     )
+
+
+def _masked(a: Any, what: str) -> Schema:
+    """A masked array is the array it masks; a masked value is a missing one."""
+    import numpy as np
+
+    schema = _ndarray(np.ma.getdata(a), what)
+    if not np.ma.getmaskarray(a).any():
+        return schema
+    field = schema.fields[0].model_copy(update={"nullable": True})
+    return schema.model_copy(update={"fields": (field,)})
 
 
 def _records(rows: list[Any] | tuple[Any, ...], what: str) -> Schema:
@@ -144,14 +179,15 @@ def _records(rows: list[Any] | tuple[Any, ...], what: str) -> Schema:
     for k, values in found.items():
         present = [v for v in values if not _is_null(v)]
         lists = [v for v in present if isinstance(v, list | tuple)]
-        if lists and len(lists) == len(present):
-            lengths = {len(v) for v in lists}
-            inner = [x for v in lists for x in v if not _is_null(x)]
-            kind = _python_kind(inner)
-            shape: tuple[int, ...] = (-1, lengths.pop() if len(lengths) == 1 else -1)
-        else:
-            kind = _python_kind(present) if not lists else "object"
-            shape = (-1,)
+        with _about(what, k):
+            if lists and len(lists) == len(present):
+                lengths = {len(v) for v in lists}
+                inner = [x for v in lists for x in v if not _is_null(x)]
+                kind = _python_kind(inner)
+                shape: tuple[int, ...] = (-1, lengths.pop() if len(lengths) == 1 else -1)
+            else:
+                kind = _python_kind(present) if not lists else "object"
+                shape = (-1,)
         tz = None
         if kind == "datetime":
             kind, tz = _zone(present)
@@ -178,14 +214,30 @@ def _field(
 def _zone(values: list[Any]) -> tuple[str, str | None]:
     """``("datetime", tz)`` for date-times all in one time zone (None: all naive);
     ``("object", None)`` when they mix zones, or naive and aware ones."""
-    zones = {None if v.tzinfo is None else str(v.tzinfo) for v in values if hasattr(v, "tzinfo")}
+    zones = {_tz_name(v.tzinfo) for v in values if hasattr(v, "tzinfo")}
     if len(zones) > 1:
         return "object", None
     return "datetime", zones.pop() if zones else None
 
 
+def _tz_name(tz: Any) -> str | None:
+    """The name of a time zone object as a signature records it: the IANA key of a
+    zoneinfo or pytz zone (``Europe/Paris``), ``UTC``, or a fixed offset
+    (``UTC+01:00``); other objects as their text."""
+    if tz is None:
+        return None
+    key = getattr(tz, "key", None) or getattr(tz, "zone", None)
+    if isinstance(key, str):
+        return key
+    text = str(tz)
+    # dateutil's UTC; other objects are named as their text, and a signature refuses
+    # a name that is not a time zone.
+    return "UTC" if text == "tzutc()" else text
+
+
 def _scalar(value: Any, what: str) -> Schema:
-    dtype, null = _scalar_type(value)
+    with _about(what, VALUE_FIELD):
+        dtype, null = _scalar_type(value)
     tz = None
     if dtype == "datetime" and not null:
         dtype, tz = _zone([value])
@@ -203,7 +255,15 @@ def _python_kind(values: list[Any]) -> str:
         return "object"  # only missing values: nothing says what they would be
     if len(kinds) == 1:
         return kinds.pop()
-    numeric = {"bool", "int64", "float64"}
+    if kinds == {"int64", "uint64"}:
+        # Integers above 2**63-1 are uint64, which holds no negative one.
+        if any(isinstance(v, int) and v < 0 for v in values):
+            raise _TooWide(
+                "mixes negative integers and integers above 2**63-1, which no 64-bit "
+                "integer dtype holds both of; give them as floats or text"
+            )
+        return "uint64"
+    numeric = {"bool", "int64", "uint64", "float64"}
     if kinds <= numeric and "bool" not in kinds:
         return "float64"
     return "object"
@@ -220,7 +280,14 @@ def _scalar_type(v: Any) -> tuple[str, bool]:
     if isinstance(v, bool):
         return "bool", False
     if isinstance(v, int):
-        return "int64", False
+        if -(2**63) <= v < 2**63:
+            return "int64", False
+        if 2**63 <= v < 2**64:
+            return "uint64", False
+        raise _TooWide(
+            f"the integer {_digits(v)} does not fit in 64 bits (int64 or uint64); "
+            "give it as a float or as text"
+        )
     if isinstance(v, float):
         return "float64", math.isnan(v)
     if isinstance(v, str):
@@ -233,6 +300,12 @@ def _scalar_type(v: Any) -> tuple[str, bool]:
     if name in ("timedelta", "Timedelta"):
         return "timedelta", False
     return "object", _is_null(v)
+
+
+def _digits(n: int) -> str:
+    """An integer for a message: a long one is cut to its first digits."""
+    text = str(n) if n.bit_length() < 1000 else f"of {n.bit_length()} bits"
+    return text if len(text) <= 40 else f"{text[:20]}... ({len(text)} digits)"
 
 
 def _numpy_kind(dtype: Any, values: Any) -> str:

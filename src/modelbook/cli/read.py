@@ -25,6 +25,7 @@ from .render import (
 )
 
 if TYPE_CHECKING:
+    from ..contract import FieldSpec
     from ..domain import Model, Version
 
 WhereOpt = Annotated[
@@ -163,7 +164,7 @@ def _show_contract(v: Version) -> None:
         table(
             ("field", "dtype", "shape", "nullable"),
             (
-                (f.name, f.dtype, str(list(f.shape)), "yes" if f.nullable else "no")
+                (f.name, _dtype_text(f), str(list(f.shape)), "yes" if f.nullable else "no")
                 for f in schema.fields
             ),
             title=f"{side} ({schema.kind})",
@@ -173,6 +174,11 @@ def _show_contract(v: Version) -> None:
     if sig.sample is not None:
         cut = " (cut: more rows were given)" if sig.sample.truncated else ""
         line(f"sample: {sig.sample.rows} rows in {sig.sample.path}{cut}")
+
+
+def _dtype_text(field: FieldSpec) -> str:
+    """A field's dtype, with the time zone a date-time field is read in."""
+    return field.dtype if field.tz is None else f"{field.dtype} (tz {field.tz})"
 
 
 @app.command()

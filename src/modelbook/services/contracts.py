@@ -42,8 +42,12 @@ def _check_contract(value: Any, depth: int = 0) -> None:
         validation.text(value, "contract text", limits.MAX_TEXT)
 
 
-def contract_doc(contract: Mapping[str, Any]) -> dict[str, Any]:
-    """A contract as plain JSON data: at most MAX_TEXT characters, MAX_CONTRACT_DEPTH levels."""
+def contract_doc(contract: Mapping[str, Any], *, signature: bool = False) -> dict[str, Any]:
+    """A contract as plain JSON data: at most MAX_TEXT characters, MAX_CONTRACT_DEPTH levels.
+
+    ``signature``: the contract is a signature, and a signature too long to store
+    is refused with what to do instead (its fields are what make it long).
+    """
     if not isinstance(contract, Mapping):
         raise InvalidInput(f"contract must be a mapping, got {type(contract).__name__}")
     _check_contract(contract)
@@ -56,6 +60,15 @@ def contract_doc(contract: Mapping[str, Any]) -> dict[str, Any]:
         raise InvalidInput(
             "contract holds text that is not valid UTF-8 (a lone surrogate)"
         ) from None
+    if signature and len(text) > limits.MAX_TEXT:
+        fields = len(contract.get("inputs", {}).get("fields", ()))
+        raise InvalidInput(
+            f"the signature (as JSON) is {len(text)} characters long; the limit is "
+            f"{limits.MAX_TEXT:,}, about 700 columns of a DataFrame (these inputs have "
+            f"{fields}): for that many features, give the sample as one array (a .npy "
+            "file, or a NumPy array: one field of shape [-1, N]) or a signature of kind "
+            "ndarray with such a field"
+        )
     validation.text(text, "contract (as JSON)", limits.MAX_TEXT)
     doc: dict[str, Any] = json.loads(text)
     return doc
@@ -142,7 +155,7 @@ def prepare(
     assert sig is not None
     if flavor is not None:
         sig = sig.model_copy(update={"runtime": sig.runtime.model_copy(update={"flavor": flavor})})
-    return Prepared(contract_doc(sig.model_dump(mode="json")), data)
+    return Prepared(contract_doc(sig.model_dump(mode="json"), signature=True), data)
 
 
 def inferred(
@@ -156,7 +169,9 @@ def inferred(
     :func:`modelbook.files.collect` lists them), as ``infer_signature(model=...)``
     records it from a model object: the framework of its flavor (declared, or detected
     from the files' names and first bytes) at its installed version. A flavor that
-    names no framework (a plain pickle), or no single model file, records none.
+    names no framework, or no single model file, records none; a plain pickle whose
+    object is of a scikit-learn class records scikit-learn, as the sklearn flavor does
+    (read from the pickle's opcodes, without unpickling it).
     Raises InvalidInput (a sample that cannot be described, an unknown flavor).
     """
     from .. import flavors
@@ -164,13 +179,33 @@ def inferred(
 
     kept, _ = samples.cut(sample, samples.check_rows(sample_rows))
     inputs = schema_of(kept, "sample")
+    from ..flavors import sklearn
+
     try:
-        found, _ = flavors.detect(local_heads(files), flavor)
+        found, path = flavors.detect(local_heads(files), flavor)
     except InvalidInput:
         if flavor is not None:
             flavors.get(flavor)  # an unknown flavor is the user's error; a missing file is not
         return Signature(inputs=inputs)
-    return Signature(inputs=inputs, runtime=runtime_of(None, found.framework, None))
+    framework = found.framework
+    if framework is None and found.pickled:
+        local = dict(files).get(path)
+        if local is not None and _pickled_sklearn(local):
+            framework = sklearn.FLAVOR.framework
+    return Signature(inputs=inputs, runtime=runtime_of(None, framework, None))
+
+
+# Enough of a pickle to reach the class of the object it holds: it comes first.
+_PICKLE_HEAD = 1 << 16
+
+
+def _pickled_sklearn(local: Path) -> bool:
+    """Whether the pickle at ``local`` holds an object of a scikit-learn class."""
+    from ..flavors.pickled import top_level_class
+
+    with local.open("rb") as f:
+        found = top_level_class(f.read(_PICKLE_HEAD))
+    return found is not None and found.split(".")[0] == "sklearn"
 
 
 def local_heads(files: Sequence[tuple[str, Path]]) -> list[tuple[str, bytes]]:
