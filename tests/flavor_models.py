@@ -121,3 +121,90 @@ class Sneaky:
 
     def __reduce__(self) -> Any:
         return (write_marker, (self.marker,))
+
+
+class ReturnsMapping:
+    """Returns one value in a dict, whatever the number of rows."""
+
+    def predict(self, inputs: Any) -> Any:
+        return {"a": 1}
+
+
+class ReturnsNone:
+    def predict(self, inputs: Any) -> Any:
+        return None
+
+
+class ReturnsGenerator:
+    def predict(self, inputs: Any) -> Any:
+        return (float(v) for v in inputs.iloc[:, 0])
+
+
+class NativeOutput:
+    """Writes to file descriptor 1 below Python, as C code does (LightGBM's C++ log lines):
+    with ``write(1, ...)`` when unpickled and when predicting, and with C's buffered
+    ``printf`` when predicting."""
+
+    def __init__(self) -> None:
+        self.loud = True
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        os.write(1, b"native noise while loading\n")
+        self.__dict__.update(state)
+
+    def predict(self, inputs: Any) -> Any:
+        import ctypes
+
+        os.write(1, b"native noise while predicting\n")
+        ctypes.CDLL(None).printf(b"printf noise while predicting\n")
+        return inputs.iloc[:, 0].to_numpy()
+
+
+class HungryAtLoad:
+    """Asks for more memory than the smoke test's limit while it is unpickled."""
+
+    def __init__(self) -> None:
+        self.size = 8 * 1024**3
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.buffer = bytearray(self.size)
+
+    def predict(self, inputs: Any) -> Any:
+        return inputs.iloc[:, 0].to_numpy()
+
+
+class MapsTooMuch:
+    """Maps more memory than the limit allows: OSError ENOMEM, not MemoryError."""
+
+    def predict(self, inputs: Any) -> Any:
+        import mmap
+
+        mmap.mmap(-1, 8 * 1024**3)
+        return inputs.iloc[:, 0].to_numpy()
+
+
+class BadAlloc:
+    """Dies as a C++ library does when an allocation fails: the message on stderr, no
+    result."""
+
+    def predict(self, inputs: Any) -> Any:
+        os.write(2, b"terminate called after throwing an instance of 'std::bad_alloc'\n")
+        os._exit(134)
+
+
+class StarvesThenWaits:
+    """Takes address space until none is left, then waits forever, as a library does whose
+    threads could not be started under the limit (Arrow's reader)."""
+
+    def predict(self, inputs: Any) -> Any:
+        import mmap
+
+        held = []
+        try:
+            while True:
+                # Reserved, never touched: address space without resident memory.
+                held.append(mmap.mmap(-1, 16 * 1024**2))
+        except OSError:
+            time.sleep(600)
+        return held

@@ -16,9 +16,21 @@ from sklearn.linear_model import LogisticRegression
 from modelbook import Registry, infer_signature
 from modelbook.checks import CheckContext, get_check
 from modelbook.errors import InvalidInput
+from modelbook.flavors.worker import out_of_memory
 from modelbook.smoke import recorded
 
-from .flavor_models import Echo, Evil, Hangs, Hungry, Raises, WrongOutput
+from .flavor_models import (
+    BadAlloc,
+    Echo,
+    Evil,
+    Hangs,
+    Hungry,
+    HungryAtLoad,
+    MapsTooMuch,
+    Raises,
+    StarvesThenWaits,
+    WrongOutput,
+)
 
 X = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0], "b": [0.5, 0.1, 0.2, 0.3]})
 
@@ -126,3 +138,51 @@ def test_the_gate_reads_the_recorded_smoke_test_and_scans(
     evil = registry.get_version(_object(registry, tmp_path, Evil("x"), "evil"))
     result = check.run(evil, check.params(), ctx)
     assert not result.passed and "posix.system" in result.message
+
+
+@pytest.mark.parametrize(
+    ("obj", "timeout", "message"),
+    [
+        (HungryAtLoad(), 60, "loading the model failed"),
+        (MapsTooMuch(), 60, "predicting failed: OSError"),
+        (BadAlloc(), 60, "std::bad_alloc"),
+        (StarvesThenWaits(), 10, "did not finish within 10 s: killed; it had used"),
+    ],
+    ids=["memoryerror-at-load", "mmap-enomem", "bad-alloc", "hangs-at-the-limit"],
+)
+def test_a_failure_under_the_memory_limit_names_the_limit(
+    registry: Registry, tmp_path: Path, obj: Any, timeout: float, message: str
+) -> None:
+    """Not "model.pkl cannot be loaded": the same file loads with more memory."""
+    uri = _object(registry, tmp_path, obj)
+    result = registry.smoke(uri, timeout_s=timeout, memory_mb=1024)
+    assert not result.passed and message in result.message, result.message
+    assert "(the memory limit of 1024 MiB may be too low" in result.message, result.message
+
+
+def test_a_library_that_cannot_be_mapped_is_blamed_on_the_limit(
+    registry: Registry, tmp_path: Path
+) -> None:
+    """The reviewer's case: scikit-learn's shared libraries need more than 256 MiB of
+    address space on some machines (``ImportError: ... failed to map segment``)."""
+    Xi, y = load_iris(return_X_y=True, as_frame=True)
+    joblib.dump(LogisticRegression(max_iter=1000).fit(Xi, y), tmp_path / "iris.joblib")
+    v = registry.register(
+        "iris", [tmp_path / "iris.joblib"], owners=["o"], sample=Xi, capture_environment=False
+    )
+    result = registry.smoke(v.uri, timeout_s=120, memory_mb=256)
+    if not result.passed:
+        assert "(the memory limit of 256 MiB may be too low" in result.message, result.message
+    try:
+        raise ImportError(
+            "/site-packages/scipy/_propack.so: failed to map segment from shared object"
+        )
+    except ImportError:
+        try:
+            # As the loader re-raises a framework's failure: modelbook's own, from None.
+            raise InvalidInput("model.joblib cannot be loaded by the sklearn flavor") from None
+        except InvalidInput as exc:
+            assert out_of_memory(exc)
+    assert out_of_memory("terminate called after throwing an instance of 'std::bad_alloc'")
+    assert not out_of_memory(InvalidInput("model.joblib cannot be loaded: not a pickle"))
+    assert not out_of_memory(ValueError("mmap_mode must be r, r+ or c"))

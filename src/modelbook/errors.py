@@ -80,7 +80,10 @@ class Unavailable(ModelbookError):
 
 
 class GateFailed(ModelbookError):
-    """A promotion or deploy refused by its gate; ``failures`` names each failing check."""
+    """A promotion or deploy refused by its gate; ``failures`` names each failing check.
+
+    Its exit code is also the CLI's for a check that fails without raising: a
+    rollback drill whose target is not ready, a failed smoke test."""
 
     exit_code = 9
     kind = "gate_failed"

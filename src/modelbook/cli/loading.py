@@ -8,7 +8,9 @@ returns. Frameworks are imported only when a model is loaded.
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -56,29 +58,29 @@ def predict(
     from ..drift import EnvironmentDriftWarning
     from ..errors import InvalidInput, ModelbookError
 
-    with open_registry(create=False) as registry:
-        version = registry.get_version(uri)
-        sig = as_signature(version.contract)
-        # Every row is predicted: the sample reader's cut is for stored samples only.
-        data = samples.read_file(input, samples.MAX_ROWS, None if sig is None else sig.inputs)
-        with warnings.catch_warnings():
-            # Rendered below as lines of this command's own, not as a Python warning.
-            warnings.simplefilter("ignore", EnvironmentDriftWarning)
-            predictor = registry.load(
-                version.uri,
-                flavor=flavor,
-                allow_unsafe=allow_unsafe,
-                check_environment=check_environment,
-            )
-    report = predictor.environment
-    if report is not None and report.mode == "warn":
-        if report.status == "not-recorded":
-            line(safe(f"warning: environment: {report.summary()}"), err=True)
-        for d in report.differences:
-            line(safe(f"warning: environment: {d.line()}"), err=True)
-    # What the model itself prints goes to stderr: stdout carries the predictions
-    # (one JSON document with --json).
-    with contextlib.redirect_stdout(sys.stderr):
+    # What the model prints while it loads and predicts goes to stderr: stdout carries
+    # the predictions (one JSON document with --json).
+    with model_output_to_stderr():
+        with open_registry(create=False) as registry:
+            version = registry.get_version(uri)
+            sig = as_signature(version.contract)
+            # Every row is predicted: the sample reader's cut is for stored samples only.
+            data = samples.read_file(input, samples.MAX_ROWS, None if sig is None else sig.inputs)
+            with warnings.catch_warnings():
+                # Rendered below as lines of this command's own, not as a Python warning.
+                warnings.simplefilter("ignore", EnvironmentDriftWarning)
+                predictor = registry.load(
+                    version.uri,
+                    flavor=flavor,
+                    allow_unsafe=allow_unsafe,
+                    check_environment=check_environment,
+                )
+        report = predictor.environment
+        if report is not None and report.mode == "warn":
+            if report.status == "not-recorded":
+                line(safe(f"warning: environment: {report.summary()}"), err=True)
+            for d in report.differences:
+                line(safe(f"warning: environment: {d.line()}"), err=True)
         try:
             raw = predictor.predict(data)
         except ModelbookError:
@@ -92,19 +94,71 @@ def predict(
         line(safe(f"warning: the outputs break the output signature: {problem}"), err=True)
     outputs = _plain(raw)
     if as_json:
-        emit_json({"uri": version.uri, "flavor": predictor.flavor.name, "outputs": outputs})
+        try:  # the document is built whole before a byte is written
+            emit_json({"uri": version.uri, "flavor": predictor.flavor.name, "outputs": outputs})
+        except (TypeError, ValueError) as exc:
+            raise InvalidInput(
+                f"the outputs of {version.uri} ({type(raw).__name__}) cannot be written as "
+                f"JSON: {exc}"
+            ) from None
     else:
         for value in outputs if isinstance(outputs, list) else [outputs]:
             line(safe(str(value)))
 
 
 def _plain(outputs: Any) -> Any:
-    """Outputs as JSON-safe values (lists of numbers, text, or records)."""
+    """Outputs as JSON-safe values (lists of numbers, text, or records) where they can be."""
     if hasattr(outputs, "to_dict") and hasattr(outputs, "columns"):
         return outputs.to_dict(orient="records")
     if hasattr(outputs, "tolist"):
         return outputs.tolist()
+    if isinstance(outputs, Mapping):
+        return {str(k): _plain(v) for k, v in outputs.items()}
+    if isinstance(outputs, list | tuple):
+        return [_plain(v) for v in outputs]
     return outputs
+
+
+@contextlib.contextmanager
+def model_output_to_stderr() -> Iterator[None]:
+    """Send what is written to standard output meanwhile to standard error: Python's
+    ``print`` and ``sys.stdout``, and what C code writes to file descriptor 1 (``printf``,
+    ``write(1, ...)``: LightGBM's C++ log lines, a native library's banner) alike.
+
+    Standard output is kept for the command's own output; the real descriptor comes
+    back when the block ends, after whatever C's stdio buffered meanwhile was
+    flushed to where it was meant to go.
+    """
+    sys.stdout.flush()
+    _flush_c_stdio()
+    saved: int | None = None
+    with contextlib.suppress(OSError):  # no descriptor 1 or 2: nothing to keep apart
+        saved = os.dup(1)
+        try:
+            os.dup2(2, 1)
+        except OSError:
+            os.close(saved)
+            saved = None
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        for stream in (sys.stdout, sys.__stdout__):
+            if stream is not None:
+                with contextlib.suppress(OSError, ValueError):  # closed by the model
+                    stream.flush()
+        _flush_c_stdio()
+        if saved is not None:
+            os.dup2(saved, 1)
+            os.close(saved)
+
+
+def _flush_c_stdio() -> None:
+    """Flush C's stdio buffers (``fflush(NULL)``): ``printf`` to a pipe is buffered."""
+    with contextlib.suppress(OSError, AttributeError, TypeError):
+        import ctypes
+
+        ctypes.CDLL(None).fflush(None)
 
 
 @app.command()
@@ -121,7 +175,7 @@ def smoke(
     as_json: JsonOpt = False,
 ) -> None:
     """Smoke-test a version: load it in a fresh subprocess under limits, predict on its
-    stored sample, check the outputs; recorded. Exits 1 when the test fails."""
+    stored sample, check the outputs; recorded. Exits 9 when the test fails."""
     with open_registry(create=False) as registry:
         version = registry.get_version(uri)
         result = registry.smoke(
@@ -137,7 +191,10 @@ def smoke(
         verdict = "passed" if result.passed else "FAILED"
         line(f"smoke test of {safe(version.uri)} {verdict}: {safe(result.message)}")
     if not result.passed:
-        raise typer.Exit(1)
+        from ..errors import GateFailed
+
+        # A check that failed, as a refused gate or a rollback drill not ready: not a bug (1).
+        raise typer.Exit(GateFailed.exit_code)
 
 
 @app.command()

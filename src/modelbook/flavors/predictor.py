@@ -9,9 +9,12 @@ DataFrame with the signature's column order.
 
 from __future__ import annotations
 
+import datetime
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from numbers import Integral, Number
 from typing import Any
 
 from ..contract import TABLE_KINDS, Schema, Signature, compare_schemas
@@ -69,17 +72,59 @@ def _as_model_input(schema: Schema, inputs: Any) -> Any:
     return inputs
 
 
-def output_rows(outputs: Any) -> int | None:
-    """The rows of a model's outputs: the length of an array, frame, series or list, 1 for
-    a scalar; None for a mapping (its length counts keys, not rows)."""
-    if isinstance(outputs, Mapping):
-        return None
-    if isinstance(outputs, str | bytes):
+#: Values that are one output row: a model may return one for a one-row input.
+_SCALARS = (Number, str, bytes, bytearray, datetime.date, datetime.time, datetime.timedelta)
+
+
+def output_rows(outputs: Any) -> int:
+    """The rows of what a model's predict returned: one output row is expected per input row.
+
+    Counted: an array, tensor or frame by its first dimension (``shape[0]``; a 0-d
+    one is one row), a list or tuple by its length (a tuple of two arrays is two
+    rows: a model that returns several outputs side by side should return them as
+    columns), a scalar (a number, text, a date) as one row, and a mapping as columns:
+    every value counted the same way, all of one count (a scalar value is one row,
+    so ``{"a": 1}`` is one row). Raises InvalidInput saying why they cannot be
+    counted: None, an iterator or generator (counting would consume it), a set (no
+    row order), a mapping with no columns or with columns of different counts, or
+    an object without a length.
+    """
+    if outputs is None:
+        raise InvalidInput("nothing (None)")
+    if isinstance(outputs, _SCALARS):
         return 1
+    if isinstance(outputs, Mapping):
+        return _column_rows(outputs)
+    kind = type(outputs).__name__
+    if isinstance(outputs, AbstractSet):
+        raise InvalidInput(f"a {kind}, which has no row order")
+    shape = getattr(outputs, "shape", None)
+    if isinstance(shape, tuple) and all(isinstance(d, Integral) for d in shape[:1]):
+        # Arrays, frames and tensors; a sparse matrix has a shape but no length.
+        return int(shape[0]) if shape else 1
+    if isinstance(outputs, Iterator):
+        raise InvalidInput(
+            f"a {kind}, which cannot be counted without consuming it (return a list or an array)"
+        )
     try:
         return len(outputs)
-    except TypeError:  # a scalar, or a 0-d array
-        return 1
+    except TypeError:
+        raise InvalidInput(f"a {kind}, which has no length") from None
+
+
+def _column_rows(columns: Mapping[Any, Any]) -> int:
+    if not columns:
+        raise InvalidInput("an empty mapping (no output columns)")
+    counts: dict[str, int] = {}
+    for key, value in columns.items():
+        try:
+            counts[str(key)] = output_rows(value)
+        except InvalidInput as exc:
+            raise InvalidInput(f"a mapping whose column {str(key)!r} is {exc}") from None
+    if len(set(counts.values())) > 1:
+        listed = ", ".join(f"{k!r}: {n}" for k, n in list(counts.items())[:10])
+        raise InvalidInput(f"a mapping of columns of different lengths ({listed})")
+    return next(iter(counts.values()))
 
 
 def output_problems(
@@ -92,14 +137,24 @@ def output_problems(
             the row count is checked.
         outputs: what the model's predict returned.
         rows: the number of input rows predicted on; one output row is
-            expected per input row (None: not checked).
+            expected per input row, counted by :func:`output_rows` (None: not
+            checked).
 
-    Raises nothing: outputs that cannot be described are one problem.
+    Raises nothing: outputs that cannot be described or counted are one problem each.
     """
     problems: list[str] = []
-    got = None if rows is None else output_rows(outputs)
-    if got is not None and got != rows:
-        problems.append(f"{rows} input row(s) gave {got} output row(s): one per row expected")
+    if rows is not None:
+        try:
+            got = output_rows(outputs)
+        except InvalidInput as exc:
+            problems.append(
+                f"{rows} input row(s) gave {exc}: one output row per input row expected"
+            )
+        else:
+            if got != rows:
+                problems.append(
+                    f"{rows} input row(s) gave {got} output row(s): one per row expected"
+                )
     if signature is None or signature.outputs is None:
         return tuple(problems)
     from ..contract_infer import schema_of

@@ -12,13 +12,52 @@ parent enforces the wall-clock limit and kills the process group.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
+import re
 import resource
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+# How a failure under the address-space limit reads when it is not a MemoryError: a
+# shared library that cannot be mapped (``ImportError: ... failed to map segment from
+# shared object``), an allocation or thread stack refused, C++'s ``std::bad_alloc``.
+_OUT_OF_MEMORY = re.compile(
+    r"failed to map segment|cannot map|mmap failed|cannot allocate memory|out of memory"
+    r"|MemoryError|bad_alloc|unable to allocate|memory allocation failed|can't start new thread",
+    re.IGNORECASE,
+)
+
+
+def out_of_memory(failure: BaseException | str) -> bool:
+    """Whether ``failure`` (an exception, any exception it was raised from or while
+    handling, or the text a crashed process left on stderr) looks like memory that
+    could not be had: the address-space limit is the likely cause."""
+    if isinstance(failure, str):
+        return bool(_OUT_OF_MEMORY.search(failure))
+    seen: set[int] = set()
+    exc: BaseException | None = failure
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, MemoryError) or (isinstance(exc, OSError) and exc.errno == errno.ENOMEM):
+            return True
+        if _OUT_OF_MEMORY.search(str(exc)):
+            return True
+        # A framework's failure is re-raised as modelbook's own "from None": the
+        # original is still its context.
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def memory_note(memory_mb: int) -> str:
+    """What a failure that :func:`out_of_memory` recognises adds to its message."""
+    return (
+        f" (the memory limit of {memory_mb} MiB may be too low: "
+        "give a higher one, --memory MIB or memory_mb=)"
+    )
 
 
 def _limit(memory_mb: int, timeout_s: float) -> None:
@@ -73,9 +112,12 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
                 + ("" if sig is not None and sig.outputs is not None else " (none declared)")
             )
     except MemoryError:
-        out["message"] = f"ran out of memory {stage} (limit {request['memory_mb']} MiB)"
+        out["message"] = f"ran out of memory {stage}" + memory_note(int(request["memory_mb"]))
     except BaseException as exc:  # noqa: BLE001 - whatever the model does is the test's finding
         out["message"] = f"{stage} failed: {_first_line(exc)}"
+        if out_of_memory(exc):
+            # Blame the limit, not the file: the same file loads with more room.
+            out["message"] += memory_note(int(request["memory_mb"]))
     return out
 
 

@@ -28,6 +28,7 @@ from typing import Any
 from .. import processes, uris
 from ..contract import SAMPLE_PATH
 from ..errors import InvalidInput, UnsafeArtifact
+from ..flavors.worker import memory_note, out_of_memory
 from ..smoke import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, SmokeRecord
 from ..store.rows import to_dt
 from . import audit as log
@@ -146,6 +147,9 @@ def spawn_worker(request: dict[str, Any], folder: Path, timeout: float) -> dict[
     # One thread each: thread pools reserve address space that would count against the limit.
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env.setdefault(var, "1")
+    # Arrow's jemalloc reserves address space in large chunks; under a limit of a few
+    # hundred MiB reading the sample then hangs instead of failing.
+    env.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
     # Inherited by whatever the model starts: found and killed even outside the group.
     run = uuid.uuid4().hex
     env[processes.MARKER] = run
@@ -161,8 +165,15 @@ def spawn_worker(request: dict[str, Any], folder: Path, timeout: float) -> dict[
         try:
             code = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
+            peak = _address_space_peak_mb(proc.pid)
             _kill(proc, run)
-            return {"passed": False, "message": f"did not finish within {timeout:g} s: killed"}
+            message = f"did not finish within {timeout:g} s: killed"
+            memory = int(request["memory_mb"])
+            if peak is not None and peak >= memory * 0.95:
+                # A library whose threads or memory could not be had under the limit
+                # may wait forever (Arrow does) instead of failing.
+                message += f"; it had used {peak} MiB of address space" + memory_note(memory)
+            return {"passed": False, "message": message}
         # Whatever the model started and left running ends with the test.
         processes.kill_tree(None, run)
         err.seek(0)
@@ -174,13 +185,30 @@ def spawn_worker(request: dict[str, Any], folder: Path, timeout: float) -> dict[
             return found
         except ValueError:
             pass
+    memory = int(request["memory_mb"])
+    note = memory_note(memory) if out_of_memory("\n".join(tail)) else ""
     if code < 0:
         why = signal.Signals(-code).name
-        hint = {"SIGXCPU": " (CPU time limit)", "SIGKILL": " (memory or time limit?)"}.get(why, "")
-        message = f"the subprocess was killed by {why}{hint}"
+        if why == "SIGKILL" and not note:
+            note = f" (the CPU time limit, or memory: the limit of {memory} MiB may be too low)"
+        elif why == "SIGXCPU":
+            note = " (the CPU time limit)"
+        message = f"the subprocess was killed by {why}"
     else:
         message = f"the subprocess exited with code {code} without a result"
-    return {"passed": False, "message": message + (f": {tail[-1][:300]}" if tail else "")}
+    return {"passed": False, "message": message + (f": {tail[-1][:300]}" if tail else "") + note}
+
+
+def _address_space_peak_mb(pid: int) -> int | None:
+    """The most address space (MiB) the live process ``pid`` has used (Linux), or None."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    for row in status.splitlines():
+        if row.startswith("VmPeak:"):
+            return int(row.split()[1]) // 1024  # in kB
+    return None
 
 
 def _kill(proc: subprocess.Popen[bytes], run: str) -> None:
