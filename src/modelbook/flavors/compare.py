@@ -78,6 +78,7 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
     from ..contract import parse_signature
     from ..services.loading import load_model
     from ..unpickling import unrestricted
+    from .worker import out_of_memory
 
     out: dict[str, Any] = {"compared": False, "tolerance": request["tolerance"]}
     step = "reading the sample"
@@ -107,11 +108,14 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
             f"predicted the parent's {rows} sample row(s) with both models in "
             f"{(time.perf_counter() - start) * 1000:.0f} ms: {changed} differ"
         )
-    except MemoryError:
-        out["message"] = f"ran out of memory {step}"
     except BaseException as exc:  # noqa: BLE001 - whatever the models do is the finding
         text = (str(exc).strip().splitlines() or [""])[0][:300]
         out["message"] = f"{step} failed: {type(exc).__name__}" + (f": {text}" if text else "")
+        if out_of_memory(exc):
+            out["message"] += (
+                f" (both models did not fit in the comparison's memory limit of "
+                f"{int(request['memory_mb'])} MiB)"
+            )
     return out
 
 
