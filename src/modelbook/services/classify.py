@@ -21,15 +21,25 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.engine import Connection
+
 from .. import flavors
 from ..contract import SAMPLE_PATH, Signature, as_signature
 from ..contract_diff import ContractDiff, FieldChange, diff_contracts
 from ..domain import Artifact, Version
 from ..errors import InvalidInput, NotFound, UnsafeArtifact
-from ..semver import Bump, Classification, Comparison, PredictionCheck, classify, combine
+from ..semver import (
+    FIRST,
+    Bump,
+    Classification,
+    Comparison,
+    PredictionCheck,
+    classify,
+    combine,
+)
 from ..smoke import DEFAULT_MEMORY_MB
 from ..store import models as model_rows
-from .base import Context
+from .base import Context, version_ref, version_row
 from .loading import LoadService, Staged
 from .smoke import MAX_TIMEOUT_S, spawn_worker
 
@@ -161,6 +171,38 @@ def followed(change: Classification) -> str | None:
     if change.highest is not None:
         return change.highest.semver
     return change.parent_semver if change.parent is not None else None
+
+
+def overtaken(
+    ctx: Context,
+    conn: Connection,
+    name: str,
+    highest: str,
+    contract: Any,
+    manifest: Sequence[Artifact],
+    options: CompareOptions,
+    change: Classification,
+) -> Classification:
+    """``change`` with its comparison with the highest semver made again against
+    ``highest``, the semver of model ``name`` that a version registered while this
+    one was being compared holds now (``conn``: the registration's transaction, the
+    model's row locked).
+
+    The models are not loaded (that may take minutes with the row locked): the
+    contract and the artifacts' hashes decide, and changed files are MINOR, never
+    PATCH.
+    """
+    latest = ctx.cache.version(name, version_row(conn, version_ref(name, highest)))
+    by_highest = compare(
+        latest,
+        contract,
+        manifest,
+        options.tolerance,
+        None,
+        f"{latest.uri} was registered while this version was being compared",
+    )
+    by_parent = dict(change.comparisons()).get("parent")
+    return classification(by_parent, by_highest, FIRST)
 
 
 class ClassifyService:

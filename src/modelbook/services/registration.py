@@ -45,7 +45,7 @@ from ..store import versions as version_rows
 from ..store.rows import dumps, to_dt
 from . import audit as log
 from . import contracts
-from .base import Context, model_row, version_ref, version_row
+from .base import Context, model_row
 from .classify import (
     DEFAULT_COMPARE_TIMEOUT_S,
     ClassifyService,
@@ -53,9 +53,8 @@ from .classify import (
     check_compare_predictions,
     check_compare_timeout,
     check_tolerance,
-    classification,
-    compare,
     followed,
+    overtaken,
 )
 from .models import insert_model, model_values
 
@@ -141,35 +140,6 @@ class RegistrationService:
             options=draft.comparing,
             first=semver_rule.FIRST,
         )
-
-    def _overtaken(
-        self,
-        conn: Connection,
-        draft: Draft,
-        manifest: list[Artifact],
-        change: Classification,
-        highest: str,
-    ) -> Classification:
-        """``change`` with its comparison with the highest semver made again against the
-        version that holds it now: one registered while this one was being compared.
-
-        Inside the transaction, so the models are not loaded (that may take
-        minutes with the model's row locked): the contract and the artifacts'
-        hashes decide, and changed files are MINOR, never PATCH.
-        """
-        latest = self.ctx.cache.version(
-            draft.name, version_row(conn, version_ref(draft.name, highest))
-        )
-        by_highest = compare(
-            latest,
-            draft.contract.doc,
-            manifest,
-            draft.comparing.tolerance,
-            None,
-            f"{latest.uri} was registered while this version was being compared",
-        )
-        by_parent = dict(change.comparisons()).get("parent")
-        return classification(by_parent, by_highest, semver_rule.FIRST)
 
     # the local helper --------------------------------------------------------
 
@@ -440,7 +410,16 @@ class RegistrationService:
             if highest is not None and highest != followed(change):
                 # Another version was registered since the comparisons: the new semver
                 # follows that one, so it is compared with that one.
-                change = self._overtaken(conn, draft, manifest, change, highest)
+                change = overtaken(
+                    self.ctx,
+                    conn,
+                    name,
+                    highest,
+                    draft.contract.doc,
+                    manifest,
+                    draft.comparing,
+                    change,
+                )
             bump = change.bump or semver_rule.Bump.MINOR
             semver_text = semver_rule.next_semver(
                 name, highest, draft.explicit_semver, bump, change.why()
