@@ -333,6 +333,8 @@ class _Templates:
         why = "; ".join(cls["reasons"])
         semver = _next_semver(highest, bump, why)
         cls["parent"] = parent
+        cls["parent_semver"] = highest
+        cls["parent_bump"] = bump.value
         cls["computed"] = _bumped_within(highest, bump) or semver
         if changed:
             message = f"{parent} has no stored input sample to predict on"
