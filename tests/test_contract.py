@@ -407,8 +407,10 @@ def test_sample_files_are_read_or_refused_by_name(tmp_path: Path) -> None:
         ("a;b;c;d\n1;2;3;4\n", "one column, named 'a;b;c;d': the file looks separated by semi"),
         ("a\tb\n1\t2\n", "looks separated by tabs"),
         ("a|b\n1|2\n", "looks separated by vertical bars"),
-        ("a,b\n1,2,3\n4,5,6\n", r"a row has more values than the header has column names \(2\)"),
-        ("a,b\n1,2\n4,5,6\n", "cannot be read: Error tokenizing data"),
+        ("a,b\n1,2,3\n4,5,6\n", r"line 2 has 3 value\(s\) and the header names 2 column"),
+        ("a,b\n1,2\n4,5,6\n", r"line 3 has 3 value\(s\) and the header names 2 column"),
+        ("a,b,c,d\n1,2,3\n", r"line 2 has 3 value\(s\) and the header names 4 column"),
+        ('a,b\n"x,y",2\n3\n', r"line 3 has 1 value\(s\)"),
         ("", "cannot be read"),
     ],
 )  # fmt: skip
@@ -434,8 +436,11 @@ def test_a_strict_csv_reads_what_pandas_wrote(tmp_path: Path) -> None:
     frame.to_csv(tmp_path / "s.csv", index=False)
     back = samples.read_file(tmp_path / "s.csv")
     assert list(back.columns) == ["a", "b c", "0"] and len(back) == 2
-    (tmp_path / "short.csv").write_text("a,b\n1\n")  # a short row: a missing value
-    assert samples.read_file(tmp_path / "short.csv")["b"].isna().all()
+    (tmp_path / "missing.csv").write_text("a,b\n1,\n")  # how pandas writes a missing value
+    assert samples.read_file(tmp_path / "missing.csv")["b"].isna().all()
+    (tmp_path / "short.csv").write_text("a,b\n1\n")  # a short row says nothing of b
+    with pytest.raises(InvalidInput, match=r"line 2 has 1 value\(s\)"):
+        samples.read_file(tmp_path / "short.csv")
 
 
 def test_a_npy_sample_must_be_numpy_rows(tmp_path: Path) -> None:

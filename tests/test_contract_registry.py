@@ -306,6 +306,7 @@ def _write_sample(folder: Path, name: str) -> Path:
         "semicolon.csv": "a;b;c;d\n1;2;3;4\n",
         "tabs.csv": "a\tb\n1\t2\n",
         "long-row.csv": "a,b\n1,2,3\n",
+        "short-row.csv": "a,b,c,d\n1,2,3\n",
         "text.npy": "a,b\n1,2\n",
     }
     if name in texts:
@@ -324,7 +325,8 @@ def _write_sample(folder: Path, name: str) -> Path:
         ("semicolon.csv", False, "the file looks separated by semicolons"),
         ("semicolon.csv", True, r"the signature has 4 column\(s\): the file looks separated"),
         ("tabs.csv", False, "the file looks separated by tabs"),
-        ("long-row.csv", False, "a row has more values than the header has column names"),
+        ("long-row.csv", False, r"line 2 has 3 value\(s\) and the header names 2"),
+        ("short-row.csv", False, r"line 2 has 3 value\(s\) and the header names 4"),
         ("scalar.npy", False, r"holds one value \(an array of 0 dimensions\)"),
         ("scalar.npy", True, r"holds one value \(an array of 0 dimensions\)"),
         ("text.npy", False, r"is not a NumPy \.npy file"),

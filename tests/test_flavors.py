@@ -440,3 +440,79 @@ def test_dangerous_numpy_and_scipy_parts_are_refused_by_what_they_are() -> None:
     assert not pickle_global_allowed("numpy", "savetxt", np.savetxt)
     assert not pickle_global_allowed("numpy", "memmap", np.memmap)
     assert pickle_global_allowed("tests.flavor_models", "Echo", Echo)
+
+
+def _dotted_call(module: str, name: str, *argv: str) -> bytes:
+    """A protocol-4 stream that calls ``module`` + dotted ``name`` with the list ``argv``."""
+
+    def text(s: str) -> bytes:
+        data = s.encode()
+        return b"\x8c" + bytes([len(data)]) + data
+
+    args = b"](" + b"".join(text(a) for a in argv) + b"e"
+    return b"\x80\x04" + text(module) + text(name) + b"\x93" + args + b"\x85R."
+
+
+@pytest.mark.parametrize(
+    ("module", "name"),
+    [
+        ("scipy", "_lib._testutils.subprocess.Popen"),
+        ("numpy", "_core._internal.ctypes.CDLL"),
+    ],
+)
+def test_a_dotted_name_cannot_leave_the_module_it_names(
+    registry: Registry, tmp_path: Path, module: str, name: str
+) -> None:
+    """Protocol 4 follows a dotted name attribute by attribute: an allowed module's
+    name can reach subprocess.Popen through the modules it imports. Each step must
+    be a class, and the class reached is judged by the module that defines it."""
+    from modelbook.unpickling import pickle_name_refused, sklearn_global_allowed
+
+    marker = tmp_path / "PWNED"
+    assert not sklearn_global_allowed(module, name)
+    assert pickle_name_refused(module, name)
+    for file in ("model.pkl", "model.joblib"):
+        path = tmp_path / file
+        path.write_bytes(_dotted_call(module, name, "sh", "-c", f"touch {marker}"))
+        v = registry.register(
+            f"dotted-{file[-3:]}", [path], owners=["o"], capture_environment=False
+        )
+        with pytest.raises(UnsafeArtifact):
+            registry.load(v.uri)
+        assert not registry.smoke(v.uri, timeout_s=60).passed
+    assert not marker.exists()
+
+
+def test_a_package_s_command_line_module_is_not_imported() -> None:
+    from modelbook.unpickling import pickle_module_allowed
+
+    assert not pickle_module_allowed("pytest.__main__", "x")
+    assert not pickle_module_allowed("pip.__main__", "x")
+
+
+def test_a_user_s_object_holding_pandas_values_loads(tmp_path: Path) -> None:
+    """A user's class holding a DataFrame with an index, dates, categoricals, nullable
+    and string columns, a Series and a Generator (the default protocols): pandas and
+    pyarrow rebuild them through helpers of their own, which the rule allows."""
+    from modelbook.unpickling import load_pickle
+
+    from .flavor_models import Echo
+
+    held = Echo()
+    held.frame = pd.DataFrame(  # type: ignore[attr-defined]
+        {
+            "a": pd.array([1, None], dtype="Int64"),
+            "t": pd.to_datetime(["2020-01-01", "2020-01-02"]),
+            "c": pd.Categorical(["x", "y"]),
+            "s": pd.array(["p", None], dtype="string"),
+        },
+        index=pd.Index(["r1", "r2"]),
+    )
+    held.series = pd.Series([1.5, None])  # type: ignore[attr-defined]
+    held.rng = np.random.default_rng(0)  # type: ignore[attr-defined]
+    # Protocol 2 rebuilds some of these through builtins.getattr, which is refused.
+    for protocol in (4, 5):
+        path = tmp_path / f"held{protocol}.pkl"
+        path.write_bytes(pickle.dumps(held, protocol=protocol))
+        back = load_pickle(path)
+        pd.testing.assert_frame_equal(back.frame, held.frame)  # type: ignore[attr-defined]

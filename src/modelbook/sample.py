@@ -82,8 +82,9 @@ def read_file(path: str | Path, rows: int = DEFAULT_ROWS, schema: Schema | None 
     InvalidInput naming the file: an unsupported type, a missing or
     unreadable file, a file that is not what its name says; a CSV header that
     names a column twice, leaves one unnamed or looks separated by something
-    other than commas; a row longer than the header; a ``.npy`` file of one
-    value (0 dimensions) where the schema, if any, is not a scalar.
+    other than commas; a row with more or fewer values than the header; a
+    ``.npy`` file of one value (0 dimensions) where the schema, if any, is not
+    a scalar.
     """
     p = Path(path)
     suffix = p.suffix.lower()
@@ -183,6 +184,7 @@ def _read_csv(p: Path, rows: int, schema: Schema | None) -> Any:
                     f"looks separated by {what}, and a CSV sample is separated by commas; "
                     "save it with commas (DataFrame.to_csv) or give a .parquet file"
                 )
+    _same_length_rows(p, rows, len(names))
     dates = [f for f in schema.fields if f.dtype == "datetime"] if schema else []
     with warnings.catch_warnings():
         # index_col=False: a first row longer than the header is not taken as an index.
@@ -203,6 +205,27 @@ def _read_csv(p: Path, rows: int, schema: Schema | None) -> Any:
         if d.tz is not None and d.name in names:
             frame[d.name] = _in_zone(frame[d.name], d.tz)
     return frame
+
+
+def _same_length_rows(p: Path, rows: int, columns: int) -> None:
+    """Refuse a row of the first ``rows`` with fewer or more values than the header
+    has names: pandas would fill a short row with missing values, which the sample
+    would then record as nullable columns the file never meant."""
+    import csv
+    import itertools
+
+    with p.open(newline="", encoding="utf-8", errors="replace") as f:
+        reader = csv.reader(f)
+        try:
+            for record in itertools.islice(reader, rows + 1):
+                if record and len(record) != columns:
+                    raise InvalidInput(
+                        f"sample {p}: line {reader.line_num} has {len(record)} value(s) and "
+                        f"the header names {columns} column(s); give every row one value "
+                        "per column (an empty value between commas for a missing one)"
+                    )
+        except csv.Error:
+            return  # what the csv module cannot split, pandas reads or refuses below
 
 
 def _in_zone(column: Any, tz: str) -> Any:

@@ -37,6 +37,13 @@ which unpickles one without a check.
   from a function, which runs only the installed package's own import code.
   Its scan must also have read the whole stream.
 
+Both judge a global by what it is and by the module that defines it, not only
+the module the file names: protocol 4 follows a dotted name attribute by
+attribute, so ``scipy`` with ``_lib._testutils.subprocess.Popen`` would reach
+``subprocess.Popen``. Each step of a dotted name before its last must be a
+class. A package's ``__main__`` (its command line) is never imported, and a
+value that cannot be called (``pandas.NA``) is allowed in a user's pickle.
+
 ``allow_unsafe=True`` (``--allow-unsafe``), which the caller records, lifts both.
 """
 
@@ -199,12 +206,40 @@ def _origin(found: Any) -> str:
     return str(getattr(found, "__module__", None) or "")
 
 
+def _steps_are_classes(module: str, name: str) -> bool:
+    """Whether each step of a dotted name before its last is a class.
+
+    Protocol 4 follows a dotted name attribute by attribute, so a name can
+    leave the module it names: ``scipy`` with ``_lib._testutils.subprocess.Popen``
+    reaches ``subprocess.Popen`` through the modules that import it. A nested
+    class (``Outer.Inner``) steps through classes only.
+    """
+    if "." not in name:
+        return True
+    import importlib
+
+    try:
+        step: Any = importlib.import_module(module)
+    except ImportError:
+        return False
+    for part in name.split(".")[:-1]:
+        step = getattr(step, part, None)
+        if not isinstance(step, type):
+            return False
+    return True
+
+
 def _sklearn_object_allowed(module: str, name: str, found: Any) -> bool:
-    """The check of what ``module.name`` resolved to, before it is used."""
+    """The check of what ``module.name`` resolved to, before it is used: by what it
+    is and by the module that defines it, whatever module named it."""
+    if not _steps_are_classes(module, name):
+        return False
     origin = _origin(found)
     if isinstance(found, type):
         qualified = f"{origin}.{getattr(found, '__qualname__', '')}"
         if _blocked(origin) or qualified in _BLOCKED_CLASSES or found.__name__ == "memmap":
+            return False
+        if not _sklearn_module_allowed(origin, getattr(found, "__qualname__", "")):
             return False
         return module != "builtins" or name in _SAFE_BUILTINS
     if "numpy" in sys.modules and isinstance(found, sys.modules["numpy"].ufunc):
@@ -247,7 +282,9 @@ def sklearn_global_allowed(module: str, name: str) -> bool:
     return _sklearn_object_allowed(module, name, found)
 
 
-_REBUILDERS = ("_unpickle", "__pyx_unpickle", "_reconstruct", "_rebuild")
+_REBUILDERS = ("_unpickle", "__pyx_unpickle", "_reconstruct", "_rebuild", "_new_", "_restore")
+# Helpers pyarrow's arrays (pandas' string and Arrow dtypes) are rebuilt with.
+_ARROW_HELPERS = frozenset({("pyarrow.lib", "py_buffer"), ("pyarrow.lib", "type_for_alias")})
 
 
 def _is_stdlib(module: str) -> bool:
@@ -259,18 +296,19 @@ def pickle_module_allowed(module: str, name: str) -> bool:
     """Whether a pickle of the user's may import ``module`` to look ``name`` up: a
     standard-library module is judged by name (importing one can run code)."""
     if not _is_stdlib(module):
-        return True
+        # A package's __main__ is its command line, which runs when imported.
+        return "__main__" not in module.split(".")
     return module in _STDLIB_DATA or _sklearn_module_allowed(module, name)
 
 
 def pickle_global_allowed(module: str, name: str, found: Any) -> bool:
     """Whether a pickled object of the user's may name ``module.name``, which resolved
     to ``found`` (see the module)."""
-    if not pickle_module_allowed(module, name):
+    if not pickle_module_allowed(module, name) or not _steps_are_classes(module, name):
         return False
     origin = _origin(found)
     if _is_stdlib(module) or _is_stdlib(origin):
-        if module in _STDLIB_DATA and isinstance(found, type):
+        if module in _STDLIB_DATA and origin in _STDLIB_DATA and isinstance(found, type):
             return True
         return _sklearn_object_allowed(module, name, found)
     if isinstance(found, type):
@@ -282,9 +320,14 @@ def pickle_global_allowed(module: str, name: str, found: Any) -> bool:
     if _blocked(origin):
         return False
     # Packages rebuild their objects through helpers named for it (pandas'
-    # _unpickle_block, Cython's __pyx_unpickle_*, torch's _rebuild_tensor_v2).
+    # _unpickle_block and _new_Index, Cython's __pyx_unpickle_*, torch's
+    # _rebuild_tensor_v2). A value that cannot be called (pandas.NA) runs nothing.
+    if isinstance(found, type(sys)):
+        return False  # a module: building on it would rewrite its globals
+    if not callable(found) or (module, name) in _ARROW_HELPERS:
+        return True
     return _sklearn_object_allowed(module, name, found) or (
-        "." not in name and name.startswith(_REBUILDERS)
+        "." not in name and (name.startswith(_REBUILDERS) or name.endswith("_unpickle"))
     )
 
 
