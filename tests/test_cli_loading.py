@@ -117,7 +117,8 @@ def test_output_written_below_python_goes_to_stderr(
         "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
     }
     for as_json in (True, False):
-        args = ["predict", "native/1", "--input", str(tmp_path / "in.csv")]
+        # The model writes from its own __setstate__, which loading refuses unless allowed.
+        args = ["predict", "native/1", "--input", str(tmp_path / "in.csv"), "--allow-unsafe"]
         done = subprocess.run(
             [sys.executable, "-m", "modelbook.cli", *args, *(["--json"] if as_json else [])],
             capture_output=True, text=True, env=env, timeout=120, check=False,
@@ -130,7 +131,7 @@ def test_output_written_below_python_goes_to_stderr(
         for noise in ("while loading", "while predicting", "printf noise"):
             assert noise not in done.stdout and noise in done.stderr, (noise, done)
     # The smoke test's worker keeps it out of the result as well.
-    run = cli("smoke", "native/1", "--json")
+    run = cli("smoke", "native/1", "--json", "--allow-unsafe")
     assert run.code == 0 and json.loads(run.out)["passed"], run
 
 

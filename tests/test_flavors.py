@@ -516,3 +516,51 @@ def test_a_user_s_object_holding_pandas_values_loads(tmp_path: Path) -> None:
         path.write_bytes(pickle.dumps(held, protocol=protocol))
         back = load_pickle(path)
         pd.testing.assert_frame_equal(back.frame, held.frame)  # type: ignore[attr-defined]
+
+
+def _text(s: str) -> bytes:
+    data = s.encode()
+    return b"\x8c" + bytes([len(data)]) + data
+
+
+def _global(module: str, name: str) -> bytes:
+    return _text(module) + _text(name) + b"\x93"
+
+
+def test_what_a_stream_does_with_allowed_globals_is_checked(tmp_path: Path) -> None:
+    """Allowed globals can still be misused: BUILD on a class sets its attributes for
+    the whole process, REDUCE can call an object the stream built (a scorer whose
+    __call__ looks up a method by name), a third-party class's constructor or
+    __setstate__ can run code (Mako compiles and runs a template), and joblib's own
+    _unpickle reads a nested file unchecked. Each is refused before it runs."""
+    import collections
+
+    from modelbook.unpickling import load_pickle, load_sklearn
+
+    marker = tmp_path / "PWNED"
+    streams = {
+        # BUILD on the class collections.Counter: setattr for the whole process.
+        "class-build": b"\x80\x04" + _global("collections", "Counter")
+        + b"N}" + _text("estimator_type") + _text("regressor") + b"s\x86b.",
+        # REDUCE whose callable is an OrderedDict the stream built, not a global.
+        "call-built": b"\x80\x04" + _global("collections", "OrderedDict")
+        + b")R)R.",
+        # A Mako template compiles and runs its <%! %> block when constructed.
+        "mako": b"\x80\x04" + _global("mako.template", "Template")
+        + _text(f"<%! open({str(marker)!r}, 'w').write('x') %>") + b"\x85R.",
+        # fsspec's local file reopens (truncates) its file in __setstate__.
+        "setstate": b"\x80\x04" + _global("fsspec.implementations.local", "LocalFileOpener")
+        + b")\x81}" + _text("path") + _text(str(marker)) + _text("mode") + _text("wb")
+        + b"\x86" + b"b.",
+        # joblib's _unpickle reads a nested stream with an unchecked unpickler.
+        "nested": b"\x80\x04" + _global("joblib.numpy_pickle", "_unpickle") + b"NN\x86R.",
+    }  # fmt: skip
+    before = dict(vars(collections.Counter))
+    for case, data in streams.items():
+        path = tmp_path / f"{case}.pkl"
+        path.write_bytes(data)
+        for load in (load_pickle, load_sklearn):
+            with pytest.raises(UnsafeArtifact):
+                load(path)
+        assert not marker.exists(), case
+    assert dict(vars(collections.Counter)) == before

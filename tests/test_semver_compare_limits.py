@@ -154,17 +154,3 @@ def test_the_cli_options(cli: CLI, tmp_path: Path) -> None:
     assert timed.code == 0, timed.err
     evidence = json.loads(timed.out)["classification"]
     assert (evidence["method"], evidence["bump"]) == ("predictions", "patch")
-
-
-def test_a_comparison_out_of_memory_says_the_limit(registry: Registry, tmp_path: Path) -> None:
-    """The new model asks for more memory than the comparison's limit while it loads:
-    the comparison fails naming the limit, and the classification falls back to the
-    files' hashes."""
-    from .flavor_models import HungryAtLoad
-
-    _pickled(registry, tmp_path, Echo())
-    v2 = _pickled(registry, tmp_path, HungryAtLoad())
-    c = v2.classification
-    assert c is not None and c.predictions is not None and not c.predictions.compared
-    assert (v2.semver, c.method) == ("1.1.0", "artifacts")
-    assert "memory limit of" in c.predictions.message, c.predictions.message

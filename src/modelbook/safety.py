@@ -14,13 +14,16 @@ imports without executing it and rates each one:
 A file that looks like a pickle but cannot be scanned (an unknown
 compression) is refused too: what cannot be read cannot be cleared.
 
-The scanner stops where joblib stored a NumPy array's raw bytes inside the
-stream, so what follows the first array would go unread. Such a stream is then
-read to its end under the scikit-learn rule of :mod:`modelbook.unpickling`
-(every global checked before it is imported or called; what is built is
-discarded, so this holds the model in memory once): a global the rule refuses
-makes the file dangerous, and a stream that cannot be read to its end makes it
-unscannable.
+The scanner lists globals; it stops where joblib stored a NumPy array's raw
+bytes inside the stream, and it cannot see what a stream *does* with what it
+builds (call an object, set attributes of a class). So every stream it does
+not call dangerous is also read to its end under the rules loading applies
+(:mod:`modelbook.unpickling`, :mod:`modelbook.unpickle_guard`: the
+scikit-learn rule, then the ``pickle`` flavor's; every global and every call
+checked before it runs; what is built is discarded, so a scan holds the model
+in memory once and takes about as long as a load): what both rules refuse
+makes the file dangerous, and a stream that cannot be read to its end makes
+it unscannable.
 
 Loading pickles at all is switched off with ``MODELBOOK_ALLOW_PICKLE=0``
 (also ``false``, ``no``, ``off``); the default allows them after a clean scan.
@@ -264,14 +267,15 @@ def scan_file(path: str, data: bytes) -> FileScan:
     found = FileScan(
         path=path, verdict=verdict, dangerous=tuple(dangerous), suspicious=tuple(suspicious)
     )
-    if result.scan_err and not dangerous:
-        return _read_to_the_end(found, data)
-    return found
+    if dangerous or data.startswith(b"PK\x03\x04"):
+        # torch.load unpickles an archive's pickles with a rule of its own.
+        return found
+    return _read_to_the_end(found, data, stopped=bool(result.scan_err))
 
 
-def _read_to_the_end(found: FileScan, data: bytes) -> FileScan:
-    """The scan of a stream the scanner stopped in, completed by reading it to its end
-    under the scikit-learn rule (see the module)."""
+def _read_to_the_end(found: FileScan, data: bytes, *, stopped: bool) -> FileScan:
+    """The scan completed by reading the stream to its end under the rules loading
+    applies (see the module); ``stopped``: the scanner stopped before its end."""
     from . import unpickling
 
     name = found.path.rsplit("/", 1)[-1]
@@ -285,16 +289,16 @@ def _read_to_the_end(found: FileScan, data: bytes) -> FileScan:
                 "verdict": "unscannable",
                 "complete": False,
                 "error": (
-                    "the scanner stopped at a NumPy array and the rest could not be read: "
-                    f"{type(exc).__name__}: {exc}"
+                    ("the scanner stopped at a NumPy array and the rest" if stopped else "it")
+                    + f" could not be read: {type(exc).__name__}: {exc}"
                 )[:300],
             }
         )
     if refused is not None:
         return found.model_copy(
-            update={"verdict": "dangerous", "dangerous": (refused,), "checked": True}
+            update={"verdict": "dangerous", "dangerous": (refused,), "checked": stopped}
         )
-    return found.model_copy(update={"checked": True})
+    return found.model_copy(update={"checked": stopped})
 
 
 def scan(files: Iterable[tuple[str, bytes]]) -> ScanReport:

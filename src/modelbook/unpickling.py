@@ -283,6 +283,11 @@ def sklearn_global_allowed(module: str, name: str) -> bool:
 
 
 _REBUILDERS = ("_unpickle", "__pyx_unpickle", "_reconstruct", "_rebuild", "_new_", "_restore")
+# Packages whose rebuilders a user's pickle may call, and those whose classes
+# it may construct (call); any other class is only built without its
+# constructor (torch's SummaryWriter and pyarrow's OSFile open files in theirs).
+_DATA_PACKAGES = frozenset({"numpy", "scipy", "sklearn", "pandas", "torch", "pyarrow"})
+_CONSTRUCTED_PACKAGES = frozenset({"numpy", "scipy", "sklearn", "pandas"})
 # Helpers pyarrow's arrays (pandas' string and Arrow dtypes) are rebuilt with.
 _ARROW_HELPERS = frozenset({("pyarrow.lib", "py_buffer"), ("pyarrow.lib", "type_for_alias")})
 
@@ -326,17 +331,39 @@ def pickle_global_allowed(module: str, name: str, found: Any) -> bool:
         return False  # a module: building on it would rewrite its globals
     if not callable(found) or (module, name) in _ARROW_HELPERS:
         return True
-    return _sklearn_object_allowed(module, name, found) or (
-        "." not in name and (name.startswith(_REBUILDERS) or name.endswith("_unpickle"))
-    )
+    return _sklearn_object_allowed(module, name, found) or _package_rebuilder(name, origin)
 
 
-class _Refused(UnsafeArtifact):
-    """A global the rule refused; ``name`` is ``module.name``."""
+def _package_rebuilder(name: str, origin: str) -> bool:
+    """A function a data package rebuilds its objects with (pandas' ``_new_Index``,
+    Cython's ``__pyx_unpickle_*``, torch's ``_rebuild_tensor_v2``), by its name and
+    the package that defines it (joblib's ``_unpickle`` unpickles a whole file)."""
+    if "." in name or origin.split(".")[0] not in _DATA_PACKAGES:
+        return False
+    return name.startswith(_REBUILDERS) or name.endswith("_unpickle")
 
-    def __init__(self, message: str, name: str) -> None:
-        super().__init__(message)
-        self.name = name
+
+def may_call(module: str, name: str, found: Any, *, sklearn: bool) -> bool:
+    """Whether a stream may call ``module.name`` (an allowed global, resolved to
+    ``found``), rather than only hold it or build an instance of it without its
+    constructor (``cls.__new__``): a class of a data package or of the standard
+    library's data types, or a rebuilder. Under the scikit-learn rule every
+    allowed class may be called; a parameter function or a ufunc never is."""
+    origin = _origin(found)
+    if isinstance(found, type):
+        if sklearn:
+            return True
+        root = origin.split(".")[0]
+        return (
+            root in _CONSTRUCTED_PACKAGES
+            or origin in _STDLIB_DATA
+            or (origin == "builtins" and found.__name__ in _SAFE_BUILTINS)
+        )
+    if (module, name) in _REBUILDERS_BY_NAME or (module, name) in _ARROW_HELPERS:
+        return True
+    if name.startswith("__pyx_unpickle_") and origin.split(".")[0] in (*_ALLOWED_ROOTS, "numpy"):
+        return True
+    return not sklearn and _package_rebuilder(name, origin)
 
 
 def pickle_name_refused(module: str, name: str) -> bool:
@@ -354,81 +381,106 @@ def pickle_name_refused(module: str, name: str) -> bool:
 
 
 def _refusal(path_name: str, module: str, name: str, why: str) -> UnsafeArtifact:
-    return _Refused(
+    from .unpickle_guard import Refused
+
+    return Refused(
         f"{path_name} names {module}.{name}, {why}; it was refused. If you trust the "
         "file's source, pass allow_unsafe=True (--allow-unsafe), which is recorded",
         f"{module}.{name}",
     )
 
 
+def _guarded_class(base: type[Any], label: str, *, sklearn: bool) -> type[Any]:
+    from .unpickle_guard import guarded
+
+    if sklearn:
+        why = "which a scikit-learn model does not need and which could run code when loaded"
+
+        def admit(module: str, name: str) -> None:
+            if not _sklearn_module_allowed(module, name):
+                raise _refusal(label, module, name, why)
+
+        def judge(module: str, name: str, found: Any) -> bool:
+            if not _sklearn_object_allowed(module, name, found):
+                raise _refusal(label, module, name, why)
+            return may_call(module, name, found, sklearn=True)
+
+    else:
+        why = "which is not a class of a model's own and which unpickling would call"
+
+        def admit(module: str, name: str) -> None:
+            if not pickle_module_allowed(module, name):
+                raise _refusal(label, module, name, why)
+
+        def judge(module: str, name: str, found: Any) -> bool:
+            if not pickle_global_allowed(module, name, found):
+                raise _refusal(label, module, name, why)
+            return may_call(module, name, found, sklearn=False)
+
+    return guarded(base, label, admit, judge)
+
+
 def load_pickle(path: Path) -> Any:
-    """``pickle.load`` of a file, refusing a global the ``pickle`` flavor does not allow
-    (before calling it, and a standard-library module before importing it). Raises
-    UnsafeArtifact naming the global."""
+    """``pickle.load`` of a file under the ``pickle`` flavor's rule: a global it does
+    not allow is refused before it is called (a standard-library module before it is
+    imported), and so is a call or a change of state the rule does not allow (see
+    :mod:`modelbook.unpickle_guard`). Raises UnsafeArtifact naming what was refused."""
     import pickle
 
     if _unrestricted.get():
         with path.open("rb") as f:
             return pickle.load(f)
-
-    class Checked(pickle.Unpickler):
-        def find_class(self, module: str, name: str) -> Any:
-            why = "which is not a class of a model's own and which unpickling would call"
-            if not pickle_module_allowed(module, name):
-                raise _refusal(path.name, module, name, why)
-            found = super().find_class(module, name)
-            if not pickle_global_allowed(module, name, found):
-                raise _refusal(path.name, module, name, why)
-            return found
-
+    checked = _guarded_class(pickle._Unpickler, path.name, sklearn=False)
     with path.open("rb") as f:
-        return Checked(f).load()
+        return checked(f).load()
 
 
-def _checked_sklearn_load(source: Any, label: str) -> Any:
+def _checked_load(source: Any, label: str, *, sklearn: bool = True) -> Any:
+    """``joblib.load(source)`` (which reads plain pickles too) under a rule."""
+    import pickle
+
     import joblib
     import joblib.numpy_pickle as numpy_pickle
 
-    base = numpy_pickle.NumpyUnpickler
-    why = "which a scikit-learn model does not need and which could run code when it is loaded"
-
-    class Checked(base):  # type: ignore[misc,valid-type]
-        def find_class(self, module: str, name: str) -> Any:
-            if not _sklearn_module_allowed(module, name):
-                raise _refusal(label, module, name, why)
-            found = super().find_class(module, name)
-            if not _sklearn_object_allowed(module, name, found):
-                raise _refusal(label, module, name, why)
-            return found
-
+    outer, inner = numpy_pickle.NumpyUnpickler, numpy_pickle.Unpickler
     with _swap:
-        numpy_pickle.NumpyUnpickler = Checked
+        # joblib reads an object array's nested stream with numpy_pickle.Unpickler.
+        numpy_pickle.NumpyUnpickler = _guarded_class(outer, label, sklearn=sklearn)
+        numpy_pickle.Unpickler = _guarded_class(pickle._Unpickler, label, sklearn=sklearn)
         try:
             return joblib.load(source)
         finally:
-            numpy_pickle.NumpyUnpickler = base
+            numpy_pickle.NumpyUnpickler, numpy_pickle.Unpickler = outer, inner
 
 
 def load_sklearn(path: Path) -> Any:
-    """``joblib.load(path)``, refusing (before importing it) any global a scikit-learn
-    model does not need. Raises UnsafeArtifact naming the global."""
+    """``joblib.load(path)`` under the scikit-learn rule: a global a scikit-learn model
+    does not need is refused before it is imported, and a call or change of state the
+    rule does not allow before it runs. Raises UnsafeArtifact naming what was refused."""
     import joblib
 
     if _unrestricted.get():
         return joblib.load(path)
-    return _checked_sklearn_load(path, path.name)
+    return _checked_load(path, path.name)
 
 
 def census(label: str, data: bytes) -> str | None:
-    """Read a whole joblib or pickle stream under the scikit-learn rule, past the
+    """Read a whole joblib or pickle stream under the rules loading applies, past the
     NumPy arrays a scan stops at; what it builds is discarded.
 
-    Returns None when every global the stream names is allowed, else the first
-    refused one as ``module.name``. Raises what reading a malformed stream raises
-    (``pickle.UnpicklingError``, ``ValueError``, ``EOFError`` ...).
+    The scikit-learn rule is tried first; a stream it refuses is read again under
+    the ``pickle`` flavor's. Returns None when one of them allows everything the
+    stream names and does, else what the ``pickle`` rule refused (``module.name``).
+    Raises what reading a malformed stream raises (``pickle.UnpicklingError``,
+    ``ValueError``, ``EOFError`` ...).
     """
+    from .unpickle_guard import Refused
+
     try:
-        _checked_sklearn_load(io.BytesIO(data), label)
-    except _Refused as refused:
-        return refused.name
+        _checked_load(io.BytesIO(data), label)
+    except Refused:
+        try:
+            _checked_load(io.BytesIO(data), label, sklearn=False)
+        except Refused as refused:
+            return refused.name
     return None

@@ -1,0 +1,166 @@
+"""The opcodes of a pickle stream that call or change what it names, checked as they run.
+
+Checking each global a stream names (:mod:`modelbook.unpickling`) is not enough
+on its own: a stream can call an *object it built* rather than a global (a
+scorer instance whose ``__call__`` looks up a method by a name the stream
+chose), set attributes on a *class* for the whole process (BUILD on a class
+without ``__setstate__`` is ``setattr``), or build an instance whose own
+``__setstate__`` opens a file. So the unpickler used for model files is the
+standard library's pure-Python one, with these opcodes checked before they
+run:
+
+- REDUCE (and INST/OBJ, and ``copyreg._reconstructor``'s base class) call only
+  a global the rule allowed to be called (:func:`~modelbook.unpickling.may_call`);
+- NEWOBJ and NEWOBJ_EX build only an allowed class, and one outside the data
+  packages only through ``object.__new__``;
+- BUILD sets the state of an instance only, never of a class or a module, and
+  not of an instance whose class outside the data packages has a
+  ``__setstate__`` of its own.
+
+joblib reads an object array's nested stream with a fresh unpickler whose
+``find_class`` is the outer one's; that unpickler is guarded too, and judges
+with the outer one's record of what was allowed.
+"""
+
+from __future__ import annotations
+
+import copyreg
+import pickle
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+from .errors import UnsafeArtifact
+
+#: ``(module, name)``, before the module is imported: raises UnsafeArtifact for a
+#: global whose module must not be imported.
+Admit = Callable[[str, str], None]
+#: ``(module, name, found) -> whether the stream may call it``; raises
+#: UnsafeArtifact for a global that is not allowed at all.
+Judge = Callable[[str, str, Any], bool]
+
+# Not in typeshed: the helper protocols 0 and 1 rebuild builtin subclasses with.
+_RECONSTRUCTOR: Any = getattr(copyreg, "_reconstructor")  # noqa: B009
+_REDUCE = pickle.REDUCE[0]
+_BUILD = pickle.BUILD[0]
+_NEWOBJ = pickle.NEWOBJ[0]
+_NEWOBJ_EX = pickle.NEWOBJ_EX[0]
+
+
+class Refused(UnsafeArtifact):
+    """What a stream named or did that the rule refused; ``name`` says it briefly
+    (``module.name`` of a global, or the opcode's target)."""
+
+    def __init__(self, message: str, name: str) -> None:
+        super().__init__(message)
+        self.name = name
+
+
+def _refuse(label: str, what: str, name: str) -> Refused:
+    return Refused(
+        f"{label} {what}; it was refused. If you trust the file's source, pass "
+        "allow_unsafe=True (--allow-unsafe), which is recorded",
+        name,
+    )
+
+
+def _name(obj: Any) -> str:
+    return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', type(obj).__name__)}"
+
+
+def guarded(base: type[Any], label: str, admit: Admit, judge: Judge) -> type[Any]:
+    """A subclass of ``base`` (the pure-Python ``pickle._Unpickler`` or a subclass)
+    whose globals are judged by ``admit`` and ``judge`` and whose calling and
+    state-setting opcodes are checked (see the module); ``label`` names the file
+    in refusals."""
+    dispatch = dict(base.dispatch)
+
+    # Methods call ``base`` by name, not super(): joblib's unpickler calls the
+    # methods of ``numpy_pickle.Unpickler`` (replaced by a guarded one) on itself.
+    class Guarded(base):  # type: ignore[misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            base.__init__(self, *args, **kwargs)
+            # id -> (object, may be called); the objects are kept so ids stay theirs.
+            self._allowed: dict[int, tuple[Any, bool]] = getattr(self, "_allowed", {})
+
+        def find_class(self, module: str, name: str) -> Any:
+            admit(module, name)
+            found = base.find_class(self, module, name)
+            callable_ = judge(module, name, found)
+            if found is _RECONSTRUCTOR:
+                found = self._reconstructor
+            self._allowed[id(found)] = (found, callable_)
+            return found
+
+        def _owner(self) -> Any:
+            # joblib's nested unpickler borrows the outer one's find_class.
+            return getattr(self.find_class, "__self__", self)
+
+        def _entry(self, obj: Any) -> tuple[Any, bool] | None:
+            entry = self._owner()._allowed.get(id(obj))
+            return entry if entry is not None and entry[0] is obj else None
+
+        def _check_call(self, func: Any) -> None:
+            entry = self._entry(func)
+            if entry is None or not entry[1]:
+                what = "an object the stream built" if entry is None else _name(func)
+                raise _refuse(label, f"calls {what}, which unpickling may not call", what)
+
+        def _check_new(self, cls: Any) -> None:
+            entry = self._entry(cls)
+            if entry is None or not isinstance(cls, type):
+                raise _refuse(
+                    label, "builds an instance of something that is not an allowed class", "NEWOBJ"
+                )
+            if not entry[1] and cls.__new__ is not object.__new__:  # type: ignore[comparison-overlap]
+                what = _name(cls)
+                raise _refuse(label, f"builds {what}, whose own __new__ would run", what)
+
+        def _check_build(self, inst: Any) -> None:
+            if isinstance(inst, type | ModuleType):
+                raise _refuse(
+                    label, f"sets attributes of {_name(inst)} for the whole process", _name(inst)
+                )
+            entry = self._entry(type(inst))
+            if entry is not None and not entry[1] and hasattr(type(inst), "__setstate__"):
+                raise _refuse(
+                    label,
+                    f"sets the state of a {_name(type(inst))}, whose __setstate__ would run",
+                    _name(type(inst)),
+                )
+
+        def _reconstructor(self, cls: Any, base_: Any, state: Any) -> Any:
+            # Protocols 0 and 1 build a subclass of a builtin through it; it calls
+            # base_.__init__, so base_ must be something the stream may call.
+            if base_ is not object:
+                self._check_call(base_)
+            self._check_new(cls)
+            return _RECONSTRUCTOR(cls, base_, state)
+
+        def _instantiate(self, klass: Any, args: Any) -> None:  # INST and OBJ
+            self._check_call(klass)
+            base._instantiate(self, klass, args)
+
+        def load_reduce(self) -> None:
+            self._check_call(self.stack[-2])
+            dispatch_base[_REDUCE](self)
+
+        def load_newobj(self) -> None:
+            self._check_new(self.stack[-2])
+            dispatch_base[_NEWOBJ](self)
+
+        def load_newobj_ex(self) -> None:
+            self._check_new(self.stack[-3])
+            dispatch_base[_NEWOBJ_EX](self)
+
+        def load_build(self) -> None:
+            self._check_build(self.stack[-2])
+            dispatch_base[_BUILD](self)
+
+    dispatch_base = dict(dispatch)
+    dispatch[_REDUCE] = Guarded.load_reduce
+    dispatch[_BUILD] = Guarded.load_build
+    dispatch[_NEWOBJ] = Guarded.load_newobj
+    dispatch[_NEWOBJ_EX] = Guarded.load_newobj_ex
+    Guarded.dispatch = dispatch
+    return Guarded
