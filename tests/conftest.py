@@ -34,6 +34,10 @@ from modelbook import Registry
 settings.register_profile("modelbook", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("modelbook")
 
+# The test models pickled by the tests are classes of this package: it is their
+# "own package" for the pickle flavor (processes the tests start inherit it).
+os.environ.setdefault("MODELBOOK_TRUSTED_MODULES", "tests")
+
 PG_HOST = os.environ.get("MODELBOOK_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("MODELBOOK_TEST_PG_PORT", "5432"))
 PG_DB = "modelbook_test"

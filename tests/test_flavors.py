@@ -564,3 +564,50 @@ def test_what_a_stream_does_with_allowed_globals_is_checked(tmp_path: Path) -> N
                 load(path)
         assert not marker.exists(), case
     assert dict(vars(collections.Counter)) == before
+
+
+def test_a_user_s_classes_load_only_from_trusted_modules(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Beyond NumPy, SciPy, scikit-learn and pandas, a pickle may take classes only from
+    the modules MODELBOOK_TRUSTED_MODULES names: any installed class could otherwise
+    be built with any state (fsspec's FSMap writes a file when an item is set)."""
+    from modelbook.unpickling import TRUSTED_ENV, load_pickle
+
+    path = tmp_path / "echo.pkl"
+    path.write_bytes(pickle.dumps(Echo()))
+    monkeypatch.delenv(TRUSTED_ENV, raising=False)
+    with pytest.raises(UnsafeArtifact, match="MODELBOOK_TRUSTED_MODULES"):
+        load_pickle(path)
+    monkeypatch.setenv(TRUSTED_ENV, "elsewhere, tests.flavor_models")
+    assert isinstance(load_pickle(path), Echo)
+    monkeypatch.setenv(TRUSTED_ENV, "tests.flavor")  # a prefix of a name is not its module
+    with pytest.raises(UnsafeArtifact):
+        load_pickle(path)
+
+
+def test_items_and_state_cannot_reach_a_method_the_stream_chose(tmp_path: Path) -> None:
+    """APPEND, APPENDS, SETITEMS and ADDITEMS look append, extend and add up on the
+    instance, and BUILD looks __setstate__ up there: state an earlier BUILD gave it
+    would be called. A shared dict a module holds cannot be filled, and bytearray
+    cannot be asked for gigabytes of zeros."""
+    from modelbook.unpickling import load_pickle, load_sklearn
+
+    echo = _global("tests.flavor_models", "Echo") + b")\x81"
+    shadow = b"}" + _text("append") + _global("collections", "OrderedDict") + b"sb"
+    streams = {
+        "append": echo + shadow + b"Na.",
+        "appends": echo + shadow + b"(Ne.",
+        "setstate": echo + b"}" + _text("__setstate__")
+        + _global("collections", "OrderedDict") + b"sb}b.",
+        "shared-dict": b"\x80\x04" + _global("pandas._config.config", "_registered_options")
+        + b"N" + _text("x") + b"s.",
+        "zeros": b"\x80\x04" + _global("builtins", "bytearray")
+        + b"\x8a\x05\x00\x00\x00\x00\x01\x85R.",  # 2**32
+    }  # fmt: skip
+    for case, body in streams.items():
+        path = tmp_path / f"{case}.pkl"
+        path.write_bytes(body if body.startswith(b"\x80") else b"\x80\x04" + body)
+        for load in (load_pickle, load_sklearn):
+            with pytest.raises(UnsafeArtifact):
+                load(path)

@@ -42,6 +42,14 @@ Judge = Callable[[str, str, Any], bool]
 # Not in typeshed: the helper protocols 0 and 1 rebuild builtin subclasses with.
 _RECONSTRUCTOR: Any = getattr(copyreg, "_reconstructor")  # noqa: B009
 _REDUCE = pickle.REDUCE[0]
+_APPEND = pickle.APPEND[0]
+_SETITEM = pickle.SETITEM[0]
+_MARKED = (pickle.APPENDS[0], pickle.SETITEMS[0], pickle.ADDITEMS[0])
+# A model's pickle never asks bytes() or bytearray() for a buffer of zeros; one of
+# a size the file chooses would take the memory of the process reading it.
+_MAX_ZEROED = 1 << 20
+# What pickle looks up on the instance itself to add items.
+_SHADOWED = frozenset({"append", "extend", "add"})
 _BUILD = pickle.BUILD[0]
 _NEWOBJ = pickle.NEWOBJ[0]
 _NEWOBJ_EX = pickle.NEWOBJ_EX[0]
@@ -66,6 +74,10 @@ def _refuse(label: str, what: str, name: str) -> Refused:
 
 def _name(obj: Any) -> str:
     return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', type(obj).__name__)}"
+
+
+def _marked(load: Callable[[Any, int], None], opcode: int) -> Callable[[Any], None]:
+    return lambda self: load(self, opcode)
 
 
 def guarded(base: type[Any], label: str, admit: Admit, judge: Judge) -> type[Any]:
@@ -100,11 +112,32 @@ def guarded(base: type[Any], label: str, admit: Admit, judge: Judge) -> type[Any
             entry = self._owner()._allowed.get(id(obj))
             return entry if entry is not None and entry[0] is obj else None
 
-        def _check_call(self, func: Any) -> None:
+        def _check_call(self, func: Any, args: Any = ()) -> None:
             entry = self._entry(func)
             if entry is None or not entry[1]:
                 what = "an object the stream built" if entry is None else _name(func)
                 raise _refuse(label, f"calls {what}, which unpickling may not call", what)
+            if func in (bytearray, bytes) and any(
+                isinstance(a, int) and a > _MAX_ZEROED for a in args
+            ):
+                what = f"builtins.{func.__name__}"
+                raise _refuse(label, f"asks {what} for more than 1 MiB of zeros", what)
+
+        def _check_container(self, obj: Any) -> None:
+            # APPEND(S), SETITEM(S) and ADDITEMS call the target's own append,
+            # __setitem__, extend or add: on an object the stream gave any state
+            # (an "append" in its __dict__), or on a shared value a module holds,
+            # that is a call of something the rule never allowed.
+            kind = self._entry(type(obj))
+            shadowed = _SHADOWED.intersection(getattr(obj, "__dict__", ()))
+            if (
+                self._entry(obj) is None
+                and not shadowed
+                and (type(obj) in (list, dict, set) or (kind is not None and kind[1]))
+            ):
+                return
+            what = _name(type(obj))
+            raise _refuse(label, f"adds items to a {what} with its own methods", what)
 
         def _check_new(self, cls: Any) -> None:
             entry = self._entry(cls)
@@ -121,6 +154,10 @@ def guarded(base: type[Any], label: str, admit: Admit, judge: Judge) -> type[Any
                 raise _refuse(
                     label, f"sets attributes of {_name(inst)} for the whole process", _name(inst)
                 )
+            if "__setstate__" in getattr(inst, "__dict__", ()):
+                # BUILD looks __setstate__ up on the instance: an earlier BUILD put it there.
+                what = _name(type(inst))
+                raise _refuse(label, f"calls a __setstate__ it gave a {what}", what)
             entry = self._entry(type(inst))
             if entry is not None and not entry[1] and hasattr(type(inst), "__setstate__"):
                 raise _refuse(
@@ -138,12 +175,25 @@ def guarded(base: type[Any], label: str, admit: Admit, judge: Judge) -> type[Any
             return _RECONSTRUCTOR(cls, base_, state)
 
         def _instantiate(self, klass: Any, args: Any) -> None:  # INST and OBJ
-            self._check_call(klass)
+            self._check_call(klass, args)
             base._instantiate(self, klass, args)
 
         def load_reduce(self) -> None:
-            self._check_call(self.stack[-2])
+            self._check_call(self.stack[-2], self.stack[-1])
             dispatch_base[_REDUCE](self)
+
+        def load_append(self) -> None:
+            self._check_container(self.stack[-2])
+            dispatch_base[_APPEND](self)
+
+        def load_setitem(self) -> None:
+            self._check_container(self.stack[-3])
+            dispatch_base[_SETITEM](self)
+
+        def load_marked(self, opcode: int) -> None:
+            # APPENDS, SETITEMS and ADDITEMS: the target is below the mark.
+            self._check_container(self.metastack[-1][-1])
+            dispatch_base[opcode](self)
 
         def load_newobj(self) -> None:
             self._check_new(self.stack[-2])
@@ -158,6 +208,10 @@ def guarded(base: type[Any], label: str, admit: Admit, judge: Judge) -> type[Any
             dispatch_base[_BUILD](self)
 
     dispatch_base = dict(dispatch)
+    dispatch[_APPEND] = Guarded.load_append
+    dispatch[_SETITEM] = Guarded.load_setitem
+    for opcode in _MARKED:
+        dispatch[opcode] = _marked(Guarded.load_marked, opcode)
     dispatch[_REDUCE] = Guarded.load_reduce
     dispatch[_BUILD] = Guarded.load_build
     dispatch[_NEWOBJ] = Guarded.load_newobj

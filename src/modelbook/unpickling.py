@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import sys
 import threading
 from collections.abc import Iterator
@@ -142,7 +143,7 @@ _BLOCKED_CLASSES = frozenset({"numpy.memmap"})
 _IO_PARTS = frozenset({"io", "_datasource"})
 _SAFE_BUILTINS = frozenset(
     {"list", "dict", "set", "frozenset", "tuple", "bytearray", "bytes", "complex", "slice"}
-    | {"range", "object", "int", "float", "str", "bool"}
+    | {"object", "int", "float", "str", "bool"}
 )
 # Functions that rebuild what a model holds, by their defining module and name.
 _REBUILDERS_BY_NAME = frozenset(
@@ -282,6 +283,8 @@ def sklearn_global_allowed(module: str, name: str) -> bool:
     return _sklearn_object_allowed(module, name, found)
 
 
+#: The setting that names the modules a user's pickle may take classes from.
+TRUSTED_ENV = "MODELBOOK_TRUSTED_MODULES"
 _REBUILDERS = ("_unpickle", "__pyx_unpickle", "_reconstruct", "_rebuild", "_new_", "_restore")
 # Packages whose rebuilders a user's pickle may call, and those whose classes
 # it may construct (call); any other class is only built without its
@@ -316,22 +319,38 @@ def pickle_global_allowed(module: str, name: str, found: Any) -> bool:
         if module in _STDLIB_DATA and origin in _STDLIB_DATA and isinstance(found, type):
             return True
         return _sklearn_object_allowed(module, name, found)
+    root = origin.split(".")[0]
+    if _sklearn_module_allowed(module, name) and _sklearn_object_allowed(module, name, found):
+        return True  # what a scikit-learn model may name (joblib's array wrapper ...)
     if isinstance(found, type):
         # A user's class may live in a module named ``tests``; a class of a
         # package's I/O modules opens files when it is built.
         if any(p in _IO_PARTS for p in origin.split(".")):
             return False
-        return found.__name__ != "memmap" or origin.split(".")[0] != "numpy"
+        if root == "numpy" and found.__name__ == "memmap":
+            return False
+        return root in _DATA_PACKAGES or trusted(origin)
     if _blocked(origin):
         return False
     # Packages rebuild their objects through helpers named for it (pandas'
     # _unpickle_block and _new_Index, Cython's __pyx_unpickle_*, torch's
-    # _rebuild_tensor_v2). A value that cannot be called (pandas.NA) runs nothing.
+    # _rebuild_tensor_v2). A value of theirs that cannot be called (pandas.NA)
+    # runs nothing.
     if isinstance(found, type(sys)):
         return False  # a module: building on it would rewrite its globals
-    if not callable(found) or (module, name) in _ARROW_HELPERS:
+    if not callable(found):
+        return root in _DATA_PACKAGES
+    if (module, name) in _ARROW_HELPERS:
         return True
     return _sklearn_object_allowed(module, name, found) or _package_rebuilder(name, origin)
+
+
+def trusted(module: str) -> bool:
+    """Whether ``module`` is in, or under, a module the ``MODELBOOK_TRUSTED_MODULES``
+    setting names (comma-separated, e.g. ``my_project,xgboost``): where a user's
+    pickle may take classes from beyond the data packages."""
+    names = [n.strip() for n in os.environ.get(TRUSTED_ENV, "").split(",") if n.strip()]
+    return any(module == n or module.startswith(n + ".") for n in names)
 
 
 def _package_rebuilder(name: str, origin: str) -> bool:
@@ -406,7 +425,11 @@ def _guarded_class(base: type[Any], label: str, *, sklearn: bool) -> type[Any]:
             return may_call(module, name, found, sklearn=True)
 
     else:
-        why = "which is not a class of a model's own and which unpickling would call"
+        why = (
+            "which is neither a class of NumPy, SciPy, scikit-learn or pandas nor of a "
+            f"module {TRUSTED_ENV} names (set it to your model's own package to load "
+            "its classes)"
+        )
 
         def admit(module: str, name: str) -> None:
             if not pickle_module_allowed(module, name):
