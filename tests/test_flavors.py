@@ -611,3 +611,30 @@ def test_items_and_state_cannot_reach_a_method_the_stream_chose(tmp_path: Path) 
         for load in (load_pickle, load_sklearn):
             with pytest.raises(UnsafeArtifact):
                 load(path)
+
+
+def test_only_classes_a_model_is_made_of_are_built(tmp_path: Path) -> None:
+    """Classes are allowed by where they are defined, not by package: pandas'
+    expression evaluator runs code when constructed, NumPy's DataSource deletes its
+    folder when collected, SciPy's MapWrapper starts a process pool; and a state
+    BUILD applies without __setstate__ must be a plain dict (it calls state.items()
+    and setattr for each slot key, __class__ included)."""
+    from modelbook.unpickling import load_pickle, load_sklearn
+
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    streams = {
+        "expr": _global("pandas.core.computation.expr", "Expr") + _text("1+1") + b"\x85R.",
+        "datasource": _global("numpy.lib.npyio", "DataSource") + b")\x81}("
+        + _text("_istmpdest") + b"\x88" + _text("_destpath") + _text(str(victim)) + b"ub.",
+        "mapwrapper": _global("scipy._lib._util", "MapWrapper") + b"K\x02\x85R.",
+        "slots": _global("joblib.numpy_pickle", "NumpyArrayWrapper") + b")\x81N}"
+        + _text("__class__") + _text("x") + b"s\x86b.",
+    }  # fmt: skip
+    for case, body in streams.items():
+        path = tmp_path / f"{case}.pkl"
+        path.write_bytes(b"\x80\x04" + body)
+        for load in (load_pickle, load_sklearn):
+            with pytest.raises(UnsafeArtifact):
+                load(path)
+        assert victim.exists(), case

@@ -76,6 +76,19 @@ def _name(obj: Any) -> str:
     return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', type(obj).__name__)}"
 
 
+def _plain_state(state: Any) -> bool:
+    """A state BUILD applies without calling anything the stream chose: None or a
+    plain dict, or a pair of them whose slot keys are no dunders."""
+    if state is None or type(state) is dict:
+        return True
+    if type(state) is not tuple or len(state) != 2:
+        return False
+    main, slots = state
+    if not (main is None or type(main) is dict) or not (slots is None or type(slots) is dict):
+        return False
+    return slots is None or not any(type(k) is not str or k.startswith("__") for k in slots)
+
+
 def _marked(load: Callable[[Any, int], None], opcode: int) -> Callable[[Any], None]:
     return lambda self: load(self, opcode)
 
@@ -149,7 +162,7 @@ def guarded(base: type[Any], label: str, admit: Admit, judge: Judge) -> type[Any
                 what = _name(cls)
                 raise _refuse(label, f"builds {what}, whose own __new__ would run", what)
 
-        def _check_build(self, inst: Any) -> None:
+        def _check_build(self, inst: Any, state: Any) -> None:
             if isinstance(inst, type | ModuleType):
                 raise _refuse(
                     label, f"sets attributes of {_name(inst)} for the whole process", _name(inst)
@@ -158,6 +171,12 @@ def guarded(base: type[Any], label: str, admit: Admit, judge: Judge) -> type[Any
                 # BUILD looks __setstate__ up on the instance: an earlier BUILD put it there.
                 what = _name(type(inst))
                 raise _refuse(label, f"calls a __setstate__ it gave a {what}", what)
+            if not hasattr(type(inst), "__setstate__") and not _plain_state(state):
+                # Without __setstate__, BUILD calls state.items() (looked up on the
+                # state object) and setattr for each slot key (a property setter,
+                # __class__).
+                what = _name(type(inst))
+                raise _refuse(label, f"gives a {what} state that is not plain", what)
             entry = self._entry(type(inst))
             if entry is not None and not entry[1] and hasattr(type(inst), "__setstate__"):
                 raise _refuse(
@@ -204,7 +223,7 @@ def guarded(base: type[Any], label: str, admit: Admit, judge: Judge) -> type[Any
             dispatch_base[_NEWOBJ_EX](self)
 
         def load_build(self) -> None:
-            self._check_build(self.stack[-2])
+            self._check_build(self.stack[-2], self.stack[-1])
             dispatch_base[_BUILD](self)
 
     dispatch_base = dict(dispatch)

@@ -8,34 +8,34 @@ its end: each global the stream asks for (each class or function that
 unpickling would import and may call) is checked by name before its module is
 imported, and what the name resolved to is checked before it is used.
 
-Unpickling *calls* what it names, so the rule tells classes from functions.
-A class is built (a scikit-learn estimator's constructor stores its
-parameters and nothing else); a function can do anything: NumPy alone has
-``savetxt``, which writes any file, and ``load(..., allow_pickle=True)``,
-which unpickles one without a check.
+Unpickling *calls* what it names, so the rule tells classes from functions,
+and allows classes by an allowlist of the modules that define them: a
+function can do anything (NumPy's ``savetxt`` writes any file), and so can
+the constructor or ``__del__`` of a class in a large package (SciPy's
+``MapWrapper`` starts a process pool, NumPy's ``DataSource`` deletes its
+folder). What the stream then *does* with what it names (calls, state,
+items) is checked by :mod:`modelbook.unpickle_guard`.
 
 - A scikit-learn model (the ``sklearn`` flavor, read by ``joblib.load``) may
-  name classes of scikit-learn, NumPy, SciPy, ``collections`` and joblib's
-  own array wrapper, but none from their test, dataset, vendored or I/O
-  modules and not ``numpy.memmap`` (which creates files); NumPy's ufuncs
-  (``np.log1p`` in a ``FunctionTransformer``); the functions that rebuild
-  NumPy arrays, scalars and random generators, Cython's
+  name the classes a model is made of (scikit-learn's, NumPy's arrays,
+  dtypes, scalars and random generators, SciPy's sparse matrices and
+  splines, joblib's array wrapper, ``collections``' dict and deque types);
+  NumPy's ufuncs (``np.log1p`` in a ``FunctionTransformer``); the functions
+  that rebuild NumPy arrays, scalars and random generators, Cython's
   ``__pyx_unpickle_*`` helpers, and ``copyreg``'s and ``_codecs``'s helpers
   for older protocols; and the functions of ``sklearn.metrics`` and
   ``sklearn.feature_selection``, which models hold as parameters (a
-  selector's ``score_func``) and which only compute. A few plain builtins
-  (``list``, ``dict`` ...) too. Anything else is refused.
-- Any other pickle (the ``pickle`` flavor) holds the user's own classes: it
-  may name a class from any installed package but those of the standard
-  library that reach the system (files, processes, sockets, code), of a
-  package's test or I/O modules, or of ``numpy.memmap``; from the standard
-  library only plain data types (``datetime``, ``decimal``, ``uuid`` ...); and
-  a function only where a scikit-learn model may, or a package's rebuilder
-  (pandas' ``_unpickle_*``, torch's ``_rebuild_*``). A standard-library module
-  is judged by its name before it is imported (importing ``this`` or
-  ``antigravity`` runs code); a third-party module is imported to tell a class
-  from a function, which runs only the installed package's own import code.
-  Its scan must also have read the whole stream.
+  selector's ``score_func``) and which a stream may hold, never call. A few
+  plain builtins (``list``, ``dict`` ...) too. Anything else is refused.
+- Any other pickle (the ``pickle`` flavor) may also name pandas' data
+  structures, the standard library's plain data types (``datetime``,
+  ``decimal``, ``uuid`` ...), the classes of the modules
+  ``MODELBOOK_TRUSTED_MODULES`` names (the user's own package), and the
+  rebuilders of data packages (pandas' ``_new_Index``, pyarrow's
+  ``_restore_array``). A standard-library module is judged by its name before
+  it is imported (importing ``this`` or ``antigravity`` runs code); a
+  third-party module is imported to tell a class from a function, which runs
+  only the installed package's own import code.
 
 Both judge a global by what it is and by the module that defines it, not only
 the module the file names: protocol 4 follows a dotted name attribute by
@@ -207,6 +207,50 @@ def _origin(found: Any) -> str:
     return str(getattr(found, "__module__", None) or "")
 
 
+# Where the classes a scikit-learn model is made of are defined: an allowlist,
+# since a package as large as SciPy or NumPy has classes whose constructor or
+# __del__ does I/O (SciPy's MapWrapper starts a process pool, NumPy's
+# DataSource deletes its folder when collected).
+_MODEL_CLASS_MODULES = frozenset({"numpy", "numpy.dtypes", "joblib.numpy_pickle"})
+_MODEL_CLASS_PREFIXES = ("sklearn.", "numpy.random.", "scipy.sparse.", "scipy.interpolate.")
+_COLLECTIONS_CLASSES = frozenset({"OrderedDict", "defaultdict", "deque", "Counter"})
+# The pandas modules of its data structures (frames, series, indexes, blocks,
+# arrays, dtypes, scalars); pandas.core.computation evaluates expressions.
+_PANDAS_FILES = frozenset({"ExcelFile", "ExcelWriter", "HDFStore"})
+_PANDAS_DATA_PREFIXES = (
+    "pandas.arrays",
+    "pandas.core.frame",
+    "pandas.core.series",
+    "pandas.core.indexes.",
+    "pandas.core.internals.",
+    "pandas.core.arrays.",
+    "pandas.core.dtypes.dtypes",
+    "pandas._libs.",
+)
+
+
+def _model_class(origin: str, cls: type) -> bool:
+    """Whether a scikit-learn model file may build ``cls``, defined in ``origin``."""
+    if origin == "collections":
+        return cls.__name__ in _COLLECTIONS_CLASSES
+    if origin == "joblib.numpy_pickle":
+        return cls.__name__ == "NumpyArrayWrapper"
+    return origin in _MODEL_CLASS_MODULES or origin.startswith(_MODEL_CLASS_PREFIXES)
+
+
+def _data_class(origin: str, cls: type) -> bool:
+    """Whether a user's pickle may build ``cls``: a model's class, a pandas data
+    structure, a standard-library data type, or a class of a trusted module."""
+    return (
+        _model_class(origin, cls)
+        or origin.startswith(_PANDAS_DATA_PREFIXES)
+        # pandas names its public classes "pandas", its file readers and writers too.
+        or (origin == "pandas" and cls.__name__ not in _PANDAS_FILES)
+        or origin in _STDLIB_DATA
+        or trusted(origin)
+    )
+
+
 def _steps_are_classes(module: str, name: str) -> bool:
     """Whether each step of a dotted name before its last is a class.
 
@@ -240,9 +284,9 @@ def _sklearn_object_allowed(module: str, name: str, found: Any) -> bool:
         qualified = f"{origin}.{getattr(found, '__qualname__', '')}"
         if _blocked(origin) or qualified in _BLOCKED_CLASSES or found.__name__ == "memmap":
             return False
-        if not _sklearn_module_allowed(origin, getattr(found, "__qualname__", "")):
-            return False
-        return module != "builtins" or name in _SAFE_BUILTINS
+        if origin == "builtins":
+            return found.__name__ in _SAFE_BUILTINS
+        return _model_class(origin, found)
     if "numpy" in sys.modules and isinstance(found, sys.modules["numpy"].ufunc):
         return True
     if (module, name) in _REBUILDERS_BY_NAME:
@@ -286,11 +330,9 @@ def sklearn_global_allowed(module: str, name: str) -> bool:
 #: The setting that names the modules a user's pickle may take classes from.
 TRUSTED_ENV = "MODELBOOK_TRUSTED_MODULES"
 _REBUILDERS = ("_unpickle", "__pyx_unpickle", "_reconstruct", "_rebuild", "_new_", "_restore")
-# Packages whose rebuilders a user's pickle may call, and those whose classes
-# it may construct (call); any other class is only built without its
-# constructor (torch's SummaryWriter and pyarrow's OSFile open files in theirs).
-_DATA_PACKAGES = frozenset({"numpy", "scipy", "sklearn", "pandas", "torch", "pyarrow"})
-_CONSTRUCTED_PACKAGES = frozenset({"numpy", "scipy", "sklearn", "pandas"})
+# Packages whose rebuilders a user's pickle may call (and whose values that
+# cannot be called it may hold).
+_DATA_PACKAGES = frozenset({"numpy", "scipy", "sklearn", "pandas", "pyarrow"})
 # Helpers pyarrow's arrays (pandas' string and Arrow dtypes) are rebuilt with.
 _ARROW_HELPERS = frozenset({("pyarrow.lib", "py_buffer"), ("pyarrow.lib", "type_for_alias")})
 
@@ -329,7 +371,7 @@ def pickle_global_allowed(module: str, name: str, found: Any) -> bool:
             return False
         if root == "numpy" and found.__name__ == "memmap":
             return False
-        return root in _DATA_PACKAGES or trusted(origin)
+        return _data_class(origin, found)
     if _blocked(origin):
         return False
     # Packages rebuild their objects through helpers named for it (pandas'
@@ -370,14 +412,8 @@ def may_call(module: str, name: str, found: Any, *, sklearn: bool) -> bool:
     allowed class may be called; a parameter function or a ufunc never is."""
     origin = _origin(found)
     if isinstance(found, type):
-        if sklearn:
-            return True
-        root = origin.split(".")[0]
-        return (
-            root in _CONSTRUCTED_PACKAGES
-            or origin in _STDLIB_DATA
-            or (origin == "builtins" and found.__name__ in _SAFE_BUILTINS)
-        )
+        # Only allowlisted classes get this far (see _model_class, _data_class).
+        return True
     if (module, name) in _REBUILDERS_BY_NAME or (module, name) in _ARROW_HELPERS:
         return True
     if name.startswith("__pyx_unpickle_") and origin.split(".")[0] in (*_ALLOWED_ROOTS, "numpy"):
@@ -426,8 +462,8 @@ def _guarded_class(base: type[Any], label: str, *, sklearn: bool) -> type[Any]:
 
     else:
         why = (
-            "which is neither a class of NumPy, SciPy, scikit-learn or pandas nor of a "
-            f"module {TRUSTED_ENV} names (set it to your model's own package to load "
+            "which is neither part of a scikit-learn model or a pandas data structure nor "
+            f"of a module {TRUSTED_ENV} names (set it to your model's own package to load "
             "its classes)"
         )
 
