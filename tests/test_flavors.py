@@ -638,3 +638,27 @@ def test_only_classes_a_model_is_made_of_are_built(tmp_path: Path) -> None:
             with pytest.raises(UnsafeArtifact):
                 load(path)
         assert victim.exists(), case
+
+
+def test_a_stream_cannot_change_what_a_module_holds(tmp_path: Path) -> None:
+    """pandas.options is a value pandas holds; BUILD with slot state would set an
+    option through its __setattr__ (the plotting backend option imports the module
+    it names). And a private scikit-learn helper that calls a method by name
+    (sklearn.metrics._scorer._cached_call) is not a parameter function."""
+    import pandas as pd
+
+    from modelbook.unpickling import load_pickle, load_sklearn, sklearn_global_allowed
+
+    backend = pd.get_option("plotting.backend")
+    path = tmp_path / "options.pkl"
+    path.write_bytes(
+        b"\x80\x04" + _global("pandas", "options") + b"}" + _text("d") + b"}"
+        + _text("plotting.backend") + b"K\x00ss}" + _text("plotting.backend")
+        + _text("antigravity") + b"s\x86b."
+    )  # fmt: skip
+    for load in (load_pickle, load_sklearn):
+        with pytest.raises(UnsafeArtifact):
+            load(path)
+    assert pd.get_option("plotting.backend") == backend
+    assert not sklearn_global_allowed("sklearn.metrics._scorer", "_cached_call")
+    assert sklearn_global_allowed("sklearn.metrics", "roc_auc_score")

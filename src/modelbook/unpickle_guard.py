@@ -76,9 +76,10 @@ def _name(obj: Any) -> str:
     return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', type(obj).__name__)}"
 
 
-def _plain_state(state: Any) -> bool:
-    """A state BUILD applies without calling anything the stream chose: None or a
-    plain dict, or a pair of them whose slot keys are no dunders."""
+def _plain_state(state: Any, cls: type) -> bool:
+    """A state BUILD applies to an instance of ``cls`` without calling anything the
+    stream chose: None or a plain dict, or a pair of them whose slot keys are no
+    dunders, set on a class whose ``__setattr__`` is object's own."""
     if state is None or type(state) is dict:
         return True
     if type(state) is not tuple or len(state) != 2:
@@ -86,7 +87,11 @@ def _plain_state(state: Any) -> bool:
     main, slots = state
     if not (main is None or type(main) is dict) or not (slots is None or type(slots) is dict):
         return False
-    return slots is None or not any(type(k) is not str or k.startswith("__") for k in slots)
+    if slots is None:
+        return True
+    return cls.__setattr__ is object.__setattr__ and not any(  # type: ignore[comparison-overlap]
+        type(k) is not str or k.startswith("__") for k in slots
+    )
 
 
 def _marked(load: Callable[[Any, int], None], opcode: int) -> Callable[[Any], None]:
@@ -167,11 +172,15 @@ def guarded(base: type[Any], label: str, admit: Admit, judge: Judge) -> type[Any
                 raise _refuse(
                     label, f"sets attributes of {_name(inst)} for the whole process", _name(inst)
                 )
+            if self._entry(inst) is not None:
+                # A value a module holds (pandas.options): its state is the process's.
+                what = _name(type(inst))
+                raise _refuse(label, f"changes a {what} a module holds", what)
             if "__setstate__" in getattr(inst, "__dict__", ()):
                 # BUILD looks __setstate__ up on the instance: an earlier BUILD put it there.
                 what = _name(type(inst))
                 raise _refuse(label, f"calls a __setstate__ it gave a {what}", what)
-            if not hasattr(type(inst), "__setstate__") and not _plain_state(state):
+            if not hasattr(type(inst), "__setstate__") and not _plain_state(state, type(inst)):
                 # Without __setstate__, BUILD calls state.items() (looked up on the
                 # state object) and setattr for each slot key (a property setter,
                 # __class__).

@@ -298,7 +298,8 @@ def _sklearn_object_allowed(module: str, name: str, found: Any) -> bool:
         "numpy",
     ):
         return True
-    return "." not in name and any(
+    # Public ones only: a private helper (_cached_call) calls a method it is told to.
+    return "." not in name and not name.startswith("_") and any(
         origin == m or origin.startswith(m + ".") for m in _PARAMETER_FUNCTION_MODULES
     )
 
