@@ -662,3 +662,20 @@ def test_a_stream_cannot_change_what_a_module_holds(tmp_path: Path) -> None:
     assert pd.get_option("plotting.backend") == backend
     assert not sklearn_global_allowed("sklearn.metrics._scorer", "_cached_call")
     assert sklearn_global_allowed("sklearn.metrics", "roc_auc_score")
+
+
+def test_a_decompression_bomb_is_unscannable_not_a_crash(tmp_path: Path) -> None:
+    """A zlib stream that grows more than MAX_EXPANSION times is refused before it is
+    inflated in the scanning process; real compressed models are scanned as before."""
+    import zlib
+
+    from modelbook.safety import MAX_EXPANSION, scan_file
+
+    bomb = zlib.compress(b"\x80\x04" + bytes(MAX_EXPANSION * 4 * (1 << 20)), 9)
+    found = scan_file("bomb.joblib", bomb)
+    assert found.verdict == "unscannable" and "decompresses to more than" in (found.error or "")
+    model = LogisticRegression(max_iter=200).fit(np.eye(4), [0, 1, 0, 1])
+    for method in ("zlib", "gzip", "bz2", "xz"):
+        path = tmp_path / f"m.{method}"
+        joblib.dump(model, path, compress=(method, 3))
+        assert scan_file(path.name, path.read_bytes()).verdict in ("clean", "suspicious"), method

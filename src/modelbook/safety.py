@@ -33,7 +33,6 @@ The scanner is imported only when a pickle is scanned.
 from __future__ import annotations
 
 import bz2
-import gzip
 import io
 import logging
 import lzma
@@ -42,7 +41,7 @@ import zlib
 from collections.abc import Iterable
 from datetime import datetime
 from importlib import metadata
-from typing import Literal
+from typing import Any, Literal
 
 from .domain import _Frozen
 from .errors import InvalidInput, UnsafeArtifact
@@ -112,21 +111,41 @@ def is_pickled(path: str, head: bytes) -> bool:
     return _is_pickle_stream(head)
 
 
+# A model's arrays compress a few times over, rarely tens; a stream that grows by
+# more than this is a decompression bomb aimed at the process that scans it.
+MAX_EXPANSION = 200
+
+
 def _decompress(data: bytes) -> bytes | None:
     """The pickle inside a joblib-compressed file; the data itself if not compressed;
-    None when it is compressed in a way that cannot be undone here."""
+    None when it is compressed in a way that cannot be undone here. Raises
+    ValueError when it would grow past :data:`MAX_EXPANSION` times its size."""
+    limit = MAX_EXPANSION * len(data) + (1 << 20)
     if _is_zlib(data[:2]):
-        return zlib.decompress(data)
+        return _bounded(zlib.decompressobj(), data, limit)
     for magic, kind in _COMPRESSED:
         if data.startswith(magic):
             if kind == "gzip":
-                return gzip.decompress(data)
+                return _bounded(zlib.decompressobj(wbits=31), data, limit)
             if kind == "bz2":
-                return bz2.decompress(data)
+                return _bounded(bz2.BZ2Decompressor(), data, limit)
             if kind in ("xz", "lzma"):
-                return lzma.decompress(data)
+                return _bounded(lzma.LZMADecompressor(), data, limit)
             return None
     return data
+
+
+def _bounded(decompressor: Any, data: bytes, limit: int) -> bytes:
+    """What ``decompressor`` makes of ``data``, refused past ``limit`` bytes."""
+    out = decompressor.decompress(data, limit + 1)
+    if len(out) <= limit and hasattr(decompressor, "flush"):
+        out += decompressor.flush()
+    if len(out) > limit:
+        raise ValueError(
+            f"it decompresses to more than {MAX_EXPANSION} times its size "
+            "(a decompression bomb, or not a model)"
+        )
+    return bytes(out)
 
 
 class FileScan(_Frozen):
@@ -242,7 +261,7 @@ def scan_file(path: str, data: bytes) -> FileScan:
             if not _is_pickle_stream(plain[:2]):
                 return FileScan(path=path, verdict="unscannable", error="not a pickle stream")
             result = scan_pickle_bytes(io.BytesIO(plain), path)
-    except (OSError, ValueError, EOFError, zlib.error, lzma.LZMAError) as exc:
+    except (OSError, ValueError, EOFError, MemoryError, zlib.error, lzma.LZMAError) as exc:
         return FileScan(path=path, verdict="unscannable", error=str(exc)[:300])
     from . import unpickling
 
