@@ -225,12 +225,15 @@ class ClassifyService:
             return self.loading.versions.get(f"models:/{name}/latest")
         return None
 
-    def highest(self, name: str) -> Version | None:
-        """The version holding the model's highest semver (the one a new semver follows)."""
+    def highest(self, name: str, parent: Version | None = None) -> Version | None:
+        """The version holding the model's highest semver (the one a new semver follows):
+        ``parent`` itself when it holds it (usually: the parent is the latest version)."""
         row = self.ctx.db.reading(lambda conn: model_rows.find(conn, name))
         semver = None if row is None else model_rows.highest_semver(row)
         if semver is None:
             return None
+        if parent is not None and parent.model == name and parent.semver == semver:
+            return parent
         with contextlib.suppress(NotFound):
             return self.loading.versions.get(f"models:/{name}/{semver}")
         return None

@@ -131,9 +131,10 @@ class RegistrationService:
                 computed=semver_rule.FIRST, method="first", reasons=("the first version",)
             )
         classifier = self._classifier()
+        parent = classifier.parent(draft.name, draft.parents)
         return classifier.classify(
-            classifier.parent(draft.name, draft.parents),
-            classifier.highest(draft.name),
+            parent,
+            classifier.highest(draft.name, parent),
             draft.contract.doc,
             manifest,
             actor=actor,
