@@ -679,3 +679,21 @@ def test_a_decompression_bomb_is_unscannable_not_a_crash(tmp_path: Path) -> None
         path = tmp_path / f"m.{method}"
         joblib.dump(model, path, compress=(method, 3))
         assert scan_file(path.name, path.read_bytes()).verdict in ("clean", "suspicious"), method
+
+
+def test_a_stream_cannot_build_a_class(tmp_path: Path) -> None:
+    """Calling a metaclass builds a class whose namespace the stream chose: enum.Enum's
+    functional form runs the namespace's __init__ (here numpy.add, which a stream may
+    hold but not call) for each member. Neither enum nor any metaclass is callable."""
+    from modelbook.pickle_rules import may_call
+    from modelbook.unpickling import load_pickle, load_sklearn
+
+    path = tmp_path / "enum.pkl"
+    path.write_bytes(
+        b"\x80\x04" + _global("enum", "Enum") + _text("Pwn") + b"}(" + _text("A")
+        + b"K\x01" + _text("__init__") + _global("numpy", "add") + b"u\x86R."
+    )  # fmt: skip
+    for load in (load_pickle, load_sklearn):
+        with pytest.raises(UnsafeArtifact):
+            load(path)
+    assert not may_call("sklearn.base", "ABCMeta", type(LogisticRegression), sklearn=True)

@@ -117,7 +117,7 @@ _REBUILDERS_BY_NAME = frozenset(
 _PARAMETER_FUNCTION_MODULES = ("sklearn.metrics", "sklearn.feature_selection")
 # Standard-library modules of plain data types a user's pickle may hold.
 _STDLIB_DATA = frozenset(
-    {"collections", "datetime", "decimal", "fractions", "uuid", "array", "zoneinfo", "enum"}
+    {"collections", "datetime", "decimal", "fractions", "uuid", "array", "zoneinfo"}
 )
 
 
@@ -351,8 +351,10 @@ def may_call(module: str, name: str, found: Any, *, sklearn: bool) -> bool:
     allowed class may be called; a parameter function or a ufunc never is."""
     origin = _origin(found)
     if isinstance(found, type):
-        # Only allowlisted classes get this far (see _model_class, _data_class).
-        return True
+        # Only allowlisted classes get this far (see _model_class, _data_class);
+        # a metaclass would build a class whose namespace the stream chose (its
+        # __init__ a function the stream may only hold, run for each Enum member).
+        return not issubclass(found, type)
     if (module, name) in _REBUILDERS_BY_NAME or (module, name) in _ARROW_HELPERS:
         return True
     if name.startswith("__pyx_unpickle_") and origin.split(".")[0] in (*_ALLOWED_ROOTS, "numpy"):

@@ -163,7 +163,10 @@ def guarded(base: type[Any], label: str, admit: Admit, judge: Judge) -> type[Any
                 raise _refuse(
                     label, "builds an instance of something that is not an allowed class", "NEWOBJ"
                 )
-            if not entry[1] and cls.__new__ is not object.__new__:  # type: ignore[comparison-overlap]
+            if issubclass(cls, type):
+                what = _name(cls)
+                raise _refuse(label, f"builds a class through {what}", what)
+            if not entry[1] and cls.__new__ is not object.__new__:
                 what = _name(cls)
                 raise _refuse(label, f"builds {what}, whose own __new__ would run", what)
 
