@@ -23,12 +23,14 @@ from .test_register import count
 IRIS_X, IRIS_Y = load_iris(return_X_y=True, as_frame=True)
 
 
-def _sklearn(reg: Registry, tmp_path: Path, model: Any, X: pd.DataFrame, **kw: Any) -> Any:
+def _sklearn(
+    reg: Registry, tmp_path: Path, model: Any, X: pd.DataFrame, name: str = "iris", **kw: Any
+) -> Any:
     path = Path(tempfile.mkdtemp(dir=tmp_path)) / "model.joblib"
     joblib.dump(model, path)
     sig = infer_signature(X, model.predict(X), model=model)
     return reg.register(
-        "iris", [path], owners=["o"], signature=sig, sample=X, capture_environment=False, **kw
+        name, [path], owners=["o"], signature=sig, sample=X, capture_environment=False, **kw
     )
 
 

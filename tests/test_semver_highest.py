@@ -13,13 +13,14 @@ import pytest
 from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
 
-from modelbook import Registry, infer_signature
+from modelbook import Registry
 from modelbook.errors import InvalidInput
 from modelbook.semver import Bump
 
 from . import test_cli
 from .test_cli import CLI
 from .test_register import count
+from .test_semver_classification import _sklearn
 
 # The fixtures of the CLI tests: a registry home in a temp folder, and one command run.
 home = test_cli.home
@@ -36,12 +37,7 @@ M3 = LogisticRegression(max_iter=5000).fit(X_RENAMED, _Y)
 
 
 def _register(reg: Registry, tmp_path: Path, model: Any, X: pd.DataFrame, **kw: Any) -> Any:
-    path = Path(tempfile.mkdtemp(dir=tmp_path)) / "model.joblib"
-    joblib.dump(model, path)
-    sig = infer_signature(X, model.predict(X), model=model)
-    return reg.register(
-        "a", [path], owners=["ml"], signature=sig, sample=X, capture_environment=False, **kw
-    )
+    return _sklearn(reg, tmp_path, model, X, name="a", **kw)
 
 
 def test_an_old_parent_does_not_hide_an_incompatible_change_from_the_highest(

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +55,7 @@ from .classify import (
     followed,
     overtaken,
 )
+from .drafts import Draft, invalid, merge
 from .models import insert_model, model_values
 
 Progress = files.Progress
@@ -63,45 +63,6 @@ Progress = files.Progress
 
 def _noop(_: int) -> None:
     return None
-
-
-def _invalid(exc: ValidationError) -> InvalidInput:
-    first = exc.errors()[0]
-    where = ".".join(str(p) for p in first["loc"])
-    message = str(first["msg"]).removeprefix("Value error, ")
-    return InvalidInput(f"invalid {where or 'value'}: {message}")
-
-
-def _merge(base: Any, given: Any, cls: type[Any]) -> Any:
-    """Explicit fields win over captured ones."""
-    if given is None:
-        return base
-    if isinstance(given, cls):
-        return cls.model_validate(given.model_dump())
-    if isinstance(given, Mapping):
-        try:
-            return cls.model_validate({**base.model_dump(), **given})
-        except ValidationError as exc:
-            raise _invalid(exc) from None
-    raise InvalidInput(f"expected {cls.__name__} or a mapping, got {type(given).__name__}")
-
-
-@dataclass(frozen=True)
-class Draft:
-    """A version's validated metadata, ready to commit once its blobs are stored."""
-
-    name: str
-    new_model: dict[str, Any] | None
-    risk_tier: str | None
-    explicit_semver: str | None
-    parents: tuple[tuple[str, int], ...]
-    tags: dict[str, str]
-    params: dict[str, str]
-    metrics: tuple[Metric, ...]
-    lineage: tuple[tuple[str, str, str], ...]
-    doc: dict[str, Any]
-    contract: contracts.Prepared
-    comparing: CompareOptions
 
 
 def _default_first_stage(conn: Connection) -> str:
@@ -210,7 +171,7 @@ class RegistrationService:
             try:
                 item = a if isinstance(a, Artifact) else Artifact.model_validate(dict(a))
             except ValidationError as exc:
-                raise _invalid(exc) from None
+                raise invalid(exc) from None
             files.check_sha256(item.sha256)
             manifest.append(item)
         files.check_manifest_paths(a.path for a in manifest)
@@ -318,14 +279,14 @@ class RegistrationService:
                     f"got {type(features).__name__}"
                 )
             lineage = Lineage(
-                code=_merge(capture.code() if capture_environment else CodeRef(), code, CodeRef),
+                code=merge(capture.code() if capture_environment else CodeRef(), code, CodeRef),
                 data=tuple(data_list),
                 features=features,
                 run_id=run_id,
                 experiment_id=experiment_id,
                 parents=tuple(f"{n}/{v}" for n, v in parent_refs),
             )
-            env = _merge(
+            env = merge(
                 capture.environment() if capture_environment else Environment(),
                 environment,
                 Environment,
@@ -337,7 +298,7 @@ class RegistrationService:
                 duration_seconds=validation.optional_number(duration_seconds, "duration_seconds"),
             )
         except ValidationError as exc:
-            raise _invalid(exc) from None
+            raise invalid(exc) from None
         rows = index_rows(lineage)
         if isinstance(caveats, str) or not isinstance(caveats, list | tuple):
             raise InvalidInput("caveats must be a list of texts")
