@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import typer.main
@@ -31,11 +32,11 @@ try:
 except SystemExit as exc:
     code = exc.code
 loaded = sorted({name.split(".")[0] for name in sys.modules})
-print(json.dumps({"code": code, "loaded": loaded}), file=sys.stderr)
+print(json.dumps({"code": code, "loaded": loaded, "modules": sorted(sys.modules)}), file=sys.stderr)
 """
 
 
-def _loaded(home: Path, *args: str) -> tuple[int, set[str]]:
+def _report(home: Path, *args: str) -> dict[str, Any]:
     env = {**os.environ, "MODELBOOK_HOME": str(home), "MODELBOOK_USER": "carol"}
     done = subprocess.run(
         [sys.executable, "-c", PROBE, *args],
@@ -45,7 +46,11 @@ def _loaded(home: Path, *args: str) -> tuple[int, set[str]]:
         timeout=120,
         check=False,
     )
-    report = json.loads(done.stderr.strip().splitlines()[-1])
+    return json.loads(done.stderr.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def _loaded(home: Path, *args: str) -> tuple[int, set[str]]:
+    report = _report(home, *args)
     return report["code"], set(report["loaded"])
 
 
@@ -58,6 +63,28 @@ def test_resolve_loads_neither_rich_nor_alembic(cli: CLI, home: Path, model_file
     assert not loaded & {"rich", "alembic", "mako"}, loaded & {"rich", "alembic", "mako"}
     code, loaded = _loaded(home, "resolve", "models:/ctr@champion", "--json")
     assert code == 0 and "rich" not in loaded
+
+
+def test_resolve_on_sqlite_loads_no_postgresql_dialect_and_no_query_language(
+    cli: CLI, home: Path, model_file: Path
+) -> None:
+    cli("register", "ctr", model_file, "--owner", "o", "--no-capture")
+    report = _report(home, "resolve", "models:/ctr/1")
+    assert report["code"] == 0
+    unneeded = {"sqlalchemy.dialects.postgresql", "modelbook.query", "modelbook.store.query"}
+    assert not unneeded & set(report["modules"]), unneeded & set(report["modules"])
+
+
+def test_importing_the_package_loads_nothing_until_a_name_is_used() -> None:
+    probe = (
+        "import sys, modelbook; before = 'sqlalchemy' in sys.modules;"
+        " from modelbook import Registry, Version;"
+        " print(before, 'sqlalchemy' in sys.modules, Registry.__module__, Version.__module__)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.split() == ["False", "True", "modelbook.registry", "modelbook.domain"]
 
 
 def test_a_table_still_draws(cli: CLI, home: Path, model_file: Path) -> None:

@@ -24,7 +24,6 @@ from .artifact_api import ArtifactOperations
 from .domain import (
     Model,
     Page,
-    Stage,
     Version,
 )
 from .lineage_api import LineageOperations
@@ -306,26 +305,6 @@ class Registry(
             )
         return self._versions.page(
             name, limit=limit, page_token=page_token, newest_first=newest_first
-        )
-
-    def search_versions(
-        self,
-        *,
-        model: str | None = None,
-        tags: Mapping[str, object] | None = None,
-        metrics: Sequence[tuple[str, str, float]] = (),
-        stage: Stage | str | None = None,
-        limit: int = 100,
-        page_token: str | None = None,
-    ) -> Page[Version]:
-        """Versions matching all filters, newest first (see VersionService.search)."""
-        return self._versions.search(
-            model=model,
-            tags=tags,
-            metrics=metrics,
-            stage=stage,
-            limit=limit,
-            page_token=page_token,
         )
 
     # tags -------------------------------------------------------------------------

@@ -8,9 +8,10 @@ method delegates to :class:`~modelbook.services.search.SearchService`.
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from .domain import Model, Page, Version
+from .domain import Model, Page, Stage, Version
 
 if TYPE_CHECKING:
     from .services.base import Context
@@ -49,6 +50,26 @@ class SearchOperations:
         limit or token.
         """
         return self._search.search(query, order_by=order_by, limit=limit, page_token=page_token)
+
+    def search_versions(
+        self,
+        *,
+        model: str | None = None,
+        tags: Mapping[str, object] | None = None,
+        metrics: Sequence[tuple[str, str, float]] = (),
+        stage: Stage | str | None = None,
+        limit: int = 100,
+        page_token: str | None = None,
+    ) -> Page[Version]:
+        """Versions matching all filters, newest first (see SearchService.keywords)."""
+        return self._search.keywords(
+            model=model,
+            tags=tags,
+            metrics=metrics,
+            stage=stage,
+            limit=limit,
+            page_token=page_token,
+        )
 
     def _filtered_versions(
         self,

@@ -19,7 +19,6 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..query.fields import CATALOG
@@ -146,6 +145,14 @@ def _glob(pattern: str) -> str:
         else:
             out.append(f"[{char}]" if char in "*?[" else char)
     return "".join(out)
+
+
+def _jsonb() -> Any:
+    # PostgreSQL's dialect is imported only by a query that runs there: a command on
+    # SQLite would otherwise pay for loading it.
+    from sqlalchemy.dialects.postgresql import JSONB
+
+    return JSONB
 
 
 class Compiler:
@@ -321,7 +328,7 @@ class Compiler:
 
     def _json_elements(self, column: Any) -> Any:
         if self.dialect == "postgresql":
-            fn = sa.func.jsonb_array_elements_text(sa.cast(column, JSONB))
+            fn = sa.func.jsonb_array_elements_text(sa.cast(column, _jsonb()))
         else:
             fn = sa.func.json_each(column)
         return fn.table_valued("value").alias("elem")
@@ -329,7 +336,7 @@ class Compiler:
     def _env(self, key: str) -> Any:
         path = _ENV_PATHS.get(key)
         if self.dialect == "postgresql":
-            doc = sa.cast(_v.doc, JSONB)
+            doc = sa.cast(_v.doc, _jsonb())
             parts = path if path is not None else ("environment", "frameworks", key)
             return sa.func.jsonb_extract_path_text(doc, *parts)
         if path is not None:
