@@ -18,6 +18,7 @@ modelbook writes is one its URI parser accepts.
 from __future__ import annotations
 
 import enum
+import functools
 import re
 from collections.abc import Sequence
 
@@ -42,13 +43,26 @@ def parse(value: object) -> tuple[int, int, int]:
     Raises :class:`InvalidInput` for anything but three numbers without
     leading zeros, each at most ``MAX_NUMBER``.
     """
-    if not isinstance(value, str) or not _PLAIN.fullmatch(value):
-        raise InvalidInput(
-            f"invalid semver {value!r}: expected MAJOR.MINOR.PATCH, e.g. 1.4.0 "
-            f"(numbers without leading zeros, each at most {MAX_NUMBER})"
-        )
+    if not isinstance(value, str):
+        raise _invalid(value)
+    return _parse_text(value)
+
+
+# A model's semvers are parsed again by every registration and alias move; the
+# parts are plain integers, so the cached answer cannot be changed by a caller.
+@functools.lru_cache(maxsize=4096)
+def _parse_text(value: str) -> tuple[int, int, int]:
+    if not _PLAIN.fullmatch(value):
+        raise _invalid(value)
     v = _semver.Version.parse(value)
     return v.major, v.minor, v.patch
+
+
+def _invalid(value: object) -> InvalidInput:
+    return InvalidInput(
+        f"invalid semver {value!r}: expected MAJOR.MINOR.PATCH, e.g. 1.4.0 "
+        f"(numbers without leading zeros, each at most {MAX_NUMBER})"
+    )
 
 
 def text(parts: tuple[int, int, int]) -> str:
@@ -78,23 +92,22 @@ def larger(a: Bump, b: Bump) -> Bump:
 
 def bumped(highest: str, bump: Bump) -> str:
     """``highest`` with one part bumped and the parts after it reset: 1.4.2 MINOR is 1.5.0."""
-    v = _semver.Version(*parse(highest))
-    if bump is Bump.MAJOR:
-        return str(v.bump_major())
-    if bump is Bump.MINOR:
-        return str(v.bump_minor())
-    return str(v.bump_patch())
+    return str(_bump(highest, bump))
 
 
 def bumped_within(highest: str, bump: Bump) -> str | None:
     """:func:`bumped`, or None when a part would pass the largest a URI can name."""
-    value = bumped(highest, bump)
-    return value if max(_parts(value)) <= MAX_NUMBER else None
+    v = _bump(highest, bump)
+    return str(v) if max(v.major, v.minor, v.patch) <= MAX_NUMBER else None
 
 
-def _parts(value: str) -> tuple[int, int, int]:
-    v = _semver.Version.parse(value)
-    return v.major, v.minor, v.patch
+def _bump(highest: str, bump: Bump) -> _semver.Version:
+    v = _semver.Version(*parse(highest))
+    if bump is Bump.MAJOR:
+        return v.bump_major()
+    if bump is Bump.MINOR:
+        return v.bump_minor()
+    return v.bump_patch()
 
 
 def next_semver(

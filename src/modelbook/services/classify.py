@@ -212,27 +212,35 @@ class ClassifyService:
         self.ctx = ctx
         self.loading = loading
 
-    def parent(self, name: str, lineage_parents: Sequence[tuple[str, int]]) -> Version | None:
-        """The version a new version of ``name`` is compared with.
+    def compared(
+        self, name: str, lineage_parents: Sequence[tuple[str, int]]
+    ) -> tuple[Version | None, Version | None]:
+        """The versions a new version of ``name`` is compared with: its parent and the
+        version holding the model's highest semver (the one a new semver follows).
 
-        The first lineage parent of the same model, else the model's latest
-        version; None for a model's first version.
+        The parent is the first lineage parent of the same model, else the
+        model's latest version; None for a model's first version. The latest
+        version always holds the highest semver, so then the two are one and
+        the model is not read again (a version registered since is caught in
+        the registration's transaction).
         """
         for model, number in lineage_parents:
             if model == name:
-                return self.loading.versions.get(f"models:/{model}/{number}")
+                parent = self.loading.versions.get(f"models:/{model}/{number}")
+                return parent, self._highest(name, parent)
+        latest = None
         with contextlib.suppress(NotFound):
-            return self.loading.versions.get(f"models:/{name}/latest")
-        return None
+            latest = self.loading.versions.get(f"models:/{name}/latest")
+        return latest, latest
 
-    def highest(self, name: str, parent: Version | None = None) -> Version | None:
-        """The version holding the model's highest semver (the one a new semver follows):
-        ``parent`` itself when it holds it (usually: the parent is the latest version)."""
+    def _highest(self, name: str, parent: Version) -> Version | None:
+        """The version holding the model's highest semver: ``parent`` itself when it
+        holds it."""
         row = self.ctx.db.reading(lambda conn: model_rows.find(conn, name))
         semver = None if row is None else model_rows.highest_semver(row)
         if semver is None:
             return None
-        if parent is not None and parent.model == name and parent.semver == semver:
+        if parent.model == name and parent.semver == semver:
             return parent
         with contextlib.suppress(NotFound):
             return self.loading.versions.get(f"models:/{name}/{semver}")
@@ -251,8 +259,8 @@ class ClassifyService:
     ) -> Classification:
         """The evidence and the bump; ``first`` is the semver of a model's first version.
 
-        ``parent`` is the version compared with (:meth:`parent`), ``highest``
-        the one holding the model's highest semver (:meth:`highest`), compared
+        ``parent`` is the version compared with and ``highest``
+        the one holding the model's highest semver (both from :meth:`compared`), compared
         with as well when it is another version. ``contract`` is the new
         version's stored contract (JSON data or None); ``artifacts`` its
         manifest. The semver itself is computed in the registration's

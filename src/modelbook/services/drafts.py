@@ -50,5 +50,8 @@ class Draft:
     metrics: tuple[Metric, ...]
     lineage: tuple[tuple[str, str, str], ...]
     doc: dict[str, Any]
+    # The validated values ``doc`` was dumped from: the returned Version is built
+    # from them, not by validating the dump again.
+    record: dict[str, Any]
     contract: contracts.Prepared
     comparing: CompareOptions

@@ -92,10 +92,10 @@ class RegistrationService:
                 computed=semver_rule.FIRST, method="first", reasons=("the first version",)
             )
         classifier = self._classifier()
-        parent = classifier.parent(draft.name, draft.parents)
+        parent, highest = classifier.compared(draft.name, draft.parents)
         return classifier.classify(
             parent,
-            classifier.highest(draft.name, parent),
+            highest,
             draft.contract.doc,
             manifest,
             actor=actor,
@@ -348,6 +348,12 @@ class RegistrationService:
             metrics=tuple(metric_list),
             lineage=tuple(rows),
             doc=doc,
+            record={
+                "lineage": lineage,
+                "training": training,
+                "environment": env,
+                "metrics": tuple(metric_list),
+            },
             contract=prepared,
             comparing=comparing,
         )
@@ -391,13 +397,14 @@ class RegistrationService:
                 if highest is None
                 else semver_rule.bumped_within(highest, bump) or semver_text
             )
-            doc["classification"] = change.model_copy(
+            classified = change.model_copy(
                 update={
                     "computed": computed,
                     "bump": change.bump if highest is not None else None,
                     "explicit": draft.explicit_semver,
                 }
-            ).model_dump(mode="json")
+            )
+            doc["classification"] = classified.model_dump(mode="json")
             missing = set(draft.parents) - version_rows.existing(conn, draft.parents)
             if missing:
                 raise NotFound(
@@ -454,6 +461,9 @@ class RegistrationService:
         return Version.model_validate(
             {
                 **doc,
+                **draft.record,
+                "artifacts": tuple(manifest),
+                "classification": classified,
                 "model": name,
                 "number": number,
                 "semver": semver_text,
