@@ -133,7 +133,9 @@ class Registry(
         # (the policy, its checks, CEL) must not happen while a model's row is locked.
         gov = self._gov
         return RegistrationService(
-            self.ctx, lambda conn: gov.policy(conn).graph.first, lambda: self._classifier
+            self.ctx,
+            lambda conn, digest: gov.policy_of(conn, digest).graph.first,
+            lambda: self._classifier,
         )
 
     @functools.cached_property

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 from sqlalchemy.engine import Connection
 
 from .. import paging, pins, validation
@@ -46,6 +48,7 @@ def move(
     reason: str,
     at: int,
     override: str | None = None,
+    pin: KnownPin | None = None,
 ) -> log.Head:
     """Point (or, with ``to_number`` None, remove) an alias, and record the move as its event.
 
@@ -53,7 +56,9 @@ def move(
     so the contract pin is enforced here: a move to another MAJOR than the
     alias's pin raises InvalidInput unless ``override`` (the reason of an
     explicit ``allow_major``) is given; an overridden move re-pins the alias to
-    the new MAJOR and records an ``alias.override`` event.
+    the new MAJOR and records an ``alias.override`` event. ``pin``: the pin and
+    the target's semver when the caller read them with its locked row (see
+    :func:`pin_crossing`).
     """
     if to_number is None:
         alias_rows.drop(conn, model_id, alias)
@@ -71,6 +76,7 @@ def move(
             actor=actor,
             at=at,
             override=override,
+            pin=pin,
         )
         alias_rows.put(
             conn,
@@ -111,9 +117,10 @@ def _check_pin(
     actor: str,
     at: int,
     override: str | None,
+    pin: KnownPin | None,
 ) -> log.Head:
     """Apply :func:`modelbook.pins.check_move`; record and re-pin an allowed crossing."""
-    crossed = pin_crossing(conn, name, model_id, alias, to_number, to_version_id, override)
+    crossed = pin_crossing(conn, name, model_id, alias, to_number, to_version_id, override, pin)
     if crossed is None:
         return head
     # The alias now serves the new MAJOR: the pin follows it, so the next
@@ -147,6 +154,7 @@ def pin_crossing(
     to_number: int,
     to_version_id: int,
     override: str | None,
+    known: KnownPin | None = None,
 ) -> pins.Override | None:
     """What the alias's contract pin says of moving it to a version, read only.
 
@@ -155,11 +163,28 @@ def pin_crossing(
     InvalidInput, naming the pin and the way out, for a crossing without
     ``override``. Every alias move and every preview of one (a rollback's dry
     run and drill) asks here, so a preview refuses exactly what the move would.
+    ``known``: the pin and the target's semver as the caller read them in this
+    transaction (:func:`known_pin`); otherwise they are read here.
     """
-    found = pin_rows.for_move(conn, model_id, alias, to_version_id)
-    if found is None:
+    if known is None:
+        found = pin_rows.for_move(conn, model_id, alias, to_version_id)
+        known = KnownPin(None, "") if found is None else KnownPin(found.major, found.semver)
+    if known.major is None:
         return None
-    return pins.check_move(name, alias, int(found.major), to_number, str(found.semver), override)
+    return pins.check_move(name, alias, int(known.major), to_number, str(known.semver), override)
+
+
+class KnownPin(NamedTuple):
+    """An alias's pinned MAJOR (None: not pinned) and the semver of the version it is
+    about to point at."""
+
+    major: int | None
+    semver: str
+
+
+def known_pin(target: Any) -> KnownPin:
+    """The pin of an :func:`~modelbook.store.aliases.target` row read with a version."""
+    return KnownPin(target.pinned, target.semver)
 
 
 def alias_of(conn: Connection, name: str, model_id: int, alias: str) -> Alias:

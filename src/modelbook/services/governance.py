@@ -103,7 +103,11 @@ class GovernanceService:
 
     def policy(self, conn: Connection) -> Policy:
         """The policy in force, parsed once per text (only its hash is read when known)."""
-        digest = rows.current_policy_sha256(conn)
+        return self.policy_of(conn, rows.current_policy_sha256(conn))
+
+    def policy_of(self, conn: Connection, digest: str | None) -> Policy:
+        """The policy in force when ``digest`` is its hash, read in the same transaction
+        (the ``policy_sha256`` of a locked row); None: the default applies."""
         if digest is None:
             return default_policy()
         cached = self._parsed

@@ -44,7 +44,7 @@ from ..store import versions as version_rows
 from ..store.rows import dumps, to_dt
 from . import audit as log
 from . import contracts
-from .base import Context, model_row
+from .base import Context
 from .classify import (
     DEFAULT_COMPARE_TIMEOUT_S,
     ClassifyService,
@@ -65,19 +65,19 @@ def _noop(_: int) -> None:
     return None
 
 
-def _default_first_stage(conn: Connection) -> str:
+def _default_first_stage(conn: Connection, policy_sha256: str | None) -> str:
     return Stage.STAGING.value
 
 
 class RegistrationService:
-    """Registration; ``first_stage(conn)`` names the stage a new version enters (the
-    policy's first, read inside the registration's transaction); ``classifier``
+    """Registration; ``first_stage(conn, policy_sha256)`` names the stage a new version
+    enters (the first of the policy whose hash the registration's transaction read); ``classifier``
     gathers the evidence of a new version's semver (made on first use)."""
 
     def __init__(
         self,
         ctx: Context,
-        first_stage: Callable[[Connection], str] = _default_first_stage,
+        first_stage: Callable[[Connection, str | None], str] = _default_first_stage,
         classifier: Callable[[], ClassifyService] | None = None,
     ) -> None:
         self.ctx = ctx
@@ -368,7 +368,9 @@ class RegistrationService:
             head = None
             if draft.new_model is not None:
                 head = insert_model(conn, {**draft.new_model, "created_at": now})
-            model = model_row(conn, name, lock=True)
+            model = model_rows.for_registration(conn, name)
+            if model is None:
+                raise NotFound(f"model {name!r} not found")
             if head is None:
                 head = log.Head.of_model(name, model)
             number = int(model.last_number) + 1
@@ -413,7 +415,7 @@ class RegistrationService:
                     + " not found"
                 )
             parts = semver_rule.parse(semver_text)
-            stage = self.first_stage(conn)
+            stage = self.first_stage(conn, model.policy_sha256)
             model_rows.set_number(conn, head.model_id or model.id, number, parts)
             version_rows.insert(
                 conn,

@@ -22,11 +22,10 @@ from ..errors import GateFailed, InvalidInput, NotFound
 from ..lifecycle import DEPLOYED
 from ..policy import Policy
 from ..store import aliases as alias_rows
-from ..store import pins as pin_rows
 from ..store.rows import to_dt
 from . import audit as log
 from . import notes
-from .aliases import alias_of, check_expect, move, valid_expect
+from .aliases import KnownPin, alias_of, check_expect, known_pin, move, pin_crossing, valid_expect
 from .base import Context, version_ref
 from .governance import GovernanceService
 from .release import Chain, Locked, ReleaseService
@@ -76,7 +75,7 @@ class ServingService:
                 raise NotFound(f"model {name!r} not found")
             if target.version_id is None:
                 raise NotFound(f"version {ref} not found")
-            policy = self.gov.policy(conn)
+            policy = self.gov.policy_of(conn, target.policy_sha256)
             serving = policy.graph.is_serving(alias)
             if require_serving and not serving:
                 raise InvalidInput(
@@ -89,6 +88,12 @@ class ServingService:
             check_expect(name, alias, target.current, expect)
             if target.current == target.number:
                 return alias_of(conn, name, target.model_id, alias)
+            pin = known_pin(target)
+            # What the move will leave the pin at (a refused crossing raises here).
+            crossed = pin_crossing(
+                conn, name, target.model_id, alias, target.number, target.version_id, override, pin
+            )
+            pinned = target.pinned if crossed is None else crossed.to_major
             chain = Chain(log.Head.of_model(name, target), now)
             if serving:
                 refused = self._deploy(
@@ -108,8 +113,8 @@ class ServingService:
                     reason=why,
                     at=now,
                     override=override,
+                    pin=pin,
                 )
-            pinned = pin_rows.major(conn, target.model_id, alias) if refused is None else None
         if refused is not None:
             raise refused
         return Alias(
@@ -144,7 +149,8 @@ class ServingService:
         refused = outcome.refusal(new.version)
         if refused is not None:
             return refused
-        self.point(conn, policy, chain, name, alias, target, new, actor, why, now, override)
+        pin = known_pin(target)
+        self.point(conn, policy, chain, name, alias, target, new, actor, why, now, override, pin)
         self._deployed_event(
             conn, chain, name, alias, target.current, target.number, actor, why, now
         )
@@ -190,11 +196,13 @@ class ServingService:
         why: str,
         now: int,
         override: str | None = None,
+        pin: KnownPin | None = None,
     ) -> None:
         """Move a serving alias to ``new`` and set the stages of both versions.
 
         ``override``: the reason that lets the move cross the alias's contract
-        pin (see :func:`.aliases.move`); None refuses such a move.
+        pin (see :func:`.aliases.move`); None refuses such a move. ``pin``: the
+        pin as read with ``target`` (see :func:`.aliases.pin_crossing`).
         """
         chain.head = move(
             conn,
@@ -209,6 +217,7 @@ class ServingService:
             reason=why,
             at=now,
             override=override,
+            pin=pin,
         )
         self.release.set_stage(conn, new, DEPLOYED, actor, why)
         if target.current is not None and target.current != new.row.number:

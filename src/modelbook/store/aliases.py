@@ -13,6 +13,7 @@ from ..events import model_chain
 from . import models
 from . import schema as t
 from .engine import Prebuilt
+from .governance import CURRENT_POLICY_SHA256
 from .rows import to_dt
 
 _ALIAS_VALUES = ("version_id", "number", "updated_at", "updated_by")
@@ -26,7 +27,7 @@ _INSERT = Prebuilt(t.aliases.insert(), ("model_id", "name", *_ALIAS_VALUES))
 
 
 def _target(version_match: Any | None) -> sa.Select[Any]:
-    m, a = t.models, t.aliases
+    m, a, p = t.models, t.aliases, t.alias_pins
     cols: list[Any] = [
         m.c.id.label("model_id"),
         m.c.risk_tier,
@@ -34,12 +35,17 @@ def _target(version_match: Any | None) -> sa.Select[Any]:
         m.c.event_hash,
         a.c.number.label("current"),
         a.c.version_id.label("current_id"),
+        p.c.major.label("pinned"),
+        CURRENT_POLICY_SHA256,
     ]
-    source: Any = m.outerjoin(a, sa.and_(a.c.model_id == m.c.id, a.c.name == sa.bindparam("alias")))
+    alias: Any = sa.bindparam("alias")
+    source: Any = m.outerjoin(a, sa.and_(a.c.model_id == m.c.id, a.c.name == alias)).outerjoin(
+        p, sa.and_(p.c.model_id == m.c.id, p.c.alias == alias)
+    )
     if version_match is not None:
         v = t.versions
         source = source.outerjoin(v, sa.and_(v.c.model_id == m.c.id, version_match))
-        cols += [v.c.id.label("version_id"), v.c.number.label("number"), v.c.stage]
+        cols += [v.c.id.label("version_id"), v.c.number.label("number"), v.c.stage, v.c.semver]
     return sa.select(*cols).select_from(source).where(m.c.name == sa.bindparam("name"))
 
 
@@ -56,7 +62,10 @@ def target(
     """Model id and chain head, the alias's current number and (by ``kind``) the wanted version.
 
     None when the model does not exist; ``current`` is None when the alias
-    does not, ``version_id`` when the version does not. The model's row is
+    does not, ``version_id`` when the version does not. The row also holds
+    what a move decides by: ``pinned``, the MAJOR the alias is pinned to (None:
+    no pin); ``policy_sha256``, the hash of the policy in force (None: the
+    default); and with ``kind``, the wanted version's ``semver`` and ``stage``. The model's row is
     locked first, in its own statement: that serialises the model's writers,
     and the alias is then read after the lock is held.
     """

@@ -56,6 +56,11 @@ def current_policy(conn: Connection) -> Row[Any] | None:
 
 
 _CURRENT_SHA = Prebuilt(sa.select(_p.sha256).order_by(_p.id.desc()).limit(1))
+#: The hash of the policy in force as a column of another statement (NULL: the
+#: default applies), so that a writer reads it with the rows it locks.
+CURRENT_POLICY_SHA256 = (
+    sa.select(_p.sha256).order_by(_p.id.desc()).limit(1).scalar_subquery().label("policy_sha256")
+)
 
 
 def current_policy_sha256(conn: Connection) -> str | None:

@@ -16,6 +16,7 @@ from ..errors import IntegrityError
 from . import schema as t
 from .dialects import dialect_insert
 from .engine import Prebuilt
+from .governance import CURRENT_POLICY_SHA256
 from .lookup import Lookup
 from .rows import dumps, to_dt
 
@@ -61,11 +62,23 @@ def model_from_row(row: Row[Any]) -> Model:
 
 
 _BY_NAME = Lookup(sa.select(*_MODEL_COLS).where(t.models.c.name == sa.bindparam("name")), t.models)
+# A registration's lookup also reads the hash of the policy in force, which names
+# the stage a new version enters: one statement for both.
+_FOR_REGISTRATION = Lookup(
+    sa.select(*_MODEL_COLS, CURRENT_POLICY_SHA256).where(t.models.c.name == sa.bindparam("name")),
+    t.models,
+)
 
 
 def find(conn: Connection, name: str, *, lock: bool = False) -> Any:
     """The model's row, or None; ``lock`` takes its row lock, which serialises its writers."""
     return _BY_NAME.first(conn, {"name": name}, lock)
+
+
+def for_registration(conn: Connection, name: str) -> Any:
+    """The model's row, locked as by :func:`find`, with ``policy_sha256``: the hash of
+    the policy in force (None: the default applies). None when there is no such model."""
+    return _FOR_REGISTRATION.first(conn, {"name": name}, True)
 
 
 def lock(conn: Connection, name: str) -> None:
