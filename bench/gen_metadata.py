@@ -148,7 +148,7 @@ def load(reg: Registry, uri: str, cat: Catalogue, work: Path, log: Any = print) 
         pool = [reg.store_file(p, ARTIFACT_NAME) for p in artifact_pool(work)]
     finally:
         reg.ctx.clock = clock
-    stage = reg.db.reading(reg._registration.first_stage)
+    stage = reg.db.reading(lambda conn: reg._gov.policy(conn).graph.first)
     t_api, cpu_api = time.perf_counter(), time.process_time()
     kind, target = raw_target(uri)
     db = c.RawDb(kind, target)
