@@ -285,3 +285,43 @@ def test_first_page_of_100k_versions_uses_the_index(
     assert registry.get_model("big").latest_version == BIG
     assert registry.resolve("models:/big/latest").number == BIG
     assert [v.number for v in registry.versions("small", limit=3).items] == [10, 9, 8]
+
+
+def test_a_name_prefix_page_walks_or_gathers_by_how_many_versions_match(
+    registry: Registry, model_file: Path, captured_sql: list[tuple[str, Any]]
+) -> None:
+    """``name like 'prefix%'`` matching most versions walks them newest first and
+    stops at the page (no sort of every match); matching a few gathers the
+    matching models' versions. Both give the same pages as a plain filter."""
+    for name in ("fraud-a", "fraud-b", "ads-a", "fraud-rare"):
+        registry.register(name, [model_file], owners="o", capture_environment=False)
+    for name in ("fraud-a", "fraud-b", "ads-a"):
+        _bulk_insert_versions(registry, name, 3000)
+    for _ in range(4):
+        registry.register("fraud-rare", [model_file], owners="o", capture_environment=False)
+    with registry.db.engine.begin() as conn:
+        ids = conn.execute(
+            sa.select(t.models.c.name, t.versions.c.number)
+            .join(t.versions, t.versions.c.model_id == t.models.c.id)
+            .order_by(t.versions.c.id.desc())
+        ).all()
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("ANALYZE")
+        else:
+            conn.exec_driver_sql("ANALYZE versions")
+            conn.exec_driver_sql("ANALYZE models")
+
+    for prefix, walks in (("fraud-", True), ("fraud-r", False)):
+        query = f"name like '{prefix}%'"
+        captured_sql.clear()
+        pages = all_pages(lambda tok, q=query: registry.search(q, limit=100, page_token=tok))
+        assert [(v.model, v.number) for page in pages for v in page] == [
+            (n, v) for n, v in ids if n.startswith(prefix)
+        ]
+        statement, params = next((s, p) for s, p in captured_sql if "ORDER BY versions.id" in s)
+        with registry.db.engine.connect() as conn:
+            plan = _plan(conn, statement, params)
+            if walks:
+                assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
+            elif conn.dialect.name == "sqlite":
+                assert "SEARCH versions USING INDEX" in plan, plan

@@ -57,6 +57,8 @@ _LINEAGE = {
 }
 # Model fields by their column in ``models``.
 _MODEL_FIELDS = {"name": "name", "task": "task", "risk": "risk_tier"}
+#: Fields of a version's model rather than of the version itself.
+MODEL_LEVEL = frozenset({*_MODEL_FIELDS, "owner"})
 _VERSION_FIELDS = {"number": "number", "stage": "stage", "created_at": "created_at"}
 _VERSION_FIELDS["created_by"] = "created_by"
 _ENV_PATHS: dict[str, tuple[str, ...]] = {
@@ -156,11 +158,18 @@ def _jsonb() -> Any:
 
 
 class Compiler:
-    """Compiles nodes for one dialect, over ``versions`` (or ``models`` for ``scope``)."""
+    """Compiles nodes for one dialect, over ``versions`` (or ``models`` for ``scope``).
 
-    def __init__(self, dialect: str, scope: str = "version") -> None:
+    ``walk``: conditions on a version's model (name, task, risk, owner) are
+    tests of each version read, never the way in: the page walks versions
+    newest first instead of gathering every version of the matching models
+    and sorting them (see :mod:`.query_pages`).
+    """
+
+    def __init__(self, dialect: str, scope: str = "version", *, walk: bool = False) -> None:
         self.dialect = dialect
         self.scope = scope
+        self.walk = walk
 
     # conditions ----------------------------------------------------------------
 
@@ -265,8 +274,11 @@ class Compiler:
             return self._model_has(field, check, test)
         if name in _VERSION_FIELDS or name == "semver":
             return check(_v[_VERSION_FIELDS.get(name, "semver")])
-        if name in _MODEL_FIELDS or name == "owner":
-            return _v.model_id.in_(sa.select(_m.id).where(self._model_has(field, check, test)))
+        if name in MODEL_LEVEL:
+            # "+ 0" keeps the planners from driving the page through the model's
+            # versions: an expression is no indexed column.
+            model_id = _v.model_id + 0 if self.walk else _v.model_id
+            return model_id.in_(sa.select(_m.id).where(self._model_has(field, check, test)))
         if name in ("tags", "params"):
             table = t.version_tags if name == "tags" else t.params
             value = (

@@ -15,16 +15,16 @@ existed when the listing began, whatever is inserted meanwhile.
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, TypeGuard
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ..query.tree import Compare, Member, Node, Order, conjuncts
+from ..query.tree import And, Compare, IsNull, Like, Member, Node, Order, conjuncts
 from . import schema as t
 from .engine import Prebuilt
 from .models import _MODEL_COLS
-from .query import Clause, Compiler, metric_key, skeleton, sql_value
+from .query import MODEL_LEVEL, Clause, Compiler, metric_key, skeleton, sql_value
 from .versions import VERSION_COLS
 
 _v = t.versions.c
@@ -60,31 +60,71 @@ def versions(
     The statement is built once per shape of query (its values are bound
     parameters, see :func:`.query.skeleton`) and run on the driver's cursor.
     """
-    shape, params = skeleton(node, conn.dialect.name)
+    dialect = conn.dialect.name
+    shape, params = skeleton(node, dialect)
     params["limit"] = limit
     if after is not None:
         params["after_value"], params["after_id"] = after
     after_shape = None if after is None else after[0] is None
-    statement = _versions_statement(conn.dialect.name, shape, order, after_shape)
+    walk = None
+    estimate = _estimate_statement(dialect, shape, order)
+    if estimate is not None:
+        # Gathering the matching models' versions and sorting them costs their
+        # number; walking all versions newest first until the page is full costs
+        # about limit * total / candidates rows. The cheaper way is taken: the
+        # planners cannot tell, as they do not know how many models match.
+        row = estimate.first(conn, params)
+        walk = int(row.candidates) ** 2 > limit * int(row.total)
+    statement = _versions_statement(dialect, shape, order, after_shape, walk)
     return statement.all(conn, params)
+
+
+def _name_equality(part: Node) -> TypeGuard[Compare]:
+    return isinstance(part, Compare) and part.field.name == "name" and part.op == "="
+
+
+def _tag_equality(part: Node) -> TypeGuard[Compare]:
+    return isinstance(part, Compare) and part.field.name == "tags" and part.op == "="
+
+
+@functools.lru_cache(maxsize=512)
+def _estimate_statement(dialect: str, node: Node, order: Order | None) -> Prebuilt | None:
+    """For a newest-first page whose only way in is a condition on the versions'
+    models (a ``name like`` prefix, a task, an owner ...): how many versions the
+    matching models hold (``candidates``, from each model's newest number) and
+    how many versions there are (``total``). None when an index drives the page."""
+    parts = conjuncts(node)
+    if order is not None or any(_name_equality(p) or _tag_equality(p) for p in parts):
+        return None
+    model = [
+        p
+        for p in parts
+        if isinstance(p, Compare | Member | Like | IsNull) and p.field.name in MODEL_LEVEL
+    ]
+    if not model:
+        return None
+    matching = Compiler(dialect, scope="model").node(And(tuple(model)))
+    total = sa.select(sa.func.coalesce(sa.func.max(_v.id), 0)).scalar_subquery()
+    candidates = sa.func.coalesce(sa.func.sum(_m.last_number), 0)
+    return Prebuilt(sa.select(candidates.label("candidates"), total.label("total")).where(matching))
 
 
 @functools.lru_cache(maxsize=512)
 def _versions_statement(
-    dialect: str, node: Node, order: Order | None, after: bool | None
+    dialect: str,
+    node: Node,
+    order: Order | None,
+    after: bool | None,
+    walk: bool | None = None,
 ) -> Prebuilt:
     """The statement of a query shape; ``after``: None on the first page, else whether
-    the position's value is missing."""
-    compiler = Compiler(dialect)
+    the position's value is missing. ``walk`` (see :func:`_estimate_statement`):
+    True, conditions on the versions' models only test the versions read newest
+    first (see :class:`.query.Compiler`); False, the page gathers the matching
+    models' versions and sorts them; None, the planner chooses."""
+    compiler = Compiler(dialect, walk=walk is True)
     parts = list(conjuncts(node))
-    model_name = next(
-        (
-            p.value
-            for p in parts
-            if isinstance(p, Compare) and p.field.name == "name" and p.op == "="
-        ),
-        None,
-    )
+    model_name = next((p.value for p in parts if _name_equality(p)), None)
     id_col: Any = _v.id
     sort: Any = None
     nullable = False
@@ -104,10 +144,7 @@ def _versions_statement(
         where: list[Clause] = [*metric_key(mt, order.field), compiler.test(driver)(mt.c.value)]  # type: ignore[arg-type]
     else:
         where = []
-        tag = next(
-            (p for p in parts if isinstance(p, Compare) and p.field.name == "tags" and p.op == "="),
-            None,
-        )
+        tag = next((p for p in parts if _tag_equality(p)), None)
         if tag is not None:
             # Its index rows for one (key, value) are in version order; a version has
             # at most one row per key, so the walk never repeats a version. With the
@@ -140,7 +177,11 @@ def _versions_statement(
         cols.append(sort.label("sort_value"))
     if after is not None:
         where.append(_after(sort, id_col, after, descending=descending, nullable=nullable))
-    keys = _order_keys(sort, id_col, descending=descending, nullable=nullable)
+    # Gathering: ordered by an expression, the page cannot be read in the primary
+    # key's order, so the planners go in through the matching models' versions.
+    keys = _order_keys(
+        sort, id_col + 0 if walk is False else id_col, descending=descending, nullable=nullable
+    )
     stmt = sa.select(*cols).select_from(source).where(*where).order_by(*keys)
     return Prebuilt(stmt.limit(sa.bindparam("limit")))
 
