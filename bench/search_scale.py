@@ -18,6 +18,7 @@ prints a markdown table of p50 and p95, MLflow's ratio, and growth from 10k.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
@@ -200,8 +201,12 @@ def _measure_mb(
     ms, cpu_ms, warm_ms, rows = [], [], [], []
     clock, cpu = time.perf_counter_ns, time.process_time_ns
     for call in calls[warm:]:
-        # Untimed: an empty cache of parsed versions, so the call reads its answer.
+        # Untimed: an empty cache of parsed versions, so the call reads its answer,
+        # and a full collection of what the harness left (the cache just dropped,
+        # the page before), so the call's time is not a pass over the harness's
+        # garbage. The call's own collections still count.
         reg.ctx.cache = type(reg.ctx.cache)()
+        gc.collect()
         t0, c0 = clock(), cpu()
         page = call()
         t1, c1 = clock(), cpu()
