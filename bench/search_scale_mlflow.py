@@ -9,8 +9,8 @@ are loaded, the rest (metrics, lineage, parameters) has no place there.
 
 from __future__ import annotations
 
-import os
 import gc
+import os
 import time
 from typing import Any
 
