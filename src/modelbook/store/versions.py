@@ -149,7 +149,9 @@ def _lookups(*cols: Any) -> dict[str, sa.Select[Any]]:
     return {
         "number": by_name.where(_v.number == sa.bindparam("number")),
         "semver": by_name.where(_v.semver == sa.bindparam("semver")),
-        "latest": by_name.order_by(_v.number.desc()).limit(1),
+        # The model's row holds its newest number: one index lookup, whatever the
+        # planner believes of how many versions the model has.
+        "latest": by_name.where(_v.number == t.models.c.last_number),
         "alias": sa.select(*cols)
         .select_from(_FROM_ALIAS)
         .where(t.models.c.name == sa.bindparam("name"), _a.name == sa.bindparam("alias")),
