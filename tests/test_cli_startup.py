@@ -87,6 +87,34 @@ def test_importing_the_package_loads_nothing_until_a_name_is_used() -> None:
     assert done.stdout.split() == ["False", "True", "modelbook.registry", "modelbook.domain"]
 
 
+def test_the_package_names_its_submodules_and_no_helpers_of_its_own() -> None:
+    probe = (
+        "import modelbook;"
+        " from modelbook import annotations;"
+        " print(annotations.__name__, modelbook.errors.NotFound.__module__,"
+        " sorted(n for n in ('Any', 'importlib', 'TYPE_CHECKING', 'annotations')"
+        " if n in dir(modelbook)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.split() == ["modelbook.annotations", "modelbook.errors", "['annotations']"]
+
+
+def test_the_command_leaves_the_collector_as_the_host_had_it(tmp_path: Path) -> None:
+    probe = (
+        "import gc, sys; gc.disable(); sys.argv = ['modelbook', 'models'];"
+        " from modelbook.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(gc.isenabled())"
+    )
+    env = {**os.environ, "MODELBOOK_HOME": str(tmp_path), "MODELBOOK_USER": "carol"}
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.stdout.split()[-1:] == ["False"], done.stderr
+
+
 def test_a_table_still_draws(cli: CLI, home: Path, model_file: Path) -> None:
     """The lazily imported renderer works: a table command loads rich and prints."""
     cli("register", "ctr", model_file, "--owner", "o", "--no-capture")

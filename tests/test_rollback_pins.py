@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from modelbook import Conflict, InvalidInput, Registry
-from modelbook.errors import PermissionDenied
+from modelbook.errors import GateFailed, PermissionDenied
+from modelbook.policy import DEFAULT_POLICY_TEXT
 
 from .test_cli import CLI, cli, home  # noqa: F401 - fixtures
-from .test_release_flow import DEPLOYERS, REGISTRANT, Flow, make_flow
+from .test_release_flow import ADMIN, DEPLOYERS, REGISTRANT, Flow, make_flow
 from .test_serving import snapshot
 
 DAN = DEPLOYERS[0]
@@ -103,3 +104,29 @@ def test_the_cli_dry_run_and_drill_say_the_pin(
     assert run.code == 9 and "FAIL  contract pin: models:/m@production is pinned" in run.out
     run = cli(*base, "rollback", "m", "--drill", "--allow-major", "--json")
     assert run.code == 0 and run.json()["ready"], run
+
+
+def test_a_deploy_across_the_pin_is_refused_for_its_first_reason(flow: Flow) -> None:
+    """A deploy that would also cross the alias's pin is judged in the usual order: a
+    version not approved, deprecated or failing the deployed gate is refused for
+    that (the gate's evaluation recorded), not for the pin."""
+    flow.deployed()
+    flow.reg.pin_alias("m", "production", 1, actor=DAN)
+    gate = '\n[[tiers.low.deployed]]\ncheck = "metric"\nrules = ["auc >= 0.99"]\n'
+    flow.reg.set_policy(DEFAULT_POLICY_TEXT + gate, actor=ADMIN)
+    failing = flow.approved(semver="2.0.0", metrics={"auc": 0.5})
+    evaluations = len(flow.reg.evidence(failing.uri))
+    with pytest.raises(GateFailed):
+        flow.reg.deploy(failing.uri, reason="ship 2", actor=DAN)
+    assert len(flow.reg.evidence(failing.uri)) == evaluations + 1
+    staged = flow.add(semver="3.0.0")
+    with pytest.raises(InvalidInput, match="only a version in 'approved'"):
+        flow.reg.deploy(staged.uri, reason="ship 3", actor=DAN)
+    flow.reg.deprecate(failing.uri, note="bad", actor=DAN)
+    with pytest.raises(InvalidInput, match="deprecated"):
+        flow.reg.deploy(failing.uri, reason="ship 2", actor=DAN)
+    passing = flow.approved(semver="4.0.0", metrics={"auc": 0.995})
+    with pytest.raises(InvalidInput, match="pin"):
+        flow.reg.deploy(passing.uri, reason="ship 4", actor=DAN)
+    moved = flow.reg.deploy(passing.uri, reason="ship 4", allow_major=True, actor=DAN)
+    assert moved.pinned_major == 4

@@ -333,6 +333,21 @@ def test_invalid_semver_is_refused(text: str) -> None:
         validation.parse_semver(text)
 
 
+class _Unhashable(str):
+    __hash__ = None  # type: ignore[assignment]
+
+
+@pytest.mark.parametrize("value", [None, 1, b"1.2.3", ["1.2.3"], {"1.2.3": 1}, _Unhashable("1.x")])
+def test_a_semver_that_is_no_text_is_refused_as_invalid(value: object) -> None:
+    """Values of other types, unhashable ones too, are InvalidInput, never a TypeError."""
+    with pytest.raises(InvalidInput, match="invalid semver"):
+        validation.parse_semver(value)  # type: ignore[arg-type]
+
+
+def test_a_text_subclass_parses_like_text() -> None:
+    assert validation.parse_semver(_Unhashable("1.2.3")) == (1, 2, 3)
+
+
 @settings(deadline=None)
 @given(semver_parts, semver_parts, semver_parts)
 def test_semver_round_trips(major: int, minor: int, patch: int) -> None:

@@ -3,12 +3,13 @@
 The public API is what this module names; everything else is internal.
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations`` here: it would bind the name
+# ``annotations`` in the package and hide the ``modelbook.annotations`` module.
+import importlib as _importlib
+import importlib.util as _importlib_util
+import typing as _typing
 
-import importlib
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from .contract import (
         FieldSpec,
         Runtime,
@@ -152,14 +153,22 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    source = _SOURCES.get(name)
-    if source is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{source}", __name__), name)
-    globals()[name] = value
-    return value
+# Hidden from type checkers, which see the imports above instead: a misspelt
+# name is then an error to them, not ``Any``.
+if not _typing.TYPE_CHECKING:
+
+    def __getattr__(name):
+        source = _SOURCES.get(name)
+        if source is not None:
+            value = getattr(_importlib.import_module(f".{source}", __name__), name)
+        elif not name.startswith("_") and _importlib_util.find_spec(f"{__name__}.{name}"):
+            # A submodule (``modelbook.errors``), as an eager package would have it.
+            value = _importlib.import_module(f".{name}", __name__)
+        else:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        globals()[name] = value
+        return value
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    return sorted({n for n in globals() if not n.startswith("_")} | set(__all__))

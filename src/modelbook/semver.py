@@ -45,17 +45,22 @@ def parse(value: object) -> tuple[int, int, int]:
     """
     if not isinstance(value, str):
         raise _invalid(value)
-    return _parse_text(value)
+    if type(value) is not str:
+        # A subclass may hash or compare as it likes: not a key for the cache.
+        return _parse_text(value)
+    return _parse_cached(value)
 
 
-# A model's semvers are parsed again by every registration and alias move; the
-# parts are plain integers, so the cached answer cannot be changed by a caller.
-@functools.lru_cache(maxsize=4096)
 def _parse_text(value: str) -> tuple[int, int, int]:
     if not _PLAIN.fullmatch(value):
         raise _invalid(value)
     v = _semver.Version.parse(value)
     return v.major, v.minor, v.patch
+
+
+# A model's semvers are parsed again by every registration and alias move; the
+# parts are plain integers, so the cached answer cannot be changed by a caller.
+_parse_cached = functools.lru_cache(maxsize=4096)(_parse_text)
 
 
 def _invalid(value: object) -> InvalidInput:

@@ -258,12 +258,14 @@ def main(argv: list[str] | None = None) -> None:
         # while it is imported nor later, and the exit does not free it object by
         # object: about 90 ms of a command such as ``resolve``. Objects the
         # command makes are collected as usual.
+        collecting = gc.isenabled()
         gc.disable()
         try:
             importlib.import_module("modelbook.registry")
         finally:
             gc.freeze()
-            gc.enable()
+            if collecting:
+                gc.enable()
     options.reset()
     _tolerant_streams()
     try:

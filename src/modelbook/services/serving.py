@@ -89,11 +89,6 @@ class ServingService:
             if target.current == target.number:
                 return alias_of(conn, name, target.model_id, alias)
             pin = known_pin(target)
-            # What the move will leave the pin at (a refused crossing raises here).
-            crossed = pin_crossing(
-                conn, name, target.model_id, alias, target.number, target.version_id, override, pin
-            )
-            pinned = target.pinned if crossed is None else crossed.to_major
             chain = Chain(log.Head.of_model(name, target), now)
             if serving:
                 refused = self._deploy(
@@ -115,6 +110,20 @@ class ServingService:
                     override=override,
                     pin=pin,
                 )
+            if refused is None:
+                # The move passed the pin's check; what it left the pin at, with no
+                # statement (the pin was read with the locked rows).
+                crossed = pin_crossing(
+                    conn,
+                    name,
+                    target.model_id,
+                    alias,
+                    target.number,
+                    target.version_id,
+                    override,
+                    pin,
+                )
+                pinned = target.pinned if crossed is None else crossed.to_major
         if refused is not None:
             raise refused
         return Alias(
