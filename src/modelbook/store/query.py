@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import ColumnElement, Grouping
 
 from ..query.fields import CATALOG
 from ..query.tree import (
@@ -182,8 +182,10 @@ class Compiler:
             return sa.or_(*(self.node(i) for i in node.items))
         if isinstance(node, Not):
             # IS NOT TRUE holds for false and for NULL (a missing value), and nests
-            # shallower in the SQL than NOT coalesce(X, false).
-            return self.node(node.item).is_not(sa.true())
+            # shallower in the SQL than NOT coalesce(X, false). The condition is
+            # parenthesised: SQL's NOT binds looser than IS, so a condition that
+            # begins with NOT would otherwise read NOT (rest IS NOT TRUE).
+            return Grouping(self.node(node.item)).is_not(sa.true())
         return self.predicate(node)
 
     def predicate(self, node: Compare | Member | Like | IsNull) -> Clause:
