@@ -388,6 +388,16 @@ def test_unusable_database_uri_is_a_modelbook_error(tmp_path: Path, uri: str) ->
     assert uri in str(err.value)
 
 
+def test_a_folder_given_as_the_database_uri_says_how_to_give_one(tmp_path: Path) -> None:
+    """Registry(PATH) is the usual slip: the error shows a URI and the ``home=`` way."""
+    for given in (tmp_path, str(tmp_path / "registry.db")):
+        with pytest.raises(ModelbookError) as err:
+            Registry(given, blob_uri=str(tmp_path / "blobs"))  # type: ignore[arg-type]
+        message = str(err.value)
+        assert "sqlite:///" in message and "home=" in message and "\n" not in message
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_sqlite_database_under_a_regular_file_is_unavailable(tmp_path: Path) -> None:
     """A SQLite path whose folder is really a file cannot be opened: a modelbook error,
     not a raw OS exception."""

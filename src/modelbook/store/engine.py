@@ -133,7 +133,12 @@ class Database(SchemaState):
         try:
             url = sa.make_url(uri)
         except exc.ArgumentError as e:
-            raise Unavailable(f"invalid database URI {redact(uri)!r}: {e}") from e
+            # A folder or file path where a URI belongs is the usual slip.
+            raise Unavailable(
+                f"invalid database URI {redact(str(uri))!r}: {e}; give a URI such as "
+                "sqlite:///PATH/registry.db or postgresql+psycopg://USER@HOST/DB (a folder "
+                "for the embedded registry is Registry(home=PATH) or MODELBOOK_HOME)"
+            ) from e
         # The URI as it may be shown: every password masked.
         self.uri = redact(url)
         self._secrets = secrets_of(url)
