@@ -15,6 +15,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from ..domain import Version, _Frozen
 from ..errors import IntegrityError
+from . import models
 from . import schema as t
 from .engine import Prebuilt
 from .lookup import Lookup
@@ -184,6 +185,12 @@ def find(conn: Connection, name: str, kind: str, value: str, *, lock: bool = Fal
     else:
         raise ValueError(f"unknown version reference kind {kind!r}")
     if lock:
+        if kind == "latest":
+            # The latest version is found by the model's newest number. Locked in
+            # the same statement, a registration committed meanwhile would make
+            # PostgreSQL re-check the row against the new number and find no
+            # version at all; locked first, the read sees that registration.
+            models.lock(conn, name)
         return _WRITE[kind].first(conn, params, True)
     return _READ[kind].first(conn, params)
 
