@@ -101,6 +101,14 @@ def test_the_package_names_its_submodules_and_no_helpers_of_its_own() -> None:
     assert done.stdout.split() == ["modelbook.annotations", "modelbook.errors", "['annotations']"]
 
 
+@pytest.mark.parametrize("name", ["nope", "nope.x", "store.query", "__nope__", "1x"])
+def test_a_name_the_package_lacks_is_an_attribute_error(name: str) -> None:
+    import modelbook
+
+    assert not hasattr(modelbook, name)
+    assert name not in vars(modelbook)
+
+
 def test_the_command_leaves_the_collector_as_the_host_had_it(tmp_path: Path) -> None:
     probe = (
         "import gc, sys; gc.disable(); sys.argv = ['modelbook', 'models'];"

@@ -161,7 +161,11 @@ if not _typing.TYPE_CHECKING:
         source = _SOURCES.get(name)
         if source is not None:
             value = getattr(_importlib.import_module(f".{source}", __name__), name)
-        elif not name.startswith("_") and _importlib_util.find_spec(f"{__name__}.{name}"):
+        elif (
+            name.isidentifier()
+            and not name.startswith("_")
+            and _importlib_util.find_spec(f"{__name__}.{name}")
+        ):
             # A submodule (``modelbook.errors``), as an eager package would have it.
             value = _importlib.import_module(f".{name}", __name__)
         else:

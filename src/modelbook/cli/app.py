@@ -164,7 +164,8 @@ def ephemeral_database(uri: str) -> bool:
 
     try:
         url = make_url(uri)
-    except ArgumentError:
+    except (ArgumentError, ValueError, TypeError):
+        # Not a URI at all: the registry refuses it, with the reason.
         return False
     if url.get_backend_name().lower() != "sqlite":
         return False

@@ -23,22 +23,27 @@ SECRET_PARAMS = ("password", "sslpassword")
 # Stands in for a masked query value while SQLAlchemy renders the URL, which
 # would otherwise percent-encode the mask itself.
 _PLACEHOLDER = "MODELBOOKMASKEDVALUE"
+# What may carry a credential in text that is no URL: user-info, key=value pairs,
+# percent-encoding (of anything), and the words used for passwords and keys.
+_MAYBE_SECRET = re.compile(r"[@=%]|pass|pwd|secret|token|key", re.IGNORECASE)
 
 
 def redact(uri: str | URL) -> str:
     """``uri`` as it may be printed: every password replaced by ``***``.
 
     ``uri``: a database URI string or a SQLAlchemy ``URL``. A string that is
-    not a valid URL is masked by pattern (``//user:secret@`` and
-    ``password=secret``) rather than shown as given. Never raises.
+    not a valid URL cannot be taken apart reliably, so it is shown only when
+    nothing in it could be a credential (no ``@``, ``=``, ``%`` and no word
+    such as ``pass`` or ``secret``); otherwise only that it was not shown.
+    Never raises.
     """
     try:
         url = sa.make_url(uri)
     except (exc.ArgumentError, ValueError, TypeError):
         text = str(uri)
-        text = re.sub(r"//([^:/@]*):[^@/]*@", rf"//\1:{MASK}@", text)
-        names = "|".join(SECRET_PARAMS)
-        return re.sub(rf"(?i)\b({names})=[^&\s]*", rf"\1={MASK}", text)
+        if _MAYBE_SECRET.search(text):
+            return "<not shown: it could not be read as a URI and may hold a password>"
+        return text
     masked = {k: _PLACEHOLDER for k in _secret_keys(url)}
     if masked:
         url = url.update_query_dict(masked)

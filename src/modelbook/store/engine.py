@@ -132,10 +132,12 @@ class Database(SchemaState):
         )
         try:
             url = sa.make_url(uri)
-        except exc.ArgumentError as e:
+        except (exc.ArgumentError, ValueError, TypeError) as e:
             # A folder or file path where a URI belongs is the usual slip.
+            # Not the parser's own message: it may quote the URI, password and all.
             raise Unavailable(
-                f"invalid database URI {redact(str(uri))!r}: {e}; give a URI such as "
+                f"invalid database URI {redact(str(uri))!r}: not a URI SQLAlchemy can read; "
+                "give one such as "
                 "sqlite:///PATH/registry.db or postgresql+psycopg://USER@HOST/DB (a folder "
                 "for the embedded registry is Registry(home=PATH) or MODELBOOK_HOME)"
             ) from e
