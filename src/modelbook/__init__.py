@@ -6,7 +6,6 @@ The public API is what this module names; everything else is internal.
 # No ``from __future__ import annotations`` here: it would bind the name
 # ``annotations`` in the package and hide the ``modelbook.annotations`` module.
 import importlib as _importlib
-import importlib.util as _importlib_util
 import typing as _typing
 
 if _typing.TYPE_CHECKING:
@@ -161,17 +160,19 @@ if not _typing.TYPE_CHECKING:
         source = _SOURCES.get(name)
         if source is not None:
             value = getattr(_importlib.import_module(f".{source}", __name__), name)
-        elif (
-            name.isidentifier()
-            and not name.startswith("_")
-            and _importlib_util.find_spec(f"{__name__}.{name}")
-        ):
+        elif name.isidentifier() and not name.startswith("_") and _is_submodule(name):
             # A submodule (``modelbook.errors``), as an eager package would have it.
             value = _importlib.import_module(f".{name}", __name__)
         else:
             raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
         globals()[name] = value
         return value
+
+
+def _is_submodule(name: str) -> bool:
+    import importlib.util  # only here: it costs a command's start-up 2 ms
+
+    return importlib.util.find_spec(f"{__name__}.{name}") is not None
 
 
 def __dir__() -> list[str]:
