@@ -114,31 +114,23 @@ def _guarded_class(base: type[Any], label: str, *, sklearn: bool) -> type[Any]:
 
     if sklearn:
         why = "which a scikit-learn model does not need and which could run code when loaded"
-
-        def admit(module: str, name: str) -> None:
-            if not sklearn_module_allowed(module, name):
-                raise _refusal(label, module, name, why)
-
-        def judge(module: str, name: str, found: Any) -> bool:
-            if not sklearn_object_allowed(module, name, found):
-                raise _refusal(label, module, name, why)
-            return may_call(module, name, found, sklearn=True)
-
+        module_allowed, global_allowed = sklearn_module_allowed, sklearn_object_allowed
     else:
         why = (
             "which is neither part of a scikit-learn model or a pandas data structure nor "
             f"of a module {TRUSTED_ENV} names (set it to your model's own package to load "
             "its classes)"
         )
+        module_allowed, global_allowed = pickle_module_allowed, pickle_global_allowed
 
-        def admit(module: str, name: str) -> None:
-            if not pickle_module_allowed(module, name):
-                raise _refusal(label, module, name, why)
+    def admit(module: str, name: str) -> None:
+        if not module_allowed(module, name):
+            raise _refusal(label, module, name, why)
 
-        def judge(module: str, name: str, found: Any) -> bool:
-            if not pickle_global_allowed(module, name, found):
-                raise _refusal(label, module, name, why)
-            return may_call(module, name, found, sklearn=False)
+    def judge(module: str, name: str, found: Any) -> bool:
+        if not global_allowed(module, name, found):
+            raise _refusal(label, module, name, why)
+        return may_call(module, name, found, sklearn=sklearn)
 
     return guarded(base, label, admit, judge)
 
