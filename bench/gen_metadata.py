@@ -233,13 +233,11 @@ def load(reg: Registry, uri: str, cat: Catalogue, work: Path, log: Any = print) 
 
     def heads_and_numbers(conn: Any) -> None:
         for i, m in enumerate(cat.models):
+            numbered = None
             if i in highest:
-                number = cat.counts[i]
-                model_rows.set_number(
-                    conn, model_ids[m.name], number, semver_rule.parse(highest[i] or "")
-                )
+                numbered = model_rows.numbered(cat.counts[i], semver_rule.parse(highest[i] or ""))
             seq, digest = heads[m.name]
-            model_rows.set_event_head(conn, model_ids[m.name], seq, digest)
+            model_rows.set_event_head(conn, model_ids[m.name], seq, digest, numbered)
 
     with reg.db.write() as conn:
         heads_and_numbers(conn)

@@ -123,7 +123,13 @@ def test_a_registration_after_a_failed_write_is_numbered_without_a_gap(
     first = registry.register("m", [model_file], owners=["o"], capture_environment=False)
     with pytest.raises(AlreadyExists), registry.db.write() as conn:
         row = model_rows.find(conn, "m", lock=True)
-        model_rows.set_number(conn, row.id, row.last_number + 1, (1, 1, 0))
+        model_rows.set_event_head(
+            conn,
+            row.id,
+            row.event_seq,
+            row.event_hash,
+            model_rows.numbered(row.last_number + 1, (1, 1, 0)),
+        )
         _MODEL.run(conn, _model("m"))  # the name is taken: the whole write rolls back
     second = registry.register("m", [model_file], owners=["o"], capture_environment=False)
     assert (first.number, second.number) == (1, 2)

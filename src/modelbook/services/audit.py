@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -64,11 +64,14 @@ def record(
     before: Any = None,
     after: Any = None,
     reason: str | None = None,
+    model_columns: Mapping[str, Any] | None = None,
 ) -> Head:
     """Append one event after ``head`` in the caller's transaction; returns the new head.
 
     The caller holds the lock that serialises the chain (the model's row, or
     the registry chain's head row), so positions are consecutive.
+    ``model_columns``: further columns of the model's row to set in the
+    statement that moves its chain head (column: value; a model chain only).
     """
     fields = {
         "chain": head.chain,
@@ -96,8 +99,10 @@ def record(
     )
     new = Head(head.chain, head.seq + 1, digest, head.model_id)
     if head.model_id is not None:
-        model_rows.set_event_head(conn, head.model_id, new.seq, digest)
+        model_rows.set_event_head(conn, head.model_id, new.seq, digest, model_columns)
     else:
+        if model_columns:
+            raise ValueError(f"chain {head.chain!r} is not a model's: no model row to set")
         event_rows.set_head(conn, head.chain, new.seq, digest)
     return new
 

@@ -213,31 +213,35 @@ class ClassifyService:
         self.loading = loading
 
     def compared(
-        self, name: str, lineage_parents: Sequence[tuple[str, int]]
+        self,
+        name: str,
+        lineage_parents: Sequence[tuple[str, int]],
+        *,
+        model_row: Any,
+        latest_row: Any,
     ) -> tuple[Version | None, Version | None]:
         """The versions a new version of ``name`` is compared with: its parent and the
         version holding the model's highest semver (the one a new semver follows).
 
         The parent is the first lineage parent of the same model, else the
         model's latest version; None for a model's first version. The latest
-        version always holds the highest semver, so then the two are one and
-        the model is not read again (a version registered since is caught in
-        the registration's transaction).
+        version always holds the highest semver, so then the two are one.
+        ``model_row`` and ``latest_row``: the model's row and its latest
+        version's (None: no versions yet) as the registration read them
+        (:func:`~modelbook.store.versions.model_and_latest`); a version
+        registered since is caught in the registration's transaction.
         """
         for model, number in lineage_parents:
             if model == name:
                 parent = self.loading.versions.get(f"models:/{model}/{number}")
-                return parent, self._highest(name, parent)
-        latest = None
-        with contextlib.suppress(NotFound):
-            latest = self.loading.versions.get(f"models:/{name}/latest")
+                return parent, self._highest(name, parent, model_row)
+        latest = None if latest_row is None else self.ctx.cache.version(name, latest_row)
         return latest, latest
 
-    def _highest(self, name: str, parent: Version) -> Version | None:
-        """The version holding the model's highest semver: ``parent`` itself when it
-        holds it."""
-        row = self.ctx.db.reading(lambda conn: model_rows.find(conn, name))
-        semver = None if row is None else model_rows.highest_semver(row)
+    def _highest(self, name: str, parent: Version, model_row: Any) -> Version | None:
+        """The version holding the highest semver of model ``name`` (whose row is
+        ``model_row``): ``parent`` itself when it holds it."""
+        semver = None if model_row is None else model_rows.highest_semver(model_row)
         if semver is None:
             return None
         if parent.model == name and parent.semver == semver:

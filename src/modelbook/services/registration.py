@@ -92,7 +92,9 @@ class RegistrationService:
                 computed=semver_rule.FIRST, method="first", reasons=("the first version",)
             )
         classifier = self._classifier()
-        parent, highest = classifier.compared(draft.name, draft.parents)
+        parent, highest = classifier.compared(
+            draft.name, draft.parents, model_row=draft.model_row, latest_row=draft.latest_row
+        )
         return classifier.classify(
             parent,
             highest,
@@ -309,7 +311,9 @@ class RegistrationService:
             else validation.text(change_summary, "change summary", limits.MAX_TEXT)
         )
         now = self.ctx.clock()
-        existing = self.ctx.db.reading(lambda conn: model_rows.find(conn, name))
+        existing, latest = self.ctx.db.reading(
+            lambda conn: version_rows.model_and_latest(conn, name)
+        )
         new_model = None
         if existing is None:
             new_model = model_values(
@@ -356,6 +360,8 @@ class RegistrationService:
             },
             contract=prepared,
             comparing=comparing,
+            model_row=existing,
+            latest_row=latest,
         )
 
     def _commit(self, draft: Draft, manifest: list[Artifact], *, actor: str) -> Version:
@@ -416,7 +422,6 @@ class RegistrationService:
                 )
             parts = semver_rule.parse(semver_text)
             stage = self.first_stage(conn, model.policy_sha256)
-            model_rows.set_number(conn, head.model_id or model.id, number, parts)
             version_rows.insert(
                 conn,
                 {
@@ -459,6 +464,9 @@ class RegistrationService:
                         dumps([a.model_dump() for a in manifest]).encode()
                     ).hexdigest(),
                 ),
+                # The model's newest number and semver move in the statement of its
+                # chain head: one UPDATE of its row.
+                model_columns=model_rows.numbered(number, parts),
             )
         return Version.model_validate(
             {

@@ -20,7 +20,8 @@ from .governance import CURRENT_POLICY_SHA256
 from .lookup import Lookup
 from .rows import dumps, to_dt
 
-_MODEL_COLS = (
+# The columns of a model's row as every lookup reads it.
+MODEL_COLS = (
     t.models.c.id,
     t.models.c.name,
     t.models.c.owners,
@@ -61,11 +62,11 @@ def model_from_row(row: Row[Any]) -> Model:
         ) from None
 
 
-_BY_NAME = Lookup(sa.select(*_MODEL_COLS).where(t.models.c.name == sa.bindparam("name")), t.models)
+_BY_NAME = Lookup(sa.select(*MODEL_COLS).where(t.models.c.name == sa.bindparam("name")), t.models)
 # A registration's lookup also reads the hash of the policy in force, which names
 # the stage a new version enters: one statement for both.
 _FOR_REGISTRATION = Lookup(
-    sa.select(*_MODEL_COLS, CURRENT_POLICY_SHA256).where(t.models.c.name == sa.bindparam("name")),
+    sa.select(*MODEL_COLS, CURRENT_POLICY_SHA256).where(t.models.c.name == sa.bindparam("name")),
     t.models,
 )
 
@@ -109,32 +110,25 @@ def insert_if_absent(conn: Connection, values: Mapping[str, Any]) -> int | None:
 
 def page(conn: Connection, *, before_id: int | None, limit: int) -> list[Row[Any]]:
     """Models newest first, starting below ``before_id``."""
-    stmt = sa.select(*_MODEL_COLS).order_by(t.models.c.id.desc()).limit(limit)
+    stmt = sa.select(*MODEL_COLS).order_by(t.models.c.id.desc()).limit(limit)
     if before_id is not None:
         stmt = stmt.where(t.models.c.id < before_id)
     return list(conn.execute(stmt))
 
 
 _m = t.models.c
-_SET_NUMBER = Prebuilt(
-    t.models.update().where(_m.id == sa.bindparam("model_id")),
-    ("last_number", "semver_major", "semver_minor", "semver_patch"),
-)
 
 
-def set_number(conn: Connection, model_id: int, number: int, semver: tuple[int, int, int]) -> None:
-    """Record the number and semver of the model's newest version."""
+def numbered(number: int, semver: tuple[int, int, int]) -> dict[str, int]:
+    """The columns of a model's row that record its newest version's number and semver
+    (for :func:`set_event_head`, in the statement of the registration's event)."""
     major, minor, patch = semver
-    _SET_NUMBER.run(
-        conn,
-        {
-            "model_id": model_id,
-            "last_number": number,
-            "semver_major": major,
-            "semver_minor": minor,
-            "semver_patch": patch,
-        },
-    )
+    return {
+        "last_number": number,
+        "semver_major": major,
+        "semver_minor": minor,
+        "semver_patch": patch,
+    }
 
 
 def highest_semver(row: Row[Any]) -> str | None:
@@ -151,14 +145,22 @@ def set_risk_tier(conn: Connection, model_id: int, tier: str) -> None:
     _SET_TIER.run(conn, {"model_id": model_id, "risk_tier": tier})
 
 
-_SET_HEAD = Prebuilt(
-    t.models.update().where(_m.id == sa.bindparam("model_id")), ("event_seq", "event_hash")
-)
+@functools.cache
+def _set_head(also: tuple[str, ...]) -> Prebuilt:
+    """The UPDATE of a model's chain head and the columns ``also``, built once per set."""
+    return Prebuilt(
+        t.models.update().where(_m.id == sa.bindparam("model_id")),
+        ("event_seq", "event_hash", *also),
+    )
 
 
-def set_event_head(conn: Connection, model_id: int, seq: int, hash_: str) -> None:
-    """Move the head of the model's audit chain to its newest event."""
-    _SET_HEAD.run(conn, {"model_id": model_id, "event_seq": seq, "event_hash": hash_})
+def set_event_head(
+    conn: Connection, model_id: int, seq: int, hash_: str, also: Mapping[str, Any] | None = None
+) -> None:
+    """Move the head of the model's audit chain to its newest event; ``also``: further
+    columns of the model's row to set in the same statement (column: value)."""
+    values = {"model_id": model_id, "event_seq": seq, "event_hash": hash_, **(also or {})}
+    _set_head(tuple(also or ())).run(conn, values)
 
 
 def event_heads(conn: Connection) -> list[tuple[str, int, str]]:

@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection
 from ..query.tree import And, Compare, IsNull, Like, Member, Node, Order, conjuncts
 from . import schema as t
 from .engine import Prebuilt
-from .models import _MODEL_COLS
+from .models import MODEL_COLS
 from .query import MODEL_LEVEL, Clause, Compiler, metric_key, skeleton, sql_value
 from .versions import VERSION_COLS
 
@@ -221,7 +221,7 @@ def models(conn: Connection, node: Node, *, before_id: int | None, limit: int) -
 
 @functools.lru_cache(maxsize=128)
 def _models_statement(dialect: str, node: Node, paged: bool) -> Prebuilt:
-    stmt = sa.select(*_MODEL_COLS).where(Compiler(dialect, scope="model").node(node))
+    stmt = sa.select(*MODEL_COLS).where(Compiler(dialect, scope="model").node(node))
     if paged:
         stmt = stmt.where(_m.id < sa.bindparam("before", type_=sa.BigInteger()))
     return Prebuilt(stmt.order_by(_m.id.desc()).limit(sa.bindparam("limit")))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections import namedtuple
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -193,6 +194,44 @@ def find(conn: Connection, name: str, kind: str, value: str, *, lock: bool = Fal
             models.lock(conn, name)
         return _WRITE[kind].first(conn, params, True)
     return _READ[kind].first(conn, params)
+
+
+# A model's row and its latest version's, in one statement: what a registration
+# compares the new version with. The model's columns are labelled ``model_*``.
+_MODEL_AND_LATEST = Prebuilt(
+    sa.select(
+        *(c.label(f"model_{c.name}") for c in models.MODEL_COLS),
+        *VERSION_COLS,
+    )
+    .select_from(
+        t.models.outerjoin(
+            t.versions,
+            sa.and_(_v.model_id == t.models.c.id, _v.number == t.models.c.last_number),
+        )
+    )
+    .where(t.models.c.name == sa.bindparam("name"))
+)
+
+
+@functools.cache
+def _split_types(fields: tuple[str, ...]) -> tuple[Any, Any, int]:
+    """Named-tuple types of a model row and a version row, and where the version's
+    columns begin, for the columns of :data:`_MODEL_AND_LATEST`."""
+    at = sum(1 for f in fields if f.startswith("model_"))
+    model_row = namedtuple("Row", [f.removeprefix("model_") for f in fields[:at]])  # type: ignore[misc]
+    version_row = namedtuple("Row", fields[at:])  # type: ignore[misc]
+    return model_row, version_row, at
+
+
+def model_and_latest(conn: Connection, name: str) -> tuple[Any, Any]:
+    """The model's row (as :func:`models.find` reads it) and its latest version's row
+    (as :func:`find` reads it), read together; (None, None) when there is no such
+    model, (row, None) when it has no versions yet."""
+    row = _MODEL_AND_LATEST.first(conn, {"name": name})
+    if row is None:
+        return None, None
+    model_row, version_row, at = _split_types(row._fields)
+    return model_row(*row[:at]), (None if row.id is None else version_row(*row[at:]))
 
 
 def page(
