@@ -48,6 +48,12 @@ test_statements_in_a_write_see_the_rows_queued_before_them = (
 test_a_registration_after_a_failed_write_is_numbered_without_a_gap = (
     base.test_a_registration_after_a_failed_write_is_numbered_without_a_gap
 )
+test_a_write_interrupted_midway_leaves_nothing_and_the_next_write_succeeds = (
+    base.test_a_write_interrupted_midway_leaves_nothing_and_the_next_write_succeeds
+)
+test_writes_of_one_thread_reuse_one_connection_until_an_error_leaves_it_in_doubt = (
+    base.test_writes_of_one_thread_reuse_one_connection_until_an_error_leaves_it_in_doubt
+)
 
 
 def test_every_transaction_test_runs_both_ways() -> None:

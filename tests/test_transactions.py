@@ -133,3 +133,40 @@ def test_a_registration_after_a_failed_write_is_numbered_without_a_gap(
         _MODEL.run(conn, _model("m"))  # the name is taken: the whole write rolls back
     second = registry.register("m", [model_file], owners=["o"], capture_environment=False)
     assert (first.number, second.number) == (1, 2)
+
+
+def test_a_write_interrupted_midway_leaves_nothing_and_the_next_write_succeeds(
+    registry: Registry, model_file: Path, db: Database
+) -> None:
+    """This thread keeps its write connection between writes; one interrupted inside
+    a transaction is in an unknown state, so it is given up, not used again."""
+    registry.register("m", [model_file], owners=["o"], capture_environment=False)
+    before = _count(db, t.models)
+    with pytest.raises(KeyboardInterrupt), db.write() as conn:
+        _MODEL.run(conn, _model("interrupted"))
+        raise KeyboardInterrupt
+    assert _count(db, t.models) == before
+    registry.set_tags("models:/m/1", {"after": "interrupt"})
+    assert registry.get_version("models:/m/1").tags["after"] == "interrupt"
+
+
+def test_writes_of_one_thread_reuse_one_connection_until_an_error_leaves_it_in_doubt(
+    registry: Registry, model_file: Path, db: Database
+) -> None:
+    registry.register("m", [model_file], owners=["o"], capture_environment=False)
+    with db.write() as first:
+        pass
+    with db.write() as second:
+        pass
+    assert second is first
+    # A failed statement is rolled back: the connection stays in use.
+    with pytest.raises(AlreadyExists), db.write() as conn:
+        _MODEL.run(conn, _model("m"))
+    with db.write() as third:
+        assert third is first
+    with pytest.raises(KeyboardInterrupt), db.write():
+        raise KeyboardInterrupt
+    with db.write() as fourth:
+        assert fourth is not first
+        _MODEL.run(fourth, _model("after"))
+    assert registry.get_model("after").name == "after"

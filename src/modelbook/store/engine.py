@@ -47,7 +47,6 @@ from __future__ import annotations
 import contextlib
 import os
 import select
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -60,6 +59,7 @@ from ..errors import ModelbookError, Unavailable
 from . import pipeline as pipelined
 from .dburl import redact, secrets_of, without_secrets
 from .errors import Target, classify
+from .held import MAX_HELD, HeldConnections
 from .locks import WriterLock
 from .prebuilt import Prebuilt
 from .schema_state import HEAD, MIGRATIONS, SchemaState, watch_ddl
@@ -80,10 +80,9 @@ __all__ = [
 
 # The default busy timeout, in milliseconds.
 SQLITE_BUSY_MS = DEFAULT_BUSY_MS
-# Threads that keep a connection of their own for reads; more threads than
-# this borrow one from the pool per read, so a wide thread pool cannot use
-# up the pool that writers need.
-MAX_HELD_READERS = 4
+# Threads that keep a connection of their own for reads (and one for writes);
+# more threads than this borrow one from the pool per transaction (see :mod:`.held`).
+MAX_HELD_READERS = MAX_HELD
 T = TypeVar("T")
 
 
@@ -184,10 +183,6 @@ class Database(SchemaState):
         # Read by the execution context _watch_ddl installs; set before any
         # engine derived from this one copies the engine's options.
         self.engine.update_execution_options(modelbook_on_ddl=self._forget)
-        self._held_lock = threading.Lock()
-        self._held: dict[threading.Thread, Connection] = {}
-        self._held_pid = os.getpid()
-        self._orphans: list[Connection] = []
         self._writer_lock: WriterLock | None = None
         self._pipelined = self._psycopg and self.settings.pipeline
         if self.file is not None:
@@ -203,6 +198,12 @@ class Database(SchemaState):
             if self._pipelined:
                 pipelined.install(self.engine)
         watch_ddl(self.engine)
+        self._readers = HeldConnections(self._autocommit.connect)
+        # A kept writer is checked as the pool checks a connection it hands out.
+        self._writers = HeldConnections(
+            lambda: _writer(self._autocommit if self._pipelined else self.engine),
+            _idle_and_alive if self._psycopg else (lambda _conn: True),
+        )
 
     def shared_uri(self) -> str | None:
         """The URI, password included, that another process opens this database with;
@@ -248,19 +249,19 @@ class Database(SchemaState):
         # What translate() does, written out: every read runs this.
         try:
             for attempt in (1, 2):
-                conn, borrowed = self._reader()
+                conn, borrowed = self._readers.get()
                 try:
                     return fn(conn)
                 except exc.DBAPIError as e:
                     if borrowed or not e.connection_invalidated:
                         raise
-                    self._forget_reader(conn)
+                    self._readers.forget(conn)
                     if attempt == 2:
                         raise
                 except (KeyboardInterrupt, SystemExit, GeneratorExit):
                     # Interrupted mid-read: the connection's state is unknown.
                     if not borrowed:
-                        self._forget_reader(conn)
+                        self._readers.forget(conn)
                     raise
                 finally:
                     if borrowed:
@@ -270,40 +271,6 @@ class Database(SchemaState):
         except exc.DBAPIError as e:
             raise classify(e, self._target) from e
         raise AssertionError("unreachable")  # pragma: no cover
-
-    def _reader(self) -> tuple[Connection, bool]:
-        """This thread's held connection, or a borrowed one (True) when too many are held."""
-        me = threading.current_thread()
-        conn = self._held.get(me)
-        if conn is not None and not conn.closed and not conn.invalidated and self._same_process():
-            return conn, False
-        with self._held_lock:
-            if not self._same_process():
-                # Connections inherited over fork belong to the parent: keep
-                # them referenced so that collecting them cannot close its sockets.
-                self._orphans.extend(self._held.values())
-                self._held = {}
-                self._held_pid = os.getpid()
-            for thread in [th for th in self._held if not th.is_alive() or th is me]:
-                with contextlib.suppress(exc.SQLAlchemyError):
-                    self._held.pop(thread).close()
-            if len(self._held) < MAX_HELD_READERS:
-                conn = self._autocommit.connect()
-                self._held[me] = conn
-                return conn, False
-        return self._autocommit.connect(), True
-
-    def _same_process(self) -> bool:
-        return self._held_pid == os.getpid()
-
-    def _forget_reader(self, conn: Connection) -> None:
-        with self._held_lock:
-            for thread, held in list(self._held.items()):
-                if held is conn:
-                    del self._held[thread]
-        with contextlib.suppress(exc.SQLAlchemyError):
-            conn.invalidate()
-            conn.close()
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:
@@ -320,14 +287,23 @@ class Database(SchemaState):
         """
         if self.file is not None:
             self.file.refuse_writes()
-        if self._pipelined:
-            with self.translate(), pipelined.write(self._autocommit) as conn:
-                yield conn
-            return
-        with self.translate(), self._writer_turn(), self.engine.connect() as conn:
-            conn.execution_options(modelbook_write=True)
-            with conn.begin():
-                yield conn
+        with self.translate(), self._writer_turn():
+            conn, borrowed = self._writers.get()
+            try:
+                if self._pipelined:
+                    with pipelined.write(conn):
+                        yield conn
+                else:
+                    with conn.begin():
+                        yield conn
+            except BaseException as e:
+                # Interrupted, or not rolled back: the connection's state is unknown.
+                if not borrowed and (not isinstance(e, Exception) or conn.in_transaction()):
+                    self._writers.forget(conn)
+                raise
+            finally:
+                if borrowed:
+                    conn.close()
 
     def _writer_turn(self) -> contextlib.AbstractContextManager[None]:
         if self._writer_lock is None:
@@ -348,12 +324,8 @@ class Database(SchemaState):
 
     def dispose(self) -> None:
         """Close the held connections, the pool and the writer lock file."""
-        with self._held_lock:
-            held, self._held = self._held, {}
-        if self._same_process():
-            for conn in held.values():
-                with contextlib.suppress(exc.SQLAlchemyError):
-                    conn.close()
+        self._readers.close()
+        self._writers.close()
         self.engine.dispose()
         if self._writer_lock is not None:
             self._writer_lock.close()
@@ -387,20 +359,40 @@ def _pg_connect_args(url: URL, settings: Settings) -> dict[str, Any]:
     return args
 
 
+def _socket_alive(dbapi_conn: Any) -> bool:
+    """Whether a psycopg connection that is idle is still open, without a round trip.
+
+    An idle connection has nothing to read unless the server has closed it
+    or sent its termination notice, so a zero-timeout poll of the socket
+    finds killed backends and restarted servers for free.
+    """
+    if dbapi_conn.closed or dbapi_conn.broken:
+        return False
+    try:
+        fd = dbapi_conn.fileno()
+    except dbapi_conn.Error:
+        return False
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLHUP)
+    return not poller.poll(0)
+
+
+def _writer(engine: Engine) -> Connection:
+    """A connection of ``engine`` for write transactions."""
+    conn = engine.connect()
+    conn.execution_options(modelbook_write=True)
+    return conn
+
+
+def _idle_and_alive(conn: Connection) -> bool:
+    """Whether a kept psycopg connection can begin a write: open, and in no transaction."""
+    raw: Any = conn.connection.dbapi_connection
+    return _socket_alive(raw) and raw.info.transaction_status == pipelined.IDLE
+
+
 def _check_sockets_on_checkout(engine: Engine) -> None:
     @event.listens_for(engine, "checkout")
     def _checkout(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
         # The pool's usual liveness check is a round trip on every checkout.
-        # An idle connection has nothing to read unless the server has
-        # closed it or sent its termination notice, so a zero-timeout poll
-        # of the socket finds killed backends and restarted servers for free.
-        if dbapi_conn.closed or dbapi_conn.broken:
-            raise exc.DisconnectionError("connection closed")
-        try:
-            fd = dbapi_conn.fileno()
-        except dbapi_conn.Error as e:
-            raise exc.DisconnectionError(str(e)) from e
-        poller = select.poll()
-        poller.register(fd, select.POLLIN | select.POLLHUP)
-        if poller.poll(0):
+        if not _socket_alive(dbapi_conn):
             raise exc.DisconnectionError("the server closed the connection")

@@ -31,7 +31,7 @@ from sqlalchemy.engine.url import URL
 from .prebuilt import run_driver_sql
 
 _OPTION = "modelbook_pipeline"
-_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE
+IDLE = 0  # psycopg.pq.TransactionStatus.IDLE
 
 
 def available(url: URL) -> bool:
@@ -60,30 +60,28 @@ def install(engine: Engine) -> None:
 
 
 @contextlib.contextmanager
-def write(autocommit: Engine) -> Iterator[Connection]:
-    """One pipelined write transaction on a connection of ``autocommit``, an
-    engine whose connections are in autocommit and on which :func:`install`
-    was called. Commits when the body returns; rolls back and re-raises when
-    it raises. A driver error at the commit is raised as SQLAlchemy's
-    ``DBAPIError``, after the connection is invalidated if it was lost.
+def write(conn: Connection) -> Iterator[Connection]:
+    """One pipelined write transaction on ``conn``, a connection in autocommit of an
+    engine on which :func:`install` was called. Commits when the body returns;
+    rolls back and re-raises when it raises. A driver error at the commit is
+    raised as SQLAlchemy's ``DBAPIError``, after the connection is invalidated
+    if it was lost.
     """
-    with autocommit.connect() as conn:
-        conn.execution_options(modelbook_write=True)
-        raw: Any = conn.connection.driver_connection
-        with conn.begin():
-            try:
-                with raw.pipeline() as pipeline:
-                    conn.execution_options(**{_OPTION: pipeline})
-                    run_driver_sql(conn, "BEGIN")
-                    yield conn
-                    run_driver_sql(conn, "COMMIT")
-            except raw.Error as e:
-                # Raised by the pipeline's closing sync: the error of a queued
-                # statement, or of the COMMIT itself.
-                conn._handle_dbapi_exception(e, "COMMIT", (), None, None)
-            finally:
-                conn.execution_options(**{_OPTION: None})
-                # Not committed (an error above): end the explicit transaction.
-                if not raw.closed and raw.info.transaction_status != _IDLE:
-                    with contextlib.suppress(raw.Error, exc.SQLAlchemyError):
-                        run_driver_sql(conn, "ROLLBACK")
+    raw: Any = conn.connection.driver_connection
+    with conn.begin():
+        try:
+            with raw.pipeline() as pipeline:
+                conn.execution_options(**{_OPTION: pipeline})
+                run_driver_sql(conn, "BEGIN")
+                yield conn
+                run_driver_sql(conn, "COMMIT")
+        except raw.Error as e:
+            # Raised by the pipeline's closing sync: the error of a queued
+            # statement, or of the COMMIT itself.
+            conn._handle_dbapi_exception(e, "COMMIT", (), None, None)
+        finally:
+            conn.execution_options(**{_OPTION: None})
+            # Not committed (an error above): end the explicit transaction.
+            if not raw.closed and raw.info.transaction_status != IDLE:
+                with contextlib.suppress(raw.Error, exc.SQLAlchemyError):
+                    run_driver_sql(conn, "ROLLBACK")
