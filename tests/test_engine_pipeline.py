@@ -54,6 +54,9 @@ test_a_write_interrupted_midway_leaves_nothing_and_the_next_write_succeeds = (
 test_writes_of_one_thread_reuse_one_connection_until_an_error_leaves_it_in_doubt = (
     base.test_writes_of_one_thread_reuse_one_connection_until_an_error_leaves_it_in_doubt
 )
+test_more_threads_than_keep_a_write_connection_all_write = (
+    base.test_more_threads_than_keep_a_write_connection_all_write
+)
 
 
 def test_every_transaction_test_runs_both_ways() -> None:

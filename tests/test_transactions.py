@@ -9,7 +9,9 @@ statement in the middle of a write sees the rows queued before it.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,7 @@ from modelbook import AlreadyExists, Registry
 from modelbook.store import models as model_rows
 from modelbook.store import schema as t
 from modelbook.store.engine import Database, Prebuilt
+from modelbook.store.held import MAX_HELD, MAX_HELD_WRITERS
 
 _EVENT = Prebuilt(
     t.events.insert(),
@@ -170,3 +173,25 @@ def test_writes_of_one_thread_reuse_one_connection_until_an_error_leaves_it_in_d
         assert fourth is not first
         _MODEL.run(fourth, _model("after"))
     assert registry.get_model("after").name == "after"
+
+
+def test_more_threads_than_keep_a_write_connection_all_write(
+    registry: Registry, model_file: Path
+) -> None:
+    """Threads beyond those that keep a connection borrow one per write; every write of
+    every thread lands, and one Registry serves them all."""
+    threads = MAX_HELD_WRITERS + MAX_HELD + 2
+    for _ in range(threads):
+        registry.register("m", [model_file], owners=["o"], capture_environment=False)
+    start = threading.Barrier(threads)
+
+    def write(n: int) -> None:
+        start.wait(timeout=60)
+        for k in range(5):
+            registry.set_tags(f"models:/m/{n}", {f"k{k}": str(n)})
+            assert registry.get_version(f"models:/m/{n}").tags[f"k{k}"] == str(n)
+
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(write, range(1, threads + 1)))
+    for n in range(1, threads + 1):
+        assert registry.get_version(f"models:/m/{n}").tags == {f"k{k}": str(n) for k in range(5)}

@@ -59,7 +59,7 @@ from ..errors import ModelbookError, Unavailable
 from . import pipeline as pipelined
 from .dburl import redact, secrets_of, without_secrets
 from .errors import Target, classify
-from .held import MAX_HELD, HeldConnections
+from .held import MAX_HELD, MAX_HELD_WRITERS, HeldConnections
 from .locks import WriterLock
 from .prebuilt import Prebuilt
 from .schema_state import HEAD, MIGRATIONS, SchemaState, watch_ddl
@@ -203,6 +203,7 @@ class Database(SchemaState):
         self._writers = HeldConnections(
             lambda: _writer(self._autocommit if self._pipelined else self.engine),
             _idle_and_alive if self._psycopg else (lambda _conn: True),
+            MAX_HELD_WRITERS,
         )
 
     def shared_uri(self) -> str | None:

@@ -3,12 +3,13 @@
 Checking a connection out of SQLAlchemy's pool and back in costs more than a
 short transaction's statements (about 35 us on SQLite, against 8 us for the
 BEGIN and COMMIT of an empty write), so each thread keeps one connection for
-reads and one for writes. At most :data:`MAX_HELD` threads keep one of a kind;
-the rest borrow one from the pool per transaction, so a wide thread pool cannot
-use up the pool. A connection is given up when its thread ends, after a fork
-(the parent's sockets are never used or closed by the child), when it was
-invalidated (a lost connection), when its state is unknown (an interrupted
-transaction), and when the database is closed.
+reads and one for writes. A few threads keep one of a kind (:data:`MAX_HELD`
+for reads, :data:`MAX_HELD_WRITERS` for writes); the rest borrow one from the
+pool per transaction, so a wide thread pool cannot use up the pool. A
+connection is given up when its thread ends, after a fork (the parent's
+sockets are never used or closed by the child), when it was invalidated (a
+lost connection), when its state is unknown (an interrupted transaction), and
+when the database is closed.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from collections.abc import Callable
 from sqlalchemy import exc
 from sqlalchemy.engine import Connection
 
-# Threads that keep a connection of one kind (reads, writes).
+# Threads that keep a connection for reads, and for writes (fewer: SQLite's
+# writers of one process take turns anyway).
 MAX_HELD = 4
+MAX_HELD_WRITERS = 2
 
 
 class HeldConnections:
@@ -30,15 +33,18 @@ class HeldConnections:
 
     ``usable``: whether a kept connection may be used again as it is (for
     example, its socket is still open); one that is not is closed and replaced.
+    ``limit``: how many threads keep one.
     """
 
     def __init__(
         self,
         connect: Callable[[], Connection],
         usable: Callable[[Connection], bool] = lambda _conn: True,
+        limit: int = MAX_HELD,
     ) -> None:
         self._connect = connect
         self._usable = usable
+        self._limit = limit
         self._lock = threading.Lock()
         self._held: dict[threading.Thread, Connection] = {}
         self._pid = os.getpid()
@@ -48,7 +54,7 @@ class HeldConnections:
 
     def get(self) -> tuple[Connection, bool]:
         """This thread's connection, and whether it is borrowed (True: close it after
-        use, for more threads than :data:`MAX_HELD` want one)."""
+        use, for more threads than the limit want one)."""
         me = threading.current_thread()
         conn = self._held.get(me)
         if conn is not None and self._pid == os.getpid():
@@ -63,7 +69,7 @@ class HeldConnections:
             for thread in [th for th in self._held if not th.is_alive()]:
                 with contextlib.suppress(exc.SQLAlchemyError):
                     self._held.pop(thread).close()
-            if len(self._held) < MAX_HELD:
+            if len(self._held) < self._limit:
                 conn = self._connect()
                 self._held[me] = conn
                 return conn, False
