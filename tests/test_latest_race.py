@@ -15,6 +15,8 @@ from modelbook import ModelbookError, Registry
 
 
 def _waiting_on_a_lock(conn: sa.Connection) -> bool:
+    # ``conn`` is in autocommit: a transaction would keep showing the activity
+    # snapshot of its first read of pg_stat_activity.
     query = (
         "SELECT count(*) FROM pg_stat_activity"
         " WHERE datname = current_database() AND wait_event_type = 'Lock'"
@@ -51,7 +53,7 @@ def test_a_write_to_latest_during_a_registration_acts_on_the_new_version(
 
     writer = threading.Thread(target=write)
     writer.start()
-    with engine.connect() as watcher:
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as watcher:
         deadline = time.monotonic() + 60
         while not _waiting_on_a_lock(watcher):
             assert writer.is_alive(), outcome
