@@ -57,6 +57,15 @@ test_writes_of_one_thread_reuse_one_connection_until_an_error_leaves_it_in_doubt
 test_more_threads_than_keep_a_write_connection_all_write = (
     base.test_more_threads_than_keep_a_write_connection_all_write
 )
+test_a_write_inside_a_write_of_the_same_thread_leaves_both_whole = (
+    base.test_a_write_inside_a_write_of_the_same_thread_leaves_both_whole
+)
+test_closing_the_registry_during_a_write_of_another_thread_lets_it_finish = (
+    base.test_closing_the_registry_during_a_write_of_another_thread_lets_it_finish
+)
+test_a_child_forked_while_another_thread_takes_a_connection_can_write = (
+    base.test_a_child_forked_while_another_thread_takes_a_connection_can_write
+)
 
 
 def test_every_transaction_test_runs_both_ways() -> None:

@@ -217,3 +217,33 @@ def test_register_and_show_name_each_comparison(
         "patch",
         "models:/a/2",
     )
+
+
+def test_a_version_registered_while_the_files_are_stored_is_the_parent(
+    registry: Registry, tmp_path: Path
+) -> None:
+    """The parent is the latest version when the comparison begins, after the new
+    version's files are stored: one registered during that upload is the parent, not
+    the version that was latest when the registration started."""
+    first = tmp_path / "first.bin"
+    first.write_bytes(b"first")
+    registry.register("up", [first], owners="o", capture_environment=False)
+    during = tmp_path / "during.bin"
+    during.write_bytes(b"during")
+    registered: list[Any] = []
+
+    def progress(_done: int) -> None:
+        if not registered:
+            registered.append(
+                registry.register("up", [during], owners="o", capture_environment=False)
+            )
+
+    last = tmp_path / "last.bin"
+    last.write_bytes(b"last")
+    third = registry.register(
+        "up", [last], owners="o", capture_environment=False, progress=progress
+    )
+    assert [v.number for v in registered] == [2]
+    assert third.number == 3
+    assert third.classification is not None
+    assert third.classification.parent == "models:/up/2"

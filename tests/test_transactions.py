@@ -9,7 +9,9 @@ statement in the middle of a write sees the rows queued before it.
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -195,3 +197,76 @@ def test_more_threads_than_keep_a_write_connection_all_write(
         list(pool.map(write, range(1, threads + 1)))
     for n in range(1, threads + 1):
         assert registry.get_version(f"models:/m/{n}").tags == {f"k{k}": str(n) for k in range(5)}
+
+
+def test_a_write_inside_a_write_of_the_same_thread_leaves_both_whole(
+    registry: Registry, model_file: Path, db: Database
+) -> None:
+    """The inner write does not use the outer one's connection: both commit."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's writers of one process take turns: a nested write waits")
+    registry.register("m", [model_file], owners=["o"], capture_environment=False)
+    with db.write() as outer:
+        _MODEL.run(outer, _model("outer"))
+        registry.set_tags("models:/m/1", {"inner": "yes"})
+        _MODEL.run(outer, _model("outer-2"))
+    assert registry.get_model("outer-2").name == "outer-2"
+    assert registry.get_version("models:/m/1").tags == {"inner": "yes"}
+
+
+def test_closing_the_registry_during_a_write_of_another_thread_lets_it_finish(
+    registry: Registry, model_file: Path, db: Database
+) -> None:
+    registry.register("m", [model_file], owners=["o"], capture_environment=False)
+    inside, closed = threading.Event(), threading.Event()
+    outcome: dict[str, object] = {}
+
+    def write() -> None:
+        try:
+            with db.write() as conn:
+                _MODEL.run(conn, _model("during-close"))
+                inside.set()
+                assert closed.wait(60)
+                _MODEL.run(conn, _model("during-close-2"))
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            outcome["error"] = exc
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    assert inside.wait(60)
+    registry.close()
+    closed.set()
+    writer.join(60)
+    assert "error" not in outcome, outcome
+    assert registry.get_model("during-close-2").name == "during-close-2"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_child_forked_while_another_thread_takes_a_connection_can_write(
+    registry: Registry, model_file: Path, db: Database
+) -> None:
+    """A fork while another thread holds the lock of the kept connections (it is making
+    one) leaves the child a lock of its own, and the pool's connections to the parent."""
+    registry.register("m", [model_file], owners=["o"], capture_environment=False)
+    with db._writers._lock, db._readers._lock:  # as a thread of the parent would
+        pid = os.fork()
+        if pid == 0:  # the child: exit code 0 when its write and read succeed
+            code = 1
+            try:
+                registry.set_tags("models:/m/1", {"child": "wrote"})
+                code = 0 if registry.get_version("models:/m/1").tags["child"] == "wrote" else 1
+            finally:
+                os._exit(code)
+    deadline = time.monotonic() + 60
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            pytest.fail("the forked child hung")
+        time.sleep(0.05)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert registry.get_version("models:/m/1").tags == {"child": "wrote"}
+    registry.set_tags("models:/m/1", {"parent": "wrote"})

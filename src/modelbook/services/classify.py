@@ -39,6 +39,7 @@ from ..semver import (
 )
 from ..smoke import DEFAULT_MEMORY_MB
 from ..store import models as model_rows
+from ..store import versions as version_rows
 from .base import Context, version_ref, version_row
 from .loading import LoadService, Staged
 from .smoke import MAX_TIMEOUT_S, spawn_worker
@@ -213,24 +214,22 @@ class ClassifyService:
         self.loading = loading
 
     def compared(
-        self,
-        name: str,
-        lineage_parents: Sequence[tuple[str, int]],
-        *,
-        model_row: Any,
-        latest_row: Any,
+        self, name: str, lineage_parents: Sequence[tuple[str, int]]
     ) -> tuple[Version | None, Version | None]:
         """The versions a new version of ``name`` is compared with: its parent and the
         version holding the model's highest semver (the one a new semver follows).
 
         The parent is the first lineage parent of the same model, else the
         model's latest version; None for a model's first version. The latest
-        version always holds the highest semver, so then the two are one.
-        ``model_row`` and ``latest_row``: the model's row and its latest
-        version's (None: no versions yet) as the registration read them
-        (:func:`~modelbook.store.versions.model_and_latest`); a version
-        registered since is caught in the registration's transaction.
+        version always holds the highest semver, so then the two are one. The
+        model and its latest version are read together, when the comparison
+        begins (after the new version's files are stored, so a version
+        registered meanwhile is its parent); one registered during the
+        comparison is caught in the registration's transaction.
         """
+        model_row, latest_row = self.ctx.db.reading(
+            lambda conn: version_rows.model_and_latest(conn, name)
+        )
         for model, number in lineage_parents:
             if model == name:
                 parent = self.loading.versions.get(f"models:/{model}/{number}")

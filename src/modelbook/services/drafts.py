@@ -55,8 +55,3 @@ class Draft:
     record: dict[str, Any]
     contract: contracts.Prepared
     comparing: CompareOptions
-    # The model's row and its latest version's when the draft was prepared (None:
-    # no such model, or no versions yet): what the new version is compared with.
-    # A version registered since is caught in the registration's transaction.
-    model_row: Any = None
-    latest_row: Any = None

@@ -92,9 +92,7 @@ class RegistrationService:
                 computed=semver_rule.FIRST, method="first", reasons=("the first version",)
             )
         classifier = self._classifier()
-        parent, highest = classifier.compared(
-            draft.name, draft.parents, model_row=draft.model_row, latest_row=draft.latest_row
-        )
+        parent, highest = classifier.compared(draft.name, draft.parents)
         return classifier.classify(
             parent,
             highest,
@@ -311,9 +309,7 @@ class RegistrationService:
             else validation.text(change_summary, "change summary", limits.MAX_TEXT)
         )
         now = self.ctx.clock()
-        existing, latest = self.ctx.db.reading(
-            lambda conn: version_rows.model_and_latest(conn, name)
-        )
+        existing = self.ctx.db.reading(lambda conn: model_rows.find(conn, name))
         new_model = None
         if existing is None:
             new_model = model_values(
@@ -360,8 +356,6 @@ class RegistrationService:
             },
             contract=prepared,
             comparing=comparing,
-            model_row=existing,
-            latest_row=latest,
         )
 
     def _commit(self, draft: Draft, manifest: list[Artifact], *, actor: str) -> Version:

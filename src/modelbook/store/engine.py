@@ -47,6 +47,7 @@ from __future__ import annotations
 import contextlib
 import os
 import select
+import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -84,6 +85,19 @@ SQLITE_BUSY_MS = DEFAULT_BUSY_MS
 # more threads than this borrow one from the pool per transaction (see :mod:`.held`).
 MAX_HELD_READERS = MAX_HELD
 T = TypeVar("T")
+
+# Every engine of this process. A forked child lets go of their pools' connections,
+# which are its parent's sockets, without closing them (SQLAlchemy's advice for
+# fork), and makes its own.
+_engines: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def _forget_pools_after_fork() -> None:
+    for engine in list(_engines):
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_forget_pools_after_fork)
 
 
 def default_home() -> Path:
@@ -198,12 +212,15 @@ class Database(SchemaState):
             if self._pipelined:
                 pipelined.install(self.engine)
         watch_ddl(self.engine)
+        _engines.add(self.engine)
         self._readers = HeldConnections(self._autocommit.connect)
-        # A kept writer is checked as the pool checks a connection it hands out.
+        # A kept writer is checked as the pool checks a connection it hands out:
+        # by its socket with psycopg 3; another PostgreSQL driver needs the pool's
+        # ping on checkout, so there every write borrows.
         self._writers = HeldConnections(
             lambda: _writer(self._autocommit if self._pipelined else self.engine),
             _idle_and_alive if self._psycopg else (lambda _conn: True),
-            MAX_HELD_WRITERS,
+            MAX_HELD_WRITERS if self._psycopg or self.file is not None else 0,
         )
 
     def shared_uri(self) -> str | None:
@@ -265,8 +282,7 @@ class Database(SchemaState):
                         self._readers.forget(conn)
                     raise
                 finally:
-                    if borrowed:
-                        conn.close()
+                    self._readers.done(conn, borrowed)
         except ModelbookError:
             raise
         except exc.DBAPIError as e:
@@ -303,8 +319,7 @@ class Database(SchemaState):
                     self._writers.forget(conn)
                 raise
             finally:
-                if borrowed:
-                    conn.close()
+                self._writers.done(conn, borrowed)
 
     def _writer_turn(self) -> contextlib.AbstractContextManager[None]:
         if self._writer_lock is None:

@@ -33,7 +33,11 @@ class HeldConnections:
 
     ``usable``: whether a kept connection may be used again as it is (for
     example, its socket is still open); one that is not is closed and replaced.
-    ``limit``: how many threads keep one.
+    ``limit``: how many threads keep one (0: every use borrows).
+
+    A use is between :meth:`get` and :meth:`done`. A thread that asks again
+    before it is done (a write inside a write) borrows another connection, and
+    :meth:`close` leaves a connection in use open until its use is done.
     """
 
     def __init__(
@@ -47,33 +51,64 @@ class HeldConnections:
         self._limit = limit
         self._lock = threading.Lock()
         self._held: dict[threading.Thread, Connection] = {}
+        self._busy: set[int] = set()  # id() of kept connections in use
+        self._closing: set[int] = set()  # ... to close when their use is done
         self._pid = os.getpid()
         # Connections inherited over fork belong to the parent: kept referenced
         # so that collecting them cannot close its sockets.
         self._orphans: list[Connection] = []
 
+    def _for_this_process(self) -> None:
+        if self._pid == os.getpid():
+            return
+        # A forked child: the parent's lock may have been held by another of its
+        # threads at the fork, and is never released here; its connections are
+        # the parent's.
+        self._lock = threading.Lock()
+        self._orphans.extend(self._held.values())
+        self._held, self._busy, self._closing = {}, set(), set()
+        self._pid = os.getpid()
+
     def get(self) -> tuple[Connection, bool]:
-        """This thread's connection, and whether it is borrowed (True: close it after
-        use, for more threads than the limit want one)."""
+        """A connection for this thread's use, and whether it is borrowed (True: close
+        it after use). Every call is followed by :meth:`done` when the use ends."""
+        self._for_this_process()
         me = threading.current_thread()
         conn = self._held.get(me)
-        if conn is not None and self._pid == os.getpid():
+        if conn is not None:
+            if id(conn) in self._busy:
+                return self._connect(), True
             if not conn.closed and not conn.invalidated and self._usable(conn):
+                self._busy.add(id(conn))
                 return conn, False
             self.forget(conn)
+        gone: list[Connection] = []
         with self._lock:
-            if self._pid != os.getpid():
-                self._orphans.extend(self._held.values())
-                self._held = {}
-                self._pid = os.getpid()
             for thread in [th for th in self._held if not th.is_alive()]:
-                with contextlib.suppress(exc.SQLAlchemyError):
-                    self._held.pop(thread).close()
-            if len(self._held) < self._limit:
-                conn = self._connect()
+                gone.append(self._held.pop(thread))
+            keep = len(self._held) < self._limit
+        _close_all(gone)
+        # Connected outside the lock: a connection can take long to make, and a
+        # fork meanwhile must not leave the child a lock held for good.
+        conn = self._connect()
+        if keep:
+            with self._lock:
                 self._held[me] = conn
-                return conn, False
-        return self._connect(), True
+                self._busy.add(id(conn))
+        return conn, not keep
+
+    def done(self, conn: Connection, borrowed: bool) -> None:
+        """End a use that :meth:`get` began: a borrowed connection is closed, a kept one
+        stays for the thread's next use (or is closed, if :meth:`close` came meanwhile)."""
+        if borrowed:
+            _close_all([conn])
+            return
+        with self._lock:
+            self._busy.discard(id(conn))
+            closing = id(conn) in self._closing
+            self._closing.discard(id(conn))
+        if closing:
+            _close_all([conn])
 
     def forget(self, conn: Connection) -> None:
         """Give up ``conn``: its state is unknown or it was lost; the next :meth:`get`
@@ -82,15 +117,24 @@ class HeldConnections:
             for thread, held in list(self._held.items()):
                 if held is conn:
                     del self._held[thread]
+            self._busy.discard(id(conn))
+            self._closing.discard(id(conn))
         with contextlib.suppress(exc.SQLAlchemyError):
             conn.invalidate()
             conn.close()
 
     def close(self) -> None:
-        """Close every kept connection (of this process; a parent's are left alone)."""
+        """Close every kept connection of this process (a parent's are left alone); one
+        in use is closed when its use is done."""
+        self._for_this_process()
         with self._lock:
             held, self._held = self._held, {}
-        if self._pid == os.getpid():
-            for conn in held.values():
-                with contextlib.suppress(exc.SQLAlchemyError):
-                    conn.close()
+            idle = [c for c in held.values() if id(c) not in self._busy]
+            self._closing.update(id(c) for c in held.values() if id(c) in self._busy)
+        _close_all(idle)
+
+
+def _close_all(conns: list[Connection]) -> None:
+    for conn in conns:
+        with contextlib.suppress(exc.SQLAlchemyError):
+            conn.close()

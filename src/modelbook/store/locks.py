@@ -70,7 +70,10 @@ class WriterLock:
         self.timeout_s = timeout_s
         self._pid = os.getpid()
         self._threads = threading.Lock()
+        # Guards the descriptor: close() leaves one in use to the write using it.
+        self._state = threading.Lock()
         self._fd: int | None = None
+        self._in_use: int | None = None
         self._file_lock: filelock.FileLock | None = None
         # When this process last let go of the lock, and whether it had to
         # wait for it then (a sign that other writers are queueing).
@@ -83,6 +86,8 @@ class WriterLock:
         # whose flock it would share: it makes its own.
         if self._pid != os.getpid():
             self._threads = threading.Lock()
+            self._state = threading.Lock()
+            self._in_use = None
             if self._fd is not None:
                 with contextlib.suppress(OSError):
                     os.close(self._fd)
@@ -110,34 +115,45 @@ class WriterLock:
                     yield
                 return
             lock_descriptor, unlock_descriptor = native
-            fd = self._descriptor()
-            if self._contended:
-                # Waiters poll; one that slept through the moment this process
-                # let go would lose again and again to a writer that comes
-                # straight back. Under contention, give them one poll interval.
-                pause = self._released_at + WRITER_POLL_S - time.monotonic()
-                if pause > 0:
-                    time.sleep(pause)
-            self._contended = False
-            while not lock_descriptor(fd, blocking=False):
-                self._contended = True
-                if time.monotonic() >= deadline:
-                    raise self._timed_out()
-                time.sleep(WRITER_POLL_S)
+            with self._state:
+                fd = self._in_use = self._descriptor()
             try:
-                yield
+                if self._contended:
+                    # Waiters poll; one that slept through the moment this process
+                    # let go would lose again and again to a writer that comes
+                    # straight back. Under contention, give them one poll interval.
+                    pause = self._released_at + WRITER_POLL_S - time.monotonic()
+                    if pause > 0:
+                        time.sleep(pause)
+                self._contended = False
+                while not lock_descriptor(fd, blocking=False):
+                    self._contended = True
+                    if time.monotonic() >= deadline:
+                        raise self._timed_out()
+                    time.sleep(WRITER_POLL_S)
+                try:
+                    yield
+                finally:
+                    unlock_descriptor(fd)
+                    self._released_at = time.monotonic()
             finally:
-                unlock_descriptor(fd)
-                self._released_at = time.monotonic()
+                with self._state:
+                    self._in_use = None
+                    if self._fd != fd:
+                        # close() came while the lock was used: the file is closed now.
+                        with contextlib.suppress(OSError):
+                            os.close(fd)
         finally:
             threads.release()
 
     def close(self) -> None:
-        """Close the lock file; the next :meth:`hold` opens it again."""
-        if self._fd is not None and self._pid == os.getpid():
-            with contextlib.suppress(OSError):
-                os.close(self._fd)
-        self._fd = None
+        """Close the lock file (when a write holds it, as that write ends); the next
+        :meth:`hold` opens it again."""
+        with self._state:
+            fd, self._fd = self._fd, None
+            if fd is not None and fd != self._in_use and self._pid == os.getpid():
+                with contextlib.suppress(OSError):
+                    os.close(fd)
 
     def _descriptor(self) -> int:
         if self._fd is None:
