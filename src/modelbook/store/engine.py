@@ -94,7 +94,9 @@ _engines: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 def _forget_pools_after_fork() -> None:
     for engine in list(_engines):
-        engine.dispose(close=False)
+        # An in-memory SQLite database lives in its one connection: kept.
+        if not isinstance(engine.pool, sa.pool.SingletonThreadPool):
+            engine.dispose(close=False)
 
 
 os.register_at_fork(after_in_child=_forget_pools_after_fork)

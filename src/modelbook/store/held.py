@@ -51,6 +51,7 @@ class HeldConnections:
         self._limit = limit
         self._lock = threading.Lock()
         self._held: dict[threading.Thread, Connection] = {}
+        self._pending = 0  # kept connections being made
         self._busy: set[int] = set()  # id() of kept connections in use
         self._closing: set[int] = set()  # ... to close when their use is done
         self._pid = os.getpid()
@@ -67,6 +68,7 @@ class HeldConnections:
         self._lock = threading.Lock()
         self._orphans.extend(self._held.values())
         self._held, self._busy, self._closing = {}, set(), set()
+        self._pending = 0
         self._pid = os.getpid()
 
     def get(self) -> tuple[Connection, bool]:
@@ -86,13 +88,22 @@ class HeldConnections:
         with self._lock:
             for thread in [th for th in self._held if not th.is_alive()]:
                 gone.append(self._held.pop(thread))
-            keep = len(self._held) < self._limit
+            keep = len(self._held) + self._pending < self._limit
+            if keep:
+                self._pending += 1  # the slot is taken before the connection is made
         _close_all(gone)
         # Connected outside the lock: a connection can take long to make, and a
         # fork meanwhile must not leave the child a lock held for good.
-        conn = self._connect()
+        try:
+            conn = self._connect()
+        except BaseException:
+            if keep:
+                with self._lock:
+                    self._pending -= 1
+            raise
         if keep:
             with self._lock:
+                self._pending -= 1
                 self._held[me] = conn
                 self._busy.add(id(conn))
         return conn, not keep
