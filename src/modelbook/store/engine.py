@@ -81,8 +81,8 @@ __all__ = [
 
 # The default busy timeout, in milliseconds.
 SQLITE_BUSY_MS = DEFAULT_BUSY_MS
-# Threads that keep a connection of their own for reads (and one for writes);
-# more threads than this borrow one from the pool per transaction (see :mod:`.held`).
+# Threads that keep a connection of their own for reads (fewer keep one for writes:
+# MAX_HELD_WRITERS); more borrow one from the pool per transaction (see :mod:`.held`).
 MAX_HELD_READERS = MAX_HELD
 T = TypeVar("T")
 
