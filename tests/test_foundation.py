@@ -20,6 +20,7 @@ from modelbook import (
 )
 from modelbook.api import RegistryAPI
 from modelbook.limits import MAX_NUMBER, MAX_SHORT, MAX_VALUE
+from modelbook.store import versions as version_rows
 
 from .procs import json_lines, wait_all
 from .test_concurrency import BARRIER, release, start
@@ -117,6 +118,51 @@ def test_a_restored_database_never_serves_another_versions_manifest(
     dst.close()
     assert live.get_version("m/1").artifacts[0].path == "b.bin"
     live.close()
+
+
+def test_a_restored_database_never_serves_another_registration_of_the_same_files(
+    tmp_path: Path, blob_dir: Path
+) -> None:
+    """The same files registered in two databases make the same stored record; the
+    version read after a restore is the restored one, registered at its own time."""
+    a = tmp_path / "a.bin"
+    a.write_bytes(b"a" * 10)
+    live_db, other_db = tmp_path / "live.db", tmp_path / "other.db"
+    with Registry(f"sqlite:///{other_db}", blob_uri=str(blob_dir), actor="t") as other:
+        restored = other.register("m", [a], owners="o", capture_environment=False)
+    live = Registry(f"sqlite:///{live_db}", blob_uri=str(blob_dir), actor="t")
+    mine = live.register("m", [a], owners="o", capture_environment=False)
+    assert mine.created_at != restored.created_at
+    assert live.get_version("m/1").created_at == mine.created_at
+    src, dst = sqlite3.connect(other_db), sqlite3.connect(live_db)
+    src.backup(dst)
+    src.close()
+    dst.close()
+    assert live.get_version("m/1").created_at == restored.created_at
+    live.close()
+
+
+def test_a_registered_version_is_read_back_as_it_was_returned(
+    registry: Registry, model_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The version a registration returns is kept: reading it back parses nothing,
+    a tag set on it validates only its row, and it equals the version parsed anew."""
+    v = registry.register(
+        "m", [model_file], owners="o", metrics={"auc": 0.9}, tags={"a": "1"}, params={"C": "1"}
+    )
+
+    def unparsed(*_: object) -> None:
+        raise AssertionError("the stored record was parsed again")
+
+    monkeypatch.setattr(version_rows, "stored_record", unparsed)
+    assert registry.get_version("m/1") is v
+    registry.set_tags("m/1", {"b": "2"})
+    tagged = registry.get_version("m/1")
+    assert dict(tagged.tags) == {"a": "1", "b": "2"}
+    monkeypatch.undo()
+    registry.ctx.cache.clear()
+    assert registry.get_version("m/1") == tagged
+    assert registry.get_version("m/1").model_copy(update={"tags": v.tags}) == v
 
 
 # 4. Unreadable versions ---------------------------------------------------------------

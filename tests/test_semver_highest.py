@@ -141,7 +141,7 @@ def _file(tmp_path: Path) -> Path:
     ("racer", "X_racer", "semver", "bump"),
     [(M3, X_RENAMED, "3.0.0", Bump.MAJOR), (M2, X, "1.2.0", Bump.MINOR)],
 )
-def test_a_version_registered_during_the_comparison_is_compared_with_too(
+def test_a_version_registered_during_the_comparison_becomes_the_parent(
     registry: Registry,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -150,9 +150,9 @@ def test_a_version_registered_during_the_comparison_is_compared_with_too(
     semver: str,
     bump: Bump,
 ) -> None:
-    """Another registration that commits while this one compares moves the highest
-    semver; the new semver follows that one, so the transaction compares with it (by the
-    contract and the files' hashes: models are not loaded with the model's row locked)."""
+    """Another registration that commits while this one compares with the model as it
+    was prepared: the transaction sees the model's newest number moved, rolls back, and
+    compares again, in full, with that version as the parent."""
     _register(registry, tmp_path, M1, X)
     service = registry._registration
     original = service._classify
@@ -169,15 +169,86 @@ def test_a_version_registered_during_the_comparison_is_compared_with_too(
     v = _register(registry, tmp_path, M1, X)
     assert (raced[0].number, v.number, v.semver) == (2, 3, semver)
     c = v.classification
+    assert c is not None and (c.parent, c.parent_bump, c.bump) == ("models:/a/2", bump, bump)
+    assert c.highest is None
+    # The rolled-back attempt left nothing behind.
+    assert [x.number for x in registry.versions("a").items] == [3, 2, 1]
+    assert registry.verify_audit().ok
+
+
+@pytest.mark.parametrize(
+    ("racer", "X_racer", "semver", "bump"),
+    [(M3, X_RENAMED, "3.0.0", Bump.MAJOR), (M2, X, "1.2.0", Bump.MINOR)],
+)
+def test_a_version_registered_during_the_second_comparison_is_compared_with_too(
+    registry: Registry,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    racer: Any,
+    X_racer: pd.DataFrame,
+    semver: str,
+    bump: Bump,
+) -> None:
+    """When a version is registered during the comparison made again as well, the new
+    semver follows that one, so the transaction compares with it (by the contract and
+    the files' hashes: models are not loaded with the model's row locked)."""
+    _register(registry, tmp_path, M1, X)
+    service = registry._registration
+    original = service._classify
+    raced: list[Any] = []
+    racing_now: list[bool] = []
+
+    def racing(*args: Any) -> Any:
+        change = original(*args)
+        if len(raced) < 2 and not racing_now:
+            # The racers' own registrations go straight through: the first racer is
+            # the same model (a PATCH), the second the parametrised one.
+            racing_now.append(True)
+            model, data = (M1, X) if not raced else (racer, X_racer)
+            raced.append(_register(registry, tmp_path, model, data))
+            racing_now.clear()
+        return change
+
+    monkeypatch.setattr(service, "_classify", racing)
+    v = _register(registry, tmp_path, M1, X)
+    assert ([r.number for r in raced], v.number, v.semver) == ([2, 3], 4, semver)
+    c = v.classification
     assert c is not None and c.bump == bump
-    assert (c.parent, c.parent_bump) == ("models:/a/1", Bump.PATCH)
-    assert c.highest is not None and c.highest.version == "models:/a/2"
+    assert (c.parent, c.parent_bump) == ("models:/a/2", Bump.PATCH)
+    assert c.highest is not None and c.highest.version == "models:/a/3"
     assert c.highest.method == "artifacts"
     if bump is Bump.MINOR:
         assert c.highest.predictions is not None
-        assert "models:/a/2 was registered while this version was being compared" in (
+        assert "models:/a/3 was registered while this version was being compared" in (
             c.highest.predictions.message
         )
+
+
+def test_a_model_created_during_the_upload_is_compared_with(
+    registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two first registrations of one new model: the one that commits second finds the
+    model's first version there and compares with it, instead of calling itself the
+    first version."""
+    service = registry._registration
+    original = service.store_file
+    raced: list[Any] = []
+
+    def racing(*args: Any, **kwargs: Any) -> Any:
+        if not raced:
+            raced.append(None)  # the racer's own registration goes straight through
+            raced[0] = _register(registry, tmp_path, M1, X)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(service, "store_file", racing)
+    v = _register(registry, tmp_path, M1, X)
+    assert (raced[0].number, raced[0].semver, v.number, v.semver) == (1, "1.0.0", 2, "1.0.1")
+    c = v.classification
+    assert c is not None and (c.parent, c.parent_bump, c.method) == (
+        "models:/a/1",
+        Bump.PATCH,
+        "artifacts",
+    )
 
 
 def test_register_and_show_name_each_comparison(

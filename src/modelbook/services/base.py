@@ -33,35 +33,39 @@ def now_us() -> int:
 
 
 class VersionCache:
-    """Parsed versions by row id, reused only while the row is the one they were built from.
+    """Parsed versions by model name and number, reused only while the row is the one
+    they were built from.
 
-    An entry is checked against the row by identity (model, number and the
-    stored record itself, so a restored or replaced database never gets
-    another version's manifest) and by every mutable column (tags, stage,
-    aliases, deprecation). When only a mutable column changed, the parsed
-    stored record is kept and only the row's columns are validated again: an
-    alias moved or a tag set does not make every read of the model parse its
-    versions anew. Versions are read-only all the way down, so sharing is safe.
+    An entry is checked against the row by identity (the stored record itself,
+    the semver, who registered the version and when, so a restored or replaced
+    database never gets another version's manifest) and by every mutable column
+    (tags, stage, aliases, deprecation). When only a mutable column changed,
+    the parsed stored record is kept and only the row's columns are validated
+    again: an alias moved or a tag set does not make every read of the model
+    parse its versions anew. Versions are read-only all the way down, so
+    sharing is safe.
     """
 
     def __init__(self, size: int = VERSION_CACHE_SIZE) -> None:
         self._size = size
-        # row id -> (frozen identity, mutable identity, version, stored record)
-        self._items: OrderedDict[int, tuple[tuple[Any, ...], tuple[Any, ...], Version, Any]] = (
-            OrderedDict()
-        )
+        # (model, number) -> (frozen identity, mutable identity, version, stored record)
+        self._items: OrderedDict[
+            tuple[str, int], tuple[tuple[Any, ...], tuple[Any, ...], Version, Any]
+        ] = OrderedDict()
         self._lock = threading.Lock()
 
     def version(self, model: str, row: Any) -> Version:
-        frozen = (model, row.number, row.doc, row.semver)
+        """The version ``row`` (as :func:`store.versions.find` reads it) of ``model`` holds."""
+        key = (model, row.number)
+        frozen = (row.doc, row.semver, row.created_at, row.created_by)
         mutable = (row.tags, row.stage, row.aliases, row.deprecated_at)
-        hit = self._items.get(row.id)
+        hit = self._items.get(key)
         stored = None
         if hit is not None and hit[0] == frozen:
             if hit[1] == mutable:
                 # A hit is every cached read: no context manager for the race with eviction.
                 try:  # noqa: SIM105
-                    self._items.move_to_end(row.id)
+                    self._items.move_to_end(key)
                 except KeyError:
                     pass
                 return hit[2]
@@ -69,11 +73,33 @@ class VersionCache:
         if stored is None:
             stored = version_rows.stored_record(model, row)
         version = version_rows.version_from_row(model, row, stored)
+        self._put(key, frozen, mutable, version, stored)
+        return version
+
+    def registered(self, version: Version, *, doc: str, tags: str, created_at: int) -> None:
+        """Keep ``version``, just committed with its row's ``doc`` and ``tags`` texts and
+        ``created_at`` (integer microseconds): the next read of it, such as the next
+        registration's comparison with its parent, need not parse it. No alias points
+        at a new version and it is not deprecated."""
+        key = (version.model, version.number)
+        frozen = (doc, version.semver, created_at, version.created_by)
+        mutable = (tags, version.stage, None, None)
+        # Its fields are a superset of the stored record's: reused as one when a
+        # mutable column changes.
+        self._put(key, frozen, mutable, version, version)
+
+    def _put(
+        self,
+        key: tuple[str, int],
+        frozen: tuple[Any, ...],
+        mutable: tuple[Any, ...],
+        version: Version,
+        stored: Any,
+    ) -> None:
         with self._lock:
-            self._items[row.id] = (frozen, mutable, version, stored)
+            self._items[key] = (frozen, mutable, version, stored)
             while len(self._items) > self._size:
                 self._items.popitem(last=False)
-        return version
 
     def clear(self) -> None:
         with self._lock:

@@ -214,7 +214,10 @@ class ClassifyService:
         self.loading = loading
 
     def compared(
-        self, name: str, lineage_parents: Sequence[tuple[str, int]]
+        self,
+        name: str,
+        lineage_parents: Sequence[tuple[str, int]],
+        seen: tuple[Any, Any] | None = None,
     ) -> tuple[Version | None, Version | None]:
         """The versions a new version of ``name`` is compared with: its parent and the
         version holding the model's highest semver (the one a new semver follows).
@@ -222,13 +225,15 @@ class ClassifyService:
         The parent is the first lineage parent of the same model, else the
         model's latest version; None for a model's first version. The latest
         version always holds the highest semver, so then the two are one. The
-        model and its latest version are read together, when the comparison
-        begins (after the new version's files are stored, so a version
-        registered meanwhile is its parent); one registered during the
-        comparison is caught in the registration's transaction.
+        model and its latest version are ``seen`` (their rows as
+        :func:`~modelbook.store.versions.model_and_latest` reads them), or read
+        together now; the registration's transaction checks that no version was
+        registered since.
         """
-        model_row, latest_row = self.ctx.db.reading(
-            lambda conn: version_rows.model_and_latest(conn, name)
+        model_row, latest_row = (
+            seen
+            if seen is not None
+            else self.ctx.db.reading(lambda conn: version_rows.model_and_latest(conn, name))
         )
         for model, number in lineage_parents:
             if model == name:

@@ -55,3 +55,7 @@ class Draft:
     record: dict[str, Any]
     contract: contracts.Prepared
     comparing: CompareOptions
+    # The model's row and its latest version's row as the draft was prepared (None:
+    # no such model then): the new version is compared with what they hold unless
+    # a version was registered since.
+    seen: tuple[Any, Any] | None = None

@@ -69,6 +69,10 @@ def _default_first_stage(conn: Connection, policy_sha256: str | None) -> str:
     return Stage.STAGING.value
 
 
+class _Moved(Exception):
+    """A version was registered since the draft was compared: roll back, compare again."""
+
+
 class RegistrationService:
     """Registration; ``first_stage(conn, policy_sha256)`` names the stage a new version
     enters (the first of the policy whose hash the registration's transaction read); ``classifier``
@@ -84,15 +88,22 @@ class RegistrationService:
         self.first_stage = first_stage
         self._classifier = classifier
 
-    def _classify(self, draft: Draft, manifest: list[Artifact], actor: str) -> Classification:
+    def _classify(
+        self,
+        draft: Draft,
+        manifest: list[Artifact],
+        actor: str,
+        seen: tuple[Any, Any] | None,
+    ) -> Classification:
         """What changed since the parent and since the version holding the model's
-        highest semver, before the transaction (it may load the models)."""
-        if draft.new_model is not None or self._classifier is None:
+        highest semver, before the transaction (it may load the models). ``seen``: the
+        model's and its latest version's rows to compare with (None: read them now)."""
+        if self._classifier is None or (seen is not None and seen[0] is None):
             return Classification(
                 computed=semver_rule.FIRST, method="first", reasons=("the first version",)
             )
         classifier = self._classifier()
-        parent, highest = classifier.compared(draft.name, draft.parents)
+        parent, highest = classifier.compared(draft.name, draft.parents, seen)
         return classifier.classify(
             parent,
             highest,
@@ -309,7 +320,9 @@ class RegistrationService:
             else validation.text(change_summary, "change summary", limits.MAX_TEXT)
         )
         now = self.ctx.clock()
-        existing = self.ctx.db.reading(lambda conn: model_rows.find(conn, name))
+        existing, latest = self.ctx.db.reading(
+            lambda conn: version_rows.model_and_latest(conn, name)
+        )
         new_model = None
         if existing is None:
             new_model = model_values(
@@ -356,12 +369,41 @@ class RegistrationService:
             },
             contract=prepared,
             comparing=comparing,
+            seen=(existing, latest),
         )
 
     def _commit(self, draft: Draft, manifest: list[Artifact], *, actor: str) -> Version:
-        """Write the version, its rows and its event in one transaction."""
+        """Compare the version with its parent, then write it, its rows and its event in
+        one transaction.
+
+        The comparison is made with the model as :meth:`prepare` read it, which
+        saves a read. When the transaction finds that a version was registered
+        since (while the files were stored or compared), it is rolled back and
+        the comparison made again with the model as it is then; a version
+        registered during that second comparison is caught in the transaction
+        (:func:`~.classify.overtaken`).
+        """
+        seen = draft.seen
+        expected = 0 if seen is None or seen[0] is None else int(seen[0].last_number)
+        try:
+            change = self._classify(draft, manifest, actor, seen)
+            return self._write(draft, manifest, change, actor=actor, expected=expected)
+        except _Moved:
+            change = self._classify(draft, manifest, actor, None)
+            return self._write(draft, manifest, change, actor=actor, expected=None)
+
+    def _write(
+        self,
+        draft: Draft,
+        manifest: list[Artifact],
+        change: Classification,
+        *,
+        actor: str,
+        expected: int | None,
+    ) -> Version:
+        """The registration's transaction; raises :class:`_Moved` when ``expected`` is
+        not None and the model's newest number is no longer ``expected``."""
         name = draft.name
-        change = self._classify(draft, manifest, actor)
         now = self.ctx.clock()
         doc = {"artifacts": [a.model_dump() for a in manifest], **draft.doc}
         with self.ctx.db.write() as conn:
@@ -371,6 +413,8 @@ class RegistrationService:
             model = model_rows.for_registration(conn, name)
             if model is None:
                 raise NotFound(f"model {name!r} not found")
+            if expected is not None and int(model.last_number) != expected:
+                raise _Moved
             if head is None:
                 head = log.Head.of_model(name, model)
             number = int(model.last_number) + 1
@@ -407,6 +451,7 @@ class RegistrationService:
                 }
             )
             doc["classification"] = classified.model_dump(mode="json")
+            doc_text, tags_text = dumps(doc), dumps(draft.tags)
             missing = set(draft.parents) - version_rows.existing(conn, draft.parents)
             if missing:
                 raise NotFound(
@@ -426,8 +471,8 @@ class RegistrationService:
                     "semver_minor": parts[1],
                     "semver_patch": parts[2],
                     "stage": stage,
-                    "doc": dumps(doc),
-                    "tags": dumps(draft.tags),
+                    "doc": doc_text,
+                    "tags": tags_text,
                     "created_at": now,
                     "created_by": actor,
                 },
@@ -462,7 +507,7 @@ class RegistrationService:
                 # chain head: one UPDATE of its row.
                 model_columns=model_rows.numbered(number, parts),
             )
-        return Version.model_validate(
+        version = Version.model_validate(
             {
                 **doc,
                 **draft.record,
@@ -477,3 +522,5 @@ class RegistrationService:
                 "created_at": to_dt(now),
             }
         )
+        self.ctx.cache.registered(version, doc=doc_text, tags=tags_text, created_at=now)
+        return version
