@@ -228,16 +228,17 @@ def with_runtime(metadata: dict[str, Any], files: Sequence[tuple[str, Path]]) ->
     return {**metadata, "sample": sample, "signature": signature}
 
 
-def check_flavor(prepared: Prepared, heads: Sequence[tuple[str, bytes]]) -> None:
-    """A declared flavor must find its one model file among the version's files
-    (``(artifact path, first bytes)``), as loading will; InvalidInput otherwise."""
+def check_flavor(prepared: Prepared, heads: Callable[[], Sequence[tuple[str, bytes]]]) -> None:
+    """A declared flavor must find its one model file among the version's files, as
+    loading will; InvalidInput otherwise. ``heads()`` gives ``(artifact path, first
+    bytes)`` of each file, and is called only when a flavor is declared."""
     from .. import flavors
 
     runtime = (prepared.doc or {}).get("runtime")
     declared = runtime.get("flavor") if isinstance(runtime, dict) else None
     if declared is not None:
         try:
-            flavors.detect(heads, declared)
+            flavors.detect(heads(), declared)
         except InvalidInput as exc:
             raise InvalidInput(f"flavor {declared!r} declared, but {exc}") from None
 

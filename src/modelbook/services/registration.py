@@ -137,7 +137,7 @@ class RegistrationService:
             metadata = contracts.with_runtime(metadata, found)
         draft = self.prepare(name, actor=actor, **metadata)
         contracts.check_paths(draft.contract, [rel for rel, _ in found])
-        contracts.check_flavor(draft.contract, contracts.local_heads(found))
+        contracts.check_flavor(draft.contract, lambda: contracts.local_heads(found))
         manifest = [self.store_file(src, rel, progress) for rel, src in found]
         return self._commit(draft, self._with_sample(draft, manifest), actor=actor)
 
@@ -197,7 +197,7 @@ class RegistrationService:
                     f"artifact {a.path!r}: blob {a.sha256} holds {stored} bytes, not {a.size}"
                 )
         contracts.check_flavor(
-            draft.contract, [(a.path, self.ctx.blobs.head(a.sha256)) for a in manifest]
+            draft.contract, lambda: [(a.path, self.ctx.blobs.head(a.sha256)) for a in manifest]
         )
         return self._commit(draft, self._with_sample(draft, manifest), actor=actor)
 
@@ -405,7 +405,8 @@ class RegistrationService:
         not None and the model's newest number is no longer ``expected``."""
         name = draft.name
         now = self.ctx.clock()
-        doc = {"artifacts": [a.model_dump() for a in manifest], **draft.doc}
+        artifacts = [a.model_dump() for a in manifest]
+        doc = {"artifacts": artifacts, **draft.doc}
         with self.ctx.db.write() as conn:
             head = None
             if draft.new_model is not None:
@@ -476,7 +477,7 @@ class RegistrationService:
                     "created_at": now,
                     "created_by": actor,
                 },
-                artifacts=[a.model_dump() for a in manifest],
+                artifacts=artifacts,
                 tags=draft.tags,
                 metrics=[
                     {"name": m.name, "split": m.split or "", "slice": m.slice_key, "value": m.value}
@@ -499,9 +500,7 @@ class RegistrationService:
                     stage=stage,
                     files=len(manifest),
                     bytes=sum(a.size for a in manifest),
-                    manifest_sha256=hashlib.sha256(
-                        dumps([a.model_dump() for a in manifest]).encode()
-                    ).hexdigest(),
+                    manifest_sha256=hashlib.sha256(dumps(artifacts).encode()).hexdigest(),
                 ),
                 # The model's newest number and semver move in the statement of its
                 # chain head: one UPDATE of its row.
