@@ -231,7 +231,7 @@ def test_a_model_created_during_the_upload_is_compared_with(
     model's first version there and compares with it, instead of calling itself the
     first version."""
     service = registry._registration
-    original = service._store
+    original = service.store_file
     raced: list[Any] = []
 
     def racing(*args: Any, **kwargs: Any) -> Any:
@@ -240,7 +240,7 @@ def test_a_model_created_during_the_upload_is_compared_with(
             raced[0] = _register(registry, tmp_path, M1, X)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(service, "_store", racing)
+    monkeypatch.setattr(service, "store_file", racing)
     v = _register(registry, tmp_path, M1, X)
     assert (raced[0].number, raced[0].semver, v.number, v.semver) == (1, "1.0.0", 2, "1.0.1")
     c = v.classification

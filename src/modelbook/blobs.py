@@ -18,9 +18,7 @@ the same bytes are written, with direct I/O (``O_DIRECT``) where the file system
 supports it, so that ingesting a big model neither fills the page cache with a
 second copy of it nor leaves gigabytes of dirty pages for the final fsync.
 
-Temporary files and the sweep of stale ones: :mod:`modelbook.blobs_temp`; small
-blobs made durable on a worker thread while a registration goes on:
-:mod:`modelbook.blobs_landing`.
+Temporary files and the sweep of stale ones: :mod:`modelbook.blobs_temp`.
 """
 
 from __future__ import annotations
@@ -39,9 +37,7 @@ from typing import IO, Any
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
-from . import blobs_landing as landing
 from . import files
-from .blobs_landing import Stored
 from .blobs_remote import upload
 from .blobs_temp import (
     STALE_TMP_SECONDS,
@@ -255,29 +251,14 @@ class BlobStore:
             Unavailable: the store could not be written (disk full, I/O error,
                 unreachable), naming ``src`` and the cause.
         """
-        stored = self._store(src, progress, wait=True)
-        return stored.sha256, stored.size
-
-    def store(self, src: Path, progress: Progress = _noop) -> Stored:
-        """Store one local file as :meth:`put_file` does, but return once its content is
-        read, hashed and written: on a local folder a small file's fsyncs and its rename
-        into place may still be running on a worker thread (see :mod:`.blobs_landing`).
-        Call :meth:`Stored.durable` before anything refers to the blob. Raises as
-        :meth:`put_file` does."""
-        return self._store(src, progress, wait=False)
-
-    def _store(self, src: Path, progress: Progress, wait: bool) -> Stored:
         self._sweep_once()
         with files.open_source(src) as source:
             try:
                 if self.local:
-                    sha, size, landing = self._put_local(source, progress, wait)
-                else:
-                    sha, size = self._put_remote(source, progress)
-                    landing = None
+                    return self._put_local(source, progress)
+                return self._put_remote(source, progress)
             except OSError as exc:
                 raise Unavailable(f"cannot store {show(src)}: {exc}") from exc
-        return Stored(sha, size, show(src), landing)
 
     def _mkdir(self, path: str) -> None:
         """Create a folder once; a new folder's own entry is fsynced in its parent."""
@@ -294,13 +275,11 @@ class BlobStore:
                 fsync_dir(parent)
         self._made.add(path)
 
-    def _put_local(
-        self, source: Source, progress: Progress, wait: bool
-    ) -> tuple[str, int, Future[None] | None]:
-        """(sha256, size, the landing still running or None) of a file stored locally."""
+    def _put_local(self, source: Source, progress: Progress) -> tuple[str, int]:
         if source.size > SMALL:
-            direct = source.size >= DIRECT_MIN and O_DIRECT != 0
-            return *self._put_large(source, direct=direct, progress=progress), None
+            return self._put_large(
+                source, direct=source.size >= DIRECT_MIN and O_DIRECT != 0, progress=progress
+            )
         data = b"".join(source.chunks(SMALL + 1))
         progress(len(data))
         source.check_unchanged(len(data))
@@ -309,8 +288,8 @@ class BlobStore:
         if self._intact_copy(final, data):
             # Reused: its time is refreshed so that gc sees it as just written.
             os.utime(final)
-            return sha, len(data), None
-        return sha, len(data), self._land(final, data, wait)
+            return sha, len(data)
+        return sha, self._land(final, data)
 
     def _put_large(self, source: Source, direct: bool, progress: Progress) -> tuple[str, int]:
         """Stream a large file into the store, reading it once.
@@ -365,33 +344,14 @@ class BlobStore:
                 os.unlink(tmp)
             raise
 
-    def _land(self, final: str, data: bytes, wait: bool) -> Future[None] | None:
-        """Write a small blob whole: temporary file, fsync, rename, fsync the folder.
-
-        The bytes are written here; unless ``wait``, the rest runs on a worker
-        thread and the returned future says when the blob is durable.
-        """
+    def _land(self, final: str, data: bytes) -> int:
+        """Write a small blob whole: temporary file, fsync, rename, fsync the folder."""
         tmp = self._new_temp()
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         try:
-            write_all(fd, memoryview(data), len(data), False, tmp)
-        except BaseException:
-            os.close(fd)
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-        if wait:
-            self._make_durable(fd, tmp, final)
-            return None
-        return landing.submit(self._make_durable, fd, tmp, final)
-
-    def _make_durable(self, fd: int, tmp: str, final: str) -> None:
-        """fsync and close ``fd`` (temporary ``tmp``), rename it to ``final``, fsync the folder."""
-        try:
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            with open(tmp, "xb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
             self._mkdir(os.path.dirname(final))
             os.replace(tmp, final)
             fsync_dir(os.path.dirname(final))
@@ -399,6 +359,7 @@ class BlobStore:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
+        return len(data)
 
     @staticmethod
     def _intact_copy(final: str, data: bytes) -> bool:

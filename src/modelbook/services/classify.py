@@ -264,7 +264,6 @@ class ClassifyService:
         actor: str,
         options: CompareOptions,
         first: str,
-        ready: Callable[[], None] = lambda: None,
     ) -> Classification:
         """The evidence and the bump; ``first`` is the semver of a model's first version.
 
@@ -273,14 +272,11 @@ class ClassifyService:
         with as well when it is another version. ``contract`` is the new
         version's stored contract (JSON data or None); ``artifacts`` its
         manifest. The semver itself is computed in the registration's
-        transaction, from the model's highest semver then. ``ready()`` returns once
-        the new version's blobs can be read (they may still be being stored); it
-        is called only when the models are loaded to compare predictions.
+        transaction, from the model's highest semver then.
         """
         sig = as_signature(contract)
 
         def predict(earlier: Version) -> PredictionCheck:
-            ready()
             return self._predictions(earlier, sig, artifacts, options, actor)
 
         off = (

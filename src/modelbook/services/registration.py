@@ -10,7 +10,6 @@ runs the two phases. A remote client runs the same two phases over HTTP.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -23,7 +22,6 @@ from sqlalchemy.engine import Connection
 from .. import capture, files, limits, uris, validation
 from .. import sample as samples
 from .. import semver as semver_rule
-from ..blobs_landing import Stored
 from ..domain import (
     Artifact,
     CodeRef,
@@ -36,7 +34,7 @@ from ..domain import (
     Training,
     Version,
 )
-from ..errors import InvalidInput, NotFound, Unavailable
+from ..errors import InvalidInput, NotFound
 from ..events import RegisteredState
 from ..flavors.compare import DEFAULT_TOLERANCE
 from ..lineage import index_rows
@@ -71,12 +69,6 @@ def _default_first_stage(conn: Connection, policy_sha256: str | None) -> str:
     return Stage.STAGING.value
 
 
-def _durable(stored: Sequence[Stored]) -> None:
-    """Wait until every blob ``stored`` is durable (Unavailable when one cannot be)."""
-    for blob in stored:
-        blob.durable()
-
-
 class _Moved(Exception):
     """A version was registered since the draft was compared: roll back, compare again."""
 
@@ -102,12 +94,10 @@ class RegistrationService:
         manifest: list[Artifact],
         actor: str,
         seen: tuple[Any, Any] | None,
-        stored: Sequence[Stored] = (),
     ) -> Classification:
         """What changed since the parent and since the version holding the model's
         highest semver, before the transaction (it may load the models). ``seen``: the
-        model's and its latest version's rows to compare with (None: read them now);
-        ``stored``: the new blobs, waited for before the models are loaded."""
+        model's and its latest version's rows to compare with (None: read them now)."""
         if self._classifier is None or (seen is not None and seen[0] is None):
             return Classification(
                 computed=semver_rule.FIRST, method="first", reasons=("the first version",)
@@ -122,7 +112,6 @@ class RegistrationService:
             actor=actor,
             options=draft.comparing,
             first=semver_rule.FIRST,
-            ready=lambda: _durable(stored),
         )
 
     # the local helper --------------------------------------------------------
@@ -149,23 +138,8 @@ class RegistrationService:
         draft = self.prepare(name, actor=actor, **metadata)
         contracts.check_paths(draft.contract, [rel for rel, _ in found])
         contracts.check_flavor(draft.contract, lambda: contracts.local_heads(found))
-        stored: list[Stored] = []
-        try:
-            for rel, src in found:
-                stored.append(self._store(src, rel, progress))
-            manifest = [
-                Artifact(path=rel, size=s.size, sha256=s.sha256)
-                for (rel, _), s in zip(found, stored, strict=True)
-            ]
-            return self._commit(
-                draft, self._with_sample(draft, manifest), actor=actor, stored=stored
-            )
-        except BaseException:
-            # Nothing outlives the call: a blob still being made durable is waited for.
-            for s in stored:
-                with contextlib.suppress(Unavailable):
-                    s.durable()
-            raise
+        manifest = [self.store_file(src, rel, progress) for rel, src in found]
+        return self._commit(draft, self._with_sample(draft, manifest), actor=actor)
 
     def _with_sample(self, draft: Draft, manifest: list[Artifact]) -> list[Artifact]:
         """The manifest and, when the version has one, its stored input sample."""
@@ -184,15 +158,9 @@ class RegistrationService:
         Raises InvalidInput when the file changed while it was read or is not
         a regular file, Unavailable when the blob store cannot be written.
         """
-        stored = self._store(src, path, progress)
-        stored.durable()
-        return Artifact(path=path, size=stored.size, sha256=stored.sha256)
-
-    def _store(self, src: str | os.PathLike[str], path: str, progress: Progress | None) -> Stored:
-        """Store one local file as the artifact at ``path``, durable once
-        :meth:`Stored.durable` returns (see :meth:`BlobStore.store`)."""
         files.check_manifest_paths([path])
-        return self.ctx.blobs.store(Path(src), progress or _noop)
+        sha, size = self.ctx.blobs.put_file(Path(src), progress or _noop)
+        return Artifact(path=path, size=size, sha256=sha)
 
     # phase two ---------------------------------------------------------------
 
@@ -404,14 +372,7 @@ class RegistrationService:
             seen=(existing, latest),
         )
 
-    def _commit(
-        self,
-        draft: Draft,
-        manifest: list[Artifact],
-        *,
-        actor: str,
-        stored: Sequence[Stored] = (),
-    ) -> Version:
+    def _commit(self, draft: Draft, manifest: list[Artifact], *, actor: str) -> Version:
         """Compare the version with its parent, then write it, its rows and its event in
         one transaction.
 
@@ -420,31 +381,28 @@ class RegistrationService:
         since (while the files were stored or compared), it is rolled back and
         the comparison made again with the model as it is then; a version
         registered during that second comparison is caught in the transaction
-        (:func:`~.classify.overtaken`). The blobs ``stored`` may still be being made
-        durable: the transaction waits for them before it commits.
+        (:func:`~.classify.overtaken`).
         """
         seen = draft.seen
         expected = 0 if seen is None or seen[0] is None else int(seen[0].last_number)
         try:
-            change = self._classify(draft, manifest, actor, seen, stored)
-            return self._write(draft, manifest, change, stored, actor=actor, expected=expected)
+            change = self._classify(draft, manifest, actor, seen)
+            return self._write(draft, manifest, change, actor=actor, expected=expected)
         except _Moved:
-            change = self._classify(draft, manifest, actor, None, stored)
-            return self._write(draft, manifest, change, stored, actor=actor, expected=None)
+            change = self._classify(draft, manifest, actor, None)
+            return self._write(draft, manifest, change, actor=actor, expected=None)
 
     def _write(
         self,
         draft: Draft,
         manifest: list[Artifact],
         change: Classification,
-        stored: Sequence[Stored],
         *,
         actor: str,
         expected: int | None,
     ) -> Version:
-        """The registration's transaction, committed once every blob ``stored`` is durable;
-        raises :class:`_Moved` when ``expected`` is not None and the model's newest
-        number is no longer ``expected``."""
+        """The registration's transaction; raises :class:`_Moved` when ``expected`` is
+        not None and the model's newest number is no longer ``expected``."""
         name = draft.name
         now = self.ctx.clock()
         artifacts = [a.model_dump() for a in manifest]
@@ -548,8 +506,6 @@ class RegistrationService:
                 # chain head: one UPDATE of its row.
                 model_columns=model_rows.numbered(number, parts),
             )
-            # The row may refer only to durable blobs.
-            _durable(stored)
         version = Version.model_validate(
             {
                 **doc,
