@@ -82,8 +82,13 @@ class HeldConnections:
                 return self._connect(), True
             if not conn.closed and not conn.invalidated and self._usable(conn):
                 self._busy.add(id(conn))
-                return conn, False
-            self.forget(conn)
+                if self._held.get(me) is conn:
+                    return conn, False
+                # close() took the kept connections before this use began: it closes
+                # this one, now or when this (abandoned) use is done.
+                self.done(conn, False)
+            else:
+                self.forget(conn)
         gone: list[Connection] = []
         with self._lock:
             for thread in [th for th in self._held if not th.is_alive()]:

@@ -148,10 +148,12 @@ class WriterLock:
 
     def close(self) -> None:
         """Close the lock file (when a write holds it, as that write ends); the next
-        :meth:`hold` opens it again."""
+        :meth:`hold` opens it again. In a forked child it closes the copy of the
+        parent's descriptor, which leaves the parent's lock alone."""
+        self._for_this_process()
         with self._state:
             fd, self._fd = self._fd, None
-            if fd is not None and fd != self._in_use and self._pid == os.getpid():
+            if fd is not None and fd != self._in_use:
                 with contextlib.suppress(OSError):
                     os.close(fd)
 

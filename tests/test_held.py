@@ -1,0 +1,83 @@
+"""Kept connections and the writers' lock file, closed while another thread or a
+forked child uses them."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from modelbook import Registry
+from modelbook.store.held import HeldConnections
+from modelbook.store.locks import WriterLock
+
+
+def test_a_use_that_begins_as_another_thread_closes_gets_an_open_connection(
+    registry: Registry,
+) -> None:
+    """close() takes the kept connections just as a thread's use of its own begins
+    (between its checks and its use): the use gets an open connection, not a closed one,
+    and the one close() took is closed."""
+    db = registry.db
+    closing: list[Connection] = []
+
+    def usable(conn: Connection) -> bool:
+        if not closing:  # another thread's close(), at this very moment
+            closing.append(conn)
+            held.close()
+        return True
+
+    held = HeldConnections(db._autocommit.connect, usable)
+    first, borrowed = held.get()
+    held.done(first, borrowed)
+    conn, borrowed = held.get()
+    try:
+        assert conn is not closing[0]
+        assert conn.execute(sa.text("SELECT 1")).scalar_one() == 1
+    finally:
+        held.done(conn, borrowed)
+    assert closing[0].closed
+    # The next use keeps working on the new kept connection.
+    again, borrowed = held.get()
+    assert again is conn and not borrowed
+    held.done(again, borrowed)
+    held.close()
+    assert conn.closed
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_closes_the_writer_lock_without_waiting_for_the_parent(
+    tmp_path: Path,
+) -> None:
+    """A child forked while another thread of the parent held the lock's state closes
+    its copy of the lock file and takes the lock for itself, without hanging."""
+    lock = WriterLock(tmp_path / "writers.lock", 5)
+    with lock.hold():
+        pass
+    with lock._state:  # as another thread of the parent would hold it at the fork
+        pid = os.fork()
+        if pid == 0:  # the child: exit code 0 when it closed and took the lock
+            code = 1
+            try:
+                lock.close()
+                with lock.hold():
+                    code = 0
+            finally:
+                os._exit(code)
+    deadline = time.monotonic() + 30
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            pytest.fail("the forked child hung closing the lock")
+        time.sleep(0.05)
+    assert os.waitstatus_to_exitcode(status) == 0
+    with lock.hold():
+        pass
