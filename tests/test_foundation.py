@@ -165,6 +165,27 @@ def test_a_registered_version_is_read_back_as_it_was_returned(
     assert registry.get_version("m/1").model_copy(update={"tags": v.tags}) == v
 
 
+def test_a_version_read_again_in_an_earlier_state_is_the_one_built_then(
+    registry: Registry, model_file: Path
+) -> None:
+    """An alias moved away and back: the version read in each state has that state's
+    aliases, and the first state's version is reused when it comes back."""
+    for _ in range(2):
+        registry.register("m", [model_file], owners="o", capture_environment=False)
+    registry.set_alias("m", "blue", 1, reason="serve")
+    first = registry.get_version("m/1")
+    registry.set_alias("m", "blue", 2, reason="switch")
+    moved = registry.get_version("m/1")
+    registry.set_alias("m", "blue", 1, reason="back")
+    back = registry.get_version("m/1")
+    assert (first.aliases, moved.aliases, back.aliases) == (("blue",), (), ("blue",))
+    assert back is first
+    registry.ctx.cache.clear()
+    assert registry.get_version("m/1") == first
+    registry.set_alias("m", "blue", 2, reason="switch")
+    assert registry.get_version("m/1") == moved
+
+
 # 4. Unreadable versions ---------------------------------------------------------------
 
 SURROGATE = "bad\udcff"

@@ -32,6 +32,23 @@ def now_us() -> int:
     return time.time_ns() // 1000
 
 
+# Versions kept per entry, one per state of its mutable columns: an alias that
+# moves back and forth (a swap, a rollback) finds each state already built.
+VARIANTS = 4
+
+
+class _Entry:
+    """What the cache holds for one version: its frozen identity, and the versions
+    built for the states of its mutable columns seen last (oldest first)."""
+
+    __slots__ = ("frozen", "latest", "variants")
+
+    def __init__(self, frozen: tuple[Any, ...], mutable: tuple[Any, ...], version: Version):
+        self.frozen = frozen
+        self.variants: dict[tuple[Any, ...], Version] = {mutable: version}
+        self.latest = version
+
+
 class VersionCache:
     """Parsed versions by model name and number, reused only while the row is the one
     they were built from.
@@ -39,19 +56,17 @@ class VersionCache:
     An entry is checked against the row by identity (the stored record itself,
     the semver, who registered the version and when, so a restored or replaced
     database never gets another version's manifest) and by every mutable column
-    (tags, stage, aliases, deprecation). When only a mutable column changed,
-    the parsed stored record is kept and only the row's columns are validated
-    again: an alias moved or a tag set does not make every read of the model
-    parse its versions anew. Versions are read-only all the way down, so
-    sharing is safe.
+    (tags, stage, aliases, deprecation). When a mutable column changed, the
+    cached version is copied with the row's columns, validated: an alias moved
+    or a tag set does not make every read of the model parse its versions
+    anew. The last few states of each version's mutable columns are kept, so
+    an alias swapped back and forth costs no copy at all. Versions are
+    read-only all the way down, so sharing is safe.
     """
 
     def __init__(self, size: int = VERSION_CACHE_SIZE) -> None:
         self._size = size
-        # (model, number) -> (frozen identity, mutable identity, version, stored record)
-        self._items: OrderedDict[
-            tuple[str, int], tuple[tuple[Any, ...], tuple[Any, ...], Version, Any]
-        ] = OrderedDict()
+        self._items: OrderedDict[tuple[str, int], _Entry] = OrderedDict()
         self._lock = threading.Lock()
 
     def version(self, model: str, row: Any) -> Version:
@@ -59,21 +74,20 @@ class VersionCache:
         key = (model, row.number)
         frozen = (row.doc, row.semver, row.created_at, row.created_by)
         mutable = (row.tags, row.stage, row.aliases, row.deprecated_at)
-        hit = self._items.get(key)
-        stored = None
-        if hit is not None and hit[0] == frozen:
-            if hit[1] == mutable:
+        entry = self._items.get(key)
+        if entry is not None and entry.frozen == frozen:
+            found = entry.variants.get(mutable)
+            if found is not None:
                 # A hit is every cached read: no context manager for the race with eviction.
                 try:  # noqa: SIM105
                     self._items.move_to_end(key)
                 except KeyError:
                     pass
-                return hit[2]
-            stored = hit[3]
-        if stored is None:
-            stored = version_rows.stored_record(model, row)
-        version = version_rows.version_from_row(model, row, stored)
-        self._put(key, frozen, mutable, version, stored)
+                return found
+            version = version_rows.with_row_changes(entry.latest, row)
+        else:
+            version = version_rows.version_from_row(model, row)
+        self._put(key, frozen, mutable, version)
         return version
 
     def registered(self, version: Version, *, doc: str, tags: str, created_at: int) -> None:
@@ -81,12 +95,9 @@ class VersionCache:
         ``created_at`` (integer microseconds): the next read of it, such as the next
         registration's comparison with its parent, need not parse it. No alias points
         at a new version and it is not deprecated."""
-        key = (version.model, version.number)
         frozen = (doc, version.semver, created_at, version.created_by)
         mutable = (tags, version.stage, None, None)
-        # Its fields are a superset of the stored record's: reused as one when a
-        # mutable column changes.
-        self._put(key, frozen, mutable, version, version)
+        self._put((version.model, version.number), frozen, mutable, version)
 
     def _put(
         self,
@@ -94,12 +105,19 @@ class VersionCache:
         frozen: tuple[Any, ...],
         mutable: tuple[Any, ...],
         version: Version,
-        stored: Any,
     ) -> None:
         with self._lock:
-            self._items[key] = (frozen, mutable, version, stored)
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
+            entry = self._items.get(key)
+            if entry is None or entry.frozen != frozen:
+                self._items[key] = _Entry(frozen, mutable, version)
+                while len(self._items) > self._size:
+                    self._items.popitem(last=False)
+                return
+            # Readers look variants up without the lock: a dict's get is atomic.
+            entry.variants[mutable] = version
+            entry.latest = version
+            while len(entry.variants) > VARIANTS:
+                del entry.variants[next(iter(entry.variants))]
 
     def clear(self) -> None:
         with self._lock:

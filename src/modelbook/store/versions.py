@@ -86,13 +86,18 @@ _STORED_FIELDS: dict[str, Any] = {
     if name not in _ROW_FIELDS
 }
 _Stored: type[_Frozen] = create_model("_Stored", __base__=_Frozen, **_STORED_FIELDS)
+# The fields of a Version that change after registration, as Version types them.
+_MUTABLE_FIELDS: dict[str, Any] = {
+    name: (Version.model_fields[name].annotation, Version.model_fields[name])
+    for name in ("stage", "tags", "aliases", "deprecated")
+}
+_Mutable: type[_Frozen] = create_model("_Mutable", __base__=_Frozen, **_MUTABLE_FIELDS)
 
 
 def stored_record(model: str, row: Row[Any]) -> _Frozen:
     """The version's stored record, parsed and validated in one pass over its JSON text
     (``validate_json``, into read-only values: no ``json.loads``, no separate freeze
-    pass). It never changes after registration, so it can be kept and shared.
-    Raises :class:`IntegrityError` naming the version when it cannot be read (a
+    pass). Raises :class:`IntegrityError` naming the version when it cannot be read (a
     damaged or hand-edited row)."""
     try:
         return _Stored.model_validate_json(row.doc)
@@ -100,17 +105,15 @@ def stored_record(model: str, row: Row[Any]) -> _Frozen:
         raise _unreadable(model, row, exc) from None
 
 
-def version_from_row(model: str, row: Row[Any], stored: _Frozen | None = None) -> Version:
+def version_from_row(model: str, row: Row[Any]) -> Version:
     """Parse and validate one stored version.
 
-    ``stored``: its :func:`stored_record`, when the caller kept it (a change of
-    tags, stage or aliases leaves the record as it was); otherwise it is read
-    from the row. The row's own columns are then validated with it into the
-    :class:`Version`, whose nested values, already validated, are taken as
-    they are. Raises :class:`IntegrityError` naming the version when the row
-    cannot be read (a damaged or hand-edited row).
+    Its :func:`stored_record` is parsed, and the row's own columns are then
+    validated with it into the :class:`Version`, whose nested values, already
+    validated, are taken as they are. Raises :class:`IntegrityError` naming
+    the version when the row cannot be read (a damaged or hand-edited row).
     """
-    record = stored_record(model, row) if stored is None else stored
+    record = stored_record(model, row)
     try:
         values = record.__dict__.copy()
         values.update(
@@ -127,6 +130,26 @@ def version_from_row(model: str, row: Row[Any], stored: _Frozen | None = None) -
         return Version.model_validate(values)
     except (ValueError, TypeError, ValidationError, OverflowError, RecursionError) as exc:
         raise _unreadable(model, row, exc) from None
+
+
+def with_row_changes(version: Version, row: Row[Any]) -> Version:
+    """``version`` with the columns of ``row`` that change after registration (tags,
+    stage, aliases, deprecation), validated as :func:`version_from_row` validates
+    them; its frozen part, already validated, is shared. ``row`` must be the row of
+    that version. Raises :class:`IntegrityError` naming the version when the row's
+    columns cannot be read."""
+    try:
+        changed = _Mutable.model_validate(
+            {
+                "stage": row.stage,
+                "tags": from_json(row.tags),
+                "aliases": tuple(sorted(row.aliases.split(","))) if row.aliases else (),
+                "deprecated": row.deprecated_at is not None,
+            }
+        )
+    except (ValueError, TypeError, ValidationError, OverflowError, RecursionError) as exc:
+        raise _unreadable(version.model, row, exc) from None
+    return version.model_copy(update=changed.__dict__)
 
 
 def _unreadable(model: str, row: Row[Any], exc: BaseException) -> IntegrityError:
