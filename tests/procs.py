@@ -37,3 +37,22 @@ def wait_all(procs: list[subprocess.Popen[str]], timeout: float = 300) -> list[s
 
 def json_lines(text: str) -> list[dict[str, object]]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def wait_forked(pid: int, timeout: float = 60) -> int:
+    """The exit code of forked child ``pid``; fails the test (killing it) when it hangs."""
+    import os
+    import time
+
+    import pytest
+
+    deadline = time.monotonic() + timeout
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            pytest.fail("the forked child hung")
+        time.sleep(0.05)

@@ -4,7 +4,6 @@ forked child uses them."""
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,8 @@ from sqlalchemy.engine import Connection
 from modelbook import Registry
 from modelbook.store.held import HeldConnections
 from modelbook.store.locks import WriterLock
+
+from .procs import wait_forked
 
 
 def test_a_use_that_begins_as_another_thread_closes_gets_an_open_connection(
@@ -68,16 +69,6 @@ def test_a_forked_child_closes_the_writer_lock_without_waiting_for_the_parent(
                     code = 0
             finally:
                 os._exit(code)
-    deadline = time.monotonic() + 30
-    while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-        if time.monotonic() > deadline:
-            os.kill(pid, 9)
-            os.waitpid(pid, 0)
-            pytest.fail("the forked child hung closing the lock")
-        time.sleep(0.05)
-    assert os.waitstatus_to_exitcode(status) == 0
+    assert wait_forked(pid, 30) == 0
     with lock.hold():
         pass

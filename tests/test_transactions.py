@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,6 +23,8 @@ from modelbook.store import models as model_rows
 from modelbook.store import schema as t
 from modelbook.store.engine import Database, Prebuilt
 from modelbook.store.held import MAX_HELD, MAX_HELD_WRITERS
+
+from .procs import wait_forked
 
 _EVENT = Prebuilt(
     t.events.insert(),
@@ -257,16 +258,6 @@ def test_a_child_forked_while_another_thread_takes_a_connection_can_write(
                 code = 0 if registry.get_version("models:/m/1").tags["child"] == "wrote" else 1
             finally:
                 os._exit(code)
-    deadline = time.monotonic() + 60
-    while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-        if time.monotonic() > deadline:
-            os.kill(pid, 9)
-            os.waitpid(pid, 0)
-            pytest.fail("the forked child hung")
-        time.sleep(0.05)
-    assert os.waitstatus_to_exitcode(status) == 0
+    assert wait_forked(pid, 60) == 0
     assert registry.get_version("models:/m/1").tags == {"child": "wrote"}
     registry.set_tags("models:/m/1", {"parent": "wrote"})
