@@ -114,10 +114,10 @@ def test_bad_comparison_options_are_refused_before_anything_is_written(
 
 def test_the_default_limit_is_shorter_than_the_smoke_tests_and_the_same_everywhere() -> None:
     from modelbook import Registry
-    from modelbook.services.registration import RegistrationService
+    from modelbook.services.drafts import prepare
 
     assert 0 < DEFAULT_COMPARE_TIMEOUT_S < DEFAULT_TIMEOUT_S
-    for fn in (Registry.register, RegistrationService.prepare):
+    for fn in (Registry.register, prepare):
         assert inspect.signature(fn).parameters["compare_timeout_s"].default == (
             DEFAULT_COMPARE_TIMEOUT_S
         )

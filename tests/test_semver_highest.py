@@ -4,6 +4,7 @@ holding it too, not only against the parent (``--parent`` naming an older versio
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -137,6 +138,30 @@ def _file(tmp_path: Path) -> Path:
     return path
 
 
+def _race(
+    monkeypatch: pytest.MonkeyPatch, obj: Any, attr: str, racers: list[Callable[[], Any]]
+) -> list[Any]:
+    """Patch ``obj.attr`` so that each of its first calls, once it returns, runs the
+    next of ``racers`` (a registration of another version); the calls the racers' own
+    registrations make go straight through. Returns what the racers returned."""
+    original = getattr(obj, attr)
+    raced: list[Any] = []
+    racing_now: list[bool] = []
+
+    def racing(*args: Any, **kwargs: Any) -> Any:
+        result = original(*args, **kwargs)
+        if len(raced) < len(racers) and not racing_now:
+            racing_now.append(True)
+            try:
+                raced.append(racers[len(raced)]())
+            finally:
+                racing_now.clear()
+        return result
+
+    monkeypatch.setattr(obj, attr, racing)
+    return raced
+
+
 @pytest.mark.parametrize(
     ("racer", "X_racer", "semver", "bump"),
     [(M3, X_RENAMED, "3.0.0", Bump.MAJOR), (M2, X, "1.2.0", Bump.MINOR)],
@@ -154,18 +179,12 @@ def test_a_version_registered_during_the_comparison_becomes_the_parent(
     was prepared: the transaction sees the model's newest number moved, rolls back, and
     compares again, in full, with that version as the parent."""
     _register(registry, tmp_path, M1, X)
-    service = registry._registration
-    original = service._classify
-    raced: list[Any] = []
-
-    def racing(*args: Any) -> Any:
-        change = original(*args)
-        if not raced:
-            raced.append(None)  # the racer's own registration goes straight through
-            raced[0] = _register(registry, tmp_path, racer, X_racer)
-        return change
-
-    monkeypatch.setattr(service, "_classify", racing)
+    raced = _race(
+        monkeypatch,
+        registry._registration,
+        "_classify",
+        [lambda: _register(registry, tmp_path, racer, X_racer)],
+    )
     v = _register(registry, tmp_path, M1, X)
     assert (raced[0].number, v.number, v.semver) == (2, 3, semver)
     c = v.classification
@@ -193,23 +212,16 @@ def test_a_version_registered_during_the_second_comparison_is_compared_with_too(
     semver follows that one, so the transaction compares with it (by the contract and
     the files' hashes: models are not loaded with the model's row locked)."""
     _register(registry, tmp_path, M1, X)
-    service = registry._registration
-    original = service._classify
-    raced: list[Any] = []
-    racing_now: list[bool] = []
-
-    def racing(*args: Any) -> Any:
-        change = original(*args)
-        if len(raced) < 2 and not racing_now:
-            # The racers' own registrations go straight through: the first racer is
-            # the same model (a PATCH), the second the parametrised one.
-            racing_now.append(True)
-            model, data = (M1, X) if not raced else (racer, X_racer)
-            raced.append(_register(registry, tmp_path, model, data))
-            racing_now.clear()
-        return change
-
-    monkeypatch.setattr(service, "_classify", racing)
+    # The first racer is the same model (a PATCH), the second the parametrised one.
+    raced = _race(
+        monkeypatch,
+        registry._registration,
+        "_classify",
+        [
+            lambda: _register(registry, tmp_path, M1, X),
+            lambda: _register(registry, tmp_path, racer, X_racer),
+        ],
+    )
     v = _register(registry, tmp_path, M1, X)
     assert ([r.number for r in raced], v.number, v.semver) == ([2, 3], 4, semver)
     c = v.classification
@@ -230,17 +242,12 @@ def test_a_model_created_during_the_upload_is_compared_with(
     """Two first registrations of one new model: the one that commits second finds the
     model's first version there and compares with it, instead of calling itself the
     first version."""
-    service = registry._registration
-    original = service.store_file
-    raced: list[Any] = []
-
-    def racing(*args: Any, **kwargs: Any) -> Any:
-        if not raced:
-            raced.append(None)  # the racer's own registration goes straight through
-            raced[0] = _register(registry, tmp_path, M1, X)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(service, "store_file", racing)
+    raced = _race(
+        monkeypatch,
+        registry._registration,
+        "store_file",
+        [lambda: _register(registry, tmp_path, M1, X)],
+    )
     v = _register(registry, tmp_path, M1, X)
     assert (raced[0].number, raced[0].semver, v.number, v.semver) == (1, "1.0.0", 2, "1.0.1")
     c = v.classification

@@ -2,16 +2,39 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
-from ..domain import Metric
+from .. import capture, limits, uris, validation
+from .. import sample as samples
+from .. import semver as semver_rule
+from ..domain import (
+    CodeRef,
+    DataRef,
+    Environment,
+    FeatureSetRef,
+    Lineage,
+    Metric,
+    Training,
+)
 from ..errors import InvalidInput
+from ..flavors.compare import DEFAULT_TOLERANCE
+from ..lineage import index_rows
+from ..store import models as model_rows
+from ..store import versions as version_rows
 from . import contracts
-from .classify import CompareOptions
+from .base import Context
+from .classify import (
+    DEFAULT_COMPARE_TIMEOUT_S,
+    CompareOptions,
+    check_compare_predictions,
+    check_compare_timeout,
+    check_tolerance,
+)
+from .models import model_values
 
 
 def invalid(exc: ValidationError) -> InvalidInput:
@@ -59,3 +82,176 @@ class Draft:
     # no such model then): the new version is compared with what they hold unless
     # a version was registered since.
     seen: tuple[Any, Any] | None = None
+
+
+def prepare(
+    ctx: Context,
+    name: str,
+    *,
+    actor: str,
+    owners: Sequence[str] | str | None = None,
+    task: str | None = None,
+    risk_tier: str | None = None,
+    description: str | None = None,
+    metrics: Mapping[str, object] | Iterable[Metric] | None = None,
+    tags: Mapping[str, object] | None = None,
+    params: Mapping[str, object] | None = None,
+    seed: int | None = None,
+    hardware: str | None = None,
+    duration_seconds: float | None = None,
+    code: CodeRef | Mapping[str, Any] | None = None,
+    data: Sequence[DataRef | str] | str | DataRef | None = None,
+    features: FeatureSetRef | str | None = None,
+    run_id: str | None = None,
+    experiment_id: str | None = None,
+    parents: Sequence[str] = (),
+    environment: Environment | Mapping[str, Any] | None = None,
+    contract: Mapping[str, Any] | None = None,
+    signature: Any = None,
+    sample: Any = None,
+    sample_rows: int = samples.DEFAULT_ROWS,
+    flavor: str | None = None,
+    semver: str | None = None,
+    tolerance: float = DEFAULT_TOLERANCE,
+    compare_predictions: bool = True,
+    compare_timeout_s: float = DEFAULT_COMPARE_TIMEOUT_S,
+    change_summary: str | None = None,
+    caveats: Sequence[str] = (),
+    capture_environment: bool = True,
+) -> Draft:
+    """Validate a version's metadata without writing anything; reads the model and its
+    latest version once (see ``Registry.register`` for the arguments).
+
+    Raises InvalidInput naming the first bad value; nothing is written.
+    """
+    validation.model_name(name)
+    metric_list = validation.metrics(metrics)
+    tag_map = validation.indexed_tags(tags)
+    param_map = validation.indexed_tags(params, "param")
+    explicit = None if semver is None else semver_rule.text(semver_rule.parse(semver))
+    comparing = CompareOptions(
+        tolerance=check_tolerance(tolerance),
+        predictions=check_compare_predictions(compare_predictions),
+        timeout_s=check_compare_timeout(compare_timeout_s),
+    )
+    prepared = contracts.prepare(
+        signature=signature,
+        sample=sample,
+        contract=contract,
+        sample_rows=sample_rows,
+        flavor=flavor,
+    )
+    if seed is not None and (
+        not isinstance(seed, int) or isinstance(seed, bool) or not -(2**63) <= seed < 2**63
+    ):
+        raise InvalidInput(f"seed must be a 64-bit integer, got {str(seed)[:40]!r}")
+    if isinstance(parents, str) or not isinstance(parents, list | tuple):
+        raise InvalidInput("parents must be a list of version URIs")
+    parent_refs: list[tuple[str, int]] = []
+    for p in parents:
+        ref = uris.parse(p)
+        if ref.kind != "number":
+            raise InvalidInput(f"parent {p!r} must name a version number: models:/NAME/N")
+        parent_refs.append((ref.name, ref.number))
+    try:
+        data_refs = [data] if isinstance(data, str | DataRef) else list(data or [])
+        data_list = []
+        for d in data_refs:
+            if isinstance(d, DataRef):
+                data_list.append(DataRef.model_validate(d.model_dump()))
+            elif isinstance(d, str):
+                data_list.append(DataRef(snapshot=validation.text(d, "data", limits.MAX_VALUE)))
+            else:
+                raise InvalidInput(
+                    f"data must be snapshot ids or DataRef values, got {type(d).__name__}"
+                )
+        if isinstance(features, str):
+            fname, _, fver = features.partition("@")
+            features = FeatureSetRef(name=fname, version=fver or None)
+        elif isinstance(features, FeatureSetRef):
+            # Revalidated: a value built with model_construct skips the text rules.
+            features = FeatureSetRef.model_validate(features.model_dump())
+        elif features is not None:
+            raise InvalidInput(
+                f"features must be NAME[@VERSION] or a FeatureSetRef, got {type(features).__name__}"
+            )
+        lineage = Lineage(
+            code=merge(capture.code() if capture_environment else CodeRef(), code, CodeRef),
+            data=tuple(data_list),
+            features=features,
+            run_id=run_id,
+            experiment_id=experiment_id,
+            parents=tuple(f"{n}/{v}" for n, v in parent_refs),
+        )
+        env = merge(
+            capture.environment() if capture_environment else Environment(),
+            environment,
+            Environment,
+        )
+        training = Training(
+            params=param_map,
+            seed=seed,
+            hardware=validation.optional_text(hardware, "hardware", limits.MAX_VALUE),
+            duration_seconds=validation.optional_number(duration_seconds, "duration_seconds"),
+        )
+    except ValidationError as exc:
+        raise invalid(exc) from None
+    rows = index_rows(lineage)
+    if isinstance(caveats, str) or not isinstance(caveats, list | tuple):
+        raise InvalidInput("caveats must be a list of texts")
+    caveat_list = [validation.text(c, "caveat", limits.MAX_TEXT) for c in caveats]
+    summary = (
+        None
+        if change_summary is None
+        else validation.text(change_summary, "change summary", limits.MAX_TEXT)
+    )
+    now = ctx.clock()
+    existing, latest = ctx.db.reading(lambda conn: version_rows.model_and_latest(conn, name))
+    new_model = None
+    if existing is None:
+        new_model = model_values(
+            name, owners, task, risk_tier, description, None, actor=actor, at=now
+        )
+    else:
+        if risk_tier is not None and validation.risk_tier(risk_tier) != existing.risk_tier:
+            # The tier picks the gates: it is not changed in passing by a registration.
+            raise InvalidInput(
+                f"model {name!r} is {existing.risk_tier!r} risk; a registration cannot "
+                f"make it {risk_tier!r} (leave out --risk)"
+            )
+        if explicit is not None:
+            # Early, before any file is stored: against the least bump; the
+            # evidence of what changed decides in the transaction.
+            semver_rule.next_semver(
+                name, model_rows.highest_semver(existing), explicit, semver_rule.Bump.PATCH
+            )
+    doc = {
+        "contract": prepared.doc,
+        "lineage": lineage.model_dump(mode="json"),
+        "training": training.model_dump(mode="json"),
+        "environment": env.model_dump(mode="json"),
+        "metrics": [m.model_dump(mode="json") for m in metric_list],
+        "caveats": caveat_list,
+        "change_summary": summary,
+    }
+    return Draft(
+        name=name,
+        new_model=new_model,
+        risk_tier=risk_tier,
+        explicit_semver=explicit,
+        parents=tuple(parent_refs),
+        tags=tag_map,
+        params=param_map,
+        metrics=tuple(metric_list),
+        lineage=tuple(rows),
+        doc=doc,
+        record={
+            "lineage": lineage,
+            "training": training,
+            "environment": env,
+            "metrics": tuple(metric_list),
+        },
+        contract=prepared,
+        comparing=comparing,
+        seen=(existing, latest),
+    )

@@ -19,25 +19,15 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.engine import Connection
 
-from .. import capture, files, limits, uris, validation
-from .. import sample as samples
+from .. import files, limits, validation
 from .. import semver as semver_rule
 from ..domain import (
     Artifact,
-    CodeRef,
-    DataRef,
-    Environment,
-    FeatureSetRef,
-    Lineage,
-    Metric,
     Stage,
-    Training,
     Version,
 )
 from ..errors import InvalidInput, NotFound
 from ..events import RegisteredState
-from ..flavors.compare import DEFAULT_TOLERANCE
-from ..lineage import index_rows
 from ..semver import Classification
 from ..store import models as model_rows
 from ..store import versions as version_rows
@@ -46,17 +36,12 @@ from . import audit as log
 from . import contracts
 from .base import Context
 from .classify import (
-    DEFAULT_COMPARE_TIMEOUT_S,
     ClassifyService,
-    CompareOptions,
-    check_compare_predictions,
-    check_compare_timeout,
-    check_tolerance,
     followed,
     overtaken,
 )
-from .drafts import Draft, invalid, merge
-from .models import insert_model, model_values
+from .drafts import Draft, invalid, prepare
+from .models import insert_model
 
 Progress = files.Progress
 
@@ -135,7 +120,7 @@ class RegistrationService:
         ):
             # As infer_signature(model=...) records it: the framework of the model file.
             metadata = contracts.with_runtime(metadata, found)
-        draft = self.prepare(name, actor=actor, **metadata)
+        draft = prepare(self.ctx, name, actor=actor, **metadata)
         contracts.check_paths(draft.contract, [rel for rel, _ in found])
         contracts.check_flavor(draft.contract, lambda: contracts.local_heads(found))
         manifest = [self.store_file(src, rel, progress) for rel, src in found]
@@ -186,7 +171,7 @@ class RegistrationService:
             files.check_sha256(item.sha256)
             manifest.append(item)
         files.check_manifest_paths(a.path for a in manifest)
-        draft = self.prepare(name, actor=actor, **metadata)
+        draft = prepare(self.ctx, name, actor=actor, **metadata)
         contracts.check_paths(draft.contract, [a.path for a in manifest])
         for a in manifest:
             stored = self.ctx.blobs.stored_size(a.sha256)
@@ -201,182 +186,11 @@ class RegistrationService:
         )
         return self._commit(draft, self._with_sample(draft, manifest), actor=actor)
 
-    def prepare(
-        self,
-        name: str,
-        *,
-        actor: str,
-        owners: Sequence[str] | str | None = None,
-        task: str | None = None,
-        risk_tier: str | None = None,
-        description: str | None = None,
-        metrics: Mapping[str, object] | Iterable[Metric] | None = None,
-        tags: Mapping[str, object] | None = None,
-        params: Mapping[str, object] | None = None,
-        seed: int | None = None,
-        hardware: str | None = None,
-        duration_seconds: float | None = None,
-        code: CodeRef | Mapping[str, Any] | None = None,
-        data: Sequence[DataRef | str] | str | DataRef | None = None,
-        features: FeatureSetRef | str | None = None,
-        run_id: str | None = None,
-        experiment_id: str | None = None,
-        parents: Sequence[str] = (),
-        environment: Environment | Mapping[str, Any] | None = None,
-        contract: Mapping[str, Any] | None = None,
-        signature: Any = None,
-        sample: Any = None,
-        sample_rows: int = samples.DEFAULT_ROWS,
-        flavor: str | None = None,
-        semver: str | None = None,
-        tolerance: float = DEFAULT_TOLERANCE,
-        compare_predictions: bool = True,
-        compare_timeout_s: float = DEFAULT_COMPARE_TIMEOUT_S,
-        change_summary: str | None = None,
-        caveats: Sequence[str] = (),
-        capture_environment: bool = True,
-    ) -> Draft:
-        """Validate a version's metadata without writing anything (see ``Registry.register``)."""
-        validation.model_name(name)
-        metric_list = validation.metrics(metrics)
-        tag_map = validation.indexed_tags(tags)
-        param_map = validation.indexed_tags(params, "param")
-        explicit = None if semver is None else semver_rule.text(semver_rule.parse(semver))
-        comparing = CompareOptions(
-            tolerance=check_tolerance(tolerance),
-            predictions=check_compare_predictions(compare_predictions),
-            timeout_s=check_compare_timeout(compare_timeout_s),
-        )
-        prepared = contracts.prepare(
-            signature=signature,
-            sample=sample,
-            contract=contract,
-            sample_rows=sample_rows,
-            flavor=flavor,
-        )
-        if seed is not None and (
-            not isinstance(seed, int) or isinstance(seed, bool) or not -(2**63) <= seed < 2**63
-        ):
-            raise InvalidInput(f"seed must be a 64-bit integer, got {str(seed)[:40]!r}")
-        if isinstance(parents, str) or not isinstance(parents, list | tuple):
-            raise InvalidInput("parents must be a list of version URIs")
-        parent_refs: list[tuple[str, int]] = []
-        for p in parents:
-            ref = uris.parse(p)
-            if ref.kind != "number":
-                raise InvalidInput(f"parent {p!r} must name a version number: models:/NAME/N")
-            parent_refs.append((ref.name, ref.number))
-        try:
-            data_refs = [data] if isinstance(data, str | DataRef) else list(data or [])
-            data_list = []
-            for d in data_refs:
-                if isinstance(d, DataRef):
-                    data_list.append(DataRef.model_validate(d.model_dump()))
-                elif isinstance(d, str):
-                    data_list.append(DataRef(snapshot=validation.text(d, "data", limits.MAX_VALUE)))
-                else:
-                    raise InvalidInput(
-                        f"data must be snapshot ids or DataRef values, got {type(d).__name__}"
-                    )
-            if isinstance(features, str):
-                fname, _, fver = features.partition("@")
-                features = FeatureSetRef(name=fname, version=fver or None)
-            elif isinstance(features, FeatureSetRef):
-                # Revalidated: a value built with model_construct skips the text rules.
-                features = FeatureSetRef.model_validate(features.model_dump())
-            elif features is not None:
-                raise InvalidInput(
-                    f"features must be NAME[@VERSION] or a FeatureSetRef, "
-                    f"got {type(features).__name__}"
-                )
-            lineage = Lineage(
-                code=merge(capture.code() if capture_environment else CodeRef(), code, CodeRef),
-                data=tuple(data_list),
-                features=features,
-                run_id=run_id,
-                experiment_id=experiment_id,
-                parents=tuple(f"{n}/{v}" for n, v in parent_refs),
-            )
-            env = merge(
-                capture.environment() if capture_environment else Environment(),
-                environment,
-                Environment,
-            )
-            training = Training(
-                params=param_map,
-                seed=seed,
-                hardware=validation.optional_text(hardware, "hardware", limits.MAX_VALUE),
-                duration_seconds=validation.optional_number(duration_seconds, "duration_seconds"),
-            )
-        except ValidationError as exc:
-            raise invalid(exc) from None
-        rows = index_rows(lineage)
-        if isinstance(caveats, str) or not isinstance(caveats, list | tuple):
-            raise InvalidInput("caveats must be a list of texts")
-        caveat_list = [validation.text(c, "caveat", limits.MAX_TEXT) for c in caveats]
-        summary = (
-            None
-            if change_summary is None
-            else validation.text(change_summary, "change summary", limits.MAX_TEXT)
-        )
-        now = self.ctx.clock()
-        existing, latest = self.ctx.db.reading(
-            lambda conn: version_rows.model_and_latest(conn, name)
-        )
-        new_model = None
-        if existing is None:
-            new_model = model_values(
-                name, owners, task, risk_tier, description, None, actor=actor, at=now
-            )
-        else:
-            if risk_tier is not None and validation.risk_tier(risk_tier) != existing.risk_tier:
-                # The tier picks the gates: it is not changed in passing by a registration.
-                raise InvalidInput(
-                    f"model {name!r} is {existing.risk_tier!r} risk; a registration cannot "
-                    f"make it {risk_tier!r} (leave out --risk)"
-                )
-            if explicit is not None:
-                # Early, before any file is stored: against the least bump; the
-                # evidence of what changed decides in the transaction.
-                semver_rule.next_semver(
-                    name, model_rows.highest_semver(existing), explicit, semver_rule.Bump.PATCH
-                )
-        doc = {
-            "contract": prepared.doc,
-            "lineage": lineage.model_dump(mode="json"),
-            "training": training.model_dump(mode="json"),
-            "environment": env.model_dump(mode="json"),
-            "metrics": [m.model_dump(mode="json") for m in metric_list],
-            "caveats": caveat_list,
-            "change_summary": summary,
-        }
-        return Draft(
-            name=name,
-            new_model=new_model,
-            risk_tier=risk_tier,
-            explicit_semver=explicit,
-            parents=tuple(parent_refs),
-            tags=tag_map,
-            params=param_map,
-            metrics=tuple(metric_list),
-            lineage=tuple(rows),
-            doc=doc,
-            record={
-                "lineage": lineage,
-                "training": training,
-                "environment": env,
-                "metrics": tuple(metric_list),
-            },
-            contract=prepared,
-            comparing=comparing,
-            seen=(existing, latest),
-        )
-
     def _commit(self, draft: Draft, manifest: list[Artifact], *, actor: str) -> Version:
         """Compare the version with its parent, then write it, its rows and its event in
         one transaction.
 
-        The comparison is made with the model as :meth:`prepare` read it, which
+        The comparison is made with the model as :func:`~.drafts.prepare` read it, which
         saves a read. When the transaction finds that a version was registered
         since (while the files were stored or compared), it is rolled back and
         the comparison made again with the model as it is then; a version
