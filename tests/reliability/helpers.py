@@ -217,7 +217,8 @@ def check_invariants(reg: Registry, blob_dir: Path | None = None, *, read: bool 
     - every version has exactly the artifact rows of its frozen manifest (at least one)
       and each artifact reads back verified (``read=True``);
     - version numbers of each model are 1..N without holes; ``last_number`` is N;
-    - every alias points at an existing version of its own model, with the right number;
+    - every alias points at an existing version of its own model, with the right number,
+      and each version's row names exactly the aliases that point at it;
     - alias history chains (each move starts where the previous ended) and ends at the
       alias's current version (or at a deletion when the alias is gone);
     - one ``model.create`` event per model, one ``version.register`` event per version
@@ -231,7 +232,7 @@ def check_invariants(reg: Registry, blob_dir: Path | None = None, *, read: bool 
     with reg.db.engine.connect() as conn:
         models = {r.id: r for r in conn.execute(sa.text("SELECT * FROM models"))}
         versions = list(
-            conn.execute(sa.text("SELECT id, model_id, number, doc, tags FROM versions"))
+            conn.execute(sa.text("SELECT id, model_id, number, doc, tags, aliases FROM versions"))
         )
         artifacts: dict[int, set[tuple[str, int, str]]] = defaultdict(set)
         for r in conn.execute(sa.text("SELECT version_id, path, size, sha256 FROM artifacts")):
@@ -276,6 +277,11 @@ def check_invariants(reg: Registry, blob_dir: Path | None = None, *, read: bool 
         assert target.model_id == a.model_id, f"{name}@{a.name} points into another model"
         assert target.number == a.number, f"{name}@{a.name}: number {a.number} != {target.number}"
         state.aliases[(name, a.name)] = a.number
+    for v in versions:
+        pointing = sorted(a.name for a in aliases if a.version_id == v.id)
+        held = sorted(v.aliases.split(",")) if v.aliases else []
+        name = models[v.model_id].name
+        assert held == pointing, f"{name}/{v.number} holds aliases {held}, not {pointing}"
 
     for e in moves:
         key = (e.model, e.alias)

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection
 
 from ..domain import Alias, AliasEvent
 from ..events import model_chain
-from . import models
+from . import models, versions
 from . import schema as t
 from .engine import Prebuilt
 from .governance import CURRENT_POLICY_SHA256
@@ -24,6 +24,17 @@ _UPDATE = Prebuilt(
     _ALIAS_VALUES,
 )
 _INSERT = Prebuilt(t.aliases.insert(), ("model_id", "name", *_ALIAS_VALUES))
+_POINTED = Prebuilt(
+    sa.select(t.aliases.c.version_id).where(
+        t.aliases.c.model_id == sa.bindparam("m"), t.aliases.c.name == sa.bindparam("a")
+    )
+)
+
+
+def _pointed(conn: Connection, model_id: int, alias: str) -> int | None:
+    """The id of the version ``alias`` points at, or None."""
+    row = _POINTED.first(conn, {"m": model_id, "a": alias})
+    return None if row is None else int(row.version_id)
 
 
 def _target(version_match: Any | None) -> sa.Select[Any]:
@@ -87,11 +98,16 @@ def put(
     at: int,
     actor: str,
 ) -> None:
+    """Point ``alias`` (``exists``: it points somewhere now) at ``version_id``; the
+    rows of the version it left and of ``version_id`` get their alias names anew."""
     values = dict(zip(_ALIAS_VALUES, (version_id, number, at, actor), strict=True))
+    left = None
     if exists:
+        left = _pointed(conn, model_id, alias)
         _UPDATE.run(conn, {"m": model_id, "a": alias, **values})
     else:
         _INSERT.run(conn, {"model_id": model_id, "name": alias, **values})
+    versions.refresh_aliases(conn, version_id, version_id if left is None else left)
 
 
 _DROP = t.aliases.delete().where(
@@ -100,7 +116,11 @@ _DROP = t.aliases.delete().where(
 
 
 def drop(conn: Connection, model_id: int, alias: str) -> None:
+    """Remove ``alias``; the row of the version it pointed at gets its alias names anew."""
+    left = _pointed(conn, model_id, alias)
     conn.execute(_DROP, {"m": model_id, "a": alias})
+    if left is not None:
+        versions.refresh_aliases(conn, left)
 
 
 def of_model(conn: Connection, model: str, model_id: int) -> list[Alias]:

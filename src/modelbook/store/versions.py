@@ -24,8 +24,6 @@ from .rows import to_dt
 
 _v = t.versions.c
 _a = t.aliases.c
-# The aliases that point at a version, by the (model_id, name) primary key.
-_pointing = t.aliases.alias("pointing")
 
 
 class _comma_list(FunctionElement[str]):
@@ -45,13 +43,27 @@ def _comma_list_postgresql(element: _comma_list, compiler: Any, **kw: Any) -> st
     return f"string_agg({compiler.process(element.clauses, **kw)}, ',')"
 
 
-_ALIASES_OF = (
-    sa.select(_comma_list(_pointing.c.name))
-    .where(_pointing.c.model_id == _v.model_id, _pointing.c.version_id == _v.id)
-    .correlate(t.versions)
-    .scalar_subquery()
-    .label("aliases")
+_pointing = t.aliases.alias("pointing")
+# Rewrites the alias names a version's row holds from the aliases table, for the
+# versions ``a`` and ``b`` (the same id twice for one).
+_REFRESH_ALIASES = Prebuilt(
+    t.versions.update()
+    .where(_v.id.in_([sa.bindparam("a"), sa.bindparam("b")]))
+    .values(
+        aliases=sa.select(_comma_list(_pointing.c.name))
+        .where(_pointing.c.model_id == _v.model_id, _pointing.c.version_id == _v.id)
+        .scalar_subquery()
+    )
 )
+
+
+def refresh_aliases(conn: Connection, *version_ids: int) -> None:
+    """Rewrite the alias names the rows of ``version_ids`` (one or two) hold, after an
+    alias write in the same transaction."""
+    first = version_ids[0]
+    _REFRESH_ALIASES.run(conn, {"a": first, "b": version_ids[-1]})
+
+
 VERSION_COLS = (
     _v.id,
     _v.number,
@@ -62,7 +74,7 @@ VERSION_COLS = (
     _v.created_at,
     _v.created_by,
     _v.deprecated_at,
-    _ALIASES_OF,
+    _v.aliases,
 )
 # What a writer of the version needs of its model: its id and its audit chain's head.
 _WRITE_COLS = (
