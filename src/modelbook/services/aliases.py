@@ -42,6 +42,7 @@ def move(
     model_id: int,
     alias: str,
     from_number: int | None,
+    from_version_id: int | None,
     to_number: int | None,
     to_version_id: int | None,
     actor: str,
@@ -52,6 +53,9 @@ def move(
 ) -> log.Head:
     """Point (or, with ``to_number`` None, remove) an alias, and record the move as its event.
 
+    ``from_number`` and ``from_version_id``: the version the alias points at now, as
+    the caller read it with the model's row locked (None: the alias does not exist).
+
     Every alias move of every path (set, swap, deploy, rollback) comes here,
     so the contract pin is enforced here: a move to another MAJOR than the
     alias's pin raises InvalidInput unless ``override`` (the reason of an
@@ -61,7 +65,7 @@ def move(
     :func:`pin_crossing`).
     """
     if to_number is None:
-        alias_rows.drop(conn, model_id, alias)
+        alias_rows.drop(conn, model_id, alias, left=from_version_id)
     else:
         assert to_version_id is not None
         head = _check_pin(
@@ -84,7 +88,7 @@ def move(
             alias,
             version_id=to_version_id,
             number=to_number,
-            exists=from_number is not None,
+            left=from_version_id,
             at=at,
             actor=actor,
         )

@@ -24,19 +24,6 @@ _UPDATE = Prebuilt(
     _ALIAS_VALUES,
 )
 _INSERT = Prebuilt(t.aliases.insert(), ("model_id", "name", *_ALIAS_VALUES))
-_POINTED = Prebuilt(
-    sa.select(t.aliases.c.version_id).where(
-        t.aliases.c.model_id == sa.bindparam("m"), t.aliases.c.name == sa.bindparam("a")
-    )
-)
-
-
-def _pointed(conn: Connection, model_id: int, alias: str) -> int | None:
-    """The id of the version ``alias`` points at, or None."""
-    row = _POINTED.first(conn, {"m": model_id, "a": alias})
-    return None if row is None else int(row.version_id)
-
-
 def _target(version_match: Any | None) -> sa.Select[Any]:
     m, a, p = t.models, t.aliases, t.alias_pins
     cols: list[Any] = [
@@ -94,16 +81,15 @@ def put(
     *,
     version_id: int,
     number: int,
-    exists: bool,
+    left: int | None,
     at: int,
     actor: str,
 ) -> None:
-    """Point ``alias`` (``exists``: it points somewhere now) at ``version_id``; the
-    rows of the version it left and of ``version_id`` get their alias names anew."""
+    """Point ``alias`` at ``version_id``; ``left``: the id of the version it points at
+    now (None: the alias does not exist). The rows of both versions get their alias
+    names anew."""
     values = dict(zip(_ALIAS_VALUES, (version_id, number, at, actor), strict=True))
-    left = None
-    if exists:
-        left = _pointed(conn, model_id, alias)
+    if left is not None:
         _UPDATE.run(conn, {"m": model_id, "a": alias, **values})
     else:
         _INSERT.run(conn, {"model_id": model_id, "name": alias, **values})
@@ -115,9 +101,9 @@ _DROP = t.aliases.delete().where(
 )
 
 
-def drop(conn: Connection, model_id: int, alias: str) -> None:
-    """Remove ``alias``; the row of the version it pointed at gets its alias names anew."""
-    left = _pointed(conn, model_id, alias)
+def drop(conn: Connection, model_id: int, alias: str, *, left: int | None) -> None:
+    """Remove ``alias``, which points at the version of id ``left`` (None: nowhere); that
+    version's row gets its alias names anew."""
     conn.execute(_DROP, {"m": model_id, "a": alias})
     if left is not None:
         versions.refresh_aliases(conn, left)
