@@ -4,6 +4,7 @@ forked child uses them."""
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -72,3 +73,42 @@ def test_a_forked_child_closes_the_writer_lock_without_waiting_for_the_parent(
     assert wait_forked(pid, 30) == 0
     with lock.hold():
         pass
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_child_forked_while_another_thread_writes_can_write(
+    tmp_path: Path, model_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite keeps a process's locks in its memory: a child forked in the middle of
+    another thread's write would inherit a write lock nobody releases and wait out the
+    busy timeout on every write. The fork waits for the write to end instead."""
+    monkeypatch.setenv("MODELBOOK_BUSY_TIMEOUT_MS", "3000")
+    reg = Registry(home=tmp_path / "reg", actor="tester")
+    reg.register("m", [model_file], owners="o", capture_environment=False)
+    inside, forking = threading.Event(), threading.Event()
+    # Hooks registered later run first: this one lets the writer go on just as the
+    # fork begins, while the forking thread keeps the interpreter.
+    os.register_at_fork(before=forking.set)
+
+    def write() -> None:
+        with reg.db.write() as conn:
+            conn.execute(sa.text("UPDATE models SET description = 'during the fork'"))
+            inside.set()
+            forking.wait(30)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    assert inside.wait(30)
+    pid = os.fork()
+    if pid == 0:  # the child: exit code 0 when its write went through
+        code = 1
+        try:
+            reg.set_tags("models:/m/1", {"from": "child"})
+            code = 0
+        finally:
+            os._exit(code)
+    writer.join(30)
+    assert wait_forked(pid, 30) == 0
+    assert reg.get_version("models:/m/1").tags == {"from": "child"}
+    assert reg.get_model("m").description == "during the fork"
+    reg.close()

@@ -24,6 +24,8 @@ _UPDATE = Prebuilt(
     _ALIAS_VALUES,
 )
 _INSERT = Prebuilt(t.aliases.insert(), ("model_id", "name", *_ALIAS_VALUES))
+
+
 def _target(version_match: Any | None) -> sa.Select[Any]:
     m, a, p = t.models, t.aliases, t.alias_pins
     cols: list[Any] = [

@@ -27,6 +27,7 @@ import functools
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -79,6 +80,10 @@ class WriterLock:
         # wait for it then (a sign that other writers are queueing).
         self._released_at = 0.0
         self._contended = False
+        # The thread writing now (its ident), and whether the lock was taken for a fork.
+        self._writer: int | None = None
+        self._held_for_fork = False
+        _LOCKS.add(self)
 
     def _for_this_process(self) -> threading.Lock:
         # A forked child inherits the parent's thread lock in whatever state
@@ -93,6 +98,7 @@ class WriterLock:
                     os.close(self._fd)
             self._fd = None
             self._file_lock = None
+            self._writer, self._held_for_fork = None, False
             self._pid = os.getpid()
         return self._threads
 
@@ -107,6 +113,7 @@ class WriterLock:
         deadline = time.monotonic() + self.timeout_s
         if not threads.acquire(timeout=self.timeout_s):
             raise self._timed_out("another thread of this process")
+        self._writer = threading.get_ident()
         try:
             native = descriptor_lock()
             if native is None:
@@ -144,7 +151,27 @@ class WriterLock:
                         with contextlib.suppress(OSError):
                             os.close(fd)
         finally:
+            self._writer = None
             threads.release()
+
+    def _before_fork(self) -> None:
+        """Wait (at most the busy timeout) for this process's write to end, and keep
+        the next one from starting until the fork is made.
+
+        SQLite keeps the locks of a process's connections in the process's own
+        memory: a child forked during a write inherits a record of a write lock
+        that no connection of the child will ever release, and every write it
+        makes then waits out the busy timeout. A thread that forks inside its
+        own write cannot wait for it.
+        """
+        if self._pid != os.getpid() or self._writer == threading.get_ident():
+            return
+        self._held_for_fork = self._threads.acquire(timeout=self.timeout_s)
+
+    def _after_fork_in_parent(self) -> None:
+        if self._held_for_fork:
+            self._held_for_fork = False
+            self._threads.release()
 
     def close(self) -> None:
         """Close the lock file (when a write holds it, as that write ends); the next
@@ -177,6 +204,24 @@ class WriterLock:
             f"the registry database stayed busy: {holder} held the write lock "
             f"{self.path} for longer than the busy timeout of {self.timeout_s:g} s"
         )
+
+
+# Every writer lock of the process, for the fork hooks below.
+_LOCKS: weakref.WeakSet[WriterLock] = weakref.WeakSet()
+
+
+def _before_fork() -> None:
+    for lock in list(_LOCKS):
+        lock._before_fork()
+
+
+def _after_fork_in_parent() -> None:
+    for lock in list(_LOCKS):
+        lock._after_fork_in_parent()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent)
 
 
 @contextlib.contextmanager
