@@ -3,6 +3,7 @@ forked child uses them."""
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 from pathlib import Path
@@ -112,3 +113,42 @@ def test_a_child_forked_while_another_thread_writes_can_write(
     assert reg.get_version("models:/m/1").tags == {"from": "child"}
     assert reg.get_model("m").description == "during the fork"
     reg.close()
+
+
+def _is_closed(raw: object) -> bool:
+    """Whether a driver connection (sqlite3 or psycopg) is closed."""
+    try:
+        raw.cursor().execute("SELECT 1")  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 - each driver raises its own error for a closed connection
+        return True
+    return False
+
+
+def test_connections_in_use_as_the_registry_closes_are_closed_when_their_use_ends(
+    registry: Registry, model_file: Path
+) -> None:
+    """close() while a thread reads, one connection kept and one borrowed (a read
+    inside a read): when each use ends, its connection is closed, not returned to the
+    pool close() disposed of, where it would stay open until garbage collection."""
+    registry.register("m", [model_file], owners="o", capture_environment=False)
+    raws: list[object] = []
+
+    def inner(conn: Connection) -> None:
+        raws.append(conn.connection.dbapi_connection)
+        registry.close()  # as another thread would, while both are in use
+
+    def outer(conn: Connection) -> None:
+        raws.append(conn.connection.dbapi_connection)
+        registry.db.reading(inner)
+
+    collecting = gc.isenabled()
+    gc.disable()  # a collection of the disposed pool would close them anyway
+    try:
+        registry.db.reading(outer)
+        assert len(raws) == 2 and raws[0] is not raws[1]
+        assert [_is_closed(raw) for raw in raws] == [True, True]
+    finally:
+        if collecting:
+            gc.enable()
+    # The registry opens new connections for its next use.
+    assert registry.get_version("models:/m/1").number == 1

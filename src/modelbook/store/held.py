@@ -54,6 +54,7 @@ class HeldConnections:
         self._pending = 0  # kept connections being made
         self._busy: set[int] = set()  # id() of kept connections in use
         self._closing: set[int] = set()  # ... to close when their use is done
+        self._lent: set[int] = set()  # id() of borrowed connections in use
         self._pid = os.getpid()
         # Connections inherited over fork belong to the parent: kept referenced
         # so that collecting them cannot close its sockets.
@@ -67,7 +68,7 @@ class HeldConnections:
         # the parent's.
         self._lock = threading.Lock()
         self._orphans.extend(self._held.values())
-        self._held, self._busy, self._closing = {}, set(), set()
+        self._held, self._busy, self._closing, self._lent = {}, set(), set(), set()
         self._pending = 0
         self._pid = os.getpid()
 
@@ -79,7 +80,7 @@ class HeldConnections:
         conn = self._held.get(me)
         if conn is not None:
             if id(conn) in self._busy:
-                return self._connect(), True
+                return self._lend(self._connect())
             if not conn.closed and not conn.invalidated and self._usable(conn):
                 self._busy.add(id(conn))
                 if self._held.get(me) is conn:
@@ -106,24 +107,29 @@ class HeldConnections:
                 with self._lock:
                     self._pending -= 1
             raise
-        if keep:
-            with self._lock:
-                self._pending -= 1
-                self._held[me] = conn
-                self._busy.add(id(conn))
-        return conn, not keep
+        if not keep:
+            return self._lend(conn)
+        with self._lock:
+            self._pending -= 1
+            self._held[me] = conn
+            self._busy.add(id(conn))
+        return conn, False
+
+    def _lend(self, conn: Connection) -> tuple[Connection, bool]:
+        with self._lock:
+            self._lent.add(id(conn))
+        return conn, True
 
     def done(self, conn: Connection, borrowed: bool) -> None:
         """End a use that :meth:`get` began: a borrowed connection is closed, a kept one
         stays for the thread's next use (or is closed, if :meth:`close` came meanwhile)."""
-        if borrowed:
-            _close_all([conn])
-            return
         with self._lock:
-            self._busy.discard(id(conn))
+            (self._lent if borrowed else self._busy).discard(id(conn))
             closing = id(conn) in self._closing
             self._closing.discard(id(conn))
         if closing:
+            _retire(conn)
+        elif borrowed:
             _close_all([conn])
 
     def forget(self, conn: Connection) -> None:
@@ -134,6 +140,7 @@ class HeldConnections:
                 if held is conn:
                     del self._held[thread]
             self._busy.discard(id(conn))
+            self._lent.discard(id(conn))
             self._closing.discard(id(conn))
         with contextlib.suppress(exc.SQLAlchemyError):
             conn.invalidate()
@@ -147,7 +154,18 @@ class HeldConnections:
             held, self._held = self._held, {}
             idle = [c for c in held.values() if id(c) not in self._busy]
             self._closing.update(id(c) for c in held.values() if id(c) in self._busy)
+            self._closing.update(self._lent)
         _close_all(idle)
+
+
+def _retire(conn: Connection) -> None:
+    """Close ``conn`` for good, not back into its pool: the pool it came from may have
+    been disposed of (``Engine.dispose``) while it was in use, and a connection
+    returned to a disposed pool stays open until that pool is garbage collected."""
+    with contextlib.suppress(exc.SQLAlchemyError):
+        if not conn.closed and not conn.invalidated:
+            conn.connection.detach()
+        conn.close()
 
 
 def _close_all(conns: list[Connection]) -> None:
