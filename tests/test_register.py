@@ -28,6 +28,8 @@ from modelbook import (
     capture,
 )
 
+from .races import race
+
 
 def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
@@ -599,3 +601,30 @@ def test_files_of_the_user_under_the_blob_root_survive_open_and_register(
         assert mine.read_bytes() == b"the user's own file"
     finally:
         reg.close()
+
+
+def test_a_first_registration_that_loses_the_race_keeps_to_the_winners_risk_tier(
+    registry: Registry, model_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two first registrations of one model naming different risk tiers: the model
+    gets the tier of the one that commits first, and the other is refused as it would
+    be had the model been there when it began, with nothing of it written."""
+    race(
+        monkeypatch,
+        registry._registration,
+        "store_file",
+        [
+            lambda: registry.register(
+                "tiered", [model_file], owners="o", risk_tier="low", capture_environment=False
+            )
+        ],
+    )
+    with pytest.raises(InvalidInput, match="'tiered' is 'low' risk; a registration cannot"):
+        registry.register(
+            "tiered", [model_file], owners="o", risk_tier="high", capture_environment=False
+        )
+    assert registry.get_model("tiered").risk_tier == "low"
+    assert [v.number for v in registry.versions("tiered").items] == [1]
+    assert count(registry, "events", "WHERE action = 'version.register'") == 1
+    # Naming the same tier, or none, the loser would have registered version 2.
+    registry.register("tiered", [model_file], owners="o", capture_environment=False)

@@ -4,7 +4,6 @@ holding it too, not only against the parent (``--parent`` naming an older versio
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from modelbook.errors import InvalidInput
 from modelbook.semver import Bump
 
 from . import test_cli
+from .races import race
 from .test_cli import CLI
 from .test_register import count
 from .test_semver_classification import _sklearn
@@ -138,30 +138,6 @@ def _file(tmp_path: Path) -> Path:
     return path
 
 
-def _race(
-    monkeypatch: pytest.MonkeyPatch, obj: Any, attr: str, racers: list[Callable[[], Any]]
-) -> list[Any]:
-    """Patch ``obj.attr`` so that each of its first calls, once it returns, runs the
-    next of ``racers`` (a registration of another version); the calls the racers' own
-    registrations make go straight through. Returns what the racers returned."""
-    original = getattr(obj, attr)
-    raced: list[Any] = []
-    racing_now: list[bool] = []
-
-    def racing(*args: Any, **kwargs: Any) -> Any:
-        result = original(*args, **kwargs)
-        if len(raced) < len(racers) and not racing_now:
-            racing_now.append(True)
-            try:
-                raced.append(racers[len(raced)]())
-            finally:
-                racing_now.clear()
-        return result
-
-    monkeypatch.setattr(obj, attr, racing)
-    return raced
-
-
 @pytest.mark.parametrize(
     ("racer", "X_racer", "semver", "bump"),
     [(M3, X_RENAMED, "3.0.0", Bump.MAJOR), (M2, X, "1.2.0", Bump.MINOR)],
@@ -179,7 +155,7 @@ def test_a_version_registered_during_the_comparison_becomes_the_parent(
     was prepared: the transaction sees the model's newest number moved, rolls back, and
     compares again, in full, with that version as the parent."""
     _register(registry, tmp_path, M1, X)
-    raced = _race(
+    raced = race(
         monkeypatch,
         registry._registration,
         "_classify",
@@ -213,7 +189,7 @@ def test_a_version_registered_during_the_second_comparison_is_compared_with_too(
     the files' hashes: models are not loaded with the model's row locked)."""
     _register(registry, tmp_path, M1, X)
     # The first racer is the same model (a PATCH), the second the parametrised one.
-    raced = _race(
+    raced = race(
         monkeypatch,
         registry._registration,
         "_classify",
@@ -242,7 +218,7 @@ def test_a_model_created_during_the_upload_is_compared_with(
     """Two first registrations of one new model: the one that commits second finds the
     model's first version there and compares with it, instead of calling itself the
     first version."""
-    raced = _race(
+    raced = race(
         monkeypatch,
         registry._registration,
         "store_file",

@@ -45,6 +45,19 @@ def invalid(exc: ValidationError) -> InvalidInput:
     return InvalidInput(f"invalid {where or 'value'}: {message}")
 
 
+def check_tier(name: str, tier: str, requested: str | None) -> None:
+    """Refuse a registration that names another risk tier than its model's ``tier``.
+
+    The tier picks the gates: it is not changed in passing by a registration
+    (``modelbook risk-tier`` changes it, with a reason). Raises InvalidInput.
+    """
+    if requested is not None and validation.risk_tier(requested) != tier:
+        raise InvalidInput(
+            f"model {name!r} is {tier!r} risk; a registration cannot "
+            f"make it {requested!r} (leave out --risk)"
+        )
+
+
 def merge(base: Any, given: Any, cls: type[Any]) -> Any:
     """Explicit fields win over captured ones."""
     if given is None:
@@ -213,12 +226,7 @@ def prepare(
             name, owners, task, risk_tier, description, None, actor=actor, at=now
         )
     else:
-        if risk_tier is not None and validation.risk_tier(risk_tier) != existing.risk_tier:
-            # The tier picks the gates: it is not changed in passing by a registration.
-            raise InvalidInput(
-                f"model {name!r} is {existing.risk_tier!r} risk; a registration cannot "
-                f"make it {risk_tier!r} (leave out --risk)"
-            )
+        check_tier(name, existing.risk_tier, risk_tier)
         if explicit is not None:
             # Early, before any file is stored: against the least bump; the
             # evidence of what changed decides in the transaction.

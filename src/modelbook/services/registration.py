@@ -40,7 +40,7 @@ from .classify import (
     followed,
     overtaken,
 )
-from .drafts import Draft, invalid, prepare
+from .drafts import Draft, check_tier, invalid, prepare
 from .models import insert_model
 
 Progress = files.Progress
@@ -231,6 +231,10 @@ class RegistrationService:
             if expected is not None and int(model.last_number) != expected:
                 raise _Moved
             if head is None:
+                if draft.new_model is not None:
+                    # The model was created since this registration was prepared, by
+                    # another one: its tier holds, as if it had been there all along.
+                    check_tier(name, model.risk_tier, draft.risk_tier)
                 head = log.Head.of_model(name, model)
             number = int(model.last_number) + 1
             if number > limits.MAX_NUMBER:
