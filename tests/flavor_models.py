@@ -208,3 +208,18 @@ class StarvesThenWaits:
         except OSError:
             time.sleep(600)
         return held
+
+
+class MarksWhenLoaded:
+    """Makes the file its state names when it is unpickled (by its own __setstate__)."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        with open(self.marker, "a"):
+            pass
+
+    def predict(self, inputs: Any) -> Any:
+        return inputs.iloc[:, 0].to_numpy()

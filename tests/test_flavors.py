@@ -18,7 +18,7 @@ from modelbook import Registry, infer_signature
 from modelbook.errors import InvalidInput, ModelbookError, UnsafeArtifact
 from modelbook.flavors import FLAVORS, detect
 
-from .flavor_models import Echo, Evil, Sneaky
+from .flavor_models import Echo, Evil, MarksWhenLoaded, Sneaky
 
 
 @pytest.fixture(scope="module")
@@ -697,3 +697,18 @@ def test_a_stream_cannot_build_a_class(tmp_path: Path) -> None:
         with pytest.raises(UnsafeArtifact):
             load(path)
     assert not may_call("sklearn.base", "ABCMeta", type(LogisticRegression), sklearn=True)
+
+
+def test_a_scan_runs_none_of_the_users_own_code(registry: Registry, tmp_path: Path) -> None:
+    """A scan reads a stream to its end without running the ``__setstate__`` of a class
+    of the user's trusted code: that code runs only where the model is loaded (a smoke
+    test's worker, under its memory and time limits), not in the process that scans."""
+    marker = tmp_path / "loaded"
+    path = tmp_path / "marks.pkl"
+    path.write_bytes(pickle.dumps(MarksWhenLoaded(str(marker))))
+    v = registry.register("marks", [path], owners=["o"], capture_environment=False)
+    report = registry.scan(v.uri)
+    assert report.files[0].verdict == "suspicious" and report.files[0].complete, report
+    assert not marker.exists()
+    assert registry.load(v.uri).model.marker == str(marker)
+    assert marker.exists()

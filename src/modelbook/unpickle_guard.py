@@ -98,11 +98,23 @@ def _marked(load: Callable[[Any, int], None], opcode: int) -> Callable[[Any], No
     return lambda self: load(self, opcode)
 
 
-def guarded(base: type[Any], label: str, admit: Admit, judge: Judge) -> type[Any]:
+def guarded(
+    base: type[Any],
+    label: str,
+    admit: Admit,
+    judge: Judge,
+    keep_state: Callable[[type], bool] | None = None,
+) -> type[Any]:
     """A subclass of ``base`` (the pure-Python ``pickle._Unpickler`` or a subclass)
     whose globals are judged by ``admit`` and ``judge`` and whose calling and
     state-setting opcodes are checked (see the module); ``label`` names the file
-    in refusals."""
+    in refusals.
+
+    ``keep_state``: for a stream read only to be checked, whose objects are
+    discarded: the classes whose own ``__setstate__`` is not run, once BUILD
+    was checked (the state is dropped instead). A class of the user's own code
+    then runs nowhere but where the model is loaded, under that process's
+    limits."""
     dispatch = dict(base.dispatch)
 
     # Methods call ``base`` by name, not super(): joblib's unpickler calls the
@@ -235,7 +247,12 @@ def guarded(base: type[Any], label: str, admit: Admit, judge: Judge) -> type[Any
             dispatch_base[_NEWOBJ_EX](self)
 
         def load_build(self) -> None:
-            self._check_build(self.stack[-2], self.stack[-1])
+            inst = self.stack[-2]
+            self._check_build(inst, self.stack[-1])
+            cls = type(inst)
+            if keep_state is not None and hasattr(cls, "__setstate__") and keep_state(cls):
+                self.stack.pop()
+                return
             dispatch_base[_BUILD](self)
 
     dispatch_base = dict(dispatch)

@@ -109,7 +109,9 @@ def _refusal(path_name: str, module: str, name: str, why: str) -> UnsafeArtifact
     )
 
 
-def _guarded_class(base: type[Any], label: str, *, sklearn: bool) -> type[Any]:
+def _guarded_class(
+    base: type[Any], label: str, *, sklearn: bool, census: bool = False
+) -> type[Any]:
     from .unpickle_guard import guarded
 
     if sklearn:
@@ -132,7 +134,15 @@ def _guarded_class(base: type[Any], label: str, *, sklearn: bool) -> type[Any]:
             raise _refusal(label, module, name, why)
         return may_call(module, name, found, sklearn=sklearn)
 
-    return guarded(base, label, admit, judge)
+    # A census runs no __setstate__ of the classes only the user's trust lets in.
+    keep_state = _users_class if census else None
+    return guarded(base, label, admit, judge, keep_state)
+
+
+def _users_class(cls: type) -> bool:
+    """A class of a module the user trusts (``MODELBOOK_TRUSTED_MODULES``): the user's
+    own code, as opposed to the data packages' and the standard library's."""
+    return trusted(str(getattr(cls, "__module__", "") or ""))
 
 
 def load_pickle(path: Path) -> Any:
@@ -150,8 +160,9 @@ def load_pickle(path: Path) -> Any:
         return checked(f).load()
 
 
-def _checked_load(source: Any, label: str, *, sklearn: bool = True) -> Any:
-    """``joblib.load(source)`` (which reads plain pickles too) under a rule."""
+def _checked_load(source: Any, label: str, *, sklearn: bool = True, census: bool = False) -> Any:
+    """``joblib.load(source)`` (which reads plain pickles too) under a rule; ``census``:
+    read only to be checked (see :func:`census`)."""
     import pickle
 
     import joblib
@@ -160,8 +171,10 @@ def _checked_load(source: Any, label: str, *, sklearn: bool = True) -> Any:
     outer, inner = numpy_pickle.NumpyUnpickler, numpy_pickle.Unpickler
     with _swap:
         # joblib reads an object array's nested stream with numpy_pickle.Unpickler.
-        numpy_pickle.NumpyUnpickler = _guarded_class(outer, label, sklearn=sklearn)
-        numpy_pickle.Unpickler = _guarded_class(pickle._Unpickler, label, sklearn=sklearn)
+        numpy_pickle.NumpyUnpickler = _guarded_class(outer, label, sklearn=sklearn, census=census)
+        numpy_pickle.Unpickler = _guarded_class(
+            pickle._Unpickler, label, sklearn=sklearn, census=census
+        )
         try:
             return joblib.load(source)
         finally:
@@ -186,16 +199,19 @@ def census(label: str, data: bytes) -> str | None:
     The scikit-learn rule is tried first; a stream it refuses is read again under
     the ``pickle`` flavor's. Returns None when one of them allows everything the
     stream names and does, else what the ``pickle`` rule refused (``module.name``).
+    The ``__setstate__`` of a class of the user's own code (a module
+    ``MODELBOOK_TRUSTED_MODULES`` names) is not run: such code runs only where the
+    model is loaded (a smoke test's worker, under its memory and time limits).
     Raises what reading a malformed stream raises (``pickle.UnpicklingError``,
     ``ValueError``, ``EOFError`` ...).
     """
     from .unpickle_guard import Refused
 
     try:
-        _checked_load(io.BytesIO(data), label)
+        _checked_load(io.BytesIO(data), label, census=True)
     except Refused:
         try:
-            _checked_load(io.BytesIO(data), label, sklearn=False)
+            _checked_load(io.BytesIO(data), label, sklearn=False, census=True)
         except Refused as refused:
             return refused.name
     return None
