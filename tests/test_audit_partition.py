@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -111,3 +112,156 @@ def test_a_second_process_that_fails_changes_nothing(
     monkeypatch.setattr(partition, "start", dies)
     assert reg.verify_audit() == expected
     assert not expected.ok and expected.breaks[0].event_id == target.id
+
+
+# the second process runs this modelbook, and only its answer is used ---------------------------
+
+
+PLANTED = """
+import pathlib
+pathlib.Path({marker!r}).write_text("ran")
+"""
+
+
+def plant_modelbook(folder: Path, marker: Path) -> None:
+    """A ``modelbook`` package in ``folder`` whose every module leaves ``marker`` behind,
+    and whose verifier answers that nothing is wrong; and a ``json`` module beside it
+    that does the same (a module of the standard library found on the path first)."""
+    services = folder / "modelbook" / "services"
+    services.mkdir(parents=True)
+    code = PLANTED.format(marker=str(marker))
+    (folder / "json.py").write_text(code + "from _json import *\n")
+    (folder / "modelbook" / "__init__.py").write_text(code)
+    (services / "__init__.py").write_text(code)
+    (services / "audit_partition.py").write_text(
+        code
+        + "import sys\n"
+        + "def serve(request):\n    sys.stdout.write('{}')\n"
+        + "def main():\n    serve(None)\n"
+        + "if __name__ == '__main__':\n    main()\n"
+    )
+
+
+def test_a_modelbook_planted_in_the_working_directory_is_not_run(
+    flow: Flow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The auditor runs `audit verify` in a folder holding a package named modelbook
+    (a checkout of someone else's repository, say): the second process still runs the
+    modelbook the auditor runs, and finds the tampering on its side of the boundary."""
+    reg = flow.reg
+    drop_append_only_trigger(reg)
+    target = chain_rows(reg, "model:z")[1]
+    sql(reg, "UPDATE events SET actor = 'mallory' WHERE id = :id", id=target.id)
+    here = tmp_path / "checkout"
+    marker = tmp_path / "planted-module-ran"
+    plant_modelbook(here, marker)
+    monkeypatch.chdir(here)
+    monkeypatch.setenv("PYTHONPATH", str(here))
+    answers: list[Any] = []
+    real_finish = partition.finish
+
+    def finish(*args: Any) -> Any:
+        answers.append(real_finish(*args))
+        return answers[-1]
+
+    monkeypatch.setattr(partition, "finish", finish)
+    one, two = both_ways(reg, monkeypatch)
+    assert not marker.exists()
+    assert answers and answers[0] is not None, "the second process's answer was not used"
+    assert one == two
+    assert [(b.chain, b.event_id) for b in two.breaks] == [("model:z", target.id)]
+
+
+def answering(text: str) -> Any:
+    """A ``start`` whose process answers ``text``, whatever it is asked."""
+
+    def start(uri: str, through: int, first: str) -> Any:
+        return subprocess.Popen(
+            [sys.executable, "-c", f"import sys; sys.stdin.read(); sys.stdout.write({text!r})"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+
+    return start
+
+
+def honest_answer(reg: Registry, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """What the real second process answers for this registry."""
+    answers: list[Any] = []
+    real_finish = partition.finish
+
+    def finish(*args: Any) -> Any:
+        answers.append(real_finish(*args))
+        return answers[-1]
+
+    with monkeypatch.context() as m:
+        m.setattr(partition, "MIN_EVENTS", 0)
+        m.setattr(partition, "finish", finish)
+        reg.verify_audit()
+    [found] = answers
+    assert found is not None
+    return json.loads(json.dumps(found))
+
+
+def wrong_answers(honest: dict[str, Any]) -> dict[str, Any]:
+    """Answers a second process must not be believed for, by name."""
+    some_chain = next(iter(honest["stored"]))
+    return {
+        "not JSON": "verified",
+        "not an object": "[]",
+        "an empty object": "{}",
+        "a field missing": {k: v for k, v in honest.items() if k != "records"},
+        "a field too many": {**honest, "ok": True},
+        "a count as text": {**honest, "events": str(honest["events"])},
+        "a hash that is no hash": {
+            **honest,
+            "last": {**honest["last"], some_chain: [1, "not a hash", 1]},
+        },
+        # Well-formed, but not what was asked: nothing found, or fewer events.
+        "nothing at all": {
+            "events": 0,
+            "last": {},
+            "broken": [],
+            "stored": {},
+            "records": [],
+            "more_records": [],
+        },
+        "an event fewer": {**honest, "events": honest["events"] - 1},
+        "a chain of this side": {
+            **honest,
+            "last": {**honest["last"], "model:a": [1, "0" * 64, 1]},
+            "stored": {**honest["stored"], "model:a": [1, "0" * 64]},
+        },
+        "a break of a chain it did not walk": {
+            **honest,
+            "broken": [["model:nowhere", 1, None, "made up"]],
+        },
+    }
+
+
+def test_an_answer_that_is_not_one_is_refused(flow: Flow, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever the second process answers that is malformed or cannot be what it was
+    asked, this process verifies that half itself: the tampering there is still found."""
+    reg = flow.reg
+    honest = honest_answer(reg, monkeypatch)
+    drop_append_only_trigger(reg)
+    target = chain_rows(reg, "model:z")[1]
+    sql(reg, "UPDATE events SET actor = 'mallory' WHERE id = :id", id=target.id)
+    monkeypatch.setenv("MODELBOOK_VERIFY_PROCESSES", "1")
+    expected = reg.verify_audit()
+    assert [b.event_id for b in expected.breaks] == [target.id]
+    monkeypatch.delenv("MODELBOOK_VERIFY_PROCESSES")
+    monkeypatch.setattr(partition, "MIN_EVENTS", 0)
+    assert "model:a" not in honest["stored"]  # this process's side
+    for name, answer in wrong_answers(honest).items():
+        text = answer if isinstance(answer, str) else json.dumps(answer)
+        monkeypatch.setattr(partition, "start", answering(text))
+        assert reg.verify_audit() == expected, name
+
+
+def test_the_second_process_is_started_isolated() -> None:
+    """Python's -I: no working directory, script directory, PYTHONPATH or user
+    site-packages on its path."""
+    cmd = partition.command()
+    assert cmd[0] == sys.executable and cmd[1] == "-I"
+    assert "-m" not in cmd

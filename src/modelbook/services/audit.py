@@ -210,7 +210,7 @@ class AuditService:
             for rows in event_rows.walk(conn, through, stop=split if helper else None):
                 checker.feed(rows)
             if helper is not None:
-                found = partition.finish(helper)
+                found = partition.finish(helper, checker.stored, count - checker.events)
                 if found is None:
                     for rows in event_rows.walk(conn, through, start=split or ""):
                         checker.feed(rows)

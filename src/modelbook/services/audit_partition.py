@@ -1,15 +1,24 @@
 """Verifying a large audit log on two cores: the chains after one boundary in a second process.
 
 Chains verify independently, so ``audit verify`` splits them at one chain
-name: this process walks the chains before it while a second one
-(``python -m modelbook.services.audit_partition``) walks the rest and hands
-back what it found (:meth:`modelbook.audit.ChainVerifier.export`). The
-database orders the chain names on both sides, so the two walks cover every
-event exactly once whatever its collation; the boundary is picked from the
-chain heads to give each side about half the events. Both read only events
-up to the high-water id the first process read, which are committed and
-never change, so the two reads see one log. When the second process cannot
-start or fails, this one walks its chains too: the result never depends on it.
+name: this process walks the chains before it while a second one walks the
+rest and hands back what it found (:meth:`modelbook.audit.ChainVerifier.export`).
+The database orders the chain names on both sides, so the two walks cover
+every event exactly once whatever its collation; the boundary is picked from
+the chain heads to give each side about half the events. Both read only
+events up to the high-water id the first process read, which are committed
+and never change, so the two reads see one log.
+
+The second process is the verifier, so it must run this modelbook and
+nothing else: it is started isolated (``python -I``: neither the working
+directory, nor a script's directory, nor ``PYTHONPATH`` or the user's
+site-packages are on its path) with the directory this modelbook was
+imported from put first, so a ``modelbook`` package planted where the
+auditor stands is never imported. Its answer is checked before it is used
+(:func:`accepted`): well-formed, about chains this process did not walk, and
+counting exactly the events this process left to it. When the second process
+cannot start, fails, or answers anything else, this one walks its chains
+too: the result never depends on it.
 """
 
 from __future__ import annotations
@@ -19,8 +28,11 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 #: Below this many events a second process costs more (starting Python and
 #: importing modelbook, about 0.3 s) than it saves.
@@ -48,11 +60,32 @@ def boundary(heads: Sequence[tuple[str, int, str]], count: int) -> str | None:
     return None
 
 
+#: The directory this modelbook was imported from (the one holding the package).
+ROOT = str(Path(os.path.abspath(__file__)).parents[2])
+
+#: What the second process runs: read the request, put this modelbook first on its
+#: path, verify. Under ``-I`` its path holds only the standard library and the
+#: interpreter's site-packages until then, so the imports before are the standard
+#: library's own.
+_BOOTSTRAP = (
+    "import json, sys\n"
+    "request = json.loads(sys.stdin.buffer.read())\n"
+    "sys.path.insert(0, request['root'])\n"
+    "from modelbook.services.audit_partition import serve\n"
+    "serve(request)\n"
+)
+
+
+def command() -> list[str]:
+    """The command line of the second process (no request in it)."""
+    return [sys.executable, "-I", "-c", _BOOTSTRAP]
+
+
 def start(uri: str, through_id: int, first_chain: str) -> subprocess.Popen[bytes] | None:
     """Start verifying the chains from ``first_chain`` on in a second process."""
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "modelbook.services.audit_partition"],
+            command(),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -61,10 +94,9 @@ def start(uri: str, through_id: int, first_chain: str) -> subprocess.Popen[bytes
         return None
     assert proc.stdin is not None
     # The URI may hold a password: it goes through the pipe, not the command line.
+    request = {"root": ROOT, "uri": uri, "through": through_id, "start": first_chain}
     try:
-        proc.stdin.write(
-            json.dumps({"uri": uri, "through": through_id, "start": first_chain}).encode()
-        )
+        proc.stdin.write(json.dumps(request).encode())
         proc.stdin.close()
     except OSError:
         proc.kill()
@@ -73,8 +105,53 @@ def start(uri: str, through_id: int, first_chain: str) -> subprocess.Popen[bytes
     return proc
 
 
-def finish(proc: subprocess.Popen[bytes] | None) -> dict[str, Any] | None:
-    """What the second process found, or None when it gave nothing usable."""
+_Hash = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+_Count = Annotated[int, Field(ge=0)]
+
+
+class Found(BaseModel):
+    """The second process's answer, as :meth:`modelbook.audit.ChainVerifier.export` writes it.
+
+    Strict: a value of another JSON type, a missing or an unknown field is refused.
+    """
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+    events: _Count
+    #: chain: (position, hash, id) of its last verified event.
+    last: dict[str, tuple[_Count, _Hash, _Count]]
+    #: (chain, position, event id or None, problem) of each broken chain; a position
+    #: is as stored, whatever a tamperer wrote.
+    broken: list[tuple[str, int, int | None, str]]
+    #: chain: (position, hash) of its last stored event, as stored.
+    stored: dict[str, tuple[int, str]]
+    records: list[tuple[int, _Count]]
+    more_records: list[tuple[int, _Count]]
+
+
+def accepted(found: Found, walked: Mapping[str, Any], events_left: int) -> bool:
+    """Whether an answer can be what the second process was asked for.
+
+    ``walked``: the chains this process walked; ``events_left``: how many of
+    the events this process read the high-water mark of it did not walk.
+    The answer must count exactly those and name only other chains, each
+    broken one among those it walked.
+    """
+    chains = found.stored.keys()
+    return (
+        found.events == events_left
+        and found.last.keys() == chains
+        and not any(chain in walked for chain in chains)
+        and all(chain in chains for chain, *_ in found.broken)
+        and len({chain for chain, *_ in found.broken}) == len(found.broken)
+    )
+
+
+def finish(
+    proc: subprocess.Popen[bytes] | None, walked: Mapping[str, Any], events_left: int
+) -> dict[str, Any] | None:
+    """What the second process found (as :meth:`modelbook.audit.ChainVerifier.absorb`
+    takes it), or None when it failed or its answer is not one (:func:`accepted`)."""
     if proc is None:
         return None
     if proc.stdin is not None and not proc.stdin.closed:
@@ -85,10 +162,12 @@ def finish(proc: subprocess.Popen[bytes] | None) -> dict[str, Any] | None:
     if proc.wait() != 0:
         return None
     try:
-        found: dict[str, Any] = json.loads(out)
-    except ValueError:
+        found = Found.model_validate_json(out)
+    except ValidationError:
         return None
-    return found
+    if not accepted(found, walked, events_left):
+        return None
+    return found.model_dump()
 
 
 def verify_part(uri: str, through_id: int, first_chain: str) -> dict[str, Any]:
@@ -108,11 +187,7 @@ def verify_part(uri: str, through_id: int, first_chain: str) -> dict[str, Any]:
     return checker.export()
 
 
-def main() -> None:
-    request = json.loads(sys.stdin.buffer.read())
+def serve(request: Mapping[str, Any]) -> None:
+    """The second process's work: verify what ``request`` names and write the answer."""
     found = verify_part(str(request["uri"]), int(request["through"]), str(request["start"]))
     sys.stdout.write(json.dumps(found))
-
-
-if __name__ == "__main__":
-    main()
