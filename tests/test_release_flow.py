@@ -951,6 +951,20 @@ def test_the_registrant_of_a_high_risk_version_cannot_approve_it(flow: Flow) -> 
     assert [a.actor for a in reg.annotations(v.uri).approvals] == ["rita"]
 
 
+def test_another_spelling_of_the_registrants_name_is_the_registrant(flow: Flow) -> None:
+    """ "José" written with a combining accent (NFD) is the same person as "José"
+    written with one character (NFC): not a second reviewer."""
+    reg = flow.reg
+    nfc, nfd = "jos\u00e9", "jose\u0301"
+    reg.grant_role(nfd, "reviewer", actor=ADMIN)
+    assert [g.actor for g in reg.roles() if g.role == "reviewer"].count(nfc) == 1
+    v = flow.add(tier="high", actor=nfc, commit=None)
+    assert v.created_by == nfc
+    with pytest.raises(PermissionDenied, match="separation of duties"):
+        reg.approve(v.uri, actor=nfd)
+    assert reg.annotations(v.uri).approvals == ()
+
+
 def test_separation_of_duties_in_a_lower_tier_discounts_the_registrant(flow: Flow) -> None:
     reg = flow.reg
     reg.set_policy(

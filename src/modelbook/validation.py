@@ -78,8 +78,12 @@ def actor(value: object) -> str:
     1 to MAX_SHORT characters of printable text: control characters are
     refused here because an actor is shown in every listing and is matched
     against role grants, where an invisible difference would be a second person.
+    For the same reason the name is returned in Unicode normal form C (``"e"``
+    followed by a combining acute accent is ``"é"``): one person's two spellings
+    are one actor to separation of duties. Raises InvalidInput.
     """
     name = limits.check_text(value, "actor (MODELBOOK_USER)", limits.MAX_SHORT)
+    name = unicodedata.normalize("NFC", name)
     if not name.strip() or name != name.strip():
         raise InvalidInput(
             f"actor {name!r} must be a non-empty name without leading or trailing spaces"

@@ -19,6 +19,7 @@ from typing import Annotated
 from pydantic import AfterValidator, JsonValue, model_validator
 
 from .. import roles as role_rules
+from .. import validation
 from ..domain import Version
 from ..errors import InvalidInput
 from .base import CheckContext, CheckDef, CheckParams, CheckResult, failed, passed
@@ -33,10 +34,18 @@ def _role(value: str) -> str:
         raise ValueError(exc.message) from None
 
 
+def _principal(value: str) -> str:
+    # Compared with actors, which are validated and normalised the same way.
+    try:
+        return validation.actor(value)
+    except InvalidInput as exc:
+        raise ValueError(exc.message) from None
+
+
 class Params(CheckParams):
     """``principals`` (actor names), ``roles`` (role names), ``deny_registrant``."""
 
-    principals: tuple[str, ...] = ()
+    principals: tuple[Annotated[str, AfterValidator(_principal)], ...] = ()
     roles: tuple[Annotated[str, AfterValidator(_role)], ...] = ()
     deny_registrant: bool = False
 
