@@ -167,6 +167,20 @@ def test_non_serving_aliases_move_freely_and_change_no_stage(flow: Flow) -> None
     assert flow.stage(v.uri) == "staging"
 
 
+@pytest.mark.parametrize("alias", ["Production", "PRODUCTION", "producTion"])
+def test_an_alias_that_differs_from_a_serving_one_only_by_case_is_refused(
+    flow: Flow, alias: str
+) -> None:
+    """``Production`` is not the serving alias ``production``: it would look like one
+    and point at a staging version without a gate."""
+    reg = flow.reg
+    v = flow.add()
+    with pytest.raises(InvalidInput, match="differs from the serving alias 'production' only"):
+        reg.set_alias("m", alias, v.number, reason="looks served", actor=REGISTRANT)
+    assert reg.aliases("m") == []
+    assert flow.stage(v.uri) == "staging"
+
+
 def test_deleting_a_serving_alias_returns_its_version_to_approved(flow: Flow) -> None:
     reg = flow.reg
     v = flow.deployed()

@@ -90,6 +90,19 @@ class StageGraph:
         """Whether moving ``alias`` deploys: it is one of the serving aliases."""
         return alias in self.serving_aliases
 
+    def check_alias(self, alias: str) -> None:
+        """Refuse an alias that is not a serving alias but differs from one only by case
+        (``Production``): it would look like one and point anywhere without a gate.
+        Raises InvalidInput."""
+        if self.is_serving(alias):
+            return
+        for serving in self.serving_aliases:
+            if alias.casefold() == serving.casefold():
+                raise InvalidInput(
+                    f"alias {alias!r} differs from the serving alias {serving!r} only by "
+                    f"case; alias names are exact: use {serving!r} (deploy) or another name"
+                )
+
     def targets(self, current: str, *, via: Via = "promote") -> tuple[str, ...]:
         """The stages a version in ``current`` may move to by ``via``, in stage order.
 

@@ -77,6 +77,7 @@ class ServingService:
                 raise NotFound(f"version {ref} not found")
             policy = self.gov.policy_of(conn, target.policy_sha256)
             serving = policy.graph.is_serving(alias)
+            policy.graph.check_alias(alias)
             if require_serving and not serving:
                 raise InvalidInput(
                     f"{alias!r} is not a serving alias (serving: "
