@@ -3,8 +3,10 @@ unreadable versions, the actor as input, and limits shared by writer and parser.
 
 from __future__ import annotations
 
+import base64
 import json
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,9 +19,11 @@ from modelbook import (
     ModelbookError,
     NotFound,
     Registry,
+    paging,
 )
 from modelbook.api import RegistryAPI
 from modelbook.limits import MAX_NUMBER, MAX_SHORT, MAX_VALUE
+from modelbook.query import cursor
 from modelbook.store import versions as version_rows
 
 from .procs import json_lines, wait_all
@@ -298,6 +302,85 @@ def test_a_crafted_page_token_is_invalid_input(registry: Registry, token: str) -
     ):
         with pytest.raises(InvalidInput, match="page token"):
             call()
+
+
+def _token(scope: str, value: str, position: int = 1) -> str:
+    """A page token of ``scope`` holding exactly ``value`` (how a crafted one is made)."""
+    return base64.urlsafe_b64encode(f"{scope}|{value}|{position}".encode()).decode()
+
+
+Listing = Callable[[Registry, str], object]
+# Each listing by page token: the scope of its tokens, how it is called, and positions
+# its tokens cannot hold besides an exponent past the float range (which overflowed
+# float.fromhex): a fraction or an integer past the column for an integer order
+# (PostgreSQL refused it as a value, SQLite read on), a value without an order.
+CRAFTABLE: dict[str, tuple[str, Listing, tuple[str, ...]]] = {
+    "search by created_at": (
+        cursor.scope_of("search", "name = 'm'", "created_at"),
+        lambda r, t: r.search("name = 'm'", order_by="created_at", page_token=t),
+        ("0x1.8p+1", "-"),
+    ),
+    "search by number": (
+        cursor.scope_of("search", "name = 'm'", "number asc"),
+        lambda r, t: r.search("name = 'm'", order_by="number asc", page_token=t),
+        (str(MAX_NUMBER + 1), str(2**63 - 1), "0x1.0p+1"),
+    ),
+    "search by a metric": (
+        cursor.scope_of("search", "metrics.auc > 0", "metrics.auc desc"),
+        lambda r, t: r.search("metrics.auc > 0", order_by="metrics.auc desc", page_token=t),
+        (),
+    ),
+    "search newest first": (
+        cursor.scope_of("search", "name = 'm'", ""),
+        lambda r, t: r.search("name = 'm'", page_token=t),
+        ("1", "0x1.0p+1"),
+    ),
+    "versions --where oldest first": (
+        cursor.scope_of("versions:m", "number > 0", "asc"),
+        lambda r, t: r.versions("m", where="number > 0", newest_first=False, page_token=t),
+        (str(MAX_NUMBER + 1), "0x1.0p+1"),
+    ),
+    "versions --where newest first": (
+        cursor.scope_of("versions:m", "number > 0", "desc"),
+        lambda r, t: r.versions("m", where="number > 0", page_token=t),
+        ("1",),
+    ),
+    "models --where": (
+        cursor.scope_of("models", "name = 'm'"),
+        lambda r, t: r.models(where="name = 'm'", page_token=t),
+        ("1",),
+    ),
+}
+
+
+@pytest.mark.parametrize("listing", sorted(CRAFTABLE))
+def test_a_crafted_position_in_a_page_token_is_invalid_input(
+    registry: Registry, model_file: Path, listing: str
+) -> None:
+    """A token of the right listing holding a position no page of it ends at is
+    InvalidInput naming the page token, on both databases."""
+    registry.register("m", [model_file], owners="o", metrics={"auc": 0.5})
+    scope, call, bad = CRAFTABLE[listing]
+    for value in ("0x1.0p+9999", "-0x1.0p+1024", "0x1.0p+1024", *bad):
+        with pytest.raises(InvalidInput, match="page token"):
+            call(registry, _token(scope, value, 1))
+
+
+def test_a_version_number_past_any_in_a_page_token_is_invalid_input(
+    registry: Registry, model_file: Path
+) -> None:
+    """A version listing's position is a number: one past MAX_NUMBER is refused on both
+    databases (PostgreSQL's integer column refused it, SQLite read on)."""
+    registry.register("m", [model_file], owners="o")
+    for newest_first, order in ((True, "desc"), (False, "asc")):
+        for position in (MAX_NUMBER + 1, 2**31, 2**63 - 1):
+            token = paging.encode(f"versions:m:{order}", position)
+            with pytest.raises(InvalidInput, match="page token"):
+                registry.versions("m", newest_first=newest_first, page_token=token)
+        last = paging.encode(f"versions:m:{order}", MAX_NUMBER)
+        assert len(registry.versions("m", newest_first=newest_first, page_token=last).items) == (
+            1 if newest_first else 0
+        )
 
 
 def test_a_page_token_of_one_listing_is_refused_by_another(

@@ -4,7 +4,12 @@ line naming its column, exit code 6."""
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
+
+import pytest
+
+from modelbook.query import cursor
 
 from .test_cli import CLI
 from .test_cli import cli as cli  # the CLI fixtures
@@ -63,3 +68,25 @@ def test_a_bad_query_is_one_line_with_its_column(cli: CLI, tmp_path: Path) -> No
         assert run.err.count("\n") == 1 and f"at column {column}" in run.err, run.err
     unknown = cli("search", "stge = 'a'")
     assert "did you mean stage?" in unknown.err and "metrics.NAME" in unknown.err
+
+
+def test_a_crafted_page_token_exits_6_on_one_line(
+    cli: CLI, db_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A token of the listing whose position overflows a float, or that no order of the
+    listing holds, is invalid input (exit 6), not an unexpected OverflowError (exit 1)."""
+    monkeypatch.setenv("MODELBOOK_URI", db_uri)
+    _register(cli, tmp_path)
+    for args, order, position in (
+        (("search", "", "--order-by", "created_at"), "created_at", "0x1.0p+9999"),
+        (("search", "", "--order-by", "metrics.auc"), "metrics.auc", "-0x1.0p+1024"),
+        (("search", "", "--order-by", "number asc"), "number asc", "0x1.8p+1"),
+        (("versions", "fraud", "--where", "number > 0"), "desc", "0x1.0p+9999"),
+    ):
+        listing = "search" if args[0] == "search" else "versions:fraud"
+        scope = cursor.scope_of(listing, args[1] if listing == "search" else args[3], order)
+        raw = f"{scope}|{position}|1".encode()
+        token = base64.urlsafe_b64encode(raw).decode()
+        run = cli(*args, "--page-token", token)
+        assert run.code == 6, (args, run)
+        assert run.err.count("\n") == 1 and "invalid page token" in run.err, run.err

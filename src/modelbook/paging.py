@@ -25,11 +25,13 @@ def encode(scope: str, position: int) -> str:
     return base64.urlsafe_b64encode(f"{scope}|{position}".encode()).decode().rstrip("=")
 
 
-def decode(token: object, scope: str) -> int:
+def decode(token: object, scope: str, most: int = _MAX_POSITION) -> int:
     """The position a token of listing ``scope`` continues after.
 
-    Raises :class:`InvalidInput` for a token that is malformed, too long, or
-    made for another listing.
+    ``most``: the largest position the listing has (a version number is at most
+    ``MAX_NUMBER``); a larger one never reaches the database, which would refuse
+    it on one engine and not the other. Raises :class:`InvalidInput` for a
+    token that is malformed, too long, or made for another listing.
     """
     if not isinstance(token, str) or not token or len(token) > _MAX_TOKEN:
         raise InvalidInput(f"invalid page token {str(token)[:80]!r}: pass back a next_page_token")
@@ -40,7 +42,7 @@ def decode(token: object, scope: str) -> int:
     got_scope, _, position = raw.rpartition("|")
     if got_scope != scope:
         raise InvalidInput(f"invalid page token {token[:80]!r}: it belongs to another listing")
-    if not _POSITION.fullmatch(position) or int(position) > _MAX_POSITION:
+    if not _POSITION.fullmatch(position) or int(position) > min(most, _MAX_POSITION):
         raise InvalidInput(f"invalid page token {token[:80]!r}: position out of range")
     return int(position)
 

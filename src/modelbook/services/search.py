@@ -33,7 +33,7 @@ class SearchService:
         """One page of the versions ``node`` matches, in ``order`` (default newest
         first); ``scope`` names the listing its tokens belong to."""
         paging.limit(limit)
-        after = None if page_token is None else cursor.decode(page_token, scope)
+        after = None if page_token is None else cursor.decode(page_token, scope, order)
         rows = self.ctx.db.reading(
             lambda conn: query_rows.versions(conn, node, order=order, after=after, limit=limit + 1)
         )

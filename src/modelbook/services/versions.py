@@ -7,6 +7,7 @@ from typing import Any
 
 from .. import paging, uris, validation
 from ..domain import Page, Version
+from ..limits import MAX_NUMBER
 from ..store import versions as version_rows
 from .base import Context, model_row, readable, version_row
 
@@ -37,7 +38,7 @@ class VersionService:
         validation.model_name(name)
         paging.limit(limit)
         scope = f"versions:{name}:{'desc' if newest_first else 'asc'}"
-        after = None if page_token is None else paging.decode(page_token, scope)
+        after = None if page_token is None else paging.decode(page_token, scope, MAX_NUMBER)
 
         def read(conn: Any) -> list[Any]:
             model = model_row(conn, name)
