@@ -619,6 +619,21 @@ def test_attestation_too_old() -> None:
     assert not r.passed and "100 days old" in r.message
 
 
+def test_the_registrants_own_sign_off_does_not_count_at_high_risk() -> None:
+    """Separation of duties holds for attestations as for approvals: by default at high
+    risk, and where the policy asks for it."""
+    own = (attestation("pii_review", "alice"),)
+    version = make_version(created_by="alice")
+    r = run("attestation", version, make_ctx("high", attestations=own), name="pii_review")
+    assert not r.passed and "alice registered this version (separation of duties)" in r.message
+    assert run("attestation", version, make_ctx(attestations=own), name="pii_review").passed
+    low = make_ctx(attestations=own)
+    r = run("attestation", version, low, name="pii_review", separation_of_duties=True)
+    assert not r.passed
+    other = make_ctx("high", attestations=(*own, attestation("pii_review", "priya")))
+    assert run("attestation", version, other, name="pii_review").passed
+
+
 # actor -----------------------------------------------------------------------------
 
 

@@ -6,9 +6,12 @@ Policy::
     name = "pii_review"        # or security_scan, model_card ...
     role = "reviewer"          # optional: the attester held this role
     max_age_days = 90          # optional: older sign-offs do not count
+    separation_of_duties = true  # default: true for high risk, else false
 
 An attestation is recorded with who signed it off, the roles they held and
-when; the check passes when one matches.
+when; the check passes when one matches. With separation of duties a sign-off
+by the person who registered the version (``created_by``) does not count, as
+for approvals.
 """
 
 from __future__ import annotations
@@ -26,11 +29,13 @@ NAME = "attestation"
 
 
 class Params(CheckParams):
-    """``name`` (a key), ``role`` (optional role name), ``max_age_days`` (optional, > 0)."""
+    """``name`` (a key), ``role`` (optional role name), ``max_age_days`` (optional, > 0),
+    ``separation_of_duties`` (None: high risk)."""
 
     name: str
     role: str | None = None
     max_age_days: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    separation_of_duties: bool | None = None
 
     @field_validator("name")
     @classmethod
@@ -52,8 +57,16 @@ class Params(CheckParams):
 def run(version: Version, params: Params, ctx: CheckContext) -> CheckResult:
     """Pass when an attestation of that name, by the role, recent enough, is recorded."""
     named = [a for a in ctx.attestations if a.name == params.name]
+    sod = (
+        params.separation_of_duties
+        if params.separation_of_duties is not None
+        else ctx.model.risk_tier == "high"
+    )
     refused: list[str] = []
     for attestation in sorted(named, key=lambda a: a.at, reverse=True):
+        if sod and attestation.actor == version.created_by:
+            refused.append(f"{attestation.actor} registered this version (separation of duties)")
+            continue
         if params.role and not roles.has_role(attestation.roles, params.role):
             refused.append(f"{attestation.actor} did not hold {params.role}")
             continue
