@@ -115,6 +115,39 @@ def test_deploy_records_the_previous_holder_which_returns_to_approved(flow: Flow
     assert reg.verify_audit().ok
 
 
+def test_raising_the_risk_tier_sends_versions_back_through_its_gates(flow: Flow) -> None:
+    """Versions approved under the low tier (one review, the registrant's own allowed)
+    are sent back to the first stage when the tier becomes high, each move an event
+    with the reason, so none is deployed on approvals high risk would not count. The
+    deployed one keeps serving; lowering the tier moves nothing."""
+    reg = flow.reg
+    serving = flow.deployed()
+    approved = flow.approved()
+    candidate = flow.at_stage("candidate")
+    staging = flow.add()
+    before = reg.set_risk_tier("m", "high", reason="now decides credit", actor=ADMIN)
+    assert before == "low"
+    assert [flow.stage(v.uri) for v in (serving, approved, candidate, staging)] == [
+        "deployed",
+        "staging",
+        "staging",
+        "staging",
+    ]
+    back = [e for e in events_of(reg, "m") if e.action == "version.stage"][-2:]
+    assert [(e.version, e.before, e.after) for e in back] == [
+        (approved.number, {"stage": "approved"}, {"stage": "staging"}),
+        (candidate.number, {"stage": "candidate"}, {"stage": "staging"}),
+    ]
+    assert all("raised from low to high" in (e.reason or "") for e in back)
+    with pytest.raises(InvalidInput, match="staging"):
+        reg.deploy(approved.uri, reason="old approval", actor="dan")
+    assert served(flow) == serving.number
+    reg.set_risk_tier("m", "low", reason="back", actor=ADMIN)
+    assert flow.stage(serving.uri) == "deployed"
+    assert_serving_consistent(reg)
+    assert reg.verify_audit().ok
+
+
 def test_one_version_behind_two_serving_aliases(flow: Flow) -> None:
     """Deployed through prod-eu and prod-us, it stays deployed until both moved away."""
     reg = flow.reg

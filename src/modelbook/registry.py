@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from .services.serving import ServingService
     from .services.smoke import SmokeService
     from .services.tags import TagService
+    from .services.tiers import RiskTierService
 
 
 def login_name() -> str:
@@ -185,6 +186,12 @@ class Registry(
         from .services.release import ReleaseService
 
         return ReleaseService(self.ctx, self._gov)
+
+    @functools.cached_property
+    def _tiers(self) -> RiskTierService:
+        from .services.tiers import RiskTierService
+
+        return RiskTierService(self.ctx, self._gov, self._release)
 
     @functools.cached_property
     def _serving(self) -> ServingService:

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from .services.release import Promotion, ReleaseService
     from .services.rollback import DrillReport, RollbackPlan, RollbackService
     from .services.serving import ServingService
+    from .services.tiers import RiskTierService
 
 
 class ReleaseOperations:
@@ -53,6 +54,10 @@ class ReleaseOperations:
 
     @property
     def _serving(self) -> ServingService:
+        raise NotImplementedError
+
+    @property
+    def _tiers(self) -> RiskTierService:
         raise NotImplementedError
 
     @property
@@ -276,8 +281,14 @@ class ReleaseOperations:
         return self._gov.set_policy(text, actor=self._who(actor), source=source, format=format)
 
     def set_risk_tier(self, name: str, tier: str, *, reason: str, actor: str | None = None) -> str:
-        """Change a model's risk tier (admin: the tier picks the gates); returns the old one."""
-        return self._gov.set_risk_tier(name, tier, actor=self._who(actor), reason=reason)
+        """Change a model's risk tier (admin: the tier picks the gates); returns the old one.
+
+        Raising it sends the versions that passed the old tier's gates and do not
+        serve back to the first stage, each with a ``version.stage`` event naming
+        the reason (docs/release-flow.md).
+        """
+        before, _sent_back = self._tiers.set(name, tier, actor=self._who(actor), reason=reason)
+        return before
 
     def grant_role(self, who: str, role: str, *, actor: str | None = None) -> RoleGrant:
         """Grant a role (viewer, contributor, reviewer, deployer, admin); admin only."""

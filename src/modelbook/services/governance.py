@@ -238,38 +238,6 @@ class GovernanceService:
             reason="first admin: created the registry",
         )
 
-    def set_risk_tier(self, name: str, tier: str, *, actor: str, reason: str) -> str:
-        """Change a model's risk tier (admin: the tier picks the gates). Returns the old tier.
-
-        Raises NotFound, InvalidInput, PermissionDenied.
-        """
-        from ..store import models as model_rows
-        from .base import model_row
-
-        validation.model_name(name)
-        tier = validation.risk_tier(tier)
-        why = validation.reason(reason)
-        now = self.ctx.clock()
-        with self.ctx.db.write() as conn:
-            row = model_row(conn, name, lock=True)
-            self.require(conn, "risk_tier_set", actor, at=now)
-            before = str(row.risk_tier)
-            if before != tier:
-                model_rows.set_risk_tier(conn, row.id, tier)
-                log.record(
-                    conn,
-                    log.Head.of_model(name, row),
-                    actor=actor,
-                    at=now,
-                    action="model.risk_tier",
-                    subject=log.subject_of(name),
-                    model=name,
-                    before={"risk_tier": before},
-                    after={"risk_tier": tier},
-                    reason=why,
-                )
-        return before
-
     def grant(self, who: str, role: str, *, actor: str) -> RoleGrant:
         """Grant ``role`` to ``who``; only an admin may. Raises InvalidInput, PermissionDenied."""
         who = validation.actor(who)

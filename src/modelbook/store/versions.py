@@ -366,6 +366,16 @@ def insert(
 _SET_STAGE = Prebuilt(t.versions.update().where(_v.id == sa.bindparam("version_id")), ("stage",))
 
 
+def numbers_in_stages(conn: Connection, model_id: int, stages: Sequence[str]) -> list[int]:
+    """The numbers of the model's versions in any of ``stages``, oldest first."""
+    rows = conn.execute(
+        sa.select(_v.number)
+        .where(_v.model_id == model_id, _v.stage.in_(list(stages)))
+        .order_by(_v.number)
+    )
+    return [int(r.number) for r in rows]
+
+
 def set_stage(conn: Connection, version_id: int, stage: str) -> None:
     _SET_STAGE.run(conn, {"version_id": version_id, "stage": stage})
 
