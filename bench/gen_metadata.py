@@ -416,6 +416,7 @@ def _version_rows(
             "created_at": spec.at,
             "created_by": spec.actor,
             "deprecated_at": None,
+            "aliases": None,
         },
     )
     for a in artifacts:
