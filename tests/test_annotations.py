@@ -101,8 +101,9 @@ def test_a_watch_records_the_job_dashboard_and_parsed_alerts(flow: Flow) -> None
     [
         (["p99 is high"], "invalid alert 'p99 is high': write NAME OP NUMBER"),
         (["p99_latency_ms => 250"], "invalid alert"),
-        (["p99_latency_ms > fast"], "must be a number"),
-        (["p99_latency_ms > inf"], "finite"),
+        (["p99_latency_ms > fast"], "threshold of alert 'p99_latency_ms > fast' must be a number"),
+        (["p99_latency_ms > inf"], "threshold of alert 'p99_latency_ms > inf' must be a finite"),
+        (["p99_latency_ms > 1e400"], r"threshold of alert .* is too large"),
     ],
 )
 def test_a_bad_alert_is_refused(flow: Flow, alerts: list[str], message: str) -> None:

@@ -311,6 +311,80 @@ API_CASES: list[tuple[str, Case, type[ModelbookError], str]] = [
     ("bad uri", lambda r, p: r.get_version("models:/m/01"), InvalidInput, "01"),
     ("bad limit", lambda r, p: r.versions("m", limit=0), InvalidInput, "limit"),
     ("bad token", lambda r, p: r.models(page_token="xyz"), InvalidInput, "page token"),
+    # A number out of range is named as the field it was given for, with why; an
+    # integer too long to print (over 4,300 digits) is described, not printed.
+    (
+        "duration past a float",
+        lambda r, p: r.register("m", [p.fresh], duration_seconds=10**400),
+        InvalidInput,
+        "duration_seconds is too large: an integer of about 401 digits is beyond the largest float",
+    ),
+    (
+        "duration not finite",
+        lambda r, p: r.register("m", [p.fresh], duration_seconds=float("inf")),
+        InvalidInput,
+        "duration_seconds must be a finite number, got inf",
+    ),
+    (
+        "metric past a float",
+        lambda r, p: r.register("m", [p.fresh], metrics={"auc": 10**5000}),
+        InvalidInput,
+        "metric 'auc' is too large: an integer of about 5,001 digits",
+    ),
+    (
+        "search metric past a float",
+        lambda r, p: r.search_versions(metrics=[("auc", ">", 10**5000)]),
+        InvalidInput,
+        "metric 'auc' is too large",
+    ),
+    (
+        "version number of 5,001 digits",
+        lambda r, p: r.set_alias("m", "prod", 10**5000, reason="r"),
+        InvalidInput,
+        "invalid version number an integer of about 5,001 digits",
+    ),
+    (
+        "limit of 5,001 digits",
+        lambda r, p: r.versions("m", limit=10**5000),
+        InvalidInput,
+        "invalid limit an integer of about 5,001 digits",
+    ),
+    (
+        "page token an integer of 5,001 digits",
+        lambda r, p: r.models(page_token=10**5000),  # type: ignore[arg-type]
+        InvalidInput,
+        "page token an integer of about 5,001 digits",
+    ),
+    (
+        "lineage depth of 5,001 digits",
+        lambda r, p: r.lineage("models:/m/1", depth=-(10**5000)),
+        InvalidInput,
+        "depth a negative integer of about 5,001 digits",
+    ),
+    (
+        "pin major of 5,001 digits",
+        lambda r, p: r.pin_alias("m", "prod", 10**5000),
+        InvalidInput,
+        "--major must be between 0 and",
+    ),
+    (
+        "smoke memory of 5,001 digits",
+        lambda r, p: r.smoke("models:/m/1", memory_mb=10**5000),
+        InvalidInput,
+        "memory limit must be a whole number",
+    ),
+    (
+        "tolerance of 5,001 digits",
+        lambda r, p: r.register("m", [p.fresh], tolerance=10**5000),
+        InvalidInput,
+        "tolerance must be a number from 0 to 1, got an integer of about 5,001 digits",
+    ),
+    (
+        "sample rows of 5,001 digits",
+        lambda r, p: r.register("m", [p.fresh], sample={"x": [1.0]}, sample_rows=10**5000),
+        InvalidInput,
+        "sample rows must be a whole number",
+    ),
 ]
 
 
@@ -467,6 +541,12 @@ CLI_CASES: list[tuple[str, Callable[[Paths], list[str]], int, str]] = [
         lambda p: ["register", "m", str(p.fresh), "--metric", "auc=high"],
         6,
         "must be a number",
+    ),
+    (
+        "duration past a float",
+        lambda p: ["register", "m", str(p.fresh), "--duration-seconds", "1e400"],
+        6,
+        "duration_seconds must be a finite number",
     ),
     (
         "metric without value",

@@ -201,6 +201,21 @@ def test_malformed_metric_rules_are_refused(text: str) -> None:
         get_check("metric").params.model_validate({"rules": [text]})
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("auc >= 1e400", "threshold of metric rule 'auc >= 1e400' is too large"),
+        ("auc >= inf", "threshold of metric rule 'auc >= inf' must be a finite number"),
+        ("auc >= high", "threshold of metric rule 'auc >= high' must be a number"),
+    ],
+)
+def test_a_bad_threshold_is_named_as_the_rule_s(text: str, message: str) -> None:
+    """Not as a metric named after the rule's text."""
+    with pytest.raises(InvalidInput) as err:
+        parse_rule(text)
+    assert str(err.value).startswith(message) and 'metric "' not in str(err.value)
+
+
 def test_metric_rule_slices_are_kept_in_key_order() -> None:
     rule = parse_rule("auc@test{region=eu,device=mobile} > 0.5")
     assert rule.metric == "auc@test{device=mobile,region=eu}"

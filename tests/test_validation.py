@@ -201,13 +201,40 @@ def test_metric_values_are_numbers(raw: object) -> None:
         (math.inf, "finite"),
         ("-inf", "finite"),
         ("nan", "finite"),
+        (10**400, "too large: an integer of about 401 digits is beyond the largest float"),
+        pytest.param(
+            -(10**5000), "too large: a negative integer of about 5,001 digits", id="-10**5000"
+        ),
+        ("1e400", "too large: '1e400' is beyond the largest float"),
+        ("x" * 5000, "must be a number, got 'xxx"),
     ],
 )
 def test_non_numeric_or_non_finite_metric_values_are_refused(raw: object, phrase: str) -> None:
-    """A metric value that is not a finite number is refused, naming the metric."""
+    """A metric value that is not a finite number is refused, naming the metric and why;
+    the message shows at most the start of what was given."""
     with pytest.raises(InvalidInput, match=phrase) as err:
         validation.metric("auc@test", raw)
-    assert "'auc@test'" in str(err.value)
+    assert "'auc@test'" in str(err.value) and len(str(err.value)) < 200
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (10**400, "duration_seconds is too large: an integer of about 401 digits"),
+        (math.inf, "duration_seconds must be a finite number, got inf"),
+        (math.nan, "duration_seconds must be a finite number, got nan"),
+        ("3", "duration_seconds must be a number, got '3'"),
+        (True, "duration_seconds must be a number, got True"),
+    ],
+)
+def test_an_optional_number_is_refused_as_the_field_it_was_given_for(
+    raw: object, message: str
+) -> None:
+    """Not as a metric: the message names the field and says why."""
+    with pytest.raises(InvalidInput) as err:
+        validation.optional_number(raw, "duration_seconds")
+    assert str(err.value) == message or str(err.value).startswith(message)
+    assert "metric" not in str(err.value)
 
 
 @pytest.mark.parametrize(

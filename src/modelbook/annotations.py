@@ -212,7 +212,7 @@ def parse_alert(text: str) -> AlertRule:
             f"invalid alert {text!r}: write NAME OP NUMBER, e.g. 'p99_latency_ms > 250', "
             f"with OP one of {' '.join(OPS)}"
         )
-    value = validation.metric_value(match["value"], match["name"])
+    value = validation.number(match["value"], f"threshold of alert {text!r}")
     return AlertRule(name=match["name"], op=match["op"], value=value)
 
 

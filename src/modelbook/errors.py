@@ -24,6 +24,8 @@ Each class carries the CLI exit code for its kind.
 
 from __future__ import annotations
 
+import math
+
 
 class ModelbookError(Exception):
     """Base of every modelbook error."""
@@ -139,3 +141,18 @@ ERROR_KINDS: tuple[type[ModelbookError], ...] = (
     EnvironmentDrift,
     IncompleteMetadata,
 )
+
+
+def shown(value: object, width: int = 60) -> str:
+    """``value`` as an error message shows what a caller gave: its ``repr``, cut to
+    ``width`` characters. An integer longer than that is shown by its size: cut, it
+    would hide its magnitude, and whole it may not print at all (Python refuses to
+    turn one of more than 4,300 digits into text), so a message about a number out
+    of range never fails itself."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        digits = int(value.bit_length() * math.log10(2)) + 1
+        if digits > width:
+            sign = "a negative" if value < 0 else "an"
+            return f"{sign} integer of about {digits:,} digits"
+    text = repr(value)
+    return text if len(text) <= width else text[: width - 3] + "..."

@@ -36,7 +36,7 @@ from pydantic import Field
 
 from . import limits, uris, validation
 from .domain import FrozenMap, Lineage, Version, _Frozen
-from .errors import InvalidInput
+from .errors import InvalidInput, shown
 
 NodeKind = Literal["version", "dataset", "commit", "features", "run", "experiment", "environment"]
 Relation = Literal["parent", "data", "code", "features", "run", "experiment", "environment"]
@@ -418,5 +418,7 @@ def check_walk(direction: object, depth: object) -> tuple[Direction, int | None]
     if direction not in DIRECTIONS:
         raise InvalidInput(f"direction {direction!r}: use one of {', '.join(DIRECTIONS)}")
     if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or depth < 1):
-        raise InvalidInput(f"depth {depth!r}: give a whole number of at least 1 (or none: all)")
+        raise InvalidInput(
+            f"depth {shown(depth)}: give a whole number of at least 1 (or none: all)"
+        )
     return direction, depth  # type: ignore[return-value]

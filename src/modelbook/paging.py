@@ -13,7 +13,7 @@ import base64
 import binascii
 import re
 
-from .errors import InvalidInput
+from .errors import InvalidInput, shown
 from .limits import MAX_PAGE
 
 _MAX_TOKEN = 512
@@ -34,7 +34,7 @@ def decode(token: object, scope: str, most: int = _MAX_POSITION) -> int:
     token that is malformed, too long, or made for another listing.
     """
     if not isinstance(token, str) or not token or len(token) > _MAX_TOKEN:
-        raise InvalidInput(f"invalid page token {str(token)[:80]!r}: pass back a next_page_token")
+        raise InvalidInput(f"invalid page token {shown(token, 80)}: pass back a next_page_token")
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode("utf-8")
     except (binascii.Error, ValueError):
@@ -50,5 +50,5 @@ def decode(token: object, scope: str, most: int = _MAX_POSITION) -> int:
 def limit(value: object) -> int:
     """A page size from 1 to MAX_PAGE."""
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_PAGE:
-        raise InvalidInput(f"invalid limit {value!r}: choose 1 to {MAX_PAGE}")
+        raise InvalidInput(f"invalid limit {shown(value)}: choose 1 to {MAX_PAGE}")
     return value

@@ -22,7 +22,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict
 
 from . import semver
-from .errors import InvalidInput
+from .errors import InvalidInput, shown
 
 #: The largest MAJOR a pin may name (a semver MAJOR is stored as text; this
 #: keeps a typo such as 10000000000 from reaching the database's integer).
@@ -32,9 +32,9 @@ MAX_MAJOR = 1_000_000
 def valid_major(value: object) -> int:
     """``value`` as a pin's MAJOR: an int in ``[0, MAX_MAJOR]``; else InvalidInput."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidInput(f"--major must be a whole number, got {value!r}")
+        raise InvalidInput(f"--major must be a whole number, got {shown(value)}")
     if value < 0 or value > MAX_MAJOR:
-        raise InvalidInput(f"--major must be between 0 and {MAX_MAJOR}, got {value}")
+        raise InvalidInput(f"--major must be between 0 and {MAX_MAJOR}, got {shown(value)}")
     return value
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .contract import ARRAY_FIELD, VALUE_FIELD, Schema
-from .errors import InvalidInput
+from .errors import InvalidInput, shown
 
 #: Rows kept of a sample unless told otherwise.
 DEFAULT_ROWS = 100
@@ -47,7 +47,9 @@ def _need() -> None:
 def check_rows(rows: object) -> int:
     """The number of rows to keep: an int from 1 to :data:`MAX_ROWS`."""
     if not isinstance(rows, int) or isinstance(rows, bool) or not 1 <= rows <= MAX_ROWS:
-        raise InvalidInput(f"sample rows must be a whole number from 1 to {MAX_ROWS}, got {rows!r}")
+        raise InvalidInput(
+            f"sample rows must be a whole number from 1 to {MAX_ROWS}, got {shown(rows)}"
+        )
     return rows
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 
 from . import limits
 from .domain import RISK_TIERS, Metric, RiskTier, Stage
-from .errors import InvalidInput
+from .errors import InvalidInput, shown
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _ALIAS = re.compile(r"[A-Za-z][A-Za-z0-9._-]{0,63}")
@@ -28,6 +28,7 @@ MAX_INDEXED_LEN = limits.MAX_VALUE
 MAX_SLICE_LEN = limits.MAX_SLICE
 MAX_NUMBER = limits.MAX_NUMBER
 MAX_TEXT_LEN = limits.MAX_TEXT
+_PAST_FLOAT = "is beyond the largest float (about 1.8e308)"
 
 
 def model_name(name: str) -> str:
@@ -165,27 +166,50 @@ def owners(value: object) -> list[str]:
 
 
 def optional_number(value: object, what: str) -> float | None:
+    """None, or ``value`` (an int or a float) as a finite float; ``what`` names it."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidInput(f"{what} must be a number, got {value!r}")
-    return metric_value(value, what)
+        raise InvalidInput(f"{what} must be a number, got {shown(value)}")
+    return number(value, what)
 
 
 def optional_text(value: object, what: str, limit: int = MAX_VALUE_LEN) -> str | None:
     return None if value is None else text(value, what, limit)  # type: ignore[arg-type]
 
 
-def metric_value(raw: object, key_text: str) -> float:
+def number(raw: object, what: str) -> float:
+    """``raw`` (a number, or text of one) as a finite float.
+
+    Raises InvalidInput naming ``what`` and why: not a number, too large for a
+    float (``10**400``, ``"1e400"``), or infinite or NaN as given.
+    """
     if isinstance(raw, bool):
-        raise InvalidInput(f"metric {key_text!r} must be a number, got a boolean")
+        raise InvalidInput(f"{what} must be a number, got a boolean")
     try:
         value = float(raw)  # type: ignore[arg-type]
-    except (TypeError, ValueError, OverflowError):
-        raise InvalidInput(f"metric {key_text!r} must be a number, got {raw!r}") from None
-    if not math.isfinite(value):
-        raise InvalidInput(f"metric {key_text!r} must be finite, got {raw!r}")
-    return value
+    except OverflowError:
+        raise InvalidInput(f"{what} is too large: {shown(raw)} {_PAST_FLOAT}") from None
+    except (TypeError, ValueError):
+        raise InvalidInput(f"{what} must be a number, got {shown(raw)}") from None
+    if math.isfinite(value):
+        return value
+    if math.isinf(value) and not _names_infinity(raw):
+        # Text such as "1e400": a finite number too large for a float.
+        raise InvalidInput(f"{what} is too large: {shown(raw)} {_PAST_FLOAT}")
+    raise InvalidInput(f"{what} must be a finite number, got {shown(raw)}")
+
+
+def _names_infinity(raw: object) -> bool:
+    """Whether ``raw`` is infinity itself (a float, or "inf", "-Infinity" ...)."""
+    if isinstance(raw, str):
+        return raw.strip().lstrip("+-").lower() in ("inf", "infinity")
+    return isinstance(raw, float)
+
+
+def metric_value(raw: object, key_text: str) -> float:
+    """The value of metric ``key_text``: a finite number (see :func:`number`)."""
+    return number(raw, f"metric {key_text!r}")
 
 
 def metric(key_text: str, raw: object) -> Metric:
@@ -266,7 +290,7 @@ def stage(value: object) -> str:
 
 def version_number(value: object, what: str = "version number") -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_NUMBER:
-        raise InvalidInput(f"invalid {what} {value!r}: numbers run from 1 to {MAX_NUMBER}")
+        raise InvalidInput(f"invalid {what} {shown(value)}: numbers run from 1 to {MAX_NUMBER}")
     return value
 
 

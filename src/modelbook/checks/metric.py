@@ -77,7 +77,7 @@ def parse_rule(text: str) -> MetricRule:
             f"or 'auc@test{{*}} >= 0.8', with OP one of {' '.join(OPS)}"
         )
     name, split, slice_text = match["name"], match["split"], match["slice"]
-    threshold = validation.metric_value(match["value"], f"threshold of rule {text!r}")
+    threshold = validation.number(match["value"], f"threshold of metric rule {text!r}")
     every = slice_text is not None and slice_text.strip() == "*"
     key = name + (f"@{split}" if split else "")
     if slice_text is not None and not every:

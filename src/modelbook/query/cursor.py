@@ -18,7 +18,7 @@ import hashlib
 import math
 import re
 
-from ..errors import InvalidInput
+from ..errors import InvalidInput, shown
 from ..limits import MAX_NUMBER
 from .tree import Order
 
@@ -57,7 +57,7 @@ def decode(token: object, scope: str, order: Order | None = None) -> tuple[int |
     hold, or one of another listing or query.
     """
     if not isinstance(token, str) or not token or len(token) > _MAX_TOKEN:
-        raise InvalidInput(f"invalid page token {str(token)[:80]!r}: pass back a next_page_token")
+        raise InvalidInput(f"invalid page token {shown(token, 80)}: pass back a next_page_token")
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode("utf-8")
     except (binascii.Error, ValueError):

@@ -27,7 +27,7 @@ from .. import flavors
 from ..contract import SAMPLE_PATH, Signature, as_signature
 from ..contract_diff import ContractDiff, FieldChange, diff_contracts
 from ..domain import Artifact, Version
-from ..errors import InvalidInput, NotFound, UnsafeArtifact
+from ..errors import InvalidInput, NotFound, UnsafeArtifact, shown
 from ..semver import (
     FIRST,
     Bump,
@@ -372,7 +372,7 @@ def check_tolerance(value: object) -> float:
         or not isinstance(value, int | float)
         or not 0 <= value <= 1  # also refuses NaN
     ):
-        raise InvalidInput(f"tolerance must be a number from 0 to 1, got {str(value)[:40]!r}")
+        raise InvalidInput(f"tolerance must be a number from 0 to 1, got {shown(value, 40)}")
     return float(value)
 
 
@@ -386,7 +386,7 @@ def check_compare_timeout(value: object) -> float:
     ):
         raise InvalidInput(
             f"compare timeout must be more than 0 and at most {MAX_TIMEOUT_S:.0f} seconds, "
-            f"got {str(value)[:40]!r}"
+            f"got {shown(value, 40)}"
         )
     return float(value)
 
@@ -394,7 +394,7 @@ def check_compare_timeout(value: object) -> float:
 def check_compare_predictions(value: object) -> bool:
     """Whether to compare predictions: True or False, nothing that merely looks like it."""
     if not isinstance(value, bool):
-        raise InvalidInput(f"compare_predictions must be True or False, got {str(value)[:40]!r}")
+        raise InvalidInput(f"compare_predictions must be True or False, got {shown(value, 40)}")
     return value
 
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from .. import processes, uris
 from ..contract import SAMPLE_PATH
-from ..errors import InvalidInput, UnsafeArtifact
+from ..errors import InvalidInput, UnsafeArtifact, shown
 from ..flavors.worker import memory_note, out_of_memory
 from ..smoke import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, SmokeRecord
 from ..store.rows import to_dt
@@ -53,7 +53,7 @@ def limits(timeout_s: float | None, memory_mb: int | None) -> tuple[float, int]:
     if isinstance(m, bool) or not isinstance(m, int) or not MIN_MEMORY_MB <= m <= MAX_MEMORY_MB:
         raise InvalidInput(
             f"memory limit must be a whole number of MiB from {MIN_MEMORY_MB} to "
-            f"{MAX_MEMORY_MB} (1 TiB), got {m!r}"
+            f"{MAX_MEMORY_MB} (1 TiB), got {shown(m)}"
         )
     return float(t), m
 

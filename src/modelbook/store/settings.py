@@ -25,7 +25,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ..errors import InvalidInput
+from ..errors import InvalidInput, shown
 
 DEFAULT_BUSY_MS = 30_000
 DEFAULT_STATEMENT_MS = 60_000
@@ -148,7 +148,7 @@ def _whole(
 ) -> int:
     if given is not None:
         if isinstance(given, bool) or not isinstance(given, int) or given < least:
-            raise InvalidInput(f"{arg} must be a whole number >= {least}, got {given!r}")
+            raise InvalidInput(f"{arg} must be a whole number >= {least}, got {shown(given)}")
         return given
     text = env.get(var, "").strip()
     if not text:
