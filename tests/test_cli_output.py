@@ -248,12 +248,47 @@ def test_an_unexpected_error_is_one_line_exit_1_and_traceback_shows_it(
     assert run.err.splitlines() == [
         "error: unexpected RuntimeError: boom\\x1b[2J (--traceback shows where)"
     ]
-    with pytest.raises(RuntimeError, match="boom"):
-        cli("--traceback", "resolve", "ctr/1")
+    shown = cli("--traceback", "resolve", "ctr/1")
+    assert shown.code == 1
+    lines = shown.err.splitlines()
+    assert lines[0] == "Traceback (most recent call last):" and "in boom" in shown.err
+    assert lines[-2:] == [
+        "RuntimeError: boom\\x1b[2J",
+        "error: unexpected RuntimeError: boom\\x1b[2J",
+    ]
+    assert "\x1b" not in shown.err
 
-    def gone(self: Registry, uri: str) -> None:
-        raise NotFound("gone")
 
-    monkeypatch.setattr(Registry, "resolve", gone)
-    with pytest.raises(NotFound):
-        cli("--traceback", "resolve", "ctr/1")
+def test_traceback_keeps_the_exit_code_of_the_error_kind(
+    cli: CLI, db_uri: str, model_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--traceback prints the stack and then exits as the command would without it:
+    a script that adds it to see why still sees the same status."""
+    monkeypatch.setenv("MODELBOOK_URI", db_uri)
+    cli("register", "ctr", model_file, "--owner", "o", "--no-capture")
+    for args, code in (
+        (("resolve", "ctr/7"), NotFound.exit_code),
+        (("register", "ctr", model_file, "--metric", "auc=x"), 6),
+        (("alias", "set", "ctr", "prod", "1", "--reason", "r", "--expect", "2"), 5),
+    ):
+        plain = cli(*args)
+        shown = cli("--traceback", *args)
+        assert plain.code == shown.code == code, (args, plain, shown)
+        assert shown.err.startswith("Traceback (most recent call last):\n")
+        assert shown.err.splitlines()[-1] == plain.err.splitlines()[-1]
+        assert shown.out == plain.out
+
+
+@pytest.mark.parametrize("kind", ERROR_KINDS, ids=lambda k: k.__name__)
+def test_traceback_keeps_every_kind_s_exit_code(
+    cli: CLI, model_file: Path, monkeypatch: pytest.MonkeyPatch, kind: type[ModelbookError]
+) -> None:
+    cli("register", "ctr", model_file, "--owner", "o", "--no-capture")
+
+    def fail(self: Registry, uri: str) -> None:
+        raise kind("no")
+
+    monkeypatch.setattr(Registry, "resolve", fail)
+    run = cli("--traceback", "resolve", "ctr/1")
+    assert run.code == kind.exit_code
+    assert "Traceback" in run.err and run.err.splitlines()[-1] == "error: no"

@@ -3,7 +3,7 @@
 Every command takes ``--json`` for machines and prints a table or a line for
 people; the registry decides, the CLI only parses and renders. Errors are one
 line on stderr and exit with the code of their kind (see
-:mod:`modelbook.errors`); ``--traceback`` shows the stack. The JSON of every
+:mod:`modelbook.errors`); ``--traceback`` also shows the stack. The JSON of every
 command is documented in ``docs/cli.md``.
 
 One module per command group, each importing what it needs when it runs:

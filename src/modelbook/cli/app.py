@@ -18,6 +18,7 @@ from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from traceback import format_exception
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -244,7 +245,8 @@ def main(argv: list[str] | None = None) -> None:
     Usage errors are typer's (exit 2). A modelbook error is printed as one
     ``error:`` line on stderr and exits with the code of its kind (see
     :mod:`modelbook.errors`); any other exception is a bug and exits 1, also
-    with one line. ``--traceback`` lets the exception through with its stack.
+    with one line. ``--traceback`` prints the exception's stack before that
+    line; the exit code stays the kind's, so a script sees the same status.
     A reader of stdout that goes away (``| head``) is typer's to handle: it
     ends the command quietly.
 
@@ -273,12 +275,21 @@ def main(argv: list[str] | None = None) -> None:
         command_line()(args=argv, prog_name="modelbook")
     except ModelbookError as exc:
         if options.traceback:
-            raise
+            _stack(exc)
         _fail(f"error: {_one_line(exc)}", exc.exit_code)
-    except Exception as exc:  # the boundary: a bug, too, gets one line and exit 1
+    except Exception as exc:  # noqa: BLE001 - the boundary: a bug, too, gets one line and exit 1
         if options.traceback:
-            raise
+            _stack(exc)
+            _fail(f"error: unexpected {type(exc).__name__}: {exc}", 1)
         _fail(f"error: unexpected {type(exc).__name__}: {exc} (--traceback shows where)", 1)
+
+
+def _stack(exc: BaseException) -> None:
+    """The stack of ``exc`` on stderr, each line escaped as every line of output is:
+    its message may hold user text."""
+    for chunk in format_exception(exc):
+        for text in chunk.rstrip("\n").split("\n"):
+            line(safe(text), err=True)
 
 
 def _one_line(exc: ModelbookError) -> str:
