@@ -7,6 +7,7 @@ no new file in the blob store (not even a temporary one).
 from __future__ import annotations
 
 import os
+import re
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -412,8 +413,29 @@ def test_bad_input_is_refused_and_writes_nothing(
     assert not paths.dest.exists()
 
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _exit_code_rows(path: Path, heading: str) -> dict[int, str]:
+    """The rows of the exit-code table under ``heading`` in ``path``: code -> the rest."""
+    text = path.read_text()
+    assert heading in text, f"{path.name} has no {heading!r}"
+    section = text.split(heading, 1)[1].split("\n#", 1)[0]
+    rows = re.findall(r"^\|\s*(\d+)\s*\|(.*)$", section, re.MULTILINE)
+    return {int(code): rest for code, rest in rows}
+
+
 def test_error_kinds_have_distinct_documented_exit_codes() -> None:
-    """The CLI exit code of each error kind is the documented one."""
+    """The CLI exit code of each error kind is the documented one, and the exit-code
+    tables of the README and docs/cli.md list every code the CLI exits with: 0, 1
+    (a bug), 2 (usage) and each kind's, the cli.md table with the kind's name."""
+    used = {0, 1, 2} | {k.exit_code for k in ERROR_KINDS}
+    readme = _exit_code_rows(ROOT / "README.md", "### Exit codes")
+    cli_doc = _exit_code_rows(ROOT / "docs" / "cli.md", "### Errors and exit codes")
+    assert sorted(readme) == sorted(used), "README.md's exit codes"
+    assert sorted(cli_doc) == sorted(used), "docs/cli.md's exit codes"
+    for kind in ERROR_KINDS:
+        assert f"`{kind.__name__}`" in cli_doc[kind.exit_code], kind.__name__
     assert {k.__name__: k.exit_code for k in ERROR_KINDS} == {
         "NotFound": 3,
         "AlreadyExists": 4,
