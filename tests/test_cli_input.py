@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from modelbook.cli.app import ephemeral_blobs, ephemeral_database
+from modelbook.cli.app import command_line, ephemeral_blobs, ephemeral_database
 from tests import test_cli
 from tests.test_cli import CLI, FILES, make_tree
 
@@ -294,6 +294,40 @@ def test_every_command_takes_json_and_the_root_options(cli: CLI) -> None:
         run = cli(*command, "--help")
         assert run.code == 0, command
         assert "--json" in run.out, command
+
+
+def test_every_command_s_short_help_is_one_paragraph(
+    cli: CLI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In every list of commands (``modelbook --help`` and each group's), a command's
+    help is one paragraph: on a terminal wide enough for it, one line, never broken
+    mid-sentence where its docstring was wrapped in the source."""
+    import typer.rich_utils
+
+    monkeypatch.setattr(typer.rich_utils, "MAX_WIDTH", 2000)
+
+    def listed(*group: str) -> dict[str, list[str]]:
+        """The lines of each command's row in the Commands panel of ``group --help``."""
+        run = cli(*group, "--help")
+        assert run.code == 0, run.err
+        panel = run.out.split("─ Commands ─", 1)[1].split("╰", 1)[0].splitlines()[1:]
+        rows: dict[str, list[str]] = {}
+        for text in panel:
+            cells = text.strip("│").strip().split(None, 1)
+            if text.startswith("│ ") and not text.startswith("│  "):
+                rows[cells[0]] = [cells[1] if len(cells) > 1 else ""]
+            elif cells:
+                rows[list(rows)[-1]].append(" ".join(cells))
+        return rows
+
+    root = command_line()
+    groups = [()] + [(name,) for name, c in root.commands.items() if hasattr(c, "commands")]
+    for group in groups:
+        rows = listed(*group)
+        expected = root.commands[group[0]].commands if group else root.commands
+        assert sorted(rows) == sorted(expected), group
+        broken = {name: lines for name, lines in rows.items() if len(lines) != 1}
+        assert not broken, f"{' '.join(('modelbook', *group, '--help'))}: {broken}"
 
 
 def test_the_cli_is_also_python_dash_m(home: Path, model_file: Path) -> None:

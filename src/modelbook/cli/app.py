@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import gc
 import importlib
+import inspect
 import os
 import sys
 from collections.abc import Iterator, MutableMapping
@@ -123,6 +124,7 @@ class CommandsOnDemand(MutableMapping[str, Any]):
                     rich_markup_mode=self._app.rich_markup_mode,
                     suggest_commands=self._app.suggest_commands,
                 )
+            _short_help(built)
             self._built[name] = built
         return built
 
@@ -139,6 +141,22 @@ class CommandsOnDemand(MutableMapping[str, Any]):
 
     def __len__(self) -> int:
         return len(self._infos)
+
+
+def _short_help(command: Any) -> None:
+    """Give ``command`` (and each command of a group) the first paragraph of its help,
+    its lines joined, as the short help that listings of commands show.
+
+    A docstring's first paragraph is wrapped to fit the source; Typer's rich help
+    keeps those line breaks in the list of commands, where they break a sentence
+    in the middle of the column. The command's own ``--help`` already joins them.
+    """
+    if command.short_help is None and command.help:
+        first = inspect.cleandoc(command.help).partition("\f")[0].split("\n\n")[0]
+        if not first.startswith("\b"):
+            command.short_help = " ".join(first.split())
+    for sub in getattr(command, "commands", {}).values():
+        _short_help(sub)
 
 
 def command_line() -> TyperGroup:
