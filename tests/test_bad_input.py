@@ -327,6 +327,18 @@ API_CASES: list[tuple[str, Case, type[ModelbookError], str]] = [
         "duration_seconds must be a finite number, got inf",
     ),
     (
+        "negative duration",
+        lambda r, p: r.register("m", [p.fresh], duration_seconds=-1),
+        InvalidInput,
+        "duration_seconds must be at least 0, got -1",
+    ),
+    (
+        "seed too long to print",
+        lambda r, p: r.register("m", [p.fresh], seed=10**5000),
+        InvalidInput,
+        "seed must be a 64-bit integer, got an integer of about 5,001 digits",
+    ),
+    (
         "metric past a float",
         lambda r, p: r.register("m", [p.fresh], metrics={"auc": 10**5000}),
         InvalidInput,

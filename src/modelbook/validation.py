@@ -174,6 +174,14 @@ def optional_number(value: object, what: str) -> float | None:
     return number(value, what)
 
 
+def duration(value: object) -> float | None:
+    """None, or a training duration in seconds: a finite number, at least 0."""
+    seconds = optional_number(value, "duration_seconds")
+    if seconds is not None and seconds < 0:
+        raise InvalidInput(f"duration_seconds must be at least 0, got {shown(value)}")
+    return seconds
+
+
 def optional_text(value: object, what: str, limit: int = MAX_VALUE_LEN) -> str | None:
     return None if value is None else text(value, what, limit)  # type: ignore[arg-type]
 

@@ -20,7 +20,7 @@ from ..domain import (
     Metric,
     Training,
 )
-from ..errors import InvalidInput
+from ..errors import InvalidInput, shown
 from ..flavors.compare import DEFAULT_TOLERANCE
 from ..lineage import index_rows
 from ..store import models as model_rows
@@ -157,7 +157,7 @@ def prepare(
     if seed is not None and (
         not isinstance(seed, int) or isinstance(seed, bool) or not -(2**63) <= seed < 2**63
     ):
-        raise InvalidInput(f"seed must be a 64-bit integer, got {str(seed)[:40]!r}")
+        raise InvalidInput(f"seed must be a 64-bit integer, got {shown(seed)}")
     if isinstance(parents, str) or not isinstance(parents, list | tuple):
         raise InvalidInput("parents must be a list of version URIs")
     parent_refs: list[tuple[str, int]] = []
@@ -205,7 +205,7 @@ def prepare(
             params=param_map,
             seed=seed,
             hardware=validation.optional_text(hardware, "hardware", limits.MAX_VALUE),
-            duration_seconds=validation.optional_number(duration_seconds, "duration_seconds"),
+            duration_seconds=validation.duration(duration_seconds),
         )
     except ValidationError as exc:
         raise invalid(exc) from None
