@@ -116,6 +116,7 @@ class WriterLock:
         self._writer = threading.get_ident()
         try:
             native = descriptor_lock()
+            _hook_forks()
             if native is None:
                 left = max(deadline - time.monotonic(), 0.0)
                 with _acquired(self._path_lock(), left, WRITER_POLL_S, self._timed_out):
@@ -220,8 +221,19 @@ def _after_fork_in_parent() -> None:
         lock._after_fork_in_parent()
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent)
+_hooked = False
+
+
+def _hook_forks() -> None:
+    """Register the fork hooks once, after filelock registered its own: hooks run in the
+    reverse order of registration, so the wait for a write comes before filelock's
+    check, which refuses a second fork while a first one is between its hooks."""
+    global _hooked
+    if not _hooked and hasattr(os, "register_at_fork"):
+        import filelock  # noqa: F401 - its hooks first, whatever version it is
+
+        _hooked = True
+        os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent)
 
 
 @contextlib.contextmanager
