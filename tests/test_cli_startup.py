@@ -15,7 +15,7 @@ import pytest
 import typer.main
 
 from modelbook.cli import app, main
-from modelbook.cli.app import command_line
+from modelbook.cli.app import _short_help, command_line
 from tests import test_cli
 from tests.test_cli import CLI
 
@@ -144,10 +144,14 @@ def test_commands_built_on_demand_are_typer_s_own() -> None:
 
 
 def test_help_lists_every_command_as_before(capsys: pytest.CaptureFixture[str]) -> None:
-    """``modelbook --help`` (and a group's) prints what Typer's eager app prints."""
+    """``modelbook --help`` (and a group's) prints what Typer's eager app prints, with
+    each command's short help one paragraph (``_short_help``)."""
     for args in (["--help"], ["alias", "--help"]):
+        eager = typer.main.get_command(app)
+        for command in eager.commands.values():  # type: ignore[attr-defined]
+            _short_help(command)
         with contextlib.suppress(SystemExit):
-            typer.main.get_command(app)(args=args, prog_name="modelbook")
+            eager(args=args, prog_name="modelbook")
         expected = capsys.readouterr().out
         with contextlib.suppress(SystemExit):
             main(args)

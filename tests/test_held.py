@@ -3,6 +3,7 @@ forked child uses them."""
 
 from __future__ import annotations
 
+import functools
 import gc
 import os
 import threading
@@ -152,3 +153,45 @@ def test_connections_in_use_as_the_registry_closes_are_closed_when_their_use_end
             gc.enable()
     # The registry opens new connections for its next use.
     assert registry.get_version("models:/m/1").number == 1
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_child_forked_while_a_thread_builds_a_service_builds_its_own(
+    tmp_path: Path,
+) -> None:
+    """A registry's services are built on first use. A child forked while another
+    thread of the parent builds one (functools.cached_property on Python 3.11 holds a
+    lock shared by every instance meanwhile, which the child inherits held) builds
+    its own instead of waiting forever."""
+    from modelbook.lazy import lazy
+
+    building, release = threading.Event(), threading.Event()
+
+    class Facade:
+        @lazy
+        def service(self) -> str:
+            if threading.current_thread() is not threading.main_thread():
+                building.set()
+                release.wait(30)
+            return f"built in {os.getpid()}"
+
+    facade = Facade()
+    builder = threading.Thread(target=lambda: facade.service)
+    builder.start()
+    assert building.wait(30)
+    pid = os.fork()
+    if pid == 0:  # the child: exit code 0 when it built the service itself
+        code = 1
+        try:
+            code = 0 if facade.service == f"built in {os.getpid()}" else 2
+        finally:
+            os._exit(code)
+    try:
+        assert wait_forked(pid, 30) == 0
+    finally:
+        release.set()
+        builder.join(30)
+    assert facade.service == f"built in {os.getpid()}"
+    assert not any(isinstance(v, functools.cached_property) for v in vars(Registry).values()), (
+        "a service of the registry is a functools.cached_property"
+    )

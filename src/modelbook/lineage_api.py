@@ -8,8 +8,9 @@ method only reads and delegates to a service. See docs/lineage.md.
 
 from __future__ import annotations
 
-import functools
 from typing import TYPE_CHECKING
+
+from .lazy import lazy
 
 if TYPE_CHECKING:
     from .lineage import Impact, LineageGraph
@@ -28,13 +29,13 @@ class LineageOperations:
     def _gov(self) -> GovernanceService:
         raise NotImplementedError
 
-    @functools.cached_property
+    @lazy
     def _lineage(self) -> LineageService:
         from .services.lineage import LineageService
 
         return LineageService(self.ctx, self._gov)
 
-    @functools.cached_property
+    @lazy
     def _bom(self) -> BomService:
         from .services.bom import BomService
 

@@ -10,7 +10,6 @@ first needed.
 
 from __future__ import annotations
 
-import functools
 import getpass
 import os
 from collections.abc import Mapping, Sequence
@@ -26,6 +25,7 @@ from .domain import (
     Page,
     Version,
 )
+from .lazy import lazy
 from .lineage_api import LineageOperations
 from .registration_api import RegistrationOperations
 from .release_api import ReleaseOperations
@@ -113,20 +113,20 @@ class Registry(
     # version (``modelbook resolve``) imports none of the writers, the policy,
     # its checks or the audit encoder.
 
-    @functools.cached_property
+    @lazy
     def blobs(self) -> BlobStore:
         """The blob store, opened when first used (see docs/concepts.md, "Storage")."""
         from . import blobs
 
         return blobs.BlobStore(self.blob_uri, **self._blob_options)
 
-    @functools.cached_property
+    @lazy
     def _models(self) -> ModelService:
         from .services.models import ModelService
 
         return ModelService(self.ctx)
 
-    @functools.cached_property
+    @lazy
     def _registration(self) -> RegistrationService:
         from .services.registration import RegistrationService
 
@@ -139,91 +139,91 @@ class Registry(
             lambda: self._classifier,
         )
 
-    @functools.cached_property
+    @lazy
     def _classifier(self) -> ClassifyService:
         from .services.classify import ClassifyService
 
         return ClassifyService(self.ctx, self._loading)
 
-    @functools.cached_property
+    @lazy
     def _tags(self) -> TagService:
         from .services.tags import TagService
 
         return TagService(self.ctx)
 
-    @functools.cached_property
+    @lazy
     def _aliases(self) -> AliasService:
         from .services.aliases import AliasService
 
         return AliasService(self.ctx)
 
-    @functools.cached_property
+    @lazy
     def _pins(self) -> PinService:
         from .services.pins import PinService
 
         return PinService(self.ctx, self._gov)
 
-    @functools.cached_property
+    @lazy
     def _artifacts(self) -> ArtifactService:
         from .services.artifacts import ArtifactService
 
         return ArtifactService(self.ctx, self._versions)
 
-    @functools.cached_property
+    @lazy
     def _audit(self) -> AuditService:
         from .services.audit import AuditService
 
         return AuditService(self.ctx)
 
-    @functools.cached_property
+    @lazy
     def _gov(self) -> GovernanceService:
         from .services.governance import GovernanceService
 
         return GovernanceService(self.ctx)
 
-    @functools.cached_property
+    @lazy
     def _release(self) -> ReleaseService:
         from .services.release import ReleaseService
 
         return ReleaseService(self.ctx, self._gov)
 
-    @functools.cached_property
+    @lazy
     def _tiers(self) -> RiskTierService:
         from .services.tiers import RiskTierService
 
         return RiskTierService(self.ctx, self._gov, self._release)
 
-    @functools.cached_property
+    @lazy
     def _serving(self) -> ServingService:
         from .services.serving import ServingService
 
         return ServingService(self.ctx, self._gov, self._release)
 
-    @functools.cached_property
+    @lazy
     def _rollback(self) -> RollbackService:
         from .services.rollback import RollbackService
 
         return RollbackService(self.ctx, self._gov, self._release, self._serving)
 
-    @functools.cached_property
+    @lazy
     def _notes(self) -> NoteService:
         from .services.notes import NoteService
 
         return NoteService(self.ctx)
 
-    @functools.cached_property
+    @lazy
     def _loading(self) -> LoadService:
         from .services.loading import LoadService
 
         return LoadService(self.ctx, self._versions)
 
-    @functools.cached_property
+    @lazy
     def _smoke(self) -> SmokeService:
         from .services.smoke import SmokeService
 
         return SmokeService(self.ctx, self._loading)
 
-    @functools.cached_property
+    @lazy
     def _gc(self) -> GcService:
         from .services.gc import GcService
 

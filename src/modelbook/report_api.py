@@ -6,8 +6,9 @@ A mixin of the facade, kept apart so that each file stays readable. See
 
 from __future__ import annotations
 
-import functools
 from typing import TYPE_CHECKING
+
+from .lazy import lazy
 
 if TYPE_CHECKING:
     from .doctor import DoctorReport
@@ -42,7 +43,7 @@ class ReportOperations:
     def _notes(self) -> NoteService:
         raise NotImplementedError
 
-    @functools.cached_property
+    @lazy
     def _reports(self) -> ReportService:
         from .services.reports import ReportService
 

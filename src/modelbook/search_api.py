@@ -7,11 +7,11 @@ method delegates to :class:`~modelbook.services.search.SearchService`.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from .domain import Model, Page, Stage, Version
+from .lazy import lazy
 
 if TYPE_CHECKING:
     from .services.base import Context
@@ -23,7 +23,7 @@ class SearchOperations:
 
     ctx: Context
 
-    @functools.cached_property
+    @lazy
     def _search(self) -> SearchService:
         from .services.search import SearchService
 

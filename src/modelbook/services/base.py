@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import threading
 import time
 from collections import OrderedDict
@@ -15,6 +14,7 @@ from sqlalchemy.engine import Connection
 from .. import uris, validation
 from ..domain import Version
 from ..errors import IntegrityError, InvalidInput, NotFound
+from ..lazy import lazy
 from ..store import models as model_rows
 from ..store import versions as version_rows
 from ..store.engine import Database
@@ -137,7 +137,7 @@ class Context:
     clock: Callable[[], int] = now_us
     cache: VersionCache = field(default_factory=VersionCache)
 
-    @functools.cached_property
+    @lazy
     def blobs(self) -> BlobStore:
         return self.open_blobs()
 
