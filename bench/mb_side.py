@@ -23,6 +23,18 @@ from modelbook import Registry, audit
 
 REVIEWER = "bench-reviewer"
 
+#: Events per version in the bulk-loaded audit log: its registration, tag writes and
+#: an alias move. Earlier rounds' logs moved to a new version number every 9 events;
+#: a release flow writes about as many (promotions, gate evaluations, approvals, the
+#: deploy and its alias move).
+AUDIT_EVENTS_PER_VERSION = 9
+
+
+def _dumps(value: Any) -> str:
+    """JSON as modelbook writes a row's tags (``store.rows.dumps``)."""
+    return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+
+
 # One gate with five checks (the candidate gate of low-risk models); the later
 # gates ask for nothing more, so deploy and rollback measure the moves themselves.
 RELEASE_POLICY = """\
@@ -544,7 +556,9 @@ class MbSide:
         """A log of ``n_events`` events: a sample written through the API (registrations,
         tag writes, alias moves on ``sample_models`` models), then the rest bulk-loaded as
         chained rows modelled on the sample's events, spread over ``models`` models'
-        chains in the order writers would interleave them."""
+        chains in the order writers would interleave them. The rows those events
+        describe are bulk-loaded too (each version, its tags, where each alias points),
+        so the live state agrees with the log as ``audit verify`` checks it."""
         t0 = time.perf_counter()
         names = [f"audit-{i:04d}" for i in range(models)]
         for name in names:
@@ -566,32 +580,68 @@ class MbSide:
         _, rows = db.query(
             "SELECT action, canonical FROM events WHERE model = ? ORDER BY seq", [names[0]]
         )
-        templates = [json.loads(text) for action, text in rows if action != "model.create"]
+        # One version's events as the sample wrote them: its registration, a tag write,
+        # an alias move.
+        templates = [json.loads(text) for action, text in rows if action != "model.create"][:3]
+        actions = [t["action"] for t in templates]
+        assert actions == ["version.register", "version.tag", "alias.set"], actions
+        register, tagged, moved = templates
+        registered_tags = tagged["before"]
+        _, [(doc,)] = db.query(
+            "SELECT v.doc FROM versions v JOIN models m ON m.id = v.model_id "
+            "WHERE m.name = ? AND v.number = 1",
+            [names[0]],
+        )
+        model_ids = dict(db.query("SELECT name, id FROM models")[1])
+        _, aliased = db.query(
+            "SELECT m.name, a.number FROM aliases a JOIN models m ON m.id = a.model_id "
+            "WHERE a.name = ?",
+            [c.ALIAS_RESOLVED],
+        )
+        alias_at: dict[str, int | None] = {name: None for name in names}
+        alias_at.update(aliased)
+        first = {name: (4 if name in names[:sample_models] else 1) for name in names}
         chains = Chains.from_models(db)
         at = max(t["at"] for t in templates)
         bulk = n_events - api_events
+        # (model, number): [registered at, tags]; written after the events.
+        versions: dict[tuple[str, int], list[Any]] = {}
         db.begin()
         batch: list[tuple[Any, ...]] = []
         for j in range(bulk):
             name = names[j % models]
             turn = j // models
-            ev = dict(templates[turn % len(templates)], model=name, at=at + j)
-            number = 4 + turn // len(templates)
+            # Each version's events: its registration, tag writes, an alias move.
+            step = turn % AUDIT_EVENTS_PER_VERSION
+            last = AUDIT_EVENTS_PER_VERSION - 1
+            template = register if step == 0 else moved if step == last else tagged
+            ev = dict(template, chain=f"model:{name}", model=name, at=at + j)
+            number = first[name] + turn // AUDIT_EVENTS_PER_VERSION
             ev["version"] = number
-            if ev["subject"].count("@"):
+            if ev["action"] == "alias.set":
                 ev["subject"] = f"models:/{name}@{c.ALIAS_RESOLVED}"
-                ev["before"] = {"alias": c.ALIAS_RESOLVED, "version": number - 1}
+                was = alias_at[name]
+                ev["before"] = None if was is None else {"alias": c.ALIAS_RESOLVED, "version": was}
                 ev["after"] = {"alias": c.ALIAS_RESOLVED, "version": number}
+                alias_at[name] = number
             else:
                 ev["subject"] = f"models:/{name}/{number}"
             if ev["action"] == "version.register":
                 ev["after"] = dict(ev["after"], semver=f"1.{number - 1}.0")
+                # Its registration's tags: what the first tag write found.
+                versions[(name, number)] = [at + j, registered_tags]
+            elif ev["action"] == "version.tag":
+                ev["before"] = versions[(name, number)][1]
+                ev["after"] = {**registered_tags, "note": f"checked {step}"}
+                versions[(name, number)][1] = ev["after"]
             batch.append(chains.append(ev))
             if len(batch) == 50_000:
                 db.insert("events", Chains.COLUMNS, batch)
                 batch = []
         db.insert("events", Chains.COLUMNS, batch)
         chains.store_heads(db)
+        self._bulk_versions(db, versions, model_ids, doc, register)
+        self._bulk_aliases(db, alias_at, model_ids, first)
         db.commit()
         db.analyze()
         (_, [(count,)]) = db.query("SELECT count(*) FROM events")
@@ -600,10 +650,89 @@ class MbSide:
             "events": count,
             "api_events": api_events,
             "bulk_events": bulk,
+            "bulk_versions": len(versions),
             "chains": len(chains.heads),
             "api_s": round(t_api - t0, 3),
             "bulk_s": round(time.perf_counter() - t_api, 3),
         }
+
+    @staticmethod
+    def _bulk_versions(
+        db: c.RawDb,
+        versions: dict[tuple[str, int], list[Any]],
+        model_ids: dict[str, int],
+        doc: str,
+        register: dict[str, Any],
+    ) -> None:
+        """The version rows (and indexed tags) of the bulk-loaded registrations."""
+        (_, [(max_id,)]) = db.query("SELECT coalesce(max(id), 0) FROM versions")
+        cols = (
+            "id",
+            "model_id",
+            "number",
+            "semver",
+            "semver_major",
+            "semver_minor",
+            "semver_patch",
+            "stage",
+            "doc",
+            "tags",
+            "created_at",
+            "created_by",
+        )
+        rows: list[tuple[Any, ...]] = []
+        tag_rows: list[tuple[Any, ...]] = []
+        stage, actor = register["after"]["stage"], register["actor"]
+        for k, ((name, number), (created, tags)) in enumerate(versions.items()):
+            vid, mid = max_id + 1 + k, model_ids[name]
+            semver = (f"1.{number - 1}.0", 1, number - 1, 0)
+            rows.append((vid, mid, number, *semver, stage, doc, _dumps(tags), created, actor))
+            tag_rows += [(vid, key, value, mid) for key, value in tags.items()]
+            if len(rows) == 50_000:
+                db.insert("versions", cols, rows)
+                db.insert("version_tags", ("version_id", "key", "value", "model_id"), tag_rows)
+                rows, tag_rows = [], []
+        db.insert("versions", cols, rows)
+        db.insert("version_tags", ("version_id", "key", "value", "model_id"), tag_rows)
+        if db.kind == "postgresql":
+            # The ids were given: the sequence goes on after them.
+            db.execute(
+                "SELECT setval(pg_get_serial_sequence('versions', 'id'), max(id)) FROM versions"
+            )
+        _, newest = db.query("SELECT model_id, max(number) FROM versions GROUP BY model_id")
+        for mid, number in newest:
+            db.execute(
+                "UPDATE models SET last_number = ?, semver_major = 1, semver_minor = ?, "
+                "semver_patch = 0 WHERE id = ?",
+                [number, number - 1, mid],
+            )
+
+    @staticmethod
+    def _bulk_aliases(
+        db: c.RawDb,
+        alias_at: dict[str, int | None],
+        model_ids: dict[str, int],
+        first: dict[str, int],
+    ) -> None:
+        """Each alias where the bulk-loaded moves left it, and the alias names each version
+        row lists."""
+        moved = [(name, n) for name, n in alias_at.items() if n is not None and n >= first[name]]
+        for name, number in moved:
+            mid = model_ids[name]
+            db.execute(
+                "DELETE FROM aliases WHERE model_id = ? AND name = ?", [mid, c.ALIAS_RESOLVED]
+            )
+            db.execute(
+                "INSERT INTO aliases (model_id, name, version_id, number, updated_at, updated_by) "
+                "SELECT model_id, ?, id, number, created_at, created_by FROM versions "
+                "WHERE model_id = ? AND number = ?",
+                [c.ALIAS_RESOLVED, mid, number],
+            )
+        db.execute("UPDATE versions SET aliases = NULL WHERE aliases IS NOT NULL")
+        db.execute(
+            "UPDATE versions SET aliases = ? WHERE id IN (SELECT version_id FROM aliases)",
+            [c.ALIAS_RESOLVED],
+        )
 
     def verify(self, rounds: int) -> dict:
         """``Registry.verify_audit`` over the whole log, ``rounds`` times."""

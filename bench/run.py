@@ -1436,12 +1436,15 @@ def release_section(results: dict[str, Any], w: Any) -> None:
             "`Registry.verify_audit()` (what `modelbook audit verify` runs) over a log of "
             f"{s['audit'][0]['events']:,} events in a fresh registry: every chain re-read in "
             "order, every hash recomputed, every event's columns compared with its hashed "
-            "encoding, every head checked, and the head digest computed. The log is a sample "
+            "encoding, every head checked, the head digest computed, and the state the events "
+            "leave compared with the live tables. The log is a sample "
             "written through the API (registrations, tag writes and alias moves on 20 models), "
             "the rest bulk-loaded as rows modelled on the sample's events, encoded and chained "
             "with the library's own `audit.canonical` and `audit.chain_hash` and interleaved "
             f"across {mode['verify_models']:,} models' chains as concurrent writers would "
-            "leave them; the log verifies before it is timed. "
+            "leave them (each version's registration, seven tag writes and an alias move), "
+            "with the version, tag and alias rows those events describe; the log verifies "
+            "before it is timed. "
             f"Medians of {mode['verify_rounds']} runs."
         )
         w("")

@@ -15,7 +15,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
-from modelbook import InvalidInput, Registry
+from modelbook import InvalidInput, Registry, audit
 from modelbook.store import metadata
 from modelbook.store.engine import MIGRATIONS
 
@@ -148,15 +148,50 @@ def test_production_of_an_older_registry_is_deployed_after_the_upgrade(
             command.downgrade(cfg, "0002")
             conn.commit()
         with reg.db.engine.begin() as conn:
-            # What revision 0002's code allowed: production on a staging version.
+            # What revision 0002's code allowed: production on a staging version, with
+            # the alias.set event it wrote.
             version_id = conn.exec_driver_sql("SELECT id FROM versions WHERE number = 2").scalar()
-            model_id = conn.exec_driver_sql("SELECT id FROM models").scalar()
+            model_id, seq, prev = conn.exec_driver_sql(
+                "SELECT id, event_seq, event_hash FROM models"
+            ).one()
             conn.execute(
                 sa.text(
                     "INSERT INTO aliases (model_id, name, version_id, number, updated_at, "
                     "updated_by) VALUES (:m, 'production', :v, 2, 1, 'founder')"
                 ),
                 {"m": model_id, "v": version_id},
+            )
+            fields = {
+                "chain": "model:m",
+                "seq": seq + 1,
+                "at": 1,
+                "actor": "founder",
+                "action": "alias.set",
+                "model": "m",
+                "version": 2,
+                "subject": "models:/m@production",
+                "before": None,
+                "after": {"alias": "production", "version": 2},
+                "reason": "ship",
+            }
+            encoded = audit.canonical(fields)
+            digest = audit.chain_hash(prev, encoded)
+            conn.execute(
+                sa.text(
+                    "INSERT INTO events (chain, seq, at, actor, action, model, version, "
+                    "canonical, prev_hash, hash) VALUES (:chain, :seq, :at, :actor, :action, "
+                    ":model, :version, :canonical, :prev_hash, :hash)"
+                ),
+                {
+                    **{k: fields[k] for k in audit.COLUMNS},
+                    "canonical": encoded.decode(),
+                    "prev_hash": prev,
+                    "hash": digest,
+                },
+            )
+            conn.execute(
+                sa.text("UPDATE models SET event_seq = :s, event_hash = :h WHERE id = :m"),
+                {"s": seq + 1, "h": digest, "m": model_id},
             )
     with Registry(new_db_uri, blob_uri=str(blob_dir), actor="founder") as reg:
         assert revisions(reg) == [head()]

@@ -152,16 +152,31 @@ class ChainVerifier:
         self,
         record_key: Callable[[dict[str, Any]], int | None] | None = None,
         keyed_actions: frozenset[str] = frozenset(),
+        replay: Mapping[str, Callable[[dict[str, Any], int], None]] | None = None,
     ) -> None:
         """``record_key``: for events whose action is in ``keyed_actions``, the identity
         of the record the event describes (see :mod:`modelbook.audit_records`); each
-        verified one is kept in :attr:`records` with the event's id."""
+        verified one is kept in :attr:`records` with the event's id.
+
+        ``replay``: by action, what to call with each verified event of that
+        action (its parsed encoding, and its id), in chain order (see
+        :mod:`modelbook.audit_state`); none of them keyed.
+        """
         self._last: dict[str, tuple[int, str, int]] = {}  # chain: (position, hash, id)
         self._broken: dict[str, Break] = {}
         self.stored: dict[str, tuple[int, str]] = {}
         self.events = 0
         self._record_key = record_key
         self._keyed = keyed_actions if record_key is not None else frozenset()
+        replay = dict(replay or {})
+        if self._keyed & replay.keys():
+            raise ValueError("an action is both keyed and replayed")
+        # One lookup per event decides whether either applies: an action's replay,
+        # or None for a keyed one.
+        self._hooks: dict[str, Callable[[dict[str, Any], int], None] | None] = {
+            **dict.fromkeys(self._keyed),
+            **replay,
+        }
         #: Identity of a described record → the id of the event describing it; a
         #: second event with the same identity (the same move made twice in one
         #: microsecond) goes to :attr:`more_records`.
@@ -181,7 +196,7 @@ class ChainVerifier:
         """
         sha256, fromhex = hashlib.sha256, bytes.fromhex
         broken, last, stored = self._broken, self._last, self.stored
-        keyed, record_key, records = self._keyed, self._record_key, self.records
+        record_key, records, hooks = self._record_key, self.records, self._hooks
         for chain, run in groupby(rows, itemgetter(1)):
             prev_seq, prev_hash, prev_id = last.get(chain, (0, GENESIS, 0))
             problem = broken.get(chain)
@@ -223,7 +238,11 @@ class ChainVerifier:
                     why = "its id is not after the previous event's (events were reordered)"
                 else:
                     prev_seq, prev_hash, prev_id = seq, hash_, event_id
-                    if action in keyed:
+                    if action in hooks:
+                        replay = hooks[action]
+                        if replay is not None:
+                            replay(parsed, event_id)  # type: ignore[arg-type]
+                            continue
                         key = record_key(parsed)  # type: ignore[misc,arg-type]
                         if key is None:
                             pass
@@ -267,6 +286,14 @@ class ChainVerifier:
             else:
                 self.records[key] = event_id
         self.more_records.extend((key, event_id) for key, event_id in found["more_records"])
+
+    def ends_at(self, chain: str, seq: int, hash_: str) -> bool:
+        """Whether a chain verified so far, up to its last event, and that event is the
+        recorded head (position, hash): what :meth:`check_head` checks, not recorded."""
+        return chain not in self._broken and self._last.get(chain, (0, GENESIS, 0))[:2] == (
+            seq,
+            hash_,
+        )
 
     def check_head(self, chain: str, seq: int, hash_: str) -> None:
         """A chain's recorded head: its last event must be exactly that one."""

@@ -11,11 +11,12 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.engine import Connection
 
-from .. import audit, audit_records, paging, validation
+from .. import audit, audit_records, audit_state, paging, validation
 from ..domain import Page, thaw
 from ..errors import IntegrityError, InvalidInput
 from ..events import ACTIONS, REGISTRY_CHAIN, Event, model_chain, parse
 from ..store import annotations as note_rows
+from ..store import audit_state as state_rows
 from ..store import events as event_rows
 from ..store import models as model_rows
 from ..store.rows import to_dt, to_us
@@ -135,7 +136,9 @@ class VerifyResult:
     expected_head_ok: bool | None
     #: Why the expected head does not hold (None when it holds or none was given).
     expected_head_problem: str | None = None
-    #: Annotations that disagree with the log (see ``audit_records``).
+    #: Live records that disagree with the log: annotations (see ``audit_records``),
+    #: and the current state of models, versions, aliases, pins, roles and the
+    #: policy (see ``audit_state``).
     record_problems: tuple[str, ...] = ()
 
     @property
@@ -200,28 +203,50 @@ class AuditService:
     def verify(self, expect_head: str | None = None) -> VerifyResult:
         """Check every chain; with ``expect_head``, also that history up to that head is intact."""
         expected = None if expect_head is None else audit.parse_head(expect_head)
-        checker = audit.ChainVerifier(audit_records.event_key, audit_records.NOTE_ACTIONS)
+        replay = audit_state.Replay()
+        checker = partition.verifier(replay)
         with self.ctx.db.read() as conn:
             through, count = event_rows.high_water(conn)
             heads = event_rows.heads(conn)
             uri = self.ctx.db.shared_uri()
-            split = None if uri is None else partition.boundary(heads, count)
+            split = None
+            if uri is not None:
+                # This process also reads the live state and compares half of it while
+                # the second one walks: worth about half a walked event per version.
+                split = partition.boundary(
+                    heads, count, extra=lambda: state_rows.versions_count(conn) // 2
+                )
             helper = None if split is None else partition.start(uri or "", through, split)
             for rows in event_rows.walk(conn, through, stop=split if helper else None):
                 checker.feed(rows)
+            # The live state, in the same view as the log: each change was written with
+            # its event.
+            live = state_rows.live(conn)
+            findings: list[audit_state.Finding] = []
+            mine: set[str] | None = None
             if helper is not None:
+                # While the second process works: the state of the chains walked here
+                # (their heads are checked, and recorded, with the others below).
+                mine = set(checker.stored)
+                broken = {b.chain for b in checker.breaks}
+                broken |= {c for c, seq, h in heads if c in mine and not checker.ends_at(c, seq, h)}
+                findings += audit_state.compare(replay, live, broken, mine.__contains__)
                 found = partition.finish(helper, checker.stored, count - checker.events)
                 if found is None:
                     for rows in event_rows.walk(conn, through, start=split or ""):
                         checker.feed(rows)
                 else:
-                    checker.absorb(found)
+                    checker.absorb(found.model_dump(exclude={"state"}))
+                    replay.absorb(found.state)
             for chain, seq, hash_ in heads:
                 checker.check_head(chain, seq, hash_)
-            # Read in the same view as the log: each record was written with its event.
             record_problems = audit_records.compare(
                 checker.records, checker.more_records, _records(conn), _describe
             )
+            broken = {b.chain for b in checker.breaks}
+            rest = None if mine is None else (lambda chain: chain not in mine)
+            findings += audit_state.compare(replay, live, broken, rest)
+            record_problems += audit_state.sentences(findings)
             # The digest over each chain's last stored event, which is what ``head``
             # reads with ``heads_through``, taken from the walk instead of a second scan.
             head = audit.head_digest(

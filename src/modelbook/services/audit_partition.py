@@ -28,11 +28,15 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from .. import audit, audit_records, audit_state
+from ..audit_state import ReplayExport
 
 #: Below this many events a second process costs more (starting Python and
 #: importing modelbook, about 0.3 s) than it saves.
@@ -41,15 +45,20 @@ MIN_EVENTS = 200_000
 _ENV = "MODELBOOK_VERIFY_PROCESSES"
 
 
-def boundary(heads: Sequence[tuple[str, int, str]], count: int) -> str | None:
+def boundary(
+    heads: Sequence[tuple[str, int, str]], count: int, extra: Callable[[], int] | None = None
+) -> str | None:
     """The chain that starts the second half, or None to verify in one process.
 
     ``heads`` are (chain, position, hash): a chain's position is its number
-    of events. ``MODELBOOK_VERIFY_PROCESSES=1`` keeps verification in one process.
+    of events. ``extra``: what else this process does while the second one
+    walks, in walked events (asked for only when there is a second process);
+    this process walks that many fewer. ``MODELBOOK_VERIFY_PROCESSES=1`` keeps
+    verification in one process.
     """
     if count < MIN_EVENTS or os.environ.get(_ENV, "2") == "1" or (os.cpu_count() or 1) < 2:
         return None
-    half, seen = count / 2, 0
+    half, seen = max(count - (extra() if extra else 0), 0) / 2, 0
     for (_, seq, _), (after, _, _) in itertools.pairwise(sorted(heads)):
         seen += seq
         if seen >= half:
@@ -127,6 +136,8 @@ class Found(BaseModel):
     stored: dict[str, tuple[int, str]]
     records: list[tuple[int, _Count]]
     more_records: list[tuple[int, _Count]]
+    #: The state its events imply (:meth:`modelbook.audit_state.Replay.export`).
+    state: ReplayExport
 
 
 def accepted(found: Found, walked: Mapping[str, Any], events_left: int) -> bool:
@@ -135,7 +146,7 @@ def accepted(found: Found, walked: Mapping[str, Any], events_left: int) -> bool:
     ``walked``: the chains this process walked; ``events_left``: how many of
     the events this process read the high-water mark of it did not walk.
     The answer must count exactly those and name only other chains, each
-    broken one among those it walked.
+    broken one, and each one it replayed state of, among those it walked.
     """
     chains = found.stored.keys()
     return (
@@ -144,14 +155,15 @@ def accepted(found: Found, walked: Mapping[str, Any], events_left: int) -> bool:
         and not any(chain in walked for chain in chains)
         and all(chain in chains for chain, *_ in found.broken)
         and len({chain for chain, *_ in found.broken}) == len(found.broken)
+        and all(chain in chains for chain in found.state.chains_held())
     )
 
 
 def finish(
     proc: subprocess.Popen[bytes] | None, walked: Mapping[str, Any], events_left: int
-) -> dict[str, Any] | None:
-    """What the second process found (as :meth:`modelbook.audit.ChainVerifier.absorb`
-    takes it), or None when it failed or its answer is not one (:func:`accepted`)."""
+) -> Found | None:
+    """What the second process found, or None when it failed or its answer is not one
+    (:func:`accepted`)."""
     if proc is None:
         return None
     if proc.stdin is not None and not proc.stdin.closed:
@@ -167,16 +179,16 @@ def finish(
         return None
     if not accepted(found, walked, events_left):
         return None
-    return found.model_dump()
+    return found
 
 
 def verify_part(uri: str, through_id: int, first_chain: str) -> dict[str, Any]:
     """Verify the chains from ``first_chain`` on, of events up to ``through_id``."""
-    from .. import audit, audit_records
     from ..store import Database
     from ..store import events as event_rows
 
-    checker = audit.ChainVerifier(audit_records.event_key, audit_records.NOTE_ACTIONS)
+    replay = audit_state.Replay()
+    checker = verifier(replay)
     db = Database(uri, create=False)
     try:
         with db.read() as conn:
@@ -184,10 +196,21 @@ def verify_part(uri: str, through_id: int, first_chain: str) -> dict[str, Any]:
                 checker.feed(rows)
     finally:
         db.dispose()
-    return checker.export()
+    return {**checker.export(), "state": replay.export()}
+
+
+def verifier(replay: audit_state.Replay) -> audit.ChainVerifier:
+    """A chain verifier that keys annotations' events and feeds state events to ``replay``."""
+    return audit.ChainVerifier(
+        audit_records.event_key, audit_records.NOTE_ACTIONS, replay.handlers()
+    )
 
 
 def serve(request: Mapping[str, Any]) -> None:
     """The second process's work: verify what ``request`` names and write the answer."""
     found = verify_part(str(request["uri"]), int(request["through"]), str(request["start"]))
-    sys.stdout.write(json.dumps(found))
+    state = found.pop("state")
+    # The records' identities are 128-bit integers, which only the standard library
+    # writes; the replayed state, most of the answer, is written by orjson.
+    head = json.dumps(found).encode()
+    sys.stdout.buffer.write(head[:-1] + b', "state": ' + orjson.dumps(state) + b"}")

@@ -1,0 +1,854 @@
+"""The state the audit log implies, and where the live tables disagree with it.
+
+Chain verification proves the events unchanged, and :mod:`modelbook.audit_records`
+proves the annotations are the ones the events describe. This module does the
+same for the current state the release flow decides by: each verified event
+that sets part of it is replayed (:class:`Replay`, fed by
+:class:`modelbook.audit.ChainVerifier` in chain order), and :func:`compare`
+names every object whose live row says otherwise, with both values and the
+event the log's value comes from. A stage set to ``approved`` by hand, an
+alias pointed elsewhere, a role inserted or a policy swapped are found by
+``audit verify`` like an edited event.
+
+What is replayed, from each event's ``after`` (and ``before`` for a removal):
+
+- a model (``model.create``): its risk tier (then ``model.risk_tier``), owners,
+  task, description and tags (then ``model.tag``, which records them all);
+- a version (``version.register``): its stage (then ``version.stage`` and
+  ``version.archive``), its deprecation (``version.deprecate``) and its tags
+  (``version.tag``, which records them all; a registration does not record the
+  tags it sets, so a version never tagged since is checked only for its two
+  copies of them, the row's and the indexed one, agreeing with each other);
+- an alias's target (``alias.set``, ``alias.delete``), which also gives the
+  alias names each version's row lists, and an alias's contract pin
+  (``alias.pin``, ``alias.unpin``, ``alias.override``);
+- the roles held (``role.grant``, ``role.revoke``) and the policy in force
+  (``policy.set``: its hash and format; the live policy's text must hash to it).
+
+Each event's ``before`` is also checked against the state the log had left:
+a change made by hand and then carried on by a later event (a stage set to
+``approved`` in SQL, then a deploy, whose own events agree with the final
+state) is named by the event that found it.
+
+Events converted from revision 0001 (their reason starts with
+:data:`LEGACY_REASON`) recorded less: the tags they set without those they
+removed, and registrations without the stage the version had. The state they
+leave is unknown until a later event sets it again, and the models and
+versions they describe need not exist (revision 0001 logged some that were
+never stored).
+
+A model's state is replayed from its own chain, and the objects of a broken
+chain are not compared: the events after the break are not verified, so the
+state they imply is not known (the break is reported). The replay costs a
+dictionary entry or two per event; the comparison reads each table once, in
+bulk, and costs one lookup per object.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Container, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field
+
+from .events import REGISTRY_CHAIN
+
+#: How the reason of an event converted from revision 0001 starts (see migration 0002).
+LEGACY_REASON = "recorded before revision 0002"
+
+_MODEL = "model:"
+
+# A version's replayed state: a list, changed in place by its events.
+_REGISTERED, _LEGACY, _STAGE, _STAGE_BY, _DEPRECATED, _DEPRECATED_BY, _TAGS, _TAGS_BY = range(8)
+
+
+class ChainState:
+    """What one model's chain left: the model, its versions, aliases and pins.
+
+    ``created``: (event id, legacy, owners, task, description) of its model.create;
+    ``risk_tier`` and ``tags``: [value, event id]; ``versions``: number →
+    [registered by, legacy, stage, by, deprecated, by, tags, by]; ``aliases`` and
+    ``pins``: name → [version number or MAJOR, event id]. A value of None means:
+    not known (tags, stage) or absent (alias, pin).
+    """
+
+    __slots__ = ("aliases", "created", "pins", "risk_tier", "tags", "versions")
+
+    def __init__(self) -> None:
+        self.created: list[Any] | None = None
+        self.risk_tier: list[Any] | None = None
+        self.tags: list[Any] | None = None
+        self.versions: dict[Any, list[Any]] = {}
+        self.aliases: dict[Any, list[Any]] = {}
+        self.pins: dict[Any, list[Any]] = {}
+
+
+def _unknown_version() -> list[Any]:
+    return [None, False, None, None, False, None, None, None]
+
+
+class Replay:
+    """The state implied by verified events, fed one at a time in chain order.
+
+    A model's state is kept per chain (``model:NAME``), so the events of one
+    chain, which arrive together, work on a few small dictionaries.
+    """
+
+    def __init__(self) -> None:
+        self.chains: dict[str, ChainState] = {}
+        #: (actor, role) held: the event that granted it
+        self.roles: dict[tuple[Any, Any], int] = {}
+        #: (sha256, format, event id) of the last policy set; None: none was
+        self.policy: tuple[Any, Any, int] | None = None
+        #: (chain, event id, action) of events whose state cannot be read
+        self.unreadable: list[tuple[str, int, str]] = []
+        #: (chain, event id, sentence) of events that found a state other than the
+        #: one the log had left: it was changed outside modelbook in between
+        self.gaps: list[tuple[str, int, str]] = []
+
+    def handlers(self) -> dict[str, Callable[[dict[str, Any], int], None]]:
+        """What :class:`~modelbook.audit.ChainVerifier` calls, by action, with each
+        verified event (its parsed encoding) and its id."""
+        return {
+            "model.create": self._model_create,
+            "model.tag": self._model_tag,
+            "model.risk_tier": self._model_risk_tier,
+            "version.register": self._version_register,
+            "version.stage": self._version_stage,
+            "version.archive": self._version_stage,
+            "version.deprecate": self._version_deprecate,
+            "version.tag": self._version_tag,
+            "alias.set": self._alias,
+            "alias.delete": self._alias,
+            "alias.pin": self._pin,
+            "alias.override": self._pin,
+            "alias.unpin": self._unpin,
+            "role.grant": self._grant,
+            "role.revoke": self._revoke,
+            "policy.set": self._policy,
+        }
+
+    def _of(self, chain: str) -> ChainState:
+        # The hot handlers look the chain up themselves and call this for a new one.
+        found = self.chains.get(chain)
+        if found is None:
+            if type(chain) is not str:
+                raise TypeError("no chain")
+            found = self.chains[chain] = ChainState()
+        return found
+
+    # Each handler reads what a verified event of its action holds. An event
+    # whose content was changed and rehashed may hold anything: what cannot be
+    # read is named (:meth:`_unreadable`) rather than guessed at.
+
+    def _unreadable(self, event: Mapping[str, Any], event_id: int) -> None:
+        self.unreadable.append((str(event.get("chain")), event_id, str(event.get("action"))))
+
+    def _gap(
+        self,
+        event: Mapping[str, Any],
+        event_id: int,
+        subject: str,
+        what: str,
+        found: Any,
+        left: Sequence[Any] | None,
+        show: Callable[[Any], str] | None = None,
+    ) -> None:
+        """Name an event whose ``before`` (``found``) is not the state the log had left
+        (``left``: the value and the event that set it).
+
+        A change between two events of the log was made outside modelbook, and
+        the later event recorded it as where it started.
+        """
+        show = show or _shown
+        value, by = (None, "no event") if left is None else (left[0], f"event {left[1]}")
+        self.gaps.append(
+            (
+                str(event["chain"]),
+                event_id,
+                f"{subject}: event {event_id} ({event['action']}) found {what} "
+                f"{show(found)} where the audit log had left {show(value)} ({by}); it was "
+                "changed outside modelbook in between",
+            )
+        )
+
+    # models --------------------------------------------------------------------------
+
+    def _model_create(self, event: dict[str, Any], event_id: int) -> None:
+        try:
+            state, after, reason = self._of(event["chain"]), event["after"], event["reason"]
+            legacy = reason is not None and reason.startswith(LEGACY_REASON)
+            owners, task, description = after["owners"], after["task"], after["description"]
+            state.created = [event_id, legacy, owners, task, description]
+            state.risk_tier = [after["risk_tier"], event_id]
+            state.tags = [after["tags"], event_id]
+        except (LookupError, TypeError, AttributeError):
+            self._unreadable(event, event_id)
+
+    def _model_tag(self, event: dict[str, Any], event_id: int) -> None:
+        try:
+            chain, reason = event["chain"], event["reason"]
+            state = self._of(chain)
+            if reason is not None and reason.startswith(LEGACY_REASON):
+                state.tags = [None, event_id]
+                return
+            left = state.tags
+            if left is not None and left[0] is not None and left[0] != event["before"]:
+                self._gap(event, event_id, _model(chain), "the tags", event["before"], left)
+            state.tags = [event["after"], event_id]
+        except (LookupError, TypeError, AttributeError):
+            self._unreadable(event, event_id)
+
+    def _model_risk_tier(self, event: dict[str, Any], event_id: int) -> None:
+        try:
+            chain, found = event["chain"], event["before"]["risk_tier"]
+            state = self._of(chain)
+            left = state.risk_tier
+            if left is not None and left[0] != found:
+                self._gap(event, event_id, _model(chain), "the risk tier", found, left)
+            state.risk_tier = [event["after"]["risk_tier"], event_id]
+        except (LookupError, TypeError, AttributeError):
+            self._unreadable(event, event_id)
+
+    # versions ------------------------------------------------------------------------
+
+    def _version_register(self, event: dict[str, Any], event_id: int) -> None:
+        try:
+            chain, reason = event["chain"], event["reason"]
+            versions = (self.chains.get(chain) or self._of(chain)).versions
+            if reason is not None and reason.startswith(LEGACY_REASON):
+                # Revision 0001 did not log the stage: its conversion wrote "staging".
+                stage, legacy = None, True
+            else:
+                stage, legacy = event["after"]["stage"], False
+            versions[event["version"]] = [
+                event_id,
+                legacy,
+                stage,
+                event_id,
+                False,
+                None,
+                None,
+                None,
+            ]
+        except (LookupError, TypeError, AttributeError):
+            self._unreadable(event, event_id)
+
+    def _version(self, event: Mapping[str, Any]) -> list[Any]:
+        chain, number = event["chain"], event["version"]
+        versions = (self.chains.get(chain) or self._of(chain)).versions
+        found = versions.get(number)
+        if found is None:
+            found = versions[number] = _unknown_version()
+        return found
+
+    # The hot handlers (a stage move, a tag write, an alias move) look their version
+    # or alias up themselves: a call fewer per event.
+
+    def _version_stage(self, event: dict[str, Any], event_id: int) -> None:
+        try:
+            chain, number = event["chain"], event["version"]
+            v = (self.chains.get(chain) or self._of(chain)).versions.get(number)
+            if v is None:
+                v = self._version(event)
+            found = event["before"]["stage"]
+            left = v[_STAGE]
+            if left is not None and left != found:
+                subject = _version(event["chain"], event["version"])
+                self._gap(event, event_id, subject, "the stage", found, v[_STAGE : _STAGE_BY + 1])
+            v[_STAGE] = event["after"]["stage"]
+            v[_STAGE_BY] = event_id
+        except (LookupError, TypeError, AttributeError):
+            self._unreadable(event, event_id)
+
+    def _version_deprecate(self, event: dict[str, Any], event_id: int) -> None:
+        try:
+            v, found = self._version(event), event["before"]["deprecated"]
+            if v[_REGISTERED] is not None and (v[_DEPRECATED] is True) != found:
+                subject = _version(event["chain"], event["version"])
+                by = v[_DEPRECATED_BY] or v[_REGISTERED]
+                self._gap(event, event_id, subject, "deprecated", found, (v[_DEPRECATED], by))
+            v[_DEPRECATED], v[_DEPRECATED_BY] = event["after"]["deprecated"], event_id
+        except (LookupError, TypeError, AttributeError):
+            self._unreadable(event, event_id)
+
+    def _version_tag(self, event: dict[str, Any], event_id: int) -> None:
+        try:
+            chain, number = event["chain"], event["version"]
+            v = (self.chains.get(chain) or self._of(chain)).versions.get(number)
+            if v is None:
+                v = self._version(event)
+            reason = event["reason"]
+            if reason is not None and reason.startswith(LEGACY_REASON):
+                v[_TAGS], v[_TAGS_BY] = None, event_id
+                return
+            left = v[_TAGS]
+            if left is not None and left != event["before"]:
+                subject = _version(event["chain"], event["version"])
+                self._gap(
+                    event, event_id, subject, "the tags", event["before"], v[_TAGS : _TAGS_BY + 1]
+                )
+            v[_TAGS] = event["after"]
+            v[_TAGS_BY] = event_id
+        except (LookupError, TypeError, AttributeError):
+            self._unreadable(event, event_id)
+
+    # aliases, pins -------------------------------------------------------------------
+
+    def _alias(self, event: dict[str, Any], event_id: int) -> None:
+        try:
+            before, after = event["before"], event["after"]
+            chain, name = event["chain"], (after or before)["alias"]
+            aliases = (self.chains.get(chain) or self._of(chain)).aliases
+            found = None if before is None else before["version"]
+            left = aliases.get(name)
+            if (None if left is None else left[0]) != found:
+                subject = _alias(event["chain"], name)
+                self._gap(event, event_id, subject, "the alias", found, left, _target)
+            # Revision 0001 logged a removal as alias.set to nothing: ``after`` decides.
+            aliases[name] = [None if after is None else after["version"], event_id]
+        except (LookupError, TypeError, AttributeError):
+            self._unreadable(event, event_id)
+
+    def _pin(self, event: dict[str, Any], event_id: int) -> None:
+        try:
+            before, after = event["before"], event["after"]
+            pins, name = self._of(event["chain"]).pins, after["alias"]
+            self._pin_found(
+                event, event_id, pins, name, None if before is None else before["major"]
+            )
+            pins[name] = [after["major"], event_id]
+        except (LookupError, TypeError, AttributeError):
+            self._unreadable(event, event_id)
+
+    def _unpin(self, event: dict[str, Any], event_id: int) -> None:
+        try:
+            before = event["before"]
+            pins, name = self._of(event["chain"]).pins, before["alias"]
+            self._pin_found(event, event_id, pins, name, before["major"])
+            pins[name] = [None, event_id]
+        except (LookupError, TypeError, AttributeError):
+            self._unreadable(event, event_id)
+
+    def _pin_found(
+        self, event: dict[str, Any], event_id: int, pins: dict[Any, Any], name: Any, found: Any
+    ) -> None:
+        left = pins.get(name)
+        if (None if left is None else left[0]) != found:
+            subject = _alias(event["chain"], name)
+            self._gap(event, event_id, subject, "the pin", found, left, _major)
+
+    # registry ------------------------------------------------------------------------
+
+    def _role(self, event: dict[str, Any], event_id: int, key: tuple[Any, Any]) -> None:
+        # A grant is logged only when the role was not held, a revocation only when it was.
+        found = event["action"] == "role.revoke"
+        by = self.roles.get(key)
+        if (by is not None) != found:
+            self._gap(
+                event,
+                event_id,
+                f"actor {_shown(key[0])}",
+                f"the role {_shown(key[1])}",
+                found,
+                None if by is None else (True, by),
+                _held,
+            )
+
+    def _grant(self, event: dict[str, Any], event_id: int) -> None:
+        try:
+            after = event["after"]
+            key = (after["actor"], after["role"])
+            self._role(event, event_id, key)
+            self.roles[key] = event_id
+        except (LookupError, TypeError, AttributeError):
+            self._unreadable(event, event_id)
+
+    def _revoke(self, event: dict[str, Any], event_id: int) -> None:
+        try:
+            before = event["before"]
+            key = (before["actor"], before["role"])
+            self._role(event, event_id, key)
+            self.roles.pop(key, None)
+        except (LookupError, TypeError, AttributeError):
+            self._unreadable(event, event_id)
+
+    def _policy(self, event: dict[str, Any], event_id: int) -> None:
+        try:
+            after, found = event["after"], event["before"]["sha256"]
+            left = None if self.policy is None else (self.policy[0], self.policy[2])
+            if (None if left is None else left[0]) != found:
+                self._gap(event, event_id, "the policy", "the sha256", found, left)
+            self.policy = (after["sha256"], after["format"], event_id)
+        except (LookupError, TypeError, AttributeError):
+            self._unreadable(event, event_id)
+
+    # another process's replay ----------------------------------------------------------
+
+    def export(self) -> dict[str, Any]:
+        """This replay as JSON data, for :meth:`absorb` in another process."""
+        return {
+            "chains": [
+                [
+                    chain,
+                    state.created,
+                    state.risk_tier,
+                    state.tags,
+                    list(state.versions.items()),
+                    list(state.aliases.items()),
+                    list(state.pins.items()),
+                ]
+                for chain, state in self.chains.items()
+            ],
+            "roles": [[*key, event] for key, event in self.roles.items()],
+            "policy": None if self.policy is None else list(self.policy),
+            "unreadable": [list(u) for u in self.unreadable],
+            "gaps": [list(g) for g in self.gaps],
+        }
+
+    def absorb(self, found: ReplayExport) -> None:
+        """Add the replay of other chains (another process's :meth:`export`, validated)."""
+        # What is absorbed is only read (by :func:`compare`): the validated tuples are kept.
+        for chain, created, risk_tier, tags, versions, aliases, pins in found.chains:
+            state = self.chains[chain] = ChainState()
+            state.created, state.risk_tier, state.tags = created, risk_tier, tags  # type: ignore[assignment]
+            state.versions = dict(versions)  # type: ignore[arg-type]
+            state.aliases = dict(aliases)  # type: ignore[arg-type]
+            state.pins = dict(pins)  # type: ignore[arg-type]
+        for actor, role, event in found.roles:
+            self.roles[(actor, role)] = event
+        if found.policy is not None:
+            self.policy = found.policy
+        self.unreadable.extend(found.unreadable)
+        self.gaps.extend(found.gaps)
+
+
+def _model(chain: str) -> str:
+    return f"models:/{chain.removeprefix(_MODEL)}"
+
+
+def _version(chain: str, number: Any) -> str:
+    return f"models:/{chain.removeprefix(_MODEL)}/{number}"
+
+
+def _alias(chain: str, name: Any) -> str:
+    return f"models:/{chain.removeprefix(_MODEL)}@{name}"
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "none"
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
+def _target(number: Any) -> str:
+    return "absent" if number is None else f"at version {_shown(number)}"
+
+
+def _major(major: Any) -> str:
+    return "absent" if major is None else f"at MAJOR {_shown(major)}"
+
+
+def _held(held: Any) -> str:
+    return "held" if held else "not held"
+
+
+_Id = Annotated[int, Field(ge=0)]
+_By = _Id | None
+_Tags = dict[str, str]
+
+
+class ReplayExport(BaseModel):
+    """:meth:`Replay.export` as another process hands it back, checked field by field.
+
+    Each value has the type modelbook writes; a log whose events were rewritten
+    to hold others is replayed in this process instead (the answer is refused).
+    """
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+    chains: list[
+        tuple[
+            str,
+            tuple[_Id, bool, list[str], str | None, str | None] | None,
+            tuple[str, _Id] | None,
+            tuple[_Tags | None, _Id] | None,
+            # number: (registered by, legacy, stage, by, deprecated, by, tags, by)
+            list[tuple[int, tuple[_By, bool, str | None, _By, bool, _By, _Tags | None, _By]]],
+            list[tuple[str, tuple[int | None, _Id]]],
+            list[tuple[str, tuple[int | None, _Id]]],
+        ]
+    ]
+    roles: list[tuple[str, str, _Id]]
+    policy: tuple[str, str, _Id] | None
+    unreadable: list[tuple[str, _Id, str]]
+    gaps: list[tuple[str, _Id, str]]
+
+    def chains_held(self) -> set[str]:
+        """Every chain the export holds state of."""
+        found = {row[0] for rows in (self.chains, self.unreadable, self.gaps) for row in rows}
+        if self.roles or self.policy is not None:
+            found.add(REGISTRY_CHAIN)
+        return found
+
+
+# the live state ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Live:
+    """The registry's current state, each table read once (``store.audit_state``).
+
+    Tags come as the JSON text of the row's column and the indexed tags as the
+    same text written by the database from their rows: equal when they agree.
+    """
+
+    #: (id, name, risk tier, owners as JSON, task, description, tags, indexed tags)
+    models: Sequence[tuple[Any, ...]] = ()
+    #: (model id, number, stage, deprecated, tags, indexed tags, alias names
+    #: joined by commas or None)
+    versions: Sequence[tuple[Any, ...]] = ()
+    #: (model, alias, number, number and model of the version its version id names)
+    aliases: Sequence[tuple[Any, ...]] = ()
+    #: (model, alias, MAJOR)
+    pins: Sequence[tuple[Any, ...]] = ()
+    #: (actor, role)
+    roles: Sequence[tuple[Any, ...]] = ()
+    #: (sha256, format, text) of the policy in force, or None
+    policy: tuple[Any, ...] | None = None
+
+
+def _json(value: Any) -> Any:
+    """A JSON column's value, or its text when it is not JSON (then it matches nothing)."""
+    try:
+        return orjson.loads(value)
+    except (orjson.JSONDecodeError, TypeError):
+        return value
+
+
+_PLURAL = frozenset({"the tags", "the indexed tags", "the owners"})
+
+
+def _changed(
+    subject: str,
+    what: str,
+    live: Any,
+    logged: Any,
+    event: int | None,
+    show: Callable[[Any], str] = _shown,
+) -> str:
+    verb = "are" if what in _PLURAL else "is"
+    return (
+        f"{subject}: {what} {verb} {show(live)} in the registry but {show(logged)} in the "
+        f"audit log (event {event}); it was changed outside modelbook"
+    )
+
+
+def _tags(subject: str, row_tags: str, indexed: str, logged: Sequence[Any] | None) -> list[str]:
+    """The two live copies of an object's tags against the log's ([value, event], or
+    None or a value of None when not known)."""
+    known = logged is not None and logged[0] is not None
+    if row_tags == indexed and (not known or _json(row_tags) == logged[0]):  # type: ignore[index]
+        return []
+    live, index = _json(row_tags), _json(indexed)
+    if not known:
+        if live == index:
+            return []
+        return [
+            f"{subject}: its tags are {_shown(live)} but its indexed tags are "
+            f"{_shown(index)}; one was changed outside modelbook"
+        ]
+    value, event = logged  # type: ignore[misc]
+    problems = []
+    if live != value:
+        problems.append(_changed(subject, "the tags", live, value, event))
+    # Both copies changed alike: the sentence above says it.
+    if index != value and index != live:
+        problems.append(_changed(subject, "the indexed tags", index, value, event))
+    return problems
+
+
+_Found = list[tuple[str, str]]  # (order, sentence)
+#: A disagreement and where it goes among the others: (rank, order, sentence).
+Finding = tuple[int, Any, str]
+
+
+class _Skipped:
+    """The chains whose objects are not compared: broken ones, and those left to
+    another pass."""
+
+    def __init__(self, broken: Container[str], within: Callable[[str], bool] | None) -> None:
+        self.broken, self.within = broken, within
+
+    def __contains__(self, chain: object) -> bool:
+        return chain in self.broken or (self.within is not None and not self.within(chain))  # type: ignore[arg-type]
+
+
+def compare(
+    replay: Replay,
+    live: Live,
+    broken: Container[str],
+    within: Callable[[str], bool] | None = None,
+) -> list[Finding]:
+    """Every disagreement between the replayed log and the live tables.
+
+    ``broken``: chains that did not verify; their objects are not compared.
+    ``within``: compare only the objects of the chains it accepts (a pass of
+    several; :func:`sentences` orders the findings of all of them as one).
+    """
+    skip = _Skipped(broken, within)
+    findings: list[Finding] = [
+        (
+            0,
+            event_id,
+            f"event {event_id} ({action}) records a state that cannot be read "
+            "(its content was changed and rehashed)",
+        )
+        for chain, event_id, action in replay.unreadable
+        if chain not in skip
+    ]
+    findings += [
+        (1, event_id, sentence) for chain, event_id, sentence in replay.gaps if chain not in skip
+    ]
+    found: _Found = []
+    _compare_models(replay, live, skip, found)
+    _compare_versions(replay, live, skip, found)
+    _compare_aliases(replay, live, skip, found)
+    findings += [(2, order, sentence) for order, sentence in found]
+    if REGISTRY_CHAIN not in skip:
+        findings += [(3, k, sentence) for k, sentence in enumerate(_compare_registry(replay, live))]
+    return findings
+
+
+def sentences(findings: list[Finding]) -> list[str]:
+    """The findings of one or more passes of :func:`compare`, in order, one sentence each."""
+    return [sentence for *_, sentence in sorted(findings)]
+
+
+def _compare_models(replay: Replay, live: Live, broken: Container[str], found: _Found) -> None:
+    chains, seen = replay.chains, set()
+    for _, name, risk_tier, owners, task, description, tags, indexed in live.models:
+        chain = _MODEL + name
+        seen.add(chain)
+        if chain in broken:
+            continue
+        subject, order = f"models:/{name}", f"1 {name}"
+        state = chains.get(chain)
+        created = None if state is None else state.created
+        if state is None or created is None:
+            found.append(
+                (
+                    order,
+                    f"{subject} has no model.create event in the audit log; it was added "
+                    "outside modelbook",
+                )
+            )
+            continue
+        event = created[0]
+        logged = state.risk_tier or (None, event)
+        if risk_tier != logged[0]:
+            found.append((order, _changed(subject, "the risk tier", risk_tier, *logged)))
+        for what, now, then in (
+            ("the owners", _json(owners), created[2]),
+            ("the task", task, created[3]),
+            ("the description", description, created[4]),
+        ):
+            if now != then:
+                found.append((order, _changed(subject, what, now, then, event)))
+        for sentence in _tags(subject, tags, indexed, state.tags):
+            found.append((order, sentence))
+    for chain, state in chains.items():
+        created = state.created
+        if created is None or created[1] or chain in seen or chain in broken:
+            continue
+        found.append(
+            (
+                f"1 {chain.removeprefix(_MODEL)}",
+                f"{_model(chain)} is in the audit log (event {created[0]}) but not in the "
+                "registry; it was deleted outside modelbook",
+            )
+        )
+
+
+class _Model:
+    """A model as :func:`_compare_versions` walks its versions' rows."""
+
+    __slots__ = ("chain", "listed", "matched", "name", "skipped", "versions")
+
+    def __init__(self, name: str, state: ChainState | None, broken: Container[str]) -> None:
+        self.name, self.chain = name, _MODEL + name
+        self.skipped = self.chain in broken
+        self.versions: dict[Any, list[Any]] = {} if state is None else state.versions
+        #: number: the alias names the log has pointing at it
+        self.listed: dict[Any, list[str]] = {}
+        if state is not None:
+            for alias, (number, _) in state.aliases.items():
+                if number is not None:
+                    self.listed.setdefault(number, []).append(str(alias))
+        self.matched = 0
+
+
+def _compare_versions(replay: Replay, live: Live, broken: Container[str], found: _Found) -> None:
+    """The hot loop of the comparison: one pass over every version's row, whose
+    strings are made only for a version that disagrees."""
+    models = {
+        row[0]: _Model(row[1], replay.chains.get(_MODEL + row[1]), broken) for row in live.models
+    }
+    for model_id, number, stage, deprecated, tags, indexed, aliases in live.versions:
+        model = models[model_id]
+        if model.skipped:
+            continue
+        v = model.versions.get(number)
+        if v is None or v[_REGISTERED] is None:
+            found.append(
+                _at(
+                    model,
+                    number,
+                    " has no version.register event in the audit log; it was added outside "
+                    "modelbook",
+                )
+            )
+            continue
+        model.matched += 1
+        if v[_STAGE] is not None and stage != v[_STAGE]:
+            sentence = _changed("", "the stage", stage, *v[_STAGE:_DEPRECATED])
+            found.append(_at(model, number, sentence))
+        if bool(deprecated) != (v[_DEPRECATED] is True):
+            by = v[_DEPRECATED_BY] or v[_REGISTERED]
+            sentence = _changed("", "deprecated", bool(deprecated), v[_DEPRECATED] is True, by)
+            found.append(_at(model, number, sentence))
+        known = v[_TAGS]
+        if tags != indexed or (known is not None and _json(tags) != known):
+            logged = None if v[_TAGS_BY] is None else v[_TAGS:]
+            for sentence in _tags("", tags, indexed, logged):
+                found.append(_at(model, number, sentence))
+        expected = model.listed.get(number)
+        if aliases is not None or expected is not None:
+            now = sorted(aliases.split(",")) if aliases else []
+            if now != sorted(expected or ()):
+                found.append(
+                    _at(
+                        model,
+                        number,
+                        f": its row lists the aliases {_shown(now)} but the audit log has "
+                        f"{_shown(sorted(expected or ()))} pointing at it; the row was changed "
+                        "outside modelbook",
+                    )
+                )
+    # Versions of the log missing from the registry: counted first, named when some are.
+    present: dict[str, set[Any]] | None = None
+    for model in models.values():
+        registered = sum(1 for v in model.versions.values() if v[_REGISTERED] is not None)
+        if model.skipped or model.matched == registered:
+            continue
+        if present is None:
+            present = {}
+            for model_id, number, *_ in live.versions:
+                present.setdefault(models[model_id].chain, set()).add(number)
+        numbers = present.get(model.chain, set())
+        for number, v in model.versions.items():
+            if number not in numbers and v[_REGISTERED] is not None and not v[_LEGACY]:
+                found.append(
+                    _at(
+                        model,
+                        number,
+                        f" is in the audit log (event {v[_REGISTERED]}) but not in the "
+                        "registry; it was deleted outside modelbook",
+                    )
+                )
+
+
+def _at(model: _Model, number: Any, sentence: str) -> tuple[str, str]:
+    """A problem of a version, in the order of model and number; ``sentence`` follows
+    the version's URI (a space or a colon first, as it says)."""
+    return (f"2 {model.name} {number!s:>12}", f"{_version(model.chain, number)}{sentence}")
+
+
+def _compare_aliases(replay: Replay, live: Live, broken: Container[str], found: _Found) -> None:
+    for what, live_rows in (("the alias", live.aliases), ("its pin", live.pins)):
+        show = _target if what == "the alias" else _major
+        logged_rows = {
+            (chain, name): value
+            for chain, state in replay.chains.items()
+            for name, value in (state.aliases if what == "the alias" else state.pins).items()
+        }
+        rows = {(_MODEL + row[0], row[1]): row for row in live_rows}
+        for key in logged_rows.keys() | rows.keys():
+            if key[0] in broken:
+                continue
+            subject = _alias(*key)
+            order = f"3 {subject}"
+            value, event = logged_rows.get(key, (None, None))
+            row = rows.get(key)
+            now = None if row is None else row[2]
+            if now != value:
+                if event is None:
+                    sentence = (
+                        f"{subject}: {what} is {show(now)} in the registry but the audit log "
+                        "has no event that set it; it was set outside modelbook"
+                    )
+                else:
+                    sentence = _changed(subject, what, now, value, event, show)
+                found.append((order, sentence))
+            if what == "the alias" and row is not None:
+                _, _, number, target_number, target_model = row
+                if (target_model, target_number) != (row[0], number):
+                    target = (
+                        "no version"
+                        if target_model is None
+                        else f"models:/{target_model}/{target_number}"
+                    )
+                    found.append(
+                        (
+                            order,
+                            f"{subject}: its row names version {number} but refers to the row "
+                            f"of {target}; it was changed outside modelbook",
+                        )
+                    )
+
+
+def _compare_registry(replay: Replay, live: Live) -> list[str]:
+    problems: list[str] = []
+    held = {(r[0], r[1]) for r in live.roles}
+    for actor, role in sorted(held - replay.roles.keys(), key=str):
+        problems.append(
+            f"actor {_shown(actor)} holds the role {_shown(role)} in the registry but no event "
+            "of the audit log grants it; it was granted outside modelbook"
+        )
+    for (actor, role), event in sorted(replay.roles.items(), key=str):
+        if (actor, role) not in held:
+            problems.append(
+                f"actor {_shown(actor)} holds the role {_shown(role)} in the audit log "
+                f"(event {event}) but not in the registry; it was revoked outside modelbook"
+            )
+    logged, policy = replay.policy, live.policy
+    subject = "the policy in force"
+    if logged is None and policy is not None:
+        problems.append(
+            f"{subject} (sha256 {policy[0]}) has no policy.set event in the audit log; it was "
+            "set outside modelbook"
+        )
+    elif logged is not None:
+        sha256, format_, event = logged
+        if policy is None:
+            problems.append(
+                f"{subject} is sha256 {sha256} in the audit log (event {event}) but the "
+                "registry has none; it was removed outside modelbook"
+            )
+        else:
+            now_sha, now_format, text = policy
+            if now_sha != sha256:
+                problems.append(_changed(subject, "the sha256", now_sha, sha256, event))
+            if now_format != format_:
+                problems.append(_changed(subject, "the format", now_format, format_, event))
+            actual = hashlib.sha256(str(text).encode()).hexdigest()
+            if actual != now_sha:
+                problems.append(
+                    f"{subject}: its text hashes to sha256 {actual}, not the {now_sha} its row "
+                    "records; the text was changed outside modelbook"
+                )
+    return problems
