@@ -659,6 +659,33 @@ def test_alias_history_is_the_log_itself(flow: Flow) -> None:
     assert (found.chain, found.event_id) == ("model:m", target.id)
 
 
+def test_annotations_after_a_break_are_not_blamed(flow: Flow) -> None:
+    """One edited event breaks its chain, and the events after it are not verified: the
+    genuine annotations they describe (evaluations by alice, approvals ...) are not
+    named as added outside modelbook, but counted as not checked. Another chain's
+    records are still checked."""
+    reg = flow.reg
+    target = chain_rows(reg, "model:m")[2]
+    drop_append_only_trigger(reg)
+    sql(reg, "UPDATE events SET actor = 'mallory' WHERE id = :id", id=target.id)
+    sql(
+        reg,
+        "DELETE FROM annotations WHERE id = (SELECT max(a.id) FROM annotations a "
+        "JOIN versions v ON v.id = a.version_id JOIN models m ON m.id = v.model_id "
+        "WHERE m.name = 'n')",
+    )
+    result = reg.verify_audit()
+    assert [(b.chain, b.event_id) for b in result.breaks] == [("model:m", target.id)]
+    assert not any("has no event in the audit log" in p for p in result.record_problems)
+    unchecked, gone = result.record_problems
+    assert unchecked.endswith(
+        "annotations of models:/m could not be checked: the events that would describe "
+        "them are not verified (its audit chain is broken)"
+    )
+    assert int(unchecked.split()[0]) > 1
+    assert gone.startswith("event ") and "the record was deleted or edited" in gone
+
+
 def test_records_of_a_clean_registry_agree_with_the_log(flow: Flow) -> None:
     """The control: every kind of annotation the flow wrote (approvals, evaluations,
     a rollback's incident note, comments) has its event."""

@@ -86,6 +86,7 @@ def compare(
     more: list[tuple[int, int]],
     records: Iterable[tuple[int, Any]],
     describe: Callable[[Any], str],
+    unchecked: Callable[[Any], str | None] | None = None,
 ) -> list[str]:
     """Every record without its event and every event without its record.
 
@@ -96,14 +97,21 @@ def compare(
         records: (identity, record) of each stored record.
         describe: names a record for a person ("annotation 7 (approval by rita) of
             models:/credit/3"); called only for records without their event.
+        unchecked: for a record whose event may be among those not verified (its
+            chain is broken), what it belongs to ("models:/credit"), else None.
+            Such a record without a verified event is not blamed: its event may
+            follow the break. One sentence per owner says how many could not be
+            checked.
 
     Returns:
-        One sentence a problem, records first, then events; empty when they agree.
+        One sentence a problem, records first, then those that could not be
+        checked, then events; empty when they agree.
     """
     extra: dict[int, list[int]] = {}
     for key, event_id in more:
         extra.setdefault(key, []).append(event_id)
     problems = []
+    held: dict[str, int] = {}
     for key, record in records:
         if events.pop(key, None) is not None:
             continue
@@ -111,10 +119,22 @@ def compare(
         if others:
             others.pop()
             continue
+        owner = None if unchecked is None else unchecked(record)
+        if owner is not None:
+            held[owner] = held.get(owner, 0) + 1
+            continue
         problems.append(
             f"{describe(record)} has no event in the audit log "
             "(it was added or edited outside modelbook)"
         )
+    problems += [
+        f"1 annotation of {owner} could not be checked: the event that would describe it "
+        "is not verified (its audit chain is broken)"
+        if count == 1
+        else f"{count} annotations of {owner} could not be checked: the events that would "
+        "describe them are not verified (its audit chain is broken)"
+        for owner, count in sorted(held.items())
+    ]
     left = sorted([*events.values(), *(i for ids in extra.values() for i in ids)])
     problems += [
         f"event {i} has no record of what it describes "

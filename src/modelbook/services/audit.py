@@ -240,10 +240,15 @@ class AuditService:
                     replay.absorb(found.state)
             for chain, seq, hash_ in heads:
                 checker.check_head(chain, seq, hash_)
-            record_problems = audit_records.compare(
-                checker.records, checker.more_records, _records(conn), _describe
-            )
             broken = {b.chain for b in checker.breaks}
+
+            def unchecked(row: tuple[Any, ...]) -> str | None:
+                # An annotation of a broken chain: its event may follow the break.
+                return f"models:/{row[1]}" if model_chain(row[1]) in broken else None
+
+            record_problems = audit_records.compare(
+                checker.records, checker.more_records, _records(conn), _describe, unchecked
+            )
             rest = None if mine is None else (lambda chain: chain not in mine)
             findings += audit_state.compare(replay, live, broken, rest)
             record_problems += audit_state.sentences(findings)
