@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
@@ -413,6 +414,46 @@ def test_versions_and_models_added_or_deleted_by_hand_are_found(flow: Flow) -> N
     found = reg.verify_audit().record_problems
     assert any("models:/ghost has no model.create event" in p for p in found), found
     assert any("models:/n/1 is in the audit log" in p and "deleted" in p for p in found), found
+
+
+def test_a_version_of_no_model_is_found(flow: Flow) -> None:
+    """A tamperer who turns the foreign keys off can leave a version row whose model
+    does not exist: it is named, not a crash."""
+    reg = flow.reg
+    insert = (
+        "INSERT INTO versions (model_id, number, semver, semver_major, semver_minor, "
+        "semver_patch, stage, doc, tags, created_at, created_by) "
+        "VALUES (9999, 1, '1.0.0', 1, 0, 0, 'approved', '{}', '{}', 1, 'mallory')"
+    )
+    if reg.db.dialect == "sqlite":
+        # A connection of its own: the pragma holds outside a transaction only.
+        raw = sqlite3.connect(str(reg.db.engine.url.database), isolation_level=None)
+        raw.execute("PRAGMA foreign_keys = OFF")
+        raw.execute(insert)
+        raw.close()
+    else:
+        with reg.db.engine.begin() as conn:
+            conn.execute(sa.text("SET LOCAL session_replication_role = replica"))
+            conn.execute(sa.text(insert))
+    [found] = problems(reg)
+    assert found == (
+        "a version numbered 1 belongs to no model (model id 9999); it was added outside modelbook"
+    )
+
+
+def test_values_of_another_type_are_named_not_a_crash(flow: Flow) -> None:
+    """SQLite keeps whatever type is written into a column: bytes where text belongs
+    are a disagreement like any other value."""
+    reg = flow.reg
+    if reg.db.dialect != "sqlite":
+        pytest.skip("a PostgreSQL column holds its own type only")
+    v = version_id(reg, "m", 4)
+    sql(reg, "UPDATE versions SET stage = CAST('approved' AS BLOB) WHERE id = :v", v=v)
+    sql(reg, "UPDATE versions SET aliases = CAST('x' AS BLOB) WHERE id = :v", v=v)
+    sql(reg, "UPDATE versions SET tags = CAST(tags AS BLOB) WHERE id = :v", v=v)
+    found = problems(reg)
+    assert any("models:/m/4: the stage is b'approved'" in p for p in found), found
+    assert any("models:/m/4: its row lists the aliases" in p for p in found), found
 
 
 def test_the_state_of_a_broken_chain_is_not_compared(flow: Flow) -> None:
