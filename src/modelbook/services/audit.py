@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.engine import Connection
 
-from .. import audit, audit_records, audit_state, paging, validation
+from .. import audit, audit_compare, audit_records, audit_state, paging, validation
 from ..domain import Page, thaw
 from ..errors import IntegrityError, InvalidInput
 from ..events import ACTIONS, REGISTRY_CHAIN, Event, model_chain, parse
@@ -222,7 +222,7 @@ class AuditService:
             # The live state, in the same view as the log: each change was written with
             # its event.
             live = state_rows.live(conn)
-            findings: list[audit_state.Finding] = []
+            findings: list[audit_compare.Finding] = []
             mine: set[str] | None = None
             if helper is not None:
                 # While the second process works: the state of the chains walked here
@@ -230,7 +230,7 @@ class AuditService:
                 mine = set(checker.stored)
                 broken = {b.chain for b in checker.breaks}
                 broken |= {c for c, seq, h in heads if c in mine and not checker.ends_at(c, seq, h)}
-                findings += audit_state.compare(replay, live, broken, mine.__contains__)
+                findings += audit_compare.compare(replay, live, broken, mine.__contains__)
                 found = partition.finish(helper, checker.stored, count - checker.events)
                 if found is None:
                     for rows in event_rows.walk(conn, through, start=split or ""):
@@ -250,8 +250,8 @@ class AuditService:
                 checker.records, checker.more_records, _records(conn), _describe, unchecked
             )
             rest = None if mine is None else (lambda chain: chain not in mine)
-            findings += audit_state.compare(replay, live, broken, rest)
-            record_problems += audit_state.sentences(findings)
+            findings += audit_compare.compare(replay, live, broken, rest)
+            record_problems += audit_compare.sentences(findings)
             # The digest over each chain's last stored event, which is what ``head``
             # reads with ``heads_through``, taken from the walk instead of a second scan.
             head = audit.head_digest(

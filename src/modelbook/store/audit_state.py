@@ -9,7 +9,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
-from ..audit_state import Live
+from ..audit_compare import Live
 from . import schema as t
 from .engine import Prebuilt
 

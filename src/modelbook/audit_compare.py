@@ -1,0 +1,402 @@
+"""The comparison of the state the audit log leaves (:mod:`.audit_state`'s replay)
+with the live tables, read once (``store.audit_state``): each object whose row
+disagrees is named with both values and the event that set it."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Container, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from .audit_state import (
+    _DEPRECATED,
+    _DEPRECATED_BY,
+    _LEGACY,
+    _MODEL,
+    _REGISTERED,
+    _STAGE,
+    _TAGS,
+    _TAGS_BY,
+    ChainState,
+    Replay,
+    _alias,
+    _major,
+    _model,
+    _shown,
+    _target,
+    _version,
+)
+from .events import REGISTRY_CHAIN
+
+# the live state ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Live:
+    """The registry's current state, each table read once (``store.audit_state``).
+
+    Tags come as the JSON text of the row's column and the indexed tags as the
+    same text written by the database from their rows: equal when they agree.
+    """
+
+    #: (id, name, risk tier, owners as JSON, task, description, tags, indexed tags)
+    models: Sequence[tuple[Any, ...]] = ()
+    #: (model id, number, stage, deprecated, tags, indexed tags, alias names
+    #: joined by commas or None)
+    versions: Sequence[tuple[Any, ...]] = ()
+    #: (model, alias, number, number and model of the version its version id names)
+    aliases: Sequence[tuple[Any, ...]] = ()
+    #: (model, alias, MAJOR)
+    pins: Sequence[tuple[Any, ...]] = ()
+    #: (actor, role)
+    roles: Sequence[tuple[Any, ...]] = ()
+    #: (sha256, format, text) of the policy in force, or None
+    policy: tuple[Any, ...] | None = None
+
+
+def _json(value: Any) -> Any:
+    """A JSON column's value, or its text when it is not JSON (then it matches nothing)."""
+    try:
+        return orjson.loads(value)
+    except (orjson.JSONDecodeError, TypeError):
+        return value
+
+
+_PLURAL = frozenset({"the tags", "the indexed tags", "the owners"})
+
+
+def _changed(
+    subject: str,
+    what: str,
+    live: Any,
+    logged: Any,
+    event: int | None,
+    show: Callable[[Any], str] = _shown,
+) -> str:
+    verb = "are" if what in _PLURAL else "is"
+    return (
+        f"{subject}: {what} {verb} {show(live)} in the registry but {show(logged)} in the "
+        f"audit log (event {event}); it was changed outside modelbook"
+    )
+
+
+def _tags(subject: str, row_tags: str, indexed: str, logged: Sequence[Any] | None) -> list[str]:
+    """The two live copies of an object's tags against the log's ([value, event], or
+    None or a value of None when not known)."""
+    known = logged is not None and logged[0] is not None
+    if row_tags == indexed and (not known or _json(row_tags) == logged[0]):  # type: ignore[index]
+        return []
+    live, index = _json(row_tags), _json(indexed)
+    if not known:
+        if live == index:
+            return []
+        return [
+            f"{subject}: its tags are {_shown(live)} but its indexed tags are "
+            f"{_shown(index)}; one was changed outside modelbook"
+        ]
+    value, event = logged  # type: ignore[misc]
+    problems = []
+    if live != value:
+        problems.append(_changed(subject, "the tags", live, value, event))
+    # Both copies changed alike: the sentence above says it.
+    if index != value and index != live:
+        problems.append(_changed(subject, "the indexed tags", index, value, event))
+    return problems
+
+
+_Found = list[tuple[str, str]]  # (order, sentence)
+#: A disagreement and where it goes among the others: (rank, order, sentence).
+Finding = tuple[int, Any, str]
+
+
+class _Skipped:
+    """The chains whose objects are not compared: broken ones, and those left to
+    another pass."""
+
+    def __init__(self, broken: Container[str], within: Callable[[str], bool] | None) -> None:
+        self.broken, self.within = broken, within
+
+    def __contains__(self, chain: object) -> bool:
+        return chain in self.broken or (self.within is not None and not self.within(chain))  # type: ignore[arg-type]
+
+
+def compare(
+    replay: Replay,
+    live: Live,
+    broken: Container[str],
+    within: Callable[[str], bool] | None = None,
+) -> list[Finding]:
+    """Every disagreement between the replayed log and the live tables.
+
+    ``broken``: chains that did not verify; their objects are not compared.
+    ``within``: compare only the objects of the chains it accepts (a pass of
+    several; :func:`sentences` orders the findings of all of them as one).
+    """
+    skip = _Skipped(broken, within)
+    findings: list[Finding] = [
+        (
+            0,
+            event_id,
+            f"event {event_id} ({action}) records a state that cannot be read "
+            "(its content was changed and rehashed)",
+        )
+        for chain, event_id, action in replay.unreadable
+        if chain not in skip
+    ]
+    findings += [
+        (1, event_id, sentence) for chain, event_id, sentence in replay.gaps if chain not in skip
+    ]
+    found: _Found = []
+    _compare_models(replay, live, skip, found)
+    _compare_versions(replay, live, skip, found)
+    _compare_aliases(replay, live, skip, found)
+    findings += [(2, order, sentence) for order, sentence in found]
+    if REGISTRY_CHAIN not in skip:
+        findings += [(3, k, sentence) for k, sentence in enumerate(_compare_registry(replay, live))]
+    return findings
+
+
+def sentences(findings: list[Finding]) -> list[str]:
+    """The findings of one or more passes of :func:`compare`, in order, one sentence each."""
+    return [sentence for *_, sentence in sorted(findings)]
+
+
+def _compare_models(replay: Replay, live: Live, broken: Container[str], found: _Found) -> None:
+    chains, seen = replay.chains, set()
+    for _, name, risk_tier, owners, task, description, tags, indexed in live.models:
+        chain = _MODEL + name
+        seen.add(chain)
+        if chain in broken:
+            continue
+        subject, order = f"models:/{name}", f"1 {name}"
+        state = chains.get(chain)
+        created = None if state is None else state.created
+        if state is None or created is None:
+            found.append(
+                (
+                    order,
+                    f"{subject} has no model.create event in the audit log; it was added "
+                    "outside modelbook",
+                )
+            )
+            continue
+        event = created[0]
+        logged = state.risk_tier or (None, event)
+        if risk_tier != logged[0]:
+            found.append((order, _changed(subject, "the risk tier", risk_tier, *logged)))
+        for what, now, then in (
+            ("the owners", _json(owners), created[2]),
+            ("the task", task, created[3]),
+            ("the description", description, created[4]),
+        ):
+            if now != then:
+                found.append((order, _changed(subject, what, now, then, event)))
+        for sentence in _tags(subject, tags, indexed, state.tags):
+            found.append((order, sentence))
+    for chain, state in chains.items():
+        created = state.created
+        if created is None or created[1] or chain in seen or chain in broken:
+            continue
+        found.append(
+            (
+                f"1 {chain.removeprefix(_MODEL)}",
+                f"{_model(chain)} is in the audit log (event {created[0]}) but not in the "
+                "registry; it was deleted outside modelbook",
+            )
+        )
+
+
+class _Model:
+    """A model as :func:`_compare_versions` walks its versions' rows."""
+
+    __slots__ = ("chain", "listed", "matched", "name", "skipped", "versions")
+
+    def __init__(self, name: str, state: ChainState | None, broken: Container[str]) -> None:
+        self.name, self.chain = name, _MODEL + name
+        self.skipped = self.chain in broken
+        self.versions: dict[Any, list[Any]] = {} if state is None else state.versions
+        #: number: the alias names the log has pointing at it
+        self.listed: dict[Any, list[str]] = {}
+        if state is not None:
+            for alias, (number, _) in state.aliases.items():
+                if number is not None:
+                    self.listed.setdefault(number, []).append(str(alias))
+        self.matched = 0
+
+
+def _compare_versions(replay: Replay, live: Live, broken: Container[str], found: _Found) -> None:
+    """The hot loop of the comparison: one pass over every version's row, whose
+    strings are made only for a version that disagrees."""
+    models = {
+        row[0]: _Model(row[1], replay.chains.get(_MODEL + row[1]), broken) for row in live.models
+    }
+    for model_id, number, stage, deprecated, tags, indexed, aliases in live.versions:
+        model = models.get(model_id)
+        if model is None:
+            # A row whose model is gone (or never was): no chain holds it, so the pass
+            # that compares what belongs to none names it.
+            if "" not in broken:
+                found.append(
+                    (
+                        f"2 {model_id} {number!s:>12}",
+                        f"a version numbered {number} belongs to no model (model id "
+                        f"{model_id}); it was added outside modelbook",
+                    )
+                )
+            continue
+        if model.skipped:
+            continue
+        v = model.versions.get(number)
+        if v is None or v[_REGISTERED] is None:
+            found.append(
+                _at(
+                    model,
+                    number,
+                    " has no version.register event in the audit log; it was added outside "
+                    "modelbook",
+                )
+            )
+            continue
+        model.matched += 1
+        if v[_STAGE] is not None and stage != v[_STAGE]:
+            sentence = _changed("", "the stage", stage, *v[_STAGE:_DEPRECATED])
+            found.append(_at(model, number, sentence))
+        if bool(deprecated) != (v[_DEPRECATED] is True):
+            by = v[_DEPRECATED_BY] or v[_REGISTERED]
+            sentence = _changed("", "deprecated", bool(deprecated), v[_DEPRECATED] is True, by)
+            found.append(_at(model, number, sentence))
+        known = v[_TAGS]
+        if tags != indexed or (known is not None and _json(tags) != known):
+            logged = None if v[_TAGS_BY] is None else v[_TAGS:]
+            for sentence in _tags("", tags, indexed, logged):
+                found.append(_at(model, number, sentence))
+        expected = model.listed.get(number)
+        if aliases is not None or expected is not None:
+            now = sorted(str(aliases).split(",")) if aliases else []
+            if now != sorted(expected or ()):
+                found.append(
+                    _at(
+                        model,
+                        number,
+                        f": its row lists the aliases {_shown(now)} but the audit log has "
+                        f"{_shown(sorted(expected or ()))} pointing at it; the row was changed "
+                        "outside modelbook",
+                    )
+                )
+    # Versions of the log missing from the registry: counted first, named when some are.
+    present: dict[str, set[Any]] | None = None
+    for model in models.values():
+        registered = sum(1 for v in model.versions.values() if v[_REGISTERED] is not None)
+        if model.skipped or model.matched == registered:
+            continue
+        if present is None:
+            present = {}
+            for model_id, number, *_ in live.versions:
+                if model_id in models:
+                    present.setdefault(models[model_id].chain, set()).add(number)
+        numbers = present.get(model.chain, set())
+        for number, v in model.versions.items():
+            if number not in numbers and v[_REGISTERED] is not None and not v[_LEGACY]:
+                found.append(
+                    _at(
+                        model,
+                        number,
+                        f" is in the audit log (event {v[_REGISTERED]}) but not in the "
+                        "registry; it was deleted outside modelbook",
+                    )
+                )
+
+
+def _at(model: _Model, number: Any, sentence: str) -> tuple[str, str]:
+    """A problem of a version, in the order of model and number; ``sentence`` follows
+    the version's URI (a space or a colon first, as it says)."""
+    return (f"2 {model.name} {number!s:>12}", f"{_version(model.chain, number)}{sentence}")
+
+
+def _compare_aliases(replay: Replay, live: Live, broken: Container[str], found: _Found) -> None:
+    for what, live_rows in (("the alias", live.aliases), ("its pin", live.pins)):
+        show = _target if what == "the alias" else _major
+        logged_rows = {
+            (chain, name): value
+            for chain, state in replay.chains.items()
+            for name, value in (state.aliases if what == "the alias" else state.pins).items()
+        }
+        rows = {(_MODEL + row[0], row[1]): row for row in live_rows}
+        for key in logged_rows.keys() | rows.keys():
+            if key[0] in broken:
+                continue
+            subject = _alias(*key)
+            order = f"3 {subject}"
+            value, event = logged_rows.get(key, (None, None))
+            row = rows.get(key)
+            now = None if row is None else row[2]
+            if now != value:
+                if event is None:
+                    sentence = (
+                        f"{subject}: {what} is {show(now)} in the registry but the audit log "
+                        "has no event that set it; it was set outside modelbook"
+                    )
+                else:
+                    sentence = _changed(subject, what, now, value, event, show)
+                found.append((order, sentence))
+            if what == "the alias" and row is not None:
+                _, _, number, target_number, target_model = row
+                if (target_model, target_number) != (row[0], number):
+                    target = (
+                        "no version"
+                        if target_model is None
+                        else f"models:/{target_model}/{target_number}"
+                    )
+                    found.append(
+                        (
+                            order,
+                            f"{subject}: its row names version {number} but refers to the row "
+                            f"of {target}; it was changed outside modelbook",
+                        )
+                    )
+
+
+def _compare_registry(replay: Replay, live: Live) -> list[str]:
+    problems: list[str] = []
+    held = {(r[0], r[1]) for r in live.roles}
+    for actor, role in sorted(held - replay.roles.keys(), key=str):
+        problems.append(
+            f"actor {_shown(actor)} holds the role {_shown(role)} in the registry but no event "
+            "of the audit log grants it; it was granted outside modelbook"
+        )
+    for (actor, role), event in sorted(replay.roles.items(), key=str):
+        if (actor, role) not in held:
+            problems.append(
+                f"actor {_shown(actor)} holds the role {_shown(role)} in the audit log "
+                f"(event {event}) but not in the registry; it was revoked outside modelbook"
+            )
+    logged, policy = replay.policy, live.policy
+    subject = "the policy in force"
+    if logged is None and policy is not None:
+        problems.append(
+            f"{subject} (sha256 {policy[0]}) has no policy.set event in the audit log; it was "
+            "set outside modelbook"
+        )
+    elif logged is not None:
+        sha256, format_, event = logged
+        if policy is None:
+            problems.append(
+                f"{subject} is sha256 {sha256} in the audit log (event {event}) but the "
+                "registry has none; it was removed outside modelbook"
+            )
+        else:
+            now_sha, now_format, text = policy
+            if now_sha != sha256:
+                problems.append(_changed(subject, "the sha256", now_sha, sha256, event))
+            if now_format != format_:
+                problems.append(_changed(subject, "the format", now_format, format_, event))
+            actual = hashlib.sha256(str(text).encode()).hexdigest()
+            if actual != now_sha:
+                problems.append(
+                    f"{subject}: its text hashes to sha256 {actual}, not the {now_sha} its row "
+                    "records; the text was changed outside modelbook"
+                )
+    return problems
