@@ -188,3 +188,33 @@ def test_a_library_that_cannot_be_mapped_is_blamed_on_the_limit(
     assert out_of_memory("terminate called after throwing an instance of 'std::bad_alloc'")
     assert not out_of_memory(InvalidInput("model.joblib cannot be loaded: not a pickle"))
     assert not out_of_memory(ValueError("mmap_mode must be r, r+ or c"))
+
+
+def test_a_modelbook_folder_in_the_working_folder_is_not_run(
+    registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The smoke test's subprocess imports this modelbook, not a package of that name
+    # in the folder the user runs from.
+    Xi, y = load_iris(return_X_y=True, as_frame=True)
+    model = LogisticRegression(max_iter=1000).fit(Xi, y)
+    joblib.dump(model, tmp_path / "iris.joblib")
+    sig = infer_signature(Xi, model.predict(Xi), model=model)
+    v = registry.register(
+        "iris",
+        [tmp_path / "iris.joblib"],
+        owners=["o"],
+        signature=sig,
+        sample=Xi,
+        capture_environment=False,
+    )
+    workdir = tmp_path / "work"
+    planted = workdir / "modelbook"
+    (planted / "flavors").mkdir(parents=True)
+    ran = tmp_path / "planted-ran"
+    (planted / "__init__.py").write_text(f"open({str(ran)!r}, 'w').close()\n")
+    (planted / "flavors" / "__init__.py").write_text("")
+    (planted / "flavors" / "worker.py").write_text("def main():\n    raise SystemExit(3)\n")
+    monkeypatch.chdir(workdir)
+    result = registry.smoke(v.uri, timeout_s=120)
+    assert result.passed, result.message
+    assert not ran.exists()

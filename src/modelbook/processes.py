@@ -26,6 +26,11 @@ from pathlib import Path
 #: The environment variable whose value marks the processes of one run.
 MARKER = "MODELBOOK_PROCESS_RUN"
 
+#: The directory this modelbook was imported from (the one holding the package). A
+#: subprocess of ours puts it first on its path, so that what it imports as
+#: ``modelbook`` is this code, whatever its working folder holds.
+PACKAGE_ROOT = str(Path(os.path.abspath(__file__)).parents[1])
+
 _PROC = Path("/proc")
 # How long to wait for killed processes to be gone (they are gone within
 # milliseconds unless the machine is stalled).

@@ -29,7 +29,6 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
@@ -37,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from .. import audit, audit_records, audit_state
 from ..audit_state import ReplayExport
+from ..processes import PACKAGE_ROOT
 
 #: Below this many events a second process costs more (starting Python and
 #: importing modelbook, about 0.3 s) than it saves.
@@ -69,9 +69,6 @@ def boundary(
     return None
 
 
-#: The directory this modelbook was imported from (the one holding the package).
-ROOT = str(Path(os.path.abspath(__file__)).parents[2])
-
 #: What the second process runs: read the request, put this modelbook first on its
 #: path, verify. Under ``-I`` its path holds only the standard library and the
 #: interpreter's site-packages until then, so the imports before are the standard
@@ -103,7 +100,7 @@ def start(uri: str, through_id: int, first_chain: str) -> subprocess.Popen[bytes
         return None
     assert proc.stdin is not None
     # The URI may hold a password: it goes through the pipe, not the command line.
-    request = {"root": ROOT, "uri": uri, "through": through_id, "start": first_chain}
+    request = {"root": PACKAGE_ROOT, "uri": uri, "through": through_id, "start": first_chain}
     try:
         proc.stdin.write(json.dumps(request).encode())
         proc.stdin.close()

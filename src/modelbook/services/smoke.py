@@ -29,6 +29,7 @@ from .. import processes, uris
 from ..contract import SAMPLE_PATH
 from ..errors import InvalidInput, UnsafeArtifact, shown
 from ..flavors.worker import memory_note, out_of_memory
+from ..processes import PACKAGE_ROOT
 from ..smoke import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, SmokeRecord
 from ..store.rows import to_dt
 from . import audit as log
@@ -137,13 +138,25 @@ class SmokeService:
         return value
 
 
+# What the subprocess runs. Under -P its working folder is not put first on its path,
+# and this modelbook is, so a folder there named like a module (modelbook, numpy) is
+# never run in its place.
+_BOOTSTRAP = (
+    "import sys\n"
+    f"sys.path.insert(0, {PACKAGE_ROOT!r})\n"
+    "from modelbook.flavors.worker import main\n"
+    "main()\n"
+)
+
+
 def spawn_worker(request: dict[str, Any], folder: Path, timeout: float) -> dict[str, Any]:
     """Run the worker on ``request``; its outcome, or why it gave none."""
     req_file = folder / ".modelbook-smoke-request.json"
     req_file.write_text(json.dumps(request))
     env = dict(os.environ)
-    # The child imports what this process can: the model's own classes included.
-    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+    # The child imports what this process can: the model's own classes included. An
+    # empty entry is this process's working folder, which the child inherits.
+    env["PYTHONPATH"] = os.pathsep.join(p or os.getcwd() for p in sys.path)
     # One thread each: thread pools reserve address space that would count against the limit.
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env.setdefault(var, "1")
@@ -155,7 +168,7 @@ def spawn_worker(request: dict[str, Any], folder: Path, timeout: float) -> dict[
     env[processes.MARKER] = run
     with (folder / ".modelbook-smoke-stderr").open("w+b") as err:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "modelbook.flavors.worker", str(req_file)],
+            [sys.executable, "-P", "-c", _BOOTSTRAP, str(req_file)],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=err,
