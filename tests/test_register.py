@@ -261,6 +261,24 @@ def test_git_dirty_state_and_remote_are_captured(
     assert v.lineage.code.repo == "https://example.com/ml/project.git"
 
 
+def test_a_branch_and_remote_that_are_not_utf8_stay_empty(
+    registry: Registry, model_file: Path, git_repo: Path
+) -> None:
+    """Capture is best effort: what git prints that is not UTF-8 is left out, the rest
+    of the code reference is still recorded."""
+    subprocess.run([b"git", b"checkout", b"-q", b"-b", b"caf\xe9"], cwd=git_repo, check=True)
+    subprocess.run(
+        [b"git", b"remote", b"add", b"origin", b"https://example.com/caf\xe9.git"],
+        cwd=git_repo,
+        check=True,
+    )
+    v = registry.register("git", [model_file], owners="o")
+    code = v.lineage.code
+    assert code.branch is None
+    assert code.repo is not None and Path(code.repo) == git_repo.resolve()
+    assert code.commit == git(git_repo, "rev-parse", "HEAD") and code.dirty is False
+
+
 def test_untracked_files_do_not_make_a_version_dirty(
     registry: Registry, model_file: Path, git_repo: Path
 ) -> None:

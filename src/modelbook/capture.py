@@ -15,6 +15,7 @@ import os
 import platform
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from .domain import CodeRef, Environment, LockfileRef
@@ -93,28 +94,59 @@ def _utf8(text: str) -> bool:
     return True
 
 
-def _git(args: list[str], cwd: Path) -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=False
-        )
-    except (OSError, subprocess.SubprocessError, UnicodeDecodeError):
-        # Capture is best effort: a branch or remote that is not UTF-8 stays empty.
-        return None
-    return out.stdout.strip() if out.returncode == 0 else None
+def _git(commands: list[list[str]], cwd: Path) -> list[str | None]:
+    """The output of each ``git`` command, run side by side (a registration waits for
+    the slowest, not for the sum); None for one that failed or took over 10 s.
+    Bytes that are not UTF-8 are kept as surrogates (see :func:`_utf8`)."""
+    started: list[subprocess.Popen[bytes] | None] = []
+    for args in commands:
+        try:
+            started.append(
+                subprocess.Popen(
+                    ["git", *args],
+                    cwd=cwd,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+        except OSError:
+            started.append(None)
+    deadline = time.monotonic() + 10
+    outputs: list[str | None] = []
+    for proc in started:
+        out = None
+        if proc is not None:
+            try:
+                raw, _ = proc.communicate(timeout=max(deadline - time.monotonic(), 0.01))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
+            else:
+                if proc.returncode == 0:
+                    out = raw.decode("utf-8", "surrogateescape").strip()
+        outputs.append(out)
+    return outputs
 
 
 def code(cwd: Path | None = None) -> CodeRef:
     """Repository, commit, branch and dirty flag of the working directory.
 
     One ``git status`` gives commit, branch and dirtiness; the remote is read
-    with ``git config``. Outside a repository no process is started.
+    with ``git config``, run at the same time. Outside a repository no process
+    is started.
     """
     where = (cwd or Path.cwd()).resolve()
     top = next((d for d in (where, *where.parents) if (d / ".git").exists()), None)
     if top is None:
         return CodeRef()
-    status = _git(["status", "--porcelain=v2", "--branch", "--untracked-files=no"], where)
+    status, remote = _git(
+        [
+            ["status", "--porcelain=v2", "--branch", "--untracked-files=no"],
+            ["config", "--get", "remote.origin.url"],
+        ],
+        where,
+    )
     if status is None:
         return CodeRef()
     commit = branch = None
@@ -125,10 +157,12 @@ def code(cwd: Path | None = None) -> CodeRef:
             commit = None if oid == "(initial)" else oid
         elif line.startswith("# branch.head "):
             head = line.split(" ", 2)[2]
-            branch = None if head == "(detached)" else head
+            # Capture is best effort: a name that is not UTF-8 is left out.
+            branch = None if head == "(detached)" or not _utf8(head) else head
         elif not line.startswith("#"):
             dirty = True
-    remote = _git(["config", "--get", "remote.origin.url"], where)
+    if remote is not None and not _utf8(remote):
+        remote = None
     return CodeRef(repo=remote or str(top), commit=commit, dirty=dirty, branch=branch)
 
 
