@@ -5,31 +5,33 @@ disagrees is named with both values and the event that set it."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Container, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
+from .audit_names import (
+    alias_uri,
+    model_of,
+    model_uri,
+    shown,
+    shown_major,
+    shown_target,
+    version_uri,
+)
 from .audit_state import (
-    _DEPRECATED,
-    _DEPRECATED_BY,
-    _LEGACY,
-    _MODEL,
-    _REGISTERED,
-    _STAGE,
-    _TAGS,
-    _TAGS_BY,
+    DEPRECATED,
+    DEPRECATED_BY,
+    LEGACY,
+    REGISTERED,
+    STAGE,
+    TAGS,
+    TAGS_BY,
     ChainState,
     Replay,
-    _alias,
-    _major,
-    _model,
-    _shown,
-    _target,
-    _version,
 )
-from .events import REGISTRY_CHAIN
+from .events import REGISTRY_CHAIN, model_chain
 
 # the live state ------------------------------------------------------------------------
 
@@ -74,7 +76,7 @@ def _changed(
     live: Any,
     logged: Any,
     event: int | None,
-    show: Callable[[Any], str] = _shown,
+    show: Callable[[Any], str] = shown,
 ) -> str:
     verb = "are" if what in _PLURAL else "is"
     return (
@@ -94,8 +96,8 @@ def _tags(subject: str, row_tags: str, indexed: str, logged: Sequence[Any] | Non
         if live == index:
             return []
         return [
-            f"{subject}: its tags are {_shown(live)} but its indexed tags are "
-            f"{_shown(index)}; one was changed outside modelbook"
+            f"{subject}: its tags are {shown(live)} but its indexed tags are "
+            f"{shown(index)}; one was changed outside modelbook"
         ]
     value, event = logged  # type: ignore[misc]
     problems = []
@@ -167,7 +169,7 @@ def sentences(findings: list[Finding]) -> list[str]:
 def _compare_models(replay: Replay, live: Live, broken: Container[str], found: _Found) -> None:
     chains, seen = replay.chains, set()
     for _, name, risk_tier, owners, task, description, tags, indexed in live.models:
-        chain = _MODEL + name
+        chain = model_chain(name)
         seen.add(chain)
         if chain in broken:
             continue
@@ -202,8 +204,8 @@ def _compare_models(replay: Replay, live: Live, broken: Container[str], found: _
             continue
         found.append(
             (
-                f"1 {chain.removeprefix(_MODEL)}",
-                f"{_model(chain)} is in the audit log (event {created[0]}) but not in the "
+                f"1 {model_of(chain)}",
+                f"{model_uri(chain)} is in the audit log (event {created[0]}) but not in the "
                 "registry; it was deleted outside modelbook",
             )
         )
@@ -214,9 +216,10 @@ class _Model:
 
     __slots__ = ("chain", "listed", "matched", "name", "skipped", "versions")
 
-    def __init__(self, name: str, state: ChainState | None, broken: Container[str]) -> None:
-        self.name, self.chain = name, _MODEL + name
+    def __init__(self, name: str, chains: Mapping[str, ChainState], broken: Container[str]) -> None:
+        self.name, self.chain = name, model_chain(name)
         self.skipped = self.chain in broken
+        state = chains.get(self.chain)
         self.versions: dict[Any, list[Any]] = {} if state is None else state.versions
         #: number: the alias names the log has pointing at it
         self.listed: dict[Any, list[str]] = {}
@@ -230,9 +233,7 @@ class _Model:
 def _compare_versions(replay: Replay, live: Live, broken: Container[str], found: _Found) -> None:
     """The hot loop of the comparison: one pass over every version's row, whose
     strings are made only for a version that disagrees."""
-    models = {
-        row[0]: _Model(row[1], replay.chains.get(_MODEL + row[1]), broken) for row in live.models
-    }
+    models = {row[0]: _Model(row[1], replay.chains, broken) for row in live.models}
     for model_id, number, stage, deprecated, tags, indexed, aliases in live.versions:
         model = models.get(model_id)
         if model is None:
@@ -250,7 +251,7 @@ def _compare_versions(replay: Replay, live: Live, broken: Container[str], found:
         if model.skipped:
             continue
         v = model.versions.get(number)
-        if v is None or v[_REGISTERED] is None:
+        if v is None or v[REGISTERED] is None:
             found.append(
                 _at(
                     model,
@@ -261,16 +262,16 @@ def _compare_versions(replay: Replay, live: Live, broken: Container[str], found:
             )
             continue
         model.matched += 1
-        if v[_STAGE] is not None and stage != v[_STAGE]:
-            sentence = _changed("", "the stage", stage, *v[_STAGE:_DEPRECATED])
+        if v[STAGE] is not None and stage != v[STAGE]:
+            sentence = _changed("", "the stage", stage, *v[STAGE:DEPRECATED])
             found.append(_at(model, number, sentence))
-        if bool(deprecated) != (v[_DEPRECATED] is True):
-            by = v[_DEPRECATED_BY] or v[_REGISTERED]
-            sentence = _changed("", "deprecated", bool(deprecated), v[_DEPRECATED] is True, by)
+        if bool(deprecated) != (v[DEPRECATED] is True):
+            by = v[DEPRECATED_BY] or v[REGISTERED]
+            sentence = _changed("", "deprecated", bool(deprecated), v[DEPRECATED] is True, by)
             found.append(_at(model, number, sentence))
-        known = v[_TAGS]
+        known = v[TAGS]
         if tags != indexed or (known is not None and _json(tags) != known):
-            logged = None if v[_TAGS_BY] is None else v[_TAGS:]
+            logged = None if v[TAGS_BY] is None else v[TAGS:]
             for sentence in _tags("", tags, indexed, logged):
                 found.append(_at(model, number, sentence))
         expected = model.listed.get(number)
@@ -281,15 +282,15 @@ def _compare_versions(replay: Replay, live: Live, broken: Container[str], found:
                     _at(
                         model,
                         number,
-                        f": its row lists the aliases {_shown(now)} but the audit log has "
-                        f"{_shown(sorted(expected or ()))} pointing at it; the row was changed "
+                        f": its row lists the aliases {shown(now)} but the audit log has "
+                        f"{shown(sorted(expected or ()))} pointing at it; the row was changed "
                         "outside modelbook",
                     )
                 )
     # Versions of the log missing from the registry: counted first, named when some are.
     present: dict[str, set[Any]] | None = None
     for model in models.values():
-        registered = sum(1 for v in model.versions.values() if v[_REGISTERED] is not None)
+        registered = sum(1 for v in model.versions.values() if v[REGISTERED] is not None)
         if model.skipped or model.matched == registered:
             continue
         if present is None:
@@ -299,12 +300,12 @@ def _compare_versions(replay: Replay, live: Live, broken: Container[str], found:
                     present.setdefault(models[model_id].chain, set()).add(number)
         numbers = present.get(model.chain, set())
         for number, v in model.versions.items():
-            if number not in numbers and v[_REGISTERED] is not None and not v[_LEGACY]:
+            if number not in numbers and v[REGISTERED] is not None and not v[LEGACY]:
                 found.append(
                     _at(
                         model,
                         number,
-                        f" is in the audit log (event {v[_REGISTERED]}) but not in the "
+                        f" is in the audit log (event {v[REGISTERED]}) but not in the "
                         "registry; it was deleted outside modelbook",
                     )
                 )
@@ -313,22 +314,22 @@ def _compare_versions(replay: Replay, live: Live, broken: Container[str], found:
 def _at(model: _Model, number: Any, sentence: str) -> tuple[str, str]:
     """A problem of a version, in the order of model and number; ``sentence`` follows
     the version's URI (a space or a colon first, as it says)."""
-    return (f"2 {model.name} {number!s:>12}", f"{_version(model.chain, number)}{sentence}")
+    return (f"2 {model.name} {number!s:>12}", f"{version_uri(model.chain, number)}{sentence}")
 
 
 def _compare_aliases(replay: Replay, live: Live, broken: Container[str], found: _Found) -> None:
     for what, live_rows in (("the alias", live.aliases), ("its pin", live.pins)):
-        show = _target if what == "the alias" else _major
+        show = shown_target if what == "the alias" else shown_major
         logged_rows = {
             (chain, name): value
             for chain, state in replay.chains.items()
             for name, value in (state.aliases if what == "the alias" else state.pins).items()
         }
-        rows = {(_MODEL + row[0], row[1]): row for row in live_rows}
+        rows = {(model_chain(row[0]), row[1]): row for row in live_rows}
         for key in logged_rows.keys() | rows.keys():
             if key[0] in broken:
                 continue
-            subject = _alias(*key)
+            subject = alias_uri(*key)
             order = f"3 {subject}"
             value, event = logged_rows.get(key, (None, None))
             row = rows.get(key)
@@ -364,13 +365,13 @@ def _compare_registry(replay: Replay, live: Live) -> list[str]:
     held = {(r[0], r[1]) for r in live.roles}
     for actor, role in sorted(held - replay.roles.keys(), key=str):
         problems.append(
-            f"actor {_shown(actor)} holds the role {_shown(role)} in the registry but no event "
+            f"actor {shown(actor)} holds the role {shown(role)} in the registry but no event "
             "of the audit log grants it; it was granted outside modelbook"
         )
     for (actor, role), event in sorted(replay.roles.items(), key=str):
         if (actor, role) not in held:
             problems.append(
-                f"actor {_shown(actor)} holds the role {_shown(role)} in the audit log "
+                f"actor {shown(actor)} holds the role {shown(role)} in the audit log "
                 f"(event {event}) but not in the registry; it was revoked outside modelbook"
             )
     logged, policy = replay.policy, live.policy

@@ -4,11 +4,11 @@ Chain verification proves the events unchanged, and :mod:`modelbook.audit_record
 proves the annotations are the ones the events describe. This module does the
 same for the current state the release flow decides by: each verified event
 that sets part of it is replayed (:class:`Replay`, fed by
-:class:`modelbook.audit.ChainVerifier` in chain order), and :func:`compare`
-names every object whose live row says otherwise, with both values and the
-event the log's value comes from. A stage set to ``approved`` by hand, an
-alias pointed elsewhere, a role inserted or a policy swapped are found by
-``audit verify`` like an edited event.
+:class:`modelbook.audit.ChainVerifier` in chain order), and
+:func:`modelbook.audit_compare.compare` names every object whose live row says
+otherwise, with both values and the event the log's value comes from. A stage
+set to ``approved`` by hand, an alias pointed elsewhere, a role inserted or a
+policy swapped are found by ``audit verify`` like an edited event.
 
 What is replayed, from each event's ``after`` (and ``before`` for a removal):
 
@@ -46,21 +46,24 @@ bulk, and costs one lookup per object.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .audit_names import alias_uri, model_uri, shown, shown_major, shown_target, version_uri
 from .events import REGISTRY_CHAIN
 
 #: How the reason of an event converted from revision 0001 starts (see migration 0002).
 LEGACY_REASON = "recorded before revision 0002"
 
-_MODEL = "model:"
-
-# A version's replayed state: a list, changed in place by its events.
-_REGISTERED, _LEGACY, _STAGE, _STAGE_BY, _DEPRECATED, _DEPRECATED_BY, _TAGS, _TAGS_BY = range(8)
+#: Positions in a version's replayed state (:attr:`ChainState.versions`), a list
+#: changed in place by its events: the id of its ``version.register`` event (None
+#: when the log has none); whether that event was converted from revision 0001; its
+#: stage and the event that set it; whether it is deprecated and the event that
+#: said so; its tags and the event that recorded them. A stage or tags of None are
+#: not known (the event that set them did not record them).
+REGISTERED, LEGACY, STAGE, STAGE_BY, DEPRECATED, DEPRECATED_BY, TAGS, TAGS_BY = range(8)
 
 
 class ChainState:
@@ -161,7 +164,7 @@ class Replay:
         A change between two events of the log was made outside modelbook, and
         the later event recorded it as where it started.
         """
-        show = show or _shown
+        show = show or shown
         value, by = (None, "no event") if left is None else (left[0], f"event {left[1]}")
         self.gaps.append(
             (
@@ -195,7 +198,7 @@ class Replay:
                 return
             left = state.tags
             if left is not None and left[0] is not None and left[0] != event["before"]:
-                self._gap(event, event_id, _model(chain), "the tags", event["before"], left)
+                self._gap(event, event_id, model_uri(chain), "the tags", event["before"], left)
             state.tags = [event["after"], event_id]
         except (LookupError, TypeError, AttributeError):
             self._unreadable(event, event_id)
@@ -206,7 +209,7 @@ class Replay:
             state = self._of(chain)
             left = state.risk_tier
             if left is not None and left[0] != found:
-                self._gap(event, event_id, _model(chain), "the risk tier", found, left)
+                self._gap(event, event_id, model_uri(chain), "the risk tier", found, left)
             state.risk_tier = [event["after"]["risk_tier"], event_id]
         except (LookupError, TypeError, AttributeError):
             self._unreadable(event, event_id)
@@ -253,23 +256,23 @@ class Replay:
             if v is None:
                 v = self._version(event)
             found = event["before"]["stage"]
-            left = v[_STAGE]
+            left = v[STAGE]
             if left is not None and left != found:
-                subject = _version(event["chain"], event["version"])
-                self._gap(event, event_id, subject, "the stage", found, v[_STAGE : _STAGE_BY + 1])
-            v[_STAGE] = event["after"]["stage"]
-            v[_STAGE_BY] = event_id
+                subject = version_uri(event["chain"], event["version"])
+                self._gap(event, event_id, subject, "the stage", found, v[STAGE : STAGE_BY + 1])
+            v[STAGE] = event["after"]["stage"]
+            v[STAGE_BY] = event_id
         except (LookupError, TypeError, AttributeError):
             self._unreadable(event, event_id)
 
     def _version_deprecate(self, event: dict[str, Any], event_id: int) -> None:
         try:
             v, found = self._version(event), event["before"]["deprecated"]
-            if v[_REGISTERED] is not None and (v[_DEPRECATED] is True) != found:
-                subject = _version(event["chain"], event["version"])
-                by = v[_DEPRECATED_BY] or v[_REGISTERED]
-                self._gap(event, event_id, subject, "deprecated", found, (v[_DEPRECATED], by))
-            v[_DEPRECATED], v[_DEPRECATED_BY] = event["after"]["deprecated"], event_id
+            if v[REGISTERED] is not None and (v[DEPRECATED] is True) != found:
+                subject = version_uri(event["chain"], event["version"])
+                by = v[DEPRECATED_BY] or v[REGISTERED]
+                self._gap(event, event_id, subject, "deprecated", found, (v[DEPRECATED], by))
+            v[DEPRECATED], v[DEPRECATED_BY] = event["after"]["deprecated"], event_id
         except (LookupError, TypeError, AttributeError):
             self._unreadable(event, event_id)
 
@@ -281,16 +284,16 @@ class Replay:
                 v = self._version(event)
             reason = event["reason"]
             if reason is not None and reason.startswith(LEGACY_REASON):
-                v[_TAGS], v[_TAGS_BY] = None, event_id
+                v[TAGS], v[TAGS_BY] = None, event_id
                 return
-            left = v[_TAGS]
+            left = v[TAGS]
             if left is not None and left != event["before"]:
-                subject = _version(event["chain"], event["version"])
+                subject = version_uri(event["chain"], event["version"])
                 self._gap(
-                    event, event_id, subject, "the tags", event["before"], v[_TAGS : _TAGS_BY + 1]
+                    event, event_id, subject, "the tags", event["before"], v[TAGS : TAGS_BY + 1]
                 )
-            v[_TAGS] = event["after"]
-            v[_TAGS_BY] = event_id
+            v[TAGS] = event["after"]
+            v[TAGS_BY] = event_id
         except (LookupError, TypeError, AttributeError):
             self._unreadable(event, event_id)
 
@@ -304,8 +307,8 @@ class Replay:
             found = None if before is None else before["version"]
             left = aliases.get(name)
             if (None if left is None else left[0]) != found:
-                subject = _alias(event["chain"], name)
-                self._gap(event, event_id, subject, "the alias", found, left, _target)
+                subject = alias_uri(event["chain"], name)
+                self._gap(event, event_id, subject, "the alias", found, left, shown_target)
             # Revision 0001 logged a removal as alias.set to nothing: ``after`` decides.
             aliases[name] = [None if after is None else after["version"], event_id]
         except (LookupError, TypeError, AttributeError):
@@ -336,8 +339,8 @@ class Replay:
     ) -> None:
         left = pins.get(name)
         if (None if left is None else left[0]) != found:
-            subject = _alias(event["chain"], name)
-            self._gap(event, event_id, subject, "the pin", found, left, _major)
+            subject = alias_uri(event["chain"], name)
+            self._gap(event, event_id, subject, "the pin", found, left, shown_major)
 
     # registry ------------------------------------------------------------------------
 
@@ -349,8 +352,8 @@ class Replay:
             self._gap(
                 event,
                 event_id,
-                f"actor {_shown(key[0])}",
-                f"the role {_shown(key[1])}",
+                f"actor {shown(key[0])}",
+                f"the role {shown(key[1])}",
                 found,
                 None if by is None else (True, by),
                 _held,
@@ -409,7 +412,7 @@ class Replay:
 
     def absorb(self, found: ReplayExport) -> None:
         """Add the replay of other chains (another process's :meth:`export`, validated)."""
-        # What is absorbed is only read (by :func:`compare`): the validated tuples are kept.
+        # What is absorbed is only read (by the comparison): the validated tuples are kept.
         for chain, created, risk_tier, tags, versions, aliases, pins in found.chains:
             state = self.chains[chain] = ChainState()
             state.created, state.risk_tier, state.tags = created, risk_tier, tags  # type: ignore[assignment]
@@ -422,36 +425,6 @@ class Replay:
             self.policy = found.policy
         self.unreadable.extend(found.unreadable)
         self.gaps.extend(found.gaps)
-
-
-def _model(chain: str) -> str:
-    return f"models:/{chain.removeprefix(_MODEL)}"
-
-
-def _version(chain: str, number: Any) -> str:
-    return f"models:/{chain.removeprefix(_MODEL)}/{number}"
-
-
-def _alias(chain: str, name: Any) -> str:
-    return f"models:/{chain.removeprefix(_MODEL)}@{name}"
-
-
-def _shown(value: Any) -> str:
-    if value is None:
-        return "none"
-    try:
-        return json.dumps(value, sort_keys=True, ensure_ascii=False)
-    except (TypeError, ValueError):
-        # What SQLite keeps of another type than its column's (bytes, say).
-        return repr(value)
-
-
-def _target(number: Any) -> str:
-    return "absent" if number is None else f"at version {_shown(number)}"
-
-
-def _major(major: Any) -> str:
-    return "absent" if major is None else f"at MAJOR {_shown(major)}"
 
 
 def _held(held: Any) -> str:
