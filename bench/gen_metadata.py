@@ -206,6 +206,7 @@ def load(reg: Registry, uri: str, cat: Catalogue, work: Path, log: Any = print) 
                     "files": len(artifacts),
                     "bytes": sum(a["size"] for a in artifacts),
                     "manifest_sha256": manifest_sha,
+                    "tags": spec.metadata["tags"],
                 },
                 "reason": None,
             }

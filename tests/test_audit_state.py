@@ -182,7 +182,7 @@ def edit_indexed_version_tags(reg: Registry) -> None:
 
 
 def edit_untagged_version_tags(reg: Registry) -> None:
-    """Registration tags are not in the log; their two copies must still agree."""
+    """Version 3 was registered without tags and never tagged since."""
     sql(
         reg,
         "UPDATE versions SET tags = :t WHERE id = :v",
@@ -277,7 +277,7 @@ TAMPERING: dict[str, tuple[Callable[[Registry], None], list[str]]] = {
     ),
     "registration tags edited": (
         edit_untagged_version_tags,
-        ["models:/m/3", "its tags are", "its indexed tags are"],
+        ["models:/m/3: the tags are", '{"reviewed": "yes"} in the registry but {} in the audit'],
     ),
     "model tags edited": (
         edit_model_tags,

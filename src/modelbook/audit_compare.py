@@ -1,6 +1,8 @@
 """The comparison of the state the audit log leaves (:mod:`.audit_state`'s replay)
 with the live tables, read once (``store.audit_state``): each object whose row
-disagrees is named with both values and the event that set it."""
+disagrees is named with both values and the event that set it, and what the log
+does not record (a version's tags, registered before registrations recorded
+them) is counted as not checked."""
 
 from __future__ import annotations
 
@@ -125,20 +127,54 @@ class _Skipped:
         return chain in self.broken or (self.within is not None and not self.within(chain))  # type: ignore[arg-type]
 
 
+class Comparison:
+    """What one or more passes of :func:`compare` found."""
+
+    def __init__(self) -> None:
+        #: The disagreements, each with where it goes among the others.
+        self.findings: list[Finding] = []
+        #: (model name, how many of its versions' tags the log does not record)
+        self.unknown_tags: list[tuple[str, int]] = []
+
+    def disagreements(self) -> list[str]:
+        """Every disagreement of every pass, in order, one sentence each."""
+        return [sentence for *_, sentence in sorted(self.findings)]
+
+    def unchecked(self) -> list[str]:
+        """What could not be checked, one sentence per model: the versions whose tags
+        no event records (registered before registrations recorded their tags, or
+        last tagged by an event converted from revision 0001). Their two copies of
+        the tags were compared with each other only. Not a disagreement."""
+        return [
+            f"the tags of {_count(n, 'version')} of models:/{name} could not be checked: the "
+            "audit log does not record them (registered before registration events "
+            "recorded tags, or last tagged by an event converted from revision 0001)"
+            for name, n in sorted(self.unknown_tags)
+        ]
+
+
+def _count(n: int, noun: str) -> str:
+    return f"1 {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def compare(
     replay: Replay,
     live: Live,
     broken: Container[str],
     within: Callable[[str], bool] | None = None,
-) -> list[Finding]:
+    into: Comparison | None = None,
+) -> Comparison:
     """Every disagreement between the replayed log and the live tables.
 
     ``broken``: chains that did not verify; their objects are not compared.
     ``within``: compare only the objects of the chains it accepts (a pass of
-    several; :func:`sentences` orders the findings of all of them as one).
+    several, each adding to the same ``into``, which orders the findings of all
+    of them as one). Returns ``into``, or a new :class:`Comparison`.
     """
+    comparison = Comparison() if into is None else into
     skip = _Skipped(broken, within)
-    findings: list[Finding] = [
+    findings = comparison.findings
+    findings += [
         (
             0,
             event_id,
@@ -153,17 +189,12 @@ def compare(
     ]
     found: _Found = []
     _compare_models(replay, live, skip, found)
-    _compare_versions(replay, live, skip, found)
+    comparison.unknown_tags += _compare_versions(replay, live, skip, found)
     _compare_aliases(replay, live, skip, found)
     findings += [(2, order, sentence) for order, sentence in found]
     if REGISTRY_CHAIN not in skip:
         findings += [(3, k, sentence) for k, sentence in enumerate(_compare_registry(replay, live))]
-    return findings
-
-
-def sentences(findings: list[Finding]) -> list[str]:
-    """The findings of one or more passes of :func:`compare`, in order, one sentence each."""
-    return [sentence for *_, sentence in sorted(findings)]
+    return comparison
 
 
 def _compare_models(replay: Replay, live: Live, broken: Container[str], found: _Found) -> None:
@@ -214,7 +245,7 @@ def _compare_models(replay: Replay, live: Live, broken: Container[str], found: _
 class _Model:
     """A model as :func:`_compare_versions` walks its versions' rows."""
 
-    __slots__ = ("chain", "listed", "matched", "name", "skipped", "versions")
+    __slots__ = ("chain", "listed", "matched", "name", "skipped", "unknown_tags", "versions")
 
     def __init__(self, name: str, chains: Mapping[str, ChainState], broken: Container[str]) -> None:
         self.name, self.chain = name, model_chain(name)
@@ -228,11 +259,16 @@ class _Model:
                 if number is not None:
                     self.listed.setdefault(number, []).append(str(alias))
         self.matched = 0
+        #: its versions whose tags the log does not record
+        self.unknown_tags = 0
 
 
-def _compare_versions(replay: Replay, live: Live, broken: Container[str], found: _Found) -> None:
+def _compare_versions(
+    replay: Replay, live: Live, broken: Container[str], found: _Found
+) -> list[tuple[str, int]]:
     """The hot loop of the comparison: one pass over every version's row, whose
-    strings are made only for a version that disagrees."""
+    strings are made only for a version that disagrees. Returns (model name, count)
+    of the versions whose tags could not be checked."""
     models = {row[0]: _Model(row[1], replay.chains, broken) for row in live.models}
     for model_id, number, stage, deprecated, tags, indexed, aliases in live.versions:
         model = models.get(model_id)
@@ -270,6 +306,8 @@ def _compare_versions(replay: Replay, live: Live, broken: Container[str], found:
             sentence = _changed("", "deprecated", bool(deprecated), v[DEPRECATED] is True, by)
             found.append(_at(model, number, sentence))
         known = v[TAGS]
+        if known is None:
+            model.unknown_tags += 1
         if tags != indexed or (known is not None and _json(tags) != known):
             logged = None if v[TAGS_BY] is None else v[TAGS:]
             for sentence in _tags("", tags, indexed, logged):
@@ -289,7 +327,10 @@ def _compare_versions(replay: Replay, live: Live, broken: Container[str], found:
                 )
     # Versions of the log missing from the registry: counted first, named when some are.
     present: dict[str, set[Any]] | None = None
+    unknown_tags = []
     for model in models.values():
+        if model.unknown_tags:
+            unknown_tags.append((model.name, model.unknown_tags))
         registered = sum(1 for v in model.versions.values() if v[REGISTERED] is not None)
         if model.skipped or model.matched == registered:
             continue
@@ -309,6 +350,7 @@ def _compare_versions(replay: Replay, live: Live, broken: Container[str], found:
                         "registry; it was deleted outside modelbook",
                     )
                 )
+    return unknown_tags
 
 
 def _at(model: _Model, number: Any, sentence: str) -> tuple[str, str]:

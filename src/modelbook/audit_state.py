@@ -16,9 +16,10 @@ What is replayed, from each event's ``after`` (and ``before`` for a removal):
   task, description and tags (then ``model.tag``, which records them all);
 - a version (``version.register``): its stage (then ``version.stage`` and
   ``version.archive``), its deprecation (``version.deprecate``) and its tags
-  (``version.tag``, which records them all; a registration does not record the
-  tags it sets, so a version never tagged since is checked only for its two
-  copies of them, the row's and the indexed one, agreeing with each other);
+  (then ``version.tag``, which records them all). A registration event written
+  before registrations recorded their tags leaves them unknown: such a
+  version's tags are checked only for their two copies, the row's and the
+  indexed one, agreeing with each other, until a tag write records them;
 - an alias's target (``alias.set``, ``alias.delete``), which also gives the
   alias names each version's row lists, and an alias's contract pin
   (``alias.pin``, ``alias.unpin``, ``alias.override``);
@@ -222,9 +223,12 @@ class Replay:
             versions = (self.chains.get(chain) or self._of(chain)).versions
             if reason is not None and reason.startswith(LEGACY_REASON):
                 # Revision 0001 did not log the stage: its conversion wrote "staging".
-                stage, legacy = None, True
+                stage, legacy, tags = None, True, None
             else:
-                stage, legacy = event["after"]["stage"], False
+                # A registration written before registrations recorded their tags has
+                # none: they are not known, which is not the same as no tags.
+                after = event["after"]
+                stage, legacy, tags = after["stage"], False, after.get("tags")
             versions[event["version"]] = [
                 event_id,
                 legacy,
@@ -232,8 +236,8 @@ class Replay:
                 event_id,
                 False,
                 None,
-                None,
-                None,
+                tags,
+                None if tags is None else event_id,
             ]
         except (LookupError, TypeError, AttributeError):
             self._unreadable(event, event_id)

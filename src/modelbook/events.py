@@ -58,11 +58,17 @@ class ModelCreated(_Event):
 
 
 class RegisteredState(_Frozen):
+    """A version as registered: its semver, first stage, manifest (file count, total
+    bytes, sha256 of its JSON) and tags."""
+
     semver: str
     stage: str
     files: int
     bytes: int
     manifest_sha256: str
+    #: None in events written before registrations recorded the version's tags:
+    #: not known, which is not the same as none.
+    tags: FrozenMap[str, str] | None = None
 
 
 class VersionRegistered(_Event):

@@ -77,6 +77,7 @@ def audit_verify(
                 "expected_head_ok": result.expected_head_ok,
                 "expected_head_problem": result.expected_head_problem,
                 "record_problems": list(result.record_problems),
+                "unchecked": list(result.unchecked),
             }
         )
     else:
@@ -84,6 +85,8 @@ def audit_verify(
             line(safe(f"broken: {b}"), err=True)
         for problem in result.record_problems:
             line(safe(f"disagrees: {problem}"), err=True)
+        for note in result.unchecked:
+            line(safe(f"unchecked: {note}"), err=True)
         if result.expected_head_problem is not None:
             line(safe(f"changed: {result.expected_head_problem}"), err=True)
         status = "OK" if result.ok else "BROKEN"

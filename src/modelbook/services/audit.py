@@ -140,6 +140,9 @@ class VerifyResult:
     #: and the current state of models, versions, aliases, pins, roles and the
     #: policy (see ``audit_state``).
     record_problems: tuple[str, ...] = ()
+    #: What the log does not record, so could not be checked, one sentence per model
+    #: (versions registered before registrations recorded their tags): not a failure.
+    unchecked: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -222,7 +225,7 @@ class AuditService:
             # The live state, in the same view as the log: each change was written with
             # its event.
             live = state_rows.live(conn)
-            findings: list[audit_compare.Finding] = []
+            comparison = audit_compare.Comparison()
             mine: set[str] | None = None
             if helper is not None:
                 # While the second process works: the state of the chains walked here
@@ -230,7 +233,7 @@ class AuditService:
                 mine = set(checker.stored)
                 broken = {b.chain for b in checker.breaks}
                 broken |= {c for c, seq, h in heads if c in mine and not checker.ends_at(c, seq, h)}
-                findings += audit_compare.compare(replay, live, broken, mine.__contains__)
+                audit_compare.compare(replay, live, broken, mine.__contains__, comparison)
                 found = partition.finish(helper, checker.stored, count - checker.events)
                 if found is None:
                     for rows in event_rows.walk(conn, through, start=split or ""):
@@ -250,8 +253,8 @@ class AuditService:
                 checker.records, checker.more_records, _records(conn), _describe, unchecked
             )
             rest = None if mine is None else (lambda chain: chain not in mine)
-            findings += audit_compare.compare(replay, live, broken, rest)
-            record_problems += audit_compare.sentences(findings)
+            audit_compare.compare(replay, live, broken, rest, comparison)
+            record_problems += comparison.disagreements()
             # The digest over each chain's last stored event, which is what ``head``
             # reads with ``heads_through``, taken from the walk instead of a second scan.
             head = audit.head_digest(
@@ -288,6 +291,7 @@ class AuditService:
             expected_head_ok=expected_ok,
             expected_head_problem=problem,
             record_problems=tuple(record_problems),
+            unchecked=tuple(comparison.unchecked()),
         )
 
 

@@ -319,6 +319,7 @@ class RegistrationService:
                     files=len(manifest),
                     bytes=sum(a.size for a in manifest),
                     manifest_sha256=hashlib.sha256(dumps(artifacts).encode()).hexdigest(),
+                    tags=draft.tags,
                 ),
                 # The model's newest number and semver move in the statement of its
                 # chain head: one UPDATE of its row.
