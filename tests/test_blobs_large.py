@@ -20,8 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from modelbook import Unavailable, direct_io
-from modelbook import blobs as blobs_module
+from modelbook import Unavailable, blobs_local, direct_io
 from modelbook.blobs import DIRECT_MIN, SMALL, STREAM_CHUNK, BlobStore
 from modelbook.blobs_temp import TEMP_DIR, TEMP_MARKER
 
@@ -163,7 +162,7 @@ def test_without_direct_io_the_same_blob_is_stored(
     src, data = source(tmp_path, size)
     first, second = tmp_path / "direct", tmp_path / "buffered"
     sha, stored, _ = put(first, src)
-    monkeypatch.setattr(blobs_module, "O_DIRECT", 0)
+    monkeypatch.setattr(blobs_local, "O_DIRECT", 0)
     writes = Writes(monkeypatch)
     sha2, stored2, seen = put(second, src)
     monkeypatch.undo()

@@ -13,24 +13,22 @@ A file is stored from one open descriptor and refused if it changed while it
 was read (see :class:`modelbook.files.Source`): what is registered is what was
 read.
 
-Large local files are read once: each chunk is hashed on a second thread while
-the same bytes are written, with direct I/O (``O_DIRECT``) where the file system
-supports it, so that ingesting a big model neither fills the page cache with a
-second copy of it nor leaves gigabytes of dirty pages for the final fsync.
+:class:`BlobStore` is the one entry point; it reads, lists and removes blobs
+itself and hands each write to the module of its kind of storage:
 
-Temporary files and the sweep of stale ones: :mod:`modelbook.blobs_temp`.
+- :mod:`modelbook.blobs_local`: the write to a local folder (fsync of file and
+  folder, replace in one rename, large files read once with direct I/O);
+- :mod:`modelbook.blobs_remote`: the verified upload to an object store;
+- :mod:`modelbook.blobs_temp`: temporary files and the sweep of stale ones.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import itertools
-import mmap
 import os
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
 
@@ -38,30 +36,19 @@ import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
 from . import files
+from .blobs_local import CHUNK, SMALL, hash_file, mkdir, put_local
 from .blobs_remote import upload
 from .blobs_temp import (
     STALE_TMP_SECONDS,
     TEMP_DIR,
-    fsync_dir,
     new_temp,
     remove_stale,
     sweep_once,
     temp_name,
 )
-from .direct_io import (
-    DIRECT_MIN,
-    O_DIRECT,
-    STREAM_CHUNK,
-    hash_part,
-    read_full,
-    set_direct,
-    write_all,
-)
+from .direct_io import DIRECT_MIN, STREAM_CHUNK
 from .errors import IntegrityError, InvalidInput, Unavailable
-from .files import Progress, Source, check_sha256, show
-
-CHUNK = 1024 * 1024
-SMALL = 1024 * 1024
+from .files import Progress, Source, check_sha256, noop, show
 
 
 class _Missing(IntegrityError):
@@ -70,32 +57,6 @@ class _Missing(IntegrityError):
 
 def _is_sha256(name: str) -> bool:
     return len(name) == 64 and all(c in "0123456789abcdef" for c in name)
-
-
-def _noop(_: int) -> None:
-    return None
-
-
-def hash_file(path: Path, progress: Progress = _noop) -> tuple[str, int]:
-    """sha256 (hex) and size in bytes of a local file, streamed; ``progress`` gets byte counts.
-
-    Raises:
-        InvalidInput: the path is missing, unreadable, not a regular file, or
-            changed while it was read.
-        Unavailable: reading failed.
-    """
-    with files.open_source(path) as source:
-        try:
-            digest = hashlib.sha256()
-            size = 0
-            for chunk in source.chunks(CHUNK):
-                digest.update(chunk)
-                size += len(chunk)
-                progress(len(chunk))
-            source.check_unchanged(size)
-        except OSError as exc:
-            raise Unavailable(f"cannot read {show(path)}: {exc}") from exc
-    return digest.hexdigest(), size
 
 
 class BlobStore:
@@ -118,6 +79,7 @@ class BlobStore:
             raise InvalidInput(f"cannot use blob store {url!r}: {exc}") from exc
         self.root = root.rstrip("/")
         self.local = isinstance(self.fs, LocalFileSystem)
+        # Local folders known to exist: each is created, and its entry fsynced, once.
         self._made: set[str] = set()
 
     # temporaries ---------------------------------------------------------
@@ -139,7 +101,7 @@ class BlobStore:
 
     def _new_temp(self) -> str:
         """A path for a new temporary file; creates and marks the folder the first time."""
-        return new_temp(self.temp_dir, self._made, self._mkdir)
+        return new_temp(self.temp_dir, self._made, lambda folder: mkdir(folder, self._made))
 
     # addressing ----------------------------------------------------------
 
@@ -237,7 +199,7 @@ class BlobStore:
 
     # writing -------------------------------------------------------------
 
-    def put_file(self, src: Path, progress: Progress = _noop) -> tuple[str, int]:
+    def put_file(self, src: Path, progress: Progress = noop) -> tuple[str, int]:
         """Store one local file; return its (sha256 hex, size in bytes) once it is durable.
 
         The file is opened once, without blocking (a FIFO is refused at once),
@@ -255,121 +217,10 @@ class BlobStore:
         with files.open_source(src) as source:
             try:
                 if self.local:
-                    return self._put_local(source, progress)
+                    return put_local(source, self.path, self._new_temp, self._made, progress)
                 return self._put_remote(source, progress)
             except OSError as exc:
                 raise Unavailable(f"cannot store {show(src)}: {exc}") from exc
-
-    def _mkdir(self, path: str) -> None:
-        """Create a folder once; a new folder's own entry is fsynced in its parent."""
-        if path in self._made:
-            return
-        if not os.path.isdir(path):
-            parent = os.path.dirname(path)
-            self._mkdir(parent)
-            try:
-                os.mkdir(path)
-            except FileExistsError:
-                pass
-            else:
-                fsync_dir(parent)
-        self._made.add(path)
-
-    def _put_local(self, source: Source, progress: Progress) -> tuple[str, int]:
-        if source.size > SMALL:
-            return self._put_large(
-                source, direct=source.size >= DIRECT_MIN and O_DIRECT != 0, progress=progress
-            )
-        data = b"".join(source.chunks(SMALL + 1))
-        progress(len(data))
-        source.check_unchanged(len(data))
-        sha = hashlib.sha256(data).hexdigest()
-        final = self.path(sha)
-        if self._intact_copy(final, data):
-            # Reused: its time is refreshed so that gc sees it as just written.
-            os.utime(final)
-            return sha, len(data)
-        return sha, self._land(final, data)
-
-    def _put_large(self, source: Source, direct: bool, progress: Progress) -> tuple[str, int]:
-        """Stream a large file into the store, reading it once.
-
-        Each chunk is read into one of two buffers, hashed on a second thread
-        and written from the same buffer, which is refilled only after both are
-        done: the hash is of exactly the bytes written, and hashing, reading and
-        writing overlap. With ``direct`` the chunks bypass the page cache, so a
-        big ingest neither evicts other cached data nor has to fault in fresh
-        page-cache memory (slow in VMs), and the closing fsync has next to
-        nothing left to flush. Where direct I/O is refused the same loop writes buffered.
-        """
-        tmp = self._new_temp()
-        digest = hashlib.sha256()
-        size = 0
-        try:
-            with contextlib.ExitStack() as stack:
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-                stack.callback(os.close, fd)
-                direct = direct and set_direct(fd, True)
-                bufs = [stack.enter_context(mmap.mmap(-1, STREAM_CHUNK)) for _ in range(2)]
-                views = [stack.enter_context(memoryview(b)) for b in bufs]
-                # Left first: waits for a hash still running before the buffers go.
-                hasher = stack.enter_context(ThreadPoolExecutor(1))
-                hashed: Future[None] | None = None
-                os.lseek(source.fd, 0, os.SEEK_SET)
-                for i in itertools.count():
-                    whole = views[i % 2]  # not the buffer the hasher may still read
-                    n = read_full(source.fd, whole)
-                    if hashed is not None:
-                        hashed.result()
-                    if n == 0:
-                        break
-                    if size + n > source.size:
-                        raise source.changed()  # it grew: stop reading now
-                    hashed = hasher.submit(hash_part, digest, whole, n)
-                    direct = write_all(fd, whole, n, direct, tmp)
-                    size += n
-                    progress(n)
-                os.fsync(fd)
-            source.check_unchanged(size)
-            sha = digest.hexdigest()
-            final = self.path(sha)
-            # An existing blob of this hash is replaced by the fresh copy rather
-            # than trusted: if it was damaged, registering the file heals it.
-            self._mkdir(os.path.dirname(final))
-            os.replace(tmp, final)
-            fsync_dir(os.path.dirname(final))
-            return sha, size
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-
-    def _land(self, final: str, data: bytes) -> int:
-        """Write a small blob whole: temporary file, fsync, rename, fsync the folder."""
-        tmp = self._new_temp()
-        try:
-            with open(tmp, "xb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            self._mkdir(os.path.dirname(final))
-            os.replace(tmp, final)
-            fsync_dir(os.path.dirname(final))
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-        return len(data)
-
-    @staticmethod
-    def _intact_copy(final: str, data: bytes) -> bool:
-        """True when a small blob already stored at ``final`` holds exactly ``data``."""
-        try:
-            fd, _ = files.open_regular(final, "artifact blob", IntegrityError)
-        except (FileNotFoundError, IntegrityError):
-            return False  # missing, or not a file: replaced by the fresh copy
-        with open(fd, "rb") as f:
-            return f.read(len(data) + 1) == data
 
     def _put_remote(self, source: Source, progress: Progress) -> tuple[str, int]:
         """Upload to an object store, committed only if verified (see :mod:`.blobs_remote`)."""
@@ -450,7 +301,7 @@ class BlobStore:
             raise IntegrityError(f"artifact blob {sha256} is corrupt (hash or size mismatch)")
         return data
 
-    def copy_to(self, sha256: str, size: int, dest: Path, progress: Progress = _noop) -> None:
+    def copy_to(self, sha256: str, size: int, dest: Path, progress: Progress = noop) -> None:
         """Write blob ``sha256`` (``size`` bytes) to the file ``dest``, verified.
 
         The bytes go to a temporary file beside ``dest``, which is renamed to
@@ -487,3 +338,6 @@ class BlobStore:
             with contextlib.suppress(OSError):
                 tmp.unlink()
             raise
+
+
+__all__ = ["CHUNK", "DIRECT_MIN", "SMALL", "STREAM_CHUNK", "BlobStore", "hash_file"]
