@@ -20,9 +20,11 @@ What is replayed, from each event's ``after`` (and ``before`` for a removal):
   before registrations recorded their tags leaves them unknown: such a
   version's tags are checked only for their two copies, the row's and the
   indexed one, agreeing with each other, until a tag write records them;
-- an alias's target (``alias.set``, ``alias.delete``), which also gives the
-  alias names each version's row lists, and an alias's contract pin
-  (``alias.pin``, ``alias.unpin``, ``alias.override``);
+- an alias's target (``alias.set``, ``alias.delete``) and its contract pin
+  (``alias.pin``, ``alias.unpin``, ``alias.override``). The alias names each
+  version's row lists are compared with the aliases that point at it in the
+  registry (the database keeps the two alike), not with the log: an alias
+  moved by hand is named once, as the alias;
 - the roles held (``role.grant``, ``role.revoke``) and the policy in force
   (``policy.set``: its hash and format; the live policy's text must hash to it).
 

@@ -65,7 +65,7 @@ def move(
     :func:`pin_crossing`).
     """
     if to_number is None:
-        alias_rows.drop(conn, model_id, alias, left=from_version_id)
+        alias_rows.drop(conn, model_id, alias)
     else:
         assert to_version_id is not None
         head = _check_pin(

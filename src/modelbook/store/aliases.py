@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection
 
 from ..domain import Alias, AliasEvent
 from ..events import model_chain
-from . import models, versions
+from . import models
 from . import schema as t
 from .engine import Prebuilt
 from .governance import CURRENT_POLICY_SHA256
@@ -88,14 +88,13 @@ def put(
     actor: str,
 ) -> None:
     """Point ``alias`` at ``version_id``; ``left``: the id of the version it points at
-    now (None: the alias does not exist). The rows of both versions get their alias
-    names anew."""
+    now (None: the alias does not exist). The database's triggers on ``aliases``
+    rewrite the alias names the rows of both versions list (revision 0009)."""
     values = dict(zip(_ALIAS_VALUES, (version_id, number, at, actor), strict=True))
     if left is not None:
         _UPDATE.run(conn, {"m": model_id, "a": alias, **values})
     else:
         _INSERT.run(conn, {"model_id": model_id, "name": alias, **values})
-    versions.refresh_aliases(conn, version_id, version_id if left is None else left)
 
 
 _DROP = t.aliases.delete().where(
@@ -103,12 +102,10 @@ _DROP = t.aliases.delete().where(
 )
 
 
-def drop(conn: Connection, model_id: int, alias: str, *, left: int | None) -> None:
-    """Remove ``alias``, which points at the version of id ``left`` (None: nowhere); that
-    version's row gets its alias names anew."""
+def drop(conn: Connection, model_id: int, alias: str) -> None:
+    """Remove ``alias`` (nothing when it does not exist); the database's triggers take
+    its name off the row of the version it pointed at."""
     conn.execute(_DROP, {"m": model_id, "a": alias})
-    if left is not None:
-        versions.refresh_aliases(conn, left)
 
 
 def of_model(conn: Connection, model: str, model_id: int) -> list[Alias]:

@@ -114,9 +114,9 @@ versions = Table(
     # A mutable annotation: when the version was marked deprecated (a bad
     # release, a rollback's source); it is then never a rollback target.
     Column("deprecated_at", BigInteger),
-    # The names of the aliases pointing at the version, comma-separated (None:
-    # none), rewritten from ``aliases`` by every alias write in its transaction
-    # (store.aliases): a read of the version needs no second lookup.
+    # The names of the aliases pointing at the version, comma-separated in no
+    # order (None: none), rewritten by the database's triggers on ``aliases``
+    # (revision 0009) whoever writes that table: a read needs no second lookup.
     Column("aliases", Text),
     UniqueConstraint("model_id", "number"),
     UniqueConstraint("model_id", "semver"),

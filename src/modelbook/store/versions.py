@@ -11,8 +11,6 @@ import sqlalchemy as sa
 from pydantic import ValidationError, create_model
 from pydantic_core import from_json
 from sqlalchemy.engine import Connection, Row
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.functions import FunctionElement
 
 from ..domain import Version, _Frozen
 from ..errors import IntegrityError
@@ -24,44 +22,6 @@ from .rows import to_dt
 
 _v = t.versions.c
 _a = t.aliases.c
-
-
-class _comma_list(FunctionElement[str]):
-    """The values of a column joined by commas (alias names hold none)."""
-
-    type = sa.String()
-    inherit_cache = True
-
-
-@compiles(_comma_list, "sqlite")
-def _comma_list_sqlite(element: _comma_list, compiler: Any, **kw: Any) -> str:
-    return f"group_concat({compiler.process(element.clauses, **kw)}, ',')"
-
-
-@compiles(_comma_list, "postgresql")
-def _comma_list_postgresql(element: _comma_list, compiler: Any, **kw: Any) -> str:
-    return f"string_agg({compiler.process(element.clauses, **kw)}, ',')"
-
-
-_pointing = t.aliases.alias("pointing")
-# Rewrites the alias names a version's row holds from the aliases table, for the
-# versions ``a`` and ``b`` (the same id twice for one).
-_REFRESH_ALIASES = Prebuilt(
-    t.versions.update()
-    .where(_v.id.in_([sa.bindparam("a"), sa.bindparam("b")]))
-    .values(
-        aliases=sa.select(_comma_list(_pointing.c.name))
-        .where(_pointing.c.model_id == _v.model_id, _pointing.c.version_id == _v.id)
-        .scalar_subquery()
-    )
-)
-
-
-def refresh_aliases(conn: Connection, *version_ids: int) -> None:
-    """Rewrite the alias names the rows of ``version_ids`` (one or two) hold, after an
-    alias write in the same transaction."""
-    first = version_ids[0]
-    _REFRESH_ALIASES.run(conn, {"a": first, "b": version_ids[-1]})
 
 
 VERSION_COLS = (
