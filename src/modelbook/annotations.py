@@ -19,7 +19,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, AwareDatetime, Field, model_validator
 
 from . import validation
-from .domain import FrozenJSON, Metric, _Frozen
+from .domain import Frozen, FrozenJSON, Metric
 from .errors import InvalidInput
 
 MAX_ACTOR_LEN = 256
@@ -74,7 +74,7 @@ def compare(left: float, op: str, right: float) -> bool:
     raise InvalidInput(f"unknown operator {op!r}: use one of {' '.join(OPS)}")
 
 
-class Approval(_Frozen):
+class Approval(Frozen):
     """A reviewer's approval of a version, with the roles they held when approving."""
 
     actor: Actor
@@ -83,7 +83,7 @@ class Approval(_Frozen):
     at: AwareDatetime
 
 
-class Rejection(_Frozen):
+class Rejection(Frozen):
     """A reviewer's rejection of a version; it blocks approval gates until answered."""
 
     actor: Actor
@@ -91,7 +91,7 @@ class Rejection(_Frozen):
     at: AwareDatetime
 
 
-class Attestation(_Frozen):
+class Attestation(Frozen):
     """A named sign-off on a version, such as ``pii_review`` or ``security_scan``."""
 
     name: Name
@@ -101,7 +101,7 @@ class Attestation(_Frozen):
     at: AwareDatetime
 
 
-class Comment(_Frozen):
+class Comment(Frozen):
     """Free text on a version: a comment, an incident note or a postmortem."""
 
     actor: Actor
@@ -110,7 +110,7 @@ class Comment(_Frozen):
     kind: Literal["comment", "incident", "postmortem"] = "comment"
 
 
-class AlertRule(_Frozen):
+class AlertRule(Frozen):
     """A threshold a monitoring job alerts on: ``p99_latency_ms > 250``."""
 
     name: Name
@@ -131,7 +131,7 @@ class AlertRule(_Frozen):
         return compare(observed, self.op, self.value)
 
 
-class Watch(_Frozen):
+class Watch(Frozen):
     """Where a deployed version is monitored: its job, dashboard and alert rules."""
 
     job: ShortText | None = None
@@ -141,7 +141,7 @@ class Watch(_Frozen):
     at: AwareDatetime
 
 
-class Observation(_Frozen):
+class Observation(Frozen):
     """A metric measured on a version after deployment, such as ``ctr@online``.
 
     ``metric`` is a metric key (``NAME@SPLIT{K=V}``); the window, when given,
@@ -166,7 +166,7 @@ class Observation(_Frozen):
         return self
 
 
-class Health(_Frozen):
+class Health(Frozen):
     """A deployer's record that a deployed version ran healthy, and the signal that
     showed it (``"7 days at 0.1% errors, CTR flat"``); rollback prefers such versions."""
 
@@ -176,7 +176,7 @@ class Health(_Frozen):
     at: AwareDatetime
 
 
-class CheckRecord(_Frozen):
+class CheckRecord(Frozen):
     """One stored evaluation of one gate check on a version.
 
     ``params`` are the check's parameters from the policy and ``evidence``

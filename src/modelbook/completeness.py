@@ -35,7 +35,7 @@ from .annotations import Approval, Attestation, Rejection, Watch
 from .checks.base import is_online
 from .checks.metric import MetricRule
 from .contract import as_signature
-from .domain import Model, Version, _Frozen
+from .domain import Frozen, Model, Version
 
 INTERNAL_PREFIX = "_modelbook/"
 """Artifacts modelbook writes itself (the stored input sample): not the user's files."""
@@ -324,7 +324,7 @@ def known_field(name: str) -> str:
     return name
 
 
-class FieldStatus(_Frozen):
+class FieldStatus(Frozen):
     """One checklist field on one version: present or not, and how to provide it."""
 
     name: str
@@ -333,7 +333,7 @@ class FieldStatus(_Frozen):
     hint: str | None = None
 
 
-class SectionScore(_Frozen):
+class SectionScore(Frozen):
     """One checklist section: its fields and how many are present."""
 
     key: str
@@ -353,7 +353,7 @@ class SectionScore(_Frozen):
         return tuple(f for f in self.fields if not f.present)
 
 
-class Completeness(_Frozen):
+class Completeness(Frozen):
     """How much of the checklist a version's entry answers.
 
     ``score`` is the share of fields present, 0.0 to 1.0, every field weighing

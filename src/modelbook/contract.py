@@ -67,7 +67,7 @@ ARRAY_FIELD = "array"
 VALUE_FIELD = "value"
 
 
-class _Frozen(BaseModel):
+class Frozen(BaseModel):
     # domain.py's convention, repeated so that domain can import this module.
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -101,7 +101,7 @@ def check_tz(tz: str) -> str | None:
     return None
 
 
-class FieldSpec(_Frozen):
+class FieldSpec(Frozen):
     """One input or output field.
 
     Attributes:
@@ -150,7 +150,7 @@ def _shape_text(shape: tuple[int, ...]) -> str:
     return text if len(text) <= 120 else text[:100] + " ...]"
 
 
-class Schema(_Frozen):
+class Schema(Frozen):
     """The fields of the inputs or the outputs, and the kind of value they came as."""
 
     kind: Kind
@@ -185,7 +185,7 @@ class Schema(_Frozen):
         return next((f for f in self.fields if f.name == name), None)
 
 
-class Runtime(_Frozen):
+class Runtime(Frozen):
     """What the model expects of the process that serves it.
 
     ``flavor`` is the loader declared at registration (``flavor=``,
@@ -197,7 +197,7 @@ class Runtime(_Frozen):
     flavor: Value | None = None
 
 
-class SampleRef(_Frozen):
+class SampleRef(Frozen):
     """The stored input sample: an artifact of the version (set by registration).
 
     Attributes:
@@ -213,7 +213,7 @@ class SampleRef(_Frozen):
     truncated: bool = False
 
 
-class Signature(_Frozen):
+class Signature(Frozen):
     """A version's contract: inputs, outputs (when known) and runtime expectations.
 
     Serialised with :meth:`to_json`; :func:`parse_signature` reads it back.

@@ -14,12 +14,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from .completeness import Completeness
-from .domain import _Frozen
+from .domain import Frozen
 from .errors import IncompleteMetadata
 from .lifecycle import DEPLOYED
 
 
-class DoctorEntry(_Frozen):
+class DoctorEntry(Frozen):
     """One version whose entry misses checklist fields.
 
     Attributes:
@@ -46,7 +46,7 @@ class DoctorEntry(_Frozen):
     failing: bool
 
 
-class DoctorReport(_Frozen):
+class DoctorReport(Frozen):
     """The outcome of one ``doctor`` run.
 
     Attributes:

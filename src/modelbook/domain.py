@@ -132,13 +132,13 @@ FrozenJSON = Annotated[
 ]
 
 
-class _Frozen(BaseModel):
+class Frozen(BaseModel):
     """A value that cannot be changed after it is built, not even in nested fields."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class Model(_Frozen):
+class Model(Frozen):
     """A named line of versions."""
 
     name: str
@@ -152,7 +152,7 @@ class Model(_Frozen):
     latest_version: int = 0
 
 
-class Artifact(_Frozen):
+class Artifact(Frozen):
     """One file of a version, stored by content."""
 
     path: str
@@ -160,7 +160,7 @@ class Artifact(_Frozen):
     sha256: str
 
 
-class Metric(_Frozen):
+class Metric(Frozen):
     """A measured value, optionally for one split and one slice of the data.
 
     Written as ``name``, ``name@split``, ``name{k=v}`` or ``name@split{k=v,k2=v2}``.
@@ -185,14 +185,14 @@ class Metric(_Frozen):
         return ",".join(f"{k}={v}" for k, v in sorted(self.slice.items()))
 
 
-class CodeRef(_Frozen):
+class CodeRef(Frozen):
     repo: Value | None = None
     commit: Value | None = None
     dirty: bool | None = None
     branch: Value | None = None
 
 
-class DataRef(_Frozen):
+class DataRef(Frozen):
     """A dataset snapshot a version was trained or evaluated on."""
 
     snapshot: Value
@@ -202,12 +202,12 @@ class DataRef(_Frozen):
     role: Value = "train"
 
 
-class FeatureSetRef(_Frozen):
+class FeatureSetRef(Frozen):
     name: Value
     version: Value | None = None
 
 
-class Lineage(_Frozen):
+class Lineage(Frozen):
     code: CodeRef = Field(default_factory=CodeRef)
     data: tuple[DataRef, ...] = ()
     features: FeatureSetRef | None = None
@@ -216,19 +216,19 @@ class Lineage(_Frozen):
     parents: tuple[Value, ...] = ()
 
 
-class Training(_Frozen):
+class Training(Frozen):
     params: FrozenMap[str, str] = Field(default_factory=dict)
     seed: int | None = None
     hardware: Value | None = None
     duration_seconds: float | None = None
 
 
-class LockfileRef(_Frozen):
+class LockfileRef(Frozen):
     path: Value
     sha256: Value
 
 
-class Environment(_Frozen):
+class Environment(Frozen):
     """The software and hardware a version was produced with."""
 
     python: Value | None = None
@@ -241,7 +241,7 @@ class Environment(_Frozen):
     gpu: Value | None = None
 
 
-class Version(_Frozen):
+class Version(Frozen):
     """One immutable release of a model.
 
     Everything but ``stage``, ``tags``, ``aliases`` (the aliases that point
@@ -286,7 +286,7 @@ class Version(_Frozen):
         return None
 
 
-class Alias(_Frozen):
+class Alias(Frozen):
     """A movable pointer from a name such as ``production`` to one version."""
 
     model: str
@@ -298,7 +298,7 @@ class Alias(_Frozen):
     pinned_major: int | None = None
 
 
-class AliasEvent(_Frozen):
+class AliasEvent(Frozen):
     """One move of an alias: set (from None), moved, or removed (to None)."""
 
     model: str
@@ -327,7 +327,7 @@ class Page(BaseModel, Generic[T]):
     unreadable: tuple[str, ...] = ()
 
 
-class Problem(_Frozen):
+class Problem(Frozen):
     model: str
     version: int
     path: str
@@ -336,7 +336,7 @@ class Problem(_Frozen):
     detail: str
 
 
-class VerifyReport(_Frozen):
+class VerifyReport(Frozen):
     """The outcome of rehashing stored artifacts."""
 
     versions: int

@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal, cast
 
 from pydantic import Field, TypeAdapter
 
-from .domain import FrozenJSON, FrozenMap, _Frozen
+from .domain import Frozen, FrozenJSON, FrozenMap
 
 REGISTRY_CHAIN = "registry"
 
@@ -29,7 +29,7 @@ def model_chain(model: str) -> str:
     return f"model:{model}"
 
 
-class _Event(_Frozen):
+class _Event(Frozen):
     id: int
     chain: str
     seq: int
@@ -43,7 +43,7 @@ class _Event(_Frozen):
     hash: str
 
 
-class ModelState(_Frozen):
+class ModelState(Frozen):
     owners: tuple[str, ...]
     task: str | None = None
     risk_tier: str
@@ -57,7 +57,7 @@ class ModelCreated(_Event):
     after: ModelState
 
 
-class RegisteredState(_Frozen):
+class RegisteredState(Frozen):
     """A version as registered: its semver, first stage, manifest (file count, total
     bytes, sha256 of its JSON) and tags."""
 
@@ -85,7 +85,7 @@ class TagsChanged(_Event):
     after: FrozenMap[str, str]
 
 
-class AliasState(_Frozen):
+class AliasState(Frozen):
     alias: str
     version: int
 

@@ -35,7 +35,7 @@ from typing import Literal
 from pydantic import Field
 
 from . import limits, uris, validation
-from .domain import FrozenMap, Lineage, Version, _Frozen
+from .domain import Frozen, FrozenMap, Lineage, Version
 from .errors import InvalidInput, shown
 
 NodeKind = Literal["version", "dataset", "commit", "features", "run", "experiment", "environment"]
@@ -58,7 +58,7 @@ MIN_COMMIT_PREFIX = 7
 _FULL_HASH_LENGTHS = (40, 64)
 
 
-class Node(_Frozen):
+class Node(Frozen):
     """One thing in a lineage graph; ``attrs`` are strings for every renderer."""
 
     id: str
@@ -67,7 +67,7 @@ class Node(_Frozen):
     attrs: FrozenMap[str, str] = Field(default_factory=dict)
 
 
-class Edge(_Frozen):
+class Edge(Frozen):
     """``source`` is the ``relation`` of ``target``; ``detail`` adds e.g. a dataset's role.
 
     ``attrs`` are what the target version recorded about the source: a dataset's
@@ -83,7 +83,7 @@ class Edge(_Frozen):
     attrs: FrozenMap[str, str] = Field(default_factory=dict)
 
 
-class LineageGraph(_Frozen):
+class LineageGraph(Frozen):
     """The lineage around ``root`` (a version's ``models:/NAME/N``).
 
     ``depth`` is how many parent links were followed each way (None: all);
@@ -105,7 +105,7 @@ class LineageGraph(_Frozen):
         raise KeyError(node_id)
 
 
-class Dependent(_Frozen):
+class Dependent(Frozen):
     """A version that depends on the reference an impact query names.
 
     ``direct``: its own lineage names the reference. Otherwise it depends
@@ -132,7 +132,7 @@ class Dependent(_Frozen):
     hops: int = 0
 
 
-class Impact(_Frozen):
+class Impact(Frozen):
     """Every version that depends on ``ref``, by model then number.
 
     ``known`` is False when nothing in the registry names ``ref`` (then

@@ -43,7 +43,7 @@ from datetime import datetime
 from importlib import metadata
 from typing import Any, Literal
 
-from .domain import _Frozen
+from .domain import Frozen
 from .errors import InvalidInput, UnsafeArtifact
 
 ALLOW_PICKLE_ENV = "MODELBOOK_ALLOW_PICKLE"
@@ -148,7 +148,7 @@ def _bounded(decompressor: Any, data: bytes, limit: int) -> bytes:
     return bytes(out)
 
 
-class FileScan(_Frozen):
+class FileScan(Frozen):
     """The scan of one artifact.
 
     Attributes:
@@ -174,7 +174,7 @@ class FileScan(_Frozen):
     error: str | None = None
 
 
-class ScanReport(_Frozen):
+class ScanReport(Frozen):
     """The scan of every pickle-based artifact of a version.
 
     ``verdict`` is the worst of the files' (``clean`` when there are none).
@@ -211,7 +211,7 @@ class ScanReport(_Frozen):
         )
 
 
-class ScanRecord(_Frozen):
+class ScanRecord(Frozen):
     """A scan as recorded on a version (annotation ``scan``, event ``version.scan``).
 
     Attributes:

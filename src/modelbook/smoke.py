@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from .checks.base import CheckResult, failed, passed
-from .domain import Version, _Frozen
+from .domain import Frozen, Version
 
 #: Seconds the subprocess may take to load and predict, unless told otherwise.
 DEFAULT_TIMEOUT_S = 120.0
@@ -20,7 +20,7 @@ DEFAULT_TIMEOUT_S = 120.0
 DEFAULT_MEMORY_MB = 4096
 
 
-class SmokeRecord(_Frozen):
+class SmokeRecord(Frozen):
     """One smoke test of one version.
 
     Attributes:

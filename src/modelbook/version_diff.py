@@ -43,11 +43,11 @@ Status = Literal["added", "removed", "changed"]
 FrozenValue = Annotated[Any, AfterValidator(freeze), PlainSerializer(thaw)]
 
 
-class _Frozen(BaseModel):
+class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class Change(_Frozen):
+class Change(Frozen):
     """One field that differs; ``before`` or ``after`` is None where it is absent.
 
     ``field`` is a dotted path (``code.commit``, ``params.lr``, ``tags.team``,
@@ -59,7 +59,7 @@ class Change(_Frozen):
     after: FrozenValue = None
 
 
-class ContractChange(_Frozen):
+class ContractChange(Frozen):
     """How the contract differs.
 
     ``status`` is ``added`` or ``removed`` when only one version has a contract,
@@ -74,7 +74,7 @@ class ContractChange(_Frozen):
     detail: str
 
 
-class MetricChange(_Frozen):
+class MetricChange(Frozen):
     """One metric (name, split and slice) whose value differs; ``delta`` is after - before."""
 
     name: str
@@ -86,7 +86,7 @@ class MetricChange(_Frozen):
     delta: float | None = None
 
 
-class PackageChange(_Frozen):
+class PackageChange(Frozen):
     """One recorded package added, removed, or at another version."""
 
     name: str
@@ -95,7 +95,7 @@ class PackageChange(_Frozen):
     after: str | None = None
 
 
-class ArtifactChange(_Frozen):
+class ArtifactChange(Frozen):
     """One file added, removed, or with other content; ``size_delta`` is after - before."""
 
     path: str
@@ -107,7 +107,7 @@ class ArtifactChange(_Frozen):
     size_delta: int
 
 
-class VersionRef(_Frozen):
+class VersionRef(Frozen):
     """Which version a side of the diff is."""
 
     uri: str
@@ -118,7 +118,7 @@ class VersionRef(_Frozen):
     created_by: str
 
 
-class VersionDiff(_Frozen):
+class VersionDiff(Frozen):
     """Every difference from version ``a`` to version ``b`` (see the module's sections)."""
 
     a: VersionRef

@@ -19,7 +19,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from ..annotations import Approval, Attestation, CheckRecord, Observation, Rejection
-from ..domain import FrozenJSON, Model, Version, _Frozen, thaw
+from ..domain import Frozen, FrozenJSON, Model, Version, thaw
 from ..errors import GateFailed, InvalidInput
 
 SmokeTest = Callable[[Version], "CheckResult | bool"]
@@ -30,7 +30,7 @@ ScanReader = Callable[[Version], Any]
 """Scans a version's pickle-based artifacts (a :class:`modelbook.safety.ScanReport`)."""
 
 
-class CheckResult(_Frozen):
+class CheckResult(Frozen):
     """The outcome of one check on one version.
 
     Attributes:

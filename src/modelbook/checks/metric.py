@@ -21,7 +21,7 @@ from pydantic import BeforeValidator, Field, JsonValue, PlainSerializer
 
 from .. import validation
 from ..annotations import OPS, Op, compare
-from ..domain import Version, _Frozen
+from ..domain import Frozen, Version
 from ..errors import InvalidInput
 from .base import CheckContext, CheckDef, CheckParams, CheckResult, failed, metric_value, passed
 
@@ -35,7 +35,7 @@ _RULE = re.compile(
 )
 
 
-class MetricRule(_Frozen):
+class MetricRule(Frozen):
     """One threshold: ``name@split{slice} op threshold``.
 
     ``slice`` holds the slice's ``(key, value)`` pairs sorted by key; empty for

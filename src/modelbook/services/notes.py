@@ -30,7 +30,7 @@ from ..annotations import (
     parse_alert,
 )
 from ..checks.base import is_online
-from ..domain import Metric, _Frozen
+from ..domain import Frozen, Metric
 from ..errors import IntegrityError, InvalidInput
 from ..safety import ScanRecord
 from ..smoke import SmokeRecord
@@ -42,7 +42,7 @@ from .base import Context, version_row
 COMMENT_KINDS = ("comment", "incident", "postmortem")
 
 
-class Drill(_Frozen):
+class Drill(Frozen):
     """A rollback drill: whether the target was ready, and what was checked."""
 
     alias: str
@@ -52,7 +52,7 @@ class Drill(_Frozen):
     at: datetime
 
 
-class Evaluation(_Frozen):
+class Evaluation(Frozen):
     """One gate evaluation: the stage asked for, whether it passed, each check's record."""
 
     target_stage: str

@@ -12,7 +12,7 @@ from pydantic import ValidationError, create_model
 from pydantic_core import from_json
 from sqlalchemy.engine import Connection, Row
 
-from ..domain import Version, _Frozen
+from ..domain import Frozen, Version
 from ..errors import IntegrityError
 from . import models
 from . import schema as t
@@ -57,16 +57,16 @@ _STORED_FIELDS: dict[str, Any] = {
     for name, info in Version.model_fields.items()
     if name not in _ROW_FIELDS
 }
-_Stored: type[_Frozen] = create_model("_Stored", __base__=_Frozen, **_STORED_FIELDS)
+_Stored: type[Frozen] = create_model("_Stored", __base__=Frozen, **_STORED_FIELDS)
 # The fields of a Version that change after registration, as Version types them.
 _MUTABLE_FIELDS: dict[str, Any] = {
     name: (Version.model_fields[name].annotation, Version.model_fields[name])
     for name in ("stage", "tags", "aliases", "deprecated")
 }
-_Mutable: type[_Frozen] = create_model("_Mutable", __base__=_Frozen, **_MUTABLE_FIELDS)
+_Mutable: type[Frozen] = create_model("_Mutable", __base__=Frozen, **_MUTABLE_FIELDS)
 
 
-def stored_record(model: str, row: Row[Any]) -> _Frozen:
+def stored_record(model: str, row: Row[Any]) -> Frozen:
     """The version's stored record, parsed and validated in one pass over its JSON text
     (``validate_json``, into read-only values: no ``json.loads``, no separate freeze
     pass). Raises :class:`IntegrityError` naming the version when it cannot be read (a
