@@ -80,24 +80,24 @@ def _pg_upgrade() -> None:
         .scalar_one()
     )
     names = _names("string_agg(a.name, ',')", f"{s}.aliases", "v")
+
+    def rewrite(ids: str) -> str:
+        # The rows are locked before their names are read: the UPDATE then starts
+        # after any other writer of them committed, and reads that writer's aliases
+        # (a subquery reads the rows its statement's start saw, even after a wait).
+        return (
+            f"PERFORM 1 FROM {s}.versions WHERE id IN ({ids}) ORDER BY id FOR NO KEY UPDATE; "
+            f"UPDATE {s}.versions v SET aliases = {names} WHERE v.id IN ({ids});"
+        )
+
+    # One branch per operation, each with its own static statements: planned once
+    # per session, where an array of ids built in the function cost as much again.
     op.execute(
-        f"""CREATE FUNCTION aliases_listed() RETURNS trigger AS $$
-DECLARE
-    ids bigint[];
-BEGIN
-    IF TG_OP = 'INSERT' THEN
-        ids := ARRAY[NEW.version_id];
-    ELSIF TG_OP = 'DELETE' THEN
-        ids := ARRAY[OLD.version_id];
-    ELSE
-        ids := ARRAY[OLD.version_id, NEW.version_id];
-    END IF;
-    -- The rows are locked before their names are read: the UPDATE then starts
-    -- after any other writer of them committed, and reads that writer's aliases.
-    PERFORM 1 FROM {s}.versions WHERE id = ANY(ids) ORDER BY id FOR UPDATE;
-    UPDATE {s}.versions v SET aliases = {names} WHERE v.id = ANY(ids);
-    RETURN NULL;
-END $$ LANGUAGE plpgsql"""
+        "CREATE FUNCTION aliases_listed() RETURNS trigger AS $$ BEGIN "
+        f"IF TG_OP = 'INSERT' THEN {rewrite('NEW.version_id')} "
+        f"ELSIF TG_OP = 'DELETE' THEN {rewrite('OLD.version_id')} "
+        f"ELSE {rewrite('OLD.version_id, NEW.version_id')} "
+        "END IF; RETURN NULL; END $$ LANGUAGE plpgsql"
     )
     op.execute(
         "CREATE TRIGGER aliases_listed AFTER INSERT OR DELETE ON aliases "
