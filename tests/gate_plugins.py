@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from modelbook.checks import CheckContext, CheckResult
@@ -38,3 +39,28 @@ def scribbles(version: Version, args: dict[str, Any], ctx: CheckContext) -> bool
 
 def answers_in_words(version: Version, args: dict[str, Any], ctx: CheckContext) -> str:
     return "yes"
+
+
+def exits(version: Version, args: dict[str, Any], ctx: CheckContext) -> bool:
+    """Ends the interpreter the polite way: ``sys.exit(0)``."""
+    sys.exit(0)
+
+
+def interrupted(version: Version, args: dict[str, Any], ctx: CheckContext) -> bool:
+    """Ctrl-C while the check runs."""
+    raise KeyboardInterrupt
+
+
+def unstorable(version: Version, args: dict[str, Any], ctx: CheckContext) -> CheckResult:
+    """A passing result whose evidence is no JSON value."""
+    return CheckResult(check="x", passed=True, message="fine", evidence={"obj": object()})
+
+
+def verbose(version: Version, args: dict[str, Any], ctx: CheckContext) -> CheckResult:
+    """A passing result of ``args["message"]`` characters and as many of evidence."""
+    return CheckResult(
+        check="x",
+        passed=True,
+        message="m" * int(args.get("message", 0)) or "fine",
+        evidence={"blob": "e" * int(args.get("evidence", 0))},
+    )

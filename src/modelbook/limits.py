@@ -40,6 +40,13 @@ MAX_PATH = 1024
 MAX_NUMBER = 999_999_999
 #: Items on one page of a listing.
 MAX_PAGE = 1000
+#: A gate check's message and its hint, each (printed on every promote).
+MAX_CHECK_MESSAGE = 4096
+#: A gate check's evidence, as UTF-8 JSON bytes (stored with every evaluation).
+MAX_CHECK_EVIDENCE = 65536
+#: Operations one ``expr`` check may spend (see ``modelbook.checks.cel_cost``):
+#: about a second of evaluation, so a gate never holds a write for long.
+MAX_EXPR_COST = 25_000
 
 
 def check_text(value: object, what: str, limit: int) -> str:

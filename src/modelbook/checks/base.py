@@ -9,6 +9,7 @@ policy names for a stage and says whether the gate passes.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,10 +18,12 @@ from types import MappingProxyType
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic_core import PydanticSerializationError, to_jsonable_python
 
 from ..annotations import Approval, Attestation, CheckRecord, Observation, Rejection
 from ..domain import Frozen, FrozenJSON, Model, Version, thaw
 from ..errors import GateFailed, InvalidInput
+from ..limits import MAX_CHECK_EVIDENCE, MAX_CHECK_MESSAGE, check_text
 
 SmokeTest = Callable[[Version], "CheckResult | bool"]
 """Loads a version and predicts on a sample; returns a result, or True/False."""
@@ -148,8 +151,12 @@ class CheckSpec:
         return data
 
     def run(self, version: Version, ctx: CheckContext) -> CheckResult:
-        """Run the check; the result carries this spec's ``required``."""
-        result = self.definition.run(version, self.params, ctx)
+        """Run the check; the result carries this spec's ``required``.
+
+        A result that cannot be stored (see :func:`storable`) becomes a failed
+        one naming the problem.
+        """
+        result = storable(self.definition.run(version, self.params, ctx))
         return result.model_copy(update={"required": self.required})
 
 
@@ -236,6 +243,104 @@ def evaluate_gate(specs: Sequence[CheckSpec], version: Version, ctx: CheckContex
     """
     results = tuple(spec.run(version, ctx) for spec in specs)
     return GateOutcome(target_stage=ctx.target_stage, specs=tuple(specs), results=results)
+
+
+# What user code may hand back ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Raised:
+    """What user code raised instead of returning (see :func:`call_user`)."""
+
+    error: BaseException
+
+    def describe(self, limit: int = 1000) -> str:
+        """``TypeName: text``, at most about ``limit`` characters."""
+        try:
+            text = str(self.error)
+        except KeyboardInterrupt:
+            raise
+        except BaseException:  # noqa: BLE001 - a __str__ that fails still names the error
+            text = "(its message could not be read)"
+        if len(text) > limit:
+            text = f"{text[:limit]}... ({len(text)} characters)"
+        return f"{type(self.error).__name__}: {text}" if text else type(self.error).__name__
+
+
+def call_user(fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)``, or :class:`Raised` with what it raised.
+
+    User code (custom checks, loaders) must never end the gate: ``SystemExit``
+    from ``sys.exit()`` and every other exception become a :class:`Raised`.
+    Only ``KeyboardInterrupt`` passes, so Ctrl-C still stops the command.
+    ``os._exit()`` ends the process and cannot be caught in it.
+    """
+    try:
+        return fn(*args)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - see the docstring
+        return Raised(exc)
+
+
+def storable(result: CheckResult) -> CheckResult:
+    """``result`` when it can be stored and shown; else a failed result naming why.
+
+    The message and the hint are text of at most
+    :data:`~modelbook.limits.MAX_CHECK_MESSAGE` characters each; the evidence
+    is JSON (no NaN or infinity, no NUL, valid UTF-8) of at most
+    :data:`~modelbook.limits.MAX_CHECK_EVIDENCE` bytes. Nothing is cut short:
+    a check that reports more fails, so that what is kept is what it said.
+    """
+    problem = _unstorable(result)
+    if problem is None:
+        return result
+    return CheckResult(
+        check=result.check,
+        passed=False,
+        message=f"the result of {result.check} cannot be kept: {problem}",
+        hint=f"make {result.check} report less, as JSON-safe evidence",
+        evidence={},
+        required=result.required,
+    )
+
+
+def _unstorable(result: CheckResult) -> str | None:
+    for what, value in (("message", result.message), ("hint", result.hint)):
+        if value is None and what == "hint":
+            continue
+        try:
+            check_text(value, what, MAX_CHECK_MESSAGE)
+        except InvalidInput as exc:
+            return f"{exc.message} (MAX_CHECK_MESSAGE)" if "limit" in exc.message else exc.message
+    try:
+        data = to_jsonable_python(thaw(result.evidence))
+        text = json.dumps(data, allow_nan=False, ensure_ascii=False)
+        size = len(text.encode("utf-8"))
+    except (PydanticSerializationError, TypeError, ValueError, RecursionError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return f"its evidence is not JSON ({first[:200]})"
+    if size > MAX_CHECK_EVIDENCE:
+        return (
+            f"its evidence is {size} bytes as JSON; the limit is {MAX_CHECK_EVIDENCE} "
+            "(MAX_CHECK_EVIDENCE)"
+        )
+    try:
+        if _holds_nul(data):
+            return "its evidence holds a NUL character, which no database stores in JSON"
+    except RecursionError:
+        return "its evidence is nested too deeply"
+    return None
+
+
+def _holds_nul(data: Any) -> bool:
+    if isinstance(data, str):
+        return "\x00" in data
+    if isinstance(data, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in data.items())
+    if isinstance(data, list):
+        return any(_holds_nul(v) for v in data)
+    return False
 
 
 # Helpers shared by the checks ----------------------------------------------------

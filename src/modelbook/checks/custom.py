@@ -15,8 +15,12 @@ The callable is called as ``function(version, args, ctx)`` with the
 
 It is imported when the gate runs, in the process that evaluates the gate
 (the registry or its server), so the package must be installed there. An
-import error, an exception from the callable or a return value of another
-type becomes a failed result carrying the message: the gate never crashes.
+import error, an exception from the callable (``SystemExit`` from
+``sys.exit()`` too; only ``KeyboardInterrupt`` stops the command) or a return
+value of another type becomes a failed result carrying the message: the gate
+never crashes. ``os._exit()`` ends the process and cannot be caught in it.
+A result too large to keep, or whose evidence is not JSON, is refused as a
+failed result too (:func:`~modelbook.checks.base.storable`).
 Policies name code that runs with the registry's rights, which is one reason
 setting a policy needs the admin role.
 """
@@ -32,7 +36,16 @@ from typing import Any
 from pydantic import Field, JsonValue, field_validator, model_validator
 
 from ..domain import FrozenJSON, Version, thaw
-from .base import CheckContext, CheckDef, CheckParams, CheckResult, failed, passed
+from .base import (
+    CheckContext,
+    CheckDef,
+    CheckParams,
+    CheckResult,
+    Raised,
+    call_user,
+    failed,
+    passed,
+)
 
 NAME = "custom"
 GROUP = "modelbook.checks"
@@ -71,11 +84,16 @@ class Params(CheckParams):
         return self.name or self.function or self.entry_point or NAME
 
 
+class NotCallable(TypeError):
+    """The path names something that is not a function."""
+
+
 def load(params: Params) -> Callable[..., Any]:
     """The callable the parameters name.
 
     Raises:
         ImportError, AttributeError, LookupError: it cannot be found.
+        NotCallable: it is found but cannot be called.
     """
     if params.function is not None:
         module_name, _, attr_path = params.function.partition(":")
@@ -88,7 +106,9 @@ def load(params: Params) -> Callable[..., Any]:
             raise LookupError(f"no entry point {params.entry_point!r} in group {GROUP!r}")
         target = next(iter(found)).load()
     if not callable(target):
-        raise TypeError(f"{params.label} is a {type(target).__name__}, not a function")
+        raise NotCallable(
+            f"{params.function or params.entry_point} is a {type(target).__name__}, not a function"
+        )
     fn: Callable[..., Any] = target
     return fn
 
@@ -96,23 +116,20 @@ def load(params: Params) -> Callable[..., Any]:
 def run(version: Version, params: Params, ctx: CheckContext) -> CheckResult:
     """Call the custom check; every failure to run it is a failed result."""
     label = params.label
-    evidence: dict[str, JsonValue] = {"function": params.function or params.entry_point}
-    try:
-        fn = load(params)
-    except Exception as exc:  # noqa: BLE001 - a missing plug-in fails its check, not the gate
+    target = params.function or params.entry_point
+    evidence: dict[str, JsonValue] = {"function": target}
+    fn = call_user(load, params)
+    if isinstance(fn, Raised):
+        if isinstance(fn.error, NotCallable):
+            hint = f"point {target} at a function taking (version, args, ctx)"
+        else:
+            hint = f"install the package that provides {target} where the registry runs"
+        return failed(label, f"cannot load {label}: {fn.describe()}", hint, **evidence)
+    outcome = call_user(fn, version, thaw(params.args), ctx)
+    if isinstance(outcome, Raised):
         return failed(
             label,
-            f"cannot load {label}: {type(exc).__name__}: {exc}",
-            f"install the package that provides {params.function or params.entry_point} "
-            "where the registry runs",
-            **evidence,
-        )
-    try:
-        outcome = fn(version, thaw(params.args), ctx)
-    except Exception as exc:  # noqa: BLE001 - user code must never crash the gate
-        return failed(
-            label,
-            f"{label} raised {type(exc).__name__}: {exc}",
+            f"{label} raised {outcome.describe()}",
             f"fix {label} or the version it judges",
             **evidence,
         )

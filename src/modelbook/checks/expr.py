@@ -9,7 +9,12 @@ Policy::
 The expression is compiled when the policy is loaded (a syntax error names
 the policy line) and evaluated at the gate; it must give ``true`` to pass.
 An expression that cannot be evaluated (a missing key, mismatched types)
-fails the check with CEL's message.
+fails the check with CEL's message and a hint for that kind of error.
+
+Every evaluation has a budget of :data:`modelbook.limits.MAX_EXPR_COST`
+operations (:mod:`modelbook.checks.cel_cost`): one that spends it stops and
+fails the check, and an expression that would spend it whatever the version
+is refused when the policy is set.
 
 The names an expression sees:
 
@@ -51,6 +56,8 @@ from celpy.evaluation import CELEvalError
 from pydantic import field_validator
 
 from ..domain import Version
+from ..limits import MAX_EXPR_COST
+from . import cel_cost
 from .base import CheckContext, CheckDef, CheckParams, CheckResult, failed, passed
 
 NAME = "expr"
@@ -61,7 +68,9 @@ def compile_expression(source: str) -> celpy.Runner:
     """A runnable CEL program.
 
     Raises:
-        ValueError: a syntax error, with its line and column in the expression.
+        ValueError: a syntax error, with its line and column in the expression;
+            or an expression that costs more than :data:`MAX_EXPR_COST`
+            operations whatever the version it judges.
     """
     env = celpy.Environment()
     try:
@@ -73,6 +82,14 @@ def compile_expression(source: str) -> celpy.Runner:
             else f"line {exc.line}, column {exc.column}"
         )
         raise ValueError(f"invalid CEL expression {source!r}: syntax error at {where}") from None
+    least = cel_cost.least_cost(ast)
+    if least > MAX_EXPR_COST:
+        raise ValueError(
+            f"the expression costs at least {least} operations to evaluate, over the budget "
+            f"of {MAX_EXPR_COST} per expr check (a comprehension such as map() over a "
+            "literal list costs its body once per element, and nested ones multiply): "
+            "write an expression that does less work"
+        )
     return env.program(ast)
 
 
@@ -137,31 +154,81 @@ def activation(version: Version, ctx: CheckContext) -> dict[str, Any]:
     }
 
 
+_NAMES = (
+    "version, model, target_stage, actor, actor_roles, online, served, approvals, attestations, now"
+)
+
+
 def _describe(exc: CELEvalError) -> str:
     text = str(exc.args[0]) if exc.args else "evaluation error"
+    if text.startswith("undeclared reference to "):
+        # celpy appends its whole activation (every name and value) to this message.
+        return text.split(" (in activation", 1)[0]
     if len(exc.args) > 2 and exc.args[2]:
         text += ": " + ", ".join(str(a) for a in exc.args[2])
     return text
 
 
+def _hint(exc: CELEvalError) -> str:
+    """What usually fixes this kind of evaluation error."""
+    text = str(exc.args[0]) if exc.args else ""
+    kind = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], type) else None
+    if text.startswith("undeclared reference to "):
+        return f"use only the names an expression sees ({_NAMES}) and CEL's functions"
+    if kind is not None and issubclass(kind, ZeroDivisionError):
+        return "guard the divisor: x != 0.0 ? a / x : ..."
+    if kind is not None and issubclass(kind, KeyError):
+        return "test optional keys with 'in' or has() before reading them"
+    if kind is not None and issubclass(kind, IndexError):
+        return "test size(list) before indexing it"
+    if kind is not None and issubclass(kind, TypeError):
+        return (
+            "give operators and functions values of matching types: compare doubles with "
+            "doubles (1.0, not 1), and convert with double(), int() or string()"
+        )
+    if "overflow" in text:
+        return "keep integers within 64 bits, and convert only text that holds a number"
+    if text == "match error":
+        return "fix the regular expression (RE2 syntax)"
+    return "see the CEL language definition (cel.dev) for this operation"
+
+
 def run(version: Version, params: Params, ctx: CheckContext) -> CheckResult:
-    """Pass when the expression evaluates to true."""
+    """Pass when the expression evaluates to true within its budget of operations."""
     wanted = params.message or params.expression
     evidence: dict[str, Any] = {"expression": params.expression}
     try:
         program = compile_expression(params.expression)
         names = {k: json_to_cel(v) for k, v in activation(version, ctx).items()}
-        result = program.evaluate(names)
+        result, spent = cel_cost.evaluate(
+            program.ast, program.new_activation(), names, MAX_EXPR_COST
+        )
+    except cel_cost.CostExceeded as exc:
+        evidence["budget"] = exc.budget
+        return failed(
+            NAME,
+            f"could not evaluate {wanted!r}: it spent its budget of {exc.budget} operations "
+            "(MAX_EXPR_COST) and was stopped",
+            "write an expression that does less work: fewer or shallower map()/filter()/all() "
+            "over large lists, no concatenation in a loop",
+            **evidence,
+        )
     except CELEvalError as exc:
-        return _cannot(wanted, _describe(exc), evidence)
+        return _cannot(wanted, _describe(exc), _hint(exc), evidence)
     except Exception as exc:  # noqa: BLE001 - a policy's expression must never crash the gate
-        return _cannot(wanted, f"{type(exc).__name__}: {exc}", evidence)
+        return _cannot(
+            wanted,
+            f"{type(exc).__name__}: {exc}",
+            "see the CEL language definition (cel.dev) for this operation",
+            evidence,
+        )
     if isinstance(result, CELEvalError):
-        return _cannot(wanted, _describe(result), evidence)
+        return _cannot(wanted, _describe(result), _hint(result), evidence)
+    evidence["cost"] = spent
     if not isinstance(result, celtypes.BoolType):
         return failed(
             NAME,
-            f"the expression gave {result!r}, not true or false",
+            f"the expression gave {_shown(result)}, not true or false",
             "write an expression that gives true or false",
             **evidence,
         )
@@ -176,13 +243,13 @@ def run(version: Version, params: Params, ctx: CheckContext) -> CheckResult:
     )
 
 
-def _cannot(wanted: str, why: str, evidence: dict[str, Any]) -> CheckResult:
-    return failed(
-        NAME,
-        f"could not evaluate {wanted!r}: {why}",
-        "test optional keys with 'in' or has(), and compare doubles with doubles (1.0, not 1)",
-        **evidence,
-    )
+def _shown(value: object, limit: int = 200) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+def _cannot(wanted: str, why: str, hint: str, evidence: dict[str, Any]) -> CheckResult:
+    return failed(NAME, f"could not evaluate {wanted!r}: {why}", hint, **evidence)
 
 
 CHECK = CheckDef(NAME, Params, run, "a CEL expression over the version is true")

@@ -12,13 +12,22 @@ on the stored sample, outputs checked against the output signature). The
 gate does not run the model itself: a promotion holds the model's write
 lock, and a smoke test may take minutes. No recorded test fails the check
 with the command to run. ``ctx.smoke_test`` returns a :class:`CheckResult`
-or True/False; an exception it raises becomes a failed result.
+or True/False; an exception it raises (``SystemExit`` too) becomes a failed result.
 """
 
 from __future__ import annotations
 
 from ..domain import Version
-from .base import CheckContext, CheckDef, CheckParams, CheckResult, failed, passed
+from .base import (
+    CheckContext,
+    CheckDef,
+    CheckParams,
+    CheckResult,
+    Raised,
+    call_user,
+    failed,
+    passed,
+)
 
 NAME = "smoke_test"
 
@@ -35,12 +44,11 @@ def run(version: Version, params: Params, ctx: CheckContext) -> CheckResult:
             "no smoke test available: the version was not loaded",
             "run `modelbook smoke URI`, or keep this check advisory (required = false)",
         )
-    try:
-        outcome = ctx.smoke_test(version)
-    except Exception as exc:  # noqa: BLE001 - any failure of user code is a failed test
+    outcome = call_user(ctx.smoke_test, version)
+    if isinstance(outcome, Raised):
         return failed(
             NAME,
-            f"loading or predicting raised {type(exc).__name__}: {exc}",
+            f"loading or predicting raised {outcome.describe()}",
             "fix the model so that it loads and predicts on the sample",
         )
     if isinstance(outcome, CheckResult):
