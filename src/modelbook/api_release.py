@@ -97,10 +97,12 @@ class ReleaseAPI(Protocol):
         expect: int | None = None,
         allow_major: bool = False,
         reason: str | None = None,
+        force: bool = False,
         actor: str | None = None,
     ) -> RollbackPlan:
         """Move ``alias`` back to the last known-good version in one transaction (see docs/release-
-        flow.md, "Rollback playbook"); says which target and why.
+        flow.md, "Rollback playbook"); says which target and why. A target whose files are
+        missing or of another size is refused (GateFailed) unless ``force``.
         """
         ...
 

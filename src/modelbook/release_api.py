@@ -162,11 +162,14 @@ class ReleaseOperations:
         expect: int | None = None,
         allow_major: bool = False,
         reason: str | None = None,
+        force: bool = False,
         actor: str | None = None,
     ) -> RollbackPlan:
         """Move ``alias`` back to the last known-good version in one transaction (see
         docs/release-flow.md, "Rollback playbook"); says which target and why. A target
-        of another MAJOR than the alias's pin needs ``allow_major`` and ``reason``."""
+        of another MAJOR than the alias's pin needs ``allow_major`` and ``reason``. A target
+        whose files are missing or of another size is refused (GateFailed) unless
+        ``force``."""
         return self._rollback.rollback(
             name,
             actor=self._who(actor),
@@ -178,6 +181,7 @@ class ReleaseOperations:
             expect=expect,
             allow_major=allow_major,
             reason=reason,
+            force=force,
         )
 
     def drill(

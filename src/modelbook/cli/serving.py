@@ -166,23 +166,36 @@ def rollback(
         str | None,
         typer.Option(help="Why the rollback may cross the alias's pin (with --allow-major)."),
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Roll back even if the target's files are missing or of another size "
+            "(recorded with the rollback).",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Move a serving alias back to the last known-good version; say which and why.
 
-    With --drill: check the target's stage and files, record the drill, and
-    exit 0 when it is ready, 9 when it is not.
+    A target whose files are missing or of another size is refused (exit 9)
+    unless --force. With --drill: check the target's stage and files, record
+    the drill, and exit 0 when it is ready, 9 when it is not.
     """
     if drill:
-        given = [
-            flag
-            for flag, value in (
-                ("--reason-code", reason_code),
-                ("--note", note),
-                ("--reason", reason),
-            )
-            if value is not None
-        ] + (["--dry-run"] if dry_run else [])
+        given = (
+            [
+                flag
+                for flag, value in (
+                    ("--reason-code", reason_code),
+                    ("--note", note),
+                    ("--reason", reason),
+                )
+                if value is not None
+            ]
+            + (["--dry-run"] if dry_run else [])
+            + (["--force"] if force else [])
+        )
         if given:
             raise typer.BadParameter(
                 f"--drill moves nothing and takes no {', '.join(given)}", param_hint="--drill"
@@ -204,6 +217,7 @@ def rollback(
             expect=expect,
             allow_major=allow_major,
             reason=reason,
+            force=force,
         )
     if as_json:
         emit_json({**dataclasses.asdict(plan), "note": note})
@@ -222,6 +236,8 @@ def rollback(
     line(f"why version {plan.to_version}: {safe(plan.why)}")
     if plan.pin is not None:
         line(f"contract pin: {safe(plan.pin)}")
+    for problem in plan.forced:
+        line(f"forced past: {safe(problem)}")
     if not plan.dry_run:
         line(f"models:/{safe(plan.model)}/{plan.from_version} is marked deprecated")
 

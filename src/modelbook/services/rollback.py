@@ -6,7 +6,8 @@ version deprecated, in one transaction. A drill proves the target is ready
 (stage, artifacts rehashed, contract pin) without moving anything, so a team
 can test rollback in quiet hours. A dry run and a drill refuse, or report,
 exactly what the rollback itself would refuse: they ask the same rules
-(:func:`.aliases.pin_crossing` for the contract pin).
+(:func:`.aliases.pin_crossing` for the contract pin, :func:`.servable.check_files`
+for the target's files, :func:`.servable.check_mover` for who may move the alias).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlalchemy.engine import Connection
 
 from .. import pins, validation
 from ..annotations import Comment
-from ..errors import Conflict, InvalidInput, NotFound
+from ..errors import Conflict, GateFailed, InvalidInput, NotFound
 from ..smoke import latest
 from ..store import aliases as alias_rows
 from ..store import annotations as note_rows
@@ -29,6 +30,7 @@ from .aliases import check_expect, pin_crossing
 from .base import Context, version_ref
 from .governance import GovernanceService
 from .release import Chain, Locked, ReleaseService, reason_code
+from .servable import check_files, check_mover
 from .serving import ServingService
 
 
@@ -37,7 +39,8 @@ class RollbackPlan:
     """What a rollback does (or, with ``dry_run``, would do), and why that target.
 
     ``pin`` says how the move crosses the alias's contract pin, allowed by
-    ``allow_major`` (None: it crosses none).
+    ``allow_major`` (None: it crosses none). ``forced``: the problems of the
+    target's files that ``force`` let the rollback go past (empty: none).
     """
 
     model: str
@@ -48,6 +51,7 @@ class RollbackPlan:
     why: str
     dry_run: bool
     pin: str | None = None
+    forced: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -171,6 +175,7 @@ class RollbackService:
         expect: int | None = None,
         allow_major: bool = False,
         reason: str | None = None,
+        force: bool = False,
     ) -> RollbackPlan:
         """Move ``alias`` back to the last known-good version, in one transaction.
 
@@ -181,9 +186,16 @@ class RollbackService:
         concurrent rollback of the same alias a :class:`Conflict` instead of a
         second step back. A target of another MAJOR than the alias's contract
         pin is refused unless ``allow_major`` with ``reason`` (recorded as the
-        override's). Raises NotFound (no alias, no known-good target),
-        InvalidInput (also ``allow_major`` without ``reason``, or ``reason``
-        without ``allow_major``), Conflict, PermissionDenied.
+        override's). Before anything moves, the target's files are checked
+        (every blob present with its recorded size, :func:`.servable.check_files`)
+        and the ``deployed`` gate's ``actor`` checks judge ``actor``
+        (:func:`.servable.check_mover`). Raises NotFound (no alias, no
+        known-good target), InvalidInput (also ``allow_major`` without
+        ``reason``, or ``reason`` without ``allow_major``), Conflict,
+        PermissionDenied, GateFailed (an ``actor`` check refused, or a file of
+        the target is missing or of another size, unless ``force``: the
+        problems are then recorded with the rollback and in ``forced``).
+        Nothing is written when it raises.
         """
         validation.model_name(name)
         validation.alias_name(alias)
@@ -195,10 +207,21 @@ class RollbackService:
                 current, target, why = self.plan(conn, name, alias, to)
                 # What the rollback below refuses, in its order, without writing.
                 self.gov.check(conn, "rollback", actor)
+                roles = self.gov.roles_of(conn, actor)
                 check_expect(name, alias, current.current, expect)
+                check_mover(conn, target, self.gov.policy(conn), actor, roles, _doing(target))
                 crossed = self._crossing(conn, name, alias, current, target, override)
+                forced = self._servable(target, force)
             return RollbackPlan(
-                name, alias, current.current, target.row.number, code, why, True, _pin(crossed)
+                name,
+                alias,
+                current.current,
+                target.row.number,
+                code,
+                why,
+                True,
+                _pin(crossed),
+                forced,
             )
         if expect is None:
             seen = self.ctx.db.reading(lambda c: alias_rows.target(c, name, alias))
@@ -206,13 +229,20 @@ class RollbackService:
         with self.ctx.db.write() as conn:
             current, target, why = self.plan(conn, name, alias, to)
             now = target.chain.at
-            self.gov.require(conn, "rollback", actor, at=now)
+            roles = self.gov.require(conn, "rollback", actor, at=now)
             check_expect(name, alias, current.current, expect)
+            policy = self.gov.policy(conn)
+            check_mover(conn, target, policy, actor, roles, _doing(target))
             # The move below applies the same rule again; this names the crossing.
             crossed = self._crossing(conn, name, alias, current, target, override)
-            policy = self.gov.policy(conn)
+            # Last of the refusals and before any write: a refused rollback leaves the
+            # alias, the stages and the deprecation of the current version as they were.
+            forced = self._servable(target, force)
             chain = target.chain
-            why_moved = f"rollback ({code})" + (f": {text}" if text else "")
+            why_moved = f"rollback ({code})"
+            if forced:
+                why_moved += f", forced past: {'; '.join(forced)}"
+            why_moved += f": {text}" if text else ""
             self.serving.point(
                 conn, policy, chain, name, alias, current, target, actor, why_moved, now, override
             )
@@ -240,12 +270,43 @@ class RollbackService:
                 model=name,
                 version=target.row.number,
                 before={"alias": alias, "version": current.current},
-                after={"alias": alias, "version": target.row.number, "why": why, "note": text},
+                after={
+                    "alias": alias,
+                    "version": target.row.number,
+                    "why": why,
+                    "note": text,
+                    **({"forced": list(forced)} if forced else {}),
+                },
                 reason=code,
             )
         return RollbackPlan(
-            name, alias, current.current, target.row.number, code, why, False, _pin(crossed)
+            name,
+            alias,
+            current.current,
+            target.row.number,
+            code,
+            why,
+            False,
+            _pin(crossed),
+            forced,
         )
+
+    def _servable(self, target: Locked, force: bool) -> tuple[str, ...]:
+        """The problems of the target's files that ``force`` goes past (empty when there
+        are none); GateFailed naming them when there are some and no ``force``."""
+        problems = check_files(self.ctx.blobs, target.version, rehash=False).problems
+        if problems and not force:
+            lines = [
+                f"{target.version.uri} cannot serve: {len(problems)} of its files are not as "
+                "registered; nothing was moved or deprecated"
+            ]
+            lines += [f"- {p}" for p in problems]
+            lines.append(
+                "name another target with --to VERSION, or, if the serving side has the "
+                "files, roll back anyway with --force (recorded with the rollback)"
+            )
+            raise GateFailed("\n".join(lines))
+        return problems if force else ()
 
     def _crossing(
         self,
@@ -307,12 +368,9 @@ class RollbackService:
         )
         deprecated = "deprecated" if target.row.deprecated_at else "not deprecated"
         (checks if stage_ok else problems).append(f"stage {target.row.stage!r}, {deprecated}")
-        for a in target.version.artifacts:
-            bad = self.ctx.blobs.check(a.sha256, a.size)
-            if bad is None:
-                checks.append(f"artifact {a.path}: sha256 verified ({a.size} bytes)")
-            else:
-                problems.append(f"artifact {a.path}: {bad}")
+        files = check_files(self.ctx.blobs, target.version, rehash=True)
+        checks += files.checks
+        problems += files.problems
         # The drill reports the last recorded smoke test; running one is `modelbook smoke`.
         last = latest(tested["smoke"])
         if last is None:
@@ -352,6 +410,10 @@ class RollbackService:
             tuple(checks),
             tuple(problems),
         )
+
+
+def _doing(target: Locked) -> str:
+    return f"roll back to {target.version.uri}"
 
 
 def _pin(crossed: pins.Override | None) -> str | None:

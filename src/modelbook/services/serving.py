@@ -29,6 +29,7 @@ from .aliases import KnownPin, alias_of, check_expect, known_pin, move, pin_cros
 from .base import Context, version_ref
 from .governance import GovernanceService
 from .release import Chain, Locked, ReleaseService
+from .servable import check_mover
 
 
 class ServingService:
@@ -259,7 +260,15 @@ class ServingService:
     def delete_alias(
         self, name: str, alias: str, *, actor: str, reason: str, expect: int | None = None
     ) -> None:
-        """Remove an alias; removing a serving alias undeploys its version."""
+        """Remove an alias; removing a serving alias undeploys its version.
+
+        Removing a serving alias takes its version out of ``deployed`` (back to
+        the stage before it unless another serving alias holds it): it needs
+        the deployer role and passes the ``deployed`` gate's ``actor`` checks
+        (:func:`.servable.check_mover`), as every move of a serving alias does.
+        Raises NotFound, Conflict (``expect`` did not hold), PermissionDenied,
+        GateFailed (an ``actor`` check refused; nothing is removed).
+        """
         validation.model_name(name)
         validation.alias_name(alias)
         why = validation.reason(reason)
@@ -273,9 +282,14 @@ class ServingService:
                 raise NotFound(f"alias models:/{name}@{alias} not found")
             policy = self.gov.policy(conn)
             serving = policy.graph.is_serving(alias)
-            self.gov.require(conn, "serving_alias_move" if serving else "alias_move", actor, at=now)
+            roles = self.gov.require(
+                conn, "serving_alias_move" if serving else "alias_move", actor, at=now
+            )
             check_expect(name, alias, target.current, expect)
             chain = Chain(log.Head.of_model(name, target), now)
+            if serving:
+                leaving = self.release.lock(conn, f"models:/{name}/{target.current}", chain)
+                check_mover(conn, leaving, policy, actor, roles, f"remove models:/{name}@{alias}")
             chain.head = move(
                 conn,
                 chain.head,
