@@ -605,13 +605,17 @@ def test_deprecate_archive_evidence_attest_reject_and_gc(
     assert rejected.code == 0 and "rejected models:/ctr/1 as rita" in rejected.out
     signed = cli("attest", f"ctr/{v1}", "pii_review", "--comment", "no PII", user="rita")
     assert signed.code == 0 and "attested pii_review on models:/ctr/1 by rita" in signed.out
+    assert "models:/ctr/1 stays candidate" in signed.out
     assert cli("attest", f"ctr/{v1}", "pii_review", user="rita").code == 5
 
     evidence = cli("evidence", f"ctr/{v1}", "--json").json()
     assert evidence["uri"] == "models:/ctr/1"
+    # The sign-off tried the approved gate, as an approval does: no approval yet.
     assert [(c["check"], c["target_stage"], c["passed"]) for c in evidence["checks"]] == [
         ("lineage_complete", "candidate", True),
         ("metric", "candidate", True),
+        ("approvals", "approved", False),
+        ("smoke_test", "approved", False),
     ]
     assert evidence["checks"][0]["evidence"] == {"fields": {"code.commit": True, "data": True}}
     table = cli("evidence", f"ctr/{v1}")

@@ -223,15 +223,30 @@ def attest(
     comment: CommentOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Record a named sign-off on a version (reviewer role)."""
+    """Record a named sign-off on a version (reviewer role); it enters approved if that was
+    the last piece its gate waited for."""
     with open_registry(create=False) as registry:
         version = registry.get_version(uri)
         result = registry.attest(version.uri, name, comment=comment)
+        after = registry.get_version(version.uri)
+    stage = str(after.stage)
+    entered = [] if stage == str(version.stage) else [stage]
     if as_json:
-        emit_json({"uri": version.uri, **result.model_dump(mode="json")})
+        emit_json(
+            {
+                "uri": version.uri,
+                **result.model_dump(mode="json"),
+                "stage": stage,
+                "entered": entered,
+            }
+        )
         return
     roles = f" ({safe(', '.join(result.roles))})" if result.roles else ""
     line(f"attested {safe(result.name)} on {safe(version.uri)} by {safe(result.actor)}{roles}")
+    if entered:
+        line(f"{safe(version.uri)} entered {safe(stage)}; now {safe(stage)}")
+    else:
+        line(f"{safe(version.uri)} stays {safe(stage)}")
 
 
 def _record_row(r: CheckRecord) -> tuple[str, ...]:

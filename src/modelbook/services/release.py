@@ -280,11 +280,16 @@ class ReleaseService:
         self._review(uri, "reject", actor=actor, comment=comment)
 
     def attest(self, uri: str, name: str, *, actor: str, comment: str | None = None) -> Attestation:
-        """Record a named sign-off such as ``pii_review`` or ``security_scan``."""
+        """Record a named sign-off such as ``pii_review`` or ``security_scan``; then, as
+        :meth:`approve` does, try the gate the version waits for (:meth:`_try_waiting_gate`).
+
+        Raises Conflict (the same actor attested ``name`` before), PermissionDenied.
+        """
         key = validation.key(name, "attestation name")
         text = None if comment is None else validation.text(comment, "comment", limits.MAX_TEXT)
         with self.ctx.db.write() as conn:
             v = self.lock(conn, uri)
+            policy = self.gov.policy(conn)
             roles = self.gov.require(conn, "attest", actor)
             value = Attestation(
                 name=key,
@@ -296,10 +301,35 @@ class ReleaseService:
             existing = notes.parse_rows(note_rows.of_version(conn, v.row.id, ("attestation",)))
             if any(a.name == key and a.actor == actor for a in existing["attestation"]):
                 raise Conflict(f"{actor!r} already attested {key!r} on {v.version.uri}")
-            notes.record(
+            v.head = notes.record(
                 conn, v.row, v.name, value, "attestation", action="version.attest", head=v.head
             )
+            self._try_waiting_gate(conn, v, policy, actor, roles, text)
         return value
+
+    def _try_waiting_gate(
+        self,
+        conn: Connection,
+        v: Locked,
+        policy: Policy,
+        actor: str,
+        roles: frozenset[str],
+        reason: str | None,
+    ) -> Promotion | None:
+        """After a review (approval or sign-off), run the gate of the stage reviews guard
+        (the one before ``deployed``) when ``v`` may be promoted to it, and move ``v``
+        there if it passes: the last missing piece of evidence lets the version in
+        without another ``promote``. None when the version does not wait for that stage.
+        """
+        gate_stage = policy.graph.return_stage
+        if not policy.graph.allows(v.row.stage, gate_stage):
+            return None
+        outcome = self.evaluate(conn, v, policy, gate_stage, actor, roles)
+        if not outcome.passed:
+            return Promotion(v.version, (), (outcome,))
+        self.set_stage(conn, v, gate_stage, actor, reason)
+        v.row = v.row._replace(stage=gate_stage)
+        return Promotion(v.version, (gate_stage,), (outcome,))
 
     def _review(self, uri: str, verb: str, *, actor: str, comment: str | None) -> Promotion:
         text = None if comment is None else validation.text(comment, "comment", limits.MAX_TEXT)
@@ -323,23 +353,21 @@ class ReleaseService:
                         f"{actor!r} registered {v.version.uri}, a high-risk version, and so "
                         "cannot approve it (separation of duties): ask another reviewer"
                     )
-                last = [d for d in (*found["approval"], *found["rejection"]) if d.actor == actor]
-                last.sort(key=lambda d: d.at)
-                if last and isinstance(last[-1], Approval):
+                mine = [d for d in (*found["approval"], *found["rejection"]) if d.actor == actor]
+                mine.sort(key=lambda d: d.at)
+                # A rejection recorded after one's approval is answered by approving
+                # again, having read it; until then a second approval adds nothing.
+                if (
+                    mine
+                    and isinstance(mine[-1], Approval)
+                    and not any(r.at > mine[-1].at for r in found["rejection"])
+                ):
                     raise Conflict(f"{actor!r} already approved {v.version.uri}")
                 value: Any = Approval(actor=actor, roles=tuple(sorted(roles)), comment=text, at=now)
                 v.head = notes.record(
                     conn, v.row, v.name, value, "approval", action="version.approve", head=v.head
                 )
-                gate_stage = policy.graph.return_stage
-                if policy.graph.allows(v.row.stage, gate_stage):
-                    outcome = self.evaluate(conn, v, policy, gate_stage, actor, roles)
-                    if outcome.passed:
-                        self.set_stage(conn, v, gate_stage, actor, text)
-                        v.row = v.row._replace(stage=gate_stage)
-                        moved = Promotion(v.version, (gate_stage,), (outcome,))
-                    else:
-                        moved = Promotion(v.version, (), (outcome,))
+                moved = self._try_waiting_gate(conn, v, policy, actor, roles, text)
             else:
                 value = Rejection(actor=actor, comment=text, at=now)
                 v.head = notes.record(
