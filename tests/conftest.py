@@ -27,6 +27,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from modelbook import Registry
+from modelbook.store import Database
 
 # Property tests judge behaviour, never speed: on a loaded machine an example may
 # take longer than Hypothesis's default 200 ms deadline, which would fail a test
@@ -146,6 +147,15 @@ SELECT md5(coalesce(string_agg(item, ',' ORDER BY item), '')) FROM (
 """
 
 
+def _schema_only(uri: str) -> None:
+    """The schema at the current revision and nothing in it: no event, no admin (as
+    the tables of a PostgreSQL schema are left after each test). A test that needs an
+    admin names one (``grant_role(NAME, "admin", first_admin=True)``)."""
+    db = Database(uri)
+    db.migrate()
+    db.dispose()
+
+
 class _MigratedPgSchema:
     """One migrated PostgreSQL schema per worker, emptied after each test that used it."""
 
@@ -165,7 +175,7 @@ class _MigratedPgSchema:
             schema = f"w_{uuid.uuid4().hex[:12]}"
             with pg_admin_conn() as conn:
                 conn.execute(f"CREATE SCHEMA {schema}")
-            Registry(pg_uri(schema), blob_uri=str(self.blob_dir), actor="fixture").close()
+            _schema_only(pg_uri(schema))
             with pg_admin_conn() as conn:
                 self.fingerprint = self._fingerprint(conn, schema)
             self.schema = schema
@@ -242,7 +252,7 @@ def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An empty registry file at the current schema revision, made once per worker."""
     folder = tmp_path_factory.mktemp("template")
     path = folder / "registry.db"
-    Registry(f"sqlite:///{path}", blob_uri=str(folder / "blobs"), actor="fixture").close()
+    _schema_only(f"sqlite:///{path}")
     return path
 
 

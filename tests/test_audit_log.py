@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from alembic import command
 
 from modelbook import InvalidInput, Registry, audit
+from modelbook.errors import PermissionDenied
 
 from .test_migrations import alembic_config
 from .test_release_flow import ADMIN, Flow, events_of, make_flow
@@ -486,7 +487,10 @@ def test_old_events_start_the_chains_of_an_upgraded_registry(
         ]
         assert m[0].prev_hash == audit.GENESIS
         assert [r.actor for r in chain_rows(reg, "model:legacy")] == ["legacy-bot"] * 2
-        # The registry's creator, the actor of its first event, is its first admin.
+        # An older modelbook recorded no admin: one is named explicitly.
+        with pytest.raises(PermissionDenied, match="--first-admin"):
+            reg.grant_role("eve", "deployer")
+        reg.grant_role("founder", "admin", first_admin=True)
         reg.grant_role("eve", "deployer")
         assert {(g.actor, g.role) for g in reg.roles()} == {
             ("founder", "admin"),

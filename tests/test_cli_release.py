@@ -3,8 +3,9 @@ promotion through gates, review, deploy, rollback (dry run, drill, for real), an
 and the verified audit trail, driven in-process through ``modelbook.cli.main`` with
 ``MODELBOOK_USER`` set per call.
 
-The people: ``alice`` registers (and, having created the registry, is its first admin),
-``rita`` reviews, ``dan`` deploys, ``eve`` holds no role.
+The people: ``alice`` registers (and, named with ``role grant --first-admin`` on the
+schema the fixture made without an admin, is its first admin), ``rita`` reviews, ``dan``
+deploys, ``eve`` holds no role.
 
 The last test checks, as ``tests/test_cli_docs.py`` does for the other commands, that
 every field these commands print with ``--json`` is documented in ``docs/cli.md``.
@@ -180,7 +181,8 @@ def good(cli: CLI, path: Path) -> int:
 
 
 def setup_people(cli: CLI, tmp_path: Path) -> None:
-    """alice (first admin) sets POLICY and grants rita reviewer and dan deployer."""
+    """alice (named first admin) sets POLICY and grants rita reviewer and dan deployer."""
+    assert cli("role", "grant", "alice", "admin", "--first-admin").code == 0
     assert cli("policy", "set", write(tmp_path / "policy.toml", POLICY)).code == 0
     assert cli("role", "grant", "rita", "reviewer").code == 0
     assert cli("role", "grant", "dan", "deployer").code == 0

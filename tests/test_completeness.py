@@ -195,6 +195,7 @@ def test_yaml_policies_name_the_line_too() -> None:
 def test_set_policy_refuses_a_bad_doctor_table_and_keeps_the_old_policy(
     registry: Registry,
 ) -> None:
+    registry.grant_role("tester", "admin", first_admin=True)
     before = registry.policy()
     with pytest.raises(InvalidInput, match="unknown checklist field 'owners'"):
         registry.set_policy('[doctor]\nrequired = ["owners"]\n' + TIERS, source="p.toml")

@@ -16,7 +16,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
 from modelbook import InvalidInput, Registry, audit
-from modelbook.store import metadata
+from modelbook.store import Database, metadata
 from modelbook.store.engine import MIGRATIONS
 
 
@@ -139,6 +139,10 @@ def test_production_of_an_older_registry_is_deployed_after_the_upgrade(
 ) -> None:
     """Before revision 0003 any version could be pointed at by production; after the
     upgrade each such version is deployed, with its stage event, and the chains verify."""
+    # Made by an older modelbook: no first admin recorded (its roles table is 0003's).
+    schema = Database(new_db_uri)
+    schema.migrate()
+    schema.dispose()
     with Registry(new_db_uri, blob_uri=str(blob_dir), actor="founder") as reg:
         reg.register("m", [model_file], owners="o")
         reg.register("m", [model_file])
@@ -200,5 +204,6 @@ def test_production_of_an_older_registry_is_deployed_after_the_upgrade(
         event = reg.events(model="m", action="version.stage").items[0]
         assert (event.actor, event.after) == ("modelbook-upgrade", {"stage": "deployed"})
         assert reg.verify_audit().ok
+        reg.grant_role("founder", "admin", first_admin=True)
         with pytest.raises(InvalidInput):
             reg.archive("models:/m/2", note="would leave production on an archived version")

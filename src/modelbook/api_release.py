@@ -66,6 +66,11 @@ class ReleaseAPI(Protocol):
         """Mark a version deprecated: never again a rollback target."""
         ...
 
+    def undeprecate(self, uri: str, *, reason: str, actor: str | None = None) -> Version:
+        """Withdraw a version's deprecation (a rollback target and deployable again), with
+        the reason; the role needed is deprecation's. Raises Conflict (not deprecated)."""
+        ...
+
     def archive(self, uri: str, *, note: str, actor: str | None = None) -> Version:
         """Move a version to ``archived``; its artifacts and history are kept."""
         ...
@@ -196,8 +201,14 @@ class ReleaseAPI(Protocol):
         """Change a model's risk tier (admin: the tier picks the gates); returns the old one."""
         ...
 
-    def grant_role(self, who: str, role: str, *, actor: str | None = None) -> RoleGrant:
-        """Grant a role (viewer, contributor, reviewer, deployer, admin); admin only."""
+    def grant_role(
+        self, who: str, role: str, *, actor: str | None = None, first_admin: bool = False
+    ) -> RoleGrant:
+        """Grant a role (viewer, contributor, reviewer, deployer, admin); admin only.
+
+        ``first_admin=True`` names the first admin of a registry that has none (one
+        made by an older modelbook): ``role`` must be ``admin``; Conflict once it has one.
+        """
         ...
 
     def revoke_role(self, who: str, role: str, *, actor: str | None = None) -> None:

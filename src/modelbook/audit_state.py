@@ -15,7 +15,8 @@ What is replayed, from each event's ``after`` (and ``before`` for a removal):
 - a model (``model.create``): its risk tier (then ``model.risk_tier``), owners,
   task, description and tags (then ``model.tag``, which records them all);
 - a version (``version.register``): its stage (then ``version.stage`` and
-  ``version.archive``), its deprecation (``version.deprecate``) and its tags
+  ``version.archive``), its deprecation (``version.deprecate``,
+  ``version.undeprecate``) and its tags
   (then ``version.tag``, which records them all). A registration event written
   before registrations recorded their tags leaves them unknown: such a
   version's tags are checked only for their two copies, the row's and the
@@ -124,6 +125,7 @@ class Replay:
             "version.stage": self._version_stage,
             "version.archive": self._version_stage,
             "version.deprecate": self._version_deprecate,
+            "version.undeprecate": self._version_deprecate,
             "version.tag": self._version_tag,
             "alias.set": self._alias,
             "alias.delete": self._alias,

@@ -111,6 +111,7 @@ class Recorded(_Event):
         "version.rollback",
         "version.drill",
         "version.deprecate",
+        "version.undeprecate",
         "version.archive",
         "version.healthy",
         "version.comment",

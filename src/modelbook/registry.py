@@ -37,6 +37,8 @@ from .store import Database, default_home
 from .store.engine import redact
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
     from .blobs import BlobStore
     from .events import Event
     from .services.aliases import AliasService
@@ -51,6 +53,7 @@ if TYPE_CHECKING:
     from .services.pins import PinService
     from .services.registration import RegistrationService
     from .services.release import ReleaseService
+    from .services.retire import RetireService
     from .services.rollback import RollbackService
     from .services.serving import ServingService
     from .services.smoke import SmokeService
@@ -85,7 +88,10 @@ class Registry(
     ``MODELBOOK_BLOB_URI`` override the defaults; ``blob_options`` go to the
     fsspec filesystem (for S3: ``endpoint_url``, ``key``, ``secret`` ...).
     With ``create=False`` a registry that does not exist yet is not created:
-    :class:`~modelbook.NotFound` says "no registry at ...".
+    :class:`~modelbook.NotFound` says "no registry at ...". When this call
+    creates the registry (``created`` is then True), its creator (the default
+    actor) is recorded as its first admin in the same transaction, or ``admin``
+    when given; InvalidInput when that name is not a valid actor.
     """
 
     def __init__(
@@ -97,17 +103,26 @@ class Registry(
         actor: str | None = None,
         blob_options: Mapping[str, Any] | None = None,
         create: bool = True,
+        admin: str | None = None,
     ) -> None:
         root = Path(home).expanduser() if home is not None else default_home()
         uri = uri or os.environ.get("MODELBOOK_URI") or f"sqlite:///{root / 'registry.db'}"
         blob_uri = blob_uri or os.environ.get("MODELBOOK_BLOB_URI") or str(root / "blobs")
         self._actor = None if actor is None else validation.actor(actor)
+        first_admin = None if admin is None else validation.actor(admin, "admin")
         self.db = Database(uri, create=create)
-        self.db.migrate()
+        self.created = self.db.migrate(on_create=lambda conn: self._found(conn, first_admin))
         self.blob_uri = blob_uri
         self._blob_options = dict(blob_options or {})
         self.ctx = Context(db=self.db, open_blobs=lambda: self.blobs)
         self._versions = VersionService(self.ctx)
+
+    def _found(self, conn: Connection, admin: str | None) -> None:
+        from .services.base import now_us
+        from .services.governance import found
+
+        creator = self.actor
+        found(conn, creator=creator, admin=admin or creator, at=now_us())
 
     # Services other than reading load on first use: a command that reads a
     # version (``modelbook resolve``) imports none of the writers, the policy,
@@ -186,6 +201,12 @@ class Registry(
         from .services.release import ReleaseService
 
         return ReleaseService(self.ctx, self._gov)
+
+    @lazy
+    def _retire(self) -> RetireService:
+        from .services.retire import RetireService
+
+        return RetireService(self.ctx, self._gov, self._release)
 
     @lazy
     def _tiers(self) -> RiskTierService:

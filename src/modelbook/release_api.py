@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from .services.governance import GovernanceService, PolicyInfo, RoleGrant
     from .services.notes import NoteService, VersionAnnotations
     from .services.release import Promotion, ReleaseService
+    from .services.retire import RetireService
     from .services.rollback import DrillReport, RollbackPlan, RollbackService
     from .services.serving import ServingService
     from .services.tiers import RiskTierService
@@ -54,6 +55,10 @@ class ReleaseOperations:
 
     @property
     def _serving(self) -> ServingService:
+        raise NotImplementedError
+
+    @property
+    def _retire(self) -> RetireService:
         raise NotImplementedError
 
     @property
@@ -116,12 +121,18 @@ class ReleaseOperations:
         return self._release.evidence(uri)
 
     def deprecate(self, uri: str, *, note: str, actor: str | None = None) -> Version:
-        """Mark a version deprecated: never again a rollback target."""
-        return self._release.deprecate(uri, actor=self._who(actor), note=note)
+        """Mark a version deprecated: never again a rollback target nor deployed until
+        :meth:`undeprecate`. A deployed or ``approved`` version needs the deployer role."""
+        return self._retire.deprecate(uri, actor=self._who(actor), note=note)
+
+    def undeprecate(self, uri: str, *, reason: str, actor: str | None = None) -> Version:
+        """Withdraw a version's deprecation (a rollback target and deployable again), with
+        the reason; the role needed is deprecation's. Raises Conflict (not deprecated)."""
+        return self._retire.undeprecate(uri, actor=self._who(actor), reason=reason)
 
     def archive(self, uri: str, *, note: str, actor: str | None = None) -> Version:
         """Move a version to ``archived``; its artifacts and history are kept."""
-        return self._release.archive(uri, actor=self._who(actor), note=note)
+        return self._retire.archive(uri, actor=self._who(actor), note=note)
 
     # serving --------------------------------------------------------------------
 
@@ -294,9 +305,15 @@ class ReleaseOperations:
         before, _sent_back = self._tiers.set(name, tier, actor=self._who(actor), reason=reason)
         return before
 
-    def grant_role(self, who: str, role: str, *, actor: str | None = None) -> RoleGrant:
-        """Grant a role (viewer, contributor, reviewer, deployer, admin); admin only."""
-        return self._gov.grant(who, role, actor=self._who(actor))
+    def grant_role(
+        self, who: str, role: str, *, actor: str | None = None, first_admin: bool = False
+    ) -> RoleGrant:
+        """Grant a role (viewer, contributor, reviewer, deployer, admin); admin only.
+
+        ``first_admin=True`` names the first admin of a registry that has none (one
+        made by an older modelbook): ``role`` must be ``admin``; Conflict once it has one.
+        """
+        return self._gov.grant(who, role, actor=self._who(actor), first_admin=first_admin)
 
     def revoke_role(self, who: str, role: str, *, actor: str | None = None) -> None:
         """Revoke a role; admin only; the last admin stays."""

@@ -62,6 +62,7 @@ TIMELINE_ACTIONS: tuple[str, ...] = (
     "version.deploy",
     "version.rollback",
     "version.deprecate",
+    "version.undeprecate",
     "version.archive",
     "version.healthy",
 )

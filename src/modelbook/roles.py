@@ -9,11 +9,13 @@ Five roles:
   includes it.
 - ``contributor``: registers versions, tags, comments, records online
   observations and watches, promotes between the stages before ``deployed``,
-  moves aliases that do not serve traffic, deprecates and archives.
+  moves aliases that do not serve traffic, deprecates and archives versions
+  that neither serve nor are rollback targets (and withdraws those deprecations).
 - ``reviewer``: approves, rejects and attests (signs off ``pii_review``,
   ``security_scan`` ...).
 - ``deployer``: deploys, rolls back, marks a deployment healthy, moves serving
-  aliases, runs rollback drills.
+  aliases, runs rollback drills, deprecates, undeprecates and archives versions
+  that are deployed or rollback targets.
 - ``admin``: everything, including setting the policy, granting and revoking
   roles, changing a model's risk tier and collecting garbage.
 
@@ -56,7 +58,11 @@ OPERATIONS: Mapping[str, Role] = MappingProxyType(
         "promote": Role.CONTRIBUTOR,
         "alias_move": Role.CONTRIBUTOR,
         "deprecate": Role.CONTRIBUTOR,
+        "undeprecate": Role.CONTRIBUTOR,
         "archive": Role.CONTRIBUTOR,
+        # A deployed version, or one a rollback may return to: retiring it (or
+        # bringing it back) changes what can serve, which is a deployer's call.
+        "retire_released": Role.DEPLOYER,
         "approve": Role.REVIEWER,
         "reject": Role.REVIEWER,
         "attest": Role.REVIEWER,
@@ -88,7 +94,11 @@ IN_WORDS: Mapping[str, str] = MappingProxyType(
         "promote": "promote versions",
         "alias_move": "move aliases",
         "deprecate": "deprecate versions",
+        "undeprecate": "withdraw deprecations",
         "archive": "archive versions",
+        "retire_released": (
+            "deprecate, undeprecate or archive a version that is deployed or a rollback target"
+        ),
         "approve": "approve versions",
         "reject": "reject versions",
         "attest": "attest versions",
@@ -154,6 +164,17 @@ def alias_operation(alias: str, serving_aliases: Iterable[str]) -> str:
     (``production`` by default); moving one of them is a deployment.
     """
     return "serving_alias_move" if alias in frozenset(serving_aliases) else "alias_move"
+
+
+def retire_operation(operation: str, stage: str, released: Iterable[str]) -> str:
+    """The operation a deprecation, its undo or an archive of a version in ``stage`` is.
+
+    ``operation``: ``deprecate``, ``undeprecate`` or ``archive``. ``released``: the
+    stages from which a version serves or may be rolled back to (``deployed`` and
+    the stage before it, ``approved`` by default). A version in one of them needs
+    ``retire_released`` (deployer); any other, ``operation`` itself (contributor).
+    """
+    return "retire_released" if stage in frozenset(released) else operation
 
 
 def require(operation: str, roles: Iterable[str], actor: str) -> None:

@@ -73,7 +73,7 @@ def reason(value: str | None, what: str = "reason", flag: str = "--reason") -> s
     return text(value.strip(), what, limits.MAX_TEXT)
 
 
-def actor(value: object) -> str:
+def actor(value: object, what: str = "actor (MODELBOOK_USER)") -> str:
     """The name an operation is recorded under (``MODELBOOK_USER``, ``actor=``).
 
     1 to MAX_SHORT characters of printable text: control characters are
@@ -81,15 +81,30 @@ def actor(value: object) -> str:
     against role grants, where an invisible difference would be a second person.
     For the same reason the name is returned in Unicode normal form C (``"e"``
     followed by a combining acute accent is ``"é"``): one person's two spellings
-    are one actor to separation of duties. Raises InvalidInput.
+    are one actor to separation of duties. ``what`` names the value in errors
+    (the name a role is granted to is not the actor who grants it). Raises
+    InvalidInput.
     """
-    name = limits.check_text(value, "actor (MODELBOOK_USER)", limits.MAX_SHORT)
+    name = limits.check_text(value, what, limits.MAX_SHORT)
     name = unicodedata.normalize("NFC", name)
+    short = what.split(" (")[0]
     if not name.strip() or name != name.strip():
         raise InvalidInput(
-            f"actor {name!r} must be a non-empty name without leading or trailing spaces"
+            f"{short} {name!r} must be a non-empty name without leading or trailing spaces"
         )
-    return _visible(name, "actor")
+    return _visible(name, short)
+
+
+def person(name: str) -> str:
+    """The key under which actor names that differ only by case, accents or
+    compatibility forms (``Rita``, ``ríta``, fullwidth letters) are one person.
+
+    Separation of duties counts people by this key, and a role is not granted to a
+    name whose key another principal holding a role already has.
+    """
+    decomposed = unicodedata.normalize("NFKD", name)
+    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return unicodedata.normalize("NFC", bare.casefold())
 
 
 def task(value: object) -> str:

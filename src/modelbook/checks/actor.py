@@ -74,7 +74,8 @@ def run(version: Version, params: Params, ctx: CheckContext) -> CheckResult:
             f"have one of {', '.join(allowed)} make this move",
             **evidence,
         )
-    if params.deny_registrant and ctx.actor == version.created_by:
+    registrant = validation.person(ctx.actor) == validation.person(version.created_by)
+    if params.deny_registrant and registrant:
         return failed(
             NAME,
             f"{ctx.actor} registered version {version.number} and may not move it to "

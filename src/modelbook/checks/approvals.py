@@ -12,10 +12,12 @@ How approvals count:
 - Each person's latest decision on the version is theirs: an approval
   followed by a rejection from the same person is withdrawn, a rejection
   followed by an approval is answered.
-- One person counts once, however often they approve.
+- One person counts once, however often they approve, and names that differ
+  only by case or accents (``Rita``, ``rita``, ``ríta``) are one person.
 - An approval counts only if the approver held ``role`` when approving.
 - With separation of duties the person who registered the version
-  (``created_by``) does not count as an approver.
+  (``created_by``, under any case or accent variant) does not count as an
+  approver.
 - A rejection recorded after the last counted approval blocks the gate. It
   is answered when someone whose approval counts approves after it, having
   read it; the rejection stays in the history and in the evidence.
@@ -25,7 +27,7 @@ from __future__ import annotations
 
 from pydantic import Field, JsonValue, field_validator
 
-from .. import roles
+from .. import roles, validation
 from ..annotations import Approval, Rejection
 from ..domain import Version
 from ..errors import InvalidInput
@@ -57,26 +59,31 @@ def run(version: Version, params: Params, ctx: CheckContext) -> CheckResult:
         if params.separation_of_duties is not None
         else ctx.model.risk_tier == "high"
     )
+    # People are counted by their folded name: "Rita" and "rita" are one person.
     latest: dict[str, Approval | Rejection] = {}
     # Rejections are walked last so that, at the same instant, a rejection wins.
     decisions: list[Approval | Rejection] = [*ctx.approvals, *ctx.rejections]
     for decision in sorted(decisions, key=lambda d: (d.at, isinstance(d, Rejection))):
-        latest[decision.actor] = decision
+        latest[validation.person(decision.actor)] = decision
+    registrant = validation.person(version.created_by)
     counted: list[Approval] = []
     not_counted: dict[str, str] = {}
-    for actor, decision in latest.items():
+    for person, decision in latest.items():
+        actor = decision.actor
         if isinstance(decision, Rejection):
             continue
         if not roles.has_role(decision.roles, params.role):
             held = ", ".join(decision.roles) or "no role"
             not_counted[actor] = f"held {held} when approving, not {params.role}"
-        elif sod and actor == version.created_by:
+        elif sod and person == registrant:
             not_counted[actor] = "registered this version (separation of duties)"
         else:
             counted.append(decision)
     last = max((a.at for a in counted), default=None)
     blocking = [r for r in ctx.rejections if last is None or r.at > last]
-    blocking = [r for r in blocking if isinstance(latest.get(r.actor), Rejection)]
+    blocking = [
+        r for r in blocking if isinstance(latest.get(validation.person(r.actor)), Rejection)
+    ]
     approvers = [a.actor for a in counted]
     evidence: dict[str, JsonValue] = {
         "count": params.count,

@@ -27,7 +27,7 @@ import typer.main
 from typer.core import TyperGroup
 from typer.models import CommandInfo, TyperInfo
 
-from ..errors import GateFailed, InvalidInput, ModelbookError
+from ..errors import GateFailed, InvalidInput, ModelbookError, NotFound
 from .render import line, safe
 
 if TYPE_CHECKING:
@@ -228,17 +228,26 @@ def _refuse_ephemeral() -> None:
 
 
 @contextmanager
-def open_registry(*, create: bool) -> Iterator[Registry]:
+def open_registry(*, create: bool, admin: str | None = None) -> Iterator[Registry]:
     """The registry the root options name, closed when the command is done.
 
-    ``create=False`` (every command but ``register``) refuses a path where no
-    registry exists instead of creating an empty one there: reading needs
-    one, and tags and aliases need a model that only ``register`` creates.
+    ``create=False`` (every command but ``init`` and ``register``) refuses a path
+    where no registry exists instead of creating an empty one there: reading
+    needs one, and tags and aliases need a model that only ``register`` creates.
+    ``admin``: the first admin when this creates the registry (default: the actor).
     """
     _refuse_ephemeral()
     from ..registry import Registry
 
-    registry = Registry(options.uri, blob_uri=options.blob_uri, create=create)
+    try:
+        registry = Registry(options.uri, blob_uri=options.blob_uri, create=create, admin=admin)
+    except NotFound as exc:
+        if not exc.message.startswith("no registry at "):
+            raise
+        raise NotFound(
+            f"{exc.message}: create one with `modelbook init` (its admin is you, or "
+            "--admin NAME), or register a first version"
+        ) from None
     try:
         yield registry
     finally:

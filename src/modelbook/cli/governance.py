@@ -1,7 +1,9 @@
-"""Governance commands: ``policy set``/``show`` and ``role grant``/``revoke``/``list``.
+"""Governance commands: ``init``, ``policy set``/``show`` and ``role grant``/``revoke``/``list``.
 
 The registry checks a policy completely when it is set and names each bad
 line (exit 6); only an admin sets policies and grants roles (exit 10).
+``init`` creates an empty registry with its first admin, so that a policy
+can be set before the first version is registered.
 """
 
 from __future__ import annotations
@@ -103,11 +105,47 @@ def _grant_json(g: RoleGrant) -> dict[str, Any]:
     }
 
 
+@app.command()
+def init(
+    admin: Annotated[
+        str | None,
+        typer.Option(help="The registry's first admin (default: you, MODELBOOK_USER)."),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create an empty registry and record its first admin; exit 4 if one exists there."""
+    from ..errors import AlreadyExists
+
+    with open_registry(create=True, admin=admin) as registry:
+        grants = registry.roles()
+        admins = sorted(g.actor for g in grants if g.role == "admin")
+        if not registry.created:
+            held = f"its admins: {', '.join(admins)}" if admins else "it has no admin"
+            raise AlreadyExists(f"a registry already exists at {registry.uri} ({held})")
+        where = registry.uri
+    if as_json:
+        emit_json({"uri": where, "created": True, "admins": admins})
+    else:
+        line(f"created the registry at {safe(where)}; first admin: {safe(', '.join(admins))}")
+
+
 @role_app.command("grant")
-def role_grant(who: ActorArg, role: RoleArg, as_json: JsonOpt = False) -> None:
-    """Grant a role (admin only)."""
+def role_grant(
+    who: ActorArg,
+    role: RoleArg,
+    first_admin: Annotated[
+        bool,
+        typer.Option(
+            "--first-admin",
+            help="Name the first admin of a registry that has none (made by an older "
+            "modelbook); refused once it has one.",
+        ),
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Grant a role (admin only; --first-admin on a registry without an admin)."""
     with open_registry(create=False) as registry:
-        grant = registry.grant_role(who, role)
+        grant = registry.grant_role(who, role, first_admin=first_admin)
     if as_json:
         emit_json(_grant_json(grant))
     else:

@@ -1,5 +1,5 @@
 """Release commands: ``promote``, ``approve``, ``reject``, ``attest``, ``evidence``,
-``deprecate`` and ``archive``.
+``deprecate``, ``undeprecate`` and ``archive``.
 
 The registry runs the gates and decides; these commands print each check it
 ran (pass, FAIL with what would make it pass, or advisory). A refused gate is
@@ -279,7 +279,10 @@ def evidence(uri: UriArg, as_json: JsonOpt = False) -> None:
 
 @app.command()
 def deprecate(uri: UriArg, note: NoteOpt, as_json: JsonOpt = False) -> None:
-    """Mark a version deprecated: never again a rollback target. Keeps files and history."""
+    """Mark a version deprecated: not deployed nor rolled back to until undeprecated.
+
+    A deployed or approved version needs the deployer role. Keeps files and history.
+    """
     with open_registry(create=False) as registry:
         version = registry.deprecate(registry.get_version(uri).uri, note=note)
     if as_json:
@@ -298,3 +301,18 @@ def archive(uri: UriArg, note: NoteOpt, as_json: JsonOpt = False) -> None:
         emit_json(version_json(version))
     else:
         line(f"archived {safe(version.uri)} (was {safe(str(before.stage))}): {safe(note)}")
+
+
+@app.command()
+def undeprecate(
+    uri: UriArg,
+    reason: Annotated[str, typer.Option(help="Why the deprecation is withdrawn (recorded).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Withdraw a deprecation: the version may be deployed and rolled back to again."""
+    with open_registry(create=False) as registry:
+        version = registry.undeprecate(registry.get_version(uri).uri, reason=reason)
+    if as_json:
+        emit_json(version_json(version))
+    else:
+        line(f"undeprecated {safe(version.uri)}: {safe(reason)}")

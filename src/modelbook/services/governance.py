@@ -1,11 +1,13 @@
 """Registry-wide settings of the release flow: the policy in force, and roles.
 
 Embedded mode trusts the local user: the actor is ``MODELBOOK_USER`` or the
-login name, and roles are looked up by that name. Whoever created the
-registry (the actor of its first event) is its first admin; an admin grants
-every other role. Operations of the contributor level (register, tag,
-promote, comment ...) are open to every local user; reviewer, deployer and
-admin operations need the role.
+login name, and roles are looked up by that name. The actor who creates the
+registry is recorded as its first admin in the transaction that creates it
+(:func:`found`); an admin grants every other role. A registry without an
+admin (made by an older modelbook) gets one only by an explicit first-admin
+grant. Operations of the contributor level (register, tag, promote, comment
+...) are open to every local user; reviewer, deployer and admin operations
+need the role.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from sqlalchemy.engine import Connection
 
 from .. import roles as role_rules
 from .. import validation
-from ..errors import InvalidInput, NotFound
+from ..errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from ..lifecycle import DEPLOYED
 from ..policy import DEFAULT_POLICY_TEXT, Policy, default_policy, load_policy
 from ..store import governance as rows
@@ -195,57 +197,55 @@ class GovernanceService:
         head: log.Head | None = None,
         at: int | None = None,
     ) -> frozenset[str]:
-        """The actor's roles, or PermissionDenied when ``operation`` needs one they lack.
-
-        Inside a write; on a registry with no roles at all, its creator is made
-        its first admin first (with a ``role.grant`` event).
-        """
+        """The actor's roles, or PermissionDenied when ``operation`` needs one they lack
+        (on a registry with no admin, the error says how to name its first admin)."""
         needed = role_rules.required_role(operation)
-        if needed == OPEN_ROLE or needed == role_rules.Role.VIEWER:
-            return rows.roles_of(conn, actor)
-        if not rows.any_role(conn):
-            self._first_admin(conn, actor, at if at is not None else self.ctx.clock())
         held = rows.roles_of(conn, actor)
+        if needed == OPEN_ROLE or needed == role_rules.Role.VIEWER:
+            return held
+        if not role_rules.has_role(held, needed.value) and not rows.admins(conn):
+            _no_admin(operation, actor)
         role_rules.require(operation, held, actor)
         return held
 
     def check(self, conn: Connection, operation: str, actor: str) -> None:
         """:meth:`require` without writing, for a preview of an operation (a dry run):
-        PermissionDenied when ``operation`` would be refused. On a registry with no roles
-        yet, :meth:`require` would make its creator the first admin; so does this check.
+        PermissionDenied when ``operation`` would be refused."""
+        self.require(conn, operation, actor)
+
+    def grant(self, who: str, role: str, *, actor: str, first_admin: bool = False) -> RoleGrant:
+        """Grant ``role`` to ``who`` (an actor name); only an admin may.
+
+        ``first_admin``: name the first admin of a registry that has none (one
+        made by an older modelbook); then ``role`` must be ``admin``, any actor
+        may ask, and it is refused (Conflict) once the registry has an admin.
+        Raises InvalidInput (a bad name or role; a name that differs from a
+        principal holding a role only by case or accents), PermissionDenied.
         """
-        needed = role_rules.required_role(operation)
-        if needed == OPEN_ROLE or needed == role_rules.Role.VIEWER:
-            return
-        if rows.any_role(conn):
-            held = rows.roles_of(conn, actor)
-        else:
-            creator = rows.first_event_actor(conn) or actor
-            held = frozenset({role_rules.Role.ADMIN.value} if actor == creator else ())
-        role_rules.require(operation, held, actor)
-
-    def _first_admin(self, conn: Connection, actor: str, at: int) -> None:
-        creator = rows.first_event_actor(conn) or actor
-        rows.grant(conn, creator, role_rules.Role.ADMIN.value, creator, at)
-        log.record(
-            conn,
-            log.registry_head(conn),
-            actor=creator,
-            at=at,
-            action="role.grant",
-            subject=f"actor:{creator}",
-            after={"actor": creator, "role": "admin"},
-            reason="first admin: created the registry",
-        )
-
-    def grant(self, who: str, role: str, *, actor: str) -> RoleGrant:
-        """Grant ``role`` to ``who``; only an admin may. Raises InvalidInput, PermissionDenied."""
-        who = validation.actor(who)
+        who = validation.actor(who, "name to grant a role to")
         role = role_rules.role(role).value
         now = self.ctx.clock()
         with self.ctx.db.write() as conn:
             log.registry_head(conn)
-            self.require(conn, "role_grant", actor, at=now)
+            reason = None
+            if first_admin:
+                if role != role_rules.Role.ADMIN.value:
+                    raise InvalidInput(
+                        f"--first-admin names an admin: grant {role!r} as an admin, "
+                        "without --first-admin"
+                    )
+                admins = rows.admins(conn)
+                if admins:
+                    raise Conflict(
+                        f"the registry already has an admin ({', '.join(sorted(admins))}): "
+                        f"an admin grants roles, without --first-admin"
+                    )
+                reason = (
+                    f"first admin: named by {actor} (--first-admin) on a registry that had no admin"
+                )
+            else:
+                self.require(conn, "role_grant", actor, at=now)
+            _refuse_look_alike(conn, who)
             if rows.grant(conn, who, role, actor, now):
                 log.record(
                     conn,
@@ -255,12 +255,13 @@ class GovernanceService:
                     action="role.grant",
                     subject=f"actor:{who}",
                     after={"actor": who, "role": role},
+                    reason=reason,
                 )
         return RoleGrant(actor=who, role=role, granted_by=actor, granted_at=to_dt(now))
 
     def revoke(self, who: str, role: str, *, actor: str) -> None:
         """Revoke ``role`` from ``who``; the last admin cannot be revoked."""
-        who = validation.actor(who)
+        who = validation.actor(who, "name to revoke a role from")
         role = role_rules.role(role).value
         now = self.ctx.clock()
         with self.ctx.db.write() as conn:
@@ -287,3 +288,45 @@ class GovernanceService:
             )
             for r in self.ctx.db.reading(rows.all_roles)
         ]
+
+
+def found(conn: Connection, *, creator: str, admin: str, at: int) -> None:
+    """Record ``admin`` as the first admin of the registry ``creator`` creates now.
+
+    Runs inside the transaction that creates the registry's schema, so a
+    registry never exists without its first admin. ``creator`` and ``admin``
+    are validated actor names; the ``role.grant`` event says which created it.
+    """
+    rows.grant(conn, admin, role_rules.Role.ADMIN.value, creator, at)
+    log.record(
+        conn,
+        log.registry_head(conn),
+        actor=creator,
+        at=at,
+        action="role.grant",
+        subject=f"actor:{admin}",
+        after={"actor": admin, "role": role_rules.Role.ADMIN.value},
+        reason="first admin: created the registry"
+        if admin == creator
+        else f"first admin: named by {creator}, who created the registry",
+    )
+
+
+def _no_admin(operation: str, actor: str) -> None:
+    what = role_rules.IN_WORDS.get(operation, operation)
+    raise PermissionDenied(
+        f"{actor} may not {what}: this registry has no admin (it was made by an older "
+        "modelbook); name its first admin with: modelbook role grant NAME admin --first-admin"
+    )
+
+
+def _refuse_look_alike(conn: Connection, who: str) -> None:
+    """Refuse a name that is another principal's but for case or accents: separation of
+    duties would count the two names as two people."""
+    key = validation.person(who)
+    for other in rows.principals(conn):
+        if other != who and validation.person(other) == key:
+            raise InvalidInput(
+                f"{who!r} differs from {other!r}, who holds a role, only by case or accents: "
+                f"grant the role to {other!r}, or choose a name that differs in its letters"
+            )

@@ -51,7 +51,8 @@ _DEPRECATE = Prebuilt(
 )
 
 
-def set_deprecated(conn: Connection, version_id: int, at: int) -> None:
+def set_deprecated(conn: Connection, version_id: int, at: int | None) -> None:
+    """Mark a version deprecated at ``at`` (microseconds), or None: not deprecated."""
     _DEPRECATE.run(conn, {"version_id": version_id, "deprecated_at": at})
 
 

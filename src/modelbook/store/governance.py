@@ -46,6 +46,11 @@ def revoke(conn: Connection, actor: str, role: str) -> bool:
     return bool(result.rowcount)
 
 
+def principals(conn: Connection) -> list[str]:
+    """Every actor holding a role, each once."""
+    return [r.actor for r in conn.execute(sa.select(_r.actor).distinct())]
+
+
 def admins(conn: Connection) -> list[str]:
     return [r.actor for r in conn.execute(sa.select(_r.actor).where(_r.role == "admin"))]
 
@@ -71,9 +76,3 @@ def current_policy_sha256(conn: Connection) -> str | None:
 
 def add_policy(conn: Connection, values: dict[str, Any]) -> None:
     conn.execute(t.policies.insert(), values)
-
-
-def first_event_actor(conn: Connection) -> str | None:
-    """The actor of the registry's first recorded event: whoever created it."""
-    row = conn.execute(sa.select(t.events.c.actor).order_by(t.events.c.id).limit(1)).first()
-    return None if row is None else str(row.actor)

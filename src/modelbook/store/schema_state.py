@@ -15,7 +15,7 @@ import os
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -73,8 +73,13 @@ class SchemaState:
         row = conn.exec_driver_sql("SELECT version_num FROM alembic_version").first()
         return True, None if row is None else str(row[0])
 
-    def migrate(self) -> None:
+    def migrate(self, on_create: Callable[[Connection], None] | None = None) -> bool:
         """Bring the schema to the head revision, once, even with racing openers.
+
+        ``on_create`` runs inside the transaction that creates the schema of a
+        new registry (never on an upgrade), so what it writes (the registry's
+        first admin) exists exactly when the registry does. Returns whether
+        this call created the registry.
 
         A database this process already found at :data:`HEAD` is not checked
         again. Raises ``NotFound`` when the database has no registry and the
@@ -85,7 +90,8 @@ class SchemaState:
         newer modelbook).
         """
         if self._seen_at_head():
-            return
+            return False
+        created = False
         with self.translate():
             with self.engine.connect() as conn:
                 exists, revision = self._revision(conn)
@@ -97,13 +103,14 @@ class SchemaState:
                 self._may_upgrade(exists, revision)
                 try:
                     with self._migration_lock():
-                        self._upgrade()
+                        created = self._upgrade(on_create)
                 except CommandError as e:
                     raise Unavailable(
                         f"cannot bring {self._target.name} from schema revision {revision} "
                         f"to {HEAD}: {e} (a newer modelbook may have written it)"
                     ) from e
             self._remember(HEAD)
+        return created
 
     def _may_upgrade(self, exists: bool, revision: str | None) -> None:
         where = self.file.path if self.file and self.file.path else self.uri
@@ -170,26 +177,34 @@ class SchemaState:
         else:
             yield
 
-    def _upgrade(self) -> None:
+    def _upgrade(self, on_create: Callable[[Connection], None] | None) -> bool:
+        """Upgrade to HEAD; True when the schema was created (it had no revision)."""
         from alembic import command
         from alembic.config import Config
 
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS))
         with self.engine.connect() as conn:
-            if self._revision(conn)[1] == HEAD:
-                conn.rollback()
-                return
+            revision = self._revision(conn)[1]
             conn.rollback()
+            if revision == HEAD:
+                return False
             with self._foreign_keys_deferred_to_the_end(conn):
                 if self.dialect == "postgresql":
                     # A schema upgrade may rightly take longer than any one
                     # statement of normal use; the setting ends with its transaction.
                     conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
                 cfg.attributes["connection"] = conn
+                # Begun here, Alembic joins the transaction instead of committing
+                # its own: the schema and what on_create writes commit as one.
+                if not conn.in_transaction():
+                    conn.begin()
                 command.upgrade(cfg, "head")
                 self._check_foreign_keys(conn)
+                if revision is None and on_create is not None:
+                    on_create(conn)
                 conn.commit()
+        return revision is None
 
     @contextlib.contextmanager
     def _foreign_keys_deferred_to_the_end(self, conn: Connection) -> Iterator[None]:

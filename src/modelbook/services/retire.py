@@ -1,0 +1,91 @@
+"""Retiring versions: deprecation, its undo, and archiving, each behind its role.
+
+A version that serves (``deployed``) or that a rollback may return to (the
+stage before ``deployed``, ``approved`` by default) is the deployer's to
+retire or bring back (:func:`modelbook.roles.retire_operation`); any other
+version is a contributor's. Rollback deprecates the version it leaves within
+its own deployer-only operation (:mod:`modelbook.services.rollback`).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import Connection
+
+from .. import roles as role_rules
+from .. import validation
+from ..domain import Version
+from ..errors import Conflict
+from ..lifecycle import ARCHIVED, DEPLOYED
+from ..store import annotations as note_rows
+from . import audit as log
+from .base import Context
+from .governance import GovernanceService
+from .release import Locked, ReleaseService
+
+
+class RetireService:
+    def __init__(self, ctx: Context, gov: GovernanceService, release: ReleaseService) -> None:
+        self.ctx = ctx
+        self.gov = gov
+        self.release = release
+
+    def _require(self, conn: Connection, operation: str, v: Locked, actor: str) -> None:
+        graph = self.gov.policy(conn).graph
+        released = (DEPLOYED, graph.return_stage)
+        self.gov.require(conn, role_rules.retire_operation(operation, v.row.stage, released), actor)
+
+    def deprecate(self, uri: str, *, actor: str, note: str) -> Version:
+        """Mark a version deprecated (never a rollback target nor deployed until undone).
+
+        Raises InvalidInput (no note), PermissionDenied (a deployed or approved
+        version needs the deployer role), Conflict (already deprecated), NotFound.
+        """
+        why = validation.reason(note, "note", "--note")
+        with self.ctx.db.write() as conn:
+            v = self.release.lock(conn, uri)
+            self._require(conn, "deprecate", v, actor)
+            self.release.mark_deprecated(conn, v, actor, why)
+        return self.release._reread(uri)
+
+    def undeprecate(self, uri: str, *, actor: str, reason: str) -> Version:
+        """Withdraw a version's deprecation: it may be deployed and rolled back to again.
+
+        Needs the same role as deprecating it. Raises InvalidInput (no reason),
+        PermissionDenied, Conflict (not deprecated), NotFound.
+        """
+        why = validation.reason(reason)
+        with self.ctx.db.write() as conn:
+            v = self.release.lock(conn, uri)
+            self._require(conn, "undeprecate", v, actor)
+            if v.row.deprecated_at is None:
+                raise Conflict(f"{v.version.uri} is not deprecated")
+            note_rows.set_deprecated(conn, v.row.id, None)
+            v.head = log.record(
+                conn,
+                v.head,
+                actor=actor,
+                at=v.chain.at,
+                action="version.undeprecate",
+                subject=log.subject_of(v.name, v.row.number),
+                model=v.name,
+                version=v.row.number,
+                before={"deprecated": True},
+                after={"deprecated": False},
+                reason=why,
+            )
+        return self.release._reread(uri)
+
+    def archive(self, uri: str, *, actor: str, note: str) -> Version:
+        """Move a version to ``archived``: its artifacts and history are kept.
+
+        Raises InvalidInput (no note; a deployed version), PermissionDenied (an
+        approved version needs the deployer role), NotFound.
+        """
+        why = validation.reason(note, "note", "--note")
+        with self.ctx.db.write() as conn:
+            v = self.release.lock(conn, uri)
+            graph = self.gov.policy(conn).graph
+            self._require(conn, "archive", v, actor)
+            graph.check_move(v.row.stage, ARCHIVED)
+            self.release.set_stage(conn, v, ARCHIVED, actor, why, action="version.archive")
+        return self.release._reread(uri)
