@@ -273,5 +273,8 @@ class RegistryAPI(ReleaseAPI, Protocol):
         limit: int = 100,
         page_token: str | None = None,
     ) -> Page[Event]:
-        """Audit events newest first, filtered by model, action and time."""
+        """Audit events newest first, filtered by model, action and time.
+
+        Raises NotFound when ``model`` is not and never was a model.
+        """
         ...

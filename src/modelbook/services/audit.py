@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 
 from .. import audit, audit_compare, audit_records, audit_state, paging, validation
 from ..domain import Page, thaw
-from ..errors import IntegrityError, InvalidInput
+from ..errors import IntegrityError, InvalidInput, NotFound
 from ..events import ACTIONS, REGISTRY_CHAIN, Event, model_chain, parse
 from ..store import annotations as note_rows
 from ..store import audit_state as state_rows
@@ -163,7 +163,12 @@ class AuditService:
         limit: int = 100,
         page_token: str | None = None,
     ) -> Page[Event]:
-        """Events newest first, filtered by model, action(s) and time [since, until)."""
+        """Events newest first, filtered by model, action(s) and time [since, until).
+
+        Raises InvalidInput (a malformed model name, an unknown action, a bad
+        time or page token) and NotFound (``model`` is not and never was a
+        model: no row and no event).
+        """
         if model is not None:
             validation.model_name(model)
         actions = (action,) if isinstance(action, str) else tuple(action or ())
@@ -179,8 +184,9 @@ class AuditService:
         kind = "events" if chain is None else "model-events"
         scope = f"{kind}:{model or ''}:{','.join(actions)}"
         before = None if page_token is None else paging.decode(page_token, scope)
-        rows = self.ctx.db.reading(
-            lambda conn: event_rows.page(
+
+        def read(conn: Connection) -> list[Any]:
+            found = event_rows.page(
                 conn,
                 chain=chain,
                 actions=actions,
@@ -189,7 +195,13 @@ class AuditService:
                 before=before,
                 limit=limit + 1,
             )
-        )
+            if model is not None and not found and not _model_known(conn, model):
+                # An empty page for a name that never was a model would read as "no
+                # events"; a model's row is never deleted, but its events outlive it.
+                raise NotFound(f"model {model!r} not found")
+            return found
+
+        rows = self.ctx.db.reading(read)
         token = None
         if len(rows) > limit:
             last = rows[limit - 1]
@@ -311,6 +323,23 @@ def _describe(row: tuple[Any, ...]) -> str:
     """A row of :func:`_records` named for a person."""
     note_id, model, number, kind, actor, _, _ = row
     return f"annotation {note_id} ({kind} by {actor}) of models:/{model}/{number}"
+
+
+def _model_known(conn: Connection, name: str) -> bool:
+    """Whether ``name`` is a model, or was one: its row, or any event of its chain."""
+    if model_rows.find(conn, name) is not None:
+        return True
+    return bool(
+        event_rows.page(
+            conn,
+            chain=model_chain(name),
+            actions=(),
+            since=None,
+            until=None,
+            before=None,
+            limit=1,
+        )
+    )
 
 
 def subject_of(model: str, version: int | None = None, alias: str | None = None) -> str:
