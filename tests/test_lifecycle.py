@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable, Iterable
 
 import pytest
 from hypothesis import given
@@ -162,9 +163,14 @@ def test_custom_auto_path_takes_the_nearest_forward_step() -> None:
     assert CUSTOM.auto_path("dev") == ("shadow", "canary")
     skipping = build_graph(["a", "b", "c", "deployed"], {"a": ["b", "c"], "b": ["c"]})
     assert skipping.auto_path("a") == ("b", "c")
-    dead_end = build_graph(["a", "b", "c", "deployed"], {"a": ["b"]})
+
+
+def test_auto_path_steps_around_a_stage_that_leads_nowhere_forward() -> None:
+    """From a, b is nearer but leads no further: the walk takes a -> c, not into b."""
+    dead_end = build_graph(["a", "b", "c", "deployed"], {"a": ["b", "c"]})
+    assert dead_end.auto_path("a") == ("c",)
     with pytest.raises(InvalidInput, match="no transition leads forward from 'b'"):
-        dead_end.auto_path("a")
+        dead_end.auto_path("b")
 
 
 def test_default_transitions_of_a_custom_order() -> None:
@@ -218,3 +224,94 @@ def test_any_linear_order_walks_to_the_stage_before_deployed(names: list[str]) -
     for a, b in itertools.pairwise(names):
         assert g.allows(a, b)
         assert not g.allows(b, a)
+
+
+# flows in which a stage, or deployed, cannot be reached -----------------------------
+
+
+@pytest.mark.parametrize(
+    ("order", "transitions", "unreachable"),
+    [
+        (["dev", "qa", "deployed"], {"dev": ["archived"], "qa": ["dev"]}, ["qa"]),
+        (["dev", "shadow", "canary", "deployed"], {"dev": ["shadow"]}, ["canary"]),
+        (["a", "b", "c", "deployed"], {"a": ["c"]}, ["b"]),
+        (["a", "b", "c", "deployed"], {}, ["b", "c"]),
+        # Restoring from archived does not count as reaching a stage.
+        (["a", "b", "c", "deployed"], {"a": ["b"], "archived": ["c"]}, ["c"]),
+    ],
+)
+def test_a_flow_with_a_stage_no_promotion_reaches_is_refused(
+    order: list[str], transitions: dict[str, list[str]], unreachable: list[str]
+) -> None:
+    with pytest.raises(InvalidInput) as err:
+        build_graph(order, transitions)
+    message = str(err.value)
+    for stage in unreachable:
+        assert f"stage {stage!r} cannot be reached from the first stage {order[0]!r}" in message
+    assert message.count("cannot be reached") == len(unreachable)
+    # The stage before deployed unreachable: say that nothing could be deployed.
+    assert ("no version can be deployed" in message) == (order[-2] in unreachable)
+
+
+def test_an_archived_version_can_always_be_restored_to_the_first_stage() -> None:
+    """Declared transitions that do not name archived still let it back to the first stage."""
+    g = build_graph(["dev", "qa", "deployed"], {"dev": ["qa"]})
+    assert g.targets("archived") == ("dev",)
+    g.check_move("archived", "dev")
+    more = build_graph(["dev", "qa", "deployed"], {"dev": ["qa"], "archived": ["qa"]})
+    assert more.targets("archived") == ("dev", "qa")
+    assert CUSTOM.targets("archived") == ("dev",)
+
+
+def test_unknown_stage_in_transitions_lists_each_stage_once() -> None:
+    with pytest.raises(InvalidInput) as err:
+        build_graph(["a", "archived", "deployed"], {"nowhere": ["a"]})
+    assert "unknown stage 'nowhere' in transitions: choose one of a, archived, deployed" in str(
+        err.value
+    )
+    assert "deployed, archived" not in str(err.value)
+
+
+def _reached(targets: Callable[[str], Iterable[str]], first: str) -> set[str]:
+    """The stages of the order promotions reach from ``first`` (archived not counted)."""
+    seen, todo = {first}, [first]
+    while todo:
+        for there in targets(todo.pop()):
+            if there not in seen and there != "archived":
+                seen.add(there)
+                todo.append(there)
+    return seen
+
+
+@given(
+    st.integers(min_value=1, max_value=5).flatmap(
+        lambda n: st.tuples(
+            st.just(n),
+            st.dictionaries(
+                st.integers(min_value=0, max_value=n),
+                st.lists(st.integers(min_value=0, max_value=n), max_size=3),
+                max_size=n + 1,
+            ),
+        )
+    )
+)
+def test_every_accepted_flow_can_reach_each_stage_and_deploy(
+    flow: tuple[int, dict[int, list[int]]],
+) -> None:
+    """Any flow build_graph accepts lets a version climb from the first stage to each stage
+    of the order, and so to the stage deploy comes from; one it refuses for reachability
+    names exactly the stages the declared transitions do not reach."""
+    n, raw = flow
+    order = [f"s{i}" for i in range(n)] + ["deployed"]
+    names = [*order[:-1], "archived"]  # index n is archived
+    transitions = {names[a]: [names[b] for b in to if b != a] for a, to in raw.items()}
+    try:
+        g = build_graph(order, transitions)
+    except InvalidInput as exc:
+        named = {s for s in order[:-1] if f"stage {s!r} cannot be reached" in str(exc)}
+        declared = _reached(lambda stage: transitions.get(stage, []), order[0])
+        assert named == set(order[:-1]) - declared != set()
+        return
+    assert _reached(g.targets, g.first) == set(order[:-1])
+    assert g.allows(g.return_stage, "deployed", via="deploy")
+    assert g.allows("archived", g.first)

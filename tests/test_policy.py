@@ -251,7 +251,9 @@ def test_a_gate_entry_needs_a_check() -> None:
 
 def test_required_must_be_a_boolean() -> None:
     text = OTHER_TIERS + '[[tiers.high.approved]]\ncheck = "schema"\nrequired = "no"\n'
-    assert error_of(text).startswith("policy.toml line 5: required must be true or false")
+    assert error_of(text) == (
+        'policy.toml line 5: tiers.high.approved[0].required must be true or false, got "no"'
+    )
 
 
 def test_missing_parameter_points_at_its_entry() -> None:
@@ -531,7 +533,7 @@ required = ["nope.x", 5]
             source="p.toml",
         )
     assert info.value.message.startswith(
-        'p.toml line 1: serving_aliases must be a list, e.g. ["a", "b"], got \'production\''
+        'p.toml line 1: serving_aliases must be a list, e.g. ["a", "b"], got "production"'
     )
     with pytest.raises(InvalidInput) as info:
         load_policy("doctor = 5\n[tiers.low]\n[tiers.medium]\n[tiers.high]\n", source="p.toml")
@@ -545,3 +547,270 @@ required = ["nope.x", 5]
         assert "doctor.required must be a list" in info.value.message
         for leak in ("valid tuple", "valid dictionary", "_DoctorFile", "instance of"):
             assert leak not in info.value.message
+
+
+# stage flows in which nothing could be deployed ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("stages", "source", "line", "stage", "reached"),
+    [
+        (
+            '[stages]\norder = ["dev", "qa", "deployed"]\n'
+            'transitions = { dev = ["archived"], qa = ["dev"] }\n',
+            "policy.toml",
+            3,
+            "qa",
+            "dev",
+        ),
+        (
+            "stages:\n  order: [dev, shadow, canary, deployed]\n"
+            "  transitions:\n    dev: [shadow]\n    archived: [canary]\n",
+            "policy.yaml",
+            3,
+            "canary",
+            "dev, shadow",
+        ),
+    ],
+)
+def test_a_flow_that_can_never_deploy_is_refused_naming_the_stage_and_line(
+    stages: str, source: str, line: int, stage: str, reached: str
+) -> None:
+    tiers = (
+        "[tiers.low]\n[tiers.medium]\n[tiers.high]\n"
+        if source.endswith(".toml")
+        else "tiers: {low: {}, medium: {}, high: {}}\n"
+    )
+    message = error_of(stages + tiers, source)
+    first = "dev"
+    assert message == (
+        f"{source} line {line}: stage {stage!r} cannot be reached from the first stage "
+        f"{first!r}: no transition leads to it from the stages reached ({reached}); "
+        f'add one, e.g. {reached.split(", ")[-1]} = ["{stage}"]; without it no version '
+        f"can be deployed, as 'deployed' is entered only by deploy from {stage!r}"
+    )
+
+
+def test_a_stage_in_the_middle_no_promotion_reaches_is_refused() -> None:
+    text = (
+        '[stages]\norder = ["a", "b", "c", "deployed"]\ntransitions = { a = ["c"] }\n'
+        + OTHER_TIERS
+        + "[tiers.high]\n"
+    )
+    message = error_of(text)
+    assert message.startswith("policy.toml line 3: stage 'b' cannot be reached")
+    assert "deployed" not in message.split("; add one")[1]
+
+
+def test_the_documented_custom_flow_is_a_whole_policy_that_deploys() -> None:
+    block = next(b for b in _doc_blocks("toml") if 'order = ["dev", "shadow", "canary"' in b)
+    policy = load_policy(block, source="docs.toml")
+    graph = policy.graph
+    assert graph.auto_path("dev") == ("shadow", "canary")
+    assert graph.allows("canary", "deployed", via="deploy")
+    assert graph.targets("archived") == ("dev",)
+    assert [s.check for s in policy.gate("low", "canary")] == ["approvals"]
+
+
+def test_unknown_stage_in_transitions_names_archived_once() -> None:
+    text = (
+        '[stages]\norder = ["dev", "archived", "deployed"]\n'
+        'transitions = { nowhere = ["dev"] }\n' + OTHER_TIERS + "[tiers.high]\n"
+    )
+    message = error_of(text)
+    assert "choose one of dev, archived, deployed\n" in message + "\n"
+
+
+# nesting deeper than any policy needs ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "source", "line"),
+    [
+        ("x = " + "[" * 30000 + "]" * 30000 + "\n", "policy.toml", 1),
+        ("x: " + "[" * 30000 + "]" * 30000 + "\n", "policy.yaml", 1),
+        ("# deep\n\nx = " + "{a = " * 5000 + "1" + "}" * 5000 + "\n", "policy.toml", 3),
+        ("x:\n  " + "{a: " * 5000 + "1" + "}" * 5000 + "\n", "policy.yaml", 2),
+        ("[" + ".".join(["a"] * 20000) + "]\n", "policy.toml", 1),
+        (".".join(["a"] * 20000) + " = 1\n", "policy.toml", 1),
+        ("".join(" " * i + "a:\n" for i in range(300)) + " " * 300 + "1\n", "policy.yaml", 34),
+    ],
+    ids=[
+        "toml-arrays",
+        "yaml-flow",
+        "toml-inline",
+        "yaml-inline",
+        "toml-header",
+        "toml-key",
+        "yaml-block",
+    ],
+)
+def test_deep_nesting_is_refused_on_its_line(text: str, source: str, line: int) -> None:
+    message = error_of(text, source)
+    assert message == (
+        f"{source} line {line}: tables and lists nested more than 32 deep; a policy needs "
+        "far fewer (tiers.high.approved[0].fields is 5 deep)"
+    )
+
+
+def _custom_args(depth: int, fmt: str) -> str:
+    """A policy whose custom check's args nest lists down to ``depth``:
+    tiers, high, approved, its entry, args, x, then the lists inside x."""
+    inner = "[" * (depth - 6) + "1" + "]" * (depth - 6)
+    if fmt == "toml":
+        return (
+            '[tiers.low]\n[tiers.medium]\n[[tiers.high.approved]]\ncheck = "custom"\n'
+            f'function = "a.b:c"\nargs = {{ x = [{inner}] }}\n'
+        )
+    return (
+        "tiers:\n  low: {}\n  medium: {}\n  high:\n    approved:\n      - check: custom\n"
+        f"        function: a.b:c\n        args:\n          x: [{inner}]\n"
+    )
+
+
+@pytest.mark.parametrize("fmt", ["toml", "yaml"])
+def test_the_depth_limit_is_32_in_both_formats(fmt: str) -> None:
+    load_policy(_custom_args(32, fmt), source=f"p.{fmt}")
+    assert "nested more than 32 deep" in error_of(_custom_args(33, fmt), f"p.{fmt}")
+
+
+def test_yaml_aliases_cannot_nest_past_the_limit() -> None:
+    """Each anchor nests ten lists and the previous anchor: 4000 deep in a few lines."""
+    text = "a0: &a0 [[[[[[[[[[1]]]]]]]]]]\n"
+    text += "".join(f"a{i}: &a{i} [[[[[[[[[[*a{i - 1}]]]]]]]]]]\n" for i in range(1, 400))
+    assert "nested more than 32 deep" in error_of(text, "policy.yaml")
+
+
+# parameter types are strict ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        (
+            'check = "approvals"\ncount = true',
+            "tiers.high.approved[0].count must be a whole number, got true",
+        ),
+        (
+            'check = "approvals"\ncount = "2"',
+            'tiers.high.approved[0].count must be a whole number, got "2"',
+        ),
+        (
+            'check = "approvals"\ncount = 1.5',
+            "tiers.high.approved[0].count must be a whole number, got 1.5",
+        ),
+        (
+            'check = "approvals"\nseparation_of_duties = "yes"',
+            'tiers.high.approved[0].separation_of_duties must be true or false, got "yes"',
+        ),
+        (
+            'check = "attestation"\nname = "pii"\nmax_age_days = "30"',
+            'tiers.high.approved[0].max_age_days must be a number, got "30"',
+        ),
+        (
+            'check = "schema"\nrequired = "false"',
+            'tiers.high.approved[0].required must be true or false, got "false"',
+        ),
+        (
+            'check = "actor"\ndeny_registrant = 1',
+            "tiers.high.approved[0].deny_registrant must be true or false, got 1",
+        ),
+        (
+            'check = "actor"\nroles = [true]',
+            "tiers.high.approved[0].roles[0] must be text in quotes, got true",
+        ),
+        (
+            'check = "slice_gap"\nmetric = "auc"\nmax_gap = "0.1"',
+            'tiers.high.approved[0].max_gap must be a number, got "0.1"',
+        ),
+        (
+            'check = "compare"\nmetrics = ["auc"]\ntolerance = "0.1"',
+            "tiers.high.approved[0].tolerance: must be a finite number >= 0, or a table of "
+            'metric = number; got "0.1"',
+        ),
+        (
+            'check = "compare"\nmetrics = ["auc"]\ntolerance = { auc = true }',
+            "tiers.high.approved[0].tolerance: the tolerance of auc must be a finite number "
+            ">= 0, got true",
+        ),
+        (
+            'check = "compare"\nmetrics = ["auc"]\ntolerance = -1',
+            "tiers.high.approved[0].tolerance: the tolerance must be a finite number >= 0, got -1",
+        ),
+        (
+            'check = "metric"\nrules = ["auc >= 0.8", 1]',
+            "tiers.high.approved[0].rules[1]: invalid metric rule 1: write METRIC OP NUMBER",
+        ),
+    ],
+)
+def test_parameter_types_are_strict_and_refused_on_their_line(entry: str, message: str) -> None:
+    text = OTHER_TIERS + "[[tiers.high.approved]]\n" + entry + "\n"
+    found = error_of(text)
+    assert found.startswith(f"policy.toml line {len(text.splitlines())}: {message}"), found
+
+
+def test_strict_types_in_yaml_too() -> None:
+    text = (
+        "tiers:\n  low: {}\n  medium: {}\n  high:\n    approved:\n"
+        "      - check: approvals\n        count: true\n"
+        "      - check: approvals\n        count: '2'\n"
+        "        separation_of_duties: 'yes'\n"
+    )
+    assert error_of(text, "p.yaml").splitlines() == [
+        "p.yaml line 7: tiers.high.approved[0].count must be a whole number, got true",
+        'p.yaml line 9: tiers.high.approved[1].count must be a whole number, got "2"',
+        "p.yaml line 10: tiers.high.approved[1].separation_of_duties must be true or false, "
+        'got "yes"',
+    ]
+
+
+def test_well_typed_parameters_still_load() -> None:
+    text = OTHER_TIERS + (
+        '[[tiers.high.approved]]\ncheck = "approvals"\ncount = 2\nseparation_of_duties = true\n'
+        '[[tiers.high.approved]]\ncheck = "attestation"\nname = "pii"\nmax_age_days = 30\n'
+        '[[tiers.high.approved]]\ncheck = "slice_gap"\nmetric = "auc"\nmax_gap = 0\n'
+        '[[tiers.high.approved]]\ncheck = "compare"\nmetrics = ["auc"]\ntolerance = { auc = 1 }\n'
+        '[[tiers.high.candidate]]\ncheck = "actor"\nprincipals = ["ci"]\nroles = ["deployer"]\n'
+    )
+    gate = load_policy(text, source="p.toml").gate("high", "approved")
+    assert [s.params_json() for s in gate][:2] == [
+        {"count": 2, "role": "reviewer", "separation_of_duties": True},
+        {"name": "pii", "role": None, "max_age_days": 30.0, "separation_of_duties": None},
+    ]
+
+
+def test_entries_under_a_misspelled_stage_or_tier_report_their_own_problems() -> None:
+    text = OTHER_TIERS + (
+        '[[tiers.high.aproved]]\ncheck = "approvals"\ncount = "two"\ncolour = 1\n'
+        '[[tiers.hgh.approved]]\ncheck = "metrc"\n'
+    )
+    assert error_of(text).splitlines() == [
+        "policy.toml line 3: unknown stage 'aproved' (known: staging, candidate, approved, "
+        "deployed, archived); did you mean 'approved'?",
+        'policy.toml line 5: tiers.high.aproved[0].count must be a whole number, got "two"',
+        "policy.toml line 6: unknown key 'colour' for check 'approvals' (known: check, "
+        "required, count, role, separation_of_duties)",
+        "policy.toml line 7: unknown tier 'hgh' (known: low, medium, high); did you mean 'high'?",
+        "policy.toml line 8: unknown check 'metrc' (known: metric, slice_gap, compare, "
+        "lineage_complete, schema, smoke_test, scan, approvals, attestation, actor, expr, "
+        "custom); did you mean 'metric'?",
+    ]
+
+
+def test_a_policy_a_registry_already_holds_is_read_as_it_was_set() -> None:
+    """Rules added since (strict types, every stage reachable) do not stop the gates of a
+    stored policy after an upgrade; setting the same text names its problems."""
+    text = (
+        '[stages]\norder = ["dev", "qa", "deployed"]\ntransitions = { qa = ["dev"] }\n'
+        + OTHER_TIERS
+        + '[[tiers.high.dev]]\ncheck = "approvals"\ncount = "2"\n'
+    )
+    stored = load_policy(text, source="policy.toml", as_stored=True)
+    assert stored.gate("high", "dev")[0].params_json()["count"] == 2
+    assert stored.graph.targets("archived") == ("dev",)
+    assert error_of(text).splitlines() == [
+        "policy.toml line 3: stage 'qa' cannot be reached from the first stage 'dev': no "
+        'transition leads to it from the stages reached (dev); add one, e.g. dev = ["qa"]; '
+        "without it no version can be deployed, as 'deployed' is entered only by deploy "
+        "from 'qa'",
+    ]

@@ -11,6 +11,7 @@ character, brackets and backslashes included, is kept as written. The CLI
 
 from __future__ import annotations
 
+import json
 import re
 
 _UNSAFE = re.compile(
@@ -33,3 +34,22 @@ def visible(text: str, keep: str = "") -> str:
 
 
 __all__ = ["visible"]
+
+
+def as_written(value: object) -> str:
+    """A value of a TOML, YAML or JSON file as the file writes it, for messages:
+    ``true`` (not Python's ``True``), ``"2"``, ``1.5``, ``["a", 1]``; any other
+    value as Python shows it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str | int | float):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(as_written(v) for v in value) + "]"
+    return repr(value)
+
+
+def article(noun: str) -> str:
+    """``noun`` with its indefinite article by its first letter: ``an int``, ``a str``
+    (a name read letter by letter, such as ``ndarray``, needs its own)."""
+    return f"an {noun}" if noun[:1].lower() in "aeiou" else f"a {noun}"

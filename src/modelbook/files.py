@@ -344,14 +344,21 @@ def read_text(path: str | os.PathLike[str], what: str, max_chars: int) -> str:
         raise InvalidInput(f"cannot read {what} {show(path)}: {exc.strerror or exc}") from None
     with os.fdopen(fd, "rb") as f:
         data = f.read(4 * max_chars + 1)
+    too_long = f"the limit is {max_chars:,} characters"
     if len(data) > 4 * max_chars:
-        raise InvalidInput(f"{what} {show(path)} is larger than {max_chars:,} characters allow")
+        # Even four-byte characters would be too many.
+        raise InvalidInput(
+            f"{what} {show(path)} is larger than {4 * max_chars:,} bytes; {too_long}"
+        )
     try:
-        return data.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InvalidInput(
             f"{what} {show(path)}: not UTF-8 text ({exc.reason} at byte {exc.start})"
         ) from None
+    if len(text) > max_chars:
+        raise InvalidInput(f"{what} {show(path)} holds {len(text):,} characters; {too_long}")
+    return text
 
 
 def _identity(st: os.stat_result) -> tuple[int, int, int]:

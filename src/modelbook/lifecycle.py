@@ -8,7 +8,8 @@ Three kinds of move, named by ``via``:
 
 - ``"promote"``: someone asks for a stage (``promote``, ``archive``, restoring
   an archived version). Allowed along the declared transitions, plus from any
-  stage but ``deployed`` to ``archived``.
+  stage but ``deployed`` to ``archived`` and from ``archived`` back to the
+  first stage.
 - ``"deploy"``: a serving alias is set to the version. Allowed only from the
   stage just before ``deployed`` (``approved`` by default), or from
   ``deployed`` when another serving alias already points at it.
@@ -176,7 +177,8 @@ class StageGraph:
         """The stages ``promote --auto`` walks from ``current``, each gate in turn.
 
         The path follows the order and stops before ``deployed``: each step is
-        the nearest later stage ``current`` has a transition to. Empty when
+        the nearest later stage ``current`` has a transition to from which
+        the order goes on forward to the stage before ``deployed``. Empty when
         the version is already in the stage before ``deployed`` or beyond.
 
         Raises:
@@ -189,12 +191,24 @@ class StageGraph:
                 f"an archived version is off the release path; restore it to {self.first!r} first"
             )
         stop = self.order.index(self.return_stage)
+        # A forward step into a stage from which the order cannot go on forward
+        # would strand the walk although another step leads on.
+        onward = {self.return_stage}
+        for i in range(stop - 1, -1, -1):
+            if any(
+                (self.order[i], self.order[j]) in self.edges
+                for j in range(i + 1, stop + 1)
+                if self.order[j] in onward
+            ):
+                onward.add(self.order[i])
         path: list[str] = []
         position = self.order.index(current)
         while position < stop:
             here = self.order[position]
             ahead = [
-                i for i in range(position + 1, stop + 1) if (here, self.order[i]) in self.edges
+                i
+                for i in range(position + 1, stop + 1)
+                if (here, self.order[i]) in self.edges and self.order[i] in onward
             ]
             if not ahead:
                 raise InvalidInput(
@@ -236,12 +250,16 @@ def graph_problems(
     order: Sequence[str],
     transitions: Mapping[str, Sequence[str]] | None,
     serving_aliases: Sequence[str],
+    *,
+    reachable: bool = True,
 ) -> list[tuple[Loc, str]]:
     """Every problem of a ``[stages]`` declaration, each with where it is.
 
     The location is a path such as ``("order", 2)``, ``("transitions",
     "candidate", 0)`` or ``("serving_aliases", 1)``, so that the policy
     loader can name the line. Empty when :func:`build_graph` would succeed.
+    ``reachable=False`` leaves out the stages no promotion reaches (see
+    :func:`build_graph`).
     """
     problems: list[tuple[Loc, str]] = []
     stages = list(order)
@@ -275,7 +293,7 @@ def graph_problems(
                 f"before it, e.g. {', '.join(DEFAULT_ORDER)}",
             )
         )
-    known = (*stages, ARCHIVED)
+    known = tuple(dict.fromkeys((*stages, ARCHIVED)))
     choose = f"choose one of {', '.join(known)}"
     for source, targets in (transitions or {}).items():
         if source not in known:
@@ -304,6 +322,8 @@ def graph_problems(
                 )
             elif source == target:
                 problems.append((where, f"transition {source} -> {target} goes nowhere"))
+    if reachable and not problems and transitions is not None:
+        problems.extend(_unreachable(stages, transitions))
     if not serving_aliases:
         problems.append(
             (("serving_aliases",), "serving_aliases must name at least one alias, e.g. production")
@@ -316,10 +336,49 @@ def graph_problems(
     return problems
 
 
+def _unreachable(
+    order: Sequence[str], transitions: Mapping[str, Sequence[str]]
+) -> list[tuple[Loc, str]]:
+    """A problem for each stage of ``order`` no promotion from the first stage reaches.
+
+    Only moves along the order count: a version reaches a stage by being
+    promoted, not by being archived and restored. The stage before
+    ``deployed`` being unreachable means no version can ever be deployed.
+    """
+    first, return_stage = order[0], order[-2]
+    reached = {first}
+    todo = [first]
+    while todo:
+        here = todo.pop()
+        for there in transitions.get(here, ()):
+            if there not in reached and there not in (ARCHIVED, DEPLOYED):
+                reached.add(there)
+                todo.append(there)
+    problems: list[tuple[Loc, str]] = []
+    for position, stage in enumerate(order[:-1]):
+        if stage in reached:
+            continue
+        before = next((s for s in reversed(order[:position]) if s in reached), first)
+        message = (
+            f"stage {stage!r} cannot be reached from the first stage {first!r}: no transition "
+            f"leads to it from the stages reached ({', '.join(s for s in order if s in reached)}); "
+            f'add one, e.g. {before} = ["{stage}"]'
+        )
+        if stage == return_stage:
+            message += (
+                f"; without it no version can be deployed, as {DEPLOYED!r} is entered "
+                f"only by deploy from {stage!r}"
+            )
+        problems.append((("transitions",), message))
+    return problems
+
+
 def build_graph(
     order: Sequence[str] | None = None,
     transitions: Mapping[str, Sequence[str]] | None = None,
     serving_aliases: Sequence[str] = DEFAULT_SERVING_ALIASES,
+    *,
+    reachable: bool = True,
 ) -> StageGraph:
     """A stage graph from a policy's ``[stages]`` and ``serving_aliases``.
 
@@ -328,24 +387,31 @@ def build_graph(
             may follow it. Default: staging, candidate, approved, deployed.
         transitions: from-stage → the stages a promotion may go to. Moves
             into and out of ``deployed`` are implied and may not be listed;
-            every stage but ``deployed`` may always go to ``archived``.
-            Default: each stage to the next up to the stage before
-            ``deployed``, and ``archived`` back to the first stage.
+            every stage but ``deployed`` may always go to ``archived``, and
+            ``archived`` back to the first stage. Default: each stage to the
+            next up to the stage before ``deployed``.
         serving_aliases: aliases whose versions are deployed; at least one.
+        reachable: refuse a stage no promotion reaches; False only for a
+            policy a registry already holds, accepted before this rule.
 
     Raises:
         InvalidInput: a malformed order, an unknown stage in ``transitions``,
-            a transition into or out of ``deployed``, or no serving alias;
-            the message lists every problem.
+            a transition into or out of ``deployed``, a stage of the order
+            that no promotion from the first stage reaches (so that perhaps
+            nothing can be deployed), or no serving alias; the message lists
+            every problem.
     """
     order = tuple(DEFAULT_ORDER if order is None else order)
-    problems = graph_problems(order, transitions, serving_aliases)
+    problems = graph_problems(order, transitions, serving_aliases, reachable=reachable)
     if problems:
         raise InvalidInput("; ".join(message for _, message in problems))
     stages = order[:-1] if order[-1] == ARCHIVED else order
     steps = default_transitions(stages) if transitions is None else transitions
     edges = {(source, target) for source, targets in steps.items() for target in targets}
     edges.update((s, ARCHIVED) for s in stages if s != DEPLOYED)
+    # An archived version keeps its files and history, so it may always be
+    # restored; it then climbs through every gate again.
+    edges.add((ARCHIVED, stages[0]))
     return StageGraph(
         order=stages,
         edges=frozenset(edges),

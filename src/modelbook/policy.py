@@ -42,6 +42,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from .checks import CheckSpec, get_check
 from .completeness import DEFAULT_REQUIRED, known_field
+from .display import as_written
 from .domain import RISK_TIERS
 from .errors import InvalidInput
 from .lifecycle import DEFAULT_ORDER, DEFAULT_SERVING_ALIASES, StageGraph, build_graph
@@ -93,7 +94,9 @@ class Policy:
         return self.gates.get((tier, self.graph.stage(stage)), ())
 
 
-def load_policy(text: str, *, source: str = "policy", format: Format | None = None) -> Policy:
+def load_policy(
+    text: str, *, source: str = "policy", format: Format | None = None, as_stored: bool = False
+) -> Policy:
     """Parse and check a policy.
 
     Args:
@@ -103,6 +106,10 @@ def load_policy(text: str, *, source: str = "policy", format: Format | None = No
             is None.
         format: ``"toml"`` or ``"yaml"``; None guesses from ``source``, then
             from the text (a ``[table]`` or ``key = value`` line means TOML).
+        as_stored: the text is the policy a registry already holds. Rules
+            added since it may have been set (strict parameter types, every
+            stage reachable) are not applied to it, so that gates keep
+            working after an upgrade as they did; ``policy set`` applies them.
 
     Raises:
         InvalidInput: a syntax error, an unknown key, tier, stage or check,
@@ -119,7 +126,7 @@ def load_policy(text: str, *, source: str = "policy", format: Format | None = No
     else:
         raise InvalidInput(f"unknown policy format {fmt!r}: choose toml or yaml")
     try:
-        graph, gates, required = _check(data, problems)
+        graph, gates, required = _check(data, problems, strict=not as_stored)
     except _Problems as exc:
         raise InvalidInput(_render(exc.problems, lines, source)) from None
     return Policy(
@@ -201,7 +208,7 @@ def _known_file_keys(loc: Loc) -> Sequence[str]:
 
 
 def _check(
-    data: object, problems: list[Problem]
+    data: object, problems: list[Problem], *, strict: bool
 ) -> tuple[StageGraph, dict[tuple[str, str], tuple[CheckSpec, ...]], tuple[str, ...]]:
     if not isinstance(data, dict):
         raise _Problems(
@@ -222,11 +229,13 @@ def _check(
     order = file.stages.order if file.stages.order is not None else list(DEFAULT_ORDER)
     found = [
         (("serving_aliases", *loc[1:]) if loc[0] == "serving_aliases" else ("stages", *loc), msg)
-        for loc, msg in _graph_problems(order, file.stages.transitions, file.serving_aliases)
+        for loc, msg in _graph_problems(
+            order, file.stages.transitions, file.serving_aliases, reachable=strict
+        )
     ]
     if found:
         raise _Problems([*problems, *found])
-    graph = build_graph(order, file.stages.transitions, file.serving_aliases)
+    graph = build_graph(order, file.stages.transitions, file.serving_aliases, reachable=strict)
     gates: dict[tuple[str, str], tuple[CheckSpec, ...]] = {}
     for tier in RISK_TIERS:
         if tier not in file.tiers:
@@ -240,13 +249,14 @@ def _check(
     for tier, stages in file.tiers.items():
         if tier not in RISK_TIERS:
             problems.append((("tiers", tier), _unknown("tier", tier, RISK_TIERS)))
-            continue
         for stage, entries in stages.items():
             if stage not in graph.stages:
                 problems.append((("tiers", tier, stage), _unknown("stage", stage, graph.stages)))
-                continue
+            # The entries under a misspelled tier or stage are checked too, so
+            # that fixing the name does not reveal problems one at a time.
             specs = [
-                _spec(entry, ("tiers", tier, stage, i), problems) for i, entry in enumerate(entries)
+                _spec(entry, ("tiers", tier, stage, i), problems, strict)
+                for i, entry in enumerate(entries)
             ]
             gates[(tier, stage)] = tuple(s for s in specs if s is not None)
     if problems:
@@ -258,7 +268,9 @@ def _doctor_keys(loc: Loc) -> Sequence[str]:
     return list(_DoctorFile.model_fields)
 
 
-def _spec(entry: dict[str, Any], loc: Loc, problems: list[Problem]) -> CheckSpec | None:
+def _spec(
+    entry: dict[str, Any], loc: Loc, problems: list[Problem], strict: bool
+) -> CheckSpec | None:
     name = entry.get("check")
     if name is None:
         problems.append((loc, 'an entry needs check = NAME, e.g. check = "metric"'))
@@ -270,14 +282,26 @@ def _spec(entry: dict[str, Any], loc: Loc, problems: list[Problem]) -> CheckSpec
         return None
     required = entry.get("required", True)
     if not isinstance(required, bool):
-        problems.append(((*loc, "required"), f"required must be true or false, got {required!r}"))
-        return None
-    params = {k: v for k, v in entry.items() if k not in ENTRY_KEYS}
+        problems.append(
+            (
+                (*loc, "required"),
+                f"{_path((*loc, 'required'))} must be true or false, got {as_written(required)}",
+            )
+        )
+    # Strict, for every check alike: a boolean is never a number (count = true),
+    # text never a number or a boolean (count = "2", separation_of_duties = "yes");
+    # a stored policy is read as it was when it was set. The file's lists stand
+    # for the models' tuples, whose items stay strict.
+    params = {
+        k: tuple(v) if isinstance(v, list) else v for k, v in entry.items() if k not in ENTRY_KEYS
+    }
     try:
-        validated = definition.params.model_validate(params)
+        validated = definition.params.model_validate(params, strict=strict)
     except ValidationError as exc:
         known = [*ENTRY_KEYS, *definition.params.model_fields]
         problems.extend(_from_pydantic(exc, loc, lambda _: known, f"check {name!r}"))
+        return None
+    if not isinstance(required, bool):
         return None
     return CheckSpec(
         check=definition.name, params=validated, required=required, definition=definition
@@ -317,11 +341,13 @@ def _from_pydantic(
             message = f"{_path(loc)}: {error.get('ctx', {}).get('error', error['msg'])}"
         elif kind in _TABLE_TYPES:
             keys = ", ".join(known_keys((*rel, "")))
-            message = f"{_path(loc)} must be a table of keys ({keys}), got {error['input']!r}"
+            message = (
+                f"{_path(loc)} must be a table of keys ({keys}), got {as_written(error['input'])}"
+            )
         elif kind in _EXPECTED:
-            message = f"{_path(loc)} must be {_EXPECTED[kind]}, got {error['input']!r}"
+            message = f"{_path(loc)} must be {_EXPECTED[kind]}, got {as_written(error['input'])}"
         else:
-            message = f"{_path(loc)}: {error['msg']}, got {error['input']!r}"
+            message = f"{_path(loc)}: {error['msg']}, got {as_written(error['input'])}"
         problems.append((loc, message))
     return problems
 

@@ -21,6 +21,26 @@ from .errors import InvalidInput
 Loc = tuple[str | int, ...]
 Problem = tuple[Loc, str]
 
+MAX_DEPTH = 32
+"""How many tables and lists a policy may nest in one another below its top
+level: ``tiers.high.approved[0].fields`` is 5 deep (``tiers``, ``high``, the
+list ``approved``, its first entry, the list ``fields``). The limit keeps a
+file of ``[[[[...`` or ``- - - -...`` from exhausting the parsers' recursion."""
+
+
+def _too_deep(source: str, line: int | None) -> InvalidInput:
+    where = f"{source} line {line}" if line else source
+    return InvalidInput(
+        f"{where}: tables and lists nested more than {MAX_DEPTH} deep; "
+        "a policy needs far fewer (tiers.high.approved[0].fields is 5 deep)"
+    )
+
+
+class _TooDeep(Exception):
+    def __init__(self, line: int) -> None:
+        super().__init__(line)
+        self.line = line
+
 
 # TOML ---------------------------------------------------------------------------
 
@@ -29,9 +49,23 @@ _TOML_ERROR_END = re.compile(r"\s*\(at end of document\)$")
 
 
 def parse_toml(text: str, source: str) -> tuple[object, dict[Loc, int], list[Problem]]:
-    """The data, the line index, and no problems; a syntax error is raised with its line."""
+    """The data, the line index, and no problems.
+
+    Raises InvalidInput naming the line: a syntax error, or nesting deeper
+    than :data:`MAX_DEPTH` (found by the scan, which runs first so that
+    tomllib never recurses that deep).
+    """
+    try:
+        lines = TomlLines(text).scan()
+    except _ScanError:
+        # Only the line numbers in error messages are lost; the data is tomllib's.
+        lines = {}
+    except _TooDeep as exc:
+        raise _too_deep(source, exc.line) from None
     try:
         data = tomllib.loads(text)
+    except RecursionError:
+        raise _too_deep(source, None) from None
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         at = _TOML_ERROR_AT.search(message)
@@ -44,11 +78,7 @@ def parse_toml(text: str, source: str) -> tuple[object, dict[Loc, int], list[Pro
         else:
             where = source
         raise InvalidInput(f"{where}: invalid TOML: {message}") from None
-    try:
-        lines = TomlLines(text).scan()
-    except _ScanError:
-        # Only the line numbers in error messages are lost; the data is tomllib's.
-        lines = {}
+    _check_depth(data, lines, source)
     return data, lines, []
 
 
@@ -123,6 +153,12 @@ class TomlLines:
             else:
                 return
 
+    def _nest(self, path: Loc) -> None:
+        """Refuse a table or list at ``path`` nested more than MAX_DEPTH deep (before
+        the scan recurses into it, or marks each part of a long dotted key)."""
+        if len(path) > MAX_DEPTH:
+            raise _TooDeep(self.line)
+
     def _mark(self, path: Loc, line: int) -> None:
         for end in range(1, len(path)):
             self.lines.setdefault(path[:end], line)
@@ -138,6 +174,8 @@ class TomlLines:
             path = (*path, part)
             if i < len(parts) - 1 and path in self.tables_of_arrays:
                 path = (*path, self.tables_of_arrays[path] - 1)
+        # [[a]] opens an item table of the array a: one level deeper than a.
+        self._nest((*path, 0) if close == "]]" else path)
         return path
 
     def _key(self) -> tuple[str, ...]:
@@ -158,11 +196,16 @@ class TomlLines:
             self._skip(newlines=False)
             if self._peek() != ".":
                 return tuple(parts)
+            # Each part is a table: refuse a key too long to fit before
+            # building paths from it (quadratic in its parts).
+            self._nest(tuple(parts))
             self._advance(1)
 
     def _pair(self, table: Loc) -> None:
         line = self.line
         path = (*table, *self._key())
+        # a.b.c = ... makes the tables a and a.b.
+        self._nest(path[:-1])
         self._mark(path, line)
         self._expect("=")
         self._skip(newlines=False)
@@ -210,6 +253,7 @@ class TomlLines:
         raise _ScanError(f"unterminated string on line {self.line}")
 
     def _array(self, path: Loc) -> None:
+        self._nest(path)
         self._advance(1)
         index = 0
         while True:
@@ -227,6 +271,7 @@ class TomlLines:
             index += 1
 
     def _inline_table(self, path: Loc) -> None:
+        self._nest(path)
         self._advance(1)
         while True:
             self._skip(newlines=True)
@@ -245,10 +290,25 @@ class TomlLines:
 
 
 def parse_yaml(text: str, source: str) -> tuple[object, dict[Loc, int], list[Problem]]:
-    """The data, the line index, and keys given twice; a syntax error is raised with its line."""
+    """The data, the line index, and keys given twice.
+
+    Raises InvalidInput naming the line: a syntax error, or nesting deeper
+    than :data:`MAX_DEPTH` (found in PyYAML's events, which it reads without
+    recursion, before its composer recurses into the nodes).
+    """
     try:
+        depth = -1  # the top level is not counted
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise _too_deep(source, event.start_mark.line + 1)
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
+    except RecursionError:
+        raise _too_deep(source, None) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{source} line {mark.line + 1}" if mark is not None else source
@@ -257,7 +317,48 @@ def parse_yaml(text: str, source: str) -> tuple[object, dict[Loc, int], list[Pro
     except yaml.YAMLError as exc:
         raise InvalidInput(f"{source}: invalid YAML: {exc}") from None
     lines, problems = _yaml_lines(root)
+    _check_depth(data, lines, source)
     return ({} if data is None else data), lines, problems
+
+
+def _check_depth(data: object, lines: dict[Loc, int], source: str) -> None:
+    """Refuse data nested deeper than MAX_DEPTH, at the line of its deepest known key.
+
+    YAML aliases (``*a``) can nest a collection in itself many times over in
+    few lines, so the depth is measured on the data; each object is measured
+    once, which keeps shared ones linear.
+    """
+    height: dict[int, int] = {}
+    stack: list[tuple[object, bool]] = [(data, False)]
+    while stack:
+        node, done = stack.pop()
+        children = _children(node)
+        if done:
+            height[id(node)] = 1 + max((height[id(c)] for _, c in children), default=0)
+        elif id(node) not in height:
+            stack.append((node, True))
+            stack.extend((c, False) for _, c in children if id(c) not in height)
+    # The top level is a table of height 1 and depth 0.
+    if height.get(id(data), 0) <= MAX_DEPTH + 1:
+        return
+    path: Loc = ()
+    node = data
+    while len(path) <= MAX_DEPTH:
+        children = _children(node)
+        if not children:
+            break
+        key, node = max(children, key=lambda kc: height[id(kc[1])])
+        path = (*path, key)
+    known = [lines[path[:end]] for end in range(len(path), 0, -1) if path[:end] in lines]
+    raise _too_deep(source, known[0] if known else None)
+
+
+def _children(node: object) -> list[tuple[str | int, object]]:
+    if isinstance(node, dict):
+        return [(str(k), v) for k, v in node.items() if isinstance(v, dict | list)]
+    if isinstance(node, list):
+        return [(i, v) for i, v in enumerate(node) if isinstance(v, dict | list)]
+    return []
 
 
 def _yaml_lines(root: Any) -> tuple[dict[Loc, int], list[Problem]]:

@@ -22,11 +22,13 @@ check passes saying so. A metric the served version lacks is not compared
 from __future__ import annotations
 
 from collections.abc import Mapping
+from math import inf
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, JsonValue, field_validator, model_validator
 
 from .. import validation
+from ..display import as_written
 from ..domain import Version, freeze
 from ..errors import InvalidInput
 from .base import CheckContext, CheckDef, CheckParams, CheckResult, failed, metric_value, passed
@@ -61,13 +63,27 @@ class Params(CheckParams):
         except InvalidInput as exc:
             raise ValueError(exc.message) from None
 
+    @field_validator("tolerance", mode="before")
+    @classmethod
+    def _tolerance_given(cls, value: Any) -> Any:
+        # Checked before the union, which would report each of its forms apart.
+        if isinstance(value, Mapping):
+            items = [(f"the tolerance of {k}", v) for k, v in value.items()]
+        elif isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(
+                "must be a finite number >= 0, or a table of metric = number; "
+                f"got {as_written(value)}"
+            )
+        else:
+            items = [("the tolerance", value)]
+        for what, tol in items:
+            if isinstance(tol, bool) or not isinstance(tol, int | float) or not 0 <= tol < inf:
+                raise ValueError(f"{what} must be a finite number >= 0, got {as_written(tol)}")
+        return value
+
     @field_validator("tolerance")
     @classmethod
     def _tolerance(cls, value: float | Mapping[str, float]) -> float | Mapping[str, float]:
-        items = value.items() if isinstance(value, Mapping) else [("tolerance", value)]
-        for name, tol in items:
-            if not 0 <= tol < float("inf"):
-                raise ValueError(f"tolerance of {name} must be a finite number >= 0, got {tol}")
         if isinstance(value, Mapping):
             frozen: Mapping[str, float] = freeze({_key(k): v for k, v in value.items()})
             return frozen

@@ -94,13 +94,13 @@ def parse_rule(text: str) -> MetricRule:
 
 
 def _rule(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            return parse_rule(value)
-        except InvalidInput as exc:
-            # pydantic reports a ValueError with the rule's place in the policy.
-            raise ValueError(exc.message) from None
-    return value
+    if isinstance(value, MetricRule):
+        return value
+    try:
+        return parse_rule(value)
+    except InvalidInput as exc:
+        # pydantic reports a ValueError with the rule's place in the policy.
+        raise ValueError(exc.message) from None
 
 
 Rule = Annotated[MetricRule, BeforeValidator(_rule), PlainSerializer(str, return_type=str)]

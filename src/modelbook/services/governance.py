@@ -117,7 +117,8 @@ class GovernanceService:
             return cached[1]
         row = rows.current_policy(conn)
         assert row is not None
-        parsed = load_policy(row.text, source=row.source, format=row.format)
+        # Read as it was accepted when set: rules added since apply at policy set.
+        parsed = load_policy(row.text, source=row.source, format=row.format, as_stored=True)
         with self._lock:
             self._parsed = (str(row.sha256), parsed)
         return parsed

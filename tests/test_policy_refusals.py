@@ -1,0 +1,155 @@
+"""Policies refused when set, archived versions restored under a policy's own stages, and
+a stored policy read as it was set: through the registry and the command line, on SQLite
+and on PostgreSQL.
+
+Refused policies exit 6 naming their line, whoever sets them: the policy is checked
+before the admin role is, so these tests need no admin. The pure rules (the stage graph,
+the nesting limit, strict parameter types) are tested in ``test_lifecycle.py`` and
+``test_policy.py``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from modelbook import InvalidInput
+from modelbook.store import schema as t
+
+from .test_cli_release import CLI, cli, write
+from .test_release_flow import ADMIN, REVIEWERS, Flow, flow, gate, policy
+
+__all__ = ["cli", "flow"]  # fixtures, imported for pytest
+
+TIERS = "[tiers.low]\n[tiers.medium]\n[tiers.high]\n"
+
+
+def refused(cli: CLI, path: Path) -> str:
+    """The error output of ``policy set PATH``, which must exit 6 and leave the default."""
+    run = cli("policy", "set", path)
+    assert run.code == 6, (run.code, run.out, run.err)
+    assert "unexpected" not in run.err
+    assert cli("policy", "show", "--json").json()["default"] is True
+    return run.err
+
+
+# flows in which nothing could be deployed -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("stages", "stage"),
+    [
+        (
+            'order = ["dev", "qa", "deployed"]\ntransitions = { dev = ["archived"], qa = ["dev"] }',
+            "qa",
+        ),
+        (
+            'order = ["dev", "shadow", "canary", "deployed"]\n'
+            'transitions = { dev = ["shadow"], shadow = ["dev"], archived = ["canary"] }',
+            "canary",
+        ),
+    ],
+)
+def test_policy_set_refuses_a_flow_that_can_never_deploy(
+    cli: CLI, tmp_path: Path, stages: str, stage: str
+) -> None:
+    text = f"[stages]\n{stages}\n{TIERS}"
+    err = refused(cli, write(tmp_path / "policy.toml", text))
+    assert f"error: policy.toml line 3: stage {stage!r} cannot be reached from the first " in err
+    assert "without it no version can be deployed" in err
+
+
+def test_an_archived_version_is_restored_to_the_first_stage_of_a_policys_own_flow(
+    flow: Flow,
+) -> None:
+    """The transitions do not name archived: restoring to the first stage is always allowed."""
+    reg = flow.reg
+    reg.set_policy(
+        policy(stages='order = ["dev", "qa", "deployed"]\ntransitions = { dev = ["qa"] }'),
+        source="policy.toml",
+        actor=ADMIN,
+    )
+    v = flow.add()
+    assert flow.stage(v.uri) == "dev"
+    reg.promote(v.uri, to="qa")
+    reg.archive(v.uri, note="superseded")
+    reg.promote(v.uri, to="dev")
+    assert flow.stage(v.uri) == "dev"
+    reg.promote(v.uri, to="qa")
+    assert flow.stage(v.uri) == "qa"
+
+
+# nesting, size and types ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "line"),
+    [
+        ("policy.toml", "x = " + "[" * 30000 + "]" * 30000 + "\n", 1),
+        ("policy.yaml", "# deep\nx: " + "[" * 30000 + "]" * 30000 + "\n", 2),
+        ("policy.yaml", "x:\n" + "- " * 20000 + "1\n", 2),
+    ],
+)
+def test_policy_set_refuses_deep_nesting_naming_the_line(
+    cli: CLI, tmp_path: Path, name: str, text: str, line: int
+) -> None:
+    err = refused(cli, write(tmp_path / name, text))
+    assert err == (
+        f"error: {name} line {line}: tables and lists nested more than 32 deep; a policy "
+        "needs far fewer (tiers.high.approved[0].fields is 5 deep)\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("# " + "x" * 300_000, "is larger than 262,144 bytes; the limit is 65,536 characters"),
+        ("# " + "é" * 70_000, "holds 70,002 characters; the limit is 65,536 characters"),
+    ],
+)
+def test_policy_set_names_the_size_limit(cli: CLI, tmp_path: Path, text: str, message: str) -> None:
+    path = write(tmp_path / "policy.toml", text)
+    assert refused(cli, path) == f"error: policy file '{path}' {message}\n"
+
+
+@pytest.mark.parametrize(
+    ("entry", "problem"),
+    [
+        ("count = true", "count must be a whole number, got true"),
+        ('count = "2"', 'count must be a whole number, got "2"'),
+        ('separation_of_duties = "yes"', 'separation_of_duties must be true or false, got "yes"'),
+    ],
+)
+def test_policy_set_refuses_loosely_typed_parameters(
+    cli: CLI, tmp_path: Path, entry: str, problem: str
+) -> None:
+    text = TIERS + f'[[tiers.high.approved]]\ncheck = "approvals"\n{entry}\n'
+    err = refused(cli, write(tmp_path / "policy.toml", text))
+    assert err == f"error: policy.toml line 6: tiers.high.approved[0].{problem}\n"
+
+
+def test_a_policy_stored_by_an_earlier_modelbook_keeps_its_gates_working(flow: Flow) -> None:
+    """A text accepted before types were strict (count = "1") still runs its gates after
+    an upgrade; setting it again is refused, naming the line."""
+    reg = flow.reg
+    text = policy(gate("low", "approved", "approvals", count="1"))
+    with reg.db.engine.begin() as conn:
+        conn.execute(
+            t.policies.insert(),
+            {
+                "text": text,
+                "format": "toml",
+                "source": "policy.toml",
+                "sha256": hashlib.sha256(text.encode()).hexdigest(),
+                "set_by": ADMIN,
+                "set_at": 1_700_000_000_000_000,
+            },
+        )
+    v = flow.add()
+    reg.promote(v.uri, to="candidate")
+    reg.approve(v.uri, actor=REVIEWERS[0])
+    assert flow.stage(v.uri) == "approved"
+    with pytest.raises(InvalidInput, match=r'count must be a whole number, got "1"'):
+        reg.set_policy(text, source="policy.toml", actor=ADMIN)
