@@ -628,6 +628,15 @@ def test_attestation_by_a_role() -> None:
     assert run("attestation", make_version(), ctx, name="security_scan").passed
 
 
+def test_messages_name_a_role_with_its_article() -> None:
+    """An admin, not a admin: the article follows the role's name."""
+    r = run("attestation", make_version(), make_ctx(), name="pii_review", role="admin")
+    assert "no pii_review attestation by an admin" in r.message
+    assert r.hint is not None and r.hint.startswith("an admin records the pii_review sign-off")
+    r = run("attestation", make_version(), make_ctx(), name="pii_review", role="deployer")
+    assert r.hint is not None and r.hint.startswith("a deployer records")
+
+
 def test_attestation_too_old() -> None:
     ctx = make_ctx(attestations=(attestation("security_scan", days_ago=100),))
     r = run("attestation", make_version(), ctx, name="security_scan", max_age_days=90)
@@ -786,7 +795,7 @@ def test_custom_check_returning_a_result_keeps_its_message_and_hint() -> None:
             "cannot load tests.no_such_module:check: ModuleNotFoundError",
         ),
         ("tests.gate_plugins:missing", "AttributeError"),
-        ("tests.gate_plugins:NOT_A_FUNCTION", "is a int, not a function"),
+        ("tests.gate_plugins:NOT_A_FUNCTION", "is an int, not a function"),
         ("tests.gate_plugins:answers_in_words", "returned a str, not a CheckResult or True/False"),
     ],
 )

@@ -124,7 +124,7 @@ def test_runtime_given_or_read_from_the_installed_package() -> None:
     [
         ([], "the list is empty"),
         ([{}], "the rows hold no keys"),
-        ([1, 2], "row 0 is a int"),
+        ([1, 2], "row 0 is an int"),
         ([{1: "a"}], "key of type int"),
         (np.zeros(2, dtype=[("a", "i4"), ("b", "f8")]), "structured array"),
         (pd.DataFrame(), "no columns"),

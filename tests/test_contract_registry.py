@@ -114,7 +114,7 @@ def nothing_written(reg: Registry, name: str) -> None:
         ({"sample": "ARRAY"}, "the sample is an ndarray"),
         ({"sample": Path("nowhere.csv")}, "no such file"),
         ({"sample": Path("sample.txt")}, "unsupported file type '.txt'"),
-        ({"sample": [1, 2]}, "row 0 is a int"),
+        ({"sample": [1, 2]}, "row 0 is an int"),
         ({"sample": "EMPTY"}, "the sample has no rows"),
         ({"signature": None, "sample": [{}]}, "the rows hold no keys"),
         ({"sample_rows": 0}, "sample rows must be"),

@@ -131,7 +131,7 @@ def test_a_path_to_something_not_callable_says_so(flow: Flow) -> None:
     flow.reg.set_policy(custom("tests.gate_plugins:NOT_A_FUNCTION"), actor=ADMIN)
     v = flow.add()
     message = promote_refused(flow, v.uri)
-    assert "is a int, not a function" in message
+    assert "is an int, not a function" in message
     assert "install" not in message and "point tests.gate_plugins:NOT_A_FUNCTION at a" in message
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from .contract import ARRAY_FIELD, VALUE_FIELD, FieldSpec, Runtime, Schema
+from .display import article
 from .errors import InvalidInput
 
 
@@ -162,7 +163,7 @@ def _records(rows: list[Any] | tuple[Any, ...], what: str) -> Schema:
     for i, row in enumerate(rows):
         if not isinstance(row, Mapping):
             raise InvalidInput(
-                f"{what}: row {i} is a {type(row).__name__}; a list must hold one dict per "
+                f"{what}: row {i} is {article(type(row).__name__)}; a list must hold one dict per "
                 "row (for plain values, give a NumPy array)"
             )
         for k in row:

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
+from .display import article
 from .errors import UnsafeArtifact
 
 #: ``(module, name)``, before the module is imported: raises UnsafeArtifact for a
@@ -167,7 +168,7 @@ def guarded(
             ):
                 return
             what = _name(type(obj))
-            raise _refuse(label, f"adds items to a {what} with its own methods", what)
+            raise _refuse(label, f"adds items to {article(what)} with its own methods", what)
 
         def _check_new(self, cls: Any) -> None:
             entry = self._entry(cls)
@@ -190,17 +191,17 @@ def guarded(
             if self._entry(inst) is not None:
                 # A value a module holds (pandas.options): its state is the process's.
                 what = _name(type(inst))
-                raise _refuse(label, f"changes a {what} a module holds", what)
+                raise _refuse(label, f"changes {article(what)} a module holds", what)
             if "__setstate__" in getattr(inst, "__dict__", ()):
                 # BUILD looks __setstate__ up on the instance: an earlier BUILD put it there.
                 what = _name(type(inst))
-                raise _refuse(label, f"calls a __setstate__ it gave a {what}", what)
+                raise _refuse(label, f"calls a __setstate__ it gave {article(what)}", what)
             if not hasattr(type(inst), "__setstate__") and not _plain_state(state, type(inst)):
                 # Without __setstate__, BUILD calls state.items() (looked up on the
                 # state object) and setattr for each slot key (a property setter,
                 # __class__).
                 what = _name(type(inst))
-                raise _refuse(label, f"gives a {what} state that is not plain", what)
+                raise _refuse(label, f"gives {article(what)} state that is not plain", what)
             entry = self._entry(type(inst))
             if entry is not None and not entry[1] and hasattr(type(inst), "__setstate__"):
                 raise _refuse(

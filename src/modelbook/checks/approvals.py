@@ -29,6 +29,7 @@ from pydantic import Field, JsonValue, field_validator
 
 from .. import roles, validation
 from ..annotations import Approval, Rejection
+from ..display import article
 from ..domain import Version
 from ..errors import InvalidInput
 from .base import CheckContext, CheckDef, CheckParams, CheckResult, failed, passed
@@ -112,8 +113,8 @@ def run(version: Version, params: Params, ctx: CheckContext) -> CheckResult:
         problems.append(f"rejected by {r.actor} at {r.at.isoformat()}{said}")
     if blocking:
         hints.append(
-            f"{' or '.join(sorted({r.actor for r in blocking}))} approves, or a {params.role} "
-            "approves after reading the rejection"
+            f"{' or '.join(sorted({r.actor for r in blocking}))} approves, or "
+            f"{article(params.role)} approves after reading the rejection"
         )
     if problems:
         return failed(NAME, "; ".join(problems + notes), "; ".join(hints), **evidence)

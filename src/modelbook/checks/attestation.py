@@ -21,6 +21,7 @@ from datetime import timedelta
 from pydantic import Field, JsonValue, field_validator
 
 from .. import roles, validation
+from ..display import article
 from ..domain import Version
 from ..errors import InvalidInput
 from .base import CheckContext, CheckDef, CheckParams, CheckResult, failed, passed
@@ -89,12 +90,12 @@ def run(version: Version, params: Params, ctx: CheckContext) -> CheckResult:
             f"{params.name} signed off by {attestation.actor} at {attestation.at.isoformat()}",
             **evidence,
         )
-    by = f" by a {params.role}" if params.role else ""
+    by = f" by {article(params.role)}" if params.role else ""
     seen = f" ({'; '.join(refused)})" if refused else ""
     return failed(
         NAME,
         f"no {params.name} attestation{by} on version {version.number}{seen}",
-        f"a {params.role or 'reviewer'} records the {params.name} sign-off on {version.uri}",
+        f"{article(params.role or 'reviewer')} records the {params.name} sign-off on {version.uri}",
         name=params.name,
         refused=[*refused],
     )

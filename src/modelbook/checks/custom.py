@@ -35,6 +35,7 @@ from typing import Any
 
 from pydantic import Field, JsonValue, field_validator, model_validator
 
+from ..display import article
 from ..domain import FrozenJSON, Version, thaw
 from .base import (
     CheckContext,
@@ -107,7 +108,8 @@ def load(params: Params) -> Callable[..., Any]:
         target = next(iter(found)).load()
     if not callable(target):
         raise NotCallable(
-            f"{params.function or params.entry_point} is a {type(target).__name__}, not a function"
+            f"{params.function or params.entry_point} is {article(type(target).__name__)}, "
+            "not a function"
         )
     fn: Callable[..., Any] = target
     return fn
@@ -141,7 +143,7 @@ def run(version: Version, params: Params, ctx: CheckContext) -> CheckResult:
         return failed(label, f"{label} failed", f"a version {label} accepts", **evidence)
     return failed(
         label,
-        f"{label} returned a {type(outcome).__name__}, not a CheckResult or True/False",
+        f"{label} returned {article(type(outcome).__name__)}, not a CheckResult or True/False",
         f"make {label} return a CheckResult or a bool",
         **evidence,
     )

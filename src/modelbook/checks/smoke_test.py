@@ -17,6 +17,7 @@ or True/False; an exception it raises (``SystemExit`` too) becomes a failed resu
 
 from __future__ import annotations
 
+from ..display import article
 from ..domain import Version
 from .base import (
     CheckContext,
@@ -63,7 +64,7 @@ def run(version: Version, params: Params, ctx: CheckContext) -> CheckResult:
         )
     return failed(
         NAME,
-        f"the loader returned a {type(outcome).__name__}, not a CheckResult or True/False",
+        f"the loader returned {article(type(outcome).__name__)}, not a CheckResult or True/False",
         "make the loader return a CheckResult or a bool",
     )
 

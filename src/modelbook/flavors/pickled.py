@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..contract import Signature
+from ..display import article
 from ..errors import InvalidInput
 from ..safety import is_pickled
 from .base import Flavor
@@ -73,7 +74,7 @@ def _load(file: Path) -> Any:
     model = load_pickle(file)
     if not callable(getattr(model, "predict", None)):
         raise InvalidInput(
-            f"{file.name} holds a {type(model).__name__}, which has no predict method"
+            f"{file.name} holds {article(type(model).__name__)}, which has no predict method"
         )
     return model
 

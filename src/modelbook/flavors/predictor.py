@@ -18,6 +18,7 @@ from numbers import Integral, Number
 from typing import Any
 
 from ..contract import TABLE_KINDS, Schema, Signature, compare_schemas
+from ..display import article
 from ..errors import InvalidInput
 from ..sample import row_count
 from .base import Flavor
@@ -97,19 +98,20 @@ def output_rows(outputs: Any) -> int:
         return _column_rows(outputs)
     kind = type(outputs).__name__
     if isinstance(outputs, AbstractSet):
-        raise InvalidInput(f"a {kind}, which has no row order")
+        raise InvalidInput(f"{article(kind)}, which has no row order")
     shape = getattr(outputs, "shape", None)
     if isinstance(shape, tuple) and all(isinstance(d, Integral) for d in shape[:1]):
         # Arrays, frames and tensors; a sparse matrix has a shape but no length.
         return int(shape[0]) if shape else 1
     if isinstance(outputs, Iterator):
         raise InvalidInput(
-            f"a {kind}, which cannot be counted without consuming it (return a list or an array)"
+            f"{article(kind)}, which cannot be counted without consuming it "
+            "(return a list or an array)"
         )
     try:
         return len(outputs)
     except TypeError:
-        raise InvalidInput(f"a {kind}, which has no length") from None
+        raise InvalidInput(f"{article(kind)}, which has no length") from None
 
 
 def _column_rows(columns: Mapping[Any, Any]) -> int:
