@@ -44,7 +44,10 @@ def test_reading_where_no_registry_is_says_so_and_creates_nothing(
     argv = [str(tmp_path / "dest") if a == "DEST" else a for a in args]
     run = cli(*argv)
     assert run.code == 3, run
-    assert run.err.splitlines() == [f"error: no registry at {home / 'registry.db'}"]
+    assert run.err.splitlines() == [
+        f"error: no registry at {home / 'registry.db'}: create one with `modelbook init` "
+        "(its admin is you, or --admin NAME), or register a first version"
+    ]
     assert not home.exists()
     assert not (tmp_path / "dest").exists()
     elsewhere = tmp_path / "elsewhere" / "r.db"
@@ -180,7 +183,8 @@ def _actions(cli: CLI, *args: str) -> list[tuple[str, str]]:
 def test_events_newest_first_filtered_by_model_and_action(cli: CLI) -> None:
     everything = _actions(cli)
     assert everything[0] == ("alias.delete", "models:/ctr@champion")
-    assert len(everything) == 9
+    # The oldest: the creator of the registry recorded as its first admin.
+    assert len(everything) == 10 and everything[-1][0] == "role.grant"
     assert [a for a, _ in _actions(cli, "--model", "other")] == [
         "version.register",
         "model.create",
@@ -201,7 +205,7 @@ def test_events_pages_with_tokens(cli: CLI) -> None:
         token = page["next_page_token"]
         if token is None:
             break
-    assert pages == 3 and len(seen) == 9 and seen == sorted(seen, reverse=True)
+    assert pages == 3 and len(seen) == 10 and seen == sorted(seen, reverse=True)
     table = cli("events", "--limit", "4")
     assert table.code == 0 and "more: --page-token" in table.err
 

@@ -393,15 +393,6 @@ class ReleaseService:
 
     # deprecation and archiving ------------------------------------------------------
 
-    def deprecate(self, uri: str, *, actor: str, note: str) -> Version:
-        """Mark a version deprecated (it is never a rollback target again), with a note."""
-        why = validation.reason(note, "note", "--note")
-        with self.ctx.db.write() as conn:
-            v = self.lock(conn, uri)
-            self.gov.require(conn, "deprecate", actor)
-            self.mark_deprecated(conn, v, actor, why)
-        return self._reread(uri)
-
     def mark_deprecated(self, conn: Connection, v: Locked, actor: str, note: str) -> None:
         if v.row.deprecated_at is not None:
             raise Conflict(f"{v.version.uri} is already deprecated")
@@ -420,17 +411,6 @@ class ReleaseService:
             after={"deprecated": True},
             reason=note,
         )
-
-    def archive(self, uri: str, *, actor: str, note: str) -> Version:
-        """Move a version to ``archived``: its artifacts and history are kept."""
-        why = validation.reason(note, "note", "--note")
-        with self.ctx.db.write() as conn:
-            v = self.lock(conn, uri)
-            graph = self.gov.policy(conn).graph
-            self.gov.require(conn, "archive", actor)
-            graph.check_move(v.row.stage, ARCHIVED)
-            self.set_stage(conn, v, ARCHIVED, actor, why, action="version.archive")
-        return self._reread(uri)
 
     def _reread(self, uri: str) -> Version:
         ref = uris.parse(uri)
