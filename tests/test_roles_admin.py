@@ -131,16 +131,18 @@ def test_case_variants_count_as_one_approver_and_the_registrant_under_any(
     v = flow.add()
     reg.promote(v.uri, to="candidate")
     reg.approve(v.uri, actor="rita")
-    # rita's role moves to a case variant of her name: still one person.
+    # rita's role moves to a case variant of her name: still one person, who has
+    # approved already.
     reg.revoke_role("rita", "reviewer", actor=ADMIN)
     reg.grant_role("Rita", "reviewer", actor=ADMIN)
-    reg.approve(v.uri, actor="Rita")
+    with pytest.raises(Conflict, match="'Rita' already approved"):
+        reg.approve(v.uri, actor="Rita")
     # The registrant (alice) approving as "Alice" does not count either.
     reg.grant_role("Alice", "reviewer", actor=ADMIN)
     reg.approve(v.uri, actor="Alice")
     with pytest.raises(GateFailed) as err:
         reg.promote(v.uri, to="approved", actor=ADMIN)
-    assert "1 of 2 approval(s) from reviewer (Rita)" in str(err.value)
+    assert "1 of 2 approval(s) from reviewer (rita)" in str(err.value)
     assert "Alice does not count: registered this version" in str(err.value)
     reg.approve(v.uri, actor="ron")  # a second person: the gate passes
     if reg.get_version(v.uri).stage.value == "candidate":

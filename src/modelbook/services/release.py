@@ -348,12 +348,17 @@ class ReleaseService:
             )
             now = to_dt(v.chain.at)
             if verb == "approve":
-                if tier == "high" and actor == v.version.created_by:
+                me = validation.person(actor)
+                if tier == "high" and me == validation.person(v.version.created_by):
                     raise PermissionDenied(
                         f"{actor!r} registered {v.version.uri}, a high-risk version, and so "
                         "cannot approve it (separation of duties): ask another reviewer"
                     )
-                mine = [d for d in (*found["approval"], *found["rejection"]) if d.actor == actor]
+                mine = [
+                    d
+                    for d in (*found["approval"], *found["rejection"])
+                    if validation.person(d.actor) == me
+                ]
                 mine.sort(key=lambda d: d.at)
                 # A rejection recorded after one's approval is answered by approving
                 # again, having read it; until then a second approval adds nothing.
