@@ -49,12 +49,13 @@ def _object(reg: Registry, tmp_path: Path, obj: Any, name: str = "m") -> str:
     return v.uri
 
 
-def test_a_real_classifier_passes_and_is_recorded(registry: Registry, tmp_path: Path) -> None:
+def _iris(registry: Registry, tmp_path: Path) -> Any:
+    """A real scikit-learn classifier registered with its signature and sample."""
     Xi, y = load_iris(return_X_y=True, as_frame=True)
     model = LogisticRegression(max_iter=1000).fit(Xi, y)
     joblib.dump(model, tmp_path / "iris.joblib")
     sig = infer_signature(Xi, model.predict(Xi), model=model)
-    v = registry.register(
+    return registry.register(
         "iris",
         [tmp_path / "iris.joblib"],
         owners=["o"],
@@ -62,6 +63,10 @@ def test_a_real_classifier_passes_and_is_recorded(registry: Registry, tmp_path: 
         sample=Xi,
         capture_environment=False,
     )
+
+
+def test_a_real_classifier_passes_and_is_recorded(registry: Registry, tmp_path: Path) -> None:
+    v = _iris(registry, tmp_path)
     result = registry.smoke(v.uri, timeout_s=120)
     assert result.passed, result.message
     assert result.flavor == "sklearn" and result.rows == 100
@@ -195,18 +200,7 @@ def test_a_modelbook_folder_in_the_working_folder_is_not_run(
 ) -> None:
     # The smoke test's subprocess imports this modelbook, not a package of that name
     # in the folder the user runs from.
-    Xi, y = load_iris(return_X_y=True, as_frame=True)
-    model = LogisticRegression(max_iter=1000).fit(Xi, y)
-    joblib.dump(model, tmp_path / "iris.joblib")
-    sig = infer_signature(Xi, model.predict(Xi), model=model)
-    v = registry.register(
-        "iris",
-        [tmp_path / "iris.joblib"],
-        owners=["o"],
-        signature=sig,
-        sample=Xi,
-        capture_environment=False,
-    )
+    v = _iris(registry, tmp_path)
     workdir = tmp_path / "work"
     planted = workdir / "modelbook"
     (planted / "flavors").mkdir(parents=True)
