@@ -626,7 +626,7 @@ def test_deprecate_archive_evidence_attest_reject_and_gc(
     gone = cli("deprecate", f"ctr/{v1}", "--note", "leaks labels", "--json").json()
     assert gone["deprecated"] is True
     assert cli("deprecate", f"ctr/{v1}", "--note", "again").code == 5
-    assert cli("deprecate", f"ctr/{v1}").code == 2
+    assert cli("deprecate", f"ctr/{v1}").code == 6  # no --note: bad input
     archived = cli("archive", f"ctr/{v2}", "--note", "superseded")
     assert archived.out.strip() == "archived models:/ctr/2 (was staging): superseded"
     shown = cli("show", f"ctr/{v1}", "--json").json()["annotations"]

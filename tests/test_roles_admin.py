@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from modelbook import InvalidInput, Registry
-from modelbook.errors import Conflict, GateFailed, PermissionDenied
+from modelbook.errors import AlreadyExists, Conflict, GateFailed, PermissionDenied
 
 from .test_cli_release import CLI, POLICY, runner, write
 from .test_release_flow import ADMIN, Flow, gate, make_flow, policy
@@ -62,6 +62,14 @@ def test_the_creator_may_name_another_first_admin(new_db_uri: str, blob_dir: Pat
              "first admin: named by ci, who created the registry"),
         ]  # fmt: skip
         reg.set_policy(policy(), actor="platform")
+    # Named again on the existing registry: the same admin opens it as before;
+    # another name is not made admin, and the call says so.
+    with Registry(new_db_uri, blob_uri=str(blob_dir), actor="ci", admin="platform") as reg:
+        assert not reg.created
+    with pytest.raises(AlreadyExists, match=r"its admins: platform\); admin= names the first"):
+        Registry(new_db_uri, blob_uri=str(blob_dir), actor="mallory", admin="mallory")
+    with Registry(new_db_uri, blob_uri=str(blob_dir)) as reg:
+        assert held(reg) == {("platform", "admin")}
 
 
 def test_a_bad_first_admin_name_creates_nothing(new_db_uri: str, blob_dir: Path) -> None:
@@ -205,3 +213,19 @@ def test_init_names_another_admin(cli_new: CLI) -> None:
     assert [(e["actor"], e["reason"]) for e in events] == [
         ("ci", "first admin: named by ci, who created the registry")
     ]
+
+
+def test_a_missing_note_or_reason_is_bad_input_not_a_usage_error(
+    cli_new: CLI, tmp_path: Path
+) -> None:
+    cli = cli_new
+    assert cli("init", user="platform").code == 0
+    model = write(tmp_path / "m.bin", "weights")
+    assert cli("register", "m", model, "--owner", "o", "--no-capture", user="platform").code == 0
+    for args in (["deprecate", "models:/m/1"], ["archive", "models:/m/1"]):
+        run = cli(*args, user="platform")
+        assert run.code == 6 and "a note is required: say why (--note TEXT)" in run.err, run
+    assert cli("deprecate", "models:/m/1", "--note", "old", user="platform").code == 0
+    run = cli("undeprecate", "models:/m/1", user="platform")
+    assert run.code == 6 and "a reason is required: say why (--reason TEXT)" in run.err, run
+    assert cli("show", "models:/m/1", "--json").json()["deprecated"] is True

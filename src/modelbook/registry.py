@@ -91,7 +91,9 @@ class Registry(
     :class:`~modelbook.NotFound` says "no registry at ...". When this call
     creates the registry (``created`` is then True), its creator (the default
     actor) is recorded as its first admin in the same transaction, or ``admin``
-    when given; InvalidInput when that name is not a valid actor.
+    when given; InvalidInput when that name is not a valid actor. Given for a
+    registry that exists, ``admin`` must be one of its admins already, else
+    :class:`~modelbook.AlreadyExists` names them.
     """
 
     def __init__(
@@ -116,6 +118,22 @@ class Registry(
         self._blob_options = dict(blob_options or {})
         self.ctx = Context(db=self.db, open_blobs=lambda: self.blobs)
         self._versions = VersionService(self.ctx)
+        if first_admin is not None and not self.created:
+            self._check_named_admin(first_admin)
+
+    def _check_named_admin(self, admin: str) -> None:
+        """``admin=`` names the first admin of a registry this call creates: on one that
+        exists it must already be an admin there, else AlreadyExists names its admins."""
+        from .errors import AlreadyExists
+
+        admins = sorted(g.actor for g in self.roles() if g.role == "admin")
+        if admin not in admins:
+            held = f"its admins: {', '.join(admins)}" if admins else "it has no admin"
+            self.close()
+            raise AlreadyExists(
+                f"a registry already exists at {self.uri} ({held}); admin= names the first "
+                "admin of a new registry only: an admin grants roles (role grant)"
+            )
 
     def _found(self, conn: Connection, admin: str | None) -> None:
         from .services.base import now_us

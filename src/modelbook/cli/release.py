@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 UriArg = Annotated[str, typer.Argument(help="The version: models:/NAME/N, /X.Y.Z or @ALIAS.")]
 CommentOpt = Annotated[str | None, typer.Option(help="Why (recorded with the change).")]
-NoteOpt = Annotated[str, typer.Option(help="Why (recorded; required).")]
+NoteOpt = Annotated[str | None, typer.Option(help="Why (recorded; required).")]
 
 
 # gates as JSON and as text (shared with the serving commands) -------------------------
@@ -278,41 +278,43 @@ def evidence(uri: UriArg, as_json: JsonOpt = False) -> None:
 
 
 @app.command()
-def deprecate(uri: UriArg, note: NoteOpt, as_json: JsonOpt = False) -> None:
+def deprecate(uri: UriArg, note: NoteOpt = None, as_json: JsonOpt = False) -> None:
     """Mark a version deprecated: not deployed nor rolled back to until undeprecated.
 
     A deployed or approved version needs the deployer role. Keeps files and history.
     """
     with open_registry(create=False) as registry:
-        version = registry.deprecate(registry.get_version(uri).uri, note=note)
+        version = registry.deprecate(registry.get_version(uri).uri, note=note or "")
     if as_json:
         emit_json(version_json(version))
     else:
-        line(f"deprecated {safe(version.uri)}: {safe(note)}")
+        line(f"deprecated {safe(version.uri)}: {safe(note or '')}")
 
 
 @app.command()
-def archive(uri: UriArg, note: NoteOpt, as_json: JsonOpt = False) -> None:
+def archive(uri: UriArg, note: NoteOpt = None, as_json: JsonOpt = False) -> None:
     """Move a version to archived: off the release path; files and history are kept."""
     with open_registry(create=False) as registry:
         before = registry.get_version(uri)
-        version = registry.archive(before.uri, note=note)
+        version = registry.archive(before.uri, note=note or "")
     if as_json:
         emit_json(version_json(version))
     else:
-        line(f"archived {safe(version.uri)} (was {safe(str(before.stage))}): {safe(note)}")
+        line(f"archived {safe(version.uri)} (was {safe(str(before.stage))}): {safe(note or '')}")
 
 
 @app.command()
 def undeprecate(
     uri: UriArg,
-    reason: Annotated[str, typer.Option(help="Why the deprecation is withdrawn (recorded).")],
+    reason: Annotated[
+        str | None, typer.Option(help="Why the deprecation is withdrawn (recorded; required).")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Withdraw a deprecation: the version may be deployed and rolled back to again."""
     with open_registry(create=False) as registry:
-        version = registry.undeprecate(registry.get_version(uri).uri, reason=reason)
+        version = registry.undeprecate(registry.get_version(uri).uri, reason=reason or "")
     if as_json:
         emit_json(version_json(version))
     else:
-        line(f"undeprecated {safe(version.uri)}: {safe(reason)}")
+        line(f"undeprecated {safe(version.uri)}: {safe(reason or '')}")
