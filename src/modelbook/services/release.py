@@ -261,7 +261,7 @@ class ReleaseService:
         if refused is not None and (not auto or not entered):
             raise refused
         return Promotion(
-            version=self._reread(f"models:/{v.name}/{v.row.number}"),
+            version=self.reread(f"models:/{v.name}/{v.row.number}"),
             stages=tuple(entered),
             outcomes=tuple(outcomes),
         )
@@ -386,7 +386,7 @@ class ReleaseService:
                     self.set_stage(conn, v, back, actor, text)
                     v.row = v.row._replace(stage=back)
                     moved = Promotion(v.version, (back,), ())
-        after = self._reread(f"models:/{v.name}/{v.row.number}")
+        after = self.reread(f"models:/{v.name}/{v.row.number}")
         if moved is None:
             return Promotion(after, (), ())
         return Promotion(after, moved.stages, moved.outcomes)
@@ -398,26 +398,32 @@ class ReleaseService:
 
     # deprecation and archiving ------------------------------------------------------
 
-    def mark_deprecated(self, conn: Connection, v: Locked, actor: str, note: str) -> None:
-        if v.row.deprecated_at is not None:
-            raise Conflict(f"{v.version.uri} is already deprecated")
+    def mark_deprecated(
+        self, conn: Connection, v: Locked, actor: str, note: str, *, deprecated: bool = True
+    ) -> None:
+        """Deprecate the locked version (or, ``deprecated=False``, withdraw its
+        deprecation) with its event; Conflict when it already is (or is not)."""
+        if (v.row.deprecated_at is not None) == deprecated:
+            state = "already deprecated" if deprecated else "not deprecated"
+            raise Conflict(f"{v.version.uri} is {state}")
         now = v.chain.at
-        note_rows.set_deprecated(conn, v.row.id, now)
+        note_rows.set_deprecated(conn, v.row.id, now if deprecated else None)
         v.head = log.record(
             conn,
             v.head,
             actor=actor,
             at=now,
-            action="version.deprecate",
+            action="version.deprecate" if deprecated else "version.undeprecate",
             subject=log.subject_of(v.name, v.row.number),
             model=v.name,
             version=v.row.number,
-            before={"deprecated": False},
-            after={"deprecated": True},
+            before={"deprecated": not deprecated},
+            after={"deprecated": deprecated},
             reason=note,
         )
 
-    def _reread(self, uri: str) -> Version:
+    def reread(self, uri: str) -> Version:
+        """The version ``uri`` names as committed, through the version cache."""
         ref = uris.parse(uri)
         return self.ctx.cache.version(ref.name, self.ctx.db.reading(lambda c: version_row(c, ref)))
 

@@ -14,10 +14,7 @@ from sqlalchemy.engine import Connection
 from .. import roles as role_rules
 from .. import validation
 from ..domain import Version
-from ..errors import Conflict
 from ..lifecycle import ARCHIVED, DEPLOYED
-from ..store import annotations as note_rows
-from . import audit as log
 from .base import Context
 from .governance import GovernanceService
 from .release import Locked, ReleaseService
@@ -45,7 +42,7 @@ class RetireService:
             v = self.release.lock(conn, uri)
             self._require(conn, "deprecate", v, actor)
             self.release.mark_deprecated(conn, v, actor, why)
-        return self.release._reread(uri)
+        return self.release.reread(uri)
 
     def undeprecate(self, uri: str, *, actor: str, reason: str) -> Version:
         """Withdraw a version's deprecation: it may be deployed and rolled back to again.
@@ -57,23 +54,8 @@ class RetireService:
         with self.ctx.db.write() as conn:
             v = self.release.lock(conn, uri)
             self._require(conn, "undeprecate", v, actor)
-            if v.row.deprecated_at is None:
-                raise Conflict(f"{v.version.uri} is not deprecated")
-            note_rows.set_deprecated(conn, v.row.id, None)
-            v.head = log.record(
-                conn,
-                v.head,
-                actor=actor,
-                at=v.chain.at,
-                action="version.undeprecate",
-                subject=log.subject_of(v.name, v.row.number),
-                model=v.name,
-                version=v.row.number,
-                before={"deprecated": True},
-                after={"deprecated": False},
-                reason=why,
-            )
-        return self.release._reread(uri)
+            self.release.mark_deprecated(conn, v, actor, why, deprecated=False)
+        return self.release.reread(uri)
 
     def archive(self, uri: str, *, actor: str, note: str) -> Version:
         """Move a version to ``archived``: its artifacts and history are kept.
@@ -88,4 +70,4 @@ class RetireService:
             self._require(conn, "archive", v, actor)
             graph.check_move(v.row.stage, ARCHIVED)
             self.release.set_stage(conn, v, ARCHIVED, actor, why, action="version.archive")
-        return self.release._reread(uri)
+        return self.release.reread(uri)
