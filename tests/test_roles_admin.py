@@ -1,8 +1,8 @@
 """Who administers a registry: the actor who creates it is its first admin from the
 first moment, a registry without an admin gets one only by an explicit, truthful
 grant, ``modelbook init`` creates an empty registry so that the policy can be set
-before the first registration, and names that differ only by case or accents are
-one person. On SQLite and PostgreSQL."""
+before the first registration, and names that differ only by case, accents or
+look-alike letters (UTS #39 confusables) are one person. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -156,6 +156,78 @@ def test_case_variants_count_as_one_approver_and_the_registrant_under_any(
     if reg.get_version(v.uri).stage.value == "candidate":
         reg.promote(v.uri, to="approved", actor=ADMIN)
     assert reg.get_version(v.uri).stage.value == "approved"
+
+
+# Names written with letters of another script (or shapes) that read as a principal's
+# name: the UTS #39 confusables skeleton makes them that principal.
+LOOK_ALIKES_OF_RITA = {
+    "cyrillic a": "rit\u0430",
+    "cyrillic i": "r\u0456ta",
+    "greek iota and cyrillic a": "r\u03b9t\u0430",
+    "fullwidth": "\uff52\uff49\uff54\uff41",
+}
+LOOK_ALIKES_OF_ALICE = {
+    "cyrillic a": "\u0430lice",
+    "cyrillic es": "ali\u0441e",
+    "greek alpha": "\u03b1lice",
+    "greek capital alpha": "\u0391LICE",
+}
+
+
+@pytest.mark.parametrize("variant", LOOK_ALIKES_OF_RITA.values(), ids=LOOK_ALIKES_OF_RITA)
+def test_a_name_that_reads_as_a_principals_with_look_alike_letters_is_refused(
+    flow: Flow, variant: str
+) -> None:
+    reg = flow.reg
+    with pytest.raises(InvalidInput) as err:
+        reg.grant_role(variant, "admin", actor=ADMIN)
+    assert f"{variant!r} differs from 'rita', who holds a role" in str(err.value)
+    assert "look-alike letters: grant the role to 'rita'" in str(err.value)
+    assert all(g.actor != variant for g in reg.roles())
+
+
+@pytest.mark.parametrize("variant", LOOK_ALIKES_OF_ALICE.values(), ids=LOOK_ALIKES_OF_ALICE)
+def test_the_registrant_under_a_look_alike_name_cannot_approve_a_high_risk_version(
+    flow: Flow, variant: str
+) -> None:
+    reg = flow.reg
+    # alice registers but holds no role, so the look-alike name is granted: it is
+    # still alice, and may not approve her own high-risk version.
+    reg.grant_role(variant, "reviewer", actor=ADMIN)
+    v = flow.add(tier="high", commit=None)
+    assert v.created_by == "alice"
+    with pytest.raises(PermissionDenied) as err:
+        reg.approve(v.uri, actor=variant)
+    assert f"{variant!r} registered {v.uri}, a high-risk version" in str(err.value)
+    assert "separation of duties" in str(err.value)
+    assert reg.annotations(v.uri).approvals == ()
+
+
+def test_the_registrants_look_alike_approval_does_not_count_in_a_lower_tier(flow: Flow) -> None:
+    reg = flow.reg
+    reg.set_policy(
+        policy(gate("low", "approved", "approvals", count=1, separation_of_duties=True)),
+        actor=ADMIN,
+    )
+    reg.grant_role("\u0430lice", "reviewer", actor=ADMIN)
+    v = flow.add()
+    reg.promote(v.uri, to="candidate")
+    own = reg.approve(v.uri, actor="\u0430lice")
+    assert own.stages == ()
+    assert "registered this version (separation of duties)" in str(
+        own.outcomes[0].results[0].evidence
+    )
+    assert reg.approve(v.uri, actor="rita").stages == ("approved",)
+
+
+@pytest.mark.parametrize("other", ["alicia", "alise", "alina", "malice", "rito", "rika"])
+def test_names_that_read_differently_are_different_people(flow: Flow, other: str) -> None:
+    reg = flow.reg
+    reg.grant_role(other, "reviewer", actor=ADMIN)
+    assert (other, "reviewer") in held(reg)
+    v = flow.add(tier="high", commit=None)  # registered by alice
+    reg.approve(v.uri, actor=other)
+    assert [a.actor for a in reg.annotations(v.uri).approvals] == [other]
 
 
 def test_a_long_grantee_is_named_as_the_grantee(flow: Flow) -> None:

@@ -6,10 +6,12 @@ with a message that names the field and what would be accepted.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from . import limits
 from .domain import RISK_TIERS, Metric, RiskTier, Stage
@@ -96,15 +98,46 @@ def actor(value: object, what: str = "actor (MODELBOOK_USER)") -> str:
 
 
 def person(name: str) -> str:
-    """The key under which actor names that differ only by case, accents or
-    compatibility forms (``Rita``, ``ríta``, fullwidth letters) are one person.
+    """The key under which actor names that one reader could take for the other are
+    one person: names that differ only by case, accents or compatibility forms
+    (``Rita``, ``ríta``, fullwidth letters), and names that differ by look-alike
+    letters of another script or by letters shaped like others (Cyrillic U+0430 for
+    Latin ``a``, Greek omicron for ``o``, ``rn`` for ``m``, ``0`` for ``O``).
+
+    The look-alikes are those of the confusables skeleton of Unicode Technical
+    Standard #39 (Unicode Security Mechanisms), as ICU computes it. Case is folded
+    before the skeleton is taken, as UTS #39 advises for case-insensitive
+    identifiers, and again after it, since some prototypes are capitals. The
+    key depends on the Unicode data of the ICU release installed: it is computed
+    at each comparison and never stored.
 
     Separation of duties counts people by this key, and a role is not granted to a
     name whose key another principal holding a role already has.
     """
+    return _folded(_skeleton(_folded(name)))
+
+
+def _folded(name: str) -> str:
+    """Without case, accents or compatibility forms (``RÍta`` is ``rita``)."""
     decomposed = unicodedata.normalize("NFKD", name)
     bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return unicodedata.normalize("NFC", bare.casefold())
+
+
+def _skeleton(text: str) -> str:
+    """The UTS #39 confusables skeleton: each character replaced by the prototype
+    of the characters that look like it."""
+    return str(_spoof_checker().getSkeleton(0, text))
+
+
+@functools.cache
+def _spoof_checker() -> Any:
+    # Imported on first use: ICU's data costs a CLI start that compares no names
+    # some milliseconds. getSkeleton does not change the checker, and ICU documents
+    # it as safe to call from several threads at once.
+    import icu
+
+    return icu.SpoofChecker()
 
 
 def task(value: object) -> str:

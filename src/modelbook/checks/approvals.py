@@ -13,7 +13,8 @@ How approvals count:
   followed by a rejection from the same person is withdrawn, a rejection
   followed by an approval is answered.
 - One person counts once, however often they approve, and names that differ
-  only by case or accents (``Rita``, ``rita``, ``ríta``) are one person.
+  only by case, accents or look-alike letters (``Rita``, ``rita``, ``ríta``, a
+  Cyrillic letter for a Latin one) are one person (:func:`validation.person`).
 - An approval counts only if the approver held ``role`` when approving.
 - With separation of duties the person who registered the version
   (``created_by``, under any case or accent variant) does not count as an

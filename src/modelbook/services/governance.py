@@ -221,7 +221,8 @@ class GovernanceService:
         made by an older modelbook); then ``role`` must be ``admin``, any actor
         may ask, and it is refused (Conflict) once the registry has an admin.
         Raises InvalidInput (a bad name or role; a name that differs from a
-        principal holding a role only by case or accents), PermissionDenied.
+        principal holding a role only by case, accents or look-alike letters),
+        PermissionDenied.
         """
         who = validation.actor(who, "name to grant a role to")
         role = role_rules.role(role).value
@@ -322,12 +323,14 @@ def _no_admin(operation: str, actor: str) -> None:
 
 
 def _refuse_look_alike(conn: Connection, who: str) -> None:
-    """Refuse a name that is another principal's but for case or accents: separation of
-    duties would count the two names as two people."""
+    """Refuse a name that is another principal's but for case, accents or look-alike
+    letters: separation of duties counts the two as one person already, and the role
+    list would show that person as two."""
     key = validation.person(who)
     for other in rows.principals(conn):
         if other != who and validation.person(other) == key:
             raise InvalidInput(
-                f"{who!r} differs from {other!r}, who holds a role, only by case or accents: "
-                f"grant the role to {other!r}, or choose a name that differs in its letters"
+                f"{who!r} differs from {other!r}, who holds a role, only by case, accents or "
+                f"look-alike letters: grant the role to {other!r}, or choose a name that "
+                "reads differently"
             )
