@@ -714,8 +714,8 @@ class MbSide:
         model_ids: dict[str, int],
         first: dict[str, int],
     ) -> None:
-        """Each alias where the bulk-loaded moves left it, and the alias names each version
-        row lists."""
+        """Each alias where the bulk-loaded moves left it; the database's triggers
+        (revision 0009) keep the alias names each version row lists."""
         moved = [(name, n) for name, n in alias_at.items() if n is not None and n >= first[name]]
         for name, number in moved:
             mid = model_ids[name]
@@ -728,11 +728,6 @@ class MbSide:
                 "WHERE model_id = ? AND number = ?",
                 [c.ALIAS_RESOLVED, mid, number],
             )
-        db.execute("UPDATE versions SET aliases = NULL WHERE aliases IS NOT NULL")
-        db.execute(
-            "UPDATE versions SET aliases = ? WHERE id IN (SELECT version_id FROM aliases)",
-            [c.ALIAS_RESOLVED],
-        )
 
     def verify(self, rounds: int) -> dict:
         """``Registry.verify_audit`` over the whole log, ``rounds`` times."""
