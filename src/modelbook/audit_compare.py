@@ -1,18 +1,16 @@
 """The comparison of the state the audit log leaves (:mod:`.audit_state`'s replay)
-with the live tables, read once (``store.audit_state``): each object whose row
-disagrees is named with both values and the event that set it, and what the log
-does not record (a version's tags, registered before registrations recorded
-them) is counted as not checked."""
+with the live tables (:mod:`.audit_live`, read once by ``store.audit_state``):
+each object whose row disagrees is named with both values and the event that set
+it, and what the log does not record (a version's tags, registered before
+registrations recorded them) is counted as not checked."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Container, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Container, Mapping
 from typing import Any
 
-import orjson
-
+from .audit_live import Live, changed, json_value, tag_problems
 from .audit_names import (
     alias_uri,
     model_of,
@@ -34,82 +32,6 @@ from .audit_state import (
     Replay,
 )
 from .events import REGISTRY_CHAIN, model_chain
-
-# the live state ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Live:
-    """The registry's current state, each table read once (``store.audit_state``).
-
-    Tags come as the JSON text of the row's column and the indexed tags as the
-    same text written by the database from their rows: equal when they agree.
-    """
-
-    #: (id, name, risk tier, owners as JSON, task, description, tags, indexed tags)
-    models: Sequence[tuple[Any, ...]] = ()
-    #: (model id, number, stage, deprecated, tags, indexed tags, alias names
-    #: joined by commas or None)
-    versions: Sequence[tuple[Any, ...]] = ()
-    #: (model, alias, number, number and model of the version its version id names)
-    aliases: Sequence[tuple[Any, ...]] = ()
-    #: (model, alias, MAJOR)
-    pins: Sequence[tuple[Any, ...]] = ()
-    #: (actor, role)
-    roles: Sequence[tuple[Any, ...]] = ()
-    #: (sha256, format, text) of the policy in force, or None
-    policy: tuple[Any, ...] | None = None
-
-
-def _json(value: Any) -> Any:
-    """A JSON column's value, or its text when it is not JSON (then it matches nothing)."""
-    try:
-        return orjson.loads(value)
-    except (orjson.JSONDecodeError, TypeError):
-        return value
-
-
-_PLURAL = frozenset({"the tags", "the indexed tags", "the owners"})
-
-
-def _changed(
-    subject: str,
-    what: str,
-    live: Any,
-    logged: Any,
-    event: int | None,
-    show: Callable[[Any], str] = shown,
-) -> str:
-    verb = "are" if what in _PLURAL else "is"
-    return (
-        f"{subject}: {what} {verb} {show(live)} in the registry but {show(logged)} in the "
-        f"audit log (event {event}); it was changed outside modelbook"
-    )
-
-
-def _tags(subject: str, row_tags: str, indexed: str, logged: Sequence[Any] | None) -> list[str]:
-    """The two live copies of an object's tags against the log's ([value, event], or
-    None or a value of None when not known)."""
-    known = logged is not None and logged[0] is not None
-    if row_tags == indexed and (not known or _json(row_tags) == logged[0]):  # type: ignore[index]
-        return []
-    live, index = _json(row_tags), _json(indexed)
-    if not known:
-        if live == index:
-            return []
-        return [
-            f"{subject}: its tags are {shown(live)} but its indexed tags are "
-            f"{shown(index)}; one was changed outside modelbook"
-        ]
-    value, event = logged  # type: ignore[misc]
-    problems = []
-    if live != value:
-        problems.append(_changed(subject, "the tags", live, value, event))
-    # Both copies changed alike: the sentence above says it.
-    if index != value and index != live:
-        problems.append(_changed(subject, "the indexed tags", index, value, event))
-    return problems
-
 
 _Found = list[tuple[str, str]]  # (order, sentence)
 #: A disagreement and where it goes among the others: (rank, order, sentence).
@@ -219,15 +141,15 @@ def _compare_models(replay: Replay, live: Live, broken: Container[str], found: _
         event = created[0]
         logged = state.risk_tier or (None, event)
         if risk_tier != logged[0]:
-            found.append((order, _changed(subject, "the risk tier", risk_tier, *logged)))
+            found.append((order, changed(subject, "the risk tier", risk_tier, *logged)))
         for what, now, then in (
-            ("the owners", _json(owners), created[2]),
+            ("the owners", json_value(owners), created[2]),
             ("the task", task, created[3]),
             ("the description", description, created[4]),
         ):
             if now != then:
-                found.append((order, _changed(subject, what, now, then, event)))
-        for sentence in _tags(subject, tags, indexed, state.tags):
+                found.append((order, changed(subject, what, now, then, event)))
+        for sentence in tag_problems(subject, tags, indexed, state.tags):
             found.append((order, sentence))
     for chain, state in chains.items():
         created = state.created
@@ -310,18 +232,18 @@ def _compare_versions(
             continue
         model.matched += 1
         if v[STAGE] is not None and stage != v[STAGE]:
-            sentence = _changed("", "the stage", stage, *v[STAGE:DEPRECATED])
+            sentence = changed("", "the stage", stage, *v[STAGE:DEPRECATED])
             found.append(_at(model, number, sentence))
         if bool(deprecated) != (v[DEPRECATED] is True):
             by = v[DEPRECATED_BY] or v[REGISTERED]
-            sentence = _changed("", "deprecated", bool(deprecated), v[DEPRECATED] is True, by)
+            sentence = changed("", "deprecated", bool(deprecated), v[DEPRECATED] is True, by)
             found.append(_at(model, number, sentence))
         known = v[TAGS]
         if known is None:
             model.unknown_tags += 1
-        if tags != indexed or (known is not None and _json(tags) != known):
+        if tags != indexed or (known is not None and json_value(tags) != known):
             logged = None if v[TAGS_BY] is None else v[TAGS:]
-            for sentence in _tags("", tags, indexed, logged):
+            for sentence in tag_problems("", tags, indexed, logged):
                 found.append(_at(model, number, sentence))
         expected = model.listed.get(number)
         if aliases is not None or expected is not None:
@@ -394,7 +316,7 @@ def _compare_aliases(replay: Replay, live: Live, broken: Container[str], found: 
                         "has no event that set it; it was set outside modelbook"
                     )
                 else:
-                    sentence = _changed(subject, what, now, value, event, show)
+                    sentence = changed(subject, what, now, value, event, show)
                 found.append((order, sentence))
             if what == "the alias" and row is not None:
                 _, _, number, target_number, target_model = row
@@ -444,9 +366,9 @@ def _compare_registry(replay: Replay, live: Live) -> list[str]:
         else:
             now_sha, now_format, text = policy
             if now_sha != sha256:
-                problems.append(_changed(subject, "the sha256", now_sha, sha256, event))
+                problems.append(changed(subject, "the sha256", now_sha, sha256, event))
             if now_format != format_:
-                problems.append(_changed(subject, "the format", now_format, format_, event))
+                problems.append(changed(subject, "the format", now_format, format_, event))
             actual = hashlib.sha256(str(text).encode()).hexdigest()
             if actual != now_sha:
                 problems.append(
@@ -454,3 +376,6 @@ def _compare_registry(replay: Replay, live: Live) -> list[str]:
                     "records; the text was changed outside modelbook"
                 )
     return problems
+
+
+__all__ = ["Comparison", "Finding", "Live", "compare"]

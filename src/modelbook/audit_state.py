@@ -51,48 +51,25 @@ bulk, and costs one lookup per object.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from .audit_chain_state import (
+    DEPRECATED,
+    DEPRECATED_BY,
+    LEGACY,
+    REGISTERED,
+    STAGE,
+    STAGE_BY,
+    TAGS,
+    TAGS_BY,
+    ChainState,
+    ReplayExport,
+    unknown_version,
+)
 from .audit_names import alias_uri, model_uri, shown, shown_major, shown_target, version_uri
-from .events import REGISTRY_CHAIN
 
 #: How the reason of an event converted from revision 0001 starts (see migration 0002).
 LEGACY_REASON = "recorded before revision 0002"
-
-#: Positions in a version's replayed state (:attr:`ChainState.versions`), a list
-#: changed in place by its events: the id of its ``version.register`` event (None
-#: when the log has none); whether that event was converted from revision 0001; its
-#: stage and the event that set it; whether it is deprecated and the event that
-#: said so; its tags and the event that recorded them. A stage or tags of None are
-#: not known (the event that set them did not record them).
-REGISTERED, LEGACY, STAGE, STAGE_BY, DEPRECATED, DEPRECATED_BY, TAGS, TAGS_BY = range(8)
-
-
-class ChainState:
-    """What one model's chain left: the model, its versions, aliases and pins.
-
-    ``created``: (event id, legacy, owners, task, description) of its model.create;
-    ``risk_tier`` and ``tags``: [value, event id]; ``versions``: number →
-    [registered by, legacy, stage, by, deprecated, by, tags, by]; ``aliases`` and
-    ``pins``: name → [version number or MAJOR, event id]. A value of None means:
-    not known (tags, stage) or absent (alias, pin).
-    """
-
-    __slots__ = ("aliases", "created", "pins", "risk_tier", "tags", "versions")
-
-    def __init__(self) -> None:
-        self.created: list[Any] | None = None
-        self.risk_tier: list[Any] | None = None
-        self.tags: list[Any] | None = None
-        self.versions: dict[Any, list[Any]] = {}
-        self.aliases: dict[Any, list[Any]] = {}
-        self.pins: dict[Any, list[Any]] = {}
-
-
-def _unknown_version() -> list[Any]:
-    return [None, False, None, None, False, None, None, None]
 
 
 class Replay:
@@ -251,7 +228,7 @@ class Replay:
         versions = (self.chains.get(chain) or self._of(chain)).versions
         found = versions.get(number)
         if found is None:
-            found = versions[number] = _unknown_version()
+            found = versions[number] = unknown_version()
         return found
 
     # The hot handlers (a stage move, a tag write, an alias move) look their version
@@ -400,18 +377,7 @@ class Replay:
     def export(self) -> dict[str, Any]:
         """This replay as JSON data, for :meth:`absorb` in another process."""
         return {
-            "chains": [
-                [
-                    chain,
-                    state.created,
-                    state.risk_tier,
-                    state.tags,
-                    list(state.versions.items()),
-                    list(state.aliases.items()),
-                    list(state.pins.items()),
-                ]
-                for chain, state in self.chains.items()
-            ],
+            "chains": [[chain, *state.exported()] for chain, state in self.chains.items()],
             "roles": [[*key, event] for key, event in self.roles.items()],
             "policy": None if self.policy is None else list(self.policy),
             "unreadable": [list(u) for u in self.unreadable],
@@ -420,13 +386,8 @@ class Replay:
 
     def absorb(self, found: ReplayExport) -> None:
         """Add the replay of other chains (another process's :meth:`export`, validated)."""
-        # What is absorbed is only read (by the comparison): the validated tuples are kept.
-        for chain, created, risk_tier, tags, versions, aliases, pins in found.chains:
-            state = self.chains[chain] = ChainState()
-            state.created, state.risk_tier, state.tags = created, risk_tier, tags  # type: ignore[assignment]
-            state.versions = dict(versions)  # type: ignore[arg-type]
-            state.aliases = dict(aliases)  # type: ignore[arg-type]
-            state.pins = dict(pins)  # type: ignore[arg-type]
+        for chain, *exported in found.chains:
+            self.chains[chain] = ChainState.absorbed(exported)
         for actor, role, event in found.roles:
             self.roles[(actor, role)] = event
         if found.policy is not None:
@@ -439,40 +400,17 @@ def _held(held: Any) -> str:
     return "held" if held else "not held"
 
 
-_Id = Annotated[int, Field(ge=0)]
-_By = _Id | None
-_Tags = dict[str, str]
-
-
-class ReplayExport(BaseModel):
-    """:meth:`Replay.export` as another process hands it back, checked field by field.
-
-    Each value has the type modelbook writes; a log whose events were rewritten
-    to hold others is replayed in this process instead (the answer is refused).
-    """
-
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
-
-    chains: list[
-        tuple[
-            str,
-            tuple[_Id, bool, list[str], str | None, str | None] | None,
-            tuple[str, _Id] | None,
-            tuple[_Tags | None, _Id] | None,
-            # number: (registered by, legacy, stage, by, deprecated, by, tags, by)
-            list[tuple[int, tuple[_By, bool, str | None, _By, bool, _By, _Tags | None, _By]]],
-            list[tuple[str, tuple[int | None, _Id]]],
-            list[tuple[str, tuple[int | None, _Id]]],
-        ]
-    ]
-    roles: list[tuple[str, str, _Id]]
-    policy: tuple[str, str, _Id] | None
-    unreadable: list[tuple[str, _Id, str]]
-    gaps: list[tuple[str, _Id, str]]
-
-    def chains_held(self) -> set[str]:
-        """Every chain the export holds state of."""
-        found = {row[0] for rows in (self.chains, self.unreadable, self.gaps) for row in rows}
-        if self.roles or self.policy is not None:
-            found.add(REGISTRY_CHAIN)
-        return found
+__all__ = [
+    "DEPRECATED",
+    "DEPRECATED_BY",
+    "LEGACY",
+    "LEGACY_REASON",
+    "REGISTERED",
+    "STAGE",
+    "STAGE_BY",
+    "TAGS",
+    "TAGS_BY",
+    "ChainState",
+    "Replay",
+    "ReplayExport",
+]

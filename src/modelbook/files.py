@@ -8,8 +8,9 @@ Each rule below is written once, here, and applied by every front end:
   back into a folder it is inside of (a loop), a dangling link, and anything
   that is not a regular file or a folder (FIFO, socket, device), or that cannot
   be read, is refused by name. Nothing is skipped silently.
-- :func:`check_manifest_paths` is the shape of a manifest path, for paths read
-  from disk and for manifests sent by remote clients alike.
+- :func:`check_manifest_paths` (in :mod:`modelbook.manifest_paths`) is the shape
+  of a manifest path, for paths read from disk and for manifests sent by remote
+  clients alike.
 - :func:`open_source` opens a file to be stored once, without blocking, and
   :meth:`Source.check_unchanged` refuses it if it changed while it was read.
 
@@ -23,21 +24,15 @@ import contextlib
 import errno
 import fcntl
 import os
-import re
 import stat
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from .errors import IntegrityError, InvalidInput, ModelbookError, Unavailable
+from .errors import InvalidInput, ModelbookError, Unavailable
+from .manifest_paths import MAX_NAME_BYTES, MAX_PATH_CHARS, check_manifest_paths, check_sha256
 
 Progress = Callable[[int], None]
 
-# A manifest path is at most this many characters, and each of its names at
-# most this many UTF-8 bytes (the longest file name common file systems take,
-# so that every registered path can be downloaded again).
-MAX_PATH_CHARS = 1024
-MAX_NAME_BYTES = 255
-_SHA256 = re.compile(r"[0-9a-f]{64}")
 # Opening a file for reading may fail for these reasons because of the path
 # itself: the user can fix them. Any other failure is the machine's.
 PATH_ERRNOS = frozenset(
@@ -83,95 +78,6 @@ def kind_of(mode: int) -> str:
     if stat.S_ISBLK(mode):
         return "a block device"
     return "a special file"
-
-
-def check_sha256(value: object) -> str:
-    """Return ``value`` if it is a sha256 as stored: exactly 64 lowercase hex characters.
-
-    Every path built from a stored hash goes through this first, so a tampered
-    record cannot name a file outside the blob store.
-
-    Raises:
-        IntegrityError: anything else (a stored hash is never user input).
-    """
-    if not isinstance(value, str) or not _SHA256.fullmatch(value):
-        shown = repr(value)
-        if len(shown) > 80:
-            shown = shown[:77] + "..."
-        raise IntegrityError(
-            f"stored sha256 {shown} is not 64 lowercase hexadecimal characters; "
-            "the registry's records may have been altered"
-        )
-    return value
-
-
-# manifest paths -------------------------------------------------------------------------
-
-
-def _check_manifest_path(path: object) -> str:
-    if not isinstance(path, str):
-        raise InvalidInput(f"an artifact path must be text, got {type(path).__name__}")
-    shown = repr(path) if len(path) <= 200 else repr(path[:197] + "...")
-    problem = None
-    if not path:
-        problem = "it is empty"
-    elif "\x00" in path:
-        problem = "it contains a NUL character"
-    elif len(path) > MAX_PATH_CHARS:
-        problem = f"it is {len(path)} characters long; the limit is {MAX_PATH_CHARS}"
-    elif "\\" in path:
-        problem = "it contains a backslash; separate folders with '/'"
-    elif path.startswith("/"):
-        problem = "it is absolute; artifact paths are relative to the version's folder"
-    else:
-        try:
-            path.encode("utf-8")
-        except UnicodeEncodeError:
-            problem = "it is not valid UTF-8 (a file name with undecodable bytes)"
-    if problem is None:
-        for name in path.split("/"):
-            if not name:
-                problem = "it has an empty name (a doubled or trailing '/')"
-            elif name in (".", ".."):
-                problem = f"it has a {name!r} component"
-            elif len(name.encode("utf-8")) > MAX_NAME_BYTES:
-                problem = f"it has a name longer than {MAX_NAME_BYTES} bytes"
-            if problem is not None:
-                break
-    if problem is not None:
-        raise InvalidInput(f"invalid artifact path {shown}: {problem}")
-    return path
-
-
-def check_manifest_paths(paths: Iterable[str]) -> None:
-    """Refuse a set of manifest paths that could not be written out as one folder tree.
-
-    ``paths`` are relative POSIX paths such as ``"weights/model.bin"``. Pure: no
-    file system access.
-
-    Raises:
-        InvalidInput: naming the first offending path when one is not text, is
-            empty, absolute, longer than 1024 characters, holds a NUL, a
-            backslash, invalid UTF-8, an empty, ``.`` or ``..`` name, or a name
-            over 255 bytes; when two paths are equal; or when one path is a
-            folder of another (``model`` and ``model/w.bin``), since one name
-            cannot be both a file and a folder.
-    """
-    seen: set[str] = set()
-    for path in paths:
-        _check_manifest_path(path)
-        if path in seen:
-            raise InvalidInput(f"two artifacts would both be stored as {path!r}")
-        seen.add(path)
-    for path in sorted(seen):
-        cut = path.find("/")
-        while cut != -1:
-            if path[:cut] in seen:
-                raise InvalidInput(
-                    f"artifact {path[:cut]!r} is a file, but artifact {path!r} needs a folder "
-                    "of that name: rename one of them"
-                )
-            cut = path.find("/", cut + 1)
 
 
 # collecting what a user names -----------------------------------------------------------
@@ -455,5 +361,23 @@ __all__ = [
     "noop",
     "open_regular",
     "open_source",
+    "show",
+]
+
+
+__all__ = [
+    "MAX_NAME_BYTES",
+    "MAX_PATH_CHARS",
+    "PATH_ERRNOS",
+    "Progress",
+    "Source",
+    "check_manifest_paths",
+    "check_sha256",
+    "collect",
+    "kind_of",
+    "noop",
+    "open_regular",
+    "open_source",
+    "read_text",
     "show",
 ]
