@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from modelbook.checks import CheckContext, CheckResult
@@ -64,3 +66,29 @@ def verbose(version: Version, args: dict[str, Any], ctx: CheckContext) -> CheckR
         message="m" * int(args.get("message", 0)) or "fine",
         evidence={"blob": "e" * int(args.get("evidence", 0))},
     )
+
+
+# Checks the tests of gates evaluated outside the write steer ---------------------------
+
+ENTERED = threading.Event()
+"""Set by :func:`waits` when it starts."""
+RELEASE = threading.Event()
+"""What :func:`waits` waits for (at most a minute, so a failing test still ends)."""
+HOOKS: list[Callable[[], object]] = []
+"""Run by :func:`runs_hooks`: the first one, once each call; every call with ``every``."""
+CALLS: list[int] = []
+"""The numbers of the versions :func:`runs_hooks` judged, one per call."""
+
+
+def waits(version: Version, args: dict[str, Any], ctx: CheckContext) -> bool:
+    """A check that hangs until the test lets it go."""
+    ENTERED.set()
+    return RELEASE.wait(timeout=60)
+
+
+def runs_hooks(version: Version, args: dict[str, Any], ctx: CheckContext) -> bool:
+    """A passing check that, while it runs, does what the test put in :data:`HOOKS`."""
+    CALLS.append(version.number)
+    if HOOKS:
+        (HOOKS[0] if args.get("every") else HOOKS.pop(0))()
+    return True

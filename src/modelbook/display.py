@@ -53,3 +53,30 @@ def article(noun: str) -> str:
     """``noun`` with its indefinite article by its first letter: ``an int``, ``a str``
     (a name read letter by letter, such as ``ndarray``, needs its own)."""
     return f"an {noun}" if noun[:1].lower() in "aeiou" else f"a {noun}"
+
+
+def excerpt(text: str, limit: int) -> str:
+    """``text`` when it has at most ``limit`` characters; else its first ``limit`` and a note
+    of how many were left out. Check messages and hints stored before their size limit
+    (:data:`~modelbook.limits.MAX_CHECK_MESSAGE`) may be of any size: output shows this."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text) - limit:,} more characters left out)"
+
+
+def evidence_excerpt(evidence: object, limit: int) -> object:
+    """Check evidence to show: as stored when its JSON has at most ``limit`` bytes; else an
+    object holding the start of that JSON text (``excerpt``), its size (``bytes``) and how
+    many bytes were left out (``omitted_bytes``), so that output never carries a blob
+    stored before :data:`~modelbook.limits.MAX_CHECK_EVIDENCE` was checked."""
+    text = json.dumps(evidence, ensure_ascii=False, default=str)
+    data = text.encode("utf-8")
+    if len(data) <= limit:
+        return evidence
+    shown = data[:limit].decode("utf-8", errors="ignore")
+    return {
+        "excerpt": shown,
+        "bytes": len(data),
+        "omitted_bytes": len(data) - len(shown.encode("utf-8")),
+        "note": f"evidence over {limit:,} bytes as JSON: only its start is shown",
+    }

@@ -296,7 +296,11 @@ def _spec(
         k: tuple(v) if isinstance(v, list) else v for k, v in entry.items() if k not in ENTRY_KEYS
     }
     try:
-        validated = definition.params.model_validate(params, strict=strict)
+        # ``as_stored``: a check may accept what it refuses in a new policy (an expr
+        # over its budget) and fail when it runs, naming the fix.
+        validated = definition.params.model_validate(
+            params, strict=strict, context={"as_stored": not strict}
+        )
     except ValidationError as exc:
         known = [*ENTRY_KEYS, *definition.params.model_fields]
         problems.extend(_from_pydantic(exc, loc, lambda _: known, f"check {name!r}"))

@@ -22,8 +22,10 @@ from .annotations import (
     Watch,
 )
 from .contract import Schema, as_signature
+from .display import excerpt
 from .domain import Model, Version
 from .events import Event
+from .limits import MAX_CHECK_MESSAGE
 
 
 @dataclass(frozen=True)
@@ -154,7 +156,11 @@ def gate_runs(evidence: Sequence[CheckRecord]) -> tuple[GateRun, ...]:
             passed=all(r.passed or not r.required for r in records),
             actor=actor,
             at=at,
-            checks=tuple(GateCheck(r.check, r.passed, r.required, r.message) for r in records),
+            # A message stored before MAX_CHECK_MESSAGE was checked may be of any size.
+            checks=tuple(
+                GateCheck(r.check, r.passed, r.required, excerpt(r.message, MAX_CHECK_MESSAGE))
+                for r in records
+            ),
         )
         for (stage, actor, at), records in runs.items()
     )

@@ -1,12 +1,12 @@
 """The cost of a CEL expression: estimated when a policy is set, metered when it runs.
 
-A gate runs inside the write that records its evidence, and SQLite has one
-writer: an expression that runs for minutes would make every other write in
-the registry wait and fail. So every ``expr`` evaluation has a budget
+A gate runs on every promotion and deploy: an expression that runs for
+minutes would make each of them take minutes. So every ``expr`` evaluation has a budget
 (:data:`modelbook.limits.MAX_EXPR_COST` operations) and stops when it is
 spent, and an expression that needs more than the budget whatever the version
 (``[1, 2, ..., 10].map(a, [1, ..., 10].map(b, ...))`` six deep) is refused
-when the policy is set.
+when the policy is set (one stored before that rule still loads, and fails
+its check when it runs, naming the budget).
 
 One operation is one step of the expression: a literal, a name, a field
 access, an operator, a function call, one element of a literal list or map,

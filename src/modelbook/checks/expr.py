@@ -53,7 +53,7 @@ from celpy import celtypes
 from celpy.adapter import json_to_cel
 from celpy.celparser import CELParseError
 from celpy.evaluation import CELEvalError
-from pydantic import field_validator
+from pydantic import ValidationInfo, field_validator
 
 from ..domain import Version
 from ..limits import MAX_EXPR_COST
@@ -62,6 +62,14 @@ from .base import CheckContext, CheckDef, CheckParams, CheckResult, failed, pass
 
 NAME = "expr"
 MAX_EXPRESSION = 4096
+
+
+class OverBudget(ValueError):
+    """An expression that costs more than :data:`MAX_EXPR_COST` whatever the version."""
+
+    def __init__(self, message: str, least: int) -> None:
+        super().__init__(message)
+        self.least = least
 
 
 def compile_expression(source: str) -> celpy.Runner:
@@ -84,11 +92,12 @@ def compile_expression(source: str) -> celpy.Runner:
         raise ValueError(f"invalid CEL expression {source!r}: syntax error at {where}") from None
     least = cel_cost.least_cost(ast)
     if least > MAX_EXPR_COST:
-        raise ValueError(
+        raise OverBudget(
             f"the expression costs at least {least} operations to evaluate, over the budget "
             f"of {MAX_EXPR_COST} per expr check (a comprehension such as map() over a "
             "literal list costs its body once per element, and nested ones multiply): "
-            "write an expression that does less work"
+            "write an expression that does less work",
+            least,
         )
     return env.program(ast)
 
@@ -101,12 +110,19 @@ class Params(CheckParams):
 
     @field_validator("expression")
     @classmethod
-    def _compiles(cls, value: str) -> str:
+    def _compiles(cls, value: str, info: ValidationInfo) -> str:
         if len(value) > MAX_EXPRESSION:
             raise ValueError(
                 f"expression is {len(value)} characters; the limit is {MAX_EXPRESSION}"
             )
-        compile_expression(value)
+        try:
+            compile_expression(value)
+        except OverBudget:
+            # A policy stored before the budget was checked still loads: its gates
+            # then fail this check naming the budget (see run), and `policy show`
+            # and `policy set` keep working to replace it.
+            if not (info.context or {}).get("as_stored"):
+                raise
         return value
 
 
@@ -199,6 +215,21 @@ def run(version: Version, params: Params, ctx: CheckContext) -> CheckResult:
     evidence: dict[str, Any] = {"expression": params.expression}
     try:
         program = compile_expression(params.expression)
+    except OverBudget as exc:
+        evidence.update(budget=MAX_EXPR_COST, least_cost=exc.least)
+        return failed(
+            NAME,
+            f"could not evaluate {wanted!r}: it costs at least {exc.least} operations whatever "
+            f"the version, over the budget of {MAX_EXPR_COST} operations per expr check "
+            "(MAX_EXPR_COST); the policy in force was stored before that budget was checked",
+            "rewrite the expression to do less work (fewer or shallower map()/filter()/all() "
+            "over literal lists) and store the policy again with `modelbook policy set FILE` "
+            "(admin), which checks the budget",
+            **evidence,
+        )
+    except ValueError as exc:
+        return _cannot(wanted, str(exc), "fix the expression and store the policy again", evidence)
+    try:
         names = {k: json_to_cel(v) for k, v in activation(version, ctx).items()}
         result, spent = cel_cost.evaluate(
             program.ast, program.new_activation(), names, MAX_EXPR_COST

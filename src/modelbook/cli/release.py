@@ -250,15 +250,31 @@ def attest(
 
 
 def _record_row(r: CheckRecord) -> tuple[str, ...]:
+    from ..display import excerpt
+    from ..limits import MAX_CHECK_MESSAGE
+
     return (
         fmt_time(r.at),
         r.actor,
         r.target_stage,
         r.check,
         _mark(r.passed, r.required),
-        r.message,
-        r.hint or "",
+        excerpt(r.message, MAX_CHECK_MESSAGE),
+        excerpt(r.hint or "", MAX_CHECK_MESSAGE),
     )
+
+
+def record_json(r: CheckRecord) -> dict[str, Any]:
+    """A stored check record as JSON, its message, hint and evidence bounded: a record
+    stored before their size limits may hold a blob of any size."""
+    from ..display import evidence_excerpt, excerpt
+    from ..limits import MAX_CHECK_EVIDENCE, MAX_CHECK_MESSAGE
+
+    data = r.model_dump(mode="json")
+    data["message"] = excerpt(r.message, MAX_CHECK_MESSAGE)
+    data["hint"] = None if r.hint is None else excerpt(r.hint, MAX_CHECK_MESSAGE)
+    data["evidence"] = evidence_excerpt(data["evidence"], MAX_CHECK_EVIDENCE)
+    return data
 
 
 @app.command()
@@ -268,7 +284,7 @@ def evidence(uri: UriArg, as_json: JsonOpt = False) -> None:
         version = registry.get_version(uri)
         records = registry.evidence(version.uri)
     if as_json:
-        emit_json({"uri": version.uri, "checks": [r.model_dump(mode="json") for r in records]})
+        emit_json({"uri": version.uri, "checks": [record_json(r) for r in records]})
         return
     rows: Iterable[tuple[str, ...]] = map(_record_row, records)
     table(("when", "who", "stage", "check", "result", "message", "to pass"), rows)

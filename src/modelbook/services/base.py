@@ -161,11 +161,14 @@ def model_row(conn: Connection, name: str, *, lock: bool = False) -> Any:
     return row
 
 
-def version_row(conn: Connection, ref: uris.ModelRef, *, lock: bool = False) -> Any:
-    """The row of the version a reference names; ``lock`` takes the model's and its row locks."""
+def version_row(
+    conn: Connection, ref: uris.ModelRef, *, lock: bool = False, with_model: bool = False
+) -> Any:
+    """The row of the version a reference names; ``lock`` takes the model's and its row locks
+    (see :func:`store.versions.find` for ``with_model``)."""
     if ref.kind == "model":
         raise InvalidInput(f"{ref} names a model, not a version: add /NUMBER or @ALIAS")
-    row = version_rows.find(conn, ref.name, ref.kind, ref.value, lock=lock)
+    row = version_rows.find(conn, ref.name, ref.kind, ref.value, lock=lock, with_model=with_model)
     if row is None:
         if model_rows.find(conn, ref.name) is None:
             raise NotFound(f"model {ref.name!r} not found")

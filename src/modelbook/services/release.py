@@ -1,10 +1,11 @@
-"""The release flow: stage moves behind gates, reviews, deprecation and archiving.
+"""The release flow: stage moves behind gates, and reviews.
 
 The rules are pure (:mod:`modelbook.lifecycle`, :mod:`modelbook.policy`,
 :mod:`modelbook.checks`, :mod:`modelbook.roles`); this service feeds them
-what they need from the store and writes what they decide, each operation in
-one transaction. A refused gate still records its evaluation (the evidence
-and its event) and then raises :class:`GateFailed`.
+what they need from the store and writes what they decide. Gates are
+evaluated before the write that records them (:mod:`.gates`), so a slow check
+holds no lock. A refused gate still records its evaluation (the evidence and
+its event) and then raises :class:`GateFailed`.
 """
 
 from __future__ import annotations
@@ -14,22 +15,23 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from .. import limits, smoke, uris, validation
+from .. import limits, uris, validation
 from ..annotations import Approval, Attestation, CheckRecord, Rejection
-from ..checks import CheckContext, GateOutcome, evaluate_gate
+from ..checks import GateOutcome
 from ..domain import Version
 from ..errors import Conflict, GateFailed, InvalidInput, PermissionDenied
 from ..lifecycle import ARCHIVED, DEPLOYED
-from ..policy import Policy
-from ..store import aliases as alias_rows
 from ..store import annotations as note_rows
 from ..store import models as model_rows
 from ..store import versions as version_rows
 from ..store.rows import to_dt
 from . import audit as log
-from . import contracts, loading, notes
+from . import notes
 from .base import Context, version_row
+from .gates import Ask, Chain, Gates, Judged, Locked, lock
 from .governance import GovernanceService
+
+__all__ = ["Chain", "Locked", "Promotion", "ReleaseService", "reason_code"]
 
 
 @dataclass(frozen=True)
@@ -41,128 +43,27 @@ class Promotion:
     outcomes: tuple[GateOutcome, ...]
 
 
-@dataclass
-class Chain:
-    """The head of a model's audit chain inside one write; every event moves it.
+@dataclass(frozen=True)
+class Steps:
+    """A planned promotion: the version and the stages it asks to enter, in order."""
 
-    ``at`` is the time of the operation (microseconds): every event it writes
-    carries it, so one deploy or rollback is one moment in the log.
-    """
-
-    head: log.Head
-    at: int
-
-
-@dataclass
-class Locked:
-    """A version inside a write: its row (model and version locked), its value, and the
-    model's chain, shared by every version of the model touched in the write."""
-
-    name: str
-    row: Any
-    version: Version
-    chain: Chain
-
-    @property
-    def head(self) -> log.Head:
-        return self.chain.head
-
-    @head.setter
-    def head(self, value: log.Head) -> None:
-        self.chain.head = value
+    asks: tuple[Ask, ...]
+    state: Any = None
 
 
 class ReleaseService:
     def __init__(self, ctx: Context, governance: GovernanceService) -> None:
         self.ctx = ctx
         self.gov = governance
+        self.gates = Gates(ctx, governance)
 
     # shared machinery -----------------------------------------------------------
 
-    def lock(self, conn: Connection, uri: str, chain: Chain | None = None) -> Locked:
-        """Lock the model and the version ``uri`` names and read it.
-
-        ``chain``: the model's chain when an earlier statement of this write
-        already moved it; else it is read with the version.
-        """
-        ref = uris.parse(uri)
-        row = version_row(conn, ref, lock=True)
-        return Locked(
-            ref.name,
-            row,
-            version_rows.version_from_row(ref.name, row),
-            chain or Chain(log.Head.of_model(ref.name, row), self.ctx.clock()),
-        )
-
-    def context(
-        self, conn: Connection, v: Locked, target: str, actor: str, roles: frozenset[str]
-    ) -> CheckContext:
-        """Everything the checks may consult about ``v``, read inside the write."""
-        model = model_rows.model_from_row(model_rows.find(conn, v.name))
-        served: dict[str, Version] = {}
-        numbers = {int(v.row.id): int(v.row.number)}
-        pointed = {a.name: a.version for a in alias_rows.of_model(conn, v.name, v.row.model_id)}
-        for alias in self.gov.policy(conn).serving_aliases:
-            if alias not in pointed:
-                # A serving alias removed a moment ago still sets the bar: the
-                # version it served last, so removing it cannot switch off `compare`.
-                moves = alias_rows.history(conn, v.name, alias, limit=1)
-                if moves and moves[0].from_version is not None:
-                    pointed[alias] = moves[0].from_version
-        for name, number in pointed.items():
-            row = version_rows.find(conn, v.name, "number", str(number))
-            if row is not None:
-                served[name] = self.ctx.cache.version(v.name, row)
-                numbers[int(row.id)] = int(row.number)
-        found = notes.parse_rows(
-            note_rows.of_versions(
-                conn, [int(v.row.id)], ("approval", "rejection", "attestation", "smoke")
-            )
-        )
-        observed = note_rows.of_versions(conn, list(numbers), ("observation",))
-        by_number: dict[int, list[Any]] = {}
-        for r, obs in zip(observed, notes.parse_rows(observed)["observation"], strict=True):
-            by_number.setdefault(numbers[int(r.version_id)], []).append(obs)
-        return CheckContext(
-            model=model,
-            target_stage=target,
-            actor=actor,
-            actor_roles=roles,
-            served=served,
-            approvals=tuple(found["approval"]),
-            rejections=tuple(found["rejection"]),
-            attestations=tuple(found["attestation"]),
-            observations={k: tuple(o) for k, o in by_number.items()},
-            now=to_dt(v.chain.at),
-            smoke_test=smoke.recorded(found["smoke"]),
-            sample=contracts.sample_reader(self.ctx.blobs.read_verified),
-            scan=loading.scanner(self.ctx.blobs.read_verified),
-        )
-
-    def evaluate(
-        self,
-        conn: Connection,
-        v: Locked,
-        policy: Policy,
-        target: str,
-        actor: str,
-        roles: frozenset[str],
-    ) -> GateOutcome:
-        """Run the gate of ``target`` and store its evidence and event on the version."""
-        ctx = self.context(conn, v, target, actor, roles)
-        outcome = evaluate_gate(policy.gate(ctx.model.risk_tier, target), v.version, ctx)
-        now = v.chain.at
-        value = notes.Evaluation(
-            target_stage=target,
-            passed=outcome.passed,
-            records=outcome.records(actor=actor, at=to_dt(now)),
-            actor=actor,
-            at=to_dt(now),
-        )
-        v.head = notes.record(
-            conn, v.row, v.name, value, "evaluation", action="version.evaluate", head=v.head
-        )
-        return outcome
+    def lock(
+        self, conn: Connection, uri: str, chain: Chain | None = None, *, locked: bool = True
+    ) -> Locked:
+        """Lock the model and the version ``uri`` names and read it (see :func:`.gates.lock`)."""
+        return lock(conn, uri, self.ctx.clock(), chain, locked=locked)
 
     def set_stage(
         self,
@@ -192,6 +93,27 @@ class ReleaseService:
             reason=reason,
         )
 
+    def enter(
+        self,
+        conn: Connection,
+        v: Locked,
+        outcomes: tuple[GateOutcome, ...],
+        actor: str,
+        why: str | None,
+    ) -> tuple[list[str], GateFailed | None]:
+        """Record each evaluation and move ``v`` into each stage whose gate passed, in order,
+        up to the first refused one. The stages entered, and that refusal (None: none)."""
+        entered: list[str] = []
+        for outcome in outcomes:
+            self.gates.record(conn, v, outcome, actor)
+            refused = outcome.refusal(v.version)
+            if refused is not None:
+                return entered, refused
+            self.set_stage(conn, v, outcome.target_stage, actor, why)
+            v.row = v.row._replace(stage=outcome.target_stage)
+            entered.append(outcome.target_stage)
+        return entered, None
+
     # promotion ------------------------------------------------------------------
 
     def promote(
@@ -208,7 +130,8 @@ class ReleaseService:
 
         Raises InvalidInput (unknown or illegal stage; ``deployed`` is entered by
         deploy), GateFailed (each failing check and its hint; the evaluation is
-        recorded), PermissionDenied.
+        recorded), PermissionDenied, Conflict (what the gates check kept changing
+        while they ran; nothing is written).
         """
         if (to is None) == (not auto):
             raise InvalidInput(
@@ -217,9 +140,9 @@ class ReleaseService:
                 else "name the stage to promote to (--to STAGE) or pass --auto"
             )
         why = None if comment is None else validation.text(comment, "comment", limits.MAX_TEXT)
-        refused: GateFailed | None = None
-        with self.ctx.db.write() as conn:
-            v = self.lock(conn, uri)
+
+        def plan(conn: Connection, locked: bool) -> Steps:
+            v = self.lock(conn, uri, locked=locked)
             policy = self.gov.policy(conn)
             graph = policy.graph
             roles = self.gov.require(conn, "promote", actor)
@@ -247,23 +170,22 @@ class ReleaseService:
             else:
                 graph.check_move(current, target)
                 path = (target,)
-            entered: list[str] = []
-            outcomes: list[GateOutcome] = []
-            for step in path:
-                outcome = self.evaluate(conn, v, policy, step, actor, roles)
-                outcomes.append(outcome)
-                refused = outcome.refusal(v.version)
-                if refused is not None:
-                    break
-                self.set_stage(conn, v, step, actor, why)
-                v.row = v.row._replace(stage=step)
-                entered.append(step)
+            return Steps((Ask(v, self.gates.inputs(conn, v, roles), policy, path),))
+
+        def apply(
+            conn: Connection, steps: Steps, judged: Judged
+        ) -> tuple[Locked, list[str], tuple[GateOutcome, ...], GateFailed | None]:
+            v = steps.asks[0].version
+            entered, refused = self.enter(conn, v, judged[0], actor, why)
+            return v, entered, judged[0], refused
+
+        v, entered, outcomes, refused = self.gates.run(f"promote {uri}", actor, plan, apply)
         if refused is not None and (not auto or not entered):
             raise refused
         return Promotion(
             version=self.reread(f"models:/{v.name}/{v.row.number}"),
             stages=tuple(entered),
-            outcomes=tuple(outcomes),
+            outcomes=outcomes,
         )
 
     # reviews ---------------------------------------------------------------------
@@ -289,7 +211,6 @@ class ReleaseService:
         text = None if comment is None else validation.text(comment, "comment", limits.MAX_TEXT)
         with self.ctx.db.write() as conn:
             v = self.lock(conn, uri)
-            policy = self.gov.policy(conn)
             roles = self.gov.require(conn, "attest", actor)
             value = Attestation(
                 name=key,
@@ -304,32 +225,38 @@ class ReleaseService:
             v.head = notes.record(
                 conn, v.row, v.name, value, "attestation", action="version.attest", head=v.head
             )
-            self._try_waiting_gate(conn, v, policy, actor, roles, text)
+        self._try_waiting_gate(f"models:/{v.name}/{v.row.number}", "attest", actor, text)
         return value
 
     def _try_waiting_gate(
-        self,
-        conn: Connection,
-        v: Locked,
-        policy: Policy,
-        actor: str,
-        roles: frozenset[str],
-        reason: str | None,
+        self, uri: str, verb: str, actor: str, reason: str | None
     ) -> Promotion | None:
-        """After a review (approval or sign-off), run the gate of the stage reviews guard
-        (the one before ``deployed``) when ``v`` may be promoted to it, and move ``v``
-        there if it passes: the last missing piece of evidence lets the version in
-        without another ``promote``. None when the version does not wait for that stage.
+        """After a review (approval or sign-off) is committed, run the gate of the stage
+        reviews guard (the one before ``deployed``) when the version may be promoted to
+        it, and move it there if it passes: the last missing piece of evidence lets the
+        version in without another ``promote``. None when the version does not wait
+        for that stage.
         """
-        gate_stage = policy.graph.return_stage
-        if not policy.graph.allows(v.row.stage, gate_stage):
-            return None
-        outcome = self.evaluate(conn, v, policy, gate_stage, actor, roles)
-        if not outcome.passed:
-            return Promotion(v.version, (), (outcome,))
-        self.set_stage(conn, v, gate_stage, actor, reason)
-        v.row = v.row._replace(stage=gate_stage)
-        return Promotion(v.version, (gate_stage,), (outcome,))
+
+        def plan(conn: Connection, locked: bool) -> Steps:
+            v = self.lock(conn, uri, locked=locked)
+            policy = self.gov.policy(conn)
+            roles = self.gov.require(conn, verb, actor)
+            gate_stage = policy.graph.return_stage
+            if not policy.graph.allows(v.row.stage, gate_stage):
+                return Steps(())
+            return Steps((Ask(v, self.gates.inputs(conn, v, roles), policy, (gate_stage,)),))
+
+        def apply(conn: Connection, steps: Steps, judged: Judged) -> Promotion | None:
+            if not steps.asks:
+                return None
+            v = steps.asks[0].version
+            entered, _ = self.enter(conn, v, judged[0], actor, reason)
+            return Promotion(v.version, tuple(entered), judged[0])
+
+        return self.gates.run(
+            f"the review of {uri} is recorded, but the gate it tried", actor, plan, apply
+        )
 
     def _review(self, uri: str, verb: str, *, actor: str, comment: str | None) -> Promotion:
         text = None if comment is None else validation.text(comment, "comment", limits.MAX_TEXT)
@@ -372,7 +299,6 @@ class ReleaseService:
                 v.head = notes.record(
                     conn, v.row, v.name, value, "approval", action="version.approve", head=v.head
                 )
-                moved = self._try_waiting_gate(conn, v, policy, actor, roles, text)
             else:
                 value = Rejection(actor=actor, comment=text, at=now)
                 v.head = notes.record(
@@ -386,7 +312,12 @@ class ReleaseService:
                     self.set_stage(conn, v, back, actor, text)
                     v.row = v.row._replace(stage=back)
                     moved = Promotion(v.version, (back,), ())
-        after = self.reread(f"models:/{v.name}/{v.row.number}")
+        number = f"models:/{v.name}/{v.row.number}"
+        if verb == "approve":
+            # The approval is committed first: the gate it may complete is evaluated
+            # outside the write, as every gate is.
+            moved = self._try_waiting_gate(number, verb, actor, text)
+        after = self.reread(number)
         if moved is None:
             return Promotion(after, (), ())
         return Promotion(after, moved.stages, moved.outcomes)

@@ -11,6 +11,7 @@ back to the last known-good version without rebuilding anything.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -27,9 +28,35 @@ from . import audit as log
 from . import notes
 from .aliases import KnownPin, alias_of, check_expect, known_pin, move, pin_crossing, valid_expect
 from .base import Context, version_ref
+from .gates import Ask, Chain, Judged, Locked
 from .governance import GovernanceService
-from .release import Chain, Locked, ReleaseService
+from .release import ReleaseService
 from .servable import check_mover
+
+
+@dataclass(frozen=True)
+class AliasPlan:
+    """A planned move of one alias: the gate of the version a serving alias receives,
+    and the alias's row (``target``) as read."""
+
+    asks: tuple[Ask, ...]
+    state: Any
+    target: Any
+    policy: Policy
+    chain: Chain
+
+
+@dataclass(frozen=True)
+class SwapPlan:
+    """A planned swap: the gates of the versions serving aliases receive, and the two
+    aliases' rows as read."""
+
+    asks: tuple[Ask, ...]
+    state: Any
+    a: Any
+    b: Any
+    policy: Policy
+    chain: Chain
 
 
 class ServingService:
@@ -68,10 +95,9 @@ class ServingService:
         valid_expect(expect)
         override = why if allow_major else None
         ref = version_ref(name, version)
-        refused: GateFailed | None = None
-        now = self.ctx.clock()
-        with self.ctx.db.write() as conn:
-            target = alias_rows.target(conn, name, alias, ref.kind, ref.value)
+
+        def plan(conn: Connection, locked: bool) -> AliasPlan:
+            target = alias_rows.target(conn, name, alias, ref.kind, ref.value, lock=locked)
             if target is None:
                 raise NotFound(f"model {name!r} not found")
             if target.version_id is None:
@@ -84,17 +110,42 @@ class ServingService:
                     f"{alias!r} is not a serving alias (serving: "
                     f"{', '.join(policy.serving_aliases)}): use `modelbook alias set`"
                 )
+            chain = Chain(log.Head.of_model(name, target), self.ctx.clock())
             # Moving an alias that serves nothing is open to every local user:
             # no roles to read.
-            roles = self.gov.require(conn, "deploy", actor, at=now) if serving else frozenset()
+            roles = self.gov.require(conn, "deploy", actor, at=chain.at) if serving else frozenset()
             check_expect(name, alias, target.current, expect)
+            asks: tuple[Ask, ...] = ()
+            if serving and target.current != target.number:
+                new = self.release.lock(
+                    conn, f"models:/{name}/{target.number}", chain, locked=locked
+                )
+                if new.row.deprecated_at is not None:
+                    raise InvalidInput(f"{new.version.uri} is deprecated and cannot be deployed")
+                policy.graph.check_move(new.row.stage, DEPLOYED, via="deploy")
+                inputs = self.release.gates.inputs(conn, new, roles)
+                asks = (Ask(new, inputs, policy, (DEPLOYED,)),)
+            state = (target.current, target.current_id, target.pinned, target.version_id)
+            return AliasPlan(asks, state, target, policy, chain)
+
+        def apply(conn: Connection, p: AliasPlan, judged: Judged) -> Alias | GateFailed:
+            target, chain = p.target, p.chain
+            now = chain.at
             if target.current == target.number:
                 return alias_of(conn, name, target.model_id, alias)
             pin = known_pin(target)
-            chain = Chain(log.Head.of_model(name, target), now)
-            if serving:
-                refused = self._deploy(
-                    conn, policy, chain, name, alias, target, actor, roles, why, now, override
+            if p.asks:
+                new = p.asks[0].version
+                (outcome,) = judged[0]
+                self.release.gates.record(conn, new, outcome, actor)
+                refused = outcome.refusal(new.version)
+                if refused is not None:
+                    return refused
+                self.point(
+                    conn, p.policy, chain, name, alias, target, new, actor, why, now, override, pin
+                )
+                self._deployed_event(
+                    conn, chain, name, alias, target.current, target.number, actor, why, now
                 )
             else:
                 chain.head = move(
@@ -113,60 +164,24 @@ class ServingService:
                     override=override,
                     pin=pin,
                 )
-            if refused is None:
-                # The move passed the pin's check; what it left the pin at, with no
-                # statement (the pin was read with the locked rows).
-                crossed = pin_crossing(
-                    conn,
-                    name,
-                    target.model_id,
-                    alias,
-                    target.number,
-                    target.version_id,
-                    override,
-                    pin,
-                )
-                pinned = target.pinned if crossed is None else crossed.to_major
-        if refused is not None:
-            raise refused
-        return Alias(
-            model=name,
-            name=alias,
-            version=target.number,
-            updated_at=to_dt(now),
-            updated_by=actor,
-            pinned_major=pinned,
-        )
+            # The move passed the pin's check; what it left the pin at, with no
+            # statement (the pin was read with the locked rows).
+            crossed = pin_crossing(
+                conn, name, target.model_id, alias, target.number, target.version_id, override, pin
+            )
+            return Alias(
+                model=name,
+                name=alias,
+                version=target.number,
+                updated_at=to_dt(now),
+                updated_by=actor,
+                pinned_major=target.pinned if crossed is None else crossed.to_major,
+            )
 
-    def _deploy(
-        self,
-        conn: Connection,
-        policy: Policy,
-        chain: Chain,
-        name: str,
-        alias: str,
-        target: Any,
-        actor: str,
-        roles: frozenset[str],
-        why: str,
-        now: int,
-        override: str | None,
-    ) -> GateFailed | None:
-        """Move a serving alias to an approved version through the ``deployed`` gate."""
-        new = self.release.lock(conn, f"models:/{name}/{target.number}", chain)
-        if new.row.deprecated_at is not None:
-            raise InvalidInput(f"{new.version.uri} is deprecated and cannot be deployed")
-        policy.graph.check_move(new.row.stage, DEPLOYED, via="deploy")
-        outcome = self.release.evaluate(conn, new, policy, DEPLOYED, actor, roles)
-        refused = outcome.refusal(new.version)
-        if refused is not None:
-            return refused
-        pin = known_pin(target)
-        self.point(conn, policy, chain, name, alias, target, new, actor, why, now, override, pin)
-        self._deployed_event(
-            conn, chain, name, alias, target.current, target.number, actor, why, now
-        )
-        return None
+        done = self.release.gates.run(f"set models:/{name}@{alias}", actor, plan, apply)
+        if isinstance(done, GateFailed):
+            raise done
+        return done
 
     @staticmethod
     def _deployed_event(
@@ -333,31 +348,26 @@ class ServingService:
         if first == second:
             raise InvalidInput("name two different aliases to swap")
         why = validation.reason(reason)
-        now = self.ctx.clock()
-        refused: GateFailed | None = None
-        with self.ctx.db.write() as conn:
-            a = alias_rows.target(conn, name, first)
+
+        def plan(conn: Connection, locked: bool) -> SwapPlan:
+            a = alias_rows.target(conn, name, first, lock=locked)
             if a is None:
                 raise NotFound(f"model {name!r} not found")
-            b = alias_rows.target(conn, name, second)
+            b = alias_rows.target(conn, name, second, lock=locked)
             for t, alias in ((a, first), (b, second)):
                 if t.current is None:
                     raise NotFound(f"alias models:/{name}@{alias} not found")
             policy = self.gov.policy(conn)
             serving = policy.graph.is_serving(first) or policy.graph.is_serving(second)
+            chain = Chain(log.Head.of_model(name, b), self.ctx.clock())
             # Moving an alias that serves nothing is open to every local user:
             # no roles to read.
-            roles = self.gov.require(conn, "deploy", actor, at=now) if serving else frozenset()
+            roles = self.gov.require(conn, "deploy", actor, at=chain.at) if serving else frozenset()
+            state = (a.current, a.current_id, b.current, b.current_id)
             if a.current == b.current:
-                # Both point at one version: nothing moves, as when an alias is set
-                # to the version it already names.
-                return [
-                    alias_of(conn, name, a.model_id, first),
-                    alias_of(conn, name, a.model_id, second),
-                ]
-            chain = Chain(log.Head.of_model(name, b), now)
+                return SwapPlan((), state, a, b, policy, chain)
             receiving = [
-                self.release.lock(conn, f"models:/{name}/{gets.current}", chain)
+                self.release.lock(conn, f"models:/{name}/{gets.current}", chain, locked=locked)
                 for alias, gets in ((first, b), (second, a))
                 if policy.graph.is_serving(alias)
             ]
@@ -366,22 +376,48 @@ class ServingService:
                     raise InvalidInput(f"{v.version.uri} is deprecated and cannot be deployed")
                 if v.row.stage != DEPLOYED:
                     policy.graph.check_move(v.row.stage, DEPLOYED, via="deploy")
-            for v in receiving:
-                outcome = self.release.evaluate(conn, v, policy, DEPLOYED, actor, roles)
-                refused = outcome.refusal(v.version)
-                if refused is not None:
-                    break
-            if refused is None:
+            asks = tuple(
+                Ask(v, self.release.gates.inputs(conn, v, roles), policy, (DEPLOYED,))
+                for v in receiving
+            )
+            return SwapPlan(asks, state, a, b, policy, chain)
+
+        def apply(conn: Connection, p: SwapPlan, judged: Judged) -> list[Alias] | GateFailed:
+            a, b = p.a, p.b
+            if a.current != b.current:
+                for ask, outcomes in zip(p.asks, judged, strict=True):
+                    for outcome in outcomes:
+                        self.release.gates.record(conn, ask.version, outcome, actor)
+                        refused = outcome.refusal(ask.version.version)
+                        if refused is not None:
+                            return refused
                 self._exchange(
-                    conn, policy, chain, name, first, second, a, b, actor, why, now, allow_major
+                    conn,
+                    p.policy,
+                    p.chain,
+                    name,
+                    first,
+                    second,
+                    a,
+                    b,
+                    actor,
+                    why,
+                    p.chain.at,
+                    allow_major,
                 )
-                result = [
-                    alias_of(conn, name, a.model_id, first),
-                    alias_of(conn, name, a.model_id, second),
-                ]
-        if refused is not None:
-            raise refused
-        return result
+            # Both pointing at one version, nothing moves, as when an alias is set to
+            # the version it already names.
+            return [
+                alias_of(conn, name, a.model_id, first),
+                alias_of(conn, name, a.model_id, second),
+            ]
+
+        done = self.release.gates.run(
+            f"swap models:/{name}@{first} and @{second}", actor, plan, apply
+        )
+        if isinstance(done, GateFailed):
+            raise done
+        return done
 
     def _exchange(
         self,

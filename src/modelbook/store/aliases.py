@@ -57,7 +57,13 @@ _TARGETS = {
 
 
 def target(
-    conn: Connection, name: str, alias: str, kind: str | None = None, version: Any = None
+    conn: Connection,
+    name: str,
+    alias: str,
+    kind: str | None = None,
+    version: Any = None,
+    *,
+    lock: bool = True,
 ) -> Any:
     """Model id and chain head, the alias's current number and (by ``kind``) the wanted version.
 
@@ -67,9 +73,10 @@ def target(
     no pin); ``policy_sha256``, the hash of the policy in force (None: the
     default); and with ``kind``, the wanted version's ``semver`` and ``stage``. The model's row is
     locked first, in its own statement: that serialises the model's writers,
-    and the alias is then read after the lock is held.
+    and the alias is then read after the lock is held (``lock=False``, a plain read).
     """
-    models.lock(conn, name)
+    if lock:
+        models.lock(conn, name)
     params: dict[str, Any] = {"name": name, "alias": alias}
     if kind is not None:
         params["version"] = int(version) if kind == "number" else version

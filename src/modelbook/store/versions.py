@@ -164,13 +164,22 @@ _WRITE = {
 }
 
 
-def find(conn: Connection, name: str, kind: str, value: str, *, lock: bool = False) -> Any:
+def find(
+    conn: Connection,
+    name: str,
+    kind: str,
+    value: str,
+    *,
+    lock: bool = False,
+    with_model: bool = False,
+) -> Any:
     """The row of the version ``kind`` (number, semver, alias, latest) and ``value`` name.
 
     ``lock`` takes the model's row lock and then the version's, in that order
     (the order every writer uses), so the row read is the one the write sees
     committed; the row then also has the model's ``model_id``, ``risk_tier``,
-    ``event_seq`` and ``event_hash``. None when there is no such version (or model).
+    ``event_seq`` and ``event_hash``, as it has with ``with_model`` (a read that
+    plans a write, without its locks). None when there is no such version (or model).
     """
     if kind == "number":
         params: dict[str, Any] = {"name": name, "number": int(value)}
@@ -188,6 +197,8 @@ def find(conn: Connection, name: str, kind: str, value: str, *, lock: bool = Fal
             # version at all; locked first, the read sees that registration.
             models.lock(conn, name)
         return _WRITE[kind].first(conn, params, True)
+    if with_model:
+        return _WRITE[kind].first(conn, params)
     return _READ[kind].first(conn, params)
 
 
