@@ -208,15 +208,17 @@ def test_errors_are_one_escaped_line_with_the_kinds_exit_code(
 def test_a_refused_gate_is_one_error_line_listing_its_failing_checks(
     cli: CLI, model_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A gate's message names a failing check a line; the error line joins them with
-    semicolons instead of showing a literal newline, and user text stays escaped."""
+    """A gate's message names a failing check a line (its items); the error line joins them
+    with semicolons instead of showing a literal newline, and user text stays escaped."""
     cli("register", "ctr", model_file, "--owner", "o", "--no-capture")
 
     def refuse(self: Registry, uri: str) -> None:
         raise GateFailed(
-            "models:/ctr/1 cannot enter 'candidate': 2 required check(s) failed\n"
-            "- lineage_complete: missing code.commit\n"
-            f"- metric: auc on 'a\nb{REWRITE}' is 0.5"
+            "models:/ctr/1 cannot enter 'candidate': 2 required check(s) failed",
+            items=[
+                "lineage_complete: missing code.commit",
+                f"metric: auc on 'a\nb{REWRITE}' is 0.5",
+            ],
         )
 
     monkeypatch.setattr(Registry, "get_version", refuse)

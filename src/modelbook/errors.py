@@ -25,17 +25,37 @@ Each class carries the CLI exit code for its kind.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 
 class ModelbookError(Exception):
-    """Base of every modelbook error."""
+    """Base of every modelbook error.
+
+    A message that lists things (the failing checks of a gate, the files of a
+    rollback target) is built from parts, never by joining lines by hand: the
+    ``summary``, one ``items`` entry per thing, and a ``hint`` saying what to
+    do. ``message`` (and ``str``) puts them one a line, items as ``- ITEM``;
+    a front end that shows an error on one line joins :meth:`parts` instead.
+    Any newline inside a part is then the text's own (a user's note, say) and
+    is shown escaped, never taken for a line of the message.
+    """
 
     exit_code = 1
     kind = "error"
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str, *, items: Sequence[str] = (), hint: str | None = None) -> None:
+        self.summary = message
+        self.items = tuple(items)
+        self.hint = hint
+        full = "\n".join(
+            [message, *(f"- {item}" for item in self.items), *([hint] if hint else [])]
+        )
+        super().__init__(full)
+        self.message = full
+
+    def parts(self) -> tuple[str, ...]:
+        """The summary, each item and the hint, in the order the message shows them."""
+        return (self.summary, *self.items, *([self.hint] if self.hint else []))
 
     def __str__(self) -> str:
         return self.message
@@ -90,8 +110,15 @@ class GateFailed(ModelbookError):
     exit_code = 9
     kind = "gate_failed"
 
-    def __init__(self, message: str, failures: tuple[object, ...] = ()) -> None:
-        super().__init__(message)
+    def __init__(
+        self,
+        message: str,
+        failures: tuple[object, ...] = (),
+        *,
+        items: Sequence[str] = (),
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, items=items, hint=hint)
         self.failures = failures
 
 

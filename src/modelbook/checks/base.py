@@ -220,13 +220,19 @@ class GateOutcome:
         """
         if self.passed:
             return None
-        lines = [
+        return GateFailed(
             f"{version.uri} cannot enter {self.target_stage!r}: "
-            f"{len(self.failures)} required check(s) failed"
-        ]
-        for r in self.failures:
-            lines.append(f"- {r.check}: {r.message}" + (f" (to pass: {r.hint})" if r.hint else ""))
-        return GateFailed("\n".join(lines), failures=self.failures)
+            f"{len(self.failures)} required check(s) failed",
+            failures=self.failures,
+            items=[failure_line(r) for r in self.failures],
+        )
+
+
+def failure_line(result: CheckResult) -> str:
+    """A failing check as one item of a refusal: ``check: message (to pass: hint)``."""
+    return f"{result.check}: {result.message}" + (
+        f" (to pass: {result.hint})" if result.hint else ""
+    )
 
 
 def evaluate_gate(specs: Sequence[CheckSpec], version: Version, ctx: CheckContext) -> GateOutcome:

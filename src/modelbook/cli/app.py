@@ -27,7 +27,7 @@ import typer.main
 from typer.core import TyperGroup
 from typer.models import CommandInfo, TyperInfo
 
-from ..errors import GateFailed, InvalidInput, ModelbookError, NotFound
+from ..errors import InvalidInput, ModelbookError, NotFound
 from .render import line, safe
 
 if TYPE_CHECKING:
@@ -320,16 +320,10 @@ def _stack(exc: BaseException) -> None:
 
 
 def _one_line(exc: ModelbookError) -> str:
-    """The message of ``exc`` for the one error line.
-
-    A refused gate names one failing check a line (``\n- check: ...``, see
-    :meth:`modelbook.checks.base.GateOutcome.refusal`); on the error line they
-    follow its summary, separated by semicolons. Any other newline is the
-    message's own text and is shown escaped.
-    """
-    if isinstance(exc, GateFailed):
-        return "; ".join(str(exc).split("\n- "))
-    return str(exc)
+    """The message of ``exc`` for the one error line: its summary, items and hint
+    (:meth:`~modelbook.errors.ModelbookError.parts`) separated by semicolons. A
+    newline inside a part is the text's own and is shown escaped."""
+    return "; ".join(exc.parts())
 
 
 def _fail(message: str, code: int) -> None:
