@@ -559,7 +559,7 @@ required = ["nope.x", 5]
             '[stages]\norder = ["dev", "qa", "deployed"]\n'
             'transitions = { dev = ["archived"], qa = ["dev"] }\n',
             "policy.toml",
-            3,
+            2,
             "qa",
             "dev",
         ),
@@ -567,7 +567,7 @@ required = ["nope.x", 5]
             "stages:\n  order: [dev, shadow, canary, deployed]\n"
             "  transitions:\n    dev: [shadow]\n    archived: [canary]\n",
             "policy.yaml",
-            3,
+            2,
             "canary",
             "dev, shadow",
         ),
@@ -598,7 +598,7 @@ def test_a_stage_in_the_middle_no_promotion_reaches_is_refused() -> None:
         + "[tiers.high]\n"
     )
     message = error_of(text)
-    assert message.startswith("policy.toml line 3: stage 'b' cannot be reached")
+    assert message.startswith("policy.toml line 2: stage 'b' cannot be reached")
     assert "deployed" not in message.split("; add one")[1]
 
 
@@ -809,7 +809,7 @@ def test_a_policy_a_registry_already_holds_is_read_as_it_was_set() -> None:
     assert stored.gate("high", "dev")[0].params_json()["count"] == 2
     assert stored.graph.targets("archived") == ("dev",)
     assert error_of(text).splitlines() == [
-        "policy.toml line 3: stage 'qa' cannot be reached from the first stage 'dev': no "
+        "policy.toml line 2: stage 'qa' cannot be reached from the first stage 'dev': no "
         'transition leads to it from the stages reached (dev); add one, e.g. dev = ["qa"]; '
         "without it no version can be deployed, as 'deployed' is entered only by deploy "
         "from 'qa'",

@@ -57,7 +57,7 @@ def test_policy_set_refuses_a_flow_that_can_never_deploy(
 ) -> None:
     text = f"[stages]\n{stages}\n{TIERS}"
     err = refused(cli, write(tmp_path / "policy.toml", text))
-    assert f"error: policy.toml line 3: stage {stage!r} cannot be reached from the first " in err
+    assert f"error: policy.toml line 2: stage {stage!r} cannot be reached from the first " in err
     assert "without it no version can be deployed" in err
 
 

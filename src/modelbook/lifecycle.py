@@ -369,7 +369,9 @@ def _unreachable(
                 f"; without it no version can be deployed, as {DEPLOYED!r} is entered "
                 f"only by deploy from {stage!r}"
             )
-        problems.append((("transitions",), message))
+        # Cited where the stage is declared: the line to look at is the stage's,
+        # whichever transition is missing.
+        problems.append((("order", position), message))
     return problems
 
 
