@@ -18,7 +18,8 @@ from .services.gc import GcReport
 from .services.governance import PolicyInfo, RoleGrant
 from .services.notes import VersionAnnotations
 from .services.release import Promotion
-from .services.rollback import DrillReport, RollbackPlan
+from .services.rollback import RollbackPlan
+from .services.rollback_drill import DrillReport
 
 
 @runtime_checkable
@@ -103,11 +104,13 @@ class ReleaseAPI(Protocol):
         allow_major: bool = False,
         reason: str | None = None,
         force: bool = False,
+        verify: bool = False,
         actor: str | None = None,
     ) -> RollbackPlan:
         """Move ``alias`` back to the last known-good version in one transaction (see docs/release-
-        flow.md, "Rollback playbook"); says which target and why. A target whose files are
-        missing or of another size is refused (GateFailed) unless ``force``.
+        flow.md, "Rollback playbook"); says which target and why. Without ``to`` a known-good
+        version whose files are damaged is skipped for the next; a damaged ``to`` target, or
+        none servable, is refused (GateFailed) unless ``force``. ``verify`` rehashes the files.
         """
         ...
 

@@ -55,6 +55,8 @@ if TYPE_CHECKING:
     from .services.release import ReleaseService
     from .services.retire import RetireService
     from .services.rollback import RollbackService
+    from .services.rollback_drill import DrillService
+    from .services.rollback_target import RollbackTargets
     from .services.serving import ServingService
     from .services.smoke import SmokeService
     from .services.tags import TagService
@@ -239,10 +241,24 @@ class Registry(
         return ServingService(self.ctx, self._gov, self._release)
 
     @lazy
+    def _rollback_targets(self) -> RollbackTargets:
+        from .services.rollback_target import RollbackTargets
+
+        return RollbackTargets(self.ctx, self._gov, self._release)
+
+    @lazy
     def _rollback(self) -> RollbackService:
         from .services.rollback import RollbackService
 
-        return RollbackService(self.ctx, self._gov, self._release, self._serving)
+        return RollbackService(
+            self.ctx, self._gov, self._release, self._serving, self._rollback_targets
+        )
+
+    @lazy
+    def _drills(self) -> DrillService:
+        from .services.rollback_drill import DrillService
+
+        return DrillService(self.ctx, self._gov, self._rollback_targets)
 
     @lazy
     def _notes(self) -> NoteService:

@@ -33,7 +33,8 @@ if TYPE_CHECKING:
     from .services.notes import NoteService, VersionAnnotations
     from .services.release import Promotion, ReleaseService
     from .services.retire import RetireService
-    from .services.rollback import DrillReport, RollbackPlan, RollbackService
+    from .services.rollback import RollbackPlan, RollbackService
+    from .services.rollback_drill import DrillReport, DrillService
     from .services.serving import ServingService
     from .services.tiers import RiskTierService
 
@@ -75,6 +76,10 @@ class ReleaseOperations:
 
     @property
     def _rollback(self) -> RollbackService:
+        raise NotImplementedError
+
+    @property
+    def _drills(self) -> DrillService:
         raise NotImplementedError
 
     def _who(self, actor: str | None) -> str:
@@ -174,13 +179,16 @@ class ReleaseOperations:
         allow_major: bool = False,
         reason: str | None = None,
         force: bool = False,
+        verify: bool = False,
         actor: str | None = None,
     ) -> RollbackPlan:
         """Move ``alias`` back to the last known-good version in one transaction (see
         docs/release-flow.md, "Rollback playbook"); says which target and why. A target
-        of another MAJOR than the alias's pin needs ``allow_major`` and ``reason``. A target
-        whose files are missing or of another size is refused (GateFailed) unless
-        ``force``."""
+        of another MAJOR than the alias's pin needs ``allow_major`` and ``reason``.
+        Without ``to``, a known-good version whose files are missing or of another size
+        (with ``verify``: or do not hash to their recorded sha256) is skipped for the
+        next; a damaged ``to`` target, or no servable one, is refused (GateFailed)
+        unless ``force``."""
         return self._rollback.rollback(
             name,
             actor=self._who(actor),
@@ -193,6 +201,7 @@ class ReleaseOperations:
             allow_major=allow_major,
             reason=reason,
             force=force,
+            verify=verify,
         )
 
     def drill(
@@ -206,7 +215,7 @@ class ReleaseOperations:
     ) -> DrillReport:
         """Prove the rollback target is ready without moving anything; the drill is recorded.
         A target across the alias's contract pin is a problem unless ``allow_major``."""
-        return self._rollback.drill(
+        return self._drills.drill(
             name, actor=self._who(actor), alias=alias, to=to, allow_major=allow_major
         )
 

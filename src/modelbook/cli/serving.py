@@ -174,13 +174,23 @@ def rollback(
             "(recorded with the rollback).",
         ),
     ] = False,
+    verify: Annotated[
+        bool,
+        typer.Option(
+            "--verify",
+            help="Also rehash the target's files against their recorded sha256 before "
+            "moving anything (reads every byte; default: presence and size only).",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Move a serving alias back to the last known-good version; say which and why.
 
-    A target whose files are missing or of another size is refused (exit 9)
-    unless --force. With --drill: check the target's stage and files, record
-    the drill, and exit 0 when it is ready, 9 when it is not.
+    Without --to, a known-good version whose files are missing or of another
+    size (with --verify: or do not hash as registered) is skipped for the next,
+    and the output says so; with none left, or a damaged --to target, it is
+    refused (exit 9) unless --force. With --drill: check the target's stage and
+    files, record the drill, and exit 0 when it is ready, 9 when it is not.
     """
     if drill:
         given = (
@@ -195,6 +205,7 @@ def rollback(
             ]
             + (["--dry-run"] if dry_run else [])
             + (["--force"] if force else [])
+            + (["--verify"] if verify else [])
         )
         if given:
             raise typer.BadParameter(
@@ -218,6 +229,7 @@ def rollback(
             allow_major=allow_major,
             reason=reason,
             force=force,
+            verify=verify,
         )
     if as_json:
         emit_json({**dataclasses.asdict(plan), "note": note})
@@ -234,6 +246,11 @@ def rollback(
             f"{plan.to_version} ({safe(plan.reason_code)})"
         )
     line(f"why version {plan.to_version}: {safe(plan.why)}")
+    for skipped in plan.skipped:
+        for problem in skipped.problems:
+            line(f"skipped version {skipped.version}: {safe(problem)}")
+    if plan.verified and not plan.forced:
+        line(f"verified: every file of version {plan.to_version} hashes as registered")
     if plan.pin is not None:
         line(f"contract pin: {safe(plan.pin)}")
     for problem in plan.forced:

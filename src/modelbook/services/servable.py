@@ -5,26 +5,36 @@ on the paths that do not run the whole ``deployed`` gate (rollback, removing
 the alias); deploy, ``alias set`` and ``alias swap`` run the same checks as
 part of that gate.
 
-A rollback and its dry run look at every blob's presence and stored size (a
-stat per file, so the command stays fast in an incident); the drill, run
-ahead of time, also rehashes each file. Both ask :func:`check_files`, so a
-target the drill finds missing or truncated is one the rollback refuses.
+A rollback and its dry run look at every blob's presence and stored size by
+default: a stat per file, so the command stays within milliseconds however
+large the model, when every second of an incident counts. That catches a
+file deleted or truncated, the usual damage; a file overwritten with other
+bytes of the same size is caught only by rehashing, which reads every byte
+(seconds to minutes for a large model). So the drill, run ahead of time,
+rehashes each file, and a rollback rehashes when asked (``verify``). All ask
+:func:`check_files`, so a target the drill finds damaged is one the rollback
+refuses. :func:`crossing` and :func:`pin_text` are the contract-pin rule
+both apply.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from .. import pins
 from ..blobs import BlobStore
 from ..checks import CheckContext, evaluate_gate
+from ..checks.base import failure_line
 from ..domain import Version
 from ..errors import GateFailed, IntegrityError, Unavailable
 from ..lifecycle import DEPLOYED
 from ..policy import Policy
 from ..store import models as model_rows
 from ..store.rows import to_dt
+from .aliases import pin_crossing
 from .release import Locked
 
 
@@ -49,13 +59,12 @@ def check_mover(
     outcome = evaluate_gate(specs, v.version, ctx)
     if outcome.passed:
         return
-    lines = [
+    raise GateFailed(
         f"{actor} may not {doing}: the {model.risk_tier}-risk gate of {DEPLOYED!r} decides "
-        "who moves a serving alias, on every path"
-    ]
-    for r in outcome.failures:
-        lines.append(f"- {r.check}: {r.message}" + (f" (to pass: {r.hint})" if r.hint else ""))
-    raise GateFailed("\n".join(lines), failures=outcome.failures)
+        "who moves a serving alias, on every path",
+        failures=outcome.failures,
+        items=[failure_line(r) for r in outcome.failures],
+    )
 
 
 @dataclass(frozen=True)
@@ -101,3 +110,24 @@ def _size_problem(blobs: BlobStore, sha256: str, size: int) -> str | None:
         # The wording of BlobStore.check, so the drill and the rollback read alike.
         return f"size {stored} bytes, expected {size}"
     return None
+
+
+def crossing(
+    conn: Connection, name: str, alias: str, current: Any, target: Locked, override: str | None
+) -> pins.Override | None:
+    """How moving ``alias`` from ``current`` (its locked row) to ``target`` crosses the
+    alias's contract pin (None: it crosses none); InvalidInput when ``override`` is None
+    and it would."""
+    return pin_crossing(
+        conn, name, current.model_id, alias, target.row.number, int(target.row.id), override
+    )
+
+
+def pin_text(crossed: pins.Override | None) -> str | None:
+    """The crossing of a contract pin, as a rollback and a drill say it."""
+    if crossed is None:
+        return None
+    return (
+        f"crosses the contract pin of @{crossed.alias}: major {crossed.pinned} -> "
+        f"{crossed.to_major} ({crossed.to_semver}), allowed by --allow-major"
+    )

@@ -1,0 +1,196 @@
+"""Choosing a rollback target: the last known-good version that can serve.
+
+Without ``--to`` the candidates are the earlier holders of the serving alias
+that are approved and not deprecated, those marked healthy first, each group
+most recent first. A candidate whose files are damaged (the check of
+:func:`.servable.check_files`: missing or resized, or with ``verify`` not
+hashing to their recorded sha256) is skipped, and the choice says which it
+skipped and why; the first candidate is returned with its problems only when
+none can serve, so that the rollback refuses (or, forced, goes past them) and
+the drill reports them. ``--to`` names the target: it is checked, never
+replaced by another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from ..errors import InvalidInput, NotFound
+from ..store import aliases as alias_rows
+from ..store import annotations as note_rows
+from . import audit as log
+from . import notes
+from .base import Context, version_ref
+from .governance import GovernanceService
+from .release import Chain, Locked, ReleaseService
+from .servable import check_files
+
+# The problems of a candidate's files (empty: it can serve).
+FileJudge = Callable[[Locked], tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A known-good candidate passed over because its files are damaged, and how."""
+
+    version: int
+    problems: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The alias's state, the target and why it was chosen.
+
+    ``skipped``: candidates preferred to the target whose files are damaged.
+    ``problems``: the target's own file problems; not empty only when it was
+    named with ``--to`` or no candidate can serve (then ``damaged`` lists every
+    candidate examined, the target first).
+    """
+
+    current: Any
+    target: Locked
+    why: str
+    skipped: tuple[Skipped, ...] = ()
+    problems: tuple[str, ...] = ()
+    damaged: tuple[Skipped, ...] = ()
+
+
+def file_judge(ctx: Context, *, verify: bool, seen: dict[int, tuple[str, ...]]) -> FileJudge:
+    """The file check of a rollback: sizes by default, sha256 as well with ``verify``.
+
+    ``seen`` keeps each version's result by id (a version's files never
+    change in the registry), so that a rehash made before the write
+    transaction is not made again inside it.
+    """
+
+    def judge(v: Locked) -> tuple[str, ...]:
+        key = int(v.row.id)
+        if key not in seen:
+            seen[key] = check_files(ctx.blobs, v.version, rehash=verify).problems
+        return seen[key]
+
+    return judge
+
+
+class RollbackTargets:
+    def __init__(
+        self, ctx: Context, governance: GovernanceService, release: ReleaseService
+    ) -> None:
+        self.ctx = ctx
+        self.gov = governance
+        self.release = release
+
+    def choose(
+        self, conn: Connection, name: str, alias: str, to: int | str | None, files: FileJudge
+    ) -> Choice:
+        """The rollback target of ``alias`` (``to``, or the last known-good version whose
+        files ``files`` finds sound). Raises NotFound (no alias, no known-good
+        version), InvalidInput (not a serving alias, ``to`` not a rollback target)."""
+        current = alias_rows.target(conn, name, alias)
+        if current is None:
+            raise NotFound(f"model {name!r} not found")
+        policy = self.gov.policy(conn)
+        if not policy.graph.is_serving(alias):
+            # Rollback makes its target deployed: only a serving alias may do that.
+            raise InvalidInput(
+                f"{alias!r} is not a serving alias (serving: "
+                f"{', '.join(policy.serving_aliases)}): rollback moves a serving alias; "
+                "move this one with `modelbook alias set`"
+            )
+        if current.current is None:
+            raise NotFound(f"alias models:/{name}@{alias} not found: there is nothing to roll back")
+        ready = policy.graph.return_stage
+        chain = Chain(log.Head.of_model(name, current), self.ctx.clock())
+        earlier: list[int] = []
+        for move_ in alias_rows.history(conn, name, alias, limit=1000):
+            n = move_.from_version
+            if n is not None and n != current.current and n not in earlier:
+                earlier.append(n)
+        if to is not None:
+            target = self._named(conn, name, alias, to, chain, current.current, earlier, ready)
+            why = f"version {target.row.number} was named with --to"
+            return Choice(current, target, why, problems=files(target))
+        passed_over: list[str] = []
+        eligible: list[Locked] = []
+        for n in earlier:
+            v = self.release.lock(conn, f"models:/{name}/{n}", chain)
+            if v.row.deprecated_at is not None:
+                passed_over.append(f"{n} (deprecated)")
+            elif v.row.stage != ready:
+                passed_over.append(f"{n} ({v.row.stage})")
+            else:
+                eligible.append(v)
+        if not eligible:
+            held = ", ".join(passed_over) if passed_over else "none"
+            raise NotFound(
+                f"no known-good version to roll models:/{name}@{alias} back to: earlier holders "
+                f"{held}; name one with --to VERSION (it must be {ready!r} and not deprecated)"
+            )
+        found = note_rows.of_versions(conn, [int(v.row.id) for v in eligible], ("health",))
+        signals: dict[int, str] = {}
+        for r, h in zip(found, notes.parse_rows(found)["health"], strict=True):
+            signals[int(r.version_id)] = h.signal
+        healthy = [v for v in eligible if int(v.row.id) in signals]
+        ordered = healthy + [v for v in eligible if int(v.row.id) not in signals]
+        damaged: list[Skipped] = []
+        for v in ordered:
+            problems = files(v)
+            if problems:
+                damaged.append(Skipped(v.row.number, problems))
+                continue
+            skipped = tuple(damaged)
+            passed_over += [f"{s.version} (files not as registered)" for s in skipped]
+            text = "; skipped " + ", ".join(passed_over) if passed_over else ""
+            # "servable" only when it decided: the usual message stays as it was.
+            good = (
+                f"{ready}, not deprecated and servable"
+                if skipped
+                else f"{ready} and not deprecated"
+            )
+            why = f"version {v.row.number} is the most recent earlier holder of @{alias} "
+            why += f"that is {good}"
+            if int(v.row.id) in signals:
+                why += f", and was marked healthy ({signals[int(v.row.id)]!r}){text}"
+            else:
+                why += f" (none was marked healthy){text}"
+            return Choice(current, v, why, skipped=skipped)
+        # None can serve: the preferred candidate, for the rollback to refuse or force.
+        first = ordered[0]
+        why = (
+            f"version {first.row.number} is the most recent earlier holder of @{alias} that is "
+            f"{ready} and not deprecated; no such version has its files as registered"
+        )
+        return Choice(current, first, why, problems=damaged[0].problems, damaged=tuple(damaged))
+
+    def _named(
+        self,
+        conn: Connection,
+        name: str,
+        alias: str,
+        to: int | str,
+        chain: Chain,
+        current: int,
+        earlier: list[int],
+        ready: str,
+    ) -> Locked:
+        target = self.release.lock(conn, str(version_ref(name, to)), chain)
+        if target.row.number == current:
+            raise InvalidInput(f"models:/{name}@{alias} already points at {target.version.uri}")
+        if target.row.number not in earlier:
+            # Rollback skips the deploy gate because its target passed it once.
+            raise InvalidInput(
+                f"{target.version.uri} never served models:/{name}@{alias}: a rollback "
+                "goes back to a version that served it before; deploy this one instead "
+                f"(`modelbook deploy {target.version.uri}`)"
+            )
+        if target.row.stage != ready or target.row.deprecated_at is not None:
+            raise InvalidInput(
+                f"{target.version.uri} is {target.row.stage!r}"
+                + (" and deprecated" if target.row.deprecated_at is not None else "")
+                + f": a rollback target must be {ready!r} and not deprecated"
+            )
+        return target
