@@ -17,7 +17,7 @@ import pytest
 
 from modelbook import Registry
 from modelbook.errors import Conflict, GateFailed
-from modelbook.services.gates import ATTEMPTS
+from modelbook.services.gates import ATTEMPTS, Gates
 
 from . import gate_plugins
 from .test_release_flow import (
@@ -168,3 +168,26 @@ def test_a_version_archived_while_its_gate_ran_is_not_promoted(flow: Flow, other
     assert "archived" in str(err.value)
     assert flow.stage(v.uri) == "archived"
     assert flow.reg.annotations(v.uri).evaluations == ()
+
+
+def test_a_move_with_no_gate_is_never_refused_for_another_writers_move(
+    flow: Flow, other: Flow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unconditional move of an alias that serves nothing wins as any write does:
+    another writer moving the same alias at the same moment is no Conflict. (Planned
+    in a read and written apart, each such move used to be evaluated again until it
+    failed with exit 5.)"""
+    first, second, third = flow.add("m"), flow.add("m"), flow.add("m")
+    flow.reg.set_alias("m", "champion", first.number, reason="start", actor=REGISTRANT)
+    original = Gates.judge
+    moves = iter([second.number, first.number] * 5)
+
+    def judge_while_another_moves(self: Gates, asks: Any, actor: str) -> Any:
+        other.reg.set_alias("m", "champion", next(moves), reason="other", actor="bob")
+        return original(self, asks, actor)
+
+    monkeypatch.setattr(Gates, "judge", judge_while_another_moves)
+    alias = flow.reg.set_alias("m", "champion", third.number, reason="mine", actor=REGISTRANT)
+    assert alias.version == third.number
+    assert flow.reg.resolve("models:/m@champion").number == third.number
+    assert flow.reg.alias_history("m", "champion")[0].reason == "mine"

@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     from .services.rollback_target import RollbackTargets
     from .services.serving import ServingService
     from .services.smoke import SmokeService
+    from .services.swap import SwapService
     from .services.tags import TagService
     from .services.tiers import RiskTierService
 
@@ -239,6 +240,12 @@ class Registry(
         from .services.serving import ServingService
 
         return ServingService(self.ctx, self._gov, self._release)
+
+    @lazy
+    def _swaps(self) -> SwapService:
+        from .services.swap import SwapService
+
+        return SwapService(self.ctx, self._gov, self._release, self._serving)
 
     @lazy
     def _rollback_targets(self) -> RollbackTargets:

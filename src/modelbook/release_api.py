@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from .services.rollback import RollbackPlan, RollbackService
     from .services.rollback_drill import DrillReport, DrillService
     from .services.serving import ServingService
+    from .services.swap import SwapService
     from .services.tiers import RiskTierService
 
 
@@ -56,6 +57,10 @@ class ReleaseOperations:
 
     @property
     def _serving(self) -> ServingService:
+        raise NotImplementedError
+
+    @property
+    def _swaps(self) -> SwapService:
         raise NotImplementedError
 
     @property
@@ -237,7 +242,7 @@ class ReleaseOperations:
     ) -> list[Alias]:
         """Exchange two aliases (``champion``/``challenger``) in one transaction; a pinned
         one changes MAJOR only with ``allow_major``."""
-        return self._serving.swap(
+        return self._swaps.swap(
             name, first, second, actor=self._who(actor), reason=reason, allow_major=allow_major
         )
 

@@ -8,10 +8,12 @@ wait and fail "busy". So every gated operation (promote and ``--auto``, the
 gate an approval or a sign-off tries, deploy, ``alias set`` and ``alias swap``
 of a serving alias) runs through :meth:`Gates.run`:
 
-1. plan it in a read transaction: the same refusals as the write, and what
-   each gate's checks consult (:class:`Inputs`);
+1. plan it in a short write: the refusals of the operation, and what each
+   gate's checks consult (:class:`Inputs`). With no gate to evaluate (an
+   alias that serves nothing) the same write applies it and that is all;
+   otherwise it ends with nothing written;
 2. evaluate the gates with no transaction open;
-3. plan it again inside a short write, and compare the state the evaluation
+3. plan it again inside a second short write, and compare the state the evaluation
    read (:attr:`Inputs.basis`: the version's row, the model, the policy, the
    actor's roles, the versions the aliases serve, the reviews, sign-offs,
    smoke tests and observations) with the state now. Unchanged: the write
@@ -262,21 +264,33 @@ class Gates:
         apply: Callable[[Connection, P, Judged], T],
     ) -> T:
         """Run a gated operation (see the module): ``plan(conn, locked)`` reads and refuses
-        as the operation does, in a read (``locked=False``) and then in the write;
-        ``apply`` writes with the evaluations made in between.
+        as the operation does, inside a write; ``apply`` writes with the evaluations
+        made in between. A plan with no gate to evaluate is applied in the write
+        that planned it; otherwise the write that planned it ends with nothing
+        written, the gates are evaluated, and a second write plans again and
+        applies if what the gates read is unchanged.
 
         ``what`` names the operation for the Conflict raised when the state the
         gates read changed on each of :data:`ATTEMPTS` evaluations; nothing is
         written then.
         """
+        with self.ctx.db.write() as conn:
+            seen = plan(conn, True)
+            # Most alias moves have no gate to pass (an alias that serves nothing):
+            # they are planned and written in one transaction, as any write is.
+            if not seen.asks:
+                return apply(conn, seen, ())
         for _ in range(ATTEMPTS):
-            with self.ctx.db.read() as conn:
-                seen = plan(conn, False)
             judged = self.judge(seen.asks, actor)
             with self.ctx.db.write() as conn:
                 now = plan(conn, True)
+                # No gate to pass any more (the version got there meanwhile): nothing
+                # judged is relied on.
+                if not now.asks:
+                    return apply(conn, now, ())
                 if _basis(now) == _basis(seen):
                     return apply(conn, now, judged)
+            seen = now
         raise Conflict(
             f"{what}: what its gate checks changed while they ran, {ATTEMPTS} times in a row "
             "(another review, stage move, alias move or policy change); nothing was written: "
