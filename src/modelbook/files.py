@@ -351,21 +351,6 @@ def open_source(path: str | os.PathLike[str]) -> Iterator[Source]:
 
 
 __all__ = [
-    "PATH_ERRNOS",
-    "Progress",
-    "Source",
-    "check_manifest_paths",
-    "check_sha256",
-    "collect",
-    "kind_of",
-    "noop",
-    "open_regular",
-    "open_source",
-    "show",
-]
-
-
-__all__ = [
     "MAX_NAME_BYTES",
     "MAX_PATH_CHARS",
     "PATH_ERRNOS",
