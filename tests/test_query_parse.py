@@ -126,6 +126,19 @@ def test_precedence_not_then_and_then_or_and_keywords_in_any_case() -> None:
         ("tags = 'a'", 1, "tags needs a key"),
         ("stage = 'a' and tags. = 'b'", 21, "found '.'"),
         ("stage ~ 'a'", 7, "expected"),
+        # An offset that takes the moment past the calendar's ends in UTC.
+        ("created_at >= 0001-01-01T00:00:00+05:00", 15, "out of range"),
+        ("created_at >= 9999-12-31T23:59:59-00:01", 15, "out of range"),
+        # Digits of other scripts are no number and no date.
+        ("number = \u0661", 10, "expected a number"),
+        ("created_at >= \u0662\u0660\u0662\u0660-01-01", 15, "expected a date"),
+        # A keyword glued to the next word is neither.
+        ("task isnull", 6, "found 'isnull'"),
+        ("task is notnull", 9, "found 'notnull'"),
+        ("number notin (1)", 8, "found 'notin'"),
+        ("risk = 'low' ornumber = 1", 14, "found 'ornumber'"),
+        ("name='fraud'andnumber=1", 13, "found 'andnumber'"),
+        ("deprecated = trueish", 14, "found 'trueish'"),
     ],
 )
 def test_mistakes_name_their_column_and_what_was_expected(

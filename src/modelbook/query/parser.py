@@ -78,7 +78,16 @@ def _date(text: str, offset: int) -> datetime:
         raise _Error(
             f"{text!r} is not a date: write 2025-10-01 or 2025-10-01T12:00:00Z", offset
         ) from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        # Its offset takes it past year 1 or 9999: no date can be compared with it.
+        raise _Error(
+            f"{text!r} is out of range: in UTC it falls before year 1 or after year 9999",
+            offset,
+        ) from None
 
 
 _SEMVER_PART = re.compile(r"0|[1-9][0-9]{0,8}")
