@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from modelbook import InvalidInput, NotFound, Registry
-from modelbook.annotations import AlertRule
+from modelbook.annotations import AlertRule, parse_window
 from modelbook.domain import Metric, thaw
 
 from .test_release_flow import REGISTRANT, Flow, events_of, frozen, make_flow, table_counts
@@ -230,3 +230,23 @@ def test_an_observation_cannot_stand_in_for_an_offline_metric(flow: Flow, key: s
         flow.reg.observe(v.uri, key, 0.01)
     assert table_counts(flow.reg) == before
     assert flow.reg.observe(v.uri, "ctr@online-eu", 0.03).metric == "ctr@online-eu"
+
+
+@pytest.mark.parametrize(
+    "window",
+    ["0001-01-01T00:00+05:00/0001-01-02T00:00Z", "9999-12-31T00:00Z/9999-12-31T23:59-05:00"],
+)
+def test_a_window_past_the_calendar_in_utc_is_refused_and_nothing_written(
+    flow: Flow, window: str
+) -> None:
+    """Stored in microseconds and read back in UTC, such a window would be written and
+    then make the version's annotations unreadable."""
+    reg = flow.reg
+    v = flow.add()
+    before = table_counts(reg)
+    with pytest.raises(InvalidInput, match="out of range"):
+        parse_window(window)
+    start, end = (datetime.fromisoformat(t.replace("Z", "+00:00")) for t in window.split("/"))
+    with pytest.raises(InvalidInput, match="out of range"):
+        reg.observe(v.uri, "ctr@online", 0.03, window=(start, end))
+    assert table_counts(reg) == before

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, Field, model_validator
@@ -163,6 +163,9 @@ class Observation(Frozen):
             raise InvalidInput("an observation window needs both a start and an end")
         if self.window_from and self.window_to and self.window_from >= self.window_to:
             raise InvalidInput("an observation window must start before it ends")
+        for end in (self.window_from, self.window_to):
+            if end is not None:
+                _utc(end, "observation window")
         return self
 
 
@@ -231,10 +234,11 @@ def parse_observation(text: str) -> Metric:
 
 
 def parse_time(text: str, what: str = "time") -> datetime:
-    """A timezone-aware time from ISO 8601, e.g. ``2026-11-01T00:00Z``.
+    """The UTC time an ISO 8601 text with a timezone names, e.g. ``2026-11-01T00:00Z``.
 
     Raises:
-        InvalidInput: not ISO 8601, or no timezone (``Z`` or ``+HH:MM``).
+        InvalidInput: not ISO 8601, no timezone (``Z`` or ``+HH:MM``), or out of
+            the calendar's range once in UTC.
     """
     try:
         value = datetime.fromisoformat(text.strip())
@@ -246,7 +250,19 @@ def parse_time(text: str, what: str = "time") -> datetime:
         raise InvalidInput(
             f"{what} {text!r} has no timezone: add Z for UTC or an offset such as +01:00"
         )
-    return value
+    return _utc(value, what)
+
+
+def _utc(value: datetime, what: str) -> datetime:
+    """``value`` in UTC; stored as microseconds, it is read back in UTC, so a time that
+    UTC cannot hold is refused rather than written unreadable."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise InvalidInput(
+            f"{what} {value.isoformat()} is out of range: in UTC it falls before year 1 "
+            "or after year 9999"
+        ) from None
 
 
 def parse_window(text: str) -> tuple[datetime, datetime]:
