@@ -15,7 +15,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Engine
 
-from modelbook import Conflict, NotFound, Registry, Unavailable
+from modelbook import Conflict, InvalidInput, NotFound, Registry, Unavailable
 from modelbook.store import schema_state
 from modelbook.store.engine import Database
 
@@ -272,3 +272,25 @@ def test_a_schema_from_a_newer_modelbook_is_refused_by_name(
             db.migrate()
     finally:
         db.dispose()
+
+
+@pytest.mark.parametrize(
+    ("uri", "error", "says"),
+    [
+        ("garbage:::", InvalidInput, "not a URI SQLAlchemy can read"),
+        ("/no/such/folder", InvalidInput, "not a URI SQLAlchemy can read"),
+        ("mysql://me:s3cret@host/db", InvalidInput, "SQLite (sqlite:///PATH/registry.db) or"),
+        ("nosuch://host/db", InvalidInput, "SQLite (sqlite:///PATH/registry.db) or"),
+        ("postgresql+nodriver://me:s3cret@host/db", InvalidInput, "cannot use database"),
+    ],
+)
+def test_a_uri_that_names_no_usable_database_is_bad_input(
+    uri: str, error: type[Exception], says: str, tmp_path: Path
+) -> None:
+    """Exit 6, the mistake's, not 8 ("unavailable", try again later); never the password."""
+    with pytest.raises(error) as caught:
+        Registry(uri, blob_uri=str(tmp_path / "blobs"))
+    assert says in str(caught.value)
+    assert "s3cret" not in str(caught.value)
+    assert caught.value.exit_code == 6
+    assert not (tmp_path / "blobs").exists()

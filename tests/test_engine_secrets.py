@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from modelbook import Registry, Unavailable
+from modelbook import InvalidInput, Registry, Unavailable
 from modelbook.store.dburl import redact
 from modelbook.store.engine import Database
 
@@ -117,7 +117,7 @@ def test_a_uri_that_cannot_be_read_is_not_shown_when_it_may_hold_a_password(
     """Text that is no URI cannot be taken apart reliably: it is not echoed at all
     when anything in it could be a credential, by redact or by the registry's error."""
     assert "S3cret" not in redact(uri)
-    with pytest.raises(Unavailable) as err:
+    with pytest.raises(InvalidInput) as err:
         Registry(uri, blob_uri=str(tmp_path / "blobs"))
     assert "S3cret" not in str(err.value)
 

@@ -56,7 +56,7 @@ import sqlalchemy as sa
 from sqlalchemy import event, exc
 from sqlalchemy.engine import URL, Connection, Engine
 
-from ..errors import ModelbookError, Unavailable
+from ..errors import InvalidInput, ModelbookError, Unavailable
 from . import pipeline as pipelined
 from .dburl import redact, secrets_of, without_secrets
 from .errors import Target, classify
@@ -119,8 +119,9 @@ class Database(SchemaState):
     the settings described in the module's docstring; None takes the
     environment variable or the default.
 
-    Raises ``Unavailable`` for a URL no installed driver understands or a
-    SQLite folder that cannot be made, ``InvalidInput`` for a bad setting.
+    Raises ``InvalidInput`` for text that is no database URI, a database
+    other than SQLite or PostgreSQL, or a bad setting; ``Unavailable`` for a
+    driver that is not installed or a SQLite folder that cannot be made.
     """
 
     def __init__(
@@ -150,7 +151,7 @@ class Database(SchemaState):
         except (exc.ArgumentError, ValueError, TypeError) as e:
             # A folder or file path where a URI belongs is the usual slip.
             # Not the parser's own message: it may quote the URI, password and all.
-            raise Unavailable(
+            raise InvalidInput(
                 f"invalid database URI {redact(str(uri))!r}: not a URI SQLAlchemy can read; "
                 "give one such as "
                 "sqlite:///PATH/registry.db or postgresql+psycopg://USER@HOST/DB (a folder "
@@ -158,6 +159,11 @@ class Database(SchemaState):
             ) from e
         # The URI as it may be shown: every password masked.
         self.uri = redact(url)
+        if url.get_backend_name() not in ("sqlite", "postgresql"):
+            raise InvalidInput(
+                f"cannot use database {self.uri}: modelbook stores its metadata in SQLite "
+                "(sqlite:///PATH/registry.db) or PostgreSQL (postgresql+psycopg://USER@HOST/DB)"
+            )
         self._secrets = secrets_of(url)
         self._create = create
         self.dialect = url.get_backend_name()
@@ -183,7 +189,11 @@ class Database(SchemaState):
             kwargs["pool_pre_ping"] = True
         try:
             self.engine: Engine = sa.create_engine(url, **kwargs)
-        except (ImportError, exc.ArgumentError) as e:
+        except exc.ArgumentError as e:
+            # A driver name SQLAlchemy does not know (postgresql+nodriver): the URI's fault.
+            raise InvalidInput(f"cannot use database {self.uri}: {e}") from e
+        except ImportError as e:
+            # A known driver that is not installed here: this machine's.
             raise Unavailable(f"cannot use database {self.uri}: {e}") from e
         self.url = url
         # For a second process that reads the same database (see :meth:`shared_uri`);
