@@ -646,3 +646,25 @@ def test_a_first_registration_that_loses_the_race_keeps_to_the_winners_risk_tier
     assert count(registry, "events", "WHERE action = 'version.register'") == 1
     # Naming the same tier, or none, the loser would have registered version 2.
     registry.register("tiered", [model_file], owners="o", capture_environment=False)
+
+
+@pytest.mark.parametrize(
+    ("artifacts", "says"),
+    [
+        ([], "needs at least one artifact"),
+        ([{"path": "model.bin", "sha256": "A" * 64, "size": 1}], "'model.bin': sha256 'AAAA"),
+        ([{"path": "model.bin", "sha256": "0" * 63, "size": 1}], "64 lowercase hexadecimal"),
+    ],
+)
+def test_phase_two_refuses_what_the_caller_got_wrong_as_bad_input(
+    registry: Registry, model_file: Path, artifacts: list[dict[str, object]], says: str
+) -> None:
+    """A manifest a caller sends is input: no files, or a hash not as store_file returns
+    it, is InvalidInput (exit 6), not the 'records altered' of a stored hash; nothing
+    is written."""
+    registry.store_file(model_file, "model.bin")
+    with pytest.raises(InvalidInput) as caught:
+        registry.commit_version("phased", artifacts, owners="o", capture_environment=False)
+    assert says in str(caught.value)
+    with pytest.raises(NotFound):
+        registry.get_model("phased")

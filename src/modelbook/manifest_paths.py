@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import TypeGuard
 
 from .errors import IntegrityError, InvalidInput
 
@@ -26,15 +27,37 @@ def check_sha256(value: object) -> str:
     Raises:
         IntegrityError: anything else (a stored hash is never user input).
     """
-    if not isinstance(value, str) or not _SHA256.fullmatch(value):
-        shown = repr(value)
-        if len(shown) > 80:
-            shown = shown[:77] + "..."
+    if not _is_sha256(value):
         raise IntegrityError(
-            f"stored sha256 {shown} is not 64 lowercase hexadecimal characters; "
+            f"stored sha256 {_shown(value)} is not 64 lowercase hexadecimal characters; "
             "the registry's records may have been altered"
         )
     return value
+
+
+def given_sha256(value: object, path: str) -> str:
+    """Return ``value`` if it is a sha256 as a caller gives one for artifact ``path``
+    (phase two of a registration): 64 lowercase hex characters, as ``store_file``
+    returns it.
+
+    Raises:
+        InvalidInput: anything else, naming the artifact.
+    """
+    if not _is_sha256(value):
+        raise InvalidInput(
+            f"artifact {path!r}: sha256 {_shown(value)} is not 64 lowercase hexadecimal "
+            "characters (give the one store_file returned)"
+        )
+    return value
+
+
+def _is_sha256(value: object) -> TypeGuard[str]:
+    return isinstance(value, str) and _SHA256.fullmatch(value) is not None
+
+
+def _shown(value: object) -> str:
+    shown = repr(value)
+    return shown if len(shown) <= 80 else shown[:77] + "..."
 
 
 def _check_manifest_path(path: object) -> str:

@@ -28,6 +28,7 @@ from ..domain import (
 )
 from ..errors import InvalidInput, NotFound
 from ..events import RegisteredState
+from ..manifest_paths import given_sha256
 from ..semver import Classification
 from ..store import models as model_rows
 from ..store import versions as version_rows
@@ -168,10 +169,12 @@ class RegistrationService:
                 item = a if isinstance(a, Artifact) else Artifact.model_validate(dict(a))
             except ValidationError as exc:
                 raise invalid(exc) from None
-            files.check_sha256(item.sha256)
+            given_sha256(item.sha256, item.path)
             manifest.append(item)
         files.check_manifest_paths(a.path for a in manifest)
         draft = prepare(self.ctx, name, actor=actor, **metadata)
+        if not manifest:
+            raise InvalidInput(f"a version of {name!r} needs at least one artifact")
         contracts.check_paths(draft.contract, [a.path for a in manifest])
         for a in manifest:
             stored = self.ctx.blobs.stored_size(a.sha256)
