@@ -165,12 +165,18 @@ LOOK_ALIKES_OF_RITA = {
     "cyrillic i": "r\u0456ta",
     "greek iota and cyrillic a": "r\u03b9t\u0430",
     "fullwidth": "\uff52\uff49\uff54\uff41",
+    # Folded first, these were other letters' look-alikes (a capital I reads as l).
+    "greek capital tau": "ri\u03a4a",
+    "capitals with greek tau": "RI\u03a4A",
 }
 LOOK_ALIKES_OF_ALICE = {
     "cyrillic a": "\u0430lice",
     "cyrillic es": "ali\u0441e",
     "greek alpha": "\u03b1lice",
     "greek capital alpha": "\u0391LICE",
+    # Case-folded before the skeleton, the lunate sigma became a sigma (reads as o).
+    "greek lunate sigma": "ali\u03f2e",
+    "greek capital alpha, lunate sigma": "\u0391li\u03f2e",
 }
 
 

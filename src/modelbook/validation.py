@@ -97,24 +97,42 @@ def actor(value: object, what: str = "actor (MODELBOOK_USER)") -> str:
     return _visible(name, short)
 
 
-def person(name: str) -> str:
-    """The key under which actor names that one reader could take for the other are
-    one person: names that differ only by case, accents or compatibility forms
-    (``Rita``, ``ríta``, fullwidth letters), and names that differ by look-alike
-    letters of another script or by letters shaped like others (Cyrillic U+0430 for
-    Latin ``a``, Greek omicron for ``o``, ``rn`` for ``m``, ``0`` for ``O``).
+def person_keys(name: str) -> frozenset[str]:
+    """The keys under which actor names that one reader could take for the other are
+    one person: two names are one person when they share a key (:func:`same_person`).
+
+    Such names differ only by case, accents or compatibility forms (``Rita``,
+    ``ríta``, fullwidth letters), or by look-alike letters of another script or
+    letters shaped like others (Cyrillic U+0430 for Latin ``a``, Greek lunate sigma
+    U+03F2 for ``c``, Greek capital kappa for ``K``, ``rn`` for ``m``, ``0`` for
+    ``O``).
 
     The look-alikes are those of the confusables skeleton of Unicode Technical
-    Standard #39 (Unicode Security Mechanisms), as ICU computes it. Case is folded
-    before the skeleton is taken, as UTS #39 advises for case-insensitive
-    identifiers, and again after it, since some prototypes are capitals. The
-    key depends on the Unicode data of the ICU release installed: it is computed
-    at each comparison and never stored.
-
-    Separation of duties counts people by this key, and a role is not granted to a
-    name whose key another principal holding a role already has.
+    Standard #39 (Unicode Security Mechanisms), as ICU computes it. Case and
+    look-alikes cannot share one key: ``I`` looks like ``l`` but is ``i`` in
+    another case, and U+03F2 looks like ``c`` but folds to a sigma, which looks
+    like ``o``. So a name has three keys, each folded (case, accents): its
+    skeleton taken after folding, as UTS #39 advises for case-insensitive
+    identifiers; its skeleton as written; and the skeleton of its capitals. The
+    keys depend on the Unicode data of the ICU release installed: they are
+    computed at each comparison and never stored.
     """
-    return _folded(_skeleton(_folded(name)))
+    return frozenset(
+        {
+            _folded(_skeleton(_folded(name))),
+            _folded(_skeleton(name)),
+            _folded(_skeleton(name.upper())),
+        }
+    )
+
+
+def same_person(a: str, b: str) -> bool:
+    """Whether actor names ``a`` and ``b`` are one person (see :func:`person_keys`).
+
+    Separation of duties counts people by it, and a role is not granted to a
+    name that is one person with another principal holding a role.
+    """
+    return a == b or not person_keys(a).isdisjoint(person_keys(b))
 
 
 def _folded(name: str) -> str:

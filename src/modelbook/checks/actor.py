@@ -74,7 +74,7 @@ def run(version: Version, params: Params, ctx: CheckContext) -> CheckResult:
             f"have one of {', '.join(allowed)} make this move",
             **evidence,
         )
-    registrant = validation.person(ctx.actor) == validation.person(version.created_by)
+    registrant = validation.same_person(ctx.actor, version.created_by)
     if params.deny_registrant and registrant:
         return failed(
             NAME,

@@ -14,7 +14,7 @@ How approvals count:
   followed by an approval is answered.
 - One person counts once, however often they approve, and names that differ
   only by case, accents or look-alike letters (``Rita``, ``rita``, ``ríta``, a
-  Cyrillic letter for a Latin one) are one person (:func:`validation.person`).
+  Cyrillic letter for a Latin one) are one person (:func:`validation.same_person`).
 - An approval counts only if the approver held ``role`` when approving.
 - With separation of duties the person who registered the version
   (``created_by``, under any case or accent variant) does not count as an
@@ -54,6 +54,24 @@ class Params(CheckParams):
             raise ValueError(exc.message) from None
 
 
+def _latest_by_person(
+    decisions: list[Approval | Rejection],
+) -> list[tuple[frozenset[str], Approval | Rejection]]:
+    """Each person's last decision, with that person's keys (see
+    :func:`modelbook.validation.person_keys`): "Rita", "rita" and "rit\u0430" are one
+    person, whose approval counts once and whose later rejection replaces it."""
+    people: list[tuple[frozenset[str], Approval | Rejection]] = []
+    for decision in decisions:
+        keys = validation.person_keys(decision.actor)
+        for i, (known, _) in enumerate(people):
+            if not known.isdisjoint(keys):
+                people[i] = (known | keys, decision)
+                break
+        else:
+            people.append((keys, decision))
+    return people
+
+
 def run(version: Version, params: Params, ctx: CheckContext) -> CheckResult:
     """Pass with ``count`` counted approvals and no rejection after the last of them."""
     sod = (
@@ -61,31 +79,26 @@ def run(version: Version, params: Params, ctx: CheckContext) -> CheckResult:
         if params.separation_of_duties is not None
         else ctx.model.risk_tier == "high"
     )
-    # People are counted by their folded name: "Rita" and "rita" are one person.
-    latest: dict[str, Approval | Rejection] = {}
     # Rejections are walked last so that, at the same instant, a rejection wins.
     decisions: list[Approval | Rejection] = [*ctx.approvals, *ctx.rejections]
-    for decision in sorted(decisions, key=lambda d: (d.at, isinstance(d, Rejection))):
-        latest[validation.person(decision.actor)] = decision
-    registrant = validation.person(version.created_by)
+    latest = _latest_by_person(sorted(decisions, key=lambda d: (d.at, isinstance(d, Rejection))))
+    registrant = validation.person_keys(version.created_by)
     counted: list[Approval] = []
     not_counted: dict[str, str] = {}
-    for person, decision in latest.items():
+    for person, decision in latest:
         actor = decision.actor
         if isinstance(decision, Rejection):
             continue
         if not roles.has_role(decision.roles, params.role):
             held = ", ".join(decision.roles) or "no role"
             not_counted[actor] = f"held {held} when approving, not {params.role}"
-        elif sod and person == registrant:
+        elif sod and not person.isdisjoint(registrant):
             not_counted[actor] = "registered this version (separation of duties)"
         else:
             counted.append(decision)
     last = max((a.at for a in counted), default=None)
     blocking = [r for r in ctx.rejections if last is None or r.at > last]
-    blocking = [
-        r for r in blocking if isinstance(latest.get(validation.person(r.actor)), Rejection)
-    ]
+    blocking = [r for r in blocking if any(d is r for _, d in latest)]
     approvers = [a.actor for a in counted]
     evidence: dict[str, JsonValue] = {
         "count": params.count,

@@ -65,7 +65,7 @@ def run(version: Version, params: Params, ctx: CheckContext) -> CheckResult:
     )
     refused: list[str] = []
     for attestation in sorted(named, key=lambda a: a.at, reverse=True):
-        if sod and validation.person(attestation.actor) == validation.person(version.created_by):
+        if sod and validation.same_person(attestation.actor, version.created_by):
             refused.append(f"{attestation.actor} registered this version (separation of duties)")
             continue
         if params.role and not roles.has_role(attestation.roles, params.role):

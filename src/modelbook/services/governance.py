@@ -326,9 +326,8 @@ def _refuse_look_alike(conn: Connection, who: str) -> None:
     """Refuse a name that is another principal's but for case, accents or look-alike
     letters: separation of duties counts the two as one person already, and the role
     list would show that person as two."""
-    key = validation.person(who)
     for other in rows.principals(conn):
-        if other != who and validation.person(other) == key:
+        if other != who and validation.same_person(other, who):
             raise InvalidInput(
                 f"{who!r} differs from {other!r}, who holds a role, only by case, accents or "
                 f"look-alike letters: grant the role to {other!r}, or choose a name that "

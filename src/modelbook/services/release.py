@@ -275,8 +275,7 @@ class ReleaseService:
             )
             now = to_dt(v.chain.at)
             if verb == "approve":
-                me = validation.person(actor)
-                if tier == "high" and me == validation.person(v.version.created_by):
+                if tier == "high" and validation.same_person(actor, v.version.created_by):
                     raise PermissionDenied(
                         f"{actor!r} registered {v.version.uri}, a high-risk version, and so "
                         "cannot approve it (separation of duties): ask another reviewer"
@@ -284,7 +283,7 @@ class ReleaseService:
                 mine = [
                     d
                     for d in (*found["approval"], *found["rejection"])
-                    if validation.person(d.actor) == me
+                    if validation.same_person(d.actor, actor)
                 ]
                 mine.sort(key=lambda d: d.at)
                 # A rejection recorded after one's approval is answered by approving
