@@ -437,6 +437,21 @@ def test_a_concurrent_move_makes_rollback_a_conflict(flow: Flow) -> None:
     assert served(flow) == 3
 
 
+def test_the_second_of_two_rollbacks_at_once_is_a_conflict_even_with_nothing_left(
+    flow: Flow,
+) -> None:
+    """Both operators saw version 2 serving; the first rolls back to 1 and deprecates
+    2. The second is told the alias moved (exit 5), not that there is no known-good
+    version left (exit 3), dry run or not."""
+    reg = flow.reg
+    deploy_in_turn(flow, 2)
+    assert reg.rollback("m", reason_code="kpi_drop", expect=2, actor="dan").to_version == 1
+    for dry_run in (True, False):
+        with pytest.raises(Conflict, match="points at version 1; expected it to point at"):
+            reg.rollback("m", reason_code="kpi_drop", expect=2, dry_run=dry_run, actor="dan")
+    assert served(flow) == 1
+
+
 # drills ----------------------------------------------------------------------------------
 
 

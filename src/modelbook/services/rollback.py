@@ -21,7 +21,6 @@ from ..store import aliases as alias_rows
 from ..store.rows import to_dt
 from . import audit as log
 from . import notes
-from .aliases import check_expect
 from .base import Context
 from .governance import GovernanceService
 from .release import Locked, ReleaseService, reason_code
@@ -121,11 +120,10 @@ class RollbackService:
                 if verify:
                     # Rehashing a large model is work an unauthorised call must not cause.
                     self.gov.check(conn, "rollback", actor)
-                chosen = self.targets.choose(conn, name, alias, to, files)
+                chosen = self.targets.choose(conn, name, alias, to, files, expect)
                 # What the rollback below refuses, in its order, without writing.
                 self.gov.check(conn, "rollback", actor)
                 roles = self.gov.roles_of(conn, actor)
-                check_expect(name, alias, chosen.current.current, expect)
                 target = chosen.target
                 check_mover(conn, target, self.gov.policy(conn), actor, roles, _doing(target))
                 crossed = crossing(conn, name, alias, chosen.current, target, override)
@@ -139,13 +137,12 @@ class RollbackService:
             # so that the write below finds its results in ``checked``.
             with self.ctx.db.read() as conn:
                 self.gov.check(conn, "rollback", actor)
-                self.targets.choose(conn, name, alias, to, files)
+                self.targets.choose(conn, name, alias, to, files, expect)
         with self.ctx.db.write() as conn:
-            chosen = self.targets.choose(conn, name, alias, to, files)
+            chosen = self.targets.choose(conn, name, alias, to, files, expect)
             current, target = chosen.current, chosen.target
             now = target.chain.at
             roles = self.gov.require(conn, "rollback", actor, at=now)
-            check_expect(name, alias, current.current, expect)
             policy = self.gov.policy(conn)
             check_mover(conn, target, policy, actor, roles, _doing(target))
             # The move below applies the same rule again; this names the crossing.

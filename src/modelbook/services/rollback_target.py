@@ -24,6 +24,7 @@ from ..store import aliases as alias_rows
 from ..store import annotations as note_rows
 from . import audit as log
 from . import notes
+from .aliases import check_expect
 from .base import Context, version_ref
 from .governance import GovernanceService
 from .release import Chain, Locked, ReleaseService
@@ -85,11 +86,20 @@ class RollbackTargets:
         self.release = release
 
     def choose(
-        self, conn: Connection, name: str, alias: str, to: int | str | None, files: FileJudge
+        self,
+        conn: Connection,
+        name: str,
+        alias: str,
+        to: int | str | None,
+        files: FileJudge,
+        expect: int | None = None,
     ) -> Choice:
         """The rollback target of ``alias`` (``to``, or the last known-good version whose
         files ``files`` finds sound). Raises NotFound (no alias, no known-good
-        version), InvalidInput (not a serving alias, ``to`` not a rollback target)."""
+        version), InvalidInput (not a serving alias, ``to`` not a rollback target),
+        Conflict (``alias`` no longer points at version ``expect``: checked before
+        a target is looked for, so that of two rollbacks at once the second is told
+        the alias moved, not that nothing is left to roll back to)."""
         current = alias_rows.target(conn, name, alias)
         if current is None:
             raise NotFound(f"model {name!r} not found")
@@ -101,6 +111,7 @@ class RollbackTargets:
                 f"{', '.join(policy.serving_aliases)}): rollback moves a serving alias; "
                 "move this one with `modelbook alias set`"
             )
+        check_expect(name, alias, current.current, expect)
         if current.current is None:
             raise NotFound(f"alias models:/{name}@{alias} not found: there is nothing to roll back")
         ready = policy.graph.return_stage
