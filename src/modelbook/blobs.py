@@ -36,6 +36,7 @@ import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
 from . import files
+from .blobs_errors import StoreErrors
 from .blobs_local import CHUNK, SMALL, hash_file, mkdir, put_local
 from .blobs_remote import upload
 from .blobs_temp import (
@@ -46,8 +47,9 @@ from .blobs_temp import (
     sweep_once,
     temp_name,
 )
+from .blobs_url import redact
 from .direct_io import DIRECT_MIN, STREAM_CHUNK
-from .errors import IntegrityError, InvalidInput, Unavailable
+from .errors import IntegrityError, InvalidInput, NotFound, Unavailable
 from .files import Progress, Source, check_sha256, noop, show
 
 
@@ -71,12 +73,19 @@ class BlobStore:
 
         Raises:
             InvalidInput: the URL's scheme is unknown or its driver is not installed.
+            Unavailable: the driver connects when it is made (``ftp``) and could not.
         """
-        self.url = url
+        # Only the redacted form is kept: whatever shows the store (errors, reprs)
+        # cannot show a password of its URL.
+        self.url = redact(url)
+        self._errors = StoreErrors(url)
         try:
-            self.fs, root = fsspec.core.url_to_fs(url, **storage_options)
+            with self._errors.translated("open {store}"):
+                self.fs, root = fsspec.core.url_to_fs(url, **storage_options)
         except (ImportError, ValueError) as exc:
-            raise InvalidInput(f"cannot use blob store {url!r}: {exc}") from exc
+            raise InvalidInput(
+                f"cannot use blob store {self.url}: {self._errors.text(exc)}"
+            ) from None
         self.root = root.rstrip("/")
         self.local = isinstance(self.fs, LocalFileSystem)
         # Local folders known to exist: each is created, and its entry fsynced, once.
@@ -121,7 +130,7 @@ class BlobStore:
         Raises Unavailable when the store cannot be listed.
         """
         base = f"{self.root}/sha256"
-        try:
+        with self._errors.translated("list the blobs of {store}"):
             if self.local:
                 if not os.path.isdir(base):
                     return
@@ -137,8 +146,6 @@ class BlobStore:
                     modified = info.get("LastModified") or info.get("mtime") or 0
                     stamp = modified.timestamp() if hasattr(modified, "timestamp") else modified
                     yield name, int(info.get("size") or 0), float(stamp)
-        except OSError as exc:
-            raise Unavailable(f"cannot list blob store {self.url}: {exc}") from exc
 
     def remove_if_older(self, sha256: str, cutoff: float) -> bool:
         """Remove a blob unless it was written at or after ``cutoff`` (epoch seconds).
@@ -147,40 +154,40 @@ class BlobStore:
         hash, Unavailable when the store cannot be written.
         """
         path = self.path(sha256)
-        try:
-            if self.local:
-                if os.stat(path).st_mtime >= cutoff:
+        with self._errors.translated(f"remove blob {sha256} from {{store}}"):
+            try:
+                if self.local:
+                    if os.stat(path).st_mtime >= cutoff:
+                        return False
+                    os.unlink(path)
+                    return True
+                info = self.fs.info(path)
+                modified = info.get("LastModified") or info.get("mtime") or 0
+                stamp = modified.timestamp() if hasattr(modified, "timestamp") else modified
+                if float(stamp) >= cutoff:
                     return False
-                os.unlink(path)
+                self.fs.rm_file(path)
                 return True
-            info = self.fs.info(path)
-            modified = info.get("LastModified") or info.get("mtime") or 0
-            stamp = modified.timestamp() if hasattr(modified, "timestamp") else modified
-            if float(stamp) >= cutoff:
+            except FileNotFoundError:
                 return False
-            self.fs.rm_file(path)
-            return True
-        except FileNotFoundError:
-            return False
-        except OSError as exc:
-            raise Unavailable(f"cannot remove blob {sha256} from {self.url}: {exc}") from exc
 
     def stored_size(self, sha256: str) -> int | None:
         """The size in bytes of the stored blob of ``sha256``, or None when it is not stored.
 
         Raises:
             IntegrityError: ``sha256`` is malformed.
+            NotFound: the store is a local folder that does not exist (see :meth:`_no_store`).
             Unavailable: the store cannot be reached.
         """
         path = self.path(sha256)
-        try:
-            if self.local:
-                return os.stat(path).st_size
-            return int(self.fs.size(path))
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise Unavailable(f"blob store {self.url} cannot be reached: {exc}") from exc
+        with self._errors.translated(f"look up blob {sha256} in {{store}}"):
+            try:
+                if self.local:
+                    return os.stat(path).st_size
+                return int(self.fs.size(path))
+            except FileNotFoundError:
+                self._no_store()
+                return None
 
     def exists(self, sha256: str) -> bool:
         """Whether a blob of ``sha256`` is stored (its content is not checked).
@@ -190,12 +197,23 @@ class BlobStore:
             Unavailable: the store cannot be reached.
         """
         path = self.path(sha256)
-        try:
-            if self.local:
-                return os.path.exists(path)
-            return bool(self.fs.exists(path))
-        except OSError as exc:
-            raise Unavailable(f"blob store {self.url} cannot be reached: {exc}") from exc
+        with self._errors.translated(f"look up blob {sha256} in {{store}}"):
+            return os.path.exists(path) if self.local else bool(self.fs.exists(path))
+
+    def _no_store(self) -> None:
+        """Raise NotFound when this is a local store whose folder does not exist.
+
+        Asked when a blob is not found: with no folder at all, the store URL is
+        wrong (mistyped, another machine's path), and reporting each of its
+        files as missing would read as data loss. Writing creates the folder.
+        """
+        if not self.local or os.path.isdir(self.root):
+            return
+        what = "is not a folder" if os.path.lexists(self.root) else "does not exist"
+        raise NotFound(
+            f"no blob store at {show(Path(self.root))}: the folder {what}",
+            hint="check the blob store URL (--blob-uri, MODELBOOK_BLOB_URI)",
+        )
 
     # writing -------------------------------------------------------------
 
@@ -209,18 +227,17 @@ class BlobStore:
 
         Raises:
             InvalidInput: ``src`` is missing, unreadable or not a regular file,
-                or it changed while it was being stored (nothing is stored then).
+                or it changed while it was being stored (nothing is stored then);
+                the store's protocol cannot write files (``https://``).
             Unavailable: the store could not be written (disk full, I/O error,
-                unreachable), naming ``src`` and the cause.
+                unreachable, credentials refused), naming ``src``, the store and the cause.
         """
         self._sweep_once()
-        with files.open_source(src) as source:
-            try:
-                if self.local:
-                    return put_local(source, self.path, self._new_temp, self._made, progress)
-                return self._put_remote(source, progress)
-            except OSError as exc:
-                raise Unavailable(f"cannot store {show(src)}: {exc}") from exc
+        storing = self._errors.translated(f"store {show(src)} in {{store}}")
+        with files.open_source(src) as source, storing:
+            if self.local:
+                return put_local(source, self.path, self._new_temp, self._made, progress)
+            return self._put_remote(source, progress)
 
     def _put_remote(self, source: Source, progress: Progress) -> tuple[str, int]:
         """Upload to an object store, committed only if verified (see :mod:`.blobs_remote`)."""
@@ -228,30 +245,32 @@ class BlobStore:
 
     # reading -------------------------------------------------------------
 
+    def _missing(self, sha256: str) -> _Missing:
+        self._no_store()
+        return _Missing(f"artifact blob {sha256} is missing from {self.url}")
+
     def _open(self, sha256: str) -> IO[bytes]:
         path = self.path(sha256)
-        try:
-            if self.local:
-                # Not blocking, and checked on the descriptor: a FIFO or device
-                # planted at a blob's path is refused, not waited on.
-                fd, _ = files.open_regular(path, "artifact blob", IntegrityError)
-                return open(fd, "rb")
-            return self.fs.open(path, "rb")  # type: ignore[no-any-return]
-        except FileNotFoundError:
-            raise _Missing(f"artifact blob {sha256} is missing from {self.url}") from None
-        except OSError as exc:
-            raise Unavailable(f"cannot read blob {sha256} from {self.url}: {exc}") from exc
+        with self._errors.translated(f"read blob {sha256} from {{store}}"):
+            try:
+                if self.local:
+                    # Not blocking, and checked on the descriptor: a FIFO or device
+                    # planted at a blob's path is refused, not waited on.
+                    fd, _ = files.open_regular(path, "artifact blob", IntegrityError)
+                    return open(fd, "rb")
+                return self.fs.open(path, "rb")  # type: ignore[no-any-return]
+            except FileNotFoundError:
+                raise self._missing(sha256) from None
 
     def _chunks(self, sha256: str) -> Iterator[bytes]:
         f = self._open(sha256)
-        try:
-            with f:
-                while chunk := f.read(CHUNK):
-                    yield chunk
-        except FileNotFoundError:
-            raise _Missing(f"artifact blob {sha256} is missing from {self.url}") from None
-        except OSError as exc:
-            raise Unavailable(f"cannot read blob {sha256} from {self.url}: {exc}") from exc
+        with self._errors.translated(f"read blob {sha256} from {{store}}"):
+            try:
+                with f:
+                    while chunk := f.read(CHUNK):
+                        yield chunk
+            except FileNotFoundError:
+                raise self._missing(sha256) from None
 
     def head(self, sha256: str, n: int = 16) -> bytes:
         """The first ``n`` bytes of blob ``sha256``, unverified: enough to tell file kinds
@@ -267,6 +286,8 @@ class BlobStore:
         the first.
 
         Raises:
+            NotFound: the store is a local folder that does not exist: its files
+                are not missing, the store is not there (see :meth:`_no_store`).
             Unavailable: the store cannot be read.
         """
         try:
@@ -294,6 +315,7 @@ class BlobStore:
 
         Raises:
             IntegrityError: the hash is malformed, or the blob is missing or corrupt.
+            NotFound: the store is a local folder that does not exist.
             Unavailable: the store cannot be read.
         """
         data = b"".join(self._chunks(sha256))
@@ -311,6 +333,7 @@ class BlobStore:
 
         Raises:
             IntegrityError: the hash is malformed, or the blob is missing or corrupt.
+            NotFound: the store is a local folder that does not exist.
             Unavailable: the store cannot be read, or ``dest`` cannot be written.
         """
         self.path(sha256)  # a malformed hash is refused before anything is written

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from . import validation
 from .alias_api import AliasOperations
 from .artifact_api import ArtifactOperations
+from .blobs_url import redact as redact_blob_url
 from .domain import (
     Model,
     Page,
@@ -117,7 +118,8 @@ class Registry(
         first_admin = None if admin is None else validation.actor(admin, "admin")
         self.db = Database(uri, create=create)
         self.created = self.db.migrate(on_create=lambda conn: self._found(conn, first_admin))
-        self.blob_uri = blob_uri
+        # Given to the blob store only; ``blob_uri`` shows it redacted.
+        self._blob_url = blob_uri
         self._blob_options = dict(blob_options or {})
         self.ctx = Context(db=self.db, open_blobs=lambda: self.blobs)
         self._versions = VersionService(self.ctx)
@@ -154,7 +156,7 @@ class Registry(
         """The blob store, opened when first used (see docs/concepts.md, "Storage")."""
         from . import blobs
 
-        return blobs.BlobStore(self.blob_uri, **self._blob_options)
+        return blobs.BlobStore(self._blob_url, **self._blob_options)
 
     @lazy
     def _models(self) -> ModelService:
@@ -295,6 +297,11 @@ class Registry(
     def uri(self) -> str:
         """The database URI with any password hidden."""
         return redact(self.db.uri)
+
+    @property
+    def blob_uri(self) -> str:
+        """The blob store URL with any password or signature hidden."""
+        return redact_blob_url(self._blob_url)
 
     @property
     def actor(self) -> str:

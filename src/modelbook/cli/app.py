@@ -221,8 +221,11 @@ def _refuse_ephemeral() -> None:
         )
     blob_uri = options.blob_uri or os.environ.get("MODELBOOK_BLOB_URI")
     if blob_uri and ephemeral_blobs(blob_uri):
+        from ..blobs_url import redact
+
         raise InvalidInput(
-            f"blob store {blob_uri!r} is in memory and would vanish when this command ends: "
+            f"blob store {redact(blob_uri)!r} is in memory and would vanish when this command "
+            "ends: "
             "give a folder or an object store in --blob-uri or MODELBOOK_BLOB_URI"
         )
 

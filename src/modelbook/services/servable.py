@@ -29,7 +29,7 @@ from ..blobs import BlobStore
 from ..checks import CheckContext, evaluate_gate
 from ..checks.base import failure_line
 from ..domain import Version
-from ..errors import GateFailed, IntegrityError, Unavailable
+from ..errors import GateFailed, IntegrityError, NotFound, Unavailable
 from ..lifecycle import DEPLOYED
 from ..policy import Policy
 from ..store import models as model_rows
@@ -91,7 +91,8 @@ def check_files(blobs: BlobStore, version: Version, *, rehash: bool) -> FileChec
             bad = (
                 blobs.check(a.sha256, a.size) if rehash else _size_problem(blobs, a.sha256, a.size)
             )
-        except (Unavailable, IntegrityError) as exc:
+        except (Unavailable, IntegrityError, NotFound) as exc:
+            # NotFound: no blob store at all where the URL points (a mistyped folder).
             bad = f"cannot be read: {exc.message}"
         if bad is not None:
             problems.append(f"artifact {a.path}: {bad}")

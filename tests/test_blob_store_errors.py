@@ -1,0 +1,272 @@
+"""The blob store's boundary: a storage driver's error becomes a modelbook error of its
+kind (an unreachable store exits 8, a protocol that cannot store files 6), no message
+shows a secret of the blob store URL, and a local blob folder that does not exist is
+reported as such rather than as lost files."""
+
+from __future__ import annotations
+
+import socket
+import traceback
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from modelbook import InvalidInput, NotFound, Registry, Unavailable
+from modelbook.blobs import BlobStore
+from modelbook.blobs_url import redact, secrets_of
+from tests import test_cli
+from tests.test_cli import CLI
+
+home = test_cli.home
+cli = test_cli.cli
+
+SECRET = "S3CRETpw9"
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def unreachable_s3(monkeypatch: pytest.MonkeyPatch) -> str:
+    """S3 settings, from the environment, that point at a closed port on loopback."""
+    import s3fs
+
+    endpoint = f"http://127.0.0.1:{closed_port()}"
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "a")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "b")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    # A file system made earlier in this process must not stand in for one with these settings.
+    s3fs.S3FileSystem.clear_instance_cache()
+    return endpoint
+
+
+def one_error_line(err: str) -> str:
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    return lines[0]
+
+
+# 1. driver errors become error kinds -------------------------------------------------
+
+
+def test_an_unreachable_s3_endpoint_exits_8_naming_the_store(
+    cli: CLI, tmp_path: Path, home: Path, unreachable_s3: str
+) -> None:
+    """register and download against an endpoint nobody listens on: Unavailable, one line
+    naming the store and the driver's error, and nothing registered or written."""
+    model = tmp_path / "x.bin"
+    model.write_bytes(b"weights")
+    assert cli("register", "bm", model, "--owner", "o", "--no-capture").code == 0
+    blobs = ["--blob-uri", "s3://bucket/x"]
+
+    run = cli(*blobs, "register", "bm", model, "--no-capture")
+    assert run.code == 8, run
+    message = one_error_line(run.err)
+    assert "blob store s3://bucket/x" in message and "EndpointConnectionError" in message
+    assert "unexpected" not in message
+    assert cli("show", "models:/bm/2").code == 3
+
+    dest = tmp_path / "out"
+    run = cli(*blobs, "download", "models:/bm/1", dest)
+    assert run.code == 8, run
+    assert "blob store s3://bucket/x" in one_error_line(run.err)
+    assert not dest.exists()
+    assert cli(*blobs, "verify").code == 8
+
+
+def test_reading_an_existing_version_from_an_unreachable_bucket_is_unavailable(
+    db_uri: str, s3_blobs: tuple[str, dict[str, object]], tmp_path: Path
+) -> None:
+    """A version stored on S3, read while the endpoint is down: Unavailable from download,
+    read_artifact and verify, never 'missing' files."""
+    url, opts = s3_blobs
+    model = tmp_path / "x.bin"
+    model.write_bytes(b"weights")
+    with Registry(db_uri, blob_uri=url, blob_options=opts, actor="t") as reg:
+        v = reg.register("bm", [model], owners="o", capture_environment=False)
+    down: dict[str, Any] = {
+        **opts,
+        "endpoint_url": f"http://127.0.0.1:{closed_port()}",
+        "config_kwargs": {"retries": {"max_attempts": 1}},
+    }
+    with Registry(db_uri, blob_uri=url, blob_options=down, actor="t") as reg:
+        with pytest.raises(Unavailable, match="EndpointConnectionError"):
+            reg.download(v.uri, tmp_path / "out")
+        assert not (tmp_path / "out").exists()
+        with pytest.raises(Unavailable, match=f"blob store {url}"):
+            reg.read_artifact(v.uri, "x.bin")
+        with pytest.raises(Unavailable):
+            reg.verify()
+
+
+def test_a_refused_ftp_connection_exits_8(cli: CLI, tmp_path: Path, home: Path) -> None:
+    model = tmp_path / "x.bin"
+    model.write_bytes(b"weights")
+    url = f"ftp://u:{SECRET}@127.0.0.1:{closed_port()}/x"
+    run = cli("--blob-uri", url, "register", "bm", model, "--owner", "o", "--no-capture")
+    assert run.code == 8, run
+    message = one_error_line(run.err)
+    assert "ftp://u:***@127.0.0.1" in message and "Connection refused" in message
+    assert SECRET not in run.err
+
+
+def test_a_protocol_that_cannot_store_files_is_bad_input(
+    cli: CLI, tmp_path: Path, home: Path
+) -> None:
+    """https is read-only in fsspec: registering there exits 6 naming the protocol,
+    and the version is not registered."""
+    model = tmp_path / "x.bin"
+    model.write_bytes(b"weights")
+    run = cli(
+        "--blob-uri", "https://u:p@example.invalid/x", "register", "bm", model,
+        "--owner", "o", "--no-capture",
+    )  # fmt: skip
+    assert run.code == 6, run
+    message = one_error_line(run.err)
+    assert "'https' protocol is read-only or unsupported" in message
+    assert "https://u:***@example.invalid/x" in message
+    assert cli("models").out.count("bm") == 0
+
+
+def test_a_bug_is_not_taken_for_a_storage_error(tmp_path: Path) -> None:
+    """Only storage errors are translated: a TypeError in the boundary stays a TypeError."""
+    store = BlobStore(str(tmp_path / "blobs"))
+    with pytest.raises(TypeError), store._errors.translated("read {store}"):
+        raise TypeError("a bug")
+    reading = store._errors.translated("read {store}")
+    with pytest.raises(Unavailable, match="cannot read blob store"), reading:
+        raise TimeoutError("timed out")
+    reading = store._errors.translated("read {store}")
+    with pytest.raises(InvalidInput, match="'file' protocol is read-only"), reading:
+        raise NotImplementedError
+
+
+# 2. no secret of the URL is shown ----------------------------------------------------
+
+REDACTED = {
+    "/srv/blobs": "/srv/blobs",
+    "s3://bucket/prefix": "s3://bucket/prefix",
+    f"s3://AKIA:{SECRET}@bucket/x": "s3://AKIA:***@bucket/x",
+    f"ftp://u:{SECRET}@host:21/x": "ftp://u:***@host:21/x",
+    f"https://host/x?sig={SECRET}&sv=2024": "https://host/x?sig=***&sv=2024",
+    f"https://h/x?X-Amz-Signature={SECRET}&X-Amz-Credential={SECRET}%2F2024&X-Amz-Expires=60": (
+        "https://h/x?X-Amz-Signature=***&X-Amz-Credential=***&X-Amz-Expires=60"
+    ),
+    f"s3://b/x?access_key={SECRET}&X-Amz-Security-Token={SECRET}": (
+        "s3://b/x?access_key=***&X-Amz-Security-Token=***"
+    ),
+    f"simplecache::s3://k:{SECRET}@b/x": "simplecache::s3://k:***@b/x",
+    f"gcs://b/x?token={SECRET}#frag": "gcs://b/x?token=***#frag",
+}
+
+
+@pytest.mark.parametrize(("url", "shown"), REDACTED.items(), ids=list(REDACTED))
+def test_a_blob_url_is_shown_without_its_secrets(url: str, shown: str) -> None:
+    assert redact(url) == shown
+    if SECRET in url:
+        assert SECRET in secrets_of(url)
+
+
+LEAKY = {
+    "user-info, bad bucket": (f"s3://AKIA:{SECRET}@bucket/x", 6),
+    "unknown protocol": (f"nosuchproto://u:{SECRET}@h/x", 6),
+    "signed https": (f"https://example.invalid/x?sig={SECRET}&X-Amz-Signature={SECRET}", 6),
+    "access key params": (f"s3://bucket/x?access_key={SECRET}&secret_key={SECRET}", None),
+    "ftp password": ("ftp://u:{pw}@127.0.0.1:{port}/x", 8),
+    "in memory": (f"memory://u:{SECRET}@x/blobs", 6),
+}
+
+
+@pytest.mark.parametrize("form", sorted(LEAKY))
+@pytest.mark.parametrize("traceback_option", [[], ["--traceback"]], ids=["plain", "traceback"])
+def test_no_secret_of_the_blob_url_is_printed(
+    cli: CLI, tmp_path: Path, home: Path, unreachable_s3: str, form: str,
+    traceback_option: list[str],
+) -> None:  # fmt: skip
+    """Whatever fails with the store, the error (and --traceback's stack) hides the
+    password, signatures and keys of its URL, and never exits 1."""
+    url, code = LEAKY[form]
+    url = url.format(pw=SECRET, port=closed_port())
+    model = tmp_path / "x.bin"
+    model.write_bytes(b"weights")
+    run = cli(
+        *traceback_option, "--blob-uri", url, "register", "bm", model, "--owner", "o",
+        "--no-capture",
+    )  # fmt: skip
+    assert run.code in ((6, 8) if code is None else (code,)), run
+    assert SECRET not in run.out + run.err
+    assert "***" in run.err
+
+
+def test_the_registry_and_its_store_show_the_url_redacted(tmp_path: Path) -> None:
+    url = f"s3://AKIA:{SECRET}@bucket/x?X-Amz-Signature={SECRET}"
+    with Registry(f"sqlite:///{tmp_path / 'r.db'}", blob_uri=url) as reg:
+        assert reg.blob_uri == "s3://AKIA:***@bucket/x?X-Amz-Signature=***"
+        assert SECRET not in repr(reg)
+        with pytest.raises(InvalidInput) as err:
+            reg.blobs.put_file(Path(__file__))
+        assert SECRET not in reg.blobs.url
+        assert SECRET not in "".join(traceback.format_exception(err.value))
+
+
+# 3. a blob folder that does not exist ------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["verify", "download"])
+def test_a_mistyped_blob_folder_is_not_reported_as_lost_files(
+    cli: CLI, tmp_path: Path, home: Path, command: str
+) -> None:
+    """Reading through a blob root that does not exist exits 3 saying there is no blob
+    store there; no file is called missing and nothing is created."""
+    model = tmp_path / "x.bin"
+    model.write_bytes(b"weights")
+    assert cli("register", "bm", model, "--owner", "o", "--no-capture").code == 0
+    typo = tmp_path / "typo"
+    dest = tmp_path / "out"
+    args = ["download", "models:/bm/1", dest] if command == "download" else ["verify"]
+    run = cli("--blob-uri", typo, *args)
+    assert run.code == 3, run
+    assert one_error_line(run.err).startswith(
+        f"error: no blob store at '{typo}': the folder does not exist; check the blob "
+        "store URL (--blob-uri, MODELBOOK_BLOB_URI)"
+    )
+    assert "missing" not in run.out + run.err
+    assert not typo.exists() and not dest.exists()
+
+
+def test_a_missing_blob_in_a_blob_folder_that_exists_is_still_missing(
+    registry: Registry, model_file: Path, blob_dir: Path
+) -> None:
+    """Only a missing folder changes the verdict: a deleted blob is an integrity problem."""
+    v = registry.register("bm", [model_file], owners="o", capture_environment=False)
+    next(p for p in blob_dir.rglob(v.artifacts[0].sha256)).unlink()
+    assert [p.kind for p in registry.verify().problems] == ["missing"]
+    for p in sorted(blob_dir.rglob("*"), reverse=True):
+        p.unlink() if p.is_file() else p.rmdir()
+    blob_dir.rmdir()
+    with pytest.raises(NotFound, match="no blob store at"):
+        registry.verify()
+    with pytest.raises(NotFound, match="no blob store at"):
+        registry.read_artifact(v.uri, v.artifacts[0].path)
+
+
+@pytest.mark.parametrize("rehash", [False, True], ids=["sizes", "rehash"])
+def test_the_file_check_of_a_rollback_names_a_blob_folder_that_does_not_exist(
+    registry: Registry, model_file: Path, tmp_path: Path, rehash: bool
+) -> None:
+    """A rollback's check of its target's files says the blob folder is not there (a
+    problem of each file, so a forced rollback can still go ahead), not 'missing'."""
+    from modelbook.services.servable import check_files
+
+    v = registry.register("bm", [model_file], owners="o", capture_environment=False)
+    typo = tmp_path / "typo"
+    problems = check_files(BlobStore(str(typo)), v, rehash=rehash).problems
+    assert problems == (
+        f"artifact model.bin: cannot be read: no blob store at '{typo}': the folder does "
+        "not exist\ncheck the blob store URL (--blob-uri, MODELBOOK_BLOB_URI)",
+    )
