@@ -153,3 +153,47 @@ def test_a_policy_stored_by_an_earlier_modelbook_keeps_its_gates_working(flow: F
     assert flow.stage(v.uri) == "approved"
     with pytest.raises(InvalidInput, match=r'count must be a whole number, got "1"'):
         reg.set_policy(text, source="policy.toml", actor=ADMIN)
+
+
+# serving aliases named twice ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("aliases", "says"),
+    [
+        ('["Production", "production"]', "as 'Production', which differs only by case"),
+        ('["production", "canary", "production"]', "'production' is named already: name"),
+    ],
+)
+def test_policy_set_refuses_a_serving_alias_named_twice(
+    cli: CLI, tmp_path: Path, aliases: str, says: str
+) -> None:
+    """Two spellings of one name would be two serving aliases that read as one."""
+    text = f"serving_aliases = {aliases}\n{TIERS}"
+    err = refused(cli, write(tmp_path / "policy.toml", text))
+    assert "error: policy.toml line 1: serving alias" in err
+    assert says in err
+
+
+def test_a_stored_policy_naming_a_serving_alias_twice_still_loads(flow: Flow) -> None:
+    """Accepted before the rule: the registry keeps working under it."""
+    reg = flow.reg
+    text = f'serving_aliases = ["production", "production"]\n{TIERS}'
+    with reg.db.engine.begin() as conn:
+        conn.execute(
+            t.policies.insert(),
+            {
+                "text": text,
+                "format": "toml",
+                "source": "policy.toml",
+                "sha256": hashlib.sha256(text.encode()).hexdigest(),
+                "set_by": ADMIN,
+                "set_at": 1_700_000_000_000_000,
+            },
+        )
+    assert reg.policy().text == text
+    v = flow.add()
+    reg.promote(v.uri, to="candidate")
+    assert flow.stage(v.uri) == "candidate"
+    with pytest.raises(InvalidInput, match="named already"):
+        reg.set_policy(text, source="policy.toml", actor=ADMIN)

@@ -55,15 +55,15 @@ def graph_problems(
     transitions: Mapping[str, Sequence[str]] | None,
     serving_aliases: Sequence[str],
     *,
-    reachable: bool = True,
+    strict: bool = True,
 ) -> list[tuple[Loc, str]]:
     """Every problem of a ``[stages]`` declaration, each with where it is.
 
     The location is a path such as ``("order", 2)``, ``("transitions",
     "candidate", 0)`` or ``("serving_aliases", 1)``, so that the policy
     loader can name the line. Empty when :func:`build_graph` would succeed.
-    ``reachable=False`` leaves out the stages no promotion reaches (see
-    :func:`build_graph`).
+    ``strict=False`` leaves out the rules a policy a registry already holds may
+    predate (see :func:`build_graph`).
     """
     problems: list[tuple[Loc, str]] = []
     stages = list(order)
@@ -126,17 +126,32 @@ def graph_problems(
                 )
             elif source == target:
                 problems.append((where, f"transition {source} -> {target} goes nowhere"))
-    if reachable and not problems and transitions is not None:
+    if strict and not problems and transitions is not None:
         problems.extend(_unreachable(stages, transitions))
     if not serving_aliases:
         problems.append(
             (("serving_aliases",), "serving_aliases must name at least one alias, e.g. production")
         )
+    seen: dict[str, str] = {}
     for i, alias in enumerate(serving_aliases):
         try:
             validation.alias_name(alias)
         except InvalidInput as exc:
             problems.append((("serving_aliases", i), exc.message))
+            continue
+        first = seen.get(alias.casefold())
+        if first is None:
+            seen[alias.casefold()] = alias
+        elif strict:
+            # Two spellings of one name would make two serving aliases that read as one.
+            problems.append(
+                (
+                    ("serving_aliases", i),
+                    f"serving alias {alias!r} is named already"
+                    + ("" if first == alias else f" as {first!r}, which differs only by case")
+                    + ": name each serving alias once",
+                )
+            )
     return problems
 
 
@@ -184,7 +199,7 @@ def build_graph(
     transitions: Mapping[str, Sequence[str]] | None = None,
     serving_aliases: Sequence[str] = DEFAULT_SERVING_ALIASES,
     *,
-    reachable: bool = True,
+    strict: bool = True,
 ) -> StageGraph:
     """A stage graph from a policy's ``[stages]`` and ``serving_aliases``.
 
@@ -197,18 +212,20 @@ def build_graph(
             ``archived`` back to the first stage. Default: each stage to the
             next up to the stage before ``deployed``.
         serving_aliases: aliases whose versions are deployed; at least one.
-        reachable: refuse a stage no promotion reaches; False only for a
-            policy a registry already holds, accepted before this rule.
+        strict: also refuse a stage no promotion reaches and a serving alias
+            named twice or in two letter cases; False only for a policy a
+            registry already holds, accepted before these rules.
 
     Raises:
         InvalidInput: a malformed order, an unknown stage in ``transitions``,
             a transition into or out of ``deployed``, a stage of the order
             that no promotion from the first stage reaches (so that perhaps
-            nothing can be deployed), or no serving alias; the message lists
+            nothing can be deployed), no serving alias, or one named twice
+            (also in two letter cases); the message lists
             every problem.
     """
     order = tuple(DEFAULT_ORDER if order is None else order)
-    problems = graph_problems(order, transitions, serving_aliases, reachable=reachable)
+    problems = graph_problems(order, transitions, serving_aliases, strict=strict)
     if problems:
         raise InvalidInput("; ".join(message for _, message in problems))
     stages = order[:-1] if order[-1] == ARCHIVED else order

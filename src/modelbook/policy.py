@@ -230,12 +230,12 @@ def _check(
     found = [
         (("serving_aliases", *loc[1:]) if loc[0] == "serving_aliases" else ("stages", *loc), msg)
         for loc, msg in _graph_problems(
-            order, file.stages.transitions, file.serving_aliases, reachable=strict
+            order, file.stages.transitions, file.serving_aliases, strict=strict
         )
     ]
     if found:
         raise _Problems([*problems, *found])
-    graph = build_graph(order, file.stages.transitions, file.serving_aliases, reachable=strict)
+    graph = build_graph(order, file.stages.transitions, file.serving_aliases, strict=strict)
     gates: dict[tuple[str, str], tuple[CheckSpec, ...]] = {}
     for tier in RISK_TIERS:
         if tier not in file.tiers:
