@@ -364,10 +364,11 @@ def test_bad_input_gets_its_exit_code(cli: CLI, files: Callable[[], Path], tmp_p
 
     unknown = cli("promote", f"ctr/{v1}", "--to", "candidat")
     assert unknown.code == 6 and "unknown stage 'candidat'" in unknown.err
+    # Options that do not go together are a usage error, as for --drill (exit 2).
     neither = cli("promote", f"ctr/{v1}")
-    assert neither.code == 6 and "--to STAGE" in neither.err
+    assert neither.code == 2 and "give --to STAGE or --auto" in neither.err
     both = cli("promote", f"ctr/{v1}", "--to", "candidate", "--auto")
-    assert both.code == 6 and "not both" in both.err
+    assert both.code == 2 and "give either --to STAGE or --auto" in both.err
     # A policy file that is a FIFO is refused at once, never waited on.
     os.mkfifo(tmp_path / "fifo.toml")
     fifo = cli("policy", "set", tmp_path / "fifo.toml")

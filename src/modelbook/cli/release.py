@@ -166,6 +166,12 @@ def promote(
     A refused gate prints each failing check with what would make it pass and
     exits 9.
     """
+    if (to is None) == (not auto):
+        # Which options go together is the parser's to say (exit 2), as for any option.
+        raise typer.BadParameter(
+            "give either --to STAGE or --auto" if auto else "give --to STAGE or --auto",
+            param_hint="--to / --auto",
+        )
     with open_registry(create=False) as registry:
         try:
             result = registry.promote(uri, to=to, auto=auto, comment=comment)
