@@ -449,6 +449,19 @@ def test_a_key_repeated_in_tags_or_params_is_refused_like_a_repeated_metric(
     assert not (tmp_path / "r.db").exists() or Registry(uri).models().items == []
 
 
+@pytest.mark.parametrize("uri", ["models:/m/1", "models:/m"])
+def test_a_tag_both_set_and_removed_is_refused_and_nothing_changes(
+    registry: Registry, model_file: Path, uri: str
+) -> None:
+    """``tag URI k=1 --rm k``: which was meant cannot be told (it removed k, exit 0)."""
+    registry.register("m", [model_file], owners="o", tags={"k": "0"})
+    registry.set_tags("models:/m", {"k": "0"})
+    with pytest.raises(InvalidInput, match="'k' is both set and removed"):
+        registry.set_tags(uri, {"k": "1", "other": "2"}, remove=["k"])
+    assert registry.get_version("models:/m/1").tags == {"k": "0"}
+    assert registry.get_model("m").tags == {"k": "0"}
+
+
 def test_a_deeply_nested_or_nul_holding_contract_is_refused_before_anything_is_written(
     registry: Registry, model_file: Path, blob_dir: Path
 ) -> None:

@@ -37,6 +37,12 @@ class TagService:
         drop = [validation.key(k, "tag key") for k in remove]
         if not new and not drop:
             raise InvalidInput("no tags given: pass KEY=VALUE to set or a key to remove")
+        both = sorted(set(new) & set(drop))
+        if both:
+            # Which one was meant cannot be told: set and remove are not ordered.
+            raise InvalidInput(
+                f"tag {', '.join(map(repr, both))} is both set and removed: give each key once"
+            )
         now = self.ctx.clock()
         with self.ctx.db.write() as conn:
             if ref.kind == "model":
