@@ -132,16 +132,16 @@ def graph_problems(
         problems.append(
             (("serving_aliases",), "serving_aliases must name at least one alias, e.g. production")
         )
-    seen: dict[str, str] = {}
+    named: dict[str, str] = {}
     for i, alias in enumerate(serving_aliases):
         try:
             validation.alias_name(alias)
         except InvalidInput as exc:
             problems.append((("serving_aliases", i), exc.message))
             continue
-        first = seen.get(alias.casefold())
+        first = named.get(alias.casefold())
         if first is None:
-            seen[alias.casefold()] = alias
+            named[alias.casefold()] = alias
         elif strict:
             # Two spellings of one name would make two serving aliases that read as one.
             problems.append(
