@@ -261,6 +261,19 @@ def test_missing_parameter_points_at_its_entry() -> None:
     assert error_of(text).startswith("policy.toml line 5: tiers.high.approved[0].name is missing")
 
 
+@pytest.mark.parametrize("source", ["policy.toml", "policy.yaml"])
+def test_a_list_whose_only_item_is_wrong_is_reported_by_that_item_alone(source: str) -> None:
+    """Not also "rules: should have at least 1 item, not 0": it has one, a wrong one."""
+    toml = OTHER_TIERS + '[[tiers.high.candidate]]\ncheck = "metric"\nrules = ["auc >= x"]\n'
+    yaml = (
+        "tiers:\n  low: {}\n  medium: {}\n  high:\n    candidate:\n"
+        '      - check: metric\n        rules: ["auc >= x"]\n'
+    )
+    message = error_of(toml if source.endswith("toml") else yaml, source=source)
+    assert "rules[0]: threshold of metric rule 'auc >= x' must be a number" in message
+    assert "at least 1 item" not in message
+
+
 def test_a_policy_that_is_not_a_table() -> None:
     assert "a policy is a table" in error_of("- a\n- b\n", "policy.yaml")
 

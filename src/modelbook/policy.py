@@ -332,10 +332,17 @@ def _from_pydantic(
     owner: str = "",
 ) -> list[Problem]:
     problems: list[Problem] = []
-    for error in exc.errors(include_url=False):
+    errors = exc.errors(include_url=False)
+    failed_items = {
+        tuple(e["loc"])[:-1] for e in errors if e["loc"] and isinstance(e["loc"][-1], int)
+    }
+    for error in errors:
         rel: Loc = tuple(error["loc"])
         loc = (*prefix, *rel)
         kind = error["type"]
+        if kind == "too_short" and rel in failed_items:
+            # A list whose items failed is short by them only: its items say why.
+            continue
         if kind == "extra_forbidden":
             where = f" for {owner}" if owner else ""
             message = _unknown("key", rel[-1], known_keys(rel), where)
