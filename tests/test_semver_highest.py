@@ -301,3 +301,20 @@ def test_a_version_registered_while_the_files_are_stored_is_the_parent(
     assert third.number == 3
     assert third.classification is not None
     assert third.classification.parent == "models:/up/2"
+
+
+@pytest.mark.parametrize(
+    ("highest", "says"),
+    [
+        ("1.999999999.0", "give an explicit semver with a higher part"),
+        ("999999999.999999999.999999999", "no version can follow it; register the next one"),
+    ],
+)
+def test_a_model_at_the_end_of_its_semvers_is_told_what_can_still_be_done(
+    highest: str, says: str
+) -> None:
+    """At the very last semver no higher part exists: the message must not ask for one."""
+    from modelbook.semver import next_semver
+
+    with pytest.raises(InvalidInput, match=says):
+        next_semver("m", highest, bump=Bump.MINOR)

@@ -134,6 +134,11 @@ def next_semver(
     """
     computed = None if highest is None else bumped_within(highest, bump)
     if highest is not None and computed is None and explicit is None:
+        if all(part == MAX_NUMBER for part in parse(highest)):
+            raise InvalidInput(
+                f"model {model!r} is at {highest}, the highest semver a URI can name: no "
+                "version can follow it; register the next one under a new model name"
+            )
         raise InvalidInput(
             f"model {model!r} is at {highest}: the next {bump.value.upper()} would "
             f"pass {MAX_NUMBER}; give an explicit semver with a higher part (--semver)"
