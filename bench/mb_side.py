@@ -682,18 +682,26 @@ class MbSide:
         )
         rows: list[tuple[Any, ...]] = []
         tag_rows: list[tuple[Any, ...]] = []
+        # Each version's files, as registration writes them beside its document (audit
+        # verify compares the two with the registration event's manifest).
+        files = [(a["path"], a["size"], a["sha256"]) for a in json.loads(doc)["artifacts"]]
+        file_rows: list[tuple[Any, ...]] = []
+        file_cols = ("version_id", "path", "size", "sha256")
         stage, actor = register["after"]["stage"], register["actor"]
         for k, ((name, number), (created, tags)) in enumerate(versions.items()):
             vid, mid = max_id + 1 + k, model_ids[name]
             semver = (f"1.{number - 1}.0", 1, number - 1, 0)
             rows.append((vid, mid, number, *semver, stage, doc, _dumps(tags), created, actor))
             tag_rows += [(vid, key, value, mid) for key, value in tags.items()]
+            file_rows += [(vid, *f) for f in files]
             if len(rows) == 50_000:
                 db.insert("versions", cols, rows)
                 db.insert("version_tags", ("version_id", "key", "value", "model_id"), tag_rows)
-                rows, tag_rows = [], []
+                db.insert("artifacts", file_cols, file_rows)
+                rows, tag_rows, file_rows = [], [], []
         db.insert("versions", cols, rows)
         db.insert("version_tags", ("version_id", "key", "value", "model_id"), tag_rows)
+        db.insert("artifacts", file_cols, file_rows)
         if db.kind == "postgresql":
             # The ids were given: the sequence goes on after them.
             db.execute(

@@ -15,9 +15,17 @@ from .events import REGISTRY_CHAIN
 #: changed in place by its events: the id of its ``version.register`` event (None
 #: when the log has none); whether that event was converted from revision 0001; its
 #: stage and the event that set it; whether it is deprecated and the event that
-#: said so; its tags and the event that recorded them. A stage or tags of None are
-#: not known (the event that set them did not record them).
-REGISTERED, LEGACY, STAGE, STAGE_BY, DEPRECATED, DEPRECATED_BY, TAGS, TAGS_BY = range(8)
+#: said so; its tags and the event that recorded them; what its registration froze
+#: (:data:`FROZEN_FIELDS`), or None. A stage or tags of None are not known (the
+#: event that set them did not record them).
+REGISTERED, LEGACY, STAGE, STAGE_BY, DEPRECATED, DEPRECATED_BY, TAGS, TAGS_BY, FROZEN = range(9)
+#: What a ``version.register`` event records of the version's frozen fields, in the
+#: order of a version's :data:`FROZEN` entry: its semver, the sha256 of its manifest's
+#: JSON, its file count and total bytes, who registered it and when (microseconds).
+#: A value of None is not recorded by the event (one converted from revision 0001
+#: has no semver of its own when 0001 logged none, and its actor and time are those
+#: of the old log's entry, not of the version's row).
+FROZEN_FIELDS = ("semver", "manifest_sha256", "files", "bytes", "created_by", "created_at")
 
 
 class ChainState:
@@ -25,7 +33,7 @@ class ChainState:
 
     ``created``: (event id, legacy, owners, task, description) of its model.create;
     ``risk_tier`` and ``tags``: [value, event id]; ``versions``: number →
-    [registered by, legacy, stage, by, deprecated, by, tags, by]; ``aliases`` and
+    [registered by, legacy, stage, by, deprecated, by, tags, by, frozen]; ``aliases`` and
     ``pins``: name → [version number or MAJOR, event id]. A value of None means:
     not known (tags, stage) or absent (alias, pin).
     """
@@ -62,12 +70,14 @@ class ChainState:
 
 
 def unknown_version() -> list[Any]:
-    return [None, False, None, None, False, None, None, None]
+    return [None, False, None, None, False, None, None, None, None]
 
 
 _Id = Annotated[int, Field(ge=0)]
 _By = _Id | None
 _Tags = dict[str, str]
+# FROZEN_FIELDS: a registration event's values as modelbook writes them.
+_Frozen = tuple[str | None, str | None, int | None, int | None, str | None, int | None] | None
 
 
 class ReplayExport(BaseModel):
@@ -85,8 +95,13 @@ class ReplayExport(BaseModel):
             tuple[_Id, bool, list[str], str | None, str | None] | None,
             tuple[str, _Id] | None,
             tuple[_Tags | None, _Id] | None,
-            # number: (registered by, legacy, stage, by, deprecated, by, tags, by)
-            list[tuple[int, tuple[_By, bool, str | None, _By, bool, _By, _Tags | None, _By]]],
+            # number: (registered by, legacy, stage, by, deprecated, by, tags, by, frozen)
+            list[
+                tuple[
+                    int,
+                    tuple[_By, bool, str | None, _By, bool, _By, _Tags | None, _By, _Frozen],
+                ]
+            ],
             list[tuple[str, tuple[int | None, _Id]]],
             list[tuple[str, tuple[int | None, _Id]]],
         ]

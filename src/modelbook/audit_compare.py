@@ -2,7 +2,9 @@
 with the live tables (:mod:`.audit_live`, read once by ``store.audit_state``):
 each object whose row disagrees is named with both values and the event that set
 it, and what the log does not record (a version's tags, registered before
-registrations recorded them) is counted as not checked."""
+registrations recorded them; a version's semver or who registered it and when, in
+an event converted from revision 0001) is counted as not checked. A version's
+frozen fields are compared by :mod:`.audit_frozen`."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import hashlib
 from collections.abc import Callable, Container, Mapping
 from typing import Any
 
+from . import audit_frozen
 from .audit_live import Live, changed, json_value, tag_problems
 from .audit_names import (
     alias_uri,
@@ -23,6 +26,7 @@ from .audit_names import (
 from .audit_state import (
     DEPRECATED,
     DEPRECATED_BY,
+    FROZEN,
     LEGACY,
     REGISTERED,
     STAGE,
@@ -57,6 +61,9 @@ class Comparison:
         self.findings: list[Finding] = []
         #: (model name, how many of its versions' tags the log does not record)
         self.unknown_tags: list[tuple[str, int]] = []
+        #: (model name, how many of its versions' registration events do not record
+        #: every frozen field)
+        self.unknown_frozen: list[tuple[str, int]] = []
 
     def disagreements(self) -> list[str]:
         """Every disagreement of every pass, in order, one sentence each."""
@@ -66,12 +73,20 @@ class Comparison:
         """What could not be checked, one sentence per model: the versions whose tags
         no event records (registered before registrations recorded their tags, or
         last tagged by an event converted from revision 0001). Their two copies of
-        the tags were compared with each other only. Not a disagreement."""
+        the tags were compared with each other only), and the versions whose
+        registration events do not record every frozen field (the rest of them was
+        compared). Not a disagreement."""
         return [
             f"the tags of {_count(n, 'version')} of models:/{name} could not be checked: the "
             "audit log does not record them (registered before registration events "
             "recorded tags, or last tagged by an event converted from revision 0001)"
             for name, n in sorted(self.unknown_tags)
+        ] + [
+            f"the frozen fields of {_count(n, 'version')} of models:/{name} could not all be "
+            "checked: their registration events do not record them all (converted from "
+            "revision 0001, which logged no semver for some and whose actor and time are "
+            "the old log's); what they record was checked"
+            for name, n in sorted(self.unknown_frozen)
         ]
 
 
@@ -111,7 +126,9 @@ def compare(
     ]
     found: _Found = []
     _compare_models(replay, live, skip, found)
-    comparison.unknown_tags += _compare_versions(replay, live, skip, found)
+    unknown_tags, unknown_frozen = _compare_versions(replay, live, skip, found)
+    comparison.unknown_tags += unknown_tags
+    comparison.unknown_frozen += unknown_frozen
     _compare_aliases(replay, live, skip, found)
     findings += [(2, order, sentence) for order, sentence in found]
     if REGISTRY_CHAIN not in skip:
@@ -167,7 +184,16 @@ def _compare_models(replay: Replay, live: Live, broken: Container[str], found: _
 class _Model:
     """A model as :func:`_compare_versions` walks its versions' rows."""
 
-    __slots__ = ("chain", "listed", "matched", "name", "skipped", "unknown_tags", "versions")
+    __slots__ = (
+        "chain",
+        "listed",
+        "matched",
+        "name",
+        "skipped",
+        "unknown_frozen",
+        "unknown_tags",
+        "versions",
+    )
 
     def __init__(
         self,
@@ -185,14 +211,17 @@ class _Model:
         self.matched = 0
         #: its versions whose tags the log does not record
         self.unknown_tags = 0
+        #: its versions whose registration event does not record every frozen field
+        self.unknown_frozen = 0
 
 
 def _compare_versions(
     replay: Replay, live: Live, broken: Container[str], found: _Found
-) -> list[tuple[str, int]]:
+) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
     """The hot loop of the comparison: one pass over every version's row, whose
     strings are made only for a version that disagrees. Returns (model name, count)
-    of the versions whose tags could not be checked."""
+    of the versions whose tags could not be checked, and of those whose frozen
+    fields could not all be."""
     # A version's row lists the aliases the database finds pointing at it (its
     # triggers on ``aliases`` keep the list, revision 0009), and those are compared
     # with the log apart: an alias moved by hand is named once, as the alias.
@@ -203,7 +232,8 @@ def _compare_versions(
     models = {
         row[0]: _Model(row[1], replay.chains, broken, listed.get(row[1], {})) for row in live.models
     }
-    for model_id, number, stage, deprecated, tags, indexed, aliases in live.versions:
+    for row in live.versions:
+        model_id, number, stage, deprecated, tags, indexed, aliases = row[:7]
         model = models.get(model_id)
         if model is None:
             # A row whose model is gone (or never was): no chain holds it, so the pass
@@ -231,6 +261,12 @@ def _compare_versions(
             )
             continue
         model.matched += 1
+        frozen = v[FROZEN]
+        if frozen is None or None in frozen:
+            model.unknown_frozen += 1
+        if frozen is not None and not audit_frozen.agrees(frozen, row[7:]):
+            for sentence in audit_frozen.problems(frozen, v[REGISTERED], row[7:]):
+                found.append(_at(model, number, sentence))
         if v[STAGE] is not None and stage != v[STAGE]:
             sentence = changed("", "the stage", stage, *v[STAGE:DEPRECATED])
             found.append(_at(model, number, sentence))
@@ -242,7 +278,7 @@ def _compare_versions(
         if known is None:
             model.unknown_tags += 1
         if tags != indexed or (known is not None and json_value(tags) != known):
-            logged = None if v[TAGS_BY] is None else v[TAGS:]
+            logged = None if v[TAGS_BY] is None else v[TAGS:FROZEN]
             for sentence in tag_problems("", tags, indexed, logged):
                 found.append(_at(model, number, sentence))
         expected = model.listed.get(number)
@@ -260,10 +296,12 @@ def _compare_versions(
                 )
     # Versions of the log missing from the registry: counted first, named when some are.
     present: dict[str, set[Any]] | None = None
-    unknown_tags = []
+    unknown_tags, unknown_frozen = [], []
     for model in models.values():
         if model.unknown_tags:
             unknown_tags.append((model.name, model.unknown_tags))
+        if model.unknown_frozen:
+            unknown_frozen.append((model.name, model.unknown_frozen))
         registered = sum(1 for v in model.versions.values() if v[REGISTERED] is not None)
         if model.skipped or model.matched == registered:
             continue
@@ -283,7 +321,7 @@ def _compare_versions(
                         "registry; it was deleted outside modelbook",
                     )
                 )
-    return unknown_tags
+    return unknown_tags, unknown_frozen
 
 
 def _at(model: _Model, number: Any, sentence: str) -> tuple[str, str]:

@@ -24,7 +24,9 @@ class Live:
     #: (id, name, risk tier, owners as JSON, task, description, tags, indexed tags)
     models: Sequence[tuple[Any, ...]] = ()
     #: (model id, number, stage, deprecated, tags, indexed tags, alias names
-    #: joined by commas or None)
+    #: joined by commas or None, semver, its major, minor and patch numbers,
+    #: created_by, created_at, the file list of its document and that of its
+    #: ``artifacts`` rows as JSON text, each or None)
     versions: Sequence[tuple[Any, ...]] = ()
     #: (model, alias, number, number and model of the version its version id names)
     aliases: Sequence[tuple[Any, ...]] = ()

@@ -20,7 +20,11 @@ What is replayed, from each event's ``after`` (and ``before`` for a removal):
   (then ``version.tag``, which records them all). A registration event written
   before registrations recorded their tags leaves them unknown: such a
   version's tags are checked only for their two copies, the row's and the
-  indexed one, agreeing with each other, until a tag write records them;
+  indexed one, agreeing with each other, until a tag write records them. What
+  the registration froze and its event records is kept too (semver, the sha256
+  of the manifest with its file count and bytes, who and when), and compared
+  with the version's row and its files, both as its document lists them and as
+  the ``artifacts`` table does;
 - an alias's target (``alias.set``, ``alias.delete``) and its contract pin
   (``alias.pin``, ``alias.unpin``, ``alias.override``). The alias names each
   version's row lists are compared with the aliases that point at it in the
@@ -56,6 +60,8 @@ from typing import Any
 from .audit_chain_state import (
     DEPRECATED,
     DEPRECATED_BY,
+    FROZEN,
+    FROZEN_FIELDS,
     LEGACY,
     REGISTERED,
     STAGE,
@@ -202,14 +208,18 @@ class Replay:
         try:
             chain, reason = event["chain"], event["reason"]
             versions = (self.chains.get(chain) or self._of(chain)).versions
+            after = event["after"]
             if reason is not None and reason.startswith(LEGACY_REASON):
                 # Revision 0001 did not log the stage: its conversion wrote "staging".
                 stage, legacy, tags = None, True, None
+                # Its conversion hashed the version's manifest as stored then, took the
+                # semver 0001 logged (or none) and the old entry's actor and time.
+                frozen = (after.get("semver") or None, *_files(after), None, None)
             else:
                 # A registration written before registrations recorded their tags has
                 # none: they are not known, which is not the same as no tags.
-                after = event["after"]
                 stage, legacy, tags = after["stage"], False, after.get("tags")
+                frozen = (after.get("semver"), *_files(after), event["actor"], event["at"])
             versions[event["version"]] = [
                 event_id,
                 legacy,
@@ -219,6 +229,7 @@ class Replay:
                 None,
                 tags,
                 None if tags is None else event_id,
+                frozen,
             ]
         except (LookupError, TypeError, AttributeError):
             self._unreadable(event, event_id)
@@ -396,6 +407,11 @@ class Replay:
         self.gaps.extend(found.gaps)
 
 
+def _files(after: Mapping[str, Any]) -> tuple[Any, Any, Any]:
+    """The manifest's sha256, file count and bytes a registration event records."""
+    return after.get("manifest_sha256"), after.get("files"), after.get("bytes")
+
+
 def _held(held: Any) -> str:
     return "held" if held else "not held"
 
@@ -403,6 +419,8 @@ def _held(held: Any) -> str:
 __all__ = [
     "DEPRECATED",
     "DEPRECATED_BY",
+    "FROZEN",
+    "FROZEN_FIELDS",
     "LEGACY",
     "LEGACY_REASON",
     "REGISTERED",

@@ -10,7 +10,6 @@ runs the two phases. A remote client runs the same two phases over HTTP.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -21,6 +20,7 @@ from sqlalchemy.engine import Connection
 
 from .. import files, limits, validation
 from .. import semver as semver_rule
+from ..audit_frozen import manifest_sha256
 from ..domain import (
     Artifact,
     Stage,
@@ -321,7 +321,7 @@ class RegistrationService:
                     stage=stage,
                     files=len(manifest),
                     bytes=sum(a.size for a in manifest),
-                    manifest_sha256=hashlib.sha256(dumps(artifacts).encode()).hexdigest(),
+                    manifest_sha256=manifest_sha256(artifacts),
                     tags=draft.tags,
                 ),
                 # The model's newest number and semver move in the statement of its

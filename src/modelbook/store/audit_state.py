@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.compiler import compiles
@@ -41,8 +42,50 @@ def _tags_text_postgresql(element: _tags_text, compiler: Any, **kw: Any) -> str:
     )
 
 
+class _doc_files(FunctionElement[str]):
+    """The file list of a version's document as JSON text, None when the document is
+    not JSON (SQLite), or the document itself (PostgreSQL, whose cast of text that is
+    not JSON raises: :func:`live` reads its list in Python)."""
+
+    inherit_cache = True
+
+
+@compiles(_doc_files, "sqlite")
+def _doc_files_sqlite(element: _doc_files, compiler: Any, **kw: Any) -> str:
+    doc = compiler.process(element.clauses, **kw)
+    return f"CASE WHEN json_valid({doc}) THEN {doc} -> '$.artifacts' END"
+
+
+@compiles(_doc_files, "postgresql")
+def _doc_files_postgresql(element: _doc_files, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.clauses, **kw))
+
+
+class _files_text(FunctionElement[str]):
+    """A version's ``artifacts`` rows as one JSON array in path order, each object as
+    registration writes a manifest entry (keys sorted, compact), by the database."""
+
+    inherit_cache = True
+
+
+@compiles(_files_text, "sqlite")
+def _files_text_sqlite(element: _files_text, compiler: Any, **kw: Any) -> str:
+    path, sha256, size = (compiler.process(c, **kw) for c in element.clauses)
+    return f"json_group_array(json_object('path', {path}, 'sha256', {sha256}, 'size', {size}))"
+
+
+@compiles(_files_text, "postgresql")
+def _files_text_postgresql(element: _files_text, compiler: Any, **kw: Any) -> str:
+    path, sha256, size = (compiler.process(c, **kw) for c in element.clauses)
+    entry = (
+        f"""'{{"path":' || to_json({path})::text || ',"sha256":' || to_json({sha256})::text """
+        f"""|| ',"size":' || to_json({size})::text || '}}'"""
+    )
+    return f"'[' || coalesce(string_agg({entry}, ',' ORDER BY {path} COLLATE \"C\"), '') || ']'"
+
+
 _m, _v, _a = t.models.c, t.versions.c, t.aliases.c
-_mt, _vt = t.model_tags.c, t.version_tags.c
+_mt, _vt, _art = t.model_tags.c, t.version_tags.c, t.artifacts.c
 _target = t.versions.alias("target")
 _target_model = t.models.alias("target_model")
 
@@ -68,6 +111,16 @@ _VERSIONS = Prebuilt(
         _v.tags,
         sa.select(_tags_text(_vt.key, _vt.value)).where(_vt.version_id == _v.id).scalar_subquery(),
         _v.aliases,
+        _v.semver,
+        _v.semver_major,
+        _v.semver_minor,
+        _v.semver_patch,
+        _v.created_by,
+        _v.created_at,
+        _doc_files(_v.doc),
+        sa.select(_files_text(_art.path, _art.sha256, _art.size))
+        .where(_art.version_id == _v.id)
+        .scalar_subquery(),
     )
 )
 # The version an alias's row refers to by id, which may not be the one it names.
@@ -91,6 +144,17 @@ _POLICY = Prebuilt(
 )
 
 
+def _files_of(doc: Any) -> str | None:
+    """The file list of a version's document as JSON text (None when it has none)."""
+    try:
+        parsed = orjson.loads(doc)
+    except (orjson.JSONDecodeError, TypeError):
+        return None
+    if type(parsed) is not dict or "artifacts" not in parsed:
+        return None
+    return orjson.dumps(parsed["artifacts"], option=orjson.OPT_SORT_KEYS).decode()
+
+
 _COUNT = Prebuilt(sa.select(sa.func.count()).select_from(t.versions))
 
 
@@ -102,9 +166,12 @@ def versions_count(conn: Connection) -> int:
 def live(conn: Connection) -> Live:
     """The current state of every model, version, alias, pin, role and the policy in force."""
     policy = _POLICY.tuples(conn, {})
+    versions = _VERSIONS.tuples(conn, {})
+    if conn.dialect.name == "postgresql":
+        versions = [(*row[:-2], _files_of(row[-2]), row[-1]) for row in versions]
     return Live(
         models=_MODELS.tuples(conn, {}),
-        versions=_VERSIONS.tuples(conn, {}),
+        versions=versions,
         aliases=_ALIASES.tuples(conn, {}),
         pins=_PINS.tuples(conn, {}),
         roles=_ROLES.tuples(conn, {}),
