@@ -10,16 +10,14 @@ the nesting limit, strict parameter types) are tested in ``test_lifecycle.py`` a
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import pytest
 
 from modelbook import InvalidInput
-from modelbook.store import schema as t
 
 from .test_cli_release import CLI, cli, write
-from .test_release_flow import ADMIN, REVIEWERS, Flow, flow, gate, policy
+from .test_release_flow import ADMIN, REVIEWERS, Flow, flow, gate, policy, store_policy
 
 __all__ = ["cli", "flow"]  # fixtures, imported for pytest
 
@@ -135,18 +133,7 @@ def test_a_policy_stored_by_an_earlier_modelbook_keeps_its_gates_working(flow: F
     an upgrade; setting it again is refused, naming the line."""
     reg = flow.reg
     text = policy(gate("low", "approved", "approvals", count="1"))
-    with reg.db.engine.begin() as conn:
-        conn.execute(
-            t.policies.insert(),
-            {
-                "text": text,
-                "format": "toml",
-                "source": "policy.toml",
-                "sha256": hashlib.sha256(text.encode()).hexdigest(),
-                "set_by": ADMIN,
-                "set_at": 1_700_000_000_000_000,
-            },
-        )
+    store_policy(reg, text)
     v = flow.add()
     reg.promote(v.uri, to="candidate")
     reg.approve(v.uri, actor=REVIEWERS[0])
@@ -179,18 +166,7 @@ def test_a_stored_policy_naming_a_serving_alias_twice_still_loads(flow: Flow) ->
     """Accepted before the rule: the registry keeps working under it."""
     reg = flow.reg
     text = f'serving_aliases = ["production", "production"]\n{TIERS}'
-    with reg.db.engine.begin() as conn:
-        conn.execute(
-            t.policies.insert(),
-            {
-                "text": text,
-                "format": "toml",
-                "source": "policy.toml",
-                "sha256": hashlib.sha256(text.encode()).hexdigest(),
-                "set_by": ADMIN,
-                "set_at": 1_700_000_000_000_000,
-            },
-        )
+    store_policy(reg, text)
     assert reg.policy().text == text
     v = flow.add()
     reg.promote(v.uri, to="candidate")

@@ -9,6 +9,7 @@ registry's first admin. The helpers at the top are shared by the other release t
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Iterable
@@ -171,6 +172,22 @@ def events_of(reg: Registry, model: str | None = None) -> list[Any]:
         token = page.next_page_token
         if token is None:
             return list(reversed(out))
+
+
+def store_policy(reg: Registry, text: str) -> None:
+    """Store a policy as an older modelbook did, without today's checks."""
+    with reg.db.engine.begin() as conn:
+        conn.execute(
+            t.policies.insert(),
+            {
+                "text": text,
+                "format": "toml",
+                "source": "policy.toml",
+                "sha256": hashlib.sha256(text.encode()).hexdigest(),
+                "set_by": ADMIN,
+                "set_at": 1_700_000_000_000_000,
+            },
+        )
 
 
 def table_counts(reg: Registry) -> dict[str, int]:

@@ -8,7 +8,6 @@ as the older modelbook wrote them.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -23,28 +22,21 @@ from modelbook.store import schema as t
 
 from .test_cli_release import CLI, cli, files, good, setup_people  # noqa: F401 - fixtures
 from .test_gate_limits import nested_maps
-from .test_release_flow import ADMIN, OPEN, REGISTRANT, Flow, gate, make_flow, policy
+from .test_release_flow import (
+    ADMIN,
+    OPEN,
+    REGISTRANT,
+    Flow,
+    gate,
+    make_flow,
+    policy,
+    store_policy,
+)
 
 
 @pytest.fixture
 def flow(registry: Registry, tmp_path: Path) -> Flow:
     return make_flow(registry, tmp_path)
-
-
-def store_policy(reg: Registry, text: str) -> None:
-    """Store a policy as an older modelbook did, without today's checks."""
-    with reg.db.engine.begin() as conn:
-        conn.execute(
-            t.policies.insert(),
-            {
-                "text": text,
-                "format": "toml",
-                "source": "policy.toml",
-                "sha256": hashlib.sha256(text.encode()).hexdigest(),
-                "set_by": ADMIN,
-                "set_at": 1_700_000_000_000_000,
-            },
-        )
 
 
 def test_a_stored_expr_over_its_budget_fails_its_gate_naming_the_budget_and_the_fix(
