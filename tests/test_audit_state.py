@@ -217,6 +217,15 @@ def remove_a_role(reg: Registry) -> None:
     sql(reg, "DELETE FROM roles WHERE actor = 'rita'")
 
 
+def reattribute_a_grant(reg: Registry) -> None:
+    """``role list`` would say someone else granted dan his role."""
+    sql(reg, "UPDATE roles SET granted_by = 'eve' WHERE actor = 'dan'")
+
+
+def backdate_a_grant(reg: Registry) -> None:
+    sql(reg, "UPDATE roles SET granted_at = 1 WHERE actor = 'dan'")
+
+
 def list_an_alias_on_a_version(reg: Registry) -> None:
     sql(
         reg,
@@ -296,6 +305,14 @@ TAMPERING: dict[str, tuple[Callable[[Registry], None], list[str]]] = {
         ["models:/m@canary: the alias is at version 4 in the registry", "no event that set it"],
     ),
     "role deleted": (remove_a_role, ['actor "rita"', "not in the registry"]),
+    "grant attributed to another": (
+        reattribute_a_grant,
+        ['actor "dan"', 'as granted by "eve" at', "in the registry but by", "in the audit log"],
+    ),
+    "grant backdated": (
+        backdate_a_grant,
+        ['actor "dan"', "at 1970-01-01T00:00:00.000001+00:00 in the registry", "audit log"],
+    ),
     "alias listed on a version": (
         list_an_alias_on_a_version,
         ["models:/m/1", "its row lists the aliases", '["production"]'],

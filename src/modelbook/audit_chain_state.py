@@ -107,6 +107,7 @@ class ReplayExport(BaseModel):
         ]
     ]
     roles: list[tuple[str, str, _Id]]
+    granted: list[tuple[str, str, str, int]]
     policy: tuple[str, str, _Id] | None
     unreadable: list[tuple[str, _Id, str]]
     gaps: list[tuple[str, _Id, str]]

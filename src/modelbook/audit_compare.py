@@ -375,8 +375,8 @@ def _compare_aliases(replay: Replay, live: Live, broken: Container[str], found: 
 
 def _compare_registry(replay: Replay, live: Live) -> list[str]:
     problems: list[str] = []
-    held = {(r[0], r[1]) for r in live.roles}
-    for actor, role in sorted(held - replay.roles.keys(), key=str):
+    held = {(r[0], r[1]): (r[2], r[3]) for r in live.roles}
+    for actor, role in sorted(held.keys() - replay.roles.keys(), key=str):
         problems.append(
             f"actor {shown(actor)} holds the role {shown(role)} in the registry but no event "
             "of the audit log grants it; it was granted outside modelbook"
@@ -386,6 +386,19 @@ def _compare_registry(replay: Replay, live: Live) -> list[str]:
             problems.append(
                 f"actor {shown(actor)} holds the role {shown(role)} in the audit log "
                 f"(event {event}) but not in the registry; it was revoked outside modelbook"
+            )
+            continue
+        grant = replay.granted.get((actor, role))
+        if grant is not None and held[(actor, role)] != grant:
+            # role list shows who granted a role and when: an edit there is an edit of
+            # history as much as a forged grant.
+            (by, at), (logged_by, logged_at) = held[(actor, role)], grant
+            now = f"{shown(by)} at {audit_frozen.shown_when(at)}"
+            then = f"{shown(logged_by)} at {audit_frozen.shown_when(logged_at)}"
+            problems.append(
+                f"actor {shown(actor)} holds the role {shown(role)} as granted by {now} in the "
+                f"registry but by {then} in the audit log (event {event}); it was changed "
+                "outside modelbook"
             )
     logged, policy = replay.policy, live.policy
     subject = "the policy in force"

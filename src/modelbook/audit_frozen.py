@@ -73,7 +73,7 @@ def problems(frozen: Sequence[Any], event: int, row: Sequence[Any]) -> list[str]
     if logged_by is not None and created_by != logged_by:
         found.append(changed("", "created_by", created_by, logged_by, event))
     if logged_at is not None and created_at != logged_at:
-        found.append(changed("", "created_at", created_at, logged_at, event, _when))
+        found.append(changed("", "created_at", created_at, logged_at, event, shown_when))
     found += _file_problems(frozen, event, doc_files, table_files)
     return found
 
@@ -187,7 +187,7 @@ def _count(n: Any, noun: str) -> str:
     return f"1 {noun}" if n == 1 else f"{shown(n)} {noun}s"
 
 
-def _when(value: Any) -> str:
+def shown_when(value: Any) -> str:
     """A time in microseconds as an ISO 8601 instant (and the number when it is none)."""
     if type(value) is int:
         try:
@@ -197,4 +197,4 @@ def _when(value: Any) -> str:
     return shown(value)
 
 
-__all__ = ["agrees", "manifest_sha256", "problems"]
+__all__ = ["agrees", "manifest_sha256", "problems", "shown_when"]

@@ -32,7 +32,7 @@ class Live:
     aliases: Sequence[tuple[Any, ...]] = ()
     #: (model, alias, MAJOR)
     pins: Sequence[tuple[Any, ...]] = ()
-    #: (actor, role)
+    #: (actor, role, granted_by, granted_at)
     roles: Sequence[tuple[Any, ...]] = ()
     #: (sha256, format, text) of the policy in force, or None
     policy: tuple[Any, ...] | None = None

@@ -89,6 +89,8 @@ class Replay:
         self.chains: dict[str, ChainState] = {}
         #: (actor, role) held: the event that granted it
         self.roles: dict[tuple[Any, Any], int] = {}
+        #: (actor, role) held: who granted it and when (microseconds), as logged
+        self.granted: dict[tuple[Any, Any], tuple[Any, Any]] = {}
         #: (sha256, format, event id) of the last policy set; None: none was
         self.policy: tuple[Any, Any, int] | None = None
         #: (chain, event id, action) of events whose state cannot be read
@@ -361,6 +363,7 @@ class Replay:
             key = (after["actor"], after["role"])
             self._role(event, event_id, key)
             self.roles[key] = event_id
+            self.granted[key] = (event["actor"], event["at"])
         except (LookupError, TypeError, AttributeError):
             self._unreadable(event, event_id)
 
@@ -370,6 +373,7 @@ class Replay:
             key = (before["actor"], before["role"])
             self._role(event, event_id, key)
             self.roles.pop(key, None)
+            self.granted.pop(key, None)
         except (LookupError, TypeError, AttributeError):
             self._unreadable(event, event_id)
 
@@ -390,6 +394,7 @@ class Replay:
         return {
             "chains": [[chain, *state.exported()] for chain, state in self.chains.items()],
             "roles": [[*key, event] for key, event in self.roles.items()],
+            "granted": [[*key, *by] for key, by in self.granted.items()],
             "policy": None if self.policy is None else list(self.policy),
             "unreadable": [list(u) for u in self.unreadable],
             "gaps": [list(g) for g in self.gaps],
@@ -401,6 +406,8 @@ class Replay:
             self.chains[chain] = ChainState.absorbed(exported)
         for actor, role, event in found.roles:
             self.roles[(actor, role)] = event
+        for actor, role, by, at in found.granted:
+            self.granted[(actor, role)] = (by, at)
         if found.policy is not None:
             self.policy = found.policy
         self.unreadable.extend(found.unreadable)

@@ -136,7 +136,9 @@ _PINS = Prebuilt(
         t.alias_pins.join(t.models, _m.id == t.alias_pins.c.model_id)
     )
 )
-_ROLES = Prebuilt(sa.select(t.roles.c.actor, t.roles.c.role))
+_ROLES = Prebuilt(
+    sa.select(t.roles.c.actor, t.roles.c.role, t.roles.c.granted_by, t.roles.c.granted_at)
+)
 _POLICY = Prebuilt(
     sa.select(t.policies.c.sha256, t.policies.c.format, t.policies.c.text)
     .order_by(t.policies.c.id.desc())
