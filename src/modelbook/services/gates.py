@@ -71,8 +71,6 @@ class Chain:
 class Locked:
     """A version inside a write: its row (model and version locked), its value, and the
     model's chain, shared by every version of the model touched in the write.
-
-    Read by a plan outside the write (``lock=False``), the same value, not locked.
     """
 
     name: str
@@ -89,16 +87,14 @@ class Locked:
         self.chain.head = value
 
 
-def lock(
-    conn: Connection, uri: str, at: int, chain: Chain | None = None, *, locked: bool = True
-) -> Locked:
-    """Read the version ``uri`` names, locking the model and the version (``locked``).
+def lock(conn: Connection, uri: str, at: int, chain: Chain | None = None) -> Locked:
+    """Read the version ``uri`` names, locking the model and the version.
 
     ``chain``: the model's chain when an earlier statement of this write
     already moved it; else it is read with the version and starts at ``at``.
     """
     ref = uris.parse(uri)
-    row = version_row(conn, ref, lock=locked, with_model=True)
+    row = version_row(conn, ref, lock=True, with_model=True)
     return Locked(
         ref.name,
         row,
@@ -260,10 +256,10 @@ class Gates:
         self,
         what: str,
         actor: str,
-        plan: Callable[[Connection, bool], P],
+        plan: Callable[[Connection], P],
         apply: Callable[[Connection, P, Judged], T],
     ) -> T:
-        """Run a gated operation (see the module): ``plan(conn, locked)`` reads and refuses
+        """Run a gated operation (see the module): ``plan(conn)`` reads and refuses
         as the operation does, inside a write; ``apply`` writes with the evaluations
         made in between. A plan with no gate to evaluate is applied in the write
         that planned it; otherwise the write that planned it ends with nothing
@@ -275,7 +271,7 @@ class Gates:
         written then.
         """
         with self.ctx.db.write() as conn:
-            seen = plan(conn, True)
+            seen = plan(conn)
             # Most alias moves have no gate to pass (an alias that serves nothing):
             # they are planned and written in one transaction, as any write is.
             if not seen.asks:
@@ -283,7 +279,7 @@ class Gates:
         for _ in range(ATTEMPTS):
             judged = self.judge(seen.asks, actor)
             with self.ctx.db.write() as conn:
-                now = plan(conn, True)
+                now = plan(conn)
                 # No gate to pass any more (the version got there meanwhile): nothing
                 # judged is relied on.
                 if not now.asks:

@@ -59,11 +59,9 @@ class ReleaseService:
 
     # shared machinery -----------------------------------------------------------
 
-    def lock(
-        self, conn: Connection, uri: str, chain: Chain | None = None, *, locked: bool = True
-    ) -> Locked:
+    def lock(self, conn: Connection, uri: str, chain: Chain | None = None) -> Locked:
         """Lock the model and the version ``uri`` names and read it (see :func:`.gates.lock`)."""
-        return lock(conn, uri, self.ctx.clock(), chain, locked=locked)
+        return lock(conn, uri, self.ctx.clock(), chain)
 
     def set_stage(
         self,
@@ -141,8 +139,8 @@ class ReleaseService:
             )
         why = None if comment is None else validation.text(comment, "comment", limits.MAX_TEXT)
 
-        def plan(conn: Connection, locked: bool) -> Steps:
-            v = self.lock(conn, uri, locked=locked)
+        def plan(conn: Connection) -> Steps:
+            v = self.lock(conn, uri)
             policy = self.gov.policy(conn)
             graph = policy.graph
             roles = self.gov.require(conn, "promote", actor)
@@ -238,8 +236,8 @@ class ReleaseService:
         for that stage.
         """
 
-        def plan(conn: Connection, locked: bool) -> Steps:
-            v = self.lock(conn, uri, locked=locked)
+        def plan(conn: Connection) -> Steps:
+            v = self.lock(conn, uri)
             policy = self.gov.policy(conn)
             roles = self.gov.require(conn, verb, actor)
             gate_stage = policy.graph.return_stage

@@ -84,8 +84,8 @@ class ServingService:
         override = why if allow_major else None
         ref = version_ref(name, version)
 
-        def plan(conn: Connection, locked: bool) -> AliasPlan:
-            target = alias_rows.target(conn, name, alias, ref.kind, ref.value, lock=locked)
+        def plan(conn: Connection) -> AliasPlan:
+            target = alias_rows.target(conn, name, alias, ref.kind, ref.value, lock=True)
             if target is None:
                 raise NotFound(f"model {name!r} not found")
             if target.version_id is None:
@@ -105,9 +105,7 @@ class ServingService:
             check_expect(name, alias, target.current, expect)
             asks: tuple[Ask, ...] = ()
             if serving and target.current != target.number:
-                new = self.release.lock(
-                    conn, f"models:/{name}/{target.number}", chain, locked=locked
-                )
+                new = self.release.lock(conn, f"models:/{name}/{target.number}", chain)
                 if new.row.deprecated_at is not None:
                     raise InvalidInput(f"{new.version.uri} is deprecated and cannot be deployed")
                 policy.graph.check_move(new.row.stage, DEPLOYED, via="deploy")

@@ -81,11 +81,11 @@ class SwapService:
             raise InvalidInput("name two different aliases to swap")
         why = validation.reason(reason)
 
-        def plan(conn: Connection, locked: bool) -> SwapPlan:
-            a = alias_rows.target(conn, name, first, lock=locked)
+        def plan(conn: Connection) -> SwapPlan:
+            a = alias_rows.target(conn, name, first, lock=True)
             if a is None:
                 raise NotFound(f"model {name!r} not found")
-            b = alias_rows.target(conn, name, second, lock=locked)
+            b = alias_rows.target(conn, name, second, lock=True)
             for t, alias in ((a, first), (b, second)):
                 if t.current is None:
                     raise NotFound(f"alias models:/{name}@{alias} not found")
@@ -99,7 +99,7 @@ class SwapService:
             if a.current == b.current:
                 return SwapPlan((), state, a, b, policy, chain)
             receiving = [
-                self.release.lock(conn, f"models:/{name}/{gets.current}", chain, locked=locked)
+                self.release.lock(conn, f"models:/{name}/{gets.current}", chain)
                 for alias, gets in ((first, b), (second, a))
                 if policy.graph.is_serving(alias)
             ]
