@@ -1,12 +1,13 @@
 """The blob store's boundary: a storage driver's error becomes a modelbook error of its
 kind (an unreachable store exits 8, a protocol that cannot store files 6), no message
-shows a secret of the blob store URL, and a local blob folder that does not exist is
-reported as such rather than as lost files."""
+shows a secret of the blob store URL, and a local blob folder or an S3 bucket that does
+not exist is reported as such rather than as lost files."""
 
 from __future__ import annotations
 
 import socket
 import traceback
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -246,6 +247,7 @@ def test_a_missing_blob_in_a_blob_folder_that_exists_is_still_missing(
     v = registry.register("bm", [model_file], owners="o", capture_environment=False)
     next(p for p in blob_dir.rglob(v.artifacts[0].sha256)).unlink()
     assert [p.kind for p in registry.verify().problems] == ["missing"]
+    assert not registry.blobs.exists(v.artifacts[0].sha256)
     for p in sorted(blob_dir.rglob("*"), reverse=True):
         p.unlink() if p.is_file() else p.rmdir()
     blob_dir.rmdir()
@@ -253,6 +255,8 @@ def test_a_missing_blob_in_a_blob_folder_that_exists_is_still_missing(
         registry.verify()
     with pytest.raises(NotFound, match="no blob store at"):
         registry.read_artifact(v.uri, v.artifacts[0].path)
+    with pytest.raises(NotFound, match="no blob store at"):
+        registry.blobs.exists(v.artifacts[0].sha256)
 
 
 @pytest.mark.parametrize("rehash", [False, True], ids=["sizes", "rehash"])
@@ -270,3 +274,162 @@ def test_the_file_check_of_a_rollback_names_a_blob_folder_that_does_not_exist(
         f"artifact model.bin: cannot be read: no blob store at '{typo}': the folder does "
         "not exist\ncheck the blob store URL (--blob-uri, MODELBOOK_BLOB_URI)",
     )
+
+
+# 4. a bucket that does not exist -----------------------------------------------------
+
+
+def no_such_bucket() -> str:
+    return f"mb-none-{uuid.uuid4().hex[:12]}"
+
+
+def bucket_exists(endpoint: str, bucket: str) -> bool:
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    return any(b["Name"] == bucket for b in client.list_buckets()["Buckets"])
+
+
+def test_every_read_through_a_bucket_that_does_not_exist_says_there_is_no_blob_store(
+    db_uri: str, s3_server: str, s3_blobs: tuple[str, dict[str, object]], tmp_path: Path
+) -> None:
+    """A version stored on S3, read through a URL naming a bucket that does not exist:
+    download, read_artifact, load, verify, gc, the lookups of a blob and phase two of a
+    registration raise NotFound naming the store and the bucket, never a missing file;
+    nothing is written and no bucket is created."""
+    from modelbook.services.servable import check_files
+
+    url, opts = s3_blobs
+    model = tmp_path / "x.bin"
+    model.write_bytes(b"weights")
+    with Registry(db_uri, blob_uri=url, blob_options=opts, actor="t") as reg:
+        v = reg.register("bm", [model], owners="o", capture_environment=False)
+    bucket = no_such_bucket()
+    wrong = f"s3://{bucket}/blobs"
+    expected = f"no blob store at {wrong}: the bucket '{bucket}' does not exist"
+    a = v.artifacts[0]
+    with Registry(db_uri, blob_uri=wrong, blob_options=opts, actor="t") as reg:
+        dest = tmp_path / "out"
+        reads: dict[str, Any] = {
+            "download": lambda: reg.download(v.uri, dest),
+            "read_artifact": lambda: reg.read_artifact(v.uri, "x.bin"),
+            "load": lambda: reg.load(v.uri),
+            "verify": reg.verify,
+            "gc": reg.gc,
+            "exists": lambda: reg.blobs.exists(a.sha256),
+            "stored_size": lambda: reg.blobs.stored_size(a.sha256),
+            "check": lambda: reg.blobs.check(a.sha256, a.size),
+            "commit_version": lambda: reg.commit_version("bm", [a]),
+        }
+        for what, read in reads.items():
+            with pytest.raises(NotFound) as err:
+                read()
+            assert str(err.value).startswith(expected), (what, err.value)
+            assert "missing" not in str(err.value), what
+        assert not dest.exists()
+        assert [x.number for x in reg.versions("bm").items] == [1]
+        problems = check_files(reg.blobs, v, rehash=False).problems
+        assert problems == (f"artifact x.bin: cannot be read: {expected}\n{err.value.hint}",)
+    assert not bucket_exists(s3_server, bucket)
+
+
+def test_registering_into_a_bucket_that_does_not_exist_writes_nothing(
+    db_uri: str, s3_server: str, s3_blobs: tuple[str, dict[str, object]], tmp_path: Path
+) -> None:
+    """register through a URL naming a bucket that does not exist: NotFound naming the
+    bucket, no version in the database, and the bucket is not created; small and large
+    files (a multipart upload) alike."""
+    _, opts = s3_blobs
+    small = tmp_path / "x.bin"
+    small.write_bytes(b"weights")
+    large = tmp_path / "big.bin"
+    large.write_bytes(b"\0" * (6 * 1024 * 1024))
+    bucket = no_such_bucket()
+    wrong = f"s3://{bucket}/blobs"
+    with Registry(db_uri, blob_uri=wrong, blob_options=opts, actor="t") as reg:
+        for files in ([small], [large]):
+            with pytest.raises(NotFound) as err:
+                reg.register("bm", files, owners="o", capture_environment=False)
+            assert str(err.value).startswith(
+                f"no blob store at {wrong}: the bucket '{bucket}' does not exist"
+            )
+        assert reg.models().items == []
+    assert not bucket_exists(s3_server, bucket)
+
+
+def test_a_read_that_finds_its_blob_asks_nothing_about_the_bucket(
+    db_uri: str, s3_blobs: tuple[str, dict[str, object]], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """Whether the bucket exists is asked only once a blob is not found: download,
+    read and verify of a version whose files are there make no request about it; a
+    blob missing from a bucket that exists is still missing."""
+    url, opts = s3_blobs
+    model = tmp_path / "x.bin"
+    model.write_bytes(b"weights")
+    bucket = url.removeprefix("s3://").split("/", 1)[0]
+    with Registry(db_uri, blob_uri=url, blob_options=opts, actor="t") as reg:
+        v = reg.register("bm", [model], owners="o", capture_environment=False)
+        asked: list[str] = []
+        fs = reg.blobs.fs
+        for method in ("info", "exists", "isdir", "ls"):
+            real = getattr(fs, method)
+
+            def spy(path: str, *args: Any, _real: Any = real, **kwargs: Any) -> Any:
+                if path.strip("/") == bucket:
+                    asked.append(path)
+                return _real(path, *args, **kwargs)
+
+            monkeypatch.setattr(fs, method, spy)
+        reg.download(v.uri, tmp_path / "out")
+        assert reg.read_artifact(v.uri, "x.bin") == b"weights"
+        assert reg.verify().ok
+        assert asked == []
+        reg.blobs.fs.rm_file(reg.blobs.path(v.artifacts[0].sha256))
+        assert [p.kind for p in reg.verify().problems] == ["missing"]
+        assert not reg.blobs.exists(v.artifacts[0].sha256)
+        assert asked == [bucket, bucket]
+
+
+SIGNED = "SIG9secret"
+
+
+@pytest.mark.parametrize("traceback_option", [[], ["--traceback"]], ids=["plain", "traceback"])
+def test_the_cli_exits_3_for_a_bucket_that_does_not_exist(
+    cli: CLI, db_uri: str, s3_server: str, s3_blobs: tuple[str, dict[str, object]],
+    tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch, traceback_option: list[str],
+) -> None:  # fmt: skip
+    """verify, download, gc and register through a bucket that does not exist exit 3 with
+    one line naming the store (its signature hidden) and the bucket; nothing is written."""
+    import s3fs
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_server)
+    s3fs.S3FileSystem.clear_instance_cache()
+    model = tmp_path / "x.bin"
+    model.write_bytes(b"weights")
+    url, _ = s3_blobs
+    base = ["--uri", db_uri]
+    assert cli(*base, "--blob-uri", url, "register", "bm", model, "--owner", "o",
+               "--no-capture").code == 0  # fmt: skip
+    bucket = no_such_bucket()
+    wrong = [*traceback_option, *base, "--blob-uri", f"s3://{bucket}/b?X-Amz-Signature={SIGNED}"]
+    dest = tmp_path / "out"
+    for args in (
+        ["verify"],
+        ["download", "models:/bm/1", dest],
+        ["gc"],
+        ["register", "bm", model, "--no-capture"],
+    ):
+        run = cli(*wrong, *args)
+        assert run.code == 3, (args, run)
+        assert f"error: no blob store at s3://{bucket}/b?X-Amz-Signature=***: the bucket " in (
+            run.err
+        )
+        assert f"'{bucket}' does not exist; check the blob store URL" in run.err
+        assert SIGNED not in run.out + run.err
+        if not traceback_option:
+            one_error_line(run.err)
+            assert "missing" not in run.out + run.err
+    assert not dest.exists()
+    assert [v["number"] for v in cli(*base, "versions", "bm", "--json").json()["versions"]] == [1]
+    assert not bucket_exists(s3_server, bucket)

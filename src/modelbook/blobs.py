@@ -9,6 +9,12 @@ content is stored once. Every read is verified against the hash it was asked
 for, and a hash is checked to be 64 lowercase hex characters before any path
 is built from it.
 
+A blob that is not found is told apart from a store that is not there: only
+then is the store's root asked about (the local folder, the bucket of an
+object store), so a read that finds its blob costs nothing more, and a URL
+naming a folder or bucket that does not exist is :class:`NotFound` ("no blob
+store at ...") rather than every file missing. Buckets are never created.
+
 A file is stored from one open descriptor and refused if it changed while it
 was read (see :class:`modelbook.files.Source`): what is registered is what was
 read.
@@ -127,25 +133,40 @@ class BlobStore:
         """Every stored blob as (sha256, size in bytes, last write as epoch seconds).
 
         Entries that are not blobs (foreign files, temporaries) are left out.
-        Raises Unavailable when the store cannot be listed.
+        A local folder with no blobs yet lists nothing.
+
+        Raises:
+            NotFound: the store is an object store whose bucket does not exist.
+            Unavailable: the store cannot be listed.
         """
         base = f"{self.root}/sha256"
         with self._errors.translated("list the blobs of {store}"):
-            if self.local:
-                if not os.path.isdir(base):
-                    return
-                for shard in sorted(os.listdir(base)):
-                    for entry in os.scandir(f"{base}/{shard}"):
-                        if _is_sha256(entry.name) and entry.is_file(follow_symlinks=False):
-                            st = entry.stat(follow_symlinks=False)
-                            yield entry.name, st.st_size, st.st_mtime
+            if not self.local:
+                yield from self._iter_remote(base)
                 return
-            for info in self.fs.find(base, detail=True).values():
-                name = str(info["name"]).rsplit("/", 1)[-1]
-                if _is_sha256(name):
-                    modified = info.get("LastModified") or info.get("mtime") or 0
-                    stamp = modified.timestamp() if hasattr(modified, "timestamp") else modified
-                    yield name, int(info.get("size") or 0), float(stamp)
+            if not os.path.isdir(base):
+                return
+            for shard in sorted(os.listdir(base)):
+                for entry in os.scandir(f"{base}/{shard}"):
+                    if _is_sha256(entry.name) and entry.is_file(follow_symlinks=False):
+                        st = entry.stat(follow_symlinks=False)
+                        yield entry.name, st.st_size, st.st_mtime
+
+    def _iter_remote(self, base: str) -> Iterator[tuple[str, int, float]]:
+        """:meth:`iter_blobs` on an object store (the blobs under ``base``)."""
+        try:
+            found = self.fs.find(base, detail=True)
+        except FileNotFoundError:
+            # An object store lists a prefix with nothing under it as empty: not
+            # found means its bucket is not there.
+            self._no_store()
+            return
+        for info in found.values():
+            name = str(info["name"]).rsplit("/", 1)[-1]
+            if _is_sha256(name):
+                modified = info.get("LastModified") or info.get("mtime") or 0
+                stamp = modified.timestamp() if hasattr(modified, "timestamp") else modified
+                yield name, int(info.get("size") or 0), float(stamp)
 
     def remove_if_older(self, sha256: str, cutoff: float) -> bool:
         """Remove a blob unless it was written at or after ``cutoff`` (epoch seconds).
@@ -176,7 +197,7 @@ class BlobStore:
 
         Raises:
             IntegrityError: ``sha256`` is malformed.
-            NotFound: the store is a local folder that does not exist (see :meth:`_no_store`).
+            NotFound: the store's folder or bucket does not exist (see :meth:`_no_store`).
             Unavailable: the store cannot be reached.
         """
         path = self.path(sha256)
@@ -194,26 +215,58 @@ class BlobStore:
 
         Raises:
             IntegrityError: ``sha256`` is malformed.
+            NotFound: the store's folder or bucket does not exist (see :meth:`_no_store`).
             Unavailable: the store cannot be reached.
         """
         path = self.path(sha256)
         with self._errors.translated(f"look up blob {sha256} in {{store}}"):
-            return os.path.exists(path) if self.local else bool(self.fs.exists(path))
+            found = os.path.exists(path) if self.local else bool(self.fs.exists(path))
+            if not found:
+                self._no_store()
+            return found
 
     def _no_store(self) -> None:
-        """Raise NotFound when this is a local store whose folder does not exist.
+        """Raise NotFound when the root of this store does not exist: a local folder that
+        is not there (or is no folder), an object store's bucket that does not exist, a
+        remote folder that is not there.
 
-        Asked when a blob is not found: with no folder at all, the store URL is
-        wrong (mistyped, another machine's path), and reporting each of its
-        files as missing would read as data loss. Writing creates the folder.
+        Asked only when a blob is not found, so that a read that finds its blob
+        costs no request more: with no root at all, the store URL is wrong
+        (mistyped, another machine's path, another account's bucket), and
+        reporting each of its files as missing would read as data loss. Writing
+        creates a local folder, never a bucket. Raises Unavailable (inside the
+        caller's boundary) when the root cannot be asked about.
         """
-        if not self.local or os.path.isdir(self.root):
+        if self.local:
+            if os.path.isdir(self.root):
+                return
+            what = "is not a folder" if os.path.lexists(self.root) else "does not exist"
+            raise NotFound(
+                f"no blob store at {show(Path(self.root))}: the folder {what}",
+                hint="check the blob store URL (--blob-uri, MODELBOOK_BLOB_URI)",
+            ) from None
+        hint = "check the blob store URL (--blob-uri, MODELBOOK_BLOB_URI)"
+        # Object stores (s3fs, gcsfs, adlfs) name their bucket or container first.
+        split = getattr(self.fs, "split_path", None)
+        if callable(split):
+            kind, root = "bucket", str(split(self.root)[0])
+            hint += "; modelbook does not create buckets"
+        else:
+            kind, root = "folder", self.root
+        if not root.strip("/"):
             return
-        what = "is not a folder" if os.path.lexists(self.root) else "does not exist"
+        try:
+            info = self.fs.info(root)
+        except FileNotFoundError:
+            what = "does not exist"
+        else:
+            if kind == "bucket" or info.get("type") == "directory":
+                return
+            what = "is not a folder"
         raise NotFound(
-            f"no blob store at {show(Path(self.root))}: the folder {what}",
-            hint="check the blob store URL (--blob-uri, MODELBOOK_BLOB_URI)",
-        )
+            f"no blob store at {self.url}: the {kind} {self._errors.hide(root)!r} {what}",
+            hint=hint,
+        ) from None
 
     # writing -------------------------------------------------------------
 
@@ -229,6 +282,8 @@ class BlobStore:
             InvalidInput: ``src`` is missing, unreadable or not a regular file,
                 or it changed while it was being stored (nothing is stored then);
                 the store's protocol cannot write files (``https://``).
+            NotFound: the store is an object store whose bucket does not exist
+                (it is not created), naming the bucket.
             Unavailable: the store could not be written (disk full, I/O error,
                 unreachable, credentials refused), naming ``src``, the store and the cause.
         """
@@ -237,7 +292,12 @@ class BlobStore:
         with files.open_source(src) as source, storing:
             if self.local:
                 return put_local(source, self.path, self._new_temp, self._made, progress)
-            return self._put_remote(source, progress)
+            try:
+                return self._put_remote(source, progress)
+            except FileNotFoundError:
+                # Nothing at the store's root to write into: its bucket is not there.
+                self._no_store()
+                raise
 
     def _put_remote(self, source: Source, progress: Progress) -> tuple[str, int]:
         """Upload to an object store, committed only if verified (see :mod:`.blobs_remote`)."""
@@ -286,7 +346,7 @@ class BlobStore:
         the first.
 
         Raises:
-            NotFound: the store is a local folder that does not exist: its files
+            NotFound: the store's folder or bucket does not exist: its files
                 are not missing, the store is not there (see :meth:`_no_store`).
             Unavailable: the store cannot be read.
         """
@@ -315,7 +375,7 @@ class BlobStore:
 
         Raises:
             IntegrityError: the hash is malformed, or the blob is missing or corrupt.
-            NotFound: the store is a local folder that does not exist.
+            NotFound: the store's folder or bucket does not exist.
             Unavailable: the store cannot be read.
         """
         data = b"".join(self._chunks(sha256))
@@ -333,7 +393,7 @@ class BlobStore:
 
         Raises:
             IntegrityError: the hash is malformed, or the blob is missing or corrupt.
-            NotFound: the store is a local folder that does not exist.
+            NotFound: the store's folder or bucket does not exist.
             Unavailable: the store cannot be read, or ``dest`` cannot be written.
         """
         self.path(sha256)  # a malformed hash is refused before anything is written

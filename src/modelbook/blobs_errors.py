@@ -49,6 +49,10 @@ class StoreErrors:
         # A driver's message may run over lines ("Parameter validation failed:\n...").
         return scrub(" ".join(str(exc).split()), self._secrets)
 
+    def hide(self, text: str) -> str:
+        """``text`` (a bucket or path taken from the URL) with every secret of the URL hidden."""
+        return scrub(text, self._secrets)
+
     def cause(self, exc: BaseException) -> str:
         """``exc`` as one clause: its type (unless a built-in OSError says enough) and text."""
         text = self.text(exc)
