@@ -113,6 +113,33 @@ def test_live_state_tampering_on_both_sides_of_the_boundary_is_found_the_same(
     assert one == two
 
 
+def test_alias_rows_edited_on_both_sides_of_the_boundary_are_found_the_same(
+    flow: Flow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Who last moved an alias and when travel with the second process's replay: a row
+    reattributed on one side and one backdated on the other are named alike."""
+    reg = flow.reg
+    reg.set_alias("z", "champion", 1, reason="far side", actor="alice")
+    sql(reg, "UPDATE aliases SET updated_by = 'mallory' WHERE name = 'production'")
+    sql(reg, "UPDATE aliases SET updated_at = 1 WHERE name = 'champion'")
+    answers: list[Any] = []
+    real_finish = partition.finish
+
+    def finish(*args: Any) -> Any:
+        answers.append(real_finish(*args))
+        return answers[-1]
+
+    monkeypatch.setattr(partition, "finish", finish)
+    one, two = both_ways(reg, monkeypatch)
+    assert answers and answers[-1] is not None, "the second process's answer was not used"
+    assert "model:z" in answers[-1].stored and "model:m" not in answers[-1].stored
+    assert not one.breaks and len(one.record_problems) == 2, one.record_problems
+    production, champion = one.record_problems
+    assert production.startswith('models:/m@production: the alias was last set by "mallory"')
+    assert champion.startswith('models:/z@champion: the alias was last set by "alice" at 1970-')
+    assert one == two
+
+
 def test_the_state_of_chains_broken_at_their_heads_is_not_compared_on_either_side(
     flow: Flow, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -284,7 +311,7 @@ def wrong_answers(honest: dict[str, Any]) -> dict[str, Any]:
                 **honest["state"],
                 "chains": [
                     *honest["state"]["chains"],
-                    ["model:a", None, None, None, [], [["production", 1, 1]], []],
+                    ["model:a", None, None, None, [], [["production", [1, 1, "dan", 1]]], []],
                 ],
             },
         },

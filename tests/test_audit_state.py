@@ -22,7 +22,15 @@ import sqlalchemy as sa
 
 from modelbook import Registry, audit
 
-from .test_audit_log import chain_rows, drop_append_only_trigger, rehash_last, sql
+from .test_audit_log import (
+    chain_rows,
+    downgrade,
+    drop_append_only_trigger,
+    rehash_last,
+    sql,
+    upgraded_registry,
+)
+from .test_cli_release import runner
 from .test_release_flow import ADMIN, DEPLOYERS, REGISTRANT, Flow, make_flow
 
 
@@ -94,6 +102,89 @@ def test_an_untampered_release_flow_verifies_clean(flow: Flow) -> None:
         4: "staging",
         5: "archived",
     }
+
+
+def test_every_alias_move_writes_who_and_when_to_its_row_as_to_its_event(flow: Flow) -> None:
+    """Set, move, deploy, rollback, swap, a removal and a set again: what ``alias list``
+    shows of each alias (who last moved it, when, to the microsecond) is what its last
+    event records, so the registry verifies."""
+    reg = flow.reg
+    reg.set_alias("m", "shadow", 2, reason="mirror again", actor=DEPLOYERS[1])
+    reg.swap_aliases("m", "champion", "challenger", reason="b wins", actor=REGISTRANT)
+    flow.deployed("m")
+    reg.rollback("m", reason_code="kpi_drop", note="ctr fell again", actor=DEPLOYERS[1])
+    listed = reg.aliases("m")
+    assert {a.name for a in listed} == {"production", "champion", "challenger", "shadow"}
+    for a in listed:
+        [last] = reg.alias_history("m", a.name, limit=1)
+        assert (a.updated_by, a.updated_at, a.version) == (last.actor, last.at, last.to_version)
+    result = reg.verify_audit()
+    assert result.ok, result.record_problems
+
+
+def test_aliases_set_before_an_upgrade_from_revision_0001_verify(
+    db_uri: str, blob_dir: Path, model_file: Path
+) -> None:
+    """Revision 0001 wrote an alias move's actor and time to the row as to its event, and
+    migration 0002 kept both in the event it converted: such an alias agrees, and its
+    row edited since is named like any other."""
+    with Registry(db_uri, blob_uri=str(blob_dir), actor="founder") as reg:
+        reg.register("old", [model_file], owners="team", capture_environment=False)
+        downgrade(reg, "0001")
+        at = 1_700_000_000_123_456
+        with reg.db.engine.begin() as conn:
+            # What revision 0001's set_alias wrote: the row, the alias history, the event.
+            conn.execute(
+                sa.text(
+                    "INSERT INTO aliases (model_id, name, version_id, number, updated_at, "
+                    "updated_by) SELECT model_id, 'champion', id, number, :at, 'legacy-bot' "
+                    "FROM versions"
+                ),
+                {"at": at},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO alias_events (model_id, alias, from_number, to_number, actor, "
+                    "reason, at) SELECT id, 'champion', NULL, 1, 'legacy-bot', 'first', :at "
+                    "FROM models"
+                ),
+                {"at": at},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO events (at, actor, action, model, version, detail) "
+                    "VALUES (:at, 'legacy-bot', 'alias.set', 'old', 1, :detail)"
+                ),
+                {
+                    "at": at,
+                    "detail": json.dumps(
+                        {"alias": "champion", "from": None, "to": 1, "reason": "first"}
+                    ),
+                },
+            )
+    with Registry(db_uri, blob_uri=str(blob_dir), actor="founder") as reg:
+        [champion] = reg.aliases("old")
+        assert champion.updated_by == "legacy-bot"
+        result = reg.verify_audit()
+        assert result.ok, result.record_problems
+        sql(reg, "UPDATE aliases SET updated_by = 'mallory'")
+        [found] = problems(reg)
+        assert 'models:/old@champion: the alias was last set by "mallory"' in found
+        assert 'but by "legacy-bot" at 2023-11-14T22:13:20.123456+00:00 in the audit' in found
+
+
+def test_the_aliases_of_the_upgrade_tests_registry_verify(
+    db_uri: str, blob_dir: Path, model_file: Path
+) -> None:
+    reg, _ = upgraded_registry(db_uri, blob_dir, model_file)
+    try:
+        result = reg.verify_audit()
+        assert result.ok, result.record_problems
+        sql(reg, "UPDATE aliases SET updated_at = updated_at + 1 WHERE name = 'champion'")
+        [found] = problems(reg)
+        assert found.startswith('models:/m@champion: the alias was last set by "bob" at ')
+    finally:
+        reg.close()
 
 
 # each tampering of the live state, found ---------------------------------------------------
@@ -226,6 +317,15 @@ def backdate_a_grant(reg: Registry) -> None:
     sql(reg, "UPDATE roles SET granted_at = 1 WHERE actor = 'dan'")
 
 
+def reattribute_an_alias_move(reg: Registry) -> None:
+    """``alias list`` would say mallory last moved the champion alias."""
+    sql(reg, "UPDATE aliases SET updated_by = 'mallory' WHERE name = 'champion'")
+
+
+def backdate_an_alias_move(reg: Registry) -> None:
+    sql(reg, "UPDATE aliases SET updated_at = 1 WHERE name = 'challenger'")
+
+
 def list_an_alias_on_a_version(reg: Registry) -> None:
     sql(
         reg,
@@ -313,6 +413,22 @@ TAMPERING: dict[str, tuple[Callable[[Registry], None], list[str]]] = {
         backdate_a_grant,
         ['actor "dan"', "at 1970-01-01T00:00:00.000001+00:00 in the registry", "audit log"],
     ),
+    "alias move attributed to another": (
+        reattribute_an_alias_move,
+        [
+            'models:/m@champion: the alias was last set by "mallory" at',
+            f'in the registry but by "{REGISTRANT}" at',
+            "in the audit log (event",
+        ],
+    ),
+    "alias move backdated": (
+        backdate_an_alias_move,
+        [
+            "models:/m@challenger: the alias was last set by",
+            "at 1970-01-01T00:00:00.000001+00:00 in the registry",
+            "audit log",
+        ],
+    ),
     "alias listed on a version": (
         list_an_alias_on_a_version,
         ["models:/m/1", "its row lists the aliases", '["production"]'],
@@ -345,6 +461,31 @@ def test_every_tampering_at_once_is_each_found(flow: Flow) -> None:
     found = problems(flow.reg)
     for name, (_, says) in together.items():
         assert any(all(part in p for part in says) for p in found), name
+
+
+@pytest.mark.parametrize("edit", [reattribute_an_alias_move, backdate_an_alias_move])
+def test_the_cli_names_an_alias_whose_row_says_another_moved_it_and_exits_7(
+    flow: Flow,
+    db_uri: str,
+    blob_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    edit: Callable[[Registry], None],
+) -> None:
+    monkeypatch.setenv("MODELBOOK_URI", db_uri)
+    monkeypatch.setenv("MODELBOOK_BLOB_URI", str(blob_dir))
+    cli = runner(monkeypatch, capsys)
+    clean = cli("audit", "verify")
+    assert clean.code == 0, clean
+    alias = "champion" if edit is reattribute_an_alias_move else "challenger"
+    [moved] = flow.reg.alias_history("m", alias, limit=1)
+    edit(flow.reg)
+    found = cli("audit", "verify")
+    assert found.code == 7, found
+    [line] = [x for x in found.err.splitlines() if x.startswith("disagrees:")]
+    when = moved.at.isoformat()
+    assert line.startswith(f"disagrees: models:/m@{alias}: the alias was last set by "), line
+    assert f'but by "{moved.actor}" at {when} in the audit log (event ' in line, line
 
 
 def test_a_hand_approved_version_is_found_after_it_shipped(flow: Flow) -> None:

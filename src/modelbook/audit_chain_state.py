@@ -33,9 +33,10 @@ class ChainState:
 
     ``created``: (event id, legacy, owners, task, description) of its model.create;
     ``risk_tier`` and ``tags``: [value, event id]; ``versions``: number →
-    [registered by, legacy, stage, by, deprecated, by, tags, by, frozen]; ``aliases`` and
-    ``pins``: name → [version number or MAJOR, event id]. A value of None means:
-    not known (tags, stage) or absent (alias, pin).
+    [registered by, legacy, stage, by, deprecated, by, tags, by, frozen]; ``aliases``:
+    name → [version number, event id, its actor, its time in microseconds];
+    ``pins``: name → [MAJOR, event id]. A value of None means: not known (tags,
+    stage) or absent (alias, pin).
     """
 
     __slots__ = ("aliases", "created", "pins", "risk_tier", "tags", "versions")
@@ -102,7 +103,9 @@ class ReplayExport(BaseModel):
                     tuple[_By, bool, str | None, _By, bool, _By, _Tags | None, _By, _Frozen],
                 ]
             ],
-            list[tuple[str, tuple[int | None, _Id]]],
+            # alias: (number, event, actor, at)
+            list[tuple[str, tuple[int | None, _Id, str, int]]],
+            # an alias's pin: (MAJOR, event)
             list[tuple[str, tuple[int | None, _Id]]],
         ]
     ]

@@ -4,15 +4,15 @@ each object whose row disagrees is named with both values and the event that set
 it, and what the log does not record (a version's tags, registered before
 registrations recorded them; a version's semver or who registered it and when, in
 an event converted from revision 0001) is counted as not checked. A version's
-frozen fields are compared by :mod:`.audit_frozen`."""
+frozen fields are compared by :mod:`.audit_frozen`, the registry's roles and policy by
+:mod:`.audit_registry_state`."""
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable, Container, Mapping
+from collections.abc import Callable, Container, Mapping, Sequence
 from typing import Any
 
-from . import audit_frozen
+from . import audit_frozen, audit_registry_state
 from .audit_live import Live, changed, json_value, tag_problems
 from .audit_names import (
     alias_uri,
@@ -132,7 +132,8 @@ def compare(
     _compare_aliases(replay, live, skip, found)
     findings += [(2, order, sentence) for order, sentence in found]
     if REGISTRY_CHAIN not in skip:
-        findings += [(3, k, sentence) for k, sentence in enumerate(_compare_registry(replay, live))]
+        registry = audit_registry_state.problems(replay, live)
+        findings += [(3, k, sentence) for k, sentence in enumerate(registry)]
     return comparison
 
 
@@ -226,7 +227,7 @@ def _compare_versions(
     # triggers on ``aliases`` keep the list, revision 0009), and those are compared
     # with the log apart: an alias moved by hand is named once, as the alias.
     listed: dict[Any, dict[Any, list[str]]] = {}
-    for model, alias, _, target_number, target_model in live.aliases:
+    for model, alias, _, target_number, target_model, *_ in live.aliases:
         if target_model == model:
             listed.setdefault(model, {}).setdefault(target_number, []).append(str(alias))
     models = {
@@ -344,7 +345,8 @@ def _compare_aliases(replay: Replay, live: Live, broken: Container[str], found: 
                 continue
             subject = alias_uri(*key)
             order = f"3 {subject}"
-            value, event = logged_rows.get(key, (None, None))
+            logged = logged_rows.get(key)
+            value, event = (None, None) if logged is None else logged[:2]
             row = rows.get(key)
             now = None if row is None else row[2]
             if now != value:
@@ -357,7 +359,9 @@ def _compare_aliases(replay: Replay, live: Live, broken: Container[str], found: 
                     sentence = changed(subject, what, now, value, event, show)
                 found.append((order, sentence))
             if what == "the alias" and row is not None:
-                _, _, number, target_number, target_model = row
+                _, _, number, target_number, target_model, by, at = row
+                if logged is not None and value is not None and now == value:
+                    _moved_by(found, order, subject, (by, at), logged)
                 if (target_model, target_number) != (row[0], number):
                     target = (
                         "no version"
@@ -373,60 +377,23 @@ def _compare_aliases(replay: Replay, live: Live, broken: Container[str], found: 
                     )
 
 
-def _compare_registry(replay: Replay, live: Live) -> list[str]:
-    problems: list[str] = []
-    held = {(r[0], r[1]): (r[2], r[3]) for r in live.roles}
-    for actor, role in sorted(held.keys() - replay.roles.keys(), key=str):
-        problems.append(
-            f"actor {shown(actor)} holds the role {shown(role)} in the registry but no event "
-            "of the audit log grants it; it was granted outside modelbook"
+def _moved_by(
+    found: _Found, order: str, subject: str, row: tuple[Any, Any], logged: Sequence[Any]
+) -> None:
+    """Who last moved an alias and when, as its row says (what ``alias list`` shows),
+    against the event that set it (``logged``: target, event, actor, time)."""
+    _, event, logged_by, logged_at = logged
+    if row != (logged_by, logged_at):
+        by, at = row
+        now = f"{shown(by)} at {audit_frozen.shown_when(at)}"
+        then = f"{shown(logged_by)} at {audit_frozen.shown_when(logged_at)}"
+        found.append(
+            (
+                order,
+                f"{subject}: the alias was last set by {now} in the registry but by {then} in "
+                f"the audit log (event {event}); it was changed outside modelbook",
+            )
         )
-    for (actor, role), event in sorted(replay.roles.items(), key=str):
-        if (actor, role) not in held:
-            problems.append(
-                f"actor {shown(actor)} holds the role {shown(role)} in the audit log "
-                f"(event {event}) but not in the registry; it was revoked outside modelbook"
-            )
-            continue
-        grant = replay.granted.get((actor, role))
-        if grant is not None and held[(actor, role)] != grant:
-            # role list shows who granted a role and when: an edit there is an edit of
-            # history as much as a forged grant.
-            (by, at), (logged_by, logged_at) = held[(actor, role)], grant
-            now = f"{shown(by)} at {audit_frozen.shown_when(at)}"
-            then = f"{shown(logged_by)} at {audit_frozen.shown_when(logged_at)}"
-            problems.append(
-                f"actor {shown(actor)} holds the role {shown(role)} as granted by {now} in the "
-                f"registry but by {then} in the audit log (event {event}); it was changed "
-                "outside modelbook"
-            )
-    logged, policy = replay.policy, live.policy
-    subject = "the policy in force"
-    if logged is None and policy is not None:
-        problems.append(
-            f"{subject} (sha256 {policy[0]}) has no policy.set event in the audit log; it was "
-            "set outside modelbook"
-        )
-    elif logged is not None:
-        sha256, format_, event = logged
-        if policy is None:
-            problems.append(
-                f"{subject} is sha256 {sha256} in the audit log (event {event}) but the "
-                "registry has none; it was removed outside modelbook"
-            )
-        else:
-            now_sha, now_format, text = policy
-            if now_sha != sha256:
-                problems.append(changed(subject, "the sha256", now_sha, sha256, event))
-            if now_format != format_:
-                problems.append(changed(subject, "the format", now_format, format_, event))
-            actual = hashlib.sha256(str(text).encode()).hexdigest()
-            if actual != now_sha:
-                problems.append(
-                    f"{subject}: its text hashes to sha256 {actual}, not the {now_sha} its row "
-                    "records; the text was changed outside modelbook"
-                )
-    return problems
 
 
 __all__ = ["Comparison", "Finding", "Live", "compare"]

@@ -28,7 +28,8 @@ class Live:
     #: created_by, created_at, the file list of its document and that of its
     #: ``artifacts`` rows as JSON text, each or None)
     versions: Sequence[tuple[Any, ...]] = ()
-    #: (model, alias, number, number and model of the version its version id names)
+    #: (model, alias, number, number and model of the version its version id names,
+    #: updated_by, updated_at)
     aliases: Sequence[tuple[Any, ...]] = ()
     #: (model, alias, MAJOR)
     pins: Sequence[tuple[Any, ...]] = ()

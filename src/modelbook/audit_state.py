@@ -25,13 +25,16 @@ What is replayed, from each event's ``after`` (and ``before`` for a removal):
   of the manifest with its file count and bytes, who and when), and compared
   with the version's row and its files, both as its document lists them and as
   the ``artifacts`` table does;
-- an alias's target (``alias.set``, ``alias.delete``) and its contract pin
-  (``alias.pin``, ``alias.unpin``, ``alias.override``). The alias names each
-  version's row lists are compared with the aliases that point at it in the
-  registry (the database keeps the two alike), not with the log: an alias
-  moved by hand is named once, as the alias;
-- the roles held (``role.grant``, ``role.revoke``) and the policy in force
-  (``policy.set``: its hash and format; the live policy's text must hash to it).
+- an alias's target (``alias.set``, ``alias.delete``), who last moved it and
+  when (that event's actor and time, which every move writes to the alias's
+  row too: what ``alias list`` shows; compared when the target agrees), and
+  its contract pin (``alias.pin``, ``alias.unpin``, ``alias.override``). The
+  alias names each version's row lists are compared with the aliases that
+  point at it in the registry (the database keeps the two alike), not with
+  the log: an alias moved by hand is named once, as the alias;
+- the roles held, who granted each and when (``role.grant``, ``role.revoke``),
+  and the policy in force (``policy.set``: its hash and format; the live
+  policy's text must hash to it), by :mod:`modelbook.audit_registry_state`.
 
 Each event's ``before`` is also checked against the state the log had left:
 a change made by hand and then carried on by a later event (a stage set to
@@ -43,7 +46,8 @@ Events converted from revision 0001 (their reason starts with
 removed, and registrations without the stage the version had. The state they
 leave is unknown until a later event sets it again, and the models and
 versions they describe need not exist (revision 0001 logged some that were
-never stored).
+never stored). Its alias moves were converted with their actor and time, which
+revision 0001 wrote to the alias's row as well: they are compared like others.
 
 A model's state is replayed from its own chain, and the objects of a broken
 chain are not compared: the events after the break are not verified, so the
@@ -54,7 +58,7 @@ bulk, and costs one lookup per object.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .audit_chain_state import (
@@ -72,13 +76,14 @@ from .audit_chain_state import (
     ReplayExport,
     unknown_version,
 )
-from .audit_names import alias_uri, model_uri, shown, shown_major, shown_target, version_uri
+from .audit_names import alias_uri, model_uri, shown_major, shown_target, version_uri
+from .audit_registry_state import RegistryReplay
 
 #: How the reason of an event converted from revision 0001 starts (see migration 0002).
 LEGACY_REASON = "recorded before revision 0002"
 
 
-class Replay:
+class Replay(RegistryReplay):
     """The state implied by verified events, fed one at a time in chain order.
 
     A model's state is kept per chain (``model:NAME``), so the events of one
@@ -86,18 +91,8 @@ class Replay:
     """
 
     def __init__(self) -> None:
+        super().__init__()
         self.chains: dict[str, ChainState] = {}
-        #: (actor, role) held: the event that granted it
-        self.roles: dict[tuple[Any, Any], int] = {}
-        #: (actor, role) held: who granted it and when (microseconds), as logged
-        self.granted: dict[tuple[Any, Any], tuple[Any, Any]] = {}
-        #: (sha256, format, event id) of the last policy set; None: none was
-        self.policy: tuple[Any, Any, int] | None = None
-        #: (chain, event id, action) of events whose state cannot be read
-        self.unreadable: list[tuple[str, int, str]] = []
-        #: (chain, event id, sentence) of events that found a state other than the
-        #: one the log had left: it was changed outside modelbook in between
-        self.gaps: list[tuple[str, int, str]] = []
 
     def handlers(self) -> dict[str, Callable[[dict[str, Any], int], None]]:
         """What :class:`~modelbook.audit.ChainVerifier` calls, by action, with each
@@ -117,9 +112,7 @@ class Replay:
             "alias.pin": self._pin,
             "alias.override": self._pin,
             "alias.unpin": self._unpin,
-            "role.grant": self._grant,
-            "role.revoke": self._revoke,
-            "policy.set": self._policy,
+            **self.registry_handlers(),
         }
 
     def _of(self, chain: str) -> ChainState:
@@ -130,41 +123,6 @@ class Replay:
                 raise TypeError("no chain")
             found = self.chains[chain] = ChainState()
         return found
-
-    # Each handler reads what a verified event of its action holds. An event
-    # whose content was changed and rehashed may hold anything: what cannot be
-    # read is named (:meth:`_unreadable`) rather than guessed at.
-
-    def _unreadable(self, event: Mapping[str, Any], event_id: int) -> None:
-        self.unreadable.append((str(event.get("chain")), event_id, str(event.get("action"))))
-
-    def _gap(
-        self,
-        event: Mapping[str, Any],
-        event_id: int,
-        subject: str,
-        what: str,
-        found: Any,
-        left: Sequence[Any] | None,
-        show: Callable[[Any], str] | None = None,
-    ) -> None:
-        """Name an event whose ``before`` (``found``) is not the state the log had left
-        (``left``: the value and the event that set it).
-
-        A change between two events of the log was made outside modelbook, and
-        the later event recorded it as where it started.
-        """
-        show = show or shown
-        value, by = (None, "no event") if left is None else (left[0], f"event {left[1]}")
-        self.gaps.append(
-            (
-                str(event["chain"]),
-                event_id,
-                f"{subject}: event {event_id} ({event['action']}) found {what} "
-                f"{show(found)} where the audit log had left {show(value)} ({by}); it was "
-                "changed outside modelbook in between",
-            )
-        )
 
     # models --------------------------------------------------------------------------
 
@@ -308,7 +266,10 @@ class Replay:
                 subject = alias_uri(event["chain"], name)
                 self._gap(event, event_id, subject, "the alias", found, left, shown_target)
             # Revision 0001 logged a removal as alias.set to nothing: ``after`` decides.
-            aliases[name] = [None if after is None else after["version"], event_id]
+            # Every move writes its actor and time to the alias's row as to its event
+            # (revision 0001's too, whose conversion kept both).
+            target = None if after is None else after["version"]
+            aliases[name] = [target, event_id, event["actor"], event["at"]]
         except (LookupError, TypeError, AttributeError):
             self._unreadable(event, event_id)
 
@@ -340,53 +301,6 @@ class Replay:
             subject = alias_uri(event["chain"], name)
             self._gap(event, event_id, subject, "the pin", found, left, shown_major)
 
-    # registry ------------------------------------------------------------------------
-
-    def _role(self, event: dict[str, Any], event_id: int, key: tuple[Any, Any]) -> None:
-        # A grant is logged only when the role was not held, a revocation only when it was.
-        found = event["action"] == "role.revoke"
-        by = self.roles.get(key)
-        if (by is not None) != found:
-            self._gap(
-                event,
-                event_id,
-                f"actor {shown(key[0])}",
-                f"the role {shown(key[1])}",
-                found,
-                None if by is None else (True, by),
-                _held,
-            )
-
-    def _grant(self, event: dict[str, Any], event_id: int) -> None:
-        try:
-            after = event["after"]
-            key = (after["actor"], after["role"])
-            self._role(event, event_id, key)
-            self.roles[key] = event_id
-            self.granted[key] = (event["actor"], event["at"])
-        except (LookupError, TypeError, AttributeError):
-            self._unreadable(event, event_id)
-
-    def _revoke(self, event: dict[str, Any], event_id: int) -> None:
-        try:
-            before = event["before"]
-            key = (before["actor"], before["role"])
-            self._role(event, event_id, key)
-            self.roles.pop(key, None)
-            self.granted.pop(key, None)
-        except (LookupError, TypeError, AttributeError):
-            self._unreadable(event, event_id)
-
-    def _policy(self, event: dict[str, Any], event_id: int) -> None:
-        try:
-            after, found = event["after"], event["before"]["sha256"]
-            left = None if self.policy is None else (self.policy[0], self.policy[2])
-            if (None if left is None else left[0]) != found:
-                self._gap(event, event_id, "the policy", "the sha256", found, left)
-            self.policy = (after["sha256"], after["format"], event_id)
-        except (LookupError, TypeError, AttributeError):
-            self._unreadable(event, event_id)
-
     # another process's replay ----------------------------------------------------------
 
     def export(self) -> dict[str, Any]:
@@ -417,10 +331,6 @@ class Replay:
 def _files(after: Mapping[str, Any]) -> tuple[Any, Any, Any]:
     """The manifest's sha256, file count and bytes a registration event records."""
     return after.get("manifest_sha256"), after.get("files"), after.get("bytes")
-
-
-def _held(held: Any) -> str:
-    return "held" if held else "not held"
 
 
 __all__ = [

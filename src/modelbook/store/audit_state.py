@@ -125,7 +125,15 @@ _VERSIONS = Prebuilt(
 )
 # The version an alias's row refers to by id, which may not be the one it names.
 _ALIASES = Prebuilt(
-    sa.select(_m.name, _a.name, _a.number, _target.c.number, _target_model.c.name).select_from(
+    sa.select(
+        _m.name,
+        _a.name,
+        _a.number,
+        _target.c.number,
+        _target_model.c.name,
+        _a.updated_by,
+        _a.updated_at,
+    ).select_from(
         t.aliases.join(t.models, _m.id == _a.model_id)
         .outerjoin(_target, _target.c.id == _a.version_id)
         .outerjoin(_target_model, _target_model.c.id == _target.c.model_id)
