@@ -382,6 +382,34 @@ def test_a_parent_cycle_written_behind_the_registry_ends_every_walk(
         }
 
 
+def test_a_version_made_its_own_parent_by_hand_is_not_its_own_dependent(
+    world: World, db_uri: str, blob_dir: Path
+) -> None:
+    """churn 1 named as its own parent in the lineage rows: impact of churn 1 lists
+    what descends from it (churn 2, ranker 1), never churn 1 itself."""
+    engine = sa.create_engine(db_uri)
+    with engine.begin() as conn:
+        churn1 = conn.execute(
+            sa.select(t.versions.c.id)
+            .join(t.models, t.models.c.id == t.versions.c.model_id)
+            .where(t.models.c.name == "churn", t.versions.c.number == 1)
+        ).scalar_one()
+        conn.execute(
+            sa.insert(t.lineage).values(
+                version_id=churn1, kind="parent", key="version", value="churn/1"
+            )
+        )
+    engine.dispose()
+    with Registry(db_uri, blob_uri=str(blob_dir), actor="tester") as reg:
+        hit = reg.impact("models:/churn/1")
+        assert uris(hit) == {"models:/churn/2", "models:/ranker/1"}
+        assert [v.uri for v in hit.versions if v.direct] == ["models:/churn/2"]
+        assert uris(reg.impact("models:/churn@production")) == uris(hit)
+        # Impact of what churn 1 itself records still lists it, once.
+        data = [v.uri for v in reg.impact("dataset:churn_base").versions]
+        assert data == ["models:/churn/1", "models:/churn/2", "models:/ranker/1"]
+
+
 # a generated registry, against a plain Python walk ------------------------------------
 
 

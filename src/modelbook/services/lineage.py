@@ -177,7 +177,13 @@ class LineageService:
             # Named by alias or semver, the root is shown by number.
             shown = version_id(*key)
             exclude.add(key)
-            direct = lineage_rows.children(conn, [parent_ref(*key)])
+            # A version is not its own dependent, even when a hand-edited
+            # database makes it its own parent.
+            direct = [
+                r
+                for r in lineage_rows.children(conn, [parent_ref(*key)])
+                if (r.model_name, int(r.number)) != key
+            ]
         else:
             shown = str(ref)
             direct = lineage_rows.matching(
