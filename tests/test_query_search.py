@@ -116,6 +116,8 @@ QUERIES = [
     "parent is not null",
     "parent = 'models:/fraud/1'",
     "parent like 'churn/%'",
+    "parent like 'models:/churn/%'",
+    "parent not like 'models:/fraud/%'",
     "env.python = '3.12.1'",
     "env.python like '3.11.%'",
     "env.torch = '2.1'",
@@ -217,6 +219,26 @@ def test_models_filtered_by_model_fields(world: World) -> None:
     assert names("created_by = 'tester' and not owner in ('alice', 'carol')") == ["empty"]
     with pytest.raises(InvalidQuery, match="describes versions, not models"):
         reg.models(where="metrics.auc > 0.5")
+
+
+def test_a_parent_pattern_may_begin_with_models_as_an_equality_may(world: World) -> None:
+    """``models:/`` written at the start of a parent pattern, plainly or escaped, is
+    the prefix of a version URI, as in ``parent = 'models:/fraud/1'``; a pattern with
+    a wildcard there is matched as written."""
+    reg = world.registry
+
+    def found(query: str) -> list[str]:
+        return [v.uri for v in reg.search(query, limit=1000).items]
+
+    for name in ("fraud", "churn"):
+        bare = found(f"parent like '{name}/%'")
+        assert bare
+        assert found(f"parent like 'models:/{name}/%'") == bare
+        assert found(f"parent like 'models\\:/{name}/%'") == bare
+        assert found(f"parent not like 'models:/{name}/%'") == found(f"parent not like '{name}/%'")
+        assert found(f"parent = 'models:/{name}/1'") == found(f"parent like 'models:/{name}/1'")
+    assert found("parent like 'model_:/fraud/%'") == []
+    assert found("parent like 'models:/%'") == found("parent is not null")
 
 
 def test_keyword_search_is_the_query_it_stands_for(world: World) -> None:

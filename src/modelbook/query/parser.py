@@ -104,6 +104,26 @@ def _semver(text: str, offset: int) -> tuple[int, int, int]:
     return int(parts[0]), int(parts[1]), int(parts[2])
 
 
+# A parent is stored as NAME/N; written as a version URI it may carry this prefix,
+# which no model name can hold (a name has no ':').
+_PARENT_PREFIX = "models:/"
+
+
+def _strip_literal(pattern: str, prefix: str) -> str:
+    """``pattern`` without ``prefix`` when the pattern begins with it as literal text
+    (each character as itself or escaped with ``\\``); else ``pattern`` unchanged.
+    A wildcard where the prefix has a character leaves the pattern as written."""
+    at = 0
+    for char in prefix:
+        if pattern.startswith(char, at) and char not in "%_\\":
+            at += 1
+        elif pattern.startswith("\\" + char, at):
+            at += 2
+        else:
+            return pattern
+    return pattern[at:]
+
+
 def _value(spec: FieldSpec, field: Field, lit: _Literal) -> Value:
     """The literal as a value of the field's kind, or an error saying how to write it."""
     what = field.text
@@ -113,7 +133,7 @@ def _value(spec: FieldSpec, field: Field, lit: _Literal) -> Value:
             raise _Error("a text may not hold NUL", lit.offset)
         if spec.kind == "text":
             if field.name == "parent":
-                text = text.removeprefix("models:/")
+                text = text.removeprefix(_PARENT_PREFIX)
             return text
         if spec.kind == "date":
             return _date(text, lit.offset)
@@ -267,6 +287,9 @@ class _Build(Transformer_NonRecursive):  # type: ignore[type-arg]
             escaped = not escaped and char == "\\"
         if escaped:
             raise _Error("the pattern ends with a lone \\: write \\\\ for a backslash", lit.offset)
+        if field.name == "parent":
+            # The same spellings as =: 'models:/fraud/%' is 'fraud/%'.
+            pattern = _strip_literal(pattern, _PARENT_PREFIX)
         return Like(field, pattern, negated)
 
     def null(self, children: list[Any]) -> Node:
