@@ -223,3 +223,17 @@ class MarksWhenLoaded:
 
     def predict(self, inputs: Any) -> Any:
         return inputs.iloc[:, 0].to_numpy()
+
+
+def cancer_classifier(X: Any, y: Any) -> Any:
+    """A logistic regression on the breast cancer data, fitted in a tenth of a second.
+
+    On the raw columns (their scales differ by four orders of magnitude) L-BFGS
+    needs thousands of iterations, over ten seconds on a slow machine; scaled
+    first, it converges in a few dozen.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)

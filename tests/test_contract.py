@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 from sklearn.datasets import load_breast_cancer
-from sklearn.linear_model import LogisticRegression
 
 from modelbook import InvalidInput, Signature, diff_contracts, infer_signature
 from modelbook import sample as samples
 from modelbook.contract import FieldSpec, Schema, as_signature, conformance, parse_signature
+from tests.flavor_models import cancer_classifier
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +35,7 @@ def fields(sig_or_schema: Signature | Schema) -> list[tuple[str, str, tuple[int,
 
 def test_a_real_dataframe_and_model(cancer: tuple[pd.DataFrame, pd.Series]) -> None:
     X, y = cancer
-    model = LogisticRegression(max_iter=5000).fit(X, y)
+    model = cancer_classifier(X, y)
     sig = infer_signature(X, model.predict(X), model=model)
     assert sig.inputs.kind == "dataframe" and len(sig.inputs.fields) == 30
     assert fields(sig)[0] == ("mean radius", "float64", (-1,), False)

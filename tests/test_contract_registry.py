@@ -10,13 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.datasets import load_breast_cancer
-from sklearn.linear_model import LogisticRegression
 
 from modelbook import InvalidInput, NotFound, Registry, Signature, infer_signature
 from modelbook import sample as samples
 from modelbook.contract import SAMPLE_PATH, as_signature
 from modelbook.domain import thaw
 from tests import test_checks, test_cli, test_cli_startup, test_release_flow
+from tests.flavor_models import cancer_classifier
 from tests.test_cli import CLI
 from tests.test_release_flow import ADMIN, Flow, gate, policy, promote_ok, promote_refused
 
@@ -41,7 +41,7 @@ def test_register_a_real_model_with_its_signature_and_sample(
     registry: Registry, model_file: Path, cancer: tuple[pd.DataFrame, pd.Series]
 ) -> None:
     X, y = cancer
-    model = LogisticRegression(max_iter=5000).fit(X, y)
+    model = cancer_classifier(X, y)
     sig = infer_signature(X, model.predict(X), model=model)
     v = registry.register("bc", [model_file], owners="o", signature=sig, sample=X)
     got = as_signature(v.contract)

@@ -18,13 +18,13 @@ from modelbook import Registry, infer_signature
 from modelbook.errors import InvalidInput, ModelbookError, UnsafeArtifact
 from modelbook.flavors import FLAVORS, detect
 
-from .flavor_models import Echo, Evil, MarksWhenLoaded, Sneaky
+from .flavor_models import Echo, Evil, MarksWhenLoaded, Sneaky, cancer_classifier
 
 
 @pytest.fixture(scope="module")
 def classifier() -> tuple[Any, pd.DataFrame]:
     X, y = load_breast_cancer(return_X_y=True, as_frame=True)
-    return LogisticRegression(max_iter=5000).fit(X, y), X
+    return cancer_classifier(X, y), X
 
 
 @pytest.fixture(scope="module")
