@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from modelbook.query import And, Compare, Field, IsNull, Like, Member, Node, Not, Or
 
 from .query_oracle import render
+from .query_world import LOCKS
 
 _TEXT = {
     Field("name"): ["fraud", "churn", "rank_v2", "nope"],
@@ -27,7 +28,7 @@ _TEXT = {
     Field("code.commit"): ["c1", "c2", "c3"],
     Field("code.repo"): ["git@x:ml.git"],
     Field("data.snapshot"): ["ds_2025_10_01", "ds_b", "ds_c"],
-    Field("data.sha256"): ["h1", "hb", "hc"],
+    Field("data.sha256"): [c * 64 for c in "1bc"],
     Field("features.name"): ["fs"],
     Field("features.version"): ["fs@1", "fs@2"],
     Field("run.id"): ["run-1", "run-2"],
@@ -36,7 +37,7 @@ _TEXT = {
     Field("env", "python"): ["3.11.4", "3.12.1"],
     Field("env", "torch"): ["2.1"],
     Field("env", "image_digest"): ["sha256:aa", "sha256:bb"],
-    Field("env", "lockfile"): ["l1", "l2"],
+    Field("env", "lockfile"): LOCKS,
     Field("approved_by"): ["rita", "sam"],
 }
 _NUMBERS = {

@@ -25,6 +25,8 @@ MODELS = {
 TAG_VALUES = {"team": ["a", "b"], "region": ["eu", "us", "north america", "it's"]}
 METRIC_VALUES = [0.5, 0.7, 0.85, 0.9]
 SNAPSHOTS = ["ds_2025_10_01", "ds_b", "ds_c"]
+# A snapshot's hash is its last character 64 times; lock files hash to one of LOCKS.
+LOCKS = ["a1" * 32, "a2" * 32]
 REVIEWERS = ("rita", "sam")
 
 
@@ -64,7 +66,7 @@ def build(registry: Registry, folder: Path, count: int = 30, seed: int = 7) -> W
             metrics["loss"] = rng.choice(METRIC_VALUES)
         snapshots = rng.sample(SNAPSHOTS, rng.randint(0, 2))
         data = [
-            DataRef(snapshot=s, sha256=f"h{s[-1]}") if rng.random() < 0.5 else DataRef(snapshot=s)
+            DataRef(snapshot=s, sha256=s[-1] * 64) if rng.random() < 0.5 else DataRef(snapshot=s)
             for s in snapshots
         ]
         earlier = [v for v in made if v.model == name]
@@ -75,7 +77,7 @@ def build(registry: Registry, folder: Path, count: int = 30, seed: int = 7) -> W
             "image_digest": rng.choice([None, "sha256:aa", "sha256:bb"]),
         }
         if rng.random() < 0.5:
-            environment["lockfile"] = {"path": "uv.lock", "sha256": rng.choice(["l1", "l2"])}
+            environment["lockfile"] = {"path": "uv.lock", "sha256": rng.choice(LOCKS)}
         made.append(
             registry.register(
                 name,

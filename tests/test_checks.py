@@ -461,6 +461,21 @@ def test_lineage_lockfile_and_seed() -> None:
     assert run("lineage_complete", v, fields=["environment.lockfile", "training.seed"]).passed
 
 
+def test_lineage_complete_counts_only_a_sha256_as_a_hash() -> None:
+    """Text stored as a hash before registration refused it is no hash, as in the
+    checklist and the bill of materials."""
+    from modelbook.domain import Environment
+
+    for junk, passed in (("not a hash", False), ("f" * 63, False), ("F" * 64, True)):
+        v = make_version(
+            lineage=Lineage(data=(DataRef(snapshot="ds", sha256=junk),)),
+            environment=Environment(lockfile=LockfileRef(path="uv.lock", sha256=junk)),
+        )
+        r = run("lineage_complete", v, fields=["data.sha256", "environment.lockfile"])
+        assert r.passed is passed, junk
+        assert r.evidence["fields"] == {"data.sha256": passed, "environment.lockfile": passed}
+
+
 def test_lineage_unknown_field_is_refused() -> None:
     with pytest.raises(ValidationError, match=r"unknown lineage field 'code\.sha'"):
         get_check("lineage_complete").params.model_validate({"fields": ["code.sha"]})

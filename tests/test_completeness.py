@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from modelbook import InvalidInput, Registry
 from modelbook.annotations import AlertRule, Approval, Watch
@@ -24,6 +28,7 @@ from modelbook.domain import (
     Version,
 )
 from modelbook.policy import default_policy, load_policy
+from modelbook.store import schema as t
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 MODEL = Model(name="ctr", owners=("mlops@company",), created_at=NOW, created_by="ana")
@@ -146,6 +151,122 @@ def test_risk_notes_come_from_caveats_or_a_review_comment() -> None:
     with_comment = assess(Facts(version=version(), model=MODEL, approvals=(commented,)))
     assert "approvals.risk_notes" not in with_comment.missing
     assert "approvals.risk_notes" not in assess(Facts(version=RICH, model=MODEL)).missing
+
+
+def test_only_a_sha256_counts_as_a_dataset_or_lockfile_hash() -> None:
+    """Text that is not 64 hex digits (stored before registration refused it) is no
+    hash: the checklist agrees with the bill of materials, which files it as a
+    property."""
+
+    def missing(sha: str) -> tuple[str, ...]:
+        v = version(
+            lineage=Lineage(data=(DataRef(snapshot="s", sha256=sha),)),
+            environment=Environment(lockfile=LockfileRef(path="uv.lock", sha256=sha)),
+        )
+        return assess(Facts(version=v, model=MODEL)).missing
+
+    for junk in ("nothex", "", "9f" * 31, "9f" * 33, "g" * 64, " " + "9f" * 32):
+        assert {"data.sha256", "environment.lockfile"} <= set(missing(junk)), junk
+    for good in ("9f" * 32, "9F" * 32):
+        assert not {"data.sha256", "environment.lockfile"} & set(missing(good))
+    mixed = version(
+        lineage=Lineage(
+            data=(DataRef(snapshot="a", sha256="9f" * 32), DataRef(snapshot="b", sha256="x"))
+        )
+    )
+    assert "data.sha256" in assess(Facts(version=mixed, model=MODEL)).missing
+
+
+def _register(reg: Registry, folder: Path, **kw: Any) -> Any:
+    path = folder / "model.bin"
+    path.write_bytes(b"weights")
+    return reg.register("ctr", [path], owners=["ana"], capture_environment=False, **kw)
+
+
+HEX = "9f" * 32
+
+
+def test_registration_refuses_a_dataset_or_lockfile_hash_that_is_no_sha256(
+    registry: Registry, tmp_path: Path
+) -> None:
+    lock = {"path": "uv.lock", "sha256": HEX}
+    for junk in ("nothex", "", HEX[:-1], HEX + "0", "z" * 64):
+        with pytest.raises(InvalidInput, match="not a SHA-256: give its 64 hex digits"):
+            _register(registry, tmp_path, data=[DataRef(snapshot="s", sha256=junk)])
+        with pytest.raises(InvalidInput, match=r"lock file 'uv\.lock' is .*not a SHA-256"):
+            _register(registry, tmp_path, environment={"lockfile": {**lock, "sha256": junk}})
+    assert registry.models().items == []
+    v = _register(
+        registry,
+        tmp_path,
+        data=[DataRef(snapshot="s", sha256=HEX.upper()), "unhashed"],
+        environment={"lockfile": lock},
+    )
+    assert v.lineage.data[0].sha256 == HEX.upper() and v.environment.lockfile is not None
+
+
+def test_registration_cli_refuses_a_data_sha256_that_is_no_sha256(
+    db_uri: str, blob_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from modelbook.cli import main
+
+    path = tmp_path / "model.bin"
+    path.write_bytes(b"weights")
+    base = ["--uri", db_uri, "--blob-uri", str(blob_dir), "register", "ctr", str(path)]
+    args = [*base, "--owner", "ana", "--no-capture", "--data-snapshot", "s"]
+    with pytest.raises(SystemExit) as exit_:
+        main([*args, "--data-sha256", "nothex"])
+    assert exit_.value.code == 6
+    assert "the sha256 of data snapshot 's' is 'nothex', not a SHA-256" in capsys.readouterr().err
+
+
+def test_a_junk_hash_stored_before_registration_checked_it_is_missing_everywhere(
+    registry: Registry, db_uri: str, blob_dir: Path, tmp_path: Path
+) -> None:
+    """A version an older modelbook stored with text for its dataset and lock file
+    hashes still reads; the report, doctor, a policy that requires the hash, the
+    lineage_complete check and the bill of materials all count no hash."""
+    from modelbook.hashes import data_hashed, lockfile_hashed
+
+    from .test_checks import run as run_check
+
+    v = _register(
+        registry,
+        tmp_path,
+        data=[DataRef(snapshot="s", sha256=HEX)],
+        environment={"lockfile": {"path": "uv.lock", "sha256": HEX}},
+    )
+    engine = sa.create_engine(db_uri)
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(sa.text("DROP TRIGGER versions_frozen ON versions"))
+        else:
+            conn.execute(sa.text("DROP TRIGGER versions_frozen"))
+        row = t.versions.c
+        doc = json.loads(conn.execute(sa.select(row.doc)).scalar_one())
+        doc["lineage"]["data"][0]["sha256"] = "nothex"
+        doc["environment"]["lockfile"]["sha256"] = "nothex"
+        conn.execute(sa.update(t.versions).values(doc=json.dumps(doc)))
+    engine.dispose()
+    with Registry(db_uri, blob_uri=str(blob_dir), actor="tester") as reg:
+        stored = reg.get_version(v.uri)
+        assert stored.lineage.data[0].sha256 == "nothex"
+        assert not data_hashed(stored) and not lockfile_hashed(stored)
+        reg.grant_role("tester", "admin", first_admin=True)
+        reg.set_policy('[doctor]\nrequired = ["data.sha256"]\n' + TIERS, source="p.toml")
+        (entry,) = reg.doctor().entries
+        assert {"data.sha256", "environment.lockfile"} <= set(entry.missing)
+        assert entry.missing_required == ("data.sha256",)
+        report = reg.report(v.uri)
+        assert "the recorded 'nothex' is not a SHA-256" in report
+        assert "# expect nothex" not in report
+        fields = ["data.sha256", "environment.lockfile"]
+        result = run_check("lineage_complete", stored, fields=fields)
+        assert not result.passed
+        assert result.evidence["fields"] == {"data.sha256": False, "environment.lockfile": False}
+        bom = {c["bom-ref"]: c for c in json.loads(reg.bom(v.uri))["components"]}
+        assert "hashes" not in bom["dataset:s"]
+        assert {"name": "modelbook:sha256", "value": "nothex"} in bom["dataset:s"]["properties"]
 
 
 # the policy's [doctor] table ------------------------------------------------------

@@ -14,7 +14,7 @@ from modelbook import InvalidQuery, NotFound, Page
 from modelbook.query import parse
 
 from .query_oracle import matching
-from .query_world import World, world_fixture  # noqa: F401  (the module's fixture)
+from .query_world import LOCKS, World, world_fixture  # noqa: F401  (the module's fixture)
 
 QUERIES = [
     # identity and release fields
@@ -107,7 +107,7 @@ QUERIES = [
     "data.snapshot != 'ds_b'",
     "data.snapshot in ('ds_b', 'ds_c')",
     "data.snapshot is null",
-    "data.sha256 = 'hb'",
+    f"data.sha256 = '{'b' * 64}'",
     "features.name = 'fs'",
     "features.version = 'fs@2'",
     "features.version is null",
@@ -124,7 +124,7 @@ QUERIES = [
     "env.torch is null",
     "env.sklearn != '1.4'",
     "env.image_digest is null",
-    "env.lockfile = 'l2'",
+    f"env.lockfile = '{LOCKS[1]}'",
     "env.gpu is null",
     # logic
     "(stage = 'approved' or alias is not null) and not deprecated = true",

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from .domain import Model, Version
 from .errors import IntegrityError, InvalidInput
+from .hashes import is_sha256
 
 if TYPE_CHECKING:
     from cyclonedx.model import HashType, Property, XsUri
@@ -44,7 +45,6 @@ if TYPE_CHECKING:
 
 FORMATS: tuple[str, ...] = ("cyclonedx",)
 SPEC_VERSION = "1.6"
-_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 # ``user@host:path``, git's short form of an SSH URL, is no URI; ssh://user@host/path is.
 _REPO_SCHEMES = ("http", "https", "ssh", "git", "git+ssh")
 _SCP_LIKE = re.compile(r"(?P<user>[\w.-]+)@(?P<host>[\w.-]+):(?!//)(?P<path>.+)")
@@ -75,7 +75,7 @@ def model_purl(version: Version, subpath: str | None = None) -> str:
 def _sha256(value: str | None) -> list[HashType]:
     from cyclonedx.model import HashAlgorithm, HashType
 
-    if value and _HEX64.fullmatch(value):
+    if is_sha256(value):
         return [HashType(alg=HashAlgorithm.SHA_256, content=value.lower())]
     return []
 

@@ -36,6 +36,7 @@ from .checks.base import is_online
 from .checks.metric import MetricRule
 from .contract import as_signature
 from .domain import Frozen, Model, Version
+from .hashes import data_hashed, lockfile_hashed
 
 INTERNAL_PREFIX = "_modelbook/"
 """Artifacts modelbook writes itself (the stored input sample): not the user's files."""
@@ -167,8 +168,8 @@ _ITEMS: tuple[ChecklistField, ...] = (
     ChecklistField(
         "data.sha256",
         "dataset hash",
-        lambda f: _data(f, "sha256"),
-        "give every data snapshot its sha256 (--data-sha256)",
+        lambda f: data_hashed(f.version),
+        "give every data snapshot its sha256, 64 hex digits (--data-sha256)",
     ),
     ChecklistField(
         "data.features_version",
@@ -241,7 +242,7 @@ _ITEMS: tuple[ChecklistField, ...] = (
     ChecklistField(
         "environment.lockfile",
         "dependency lockfile hash",
-        lambda f: f.version.environment.lockfile is not None,
+        lambda f: lockfile_hashed(f.version),
         "register from a project with a lockfile (uv.lock, poetry.lock, requirements.txt ...)",
     ),
     ChecklistField(

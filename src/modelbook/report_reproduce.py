@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from .completeness import INTERNAL_PREFIX
 from .domain import Version
+from .hashes import is_sha256
 
 COMMAND_TAGS = ("command", "train_command")
 
@@ -115,7 +116,13 @@ def _environment(v: Version) -> Step:
             notes.append("the image's repository is not recorded, only its digest")
     if env.lockfile is not None:
         path = env.lockfile.path
-        commands.append(f"sha256sum -- {shlex.quote(path)}  # expect {env.lockfile.sha256}")
+        if is_sha256(env.lockfile.sha256):
+            commands.append(f"sha256sum -- {shlex.quote(path)}  # expect {env.lockfile.sha256}")
+        else:
+            missing.append(
+                f"the hash of lock file {path}: the recorded {env.lockfile.sha256!r} "
+                "is not a SHA-256"
+            )
         commands.append(_installer(path))
     if env.image_digest is None and env.lockfile is None:
         missing.append("a lock file or a container image (environment.lockfile, image_digest)")
@@ -145,8 +152,10 @@ def _data(v: Version) -> Step:
             missing.append(f"the time window of {d.snapshot}")
         if d.sampling:
             parts.append(f"sampling {d.sampling}")
-        if d.sha256:
+        if is_sha256(d.sha256):
             parts.append(f"sha256 {d.sha256}")
+        elif d.sha256:
+            missing.append(f"the hash of {d.snapshot}: the recorded {d.sha256!r} is not a SHA-256")
         else:
             missing.append(f"the hash of {d.snapshot}, to prove the copy is the same")
         notes.append(", ".join(parts))

@@ -16,6 +16,7 @@ from typing import Any
 from . import limits
 from .domain import RISK_TIERS, Metric, RiskTier, Stage
 from .errors import InvalidInput, shown
+from .hashes import is_sha256
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _ALIAS = re.compile(r"[A-Za-z][A-Za-z0-9._-]{0,63}")
@@ -64,6 +65,17 @@ def key(value: str, what: str = "key") -> str:
 def text(value: str, what: str, limit: int = MAX_VALUE_LEN) -> str:
     """Free text stored as is; see :func:`modelbook.limits.check_text`."""
     return limits.check_text(value, what, limit)
+
+
+def sha256(value: object, what: str) -> str:
+    """``value`` if it is a SHA-256 as hex (:func:`modelbook.hashes.is_sha256`); else
+    InvalidInput naming ``what``."""
+    if not is_sha256(value):
+        raise InvalidInput(
+            f"{what} is {shown(value, 80)}, not a SHA-256: give its 64 hex digits "
+            "(e.g. from sha256sum)"
+        )
+    return value
 
 
 def reason(value: str | None, what: str = "reason", flag: str = "--reason") -> str:

@@ -19,6 +19,7 @@ from typing import Annotated
 from pydantic import AfterValidator, Field, JsonValue
 
 from ..domain import Version
+from ..hashes import data_hashed, lockfile_hashed
 from .base import CheckContext, CheckDef, CheckParams, CheckResult, failed, passed
 
 NAME = "lineage_complete"
@@ -37,10 +38,7 @@ FIELDS: Mapping[str, tuple[Probe, str]] = MappingProxyType(
             "commit every change and register from a clean working tree",
         ),
         "data": (lambda v: bool(v.lineage.data), "register with --data-snapshot ID"),
-        "data.sha256": (
-            lambda v: bool(v.lineage.data) and all(d.sha256 for d in v.lineage.data),
-            "give every data snapshot its sha256",
-        ),
+        "data.sha256": (data_hashed, "give every data snapshot its sha256 (64 hex digits)"),
         "data.window": (
             lambda v: bool(v.lineage.data) and all(d.window for d in v.lineage.data),
             "give every data snapshot its time window",
@@ -63,7 +61,7 @@ FIELDS: Mapping[str, tuple[Probe, str]] = MappingProxyType(
             "register without --no-capture so the environment is captured",
         ),
         "environment.lockfile": (
-            lambda v: v.environment.lockfile is not None,
+            lockfile_hashed,
             "register from a project with a lockfile (uv.lock, poetry.lock, requirements.txt ...)",
         ),
         "environment.packages_sha256": (

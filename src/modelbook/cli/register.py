@@ -30,7 +30,7 @@ def register(
     data_snapshot: Annotated[list[str], typer.Option(help="Dataset snapshot id.")] = [],  # noqa: B006
     data_sha256: Annotated[
         list[str],
-        typer.Option(help="sha256 of the data snapshot given in the same position."),
+        typer.Option(help="sha256 (64 hex digits) of the data snapshot in the same position."),
     ] = [],  # noqa: B006
     commit: Annotated[str | None, typer.Option(help="Code commit (default: captured).")] = None,
     repo: Annotated[str | None, typer.Option(help="Code repository (default: captured).")] = None,

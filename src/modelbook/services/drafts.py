@@ -72,6 +72,16 @@ def merge(base: Any, given: Any, cls: type[Any]) -> Any:
     raise InvalidInput(f"expected {cls.__name__} or a mapping, got {type(given).__name__}")
 
 
+def _check_hashes(lineage: Lineage, env: Environment) -> None:
+    """Refuse a dataset or lock file hash that is not a SHA-256: a version is frozen,
+    and the checklist and bill of materials would count it as no hash at all."""
+    for d in lineage.data:
+        if d.sha256 is not None:
+            validation.sha256(d.sha256, f"the sha256 of data snapshot {d.snapshot!r}")
+    if env.lockfile is not None:
+        validation.sha256(env.lockfile.sha256, f"the sha256 of lock file {env.lockfile.path!r}")
+
+
 @dataclass(frozen=True)
 class Draft:
     """A version's validated metadata, ready to commit once its blobs are stored."""
@@ -209,6 +219,7 @@ def prepare(
         )
     except ValidationError as exc:
         raise invalid(exc) from None
+    _check_hashes(lineage, env)
     rows = index_rows(lineage)
     if isinstance(caveats, str) or not isinstance(caveats, list | tuple):
         raise InvalidInput("caveats must be a list of texts")
