@@ -5,10 +5,12 @@ line naming its column, exit code 6."""
 from __future__ import annotations
 
 import base64
+import json
 from pathlib import Path
 
 import pytest
 
+from modelbook import Registry
 from modelbook.query import cursor
 
 from .test_cli import CLI
@@ -90,3 +92,56 @@ def test_a_crafted_page_token_exits_6_on_one_line(
         run = cli(*args, "--page-token", token)
         assert run.code == 6, (args, run)
         assert run.err.count("\n") == 1 and "invalid page token" in run.err, run.err
+
+
+def test_an_empty_metric_search_hints_at_the_registered_metric_names(
+    registry: Registry,
+    db_uri: str,
+    blob_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``metrics.auc`` when only ``auc@test`` (and ``auc@val{region=eu}``) were registered
+    finds nothing: the empty answer says so on stderr, exit 0, the output unchanged."""
+    from modelbook.cli import main
+
+    f = tmp_path / "m.bin"
+    f.write_bytes(b"weights")
+    metrics = {"auc@test": 0.9, "auc@val{region=eu}": 0.8, "loss": 0.1}
+    registry.register("fraud", [f], owners=["ana"], metrics=metrics, capture_environment=False)
+
+    def search(query: str, *more: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        try:
+            main(["--uri", db_uri, "--blob-uri", str(blob_dir), "search", query, *more])
+            code = 0
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    code, out, err = search("metrics.auc >= 0.85")
+    assert code == 0 and "fraud" not in out
+    assert err.strip() == (
+        "hint: no version has a metric 'auc'; registered metric names include "
+        "'auc@test', 'auc@val{region=eu}'"
+    )
+    code, out, err = search("metrics.auc@val >= 0.85 and metrics.loss < 0", "--json")
+    assert code == 0 and json.loads(out)["versions"] == []
+    assert err.strip() == (
+        "hint: no version has a metric 'auc@val'; registered metric names include "
+        "'auc@test', 'auc@val{region=eu}'"
+    )
+    # A metric that exists, a name nobody registered, an answer found: no hint.
+    for query in ("metrics.auc@test > 0.95", "metrics.recall > 0", "metrics.auc@test > 0.5"):
+        code, out, err = search(query)
+        assert code == 0 and "hint" not in err, query
+    assert registry.search("metrics.auc >= 0.85").items == []
+    assert registry._search.metric_hints("metrics.auc >= 0.85 or metrics.loss{x=y} > 0") == (
+        "no version has a metric 'auc'; registered metric names include "
+        "'auc@test', 'auc@val{region=eu}'",
+        "no version has a metric 'loss{x=y}'; registered metric names include 'loss'",
+    )
+    assert registry._search.metric_hints("metrics.auc > 0", limit=1) == (
+        "no version has a metric 'auc'; registered metric names include 'auc@test'",
+    )

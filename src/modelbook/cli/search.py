@@ -7,7 +7,16 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from .app import JsonOpt, LimitOpt, PageTokenOpt, app, open_registry
-from .render import emit_json, fmt_time, page_footer, page_json, table, version_json
+from .render import (
+    emit_json,
+    fmt_time,
+    line,
+    page_footer,
+    page_json,
+    safe,
+    table,
+    version_json,
+)
 
 if TYPE_CHECKING:
     from ..domain import Version
@@ -48,8 +57,12 @@ def search(
         ordered = parse_order(order_by).field
     with open_registry(create=False) as registry:
         page = registry.search(query, order_by=order_by, limit=limit, page_token=page_token)
+        # Only an empty answer pays for the look-up: a metric named without the split
+        # it was registered with (auc for auc@test) finds nothing, silently otherwise.
+        hints = registry._search.metric_hints(query) if not page.items else ()
     if as_json:
         emit_json(page_json("versions", page, [version_json(v) for v in page.items]))
+        _hints(hints)
         return
     columns = ["model", "#", "semver", "stage", "aliases", "created", "by"]
     if ordered is not None and ordered.name == "metrics":
@@ -71,3 +84,9 @@ def search(
         ),
     )
     page_footer(page)
+    _hints(hints)
+
+
+def _hints(hints: tuple[str, ...]) -> None:
+    for hint in hints:
+        line(f"hint: {safe(hint)}", err=True)

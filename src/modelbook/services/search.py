@@ -10,6 +10,7 @@ from .. import paging, validation
 from ..domain import Model, Page, Stage, Version
 from ..errors import InvalidInput
 from ..query import And, Compare, Field, Node, Order, cursor, parse, parse_order
+from ..query.tree import fields_of
 from ..store import models as model_rows
 from ..store import query_pages as query_rows
 from .base import Context, model_row, readable
@@ -59,6 +60,28 @@ class SearchService:
         order = None if order_by is None else parse_order(order_by)
         scope = cursor.scope_of("search", query, order_by or "")
         return self.run(node, order=order, limit=limit, page_token=page_token, scope=scope)
+
+    def metric_hints(self, query: str, *, limit: int = 5) -> tuple[str, ...]:
+        """For each metric ``query`` names that no version has while metrics of the same
+        name are registered under another split or slice (``auc`` when only
+        ``auc@test`` was registered), one line naming up to ``limit`` of those. Meant
+        for a search that found nothing: a few index seeks per metric, no scan."""
+        fields = [f for f in fields_of(parse(query)) if f.name == "metrics" and f.key]
+        wanted = list(dict.fromkeys((str(f.key), f.split, f.slice) for f in fields))
+        if not wanted:
+            return ()
+        found = self.ctx.db.reading(
+            lambda conn: [query_rows.metric_variants(conn, *w, limit) for w in wanted]
+        )
+        hints = []
+        for (name, split, slice_), variants in zip(wanted, found, strict=True):
+            if variants:
+                keys = ", ".join(repr(_metric_text(name, s, sl)) for s, sl in variants)
+                hints.append(
+                    f"no version has a metric {_metric_text(name, split, slice_)!r}; "
+                    f"registered metric names include {keys}"
+                )
+        return tuple(hints)
 
     def versions(
         self,
@@ -145,3 +168,8 @@ class SearchService:
         pairs = [(r.model_name, r) for r in rows[:limit]]
         items, unreadable = readable(lambda pair: self.ctx.cache.version(*pair), pairs)
         return Page(items=items, next_page_token=token, unreadable=unreadable)
+
+
+def _metric_text(name: str, split: str, slice_: str) -> str:
+    """A metric as registered and queried: ``auc``, ``auc@test``, ``auc@test{region=eu}``."""
+    return Field("metrics", name, split, slice_).text.removeprefix("metrics.")

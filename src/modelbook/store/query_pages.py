@@ -225,3 +225,47 @@ def _models_statement(dialect: str, node: Node, paged: bool) -> Prebuilt:
     if paged:
         stmt = stmt.where(_m.id < sa.bindparam("before", type_=sa.BigInteger()))
     return Prebuilt(stmt.order_by(_m.id.desc()).limit(sa.bindparam("limit")))
+
+
+_mc = t.metrics.c
+_METRIC_EXISTS = (
+    sa.select(_mc.version_id)
+    .where(
+        _mc.name == sa.bindparam("name"),
+        _mc.split == sa.bindparam("split"),
+        _mc.slice == sa.bindparam("slice"),
+    )
+    .limit(1)
+)
+_METRIC_FIRST = (
+    sa.select(_mc.split, _mc.slice)
+    .where(_mc.name == sa.bindparam("name"))
+    .order_by(_mc.split, _mc.slice)
+    .limit(1)
+)
+_METRIC_AFTER = _METRIC_FIRST.where(
+    sa.tuple_(_mc.split, _mc.slice) > sa.tuple_(sa.bindparam("split"), sa.bindparam("slice"))
+)
+
+
+def metric_variants(
+    conn: Connection, name: str, split: str, slice_: str, limit: int
+) -> list[tuple[str, str]] | None:
+    """None when some version has the metric (``name``, ``split``, ``slice_``); else up
+    to ``limit`` other (split, slice) pairs registered under ``name``, in order (empty:
+    no metric of that name at all).
+
+    Each answer is one seek of the ``(name, split, slice, ...)`` index: the pairs are
+    found by skipping from one to the next, so the cost does not grow with the number
+    of versions that carry them (a DISTINCT over the name reads one row per version).
+    """
+    params = {"name": name, "split": split, "slice": slice_}
+    if conn.execute(_METRIC_EXISTS, params).first() is not None:
+        return None
+    found: list[tuple[str, str]] = []
+    row = conn.execute(_METRIC_FIRST, {"name": name}).first()
+    while row is not None and len(found) < limit:
+        found.append((str(row.split), str(row.slice)))
+        after = {"name": name, "split": row.split, "slice": row.slice}
+        row = conn.execute(_METRIC_AFTER, after).first() if len(found) < limit else None
+    return found
