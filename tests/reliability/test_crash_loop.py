@@ -174,7 +174,7 @@ def kill_once(cfg: dict[str, Any], rng: random.Random, mode: str) -> list[Marker
 @pytest.mark.timeout(1800)
 def test_crash_loop(db_uri: str, blob_dir: Path, work_dir: Path, figures: Figures) -> None:
     """After every SIGKILL: finished operations kept, unfinished ones absent, invariants hold."""
-    iterations = scale(10, 100)
+    iterations = scale(6, 100)
     rng = random.Random(SEED)
     reg = Registry(db_uri, blob_uri=str(blob_dir), actor="checker")
     expected = Expected()
@@ -266,7 +266,7 @@ def test_crash_while_creating_the_registry(
     the next opener finishes the job and registers version 1."""
     if kind == "postgresql" and not request.getfixturevalue("postgres_available"):
         pytest.skip("PostgreSQL is not reachable")
-    iterations = scale(4, 40)
+    iterations = scale(3, 40)
     rng = random.Random(SEED + 1)
     phases: Counter[str] = Counter()
     for it in range(iterations):

@@ -9,7 +9,7 @@ never reported as ``Unavailable``: the database is up, the input is wrong.
 Anything else escaping fails the test with the input that caused it. The inputs
 the fuzzer found reaching the driver are kept below as deterministic cases.
 
-Examples per test: ``scale(150, 2000)`` for the API, ``scale(30, 600)`` for the
+Examples per test: ``scale(80, 2000)`` for the API, ``scale(15, 600)`` for the
 CLI; derandomized (the same examples every run) except under ``MODELBOOK_SOAK=1``,
 which explores new ones each time.
 """
@@ -54,8 +54,8 @@ def fuzz_settings(examples: int) -> settings:
     )
 
 
-API_EXAMPLES = scale(150, 2000)
-CLI_EXAMPLES = scale(30, 600)
+API_EXAMPLES = scale(80, 2000)
+CLI_EXAMPLES = scale(15, 600)
 
 
 # strategies ------------------------------------------------------------------------------

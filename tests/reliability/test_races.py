@@ -23,7 +23,7 @@ def test_mixed_registrations_and_alias_moves(
     """Writers register versions of two models and move ``champion`` at once, half of
     the moves conditional. Nothing is lost: every number handed out is a version, and
     every move that returned is in the history once, where its ``expect`` said."""
-    n_workers, n_ops = scale(4, 8), scale(15, 100)
+    n_workers, n_ops = scale(4, 8), scale(10, 100)
     models = ["red", "blue"]
     Registry(db_uri, blob_uri=str(blob_dir)).close()  # schema first; openers race elsewhere
     rng = random.Random(11)
@@ -163,7 +163,7 @@ def test_conditional_moves_exactly_one_winner(
     creating an alias (expect 0), moving it (expect = where it is), deleting it. Exactly
     one wins each round; the others get Conflict (or NotFound once it is deleted); the
     history holds exactly the winners' moves, chained."""
-    n_workers, rounds = scale(4, 8), scale(18, 150)
+    n_workers, rounds = scale(4, 8), scale(10, 150)
     reg = Registry(db_uri, blob_uri=str(blob_dir), actor="setup")
     f = work_dir / "m.bin"
     for i in range(n_workers + 1):

@@ -118,7 +118,7 @@ def settle(reg: Registry, blob_dir: Path, note: str) -> None:
 
 @pytest.mark.timeout(1800)
 def test_release_crash_loop(db_uri: str, blob_dir: Path, work_dir: Path, figures: Figures) -> None:
-    iterations = scale(10, 200)
+    iterations = scale(6, 200)
     rng = random.Random(SEED)
     reg = Registry(db_uri, blob_uri=str(blob_dir), actor=ADMIN)
     flow = make_flow(reg, work_dir)

@@ -93,7 +93,7 @@ def test_two_deployers_of_one_alias_serialize(
     """Both deploys succeed, one after the other: the alias ends at one of them, the
     other is back in ``approved``, and the history holds both moves, chained."""
     reg = flow.reg
-    rounds = scale(5, 30)
+    rounds = scale(3, 30)
     for _ in range(2 * rounds):
         flow.approved()
     workers = round_workers(db_uri, blob_dir)
@@ -127,7 +127,7 @@ def test_two_conditional_deploys_one_wins(
     """Both expect the alias where it is: exactly one moves it; the other is a Conflict
     and leaves no trace."""
     reg = flow.reg
-    rounds = scale(5, 30)
+    rounds = scale(3, 30)
     for _ in range(2 * rounds):
         flow.approved()
     workers = round_workers(db_uri, blob_dir)
@@ -167,7 +167,7 @@ def test_two_rollbacks_of_one_alias(
     what it saw when it began: one Conflict, or, when the second began after the first
     committed, a second step back from where the first landed."""
     reg = flow.reg
-    rounds = scale(3, 15)
+    rounds = scale(2, 15)
     for _ in range(3 * rounds + 2):
         v = flow.approved()
         reg.deploy(v.uri, reason=f"ship {v.number}", actor="dan")
@@ -216,7 +216,7 @@ def test_a_deploy_and_a_rollback_of_one_alias_at_once(
     """One deployer ships a new version while another rolls back: whatever the order,
     every move that returned is in the history once, and the serving rule holds."""
     reg = flow.reg
-    rounds = scale(5, 30)
+    rounds = scale(3, 30)
     for _ in range(2):
         v = flow.approved()
         reg.deploy(v.uri, reason=f"ship {v.number}", actor="dan")
@@ -250,7 +250,7 @@ def test_eight_writers_on_eight_models(
 ) -> None:
     """Eight processes each run the whole release flow on their own model at the same
     time: every operation succeeds, and every chain verifies."""
-    n, rounds = 8, scale(3, 10)
+    n, rounds = 8, scale(2, 10)
     with Registry(db_uri, blob_uri=str(blob_dir), actor=ADMIN) as reg:
         make_flow(reg, work_dir)
     workers = [
