@@ -87,7 +87,8 @@ class RollbackService:
         """Move ``alias`` back to the last known-good version, in one transaction.
 
         Without ``to`` the target is the most recent earlier holder of the alias
-        that is approved and not deprecated, preferring one marked healthy, and
+        that is approved (or deployed through another serving alias, which it then
+        also serves) and not deprecated, preferring one marked healthy, and
         whose files are sound: a candidate whose files are damaged is skipped
         (named in ``skipped``, the ``why`` and the event). The version rolled
         back from is marked deprecated with the incident note. ``expect``

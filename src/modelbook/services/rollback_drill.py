@@ -18,7 +18,7 @@ from ..store.rows import to_dt
 from . import notes
 from .base import Context
 from .governance import GovernanceService
-from .rollback_target import RollbackTargets, file_judge
+from .rollback_target import RollbackTargets, file_judge, target_state
 from .servable import check_files, crossing, pin_text
 
 
@@ -92,11 +92,14 @@ class DrillService:
             )
         else:
             checks.append("contract pin: not crossed")
-        stage_ok = (
-            target.row.stage == policy.graph.return_stage and target.row.deprecated_at is None
-        )
+        state = target_state(target, policy.graph.return_stage, chosen.serving)
+        stage_ok = state is not None and target.row.deprecated_at is None
         deprecated = "deprecated" if target.row.deprecated_at else "not deprecated"
-        (checks if stage_ok else problems).append(f"stage {target.row.stage!r}, {deprecated}")
+        stage = f"stage {target.row.stage!r}"
+        if chosen.serving:
+            stage += f" (serving {', '.join('@' + a for a in chosen.serving)})"
+        stage += f", {deprecated}"
+        (checks if stage_ok else problems).append(stage)
         files = check_files(self.ctx.blobs, target.version, rehash=True)
         checks += files.checks
         problems += files.problems

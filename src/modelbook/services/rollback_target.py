@@ -1,14 +1,14 @@
 """Choosing a rollback target: the last known-good version that can serve.
 
 Without ``--to`` the candidates are the earlier holders of the serving alias
-that are approved and not deprecated, those marked healthy first, each group
-most recent first. A candidate whose files are damaged (the check of
-:func:`.servable.check_files`: missing or resized, or with ``verify`` not
-hashing to their recorded sha256) is skipped, and the choice says which it
-skipped and why; the first candidate is returned with its problems only when
-none can serve, so that the rollback refuses (or, forced, goes past them) and
-the drill reports them. ``--to`` names the target: it is checked, never
-replaced by another.
+that are approved (or deployed through another serving alias) and not
+deprecated, those marked healthy first, each group most recent first. A
+candidate whose files are damaged (the check of :func:`.servable.check_files`:
+missing or resized, or with ``verify`` not hashing to their recorded sha256)
+is skipped, and the choice says which it skipped and why; the first
+candidate is returned with its problems only when none can serve, so that the
+rollback refuses (or, forced, goes past them) and the drill reports them.
+``--to`` names the target: it is checked, never replaced by another.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from ..errors import InvalidInput, NotFound
+from ..lifecycle import DEPLOYED
+from ..policy import Policy
 from ..store import aliases as alias_rows
 from ..store import annotations as note_rows
 from . import audit as log
@@ -49,7 +51,8 @@ class Choice:
     ``skipped``: candidates preferred to the target whose files are damaged.
     ``problems``: the target's own file problems; not empty only when it was
     named with ``--to`` or no candidate can serve (then ``damaged`` lists every
-    candidate examined, the target first).
+    candidate examined, the target first). ``serving``: the other serving
+    aliases that point at the target (it is then ``deployed``, not approved).
     """
 
     current: Any
@@ -58,6 +61,31 @@ class Choice:
     skipped: tuple[Skipped, ...] = ()
     problems: tuple[str, ...] = ()
     damaged: tuple[Skipped, ...] = ()
+    serving: tuple[str, ...] = ()
+
+
+def serving_elsewhere(
+    conn: Connection, policy: Policy, name: str, model_id: int, alias: str
+) -> dict[int, tuple[str, ...]]:
+    """The versions other serving aliases than ``alias`` point at, each with those aliases."""
+    found: dict[int, tuple[str, ...]] = {}
+    for a in alias_rows.of_model(conn, name, model_id):
+        if a.name != alias and a.version is not None and policy.graph.is_serving(a.name):
+            found[int(a.version)] = (*found.get(int(a.version), ()), a.name)
+    return found
+
+
+def target_state(v: Locked, ready: str, serving: tuple[str, ...]) -> str | None:
+    """What makes ``v`` a rollback target, as the ``why`` says it (its stage, and the
+    aliases it serves when it is deployed), or None when its stage keeps it from being
+    one. Deprecation is judged apart."""
+    if v.row.stage == ready:
+        return ready
+    if v.row.stage == DEPLOYED and serving:
+        # Still serving traffic through another serving alias: the warmest target of all,
+        # and the stage rules already let one version serve two aliases.
+        return f"{DEPLOYED} (serving {', '.join('@' + a for a in serving)})"
+    return None
 
 
 def file_judge(ctx: Context, *, verify: bool, seen: dict[int, tuple[str, ...]]) -> FileJudge:
@@ -115,6 +143,7 @@ class RollbackTargets:
         if current.current is None:
             raise NotFound(f"alias models:/{name}@{alias} not found: there is nothing to roll back")
         ready = policy.graph.return_stage
+        elsewhere = serving_elsewhere(conn, policy, name, int(current.model_id), alias)
         chain = Chain(log.Head.of_model(name, current), self.ctx.clock())
         earlier: list[int] = []
         for move_ in alias_rows.history(conn, name, alias, limit=1000):
@@ -122,18 +151,24 @@ class RollbackTargets:
             if n is not None and n != current.current and n not in earlier:
                 earlier.append(n)
         if to is not None:
-            target = self._named(conn, name, alias, to, chain, current.current, earlier, ready)
+            target = self._named(
+                conn, name, alias, to, chain, current.current, earlier, ready, elsewhere
+            )
             why = f"version {target.row.number} was named with --to"
-            return Choice(current, target, why, problems=files(target))
+            serving = elsewhere.get(target.row.number, ())
+            return Choice(current, target, why, problems=files(target), serving=serving)
         passed_over: list[str] = []
         eligible: list[Locked] = []
+        states: dict[int, str] = {}
         for n in earlier:
             v = self.release.lock(conn, f"models:/{name}/{n}", chain)
+            state = target_state(v, ready, elsewhere.get(n, ()))
             if v.row.deprecated_at is not None:
                 passed_over.append(f"{n} (deprecated)")
-            elif v.row.stage != ready:
+            elif state is None:
                 passed_over.append(f"{n} ({v.row.stage})")
             else:
+                states[n] = state
                 eligible.append(v)
         if not eligible:
             held = ", ".join(passed_over) if passed_over else "none"
@@ -157,10 +192,11 @@ class RollbackTargets:
             passed_over += [f"{s.version} (files not as registered)" for s in skipped]
             text = "; skipped " + ", ".join(passed_over) if passed_over else ""
             # "servable" only when it decided: the usual message stays as it was.
+            state = states[v.row.number]
             good = (
-                f"{ready}, not deprecated and servable"
+                f"{state}, not deprecated and servable"
                 if skipped
-                else f"{ready} and not deprecated"
+                else f"{state} and not deprecated"
             )
             why = f"version {v.row.number} is the most recent earlier holder of @{alias} "
             why += f"that is {good}"
@@ -168,14 +204,23 @@ class RollbackTargets:
                 why += f", and was marked healthy ({signals[int(v.row.id)]!r}){text}"
             else:
                 why += f" (none was marked healthy){text}"
-            return Choice(current, v, why, skipped=skipped)
+            serving = elsewhere.get(v.row.number, ())
+            return Choice(current, v, why, skipped=skipped, serving=serving)
         # None can serve: the preferred candidate, for the rollback to refuse or force.
         first = ordered[0]
         why = (
             f"version {first.row.number} is the most recent earlier holder of @{alias} that is "
-            f"{ready} and not deprecated; no such version has its files as registered"
+            f"{states[first.row.number]} and not deprecated; no such version has its files as "
+            "registered"
         )
-        return Choice(current, first, why, problems=damaged[0].problems, damaged=tuple(damaged))
+        return Choice(
+            current,
+            first,
+            why,
+            problems=damaged[0].problems,
+            damaged=tuple(damaged),
+            serving=elsewhere.get(first.row.number, ()),
+        )
 
     def _named(
         self,
@@ -187,6 +232,7 @@ class RollbackTargets:
         current: int,
         earlier: list[int],
         ready: str,
+        elsewhere: dict[int, tuple[str, ...]],
     ) -> Locked:
         target = self.release.lock(conn, str(version_ref(name, to)), chain)
         if target.row.number == current:
@@ -198,10 +244,12 @@ class RollbackTargets:
                 "goes back to a version that served it before; deploy this one instead "
                 f"(`modelbook deploy {target.version.uri}`)"
             )
-        if target.row.stage != ready or target.row.deprecated_at is not None:
+        state = target_state(target, ready, elsewhere.get(target.row.number, ()))
+        if state is None or target.row.deprecated_at is not None:
             raise InvalidInput(
                 f"{target.version.uri} is {target.row.stage!r}"
                 + (" and deprecated" if target.row.deprecated_at is not None else "")
-                + f": a rollback target must be {ready!r} and not deprecated"
+                + f": a rollback target must be {ready!r} (or {DEPLOYED!r} through another "
+                "serving alias) and not deprecated"
             )
         return target
