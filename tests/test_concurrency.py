@@ -102,13 +102,13 @@ def scalar(reg: Registry, sql: str) -> object:
 
 
 @pytest.mark.timeout(300)
-def test_eight_processes_register_400_versions_with_consecutive_numbers(
+def test_eight_processes_register_200_versions_with_consecutive_numbers(
     db_uri: str, blob_dir: Path, tmp_path: Path
 ) -> None:
-    """8 x 50 concurrent registrations of one model give numbers 1..400 and 400 distinct,
+    """8 x 25 concurrent registrations of one model give numbers 1..200 and 200 distinct,
     increasing semvers, one model row and one registration event per version."""
     folder = tmp_path / "barrier"
-    per_worker = 50
+    per_worker = 25
     procs = start(
         REGISTER_WORKER, folder, db_uri, str(blob_dir), str(folder), str(per_worker), "shared"
     )
