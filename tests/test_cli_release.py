@@ -753,3 +753,24 @@ def test_every_json_field_of_the_release_commands_is_documented(
             assert f"`{key}`" in sections[command] + shapes, (command, key)
         for key in _keys(value):
             assert f"`{key}`" in text, (command, key)
+
+
+def test_promote_to_archived_cannot_get_around_archives_role_and_note(
+    cli: CLI, files: Callable[[], Path], tmp_path: Path
+) -> None:
+    """An approved version is a rollback target: archiving or restoring it is a deployer's,
+    with a note; promote --to archived points at archive instead of doing it."""
+    v = good(cli, files())
+    setup_people(cli, tmp_path)
+    assert cli("promote", f"ctr/{v}", "--to", "candidate").code == 0
+    assert cli("approve", f"ctr/{v}", user="rita").code == 0
+    moved = cli("promote", f"ctr/{v}", "--to", "archived", user="nobody")
+    assert moved.code == 6
+    assert "use `modelbook archive models:/ctr/1 --note TEXT`" in moved.err
+    assert cli("archive", f"ctr/{v}", "--note", "pulled", user="nobody").code == 10
+    assert cli("archive", f"ctr/{v}", "--note", "pulled", user="dan").code == 0
+    assert cli("promote", f"ctr/{v}", "--to", "staging", "--comment", "x", user="nobody").code == 10
+    assert cli("promote", f"ctr/{v}", "--to", "staging", user="dan").code == 6
+    back = cli("promote", f"ctr/{v}", "--to", "staging", "--comment", "a mistake", user="dan")
+    assert back.code == 0
+    assert cli("show", f"ctr/{v}", "--json").json()["stage"] == "staging"

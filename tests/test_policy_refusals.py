@@ -73,7 +73,7 @@ def test_an_archived_version_is_restored_to_the_first_stage_of_a_policys_own_flo
     assert flow.stage(v.uri) == "dev"
     reg.promote(v.uri, to="qa")
     reg.archive(v.uri, note="superseded")
-    reg.promote(v.uri, to="dev")
+    reg.promote(v.uri, to="dev", comment="needed after all")
     assert flow.stage(v.uri) == "dev"
     reg.promote(v.uri, to="qa")
     assert flow.stage(v.uri) == "qa"

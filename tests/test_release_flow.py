@@ -513,7 +513,7 @@ def test_custom_stages_through_the_whole_flow(flow: Flow) -> None:
     assert plan.to_version == v.number and "that is canary and not deprecated" in plan.why
     assert (flow.stage(v.uri), flow.stage(w.uri)) == ("deployed", "canary")
     reg.archive(w.uri, note="bad")
-    reg.promote(w.uri, to="dev")
+    reg.promote(w.uri, to="dev", comment="fixed", actor="dan")
     assert flow.stage(w.uri) == "dev"
     assert_serving_consistent(reg)
     assert reg.verify_audit().ok

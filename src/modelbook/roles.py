@@ -10,12 +10,13 @@ Five roles:
 - ``contributor``: registers versions, tags, comments, records online
   observations and watches, promotes between the stages before ``deployed``,
   moves aliases that do not serve traffic, deprecates and archives versions
-  that neither serve nor are rollback targets (and withdraws those deprecations).
+  that neither serve nor are rollback targets (and withdraws those deprecations,
+  and restores those archives).
 - ``reviewer``: approves, rejects and attests (signs off ``pii_review``,
   ``security_scan`` ...).
 - ``deployer``: deploys, rolls back, marks a deployment healthy, moves serving
   aliases, runs rollback drills, deprecates, undeprecates and archives versions
-  that are deployed or rollback targets.
+  that are deployed or rollback targets, and restores those archived from there.
 - ``admin``: everything, including setting the policy, granting and revoking
   roles, changing a model's risk tier and collecting garbage.
 
@@ -60,6 +61,7 @@ OPERATIONS: Mapping[str, Role] = MappingProxyType(
         "deprecate": Role.CONTRIBUTOR,
         "undeprecate": Role.CONTRIBUTOR,
         "archive": Role.CONTRIBUTOR,
+        "restore": Role.CONTRIBUTOR,
         # A deployed version, or one a rollback may return to: retiring it (or
         # bringing it back) changes what can serve, which is a deployer's call.
         "retire_released": Role.DEPLOYER,
@@ -96,8 +98,10 @@ IN_WORDS: Mapping[str, str] = MappingProxyType(
         "deprecate": "deprecate versions",
         "undeprecate": "withdraw deprecations",
         "archive": "archive versions",
+        "restore": "restore archived versions",
         "retire_released": (
-            "deprecate, undeprecate or archive a version that is deployed or a rollback target"
+            "deprecate, undeprecate, archive or restore a version that is deployed or a "
+            "rollback target, or was one when it was archived"
         ),
         "approve": "approve versions",
         "reject": "reject versions",
@@ -167,9 +171,10 @@ def alias_operation(alias: str, serving_aliases: Iterable[str]) -> str:
 
 
 def retire_operation(operation: str, stage: str, released: Iterable[str]) -> str:
-    """The operation a deprecation, its undo or an archive of a version in ``stage`` is.
+    """The operation a deprecation, its undo, an archive or a restore of a version in
+    ``stage`` is (for a restore: the stage it was archived from).
 
-    ``operation``: ``deprecate``, ``undeprecate`` or ``archive``. ``released``: the
+    ``operation``: ``deprecate``, ``undeprecate``, ``archive`` or ``restore``. ``released``: the
     stages from which a version serves or may be rolled back to (``deployed`` and
     the stage before it, ``approved`` by default). A version in one of them needs
     ``retire_released`` (deployer); any other, ``operation`` itself (contributor).

@@ -10,16 +10,19 @@ its event) and then raises :class:`GateFailed`.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
 from .. import limits, uris, validation
+from .. import roles as role_rules
 from ..annotations import Approval, Attestation, CheckRecord, Rejection
 from ..checks import GateOutcome
 from ..domain import Version
 from ..errors import Conflict, GateFailed, InvalidInput, PermissionDenied
+from ..events import model_chain
 from ..lifecycle import ARCHIVED, DEPLOYED
 from ..store import annotations as note_rows
 from ..store import models as model_rows
@@ -72,10 +75,15 @@ class ReleaseService:
         reason: str | None,
         action: str = "version.stage",
     ) -> None:
-        """Move ``v`` to ``stage`` with its event (``version.stage``, or ``version.archive``)."""
+        """Move ``v`` to ``stage`` with its event (``version.stage``, or ``version.archive``).
+
+        A move into or out of ``archived`` is held to :meth:`require_archive_move`
+        here, whichever operation asks for it.
+        """
         before = v.row.stage
         if before == stage:
             return
+        self.require_archive_move(conn, v, stage, actor, reason)
         version_rows.set_stage(conn, v.row.id, stage)
         v.head = log.record(
             conn,
@@ -90,6 +98,48 @@ class ReleaseService:
             after={"stage": stage},
             reason=reason,
         )
+
+    def require_archive_move(
+        self, conn: Connection, v: Locked, stage: str, actor: str, reason: str | None
+    ) -> None:
+        """The one rule for moving ``v`` into ``archived`` (archive) or out of it (restore).
+
+        Archiving needs the role :func:`modelbook.roles.retire_operation` gives for the
+        version's stage (a deployer's for a deployed version or a rollback target) and
+        a note. Restoring undoes an archive, so it needs the role archiving it needed
+        (judged on the stage it was archived from; a deployer's when no event says)
+        and a reason. Raises PermissionDenied, InvalidInput (no note or reason).
+        """
+        before = v.row.stage
+        if stage == before or ARCHIVED not in (stage, before):
+            return
+        graph = self.gov.policy(conn).graph
+        released = (DEPLOYED, graph.return_stage)
+        if stage == ARCHIVED:
+            operation = role_rules.retire_operation("archive", before, released)
+            missing = f"archiving {v.version.uri} needs a note (--note TEXT)"
+        else:
+            origin = self._archived_from(conn, v)
+            operation = role_rules.retire_operation("restore", origin or DEPLOYED, released)
+            missing = (
+                f"restoring {v.version.uri} from {ARCHIVED!r} needs a reason "
+                f"(--comment TEXT): it undoes an archive"
+            )
+        self.gov.require(conn, operation, actor)
+        if reason is None or not reason.strip():
+            raise InvalidInput(missing)
+
+    def _archived_from(self, conn: Connection, v: Locked) -> str | None:
+        """The stage ``v`` was in when it was last archived; None when no event says."""
+        for text in version_rows.stage_events(conn, model_chain(v.name), v.row.number):
+            try:
+                doc = json.loads(text)
+                if doc["after"]["stage"] == ARCHIVED:
+                    before = doc["before"]["stage"]
+                    return before if isinstance(before, str) else None
+            except (ValueError, TypeError, KeyError):
+                return None
+        return None
 
     def enter(
         self,
@@ -152,6 +202,12 @@ class ReleaseService:
                         f"a version enters {DEPLOYED!r} when a serving alias points at it: "
                         f"use `modelbook deploy {v.version.uri} --reason TEXT`"
                     )
+                if target == ARCHIVED:
+                    graph.check_move(current, target)
+                    raise InvalidInput(
+                        f"a version enters {ARCHIVED!r} by archive, with its role and note: "
+                        f"use `modelbook archive {v.version.uri} --note TEXT`"
+                    )
             if auto:
                 path = graph.auto_path(current)
                 if to is not None:
@@ -168,6 +224,8 @@ class ReleaseService:
             else:
                 graph.check_move(current, target)
                 path = (target,)
+            # Refused before any gate runs; set_stage holds the move to the same rule.
+            self.require_archive_move(conn, v, path[0], actor, why)
             return Steps((Ask(v, self.gates.inputs(conn, v, roles), policy, path),))
 
         def apply(

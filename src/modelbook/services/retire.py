@@ -3,7 +3,9 @@
 A version that serves (``deployed``) or that a rollback may return to (the
 stage before ``deployed``, ``approved`` by default) is the deployer's to
 retire or bring back (:func:`modelbook.roles.retire_operation`); any other
-version is a contributor's. Rollback deprecates the version it leaves within
+version is a contributor's. Moves into and out of ``archived`` follow one rule
+(:meth:`.release.ReleaseService.require_archive_move`), whatever asks for them.
+Rollback deprecates the version it leaves within
 its own deployer-only operation (:mod:`modelbook.services.rollback`).
 """
 
@@ -67,7 +69,8 @@ class RetireService:
         with self.ctx.db.write() as conn:
             v = self.release.lock(conn, uri)
             graph = self.gov.policy(conn).graph
-            self._require(conn, "archive", v, actor)
+            # The rule every move into (or out of) archived is held to, whoever asks.
+            self.release.require_archive_move(conn, v, ARCHIVED, actor, why)
             graph.check_move(v.row.stage, ARCHIVED)
             self.release.set_stage(conn, v, ARCHIVED, actor, why, action="version.archive")
         return self.release.reread(uri)

@@ -405,3 +405,19 @@ def serving_state(conn: Connection) -> tuple[list[Row[Any]], list[Row[Any]]]:
         )
     )
     return pointed, deployed
+
+
+def stage_events(conn: Connection, chain: str, number: int) -> list[str]:
+    """The canonical encodings of the stage moves and archives of version ``number``
+    on the model chain ``chain``, newest first."""
+    e = t.events.c
+    stmt = (
+        sa.select(e.canonical)
+        .where(
+            e.chain == chain,
+            e.version == number,
+            e.action.in_(("version.stage", "version.archive")),
+        )
+        .order_by(e.seq.desc())
+    )
+    return [str(row.canonical) for row in conn.execute(stmt)]
