@@ -405,8 +405,9 @@ def test_bad_input_gets_its_exit_code(cli: CLI, files: Callable[[], Path], tmp_p
     assert cli("rollback", "ctr", "--drill", "--reason-code", "x", user="dan").code == 2
     no_target = cli("rollback", "ctr", "--reason-code", "kpi_drop", user="dan")
     assert no_target.code == 3 and "no known-good version" in no_target.err
+    # The drill of that: no target is a failed drill (exit 9), not a missing thing.
     drill = cli("rollback", "ctr", "--drill", user="dan")
-    assert drill.code == 3
+    assert drill.code == 9 and "no target" in drill.out
 
     # Deploying as someone without the deployer role: exit 10.
     v2 = good(cli, files())

@@ -391,9 +391,11 @@ def test_no_known_good_target_is_not_found_and_moves_nothing(flow: Flow) -> None
     assert "--to VERSION" in str(err.value)
     with pytest.raises(NotFound, match="no known-good"):
         reg.rollback("m", reason_code="kpi_drop", dry_run=True, actor="dan")
-    with pytest.raises(NotFound, match="no known-good"):
-        reg.drill("m", actor="dan")
     assert snapshot(flow) == before
+    # A drill finds the same: no target, a failed drill (recorded on version 1).
+    report = reg.drill("m", actor="dan")
+    assert (report.to_version, report.ready) == (None, False)
+    assert "no known-good version" in report.why
 
 
 def test_rollback_needs_a_deployer_and_a_reason_code(flow: Flow) -> None:

@@ -219,7 +219,9 @@ class ReleaseOperations:
         actor: str | None = None,
     ) -> DrillReport:
         """Prove the rollback target is ready without moving anything; the drill is recorded.
-        A target across the alias's contract pin is a problem unless ``allow_major``."""
+        A target across the alias's contract pin is a problem unless ``allow_major``. With
+        no known-good target at all the report is not ready (``to_version`` None) and the
+        failed drill is recorded on the version the alias serves."""
         return self._drills.drill(
             name, actor=self._who(actor), alias=alias, to=to, allow_major=allow_major
         )

@@ -190,7 +190,8 @@ def rollback(
     size (with --verify: or do not hash as registered) is skipped for the next,
     and the output says so; with none left, or a damaged --to target, it is
     refused (exit 9) unless --force. With --drill: check the target's stage and
-    files, record the drill, and exit 0 when it is ready, 9 when it is not.
+    files, record the drill, and exit 0 when it is ready, 9 when it is not (also
+    when there is no known-good target at all).
     """
     if drill:
         given = (
@@ -266,17 +267,18 @@ def _drill(name: str, alias: str, to: int | str | None, allow_major: bool, as_js
         emit_json(dataclasses.asdict(report))
     else:
         where = f"models:/{safe(report.model)}@{safe(report.alias)}"
-        line(
-            f"rollback drill of {where}: now version {report.from_version}, "
-            f"target version {report.to_version}"
-        )
-        line(f"why version {report.to_version}: {safe(report.why)}")
+        to = report.to_version
+        target = "no target" if to is None else f"target version {to}"
+        line(f"rollback drill of {where}: now version {report.from_version}, {target}")
+        line(f"why {'no target' if to is None else f'version {to}'}: {safe(report.why)}")
         for check in report.checks:
             line(f"  ok    {safe(check)}")
         for problem in report.problems:
             line(f"  FAIL  {safe(problem)}")
         verdict = "ready" if report.ready else f"NOT READY ({len(report.problems)} problem(s))"
-        line(f"{verdict}; the drill is recorded on models:/{safe(name)}/{report.to_version}")
+        # With no target, the drill is recorded on the version the alias serves.
+        on = report.from_version if to is None else to
+        line(f"{verdict}; the drill is recorded on models:/{safe(name)}/{on}")
     if not report.ready:
         raise typer.Exit(GateFailed.exit_code)
 

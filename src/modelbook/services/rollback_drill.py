@@ -3,7 +3,9 @@
 A drill picks the target a rollback would pick (:class:`.rollback_target.RollbackTargets`,
 with the rollback's size check), then checks its stage, the alias's contract
 pin and its last recorded smoke test, and rehashes its files, so that a
-corrupt target is found in quiet hours rather than in an incident.
+corrupt target is found in quiet hours rather than in an incident. A drill
+that finds no target at all is the worst failure of all: it is recorded, as
+not ready, on the version the alias serves.
 """
 
 from __future__ import annotations
@@ -18,18 +20,23 @@ from ..store.rows import to_dt
 from . import notes
 from .base import Context
 from .governance import GovernanceService
-from .rollback_target import RollbackTargets, file_judge, target_state
+from .rollback_target import NoKnownGood, RollbackTargets, file_judge, target_state
 from .servable import check_files, crossing, pin_text
 
 
 @dataclass(frozen=True)
 class DrillReport:
-    """A rollback drill: the target it would choose and whether it is ready."""
+    """A rollback drill: the target it would choose and whether it is ready.
+
+    ``to_version`` is None when there is no target at all (no earlier holder
+    is a known-good version): the drill is then not ready, ``why`` says what
+    was skipped and how to name a target, and it is recorded on ``from_version``.
+    """
 
     model: str
     alias: str
     from_version: int
-    to_version: int
+    to_version: int | None
     why: str
     ready: bool
     checks: tuple[str, ...]
@@ -59,7 +66,10 @@ class DrillService:
         the alias's contract pin (a target of another MAJOR is a problem, as
         the rollback refuses it, unless ``allow_major``: the rollback will pass
         ``allow_major`` with a reason), and reports its last recorded smoke
-        test (``modelbook smoke`` runs one).
+        test (``modelbook smoke`` runs one). When no earlier holder of the
+        alias is a known-good version the report is not ready, with no target,
+        and the failed drill is recorded on the version the alias serves; a
+        model or alias that does not exist (nothing serves) raises NotFound.
         """
         validation.model_name(name)
         validation.alias_name(alias)
@@ -69,19 +79,26 @@ class DrillService:
             self.gov.require(conn, "drill", actor, at=self.ctx.clock())
         sizes: dict[int, tuple[str, ...]] = {}
         with self.ctx.db.read() as conn:
-            chosen = self.targets.choose(
-                conn, name, alias, to, file_judge(self.ctx, verify=False, seen=sizes)
-            )
-            current, target = chosen.current, chosen.target
-            policy = self.gov.policy(conn)
-            tested = notes.parse_rows(note_rows.of_version(conn, target.row.id, ("smoke",)))
             try:
-                crossed = crossing(
-                    conn, name, alias, current, target, "drill" if allow_major else None
+                chosen = self.targets.choose(
+                    conn, name, alias, to, file_judge(self.ctx, verify=False, seen=sizes)
                 )
-                refused = None
-            except InvalidInput as exc:
-                crossed, refused = None, str(exc)
+            except NoKnownGood as none:
+                holder: int | None = none.holder.row.number
+            else:
+                holder = None
+                current, target = chosen.current, chosen.target
+                policy = self.gov.policy(conn)
+                tested = notes.parse_rows(note_rows.of_version(conn, target.row.id, ("smoke",)))
+                try:
+                    crossed = crossing(
+                        conn, name, alias, current, target, "drill" if allow_major else None
+                    )
+                    refused = None
+                except InvalidInput as exc:
+                    crossed, refused = None, str(exc)
+        if holder is not None:
+            return self._no_target(name, alias, actor, holder)
         checks: list[str] = []
         problems: list[str] = []
         if refused is not None:
@@ -145,3 +162,38 @@ class DrillService:
             tuple(checks),
             tuple(problems),
         )
+
+    def _no_target(self, name: str, alias: str, actor: str, holder: int) -> DrillReport:
+        """Record the drill that found no rollback target, as not ready, on the version the
+        alias serves (there is no target to record it on), and report it."""
+        with self.ctx.db.write() as conn:
+            try:
+                # ``expect``: an alias moved since the read is a Conflict.
+                again = self.targets.choose(conn, name, alias, None, lambda _: (), expect=holder)
+            except NoKnownGood as none:
+                problems = no_target_problems(alias, none)
+                value = notes.Drill(
+                    alias=alias,
+                    ready=False,
+                    checks=problems,
+                    actor=actor,
+                    at=to_dt(self.ctx.clock()),
+                )
+                v = none.holder
+                notes.record(conn, v.row, name, value, "drill", action="version.drill", head=v.head)
+                why = none.summary
+            else:
+                raise Conflict(
+                    f"models:/{name}@{alias} has a rollback target again (version "
+                    f"{again.target.row.number}), changed while the drill ran; run the drill again"
+                )
+        return DrillReport(name, alias, holder, None, why, False, (), problems)
+
+
+def no_target_problems(alias: str, none: NoKnownGood) -> tuple[str, ...]:
+    """What a drill that found no target reports: that, and each earlier holder it skipped."""
+    if not none.passed_over:
+        first = f"rollback target: none, @{alias} has no earlier holder to roll back to"
+    else:
+        first = f"rollback target: none, no earlier holder of @{alias} is a known-good version"
+    return (first, *(f"skipped version {n}: {why}" for n, why in none.passed_over))

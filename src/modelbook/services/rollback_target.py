@@ -44,6 +44,20 @@ class Skipped:
     problems: tuple[str, ...]
 
 
+class NoKnownGood(NotFound):
+    """No earlier holder of the alias is a rollback target (or there is none).
+
+    ``holder``: the version the alias serves, locked with the model's chain (a
+    drill that finds no target is recorded on it). ``passed_over``: each
+    earlier holder, most recent first, with what kept it from being a target.
+    """
+
+    def __init__(self, message: str, holder: Locked, passed_over: tuple[tuple[int, str], ...]):
+        super().__init__(message)
+        self.holder = holder
+        self.passed_over = passed_over
+
+
 @dataclass(frozen=True)
 class Choice:
     """The alias's state, the target and why it was chosen.
@@ -157,24 +171,27 @@ class RollbackTargets:
             why = f"version {target.row.number} was named with --to"
             serving = elsewhere.get(target.row.number, ())
             return Choice(current, target, why, problems=files(target), serving=serving)
-        passed_over: list[str] = []
+        unfit: list[tuple[int, str]] = []
         eligible: list[Locked] = []
         states: dict[int, str] = {}
         for n in earlier:
             v = self.release.lock(conn, f"models:/{name}/{n}", chain)
             state = target_state(v, ready, elsewhere.get(n, ()))
             if v.row.deprecated_at is not None:
-                passed_over.append(f"{n} (deprecated)")
+                unfit.append((n, "deprecated"))
             elif state is None:
-                passed_over.append(f"{n} ({v.row.stage})")
+                unfit.append((n, str(v.row.stage)))
             else:
                 states[n] = state
                 eligible.append(v)
+        passed_over = [f"{n} ({why})" for n, why in unfit]
         if not eligible:
             held = ", ".join(passed_over) if passed_over else "none"
-            raise NotFound(
+            raise NoKnownGood(
                 f"no known-good version to roll models:/{name}@{alias} back to: earlier holders "
-                f"{held}; name one with --to VERSION (it must be {ready!r} and not deprecated)"
+                f"{held}; name one with --to VERSION (it must be {ready!r} and not deprecated)",
+                self.release.lock(conn, f"models:/{name}/{current.current}", chain),
+                tuple(unfit),
             )
         found = note_rows.of_versions(conn, [int(v.row.id) for v in eligible], ("health",))
         signals: dict[int, str] = {}
