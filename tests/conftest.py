@@ -181,9 +181,9 @@ class _MigratedPgSchema:
         return self._conn
 
     def _fingerprint(self, conn: Any, schema: str) -> str:
-        revision = conn.execute(f"SELECT version_num FROM {schema}.alembic_version").fetchone()
-        row = conn.execute(_PG_FINGERPRINT, {"s": schema}).fetchone()
-        return f"{revision}:{row[0]}"
+        revision = f"SELECT string_agg(version_num, ',') FROM {schema}.alembic_version"
+        row = conn.execute(f"SELECT ({revision}), ({_PG_FINGERPRINT})", {"s": schema}).fetchone()
+        return f"{row[0]}:{row[1]}"
 
     def take(self) -> str:
         if self.schema is None:
@@ -230,17 +230,24 @@ class _MigratedPgSchema:
             # TRUNCATE makes new files for every table and index, about 30 times
             # the cost for the few rows a test leaves.
             conn.execute("SET lock_timeout = '3s'")
-            with conn.transaction():
-                conn.execute("SET LOCAL session_replication_role = replica")
-                deleted = sum(
-                    conn.execute(f"DELETE FROM {schema}.{t}").rowcount for t in self.tables
-                )
-                conn.execute(
+            # One round trip: the statements are sent together and each reports its count.
+            reset = "; ".join(
+                [
+                    "SET LOCAL session_replication_role = replica",
+                    *(f"DELETE FROM {schema}.{t}" for t in self.tables),
                     "SELECT setval(c.oid::regclass, 1, false) FROM pg_class c "
                     "JOIN pg_namespace n ON n.oid = c.relnamespace "
-                    "WHERE c.relkind = 'S' AND n.nspname = %s",
-                    (schema,),
-                )
+                    f"WHERE c.relkind = 'S' AND n.nspname = '{schema}'",
+                ]
+            )
+            deleted = 0
+            with conn.transaction():
+                cur = conn.execute(reset)
+                while True:
+                    if (cur.statusmessage or "").startswith("DELETE"):
+                        deleted += cur.rowcount
+                    if not cur.nextset():
+                        break
             if deleted > 10_000:
                 # Many dead rows would slow the next tests' scans until a vacuum.
                 with conn.transaction():
