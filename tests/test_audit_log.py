@@ -183,13 +183,26 @@ def test_an_edited_chain_head_is_found(flow: Flow) -> None:
     assert {b.chain for b in reg.verify_audit().breaks} == {"model:n", "registry"}
 
 
-def forged(after: Any, seq: int, **change: Any) -> dict[str, Any]:
+def free_id(reg: Registry) -> int:
+    """An event id no event has, as a forger who knows the database would pick it."""
+    next_id = (
+        "SELECT nextval('events_id_seq')"
+        if reg.db.engine.dialect.name == "postgresql"
+        else "SELECT max(id) + 1 FROM events"
+    )
+    with reg.db.engine.begin() as conn:
+        return int(conn.execute(sa.text(next_id)).scalar_one())
+
+
+def forged(reg: Registry, after: Any, seq: int, **change: Any) -> dict[str, Any]:
     """A well-formed event following ``after``, hashed as the real code would."""
     doc = json.loads(after.canonical)
     doc.update(seq=seq, actor="mallory", action="version.comment", reason=None)
-    doc.update(after={"text": "all good", "kind": "comment"}, before=None, **change)
+    doc.update(after={"text": "all good", "kind": "comment"}, before=None, id=free_id(reg))
+    doc.update(change)
     encoded = audit.canonical(doc)
     return {
+        "id": doc["id"],
         **{k: doc[k] for k in audit.COLUMNS},
         "canonical": encoded.decode(),
         "prev_hash": after.hash,
@@ -198,8 +211,8 @@ def forged(after: Any, seq: int, **change: Any) -> dict[str, Any]:
 
 
 INSERT = (
-    "INSERT INTO events (chain, seq, at, actor, action, model, version, canonical, "
-    "prev_hash, hash) VALUES (:chain, :seq, :at, :actor, :action, :model, :version, "
+    "INSERT INTO events (id, chain, seq, at, actor, action, model, version, canonical, "
+    "prev_hash, hash) VALUES (:id, :chain, :seq, :at, :actor, :action, :model, :version, "
     ":canonical, :prev_hash, :hash)"
 )
 
@@ -208,7 +221,7 @@ def test_a_forged_event_appended_with_a_valid_hash_is_found(flow: Flow) -> None:
     """Correctly hashed, but the chain's recorded head does not know it."""
     reg = flow.reg
     rows = chain_rows(reg, "model:m")
-    sql(reg, INSERT, **forged(rows[-1], rows[-1].seq + 1))  # an INSERT needs no trigger gone
+    sql(reg, INSERT, **forged(reg, rows[-1], rows[-1].seq + 1))  # an INSERT needs no trigger gone
     found = only_break(reg)
     assert found.chain == "model:m"
     assert f"ends at position {rows[-1].seq + 1} but its head records position {rows[-1].seq}" in (
@@ -219,7 +232,7 @@ def test_a_forged_event_appended_with_a_valid_hash_is_found(flow: Flow) -> None:
 def test_a_forged_event_with_a_made_up_hash_is_found(flow: Flow) -> None:
     reg = flow.reg
     rows = chain_rows(reg, "model:m")
-    fake = {**forged(rows[-1], rows[-1].seq + 1), "hash": "f" * 64}
+    fake = {**forged(reg, rows[-1], rows[-1].seq + 1), "hash": "f" * 64}
     sql(reg, INSERT, **fake)
     sql(
         reg,
@@ -241,7 +254,7 @@ def test_a_forged_event_slipped_into_the_middle_is_found(flow: Flow) -> None:
     drop_append_only_trigger(reg)
     for r in reversed(rows[k - 1 :]):
         sql(reg, "UPDATE events SET seq = :s WHERE id = :id", s=r.seq + 1, id=r.id)
-    sql(reg, INSERT, **forged(rows[k - 2], k))
+    sql(reg, INSERT, **forged(reg, rows[k - 2], k))
     sql(reg, "UPDATE models SET event_seq = :s WHERE name = 'm'", s=rows[-1].seq + 1)
     found = only_break(reg)
     original = rows[k - 1]
@@ -522,7 +535,7 @@ def test_old_events_read_back_after_the_upgrade(
 
 def test_events_renumbered_within_a_chain_are_found(registry: Registry, model_file: Path) -> None:
     """Swapping the ids of two events of one chain reorders the log's listing;
-    verification names the first event whose id does not follow its predecessor's."""
+    verification names the first event whose id is not the one it was written with."""
     registry.register("m", [model_file], owners="o")
     registry.set_tags("models:/m/1", {"a": "1"})
     registry.set_tags("models:/m/1", {"b": "2"})
@@ -535,7 +548,10 @@ def test_events_renumbered_within_a_chain_are_found(registry: Registry, model_fi
         conn.execute(sa.text("UPDATE events SET id = :b WHERE id = -1"), {"b": older})
     result = registry.verify_audit()
     assert not result.ok
-    assert "reordered" in result.breaks[0].problem
+    found = result.breaks[0]
+    # The older tag (position 3) now has the newest one's id.
+    assert (found.seq, found.event_id) == (3, newest)
+    assert found.problem == f"it was written as event {older} (events were renumbered or moved)"
 
 
 def rehash_last(reg: Registry, chain: str, text: str) -> Any:

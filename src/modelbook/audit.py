@@ -10,12 +10,20 @@ covers the whole history of its chain before it; the first event of a chain
 follows :data:`GENESIS`. One chain per model and one for registry-wide
 events: writers on different models never wait for each other.
 
+An event's encoding also holds its id, the event's place in the whole log
+(ids are taken from one sequence, across chains; see
+:mod:`modelbook.store.event_ids`), so a row renumbered, or two rows of
+different chains swapped, no longer match their hashes. Events written
+before encodings held the id have none; their ids are not proven, and
+verification counts them.
+
 Verification re-reads every chain in order and checks, for each event, that
 its position follows the previous one, that it names the previous hash, that
-its hash is right, and that its columns say what its encoding says. A head
-digest (``audit head``) commits to every chain's last hash at one moment;
-checking a later history against it proves nothing before that moment was
-changed, even by someone who rewrote the table and recomputed every hash.
+its hash is right, that its columns say what its encoding says, and that its
+id is the one its encoding holds. A head digest (``audit head``) commits to
+every chain's last hash at one moment; checking a later history against it
+proves nothing before that moment was changed, even by someone who rewrote
+the table and recomputed every hash.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ import rfc8785
 from .errors import InvalidInput
 
 GENESIS = "0" * 64
+_NO_ID = object()
 _HEAD_PREFIX = "h1"
 _MAX_ID = 2**63 - 1
 
@@ -166,6 +175,8 @@ class ChainVerifier:
         self._broken: dict[str, Break] = {}
         self.stored: dict[str, tuple[int, str]] = {}
         self.events = 0
+        #: Events whose encoding holds no id (written before encodings held it).
+        self.unproven_ids = 0
         self._record_key = record_key
         self._keyed = keyed_actions if record_key is not None else frozenset()
         replay = dict(replay or {})
@@ -197,6 +208,7 @@ class ChainVerifier:
         sha256, fromhex = hashlib.sha256, bytes.fromhex
         broken, last, stored = self._broken, self._last, self.stored
         record_key, records, hooks = self._record_key, self.records, self._hooks
+        unproven = 0
         for chain, run in groupby(rows, itemgetter(1)):
             prev_seq, prev_hash, prev_id = last.get(chain, (0, GENESIS, 0))
             problem = broken.get(chain)
@@ -232,12 +244,21 @@ class ChainVerifier:
                     version,
                 ):
                     why = "its columns differ from its hashed content (a column was edited)"
+                elif (
+                    hashed_id := parsed.get("id", _NO_ID)  # type: ignore[union-attr]
+                ) != event_id and hashed_id is not _NO_ID:
+                    why = (
+                        f"it was written as event {str(hashed_id)[:40]} "
+                        "(events were renumbered or moved)"
+                    )
                 elif event_id <= prev_id:
                     # Within a chain, events are appended under one lock, so ids
                     # grow with positions; a smaller id means rows were renumbered.
                     why = "its id is not after the previous event's (events were reordered)"
                 else:
                     prev_seq, prev_hash, prev_id = seq, hash_, event_id
+                    if hashed_id is _NO_ID:
+                        unproven += 1
                     if action in hooks:
                         replay = hooks[action]
                         if replay is not None:
@@ -256,11 +277,13 @@ class ChainVerifier:
             last[chain] = (prev_seq, prev_hash, prev_id)
             if seq is not None:
                 stored[chain] = (seq, hash_)
+        self.unproven_ids += unproven
 
     def export(self) -> dict[str, Any]:
         """What this verifier found, as JSON data for :meth:`absorb` in another process."""
         return {
             "events": self.events,
+            "unproven_ids": self.unproven_ids,
             "last": self._last,
             "broken": [[b.chain, b.seq, b.event_id, b.problem] for b in self._broken.values()],
             "stored": self.stored,
@@ -274,6 +297,7 @@ class ChainVerifier:
         The result is what one verifier fed both walks in turn would hold.
         """
         self.events += int(found["events"])
+        self.unproven_ids += int(found["unproven_ids"])
         for chain, (seq, hash_, event_id) in found["last"].items():
             self._last[chain] = (int(seq), str(hash_), int(event_id))
         for chain, seq, event_id, problem in found["broken"]:

@@ -17,6 +17,7 @@ from ..errors import IntegrityError, InvalidInput, NotFound
 from ..events import ACTIONS, REGISTRY_CHAIN, Event, model_chain, parse
 from ..store import annotations as note_rows
 from ..store import audit_state as state_rows
+from ..store import event_ids
 from ..store import events as event_rows
 from ..store import models as model_rows
 from ..store.rows import to_dt, to_us
@@ -32,18 +33,24 @@ class Head:
     seq: int
     hash: str
     model_id: int | None = None
+    #: The id of the next event, read with the chain's lock (see ``store.event_ids``).
+    next_id: int | None = None
 
     @classmethod
     def of_model(cls, name: str, row: Any) -> Head:
-        """The head of a model's chain, from a row with its id, ``event_seq`` and ``event_hash``."""
+        """The head of a model's chain, from a row with its id, ``event_seq`` and ``event_hash``
+        (and, from a locking lookup, the next event's id)."""
         model_id = getattr(row, "model_id", None) or row.id
-        return cls(model_chain(name), int(row.event_seq), str(row.event_hash), int(model_id))
+        next_id = getattr(row, event_ids.NEXT_ID, None)
+        return cls(
+            model_chain(name), int(row.event_seq), str(row.event_hash), int(model_id), next_id
+        )
 
 
 def registry_head(conn: Connection) -> Head:
     """Lock and read the registry-wide chain's head (policy, roles, gc)."""
-    seq, hash_ = event_rows.lock_head(conn, REGISTRY_CHAIN, audit.GENESIS)
-    return Head(REGISTRY_CHAIN, seq, hash_)
+    seq, hash_, next_id = event_rows.lock_head(conn, REGISTRY_CHAIN, audit.GENESIS)
+    return Head(REGISTRY_CHAIN, seq, hash_, None, next_id)
 
 
 def _plain(value: Any) -> Any:
@@ -70,11 +77,15 @@ def record(
     """Append one event after ``head`` in the caller's transaction; returns the new head.
 
     The caller holds the lock that serialises the chain (the model's row, or
-    the registry chain's head row), so positions are consecutive.
+    the registry chain's head row), so positions are consecutive, and the
+    event's id, which its encoding holds, is taken under that lock, so ids
+    grow with positions.
     ``model_columns``: further columns of the model's row to set in the
     statement that moves its chain head (column: value; a model chain only).
     """
+    event_id = event_ids.take(conn, head.next_id)
     fields = {
+        "id": event_id,
         "chain": head.chain,
         "seq": head.seq + 1,
         "at": at,
@@ -92,13 +103,14 @@ def record(
     event_rows.insert(
         conn,
         {
+            "id": event_id,
             **{k: fields[k] for k in event_rows.EVENT_COLUMNS},
             "canonical": encoded.decode("utf-8"),
             "prev_hash": head.hash,
             "hash": digest,
         },
     )
-    new = Head(head.chain, head.seq + 1, digest, head.model_id)
+    new = Head(head.chain, head.seq + 1, digest, head.model_id, event_ids.following(conn, event_id))
     if head.model_id is not None:
         model_rows.set_event_head(conn, head.model_id, new.seq, digest, model_columns)
     else:
@@ -140,8 +152,9 @@ class VerifyResult:
     #: and the current state of models, versions, aliases, pins, roles and the
     #: policy (see ``audit_state``).
     record_problems: tuple[str, ...] = ()
-    #: What the log does not record, so could not be checked, one sentence per model
-    #: (versions registered before registrations recorded their tags): not a failure.
+    #: What the log does not record, so could not be checked: the ids of events
+    #: written before events recorded them, and per model the versions registered
+    #: before registrations recorded their tags; one sentence each, not a failure.
     unchecked: tuple[str, ...] = ()
 
     @property
@@ -303,8 +316,20 @@ class AuditService:
             expected_head_ok=expected_ok,
             expected_head_problem=problem,
             record_problems=tuple(record_problems),
-            unchecked=tuple(comparison.unchecked()),
+            unchecked=(*_unproven_ids(checker.unproven_ids), *comparison.unchecked()),
         )
+
+
+def _unproven_ids(count: int) -> tuple[str, ...]:
+    """The sentence counting events whose ids their encodings do not hold, if any."""
+    if not count:
+        return ()
+    events = "1 event" if count == 1 else f"{count} events"
+    return (
+        f"the ids of {events} could not be checked: they were written before events "
+        "recorded their id in their hashed content, so their order among other chains' "
+        "events is not proven (their order within their own chain is)",
+    )
 
 
 def _records(conn: Connection) -> Iterator[tuple[int, tuple[Any, ...]]]:

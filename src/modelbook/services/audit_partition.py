@@ -124,6 +124,8 @@ class Found(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
 
     events: _Count
+    #: How many of those events' encodings hold no id.
+    unproven_ids: _Count
     #: chain: (position, hash, id) of its last verified event.
     last: dict[str, tuple[_Count, _Hash, _Count]]
     #: (chain, position, event id or None, problem) of each broken chain; a position
@@ -148,6 +150,7 @@ def accepted(found: Found, walked: Mapping[str, Any], events_left: int) -> bool:
     chains = found.stored.keys()
     return (
         found.events == events_left
+        and found.unproven_ids <= found.events
         and found.last.keys() == chains
         and not any(chain in walked for chain in chains)
         and all(chain in chains for chain, *_ in found.broken)

@@ -9,42 +9,47 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
-from . import models
+from . import event_ids, models
 from . import schema as t
 from .dialects import dialect_insert
 from .engine import Prebuilt
 
 _e = t.events.c
 EVENT_COLUMNS = ("chain", "seq", "at", "actor", "action", "model", "version")
-_INSERT = Prebuilt(t.events.insert(), (*EVENT_COLUMNS, "canonical", "prev_hash", "hash"))
+_INSERT = Prebuilt(t.events.insert(), ("id", *EVENT_COLUMNS, "canonical", "prev_hash", "hash"))
 
 
 def insert(conn: Connection, row: Mapping[str, Any]) -> None:
-    """Append one event (its columns, canonical encoding and hashes) to the log."""
+    """Append one event (its id, columns, canonical encoding and hashes) to the log."""
     _INSERT.run(conn, row)
 
 
 # The registry-wide chain's head ----------------------------------------------------
 
-_HEAD = Prebuilt(
+_LOCK_HEAD = (
     sa.select(t.chain_heads.c.seq, t.chain_heads.c.hash)
     .where(t.chain_heads.c.chain == sa.bindparam("chain"))
     .with_for_update()
 )
+_HEAD = {
+    dialect: Prebuilt(event_ids.with_next_id(_LOCK_HEAD, dialect))
+    for dialect in ("postgresql", "sqlite")
+}
 _SET_HEAD = Prebuilt(
     t.chain_heads.update().where(t.chain_heads.c.chain == sa.bindparam("chain")), ("seq", "hash")
 )
 
 
-def lock_head(conn: Connection, chain: str, genesis: str) -> tuple[int, str]:
-    """Lock a chain head of ``chain_heads`` (creating it at ``genesis``) and read it."""
+def lock_head(conn: Connection, chain: str, genesis: str) -> tuple[int, str, int]:
+    """Lock a chain head of ``chain_heads`` (creating it at ``genesis``) and read it:
+    (position, hash, the id of the next event; see :mod:`.event_ids`)."""
     insert_: Any = dialect_insert(conn.dialect.name, t.chain_heads)
     conn.execute(
         insert_.on_conflict_do_nothing(index_elements=["chain"]),
         {"chain": chain, "seq": 0, "hash": genesis},
     )
-    row = _HEAD.first(conn, {"chain": chain})
-    return int(row.seq), str(row.hash)
+    row = _HEAD[conn.dialect.name].first(conn, {"chain": chain})
+    return int(row.seq), str(row.hash), int(row.next_event_id)
 
 
 def set_head(conn: Connection, chain: str, seq: int, hash_: str) -> None:

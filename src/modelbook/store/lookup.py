@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from . import event_ids
 from .engine import Prebuilt
 
 
@@ -16,13 +17,19 @@ class Lookup:
 
     Locks are taken on PostgreSQL only: SQLite's write transaction already
     holds the database's write lock. Every writer of a model locks the model's
-    row first, so listing ``models`` first here keeps one lock order.
+    row first, so listing ``models`` first here keeps one lock order. A locking
+    lookup's row also has the id of the writer's first audit event
+    (:data:`.event_ids.NEXT_ID`), taken once the lock is held.
     """
 
     def __init__(self, stmt: sa.Select[Any], *lock_of: sa.Table) -> None:
         self.plain = Prebuilt(stmt)
         self.locked = Prebuilt(stmt.with_for_update(of=list(lock_of)))
+        self._for_write = {
+            "postgresql": Prebuilt(event_ids.with_next_id(self.locked.stmt, "postgresql")),
+            "sqlite": Prebuilt(event_ids.with_next_id(stmt, "sqlite")),
+        }
 
     def first(self, conn: Connection, params: Mapping[str, Any], lock: bool = False) -> Any:
-        use = self.locked if lock and conn.dialect.name == "postgresql" else self.plain
+        use = self._for_write[conn.dialect.name] if lock else self.plain
         return use.first(conn, params)
