@@ -2,8 +2,9 @@
 a stored policy read as it was set: through the registry and the command line, on SQLite
 and on PostgreSQL.
 
-Refused policies exit 6 naming their line, whoever sets them: the policy is checked
-before the admin role is, so these tests need no admin. The pure rules (the stage graph,
+Refused policies exit 6 naming their line when an admin sets them; the admin role is
+checked first, before the text is read, so anyone else is refused with exit 10 whatever
+the text. The pure rules (the stage graph,
 the nesting limit, strict parameter types) are tested in ``test_lifecycle.py`` and
 ``test_policy.py``.
 """
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from modelbook import InvalidInput
+from modelbook.errors import PermissionDenied
 
 from .test_cli_release import CLI, cli, write
 from .test_release_flow import ADMIN, REVIEWERS, Flow, flow, gate, policy, store_policy
@@ -25,7 +27,9 @@ TIERS = "[tiers.low]\n[tiers.medium]\n[tiers.high]\n"
 
 
 def refused(cli: CLI, path: Path) -> str:
-    """The error output of ``policy set PATH``, which must exit 6 and leave the default."""
+    """The error output of ``policy set PATH`` by an admin (alice, named the first admin
+    if the registry has none), which must exit 6 and leave the default."""
+    assert cli("role", "grant", "alice", "admin", "--first-admin").code in (0, 5)
     run = cli("policy", "set", path)
     assert run.code == 6, (run.code, run.out, run.err)
     assert "unexpected" not in run.err
@@ -80,6 +84,54 @@ def test_an_archived_version_is_restored_to_the_first_stage_of_a_policys_own_flo
 
 
 # nesting, size and types ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "anchor"),
+    [
+        ("tiers: &a\n  low: *a\n", 2, "a"),
+        ("tiers:\n  low: &b\n    - x: [1, *b]\n", 3, "b"),
+        ("x: &c [[[*c]]]\n", 1, "c"),
+    ],
+)
+def test_policy_set_refuses_a_yaml_alias_to_itself_at_its_line(
+    cli: CLI, tmp_path: Path, text: str, line: int, anchor: str
+) -> None:
+    """A collection that contains itself would be measured without end: it is refused
+    as it is read, before it is built."""
+    err = refused(cli, write(tmp_path / "alias.yaml", text))
+    assert err == (
+        f"error: alias.yaml line {line}: a YAML alias refers to itself (*{anchor} inside "
+        f"&{anchor}): the collection would contain itself without end; write the values out "
+        "instead\n"
+    )
+
+
+def test_an_alias_to_a_finished_collection_is_read_as_before(cli: CLI, tmp_path: Path) -> None:
+    text = (
+        "tiers:\n  low:\n    approved: &g\n      - check: approvals\n        count: 1\n"
+        "  medium:\n    approved: *g\n  high: {}\n"
+    )
+    assert cli("role", "grant", "alice", "admin", "--first-admin").code in (0, 5)
+    assert cli("policy", "set", write(tmp_path / "shared.yaml", text)).code == 0
+
+
+def test_only_an_admin_has_a_policy_read(
+    flow: Flow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: CLI
+) -> None:
+    """The role is checked before the text is parsed: whatever a policy costs to read,
+    only an admin can make the registry pay it."""
+    from modelbook.services import governance
+
+    def parse(*args: object, **kw: object) -> None:
+        raise AssertionError("parsed before the role was checked")
+
+    monkeypatch.setattr(governance, "load_policy", parse)
+    with pytest.raises(PermissionDenied, match="needs the role 'admin'"):
+        flow.reg.set_policy("tiers: &a\n  low: *a\n", source="p.yaml", actor=REVIEWERS[0])
+    assert cli("role", "grant", "alice", "admin", "--first-admin").code in (0, 5)
+    run = cli("policy", "set", write(tmp_path / "alias.yaml", "tiers: &a\n  low: *a\n"), user="bob")
+    assert run.code == 10 and "needs the role 'admin'" in run.err
 
 
 @pytest.mark.parametrize(

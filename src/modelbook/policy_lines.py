@@ -298,13 +298,20 @@ def parse_yaml(text: str, source: str) -> tuple[object, dict[Loc, int], list[Pro
     """
     try:
         depth = -1  # the top level is not counted
+        # The anchors of the collections still open: an alias to one of them would
+        # make the collection contain itself, data without end.
+        open_anchors: list[str | None] = []
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
             if isinstance(event, yaml.CollectionStartEvent):
                 depth += 1
                 if depth > MAX_DEPTH:
                     raise _too_deep(source, event.start_mark.line + 1)
+                open_anchors.append(event.anchor)
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
+                open_anchors.pop()
+            elif isinstance(event, yaml.AliasEvent) and event.anchor in open_anchors:
+                raise _self_alias(source, event.start_mark.line + 1, event.anchor)
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except RecursionError:
@@ -321,21 +328,37 @@ def parse_yaml(text: str, source: str) -> tuple[object, dict[Loc, int], list[Pro
     return ({} if data is None else data), lines, problems
 
 
+def _self_alias(source: str, line: int | None, anchor: str | None) -> InvalidInput:
+    where = source if line is None else f"{source} line {line}"
+    named = f" (*{anchor} inside &{anchor})" if anchor else ""
+    return InvalidInput(
+        f"{where}: a YAML alias refers to itself{named}: the collection would contain "
+        "itself without end; write the values out instead"
+    )
+
+
 def _check_depth(data: object, lines: dict[Loc, int], source: str) -> None:
-    """Refuse data nested deeper than MAX_DEPTH, at the line of its deepest known key.
+    """Refuse data nested deeper than MAX_DEPTH, at the line of its deepest known key,
+    and data that contains itself.
 
     YAML aliases (``*a``) can nest a collection in itself many times over in
     few lines, so the depth is measured on the data; each object is measured
-    once, which keeps shared ones linear.
+    once, which keeps shared ones linear. An object met again while it is being
+    measured contains itself (``parse_yaml`` refuses that first, at its line).
     """
     height: dict[int, int] = {}
+    measuring: set[int] = set()
     stack: list[tuple[object, bool]] = [(data, False)]
     while stack:
         node, done = stack.pop()
         children = _children(node)
         if done:
             height[id(node)] = 1 + max((height[id(c)] for _, c in children), default=0)
+            measuring.discard(id(node))
         elif id(node) not in height:
+            if id(node) in measuring:
+                raise _self_alias(source, None, None)
+            measuring.add(id(node))
             stack.append((node, True))
             stack.extend((c, False) for _, c in children if id(c) not in height)
     # The top level is a table of height 1 and depth 0.

@@ -153,6 +153,9 @@ class GovernanceService:
         """
         validation.text(text, "policy", validation.MAX_TEXT_LEN)
         validation.text(source, "policy source name", 256)
+        # Refused before the text is parsed: reading a policy costs what its author
+        # makes it cost, which is for an admin to spend. The write checks again.
+        self.ctx.db.reading(lambda conn: self.require(conn, "policy_set", actor))
         parsed = load_policy(text, source=source, format=format)  # type: ignore[arg-type]
         digest = hashlib.sha256(text.encode()).hexdigest()
         now = self.ctx.clock()
