@@ -137,7 +137,7 @@ def test_an_empty_metric_search_hints_at_the_registered_metric_names(
         code, out, err = search(query)
         assert code == 0 and "hint" not in err, query
     assert registry.search("metrics.auc >= 0.85").items == []
-    assert registry._search.metric_hints("metrics.auc >= 0.85 or metrics.loss{x=y} > 0") == (
+    assert registry.search_hints("metrics.auc >= 0.85 or metrics.loss{x=y} > 0") == (
         "no version has a metric 'auc'; registered metric names include "
         "'auc@test', 'auc@val{region=eu}'",
         "no version has a metric 'loss{x=y}'; registered metric names include 'loss'",

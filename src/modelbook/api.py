@@ -134,6 +134,11 @@ class RegistryAPI(ReleaseAPI, Protocol):
         docs/search.md), newest first or in ``order_by``. Raises InvalidQuery."""
         ...
 
+    def search_hints(self, query: str) -> tuple[str, ...]:
+        """Sentences on why ``query`` may have found nothing (a metric registered only
+        under another split or slice); empty when there is nothing to suggest."""
+        ...
+
     def search_versions(
         self,
         *,

@@ -51,6 +51,16 @@ class SearchOperations:
         """
         return self._search.search(query, order_by=order_by, limit=limit, page_token=page_token)
 
+    def search_hints(self, query: str) -> tuple[str, ...]:
+        """Why ``query`` may have found nothing: for each metric it names that no
+        version has while the same metric is registered under another split or
+        slice (``auc`` when only ``auc@test`` was), one sentence naming up to five
+        of those keys. Empty when there is nothing to suggest. Costs a few index
+        seeks per metric; meant for a search whose page came back empty. Raises
+        InvalidQuery as :meth:`search` does.
+        """
+        return self._search.metric_hints(query)
+
     def search_versions(
         self,
         *,

@@ -59,7 +59,7 @@ def search(
         page = registry.search(query, order_by=order_by, limit=limit, page_token=page_token)
         # Only an empty answer pays for the look-up: a metric named without the split
         # it was registered with (auc for auc@test) finds nothing, silently otherwise.
-        hints = registry._search.metric_hints(query) if not page.items else ()
+        hints = registry.search_hints(query) if not page.items else ()
     if as_json:
         emit_json(page_json("versions", page, [version_json(v) for v in page.items]))
         _hints(hints)
