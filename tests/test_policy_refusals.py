@@ -135,6 +135,79 @@ def test_only_an_admin_has_a_policy_read(
 
 
 @pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        (
+            'check = "attestation"\nname = "pii_review"\nmax_age_days = 1e9',
+            "tiers.high.approved[0].max_age_days: must be at most 36525 days (100 years), "
+            "got 1e+09",
+        ),
+        (
+            'check = "attestation"\nname = "pii_review"\nmax_age_days = 1e300',
+            "tiers.high.approved[0].max_age_days: must be at most 36525 days (100 years), "
+            "got 1e+300",
+        ),
+        (
+            'check = "attestation"\nname = "pii_review"\nmax_age_days = 36526',
+            "tiers.high.approved[0].max_age_days: must be at most 36525 days (100 years), "
+            "got 36526",
+        ),
+        (
+            'check = "slice_gap"\nmetric = "auc@test"\nmax_gap = 0.1\nmin_slices = 10001',
+            "tiers.high.approved[0].min_slices: must be at most 10000, got 10001",
+        ),
+    ],
+)
+def test_policy_set_refuses_a_duration_or_count_out_of_range_naming_the_line(
+    cli: CLI, tmp_path: Path, entry: str, message: str
+) -> None:
+    """A value the gate would turn into a time it cannot hold is refused when set, not
+    found by every gate after (exit 1, an OverflowError)."""
+    text = f"{TIERS}[[tiers.high.approved]]\n{entry}\n"
+    line = 5 + entry.count("\n")
+    err = refused(cli, write(tmp_path / "policy.toml", text))
+    assert err == f"error: policy.toml line {line}: {message}\n"
+
+
+def test_the_longest_durations_are_accepted(cli: CLI, tmp_path: Path) -> None:
+    text = (
+        f'{TIERS}[[tiers.high.approved]]\ncheck = "attestation"\nname = "x"\n'
+        'max_age_days = 36525\n[[tiers.high.approved]]\ncheck = "slice_gap"\n'
+        'metric = "auc@test"\nmax_gap = 1e300\nmin_slices = 10000\n'
+    )
+    assert cli("role", "grant", "alice", "admin", "--first-admin").code in (0, 5)
+    assert cli("policy", "set", write(tmp_path / "policy.toml", text)).code == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "line"),
+    [
+        (
+            "policy.toml",
+            f'{TIERS}[[tiers.high.approved]]\ncheck = "approvals"\ncount = 1{"0" * 5000}\n',
+            6,
+        ),
+        (
+            "policy.yaml",
+            "tiers:\n  low: {}\n  medium: {}\n  high:\n    approved:\n"
+            f"      - check: approvals\n        count: 1{'0' * 5000}\n",
+            7,
+        ),
+    ],
+)
+def test_policy_set_refuses_a_number_too_long_to_read_naming_the_line(
+    cli: CLI, tmp_path: Path, name: str, text: str, line: int
+) -> None:
+    """Python reads at most 4300 digits of a number from text; the parsers raised a
+    ValueError past that (exit 1)."""
+    err = refused(cli, write(tmp_path / name, text))
+    assert err == (
+        f"error: {name} line {line}: a number of 5001 digits; a policy's numbers are far "
+        "smaller (a count, a number of days, a metric value)\n"
+    )
+
+
+@pytest.mark.parametrize(
     ("name", "text", "line"),
     [
         ("policy.toml", "x = " + "[" * 30000 + "]" * 30000 + "\n", 1),

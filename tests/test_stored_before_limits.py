@@ -60,6 +60,38 @@ def test_a_stored_expr_over_its_budget_fails_its_gate_naming_the_budget_and_the_
     assert flow.reg.promote(v.uri, to="candidate", actor=REGISTRANT).stages == ("candidate",)
 
 
+@pytest.mark.parametrize("days", [1e9, 1e300])
+def test_a_stored_sign_off_age_past_the_clock_fails_its_gate_naming_the_bound(
+    flow: Flow, days: float
+) -> None:
+    """Stored before max_age_days was bounded: the policy loads, the check fails naming
+    the bound and the fix (it raised OverflowError in every gate, exit 1)."""
+    text = policy(gate("low", "approved", "attestation", name="pii_review", max_age_days=days))
+    store_policy(flow.reg, text)
+    v = flow.add()
+    flow.reg.promote(v.uri, to="candidate", actor=REGISTRANT)
+    flow.reg.attest(v.uri, "pii_review", actor="rita")
+    with pytest.raises(GateFailed) as err:
+        flow.reg.promote(v.uri, to="approved", actor=REGISTRANT)
+    message = str(err.value)
+    assert f"max_age_days = {days:g} in the policy is more than the 36525 days" in message
+    assert "at most 36525 (modelbook policy set FILE)" in message
+    assert flow.reg.policy().text == text
+    assert flow.stage(v.uri) == "candidate"
+
+
+def test_a_stored_slice_count_past_the_bound_still_loads_and_fails_as_it_did(
+    flow: Flow,
+) -> None:
+    text = policy(
+        gate("low", "candidate", "slice_gap", metric="auc@test", max_gap=0.1, min_slices=10**6)
+    )
+    store_policy(flow.reg, text)
+    v = flow.add()
+    with pytest.raises(GateFailed, match="the check needs at least 1000000"):
+        flow.reg.promote(v.uri, to="candidate", actor=REGISTRANT)
+
+
 def test_policy_show_and_set_work_over_a_stored_expr_over_its_budget(
     cli: CLI,  # noqa: F811 - fixture
     tmp_path: Path,

@@ -78,8 +78,26 @@ def parse_toml(text: str, source: str) -> tuple[object, dict[Loc, int], list[Pro
         else:
             where = source
         raise InvalidInput(f"{where}: invalid TOML: {message}") from None
+    except ValueError:
+        raise _unreadable_number(text, source, "TOML") from None
     _check_depth(data, lines, source)
     return data, lines, []
+
+
+_LONG_DIGITS = re.compile(r"[0-9][0-9_]{99,}")
+
+
+def _unreadable_number(text: str, source: str, kind: str) -> InvalidInput:
+    """A value the parser could not turn into a number (more digits than Python reads
+    from text, or a date that does not exist), at the line of its long digits."""
+    long = _LONG_DIGITS.search(text)
+    if long is None:
+        return InvalidInput(f"{source}: invalid {kind}: a value cannot be read as written")
+    line = text.count("\n", 0, long.start()) + 1
+    return InvalidInput(
+        f"{source} line {line}: a number of {len(long[0])} digits; a policy's numbers "
+        "are far smaller (a count, a number of days, a metric value)"
+    )
 
 
 class _ScanError(Exception):
@@ -323,6 +341,8 @@ def parse_yaml(text: str, source: str) -> tuple[object, dict[Loc, int], list[Pro
         raise InvalidInput(f"{where}: invalid YAML: {what}") from None
     except yaml.YAMLError as exc:
         raise InvalidInput(f"{source}: invalid YAML: {exc}") from None
+    except ValueError:
+        raise _unreadable_number(text, source, "YAML") from None
     lines, problems = _yaml_lines(root)
     _check_depth(data, lines, source)
     return ({} if data is None else data), lines, problems

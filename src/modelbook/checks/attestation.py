@@ -5,7 +5,7 @@ Policy::
     check = "attestation"
     name = "pii_review"        # or security_scan, model_card ...
     role = "reviewer"          # optional: the attester held this role
-    max_age_days = 90          # optional: older sign-offs do not count
+    max_age_days = 90          # optional, at most 36525 (100 years): older sign-offs do not count
     separation_of_duties = true  # default: true for high risk, else false
 
 An attestation is recorded with who signed it off, the roles they held and
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pydantic import Field, JsonValue, field_validator
+from pydantic import Field, JsonValue, ValidationInfo, field_validator
 
 from .. import roles, validation
 from ..display import article
@@ -28,10 +28,14 @@ from .base import CheckContext, CheckDef, CheckParams, CheckResult, failed, pass
 
 NAME = "attestation"
 
+#: The longest ``max_age_days`` (100 years): a duration the clock can hold
+#: (``timedelta`` ends near 2.7 million years), and longer than any sign-off lasts.
+MAX_AGE_DAYS = 36_525
+
 
 class Params(CheckParams):
-    """``name`` (a key), ``role`` (optional role name), ``max_age_days`` (optional, > 0),
-    ``separation_of_duties`` (None: high risk)."""
+    """``name`` (a key), ``role`` (optional role name), ``max_age_days`` (optional, > 0 and
+    at most :data:`MAX_AGE_DAYS`), ``separation_of_duties`` (None: high risk)."""
 
     name: str
     role: str | None = None
@@ -45,6 +49,16 @@ class Params(CheckParams):
             return validation.key(value, "attestation name")
         except InvalidInput as exc:
             raise ValueError(exc.message) from None
+
+    @field_validator("max_age_days")
+    @classmethod
+    def _age(cls, value: float | None, info: ValidationInfo) -> float | None:
+        # A policy stored before the bound still loads: its gates then fail this
+        # check naming the bound (see run), and `policy set` replaces it.
+        stored = (info.context or {}).get("as_stored")
+        if value is not None and value > MAX_AGE_DAYS and not stored:
+            raise ValueError(f"must be at most {MAX_AGE_DAYS} days (100 years), got {value:g}")
+        return value
 
     @field_validator("role")
     @classmethod
@@ -63,6 +77,16 @@ def run(version: Version, params: Params, ctx: CheckContext) -> CheckResult:
         if params.separation_of_duties is not None
         else ctx.model.risk_tier == "high"
     )
+    if params.max_age_days is not None and params.max_age_days > MAX_AGE_DAYS:
+        return failed(
+            NAME,
+            f"max_age_days = {params.max_age_days:g} in the policy is more than the "
+            f"{MAX_AGE_DAYS} days (100 years) a sign-off's age can be checked against",
+            f"an admin sets a policy whose max_age_days is at most {MAX_AGE_DAYS} "
+            "(modelbook policy set FILE)",
+            name=params.name,
+            max_age_days=params.max_age_days,
+        )
     refused: list[str] = []
     for attestation in sorted(named, key=lambda a: a.at, reverse=True):
         if sod and validation.same_person(attestation.actor, version.created_by):

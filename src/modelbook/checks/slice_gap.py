@@ -14,7 +14,7 @@ metric (the metrics with that name and split and a non-empty slice).
 
 from __future__ import annotations
 
-from pydantic import Field, JsonValue, field_validator
+from pydantic import Field, JsonValue, ValidationInfo, field_validator
 
 from .. import validation
 from ..domain import Metric, Version
@@ -23,9 +23,13 @@ from .base import CheckContext, CheckDef, CheckParams, CheckResult, failed, pass
 
 NAME = "slice_gap"
 
+#: The most slices ``min_slices`` may ask for, far more than any gate needs.
+MAX_SLICES = 10_000
+
 
 class Params(CheckParams):
-    """``metric`` (NAME@SPLIT), ``max_gap`` (>= 0), ``by`` (slice key), ``min_slices`` (>= 2)."""
+    """``metric`` (NAME@SPLIT), ``max_gap`` (>= 0), ``by`` (slice key), ``min_slices`` (2 to
+    :data:`MAX_SLICES`)."""
 
     metric: str
     max_gap: float = Field(ge=0, allow_inf_nan=False)
@@ -45,6 +49,14 @@ class Params(CheckParams):
                 "the check compares all its slices"
             )
         return parsed.key
+
+    @field_validator("min_slices")
+    @classmethod
+    def _min_slices(cls, value: int, info: ValidationInfo) -> int:
+        # A stored policy keeps its count: it is only compared, and fails as it did.
+        if value > MAX_SLICES and not (info.context or {}).get("as_stored"):
+            raise ValueError(f"must be at most {MAX_SLICES}, got {value}")
+        return value
 
     @field_validator("by")
     @classmethod
