@@ -64,6 +64,58 @@ def test_an_expression_too_costly_for_any_version_is_refused_when_the_policy_is_
     assert flow.reg.promote(v.uri, to="candidate", actor=REGISTRANT).stages == ("candidate",)
 
 
+DEEP = [
+    ("!" * 2000 + "true", "2000 brackets and unary operators"),
+    ("!" * 500 + "true", "500 brackets and unary operators"),
+    ("-" * 1000 + "1 > 0", "1000 brackets and unary operators"),
+    ("size(" + "[" * 1000 + "]" * 1000 + ") > 0", "1001 brackets and unary operators"),
+    ("(" * 1000 + "true" + ")" * 1000, "1000 brackets and unary operators"),
+    ("!" * 21 + "false", "21 brackets and unary operators"),
+    ("+".join(["1"] * 1500) + " > 0", "3011 levels once parsed, the limit is 256"),
+    ("&&".join(["true"] * 300), "310 levels once parsed, the limit is 256"),
+]
+
+
+@pytest.mark.parametrize(("expression", "said"), DEEP)
+def test_an_expression_nested_too_deep_is_refused_when_the_policy_is_set(
+    cli: CLI,  # noqa: F811 - fixture
+    tmp_path: Path,
+    expression: str,
+    said: str,
+) -> None:
+    """cel-python recurses once per level: past Python's limit the policy was refused
+    with exit 1 (an unexpected RecursionError), or accepted and failed in every gate."""
+    text = policy(gate("low", "candidate", "expr", expression=expression))
+    path = tmp_path / "policy.toml"
+    path.write_text(text, encoding="utf-8")
+    assert cli("role", "grant", "alice", "admin", "--first-admin").code == 0
+    run = cli("policy", "set", path)
+    assert run.code == 6, run
+    assert "unexpected" not in run.err
+    assert run.err.startswith(
+        "error: policy.toml line 8: tiers.low.candidate[0].expression: expression nested too deep: "
+    )
+    assert said in run.err
+    assert "limit is" in run.err and len(run.err.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "!" * 20 + "true",
+        "(" * 20 + "true" + ")" * 20,
+        "&&".join(["true"] * 240),
+        '"((((((((((((((((((((((((" != "!!!!!!!!!!!!!!!!!!!!!!!!!"',
+    ],
+)
+def test_an_expression_within_the_nesting_limit_is_evaluated(flow: Flow, expression: str) -> None:
+    flow.reg.set_policy(
+        policy(gate("low", "candidate", "expr", expression=expression)), actor=ADMIN
+    )
+    v = flow.add()
+    assert flow.reg.promote(v.uri, to="candidate", actor=REGISTRANT).stages == ("candidate",)
+
+
 def test_an_expression_that_spends_its_budget_fails_its_check_and_is_stopped(
     flow: Flow,
 ) -> None:

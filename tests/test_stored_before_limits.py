@@ -92,6 +92,25 @@ def test_a_stored_slice_count_past_the_bound_still_loads_and_fails_as_it_did(
         flow.reg.promote(v.uri, to="candidate", actor=REGISTRANT)
 
 
+@pytest.mark.parametrize("expression", ["!" * 500 + "true", "(" * 1000 + "true" + ")" * 1000])
+def test_a_stored_expression_nested_too_deep_fails_its_gate_naming_the_limit(
+    flow: Flow, expression: str
+) -> None:
+    """Stored before the nesting limit: the policy loads, and the check fails naming
+    the limit and the fix, never with a RecursionError."""
+    store_policy(flow.reg, policy(gate("low", "candidate", "expr", expression=expression)))
+    v = flow.add()
+    with pytest.raises(GateFailed) as err:
+        flow.reg.promote(v.uri, to="candidate", actor=REGISTRANT)
+    message = str(err.value)
+    assert "expression nested too deep" in message and "the limit is 20" in message
+    assert "stored before that limit was checked" in message
+    assert "modelbook policy set FILE" in message
+    assert "RecursionError" not in message
+    flow.reg.set_policy(OPEN, actor=ADMIN)
+    assert flow.reg.promote(v.uri, to="candidate", actor=REGISTRANT).stages == ("candidate",)
+
+
 def test_policy_show_and_set_work_over_a_stored_expr_over_its_budget(
     cli: CLI,  # noqa: F811 - fixture
     tmp_path: Path,

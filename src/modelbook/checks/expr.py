@@ -14,7 +14,9 @@ fails the check with CEL's message and a hint for that kind of error.
 Every evaluation has a budget of :data:`modelbook.limits.MAX_EXPR_COST`
 operations (:mod:`modelbook.checks.cel_cost`): one that spends it stops and
 fails the check, and an expression that would spend it whatever the version
-is refused when the policy is set.
+is refused when the policy is set. So is one nested deeper than
+:data:`MAX_NESTING` brackets and unary operators, or :data:`MAX_TREE_DEPTH`
+levels once parsed: cel-python recurses once per level.
 
 The names an expression sees:
 
@@ -62,6 +64,13 @@ from .base import CheckContext, CheckDef, CheckParams, CheckResult, failed, pass
 
 NAME = "expr"
 MAX_EXPRESSION = 4096
+#: Brackets and unary operators (``!``, ``-``) inside each other, counted in the text
+#: before cel-python parses it: its parser and evaluator recurse once per level.
+MAX_NESTING = 20
+#: Levels of the parsed expression (a bracket adds about 10, a unary operator or an
+#: operand of a chain such as ``a && b && c`` one); evaluation recurses about twice
+#: per level, which keeps it well within Python's recursion limit of 1000 frames.
+MAX_TREE_DEPTH = 256
 
 
 class OverBudget(ValueError):
@@ -72,6 +81,63 @@ class OverBudget(ValueError):
         self.least = least
 
 
+class TooDeep(ValueError):
+    """An expression nested deeper than cel-python can parse or evaluate."""
+
+
+def source_nesting(source: str) -> int:
+    """How deep brackets and runs of unary operators (``!``, ``-``) nest in ``source``,
+    outside string literals: one pass over the text, no parsing."""
+    deepest = depth = run = 0
+    quote = ""
+    i = 0
+    while i < len(source):
+        ch = source[i]
+        if quote:
+            if ch == "\\":
+                i += 2
+                continue
+            if source.startswith(quote, i):
+                i += len(quote)
+                quote = ""
+                continue
+        elif ch in "'\"":
+            quote = ch * 3 if source.startswith(ch * 3, i) else ch
+            i += len(quote)
+            run = 0
+            continue
+        elif ch in "([{":
+            depth += 1
+            run = 0
+        elif ch in ")]}":
+            depth = max(depth - 1, 0)
+            run = 0
+        elif ch in "!-" and not source.startswith("!=", i):
+            run += 1
+        elif not ch.isspace():
+            run = 0
+        deepest = max(deepest, depth + run)
+        i += 1
+    return deepest
+
+
+def _tree_depth(ast: Any) -> int:
+    deepest = 0
+    stack = [(ast, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in getattr(node, "children", ()))
+    return deepest
+
+
+def _too_deep(what: str) -> TooDeep:
+    return TooDeep(
+        f"expression nested too deep: {what}; write it flatter, or split it into "
+        "several expr checks"
+    )
+
+
 def compile_expression(source: str) -> celpy.Runner:
     """A runnable CEL program.
 
@@ -80,9 +146,17 @@ def compile_expression(source: str) -> celpy.Runner:
             or an expression that costs more than :data:`MAX_EXPR_COST`
             operations whatever the version it judges.
     """
+    nesting = source_nesting(source)
+    if nesting > MAX_NESTING:
+        raise _too_deep(
+            f"{nesting} brackets and unary operators (! -) inside each other, "
+            f"the limit is {MAX_NESTING}"
+        )
     env = celpy.Environment()
     try:
         ast = env.compile(source)
+    except RecursionError:
+        raise _too_deep(f"more than {MAX_TREE_DEPTH} levels once parsed") from None
     except CELParseError as exc:
         where = (
             f"column {exc.column}"
@@ -90,6 +164,12 @@ def compile_expression(source: str) -> celpy.Runner:
             else f"line {exc.line}, column {exc.column}"
         )
         raise ValueError(f"invalid CEL expression {source!r}: syntax error at {where}") from None
+    levels = _tree_depth(ast)
+    if levels > MAX_TREE_DEPTH:
+        raise _too_deep(
+            f"{levels} levels once parsed, the limit is {MAX_TREE_DEPTH} (a bracket adds "
+            "about 10, a unary operator or an operand of a chain such as a && b && c one)"
+        )
     least = cel_cost.least_cost(ast)
     if least > MAX_EXPR_COST:
         raise OverBudget(
@@ -117,10 +197,10 @@ class Params(CheckParams):
             )
         try:
             compile_expression(value)
-        except OverBudget:
-            # A policy stored before the budget was checked still loads: its gates
-            # then fail this check naming the budget (see run), and `policy show`
-            # and `policy set` keep working to replace it.
+        except (OverBudget, TooDeep):
+            # A policy stored before the budget (or the nesting limit) was checked
+            # still loads: its gates then fail this check naming the limit (see run),
+            # and `policy show` and `policy set` keep working to replace it.
             if not (info.context or {}).get("as_stored"):
                 raise
         return value
@@ -227,6 +307,14 @@ def run(version: Version, params: Params, ctx: CheckContext) -> CheckResult:
             "(admin), which checks the budget",
             **evidence,
         )
+    except TooDeep as exc:
+        return _cannot(
+            wanted,
+            f"{exc}; the policy in force was stored before that limit was checked",
+            "rewrite the expression with less nesting and store the policy again with "
+            "`modelbook policy set FILE` (admin), which checks the limit",
+            evidence,
+        )
     except ValueError as exc:
         return _cannot(wanted, str(exc), "fix the expression and store the policy again", evidence)
     try:
@@ -246,6 +334,15 @@ def run(version: Version, params: Params, ctx: CheckContext) -> CheckResult:
         )
     except CELEvalError as exc:
         return _cannot(wanted, _describe(exc), _hint(exc), evidence)
+    except RecursionError:
+        # compile_expression bounds the depth; this is the last guard, should the
+        # stack be deeper when a gate runs.
+        return _cannot(
+            wanted,
+            f"expression nested too deep to evaluate (the limit is {MAX_TREE_DEPTH} levels)",
+            "write it flatter, or split it into several expr checks",
+            evidence,
+        )
     except Exception as exc:  # noqa: BLE001 - a policy's expression must never crash the gate
         return _cannot(
             wanted,
