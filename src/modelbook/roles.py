@@ -182,17 +182,38 @@ def retire_operation(operation: str, stage: str, released: Iterable[str]) -> str
     return "retire_released" if stage in frozenset(released) else operation
 
 
-def require(operation: str, roles: Iterable[str], actor: str) -> None:
+def reviewer_holding(role: str | None) -> str:
+    """Who may record a review (an approval or a sign-off, the ``reviewer`` role's
+    operations) that a check asking for ``role`` counts: reviewing needs ``reviewer``
+    whatever the check asks, and ``admin`` holds every role. A noun: ``reviewer``,
+    ``admin``, or ``person holding both reviewer and ROLE (or an admin)``."""
+    if role is None or role in (Role.VIEWER, Role.REVIEWER):
+        return Role.REVIEWER.value
+    if role == Role.ADMIN:
+        return Role.ADMIN.value
+    return f"person holding both reviewer and {role} (or an admin)"
+
+
+def require(
+    operation: str,
+    roles: Iterable[str],
+    actor: str,
+    *,
+    reads_as: tuple[str, Iterable[str]] | None = None,
+) -> None:
     """Refuse ``operation`` unless ``actor``, holding ``roles``, has the role it needs.
 
     Args:
         operation: a key of :data:`OPERATIONS`, e.g. ``"deploy"``.
         roles: the role names ``actor`` holds on this registry.
         actor: the principal asking, named in the error.
+        reads_as: another principal ``actor`` is one person with (case, accents,
+            look-alike letters) and the roles it holds. A role is never granted
+            to ``actor`` then, so the message names that principal instead.
 
     Raises:
         PermissionDenied: the actor lacks the role; the message names the role
-            and the command an admin runs to grant it.
+            and the command an admin runs to grant it, as it would be accepted.
         InvalidInput: ``operation`` is unknown.
     """
     needed = required_role(operation)
@@ -201,7 +222,20 @@ def require(operation: str, roles: Iterable[str], actor: str) -> None:
         return
     what = IN_WORDS.get(operation, operation.replace("_", " "))
     having = f"holds {', '.join(held)}" if held else "holds no role"
+    refused = f"{actor} may not {what}: it needs the role {needed.value!r} and {actor} {having}"
+    if reads_as is None:
+        raise PermissionDenied(
+            f"{refused}; an admin can grant it with: "
+            f"modelbook role grant {shlex.quote(actor)} {needed.value}"
+        )
+    other, other_roles = reads_as
+    fix = f"act as {other} (MODELBOOK_USER={shlex.quote(other)})"
+    if not has_role(other_roles, needed):
+        fix += (
+            f" after an admin grants it with: modelbook role grant {shlex.quote(other)} "
+            f"{needed.value}"
+        )
     raise PermissionDenied(
-        f"{actor} may not {what}: it needs the role {needed.value!r} and {actor} {having}; "
-        f"an admin can grant it with: modelbook role grant {shlex.quote(actor)} {needed.value}"
+        f"{refused}; {actor} reads as {other}, who holds a role, so no role is granted to "
+        f"{actor}: {fix}"
     )

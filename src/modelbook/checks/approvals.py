@@ -121,14 +121,15 @@ def run(version: Version, params: Params, ctx: CheckContext) -> CheckResult:
         others = sorted({*approvers, *([version.created_by] if sod else [])})
         besides = f" other than {', '.join(others)}" if others else ""
         problems.append(tally)
-        hints.append(f"{more} more {params.role}{besides} approves {version.uri}")
+        who = roles.reviewer_holding(params.role)
+        hints.append(f"{more} more {who}{besides} approves {version.uri}")
     for r in blocking:
         said = f": {r.comment!r}" if r.comment else ""
         problems.append(f"rejected by {r.actor} at {r.at.isoformat()}{said}")
     if blocking:
         hints.append(
             f"{' or '.join(sorted({r.actor for r in blocking}))} approves, or "
-            f"{article(params.role)} approves after reading the rejection"
+            f"{article(roles.reviewer_holding(params.role))} approves after reading the rejection"
         )
     if problems:
         return failed(NAME, "; ".join(problems + notes), "; ".join(hints), **evidence)

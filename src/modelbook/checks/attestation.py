@@ -116,10 +116,12 @@ def run(version: Version, params: Params, ctx: CheckContext) -> CheckResult:
         )
     by = f" by {article(params.role)}" if params.role else ""
     seen = f" ({'; '.join(refused)})" if refused else ""
+    besides = f" other than {version.created_by} (who registered it)" if sod else ""
     return failed(
         NAME,
         f"no {params.name} attestation{by} on version {version.number}{seen}",
-        f"{article(params.role or 'reviewer')} records the {params.name} sign-off on {version.uri}",
+        f"{article(roles.reviewer_holding(params.role))}{besides} records the {params.name} "
+        f"sign-off: modelbook attest {version.uri} {params.name}",
         name=params.name,
         refused=[*refused],
     )

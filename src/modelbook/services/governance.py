@@ -207,9 +207,18 @@ class GovernanceService:
         held = rows.roles_of(conn, actor)
         if needed == OPEN_ROLE or needed == role_rules.Role.VIEWER:
             return held
-        if not role_rules.has_role(held, needed.value) and not rows.admins(conn):
+        if role_rules.has_role(held, needed.value):
+            return held
+        if not rows.admins(conn):
             _no_admin(operation, actor)
-        role_rules.require(operation, held, actor)
+        # A grant to a name that reads as another principal's is refused
+        # (_refuse_look_alike): the refusal names the grant that would be accepted.
+        other = next(
+            (p for p in rows.principals(conn) if p != actor and validation.same_person(p, actor)),
+            None,
+        )
+        reads_as = None if other is None else (other, rows.roles_of(conn, other))
+        role_rules.require(operation, held, actor, reads_as=reads_as)
         return held
 
     def check(self, conn: Connection, operation: str, actor: str) -> None:

@@ -151,7 +151,7 @@ class RollbackTargets:
             raise InvalidInput(
                 f"{alias!r} is not a serving alias (serving: "
                 f"{', '.join(policy.serving_aliases)}): rollback moves a serving alias; "
-                "move this one with `modelbook alias set`"
+                f"move this one with `modelbook alias set {name} {alias} VERSION --reason TEXT`"
             )
         check_expect(name, alias, current.current, expect)
         if current.current is None:
@@ -259,7 +259,7 @@ class RollbackTargets:
             raise InvalidInput(
                 f"{target.version.uri} never served models:/{name}@{alias}: a rollback "
                 "goes back to a version that served it before; deploy this one instead "
-                f"(`modelbook deploy {target.version.uri}`)"
+                f"(`modelbook deploy {target.version.uri} --reason TEXT`)"
             )
         state = target_state(target, ready, elsewhere.get(target.row.number, ()))
         if state is None or target.row.deprecated_at is not None:

@@ -96,7 +96,8 @@ class ServingService:
             if require_serving and not serving:
                 raise InvalidInput(
                     f"{alias!r} is not a serving alias (serving: "
-                    f"{', '.join(policy.serving_aliases)}): use `modelbook alias set`"
+                    f"{', '.join(policy.serving_aliases)}): use "
+                    f"`modelbook alias set {name} {alias} {version} --reason TEXT`"
                 )
             chain = Chain(log.Head.of_model(name, target), self.ctx.clock())
             # Moving an alias that serves nothing is open to every local user:
