@@ -164,6 +164,9 @@ def load(reg: Registry, uri: str, cat: Catalogue, work: Path, log: Any = print) 
         }
         (_, [(max_id,)]) = db.query("SELECT max(id) FROM versions")
         next_id = int(max_id or 0) + 1
+        # An event's id is part of its hashed encoding (see modelbook.store.event_ids).
+        (_, [(max_event,)]) = db.query("SELECT max(id) FROM events")
+        next_event = int(max_event or 0) + 1
         highest: dict[int, str | None] = {}
         last_artifact: dict[int, int] = {}
         rows = _Rows()
@@ -191,6 +194,7 @@ def load(reg: Registry, uri: str, cat: Catalogue, work: Path, log: Any = print) 
             _version_rows(rows, tpl, spec, model_id, vid, semver, classification, stage, artifacts)
             seq, prev = heads[m.name]
             fields = {
+                "id": next_event + g,
                 "chain": f"model:{m.name}",
                 "seq": seq + 1,
                 "at": spec.at,
@@ -216,6 +220,7 @@ def load(reg: Registry, uri: str, cat: Catalogue, work: Path, log: Any = print) 
             rows.add(
                 "events",
                 {
+                    "id": fields["id"],
                     **{k: fields[k] for k in EVENT_COLUMNS},
                     "canonical": encoded.decode(),
                     "prev_hash": prev,
@@ -245,10 +250,11 @@ def load(reg: Registry, uri: str, cat: Catalogue, work: Path, log: Any = print) 
     db = c.RawDb(kind, target)
     try:
         if kind == "postgresql":
-            db.execute(
-                "SELECT setval(pg_get_serial_sequence('versions', 'id'), "
-                "(SELECT max(id) FROM versions))"
-            )
+            for table in ("versions", "events"):
+                db.execute(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                    f"(SELECT max(id) FROM {table}))"
+                )
         # What autovacuum does within a minute of a bulk load; SQLite is left as loaded.
         db.analyze()
     finally:
