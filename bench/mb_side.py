@@ -74,26 +74,32 @@ class Chains:
     encoded and hashed with the library's own ``audit.canonical`` and
     ``audit.chain_hash``, so the loaded log verifies like one written by the API."""
 
-    COLUMNS = (*audit.COLUMNS, "canonical", "prev_hash", "hash")
+    COLUMNS = ("id", *audit.COLUMNS, "canonical", "prev_hash", "hash")
 
-    def __init__(self, heads: dict[str, tuple[int, str]]) -> None:
+    def __init__(self, heads: dict[str, tuple[int, str]], next_id: int) -> None:
         self.heads = heads
+        #: The id of the next event: an event's hashed encoding holds its id.
+        self.next_id = next_id
 
     @classmethod
     def from_models(cls, db: c.RawDb) -> Chains:
         _, rows = db.query("SELECT name, event_seq, event_hash FROM models")
-        return cls({f"model:{name}": (int(seq), str(h)) for name, seq, h in rows})
+        _, [(last,)] = db.query("SELECT max(id) FROM events")
+        heads = {f"model:{name}": (int(seq), str(h)) for name, seq, h in rows}
+        return cls(heads, int(last or 0) + 1)
 
     def append(self, fields: dict[str, Any]) -> tuple[Any, ...]:
-        """The events row of ``fields`` (every field but ``chain`` and ``seq``) after
-        its chain's head; the head moves on."""
+        """The events row of ``fields`` (every field but ``id``, ``chain`` and ``seq``)
+        after its chain's head; the head moves on."""
         chain = fields.get("chain") or f"model:{fields['model']}"
         seq, prev = self.heads.get(chain, (0, audit.GENESIS))
-        fields = dict(fields, chain=chain, seq=seq + 1)
+        fields = dict(fields, id=self.next_id, chain=chain, seq=seq + 1)
+        self.next_id += 1
         encoded = audit.canonical(fields)
         digest = audit.chain_hash(prev, encoded)
         self.heads[chain] = (seq + 1, digest)
         return (
+            fields["id"],
             *(fields[k] for k in audit.COLUMNS),
             encoded.decode("utf-8"),
             prev,
@@ -101,7 +107,10 @@ class Chains:
         )
 
     def store_heads(self, db: c.RawDb) -> None:
-        """Record every model chain's head on its model row, as the API does."""
+        """Record every model chain's head on its model row, as the API does (and on
+        PostgreSQL move the events' sequence past the ids given)."""
+        if db.kind == "postgresql":
+            db.execute("SELECT setval(pg_get_serial_sequence('events', 'id'), max(id)) FROM events")
         for chain, (seq, digest) in self.heads.items():
             if chain.startswith("model:"):
                 db.execute(
@@ -606,6 +615,7 @@ class MbSide:
         bulk = n_events - api_events
         # (model, number): [registered at, tags]; written after the events.
         versions: dict[tuple[str, int], list[Any]] = {}
+        moved_by: dict[str, tuple[int, str]] = {}
         db.begin()
         batch: list[tuple[Any, ...]] = []
         for j in range(bulk):
@@ -624,6 +634,8 @@ class MbSide:
                 ev["before"] = None if was is None else {"alias": c.ALIAS_RESOLVED, "version": was}
                 ev["after"] = {"alias": c.ALIAS_RESOLVED, "version": number}
                 alias_at[name] = number
+                # The alias row records who moved it and when, as its event does.
+                moved_by[name] = (ev["at"], ev["actor"])
             else:
                 ev["subject"] = f"models:/{name}/{number}"
             if ev["action"] == "version.register":
@@ -641,7 +653,7 @@ class MbSide:
         db.insert("events", Chains.COLUMNS, batch)
         chains.store_heads(db)
         self._bulk_versions(db, versions, model_ids, doc, register)
-        self._bulk_aliases(db, alias_at, model_ids, first)
+        self._bulk_aliases(db, alias_at, moved_by, model_ids, first)
         db.commit()
         db.analyze()
         (_, [(count,)]) = db.query("SELECT count(*) FROM events")
@@ -719,22 +731,25 @@ class MbSide:
     def _bulk_aliases(
         db: c.RawDb,
         alias_at: dict[str, int | None],
+        moved_by: dict[str, tuple[int, str]],
         model_ids: dict[str, int],
         first: dict[str, int],
     ) -> None:
-        """Each alias where the bulk-loaded moves left it; the database's triggers
-        (revision 0009) keep the alias names each version row lists."""
+        """Each alias where the bulk-loaded moves left it, moved by whom and when its
+        last move's event says; the database's triggers (revision 0009) keep the
+        alias names each version row lists."""
         moved = [(name, n) for name, n in alias_at.items() if n is not None and n >= first[name]]
         for name, number in moved:
             mid = model_ids[name]
+            at, actor = moved_by[name]
             db.execute(
                 "DELETE FROM aliases WHERE model_id = ? AND name = ?", [mid, c.ALIAS_RESOLVED]
             )
             db.execute(
                 "INSERT INTO aliases (model_id, name, version_id, number, updated_at, updated_by) "
-                "SELECT model_id, ?, id, number, created_at, created_by FROM versions "
+                "SELECT model_id, ?, id, number, ?, ? FROM versions "
                 "WHERE model_id = ? AND number = ?",
-                [c.ALIAS_RESOLVED, mid, number],
+                [c.ALIAS_RESOLVED, at, actor, mid, number],
             )
 
     def verify(self, rounds: int) -> dict:
@@ -746,7 +761,10 @@ class MbSide:
             seconds = time.perf_counter() - t0
             cpu_s = time.process_time() - c0
             if not res.ok:
-                raise AssertionError(f"the bench's audit log does not verify: {res.breaks[:3]}")
+                raise AssertionError(
+                    f"the bench's audit log does not verify: {res.breaks[:3]} "
+                    f"{res.record_problems[:3]} {res.expected_head_problem}"
+                )
             out.append(
                 {
                     "seconds": round(seconds, 4),
