@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection
 
 from ..domain import Alias, AliasEvent
 from ..events import model_chain
-from . import models
+from . import event_ids, models
 from . import schema as t
 from .engine import Prebuilt
 from .governance import CURRENT_POLICY_SHA256
@@ -49,10 +49,19 @@ def _target(version_match: Any | None) -> sa.Select[Any]:
     return sa.select(*cols).select_from(source).where(m.c.name == sa.bindparam("name"))
 
 
-_TARGETS = {
-    "number": Prebuilt(_target(t.versions.c.number == sa.bindparam("version"))),
-    "semver": Prebuilt(_target(t.versions.c.semver == sa.bindparam("version"))),
-    None: Prebuilt(_target(None)),
+_MATCHES = {
+    "number": t.versions.c.number == sa.bindparam("version"),
+    "semver": t.versions.c.semver == sa.bindparam("version"),
+    None: None,
+}
+_TARGETS = {kind: Prebuilt(_target(match)) for kind, match in _MATCHES.items()}
+# Read with the model's row locked: the row also holds the id of the move's event.
+_LOCKED_TARGETS = {
+    dialect: {
+        kind: Prebuilt(event_ids.after_lock(_target(match), dialect))
+        for kind, match in _MATCHES.items()
+    }
+    for dialect in ("postgresql", "sqlite")
 }
 
 
@@ -73,13 +82,15 @@ def target(
     no pin); ``policy_sha256``, the hash of the policy in force (None: the
     default); and with ``kind``, the wanted version's ``semver`` and ``stage``. The model's row is
     locked first, in its own statement: that serialises the model's writers,
-    and the alias is then read after the lock is held (``lock=False``, a plain read).
+    and the alias is then read after the lock is held, with the id of the move's
+    audit event (:data:`.event_ids.NEXT_ID`; ``lock=False``: a plain read, without it).
     """
-    if lock:
-        models.lock(conn, name)
     params: dict[str, Any] = {"name": name, "alias": alias}
     if kind is not None:
         params["version"] = int(version) if kind == "number" else version
+    if lock:
+        models.lock(conn, name)
+        return _LOCKED_TARGETS[conn.dialect.name][kind].first(conn, params)
     return _TARGETS[kind].first(conn, params)
 
 

@@ -43,6 +43,12 @@ _NEXT = {
 }
 
 
+def after_lock(stmt: sa.Select[Any], dialect: str) -> sa.Select[Any]:
+    """``stmt`` with one more column, :data:`NEXT_ID`, for a read made once the chain's
+    lock is already held (by an earlier statement of the transaction)."""
+    return stmt.add_columns(_PG_NEXT if dialect == "postgresql" else _SQLITE_NEXT)
+
+
 def with_next_id(locking: sa.Select[Any], dialect: str) -> sa.Select[Any]:
     """``locking`` (a lookup that takes the chain's lock on PostgreSQL, ``FOR UPDATE``
     included) with one more column, :data:`NEXT_ID`.
