@@ -47,7 +47,8 @@ from .domain import RISK_TIERS
 from .errors import InvalidInput
 from .lifecycle import DEFAULT_ORDER, DEFAULT_SERVING_ALIASES, StageGraph, build_graph
 from .lifecycle import graph_problems as _graph_problems
-from .policy_lines import Loc, Problem, parse_toml, parse_yaml
+from .policy_lines import Loc, Problem
+from .policy_parse import parse_toml, parse_yaml
 
 Format = Literal["toml", "yaml"]
 ENTRY_KEYS = ("check", "required")
