@@ -9,11 +9,9 @@ content is stored once. Every read is verified against the hash it was asked
 for, and a hash is checked to be 64 lowercase hex characters before any path
 is built from it.
 
-A blob that is not found is told apart from a store that is not there: only
-then is the store's root asked about (the local folder, the bucket of an
-object store), so a read that finds its blob costs nothing more, and a URL
-naming a folder or bucket that does not exist is :class:`NotFound` ("no blob
-store at ...") rather than every file missing. Buckets are never created.
+A blob that is not found is told apart from a store that is not there
+(:mod:`modelbook.blobs_root`): a URL naming a folder or bucket that does not
+exist is :class:`NotFound` rather than every file missing.
 
 A file is stored from one open descriptor and refused if it changed while it
 was read (see :class:`modelbook.files.Source`): what is registered is what was
@@ -45,6 +43,7 @@ from . import files
 from .blobs_errors import StoreErrors
 from .blobs_local import CHUNK, SMALL, hash_file, mkdir, put_local
 from .blobs_remote import upload
+from .blobs_root import check_root
 from .blobs_temp import (
     STALE_TMP_SECONDS,
     TEMP_DIR,
@@ -55,7 +54,7 @@ from .blobs_temp import (
 )
 from .blobs_url import redact
 from .direct_io import DIRECT_MIN, STREAM_CHUNK
-from .errors import IntegrityError, InvalidInput, NotFound, Unavailable
+from .errors import IntegrityError, InvalidInput, Unavailable
 from .files import Progress, Source, check_sha256, noop, show
 
 
@@ -226,47 +225,9 @@ class BlobStore:
             return found
 
     def _no_store(self) -> None:
-        """Raise NotFound when the root of this store does not exist: a local folder that
-        is not there (or is no folder), an object store's bucket that does not exist, a
-        remote folder that is not there.
-
-        Asked only when a blob is not found, so that a read that finds its blob
-        costs no request more: with no root at all, the store URL is wrong
-        (mistyped, another machine's path, another account's bucket), and
-        reporting each of its files as missing would read as data loss. Writing
-        creates a local folder, never a bucket. Raises Unavailable (inside the
-        caller's boundary) when the root cannot be asked about.
-        """
-        if self.local:
-            if os.path.isdir(self.root):
-                return
-            what = "is not a folder" if os.path.lexists(self.root) else "does not exist"
-            raise NotFound(
-                f"no blob store at {show(Path(self.root))}: the folder {what}",
-                hint="check the blob store URL (--blob-uri, MODELBOOK_BLOB_URI)",
-            ) from None
-        hint = "check the blob store URL (--blob-uri, MODELBOOK_BLOB_URI)"
-        # Object stores (s3fs, gcsfs, adlfs) name their bucket or container first.
-        split = getattr(self.fs, "split_path", None)
-        if callable(split):
-            kind, root = "bucket", str(split(self.root)[0])
-            hint += "; modelbook does not create buckets"
-        else:
-            kind, root = "folder", self.root
-        if not root.strip("/"):
-            return
-        try:
-            info = self.fs.info(root)
-        except FileNotFoundError:
-            what = "does not exist"
-        else:
-            if kind == "bucket" or info.get("type") == "directory":
-                return
-            what = "is not a folder"
-        raise NotFound(
-            f"no blob store at {self.url}: the {kind} {self._errors.hide(root)!r} {what}",
-            hint=hint,
-        ) from None
+        """Raise NotFound when this store's folder or bucket does not exist; asked only
+        once a blob is not found (see :func:`modelbook.blobs_root.check_root`)."""
+        check_root(self.fs, self.root, local=self.local, url=self.url, errors=self._errors)
 
     # writing -------------------------------------------------------------
 
