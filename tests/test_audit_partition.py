@@ -48,6 +48,19 @@ def both_ways(reg: Registry, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any]
     return one, two
 
 
+def spy_on_answers(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The answers the second process's replays come back as, collected as verify uses them."""
+    answers: list[Any] = []
+    real_finish = partition.finish
+
+    def finish(*args: Any) -> Any:
+        answers.append(real_finish(*args))
+        return answers[-1]
+
+    monkeypatch.setattr(partition, "finish", finish)
+    return answers
+
+
 def test_the_boundary_gives_each_side_about_half_the_events() -> None:
     heads = [("model:a", 10, "h"), ("model:m", 40, "h"), ("model:z", 45, "h"), ("registry", 5, "h")]
     assert partition.MIN_EVENTS > 100
@@ -122,14 +135,7 @@ def test_alias_rows_edited_on_both_sides_of_the_boundary_are_found_the_same(
     reg.set_alias("z", "champion", 1, reason="far side", actor="alice")
     sql(reg, "UPDATE aliases SET updated_by = 'mallory' WHERE name = 'production'")
     sql(reg, "UPDATE aliases SET updated_at = 1 WHERE name = 'champion'")
-    answers: list[Any] = []
-    real_finish = partition.finish
-
-    def finish(*args: Any) -> Any:
-        answers.append(real_finish(*args))
-        return answers[-1]
-
-    monkeypatch.setattr(partition, "finish", finish)
+    answers = spy_on_answers(monkeypatch)
     one, two = both_ways(reg, monkeypatch)
     assert answers and answers[-1] is not None, "the second process's answer was not used"
     assert "model:z" in answers[-1].stored and "model:m" not in answers[-1].stored
@@ -225,14 +231,7 @@ def test_a_modelbook_planted_in_the_working_directory_is_not_run(
     plant_modelbook(here, marker)
     monkeypatch.chdir(here)
     monkeypatch.setenv("PYTHONPATH", str(here))
-    answers: list[Any] = []
-    real_finish = partition.finish
-
-    def finish(*args: Any) -> Any:
-        answers.append(real_finish(*args))
-        return answers[-1]
-
-    monkeypatch.setattr(partition, "finish", finish)
+    answers = spy_on_answers(monkeypatch)
     one, two = both_ways(reg, monkeypatch)
     assert not marker.exists()
     assert answers and answers[0] is not None, "the second process's answer was not used"
