@@ -3,11 +3,21 @@ environment or the defaults; the database URL's own settings win."""
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
-from modelbook import InvalidInput
+import pytest
+import sqlalchemy
+
+from modelbook import InvalidInput, Registry
+from modelbook.cli import main
 from modelbook.store.engine import SQLITE_BUSY_MS, Database
-from modelbook.store.settings import Settings
+from modelbook.store.settings import (
+    MAX_KEEPALIVE_S,
+    MAX_KEEPALIVES_COUNT,
+    MAX_TIMEOUT_MS,
+    MAX_TIMEOUT_S,
+    Settings,
+)
 
 ENV = (
     "MODELBOOK_BUSY_TIMEOUT_MS",
@@ -17,6 +27,7 @@ ENV = (
     "MODELBOOK_PG_KEEPALIVES_INTERVAL_S",
     "MODELBOOK_PG_KEEPALIVES_COUNT",
     "MODELBOOK_PG_PIPELINE",
+    "MODELBOOK_VERIFY_PROCESSES",
 )
 
 
@@ -132,3 +143,93 @@ def test_the_url_s_own_settings_win(db_uri: str) -> None:
         assert db.pipelined
     finally:
         db.dispose()
+
+
+TOO_LARGE = [
+    ("MODELBOOK_BUSY_TIMEOUT_MS", "99999999999999", "1 to 86400000"),
+    ("MODELBOOK_BUSY_TIMEOUT_MS", "3000000000", "1 to 86400000"),
+    ("MODELBOOK_BUSY_TIMEOUT_MS", "86400001", "1 to 86400000"),
+    ("MODELBOOK_PG_STATEMENT_TIMEOUT_MS", "3000000000", "0 to 86400000"),
+    ("MODELBOOK_PG_CONNECT_TIMEOUT_S", "86401", "1 to 86400"),
+    ("MODELBOOK_PG_KEEPALIVES_IDLE_S", "99999999999", "0 to 32767"),
+    ("MODELBOOK_PG_KEEPALIVES_INTERVAL_S", "32768", "1 to 32767"),
+    ("MODELBOOK_PG_KEEPALIVES_COUNT", "128", "1 to 127"),
+    ("MODELBOOK_PG_KEEPALIVES_COUNT", "9" * 5000, "1 to 127"),
+]
+
+
+@pytest.mark.parametrize(("name", "value", "span"), TOO_LARGE)
+def test_a_variable_above_its_range_is_named_with_the_range(
+    name: str, value: str, span: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(InvalidInput, match=f"{name} must be a whole number from {span}"):
+        Settings.resolve()
+
+
+@pytest.mark.parametrize(
+    "arg",
+    [
+        "busy_timeout_ms",
+        "statement_timeout_ms",
+        "connect_timeout_s",
+        "keepalives_idle_s",
+        "keepalives_interval_s",
+        "keepalives_count",
+    ],
+)
+def test_an_argument_above_its_range_is_named(arg: str) -> None:
+    with pytest.raises(InvalidInput, match=f"{arg} must be a whole number from"):
+        Settings.resolve(**{arg: 2**31})
+
+
+@pytest.mark.parametrize(("name", "value", "span"), TOO_LARGE[:1] + TOO_LARGE[3:8])
+def test_the_cli_refuses_a_setting_out_of_range_on_either_database(
+    name: str,
+    value: str,
+    span: str,
+    db_uri: str,
+    blob_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Exit 6 naming the variable and its range, the same on SQLite and PostgreSQL,
+    before any connection."""
+    monkeypatch.setenv(name, value)
+
+    def no_connection(*args: object, **kwargs: object) -> None:
+        raise AssertionError("connected")
+
+    monkeypatch.setattr(sqlalchemy, "create_engine", no_connection)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--uri", db_uri, "--blob-uri", str(blob_dir), "tag", "models:/s/1", "a=b"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 6, err
+    assert f"{name} must be a whole number from {span}" in err
+
+
+def test_the_largest_settings_are_taken_by_either_database(db_uri: str) -> None:
+    db = Database(
+        db_uri,
+        busy_timeout_ms=MAX_TIMEOUT_MS,
+        statement_timeout_ms=MAX_TIMEOUT_MS,
+        connect_timeout_s=MAX_TIMEOUT_S,
+        keepalives_idle_s=MAX_KEEPALIVE_S,
+        keepalives_interval_s=MAX_KEEPALIVE_S,
+        keepalives_count=MAX_KEEPALIVES_COUNT,
+    )
+    try:
+        assert db.reading(lambda c: c.exec_driver_sql("SELECT 1").scalar()) == 1
+    finally:
+        db.dispose()
+
+
+@pytest.mark.parametrize("value", ["0", "3", "two", "99999999999"])
+def test_verify_processes_out_of_range_is_named(
+    value: str, registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MODELBOOK_VERIFY_PROCESSES", value)
+    with pytest.raises(InvalidInput, match=r"MODELBOOK_VERIFY_PROCESSES must be .* 1 to 2"):
+        registry.verify_audit()
+    monkeypatch.setenv("MODELBOOK_VERIFY_PROCESSES", "1")
+    assert not registry.verify_audit().breaks

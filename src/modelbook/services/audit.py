@@ -231,6 +231,7 @@ class AuditService:
     def verify(self, expect_head: str | None = None) -> VerifyResult:
         """Check every chain; with ``expect_head``, also that history up to that head is intact."""
         expected = None if expect_head is None else audit.parse_head(expect_head)
+        partition.processes()  # a bad setting is refused before the database is read
         replay = audit_state.Replay()
         checker = partition.verifier(replay)
         with self.ctx.db.read() as conn:

@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from .. import audit, audit_records, audit_state
 from ..audit_state import ReplayExport
+from ..errors import InvalidInput, shown
 from ..processes import PACKAGE_ROOT
 
 #: Below this many events a second process costs more (starting Python and
@@ -43,6 +44,17 @@ from ..processes import PACKAGE_ROOT
 MIN_EVENTS = 200_000
 
 _ENV = "MODELBOOK_VERIFY_PROCESSES"
+
+
+def processes() -> int:
+    """How many processes may verify: ``MODELBOOK_VERIFY_PROCESSES``, 1 or 2
+    (default 2). InvalidInput naming the variable and its range otherwise."""
+    text = os.environ.get(_ENV, "").strip()
+    if not text:
+        return 2
+    if text not in ("1", "2"):
+        raise InvalidInput(f"{_ENV} must be a whole number from 1 to 2, got {shown(text)}")
+    return int(text)
 
 
 def boundary(
@@ -56,7 +68,7 @@ def boundary(
     this process walks that many fewer. ``MODELBOOK_VERIFY_PROCESSES=1`` keeps
     verification in one process.
     """
-    if count < MIN_EVENTS or os.environ.get(_ENV, "2") == "1" or (os.cpu_count() or 1) < 2:
+    if processes() == 1 or count < MIN_EVENTS or (os.cpu_count() or 1) < 2:
         return None
     half, seen = max(count - (extra() if extra else 0), 0) / 2, 0
     for (_, seq, _), (after, _, _) in itertools.pairwise(sorted(heads)):

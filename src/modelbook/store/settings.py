@@ -6,17 +6,26 @@ from the default below. Settings the database URL itself gives (a libpq
 ``connect_timeout`` or ``keepalives_idle`` in the query string, a
 ``-c statement_timeout=...`` in its ``options``) win over all three.
 
-- ``busy_timeout_ms``: ``MODELBOOK_BUSY_TIMEOUT_MS``, default 30000;
+- ``busy_timeout_ms``: ``MODELBOOK_BUSY_TIMEOUT_MS``, default 30000, 1 to
+  86400000 (24 h);
 - ``statement_timeout_ms`` (PostgreSQL): ``MODELBOOK_PG_STATEMENT_TIMEOUT_MS``,
-  default 60000, 0 for none;
-- ``connect_timeout_s`` (PostgreSQL): ``MODELBOOK_PG_CONNECT_TIMEOUT_S``, default 10;
+  default 60000, 0 for none, at most 86400000 (24 h);
+- ``connect_timeout_s`` (PostgreSQL): ``MODELBOOK_PG_CONNECT_TIMEOUT_S``, default 10,
+  1 to 86400 (24 h);
 - ``keepalives_idle_s`` (PostgreSQL): ``MODELBOOK_PG_KEEPALIVES_IDLE_S``,
-  default 30, 0 turns keepalives off;
+  default 30, 0 turns keepalives off, at most 32767;
 - ``keepalives_interval_s`` (PostgreSQL): ``MODELBOOK_PG_KEEPALIVES_INTERVAL_S``,
-  default 10;
-- ``keepalives_count`` (PostgreSQL): ``MODELBOOK_PG_KEEPALIVES_COUNT``, default 3;
+  default 10, 1 to 32767;
+- ``keepalives_count`` (PostgreSQL): ``MODELBOOK_PG_KEEPALIVES_COUNT``, default 3,
+  1 to 127;
 - ``pipeline`` (PostgreSQL with psycopg 3): ``MODELBOOK_PG_PIPELINE``, default 1
   (on); 0, false, no or off turn it off.
+
+The ranges hold on both databases, so a setting that one database would take
+and the other refuse (PostgreSQL's timeouts are 32-bit milliseconds, Linux's
+TCP keepalive seconds at most 32767 and its probe count at most 127) is refused
+when it is read, before any connection. A setting given in the database URL is
+the database's own to check.
 """
 
 from __future__ import annotations
@@ -33,6 +42,14 @@ DEFAULT_CONNECT_S = 10
 DEFAULT_KEEPALIVES_IDLE_S = 30
 DEFAULT_KEEPALIVES_INTERVAL_S = 10
 DEFAULT_KEEPALIVES_COUNT = 3
+
+#: The longest timeout, in milliseconds or seconds as the setting is counted.
+MAX_TIMEOUT_MS = 86_400_000
+MAX_TIMEOUT_S = 86_400
+#: What Linux takes for TCP_KEEPIDLE and TCP_KEEPINTVL (seconds) and TCP_KEEPCNT;
+#: libpq fails the connection on a larger value.
+MAX_KEEPALIVE_S = 32_767
+MAX_KEEPALIVES_COUNT = 127
 
 BUSY_ENV = "MODELBOOK_BUSY_TIMEOUT_MS"
 STATEMENT_ENV = "MODELBOOK_PG_STATEMENT_TIMEOUT_MS"
@@ -94,15 +111,21 @@ class Settings:
         """Settings from the given arguments, else ``environ`` (default
         ``os.environ``), else the defaults.
 
-        Raises ``InvalidInput`` naming the argument or variable when a value is
-        not a whole number >= 0 (>= 1 for the connect timeout and the busy
-        timeout), or when ``MODELBOOK_PG_PIPELINE`` is not one of
-        1/0, true/false, yes/no, on/off.
+        Raises ``InvalidInput`` naming the argument or variable and its range
+        when a value is not a whole number in the range the module's docstring
+        gives, or when ``MODELBOOK_PG_PIPELINE`` is not one of 1/0, true/false,
+        yes/no, on/off.
         """
         env = os.environ if environ is None else environ
         return cls(
             busy_timeout_ms=_whole(
-                busy_timeout_ms, "busy_timeout_ms", BUSY_ENV, env, 1, DEFAULT_BUSY_MS
+                busy_timeout_ms,
+                "busy_timeout_ms",
+                BUSY_ENV,
+                env,
+                1,
+                MAX_TIMEOUT_MS,
+                DEFAULT_BUSY_MS,
             ),
             statement_timeout_ms=_whole(
                 statement_timeout_ms,
@@ -110,10 +133,17 @@ class Settings:
                 STATEMENT_ENV,
                 env,
                 0,
+                MAX_TIMEOUT_MS,
                 DEFAULT_STATEMENT_MS,
             ),
             connect_timeout_s=_whole(
-                connect_timeout_s, "connect_timeout_s", CONNECT_ENV, env, 1, DEFAULT_CONNECT_S
+                connect_timeout_s,
+                "connect_timeout_s",
+                CONNECT_ENV,
+                env,
+                1,
+                MAX_TIMEOUT_S,
+                DEFAULT_CONNECT_S,
             ),
             keepalives_idle_s=_whole(
                 keepalives_idle_s,
@@ -121,6 +151,7 @@ class Settings:
                 KEEPALIVES_IDLE_ENV,
                 env,
                 0,
+                MAX_KEEPALIVE_S,
                 DEFAULT_KEEPALIVES_IDLE_S,
             ),
             keepalives_interval_s=_whole(
@@ -129,6 +160,7 @@ class Settings:
                 KEEPALIVES_INTERVAL_ENV,
                 env,
                 1,
+                MAX_KEEPALIVE_S,
                 DEFAULT_KEEPALIVES_INTERVAL_S,
             ),
             keepalives_count=_whole(
@@ -137,6 +169,7 @@ class Settings:
                 KEEPALIVES_COUNT_ENV,
                 env,
                 1,
+                MAX_KEEPALIVES_COUNT,
                 DEFAULT_KEEPALIVES_COUNT,
             ),
             pipeline=_switch(pipeline, PIPELINE_ENV, env),
@@ -144,11 +177,19 @@ class Settings:
 
 
 def _whole(
-    given: int | None, arg: str, var: str, env: Mapping[str, str], least: int, default: int
+    given: int | None,
+    arg: str,
+    var: str,
+    env: Mapping[str, str],
+    least: int,
+    most: int,
+    default: int,
 ) -> int:
     if given is not None:
-        if isinstance(given, bool) or not isinstance(given, int) or given < least:
-            raise InvalidInput(f"{arg} must be a whole number >= {least}, got {shown(given)}")
+        if isinstance(given, bool) or not isinstance(given, int) or not least <= given <= most:
+            raise InvalidInput(
+                f"{arg} must be a whole number from {least} to {most}, got {shown(given)}"
+            )
         return given
     text = env.get(var, "").strip()
     if not text:
@@ -157,8 +198,10 @@ def _whole(
         value = int(text)
     except ValueError:
         value = least - 1
-    if value < least:
-        raise InvalidInput(f"{var} must be a whole number >= {least}, got {text!r}")
+    if not least <= value <= most:
+        raise InvalidInput(
+            f"{var} must be a whole number from {least} to {most}, got {shown(text)}"
+        )
     return value
 
 
