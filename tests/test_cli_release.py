@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,8 +25,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from modelbook.blobs_temp import TEMP_DIR, temp_name
 from modelbook.cli import main
 from modelbook.cli.app import Options
+from modelbook.services.gc import GRACE_SECONDS
 from tests.test_cli_docs import DATA_KEYS, DOC, _sections
 
 # The commands of this file, as docs/cli.md names their sections.
@@ -644,9 +647,50 @@ def test_deprecate_archive_evidence_attest_reject_and_gc(
 
     # gc lists nothing (every blob is referenced), and needs an admin to apply.
     listed = cli("gc", "--json").json()
-    assert listed == {"applied": False, "blobs": [], "bytes": 0, "kept_recent": 0}
+    assert listed == {
+        "applied": False,
+        "blobs": [],
+        "bytes": 0,
+        "kept_recent": 0,
+        "temporaries": [],
+        "temporary_bytes": 0,
+    }
     assert cli("gc", "--apply", user="rita").code == 10
     assert cli("gc", "--apply", "--json").json()["applied"] is True
+
+
+def test_gc_reports_and_frees_temporaries_of_a_killed_registration(
+    cli: CLI, files: Callable[[], Path], tmp_path: Path
+) -> None:
+    """The temporary a registration killed with -9 leaves is listed with its bytes by
+    `gc`, in text and --json, and removed by `gc --apply`; a young one is left alone."""
+    good(cli, files())
+    assert cli("role", "grant", "alice", "admin", "--first-admin").code in (0, 5)
+    tmp = tmp_path / "blobs" / TEMP_DIR
+    old = tmp / temp_name()
+    old.write_bytes(b"x" * 5000)
+    day_and_more = time.time() - GRACE_SECONDS - 60
+    os.utime(old, (day_and_more, day_and_more))
+    young = tmp / temp_name()
+    young.write_bytes(b"y" * 100)
+
+    dry = cli("gc")
+    assert dry.code == 0, dry.err
+    assert f"would remove temporary {old}" in dry.out
+    assert "would remove 1 abandoned temporary file(s), 5000 bytes" in dry.out
+    assert "run `modelbook gc --apply`" in dry.out
+    assert str(young) not in dry.out
+    listed = cli("gc", "--json").json()
+    assert (listed["temporaries"], listed["temporary_bytes"]) == ([str(old)], 5000)
+    assert old.exists()
+
+    applied = cli("gc", "--apply")
+    assert applied.code == 0, applied.err
+    assert f"removed temporary {old}" in applied.out
+    assert "removed 1 abandoned temporary file(s), 5000 bytes" in applied.out
+    assert not old.exists() and young.exists()
+    after = cli("gc", "--json").json()
+    assert (after["temporaries"], after["temporary_bytes"]) == ([], 0)
 
 
 # the JSON of every command, documented ----------------------------------------------------

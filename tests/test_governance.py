@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from modelbook import InvalidInput, NotFound, Registry
+from modelbook.blobs_temp import TEMP_DIR, TEMP_MARKER, temp_name
 from modelbook.domain import thaw
 from modelbook.errors import GateFailed, PermissionDenied
 from modelbook.services.gc import GRACE_SECONDS
@@ -262,7 +263,12 @@ def test_gc_apply_removes_them_and_records_it(flow: Flow, blob_dir: Path) -> Non
     assert reg.verify().ok
     last = events_of(reg)[-1]
     assert (last.action, last.actor, last.chain) == ("blobs.gc", ADMIN, "registry")
-    assert thaw(last.after) == {"removed": [orphan.sha256], "bytes": 600}
+    assert thaw(last.after) == {
+        "removed": [orphan.sha256],
+        "bytes": 600,
+        "temporaries": 0,
+        "temporary_bytes": 0,
+    }
     assert reg.gc(actor=ADMIN).blobs == ()
     assert reg.verify_audit().ok
 
@@ -284,6 +290,71 @@ def test_gc_spares_a_blob_stored_again_by_a_registration_in_flight(
     v = reg.commit_version("m", [again], owners="team", actor="alice", capture_environment=False)
     assert reg.read_artifact(v.uri, "weights.bin") == path.read_bytes()
     assert reg.verify().ok
+
+
+def test_gc_lists_and_removes_temporaries_a_killed_registration_left(
+    flow: Flow, blob_dir: Path
+) -> None:
+    """A registration killed mid-write leaves its temporary file: gc counts it and its bytes,
+    a dry run only lists it, --apply removes it; a temporary written within the grace (a
+    registration still in progress) is neither listed nor removed."""
+    reg = flow.reg
+    v = flow.add()  # the store's first write: it made and marked its temporary folder
+    tmp = blob_dir / TEMP_DIR
+    assert (tmp / TEMP_MARKER).is_file()
+    abandoned = tmp / temp_name()
+    abandoned.write_bytes(os.urandom(3000))
+    age(abandoned, GRACE_SECONDS + 60)
+    in_progress = tmp / temp_name()
+    in_progress.write_bytes(b"a registration still writing")
+    age(in_progress, GRACE_SECONDS - 600)
+    foreign = tmp / "notes.part"  # not a name the store writes: never its business
+    foreign.write_bytes(b"the user's own")
+    age(foreign, GRACE_SECONDS * 3)
+    before = table_counts(reg)
+
+    report = reg.gc(actor="alice")
+    assert not report.applied and report.blobs == ()
+    assert report.temporaries == (str(abandoned),)
+    assert report.temporary_bytes == 3000
+    assert abandoned.exists() and in_progress.exists()
+    assert table_counts(reg) == before, "a dry run writes nothing"
+
+    with pytest.raises(PermissionDenied):
+        reg.gc(apply=True, actor="dan")
+    assert abandoned.exists()
+    report = reg.gc(apply=True, actor=ADMIN)
+    assert report.applied and report.temporaries == (str(abandoned),)
+    assert report.temporary_bytes == 3000
+    assert not abandoned.exists()
+    assert in_progress.read_bytes() == b"a registration still writing"
+    assert foreign.exists() and (tmp / TEMP_MARKER).is_file()
+    last = events_of(reg)[-1]
+    assert last.action == "blobs.gc"
+    assert thaw(last.after) == {
+        "removed": [],
+        "bytes": 0,
+        "temporaries": 1,
+        "temporary_bytes": 3000,
+    }
+    again = reg.gc(actor=ADMIN)
+    assert (again.temporaries, again.temporary_bytes) == ((), 0)
+    assert reg.read_artifact(v.uri, v.artifacts[0].path)
+    assert reg.verify().ok and reg.verify_audit().ok
+
+
+def test_gc_never_removes_a_temporary_being_written(flow: Flow, blob_dir: Path) -> None:
+    """A temporary written to again after it was listed (its writer is alive) is kept."""
+    reg = flow.reg
+    flow.add()
+    stalled = blob_dir / TEMP_DIR / temp_name()
+    stalled.write_bytes(b"first chunk")
+    age(stalled, GRACE_SECONDS + 60)
+    assert reg.gc(actor=ADMIN).temporaries == (str(stalled),)
+    with stalled.open("ab") as out:
+        out.write(b", then the next")
+    assert reg.gc(apply=True, actor=ADMIN).temporaries == ()
+    assert stalled.read_bytes() == b"first chunk, then the next"
 
 
 def test_only_an_admin_changes_a_risk_tier_and_it_is_an_event(flow: Flow) -> None:

@@ -49,6 +49,7 @@ from .blobs_temp import (
     TEMP_DIR,
     new_temp,
     remove_stale,
+    stale,
     sweep_once,
     temp_name,
 )
@@ -107,6 +108,12 @@ class BlobStore:
         """Delete temporary files that a killed writer left behind; return how many
         (see :func:`modelbook.blobs_temp.remove_stale`). Does nothing on an object store."""
         return remove_stale(self.temp_dir, older_than) if self.local else 0
+
+    def stale_temporaries(self, cutoff: float, *, remove: bool = False) -> list[tuple[str, int]]:
+        """Temporary files last written before ``cutoff`` (epoch seconds), as (path, size);
+        with ``remove``, those deleted (see :func:`modelbook.blobs_temp.stale`). Only a
+        local folder is looked at: an object store lists nothing."""
+        return stale(self.temp_dir, cutoff, remove=remove) if self.local else []
 
     def _sweep_once(self) -> None:
         """Look for stale temporaries at the first write of this process to this store."""

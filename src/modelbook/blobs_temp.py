@@ -3,8 +3,9 @@
 Temporary files live in ``<root>/.modelbook/tmp/``, named ``mb-<32 hex>.part``;
 the folder holds a marker file, written by the store that created the folder.
 Only files of that name in a marked folder are ever removed as stale, and only
-by a write (the first write of a process), never when a store is opened or
-read: a blob folder may be the user's own folder, or read-only.
+by a write (the first write of a process) or by ``modelbook gc --apply``, never
+when a store is opened or read: a blob folder may be the user's own folder, or
+read-only.
 """
 
 from __future__ import annotations
@@ -55,31 +56,42 @@ def remove_stale(temp_dir: str, older_than: float = STALE_TMP_SECONDS) -> int:
     Never raises: this is housekeeping, and a folder that cannot be cleaned
     must not stop the write that asked for it.
     """
-    removed = 0
-    cutoff = time.time() - older_than
+    return len(stale(temp_dir, time.time() - older_than, remove=True))
+
+
+def stale(temp_dir: str, cutoff: float, *, remove: bool = False) -> list[tuple[str, int]]:
+    """The temporaries of ``temp_dir`` last modified before ``cutoff`` (epoch seconds),
+    as (path, size in bytes), sorted by path; with ``remove``, those that were deleted.
+
+    Looks only at what :func:`remove_stale` would delete. Each file's time is
+    read again just before it is removed, so a temporary written since it was
+    listed is kept. Never raises: a folder that cannot be read lists nothing.
+    """
+    found: list[tuple[str, int]] = []
     try:
         # Opened without following a link, and worked on through the
         # descriptor, so a folder swapped meanwhile is never the one cleaned.
         folder = os.open(temp_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     except OSError:
-        return 0
+        return found
     try:
         marker = os.stat(TEMP_MARKER, dir_fd=folder, follow_symlinks=False)
         if not stat.S_ISREG(marker.st_mode):
-            return 0
+            return found
         with os.scandir(folder) as entries:
-            names = [e.name for e in entries if TEMP_NAME.fullmatch(e.name)]
+            names = sorted(e.name for e in entries if TEMP_NAME.fullmatch(e.name))
         for name in names:
             with contextlib.suppress(OSError):
                 st = os.stat(name, dir_fd=folder, follow_symlinks=False)
                 if stat.S_ISREG(st.st_mode) and st.st_mtime < cutoff:
-                    os.unlink(name, dir_fd=folder)
-                    removed += 1
+                    if remove:
+                        os.unlink(name, dir_fd=folder)
+                    found.append((f"{temp_dir}/{name}", st.st_size))
     except OSError:
-        return removed
+        return found
     finally:
         os.close(folder)
-    return removed
+    return found
 
 
 def sweep_once(temp_dir: str) -> None:

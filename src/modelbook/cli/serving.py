@@ -309,7 +309,8 @@ def gc(
     ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """List (with --apply, remove) stored files that no version references."""
+    """List (with --apply, remove) stored files that no version references, and temporary
+    files left by registrations that were killed."""
     with open_registry(create=False) as registry:
         report = registry.gc(apply=apply)
     if as_json:
@@ -318,8 +319,14 @@ def gc(
     verb = "removed" if report.applied else "would remove"
     for sha in report.blobs:
         line(f"{verb} blob {safe(sha)}")
+    for path in report.temporaries:
+        line(f"{verb} temporary {safe(path)}")
     line(f"{verb} {len(report.blobs)} unreferenced blob(s), {report.bytes} bytes")
+    line(
+        f"{verb} {len(report.temporaries)} abandoned temporary file(s), "
+        f"{report.temporary_bytes} bytes"
+    )
     if report.kept_recent:
         line(f"kept {report.kept_recent} unreferenced blob(s) written in the last 24 hours")
-    if not report.applied and report.blobs:
+    if not report.applied and (report.blobs or report.temporaries):
         line("nothing was removed: run `modelbook gc --apply` to remove them")

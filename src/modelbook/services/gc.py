@@ -1,32 +1,42 @@
-"""Garbage collection of blobs that no version references.
+"""Garbage collection of blobs that no version references, and of abandoned temporaries.
 
 Dry run by default. A blob is removed only when no artifact row names it and
 it was last written more than ``grace`` ago: a registration stores its blobs
 before it commits the version that names them (and refreshes the time of a
 blob it reuses), so a registration in flight never loses a blob it is about
 to reference.
+
+A temporary file of a local blob store (``.modelbook/tmp/mb-<hex>.part``) that
+was last written more than ``grace`` ago was left by a writer killed mid-write
+(a writer in progress keeps writing to it); gc lists those and, with
+``apply``, removes them, as the first write of a process does for temporaries
+over a day old (:data:`modelbook.blobs_temp.STALE_TMP_SECONDS`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..blobs_temp import STALE_TMP_SECONDS
 from ..store import versions as version_rows
 from . import audit as log
 from .base import Context
 from .governance import GovernanceService
 
-GRACE_SECONDS = 24 * 3600
+GRACE_SECONDS = STALE_TMP_SECONDS
 
 
 @dataclass(frozen=True)
 class GcReport:
-    """Unreferenced blobs found (and, with ``applied``, removed)."""
+    """Unreferenced blobs and abandoned temporary files found (and, with ``applied``,
+    removed)."""
 
     applied: bool
     blobs: tuple[str, ...]
     bytes: int
     kept_recent: int
+    temporaries: tuple[str, ...] = ()
+    temporary_bytes: int = 0
 
 
 class GcService:
@@ -35,7 +45,8 @@ class GcService:
         self.gov = governance
 
     def gc(self, *, actor: str, apply: bool = False, grace: float = GRACE_SECONDS) -> GcReport:
-        """Find (and with ``apply`` remove) blobs no version references.
+        """Find (and with ``apply`` remove) blobs no version references and temporary
+        files abandoned by killed writers, both last written over ``grace`` seconds ago.
 
         Raises PermissionDenied (only an admin removes blobs), Unavailable.
         """
@@ -46,11 +57,14 @@ class GcService:
         unreferenced = [b for b in stored if b[0] not in referenced]
         old = [b for b in unreferenced if b[2] < cutoff]
         if not apply:
+            temps = self.ctx.blobs.stale_temporaries(cutoff)
             return GcReport(
                 False,
                 tuple(b[0] for b in old),
                 sum(b[1] for b in old),
                 len(unreferenced) - len(old),
+                tuple(p for p, _ in temps),
+                sum(n for _, n in temps),
             )
         removed: list[tuple[str, int, float]] = []
         with self.ctx.db.write() as conn:
@@ -60,6 +74,7 @@ class GcService:
             for sha, size, mtime in old:
                 if sha not in referenced and self.ctx.blobs.remove_if_older(sha, cutoff):
                     removed.append((sha, size, mtime))
+            temps = self.ctx.blobs.stale_temporaries(cutoff, remove=True)
             log.record(
                 conn,
                 log.registry_head(conn),
@@ -70,6 +85,8 @@ class GcService:
                 after={
                     "removed": [s for s, _, _ in removed],
                     "bytes": sum(n for _, n, _ in removed),
+                    "temporaries": len(temps),
+                    "temporary_bytes": sum(n for _, n in temps),
                 },
             )
         return GcReport(
@@ -77,4 +94,6 @@ class GcService:
             tuple(s for s, _, _ in removed),
             sum(n for _, n, _ in removed),
             len(unreferenced) - len(old),
+            tuple(p for p, _ in temps),
+            sum(n for _, n in temps),
         )
