@@ -8,9 +8,11 @@ import json
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from pydantic import BaseModel
 
 from modelbook import (
     Conflict,
@@ -22,6 +24,7 @@ from modelbook import (
     paging,
 )
 from modelbook.api import RegistryAPI
+from modelbook.domain import FrozenDict
 from modelbook.limits import MAX_NUMBER, MAX_SHORT, MAX_VALUE
 from modelbook.query import cursor
 from modelbook.store import versions as version_rows
@@ -91,6 +94,42 @@ def test_returned_versions_are_read_only_all_the_way_down(
         v.contract["inputs"][0]["n"] = "z"  # type: ignore[index]
     assert registry.get_version("m/1").training.params == {"C": "1"}
     assert json.loads(json.dumps(v.model_dump(mode="json")))["training"]["params"] == {"C": "1"}
+
+
+def _mutable_parts(value: Any, path: str = "version") -> list[str]:
+    """Every place inside ``value`` that a caller could change in place."""
+    if isinstance(value, BaseModel):
+        return [
+            p
+            for name in type(value).model_fields
+            for p in _mutable_parts(getattr(value, name), f"{path}.{name}")
+        ]
+    if isinstance(value, dict):
+        own = [] if isinstance(value, FrozenDict) else [path]
+        return own + [p for k, v in value.items() for p in _mutable_parts(v, f"{path}[{k!r}]")]
+    if isinstance(value, list | set | bytearray):
+        return [path]
+    if isinstance(value, tuple):
+        return [p for i, v in enumerate(value) for p in _mutable_parts(v, f"{path}[{i}]")]
+    return []
+
+
+def test_nothing_in_a_returned_version_can_be_changed_in_place(
+    registry: Registry, model_file: Path
+) -> None:
+    """Fields left at their defaults too (an environment not captured has no
+    frameworks): each returned version, fresh or cached, is read-only everywhere."""
+    v = registry.register("m", [model_file], owners="o", capture_environment=False)
+    assert _mutable_parts(v) == []
+    with pytest.raises(TypeError):
+        v.environment.frameworks["torch"] = "9.9"  # type: ignore[index]
+    for again in (
+        registry.get_version("m/1"),
+        registry.resolve("models:/m/1.0.0"),
+        registry.versions("m").items[0],
+    ):
+        assert _mutable_parts(again) == []
+        assert again.environment.frameworks == {}
 
 
 def test_version_cache_follows_stage_changes(registry: Registry, model_file: Path) -> None:

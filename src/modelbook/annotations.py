@@ -19,7 +19,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, AwareDatetime, Field, model_validator
 
 from . import validation
-from .domain import Frozen, FrozenJSON, Metric
+from .domain import Frozen, FrozenDict, FrozenJSON, Metric
 from .errors import InvalidInput
 
 MAX_ACTOR_LEN = 256
@@ -187,8 +187,8 @@ class CheckRecord(Frozen):
     """
 
     check: str
-    params: FrozenJSON = Field(default_factory=dict)
-    evidence: FrozenJSON = Field(default_factory=dict)
+    params: FrozenJSON = Field(default_factory=FrozenDict)
+    evidence: FrozenJSON = Field(default_factory=FrozenDict)
     passed: bool
     required: bool = True
     message: str

@@ -146,7 +146,7 @@ class Model(Frozen):
     task: Short | None = None
     risk_tier: RiskTier = "low"
     description: Text | None = None
-    tags: FrozenMap[str, str] = Field(default_factory=dict)
+    tags: FrozenMap[str, str] = Field(default_factory=FrozenDict)
     created_at: datetime
     created_by: Short
     latest_version: int = 0
@@ -169,7 +169,7 @@ class Metric(Frozen):
     name: str
     value: float
     split: str | None = None
-    slice: FrozenMap[str, str] = Field(default_factory=dict)
+    slice: FrozenMap[str, str] = Field(default_factory=FrozenDict)
 
     @property
     def key(self) -> str:
@@ -217,7 +217,7 @@ class Lineage(Frozen):
 
 
 class Training(Frozen):
-    params: FrozenMap[str, str] = Field(default_factory=dict)
+    params: FrozenMap[str, str] = Field(default_factory=FrozenDict)
     seed: int | None = None
     hardware: Value | None = None
     duration_seconds: float | None = None
@@ -234,7 +234,7 @@ class Environment(Frozen):
     python: Value | None = None
     platform: Value | None = None
     packages_sha256: Value | None = None
-    frameworks: FrozenMap[str, Value] = Field(default_factory=dict)
+    frameworks: FrozenMap[str, Value] = Field(default_factory=FrozenDict)
     lockfile: LockfileRef | None = None
     image_digest: Value | None = None
     cpu: Value | None = None
@@ -266,7 +266,7 @@ class Version(Frozen):
     created_by: Short
     created_at: datetime
     stage: Annotated[str, AfterValidator(StageName)] = StageName(Stage.STAGING.value)
-    tags: FrozenMap[str, str] = Field(default_factory=dict)
+    tags: FrozenMap[str, str] = Field(default_factory=FrozenDict)
     aliases: tuple[str, ...] = ()
     deprecated: bool = False
 

@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal, cast
 
 from pydantic import Field, TypeAdapter
 
-from .domain import Frozen, FrozenJSON, FrozenMap
+from .domain import Frozen, FrozenDict, FrozenJSON, FrozenMap
 
 REGISTRY_CHAIN = "registry"
 
@@ -48,7 +48,7 @@ class ModelState(Frozen):
     task: str | None = None
     risk_tier: str
     description: str | None = None
-    tags: FrozenMap[str, str] = Field(default_factory=dict)
+    tags: FrozenMap[str, str] = Field(default_factory=FrozenDict)
 
 
 class ModelCreated(_Event):

@@ -35,7 +35,7 @@ from typing import Literal
 from pydantic import Field
 
 from . import limits, uris, validation
-from .domain import Frozen, FrozenMap, Lineage, Version
+from .domain import Frozen, FrozenDict, FrozenMap, Lineage, Version
 from .errors import InvalidInput, shown
 
 NodeKind = Literal["version", "dataset", "commit", "features", "run", "experiment", "environment"]
@@ -64,7 +64,7 @@ class Node(Frozen):
     id: str
     kind: NodeKind
     label: str
-    attrs: FrozenMap[str, str] = Field(default_factory=dict)
+    attrs: FrozenMap[str, str] = Field(default_factory=FrozenDict)
 
 
 class Edge(Frozen):
@@ -80,7 +80,7 @@ class Edge(Frozen):
     target: str
     relation: Relation
     detail: str | None = None
-    attrs: FrozenMap[str, str] = Field(default_factory=dict)
+    attrs: FrozenMap[str, str] = Field(default_factory=FrozenDict)
 
 
 class LineageGraph(Frozen):

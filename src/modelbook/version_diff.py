@@ -36,7 +36,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializ
 from .contract import as_signature
 from .contract_diff import FieldChange, diff_contracts
 from .distributions import by_canonical_name, same_version
-from .domain import FrozenMap, Metric, Version, freeze, thaw
+from .domain import FrozenDict, FrozenMap, Metric, Version, freeze, thaw
 
 Status = Literal["added", "removed", "changed"]
 #: A JSON value (text, number, bool, null, list or object), read-only all the way down.
@@ -79,7 +79,7 @@ class MetricChange(Frozen):
 
     name: str
     split: str | None = None
-    slice: FrozenMap[str, str] = Field(default_factory=dict)
+    slice: FrozenMap[str, str] = Field(default_factory=FrozenDict)
     change: Status
     before: float | None = None
     after: float | None = None

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from pydantic_core import PydanticSerializationError, to_jsonable_python
 
 from ..annotations import Approval, Attestation, CheckRecord, Observation, Rejection
-from ..domain import Frozen, FrozenJSON, Model, Version, thaw
+from ..domain import Frozen, FrozenDict, FrozenJSON, Model, Version, thaw
 from ..errors import GateFailed, InvalidInput
 from ..limits import MAX_CHECK_EVIDENCE, MAX_CHECK_MESSAGE, check_text
 
@@ -49,7 +49,7 @@ class CheckResult(Frozen):
     passed: bool
     message: str
     hint: str | None = None
-    evidence: FrozenJSON = Field(default_factory=dict)
+    evidence: FrozenJSON = Field(default_factory=FrozenDict)
     required: bool = True
 
 

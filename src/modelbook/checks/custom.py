@@ -36,7 +36,7 @@ from typing import Any
 from pydantic import Field, JsonValue, field_validator, model_validator
 
 from ..display import article
-from ..domain import FrozenJSON, Version, thaw
+from ..domain import FrozenDict, FrozenJSON, Version, thaw
 from .base import (
     CheckContext,
     CheckDef,
@@ -58,7 +58,7 @@ class Params(CheckParams):
 
     function: str | None = None
     entry_point: str | None = None
-    args: FrozenJSON = Field(default_factory=dict)
+    args: FrozenJSON = Field(default_factory=FrozenDict)
     name: str | None = None
 
     @field_validator("function")
