@@ -54,7 +54,11 @@ def check_root(
         return
     try:
         info = fs.info(root)
-    except FileNotFoundError:
+    except FileNotFoundError as exc:
+        if isinstance(exc.__cause__, OSError | TimeoutError):
+            # fsspec's HTTP store says "not found" for a server it cannot reach:
+            # that is the store unavailable (the caller's boundary), not absent.
+            raise exc.__cause__ from None
         what = "does not exist"
     else:
         if kind == "bucket" or info.get("type") == "directory":
