@@ -1,13 +1,15 @@
 """Blob store URLs as they may be shown: never with a secret.
 
 A blob store URL (an fsspec URL, chained parts joined by ``::``) can carry a
-secret in the user-info part (``s3://KEY:SECRET@bucket``, ``ftp://u:pw@host``)
-or in its query string (a signed URL's ``sig``, ``X-Amz-Signature``,
-``X-Amz-Credential``, ``X-Amz-Security-Token``, an ``access_key`` or
-``token`` parameter). :func:`redact` is the one form in which a blob store URL
-is printed, put in an error, a log line or an event: the password of the
-user-info and the value of every such query parameter replaced by ``***``,
-as database URLs are shown (:func:`modelbook.store.dburl.redact`).
+secret in its user-info (``s3://KEY:SECRET@bucket``, ``ftp://u:pw@host``, a
+token given as the user name alone: ``https://ghp_TOKEN@host/p``), or in a
+named parameter of its query string, its fragment (``#token=...``) or a path
+segment (matrix parameters: ``/p;token=...``): a signed URL's ``sig``,
+``X-Amz-Signature``, ``X-Amz-Credential``, ``X-Amz-Security-Token``, an
+``access_key``, ``token``, ``pw`` or ``code`` parameter. :func:`redact` is the
+one form in which a blob store URL is printed, put in an error, a log line or
+an event: the whole user-info and the value of every such parameter replaced
+by ``***``, as database URLs are shown (:func:`modelbook.store.dburl.redact`).
 :func:`secrets_of` gives the hidden values, so that a driver's own message,
 which may quote the URL, can be scrubbed of them.
 """
@@ -19,15 +21,24 @@ from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
 from .store.dburl import MASK
 
-# Query parameters whose value is a secret, by a word in their name (any case):
+# Parameters whose value is a secret, by a part of their name (any case):
 # signatures of signed URLs (sig, X-Amz-Signature, X-Goog-Signature), their
-# credentials and session tokens, access keys, passwords.
-_SECRET_PARAM = re.compile(r"sig|token|secret|pass|pwd|key|credential|auth|session", re.I)
+# credentials and session tokens, access keys, passwords (pass, pwd, pw),
+# authorization codes (code, auth_code).
+_SECRET_PARAM = re.compile(r"sig|token|secret|pass|pw|key|credential|auth|session|code", re.I)
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://")
+# What separates parameters in a query or fragment (``;`` is an older form of ``&``),
+# and the parts of a path, whose ``;name=value`` parts are (matrix) parameters.
+_QUERY_SEPARATOR = re.compile(r"([&;])")
+_PATH_SEPARATOR = re.compile(r"([;/])")
+# A user name shorter than this is scrubbed from a driver's text only as part of
+# the whole user-info: alone, replacing it would garble every word that holds it
+# ("u"). A token given as the user name is far longer.
+_MIN_SCRUBBED_USER = 4
 
 
 def redact(url: str) -> str:
-    """``url`` as it may be printed: user-info passwords and secret query values as ``***``.
+    """``url`` as it may be printed: its user-info and secret parameter values as ``***``.
 
     A local path (no ``scheme://``) is returned as given. Never raises.
     """
@@ -41,10 +52,15 @@ def secrets_of(url: str) -> tuple[str, ...]:
         pieces = _pieces(part)
         if pieces is None:
             continue
-        _, userinfo, _, query, _ = pieces
-        if userinfo is not None and ":" in userinfo:
-            found.append(userinfo.partition(":")[2])
-        found.extend(value for _, value in _secret_params(query))
+        _, userinfo, rest, query, fragment = pieces
+        if userinfo:
+            user, _, password = userinfo.partition(":")
+            found.extend((userinfo, password))
+            if len(user) >= _MIN_SCRUBBED_USER:
+                found.append(user)
+        found.extend(_secret_values(rest, path=True))
+        found.extend(_secret_values(query))
+        found.extend(_secret_values(fragment))
     forms = {
         form
         for s in found
@@ -64,24 +80,50 @@ def protocol_of(url: str) -> str:
 
 def _pieces(part: str) -> tuple[str, str | None, str, str, str] | None:
     """``part`` as (scheme and ``://``, user-info or None, host and path, query, fragment),
-    or None when it is no ``scheme://`` URL."""
+    or None when it is no ``scheme://`` URL. Query and fragment come without their
+    ``?`` and ``#``."""
     match = _SCHEME.match(part)
     if match is None:
         return None
     head, rest = match.group(0), part[match.end() :]
-    rest, hash_, fragment = rest.partition("#")
+    rest, _, fragment = rest.partition("#")
     rest, _, query = rest.partition("?")
     authority, slash, path = rest.partition("/")
     userinfo: str | None = None
     if "@" in authority:
         userinfo, _, authority = authority.rpartition("@")
-    return head, userinfo, f"{authority}{slash}{path}", query, f"{hash_}{fragment}"
+    return head, userinfo, f"{authority}{slash}{path}", query, fragment
 
 
-def _secret_params(query: str) -> list[tuple[str, str]]:
-    """The (name, value) pairs of ``query`` whose value is a secret, as written."""
-    pairs = (item.partition("=") for item in query.split("&") if item)
-    return [(k, v) for k, eq, v in pairs if eq and _SECRET_PARAM.search(unquote_plus(k))]
+def _tokens(text: str, *, path: bool) -> list[tuple[str, bool]]:
+    """``text`` (a path, or a query or fragment) cut at its separators, each piece with
+    whether it is a parameter (``name=value``) that holds a secret; the pieces, joined,
+    are ``text``. In a path only what follows a ``;`` is a parameter."""
+    pieces = (_PATH_SEPARATOR if path else _QUERY_SEPARATOR).split(text)
+    tokens: list[tuple[str, bool]] = []
+    after = ""
+    for i, piece in enumerate(pieces):
+        if i % 2:
+            after = piece
+            tokens.append((piece, False))
+            continue
+        key, eq, _ = piece.partition("=")
+        param = bool(eq) and (not path or after == ";")
+        tokens.append((piece, param and bool(_SECRET_PARAM.search(unquote_plus(key)))))
+    return tokens
+
+
+def _secret_values(text: str, *, path: bool = False) -> list[str]:
+    """The values of the secret parameters of ``text``, as written."""
+    return [piece.partition("=")[2] for piece, secret in _tokens(text, path=path) if secret]
+
+
+def _masked(text: str, *, path: bool = False) -> str:
+    """``text`` with the value of each secret parameter as ``***``."""
+    return "".join(
+        f"{piece.partition('=')[0]}={MASK}" if secret else piece
+        for piece, secret in _tokens(text, path=path)
+    )
 
 
 def _redact_part(part: str) -> str:
@@ -91,14 +133,10 @@ def _redact_part(part: str) -> str:
     head, userinfo, rest, query, fragment = pieces
     shown = head
     if userinfo is not None:
-        user, colon, _ = userinfo.partition(":")
-        shown += f"{user}:{MASK}@" if colon else f"{user}@"
-    shown += rest
-    if query:
-        hidden = {k for k, _ in _secret_params(query)}
-        items = []
-        for item in query.split("&"):
-            key, eq, _ = item.partition("=")
-            items.append(f"{key}={MASK}" if eq and key in hidden else item)
-        shown += "?" + "&".join(items)
-    return shown + fragment
+        shown += f"{MASK}@"
+    shown += _masked(rest, path=True)
+    if "?" in part.partition("#")[0]:
+        shown += "?" + _masked(query)
+    if "#" in part:
+        shown += "#" + _masked(fragment)
+    return shown

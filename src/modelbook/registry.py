@@ -133,7 +133,7 @@ class Registry(
 
     @property
     def blob_uri(self) -> str:
-        """The blob store URL with any password or signature hidden."""
+        """The blob store URL with its user-info and any token, password or signature hidden."""
         return redact_blob_url(self._blob_url)
 
     @property
