@@ -49,3 +49,29 @@ def test_alias_calls_refuse_wrong_types(registry: Registry, model_file: Path, ca
     with pytest.raises(InvalidInput):
         CALLS[case](registry)
     assert registry.aliases("typed") == []
+
+
+TWO_PHASE: dict[str, tuple[Callable[[Registry], object], str]] = {
+    "no artifacts at all": (lambda r: r.commit_version("typed", None, owners="o"), "NoneType"),  # type: ignore[arg-type]
+    "a number of artifacts": (lambda r: r.commit_version("typed", 5, owners="o"), "int"),  # type: ignore[arg-type]
+    "one path as text": (lambda r: r.commit_version("typed", "model.bin", owners="o"), "str"),  # type: ignore[arg-type]
+    "one mapping, not a list": (
+        lambda r: r.commit_version("typed", {"path": "m", "size": 1, "sha256": "a" * 64}),
+        "dict",
+    ),
+    "an artifact as a tuple": (
+        lambda r: r.commit_version("typed", [("model.bin", 3, "a" * 64)], owners="o"),  # type: ignore[list-item]
+        "tuple",
+    ),
+    "a file to store that is no path": (lambda r: r.store_file(5, "x"), "must be a path"),  # type: ignore[arg-type]
+}
+
+
+@pytest.mark.parametrize("case", sorted(TWO_PHASE))
+def test_the_two_phases_refuse_wrong_types(registry: Registry, case: str) -> None:
+    """Each phase names what it needs; nothing is written."""
+    call, phrase = TWO_PHASE[case]
+    with pytest.raises(InvalidInput) as err:
+        call(registry)
+    assert phrase in str(err.value) and "\n" not in str(err.value)
+    assert registry.models().items == []

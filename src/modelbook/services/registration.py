@@ -144,6 +144,8 @@ class RegistrationService:
         Raises InvalidInput when the file changed while it was read or is not
         a regular file, Unavailable when the blob store cannot be written.
         """
+        if not isinstance(src, str | os.PathLike):
+            raise InvalidInput(f"the file to store must be a path, got {type(src).__name__}")
         files.check_manifest_paths([path])
         sha, size = self.ctx.blobs.put_file(Path(src), progress or _noop)
         return Artifact(path=path, size=size, sha256=sha)
@@ -163,8 +165,19 @@ class RegistrationService:
         Every artifact's blob must be in the blob store with the stated size;
         else :class:`NotFound` names it and nothing is written.
         """
+        # A string is iterable too, and a mapping's items are not artifacts.
+        if isinstance(artifacts, str | bytes | Mapping) or not isinstance(artifacts, Iterable):
+            raise InvalidInput(
+                "artifacts must be a list of stored artifacts (what store_file returns, "
+                f"or mappings of path, size and sha256), got {type(artifacts).__name__}"
+            )
         manifest = []
         for a in artifacts:
+            if not isinstance(a, Artifact | Mapping):
+                raise InvalidInput(
+                    "each artifact must be what store_file returns or a mapping of path, "
+                    f"size and sha256, got {type(a).__name__}"
+                )
             try:
                 item = a if isinstance(a, Artifact) else Artifact.model_validate(dict(a))
             except ValidationError as exc:
