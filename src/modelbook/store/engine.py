@@ -46,15 +46,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-import select
 import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy import event, exc
-from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy import exc
+from sqlalchemy.engine import Connection, Engine
 
 from ..errors import InvalidInput, ModelbookError, Unavailable
 from . import pipeline as pipelined
@@ -62,6 +61,7 @@ from .dburl import redact, secrets_of, without_secrets
 from .errors import Target, classify
 from .held import MAX_HELD, MAX_HELD_WRITERS, HeldConnections
 from .locks import WriterLock
+from .pg_connection import check_sockets_on_checkout, connect_args, idle_and_alive
 from .prebuilt import Prebuilt
 from .schema_state import HEAD, MIGRATIONS, SchemaState, watch_ddl
 from .settings import DEFAULT_BUSY_MS, Settings
@@ -181,7 +181,7 @@ class Database(SchemaState):
             if url.drivername == "postgresql":
                 url = url.set(drivername="postgresql+psycopg")
             url, secret_args = without_secrets(url)
-            kwargs["connect_args"] = {**secret_args, **_pg_connect_args(url, self.settings)}
+            kwargs["connect_args"] = {**secret_args, **connect_args(url, self.settings)}
         # psycopg 3 gets pipelined writes and a ping-free liveness check; any
         # other driver keeps SQLAlchemy's ping on checkout.
         self._psycopg = pipelined.available(url)
@@ -220,7 +220,7 @@ class Database(SchemaState):
         else:
             self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
             if self._psycopg:
-                _check_sockets_on_checkout(self.engine)
+                check_sockets_on_checkout(self.engine)
             if self._pipelined:
                 pipelined.install(self.engine)
         watch_ddl(self.engine)
@@ -231,7 +231,7 @@ class Database(SchemaState):
         # ping on checkout, so there every write borrows.
         self._writers = HeldConnections(
             lambda: _writer(self._autocommit if self._pipelined else self.engine),
-            _idle_and_alive if self._psycopg else (lambda _conn: True),
+            idle_and_alive if self._psycopg else (lambda _conn: True),
             MAX_HELD_WRITERS if self._psycopg or self.file is not None else 0,
         )
 
@@ -359,68 +359,8 @@ class Database(SchemaState):
             self._writer_lock.close()
 
 
-def _pg_connect_args(url: URL, settings: Settings) -> dict[str, Any]:
-    """libpq parameters for the settings, leaving those the URL gives alone.
-
-    The timeouts go in ``options`` ahead of the URL's own, so a
-    ``-c statement_timeout=...`` in the URL wins.
-    """
-    given = url.query
-    ours: dict[str, Any] = {"connect_timeout": settings.connect_timeout_s}
-    if settings.keepalives_idle_s > 0:
-        ours.update(
-            keepalives=1,
-            keepalives_idle=settings.keepalives_idle_s,
-            keepalives_interval=settings.keepalives_interval_s,
-            keepalives_count=settings.keepalives_count,
-        )
-    else:
-        ours["keepalives"] = 0
-    args = {k: v for k, v in ours.items() if k not in given}
-    timeouts = (
-        f"-c statement_timeout={settings.statement_timeout_ms} "
-        f"-c lock_timeout={settings.busy_timeout_ms}"
-    )
-    own = given.get("options")
-    own_text = own if isinstance(own, str) else " ".join(own or ())
-    args["options"] = f"{timeouts} {own_text}".strip()
-    return args
-
-
-def _socket_alive(dbapi_conn: Any) -> bool:
-    """Whether a psycopg connection that is idle is still open, without a round trip.
-
-    An idle connection has nothing to read unless the server has closed it
-    or sent its termination notice, so a zero-timeout poll of the socket
-    finds killed backends and restarted servers for free.
-    """
-    if dbapi_conn.closed or dbapi_conn.broken:
-        return False
-    try:
-        fd = dbapi_conn.fileno()
-    except dbapi_conn.Error:
-        return False
-    poller = select.poll()
-    poller.register(fd, select.POLLIN | select.POLLHUP)
-    return not poller.poll(0)
-
-
 def _writer(engine: Engine) -> Connection:
     """A connection of ``engine`` for write transactions."""
     conn = engine.connect()
     conn.execution_options(modelbook_write=True)
     return conn
-
-
-def _idle_and_alive(conn: Connection) -> bool:
-    """Whether a kept psycopg connection can begin a write: open, and in no transaction."""
-    raw: Any = conn.connection.dbapi_connection
-    return _socket_alive(raw) and raw.info.transaction_status == pipelined.IDLE
-
-
-def _check_sockets_on_checkout(engine: Engine) -> None:
-    @event.listens_for(engine, "checkout")
-    def _checkout(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
-        # The pool's usual liveness check is a round trip on every checkout.
-        if not _socket_alive(dbapi_conn):
-            raise exc.DisconnectionError("the server closed the connection")
