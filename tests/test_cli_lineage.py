@@ -138,7 +138,7 @@ def test_impact_of_a_reference_nothing_names_says_so(cli: CLI, ref: str) -> None
 
 def test_impact_rows_show_a_bounded_chain() -> None:
     from modelbook.cli.lineage import _how
-    from modelbook.lineage import Dependent
+    from modelbook.impact import Dependent
 
     def dep(n: int) -> Dependent:
         return Dependent(

@@ -52,7 +52,8 @@ if _typing.TYPE_CHECKING:
         Unavailable,
         UnsafeArtifact,
     )
-    from .lineage import Impact, LineageGraph
+    from .impact import Impact
+    from .lineage import LineageGraph
     from .registry import Registry
 
 # Where each public name is defined. A name is imported on first use, so that
@@ -72,7 +73,7 @@ _SOURCES = {
     "FeatureSetRef": "domain",
     "FieldChange": "contract_diff",
     "FieldSpec": "contract",
-    "Impact": "lineage",
+    "Impact": "impact",
     "IncompleteMetadata": "errors",
     "IntegrityError": "errors",
     "InvalidInput": "errors",

@@ -34,7 +34,8 @@ from .files import Progress
 
 if TYPE_CHECKING:
     from .doctor import DoctorReport
-    from .lineage import Impact, LineageGraph
+    from .impact import Impact
+    from .lineage import LineageGraph
     from .pins import AliasPin
     from .version_diff import VersionDiff
 

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 from .lazy import lazy
 
 if TYPE_CHECKING:
-    from .lineage import Impact, LineageGraph
+    from .impact import Impact
+    from .lineage import LineageGraph
     from .services.base import Context
     from .services.bom import BomService
     from .services.governance import GovernanceService

@@ -17,7 +17,7 @@ from .app import JsonOpt, app, open_registry
 from .render import emit_json, line, safe, table
 
 if TYPE_CHECKING:
-    from ..lineage import Dependent, Impact
+    from ..impact import Dependent, Impact
 
 FORMATS = ("text", "mermaid", "dot", "json")
 

@@ -7,7 +7,7 @@ it as a parent, and theirs). ``impact`` starts at a dataset, commit, feature
 set, run, experiment or version and lists every version that depends on it:
 those whose own lineage names it, and every version descended from one of
 those through parent links. The pure rules (node ids, references, the graph
-values) are in :mod:`modelbook.lineage`.
+values) are in :mod:`modelbook.lineage` and :mod:`modelbook.impact`.
 """
 
 from __future__ import annotations
@@ -19,18 +19,14 @@ from sqlalchemy.engine import Connection
 
 from .. import uris
 from ..domain import Version
+from ..impact import Dependent, Impact, Ref, parse_ref, row_kind
 from ..lineage import (
-    Dependent,
     Direction,
     GraphBuilder,
-    Impact,
     LineageGraph,
-    Ref,
     check_walk,
     parent_ref,
     parents_of,
-    parse_ref,
-    row_kind,
     version_id,
 )
 from ..store import lineage as lineage_rows
@@ -152,7 +148,7 @@ class LineageService:
     # impact -----------------------------------------------------------------------
 
     def impact(self, ref: str) -> Impact:
-        """Every version that depends on ``ref`` (see :func:`modelbook.lineage.parse_ref`).
+        """Every version that depends on ``ref`` (see :func:`modelbook.impact.parse_ref`).
 
         A version depends on it when its own lineage names it (``direct``), or
         when one of its parents depends on it, through any number of parent

@@ -1,0 +1,163 @@
+"""Impact references and their answer, as pure values and rules.
+
+An impact query names one thing a version may be made from, such as
+``dataset:ds_2025_10_01`` or ``commit:1a2b3c4`` (:data:`IMPACT_KINDS`), and
+asks which versions depend on it. :func:`parse_ref` reads such a reference
+into the lineage rows it matches (:func:`modelbook.lineage.index_rows`);
+:class:`Impact` lists the dependent versions. The service
+(:mod:`modelbook.services.lineage`) walks the store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import limits, uris
+from .domain import Frozen
+from .errors import InvalidInput
+
+#: The reference kinds :meth:`Registry.impact` takes, with what each matches.
+IMPACT_KINDS: dict[str, str] = {
+    "dataset": "dataset:SNAPSHOT (a data snapshot id as registered)",
+    "commit": "commit:SHA (the full commit, or a prefix of at least 7 characters)",
+    "features": "features:NAME@VERSION (or features:NAME for every version of the set)",
+    "run": "run:ID (a pipeline run id)",
+    "experiment": "experiment:ID (an experiment id)",
+    "models": "models:/NAME/N (a version: every version descended from it)",
+}
+# A commit given by fewer characters than a full hash is a prefix; shorter
+# than git's own default abbreviation it would match too much by accident.
+MIN_COMMIT_PREFIX = 7
+_FULL_HASH_LENGTHS = (40, 64)
+
+
+class Dependent(Frozen):
+    """A version that depends on the reference an impact query names.
+
+    ``direct``: its own lineage names the reference. Otherwise it depends
+    through parent links: ``parent`` is the parent it depends through,
+    ``origin`` the direct dependent the chain starts from and ``hops`` the
+    number of parent links from ``origin`` to it (:meth:`Impact.chain` gives
+    the whole chain). Only the parent is kept, not the chain, so an impact of
+    a long chain stays in proportion to its length. ``deployed``: a serving
+    alias of the policy in force points at it; ``serving_aliases`` are those
+    aliases, ``aliases`` all.
+    """
+
+    uri: str
+    model: str
+    number: int
+    semver: str
+    stage: str
+    aliases: tuple[str, ...] = ()
+    serving_aliases: tuple[str, ...] = ()
+    deployed: bool = False
+    direct: bool
+    parent: str | None = None
+    origin: str | None = None
+    hops: int = 0
+
+
+class Impact(Frozen):
+    """Every version that depends on ``ref``, by model then number.
+
+    ``known`` is False when nothing in the registry names ``ref`` (then
+    ``versions`` is empty and ``suggestions`` lists stored values of the same
+    kind that are close to it, best first): a mistyped reference is told apart
+    from one that is recorded but that no other version depends on.
+    """
+
+    ref: str
+    kind: str
+    known: bool = True
+    suggestions: tuple[str, ...] = ()
+    versions: tuple[Dependent, ...]
+
+    @property
+    def deployed(self) -> tuple[Dependent, ...]:
+        return tuple(v for v in self.versions if v.deployed)
+
+    def chain(self, uri: str) -> tuple[str, ...]:
+        """The parent links from the direct dependent down to ``uri``'s parent
+        (empty for a direct dependent); KeyError when ``uri`` is not listed."""
+        by_uri = {v.uri: v for v in self.versions}
+        links: list[str] = []
+        parent = by_uri[uri].parent
+        while parent is not None:
+            links.append(parent)
+            parent = by_uri[parent].parent
+        return tuple(reversed(links))
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """A parsed impact reference: the lineage row it matches, or a version.
+
+    ``kind`` is one of :data:`IMPACT_KINDS` (``models`` for a version);
+    ``key``/``value`` are the indexed lineage row (see
+    :func:`modelbook.lineage.index_rows`); ``prefix`` matches a commit by
+    its first characters; ``fold`` compares without regard to case (commits).
+    """
+
+    kind: str
+    key: str
+    value: str
+    prefix: bool = False
+    fold: bool = False
+
+    def __str__(self) -> str:
+        if self.kind == "models":
+            return self.value
+        return f"{self.kind}:{self.value}"
+
+
+def parse_ref(text: str) -> Ref:
+    """An impact reference such as ``dataset:ds_2025_10_01`` or ``commit:1a2b3c4``.
+
+    Spaces around the reference and its value are dropped; a commit is
+    lower-cased (it is compared without regard to case). Raises InvalidInput
+    naming the valid kinds for an unknown kind, and for an empty or over-long
+    value or a too-short commit prefix.
+    """
+    if not isinstance(text, str):
+        raise InvalidInput(f"a lineage reference must be text, got {type(text).__name__}")
+    kinds = "; ".join(IMPACT_KINDS.values())
+    # Spaces around a reference are dropped, as around a models:/ URI.
+    text = text.strip()
+    kind, sep, value = text.partition(":")
+    value = value.strip()
+    if not sep or kind not in IMPACT_KINDS:
+        raise InvalidInput(f"unknown lineage reference {text!r}: use one of {kinds}")
+    if kind == "models":
+        ref = uris.parse(text)
+        if ref.kind == "model":
+            raise InvalidInput(f"{text!r} names a model: name one version, models:/NAME/N")
+        return Ref("models", "version", str(ref))
+    limits.check_text(value, f"{kind} reference", limits.MAX_VALUE)
+    if not value.strip():
+        raise InvalidInput(f"{text!r} names no {kind}: use {IMPACT_KINDS[kind]}")
+    if kind == "dataset":
+        return Ref(kind, "snapshot", value)
+    if kind == "commit":
+        if len(value) < MIN_COMMIT_PREFIX:
+            raise InvalidInput(
+                f"commit {value!r} is too short: give at least {MIN_COMMIT_PREFIX} characters"
+            )
+        # Hashes are hex: compared without regard to case.
+        prefix = len(value) not in _FULL_HASH_LENGTHS
+        return Ref(kind, "commit", value.lower(), prefix=prefix, fold=True)
+    if kind == "features":
+        name, at, version = value.partition("@")
+        if at and not (name and version):
+            raise InvalidInput(f"{text!r}: use features:NAME@VERSION or features:NAME")
+        return Ref(kind, "ref" if at else "name", value)
+    return Ref(kind, "id", value)
+
+
+# Indexed lineage rows use "code"/"data" for the kinds a reference calls commit/dataset.
+ROW_KIND = {"dataset": "data", "commit": "code"}
+
+
+def row_kind(ref: Ref) -> str:
+    """The ``kind`` column of the lineage rows a reference matches."""
+    return ROW_KIND.get(ref.kind, ref.kind)
