@@ -27,7 +27,7 @@ from modelbook.api import RegistryAPI
 from modelbook.domain import FrozenDict
 from modelbook.limits import MAX_NUMBER, MAX_SHORT, MAX_VALUE
 from modelbook.query import cursor
-from modelbook.store import versions as version_rows
+from modelbook.store import version_records
 
 from .procs import json_lines, wait_all
 from .test_concurrency import BARRIER, release, start
@@ -197,7 +197,7 @@ def test_a_registered_version_is_read_back_as_it_was_returned(
     def unparsed(*_: object) -> None:
         raise AssertionError("the stored record was parsed again")
 
-    monkeypatch.setattr(version_rows, "stored_record", unparsed)
+    monkeypatch.setattr(version_records, "stored_record", unparsed)
     assert registry.get_version("m/1") is v
     registry.set_tags("m/1", {"b": "2"})
     tagged = registry.get_version("m/1")

@@ -16,6 +16,7 @@ from ..domain import Version
 from ..errors import IntegrityError, InvalidInput, NotFound
 from ..lazy import lazy
 from ..store import models as model_rows
+from ..store import version_records
 from ..store import versions as version_rows
 from ..store.engine import Database
 
@@ -84,9 +85,9 @@ class VersionCache:
                 except KeyError:
                     pass
                 return found
-            version = version_rows.with_row_changes(entry.latest, row)
+            version = version_records.with_row_changes(entry.latest, row)
         else:
-            version = version_rows.version_from_row(model, row)
+            version = version_records.version_from_row(model, row)
         self._put(key, frozen, mutable, version)
         return version
 

@@ -44,6 +44,7 @@ from ..store import aliases as alias_rows
 from ..store import annotations as note_rows
 from ..store import governance as governance_rows
 from ..store import models as model_rows
+from ..store import version_records
 from ..store import versions as version_rows
 from ..store.rows import to_dt
 from . import audit as log
@@ -98,7 +99,7 @@ def lock(conn: Connection, uri: str, at: int, chain: Chain | None = None) -> Loc
     return Locked(
         ref.name,
         row,
-        version_rows.version_from_row(ref.name, row),
+        version_records.version_from_row(ref.name, row),
         chain or Chain(log.Head.of_model(ref.name, row), at),
     )
 
