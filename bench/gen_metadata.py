@@ -66,7 +66,7 @@ from modelbook.domain import (  # noqa: E402
 from modelbook.flavors.compare import DEFAULT_TOLERANCE  # noqa: E402
 from modelbook.semver import PredictionCheck  # noqa: E402
 from modelbook.services.audit import subject_of  # noqa: E402
-from modelbook.services.classify import contract_changes  # noqa: E402
+from modelbook.services.comparison import contract_changes  # noqa: E402
 from modelbook.store import models as model_rows  # noqa: E402
 from modelbook.store import schema as t  # noqa: E402
 from modelbook.store.events import EVENT_COLUMNS  # noqa: E402

@@ -10,6 +10,7 @@ limit and the comparison's time limit, pickles scanned first).
 version is compared with its parent and, when the parent is not the version
 holding the model's highest semver (the one the new semver follows), with
 that version too; :func:`modelbook.semver.combine` takes the larger bump.
+The comparisons themselves are made in :mod:`.comparison`.
 """
 
 from __future__ import annotations
@@ -17,30 +18,26 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from .. import flavors
 from ..contract import SAMPLE_PATH, Signature, as_signature
-from ..contract_diff import ContractDiff, FieldChange, diff_contracts
 from ..domain import Artifact, Version
 from ..errors import InvalidInput, NotFound, UnsafeArtifact, shown
 from ..semver import (
     FIRST,
     Bump,
     Classification,
-    Comparison,
     PredictionCheck,
-    classify,
-    combine,
 )
 from ..smoke import DEFAULT_MEMORY_MB
 from ..store import models as model_rows
 from ..store import versions as version_rows
 from .base import Context, version_ref, version_row
+from .comparison import classification, compare
 from .loading import LoadService, Staged
 from .smoke import MAX_TIMEOUT_S, spawn_worker
 
@@ -59,119 +56,6 @@ class CompareOptions:
     tolerance: float
     predictions: bool = True
     timeout_s: float = DEFAULT_COMPARE_TIMEOUT_S
-
-
-def contract_changes(parent: Any, new: Any) -> ContractDiff:
-    """The contract diff of two versions' stored contracts (signatures or free-form)."""
-    old_sig, new_sig = as_signature(parent), as_signature(new)
-    if old_sig is not None and new_sig is not None:
-        return diff_contracts(old_sig, new_sig)
-    if parent is None and new is None:
-        return ContractDiff()
-    if parent is None:
-        return _whole("added", True, "a contract is declared for the first time")
-    if new is None:
-        return _whole("removed", False, "the parent's contract is no longer declared")
-    if old_sig is None and new_sig is None and parent == new:
-        return ContractDiff()
-    # A free-form contract cannot be judged field by field: any change may break callers.
-    return _whole("kind", False, "the free-form contract changed; its compatibility is unknown")
-
-
-def _whole(change: Any, compatible: bool, detail: str) -> ContractDiff:
-    return ContractDiff(
-        changes=(
-            FieldChange(
-                side="inputs", field="*", change=change, compatible=compatible, detail=detail
-            ),
-        )
-    )
-
-
-def artifact_changes(parent: Sequence[Artifact], new: Sequence[Artifact]) -> tuple[str, ...]:
-    """Paths of the model's own files added, removed or changed (the sample left out)."""
-
-    def own(items: Sequence[Artifact]) -> dict[str, str]:
-        return {a.path: a.sha256 for a in items if not a.path.startswith(flavors.OWN_PREFIX)}
-
-    before, after = own(parent), own(new)
-    return tuple(sorted(p for p in before.keys() | after.keys() if before.get(p) != after.get(p)))
-
-
-def compare(
-    earlier: Version,
-    contract: Any,
-    artifacts: Sequence[Artifact],
-    tolerance: float,
-    predict: Callable[[Version], PredictionCheck] | None,
-    skip: str | None = None,
-) -> Comparison:
-    """The new version (``contract``, ``artifacts``) compared with ``earlier``.
-
-    Predictions are compared only when they can decide (the contract stays
-    compatible and the model's files changed): by ``predict(earlier)``. With
-    ``skip`` they are not, and ``skip`` says why in the evidence; then, as
-    without ``predict``, changed files are a MINOR change, never a PATCH.
-    """
-    diff = contract_changes(earlier.contract, contract)
-    changed = artifact_changes(earlier.artifacts, artifacts)
-    predictions = None
-    if not diff.incompatible and changed:
-        if skip is None and predict is not None:
-            predictions = predict(earlier)
-        else:
-            predictions = PredictionCheck(
-                compared=False,
-                tolerance=tolerance,
-                message=f"predictions not compared: {skip or 'no way to load the models'}",
-            )
-    bump, reasons = classify(diff, predictions, changed)
-    return Comparison(
-        version=earlier.uri,
-        semver=earlier.semver,
-        bump=bump,
-        method="predictions" if predictions is not None and predictions.compared else "artifacts",
-        contract=diff,
-        predictions=predictions,
-        artifacts_changed=changed,
-        reasons=reasons,
-    )
-
-
-def classification(
-    parent: Comparison | None, highest: Comparison | None, first: str
-) -> Classification:
-    """The evidence of both comparisons, ``bump`` the larger; ``first`` for a first version."""
-    bump = combine(parent, highest)
-    if parent is None:
-        return Classification(
-            bump=bump,
-            computed=first,
-            method="first",
-            reasons=("the first version",),
-            highest=highest,
-        )
-    return Classification(
-        parent=parent.version,
-        parent_semver=parent.semver,
-        bump=bump,
-        parent_bump=parent.bump,
-        computed=first,
-        method=parent.method,
-        contract=parent.contract,
-        predictions=parent.predictions,
-        artifacts_changed=parent.artifacts_changed,
-        reasons=parent.reasons,
-        highest=highest,
-    )
-
-
-def followed(change: Classification) -> str | None:
-    """The semver the classification's bump was measured from: the highest semver of
-    the model when it was classified (None for a first version)."""
-    if change.highest is not None:
-        return change.highest.semver
-    return change.parent_semver if change.parent is not None else None
 
 
 def overtaken(
@@ -402,12 +286,8 @@ __all__ = [
     "DEFAULT_COMPARE_TIMEOUT_S",
     "ClassifyService",
     "CompareOptions",
-    "artifact_changes",
     "check_compare_predictions",
     "check_compare_timeout",
     "check_tolerance",
-    "classification",
-    "compare",
-    "contract_changes",
-    "followed",
+    "overtaken",
 ]

@@ -36,11 +36,8 @@ from ..store.rows import dumps, to_dt
 from . import audit as log
 from . import contracts
 from .base import Context
-from .classify import (
-    ClassifyService,
-    followed,
-    overtaken,
-)
+from .classify import ClassifyService, overtaken
+from .comparison import followed
 from .drafts import Draft, check_tier, invalid, prepare
 from .models import insert_model
 
