@@ -12,8 +12,9 @@ import sqlalchemy as sa
 
 from modelbook import InvalidInput, Registry
 from modelbook.annotations import AlertRule, Approval, Watch
+from modelbook.checklist import DEFAULT_REQUIRED, FIELDS, SECTIONS, Facts
 from modelbook.checks.metric import parse_rule
-from modelbook.completeness import DEFAULT_REQUIRED, FIELDS, SECTIONS, Facts, assess
+from modelbook.completeness import assess
 from modelbook.domain import (
     Artifact,
     CodeRef,

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from modelbook import DataRef, IncompleteMetadata, InvalidInput, NotFound, Registry
+from modelbook.checklist import FIELDS
 from modelbook.cli import main
-from modelbook.completeness import FIELDS
 from modelbook.report_render import md_code, md_text
 
 POLICY = """

@@ -16,7 +16,7 @@ each stage it lists the checks of that stage's gate::
 
 Optionally ``[stages]`` declares the team's own ordered stages and the
 transitions between them (see :func:`modelbook.lifecycle.build_graph`), and
-``[doctor] required = [...]`` the checklist fields (:mod:`modelbook.completeness`)
+``[doctor] required = [...]`` the checklist fields (:mod:`modelbook.checklist`)
 that ``modelbook doctor`` requires of every deployed version.
 
 Every error in a policy names its line: ``policy.toml line 14: unknown check
@@ -40,8 +40,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from .checklist import DEFAULT_REQUIRED, known_field
 from .checks import CheckSpec, get_check
-from .completeness import DEFAULT_REQUIRED, known_field
 from .display import as_written
 from .domain import RISK_TIERS
 from .errors import InvalidInput
@@ -66,7 +66,7 @@ class Policy:
         text: the policy as written.
         format: ``"toml"`` or ``"yaml"``.
         required_fields: the checklist fields a deployed version must carry
-            (``[doctor] required``; :data:`~modelbook.completeness.DEFAULT_REQUIRED`
+            (``[doctor] required``; :data:`~modelbook.checklist.DEFAULT_REQUIRED`
             when the policy has no ``[doctor]`` table).
     """
 

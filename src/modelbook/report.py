@@ -31,7 +31,8 @@ from .annotations import (
     Rejection,
     Watch,
 )
-from .completeness import Completeness, Facts, assess
+from .checklist import Facts
+from .completeness import Completeness, assess
 from .domain import AliasEvent, Model, Version, thaw
 from .events import Event
 from .policy import Policy

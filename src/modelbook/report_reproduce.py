@@ -16,7 +16,7 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
-from .completeness import INTERNAL_PREFIX
+from .checklist import INTERNAL_PREFIX
 from .domain import Version
 from .hashes import is_sha256
 

@@ -15,8 +15,9 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from .. import limits, validation
+from ..checklist import Facts
 from ..checks.metric import MetricRule
-from ..completeness import Facts, assess
+from ..completeness import assess
 from ..doctor import DoctorEntry, DoctorReport, diagnose, entry
 from ..domain import RISK_TIERS, Model, Version
 from ..errors import IntegrityError
