@@ -1,5 +1,7 @@
 """How a parser failure reads: the column of the mistake, what was expected there in
-words, and, where a value is missing, what its field takes."""
+words, and, where a value is missing, what its field takes. A mistake found while
+the tree is built (an unknown field, a value of the wrong kind) is a
+:class:`BuildError` until the parser turns it into InvalidQuery."""
 
 from __future__ import annotations
 
@@ -104,3 +106,11 @@ def failure(text: str, exc: UnexpectedInput) -> InvalidQuery:
         column=offset + 1,
         expected=names,
     )
+
+
+class BuildError(Exception):
+    """Raised inside the parser's callbacks; turned into InvalidQuery with the text at hand."""
+
+    def __init__(self, message: str, offset: int, expected: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.message, self.offset, self.expected = message, offset, expected

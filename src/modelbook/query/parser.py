@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import difflib
 import functools
-import math
-import re
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +20,9 @@ from lark.visitors import Transformer_NonRecursive
 
 from ..errors import InvalidQuery
 from ..limits import MAX_KEY, MAX_SLICE
-from .failures import KIND_EXPECTS, failure
+from .failures import BuildError, failure
 from .fields import CATALOG, MAX_DEPTH, MAX_LOGIC, MAX_QUERY, FieldSpec, Scope, valid_fields
+from .literals import PARENT_PREFIX, Written, strip_literal, unquote, value_of
 from .tree import (
     And,
     Compare,
@@ -37,125 +35,15 @@ from .tree import (
     Not,
     Or,
     Order,
-    Value,
     logic_depth,
     simplify,
 )
-
-
-class _Error(Exception):
-    """Raised inside the callbacks; turned into InvalidQuery with the text at hand."""
-
-    def __init__(self, message: str, offset: int, expected: tuple[str, ...] = ()) -> None:
-        super().__init__(message)
-        self.message, self.offset, self.expected = message, offset, expected
 
 
 @functools.cache
 def _parser() -> Lark:
     grammar = (Path(__file__).with_name("grammar.lark")).read_text(encoding="utf-8")
     return Lark(grammar, parser="lalr", start=["start", "order"], maybe_placeholders=False)
-
-
-def _unquote(token: Token) -> str:
-    quote = token[0]
-    return token[1:-1].replace(quote * 2, quote)
-
-
-class _Literal:
-    """A literal as written: its terminal, its text and where it starts."""
-
-    def __init__(self, token: Token) -> None:
-        self.type = str(token.type)
-        self.text = str(token)
-        self.offset = int(token.start_pos or 0)
-
-
-def _date(text: str, offset: int) -> datetime:
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise _Error(
-            f"{text!r} is not a date: write 2025-10-01 or 2025-10-01T12:00:00Z", offset
-        ) from None
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    try:
-        return value.astimezone(UTC)
-    except OverflowError:
-        # Its offset takes it past year 1 or 9999: no date can be compared with it.
-        raise _Error(
-            f"{text!r} is out of range: in UTC it falls before year 1 or after year 9999",
-            offset,
-        ) from None
-
-
-_SEMVER_PART = re.compile(r"0|[1-9][0-9]{0,8}")
-
-
-def _semver(text: str, offset: int) -> tuple[int, int, int]:
-    parts = text.split(".")
-    if len(parts) != 3 or not all(_SEMVER_PART.fullmatch(p) for p in parts):
-        raise _Error(
-            f"{text!r} is not a semver: write MAJOR.MINOR.PATCH without leading zeros, "
-            "e.g. '1.2.0'",
-            offset,
-        )
-    return int(parts[0]), int(parts[1]), int(parts[2])
-
-
-# A parent is stored as NAME/N; written as a version URI it may carry this prefix,
-# which no model name can hold (a name has no ':').
-_PARENT_PREFIX = "models:/"
-
-
-def _strip_literal(pattern: str, prefix: str) -> str:
-    """``pattern`` without ``prefix`` when the pattern begins with it as literal text
-    (each character as itself or escaped with ``\\``); else ``pattern`` unchanged.
-    A wildcard where the prefix has a character leaves the pattern as written."""
-    at = 0
-    for char in prefix:
-        if pattern.startswith(char, at) and char not in "%_\\":
-            at += 1
-        elif pattern.startswith("\\" + char, at):
-            at += 2
-        else:
-            return pattern
-    return pattern[at:]
-
-
-def _value(spec: FieldSpec, field: Field, lit: _Literal) -> Value:
-    """The literal as a value of the field's kind, or an error saying how to write it."""
-    what = field.text
-    if lit.type == "STRING":
-        text = lit.text[1:-1].replace(lit.text[0] * 2, lit.text[0])
-        if "\x00" in text:
-            raise _Error("a text may not hold NUL", lit.offset)
-        if spec.kind == "text":
-            if field.name == "parent":
-                text = text.removeprefix(_PARENT_PREFIX)
-            return text
-        if spec.kind == "date":
-            return _date(text, lit.offset)
-        if spec.kind == "semver":
-            return _semver(text, lit.offset)
-    elif lit.type == "NUMBER" and spec.kind == "number":
-        number = float(lit.text)
-        if not math.isfinite(number):
-            raise _Error(f"number {lit.text} is out of range", lit.offset)
-        return number
-    elif lit.type == "DATE" and spec.kind == "date":
-        return _date(lit.text, lit.offset)
-    elif lit.type in ("TRUE", "FALSE") and spec.kind == "bool":
-        return lit.type == "TRUE"
-    hint = {
-        "text": f"{what} holds text: quote the value, e.g. '{lit.text.strip(chr(39))}'",
-        "number": f"{what} holds numbers: write a number, e.g. 0.85",
-        "date": f"{what} holds dates: write a date, e.g. 2025-10-01 or 2025-10-01T12:00:00Z",
-        "bool": f"{what} is true or false",
-        "semver": f"{what} holds semantic versions: write one in quotes, e.g. '1.2.0'",
-    }[spec.kind]
-    raise _Error(hint, lit.offset, (KIND_EXPECTS[spec.kind],))
 
 
 def _lookup(token: Token, scope: Scope) -> tuple[FieldSpec, Field]:
@@ -165,34 +53,36 @@ def _lookup(token: Token, scope: Scope) -> tuple[FieldSpec, Field]:
     spec = CATALOG.get(text)
     key: str | None = None
     if spec is not None and spec.keyed:
-        raise _Error(f"{text} needs a key: write {spec.written}", offset, (spec.written,))
+        raise BuildError(f"{text} needs a key: write {spec.written}", offset, (spec.written,))
     if spec is None:
         head, dot, rest = text.partition(".")
         family = CATALOG.get(head)
         if family is not None and family.keyed and dot and rest:
             spec, key = family, rest
         elif family is not None and family.keyed:
-            raise _Error(f"{head} needs a key: write {family.written}", offset, (family.written,))
+            raise BuildError(
+                f"{head} needs a key: write {family.written}", offset, (family.written,)
+            )
         else:
             valid = valid_fields(scope)
             close = difflib.get_close_matches(text, [v.removesuffix(".KEY") for v in valid], n=1)
             maybe = f" (did you mean {close[0]}?)" if close else ""
-            raise _Error(
+            raise BuildError(
                 f"unknown field {text!r}{maybe}; valid fields: {', '.join(valid)}", offset, valid
             )
     if scope not in spec.scopes:
         valid = valid_fields(scope)
-        raise _Error(
+        raise BuildError(
             f"{spec.written} describes versions, not models; fields of models: {', '.join(valid)}",
             offset,
             valid,
         )
     if key is not None and len(key) > MAX_KEY:
-        raise _Error(f"key of {spec.name} is longer than {MAX_KEY} characters", offset)
+        raise BuildError(f"key of {spec.name} is longer than {MAX_KEY} characters", offset)
     if split and spec.name != "metrics":
-        raise _Error(f"only metrics have a split (@SPLIT), not {spec.written}", offset)
+        raise BuildError(f"only metrics have a split (@SPLIT), not {spec.written}", offset)
     if len(split) > 64:
-        raise _Error("a metric's split is at most 64 characters", offset)
+        raise BuildError("a metric's split is at most 64 characters", offset)
     return spec, Field(spec.name, key, split, "", offset + 1)
 
 
@@ -208,7 +98,7 @@ class _Build(Transformer_NonRecursive):  # type: ignore[type-arg]
         """``node`` (``child`` under one more ``not`` or parenthesis, at ``token``)."""
         depth = 1 + self.depth.get(id(child), 0)
         if depth > MAX_DEPTH:
-            raise _Error(
+            raise BuildError(
                 f"the query nests deeper than {MAX_DEPTH} levels of not and parentheses",
                 int(token.start_pos or 0),
             )
@@ -225,7 +115,7 @@ class _Build(Transformer_NonRecursive):  # type: ignore[type-arg]
         spec, field = _lookup(children[0], self.scope)
         if len(children) > 1:
             if spec.name != "metrics":
-                raise _Error(
+                raise BuildError(
                     f"only metrics have a slice ({{K=V}}), not {spec.written}", field.column - 1
                 )
             field = Field(field.name, field.key, field.split, children[1], field.column)
@@ -235,67 +125,73 @@ class _Build(Transformer_NonRecursive):  # type: ignore[type-arg]
         seen: dict[str, str] = {}
         for key, value, offset in items:
             if key in seen:
-                raise _Error(f"slice key {key!r} is given twice", offset)
+                raise BuildError(f"slice key {key!r} is given twice", offset)
             seen[key] = value
         text = ",".join(f"{k}={v}" for k, v in sorted(seen.items()))
         if len(text) > MAX_SLICE:
-            raise _Error(f"a slice is at most {MAX_SLICE} characters as K=V,...", items[0][2])
+            raise BuildError(f"a slice is at most {MAX_SLICE} characters as K=V,...", items[0][2])
         return text
 
     def slice_item(self, children: list[Token]) -> tuple[str, str, int]:
         key, raw = children
-        value = (_unquote(raw) if raw.type == "STRING" else str(raw)).strip()
+        value = (unquote(raw) if raw.type == "STRING" else str(raw)).strip()
         offset = int(raw.start_pos or 0)
         if not value or any(c in value for c in "{}=,\x00"):
-            raise _Error(f"slice value {value!r} is empty or holds one of {{ }} = ,", offset)
+            raise BuildError(f"slice value {value!r} is empty or holds one of {{ }} = ,", offset)
         if len(key) > MAX_KEY:
-            raise _Error(f"slice key is longer than {MAX_KEY} characters", int(key.start_pos or 0))
+            raise BuildError(
+                f"slice key is longer than {MAX_KEY} characters", int(key.start_pos or 0)
+            )
         return str(key), value, int(key.start_pos or 0)
 
-    def value(self, children: list[Token]) -> _Literal:
-        return _Literal(children[0])
+    def value(self, children: list[Token]) -> Written:
+        return Written(children[0])
 
     # predicates
 
     def compare(self, children: list[Any]) -> Node:
         (spec, field), op, lit = children
         if spec.kind == "bool" and op not in ("=", "!="):
-            raise _Error(f"{field.text} is true or false: compare it with = or !=", op.start_pos)
-        return Compare(field, str(op), _value(spec, field, lit))  # type: ignore[arg-type]
+            raise BuildError(
+                f"{field.text} is true or false: compare it with = or !=", op.start_pos
+            )
+        return Compare(field, str(op), value_of(spec, field, lit))  # type: ignore[arg-type]
 
     def member(self, children: list[Any]) -> Node:
         spec, field = children[0]
         negated = isinstance(children[1], Token) and children[1].type == "NOT"
         lits = children[2:] if negated else children[1:]
-        return Member(field, tuple(_value(spec, field, lit) for lit in lits), negated)
+        return Member(field, tuple(value_of(spec, field, lit) for lit in lits), negated)
 
     def like(self, children: list[Any]) -> Node:
         spec, field = children[0]
         negated = len(children) == 3
-        lit: _Literal = children[-1]
+        lit: Written = children[-1]
         if spec.kind not in ("text", "semver"):
-            raise _Error(f"like matches text; {field.text} is not text", lit.offset)
+            raise BuildError(f"like matches text; {field.text} is not text", lit.offset)
         if lit.type != "STRING":
-            raise _Error(
+            raise BuildError(
                 "like takes a quoted pattern, e.g. 'fraud%'", lit.offset, ("a quoted text",)
             )
-        pattern = _unquote(Token("STRING", lit.text))
+        pattern = unquote(Token("STRING", lit.text))
         if "\x00" in pattern:
-            raise _Error("a text may not hold NUL", lit.offset)
+            raise BuildError("a text may not hold NUL", lit.offset)
         escaped = False
         for char in pattern:
             escaped = not escaped and char == "\\"
         if escaped:
-            raise _Error("the pattern ends with a lone \\: write \\\\ for a backslash", lit.offset)
+            raise BuildError(
+                "the pattern ends with a lone \\: write \\\\ for a backslash", lit.offset
+            )
         if field.name == "parent":
             # The same spellings as =: 'models:/fraud/%' is 'fraud/%'.
-            pattern = _strip_literal(pattern, _PARENT_PREFIX)
+            pattern = strip_literal(pattern, PARENT_PREFIX)
         return Like(field, pattern, negated)
 
     def null(self, children: list[Any]) -> Node:
         spec, field = children[0]
         if spec.kind == "bool":
-            raise _Error(
+            raise BuildError(
                 f"{field.text} is always true or false, never null: compare it with = or !=",
                 field.column - 1,
             )
@@ -321,7 +217,7 @@ class _Build(Transformer_NonRecursive):  # type: ignore[type-arg]
         spec, field = self.field([c for c in children if not _is_direction(c)])
         if not spec.orderable:
             orderable = ", ".join(f.written for f in CATALOG.values() if f.orderable)
-            raise _Error(
+            raise BuildError(
                 f"cannot order by {field.text}: order by a number or a date ({orderable})",
                 field.column - 1,
             )
@@ -349,7 +245,7 @@ def _run(text: object, start: str, scope: Scope) -> Any:
         raise failure(text, exc) from None
     except VisitError as exc:
         inner = exc.orig_exc
-        if isinstance(inner, _Error):
+        if isinstance(inner, BuildError):
             raise InvalidQuery(
                 f"invalid query at column {inner.offset + 1}: {inner.message}",
                 column=inner.offset + 1,
