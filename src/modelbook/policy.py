@@ -24,14 +24,13 @@ Every error in a policy names its line: ``policy.toml line 14: unknown check
 values, so the loader reads the text a second time to learn the line of
 each key and list item (:mod:`modelbook.policy_lines`) and maps
 the path of each problem (``tiers.low.candidate[0].check``) to the nearest
-line it knows.
+line it knows (:mod:`modelbook.policy_problems`).
 """
 
 from __future__ import annotations
 
-import difflib
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -49,6 +48,7 @@ from .lifecycle import DEFAULT_ORDER, DEFAULT_SERVING_ALIASES, StageGraph, build
 from .lifecycle import graph_problems as _graph_problems
 from .policy_lines import Loc, Problem
 from .policy_parse import parse_toml, parse_yaml
+from .policy_problems import from_pydantic, place, render, unknown
 
 Format = Literal["toml", "yaml"]
 ENTRY_KEYS = ("check", "required")
@@ -129,7 +129,7 @@ def load_policy(
     try:
         graph, gates, required = _check(data, problems, strict=not as_stored)
     except _Problems as exc:
-        raise InvalidInput(_render(exc.problems, lines, source)) from None
+        raise InvalidInput(render(exc.problems, lines, source)) from None
     return Policy(
         graph=graph,
         gates=MappingProxyType(gates),
@@ -222,11 +222,11 @@ def _check(
         doctor = _DoctorFile.model_validate(data.get("doctor", {}))
     except ValidationError as exc:
         doctor = _DoctorFile()
-        problems = [*problems, *_from_pydantic(exc, ("doctor",), _doctor_keys)]
+        problems = [*problems, *from_pydantic(exc, ("doctor",), _doctor_keys)]
     try:
         file = _PolicyFile.model_validate(rest)
     except ValidationError as exc:
-        raise _Problems([*problems, *_from_pydantic(exc, (), _known_file_keys)]) from None
+        raise _Problems([*problems, *from_pydantic(exc, (), _known_file_keys)]) from None
     order = file.stages.order if file.stages.order is not None else list(DEFAULT_ORDER)
     found = [
         (("serving_aliases", *loc[1:]) if loc[0] == "serving_aliases" else ("stages", *loc), msg)
@@ -249,10 +249,10 @@ def _check(
             )
     for tier, stages in file.tiers.items():
         if tier not in RISK_TIERS:
-            problems.append((("tiers", tier), _unknown("tier", tier, RISK_TIERS)))
+            problems.append((("tiers", tier), unknown("tier", tier, RISK_TIERS)))
         for stage, entries in stages.items():
             if stage not in graph.stages:
-                problems.append((("tiers", tier, stage), _unknown("stage", stage, graph.stages)))
+                problems.append((("tiers", tier, stage), unknown("stage", stage, graph.stages)))
             # The entries under a misspelled tier or stage are checked too, so
             # that fixing the name does not reveal problems one at a time.
             specs = [
@@ -286,7 +286,7 @@ def _spec(
         problems.append(
             (
                 (*loc, "required"),
-                f"{_path((*loc, 'required'))} must be true or false, got {as_written(required)}",
+                f"{place((*loc, 'required'))} must be true or false, got {as_written(required)}",
             )
         )
     # Strict, for every check alike: a boolean is never a number (count = true),
@@ -304,102 +304,10 @@ def _spec(
         )
     except ValidationError as exc:
         known = [*ENTRY_KEYS, *definition.params.model_fields]
-        problems.extend(_from_pydantic(exc, loc, lambda _: known, f"check {name!r}"))
+        problems.extend(from_pydantic(exc, loc, lambda _: known, f"check {name!r}"))
         return None
     if not isinstance(required, bool):
         return None
     return CheckSpec(
         check=definition.name, params=validated, required=required, definition=definition
-    )
-
-
-def _unknown(what: str, name: object, known: Sequence[str], owner: str = "") -> str:
-    close = difflib.get_close_matches(str(name), known, n=1)
-    guess = f"; did you mean {close[0]!r}?" if close else ""
-    return f"unknown {what} {name!r}{owner} (known: {', '.join(known)}){guess}"
-
-
-def _path(loc: Loc) -> str:
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
-
-
-def _from_pydantic(
-    exc: ValidationError,
-    prefix: Loc,
-    known_keys: Callable[[Loc], Sequence[str]],
-    owner: str = "",
-) -> list[Problem]:
-    problems: list[Problem] = []
-    errors = exc.errors(include_url=False)
-    failed_items = {
-        tuple(e["loc"])[:-1] for e in errors if e["loc"] and isinstance(e["loc"][-1], int)
-    }
-    for error in errors:
-        rel: Loc = tuple(error["loc"])
-        loc = (*prefix, *rel)
-        kind = error["type"]
-        if kind == "too_short" and rel in failed_items:
-            # A list whose items failed is short by them only: its items say why.
-            continue
-        if kind == "extra_forbidden":
-            where = f" for {owner}" if owner else ""
-            message = _unknown("key", rel[-1], known_keys(rel), where)
-        elif kind == "missing":
-            message = f"{_path(loc)} is missing"
-        elif kind in ("value_error", "assertion_error"):
-            message = f"{_path(loc)}: {error.get('ctx', {}).get('error', error['msg'])}"
-        elif kind in _TABLE_TYPES:
-            keys = ", ".join(known_keys((*rel, "")))
-            message = (
-                f"{_path(loc)} must be a table of keys ({keys}), got {as_written(error['input'])}"
-            )
-        elif kind in _EXPECTED:
-            message = f"{_path(loc)} must be {_EXPECTED[kind]}, got {as_written(error['input'])}"
-        else:
-            message = f"{_path(loc)}: {error['msg']}, got {as_written(error['input'])}"
-        problems.append((loc, message))
-    return problems
-
-
-# What a value of each pydantic error type should have been, in the file's words
-# (pydantic's own text names Python types and classes).
-_TABLE_TYPES = ("dict_type", "model_type", "model_attributes_type")
-_EXPECTED = {
-    "list_type": 'a list, e.g. ["a", "b"]',
-    "tuple_type": 'a list, e.g. ["a", "b"]',
-    "set_type": 'a list, e.g. ["a", "b"]',
-    "string_type": "text in quotes",
-    "bool_type": "true or false",
-    "bool_parsing": "true or false",
-    "int_type": "a whole number",
-    "int_parsing": "a whole number",
-    "int_from_float": "a whole number",
-    "float_type": "a number",
-    "float_parsing": "a number",
-}
-
-
-def _loc_order(loc: Loc) -> tuple[tuple[int, int, str], ...]:
-    """Places in one line in file order: list items by index, keys by name."""
-    return tuple((0, p, "") if isinstance(p, int) else (1, 0, str(p)) for p in loc)
-
-
-def _render(problems: Sequence[Problem], lines: Mapping[Loc, int], source: str) -> str:
-    def line_of(loc: Loc) -> int | None:
-        for end in range(len(loc), 0, -1):
-            if loc[:end] in lines:
-                return lines[loc[:end]]
-        return None
-
-    located = sorted(
-        {(line_of(loc) or 0, _loc_order(loc), message) for loc, message in problems},
-        key=lambda p: (p[0], p[1]),
-    )
-    shown = dict.fromkeys((line, message) for line, _, message in located)
-    return "\n".join(
-        f"{source} line {line}: {message}" if line else f"{source}: {message}"
-        for line, message in shown
     )

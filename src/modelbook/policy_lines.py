@@ -2,7 +2,7 @@
 
 tomllib and PyYAML's loader keep no positions for values, so the policy text
 is read a second time to learn the line of each path
-(``tiers.low.candidate[0].check``); :mod:`modelbook.policy` maps each problem
+(``tiers.low.candidate[0].check``); :mod:`modelbook.policy_problems` maps each problem
 to the nearest line it knows. :class:`TomlLines` is a small scanner of TOML's
 structure (tables, arrays of tables, dotted and quoted keys, every string
 kind, inline tables, arrays); YAML's node marks give the lines directly
