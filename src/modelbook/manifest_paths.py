@@ -124,3 +124,21 @@ def check_manifest_paths(paths: Iterable[str]) -> None:
                     "of that name: rename one of them"
                 )
             cut = path.find("/", cut + 1)
+
+
+def check_stored_paths(paths: Iterable[str], version: str) -> None:
+    """Refuse the stored manifest of ``version`` (its URI, ``models:/m/3``) when a
+    registration could not have written it: :func:`check_manifest_paths`' rule, applied
+    to paths read back from the registry before any file is written under them.
+
+    Raises:
+        IntegrityError: naming the version and the first offending stored path (a
+            stored path is never user input: the record was damaged or edited).
+    """
+    try:
+        check_manifest_paths(paths)
+    except InvalidInput as exc:
+        raise IntegrityError(
+            f"{version}: its stored manifest is not one a registration writes "
+            f"({exc.message}); the registry's records may have been altered"
+        ) from None

@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from .errors import InvalidInput
+from .errors import IntegrityError, InvalidInput
 
 DEPLOYED = "deployed"
 ARCHIVED = "archived"
@@ -82,6 +82,24 @@ class StageGraph:
         if name not in self._stages:
             raise InvalidInput(f"unknown stage {name!r}: choose one of {', '.join(self._stages)}")
         return name
+
+    def current(self, stage: str, version: str) -> str:
+        """``stage``, the stored stage of ``version`` (its URI, ``models:/m/3``), if it is
+        a stage of this graph.
+
+        A policy that drops a stage some version is in is refused, so every
+        stored stage is one of the graph's unless the row was changed by hand.
+
+        Raises:
+            IntegrityError: naming the version and the stored stage.
+        """
+        if stage not in self._stages:
+            raise IntegrityError(
+                f"{version} is stored in stage {stage!r}, which is not a stage of this "
+                f"registry ({', '.join(self._stages)}); the registry's records may have "
+                "been altered"
+            )
+        return stage
 
     def is_serving(self, alias: str) -> bool:
         """Whether moving ``alias`` deploys: it is one of the serving aliases."""

@@ -9,6 +9,7 @@ from .. import downloads, validation
 from ..domain import Problem, VerifyReport
 from ..errors import IntegrityError, NotFound
 from ..files import Progress
+from ..manifest_paths import check_stored_paths
 from ..store import models as model_rows
 from ..store import versions as version_rows
 from .base import Context
@@ -28,8 +29,14 @@ class ArtifactService:
         progress: Progress | None = None,
         overwrite: bool = False,
     ) -> Path:
-        """Write a version's files under ``dest``, all or nothing (see :func:`downloads.place`)."""
+        """Write a version's files under ``dest``, all or nothing (see :func:`downloads.place`).
+
+        Raises as ``place`` does, and IntegrityError naming the version when a stored
+        artifact path is one no registration writes (absolute, with ``..``), before
+        anything is written.
+        """
         version = self.versions.get(uri)
+        check_stored_paths((a.path for a in version.artifacts), version.uri)
         return downloads.place(
             dest,
             [(a.path, a.sha256, a.size) for a in version.artifacts],

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 
 from .. import roles as role_rules
 from .. import validation
-from ..errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from ..errors import Conflict, IntegrityError, InvalidInput, NotFound, PermissionDenied
 from ..lifecycle import DEPLOYED
 from ..policy import DEFAULT_POLICY_TEXT, Policy, default_policy, load_policy
 from ..store import governance as rows
@@ -109,7 +109,8 @@ class GovernanceService:
 
     def policy_of(self, conn: Connection, digest: str | None) -> Policy:
         """The policy in force when ``digest`` is its hash, read in the same transaction
-        (the ``policy_sha256`` of a locked row); None: the default applies."""
+        (the ``policy_sha256`` of a locked row); None: the default applies. Raises
+        IntegrityError when the stored text does not hash to its recorded sha256."""
         if digest is None:
             return default_policy()
         cached = self._parsed
@@ -117,6 +118,14 @@ class GovernanceService:
             return cached[1]
         row = rows.current_policy(conn)
         assert row is not None
+        text = row.text.encode("utf-8", "surrogatepass") if isinstance(row.text, str) else None
+        if text is None or hashlib.sha256(text).hexdigest() != row.sha256:
+            # Its text is not the one set: a stored policy is never the caller's input.
+            raise IntegrityError(
+                f"the policy in force (set by {row.set_by!r}) is not the text that was set: "
+                f"it does not hash to its recorded sha256 {row.sha256}; the registry's "
+                "records may have been altered"
+            )
         # Read as it was accepted when set: rules added since apply at policy set.
         parsed = load_policy(row.text, source=row.source, format=row.format, as_stored=True)
         with self._lock:

@@ -28,6 +28,7 @@ from ..contract import Signature, as_signature
 from ..domain import Artifact, Version
 from ..errors import InvalidInput, ModelbookError
 from ..flavors import Flavor, Predictor
+from ..manifest_paths import check_stored_paths
 from ..safety import ScanRecord, ScanReport
 from ..store import annotations as note_rows
 from ..store.rows import to_dt
@@ -90,12 +91,16 @@ class LoadService:
     ) -> Staged:
         """Fetch, pick the flavor, scan and record; the caller loads and then cleans up.
 
-        Raises NotFound, IntegrityError (a file does not match its hash),
+        Raises NotFound, IntegrityError (a file does not match its hash, a stored
+        artifact path no registration writes),
         InvalidInput (no loadable file, an unknown flavor, a flavor whose
         package is missing), UnsafeArtifact (a dangerous or unscannable pickle
         without ``allow_unsafe``; pickles turned off).
         """
         version = self.versions.get(uri)
+        # Each stored path names a file under a private folder: one no registration
+        # writes (absolute, with '..') would name a file outside it.
+        check_stored_paths((a.path for a in version.artifacts), version.uri)
 
         def record(report: ScanReport) -> None:
             self._record(version, report, actor=actor, allowed=allow_unsafe, purpose=purpose)

@@ -63,8 +63,12 @@ class ReleaseService:
     # shared machinery -----------------------------------------------------------
 
     def lock(self, conn: Connection, uri: str, chain: Chain | None = None) -> Locked:
-        """Lock the model and the version ``uri`` names and read it (see :func:`.gates.lock`)."""
-        return lock(conn, uri, self.ctx.clock(), chain)
+        """Lock the model and the version ``uri`` names and read it (see :func:`.gates.lock`);
+        every write on a version does, so its stored stage is checked here before any rule
+        reads it. Raises NotFound, IntegrityError (a damaged row, a stage not in the graph)."""
+        v = lock(conn, uri, self.ctx.clock(), chain)
+        self.gov.policy(conn).graph.current(v.row.stage, v.version.uri)
+        return v
 
     def set_stage(
         self,
@@ -325,7 +329,7 @@ class ReleaseService:
                 raise InvalidInput(
                     f"{v.version.uri} is {v.row.stage!r}: there is nothing to {verb}"
                 )
-            tier = model_rows.find(conn, v.name).risk_tier
+            tier = model_rows.model_from_row(model_rows.find(conn, v.name)).risk_tier
             found = notes.parse_rows(
                 note_rows.of_version(conn, v.row.id, ("approval", "rejection"))
             )

@@ -30,7 +30,8 @@ class RiskTierService:
         """Change a model's risk tier (admin). Returns the old tier and the numbers of the
         versions a raise sent back to the first stage (see the module).
 
-        Raises NotFound, InvalidInput, PermissionDenied.
+        Raises NotFound, InvalidInput, PermissionDenied, IntegrityError (the model's
+        stored row is damaged: its tier is not one of low, medium, high).
         """
         validation.model_name(name)
         tier = validation.risk_tier(tier)
@@ -40,7 +41,7 @@ class RiskTierService:
         with self.ctx.db.write() as conn:
             row = model_row(conn, name, lock=True)
             self.gov.require(conn, "risk_tier_set", actor, at=now)
-            before = str(row.risk_tier)
+            before = model_rows.model_from_row(row).risk_tier
             if before == tier:
                 return before, ()
             model_rows.set_risk_tier(conn, row.id, tier)
