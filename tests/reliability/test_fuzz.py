@@ -17,7 +17,6 @@ which explores new ones each time.
 from __future__ import annotations
 
 import base64
-import gc
 import itertools
 import os
 from collections.abc import Callable, Iterator
@@ -635,8 +634,6 @@ def test_fuzz_cli(
             code = 0
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else -1)
-        finally:
-            gc.collect()  # each command opens a Registry; let its connections go
         codes[code] = codes.get(code, 0) + 1
         assert code in EXIT_CODES, f"exit status {code!r}"
         if code != 0:
