@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from .services.registration import RegistrationService
     from .services.release import ReleaseService
     from .services.retire import RetireService
+    from .services.reviews import ReviewService
     from .services.rollback import RollbackService
     from .services.rollback_drill import DrillService
     from .services.rollback_target import RollbackTargets
@@ -121,6 +122,12 @@ class Services:
         from .services.release import ReleaseService
 
         return ReleaseService(self.ctx, self._gov)
+
+    @lazy
+    def _reviews(self) -> ReviewService:
+        from .services.reviews import ReviewService
+
+        return ReviewService(self.ctx, self._gov, self._release)
 
     @lazy
     def _retire(self) -> RetireService:

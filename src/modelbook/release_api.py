@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from .services.notes import NoteService, VersionAnnotations
     from .services.release import Promotion, ReleaseService
     from .services.retire import RetireService
+    from .services.reviews import ReviewService
     from .services.rollback import RollbackPlan, RollbackService
     from .services.rollback_drill import DrillReport, DrillService
     from .services.serving import ServingService
@@ -53,6 +54,10 @@ class ReleaseOperations:
 
     @property
     def _release(self) -> ReleaseService:
+        raise NotImplementedError
+
+    @property
+    def _reviews(self) -> ReviewService:
         raise NotImplementedError
 
     @property
@@ -114,17 +119,17 @@ class ReleaseOperations:
         """Record an approval (reviewer role); the version then enters ``approved`` if its
         gate passes. Raises PermissionDenied (role, or one's own high-risk version), Conflict
         (approving twice)."""
-        return self._release.approve(uri, actor=self._who(actor), comment=comment)
+        return self._reviews.approve(uri, actor=self._who(actor), comment=comment)
 
     def reject(self, uri: str, *, comment: str, actor: str | None = None) -> None:
         """Record a rejection with its reason (reviewer role)."""
-        self._release.reject(uri, actor=self._who(actor), comment=comment)
+        self._reviews.reject(uri, actor=self._who(actor), comment=comment)
 
     def attest(
         self, uri: str, name: str, *, comment: str | None = None, actor: str | None = None
     ) -> Attestation:
         """Record a named sign-off such as ``pii_review`` (reviewer role)."""
-        return self._release.attest(uri, name, actor=self._who(actor), comment=comment)
+        return self._reviews.attest(uri, name, actor=self._who(actor), comment=comment)
 
     def evidence(self, uri: str) -> tuple[CheckRecord, ...]:
         """Every gate check evaluated on a version: check, params, inputs, result, time, actor."""

@@ -1,11 +1,12 @@
-"""The release flow: stage moves behind gates, and reviews.
+"""The release flow: stage moves behind gates, archive moves, evidence, deprecation.
 
 The rules are pure (:mod:`modelbook.lifecycle`, :mod:`modelbook.policy`,
 :mod:`modelbook.checks`, :mod:`modelbook.roles`); this service feeds them
 what they need from the store and writes what they decide. Gates are
 evaluated before the write that records them (:mod:`.gates`), so a slow check
 holds no lock. A refused gate still records its evaluation (the evidence and
-its event) and then raises :class:`GateFailed`.
+its event) and then raises :class:`GateFailed`. Reviews (approve, reject, attest)
+are :mod:`.reviews`, which moves versions through this service.
 """
 
 from __future__ import annotations
@@ -18,23 +19,21 @@ from sqlalchemy.engine import Connection
 
 from .. import limits, uris, validation
 from .. import roles as role_rules
-from ..annotations import Approval, Attestation, CheckRecord, Rejection
+from ..annotations import CheckRecord
 from ..checks import GateOutcome
 from ..domain import Version
-from ..errors import Conflict, GateFailed, InvalidInput, PermissionDenied
+from ..errors import Conflict, GateFailed, InvalidInput
 from ..events import model_chain
 from ..lifecycle import ARCHIVED, DEPLOYED
 from ..store import annotations as note_rows
-from ..store import models as model_rows
 from ..store import versions as version_rows
-from ..store.rows import to_dt
 from . import audit as log
 from . import notes
 from .base import Context, version_row
 from .gates import Ask, Chain, Gates, Judged, Locked, lock
 from .governance import GovernanceService
 
-__all__ = ["Chain", "Locked", "Promotion", "ReleaseService", "reason_code"]
+__all__ = ["Promotion", "ReleaseService", "Steps"]
 
 
 @dataclass(frozen=True)
@@ -248,139 +247,6 @@ class ReleaseService:
             outcomes=outcomes,
         )
 
-    # reviews ---------------------------------------------------------------------
-
-    def approve(self, uri: str, *, actor: str, comment: str | None = None) -> Promotion:
-        """Record an approval; then, if the version waits for the stage an approval
-        gate guards, try that gate (it may need more approvals)."""
-        return self._review(uri, "approve", actor=actor, comment=comment)
-
-    def reject(self, uri: str, *, actor: str, comment: str) -> None:
-        """Record a rejection with its reason; it blocks approval gates until overturned."""
-        if comment is None or not str(comment).strip():
-            raise InvalidInput("a rejection needs a reason (--comment TEXT)")
-        self._review(uri, "reject", actor=actor, comment=comment)
-
-    def attest(self, uri: str, name: str, *, actor: str, comment: str | None = None) -> Attestation:
-        """Record a named sign-off such as ``pii_review`` or ``security_scan``; then, as
-        :meth:`approve` does, try the gate the version waits for (:meth:`_try_waiting_gate`).
-
-        Raises Conflict (the same actor attested ``name`` before), PermissionDenied.
-        """
-        key = validation.key(name, "attestation name")
-        text = None if comment is None else validation.text(comment, "comment", limits.MAX_TEXT)
-        with self.ctx.db.write() as conn:
-            v = self.lock(conn, uri)
-            roles = self.gov.require(conn, "attest", actor)
-            value = Attestation(
-                name=key,
-                actor=actor,
-                roles=tuple(sorted(roles)),
-                comment=text,
-                at=to_dt(v.chain.at),
-            )
-            existing = notes.parse_rows(note_rows.of_version(conn, v.row.id, ("attestation",)))
-            if any(a.name == key and a.actor == actor for a in existing["attestation"]):
-                raise Conflict(f"{actor!r} already attested {key!r} on {v.version.uri}")
-            v.head = notes.record(
-                conn, v.row, v.name, value, "attestation", action="version.attest", head=v.head
-            )
-        self._try_waiting_gate(f"models:/{v.name}/{v.row.number}", "attest", actor, text)
-        return value
-
-    def _try_waiting_gate(
-        self, uri: str, verb: str, actor: str, reason: str | None
-    ) -> Promotion | None:
-        """After a review (approval or sign-off) is committed, run the gate of the stage
-        reviews guard (the one before ``deployed``) when the version may be promoted to
-        it, and move it there if it passes: the last missing piece of evidence lets the
-        version in without another ``promote``. None when the version does not wait
-        for that stage.
-        """
-
-        def plan(conn: Connection) -> Steps:
-            v = self.lock(conn, uri)
-            policy = self.gov.policy(conn)
-            roles = self.gov.require(conn, verb, actor)
-            gate_stage = policy.graph.return_stage
-            if not policy.graph.allows(v.row.stage, gate_stage):
-                return Steps(())
-            return Steps((Ask(v, self.gates.inputs(conn, v, roles), policy, (gate_stage,)),))
-
-        def apply(conn: Connection, steps: Steps, judged: Judged) -> Promotion | None:
-            if not steps.asks:
-                return None
-            v = steps.asks[0].version
-            entered, _ = self.enter(conn, v, judged[0], actor, reason)
-            return Promotion(v.version, tuple(entered), judged[0])
-
-        return self.gates.run(
-            f"the review of {uri} is recorded, but the gate it tried", actor, plan, apply
-        )
-
-    def _review(self, uri: str, verb: str, *, actor: str, comment: str | None) -> Promotion:
-        text = None if comment is None else validation.text(comment, "comment", limits.MAX_TEXT)
-        moved: Promotion | None = None
-        with self.ctx.db.write() as conn:
-            v = self.lock(conn, uri)
-            policy = self.gov.policy(conn)
-            roles = self.gov.require(conn, verb, actor)
-            if v.row.stage in (ARCHIVED, DEPLOYED):
-                raise InvalidInput(
-                    f"{v.version.uri} is {v.row.stage!r}: there is nothing to {verb}"
-                )
-            tier = model_rows.model_from_row(model_rows.find(conn, v.name)).risk_tier
-            found = notes.parse_rows(
-                note_rows.of_version(conn, v.row.id, ("approval", "rejection"))
-            )
-            now = to_dt(v.chain.at)
-            if verb == "approve":
-                if tier == "high" and validation.same_person(actor, v.version.created_by):
-                    raise PermissionDenied(
-                        f"{actor!r} registered {v.version.uri}, a high-risk version, and so "
-                        "cannot approve it (separation of duties): ask another reviewer"
-                    )
-                mine = [
-                    d
-                    for d in (*found["approval"], *found["rejection"])
-                    if validation.same_person(d.actor, actor)
-                ]
-                mine.sort(key=lambda d: d.at)
-                # A rejection recorded after one's approval is answered by approving
-                # again, having read it; until then a second approval adds nothing.
-                if (
-                    mine
-                    and isinstance(mine[-1], Approval)
-                    and not any(r.at > mine[-1].at for r in found["rejection"])
-                ):
-                    raise Conflict(f"{actor!r} already approved {v.version.uri}")
-                value: Any = Approval(actor=actor, roles=tuple(sorted(roles)), comment=text, at=now)
-                v.head = notes.record(
-                    conn, v.row, v.name, value, "approval", action="version.approve", head=v.head
-                )
-            else:
-                value = Rejection(actor=actor, comment=text, at=now)
-                v.head = notes.record(
-                    conn, v.row, v.name, value, "rejection", action="version.reject", head=v.head
-                )
-                graph = policy.graph
-                if v.row.stage == graph.return_stage:
-                    # An approved version that a reviewer rejects must not ship: it goes
-                    # back to the stage before, and its approval gate must pass again.
-                    back = graph.order[graph.order.index(graph.return_stage) - 1]
-                    self.set_stage(conn, v, back, actor, text)
-                    v.row = v.row._replace(stage=back)
-                    moved = Promotion(v.version, (back,), ())
-        number = f"models:/{v.name}/{v.row.number}"
-        if verb == "approve":
-            # The approval is committed first: the gate it may complete is evaluated
-            # outside the write, as every gate is.
-            moved = self._try_waiting_gate(number, verb, actor, text)
-        after = self.reread(number)
-        if moved is None:
-            return Promotion(after, (), ())
-        return Promotion(after, moved.stages, moved.outcomes)
-
     def evidence(self, uri: str) -> tuple[CheckRecord, ...]:
         """Every gate check ever evaluated on the version, oldest first."""
         found = notes.NoteService(self.ctx).annotations(uri).evaluations
@@ -416,8 +282,3 @@ class ReleaseService:
         """The version ``uri`` names as committed, through the version cache."""
         ref = uris.parse(uri)
         return self.ctx.cache.version(ref.name, self.ctx.db.reading(lambda c: version_row(c, ref)))
-
-
-def reason_code(code: str) -> str:
-    """A rollback reason code such as ``kpi_drop`` (a key: letters, digits, ``_ . : / -``)."""
-    return validation.key(code, "reason code")

@@ -18,8 +18,9 @@ from .. import validation
 from ..domain import Version
 from ..lifecycle import ARCHIVED, DEPLOYED
 from .base import Context
+from .gates import Locked
 from .governance import GovernanceService
-from .release import Locked, ReleaseService
+from .release import ReleaseService
 
 
 class RetireService:

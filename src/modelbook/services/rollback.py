@@ -22,8 +22,9 @@ from ..store.rows import to_dt
 from . import audit as log
 from . import notes
 from .base import Context
+from .gates import Locked
 from .governance import GovernanceService
-from .release import Locked, ReleaseService, reason_code
+from .release import ReleaseService
 from .rollback_target import Choice, RollbackTargets, Skipped, file_judge
 from .servable import check_mover, crossing, pin_text
 from .serving import ServingService
@@ -269,6 +270,8 @@ def major_override(allow_major: bool, reason: str | None) -> str | None:
 
 
 def reason_code_of(code: str) -> str:
+    """A rollback reason code such as ``kpi_drop`` (a key: letters, digits, ``_ . : / -``);
+    InvalidInput when it is missing or not a key."""
     if code is None or not str(code).strip():
         raise InvalidInput("a rollback needs a reason code (--reason-code CODE, e.g. kpi_drop)")
-    return reason_code(code)
+    return validation.key(code, "reason code")

@@ -28,8 +28,9 @@ from . import audit as log
 from . import notes
 from .aliases import check_expect
 from .base import Context, version_ref
+from .gates import Chain, Locked
 from .governance import GovernanceService
-from .release import Chain, Locked, ReleaseService
+from .release import ReleaseService
 from .servable import check_files
 
 # The problems of a candidate's files (empty: it can serve).

@@ -35,7 +35,7 @@ from ..policy import Policy
 from ..store import models as model_rows
 from ..store.rows import to_dt
 from .aliases import pin_crossing
-from .release import Locked
+from .gates import Locked
 
 
 def check_mover(

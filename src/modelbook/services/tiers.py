@@ -16,8 +16,9 @@ from ..store import models as model_rows
 from ..store import versions as version_rows
 from . import audit as log
 from .base import Context, model_row
+from .gates import Chain
 from .governance import GovernanceService
-from .release import Chain, ReleaseService
+from .release import ReleaseService
 
 
 class RiskTierService:
