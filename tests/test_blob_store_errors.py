@@ -174,6 +174,12 @@ REDACTED = {
     f"ftp://u:{SECRET}@host:21/x": "ftp://***@host:21/x",
     f"https://{SECRET}@example.invalid/p": "https://***@example.invalid/p",
     f"s3://{SECRET}:@bucket/x": "s3://***@bucket/x",
+    # A secret key holding '/' written unencoded: user-info all the same.
+    f"s3://AKIA:{SECRET}/+x/y@bucket/x": "s3://***@bucket/x",
+    f"s3://AKIA:{SECRET}/y@bucket": "s3://***@bucket",
+    "s3://bucket/models@v1/x": "s3://bucket/models@v1/x",
+    "https://host:8443/a@b": "https://host:8443/a@b",
+    "https://[::1]:8443/a@b": "https://[::1]:8443/a@b",
     f"https://host/x?sig={SECRET}&sv=2024": "https://host/x?sig=***&sv=2024",
     f"https://h/x?X-Amz-Signature={SECRET}&X-Amz-Credential={SECRET}%2F2024&X-Amz-Expires=60": (
         "https://h/x?X-Amz-Signature=***&X-Amz-Credential=***&X-Amz-Expires=60"
@@ -216,6 +222,7 @@ LEAKY = {
     "access key params": (f"s3://bucket/x?access_key={SECRET}&secret_key={SECRET}", None),
     "ftp password": ("ftp://u:{pw}@127.0.0.1:{port}/x", 8),
     "in memory": (f"memory://u:{SECRET}@x/blobs", 6),
+    "secret key with a slash": (f"s3://AKIA:{SECRET}/x@bucket/x", None),
     "token as user name": (f"https://{SECRET}@example.invalid/x", 6),
     "pw and code params": (f"https://example.invalid/x?pw={SECRET}&code={SECRET}", 6),
     "fragment token": (f"https://example.invalid/x#token={SECRET}", 6),

@@ -35,6 +35,9 @@ _PATH_SEPARATOR = re.compile(r"([;/])")
 # the whole user-info: alone, replacing it would garble every word that holds it
 # ("u"). A token given as the user name is far longer.
 _MIN_SCRUBBED_USER = 4
+# An authority that cannot be a host with a port: a ':' followed by what is not
+# only digits (IPv6 literals are bracketed).
+_USERINFO_CUT_SHORT = re.compile(r"[^\[\]]*:(?![0-9]*$).*")
 
 
 def redact(url: str) -> str:
@@ -56,6 +59,8 @@ def secrets_of(url: str) -> tuple[str, ...]:
         if userinfo:
             user, _, password = userinfo.partition(":")
             found.extend((userinfo, password))
+            # A driver that read a secret's '/' as the end of the host quotes the parts.
+            found.extend(p for p in userinfo.split("/") if len(p) >= _MIN_SCRUBBED_USER)
             if len(user) >= _MIN_SCRUBBED_USER:
                 found.append(user)
         found.extend(_secret_values(rest, path=True))
@@ -92,6 +97,12 @@ def _pieces(part: str) -> tuple[str, str | None, str, str, str] | None:
     userinfo: str | None = None
     if "@" in authority:
         userinfo, _, authority = authority.rpartition("@")
+    elif "@" in path and _USERINFO_CUT_SHORT.fullmatch(authority):
+        # An unencoded '/' in a secret (AWS secret keys hold them) ends the authority
+        # early: ``s3://KEY:SEC/RET@bucket``. A host's port is digits, so a ':' with
+        # anything else after it is user-info, which runs to the path's last '@'.
+        userinfo, _, rest = rest.rpartition("@")
+        authority, slash, path = rest.partition("/")
     return head, userinfo, f"{authority}{slash}{path}", query, fragment
 
 
