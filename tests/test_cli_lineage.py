@@ -28,6 +28,22 @@ class Run:
 CLI = Callable[..., Run]
 
 
+def in_process(db_uri: str, blob_dir: Path, capsys: pytest.CaptureFixture[str]) -> CLI:
+    """A runner of CLI commands in this process against ``db_uri`` and ``blob_dir``."""
+
+    def run(*args: object) -> Run:
+        capsys.readouterr()
+        try:
+            main(["--uri", db_uri, "--blob-uri", str(blob_dir), *map(str, args)])
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        out, err = capsys.readouterr()
+        return Run(code, out, err)
+
+    return run
+
+
 @pytest.fixture
 def cli(
     registry: Registry,
@@ -46,17 +62,7 @@ def cli(
     flow.deployed("fraud", data=["ds_2025_11_01"], parents=["models:/fraud/1"])
     flow.add("churn", data=['odd "snap"\nshot'], parents=["models:/fraud/1"])
 
-    def run(*args: object) -> Run:
-        capsys.readouterr()
-        try:
-            main(["--uri", db_uri, "--blob-uri", str(blob_dir), *map(str, args)])
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        out, err = capsys.readouterr()
-        return Run(code, out, err)
-
-    return run
+    return in_process(db_uri, blob_dir, capsys)
 
 
 def test_lineage_json_is_the_python_graph(cli: CLI, registry: Registry) -> None:

@@ -18,29 +18,18 @@ from typing import Any
 import pytest
 
 from modelbook import Registry
-from modelbook.cli import main
 from modelbook.errors import IntegrityError
 
 from .test_audit_frozen import drop_frozen_trigger
 from .test_audit_log import sql
 from .test_audit_state import scalar, version_id
-from .test_cli_lineage import Run
+from .test_cli_lineage import Run, in_process
 from .test_release_flow import DEPLOYERS, OPEN, REGISTRANT, REVIEWERS, Flow, make_flow
 
 
 @pytest.fixture
 def run(db_uri: str, blob_dir: Path, capsys: pytest.CaptureFixture[str]) -> Callable[..., Run]:
-    def cli(*args: object) -> Run:
-        capsys.readouterr()
-        try:
-            main(["--uri", db_uri, "--blob-uri", str(blob_dir), *map(str, args)])
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        out, err = capsys.readouterr()
-        return Run(code, out, err)
-
-    return cli
+    return in_process(db_uri, blob_dir, capsys)
 
 
 def written(reg: Registry) -> tuple[Any, ...]:
