@@ -282,3 +282,13 @@ class ReleaseService:
         """The version ``uri`` names as committed, through the version cache."""
         ref = uris.parse(uri)
         return self.ctx.cache.version(ref.name, self.ctx.db.reading(lambda c: version_row(c, ref)))
+
+
+class OnRelease:
+    """A service that acts on versions through the release service: its locks, gates
+    and stage moves, under the governance service's policy and roles."""
+
+    def __init__(self, ctx: Context, gov: GovernanceService, release: ReleaseService) -> None:
+        self.ctx = ctx
+        self.gov = gov
+        self.release = release

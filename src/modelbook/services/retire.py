@@ -17,18 +17,11 @@ from .. import roles as role_rules
 from .. import validation
 from ..domain import Version
 from ..lifecycle import ARCHIVED, DEPLOYED
-from .base import Context
 from .gates import Locked
-from .governance import GovernanceService
-from .release import ReleaseService
+from .release import OnRelease
 
 
-class RetireService:
-    def __init__(self, ctx: Context, gov: GovernanceService, release: ReleaseService) -> None:
-        self.ctx = ctx
-        self.gov = gov
-        self.release = release
-
+class RetireService(OnRelease):
     def _require(self, conn: Connection, operation: str, v: Locked, actor: str) -> None:
         graph = self.gov.policy(conn).graph
         released = (DEPLOYED, graph.return_stage)

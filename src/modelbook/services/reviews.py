@@ -22,22 +22,13 @@ from ..store import annotations as note_rows
 from ..store import models as model_rows
 from ..store.rows import to_dt
 from . import notes
-from .base import Context
 from .gates import Ask, Judged
-from .governance import GovernanceService
-from .release import Promotion, ReleaseService, Steps
+from .release import OnRelease, Promotion, Steps
 
 __all__ = ["ReviewService"]
 
 
-class ReviewService:
-    def __init__(
-        self, ctx: Context, governance: GovernanceService, release: ReleaseService
-    ) -> None:
-        self.ctx = ctx
-        self.gov = governance
-        self.release = release
-
+class ReviewService(OnRelease):
     def approve(self, uri: str, *, actor: str, comment: str | None = None) -> Promotion:
         """Record an approval; then, if the version waits for the stage an approval
         gate guards, try that gate (it may need more approvals)."""

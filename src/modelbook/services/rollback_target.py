@@ -29,8 +29,7 @@ from . import notes
 from .aliases import check_expect
 from .base import Context, version_ref
 from .gates import Chain, Locked
-from .governance import GovernanceService
-from .release import ReleaseService
+from .release import OnRelease
 from .servable import check_files
 
 # The problems of a candidate's files (empty: it can serve).
@@ -120,14 +119,7 @@ def file_judge(ctx: Context, *, verify: bool, seen: dict[int, tuple[str, ...]]) 
     return judge
 
 
-class RollbackTargets:
-    def __init__(
-        self, ctx: Context, governance: GovernanceService, release: ReleaseService
-    ) -> None:
-        self.ctx = ctx
-        self.gov = governance
-        self.release = release
-
+class RollbackTargets(OnRelease):
     def choose(
         self,
         conn: Connection,

@@ -28,10 +28,9 @@ from ..store.rows import to_dt
 from . import audit as log
 from . import notes
 from .aliases import KnownPin, alias_of, check_expect, known_pin, move, pin_crossing, valid_expect
-from .base import Context, version_ref
+from .base import version_ref
 from .gates import Ask, Chain, Judged, Locked
-from .governance import GovernanceService
-from .release import ReleaseService
+from .release import OnRelease
 from .servable import check_mover
 
 
@@ -47,14 +46,7 @@ class AliasPlan:
     chain: Chain
 
 
-class ServingService:
-    def __init__(
-        self, ctx: Context, governance: GovernanceService, release: ReleaseService
-    ) -> None:
-        self.ctx = ctx
-        self.gov = governance
-        self.release = release
-
+class ServingService(OnRelease):
     # alias moves -----------------------------------------------------------------
 
     def set_alias(

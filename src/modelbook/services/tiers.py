@@ -15,18 +15,12 @@ from ..domain import RISK_TIERS
 from ..store import models as model_rows
 from ..store import versions as version_rows
 from . import audit as log
-from .base import Context, model_row
+from .base import model_row
 from .gates import Chain
-from .governance import GovernanceService
-from .release import ReleaseService
+from .release import OnRelease
 
 
-class RiskTierService:
-    def __init__(self, ctx: Context, gov: GovernanceService, release: ReleaseService) -> None:
-        self.ctx = ctx
-        self.gov = gov
-        self.release = release
-
+class RiskTierService(OnRelease):
     def set(self, name: str, tier: str, *, actor: str, reason: str) -> tuple[str, tuple[int, ...]]:
         """Change a model's risk tier (admin). Returns the old tier and the numbers of the
         versions a raise sent back to the first stage (see the module).
