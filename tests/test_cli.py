@@ -8,7 +8,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,11 +26,23 @@ class Run:
     err: str
 
     def json(self) -> Any:
-        assert self.code == 0, self.err
+        assert self.code == 0, (self.code, self.err)
         return json.loads(self.out)
 
 
 CLI = Callable[..., Run]
+
+
+def run_main(args: Iterable[object], capsys: pytest.CaptureFixture[str]) -> Run:
+    """Run one CLI command in this process: its exit code, stdout and stderr."""
+    capsys.readouterr()
+    try:
+        main([str(a) for a in args])
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    out, err = capsys.readouterr()
+    return Run(code, out, err)
 
 
 @pytest.fixture
@@ -47,17 +59,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def cli(home: Path, capsys: pytest.CaptureFixture[str]) -> CLI:
     """Run one CLI command in-process; returns exit code, stdout and stderr."""
 
-    def run(*args: object) -> Run:
-        capsys.readouterr()
-        try:
-            main([str(a) for a in args])
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        out, err = capsys.readouterr()
-        return Run(code, out, err)
-
-    return run
+    return lambda *args: run_main(args, capsys)
 
 
 def sha(data: bytes) -> str:

@@ -6,24 +6,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from modelbook import Registry
-from modelbook.cli import main
 
+from .test_cli import Run, run_main
 from .test_release_flow import ADMIN, OPEN, make_flow
-
-
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
 
 CLI = Callable[..., Run]
 
@@ -31,17 +22,7 @@ CLI = Callable[..., Run]
 def in_process(db_uri: str, blob_dir: Path, capsys: pytest.CaptureFixture[str]) -> CLI:
     """A runner of CLI commands in this process against ``db_uri`` and ``blob_dir``."""
 
-    def run(*args: object) -> Run:
-        capsys.readouterr()
-        try:
-            main(["--uri", db_uri, "--blob-uri", str(blob_dir), *map(str, args)])
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        out, err = capsys.readouterr()
-        return Run(code, out, err)
-
-    return run
+    return lambda *args: run_main(["--uri", db_uri, "--blob-uri", blob_dir, *args], capsys)
 
 
 @pytest.fixture

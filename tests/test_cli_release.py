@@ -17,7 +17,6 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,9 +25,9 @@ import pytest
 import sqlalchemy as sa
 
 from modelbook.blobs_temp import TEMP_DIR, temp_name
-from modelbook.cli import main
 from modelbook.cli.app import Options
 from modelbook.services.gc import GRACE_SECONDS
+from tests.test_cli import Run, run_main
 from tests.test_cli_docs import DATA_KEYS, DOC, _sections
 
 # The commands of this file, as docs/cli.md names their sections.
@@ -107,17 +106,6 @@ colour = "blue"
 """
 
 
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> Any:
-        assert self.code == 0, (self.code, self.err)
-        return json.loads(self.out)
-
-
 CLI = Callable[..., Run]
 
 
@@ -126,14 +114,7 @@ def runner(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) 
 
     def run(*args: object, user: str = "alice") -> Run:
         monkeypatch.setenv("MODELBOOK_USER", user)
-        capsys.readouterr()
-        try:
-            main([str(a) for a in args])
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        out, err = capsys.readouterr()
-        return Run(code, out, err)
+        return run_main(args, capsys)
 
     return run
 
