@@ -24,6 +24,7 @@ itself and hands each write to the module of its kind of storage:
   folder, replace in one rename, large files read once with direct I/O);
 - :mod:`modelbook.blobs_remote`: the verified upload to an object store;
 - :mod:`modelbook.blobs_temp`: temporary files and the sweep of stale ones.
+- :mod:`modelbook.blobs_abandoned`: what killed uploads leave in an object store.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
 from . import files
+from .blobs_abandoned import abandoned
 from .blobs_errors import StoreErrors
 from .blobs_local import CHUNK, SMALL, hash_file, mkdir, put_local
 from .blobs_remote import upload
@@ -111,9 +113,13 @@ class BlobStore:
 
     def stale_temporaries(self, cutoff: float, *, remove: bool = False) -> list[tuple[str, int]]:
         """Temporary files last written before ``cutoff`` (epoch seconds), as (path, size);
-        with ``remove``, those deleted (see :func:`modelbook.blobs_temp.stale`). Only a
-        local folder is looked at: an object store lists nothing."""
-        return stale(self.temp_dir, cutoff, remove=remove) if self.local else []
+        with ``remove``, those deleted (:func:`.blobs_temp.stale`); on an object store, what
+        killed uploads left, as (URL, size) (:func:`.blobs_abandoned.abandoned`). Raises
+        Unavailable (an object store that cannot be listed or written)."""
+        if self.local:
+            return stale(self.temp_dir, cutoff, remove=remove)
+        with self._errors.translated("list the abandoned uploads of {store}"):
+            return abandoned(self.fs, self.root, cutoff, remove=remove)
 
     def _sweep_once(self) -> None:
         """Look for stale temporaries at the first write of this process to this store."""

@@ -11,6 +11,15 @@ was last written more than ``grace`` ago was left by a writer killed mid-write
 (a writer in progress keeps writing to it); gc lists those and, with
 ``apply``, removes them, as the first write of a process does for temporaries
 over a day old (:data:`modelbook.blobs_temp.STALE_TMP_SECONDS`).
+
+On an object store an upload killed mid-way leaves a temporary key
+(``<root>/.modelbook/tmp/mb-<hex>.part``, of a store whose files commit on
+close) or, on S3, an incomplete multipart upload at a blob's key, which the
+bucket keeps and bills for. Those begun more than ``grace`` ago are listed
+with the temporaries, by URL (an upload as ``s3://<bucket>/<key> (incomplete
+multipart upload <id>)``, its bytes the sizes of its parts), and with
+``apply`` removed or aborted; only the store's own root is looked at (see
+:mod:`modelbook.blobs_abandoned`).
 """
 
 from __future__ import annotations
@@ -29,7 +38,8 @@ GRACE_SECONDS = STALE_TMP_SECONDS
 @dataclass(frozen=True)
 class GcReport:
     """Unreferenced blobs and abandoned temporary files found (and, with ``applied``,
-    removed)."""
+    removed). ``temporaries`` holds local paths, or on an object store URLs of temporary
+    keys and incomplete uploads; ``temporary_bytes`` is their total size."""
 
     applied: bool
     blobs: tuple[str, ...]
@@ -46,9 +56,12 @@ class GcService:
 
     def gc(self, *, actor: str, apply: bool = False, grace: float = GRACE_SECONDS) -> GcReport:
         """Find (and with ``apply`` remove) blobs no version references and temporary
-        files abandoned by killed writers, both last written over ``grace`` seconds ago.
+        files abandoned by killed writers, both last written over ``grace`` seconds ago;
+        on an object store also the temporary keys and incomplete multipart uploads of
+        killed uploads begun over ``grace`` seconds ago (aborted with ``apply``).
 
-        Raises PermissionDenied (only an admin removes blobs), Unavailable.
+        Raises PermissionDenied (only an admin removes blobs), NotFound (the store's
+        bucket does not exist), Unavailable (the store cannot be listed or written).
         """
         now = self.ctx.clock()
         cutoff = now / 1e6 - grace
