@@ -74,6 +74,11 @@ def check_text(value: object, what: str, limit: int) -> str:
 
 def _field_text(limit: int) -> AfterValidator:
     def check(value: str, info: ValidationInfo) -> str:
+        # Every stored version's record is read through these checks, a dozen per
+        # version: text that plainly passes (ASCII, no NUL, within the limit) returns
+        # at once; anything else gets check_text's full rule and its message.
+        if len(value) <= limit and value.isascii() and "\x00" not in value:
+            return value
         try:
             return check_text(value, info.field_name or "value", limit)
         except InvalidInput as exc:
