@@ -90,19 +90,15 @@ def freeze(value: Any) -> Any:
 _EMPTY = FrozenDict()
 
 
-def _frozen_map(value: Mapping[Any, Any]) -> FrozenDict:
-    """:func:`freeze` of a validated mapping, without a walk when its values are leaves.
+def _frozen_map(value: Mapping[Any, str]) -> FrozenDict:
+    """A validated mapping of text, read-only.
 
-    A read builds several of these per version (tags, params, each metric's
-    slice); the empty ones, the most common, are all the one shared ``_EMPTY``.
+    Its values are text (``FrozenMap`` bounds them to ``str``), so there is
+    nothing inside to freeze: no walk. A read builds several of these per
+    version (tags, params, each metric's slice); the empty ones, the most
+    common, are all the one shared ``_EMPTY``.
     """
-    if not value:
-        return _EMPTY
-    leaves = _LEAVES
-    for item in value.values():
-        if type(item) not in leaves:
-            return freeze(value)  # type: ignore[no-any-return]
-    return FrozenDict(value)
+    return FrozenDict(value) if value else _EMPTY
 
 
 def thaw(value: Any) -> Any:
@@ -115,10 +111,11 @@ def thaw(value: Any) -> Any:
 
 
 _K = TypeVar("_K")
-_V = TypeVar("_V")
+# Text only: a value with parts of its own would need freezing too (see FrozenJSON).
+_V = TypeVar("_V", bound=str)
 
-#: A read-only mapping: returned values can be shared (cached) without a
-#: caller's edit reaching anyone else. Serialises as a plain object.
+#: A read-only mapping of text values: returned values can be shared (cached)
+#: without a caller's edit reaching anyone else. Serialises as a plain object.
 FrozenMap = Annotated[
     Mapping[_K, _V],
     AfterValidator(_frozen_map),
