@@ -7,6 +7,7 @@ A row that cannot be read (damaged or edited by hand) raises
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import ValidationError, create_model
@@ -36,6 +37,10 @@ _MUTABLE_FIELDS: dict[str, Any] = {
     for name in ("stage", "tags", "aliases", "deprecated")
 }
 _Mutable: type[Frozen] = create_model("_Mutable", __base__=Frozen, **_MUTABLE_FIELDS)
+# What model_validate_json and model_validate call, without their Python wrapper:
+# every cold read goes through both, once per version on a page.
+_read_record: Callable[[str | bytes], Frozen] = _Stored.__pydantic_validator__.validate_json
+_read_version: Callable[[dict[str, Any]], Version] = Version.__pydantic_validator__.validate_python
 
 
 def stored_record(model: str, row: Row[Any]) -> Frozen:
@@ -44,7 +49,7 @@ def stored_record(model: str, row: Row[Any]) -> Frozen:
     pass). Raises :class:`IntegrityError` naming the version when it cannot be read (a
     damaged or hand-edited row)."""
     try:
-        return _Stored.model_validate_json(row.doc)
+        return _read_record(row.doc)
     except (ValueError, TypeError, ValidationError, OverflowError, RecursionError) as exc:
         raise _unreadable(model, row, exc) from None
 
@@ -71,7 +76,7 @@ def version_from_row(model: str, row: Row[Any]) -> Version:
             aliases=tuple(sorted(row.aliases.split(","))) if row.aliases else (),
             deprecated=row.deprecated_at is not None,
         )
-        return Version.model_validate(values)
+        return _read_version(values)
     except (ValueError, TypeError, ValidationError, OverflowError, RecursionError) as exc:
         raise _unreadable(model, row, exc) from None
 
