@@ -24,12 +24,15 @@ _ROW_FIELDS = frozenset(
     | {"aliases", "deprecated"}
 )
 # A version's stored record: the other fields of Version, with Version's own
-# types and defaults, so that the two cannot drift apart.
+# types and defaults, so that the two cannot drift apart. The contract alone is
+# kept as parsed (a JSON object): the record's values go through Version's
+# validation next, which freezes it, so a large contract is walked once, not twice.
 _STORED_FIELDS: dict[str, Any] = {
     name: (info.annotation, info)
     for name, info in Version.model_fields.items()
     if name not in _ROW_FIELDS
 }
+_STORED_FIELDS["contract"] = (dict[str, Any] | None, None)
 _Stored: type[Frozen] = create_model("_Stored", __base__=Frozen, **_STORED_FIELDS)
 # The fields of a Version that change after registration, as Version types them.
 _MUTABLE_FIELDS: dict[str, Any] = {
