@@ -77,12 +77,15 @@ _LEAVES = frozenset({str, int, float, bool, type(None)})
 
 def freeze(value: Any) -> Any:
     """A deeply read-only copy: mappings become :class:`FrozenDict`, lists tuples."""
-    if type(value) in _LEAVES:
+    kind = type(value)
+    if kind in _LEAVES:
         return value
-    if isinstance(value, Mapping):
+    # Parsed JSON is plain dicts and lists: they are told apart without the ABC checks,
+    # which a version's contract (hundreds of nodes) would pay at every node.
+    if kind is dict or isinstance(value, Mapping):
         return FrozenDict({k: freeze(v) for k, v in value.items()}) if value else _EMPTY
-    if isinstance(value, list | tuple):
-        return tuple(freeze(v) for v in value)
+    if kind is list or isinstance(value, list | tuple):
+        return tuple([freeze(v) for v in value])
     return value
 
 
