@@ -43,6 +43,7 @@ from fsspec.implementations.local import LocalFileSystem
 from . import files
 from .blobs_abandoned import abandoned
 from .blobs_errors import StoreErrors
+from .blobs_listing import local_blobs, remote_blobs, remove_local_if_older, remove_remote_if_older
 from .blobs_local import CHUNK, SMALL, hash_file, mkdir, put_local
 from .blobs_remote import upload
 from .blobs_root import check_root
@@ -63,10 +64,6 @@ from .files import Progress, Source, check_sha256, noop, show
 
 class _Missing(IntegrityError):
     """A blob that is not in the store at all (as opposed to damaged)."""
-
-
-def _is_sha256(name: str) -> bool:
-    return len(name) == 64 and all(c in "0123456789abcdef" for c in name)
 
 
 class BlobStore:
@@ -154,34 +151,20 @@ class BlobStore:
         base = f"{self.root}/sha256"
         with self._errors.translated("list the blobs of {store}"):
             if not self.local:
-                yield from self._iter_remote(base)
+                try:
+                    found = self.fs.find(base, detail=True)
+                except FileNotFoundError:
+                    # An object store lists a prefix with nothing under it as empty: not
+                    # found means its bucket is not there.
+                    self._no_store()
+                    return
+                yield from remote_blobs(found)
                 return
-            if not os.path.isdir(base):
-                return
-            for shard in sorted(os.listdir(base)):
-                for entry in os.scandir(f"{base}/{shard}"):
-                    if _is_sha256(entry.name) and entry.is_file(follow_symlinks=False):
-                        st = entry.stat(follow_symlinks=False)
-                        yield entry.name, st.st_size, st.st_mtime
-
-    def _iter_remote(self, base: str) -> Iterator[tuple[str, int, float]]:
-        """:meth:`iter_blobs` on an object store (the blobs under ``base``)."""
-        try:
-            found = self.fs.find(base, detail=True)
-        except FileNotFoundError:
-            # An object store lists a prefix with nothing under it as empty: not
-            # found means its bucket is not there.
-            self._no_store()
-            return
-        for info in found.values():
-            name = str(info["name"]).rsplit("/", 1)[-1]
-            if _is_sha256(name):
-                modified = info.get("LastModified") or info.get("mtime") or 0
-                stamp = modified.timestamp() if hasattr(modified, "timestamp") else modified
-                yield name, int(info.get("size") or 0), float(stamp)
+            yield from local_blobs(base)
 
     def remove_if_older(self, sha256: str, cutoff: float) -> bool:
-        """Remove a blob unless it was written at or after ``cutoff`` (epoch seconds).
+        """Remove a blob unless it was written at or after ``cutoff`` (epoch seconds), or
+        is not the store's own (:mod:`modelbook.blobs_listing`).
 
         Returns whether it was removed. Raises IntegrityError for a malformed
         hash, Unavailable when the store cannot be written.
@@ -190,17 +173,8 @@ class BlobStore:
         with self._errors.translated(f"remove blob {sha256} from {{store}}"):
             try:
                 if self.local:
-                    if os.stat(path).st_mtime >= cutoff:
-                        return False
-                    os.unlink(path)
-                    return True
-                info = self.fs.info(path)
-                modified = info.get("LastModified") or info.get("mtime") or 0
-                stamp = modified.timestamp() if hasattr(modified, "timestamp") else modified
-                if float(stamp) >= cutoff:
-                    return False
-                self.fs.rm_file(path)
-                return True
+                    return remove_local_if_older(path, cutoff)
+                return remove_remote_if_older(self.fs, path, cutoff)
             except FileNotFoundError:
                 return False
 

@@ -51,7 +51,7 @@ def abandoned(fs: Any, root: str, cutoff: float, *, remove: bool = False) -> lis
     return sorted(found)
 
 
-def _stamp(value: Any) -> float | None:
+def epoch_seconds(value: Any) -> float | None:
     """A time as a listing gives it (datetime, epoch number, ISO text) in epoch seconds."""
     if isinstance(value, datetime):
         return value.timestamp()
@@ -66,11 +66,11 @@ def _stamp(value: Any) -> float | None:
 def _modified(fs: Any, path: str, info: dict[str, Any]) -> float | None:
     """When the file at ``path`` was last written, or None when its store does not say."""
     for field in _TIME_FIELDS:
-        stamp = _stamp(info.get(field))
+        stamp = epoch_seconds(info.get(field))
         if stamp is not None:
             return stamp
     try:
-        return _stamp(fs.modified(path))
+        return epoch_seconds(fs.modified(path))
     except NotImplementedError:
         return None
 
@@ -110,7 +110,7 @@ def _uploads(fs: Any, root: str, cutoff: float, remove: bool) -> list[tuple[str,
         name, upload_id = str(upload["Key"]), str(upload["UploadId"])
         if not _BLOB_KEY.fullmatch(name[len(prefix) :]):
             continue
-        began = _stamp(upload.get("Initiated"))
+        began = epoch_seconds(upload.get("Initiated"))
         if began is None or began >= cutoff:
             continue
         size = _parts_size(fs, bucket, name, upload_id)
