@@ -14,8 +14,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
-from modelbook import DataRef, IncompleteMetadata, InvalidInput, NotFound, Registry
+from modelbook import (
+    DataRef,
+    IncompleteMetadata,
+    IntegrityError,
+    InvalidInput,
+    NotFound,
+    Registry,
+)
 from modelbook.checklist import FIELDS
 from modelbook.cli import main
 from modelbook.report_render import md_code, md_text
@@ -369,6 +377,34 @@ def test_doctor_fails_for_a_deployed_version_missing_a_required_field(
     assert code == 6 and "unknown stage 'shipped'" in err_text
     code, _, err_text = _cli(capsys, "doctor", "nope")
     assert code == 3
+
+
+def test_doctor_fails_when_a_version_cannot_be_read(
+    built: Built, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A gate that passed over a damaged entry would pass a deployed version nobody can
+    read: the run names it and exits 7, the other versions still listed."""
+    reg = built.registry
+    with reg.db.engine.begin() as conn:
+        trigger = (
+            "versions_frozen ON versions" if reg.db.dialect == "postgresql" else ("versions_frozen")
+        )
+        conn.execute(sa.text(f"DROP TRIGGER {trigger}"))
+        conn.execute(sa.text("UPDATE versions SET doc = 'null' WHERE number = 1"))
+    result = reg.doctor()
+    assert [e.number for e in result.entries] == [3]
+    assert len(result.unreadable) == 1 and "models:/ctr_ranking/1" in result.unreadable[0]
+    assert not result.ok
+    with pytest.raises(IntegrityError, match=r"1 version\(s\) cannot be read.*ctr_ranking/1"):
+        result.check()
+
+    monkeypatch.setenv("MODELBOOK_URI", reg.db.uri)
+    monkeypatch.setenv("MODELBOOK_BLOB_URI", reg.blob_uri)
+    code, out, err_text = _cli(capsys, "doctor", "--stage", "deployed")
+    assert code == 7, (out, err_text)
+    assert "unreadable: " in err_text and "models:/ctr_ranking/1" in err_text
+    code, out, _ = _cli(capsys, "doctor", "--json")
+    assert code == 7 and "models:/ctr_ranking/1" in json.loads(out)["unreadable"][0]
 
 
 def test_report_cli_writes_the_file_whole(

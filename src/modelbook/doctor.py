@@ -6,7 +6,8 @@ least one field and orders them worst first: deployed versions that lack a
 field the policy requires (``[doctor] required``), then by how many required
 fields they lack, then by score, lowest first. :meth:`DoctorReport.check`
 raises :class:`~modelbook.errors.IncompleteMetadata` (exit 13) when a deployed
-version lacks a required field, so that ``modelbook doctor`` can gate CI.
+version lacks a required field, and :class:`~modelbook.errors.IntegrityError`
+(exit 7) when a version could not be read, so that ``modelbook doctor`` can gate CI.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Iterable
 
 from .completeness import Completeness
 from .domain import Frozen
-from .errors import IncompleteMetadata
+from .errors import IncompleteMetadata, IntegrityError
 from .lifecycle import DEPLOYED
 
 
@@ -68,15 +69,23 @@ class DoctorReport(Frozen):
 
     @property
     def ok(self) -> bool:
-        return not self.failing
+        return not self.failing and not self.unreadable
 
     def check(self) -> None:
-        """Raise when a deployed version lacks a required field.
+        """Raise when a version could not be read, or a deployed version lacks a
+        required field. A version that cannot be read cannot be scored: a gate that
+        passed over it would pass a deployed version whose entry is damaged.
 
         Raises:
+            IntegrityError: naming each version that could not be read.
             IncompleteMetadata: naming each such version and its missing fields
                 (``missing`` maps URI → fields).
         """
+        if self.unreadable:
+            raise IntegrityError(
+                f"{len(self.unreadable)} version(s) cannot be read, so their entries "
+                f"cannot be checked: {'; '.join(self.unreadable)}"
+            )
         failing = self.failing
         if not failing:
             return
