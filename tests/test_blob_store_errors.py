@@ -201,6 +201,19 @@ REDACTED = {
     f"https://h/x?X-Amz-Credential=AKIA/{SECRET}/s3&X-Amz-Expires=60": (
         "https://h/x?X-Amz-Credential=***&X-Amz-Expires=60"
     ),
+    # A password holding an unencoded '?' or '#' (or '/' then '?'): user-info up to the
+    # last '@', not a query or fragment.
+    f"s3://AKIA:{SECRET}?b@bucket/p": "s3://***@bucket/p",
+    f"s3://AKIA:{SECRET}#b@bucket/p": "s3://***@bucket/p",
+    f"s3://AKIA:a/{SECRET}?@bucket/p": "s3://***@bucket/p",
+    f"s3://AKIA:{SECRET}?b@bucket/p?x=1#f": "s3://***@bucket/p?x=1#f",
+    f"ftp://user:{SECRET}/b@127.0.0.1:9/p": "ftp://***@127.0.0.1:9/p",
+    f"https://user:{SECRET}/b@127.0.0.1:9/p": "https://***@127.0.0.1:9/p",
+    "https://host:8443?q=a@b": "https://host:8443?q=a@b",
+    f"https://h/p?bearer={SECRET}&jwt={SECRET}&hmac={SECRET}&sas={SECRET}&sv=1": (
+        "https://h/p?bearer=***&jwt=***&hmac=***&sas=***&sv=1"
+    ),
+    f"https://h/p#id_jwt={SECRET}&state=s": "https://h/p#id_jwt=***&state=s",
     # A folder named name=value is a path, not a parameter.
     "s3://bucket/dt=2024/part_code=7/x": "s3://bucket/dt=2024/part_code=7/x",
     "https://h/p#section-2": "https://h/p#section-2",
@@ -215,6 +228,21 @@ def test_a_blob_url_is_shown_without_its_secrets(url: str, shown: str) -> None:
         assert any(SECRET in secret for secret in secrets_of(url))
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"ftp://user:{SECRET}/b@127.0.0.1:9/p",
+        f"s3://AKIA:{SECRET}?b@bucket/p",
+        f"s3://AKIA:b/{SECRET}#c@bucket/p",
+        f"https://u:{SECRET}:x@h/p",
+    ],
+)
+def test_each_part_of_the_user_info_a_driver_may_quote_is_a_secret(url: str) -> None:
+    """A driver that took a '/', '?', '#' or ':' of a password for the end of the host,
+    the port or the path quotes a part of it: that part is scrubbed too."""
+    assert SECRET in secrets_of(url)
+
+
 LEAKY = {
     "user-info, bad bucket": (f"s3://AKIA:{SECRET}@bucket/x", 6),
     "unknown protocol": (f"nosuchproto://u:{SECRET}@h/x", 6),
@@ -227,6 +255,14 @@ LEAKY = {
     "pw and code params": (f"https://example.invalid/x?pw={SECRET}&code={SECRET}", 6),
     "fragment token": (f"https://example.invalid/x#token={SECRET}", 6),
     "matrix token": (f"https://example.invalid/x;token={SECRET}/y", 6),
+    "password with a ?": (f"s3://AKIA:{SECRET}?b@nobkt/p", 6),
+    "password with a #": (f"s3://AKIA:{SECRET}#b@nobkt/p", 6),
+    "password with / then ?": (f"s3://AKIA:{SECRET}/b?@nobkt/p", 6),
+    "ftp password with a /": ("ftp://user:{pw}/b@127.0.0.1:{port}/p", 6),
+    "bearer, jwt, hmac, sas": (
+        f"https://example.invalid/x?bearer={SECRET}&jwt={SECRET}&hmac={SECRET}&sas={SECRET}",
+        6,
+    ),
 }
 
 
@@ -276,6 +312,71 @@ def test_verify_through_a_blob_url_with_a_secret_never_prints_it(
     assert run.code in (3, 8), run
     assert SECRET not in run.out + run.err
     assert "***" in run.err
+
+
+UNPARSED = {
+    "password with a ?": f"s3://AKIA:{SECRET}?b@nobkt/p",
+    "password with a #": f"s3://AKIA:{SECRET}#b@nobkt/p",
+    "password with / then ?": f"s3://AKIA:{SECRET}/b?@nobkt/p",
+    "ftp password with a /": f"ftp://user:{SECRET}/b@127.0.0.1:9/p",
+}
+
+
+@pytest.mark.parametrize("command", ["verify", "download", "gc"])
+@pytest.mark.parametrize("form", sorted(UNPARSED))
+def test_a_blob_url_its_driver_cannot_parse_exits_6_without_its_secret(
+    cli: CLI, tmp_path: Path, home: Path, unreachable_s3: str, form: str, command: str
+) -> None:
+    """A password holding '?', '#' or '/' that the driver takes for the end of the
+    bucket, host or port: verify, download and gc exit 6 naming the store as ***@,
+    and neither the URL nor the driver's text shows the password."""
+    model = tmp_path / "x.bin"
+    model.write_bytes(b"weights")
+    assert cli("register", "bm", model, "--owner", "o", "--no-capture").code == 0
+    args = ["download", "models:/bm/1", tmp_path / "out"] if command == "download" else [command]
+    run = cli("--blob-uri", UNPARSED[form], *args)
+    assert run.code == 6, run
+    message = one_error_line(run.err)
+    assert "blob store s3://***@nobkt/p" in message or "ftp://***@127.0.0.1:9/p" in message
+    assert SECRET not in run.out + run.err
+    assert "unexpected" not in message
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"https://u:{SECRET}@127.0.0.1:9/p",
+        f"https://user:{SECRET}/b@127.0.0.1:9/p",
+        f"http://127.0.0.1:9/p?sas={SECRET}",
+    ],
+)
+@pytest.mark.parametrize("apply", [[], ["--apply"]], ids=["dry-run", "apply"])
+def test_gc_refuses_an_http_store(
+    cli: CLI, tmp_path: Path, home: Path, url: str, apply: list[str]
+) -> None:
+    """An http(s) store can neither list nor remove blobs: gc exits 6 saying the store
+    is read-only, naming it without its secret, rather than 'would remove 0'."""
+    model = tmp_path / "x.bin"
+    model.write_bytes(b"weights")
+    assert cli("register", "bm", model, "--owner", "o", "--no-capture").code == 0
+    run = cli("--blob-uri", url, "gc", *apply)
+    assert run.code == 6, run
+    message = one_error_line(run.err)
+    assert f"blob store {redact(url)}" in message and "***" in message
+    assert "protocol is read-only" in message
+    assert SECRET not in run.out + run.err
+
+
+def test_a_url_the_driver_cannot_parse_is_bad_input() -> None:
+    """A port the driver cannot read as a number (a password's '/' ends the host early)
+    is InvalidInput naming the store redacted, not a ValueError."""
+    store = BlobStore(f"https://user:{SECRET}/b@127.0.0.1:9/p")
+    with pytest.raises(InvalidInput) as err:
+        list(store.iter_blobs())
+    assert str(err.value).startswith(
+        "cannot list the blobs of blob store https://***@127.0.0.1:9/p"
+    )
+    assert SECRET not in "".join(traceback.format_exception(err.value))
 
 
 def test_the_registry_and_its_store_show_the_url_redacted(tmp_path: Path) -> None:

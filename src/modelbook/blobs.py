@@ -127,6 +127,11 @@ class BlobStore:
         """A path for a new temporary file; creates and marks the folder the first time."""
         return new_temp(self.temp_dir, self._made, lambda folder: mkdir(folder, self._made))
 
+    def require_writable(self, doing: str) -> None:
+        """Raise InvalidInput when the store can neither list nor remove blobs (``https``);
+        ``doing`` is a clause in which ``{store}`` stands for the store."""
+        self._errors.require_writable(doing)
+
     # addressing ----------------------------------------------------------
 
     def path(self, sha256: str) -> str:

@@ -2,16 +2,18 @@
 
 A blob store URL (an fsspec URL, chained parts joined by ``::``) can carry a
 secret in its user-info (``s3://KEY:SECRET@bucket``, ``ftp://u:pw@host``, a
-token given as the user name alone: ``https://ghp_TOKEN@host/p``), or in a
-named parameter of its query string, its fragment (``#token=...``) or a path
-segment (matrix parameters: ``/p;token=...``): a signed URL's ``sig``,
+token given as the user name alone: ``https://ghp_TOKEN@host/p``, a password
+holding an unencoded ``/``, ``?`` or ``#``: ``s3://KEY:SE/C?RET@bucket``), or
+in a named parameter of its query string, its fragment (``#token=...``) or a
+path segment (matrix parameters: ``/p;token=...``): a signed URL's ``sig``,
 ``X-Amz-Signature``, ``X-Amz-Credential``, ``X-Amz-Security-Token``, an
-``access_key``, ``token``, ``pw`` or ``code`` parameter. :func:`redact` is the
-one form in which a blob store URL is printed, put in an error, a log line or
-an event: the whole user-info and the value of every such parameter replaced
-by ``***``, as database URLs are shown (:func:`modelbook.store.dburl.redact`).
-:func:`secrets_of` gives the hidden values, so that a driver's own message,
-which may quote the URL, can be scrubbed of them.
+``access_key``, ``token``, ``pw``, ``code``, ``bearer``, ``jwt``, ``hmac`` or
+``sas`` parameter. :func:`redact` is the one form in which a blob store URL is
+printed, put in an error, a log line or an event: the whole user-info and the
+value of every such parameter replaced by ``***``, as database URLs are shown
+(:func:`modelbook.store.dburl.redact`). :func:`secrets_of` gives the hidden
+values, so that a driver's own message, which may quote the URL, can be
+scrubbed of them.
 """
 
 from __future__ import annotations
@@ -24,8 +26,11 @@ from .store.dburl import MASK
 # Parameters whose value is a secret, by a part of their name (any case):
 # signatures of signed URLs (sig, X-Amz-Signature, X-Goog-Signature), their
 # credentials and session tokens, access keys, passwords (pass, pwd, pw),
-# authorization codes (code, auth_code).
-_SECRET_PARAM = re.compile(r"sig|token|secret|pass|pw|key|credential|auth|session|code", re.I)
+# authorization codes (code, auth_code), bearer tokens and JWTs, HMACs, Azure SAS
+# tokens.
+_SECRET_PARAM = re.compile(
+    r"sig|token|secret|pass|pw|key|credential|auth|session|code|bearer|jwt|hmac|sas", re.I
+)
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://")
 # What separates parameters in a query or fragment (``;`` is an older form of ``&``),
 # and the parts of a path, whose ``;name=value`` parts are (matrix) parameters.
@@ -35,9 +40,14 @@ _PATH_SEPARATOR = re.compile(r"([;/])")
 # the whole user-info: alone, replacing it would garble every word that holds it
 # ("u"). A token given as the user name is far longer.
 _MIN_SCRUBBED_USER = 4
-# An authority that cannot be a host with a port: a ':' followed by what is not
-# only digits (IPv6 literals are bracketed).
-_USERINFO_CUT_SHORT = re.compile(r"[^\[\]]*:(?![0-9]*$).*")
+# Where a driver may cut user-info it took for a host, a port or a path.
+_USERINFO_PARTS = re.compile(r"[/?#:]")
+# What ends a URL's authority, and what a driver may take for its end.
+_AUTHORITY_END = re.compile(r"[/?#]")
+# The text before a URL's last '@' that is user-info with a password: ``user:`` then
+# what is not a port (only digits, up to the first '/', '?' or '#'). The user holds
+# no '/', '?', '#' (a path or query) nor '[' or ']' (an IPv6 host: ``[::1]:8443``).
+_USERINFO_WITH_PASSWORD = re.compile(r"[^/?#\[\]:]*:(?![0-9]*(?:[/?#]|$))")
 
 
 def redact(url: str) -> str:
@@ -59,13 +69,14 @@ def secrets_of(url: str) -> tuple[str, ...]:
         if userinfo:
             user, _, password = userinfo.partition(":")
             found.extend((userinfo, password))
-            # A driver that read a secret's '/' as the end of the host quotes the parts.
-            found.extend(p for p in userinfo.split("/") if len(p) >= _MIN_SCRUBBED_USER)
+            # A driver that read a secret's '/', '?', '#' or ':' as the end of the host,
+            # the path or the port quotes the parts.
+            found.extend(p for p in _USERINFO_PARTS.split(userinfo) if len(p) >= _MIN_SCRUBBED_USER)
             if len(user) >= _MIN_SCRUBBED_USER:
                 found.append(user)
         found.extend(_secret_values(rest, path=True))
-        found.extend(_secret_values(query))
-        found.extend(_secret_values(fragment))
+        found.extend(_secret_values(query or ""))
+        found.extend(_secret_values(fragment or ""))
     forms = {
         form
         for s in found
@@ -83,27 +94,29 @@ def protocol_of(url: str) -> str:
     return match.group(0)[:-3].lower() if match else "file"
 
 
-def _pieces(part: str) -> tuple[str, str | None, str, str, str] | None:
-    """``part`` as (scheme and ``://``, user-info or None, host and path, query, fragment),
-    or None when it is no ``scheme://`` URL. Query and fragment come without their
-    ``?`` and ``#``."""
+def _pieces(part: str) -> tuple[str, str | None, str, str | None, str | None] | None:
+    """``part`` as (scheme and ``://``, user-info or None, host and path, query or None,
+    fragment or None), or None when it is no ``scheme://`` URL. Query and fragment come
+    without their ``?`` and ``#``."""
     match = _SCHEME.match(part)
     if match is None:
         return None
     head, rest = match.group(0), part[match.end() :]
-    rest, _, fragment = rest.partition("#")
-    rest, _, query = rest.partition("?")
-    authority, slash, path = rest.partition("/")
     userinfo: str | None = None
-    if "@" in authority:
-        userinfo, _, authority = authority.rpartition("@")
-    elif "@" in path and _USERINFO_CUT_SHORT.fullmatch(authority):
-        # An unencoded '/' in a secret (AWS secret keys hold them) ends the authority
-        # early: ``s3://KEY:SEC/RET@bucket``. A host's port is digits, so a ':' with
-        # anything else after it is user-info, which runs to the path's last '@'.
-        userinfo, _, rest = rest.rpartition("@")
-        authority, slash, path = rest.partition("/")
-    return head, userinfo, f"{authority}{slash}{path}", query, fragment
+    before, at, after = rest.rpartition("@")
+    if at and _USERINFO_WITH_PASSWORD.match(before):
+        # An unencoded '/', '?' or '#' in a password (AWS secret keys hold '/') ends
+        # the authority early: ``s3://KEY:SEC/RE?T@bucket``. A port is digits, so
+        # ``user:`` and anything else runs to the last '@'.
+        userinfo, rest = before, after
+    else:
+        authority = _AUTHORITY_END.split(rest, maxsplit=1)[0]
+        if "@" in authority:
+            userinfo = authority.rpartition("@")[0]
+            rest = rest[len(userinfo) + 1 :]
+    rest, hash_, fragment = rest.partition("#")
+    rest, question, query = rest.partition("?")
+    return head, userinfo, rest, query if question else None, fragment if hash_ else None
 
 
 def _tokens(text: str, *, path: bool) -> list[tuple[str, bool]]:
@@ -146,8 +159,8 @@ def _redact_part(part: str) -> str:
     if userinfo is not None:
         shown += f"{MASK}@"
     shown += _masked(rest, path=True)
-    if "?" in part.partition("#")[0]:
+    if query is not None:
         shown += "?" + _masked(query)
-    if "#" in part:
+    if fragment is not None:
         shown += "#" + _masked(fragment)
     return shown

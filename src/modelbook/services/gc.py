@@ -61,8 +61,10 @@ class GcService:
         killed uploads begun over ``grace`` seconds ago (aborted with ``apply``).
 
         Raises PermissionDenied (only an admin removes blobs), NotFound (the store's
-        bucket does not exist), Unavailable (the store cannot be listed or written).
+        bucket does not exist), Unavailable (the store cannot be listed or written),
+        InvalidInput (a read-only store: ``https``).
         """
+        self.ctx.blobs.require_writable("collect the unreferenced blobs of {store}")
         now = self.ctx.clock()
         cutoff = now / 1e6 - grace
         stored = list(self.ctx.blobs.iter_blobs())
