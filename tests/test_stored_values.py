@@ -5,6 +5,10 @@ version, refused before anything is written, on SQLite and PostgreSQL.
 - An artifact path in a version's stored record (``versions.doc``) that no
   registration writes (absolute, with ``..``) names a file outside the folder a
   download or a load writes to.
+- An artifact in a version's stored record that no registration writes (a path
+  outside its folder, a sha256 that is not 64 lowercase hex characters) is refused by
+  every read of the version, not only by a download or a load: shown, exported,
+  verified, drilled, approved or deployed, it is damage.
 - A stage in ``versions.stage`` that the registry's stage graph does not have.
 """
 
@@ -78,7 +82,7 @@ def test_a_stored_path_outside_the_folder_fails_download_as_damage(
         registry.download("models:/m/1", dest)
     assert "models:/m/1" in err.value.message
     assert "escaped.bin" in err.value.message
-    assert "may have been altered" in err.value.message
+    assert "damaged or edited" in err.value.message
     cli = run("download", "models:/m/1", dest)
     assert cli.code == 7, cli.err
     assert "models:/m/1" in cli.err
@@ -95,6 +99,95 @@ def test_a_stored_path_outside_the_folder_fails_load_as_damage(
         registry.load("models:/m/1")
     assert not escaping.parent.exists()
     assert written(registry) == before
+
+
+# stored manifests, wherever the version is read -------------------------------------------
+
+
+def _stored_artifact(reg: Registry, number: int, field: str, value: str) -> None:
+    vid = version_id(reg, "m", number)
+    doc = json.loads(scalar(reg, "SELECT doc FROM versions WHERE id = :v", v=vid))
+    doc["artifacts"][0][field] = value
+    sql(reg, "UPDATE versions SET doc = :d WHERE id = :v", d=json.dumps(doc), v=vid)
+
+
+DAMAGE = {
+    "dotdot": ("path", "../../../evil.joblib"),
+    "absolute": ("path", "/tmp/evil.joblib"),
+    "sha256": ("sha256", "../../../../etc/passwd"),
+}
+
+
+@pytest.fixture(params=list(DAMAGE))
+def damaged(request: pytest.FixtureRequest, flow: Flow) -> Flow:
+    """m 1 and 2 deployed (production at 2, 1 its rollback target), then 1's stored
+    manifest edited in SQL behind the frozen-record trigger."""
+    flow.deployed()
+    flow.deployed()
+    drop_frozen_trigger(flow.reg)
+    _stored_artifact(flow.reg, 1, *DAMAGE[request.param])
+    return flow
+
+
+READS: dict[str, Callable[[Registry], Any]] = {
+    "get_version": lambda r: r.get_version("models:/m/1"),
+    "bom": lambda r: r.bom("models:/m/1"),
+    "verify": lambda r: r.verify(),
+    "drill": lambda r: r.drill("m", actor=DEPLOYERS[0]),
+    "approve": lambda r: r.approve("models:/m/1", actor=REVIEWERS[0]),
+    "deploy": lambda r: r.deploy("models:/m/1", reason="x", actor=DEPLOYERS[0]),
+}
+
+
+@pytest.mark.parametrize("operation", list(READS))
+def test_a_stored_manifest_no_registration_writes_is_damage_on_every_read(
+    damaged: Flow, operation: str
+) -> None:
+    reg = damaged.reg
+    before = written(reg)
+    with pytest.raises(IntegrityError) as err:
+        READS[operation](reg)
+    assert "models:/m/1" in err.value.message
+    assert written(reg) == before
+    assert reg.resolve("models:/m@production").number == 2
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("show", "models:/m/1"),
+        ("bom", "models:/m/1"),
+        ("verify",),
+        ("rollback", "m", "--drill"),
+        ("approve", "models:/m/1"),
+        ("deploy", "models:/m/1", "--reason", "x"),
+    ],
+    ids=lambda a: a[0] + (" --drill" if "--drill" in a else ""),
+)
+def test_the_cli_exits_7_naming_a_version_whose_stored_manifest_was_edited(
+    damaged: Flow,
+    run: Callable[..., Run],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    args: tuple[str, ...],
+) -> None:
+    before = written(damaged.reg)
+    monkeypatch.setenv("MODELBOOK_USER", DEPLOYERS[0] if args[0] != "approve" else REVIEWERS[0])
+    monkeypatch.chdir(tmp_path)
+    cli = run(*args)
+    assert cli.code == 7, (cli.code, cli.out, cli.err)
+    assert "models:/m/1" in cli.err
+    assert written(damaged.reg) == before
+    assert damaged.reg.resolve("models:/m@production").number == 2
+
+
+def test_verify_refuses_artifact_rows_that_differ_from_the_manifest(flow: Flow) -> None:
+    """The rows verify hashes are a copy of the version's manifest: edited apart, the
+    version is damaged, not a clean bill for files it does not name."""
+    flow.add()
+    sql(flow.reg, "UPDATE artifacts SET path = 'other.bin'")
+    with pytest.raises(IntegrityError, match="models:/m/1"):
+        flow.reg.verify()
 
 
 # stored stages ----------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
 
 from .limits import Short, Text, Value
+from .manifest_paths import ManifestPath, Sha256
 from .semver import Classification
 
 RiskTier = Literal["low", "medium", "high"]
@@ -153,11 +154,18 @@ class Model(Frozen):
 
 
 class Artifact(Frozen):
-    """One file of a version, stored by content."""
+    """One file of a version, stored by content.
 
-    path: str
-    size: int
-    sha256: str
+    Only what a registration writes: ``path`` a relative manifest path (see
+    :func:`~modelbook.manifest_paths.check_manifest_paths`), ``size`` a byte count,
+    ``sha256`` 64 lowercase hex characters. A stored version whose manifest breaks
+    these cannot be read (``IntegrityError`` naming it), so no read of it, nor any
+    write decided on it, takes a path outside its folder or a blob not named by hash.
+    """
+
+    path: ManifestPath
+    size: int = Field(ge=0)
+    sha256: Sha256
 
 
 class Metric(Frozen):

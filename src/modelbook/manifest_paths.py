@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import TypeGuard
+from typing import Annotated, TypeGuard
+
+from pydantic import AfterValidator, Field
 
 from .errors import IntegrityError, InvalidInput
 
@@ -93,6 +95,42 @@ def _check_manifest_path(path: object) -> str:
     if problem is not None:
         raise InvalidInput(f"invalid artifact path {shown}: {problem}")
     return path
+
+
+def manifest_path(path: str) -> str:
+    """Return ``path`` if it follows the shape rule of one manifest path (see
+    :func:`check_manifest_paths`): the validator of
+    :attr:`modelbook.domain.Artifact.path`, so no version read from the registry
+    names a file outside its own folder.
+
+    Raises:
+        ValueError: naming the path and what is wrong with it (pydantic reports it
+            as a validation error of the field).
+    """
+    try:
+        return _check_manifest_path(path)
+    except InvalidInput as exc:
+        raise ValueError(exc.message) from None
+
+
+# The common manifest path, matched by pydantic's own (Rust) validator without a call
+# into Python: names of printable ASCII but '/' and backslash, 1-255 characters,
+# neither '.' nor '..' (the three branches), at most MAX_PATH_CHARS in all. The full
+# rule accepts all of these; any other path goes through it and gets its message.
+_CHAR = r"[ -.0-\[\]-~]"
+_NOT_DOT = r"[ -\-0-\[\]-~]"
+_NAME = rf"(?:\.\.{_CHAR}{{1,253}}|\.{_NOT_DOT}{_CHAR}{{0,253}}|{_NOT_DOT}{_CHAR}{{0,254}})"
+_PLAIN_PATH = Annotated[str, Field(pattern=rf"^{_NAME}(?:/{_NAME})*$", max_length=MAX_PATH_CHARS)]
+
+#: A sha256 as stored, as a pydantic type: :func:`check_sha256`'s rule, checked without Python.
+Sha256 = Annotated[str, Field(pattern=rf"^{_SHA256.pattern}$")]
+
+#: A manifest path as a pydantic type: the plain path checked without Python, else
+#: :func:`manifest_path`.
+ManifestPath = Annotated[
+    _PLAIN_PATH | Annotated[str, AfterValidator(manifest_path)],
+    Field(union_mode="left_to_right"),
+]
 
 
 def check_manifest_paths(paths: Iterable[str]) -> None:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Row
 
 from .. import downloads, validation
 from ..domain import Problem, VerifyReport
@@ -11,6 +14,7 @@ from ..errors import IntegrityError, NotFound
 from ..files import Progress
 from ..manifest_paths import check_stored_paths
 from ..store import models as model_rows
+from ..store import version_records
 from ..store import versions as version_rows
 from .base import Context
 from .versions import VersionService
@@ -54,13 +58,20 @@ class ArtifactService:
         raise NotFound(f"{version.uri} has no artifact {path!r}")
 
     def verify(self, name: str | None = None, progress: Progress | None = None) -> VerifyReport:
-        """Rehash every stored artifact (of one model, or all) and name each bad file."""
+        """Rehash every stored artifact (of one model, or all) and name each bad file.
+
+        Raises NotFound for an unknown model, and IntegrityError naming the version,
+        before any file is hashed, when a version's stored manifest cannot be read
+        or its artifact rows (the files hashed) are not the files it names.
+        """
         if name is not None:
             validation.model_name(name)
         with self.ctx.db.read() as conn:
             if name is not None and model_rows.find(conn, name) is None:
                 raise NotFound(f"model {name!r} not found")
             rows = version_rows.artifact_rows(conn, name)
+            manifests = version_rows.manifest_rows(conn, name)
+        _check_agree(manifests, rows)
         verdict: dict[str, str | None] = {}
         problems: list[Problem] = []
         total = 0
@@ -91,3 +102,19 @@ class ArtifactService:
             bytes=total,
             problems=tuple(problems),
         )
+
+
+def _check_agree(manifests: list[Row[Any]], rows: list[Row[Any]]) -> None:
+    """Refuse versions whose stored record (``manifests``: name, number, doc) names
+    other files than their artifact rows (``rows``: name, number, path, size, sha256)."""
+    files: dict[tuple[str, int], list[tuple[str, int, str]]] = {}
+    for r in rows:
+        files.setdefault((r.name, r.number), []).append((r.path, r.size, r.sha256))
+    for m in manifests:
+        record = version_records.stored_record(m.name, m)
+        named = sorted((a.path, a.size, a.sha256) for a in record.artifacts)  # type: ignore[attr-defined]
+        if named != sorted(files.get((m.name, m.number), [])):
+            raise IntegrityError(
+                f"models:/{m.name}/{m.number}: its stored manifest and its artifact rows "
+                "name different files; the registry's records may have been altered"
+            )

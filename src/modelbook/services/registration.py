@@ -178,7 +178,7 @@ class RegistrationService:
             try:
                 item = a if isinstance(a, Artifact) else Artifact.model_validate(dict(a))
             except ValidationError as exc:
-                raise invalid(exc) from None
+                raise _refused(dict(a), exc) from None
             given_sha256(item.sha256, item.path)
             manifest.append(item)
         files.check_manifest_paths(a.path for a in manifest)
@@ -355,3 +355,15 @@ class RegistrationService:
         )
         self.ctx.cache.registered(version, doc=doc_text, tags=tags_text, created_at=now)
         return version
+
+
+def _refused(entry: dict[str, Any], exc: ValidationError) -> InvalidInput:
+    """Why a caller's manifest entry (a mapping of path, size and sha256) is not an
+    :class:`Artifact`: a hash or a path the manifest rule refuses gets that rule's
+    message, as a registration gives it; anything else pydantic's first error."""
+    fields = {e["loc"][0] for e in exc.errors() if e["loc"]}
+    if "sha256" in fields and "sha256" in entry:
+        given_sha256(entry["sha256"], str(entry.get("path")))
+    if "path" in fields and "path" in entry:
+        files.check_manifest_paths([entry["path"]])
+    return invalid(exc)

@@ -105,8 +105,20 @@ def with_row_changes(version: Version, row: Row[Any]) -> Version:
 
 
 def _unreadable(model: str, row: Row[Any], exc: BaseException) -> IntegrityError:
-    first = str(exc).strip().splitlines()
     return IntegrityError(
         f"version models:/{model}/{row.number} is stored but cannot be read "
-        f"({first[0] if first else type(exc).__name__}); its row was damaged or edited"
+        f"({_why(exc)}); its row was damaged or edited"
     )
+
+
+def _why(exc: BaseException) -> str:
+    """The first thing wrong: for a validation error, the field and its error (a rule's
+    own message before a pattern's, which says less)."""
+    if isinstance(exc, ValidationError) and exc.error_count():
+        errors = exc.errors()
+        first = next((e for e in errors if e["type"] == "value_error"), errors[0])
+        where = ".".join(str(p) for p in first["loc"] if not str(p).startswith("function-"))
+        message = str(first["msg"]).removeprefix("Value error, ")
+        return f"{where}: {message}" if where else message
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__

@@ -279,6 +279,19 @@ def artifact_rows(conn: Connection, model: str | None) -> list[Row[Any]]:
     return list(conn.execute(stmt))
 
 
+def manifest_rows(conn: Connection, model: str | None) -> list[Row[Any]]:
+    """(model name, number, doc) of every version, or of one model's: its stored
+    record, whose ``artifacts`` are the manifest its artifact rows copy."""
+    stmt = (
+        sa.select(t.models.c.name, _v.number, _v.doc)
+        .select_from(t.versions.join(t.models, t.models.c.id == _v.model_id))
+        .order_by(t.models.c.name, _v.number)
+    )
+    if model is not None:
+        stmt = stmt.where(t.models.c.name == model)
+    return list(conn.execute(stmt))
+
+
 def referenced_blobs(conn: Connection) -> set[str]:
     """Every sha256 some version's artifact names."""
     return {r[0] for r in conn.execute(sa.select(t.artifacts.c.sha256).distinct())}
