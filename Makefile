@@ -1,7 +1,5 @@
 # The two commands of the quick start: `make demo` and `make test`.
 # Both create .venv and install the pinned versions from requirements.lock.
-# --no-compile: Python compiles a module's bytecode when it is first imported;
-# compiling every module of every package at install time took half the install.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -12,7 +10,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --no-compile -r requirements.lock
+	$(BIN)/python -m pip install -q -r requirements.lock
 	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
