@@ -25,8 +25,9 @@ from modelbook import (
     Registry,
 )
 from modelbook.checklist import FIELDS
-from modelbook.cli import main
 from modelbook.report_render import md_code, md_text
+
+from .test_cli import run_main
 
 POLICY = """
 serving_aliases = ["production"]
@@ -436,11 +437,5 @@ def test_report_cli_writes_the_file_whole(
 
 
 def _cli(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
-    capsys.readouterr()
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    out, err = capsys.readouterr()
-    return code, out, err
+    run = run_main(args, capsys)
+    return run.code, run.out, run.err
