@@ -284,8 +284,11 @@ def test_audit_verify_names_a_stage_edited_in_sql(flow: Flow) -> None:
     [
         lambda r: r.approve("models:/m/1", actor=REVIEWERS[0]),
         lambda r: r.set_risk_tier("m", "high", reason="audit", actor="tester"),
+        lambda r: r.attest("models:/m/1", "pii_review", actor=REVIEWERS[0]),
+        lambda r: r.deprecate("models:/m/1", note="x", actor=DEPLOYERS[0]),
+        lambda r: r.archive("models:/m/1", note="x", actor=DEPLOYERS[0]),
     ],
-    ids=["approve", "risk-tier"],
+    ids=["approve", "risk-tier", "attest", "deprecate", "archive"],
 )
 def test_a_risk_tier_edited_in_sql_is_damage_naming_the_model(
     flow: Flow, operation: Callable[[Registry], Any]

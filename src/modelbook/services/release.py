@@ -21,8 +21,8 @@ from .. import limits, uris, validation
 from .. import roles as role_rules
 from ..annotations import CheckRecord
 from ..checks import GateOutcome
-from ..domain import Version
-from ..errors import Conflict, GateFailed, InvalidInput
+from ..domain import RISK_TIERS, Version
+from ..errors import Conflict, GateFailed, IntegrityError, InvalidInput
 from ..events import model_chain
 from ..lifecycle import ARCHIVED, DEPLOYED
 from ..store import annotations as note_rows
@@ -64,9 +64,16 @@ class ReleaseService:
     def lock(self, conn: Connection, uri: str, chain: Chain | None = None) -> Locked:
         """Lock the model and the version ``uri`` names and read it (see :func:`.gates.lock`);
         every write on a version does, so its stored stage is checked here before any rule
-        reads it. Raises NotFound, IntegrityError (a damaged row, a stage not in the graph)."""
+        reads it. Raises NotFound, IntegrityError (a damaged row, a stage not in the graph, a
+        risk tier that is none of the three)."""
         v = lock(conn, uri, self.ctx.clock(), chain)
         self.gov.policy(conn).graph.current(v.row.stage, v.version.uri)
+        if v.row.risk_tier not in RISK_TIERS:
+            # The tier chooses the gates and whether separation of duties applies.
+            raise IntegrityError(
+                f"model {v.name!r} is stored with risk tier {v.row.risk_tier!r}, none of "
+                f"{', '.join(RISK_TIERS)}; its row was damaged or edited"
+            )
         return v
 
     def set_stage(
