@@ -139,6 +139,28 @@ READS: dict[str, Callable[[Registry], Any]] = {
 }
 
 
+@pytest.mark.parametrize("shape", ["twice", "file as folder"])
+def test_a_stored_manifest_that_is_no_folder_tree_is_damage(flow: Flow, shape: str) -> None:
+    """Each path of the right shape, but one file named twice, or a file's path used as
+    another's folder: no registration writes it and no download could write it out."""
+    flow.deployed()
+    flow.deployed()
+    reg = flow.reg
+    drop_frozen_trigger(reg)
+    vid = version_id(reg, "m", 1)
+    doc = json.loads(scalar(reg, "SELECT doc FROM versions WHERE id = :v", v=vid))
+    first = doc["artifacts"][0]
+    extra = dict(first, path=first["path"] + ("" if shape == "twice" else "/inner.bin"))
+    doc["artifacts"].append(extra)
+    sql(reg, "UPDATE versions SET doc = :d WHERE id = :v", d=json.dumps(doc), v=vid)
+    before = written(reg)
+    for operation in ("get_version", "drill", "deploy"):
+        with pytest.raises(IntegrityError, match="models:/m/1"):
+            READS[operation](reg)
+    assert written(reg) == before
+    assert reg.resolve("models:/m@production").number == 2
+
+
 @pytest.mark.parametrize("operation", list(READS))
 def test_a_stored_manifest_no_registration_writes_is_damage_on_every_read(
     damaged: Flow, operation: str

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
 
 from .limits import Short, Text, Value
-from .manifest_paths import ManifestPath, Sha256
+from .manifest_paths import ManifestPath, Sha256, one_tree
 from .semver import Classification
 
 RiskTier = Literal["low", "medium", "high"]
@@ -262,7 +262,7 @@ class Version(Frozen):
     model: str
     number: int
     semver: str
-    artifacts: tuple[Artifact, ...]
+    artifacts: Annotated[tuple[Artifact, ...], AfterValidator(one_tree)]
     contract: FrozenJSON | None = None
     lineage: Lineage = Field(default_factory=Lineage)
     training: Training = Field(default_factory=Training)

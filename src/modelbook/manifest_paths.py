@@ -6,11 +6,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Annotated, TypeGuard
+from typing import Annotated, Protocol, TypeGuard, TypeVar
 
 from pydantic import AfterValidator, Field
 
 from .errors import IntegrityError, InvalidInput
+
+
+class _Named(Protocol):
+    @property
+    def path(self) -> str: ...
+
+
+_N = TypeVar("_N", bound=_Named)
 
 # A manifest path is at most this many characters, and each of its names at
 # most this many UTF-8 bytes (the longest file name common file systems take,
@@ -147,9 +155,17 @@ def check_manifest_paths(paths: Iterable[str]) -> None:
             folder of another (``model`` and ``model/w.bin``), since one name
             cannot be both a file and a folder.
     """
+    listed = list(paths)
+    for path in listed:
+        _check_manifest_path(path)
+    _check_one_tree(listed)
+
+
+def _check_one_tree(paths: list[str]) -> None:
+    """Refuse paths (each of the right shape) that two files would share, or where one
+    file's path is another's folder."""
     seen: set[str] = set()
     for path in paths:
-        _check_manifest_path(path)
         if path in seen:
             raise InvalidInput(f"two artifacts would both be stored as {path!r}")
         seen.add(path)
@@ -162,6 +178,23 @@ def check_manifest_paths(paths: Iterable[str]) -> None:
                     "of that name: rename one of them"
                 )
             cut = path.find("/", cut + 1)
+
+
+def one_tree(artifacts: tuple[_N, ...]) -> tuple[_N, ...]:
+    """Return ``artifacts`` if their paths, each already of the right shape, can be
+    written out as one folder tree (see :func:`check_manifest_paths`): the validator of
+    :attr:`modelbook.domain.Version.artifacts`, so no version read from the registry
+    names one file twice or a file as another's folder.
+
+    Raises:
+        ValueError: naming the paths (pydantic reports it as a validation error).
+    """
+    if len(artifacts) > 1:
+        try:
+            _check_one_tree([a.path for a in artifacts])
+        except InvalidInput as exc:
+            raise ValueError(exc.message) from None
+    return artifacts
 
 
 def check_stored_paths(paths: Iterable[str], version: str) -> None:
