@@ -10,6 +10,7 @@ template's escaping and nothing is spliced into markup by hand.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -86,12 +87,22 @@ class LineChart:
     threshold_y: float | None
 
 
-def _domain(values: Sequence[float]) -> tuple[float, float]:
+def _domain(values: Sequence[float], share: float) -> tuple[float, float]:
+    """The axis for ``values``: from the lowest to the highest, widened by ``share`` of
+    their span on each side, and never past the largest float (registration accepts
+    any finite value, and two far apart span more than a float holds)."""
     low, high = min(values), max(values)
     if math.isclose(low, high):
-        pad = abs(high) * 0.05 or 1.0
-        return low - pad, high + pad
-    return low, high
+        pad = (abs(high) * 0.05 or 1.0) * (1 + 2 * share)
+    else:
+        pad = (high / 2 - low / 2) * 2 * share
+    return max(low - pad, -sys.float_info.max), min(high + pad, sys.float_info.max)
+
+
+def _share(value: float, low: float, high: float) -> float:
+    """How far ``value`` lies from ``low`` towards ``high`` (0 to 1), computed on halves
+    so that no difference overflows."""
+    return (value / 2 - low / 2) / (high / 2 - low / 2)
 
 
 def slice_chart(
@@ -101,13 +112,11 @@ def slice_chart(
     ``threshold`` ``(op, limit)`` drawn across them."""
     shown = list(dots[:MAX_SLICES])
     values = [v for _, v, _ in shown] + ([threshold[1]] if threshold else [])
-    low, high = _domain(values)
-    pad = (high - low) * 0.1
-    low, high = low - pad, high + pad
+    low, high = _domain(values, 0.1)
     left, right = float(LABEL_WIDTH), float(SLICE_WIDTH - VALUE_WIDTH)
 
     def x_of(value: float) -> float:
-        return round(left + (value - low) / (high - low) * (right - left), 1)
+        return round(left + _share(value, low, high) * (right - left), 1)
 
     row = ROW_HEIGHT + ROW_GAP
     drawn = tuple(
@@ -148,14 +157,12 @@ def line_chart(
             keep = [p for p in ordered if p[0] == current] + keep[1:]
         ordered = sorted(keep)
     values = [v for _, v in ordered] + ([threshold[1]] if threshold else [])
-    low, high = _domain(values)
-    pad = (high - low) * 0.08
-    low, high = low - pad, high + pad
+    low, high = _domain(values, 0.08)
     left, right, top, bottom = 44.0, LINE_WIDTH - 14.0, 18.0, LINE_HEIGHT - 22.0
     count = len(ordered)
 
     def y_of(value: float) -> float:
-        return round(bottom - (value - low) / (high - low) * (bottom - top), 1)
+        return round(bottom - _share(value, low, high) * (bottom - top), 1)
 
     drawn = tuple(
         Point(
