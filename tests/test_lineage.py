@@ -124,6 +124,8 @@ def test_impact_of_a_dataset_reaches_every_descendant_and_marks_the_deployed(
         ("models:/churn/1", "models:/churn/2"),
     )
     assert result.known and result.chain("models:/fraud/1") == ()
+    with pytest.raises(NotFound, match="models:/nosuch/1 is not among"):
+        result.chain("models:/nosuch/1")
     assert {v.uri for v in result.deployed} == {"models:/fraud/3", "models:/churn/1"}
     assert by_uri["models:/fraud/3"].serving_aliases == ("production",)
     ranker = by_uri["models:/ranker/1"]

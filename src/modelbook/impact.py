@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from . import limits, uris
 from .domain import Frozen
-from .errors import InvalidInput
+from .errors import InvalidInput, NotFound
 
 #: The reference kinds :meth:`Registry.impact` takes, with what each matches.
 IMPACT_KINDS: dict[str, str] = {
@@ -79,8 +79,14 @@ class Impact(Frozen):
 
     def chain(self, uri: str) -> tuple[str, ...]:
         """The parent links from the direct dependent down to ``uri``'s parent
-        (empty for a direct dependent); KeyError when ``uri`` is not listed."""
+        (empty for a direct dependent).
+
+        Raises:
+            NotFound: ``uri`` is not among :attr:`versions`.
+        """
         by_uri = {v.uri: v for v in self.versions}
+        if uri not in by_uri:
+            raise NotFound(f"{uri} is not among the versions that depend on {self.ref}")
         links: list[str] = []
         parent = by_uri[uri].parent
         while parent is not None:
