@@ -87,6 +87,16 @@ def test_alternating_and_or_not_run_at_the_limit(two_models: Registry) -> None:
     assert [m.name for m in models.items] == ["beta"]
 
 
+def test_a_long_list_of_versions_runs_on_every_database(two_models: Registry) -> None:
+    """``semver in`` over 1,000 versions (within the length limit): SQLite refused the
+    OR of one comparison per version as nested 1,000 deep ("Expression tree is too
+    large", exit 8) where PostgreSQL answered."""
+    reg = two_models
+    wanted = ", ".join(["'9.9.9'"] * 999 + ["'1.1.0'"])
+    assert _uris(reg.search(f"semver in ({wanted})")) == ["models:/alpha/2"]
+    assert _uris(reg.search(f"name = 'alpha' and semver not in ({wanted})")) == ["models:/alpha/1"]
+
+
 def test_deeper_logic_or_nesting_is_refused_by_column(two_models: Registry) -> None:
     reg = two_models
     deep = _alternating("name = 'alpha'", MAX_LOGIC + 1)

@@ -237,7 +237,9 @@ class Compiler:
         parts = sa.tuple_(_v.semver_major, _v.semver_minor, _v.semver_patch)
         if isinstance(node, Member):
             values = [sa.tuple_(*(sa.literal(p) for p in v)) for v in node.values]  # type: ignore[union-attr]
-            return lambda _col: sa.or_(*(parts == v for v in values))
+            # One IN of row values, not an OR per value: SQLite refuses an expression
+            # nested 1,000 deep, which a list of 999 versions made.
+            return lambda _col: parts.in_(values)
         op = "=" if node.op == "!=" else node.op
         literal = sa.tuple_(*(sa.literal(p) for p in node.value))  # type: ignore[union-attr]
         return lambda _col: parts.op(op, is_comparison=True)(literal)
