@@ -15,6 +15,7 @@ from .lazy import lazy
 
 if TYPE_CHECKING:
     from .services.base import Context
+    from .services.governance import GovernanceService
     from .services.search import SearchService
 
 
@@ -23,11 +24,16 @@ class SearchOperations:
 
     ctx: Context
 
+    @property
+    def _gov(self) -> GovernanceService:
+        raise NotImplementedError
+
     @lazy
     def _search(self) -> SearchService:
         from .services.search import SearchService
 
-        return SearchService(self.ctx)
+        gov = self._gov
+        return SearchService(self.ctx, lambda conn: gov.policy(conn).graph.stages)
 
     def search(
         self,

@@ -28,16 +28,19 @@ from .tree import (
 )
 
 
-def parse(text: str, scope: Scope = "version") -> Node:
+def parse(text: str, scope: Scope = "version", stages: tuple[str, ...] | None = None) -> Node:
     """The typed tree of a query over versions (``scope="version"``) or models.
 
-    Blank text is :class:`Everything`. Raises InvalidQuery with the 1-based
-    column of the mistake and what was expected there.
+    ``stage`` compares with the ``stages`` given (a registry passes those of its
+    policy; None: the default stages), ``risk`` with low, medium and high: any
+    other value is refused. Blank text is :class:`Everything`. Raises
+    InvalidQuery with the 1-based column of the mistake and what was expected
+    there.
     """
     from .parser import parse as parse_text
 
     _text(text)
-    return parse_text(text, scope)
+    return parse_text(text, scope, None if stages is None else tuple(stages))
 
 
 def parse_order(text: str) -> Order:

@@ -5,12 +5,21 @@ the tree is built (an unknown field, a value of the wrong kind) is a
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from ..errors import InvalidQuery
-from .fields import CATALOG
+from .fields import CATALOG, Scope, valid_fields
+
+#: Words of the language. The lexer reads none of them as a field (``FIELD`` in the
+#: grammar), so one written where a field is expected is reported as a keyword.
+KEYWORDS = frozenset(
+    ("and", "or", "not", "in", "like", "is", "null", "true", "false", "asc", "desc")
+)
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_NOT_BEFORE = re.compile(r"(?<![A-Za-z0-9_.])not\s*$", re.IGNORECASE)
 
 _NAMES = {
     "COMPARE": "a comparison (= != < <= > >=)",
@@ -64,7 +73,39 @@ def _kind_before(stack: list[Any]) -> str | None:
     return None
 
 
-def failure(text: str, exc: UnexpectedInput) -> InvalidQuery:
+def keyword_as_field(word: str, offset: int, scope: Scope) -> BuildError:
+    """The mistake of a keyword written where a field is expected."""
+    return BuildError(
+        f"expected a field, found the keyword {word!r}: each condition begins with a "
+        "field, which is not quoted and is never a keyword; valid fields: "
+        f"{', '.join(valid_fields(scope))}",
+        offset,
+        ("a field",),
+    )
+
+
+def _keyword_for_field(text: str, offset: int, scope: Scope) -> InvalidQuery | None:
+    """The error for a keyword where a field is expected: the keyword at ``offset``
+    (``and = 1``), or the ``not`` just before it (``not = 1``: the ``not`` was read as
+    negation and the field that must follow it is missing)."""
+    word = _WORD.match(text, offset)
+    at: int | None = None
+    follows = "" if word is None else text[word.end() : word.end() + 1]
+    if word is not None and word.group().lower() in KEYWORDS and not follows.isalnum():
+        # A keyword alone: ``tags.and`` or ``and@x`` would be a field, not a keyword.
+        at = None if follows and follows in "_.@" else offset
+    if at is None and offset < len(text):
+        before = _NOT_BEFORE.search(text, 0, offset)
+        at = None if before is None else before.start()
+    if at is None:
+        return None
+    error = keyword_as_field(_WORD.match(text, at).group(), at, scope)  # type: ignore[union-attr]
+    return InvalidQuery(
+        f"invalid query at column {at + 1}: {error.message}", column=at + 1, expected=error.expected
+    )
+
+
+def failure(text: str, exc: UnexpectedInput, scope: Scope = "version") -> InvalidQuery:
     expected: Any
     found: str
     offset: int
@@ -99,6 +140,10 @@ def failure(text: str, exc: UnexpectedInput) -> InvalidQuery:
             if set(expected) <= _VALUES:
                 kind = _kind_before(interactive.parser_state.value_stack)
                 expected = {kind} if kind is not None else expected
+    if "FIELD" in expected:
+        keyword = _keyword_for_field(text, offset, scope)
+        if keyword is not None:
+            return keyword
     names = tuple(sorted({_NAMES.get(e, e) for e in expected}))
     return InvalidQuery(
         f"invalid query at column {offset + 1}: expected {' or '.join(names) or 'nothing'}, "

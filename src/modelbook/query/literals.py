@@ -34,12 +34,35 @@ class Written:
         self.offset = int(token.start_pos or 0)
 
 
+# RFC 3339 (a profile of ISO 8601): a date, or a date and time of day to the minute,
+# second or microsecond, with Z or a +HH:MM offset; T and Z may be lower case and, in
+# a quoted date, a space may stand for T. No zone: UTC.
+_ISO_DATE = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    r"(?:[Tt ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})?)?"
+)
+DATE_FORMS = (
+    "YYYY-MM-DD, optionally followed by THH:MM, THH:MM:SS or THH:MM:SS.ffffff "
+    "(1 to 6 digits) and Z or +HH:MM / -HH:MM (no zone: UTC), "
+    "e.g. 2025-10-01 or 2025-10-01T12:00:00Z"
+)
+
+
 def _date(text: str, offset: int) -> datetime:
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
+    if not _ISO_DATE.fullmatch(text):
         raise BuildError(
-            f"{text!r} is not a date: write 2025-10-01 or 2025-10-01T12:00:00Z", offset
+            f"{text!r} is not a date this language reads: write {DATE_FORMS}",
+            offset,
+            ("a date",),
+        )
+    try:
+        value = datetime.fromisoformat(text.upper().replace(" ", "T"))
+    except ValueError as exc:
+        raise BuildError(
+            f"{text!r} is not a date: {exc.args[0] if exc.args else 'out of range'}; "
+            f"write {DATE_FORMS}",
+            offset,
+            ("a date",),
         ) from None
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)

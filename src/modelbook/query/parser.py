@@ -18,9 +18,11 @@ from lark import Lark, Token
 from lark.exceptions import UnexpectedInput, VisitError
 from lark.visitors import Transformer_NonRecursive
 
+from ..domain import RISK_TIERS
 from ..errors import InvalidQuery
 from ..limits import MAX_KEY, MAX_SLICE
-from .failures import BuildError, failure
+from ..stage_graph import ARCHIVED, DEFAULT_ORDER
+from .failures import KEYWORDS, BuildError, failure, keyword_as_field
 from .fields import CATALOG, MAX_DEPTH, MAX_LOGIC, MAX_QUERY, FieldSpec, Scope, valid_fields
 from .literals import PARENT_PREFIX, Written, strip_literal, unquote, value_of
 from .tree import (
@@ -46,10 +48,40 @@ def _parser() -> Lark:
     return Lark(grammar, parser="lalr", start=["start", "order"], maybe_placeholders=False)
 
 
+def _suggestion(text: str, scope: Scope) -> str:
+    """`` (did you mean X?)`` for the field closest to the misspelt ``text``: a keyed
+    family is matched by its name alone and keeps the key as written (``tag.team`` ->
+    ``tags.team``); a field of versions named in a listing of models is said to be one."""
+    head, dot, rest = text.partition(".")
+    for in_scope in (True, False):
+        best, score = "", 0.6  # difflib's usual cutoff for "close"
+        for spec in CATALOG.values():
+            if (scope in spec.scopes) != in_scope:
+                continue
+            if spec.keyed:
+                ratio = difflib.SequenceMatcher(None, head, spec.name).ratio()
+                shown = f"{spec.name}.{rest}" if dot and rest else spec.written
+            else:
+                ratio = difflib.SequenceMatcher(None, text, spec.name).ratio()
+                shown = spec.name
+            if ratio > score or (ratio == score and not best):
+                best, score = shown, ratio
+        if best:
+            if in_scope:
+                return f" (did you mean {best}?)"
+            return (
+                f" (did you mean {best}? it describes versions, "
+                "and a listing of models takes fields of models only)"
+            )
+    return ""
+
+
 def _lookup(token: Token, scope: Scope) -> tuple[FieldSpec, Field]:
     """The catalog entry and field a FIELD token names (without its slice)."""
     offset = int(token.start_pos or 0)
     text, _, split = str(token).partition("@")
+    if text.lower() in KEYWORDS:
+        raise keyword_as_field(text, offset, scope)
     spec = CATALOG.get(text)
     key: str | None = None
     if spec is not None and spec.keyed:
@@ -65,8 +97,7 @@ def _lookup(token: Token, scope: Scope) -> tuple[FieldSpec, Field]:
             )
         else:
             valid = valid_fields(scope)
-            close = difflib.get_close_matches(text, [v.removesuffix(".KEY") for v in valid], n=1)
-            maybe = f" (did you mean {close[0]}?)" if close else ""
+            maybe = _suggestion(text, scope)
             raise BuildError(
                 f"unknown field {text!r}{maybe}; valid fields: {', '.join(valid)}", offset, valid
             )
@@ -86,13 +117,32 @@ def _lookup(token: Token, scope: Scope) -> tuple[FieldSpec, Field]:
     return spec, Field(spec.name, key, split, "", offset + 1)
 
 
+#: The stages of the default policy; a registry passes those of the policy in force.
+DEFAULT_STAGES: tuple[str, ...] = (*DEFAULT_ORDER, ARCHIVED)
+
+
 class _Build(Transformer_NonRecursive):  # type: ignore[type-arg]
     """Builds typed nodes as the parser reduces each rule."""
 
-    def __init__(self, scope: Scope) -> None:
+    def __init__(self, scope: Scope, stages: tuple[str, ...]) -> None:
         super().__init__()
         self.scope = scope
+        self.enums = {"stage": ("a stage", stages), "risk": ("a risk tier", RISK_TIERS)}
         self.depth: dict[int, int] = {}
+
+    def _one_of(self, field: Field, value: object, lit: Written) -> None:
+        """Refuse a value that an enumerated field never holds (``stage = 'bogus'``):
+        the query would find nothing, silently."""
+        known = self.enums.get(field.name)
+        if known is not None and value not in known[1]:
+            what, values = known
+            close = difflib.get_close_matches(str(value), values, n=1)
+            maybe = f" (did you mean {close[0]!r}?)" if close else ""
+            raise BuildError(
+                f"{value!r} is not {what}{maybe}: {field.text} is one of {', '.join(values)}",
+                lit.offset,
+                tuple(repr(v) for v in values),
+            )
 
     def _nest(self, node: Node, child: Node, token: Token) -> Node:
         """``node`` (``child`` under one more ``not`` or parenthesis, at ``token``)."""
@@ -155,13 +205,20 @@ class _Build(Transformer_NonRecursive):  # type: ignore[type-arg]
             raise BuildError(
                 f"{field.text} is true or false: compare it with = or !=", op.start_pos
             )
-        return Compare(field, str(op), value_of(spec, field, lit))  # type: ignore[arg-type]
+        value = value_of(spec, field, lit)
+        if op in ("=", "!="):
+            self._one_of(field, value, lit)
+        return Compare(field, str(op), value)  # type: ignore[arg-type]
 
     def member(self, children: list[Any]) -> Node:
         spec, field = children[0]
         negated = isinstance(children[1], Token) and children[1].type == "NOT"
         lits = children[2:] if negated else children[1:]
-        return Member(field, tuple(value_of(spec, field, lit) for lit in lits), negated)
+        values = []
+        for lit in lits:
+            values.append(value_of(spec, field, lit))
+            self._one_of(field, values[-1], lit)
+        return Member(field, tuple(values), negated)
 
     def like(self, children: list[Any]) -> Node:
         spec, field = children[0]
@@ -229,7 +286,7 @@ def _is_direction(child: Any) -> bool:
     return isinstance(child, Token) and child.type == "DIRECTION"
 
 
-def _run(text: object, start: str, scope: Scope) -> Any:
+def _run(text: object, start: str, scope: Scope, stages: tuple[str, ...]) -> Any:
     if not isinstance(text, str):
         raise InvalidQuery(f"a query is text, not {type(text).__name__}", column=1)
     if len(text) > MAX_QUERY:
@@ -240,9 +297,9 @@ def _run(text: object, start: str, scope: Scope) -> Any:
     _check_encodable(text)
     try:
         tree = _parser().parse(text, start=start)
-        built = _Build(scope).transform(tree)
+        built = _Build(scope, stages).transform(tree)
     except UnexpectedInput as exc:
-        raise failure(text, exc) from None
+        raise failure(text, exc, scope) from None
     except VisitError as exc:
         inner = exc.orig_exc
         if isinstance(inner, BuildError):
@@ -286,18 +343,19 @@ def _check_logic(node: Node) -> None:
 
 
 @functools.lru_cache(maxsize=512)
-def parse(text: str, scope: Scope = "version") -> Node:
+def parse(text: str, scope: Scope = "version", stages: tuple[str, ...] | None = None) -> Node:
     """The typed tree of a query over versions (``scope="version"``) or models.
 
-    Blank text is :class:`~.tree.Everything`. Raises InvalidQuery with the
-    column of the mistake and what was expected there.
+    ``stages``: the stages ``stage`` may be compared with (a registry passes its
+    policy's; None: the default policy's). Blank text is :class:`~.tree.Everything`.
+    Raises InvalidQuery with the column of the mistake and what was expected there.
     """
     if isinstance(text, str) and not text.strip():
         return Everything()
-    return _run(text, "start", scope)  # type: ignore[no-any-return]
+    return _run(text, "start", scope, stages or DEFAULT_STAGES)  # type: ignore[no-any-return]
 
 
 @functools.lru_cache(maxsize=128)
 def parse_order(text: str) -> Order:
     """``FIELD [asc|desc]`` on a number or date field; raises InvalidQuery."""
-    return _run(text, "order", "version")  # type: ignore[no-any-return]
+    return _run(text, "order", "version", DEFAULT_STAGES)  # type: ignore[no-any-return]

@@ -3,13 +3,14 @@ and models, page by page (see docs/search.md)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .. import paging, validation
 from ..domain import Model, Page, Stage, Version
 from ..errors import InvalidInput
-from ..query import And, Compare, Field, Node, Order, cursor, parse, parse_order
+from ..query import And, Compare, Field, Node, Order, Scope, cursor, parse, parse_order
+from ..query.parser import DEFAULT_STAGES
 from ..query.tree import fields_of
 from ..store import models as model_rows
 from ..store import query_pages as query_rows
@@ -19,8 +20,28 @@ SEARCH_OPS = ("=", "!=", "<", "<=", ">", ">=")
 
 
 class SearchService:
-    def __init__(self, ctx: Context) -> None:
+    """``stages`` reads, in a transaction, the stages of the policy in force: a query may
+    compare ``stage`` with those only (None: the default stages)."""
+
+    def __init__(
+        self,
+        ctx: Context,
+        stages: Callable[[Any], tuple[str, ...]] | None = None,
+    ) -> None:
         self.ctx = ctx
+        self.stages = stages
+
+    def _stages(self) -> tuple[str, ...] | None:
+        if self.stages is None:
+            return None
+        read = self.stages
+        return self.ctx.db.reading(lambda conn: tuple(read(conn)))
+
+    def parse(self, text: str, scope: Scope = "version") -> Node:
+        """``text`` parsed; ``stage`` checked against the policy's stages, read only when
+        the query may name the field."""
+        stages = self._stages() if isinstance(text, str) and "stage" in text else None
+        return parse(text, scope, stages)
 
     def run(
         self,
@@ -56,7 +77,7 @@ class SearchService:
         page_token: str | None = None,
     ) -> Page[Version]:
         """Versions of every model that ``query`` matches (see Registry.search)."""
-        node = parse(query)
+        node = self.parse(query)
         order = None if order_by is None else parse_order(order_by)
         scope = cursor.scope_of("search", query, order_by or "")
         return self.run(node, order=order, limit=limit, page_token=page_token, scope=scope)
@@ -66,7 +87,7 @@ class SearchService:
         name are registered under another split or slice (``auc`` when only
         ``auc@test`` was registered), one line naming up to ``limit`` of those. Meant
         for a search that found nothing: a few index seeks per metric, no scan."""
-        fields = [f for f in fields_of(parse(query)) if f.name == "metrics" and f.key]
+        fields = [f for f in fields_of(self.parse(query)) if f.name == "metrics" and f.key]
         wanted = list(dict.fromkeys((str(f.key), f.split, f.slice) for f in fields))
         if not wanted:
             return ()
@@ -94,7 +115,7 @@ class SearchService:
     ) -> Page[Version]:
         """Versions of model ``name`` that ``where`` matches, by number."""
         validation.model_name(name)
-        node = parse(where)
+        node = self.parse(where)
         self.ctx.db.reading(lambda conn: model_row(conn, name))
         pinned = And((Compare(Field("name"), "=", name), node))
         order = None if newest_first else Order(Field("number"), descending=False)
@@ -103,7 +124,7 @@ class SearchService:
 
     def models(self, where: str, *, limit: int = 100, page_token: str | None = None) -> Page[Model]:
         """Models that ``where`` (over model fields) matches, newest first."""
-        node = parse(where, "model")
+        node = self.parse(where, "model")
         paging.limit(limit)
         scope = cursor.scope_of("models", where)
         before = None if page_token is None else cursor.decode(page_token, scope)[1]
@@ -151,7 +172,13 @@ class SearchService:
             field = Field("metrics", m.name, m.split or "", m.slice_key)
             parts.append(Compare(field, op, m.value))  # type: ignore[arg-type]
         if stage is not None:
-            parts.append(Compare(Field("stage"), "=", validation.stage(stage)))
+            name = validation.stage(stage)
+            known = self._stages()
+            if name not in (known or DEFAULT_STAGES):
+                raise InvalidInput(
+                    f"invalid stage {name!r}: the stages are {', '.join(known or DEFAULT_STAGES)}"
+                )
+            parts.append(Compare(Field("stage"), "=", name))
         paging.limit(limit)
         before = None if page_token is None else paging.decode(page_token, "search")
         node = And(tuple(parts))
