@@ -57,6 +57,22 @@ def test_lineage_json_is_the_python_graph(cli: CLI, registry: Registry) -> None:
     assert json.loads(run.out)["truncated"] is False
 
 
+def test_lineage_and_impact_json_give_one_fact_one_type(cli: CLI) -> None:
+    """deployed is a boolean and aliases a list in both, as Impact's Dependent has them."""
+    graph = json.loads(cli("lineage", "models:/fraud/1", "--format", "json").out)
+    hit = json.loads(cli("impact", "models:/fraud/1", "--json").out)
+    nodes = {n["id"]: n["attrs"] for n in graph["nodes"] if n["kind"] == "version"}
+    assert nodes["models:/fraud/2"]["deployed"] is True
+    assert nodes["models:/fraud/1"]["deployed"] is False
+    for dependent in hit["versions"]:
+        attrs = nodes[dependent["uri"]]
+        assert attrs["deployed"] is dependent["deployed"]
+        assert attrs["aliases"] == dependent["aliases"]
+        assert attrs["semver"] == dependent["semver"] and attrs["stage"] == dependent["stage"]
+    assert nodes["models:/fraud/2"]["aliases"] == ["production"]
+    assert nodes["models:/fraud/1"]["aliases"] == []
+
+
 def test_lineage_text_mermaid_and_dot(cli: CLI) -> None:
     text = cli("lineage", "models:/fraud/1")
     assert text.code == 0, text.err

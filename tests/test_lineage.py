@@ -256,8 +256,10 @@ def test_lineage_up_lists_every_input_of_every_ancestor(world: World) -> None:
         "repo": "git@example.com:risk/fraud.git"
     }
     root = graph.node("models:/fraud/3")
-    assert root.attrs["deployed"] == "true" and root.attrs["aliases"] == "production"
-    assert graph.node("models:/fraud/1").attrs["deployed"] == "false"
+    # The types of Dependent (impact) for the same facts: a boolean, a list of aliases.
+    assert root.attrs["deployed"] is True and list(root.attrs["aliases"]) == ["production"]
+    assert graph.node("models:/fraud/1").attrs["deployed"] is False
+    assert list(graph.node("models:/fraud/1").attrs["aliases"]) == []
 
 
 def test_a_hash_stays_with_the_version_that_recorded_it(world: World) -> None:

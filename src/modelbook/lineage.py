@@ -34,7 +34,7 @@ from typing import Literal
 from pydantic import Field
 
 from . import limits, validation
-from .domain import Frozen, FrozenDict, FrozenMap, Lineage, Version
+from .domain import Frozen, FrozenDict, FrozenJSON, FrozenMap, Lineage, Version
 from .errors import InvalidInput, shown
 
 NodeKind = Literal["version", "dataset", "commit", "features", "run", "experiment", "environment"]
@@ -44,12 +44,17 @@ DIRECTIONS: tuple[str, ...] = ("both", "up", "down")
 
 
 class Node(Frozen):
-    """One thing in a lineage graph; ``attrs`` are strings for every renderer."""
+    """One thing in a lineage graph.
+
+    ``attrs`` hold JSON values of the types :class:`~modelbook.impact.Dependent` uses
+    for the same facts: a version's ``semver`` and ``stage`` are text, ``aliases`` a
+    list of text and ``deployed`` a boolean; an environment's ``source`` is text.
+    """
 
     id: str
     kind: NodeKind
     label: str
-    attrs: FrozenMap[str, str] = Field(default_factory=FrozenDict)
+    attrs: FrozenJSON = Field(default_factory=FrozenDict)
 
 
 class Edge(Frozen):
@@ -142,10 +147,12 @@ def version_node(version: Version, serving: Iterable[str]) -> Node:
     serving_set = set(serving)
     aliases = sorted(version.aliases)
     live = [a for a in aliases if a in serving_set]
-    attrs = {"semver": version.semver, "stage": str(version.stage)}
-    if aliases:
-        attrs["aliases"] = ",".join(aliases)
-    attrs["deployed"] = "true" if live else "false"
+    attrs: dict[str, object] = {
+        "semver": version.semver,
+        "stage": str(version.stage),
+        "aliases": aliases,
+        "deployed": bool(live),
+    }
     label = f"{version.model} v{version.number} ({version.semver})"
     return Node(
         id=version_id(version.model, version.number), kind="version", label=label, attrs=attrs

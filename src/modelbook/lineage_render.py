@@ -67,9 +67,10 @@ def _caption(node: Node) -> str:
     """What a node is called in a diagram: its label, and a version's stage and aliases."""
     if node.kind != "version":
         return node.label
-    extra = [node.attrs.get("stage", "")]
-    if node.attrs.get("aliases"):
-        extra.append("@" + node.attrs["aliases"].replace(",", " @"))
+    extra = [str(node.attrs.get("stage", ""))]
+    aliases = node.attrs.get("aliases") or ()
+    if aliases:
+        extra.append(" ".join(f"@{a}" for a in aliases))
     return f"{node.label} [{', '.join(e for e in extra if e)}]"
 
 
@@ -109,7 +110,7 @@ def to_mermaid(graph: LineageGraph, escape: Callable[[str], str] = _same) -> str
     lines.append("  classDef root stroke-width:3px")
     lines.append("  classDef deployed fill:#d4f7d4")
     lines.append(f"  class {ids[graph.root]} root")
-    deployed = [ids[n.id] for n in graph.nodes if n.attrs.get("deployed") == "true"]
+    deployed = [ids[n.id] for n in graph.nodes if n.attrs.get("deployed") is True]
     if deployed:
         lines.append(f"  class {','.join(deployed)} deployed")
     return "\n".join(lines) + "\n"
@@ -130,7 +131,7 @@ def to_dot(graph: LineageGraph, escape: Callable[[str], str] = _same) -> str:
         ]
         if node.id == graph.root:
             attrs.append("penwidth=3")
-        if node.attrs.get("deployed") == "true":
+        if node.attrs.get("deployed") is True:
             attrs.append('style=filled, fillcolor="#d4f7d4"')
         lines.append(f"  {ids[node.id]} [{', '.join(attrs)}];")
     for edge in graph.edges:
