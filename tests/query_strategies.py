@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from modelbook.query import And, Compare, Field, IsNull, Like, Member, Node, Not, Or
 
 from .query_oracle import render
-from .query_world import LOCKS
+from .query_world import COMMITS, DIGESTS, LOCKS
 
 _TEXT = {
     Field("name"): ["fraud", "churn", "rank_v2", "nope"],
@@ -25,7 +25,7 @@ _TEXT = {
     Field("tags", "region"): ["eu", "us", "north america", "it's"],
     Field("tags", "missing"): ["x"],
     Field("params", "lr"): ["0.1", "0.01"],
-    Field("code.commit"): ["c1", "c2", "c3"],
+    Field("code.commit"): COMMITS,
     Field("code.repo"): ["git@x:ml.git"],
     Field("data.snapshot"): ["ds_2025_10_01", "ds_b", "ds_c"],
     Field("data.sha256"): [c * 64 for c in "1bc"],
@@ -36,7 +36,7 @@ _TEXT = {
     Field("parent"): ["fraud/1", "churn/2", "rank_v2/1"],
     Field("env", "python"): ["3.11.4", "3.12.1"],
     Field("env", "torch"): ["2.1"],
-    Field("env", "image_digest"): ["sha256:aa", "sha256:bb"],
+    Field("env", "image_digest"): DIGESTS,
     Field("env", "lockfile"): LOCKS,
     Field("approved_by"): ["rita", "sam"],
 }

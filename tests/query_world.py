@@ -17,6 +17,10 @@ from modelbook import DataRef, Registry, Version
 from .conftest import pg_uri, temporary_pg_schema
 from .query_oracle import Facts
 
+# Full git commit ids and image digests: registration refuses anything else.
+COMMITS = ["c1" * 20, "c2" * 20, "c3" * 20]
+DIGESTS = ["sha256:" + "aa" * 32, "sha256:" + "bb" * 32]
+
 MODELS = {
     "fraud": {"owners": ["alice", "bob"], "task": "classification", "risk_tier": "low"},
     "churn": {"owners": ["carol"], "task": None, "risk_tier": "medium"},
@@ -74,7 +78,7 @@ def build(registry: Registry, folder: Path, count: int = 30, seed: int = 7) -> W
         environment = {
             "python": rng.choice(["3.11.4", "3.12.1"]),
             "frameworks": frameworks,
-            "image_digest": rng.choice([None, "sha256:aa", "sha256:bb"]),
+            "image_digest": rng.choice([None, *DIGESTS]),
         }
         if rng.random() < 0.5:
             environment["lockfile"] = {"path": "uv.lock", "sha256": rng.choice(LOCKS)}
@@ -86,7 +90,7 @@ def build(registry: Registry, folder: Path, count: int = 30, seed: int = 7) -> W
                 tags=tags,
                 metrics=metrics,
                 params={"lr": rng.choice(["0.1", "0.01"])} if rng.random() < 0.7 else None,
-                code={"repo": "git@x:ml.git", "commit": rng.choice(["c1", "c2", "c3"])}
+                code={"repo": "git@x:ml.git", "commit": rng.choice(COMMITS)}
                 if rng.random() < 0.7
                 else None,
                 data=data or None,

@@ -137,7 +137,7 @@ def test_a_bare_version_and_hostile_text_still_pass_the_schema(
         registry,
         files[:1],
         data=['we"ird\nsnap<>\x1b[2J', "\u202eevil"],
-        code={"repo": "not a url at all %zz", "commit": "HEAD~1"},
+        code={"repo": "not a url at all %zz", "commit": "d" * 40},
         caveats=["line\nbreak"],
     )
     doc = json.loads(registry.bom("churn/latest"))

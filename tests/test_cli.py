@@ -120,7 +120,7 @@ def test_register_with_every_option_prints_the_version_as_json(
         "--data-snapshot",
         "snap-2024-06-01",
         "--commit",
-        "abc123",
+        "abc123" + "0" * 34,
         "--semver",
         "2.0.0",
         "--note",
@@ -144,7 +144,7 @@ def test_register_with_every_option_prints_the_version_as_json(
     assert data["training"]["params"] == {"depth": "6", "lr": "0.1"}
     assert data["training"]["seed"] == 7
     assert [d["snapshot"] for d in data["lineage"]["data"]] == ["snap-2024-06-01"]
-    assert data["lineage"]["code"]["commit"] == "abc123"
+    assert data["lineage"]["code"]["commit"] == "abc123" + "0" * 34
     assert data["change_summary"] == "first cut"
     assert data["created_by"] == "carol"
     assert data["stage"] == "staging"

@@ -59,7 +59,7 @@ def outputs(cli: CLI, tmp_path: Path, home: Path) -> list[tuple[str, Any]]:
         ("register", json_of(
             "register", "ctr", src, "--owner", "o", "--metric", "auc@test{region=eu}=0.9",
             "--tag", "t=v", "--param", "p=1", "--data-snapshot", "s", "--features", "f@1",
-            "--caveat", "c", "--commit", "abc", "--no-capture",
+            "--caveat", "c", "--commit", "abc" + "0" * 37, "--no-capture",
         )),
     ]  # fmt: skip
     json_of("register", "ctr", src, "--parent", "ctr/1", "--no-capture")

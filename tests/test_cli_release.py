@@ -107,6 +107,8 @@ colour = "blue"
 
 
 CLI = Callable[..., Run]
+# A full git commit id: registration refuses anything else.
+COMMIT = "abc123" + "0" * 34
 
 
 def runner(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> CLI:
@@ -153,7 +155,7 @@ def write(path: Path, text: str) -> Path:
 def register(cli: CLI, path: Path, *extra: str, auc: float = 0.8) -> int:
     """Register a version of ``ctr`` as alice; its number."""
     run = cli(
-        "register", "ctr", path, "--owner", "ranking", "--risk", "low", "--commit", "abc123",
+        "register", "ctr", path, "--owner", "ranking", "--risk", "low", "--commit", COMMIT,
         "--metric", f"auc@test={auc}", "--no-capture", *extra, "--json",
     )  # fmt: skip
     return int(run.json()["number"])
@@ -685,7 +687,7 @@ def release_outputs(json_of: Callable[..., Any], folder: Path) -> list[tuple[str
     def add(n: int) -> None:
         path = folder / f"rel{n}.bin"
         path.write_bytes(os.urandom(32))
-        json_of("register", "rel", path, "--owner", "o", "--commit", "abc", "--no-capture")
+        json_of("register", "rel", path, "--owner", "o", "--commit", COMMIT, "--no-capture")
 
     got: list[tuple[str, Any]] = []
     for n in (1, 2, 3, 4):

@@ -14,7 +14,9 @@ from modelbook import InvalidQuery, NotFound, Page
 from modelbook.query import parse
 
 from .query_oracle import matching
-from .query_world import LOCKS, World, world_fixture  # noqa: F401  (the module's fixture)
+from .query_world import COMMITS, LOCKS, World, world_fixture  # noqa: F401  (the module's fixture)
+
+C2 = COMMITS[1]
 
 QUERIES = [
     # identity and release fields
@@ -99,8 +101,8 @@ QUERIES = [
     "params.lr is null",
     "params.lr like '0.0%'",
     # lineage and environment
-    "code.commit = 'c2'",
-    "code.commit != 'c2'",
+    f"code.commit = '{C2}'",
+    f"code.commit != '{C2}'",
     "code.commit is null",
     "code.repo like 'git@%'",
     "data.snapshot = 'ds_2025_10_01'",
@@ -134,7 +136,7 @@ QUERIES = [
     # so its negation holds (SQL's NOT binds looser than IS NOT TRUE)
     "not (tags.team != 'a')",
     "not tags.team != 'a' and name = 'fraud'",
-    "not (code.commit != 'c2')",
+    f"not (code.commit != '{C2}')",
     "not (data.snapshot != 'ds_b')",
     "not (env.torch != '2.1')",
     "not (task != 'fraud')",

@@ -321,7 +321,7 @@ def test_explicit_fields_win_over_captured_ones(
 
 def test_explicit_objects_replace_captured_ones(registry: Registry, model_file: Path) -> None:
     """Whole CodeRef and Environment objects are taken as given."""
-    code = CodeRef(repo="git@example.com:x/y.git", commit="abc123", dirty=False)
+    code = CodeRef(repo="git@example.com:x/y.git", commit="abc123" + "0" * 34, dirty=False)
     env = Environment(python="3.12.1", frameworks={"torch": "2.3.0"})
     v = registry.register("given", [model_file], owners="o", code=code, environment=env)
     assert v.lineage.code == code

@@ -81,7 +81,7 @@ class Flow:
         *,
         tier: str = "low",
         actor: str = REGISTRANT,
-        commit: str | None = "0123abc",
+        commit: str | None = "0123abc" + "0" * 33,
         **kw: Any,
     ) -> Version:
         """Register a new version of ``name`` (a fresh file each time)."""
@@ -930,7 +930,7 @@ def test_custom_check_by_dotted_path(flow: Flow) -> None:
     (pair / "a.bin").write_bytes(b"a")
     (pair / "b.bin").write_bytes(b"b")
     two = reg.register(
-        "m", [pair], actor=REGISTRANT, code={"commit": "abc"}, capture_environment=False
+        "m", [pair], actor=REGISTRANT, code={"commit": "abc" + "0" * 37}, capture_environment=False
     )
     outcome = promote_ok(flow, two.uri)
     assert outcome.results[0].check == "two_files"
@@ -1011,7 +1011,7 @@ def test_the_default_high_risk_flow_needs_two_reviewers_and_a_pii_review(flow: F
     v = flow.add(
         "credit",
         tier="high",
-        code={"commit": "abc", "dirty": False},
+        code={"commit": "abc" + "0" * 37, "dirty": False},
         data=[DataRef(snapshot="s1", sha256="a" * 64)],
         environment={"lockfile": {"path": "uv.lock", "sha256": "b" * 64}},
     )

@@ -82,6 +82,11 @@ class Built:
     files: dict[str, bytes]
 
 
+def commit(number: int) -> str:
+    """The full git commit id version ``number`` is registered with."""
+    return f"c0ffee{number}".ljust(40, "0")
+
+
 def _register(registry: Registry, root: Path, number: int, auc: float, apac: float) -> None:
     folder = root / f"v{number}"
     folder.mkdir()
@@ -103,7 +108,7 @@ def _register(registry: Registry, root: Path, number: int, auc: float, apac: flo
         seed=4242,
         hardware="A10G x1",
         duration_seconds=3723.5,
-        code={"repo": "git@example:ml/ctr.git", "commit": f"c0ffee{number}", "dirty": False},
+        code={"repo": "git@example:ml/ctr.git", "commit": commit(number), "dirty": False},
         data=[
             DataRef(
                 snapshot="ds_2025_10_01",
@@ -220,7 +225,7 @@ def test_every_html_section_shows_the_versions_own_values(built: Built) -> None:
     assert "mon-ctr-7" in s["monitoring"] and "p99_ms &gt; 250" in s["monitoring"]
     assert "0.0312" in s["monitoring"]
     assert "29 of 29" in s["completeness"]
-    assert "git checkout --detach c0ffee2 --" in s["reproduce"]
+    assert f"git checkout --detach {commit(2)} --" in s["reproduce"]
     assert "uv sync --frozen" in s["reproduce"]
     assert "seed = 4242" in s["reproduce"] and "python train.py --config ctr.yaml" in s["reproduce"]
 
@@ -247,11 +252,11 @@ def test_markdown_report_has_every_section_with_its_values(built: Built) -> None
         "## How to reproduce",
     ):
         assert heading in md
-    assert "| commit | c0ffee1 |" in md
+    assert f"| commit | {commit(1)} |" in md
     assert "| auc | test | region=apac | 0.812 | auc@test{\\*} \\>= 0.8 | candidate | pass |" in md
     assert "| 1 (this) | 0.861 |" in md and "| 2 | 0.874 |" in md
     assert "| production | 1 | 2 | tester | weekly release 48 |" in md
-    assert "git checkout --detach c0ffee1 --" in md
+    assert f"git checkout --detach {commit(1)} --" in md
 
 
 def test_user_text_cannot_break_the_markdown_or_the_html(built: Built) -> None:

@@ -78,6 +78,44 @@ def sha256(value: object, what: str) -> str:
     return value
 
 
+# A git object id: SHA-1 (40 hex digits) or SHA-256 (64), the object formats git has.
+_GIT_OID = re.compile(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")
+_HEX = re.compile(r"[0-9a-fA-F]+")
+# A container image digest (OCI): ``sha256:`` and 64 hex digits or ``sha512:`` and 128,
+# lower case, after an optional image reference and ``@`` (``registry/name@sha256:...``).
+_IMAGE_DIGEST = re.compile(r"(?:[^\s@-][^\s@]*@)?(?:sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})")
+
+
+def git_commit(value: object, what: str = "the code commit") -> str:
+    """``value`` if it is a full git commit id: 40 hex digits (SHA-1) or 64 (a SHA-256
+    repository), either case; else InvalidInput naming ``what`` and the value.
+
+    An abbreviated id is refused: a version is frozen, and an abbreviation that is
+    unique today can name two commits once the repository grows; lineage and impact
+    match the id as stored, so it must be the one git prints in full.
+    """
+    if isinstance(value, str) and _GIT_OID.fullmatch(value):
+        return value
+    if isinstance(value, str) and _HEX.fullmatch(value) and len(value) < 40:
+        why = "an abbreviated id: give it in full, as `git rev-parse` prints it"
+    else:
+        why = "not a git commit id: give its 40 hex digits (64 in a SHA-256 repository)"
+    raise InvalidInput(f"{what} is {shown(value, 80)}, {why}")
+
+
+def image_digest(value: object, what: str = "the container image digest") -> str:
+    """``value`` if it is a container image digest, ``sha256:`` and 64 lower-case hex
+    digits (or ``sha512:`` and 128), alone or after the image and ``@``; else
+    InvalidInput naming ``what`` and the value."""
+    if isinstance(value, str) and _IMAGE_DIGEST.fullmatch(value):
+        return value
+    raise InvalidInput(
+        f"{what} is {shown(value, 80)}, not an image digest: give sha256: and its 64 "
+        "lower-case hex digits, alone or as IMAGE@sha256:... "
+        "(docker inspect --format '{{index .RepoDigests 0}}' IMAGE)"
+    )
+
+
 def reason(value: str | None, what: str = "reason", flag: str = "--reason") -> str:
     """A required explanation (of an alias move, a rollback ...), at most MAX_TEXT characters."""
     if value is not None and not isinstance(value, str):

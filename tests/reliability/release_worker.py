@@ -27,6 +27,8 @@ from typing import Any
 
 cfg = json.loads(sys.argv[1])
 MODE = cfg["mode"]
+# A full git commit id: registration refuses anything else.
+COMMIT = "c0ffee" + "0" * 34
 HALT_AT = int(cfg.get("halt_at", -1))
 _count = 0
 
@@ -156,7 +158,7 @@ def writer() -> None:
         path = folder / f"{i}.bin"
         path.write_bytes(os.urandom(512))
         v = reg.register(
-            model, [path], owners="team", code={"commit": "c0ffee"}, capture_environment=False
+            model, [path], owners="team", code={"commit": COMMIT}, capture_environment=False
         )
         say(op="register", ok=True, version=v.number)
         steps: list[tuple[str, Any, tuple[Any, ...], dict[str, Any]]] = [
@@ -212,7 +214,7 @@ def crash() -> None:
             path.write_bytes(rng.randbytes(rng.randrange(64, 4096)))
             detail["op"] = "register"
             call, args = reg.register, (model, [path])
-            kwargs = {"owners": "crash", "code": {"commit": "abc"}, "capture_environment": False}
+            kwargs = {"owners": "crash", "code": {"commit": COMMIT}, "capture_environment": False}
         elif kind == "promote" and by_stage.get("staging"):
             n = rng.choice(by_stage["staging"])
             detail["version"] = n

@@ -27,12 +27,15 @@ def register(
     ] = [],  # noqa: B006
     tag: Annotated[list[str], typer.Option(help="KEY=VALUE tag of the version.")] = [],  # noqa: B006
     param: Annotated[list[str], typer.Option(help="KEY=VALUE training parameter.")] = [],  # noqa: B006
-    data_snapshot: Annotated[list[str], typer.Option(help="Dataset snapshot id.")] = [],  # noqa: B006
+    data_snapshot: Annotated[list[str], typer.Option(help="Dataset snapshot id, each once.")] = [],  # noqa: B006
     data_sha256: Annotated[
         list[str],
         typer.Option(help="sha256 (64 hex digits) of the data snapshot in the same position."),
     ] = [],  # noqa: B006
-    commit: Annotated[str | None, typer.Option(help="Code commit (default: captured).")] = None,
+    commit: Annotated[
+        str | None,
+        typer.Option(help="Full git commit id, 40 or 64 hex digits (default: captured)."),
+    ] = None,
     repo: Annotated[str | None, typer.Option(help="Code repository (default: captured).")] = None,
     features: Annotated[str | None, typer.Option(help="Feature set as NAME[@VERSION].")] = None,
     run_id: Annotated[str | None, typer.Option(help="Pipeline run id.")] = None,
@@ -69,7 +72,9 @@ def register(
     ] = False,
     note: Annotated[str | None, typer.Option(help="Change summary.")] = None,
     caveat: Annotated[list[str], typer.Option(help="Known caveat.")] = [],  # noqa: B006
-    image_digest: Annotated[str | None, typer.Option(help="Container image digest.")] = None,
+    image_digest: Annotated[
+        str | None, typer.Option(help="Container image digest, [IMAGE@]sha256:HEX.")
+    ] = None,
     no_capture: Annotated[
         bool, typer.Option("--no-capture", help="Do not capture environment and git state.")
     ] = False,
@@ -104,7 +109,11 @@ def register(
     params = validation.key_values(param, "param")
     code: dict[str, Any] = {}
     if commit is not None:
-        code.update(commit=commit, dirty=None)
+        code.update(commit=validation.git_commit(commit, "--commit"), dirty=None)
+    if image_digest is not None:
+        validation.image_digest(image_digest, "--image-digest")
+    data = _data_refs(data_snapshot, data_sha256)
+    _check_parents(parent)
     if repo is not None:
         code["repo"] = repo
     # Every argument is read before the registry is opened, so bad input
@@ -127,7 +136,7 @@ def register(
             metrics=metrics,
             tags=tags,
             params=params,
-            data=_data_refs(data_snapshot, data_sha256),
+            data=data,
             code=code or None,
             features=features,
             run_id=run_id,
@@ -218,14 +227,27 @@ def _data_refs(snapshots: list[str], hashes: list[str]) -> list[Any]:
     """Snapshot ids, each with the sha256 given in the same position (if any)."""
     from ..domain import DataRef
     from ..errors import InvalidInput
+    from ..services.drafts import check_once
 
     if len(hashes) > len(snapshots):
         raise InvalidInput(
             f"{len(hashes)} --data-sha256 for {len(snapshots)} --data-snapshot: "
             "give one hash per snapshot, in the same order"
         )
-    return [
+    refs = [
         # Checked by the registry, like every other field.
         DataRef.model_construct(snapshot=s, sha256=hashes[i]) if i < len(hashes) else s
         for i, s in enumerate(snapshots)
     ]
+    # A snapshot given twice is refused before the registry is opened or created.
+    check_once([DataRef.model_construct(snapshot=r) if isinstance(r, str) else r for r in refs])
+    return refs
+
+
+def _check_parents(parents: list[str]) -> None:
+    """Refuse a parent given twice before the registry is opened or created."""
+    from .. import uris
+    from ..services.drafts import check_once
+
+    refs = [uris.parse(p) for p in parents]
+    check_once((), [(r.name, r.number) for r in refs if r.kind == "number"])

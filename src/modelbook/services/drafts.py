@@ -72,14 +72,62 @@ def merge(base: Any, given: Any, cls: type[Any]) -> Any:
     raise InvalidInput(f"expected {cls.__name__} or a mapping, got {type(given).__name__}")
 
 
-def _check_hashes(lineage: Lineage, env: Environment) -> None:
-    """Refuse a dataset or lock file hash that is not a SHA-256: a version is frozen,
-    and the checklist and bill of materials would count it as no hash at all."""
+def _check_formats(lineage: Lineage, env: Environment) -> None:
+    """Refuse a lineage or environment value of a fixed format that does not have it:
+    a commit that is no full git id, a dataset, lock file or packages hash that is no
+    SHA-256, an image digest that is none. A version is frozen, and lineage, impact,
+    the checklist and bills of materials would match or count it as something else."""
+    if lineage.code.commit is not None:
+        validation.git_commit(lineage.code.commit)
     for d in lineage.data:
         if d.sha256 is not None:
             validation.sha256(d.sha256, f"the sha256 of data snapshot {d.snapshot!r}")
     if env.lockfile is not None:
         validation.sha256(env.lockfile.sha256, f"the sha256 of lock file {env.lockfile.path!r}")
+    if env.packages_sha256 is not None:
+        validation.sha256(env.packages_sha256, "the sha256 of the installed packages")
+    if env.image_digest is not None:
+        validation.image_digest(env.image_digest)
+
+
+def check_once(data: Sequence[DataRef], parents: Sequence[tuple[str, int]] = ()) -> None:
+    """Refuse a data snapshot given twice in one role, a snapshot given two SHA-256s,
+    or a parent listed twice. A snapshot may serve in two roles (``train`` and
+    ``eval``), but in one role it has one window and sampling, and it has one content
+    in all. Even an identical second entry is refused: it likely stands where another
+    snapshot was meant, and the version would keep it forever."""
+    in_role: dict[tuple[str, str], DataRef] = {}
+    hashed: dict[str, str] = {}
+    for d in data:
+        seen = in_role.get((d.snapshot, d.role))
+        if seen is None:
+            in_role[(d.snapshot, d.role)] = d
+        elif seen == d:
+            raise InvalidInput(
+                f"data snapshot {d.snapshot!r} is listed twice in the role {d.role!r}: give it once"
+            )
+        else:
+            raise InvalidInput(
+                f"data snapshot {d.snapshot!r} is given twice in the role {d.role!r} with "
+                f"different values ({_differences(seen, d)}): give it once"
+            )
+        if d.sha256 is not None and hashed.setdefault(d.snapshot, d.sha256).lower() != (
+            d.sha256.lower()
+        ):
+            raise InvalidInput(
+                f"data snapshot {d.snapshot!r} is given two SHA-256s "
+                f"({hashed[d.snapshot]} and {d.sha256}): one snapshot has one content"
+            )
+    if len(set(parents)) != len(parents):
+        twice = next(p for i, p in enumerate(parents) if p in parents[:i])
+        raise InvalidInput(f"parent models:/{twice[0]}/{twice[1]} is listed twice: give it once")
+
+
+def _differences(a: DataRef, b: DataRef) -> str:
+    one, other = a.model_dump(), b.model_dump()
+    return "; ".join(
+        f"{k} {shown(one[k], 80)} and {shown(other[k], 80)}" for k in one if one[k] != other[k]
+    )
 
 
 @dataclass(frozen=True)
@@ -219,7 +267,8 @@ def prepare(
         )
     except ValidationError as exc:
         raise invalid(exc) from None
-    _check_hashes(lineage, env)
+    _check_formats(lineage, env)
+    check_once(lineage.data, parent_refs)
     rows = index_rows(lineage)
     if isinstance(caveats, str) or not isinstance(caveats, list | tuple):
         raise InvalidInput("caveats must be a list of texts")
