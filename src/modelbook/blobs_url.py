@@ -31,6 +31,8 @@ from .store.dburl import MASK
 _SECRET_PARAM = re.compile(
     r"sig|token|secret|pass|pw|key|credential|auth|session|code|bearer|jwt|hmac|sas", re.I
 )
+# What joins the parts of a chained URL: '::', but not inside an IPv6 host's brackets.
+_CHAIN = re.compile(r"::(?![^\[\]]*\])")
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://")
 # What separates parameters in a query or fragment (``;`` is an older form of ``&``),
 # and the parts of a path, whose ``;name=value`` parts are (matrix) parameters.
@@ -44,10 +46,16 @@ _MIN_SCRUBBED_USER = 4
 _USERINFO_PARTS = re.compile(r"[/?#:]")
 # What ends a URL's authority, and what a driver may take for its end.
 _AUTHORITY_END = re.compile(r"[/?#]")
-# The text before a URL's last '@' that is user-info with a password: ``user:`` then
-# what is not a port (only digits, up to the first '/', '?' or '#'). The user holds
-# no '/', '?', '#' (a path or query) nor '[' or ']' (an IPv6 host: ``[::1]:8443``).
-_USERINFO_WITH_PASSWORD = re.compile(r"[^/?#\[\]:]*:(?![0-9]*(?:[/?#]|$))")
+# The start of user-info with a password, ``user:``: the user holds no '/', '?', '#'
+# (a path, query or fragment), no '[' or ']' (an IPv6 host: ``[::1]:8443``), no '@'.
+_USER_AND_COLON = re.compile(r"[^/?#\[\]:@]*:")
+# A host and port: a name (or an IPv6 address in brackets), then ':' and the port.
+_HOST_PORT = re.compile(r"(?:\[[^\]]*\]|[^:\[\]]*)(?::(?P<port>.*))?")
+# Protocols whose authority is a bucket or container name, which has no port:
+# ``s3://KEY:1234/bucket`` holds a key and a secret, never a host and a port.
+_NO_PORT = frozenset({"s3", "s3a", "s3n", "gs", "gcs", "az", "abfs", "abfss", "adl", "oss"})
+_NO_PORT |= {"memory"}
+_MAX_PORT = 65535
 
 
 def redact(url: str) -> str:
@@ -55,17 +63,17 @@ def redact(url: str) -> str:
 
     A local path (no ``scheme://``) is returned as given. Never raises.
     """
-    return "::".join(_redact_part(part) for part in str(url).split("::"))
+    return "::".join(_redact_part(part) for part in _CHAIN.split(str(url)))
 
 
 def secrets_of(url: str) -> tuple[str, ...]:
     """The secrets ``url`` carries, as written, decoded and percent-encoded, longest first."""
     found: list[str] = []
-    for part in str(url).split("::"):
+    for part in _CHAIN.split(str(url)):
         pieces = _pieces(part)
         if pieces is None:
             continue
-        _, userinfo, rest, query, fragment = pieces
+        _, userinfo, _, rest, query, fragment = pieces
         if userinfo:
             user, _, password = userinfo.partition(":")
             found.extend((userinfo, password))
@@ -89,34 +97,93 @@ def secrets_of(url: str) -> tuple[str, ...]:
 def protocol_of(url: str) -> str:
     """The protocol that stores the files of ``url``: the scheme of its last part
     (``s3`` for ``simplecache::s3://b/x``), ``file`` for a local path."""
-    last = str(url).split("::")[-1]
+    last = _CHAIN.split(str(url))[-1]
     match = _SCHEME.match(last)
     return match.group(0)[:-3].lower() if match else "file"
 
 
-def _pieces(part: str) -> tuple[str, str | None, str, str | None, str | None] | None:
-    """``part`` as (scheme and ``://``, user-info or None, host and path, query or None,
-    fragment or None), or None when it is no ``scheme://`` URL. Query and fragment come
+def _pieces(part: str) -> tuple[str, str | None, str, str, str | None, str | None] | None:
+    """``part`` as (scheme and ``://``, user-info or None, what follows it (``@``, or
+    nothing for an authority that is no host), host and path, query or None, fragment
+    or None), or None when it is no ``scheme://`` URL. Query and fragment come
     without their ``?`` and ``#``."""
     match = _SCHEME.match(part)
     if match is None:
         return None
     head, rest = match.group(0), part[match.end() :]
+    scheme = head[:-3].lower()
     userinfo: str | None = None
-    before, at, after = rest.rpartition("@")
-    if at and _USERINFO_WITH_PASSWORD.match(before):
-        # An unencoded '/', '?' or '#' in a password (AWS secret keys hold '/') ends
-        # the authority early: ``s3://KEY:SEC/RE?T@bucket``. A port is digits, so
-        # ``user:`` and anything else runs to the last '@'.
-        userinfo, rest = before, after
+    at = ""
+    authority = _AUTHORITY_END.split(rest, maxsplit=1)[0]
+    if "@" in authority:
+        # The host holds no '@': a password's unencoded '@' is part of the user-info.
+        userinfo, at = authority.rpartition("@")[0], "@"
     else:
-        authority = _AUTHORITY_END.split(rest, maxsplit=1)[0]
-        if "@" in authority:
-            userinfo = authority.rpartition("@")[0]
-            rest = rest[len(userinfo) + 1 :]
+        userinfo = _userinfo_past_authority(rest, scheme)
+        if userinfo is not None:
+            at = "@"
+        elif not _is_host(authority, scheme):
+            # ``user:password`` with no '@' and nothing after it that could be a
+            # host: what it holds is not shown.
+            userinfo = authority
+    if userinfo is not None:
+        rest = rest[len(userinfo) + len(at) :]
     rest, hash_, fragment = rest.partition("#")
     rest, question, query = rest.partition("?")
-    return head, userinfo, rest, query if question else None, fragment if hash_ else None
+    return head, userinfo, at, rest, query if question else None, fragment if hash_ else None
+
+
+def _userinfo_past_authority(rest: str, scheme: str) -> str | None:
+    """The user-info of ``rest`` (what follows ``scheme://``) that holds an unencoded
+    '/', '?' or '#', so the authority seems to end before its '@'; None when the first
+    '@' past the authority ends no user-info (a path's ``models@v1``, a query's
+    ``q=a@b``).
+
+    Such user-info is a user then ':' and a password that is not a port
+    (``s3://KEY:SE/CRET@bucket``: AWS secret keys hold '/'; ``s3://KEY:1234/5678@b``:
+    a bucket has no port), or a user name alone with a '?' or '#' and no '/', '='
+    or '&' (``s3://us#er@bucket``). It ends at the first '@', unless the name after
+    it holds another: then at the last '@' before the host's end, which keeps a
+    path's '@' shown (``s3://KEY:SE/C@bucket/models@v1``) and hides a password's.
+    """
+    first = rest.find("@")
+    if first < 0:
+        return None
+    before = rest[:first]
+    user = _USER_AND_COLON.match(before)
+    if user is not None:
+        if _is_port(before[user.end() :], scheme):
+            return None
+    elif "/" in before or "=" in before or "&" in before or not _AUTHORITY_END.search(before):
+        return None
+    host_end = _AUTHORITY_END.search(rest, first + 1)
+    end = rest.rfind("@", first + 1, host_end.start() if host_end else len(rest))
+    return rest[: end if end > first else first]
+
+
+def _is_port(text: str, scheme: str) -> bool:
+    """Whether ``text``, what follows ``name:`` up to an '@', begins with a port
+    ending the authority: digits up to 65535 then '/', '?' or '#'."""
+    if scheme in _NO_PORT:
+        return False
+    digits = re.match(r"[0-9]*", text)
+    port = digits.group(0) if digits else ""
+    after = text[len(port) :]
+    return bool(after) and after[0] in "/?#" and (not port or int(port) <= _MAX_PORT)
+
+
+def _is_host(authority: str, scheme: str) -> bool:
+    """Whether ``authority`` (holding no '@') is a host with an optional port; a
+    port is digits up to 65535, and there is none in a bucket's protocol."""
+    match = _HOST_PORT.fullmatch(authority)
+    if match is None:
+        return False
+    port = match.group("port")
+    if port is None:
+        return True
+    if scheme in _NO_PORT:
+        return False
+    return port == "" or (port.isdigit() and len(port) <= 5 and int(port) <= _MAX_PORT)
 
 
 def _tokens(text: str, *, path: bool) -> list[tuple[str, bool]]:
@@ -154,10 +221,10 @@ def _redact_part(part: str) -> str:
     pieces = _pieces(part)
     if pieces is None:
         return part
-    head, userinfo, rest, query, fragment = pieces
+    head, userinfo, at, rest, query, fragment = pieces
     shown = head
     if userinfo is not None:
-        shown += f"{MASK}@"
+        shown += MASK + at
     shown += _masked(rest, path=True)
     if query is not None:
         shown += "?" + _masked(query)

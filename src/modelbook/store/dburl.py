@@ -23,9 +23,18 @@ SECRET_PARAMS = ("password", "sslpassword")
 # Stands in for a masked query value while SQLAlchemy renders the URL, which
 # would otherwise percent-encode the mask itself.
 _PLACEHOLDER = "MODELBOOKMASKEDVALUE"
-# What may carry a credential in text that is no URL: user-info, key=value pairs,
-# percent-encoding (of anything), and the words used for passwords and keys.
-_MAYBE_SECRET = re.compile(r"[@=%]|pass|pwd|secret|token|key", re.IGNORECASE)
+# What may carry a credential in text that is no URL: user-info (``user:pw@``, or
+# ``user:pw`` alone), key=value pairs, percent-encoding (of anything), and the words
+# used for passwords and keys.
+_MAYBE_SECRET = re.compile(r"[@=%:]|pass|pwd|secret|token|key", re.IGNORECASE)
+# The host and database of a URL as SQLAlchemy's parser takes them apart, as written
+# (SQLAlchemy's own values are percent-decoded): an '@' in either is no '%40' given
+# on purpose but one that ended no user-info.
+_HOST_AND_DATABASE = re.compile(
+    r"[\w+]+://(?:[^:/]*(?::[^@]*)?@)?"
+    r"(?P<host>(?:\[[^/?]+\]|[^/:?]+)?(?::[^/?]*)?)?(?:/(?P<database>[^?]*))?"
+)
+MAX_PORT = 65535
 
 
 def redact(uri: str | URL) -> str:
@@ -44,10 +53,35 @@ def redact(uri: str | URL) -> str:
         if _MAYBE_SECRET.search(text):
             return "<not shown: it could not be read as a URI and may hold a password>"
         return text
+    if unclear(uri, url) is not None:
+        return "<not shown: its user name and password cannot be told apart from the rest>"
     masked = {k: _PLACEHOLDER for k in _secret_keys(url)}
     if masked:
         url = url.update_query_dict(masked)
     return url.render_as_string(hide_password=True).replace(_PLACEHOLDER, MASK)
+
+
+def unclear(uri: str | URL, url: URL) -> str | None:
+    """Why ``url``, read from ``uri``, cannot be shown with only its password hidden,
+    or None. The parser took a password for something else: a port that is no port
+    (``user:99999/db``: a port is 1 to 65535), or a host or database holding an
+    '@' that ended no user-info, where a user name or password holds an unencoded
+    '/' or '@' (``us/er:pw@host/db``, ``user:p@ss@host/db``). A SQLite database is a
+    file path, in which '@' is only a character."""
+    if url.port is not None and not 0 < url.port <= MAX_PORT:
+        return "its port is not a number from 1 to 65535, so it may be a password"
+    if url.get_backend_name() == "sqlite":
+        return None
+    written = _HOST_AND_DATABASE.match(uri) if isinstance(uri, str) else None
+    host, database = (
+        (written.group("host"), written.group("database")) if written else (url.host, None)
+    )
+    if "@" in (host or "") or "@" in (database or ""):
+        return (
+            "an '@' in it ends no user name or password; percent-encode the "
+            "'@', '/', ':', '?' and '#' they hold (%40, %2F, %3A, %3F, %23)"
+        )
+    return None
 
 
 def secrets_of(url: URL) -> tuple[str, ...]:

@@ -57,7 +57,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from ..errors import InvalidInput, ModelbookError, Unavailable
 from . import pipeline as pipelined
-from .dburl import redact, secrets_of, without_secrets
+from .dburl import redact, secrets_of, unclear, without_secrets
 from .errors import Target, classify
 from .held import MAX_HELD, MAX_HELD_WRITERS, HeldConnections
 from .locks import WriterLock
@@ -157,6 +157,13 @@ class Database(SchemaState):
                 "sqlite:///PATH/registry.db or postgresql+psycopg://USER@HOST/DB (a folder "
                 "for the embedded registry is Registry(home=PATH) or MODELBOOK_HOME)"
             ) from e
+        why = unclear(uri, url)
+        if why is not None:
+            # Not shown: what the parser took for a port, host or database may be a password.
+            raise InvalidInput(
+                f"invalid database URI (not shown): {why}; give one such as "
+                "postgresql+psycopg://USER:PASSWORD@HOST:PORT/DB"
+            )
         # The URI as it may be shown: every password masked.
         self.uri = redact(url)
         if url.get_backend_name() not in ("sqlite", "postgresql"):
