@@ -8,6 +8,7 @@ version handed to a caller cannot be edited by accident.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
@@ -168,6 +169,16 @@ class Artifact(Frozen):
     sha256: Sha256
 
 
+#: A slice value the query language reads unquoted (its SLICE_WORD).
+_SLICE_WORD = re.compile(r"[^\s{}=,'\"]+")
+
+
+def _slice_value(value: str) -> str:
+    if _SLICE_WORD.fullmatch(value):
+        return value
+    return "'" + value.replace("'", "''") + "'"
+
+
 class Metric(Frozen):
     """A measured value, optionally for one split and one slice of the data.
 
@@ -181,11 +192,14 @@ class Metric(Frozen):
 
     @property
     def key(self) -> str:
+        """The metric as written in a query after ``metrics.``: a slice value that is not
+        one bare word is quoted (``auc@test{region='north america'}``)."""
         text = self.name
         if self.split:
             text += f"@{self.split}"
         if self.slice:
-            text += "{" + ",".join(f"{k}={v}" for k, v in sorted(self.slice.items())) + "}"
+            items = (f"{k}={_slice_value(v)}" for k, v in sorted(self.slice.items()))
+            text += "{" + ",".join(items) + "}"
         return text
 
     @property

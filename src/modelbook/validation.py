@@ -21,10 +21,9 @@ from .hashes import is_sha256
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _ALIAS = re.compile(r"[A-Za-z][A-Za-z0-9._-]{0,63}")
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.:/-]{0,127}")
+#: A metric key without a slice; one with a slice goes through the query grammar.
 _METRIC = re.compile(
-    r"(?P<name>[A-Za-z_][A-Za-z0-9_.:/-]{0,127})"
-    r"(?:@(?P<split>[A-Za-z0-9_.-]{1,64}))?"
-    r"(?:\{(?P<slice>[^{}]*)\})?"
+    r"(?P<name>[A-Za-z_][A-Za-z0-9_.:/-]{0,127})(?:@(?P<split>[A-Za-z0-9_.-]{1,64}))?"
 )
 MAX_VALUE_LEN = limits.MAX_VALUE
 MAX_INDEXED_LEN = limits.MAX_VALUE
@@ -337,31 +336,33 @@ def metric_value(raw: object, key_text: str) -> float:
 
 
 def metric(key_text: str, raw: object) -> Metric:
-    """Parse ``auc``, ``auc@test`` or ``auc@test{region=eu,device=mobile}``."""
+    """Parse ``auc``, ``auc@test`` or ``auc@test{region=eu,device=mobile}``.
+
+    A slice is read by the query language's own rules (``docs/search.md``): a value
+    with spaces or quotes is quoted (``{region='north america'}``), and the quotes
+    are not part of it.
+    """
     if not isinstance(key_text, str):
         raise InvalidInput(f"metric key must be text, got {type(key_text).__name__}")
-    m = _METRIC.fullmatch(key_text)
-    if not m:
-        raise InvalidInput(
-            f"invalid metric {key_text!r}: write NAME, NAME@SPLIT or NAME@SPLIT{{KEY=VALUE,...}}"
-        )
-    slice_: dict[str, str] = {}
-    if m["slice"] is not None:
-        for part in m["slice"].split(","):
-            if "=" not in part:
-                raise InvalidInput(
-                    f"invalid slice {part!r} in metric {key_text!r}: expected KEY=VALUE"
-                )
-            sk, sv = (s.strip() for s in part.split("=", 1))
-            key(sk, "slice key")
-            if not sv or any(c in sv for c in "{}=,\x00"):
-                raise InvalidInput(f"invalid slice value {sv!r} in metric {key_text!r}")
-            if sk in slice_:
-                raise InvalidInput(f"slice key {sk!r} given twice in metric {key_text!r}")
+    if "{" in key_text:
+        from .query.parser import parse_metric_key
+
+        name, split, slice_ = parse_metric_key(key_text)
+        if not _METRIC.fullmatch(name + (f"@{split}" if split else "")):
+            raise InvalidInput(
+                f"invalid metric {key_text!r}: a name is at most 128 characters, a split 64"
+            )
+        for sk, sv in slice_.items():
             slice_[sk] = text(sv, "slice value", limits.MAX_SLICE)
-    result = Metric(
-        name=m["name"], value=metric_value(raw, key_text), split=m["split"], slice=slice_
-    )
+    else:
+        found = _METRIC.fullmatch(key_text)
+        if not found:
+            raise InvalidInput(
+                f"invalid metric {key_text!r}: write NAME, NAME@SPLIT or "
+                "NAME@SPLIT{KEY=VALUE,...}"
+            )
+        name, split, slice_ = found["name"], found["split"], {}
+    result = Metric(name=name, value=metric_value(raw, key_text), split=split, slice=slice_)
     if len(result.slice_key) > MAX_SLICE_LEN:
         raise InvalidInput(
             f"slice of metric {key_text[:80]!r} is {len(result.slice_key)} characters long; "
