@@ -181,6 +181,19 @@ class ReleaseAPI(Protocol):
         """Record an online metric of a version (``observe(uri, "ctr@online", 0.031)``)."""
         ...
 
+    def observe_all(
+        self,
+        uri: str,
+        metrics: Sequence[Metric],
+        *,
+        window: tuple[datetime, datetime] | None = None,
+        source: str | None = None,
+        actor: str | None = None,
+    ) -> tuple[Observation, ...]:
+        """Record several online metrics measured together: all of them, or none (a
+        metric given twice, an offline one)."""
+        ...
+
     def annotations(self, uri: str) -> VersionAnnotations:
         """Everything recorded on a version after registration."""
         ...

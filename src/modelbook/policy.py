@@ -44,7 +44,7 @@ from .checks import CheckSpec, get_check
 from .display import as_written
 from .domain import RISK_TIERS
 from .errors import InvalidInput
-from .lifecycle import DEFAULT_ORDER, DEFAULT_SERVING_ALIASES, StageGraph, build_graph
+from .lifecycle import ARCHIVED, DEFAULT_ORDER, DEFAULT_SERVING_ALIASES, StageGraph, build_graph
 from .lifecycle import graph_problems as _graph_problems
 from .policy_lines import Loc, Problem
 from .policy_parse import parse_toml, parse_yaml
@@ -260,9 +260,54 @@ def _check(
                 for i, entry in enumerate(entries)
             ]
             gates[(tier, stage)] = tuple(s for s in specs if s is not None)
+            if strict and entries:
+                problems.extend(_unenforced(graph, tier, stage, entries))
     if problems:
         raise _Problems(problems)
     return graph, gates, doctor.required
+
+
+def _unenforced(
+    graph: StageGraph, tier: str, stage: str, entries: Sequence[dict[str, Any]]
+) -> list[Problem]:
+    """The rules of a gate that would never hold a version: a gate on the stage a
+    version enters without one, and separation of duties waived where it cannot be.
+    A stored policy that predates these refusals is read as it was set."""
+    loc: Loc = ("tiers", tier, stage)
+    if stage == ARCHIVED:
+        return [
+            (
+                loc,
+                f"a version enters {ARCHIVED!r} by archive, which runs no gate (who may "
+                "archive is decided by role: a deployer for a deployed version or a rollback "
+                f"target); remove [tiers.{tier}.{stage}]",
+            )
+        ]
+    if stage == graph.first:
+        nxt = graph.order[1] if len(graph.order) > 1 else stage
+        return [
+            (
+                loc,
+                f"{stage!r} is the first stage: every version enters it by registration, "
+                f"which runs no gate; put these checks on the next stage ({nxt!r})",
+            )
+        ]
+    problems: list[Problem] = []
+    if tier == "high":
+        for i, entry in enumerate(entries):
+            if (
+                entry.get("check") in ("approvals", "attestation")
+                and entry.get("separation_of_duties") is False
+            ):
+                problems.append(
+                    (
+                        (*loc, i, "separation_of_duties"),
+                        "separation_of_duties cannot be false for high risk: the person "
+                        "who registered a high-risk version never approves or signs it "
+                        "off (approve and attest refuse them); remove the key",
+                    )
+                )
+    return problems
 
 
 def _doctor_keys(loc: Loc) -> Sequence[str]:

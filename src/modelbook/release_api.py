@@ -294,6 +294,20 @@ class ReleaseOperations:
             uri, metric, value, actor=self._who(actor), window=window, source=source
         )
 
+    def observe_all(
+        self,
+        uri: str,
+        metrics: Sequence[Metric],
+        *,
+        window: tuple[datetime, datetime] | None = None,
+        source: str | None = None,
+        actor: str | None = None,
+    ) -> tuple[Observation, ...]:
+        """Record several online metrics measured together: all of them, or none."""
+        return self._notes.observe_all(
+            uri, metrics, actor=self._who(actor), window=window, source=source
+        )
+
     def annotations(self, uri: str) -> VersionAnnotations:
         """Everything recorded on a version after registration."""
         uris.parse(uri)

@@ -98,10 +98,16 @@ def run(version: Version, params: Params, ctx: CheckContext) -> CheckResult:
     best = max(slices, key=lambda m: m.value)
     worst = min(slices, key=lambda m: m.value)
     gap = best.value - worst.value
-    summary = (
-        f"gap of {params.metric}{cut} is {gap:.6g} between {best.key} ({best.value!r}) "
-        f"and {worst.key} ({worst.value!r})"
-    )
+    if gap == 0:
+        # Ties pick the same slice as best and worst: name none of them.
+        summary = (
+            f"gap of {params.metric}{cut} is 0: all {len(slices)} slices agree ({best.value!r})"
+        )
+    else:
+        summary = (
+            f"gap of {params.metric}{cut} is {gap:.6g} between {best.key} ({best.value!r}) "
+            f"and {worst.key} ({worst.value!r})"
+        )
     evidence: dict[str, JsonValue] = {"slices": values, "gap": gap, "max_gap": params.max_gap}
     if gap > params.max_gap:
         return failed(

@@ -68,7 +68,11 @@ def watch(
 def observe(
     uri: UriArg,
     metric: Annotated[
-        str, typer.Option(metavar="KEY=VALUE", help="The metric and its value: ctr@online=0.031.")
+        list[str],
+        typer.Option(
+            metavar="KEY=VALUE",
+            help="The metric and its value: ctr@online=0.031; repeat for each metric measured.",
+        ),
     ],
     window: Annotated[
         str | None,
@@ -80,16 +84,19 @@ def observe(
     """Record an online metric measured on a version (ctr@online=0.031)."""
     from ..annotations import parse_observation, parse_window
 
-    measured = parse_observation(metric)
+    measured = [parse_observation(m) for m in metric]
     span = None if window is None else parse_window(window)
     with open_registry(create=False) as registry:
         version = registry.get_version(uri)
-        result = registry.observe(version.uri, measured, window=span, source=source)
+        results = registry.observe_all(version.uri, measured, window=span, source=source)
     if as_json:
-        emit_json({"uri": version.uri, **result.model_dump(mode="json")})
+        # One metric keeps the object it always was; several are a list of them.
+        found = [{"uri": version.uri, **r.model_dump(mode="json")} for r in results]
+        emit_json(found[0] if len(found) == 1 else found)
     else:
-        shown = _observation_text(result.model_dump(mode="json"))
-        line(f"observed on {safe(version.uri)}: {shown}")
+        for r in results:
+            shown = _observation_text(r.model_dump(mode="json"))
+            line(f"observed on {safe(version.uri)}: {shown}")
 
 
 # annotations in ``show`` ---------------------------------------------------------------

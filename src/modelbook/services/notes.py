@@ -223,34 +223,63 @@ class NoteService:
     ) -> Observation:
         """Record an online metric of a version, e.g. ``observe(uri, "ctr@online", 0.031)``."""
         if isinstance(metric, Metric):
-            key, number = metric.key, metric.value
+            m = metric
         else:
             if value is None:
                 raise InvalidInput(f"observation {metric!r} needs a value")
             m = validation.metric(metric, value)
-            key, number = m.key, m.value
-        if not is_online(key):
-            raise InvalidInput(
-                f"observation {key!r} must name an online split (NAME@online or "
-                "NAME@online-..., e.g. ctr@online): offline metrics are registered with the "
-                "version and never change"
-            )
+        (found,) = self.observe_all(uri, (m,), actor=actor, window=window, source=source)
+        return found
+
+    def observe_all(
+        self,
+        uri: str,
+        metrics: Sequence[Metric],
+        *,
+        actor: str,
+        window: tuple[datetime, datetime] | None = None,
+        source: str | None = None,
+    ) -> tuple[Observation, ...]:
+        """Record several online metrics measured together, in one write: all or none.
+
+        Raises InvalidInput (none given, a metric given twice, an offline metric).
+        """
+        if not metrics:
+            raise InvalidInput("an observation needs a metric (--metric KEY=VALUE)")
+        seen: set[str] = set()
+        for m in metrics:
+            if m.key in seen:
+                raise InvalidInput(f"observation {m.key!r} given twice: observe each metric once")
+            seen.add(m.key)
+            if not is_online(m.key):
+                raise InvalidInput(
+                    f"observation {m.key!r} must name an online split (NAME@online or "
+                    "NAME@online-..., e.g. ctr@online): offline metrics are registered with "
+                    "the version and never change"
+                )
         start, end = window if window is not None else (None, None)
-        return self._add(  # type: ignore[no-any-return]
-            uri,
-            lambda at: _valid(
-                Observation,
-                metric=key,
-                value=number,
-                window_from=start,
-                window_to=end,
-                source=source,
-                actor=actor,
-                at=at,
-            ),
-            "observation",
-            "version.observe",
-        )
+        ref = uris.parse(uri)
+        now = self.ctx.clock()
+        made: list[Observation] = []
+        with self.ctx.db.write() as conn:
+            row = version_row(conn, ref, lock=True)
+            head = log.Head.of_model(ref.name, row)
+            for m in metrics:
+                value = _valid(
+                    Observation,
+                    metric=m.key,
+                    value=m.value,
+                    window_from=start,
+                    window_to=end,
+                    source=source,
+                    actor=actor,
+                    at=to_dt(now),
+                )
+                head = record(
+                    conn, row, ref.name, value, "observation", action="version.observe", head=head
+                )
+                made.append(value)
+        return tuple(made)
 
     def annotations(self, uri: str) -> VersionAnnotations:
         """Everything recorded on the version a URI names."""

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 
 from .. import limits, uris, validation
 from .. import roles as role_rules
-from ..annotations import CheckRecord
+from ..annotations import CheckRecord, Rejection
 from ..checks import GateOutcome
 from ..domain import RISK_TIERS, Version
 from ..errors import Conflict, GateFailed, IntegrityError, InvalidInput
@@ -138,6 +138,41 @@ class ReleaseService:
         self.gov.require(conn, operation, actor)
         if reason is None or not reason.strip():
             raise InvalidInput(missing)
+
+    def has_served(self, conn: Connection, v: Locked) -> bool:
+        """Whether ``v`` serves now or served before (a serving alias pointed at it): such
+        a version in the stage before ``deployed`` is a rollback target."""
+        if v.row.stage == DEPLOYED:
+            return True
+        for text in version_rows.stage_events(conn, model_chain(v.name), v.row.number):
+            try:
+                if json.loads(text)["after"]["stage"] == DEPLOYED:
+                    return True
+            except (ValueError, TypeError, KeyError):
+                continue
+        return False
+
+    def open_rejection(self, conn: Connection, v: Locked) -> Rejection | None:
+        """The latest rejection of ``v`` that no approval recorded after it answers;
+        None when there is none. Such a version is not deployed again, by any path."""
+        found = notes.parse_rows(note_rows.of_version(conn, v.row.id, ("approval", "rejection")))
+        if not found["rejection"]:
+            return None
+        last: Rejection = max(found["rejection"], key=lambda r: r.at)
+        if any(a.at > last.at for a in found["approval"]):
+            return None
+        return last
+
+    def require_deployable(self, conn: Connection, v: Locked) -> None:
+        """What keeps ``v`` from being pointed at by a serving alias whatever the gate
+        says: a deprecation, or a rejection no approval has answered. Raises InvalidInput."""
+        if v.row.deprecated_at is not None:
+            raise InvalidInput(f"{v.version.uri} is deprecated and cannot be deployed")
+        if v.row.stage not in (DEPLOYED, self.gov.policy(conn).graph.return_stage):
+            return  # the stage rule refuses it, naming the stage it must reach
+        rejected = self.open_rejection(conn, v)
+        if rejected is not None:
+            raise InvalidInput(rejection_text(v.version.uri, rejected) + " cannot be deployed")
 
     def _archived_from(self, conn: Connection, v: Locked) -> str | None:
         """The stage ``v`` was in when it was last archived; None when no event says."""
@@ -289,6 +324,14 @@ class ReleaseService:
         """The version ``uri`` names as committed, through the version cache."""
         ref = uris.parse(uri)
         return self.ctx.cache.version(ref.name, self.ctx.db.reading(lambda c: version_row(c, ref)))
+
+
+def rejection_text(uri: str, r: Rejection) -> str:
+    """``uri`` and the rejection that holds it, for a refusal to end."""
+    return (
+        f"{uri} was rejected by {r.actor} ({r.comment!r}) and no approval has answered it "
+        f"since (`modelbook approve {uri}` after reading it); until then it"
+    )
 
 
 class OnRelease:

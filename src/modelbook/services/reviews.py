@@ -4,7 +4,10 @@ Each is recorded in its own write; an approval or a sign-off then tries the
 gate of the stage reviews guard (the one before ``deployed``), outside that
 write as every gate is (:mod:`.gates`), so the last missing piece of evidence
 lets the version in without another ``promote``. A rejection of a version in
-that stage sends it back to the stage before. Stage moves, locking and gate
+that stage sends it back to the stage before, unless it served (a rollback
+target): it then keeps its stage, and an unanswered rejection keeps it, as any
+rejected deployed version, from being deployed or rolled back to again
+(:meth:`.release.ReleaseService.require_deployable`). Stage moves, locking and gate
 runs are the release flow's (:class:`.release.ReleaseService`).
 """
 
@@ -17,7 +20,7 @@ from sqlalchemy.engine import Connection
 from .. import limits, validation
 from ..annotations import Approval, Attestation, Rejection
 from ..errors import Conflict, InvalidInput, PermissionDenied
-from ..lifecycle import ARCHIVED, DEPLOYED
+from ..lifecycle import ARCHIVED
 from ..store import annotations as note_rows
 from ..store import models as model_rows
 from ..store.rows import to_dt
@@ -51,6 +54,12 @@ class ReviewService(OnRelease):
         with self.ctx.db.write() as conn:
             v = self.release.lock(conn, uri)
             roles = self.gov.require(conn, "attest", actor)
+            if v.row.risk_tier == "high" and validation.same_person(actor, v.version.created_by):
+                raise PermissionDenied(
+                    f"{actor!r} registered {v.version.uri}, a high-risk version, and so "
+                    f"cannot sign off {key!r} on it (separation of duties): ask another "
+                    "reviewer"
+                )
             value = Attestation(
                 name=key,
                 actor=actor,
@@ -106,7 +115,10 @@ class ReviewService(OnRelease):
             v = self.release.lock(conn, uri)
             policy = self.gov.policy(conn)
             roles = self.gov.require(conn, verb, actor)
-            if v.row.stage in (ARCHIVED, DEPLOYED):
+            # A deployed version is reviewed too: a finding after deploy is recorded
+            # (and holds it from being deployed or rolled back to again), and an
+            # approval answers it.
+            if v.row.stage == ARCHIVED:
                 raise InvalidInput(
                     f"{v.version.uri} is {v.row.stage!r}: there is nothing to {verb}"
                 )
@@ -145,9 +157,12 @@ class ReviewService(OnRelease):
                     conn, v.row, v.name, value, "rejection", action="version.reject", head=v.head
                 )
                 graph = policy.graph
-                if v.row.stage == graph.return_stage:
+                if v.row.stage == graph.return_stage and not self.release.has_served(conn, v):
                     # An approved version that a reviewer rejects must not ship: it goes
                     # back to the stage before, and its approval gate must pass again.
+                    # One that served is a rollback target; taking it out of rollback is
+                    # the deployer's call (deprecate, archive), so it keeps its stage and
+                    # the open rejection keeps it from serving again.
                     back = graph.order[graph.order.index(graph.return_stage) - 1]
                     self.release.set_stage(conn, v, back, actor, text)
                     v.row = v.row._replace(stage=back)

@@ -235,16 +235,21 @@ def _servable(name: str, alias: str, chosen: Choice, force: bool) -> tuple[str, 
     target = chosen.target
     if not chosen.damaged:
         raise GateFailed(
-            f"{target.version.uri} cannot serve: {len(problems)} of its files are not as "
-            "registered; nothing was moved or deprecated",
+            f"{target.version.uri} cannot serve: {len(problems)} of its files "
+            f"{'is' if len(problems) == 1 else 'are'} not as registered; nothing was moved "
+            "or deprecated",
             items=problems,
             hint="name another target with --to VERSION, or, if the serving side has the "
             "files, roll back anyway with --force (recorded with the rollback)",
         )
     raise GateFailed(
-        f"no known-good version can serve models:/{name}@{alias}: the files of each of "
-        f"the {len(chosen.damaged)} candidate(s) are not as registered; nothing was moved "
-        "or deprecated",
+        f"no known-good version can serve models:/{name}@{alias}: the files of "
+        + (
+            "the only candidate"
+            if len(chosen.damaged) == 1
+            else f"each of the {len(chosen.damaged)} candidates"
+        )
+        + " are not as registered; nothing was moved or deprecated",
         items=[
             f"models:/{name}/{d.version} cannot serve: {p}"
             for d in chosen.damaged

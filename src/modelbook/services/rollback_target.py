@@ -1,10 +1,11 @@
 """Choosing a rollback target: the last known-good version that can serve.
 
 Without ``--to`` the candidates are the earlier holders of the serving alias
-that are approved (or deployed through another serving alias) and not
-deprecated, those marked healthy first, each group most recent first. A
-candidate whose files are damaged (the check of :func:`.servable.check_files`:
-missing or resized, or with ``verify`` not hashing to their recorded sha256)
+that are approved (or deployed through another serving alias), not
+deprecated and with no unanswered rejection, those marked healthy first, each
+group most recent first. A candidate whose files are damaged (the check of
+:func:`.servable.check_files`: missing or resized, or with ``verify`` not hashing
+to their recorded sha256)
 is skipped, and the choice says which it skipped and why; the first
 candidate is returned with its problems only when none can serve, so that the
 rollback refuses (or, forced, goes past them) and the drill reports them.
@@ -29,7 +30,7 @@ from . import notes
 from .aliases import check_expect
 from .base import Context, version_ref
 from .gates import Chain, Locked
-from .release import OnRelease
+from .release import OnRelease, rejection_text
 from .servable import check_files
 
 # The problems of a candidate's files (empty: it can serve).
@@ -174,6 +175,8 @@ class RollbackTargets(OnRelease):
                 unfit.append((n, "deprecated"))
             elif state is None:
                 unfit.append((n, str(v.row.stage)))
+            elif self.release.open_rejection(conn, v) is not None:
+                unfit.append((n, "rejected"))
             else:
                 states[n] = state
                 eligible.append(v)
@@ -261,5 +264,10 @@ class RollbackTargets(OnRelease):
                 + (" and deprecated" if target.row.deprecated_at is not None else "")
                 + f": a rollback target must be {ready!r} (or {DEPLOYED!r} through another "
                 "serving alias) and not deprecated"
+            )
+        rejected = self.release.open_rejection(conn, target)
+        if rejected is not None:
+            raise InvalidInput(
+                rejection_text(target.version.uri, rejected) + " is not a rollback target"
             )
         return target

@@ -99,8 +99,7 @@ class ServingService(OnRelease):
             asks: tuple[Ask, ...] = ()
             if serving and target.current != target.number:
                 new = self.release.lock(conn, f"models:/{name}/{target.number}", chain)
-                if new.row.deprecated_at is not None:
-                    raise InvalidInput(f"{new.version.uri} is deprecated and cannot be deployed")
+                self.release.require_deployable(conn, new)
                 policy.graph.check_move(new.row.stage, DEPLOYED, via="deploy")
                 inputs = self.release.gates.inputs(conn, new, roles)
                 asks = (Ask(new, inputs, policy, (DEPLOYED,)),)
@@ -304,8 +303,15 @@ class ServingService(OnRelease):
     def mark_healthy(
         self, uri: str, *, actor: str, signal: str, alias: str | None = None
     ) -> Health:
-        """Record that a deployed version ran healthy, and the signal that showed it."""
+        """Record that a deployed version ran healthy, and the signal that showed it.
+
+        ``alias``, when given, is the serving alias it ran healthy behind: it must
+        exist, serve, and point at the version, as rollback cites it. Raises
+        InvalidInput (not deployed, an invalid name, such an alias), PermissionDenied.
+        """
         text = validation.reason(signal, "signal", "--signal")
+        if alias is not None:
+            validation.alias_name(alias)
         now = self.ctx.clock()
         with self.ctx.db.write() as conn:
             v = self.release.lock(conn, uri)
@@ -315,8 +321,26 @@ class ServingService(OnRelease):
                     f"{v.version.uri} is {v.row.stage!r}: only a deployed version can be marked "
                     "healthy"
                 )
+            if alias is not None:
+                self._check_healthy_alias(conn, v, alias)
             value = Health(signal=text, alias=alias, actor=actor, at=to_dt(now))
             notes.record(
                 conn, v.row, v.name, value, "health", action="version.healthy", head=v.head
             )
         return value
+
+    def _check_healthy_alias(self, conn: Connection, v: Locked, alias: str) -> None:
+        graph = self.gov.policy(conn).graph
+        pointed = {a.name: a.version for a in alias_rows.of_model(conn, v.name, v.row.model_id)}
+        if alias not in pointed:
+            raise InvalidInput(f"alias models:/{v.name}@{alias} not found")
+        if not graph.is_serving(alias):
+            raise InvalidInput(
+                f"{alias!r} is not a serving alias (serving: "
+                f"{', '.join(graph.serving_aliases)}): a version runs healthy behind one"
+            )
+        if pointed[alias] is None or int(pointed[alias]) != v.row.number:
+            raise InvalidInput(
+                f"models:/{v.name}@{alias} points at version {pointed[alias]}, not at "
+                f"{v.version.uri}: mark the version it serves"
+            )

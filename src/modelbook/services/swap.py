@@ -104,8 +104,7 @@ class SwapService:
                 if policy.graph.is_serving(alias)
             ]
             for v in receiving:
-                if v.row.deprecated_at is not None:
-                    raise InvalidInput(f"{v.version.uri} is deprecated and cannot be deployed")
+                self.release.require_deployable(conn, v)
                 if v.row.stage != DEPLOYED:
                     policy.graph.check_move(v.row.stage, DEPLOYED, via="deploy")
             asks = tuple(
