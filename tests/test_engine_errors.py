@@ -218,6 +218,7 @@ def test_a_slow_postgresql_statement_hits_the_statement_timeout(
         ("57014", Unavailable, "statement timeout"),
         ("25006", Unavailable, "accepts no writes"),
         ("22001", InvalidInput, "refused a value"),
+        ("54001", InvalidInput, "larger than the database allows"),
         ("XX001", IntegrityError, "damaged"),
         ("53100", Unavailable, "unavailable"),
         ("57P01", Unavailable, "unavailable"),
@@ -292,6 +293,72 @@ def test_sqlite_errors_are_classified_by_result_code(tmp_path: Path) -> None:
     finally:
         for c in (conn, read_only, junk):
             c.close()
+
+
+# Each past one of SQLite's size limits, lowered where the default is too large to
+# reach in a test; all but TOOBIG come with the plain result code SQLITE_ERROR.
+_OVER_SQLITE_LIMITS = {
+    "length": (
+        sqlite3.SQLITE_LIMIT_LENGTH,
+        1000,
+        lambda c: c.exec_driver_sql("SELECT ?", ("x" * 2000,)),
+        "SQLITE_LIMIT_LENGTH",
+    ),
+    "variables": (
+        sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER,
+        100,
+        lambda c: c.exec_driver_sql(
+            "SELECT 1 WHERE 1 IN (" + ",".join("?" * 200) + ")", tuple(range(200))
+        ),
+        "SQLITE_LIMIT_VARIABLE_NUMBER",
+    ),
+    "expression depth": (
+        sqlite3.SQLITE_LIMIT_EXPR_DEPTH,
+        100,
+        lambda c: c.exec_driver_sql("SELECT 1 WHERE " + " OR ".join(["1 = 0"] * 200)),
+        "SQLITE_LIMIT_EXPR_DEPTH",
+    ),
+    "like pattern": (
+        sqlite3.SQLITE_LIMIT_LIKE_PATTERN_LENGTH,
+        100,
+        lambda c: c.exec_driver_sql("SELECT 'a' LIKE ?", ("%" * 200,)).all(),
+        "SQLITE_LIMIT_LIKE_PATTERN_LENGTH",
+    ),
+}
+
+
+@pytest.mark.parametrize("limit", list(_OVER_SQLITE_LIMITS))
+def test_a_request_past_a_sqlite_limit_is_invalid_input_naming_it(
+    tmp_path: Path, limit: str
+) -> None:
+    """Not Unavailable (exit 8): the request is too large, and a smaller one succeeds.
+    modelbook's own limits (``limits.py``, the query's length and depth) stop every user
+    input well before these, so the classification is checked on the registry's own
+    connections with the limit lowered."""
+    which, low, run, named = _OVER_SQLITE_LIMITS[limit]
+    db = Database(f"sqlite:///{tmp_path / 'r.db'}")
+    try:
+
+        def over(conn: sa.Connection) -> object:
+            conn.connection.driver_connection.setlimit(which, low)  # type: ignore[union-attr]
+            return run(conn)
+
+        with pytest.raises(InvalidInput) as err:
+            db.reading(over)
+        assert named in err.value.message and "larger than the database allows" in err.value.message
+        assert db.reading(lambda conn: conn.exec_driver_sql("SELECT 1").scalar()) == 1
+    finally:
+        db.dispose()
+
+
+def test_a_sqlite_syntax_error_is_not_taken_for_a_limit(tmp_path: Path) -> None:
+    target = Target(shown="sqlite:///x.db", settings=Settings(), path=None)
+    conn = sqlite3.connect(":memory:")
+    try:
+        error = classify(_sqlite_error(lambda: conn.execute("SELEC 1")), target)
+    finally:
+        conn.close()
+    assert type(error) is Unavailable
 
 
 def _busy_error(path: Path) -> exc.DBAPIError:

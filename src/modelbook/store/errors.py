@@ -16,7 +16,10 @@ and ``sqlite_errorcode``); the text of a message is shown, never matched.
   ``Unavailable``, naming the timeout;
 - no writes allowed (25006; READONLY): ``Unavailable``, naming exactly what
   must be writable; CANTOPEN names the file and its folder;
-- a value the database refuses (22xxx; TOOBIG, MISMATCH): ``InvalidInput``;
+- a value the database refuses (22xxx; MISMATCH): ``InvalidInput``;
+- a request past one of the database's size limits (54xxx: program limit
+  exceeded; TOOBIG, and the limits SQLite reports as a plain ERROR, below):
+  ``InvalidInput`` naming the limit;
 - a damaged page or index (XX001, XX002; CORRUPT): ``IntegrityError``;
 - connection, server, resource and I/O trouble (08xxx, 28xxx, 3D000, 53xxx,
   57P0x, 58xxx, or no SQLSTATE at all; FULL, IOERR, NOMEM, NOTADB):
@@ -111,11 +114,46 @@ def _postgres(state: str, text: str, target: Target) -> ModelbookError:
         )
     if cls == "22":
         return InvalidInput(f"the database refused a value: {text}")
+    if cls == "54":
+        return InvalidInput(
+            f"the request is larger than the database allows (a program limit of "
+            f"PostgreSQL): {text}; make it smaller"
+        )
     if state in ("XX001", "XX002"):
         return IntegrityError(f"{target.name} has a damaged page or index: {text}")
     if cls in ("08", "53", "57", "58", "28", "3D"):
         return Unavailable(f"{target.name} unavailable: {text}")
     return Unavailable(f"{target.name} failed: {text}")
+
+
+# SQLite reports a request past most of its limits (``sqlite3_limit``) with the plain
+# result code SQLITE_ERROR, the code of a syntax error too: only its message, fixed
+# in SQLite's source, tells which limit. Matched at the start, and only under that code.
+_SQLITE_LIMITS = (
+    (
+        "too many SQL variables",
+        "SQLITE_LIMIT_VARIABLE_NUMBER, the number of values in one statement",
+    ),
+    ("Expression tree is too large", "SQLITE_LIMIT_EXPR_DEPTH, the depth of an expression"),
+    ("parser stack overflow", "the depth of SQLite's parser stack"),
+    (
+        "LIKE or GLOB pattern too complex",
+        "SQLITE_LIMIT_LIKE_PATTERN_LENGTH, the length of a pattern",
+    ),
+    ("too many terms in compound SELECT", "SQLITE_LIMIT_COMPOUND_SELECT"),
+    ("too many columns", "SQLITE_LIMIT_COLUMN, the number of columns"),
+    ("too many arguments on function", "SQLITE_LIMIT_FUNCTION_ARG, the arguments of a function"),
+    ("at most 64 tables in a join", "the 64 tables of one join"),
+    ("too many FROM clause terms", "the terms of one FROM clause"),
+    ("too many levels of trigger recursion", "SQLITE_LIMIT_TRIGGER_DEPTH"),
+)
+
+
+def _sqlite_limit(text: str) -> str | None:
+    for start, limit in _SQLITE_LIMITS:
+        if text.startswith(start):
+            return limit
+    return None
 
 
 def _sqlite(orig: sqlite3.Error, text: str, target: Target) -> ModelbookError:
@@ -145,8 +183,18 @@ def _sqlite(orig: sqlite3.Error, text: str, target: Target) -> ModelbookError:
             f"cannot open {target.name}: {text}; {target.path.parent} must be an existing "
             f"folder this user may write"
         )
-    if primary in (sqlite3.SQLITE_TOOBIG, sqlite3.SQLITE_MISMATCH):
+    if primary == sqlite3.SQLITE_TOOBIG:
+        return InvalidInput(
+            "the request is larger than the database allows (SQLITE_LIMIT_LENGTH, the length "
+            f"of a value or a statement): {text}; make it smaller"
+        )
+    if primary == sqlite3.SQLITE_MISMATCH:
         return InvalidInput(f"the database refused a value: {text}")
+    limit = _sqlite_limit(text) if primary == sqlite3.SQLITE_ERROR else None
+    if limit is not None:
+        return InvalidInput(
+            f"the request is larger than the database allows ({limit}): {text}; make it smaller"
+        )
     if primary == sqlite3.SQLITE_CORRUPT:
         return IntegrityError(f"{target.name} is damaged: {text}")
     if primary == sqlite3.SQLITE_NOTADB:
