@@ -169,6 +169,7 @@ def code(cwd: Path | None = None) -> CodeRef:
 def lockfile(cwd: Path | None = None) -> LockfileRef | None:
     """The nearest lockfile in the working directory or its parents."""
     here = (cwd or Path.cwd()).resolve()
+    top = next((d for d in (here, *here.parents) if (d / ".git").exists()), None)
     for folder in (here, *here.parents):
         try:
             names = set(os.listdir(folder))
@@ -185,7 +186,10 @@ def lockfile(cwd: Path | None = None) -> LockfileRef | None:
                     digest = hashlib.sha256(path.read_bytes()).hexdigest()
                 except OSError:
                     continue
-                return LockfileRef(path=str(path), sha256=digest)
+                # Inside the repository the path means something in any checkout.
+                inside = top is not None and path.is_relative_to(top)
+                repo_path = path.relative_to(top).as_posix() if inside and top else None
+                return LockfileRef(path=str(path), sha256=digest, repo_path=repo_path)
         if ".git" in names:
             break
     return None

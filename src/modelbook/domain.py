@@ -246,8 +246,12 @@ class Training(Frozen):
 
 
 class LockfileRef(Frozen):
+    """A lock file: its path on the machine that registered the version, its sha256, and,
+    when it lies inside the recorded git repository, its path in a checkout of it."""
+
     path: Value
     sha256: Value
+    repo_path: Value | None = None
 
 
 class Environment(Frozen):

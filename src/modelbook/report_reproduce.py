@@ -49,12 +49,22 @@ class Step:
         return not self.missing
 
 
-def _installer(path: str) -> str:
+def _installer(path: str) -> str | None:
+    """The command that installs from lock file ``path``; None when none is known."""
     name = path.rsplit("/", 1)[-1]
     for suffix, command in _INSTALLERS:
         if name.endswith(suffix):
             return command.format(path=shlex.quote(operand_path(path)))
-    return f"install the dependencies pinned in {path}"
+    return None
+
+
+def _in_checkout(path: str) -> str | None:
+    """``path`` when it names a file inside a checkout (relative, without ``..``); None
+    for a path of the training machine (``/home/ci/app/uv.lock``, ``C:\\app\\uv.lock``)."""
+    parts = path.replace("\\", "/").split("/")
+    if path.startswith(("/", "\\", "~")) or ":" in parts[0] or ".." in parts:
+        return None
+    return path
 
 
 def operand_path(path: str) -> str:
@@ -115,15 +125,30 @@ def _environment(v: Version) -> Step:
             commands.append(f"docker pull IMAGE@{shlex.quote(env.image_digest)}")
             notes.append("the image's repository is not recorded, only its digest")
     if env.lockfile is not None:
-        path = env.lockfile.path
+        # Step 1 leaves the reader in the checkout: a lock file inside the repository is
+        # named by its path there; the path recorded is one on the training machine.
+        where = env.lockfile.path
+        path = _in_checkout(env.lockfile.repo_path or where)
+        if path is not None:
+            notes.append(f"lock file {path}, in the repository checked out in step 1")
+        else:
+            path = where.replace("\\", "/").rsplit("/", 1)[-1] or where
+            notes.append(
+                f"lock file {path} was at {where} on the training machine, outside the "
+                "recorded repository: fetch a copy of it"
+            )
         if is_sha256(env.lockfile.sha256):
             commands.append(f"sha256sum -- {shlex.quote(path)}  # expect {env.lockfile.sha256}")
         else:
             missing.append(
-                f"the hash of lock file {path}: the recorded {env.lockfile.sha256!r} "
+                f"the hash of lock file {where}: the recorded {env.lockfile.sha256!r} "
                 "is not a SHA-256"
             )
-        commands.append(_installer(path))
+        installer = _installer(path)
+        if installer is not None:
+            commands.append(installer)
+        else:
+            notes.append(f"install the dependencies pinned in {path} (no installer is known)")
     if env.image_digest is None and env.lockfile is None:
         missing.append("a lock file or a container image (environment.lockfile, image_digest)")
     if env.python:
@@ -134,6 +159,8 @@ def _environment(v: Version) -> Step:
         notes.append(
             "frameworks: " + ", ".join(f"{k} {val}" for k, val in sorted(env.frameworks.items()))
         )
+    else:
+        missing.append("the framework versions (environment.frameworks)")
     if env.packages_sha256:
         notes.append(f"installed packages hash to {env.packages_sha256}")
     return Step("Install the environment", tuple(commands), tuple(notes), tuple(missing))
@@ -182,16 +209,24 @@ def _training(v: Version) -> Step:
         missing.append("the random seed (training.seed)")
     if t.hardware:
         notes.append(f"hardware: {t.hardware}")
+    else:
+        missing.append("the hardware (training.hardware)")
     if t.duration_seconds is not None:
         notes.append(f"took {t.duration_seconds:g} s")
+    else:
+        missing.append("the expected duration (training.duration_seconds)")
     command = next((v.tags[k] for k in COMMAND_TAGS if v.tags.get(k)), None)
     commands = (command,) if command else ()
     if command is None:
         missing.append("the training command (record it as the version tag command=...)")
     if v.lineage.run_id:
         notes.append(f"pipeline run {v.lineage.run_id}")
+    else:
+        missing.append("the pipeline run (lineage.run_id)")
     if v.lineage.experiment_id:
         notes.append(f"experiment {v.lineage.experiment_id}")
+    else:
+        missing.append("the experiment (lineage.experiment_id)")
     return Step("Train with the same parameters and seed", commands, tuple(notes), tuple(missing))
 
 
@@ -203,8 +238,10 @@ def _compare(v: Version) -> Step:
         "bit-for-bit deterministic should match the metrics instead"
     ]
     notes += [f"{m.key} = {m.value:g}" for m in v.metrics[:12]]
-    missing = () if files else ("the model files (artifacts)",)
-    return Step("Check the result", commands, tuple(notes), missing)
+    missing = [] if files else ["the model files (artifacts)"]
+    if not v.metrics:
+        missing.append("the metrics to match (metrics)")
+    return Step("Check the result", commands, tuple(notes), tuple(missing))
 
 
 def reproduce_steps(v: Version) -> tuple[Step, ...]:

@@ -225,6 +225,17 @@ def _visible(value: str, what: str) -> str:
     return value
 
 
+def repo_path(value: str) -> str:
+    """A path inside a repository's checkout: relative, ``/``-separated, no ``..``."""
+    parts = value.split("/")
+    if value.startswith("/") or "\\" in value or any(p in ("", ".", "..") for p in parts):
+        raise InvalidInput(
+            f"invalid repository path {value!r} of the lock file: write it relative to "
+            "the repository's root, with '/' and without '.', '..' or empty parts"
+        )
+    return value
+
+
 def risk_tier(value: str) -> RiskTier:
     if value not in RISK_TIERS:
         raise InvalidInput(f"invalid risk tier {value!r}: choose one of {', '.join(RISK_TIERS)}")

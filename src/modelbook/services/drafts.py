@@ -84,6 +84,8 @@ def _check_formats(lineage: Lineage, env: Environment) -> None:
             validation.sha256(d.sha256, f"the sha256 of data snapshot {d.snapshot!r}")
     if env.lockfile is not None:
         validation.sha256(env.lockfile.sha256, f"the sha256 of lock file {env.lockfile.path!r}")
+        if env.lockfile.repo_path is not None:
+            validation.repo_path(env.lockfile.repo_path)
     if env.packages_sha256 is not None:
         validation.sha256(env.packages_sha256, "the sha256 of the installed packages")
     if env.image_digest is not None:
