@@ -81,12 +81,13 @@ class LineageGraph(Frozen):
     children (down) not shown.
     """
 
+    # The order of docs/lineage.md, which --format json follows.
     root: str
     direction: Direction
     depth: int | None
+    truncated: bool = False
     nodes: tuple[Node, ...]
     edges: tuple[Edge, ...]
-    truncated: bool = False
 
     def node(self, node_id: str) -> Node:
         for n in self.nodes:

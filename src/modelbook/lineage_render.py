@@ -113,7 +113,16 @@ def to_mermaid(graph: LineageGraph, escape: Callable[[str], str] = _same) -> str
     deployed = [ids[n.id] for n in graph.nodes if n.attrs.get("deployed") is True]
     if deployed:
         lines.append(f"  class {','.join(deployed)} deployed")
+    if graph.truncated:
+        # A note of its own (ids of nodes are n0, n1 ...): the drawing is not all there is.
+        lines.append(f'  cut>"{mermaid_text(_cut_note(graph))}"]')
+        lines.append("  classDef cut stroke-dasharray:4 4")
+        lines.append("  class cut cut")
     return "\n".join(lines) + "\n"
+
+
+def _cut_note(graph: LineageGraph) -> str:
+    return f"more beyond depth {graph.depth}: raise --depth to see them"
 
 
 _DOT_SHAPES = {"version": "box", "dataset": "cylinder", "commit": "hexagon"}
@@ -137,6 +146,8 @@ def to_dot(graph: LineageGraph, escape: Callable[[str], str] = _same) -> str:
     for edge in graph.edges:
         label = dot_text(escape(_edge_caption(edge)))
         lines.append(f'  {ids[edge.source]} -> {ids[edge.target]} [label="{label}"];')
+    if graph.truncated:
+        lines.append(f'  cut [label="{dot_text(_cut_note(graph))}", shape=note, style=dashed];')
     lines.append("}")
     return "\n".join(lines) + "\n"
 
@@ -210,5 +221,5 @@ def to_text(graph: LineageGraph, escape: Callable[[str], str]) -> str:
     elif graph.direction == "down":
         out.append("made into: no version names it as a parent")
     if graph.truncated:
-        out.append(f"(more beyond depth {graph.depth}: raise --depth to see them)")
+        out.append(f"({_cut_note(graph)})")
     return "\n".join(out) + "\n"
