@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.engine import Row
+from sqlalchemy.engine import Connection, Row
 
 from .. import downloads, validation
 from ..domain import Problem, VerifyReport
@@ -102,6 +102,16 @@ class ArtifactService:
             bytes=total,
             problems=tuple(problems),
         )
+
+
+def referenced_blobs(conn: Connection) -> set[str]:
+    """Every sha256 some version names, from its artifact rows once they are checked
+    against the versions' stored manifests (the truth): IntegrityError naming the first
+    version whose rows name other files, so that no blob a manifest names is taken for
+    unreferenced because its row was edited."""
+    rows = version_rows.artifact_rows(conn, None)
+    _check_agree(version_rows.manifest_rows(conn, None), rows)
+    return {r.sha256 for r in rows}
 
 
 def _check_agree(manifests: list[Row[Any]], rows: list[Row[Any]]) -> None:

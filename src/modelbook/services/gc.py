@@ -1,7 +1,9 @@
 """Garbage collection of blobs that no version references, and of abandoned temporaries.
 
-Dry run by default. A blob is removed only when no artifact row names it and
-it was last written more than ``grace`` ago: a registration stores its blobs
+Dry run by default. A blob is removed only when no version names it and it
+was last written more than ``grace`` ago (the artifact rows are read, and
+checked against the versions' manifests first: rows edited apart from them
+refuse gc as damage): a registration stores its blobs
 before it commits the version that names them (and refreshes the time of a
 blob it reuses), so a registration in flight never loses a blob it is about
 to reference.
@@ -27,8 +29,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..blobs_temp import STALE_TMP_SECONDS
-from ..store import versions as version_rows
 from . import audit as log
+from .artifacts import referenced_blobs
 from .base import Context
 from .governance import GovernanceService
 
@@ -62,13 +64,14 @@ class GcService:
 
         Raises PermissionDenied (only an admin removes blobs), NotFound (the store's
         bucket does not exist), Unavailable (the store cannot be listed or written),
-        InvalidInput (a read-only store: ``https``).
+        InvalidInput (a read-only store: ``https``), IntegrityError naming a version whose
+        artifact rows and stored manifest name different files (nothing removed).
         """
         self.ctx.blobs.require_writable("collect the unreferenced blobs of {store}")
         now = self.ctx.clock()
         cutoff = now / 1e6 - grace
         stored = list(self.ctx.blobs.iter_blobs())
-        referenced = self.ctx.db.reading(version_rows.referenced_blobs)
+        referenced = self.ctx.db.reading(referenced_blobs)
         unreferenced = [b for b in stored if b[0] not in referenced]
         old = [b for b in unreferenced if b[2] < cutoff]
         if not apply:
@@ -85,7 +88,7 @@ class GcService:
         with self.ctx.db.write() as conn:
             self.gov.require(conn, "gc", actor, at=now)
             # Read again under the write lock: a version committed since then keeps its blobs.
-            referenced = version_rows.referenced_blobs(conn)
+            referenced = referenced_blobs(conn)
             for sha, size, mtime in old:
                 if sha not in referenced and self.ctx.blobs.remove_if_older(sha, cutoff):
                     removed.append((sha, size, mtime))

@@ -83,7 +83,7 @@ class PinService:
                     pinned_at=to_dt(r.pinned_at),
                     pinned_by=str(r.pinned_by),
                 )
-                for r in pin_rows.listed(conn, model_id)
+                for r in pin_rows.listed(conn, model_id, name)
             ]
 
         return self.ctx.db.reading(read)

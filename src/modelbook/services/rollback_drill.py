@@ -16,6 +16,7 @@ from .. import validation
 from ..errors import Conflict, InvalidInput
 from ..smoke import latest
 from ..store import annotations as note_rows
+from ..store import models as model_rows
 from ..store.rows import to_dt
 from . import notes
 from .base import Context
@@ -79,6 +80,11 @@ class DrillService:
             self.gov.require(conn, "drill", actor, at=self.ctx.clock())
         sizes: dict[int, tuple[str, ...]] = {}
         with self.ctx.db.read() as conn:
+            row = model_rows.find(conn, name)
+            if row is not None:
+                # The rollback reads the model's row (its tier decides who may move the
+                # alias): a row it cannot read fails the drill as it would the rollback.
+                model_rows.model_from_row(row)
             try:
                 chosen = self.targets.choose(
                     conn, name, alias, to, file_judge(self.ctx, verify=False, seen=sizes)

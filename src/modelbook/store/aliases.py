@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ..domain import Alias, AliasEvent
+from ..errors import IntegrityError
 from ..events import model_chain
 from . import event_ids, models
 from . import schema as t
@@ -25,6 +26,30 @@ _UPDATE = Prebuilt(
 )
 _INSERT = Prebuilt(t.aliases.insert(), ("model_id", "name", *_ALIAS_VALUES))
 
+# The version row an alias row points at: its number and model are the truth the
+# alias row's own ``number`` must agree with.
+_HELD = t.versions.alias("held")
+
+
+def check(
+    model: str, alias: str, number: Any, held_number: Any, held_model: Any, model_id: Any
+) -> None:
+    """IntegrityError naming ``models:/MODEL@ALIAS`` unless its stored ``number`` is the number
+    of the version row it points at (``held_number``, of model ``held_model``; None: no such
+    row), a version of its own model (``model_id``). No modelbook writes them apart: an alias
+    row edited outside it points nowhere a move, a rollback or a read may trust."""
+    if held_number is None:
+        why = "points at no version row"
+    elif held_model != model_id:
+        why = "points at a version of another model"
+    elif held_number != number:
+        why = f"records version {number} but points at the row of version {held_number}"
+    else:
+        return
+    raise IntegrityError(
+        f"alias models:/{model}@{alias} {why}; its row was damaged or edited outside modelbook"
+    )
+
 
 def _target(version_match: Any | None) -> sa.Select[Any]:
     m, a, p = t.models, t.aliases, t.alias_pins
@@ -35,12 +60,16 @@ def _target(version_match: Any | None) -> sa.Select[Any]:
         m.c.event_hash,
         a.c.number.label("current"),
         a.c.version_id.label("current_id"),
+        _HELD.c.number.label("held_number"),
+        _HELD.c.model_id.label("held_model"),
         p.c.major.label("pinned"),
         CURRENT_POLICY_SHA256,
     ]
     alias: Any = sa.bindparam("alias")
-    source: Any = m.outerjoin(a, sa.and_(a.c.model_id == m.c.id, a.c.name == alias)).outerjoin(
-        p, sa.and_(p.c.model_id == m.c.id, p.c.alias == alias)
+    source: Any = (
+        m.outerjoin(a, sa.and_(a.c.model_id == m.c.id, a.c.name == alias))
+        .outerjoin(_HELD, _HELD.c.id == a.c.version_id)
+        .outerjoin(p, sa.and_(p.c.model_id == m.c.id, p.c.alias == alias))
     )
     if version_match is not None:
         v = t.versions
@@ -84,14 +113,19 @@ def target(
     locked first, in its own statement: that serialises the model's writers,
     and the alias is then read after the lock is held, with the id of the move's
     audit event (:data:`.event_ids.NEXT_ID`; ``lock=False``: a plain read, without it).
+    IntegrityError (:func:`check`) when the alias row disagrees with its version.
     """
     params: dict[str, Any] = {"name": name, "alias": alias}
     if kind is not None:
         params["version"] = int(version) if kind == "number" else version
     if lock:
         models.lock(conn, name)
-        return _LOCKED_TARGETS[conn.dialect.name][kind].first(conn, params)
-    return _TARGETS[kind].first(conn, params)
+        row = _LOCKED_TARGETS[conn.dialect.name][kind].first(conn, params)
+    else:
+        row = _TARGETS[kind].first(conn, params)
+    if row is not None and row.current is not None:
+        check(name, alias, row.current, row.held_number, row.held_model, row.model_id)
+    return row
 
 
 def put(
@@ -127,15 +161,29 @@ def drop(conn: Connection, model_id: int, alias: str) -> None:
 
 
 def of_model(conn: Connection, model: str, model_id: int) -> list[Alias]:
-    a, p = t.aliases.c, t.alias_pins.c
+    """The model's aliases by name; IntegrityError (:func:`check`) naming the first whose row
+    disagrees with its version."""
+    a, p, held = t.aliases.c, t.alias_pins.c, _HELD.c
     rows = conn.execute(
-        sa.select(a.name, a.number, a.updated_at, a.updated_by, p.major)
+        sa.select(
+            a.name,
+            a.number,
+            a.updated_at,
+            a.updated_by,
+            p.major,
+            held.number.label("held"),
+            held.model_id.label("held_model"),
+        )
         .select_from(
-            t.aliases.outerjoin(t.alias_pins, sa.and_(p.model_id == a.model_id, p.alias == a.name))
+            t.aliases.outerjoin(_HELD, held.id == a.version_id).outerjoin(
+                t.alias_pins, sa.and_(p.model_id == a.model_id, p.alias == a.name)
+            )
         )
         .where(a.model_id == model_id)
         .order_by(a.name)
-    )
+    ).all()
+    for r in rows:
+        check(model, r.name, r.number, r.held, r.held_model, model_id)
     return [
         Alias(
             model=model,

@@ -7,6 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from . import aliases
 from . import schema as t
 from .engine import Prebuilt
 
@@ -61,22 +62,36 @@ def drop(conn: Connection, model_id: int, alias: str) -> None:
     conn.execute(_DROP, {"m": model_id, "a": alias})
 
 
-def listed(conn: Connection, model_id: int) -> list[Any]:
+def listed(conn: Connection, model_id: int, model: str) -> list[Any]:
     """Every pin of a model, by alias: ``alias, major, pinned_at, pinned_by`` and
-    ``number``, the version the alias points at (None: the alias does not exist)."""
-    a = t.aliases.c
-    return list(
+    ``number``, the version the alias points at (None: the alias does not exist).
+    IntegrityError (:func:`.aliases.check`) naming an alias that disagrees with its version."""
+    a, held_rows = t.aliases.c, t.versions.alias("held")
+    held = held_rows.c
+    rows = list(
         conn.execute(
-            sa.select(_p.alias, _p.major, _p.pinned_at, _p.pinned_by, a.number)
+            sa.select(
+                _p.alias,
+                _p.major,
+                _p.pinned_at,
+                _p.pinned_by,
+                a.number,
+                held.number.label("held"),
+                held.model_id.label("held_model"),
+            )
             .select_from(
                 t.alias_pins.outerjoin(
                     t.aliases, sa.and_(a.model_id == _p.model_id, a.name == _p.alias)
-                )
+                ).outerjoin(held_rows, held.id == a.version_id)
             )
             .where(_p.model_id == model_id)
             .order_by(_p.alias)
         )
     )
+    for r in rows:
+        if r.number is not None:
+            aliases.check(model, r.alias, r.number, r.held, r.held_model, model_id)
+    return rows
 
 
 def semver_of(conn: Connection, version_id: int) -> str:

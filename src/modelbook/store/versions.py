@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
-from . import models
+from . import aliases, models
 from . import schema as t
 from .engine import Prebuilt
 from .lookup import Lookup
@@ -57,7 +57,13 @@ def _lookups(*cols: Any) -> dict[str, sa.Select[Any]]:
         # The model's row holds its newest number: one index lookup, whatever the
         # planner believes of how many versions the model has.
         "latest": by_name.where(_v.number == t.models.c.last_number),
-        "alias": sa.select(*cols)
+        # With what the alias row is checked by (:func:`.aliases.check`).
+        "alias": sa.select(
+            *cols,
+            _a.number.label("alias_number"),
+            _v.model_id.label("alias_held_model"),
+            t.models.c.id.label("alias_model_id"),
+        )
         .select_from(_FROM_ALIAS)
         .where(t.models.c.name == sa.bindparam("name"), _a.name == sa.bindparam("alias")),
     }
@@ -88,6 +94,7 @@ def find(
     committed; the row then also has the model's ``model_id``, ``risk_tier``,
     ``event_seq`` and ``event_hash``, as it has with ``with_model`` (a read that
     plans a write, without its locks). None when there is no such version (or model).
+    IntegrityError when the alias of ``kind`` alias disagrees with the version it points at.
     """
     if kind == "number":
         params: dict[str, Any] = {"name": name, "number": int(value)}
@@ -104,10 +111,16 @@ def find(
             # PostgreSQL re-check the row against the new number and find no
             # version at all; locked first, the read sees that registration.
             models.lock(conn, name)
-        return _WRITE[kind].first(conn, params, True)
-    if with_model:
-        return _WRITE[kind].first(conn, params)
-    return _READ[kind].first(conn, params)
+        row = _WRITE[kind].first(conn, params, True)
+    elif with_model:
+        row = _WRITE[kind].first(conn, params)
+    else:
+        row = _READ[kind].first(conn, params)
+    if kind == "alias" and row is not None:
+        aliases.check(
+            name, value, row.alias_number, row.number, row.alias_held_model, row.alias_model_id
+        )
+    return row
 
 
 # A model's row and its latest version's, in one statement: what a registration
@@ -290,11 +303,6 @@ def manifest_rows(conn: Connection, model: str | None) -> list[Row[Any]]:
     if model is not None:
         stmt = stmt.where(t.models.c.name == model)
     return list(conn.execute(stmt))
-
-
-def referenced_blobs(conn: Connection) -> set[str]:
-    """Every sha256 some version's artifact names."""
-    return {r[0] for r in conn.execute(sa.select(t.artifacts.c.sha256).distinct())}
 
 
 def stages_in_use(conn: Connection) -> set[str]:
