@@ -88,8 +88,19 @@ def _listing(result: DoctorReport) -> None:
         )
     for message in result.unreadable:
         line(f"unreadable: {safe(message)}", err=True)
-    line(
-        f"{len(result.entries)} of {result.checked} version(s) miss checklist fields; "
-        f"{len(result.failing)} deployed version(s) miss required fields "
-        f"({', '.join(result.required) or 'none required'})"
-    )
+    found = f"{len(result.entries)} of {result.checked} version(s) miss checklist fields"
+    line(f"{found}; {_gaps(result)}")
+
+
+def _gaps(result: DoctorReport) -> str:
+    """The required fields the failing versions actually miss, each with how many miss
+    it (the policy's order), or that none misses any and what the policy requires."""
+    failing = result.failing
+    if not failing:
+        wanted = ", ".join(result.required) or "none"
+        return f"no deployed version misses a required field (the policy requires: {wanted})"
+    counts = {f: sum(f in e.missing_required for e in failing) for f in result.required}
+    extra = {f for e in failing for f in e.missing_required} - set(counts)
+    counts.update({f: sum(f in e.missing_required for e in failing) for f in sorted(extra)})
+    shown = ", ".join(f"{f} ({n})" for f, n in counts.items() if n)
+    return f"{len(failing)} deployed version(s) miss required fields: {shown}"
