@@ -207,7 +207,7 @@ def test_limits_of_size_and_nesting() -> None:
     for wrong in (3, None, ["stage = 'a'"], b"stage = 'a'"):
         with pytest.raises(InvalidQuery, match="a query is text"):
             parse(wrong)  # type: ignore[arg-type]
-        with pytest.raises(InvalidQuery, match="a query is text"):
+        with pytest.raises(InvalidQuery, match="order_by is text"):
             parse_order(wrong)  # type: ignore[arg-type]
 
 

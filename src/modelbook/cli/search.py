@@ -54,7 +54,7 @@ def search(
     if order_by is not None:
         from ..query import parse_order
 
-        ordered = parse_order(order_by).field
+        ordered = parse_order(order_by, "--order-by").field
     with open_registry(create=False) as registry:
         page = registry.search(query, order_by=order_by, limit=limit, page_token=page_token)
         # Only an empty answer pays for the look-up: a metric named without the split

@@ -43,12 +43,30 @@ def parse(text: str, scope: Scope = "version", stages: tuple[str, ...] | None = 
     return parse_text(text, scope, None if stages is None else tuple(stages))
 
 
-def parse_order(text: str) -> Order:
-    """``FIELD [asc|desc]`` on a number or date field; raises InvalidQuery."""
+def parse_order(text: str, what: str = "order_by") -> Order:
+    """``FIELD [asc|desc]`` on a number or date field; raises InvalidQuery naming
+    ``what`` (``order_by``; the CLI passes ``--order-by``) and the column within
+    ``text``, not the query's."""
     from .parser import parse_order as parse_order_text
 
-    _text(text)
-    return parse_order_text(text)
+    try:
+        _text(text)
+        return parse_order_text(text)
+    except InvalidQuery as exc:
+        message = exc.message
+        for prefix in ("invalid query at column", "a query is text", "the query is"):
+            if message.startswith(prefix):
+                rest = message[len(prefix) :]
+                message = {
+                    "invalid query at column": f"invalid {what} at column",
+                    "a query is text": f"{what} is text",
+                    "the query is": f"{what} is",
+                }[prefix] + rest
+                break
+        else:
+            message = f"invalid {what}: {message}"
+        message = message.replace("the end of the query", f"the end of {what}")
+        raise InvalidQuery(message, column=exc.column, expected=exc.expected) from None
 
 
 def _text(text: object) -> None:
