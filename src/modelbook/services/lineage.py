@@ -218,20 +218,46 @@ class LineageService:
     @staticmethod
     def _close(conn: Connection, ref: Ref) -> tuple[str, ...]:
         """Stored values of the reference's kind close to it, as references, best first."""
-        import difflib
-
         stored = lineage_rows.values(conn, row_kind(ref), ref.key, SUGGESTION_POOL)
-        folded = {v.lower() if ref.fold else v: v for v in stored}
-        close = difflib.get_close_matches(ref.value, list(folded), n=5, cutoff=0.6)
-        if ref.prefix:
-            # A short commit is compared with the same number of characters.
-            short = {v[: len(ref.value)]: v for v in folded}
-            close += [
-                short[m]
-                for m in difflib.get_close_matches(ref.value, list(short), n=5, cutoff=0.6)
-                if short[m] not in close
-            ]
-        return tuple(f"{ref.kind}:{folded[m]}" for m in close[:5])
+        return tuple(f"{ref.kind}:{v}" for v in close_values(ref.value, stored, ref.prefix))
+
+
+SUGGESTIONS = 3
+"""At most this many stored values are suggested for a reference nothing names."""
+
+
+def close_values(value: str, stored: Iterable[str], prefix: bool = False) -> list[str]:
+    """The stored values a mistyped ``value`` most likely meant, best first, at most
+    :data:`SUGGESTIONS`: those equal to it but for case, else those within a few edits
+    (a fifth of its length, at least one). ``prefix``: ``value`` is a commit's first
+    characters, compared with as many of each stored one."""
+    import difflib
+
+    wanted = value.casefold()
+    candidates = {v.casefold()[: len(value)] if prefix else v.casefold(): v for v in stored}
+    same = [v for k, v in candidates.items() if k == wanted]
+    if same:
+        return sorted(same)[:SUGGESTIONS]
+    most = max(1, len(value) // 5)
+    # difflib's quick filters first: within `most` edits the ratio is above 0.6.
+    rough = difflib.get_close_matches(wanted, list(candidates), n=50, cutoff=0.6)
+    ranked = sorted((d, candidates[k]) for k in rough if (d := _edits(wanted, k, most)) <= most)
+    return [v for _, v in ranked[:SUGGESTIONS]]
+
+
+def _edits(a: str, b: str, most: int) -> int:
+    """The Levenshtein distance of ``a`` and ``b``, or ``most + 1`` once it exceeds
+    ``most``."""
+    if abs(len(a) - len(b)) > most:
+        return most + 1
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, cb in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
+        if min(row) > most:
+            return most + 1
+    return row[-1]
 
 
 def _dependent(
