@@ -55,6 +55,7 @@ import common as c  # noqa: E402
 from catalogue import ARTIFACT_NAME, ARTIFACT_POOL, Catalogue, VersionSpec  # noqa: E402
 from modelbook import Registry, audit, validation  # noqa: E402
 from modelbook import semver as semver_rule  # noqa: E402
+from modelbook.audit_frozen import doc_sha256  # noqa: E402
 from modelbook.domain import (  # noqa: E402
     CodeRef,
     DataRef,
@@ -191,7 +192,9 @@ def load(reg: Registry, uri: str, cat: Catalogue, work: Path, log: Any = print) 
             last_artifact[spec.model] = spec.artifact
             artifacts, manifest_sha = manifests[spec.artifact]
             vid = next_id + g
-            _version_rows(rows, tpl, spec, model_id, vid, semver, classification, stage, artifacts)
+            doc_text = _version_rows(
+                rows, tpl, spec, model_id, vid, semver, classification, stage, artifacts
+            )
             seq, prev = heads[m.name]
             fields = {
                 "id": next_event + g,
@@ -211,6 +214,7 @@ def load(reg: Registry, uri: str, cat: Catalogue, work: Path, log: Any = print) 
                     "bytes": sum(a["size"] for a in artifacts),
                     "manifest_sha256": manifest_sha,
                     "tags": spec.metadata["tags"],
+                    "doc_sha256": doc_sha256(doc_text),
                 },
                 "reason": None,
             }
@@ -369,8 +373,9 @@ def _version_rows(
     classification: dict[str, Any],
     stage: str,
     artifacts: list[dict[str, Any]],
-) -> None:
-    """The rows registration writes for one version (see services/registration.py)."""
+) -> str:
+    """The rows registration writes for one version (see services/registration.py);
+    returns its document as stored, whose sha256 its registration event records."""
     md = spec.metadata
     tags = md["tags"]
     params = md["params"]
@@ -407,6 +412,7 @@ def _version_rows(
         "classification": classification,
     }
     major, minor, patch = _semver_parts(semver)
+    doc_text = dumps(doc)
     rows.add(
         "versions",
         {
@@ -418,7 +424,7 @@ def _version_rows(
             "semver_minor": minor,
             "semver_patch": patch,
             "stage": stage,
-            "doc": dumps(doc),
+            "doc": doc_text,
             "tags": dumps(tags),
             "created_at": spec.at,
             "created_by": spec.actor,
@@ -436,6 +442,7 @@ def _version_rows(
         rows.add("params", {"version_id": vid, "key": k, "value": v})
     for kind, key, value in dict.fromkeys(_lineage_rows(lineage)):
         rows.add("lineage", {"version_id": vid, "kind": kind, "key": key, "value": value})
+    return doc_text
 
 
 def _lineage_rows(lin: dict[str, Any]) -> list[tuple[str, str, str]]:

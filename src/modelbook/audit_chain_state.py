@@ -21,11 +21,21 @@ from .events import REGISTRY_CHAIN
 REGISTERED, LEGACY, STAGE, STAGE_BY, DEPRECATED, DEPRECATED_BY, TAGS, TAGS_BY, FROZEN = range(9)
 #: What a ``version.register`` event records of the version's frozen fields, in the
 #: order of a version's :data:`FROZEN` entry: its semver, the sha256 of its manifest's
-#: JSON, its file count and total bytes, who registered it and when (microseconds).
-#: A value of None is not recorded by the event (one converted from revision 0001
-#: has no semver of its own when 0001 logged none, and its actor and time are those
-#: of the old log's entry, not of the version's row).
-FROZEN_FIELDS = ("semver", "manifest_sha256", "files", "bytes", "created_by", "created_at")
+#: JSON, its file count and total bytes, who registered it and when (microseconds),
+#: and the sha256 of its whole stored document (``versions.doc``). A value of None is
+#: not recorded by the event (one converted from revision 0001 has no semver of its
+#: own when 0001 logged none, and its actor and time are those of the old log's
+#: entry, not of the version's row; no event written before registrations recorded
+#: the document's sha256 has it).
+FROZEN_FIELDS = (
+    "semver",
+    "manifest_sha256",
+    "files",
+    "bytes",
+    "created_by",
+    "created_at",
+    "doc_sha256",
+)
 
 
 class ChainState:
@@ -78,7 +88,9 @@ _Id = Annotated[int, Field(ge=0)]
 _By = _Id | None
 _Tags = dict[str, str]
 # FROZEN_FIELDS: a registration event's values as modelbook writes them.
-_Frozen = tuple[str | None, str | None, int | None, int | None, str | None, int | None] | None
+_Text = str | None
+_Number = int | None
+_Frozen = tuple[_Text, _Text, _Number, _Number, _Text, _Number, _Text] | None
 
 
 class ReplayExport(BaseModel):

@@ -3,7 +3,8 @@ with the live tables (:mod:`.audit_live`, read once by ``store.audit_state``):
 each object whose row disagrees is named with both values and the event that set
 it, and what the log does not record (a version's tags, registered before
 registrations recorded them; a version's semver or who registered it and when, in
-an event converted from revision 0001) is counted as not checked. A version's
+an event converted from revision 0001; the sha256 of its document, in one written
+before registrations recorded it) is counted as not checked. A version's
 frozen fields are compared by :mod:`.audit_frozen`, the registry's roles and policy by
 :mod:`.audit_registry_state`."""
 
@@ -64,6 +65,9 @@ class Comparison:
         #: (model name, how many of its versions' registration events do not record
         #: every frozen field)
         self.unknown_frozen: list[tuple[str, int]] = []
+        #: (model name, how many of its versions' registration events record every
+        #: frozen field of the row but no sha256 of the document)
+        self.unknown_doc: list[tuple[str, int]] = []
 
     def disagreements(self) -> list[str]:
         """Every disagreement of every pass, in order, one sentence each."""
@@ -75,19 +79,31 @@ class Comparison:
         last tagged by an event converted from revision 0001). Their two copies of
         the tags were compared with each other only), and the versions whose
         registration events do not record every frozen field (the rest of them was
-        compared). Not a disagreement."""
-        return [
+        compared), among them those written before registrations recorded the
+        sha256 of the version's document. Not a disagreement."""
+        tags = [
             f"the tags of {_count(n, 'version')} of models:/{name} could not be checked: the "
             "audit log does not record them (registered before registration events "
             "recorded tags, or last tagged by an event converted from revision 0001)"
             for name, n in sorted(self.unknown_tags)
-        ] + [
+        ]
+        frozen = [
             f"the frozen fields of {_count(n, 'version')} of models:/{name} could not all be "
             "checked: their registration events do not record them all (converted from "
-            "revision 0001, which logged no semver for some and whose actor and time are "
-            "the old log's); what they record was checked"
+            "revision 0001, which logged no semver for some, whose actor and time are "
+            "the old log's, and which recorded no sha256 of the version's document); what "
+            "they record was checked"
             for name, n in sorted(self.unknown_frozen)
         ]
+        documents = [
+            f"the frozen records (metrics, lineage, contract, training, environment) of "
+            f"{_count(n, 'version')} of models:/{name} could not be checked: their "
+            "registration events record no sha256 of the version's document (registered "
+            "before registration events recorded it); their semver, creator, creation "
+            "time and files were checked"
+            for name, n in sorted(self.unknown_doc)
+        ]
+        return tags + frozen + documents
 
 
 def _count(n: int, noun: str) -> str:
@@ -126,9 +142,10 @@ def compare(
     ]
     found: _Found = []
     _compare_models(replay, live, skip, found)
-    unknown_tags, unknown_frozen = _compare_versions(replay, live, skip, found)
+    unknown_tags, unknown_frozen, unknown_doc = _compare_versions(replay, live, skip, found)
     comparison.unknown_tags += unknown_tags
     comparison.unknown_frozen += unknown_frozen
+    comparison.unknown_doc += unknown_doc
     _compare_aliases(replay, live, skip, found)
     findings += [(2, order, sentence) for order, sentence in found]
     if REGISTRY_CHAIN not in skip:
@@ -191,6 +208,7 @@ class _Model:
         "matched",
         "name",
         "skipped",
+        "unknown_doc",
         "unknown_frozen",
         "unknown_tags",
         "versions",
@@ -214,15 +232,17 @@ class _Model:
         self.unknown_tags = 0
         #: its versions whose registration event does not record every frozen field
         self.unknown_frozen = 0
+        #: of the others, those whose registration event records no document sha256
+        self.unknown_doc = 0
 
 
 def _compare_versions(
     replay: Replay, live: Live, broken: Container[str], found: _Found
-) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+) -> tuple[list[tuple[str, int]], list[tuple[str, int]], list[tuple[str, int]]]:
     """The hot loop of the comparison: one pass over every version's row, whose
     strings are made only for a version that disagrees. Returns (model name, count)
-    of the versions whose tags could not be checked, and of those whose frozen
-    fields could not all be."""
+    of the versions whose tags could not be checked, of those whose frozen fields
+    could not all be, and of the other versions whose document could not be."""
     # A version's row lists the aliases the database finds pointing at it (its
     # triggers on ``aliases`` keep the list, revision 0009), and those are compared
     # with the log apart: an alias moved by hand is named once, as the alias.
@@ -264,7 +284,10 @@ def _compare_versions(
         model.matched += 1
         frozen = v[FROZEN]
         if frozen is None or None in frozen:
-            model.unknown_frozen += 1
+            if frozen is not None and None not in frozen[:-1]:
+                model.unknown_doc += 1
+            else:
+                model.unknown_frozen += 1
         if frozen is not None and not audit_frozen.agrees(frozen, row[7:]):
             for sentence in audit_frozen.problems(frozen, v[REGISTERED], row[7:]):
                 found.append(_at(model, number, sentence))
@@ -297,12 +320,14 @@ def _compare_versions(
                 )
     # Versions of the log missing from the registry: counted first, named when some are.
     present: dict[str, set[Any]] | None = None
-    unknown_tags, unknown_frozen = [], []
+    unknown_tags, unknown_frozen, unknown_doc = [], [], []
     for model in models.values():
         if model.unknown_tags:
             unknown_tags.append((model.name, model.unknown_tags))
         if model.unknown_frozen:
             unknown_frozen.append((model.name, model.unknown_frozen))
+        if model.unknown_doc:
+            unknown_doc.append((model.name, model.unknown_doc))
         registered = sum(1 for v in model.versions.values() if v[REGISTERED] is not None)
         if model.skipped or model.matched == registered:
             continue
@@ -322,7 +347,7 @@ def _compare_versions(
                         "registry; it was deleted outside modelbook",
                     )
                 )
-    return unknown_tags, unknown_frozen
+    return unknown_tags, unknown_frozen, unknown_doc
 
 
 def _at(model: _Model, number: Any, sentence: str) -> tuple[str, str]:

@@ -1,16 +1,21 @@
 """A version's frozen fields against what its ``version.register`` event records.
 
 The event records the semver, the sha256 of the manifest's JSON (with its file
-count and bytes), who registered the version and when (see
-:data:`modelbook.audit_chain_state.FROZEN_FIELDS`). The version's row holds the
-same semver (and its three numbers, by which ``models:/NAME/1.2.0`` is found),
-``created_by`` and ``created_at``; its files are listed twice, in its document
-(``versions.doc``, what a read of the version returns) and in the ``artifacts``
-table (what searches by sha256 and garbage collection read). Each is compared with
-the log: a file list swapped in SQL, in either place, is named with what differs.
+count and bytes), who registered the version and when, and the sha256 of its whole
+document (see :data:`modelbook.audit_chain_state.FROZEN_FIELDS`). The version's
+row holds the same semver (and its three numbers, by which ``models:/NAME/1.2.0``
+is found), ``created_by`` and ``created_at``; its files are listed twice, in its
+document (``versions.doc``, what a read of the version returns) and in the
+``artifacts`` table (what searches by sha256 and garbage collection read). Each is
+compared with the log: a file list swapped in SQL, in either place, is named with
+what differs. The rest of the document (metrics, lineage, contract, training,
+environment: what gates and reports read) is compared by its sha256 alone, which
+the ``versions_frozen`` trigger keeps from changing after the insert: a document
+that no longer hashes to it was rewritten outside modelbook.
 
-The comparison gets each list as JSON text written by the database, and a version
-whose two lists are the same text hashing to the logged sha256 costs one hash
+The comparison gets each list as JSON text written by the database and the
+document as stored, and a version whose two lists are the same text hashing to the
+logged sha256, and whose document hashes to the logged one, costs two hashes
 (:func:`agrees`); the others are parsed and described (:func:`problems`).
 """
 
@@ -40,11 +45,17 @@ def manifest_sha256(artifacts: Sequence[Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def doc_sha256(doc: str) -> str:
+    """The sha256 a registration event records of the version's stored document
+    (``versions.doc``, as UTF-8)."""
+    return hashlib.sha256(doc.encode()).hexdigest()
+
+
 def agrees(frozen: Sequence[Any], row: Sequence[Any]) -> bool:
     """Whether a version's row (:data:`modelbook.audit_live.Live.versions` from its
     semver on) agrees with what its registration recorded, the fast way."""
-    semver, major, minor, patch, created_by, created_at, doc_files, table_files = row
-    logged_semver, sha, _, _, logged_by, logged_at = frozen
+    semver, major, minor, patch, created_by, created_at, doc_files, table_files, doc = row
+    logged_semver, sha, _, _, logged_by, logged_at, logged_doc = frozen
     return (
         (logged_semver is None or semver == logged_semver)
         and semver == f"{major}.{minor}.{patch}"
@@ -53,14 +64,18 @@ def agrees(frozen: Sequence[Any], row: Sequence[Any]) -> bool:
         and type(doc_files) is str
         and doc_files == table_files
         and hashlib.sha256(doc_files.encode()).hexdigest() == sha
+        and (
+            logged_doc is None
+            or (type(doc) is str and hashlib.sha256(doc.encode()).hexdigest() == logged_doc)
+        )
     )
 
 
 def problems(frozen: Sequence[Any], event: int, row: Sequence[Any]) -> list[str]:
     """Each frozen field of a version's row that the log says otherwise, one sentence
     each, to follow the version's URI."""
-    semver, major, minor, patch, created_by, created_at, doc_files, table_files = row
-    logged_semver, _, _, _, logged_by, logged_at = frozen
+    semver, major, minor, patch, created_by, created_at, doc_files, table_files, doc = row
+    logged_semver, _, _, _, logged_by, logged_at, logged_doc = frozen
     found = []
     if logged_semver is not None and semver != logged_semver:
         found.append(changed("", "the semver", semver, logged_semver, event))
@@ -75,6 +90,14 @@ def problems(frozen: Sequence[Any], event: int, row: Sequence[Any]) -> list[str]
     if logged_at is not None and created_at != logged_at:
         found.append(changed("", "created_at", created_at, logged_at, event, shown_when))
     found += _file_problems(frozen, event, doc_files, table_files)
+    if logged_doc is not None and not (type(doc) is str and doc_sha256(doc) == logged_doc):
+        now = f"hashes to sha256 {doc_sha256(doc)}" if type(doc) is str else "cannot be read"
+        found.append(
+            f": its frozen record (metrics, lineage, contract, training, environment and "
+            f"the rest of what registration froze) is not the one it was registered with: "
+            f"its document (versions.doc) {now}, not the sha256 {logged_doc} that the audit "
+            f"log records (event {event}); it was changed outside modelbook"
+        )
     return found
 
 
@@ -197,4 +220,4 @@ def shown_when(value: Any) -> str:
     return shown(value)
 
 
-__all__ = ["agrees", "manifest_sha256", "problems", "shown_when"]
+__all__ = ["agrees", "doc_sha256", "manifest_sha256", "problems", "shown_when"]

@@ -26,7 +26,7 @@ class Live:
     #: (model id, number, stage, deprecated, tags, indexed tags, alias names
     #: joined by commas or None, semver, its major, minor and patch numbers,
     #: created_by, created_at, the file list of its document and that of its
-    #: ``artifacts`` rows as JSON text, each or None)
+    #: ``artifacts`` rows as JSON text, each or None, and its document as stored)
     versions: Sequence[tuple[Any, ...]] = ()
     #: (model, alias, number, number and model of the version its version id names,
     #: updated_by, updated_at)

@@ -22,9 +22,10 @@ What is replayed, from each event's ``after`` (and ``before`` for a removal):
   version's tags are checked only for their two copies, the row's and the
   indexed one, agreeing with each other, until a tag write records them. What
   the registration froze and its event records is kept too (semver, the sha256
-  of the manifest with its file count and bytes, who and when), and compared
-  with the version's row and its files, both as its document lists them and as
-  the ``artifacts`` table does;
+  of the manifest with its file count and bytes, who and when, and the sha256
+  of its whole document), and compared with the version's row, its files, both
+  as its document lists them and as the ``artifacts`` table does, and its
+  document (metrics, lineage, contract, training, environment and the rest);
 - an alias's target (``alias.set``, ``alias.delete``), who last moved it and
   when (that event's actor and time, which every move writes to the alias's
   row too: what ``alias list`` shows; compared when the target agrees), and
@@ -174,12 +175,18 @@ class Replay(RegistryReplay):
                 stage, legacy, tags = None, True, None
                 # Its conversion hashed the version's manifest as stored then, took the
                 # semver 0001 logged (or none) and the old entry's actor and time.
-                frozen = (after.get("semver") or None, *_files(after), None, None)
+                frozen = (after.get("semver") or None, *_files(after), None, None, None)
             else:
                 # A registration written before registrations recorded their tags has
                 # none: they are not known, which is not the same as no tags.
                 stage, legacy, tags = after["stage"], False, after.get("tags")
-                frozen = (after.get("semver"), *_files(after), event["actor"], event["at"])
+                frozen = (
+                    after.get("semver"),
+                    *_files(after),
+                    event["actor"],
+                    event["at"],
+                    after.get("doc_sha256"),
+                )
             versions[event["version"]] = [
                 event_id,
                 legacy,

@@ -59,7 +59,7 @@ class ModelCreated(_Event):
 
 class RegisteredState(Frozen):
     """A version as registered: its semver, first stage, manifest (file count, total
-    bytes, sha256 of its JSON) and tags."""
+    bytes, sha256 of its JSON), tags and the sha256 of its whole frozen document."""
 
     semver: str
     stage: str
@@ -69,6 +69,11 @@ class RegisteredState(Frozen):
     #: None in events written before registrations recorded the version's tags:
     #: not known, which is not the same as none.
     tags: FrozenMap[str, str] | None = None
+    #: The sha256 of the version's stored document (``versions.doc``: its files,
+    #: metrics, lineage, contract, training, environment and the rest of what
+    #: registration froze), as UTF-8. None in events written before registrations
+    #: recorded it.
+    doc_sha256: str | None = None
 
 
 class VersionRegistered(_Event):

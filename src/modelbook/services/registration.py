@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 
 from .. import files, limits, validation
 from .. import semver as semver_rule
-from ..audit_frozen import manifest_sha256
+from ..audit_frozen import doc_sha256, manifest_sha256
 from ..domain import (
     Artifact,
     Stage,
@@ -333,6 +333,7 @@ class RegistrationService:
                     bytes=sum(a.size for a in manifest),
                     manifest_sha256=manifest_sha256(artifacts),
                     tags=draft.tags,
+                    doc_sha256=doc_sha256(doc_text),
                 ),
                 # The model's newest number and semver move in the statement of its
                 # chain head: one UPDATE of its row.

@@ -44,8 +44,9 @@ def _tags_text_postgresql(element: _tags_text, compiler: Any, **kw: Any) -> str:
 
 class _doc_files(FunctionElement[str]):
     """The file list of a version's document as JSON text, None when the document is
-    not JSON (SQLite), or the document itself (PostgreSQL, whose cast of text that is
-    not JSON raises: :func:`live` reads its list in Python)."""
+    not JSON (SQLite), or NULL (PostgreSQL, whose cast of text that is not JSON
+    raises: :func:`live` reads its list in Python from the document, which comes
+    with the row in any case)."""
 
     inherit_cache = True
 
@@ -58,7 +59,7 @@ def _doc_files_sqlite(element: _doc_files, compiler: Any, **kw: Any) -> str:
 
 @compiles(_doc_files, "postgresql")
 def _doc_files_postgresql(element: _doc_files, compiler: Any, **kw: Any) -> str:
-    return str(compiler.process(element.clauses, **kw))
+    return "NULL"
 
 
 class _files_text(FunctionElement[str]):
@@ -121,6 +122,8 @@ _VERSIONS = Prebuilt(
         sa.select(_files_text(_art.path, _art.sha256, _art.size))
         .where(_art.version_id == _v.id)
         .scalar_subquery(),
+        # Hashed whole against the registration event's sha256 of it.
+        _v.doc,
     )
 )
 # The version an alias's row refers to by id, which may not be the one it names.
@@ -178,7 +181,7 @@ def live(conn: Connection) -> Live:
     policy = _POLICY.tuples(conn, {})
     versions = _VERSIONS.tuples(conn, {})
     if conn.dialect.name == "postgresql":
-        versions = [(*row[:-2], _files_of(row[-2]), row[-1]) for row in versions]
+        versions = [(*row[:-3], _files_of(row[-1]), *row[-2:]) for row in versions]
     return Live(
         models=_MODELS.tuples(conn, {}),
         versions=versions,
