@@ -191,7 +191,7 @@ def test_order_by_takes_a_number_or_date_field_and_a_direction() -> None:
         ("stage desc", "cannot order by stage"),
         ("metrics.auc sideways", "asc or desc"),
         ("", "a field"),
-        ("metrics.auc desc, number", "the end of the query"),
+        ("metrics.auc desc, number", "the end of order_by"),
     ]:
         with pytest.raises(InvalidQuery, match=says):
             parse_order(text)
