@@ -105,6 +105,37 @@ def _keyword_for_field(text: str, offset: int, scope: Scope) -> InvalidQuery | N
     )
 
 
+_RUN_END = re.compile(r"[\s(),]")
+
+
+def _unquoted(text: str, stack: list[Any], offset: int) -> InvalidQuery | None:
+    """The error for a text value written without quotes that the lexer split into
+    numbers (``semver = 1.0.0`` reads ``1.0`` then ``.0``): a semver or text field
+    whose value, just read as a number or date, runs on into the failing token."""
+    if not stack or getattr(stack[-1], "type", None) not in ("NUMBER", "DATE"):
+        return None
+    value = stack[-1]
+    if int(value.end_pos or 0) != offset:
+        return None
+    field = next((i for i in reversed(stack) if getattr(i, "data", None) == "field"), None)
+    if field is None or not field.children:
+        return None
+    name = str(field.children[0]).partition("@")[0]
+    spec = CATALOG.get(name) or CATALOG.get(name.partition(".")[0])
+    if spec is None or spec.kind not in ("semver", "text"):
+        return None
+    start = int(value.start_pos or 0)
+    end = _RUN_END.search(text, start)
+    written = text[start : end.start() if end else len(text)]
+    what = "semantic versions, which are text" if spec.kind == "semver" else "text"
+    return InvalidQuery(
+        f"invalid query at column {start + 1}: {name} holds {what}: write the value in "
+        f"quotes, '{written}'",
+        column=start + 1,
+        expected=("a quoted text",),
+    )
+
+
 def failure(text: str, exc: UnexpectedInput, scope: Scope = "version") -> InvalidQuery:
     expected: Any
     found: str
@@ -133,6 +164,10 @@ def failure(text: str, exc: UnexpectedInput, scope: Scope = "version") -> Invali
             found = repr(str(token))
         expected = getattr(exc, "expected", None) or set()
         interactive = getattr(exc, "interactive_parser", None)
+        if interactive is not None and token is not None:
+            unquoted = _unquoted(text, interactive.parser_state.value_stack, offset)
+            if unquoted is not None:
+                return unquoted
         if interactive is not None:
             # The parser's own state knows exactly what it accepts; the LALR table's
             # expected set also holds tokens of merged states.
