@@ -10,7 +10,10 @@ into the lineage rows it matches (:func:`modelbook.lineage.index_rows`);
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+
+from pydantic import PrivateAttr
 
 from . import limits, uris
 from .domain import Frozen
@@ -72,6 +75,39 @@ class Impact(Frozen):
     known: bool = True
     suggestions: tuple[str, ...] = ()
     versions: tuple[Dependent, ...]
+    # The registry's resolver of version references (number, semver, alias, latest),
+    # the one lineage() uses; set by the service that made this answer.
+    _resolve: Callable[[str], str] | None = PrivateAttr(default=None)
+
+    def with_resolver(self, resolve: Callable[[str], str]) -> Impact:
+        """This answer, naming versions in :meth:`chain` through ``resolve`` (a version
+        reference -> ``models:/NAME/N``)."""
+        self._resolve = resolve
+        return self
+
+    def _uri(self, uri: str) -> str:
+        """``models:/NAME/N`` of a version reference in any form the registry takes
+        (``fraud/3``, ``models:/fraud/1.2.0``, ``models:/fraud@latest``)."""
+        ref = uris.parse(uri)
+        if ref.kind == "model":
+            raise InvalidInput(f"{uri!r} names a model: name one version, models:/NAME/N")
+        if ref.kind == "number":
+            return str(ref)
+        if self._resolve is None:
+            # Without a registry (an answer read back from JSON), by what it lists.
+            found = [
+                v.uri
+                for v in self.versions
+                if v.model == ref.name
+                and (
+                    (ref.kind == "semver" and v.semver == ref.value)
+                    or (ref.kind == "alias" and ref.value in v.aliases)
+                )
+            ]
+            if len(found) == 1:
+                return found[0]
+            raise NotFound(f"{uri} is not among the versions that depend on {self.ref}")
+        return self._resolve(str(ref))
 
     @property
     def deployed(self) -> tuple[Dependent, ...]:
@@ -79,12 +115,15 @@ class Impact(Frozen):
 
     def chain(self, uri: str) -> tuple[str, ...]:
         """The parent links from the direct dependent down to ``uri``'s parent
-        (empty for a direct dependent).
+        (empty for a direct dependent). ``uri`` names a version as ``lineage()``
+        takes it: by number, semver, alias or ``latest``, with or without
+        ``models:/``.
 
         Raises:
             NotFound: ``uri`` is not among :attr:`versions`.
         """
         by_uri = {v.uri: v for v in self.versions}
+        uri = self._uri(uri)
         if uri not in by_uri:
             raise NotFound(f"{uri} is not among the versions that depend on {self.ref}")
         links: list[str] = []

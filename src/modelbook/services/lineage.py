@@ -161,7 +161,18 @@ class LineageService:
         (a version reference that names no version).
         """
         parsed = parse_ref(ref)
-        return self.ctx.db.reading(lambda conn: self._impact(conn, parsed))
+        found = self.ctx.db.reading(lambda conn: self._impact(conn, parsed))
+        return found.with_resolver(self.version_uri)
+
+    def version_uri(self, uri: str) -> str:
+        """``models:/NAME/N`` of the version ``uri`` names (number, semver, alias or
+        latest), as :meth:`lineage` resolves it. Raises InvalidInput, NotFound."""
+        target = uris.parse(uri)
+
+        def read(conn: Connection) -> str:
+            return version_id(target.name, int(version_row(conn, target).number))
+
+        return self.ctx.db.reading(read)
 
     def _impact(self, conn: Connection, ref: Ref) -> Impact:
         serving = set(self.gov.policy(conn).serving_aliases)
