@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from pydantic import PrivateAttr
 
-from . import limits, uris
+from . import limits, uris, validation
 from .domain import Frozen
 from .errors import InvalidInput, NotFound
 
@@ -192,10 +192,14 @@ def parse_ref(text: str) -> Ref:
         prefix = len(value) not in _FULL_HASH_LENGTHS
         return Ref(kind, "commit", value.lower(), prefix=prefix, fold=True)
     if kind == "features":
-        name, at, version = value.partition("@")
-        if at and not (name and version):
-            raise InvalidInput(f"{text!r}: use features:NAME@VERSION or features:NAME")
-        return Ref(kind, "ref" if at else "name", value)
+        # The rule registration reads --features by, so both name one feature set alike.
+        try:
+            name, version = validation.feature_set(value)
+        except InvalidInput:
+            raise InvalidInput(f"{text!r}: use features:NAME@VERSION or features:NAME") from None
+        if version is None:
+            return Ref(kind, "name", name)
+        return Ref(kind, "ref", f"{name}@{version}")
     return Ref(kind, "id", value)
 
 

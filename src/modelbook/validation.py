@@ -236,6 +236,20 @@ def repo_path(value: str) -> str:
     return value
 
 
+def feature_set(text: str, what: str = "features") -> tuple[str, str | None]:
+    """``NAME@VERSION`` (or ``NAME`` alone: its version not recorded) as name and version,
+    read as ``impact features:...`` reads it: spaces around dropped, a name and a
+    version on both sides of the ``@``."""
+    name, at, version = text.strip().partition("@")
+    name, version = name.strip(), version.strip()
+    if not name or (at and not version):
+        raise InvalidInput(
+            f"invalid {what} {text!r}: write NAME@VERSION (or NAME alone, its version "
+            "not recorded)"
+        )
+    return name, version or None
+
+
 def risk_tier(value: str) -> RiskTier:
     if value not in RISK_TIERS:
         raise InvalidInput(f"invalid risk tier {value!r}: choose one of {', '.join(RISK_TIERS)}")

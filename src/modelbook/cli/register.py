@@ -23,7 +23,8 @@ def register(
     risk: Annotated[str | None, typer.Option(help="Risk tier: low, medium or high.")] = None,
     description: Annotated[str | None, typer.Option(help="Model description.")] = None,
     metric: Annotated[
-        list[str], typer.Option(help="NAME[@SPLIT][{K=V,...}]=VALUE, e.g. 'auc{region=eu}=0.91'.")
+        list[str],
+        typer.Option(help="NAME\\[@SPLIT]\\[{K=V,...}]=VALUE, e.g. 'auc{region=eu}=0.91'."),
     ] = [],  # noqa: B006
     tag: Annotated[list[str], typer.Option(help="KEY=VALUE tag of the version.")] = [],  # noqa: B006
     param: Annotated[list[str], typer.Option(help="KEY=VALUE training parameter.")] = [],  # noqa: B006
@@ -37,7 +38,10 @@ def register(
         typer.Option(help="Full git commit id, 40 or 64 hex digits (default: captured)."),
     ] = None,
     repo: Annotated[str | None, typer.Option(help="Code repository (default: captured).")] = None,
-    features: Annotated[str | None, typer.Option(help="Feature set as NAME[@VERSION].")] = None,
+    features: Annotated[
+        str | None,
+        typer.Option(help="Feature set as NAME@VERSION (NAME alone: its version not recorded)."),
+    ] = None,
     run_id: Annotated[str | None, typer.Option(help="Pipeline run id.")] = None,
     experiment_id: Annotated[str | None, typer.Option(help="Experiment id.")] = None,
     parent: Annotated[list[str], typer.Option(help="Parent version URI.")] = [],  # noqa: B006
@@ -73,7 +77,7 @@ def register(
     note: Annotated[str | None, typer.Option(help="Change summary.")] = None,
     caveat: Annotated[list[str], typer.Option(help="Known caveat.")] = [],  # noqa: B006
     image_digest: Annotated[
-        str | None, typer.Option(help="Container image digest, [IMAGE@]sha256:HEX.")
+        str | None, typer.Option(help="Container image digest, \\[IMAGE@]sha256:HEX.")
     ] = None,
     no_capture: Annotated[
         bool, typer.Option("--no-capture", help="Do not capture environment and git state.")

@@ -43,7 +43,7 @@ def search(
     ],
     order_by: Annotated[
         str | None,
-        typer.Option(help="FIELD [asc|desc] on number, created_at or metrics.NAME."),
+        typer.Option(help="FIELD \\[asc|desc] on number, created_at or metrics.NAME."),
     ] = None,
     limit: LimitOpt = 100,
     page_token: PageTokenOpt = None,

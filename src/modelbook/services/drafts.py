@@ -239,8 +239,8 @@ def prepare(
                     f"data must be snapshot ids or DataRef values, got {type(d).__name__}"
                 )
         if isinstance(features, str):
-            fname, _, fver = features.partition("@")
-            features = FeatureSetRef(name=fname, version=fver or None)
+            fname, fver = validation.feature_set(features)
+            features = FeatureSetRef(name=fname, version=fver)
         elif isinstance(features, FeatureSetRef):
             # Revalidated: a value built with model_construct skips the text rules.
             features = FeatureSetRef.model_validate(features.model_dump())
