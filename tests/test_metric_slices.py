@@ -8,11 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from modelbook import Registry
+from modelbook import Registry, validation
 from modelbook.domain import Metric
 from modelbook.errors import InvalidInput
 
 from .test_cli_lineage import in_process
+from .test_release_flow import ADMIN, Flow, flow, gate, policy, promote_ok, promote_refused
+
+__all__ = ["flow"]
 
 
 def test_a_quoted_slice_value_is_stored_without_its_quotes_and_found_by_a_query(
@@ -29,11 +32,12 @@ def test_a_quoted_slice_value_is_stored_without_its_quotes_and_found_by_a_query(
         "region=north america": {"region": "north america"},
         "region=eu,team=it's": {"region": "eu", "team": "it's"},
     }
-    # The key is written as a query writes it, and reads back as the same metric.
+    # The key keeps the form earlier releases wrote, and reads back as the same metric.
     assert sorted(m.key for m in got.metrics) == [
-        "auc@test{region='north america'}",
-        "f1{region=eu,team='it''s'}",
+        "auc@test{region=north america}",
+        "f1{region=eu,team=it's}",
     ]
+    assert [validation.metric(m.key, m.value) for m in got.metrics] == list(got.metrics)
     page = registry.search("metrics.auc@test{region='north america'} = 0.8")
     assert [i.uri for i in page.items] == [v.uri]
     page = registry.search('metrics.f1{team="it\'s",region=eu} = 0.5')
@@ -46,7 +50,6 @@ def test_a_quoted_slice_value_is_stored_without_its_quotes_and_found_by_a_query(
     "key",
     [
         "f1@test{region='a,b=c'}",  # a query refuses , and = in a slice value, quoted or not
-        "auc@test{region=north america}",  # a space needs quotes
         "auc@test{region='eu}",
         "auc@test{region=eu",
         "auc@test{region=eu,region=us}",
@@ -94,3 +97,36 @@ def test_cli_metric_slices_follow_the_query_language(
     assert "models:/odd/1" in run.out
     (metric,) = registry.get_version("models:/odd/1").metrics
     assert dict(metric.slice) == {"region": "north america"}
+
+
+def test_a_slice_written_without_quotes_reads_as_earlier_releases_read_it(
+    registry: Registry, model_file: Path
+) -> None:
+    """``{region=north america}`` is what earlier releases accepted and what their
+    observations and policies hold: it is the same metric as the quoted form, and a
+    value that begins with a quote is never split at a comma."""
+    v = registry.register(
+        "odd", [model_file], owners="a", metrics={"auc@test{region=north america}": 0.8}
+    )
+    (metric,) = registry.get_version(v.uri).metrics
+    assert metric == validation.metric("auc@test{region='north america'}", 0.8)
+    page = registry.search("metrics.auc@test{region='north america'} = 0.8")
+    assert [i.uri for i in page.items] == [v.uri]
+    observed = registry.observe(v.uri, "ctr@online{region=north america}", 0.1)
+    assert observed.metric == "ctr@online{region=north america}"
+    got = registry.annotations(v.uri).observations
+    assert [(o.metric, o.value) for o in got] == [("ctr@online{region=north america}", 0.1)]
+
+
+@pytest.mark.parametrize("rule_slice", ["{region=north america}", "{region='north america'}"])
+def test_a_policy_rule_on_a_slice_with_a_space_finds_the_registered_metric(
+    flow: Flow, rule_slice: str
+) -> None:
+    flow.reg.set_policy(
+        policy(gate("low", "candidate", "metric", rules=[f"auc@test{rule_slice} >= 0.8"])),
+        actor=ADMIN,
+    )
+    good = flow.add(metrics={"auc@test{region='north america'}": 0.85})
+    promote_ok(flow, good.uri)
+    weak = flow.add(metrics={"auc@test{region=north america}": 0.7})
+    assert "auc@test{region=north america} = 0.7" in promote_refused(flow, weak.uri)

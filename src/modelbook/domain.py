@@ -8,7 +8,6 @@ version handed to a caller cannot be edited by accident.
 from __future__ import annotations
 
 import enum
-import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
@@ -169,14 +168,13 @@ class Artifact(Frozen):
     sha256: Sha256
 
 
-#: A slice value the query language reads unquoted (its SLICE_WORD).
-_SLICE_WORD = re.compile(r"[^\s{}=,'\"]+")
-
-
 def _slice_value(value: str) -> str:
-    if _SLICE_WORD.fullmatch(value):
-        return value
-    return "'" + value.replace("'", "''") + "'"
+    # Keys stay as earlier releases wrote them (``region=north america``): policies,
+    # observations and expressions name metrics by them. Only a value that begins
+    # with a quote is quoted, since unquoted it would read as a quoted one.
+    if value[:1] in ("'", '"'):
+        return "'" + value.replace("'", "''") + "'"
+    return value
 
 
 class Metric(Frozen):
@@ -192,8 +190,9 @@ class Metric(Frozen):
 
     @property
     def key(self) -> str:
-        """The metric as written in a query after ``metrics.``: a slice value that is not
-        one bare word is quoted (``auc@test{region='north america'}``)."""
+        """The metric as written at registration and in policies: ``auc@test{region=eu}``
+        (a slice value as it is, ``{region=north america}``; one that begins with a
+        quote is quoted). :func:`modelbook.validation.metric` reads it back."""
         text = self.name
         if self.split:
             text += f"@{self.split}"

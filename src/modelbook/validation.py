@@ -244,8 +244,7 @@ def feature_set(text: str, what: str = "features") -> tuple[str, str | None]:
     name, version = name.strip(), version.strip()
     if not name or (at and not version):
         raise InvalidInput(
-            f"invalid {what} {text!r}: write NAME@VERSION (or NAME alone, its version "
-            "not recorded)"
+            f"invalid {what} {text!r}: write NAME@VERSION (or NAME alone, its version not recorded)"
         )
     return name, version or None
 
@@ -360,19 +359,54 @@ def metric_value(raw: object, key_text: str) -> float:
     return number(raw, f"metric {key_text!r}")
 
 
+_UNQUOTED = re.compile(r"(?P<head>[^{}]*)\{(?P<slice>[^{}]*)\}")
+
+
+def _unquoted_slice(key_text: str) -> tuple[str, str | None, dict[str, str]] | None:
+    """A slice written without quotes, as earlier releases read it and wrote
+    ``Metric.key`` (``{region=north america}``, ``{team=it's}``): each value is
+    what lies between ``=`` and the next ``,`` or ``}``, stripped. None when that
+    reading is not plainly meant: a value that begins with a quote is read only as
+    a quoted one, so ``{region='a,b=c'}`` is never split at its comma."""
+    found = _UNQUOTED.fullmatch(key_text)
+    if found is None:
+        return None
+    name, _, split = found["head"].partition("@")
+    slice_: dict[str, str] = {}
+    for part in found["slice"].split(","):
+        sk, eq, sv = (s.strip() for s in part.partition("="))
+        if not eq or not sv or sv[0] in "'\"" or "=" in sv or "\x00" in sv or sk in slice_:
+            return None
+        if not _KEY.fullmatch(sk):
+            return None
+        slice_[sk] = sv
+    return name, split or None, slice_
+
+
 def metric(key_text: str, raw: object) -> Metric:
     """Parse ``auc``, ``auc@test`` or ``auc@test{region=eu,device=mobile}``.
 
-    A slice is read by the query language's own rules (``docs/search.md``): a value
-    with spaces or quotes is quoted (``{region='north america'}``), and the quotes
-    are not part of it.
+    A slice is read by the query language's own rules (``docs/search.md``): a
+    quoted value (``{region='north america'}``) is read without its quotes. A value
+    written without quotes runs to the next ``,`` or ``}`` (``{region=north
+    america}``, as ``Metric.key`` writes it), unless it begins with a quote.
+
+    Raises InvalidInput: a malformed key (its column named), a value holding
+    ``{ } = ,`` (quoted or not), a slice key given twice, a value that is not a
+    finite number.
     """
     if not isinstance(key_text, str):
         raise InvalidInput(f"metric key must be text, got {type(key_text).__name__}")
     if "{" in key_text:
         from .query.parser import parse_metric_key
 
-        name, split, slice_ = parse_metric_key(key_text)
+        try:
+            name, split, slice_ = parse_metric_key(key_text)
+        except InvalidInput:
+            unquoted = _unquoted_slice(key_text)
+            if unquoted is None:
+                raise
+            name, split, slice_ = unquoted
         if not _METRIC.fullmatch(name + (f"@{split}" if split else "")):
             raise InvalidInput(
                 f"invalid metric {key_text!r}: a name is at most 128 characters, a split 64"
