@@ -1,10 +1,12 @@
-"""Revision 0007: a registry written before it finds the same versions after the upgrade,
-by model and tag, by tag alone, and after a tag changes."""
+"""Revisions 0007 and 0010: a registry written before them finds the same versions after
+the upgrade (0007: by model and tag, by tag alone, and after a tag changes; 0010: by
+stage, deprecation, semver range and lineage prefix)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import sqlalchemy as sa
 from alembic import command
 
 from modelbook import Registry
@@ -55,3 +57,50 @@ def test_tags_written_before_revision_0007_are_found_by_model_after_it(
         ]
         assert _found(reg, model="b", tags={"stage-note": "x"}) == [("b", 1)]
         assert _found(reg, model="a", tags={"stage-note": "x"}) == []
+
+
+def test_a_registry_before_revision_0010_finds_the_same_versions_after_it(
+    db_uri: str, blob_dir: Path, model_file: Path
+) -> None:
+    """Revision 0010's indexes (stage, deprecation, semver, the lineage prefix) are
+    built on the versions already there, which searches then find through them."""
+    with Registry(db_uri, blob_uri=str(blob_dir), actor="founder") as reg:
+        made = [
+            reg.register(
+                "a",
+                [model_file],
+                owners="o",
+                features=f"fs-{n % 2}@1",
+                capture_environment=False,
+            )
+            for n in range(5)
+        ]
+        reg.deprecate(made[1].uri, note="bad")
+        cfg = alembic_config()
+        with reg.db.engine.connect() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0009")
+            conn.commit()
+            assert "ix_versions_stage_id" not in {
+                i["name"] for i in sa.inspect(conn).get_indexes("versions")
+            }
+
+    with Registry(db_uri, blob_uri=str(blob_dir), actor="founder") as reg:
+        assert revisions(reg) == [head()]
+        with reg.db.engine.connect() as conn:
+            names = {i["name"] for i in sa.inspect(conn).get_indexes("versions")}
+        assert {
+            "ix_versions_stage_id",
+            "ix_versions_deprecated_id",
+            "ix_versions_semver_major_semver_minor_semver_patch_id",
+        } <= names
+
+        def numbers(query: str) -> list[int]:
+            return [v.number for v in reg.search(query).items]
+
+        assert numbers("deprecated = true") == [2]
+        assert numbers("stage = 'staging'") == [5, 4, 3, 2, 1]
+        assert numbers("stage in ('approved', 'deployed')") == []
+        assert numbers(f"semver >= '{made[3].semver}'") == [5, 4]
+        assert numbers("features.version like 'fs-1%'") == [4, 2]
+        assert numbers("features.version like 'fs-1\\%'") == []

@@ -43,8 +43,8 @@ _v = t.versions.c
 _m = t.models.c
 Test = Callable[[Any], ColumnElement[bool]] | None
 Clause = ColumnElement[bool]
-# Lineage fields: (kind, key) of their rows in ``lineage``.
-_LINEAGE = {
+#: Lineage fields: (kind, key) of their rows in ``lineage``.
+LINEAGE = {
     "code.commit": ("code", "commit"),
     "code.repo": ("code", "repo"),
     "data.snapshot": ("data", "snapshot"),
@@ -111,7 +111,13 @@ def skeleton(node: Node, dialect: str) -> tuple[Node, dict[str, Any]]:
             return item
         if isinstance(item, Like):
             pattern = _glob(item.pattern) if dialect == "sqlite" else item.pattern
-            return Like(item.field, slot(pattern, "text"), item.negated)
+            like = Like(item.field, slot(pattern, "text"), item.negated)
+            if dialect == "postgresql" and item.field.name in LINEAGE:
+                # PostgreSQL reads a LIKE prefix off an index only for a pattern it
+                # sees when planning; a byte range of bound values serves every plan.
+                name = like.pattern.name  # type: ignore[attr-defined]
+                values[f"{name}_lo"], values[f"{name}_hi"] = prefix_range(item.pattern)
+            return like
         kind = CATALOG[item.field.name].kind if not isinstance(item, IsNull) else "bool"
         if kind in ("bool", "semver"):
             return item
@@ -121,6 +127,35 @@ def skeleton(node: Node, dialect: str) -> tuple[Node, dict[str, Any]]:
         return Member(item.field, tuple(slot(v, kind) for v in item.values), item.negated)
 
     return walk(node), values
+
+
+# Above every lineage value (at most 512 characters) in byte order.
+_ABOVE_ALL = "\U0010ffff" * 513
+
+
+def prefix_range(pattern: str) -> tuple[str, str]:
+    """Bounds ``[lo, hi)`` in byte (code point) order of every text ``pattern``
+    matches: its literal prefix and the first text after all that begin so."""
+    prefix: list[str] = []
+    escaped = False
+    for char in pattern:
+        if escaped:
+            prefix.append(char)
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char in "%_":
+            break
+        else:
+            prefix.append(char)
+    lo = "".join(prefix)
+    while prefix:
+        point = ord(prefix.pop()) + 1
+        if point <= 0x10FFFF:
+            # The next code point a text can hold (PostgreSQL's text holds no surrogate).
+            prefix.append(chr(0xE000 if 0xD800 <= point <= 0xDFFF else point))
+            return lo, "".join(prefix)
+    return lo, _ABOVE_ALL
 
 
 def sql_value(value: Value) -> Any:
@@ -166,10 +201,16 @@ class Compiler:
     and sorting them (see :mod:`.query_pages`).
     """
 
-    def __init__(self, dialect: str, scope: str = "version", *, walk: bool = False) -> None:
+    def __init__(
+        self, dialect: str, scope: str = "version", *, walk: bool = False, probe: bool = False
+    ) -> None:
         self.dialect = dialect
         self.scope = scope
         self.walk = walk
+        # ``probe``: a version's own columns and its lineage are tested on the row
+        # read, never used as a way in (a range walked newest first would
+        # otherwise be read whole through its index and sorted).
+        self.probe = probe
 
     # conditions ----------------------------------------------------------------
 
@@ -193,6 +234,12 @@ class Compiler:
         if field.name == "deprecated":
             return self._deprecated(node)
         if isinstance(node, IsNull):
+            if not node.negated and self.scope == "version" and field.name in MODEL_LEVEL:
+                # Every version has its model: "the model's field is missing" picks
+                # models (``model_id IN``, an index's way in), where NOT IN reads
+                # every version.
+                missing = sa.not_(self._model_has(field, lambda col: col.is_not(None), None))
+                return self._model_id.in_(sa.select(_m.id).where(missing))
             has = self.has(field, None)
             return has if node.negated else sa.not_(has)
         negated = isinstance(node, Compare) and node.op == "!="
@@ -217,6 +264,15 @@ class Compiler:
             pattern = raw.bind() if isinstance(raw, Slot) else _glob(raw) if sqlite else raw
             if sqlite:
                 return lambda col: col.op("GLOB", is_comparison=True)(pattern)
+            if isinstance(raw, Slot) and node.field.name in LINEAGE:
+                # The prefix's byte range (see skeleton) walks the text_pattern_ops index.
+                lo = sa.bindparam(f"{raw.name}_lo", type_=sa.String())
+                hi = sa.bindparam(f"{raw.name}_hi", type_=sa.String())
+                return lambda col: sa.and_(
+                    col.op("~>=~", is_comparison=True)(lo),
+                    col.op("~<~", is_comparison=True)(hi),
+                    col.like(pattern, escape="\\"),
+                )
             return lambda col: col.like(pattern, escape="\\")
         if isinstance(node, Member):
             values = [sql_value(v) for v in node.values]
@@ -233,8 +289,17 @@ class Compiler:
 
         return compare
 
+    def _unindexed(self, column: Any) -> Any:
+        """``column``, as an expression no index holds when probing."""
+        if not self.probe:
+            return column
+        if isinstance(column.type, sa.Integer):
+            return column + 0
+        return column.op("||")(sa.literal_column("''", sa.String()))
+
     def _semver(self, node: Compare | Member) -> Callable[[Any], Clause]:
-        parts = sa.tuple_(_v.semver_major, _v.semver_minor, _v.semver_patch)
+        columns = (_v.semver_major, _v.semver_minor, _v.semver_patch)
+        parts = sa.tuple_(*(self._unindexed(c) for c in columns))
         if isinstance(node, Member):
             values = [sa.tuple_(*(sa.literal(p) for p in v)) for v in node.values]  # type: ignore[union-attr]
             # One IN of row values, not an OR per value: SQLite refuses an expression
@@ -261,9 +326,15 @@ class Compiler:
             return sa.false()
         return deprecated if True in wanted else sa.not_(deprecated)
 
+    @property
+    def _model_id(self) -> sa.ColumnElement[int]:
+        # "+ 0" keeps the planners from driving the page through the model's
+        # versions: an expression is no indexed column.
+        return _v.model_id + 0 if self.walk else _v.model_id
+
     def single(self, field: Field) -> bool:
         spec = CATALOG[field.name]
-        return not spec.many and field.name not in _LINEAGE
+        return not spec.many and field.name not in LINEAGE
 
     # where a field's values are -------------------------------------------------
 
@@ -277,12 +348,9 @@ class Compiler:
         if self.scope == "model":
             return self._model_has(field, check, test)
         if name in _VERSION_FIELDS or name == "semver":
-            return check(_v[_VERSION_FIELDS.get(name, "semver")])
+            return check(self._unindexed(_v[_VERSION_FIELDS.get(name, "semver")]))
         if name in MODEL_LEVEL:
-            # "+ 0" keeps the planners from driving the page through the model's
-            # versions: an expression is no indexed column.
-            model_id = _v.model_id + 0 if self.walk else _v.model_id
-            return model_id.in_(sa.select(_m.id).where(self._model_has(field, check, test)))
+            return self._model_id.in_(sa.select(_m.id).where(self._model_has(field, check, test)))
         if name in ("tags", "params"):
             table = t.version_tags if name == "tags" else t.params
             value = (
@@ -301,12 +369,14 @@ class Compiler:
         if name == "env":
             return check(self._env(field.key or ""))
         rows, value_col = self._rows(field)
+        if self.probe and name in LINEAGE:
+            return sa.exists(rows.where(rows.selected_columns[0] == _v.id, check(value_col)))
         return _v.id.in_(rows.where(check(value_col)))
 
     def _rows(self, field: Field) -> tuple[sa.Select[Any], Any]:
         """(SELECT version_id FROM ... of the field's rows, their value column)."""
-        if field.name in _LINEAGE:
-            kind, key = _LINEAGE[field.name]
+        if field.name in LINEAGE:
+            kind, key = LINEAGE[field.name]
             ln = t.lineage.alias("ln")
             stmt = sa.select(ln.c.version_id).where(ln.c.kind == kind, ln.c.key == key)
             return stmt, ln.c.value

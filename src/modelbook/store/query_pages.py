@@ -4,27 +4,34 @@ the order, and keyset positions (the conditions are :mod:`.query`'s).
 Pages are read newest first (or in ``--order-by`` order) and stop after
 ``limit`` rows. Of the conditions that must all hold, one may drive the walk
 through its index: a metric compared in the ``--order-by`` (the ``(name,
-split, slice, value, version_id)`` index, already in order), else a tag
-equality (the ``(key, value, model_id, version_id)`` index when ``name = X``
-is also asked, else ``(key, value, version_id)``, in version order), else
-``name = X`` (the model's ``(model_id, id)`` index). A position is the (order
-value, id) of the last row, so a page never repeats or skips a version that
-existed when the listing began, whatever is inserted meanwhile.
+split, slice, value, version_id)`` index, already in order), else a tag or
+parameter equality (the ``(key, value, model_id, version_id)`` index when
+``name = X`` is also asked, else ``(key, value, version_id)``, in version
+order), else ``name = X`` (the model's ``(model_id, id)`` index) or a stage
+or deprecation (the versions' ``(stage, id)`` and partial ``(id)`` indexes).
+An ``or`` whose every branch has such an equality is one walk per branch,
+each stopped after a page. Else a range or set with an index out of version
+order (a date, semver, metric or ``like`` prefix), or the conditions on the
+versions' models, gathers its matches when they are few (:func:`way`). A
+position is the (order value, id) of the last row, so a page never repeats or
+skips a version that existed when the listing began, whatever is inserted
+meanwhile.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any, TypeGuard
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ..query.tree import And, Compare, IsNull, Like, Member, Node, Order, conjuncts
+from ..query.tree import And, Compare, IsNull, Like, Member, Node, Or, Order, conjuncts
 from . import schema as t
 from .engine import Prebuilt
 from .models import MODEL_COLS
-from .query import MODEL_LEVEL, Clause, Compiler, metric_key, skeleton, sql_value
+from .query import LINEAGE, MODEL_LEVEL, Clause, Compiler, metric_key, skeleton, sql_value
 from .versions import VERSION_COLS
 
 _v = t.versions.c
@@ -66,17 +73,32 @@ def versions(
     if after is not None:
         params["after_value"], params["after_id"] = after
     after_shape = None if after is None else after[0] is None
-    walk = None
-    estimate = _estimate_statement(dialect, shape, order)
-    if estimate is not None:
-        # Gathering the matching models' versions and sorting them costs their
-        # number; walking all versions newest first until the page is full costs
-        # about limit * total / candidates rows. The cheaper way is taken: the
-        # planners cannot tell, as they do not know how many models match.
-        row = estimate.first(conn, params)
-        walk = int(row.candidates) ** 2 > limit * int(row.total)
-    statement = _versions_statement(dialect, shape, order, after_shape, walk)
+    statement = _versions_statement(
+        dialect, shape, order, after_shape, way(conn, shape, order, params, limit)
+    )
     return statement.all(conn, params)
+
+
+def way(
+    conn: Connection, shape: Node, order: Order | None, params: dict[str, Any], limit: int
+) -> str | None:
+    """How the page of ``shape`` (a :func:`.query.skeleton`, with its ``params``) is
+    read: see :func:`_versions_statement`."""
+    estimate = _estimate_statement(conn.dialect.name, shape, order)
+    if estimate is None:
+        return None
+    # Gathering a condition's matches through its index costs their number;
+    # walking all versions newest first until the page is full costs about
+    # limit * total / matches rows. The cheaper way is taken: a planner cannot
+    # tell how many models match, nor SQLite's, without statistics, how many
+    # versions a range holds. A count stops where the two costs meet.
+    if any(c.name.startswith("part") for c in estimate.stmt.selected_columns):
+        params["cap"] = math.isqrt(limit * int(_TOTAL.first(conn, {}).total)) + 1
+    counts = estimate.first(conn, params)._asdict()
+    params.pop("cap", None)
+    total = int(counts.pop("total"))
+    way, fewest = min(counts.items(), key=lambda kv: int(kv[1]))
+    return "walk" if int(fewest) ** 2 > limit * total else way
 
 
 def _name_equality(part: Node) -> TypeGuard[Compare]:
@@ -84,29 +106,117 @@ def _name_equality(part: Node) -> TypeGuard[Compare]:
 
 
 def _tag_equality(part: Node) -> TypeGuard[Compare]:
-    return isinstance(part, Compare) and part.field.name == "tags" and part.op == "="
+    return isinstance(part, Compare) and part.field.name in ("tags", "params") and part.op == "="
+
+
+def _walks(part: Node) -> bool:
+    """Whether an index yields the versions ``part`` matches newest first, so that a
+    page walks it and stops (a tag, parameter, name, stage or lineage equality,
+    ``deprecated = true``)."""
+    return _selective(part) or _stage_walk(part)
+
+
+def _stage_walk(part: Node) -> bool:
+    """A stage equality or ``deprecated = true``: walked by its index, but as it may
+    hold most versions, a gathering of fewer may still be cheaper."""
+    if not isinstance(part, Compare):
+        return False
+    if part.field.name == "deprecated":
+        return part.value is (part.op == "=")
+    return part.op == "=" and part.field.name == "stage"
+
+
+def _selective(part: Node) -> bool:
+    """An equality of a tag, parameter, name or lineage field."""
+    if not isinstance(part, Compare) or part.op != "=":
+        return False
+    return part.field.name in ("tags", "params", "name") or part.field.name in LINEAGE
+
+
+def _gathers(part: Node) -> bool:
+    """Whether an index yields the versions ``part`` matches in another order (a
+    range or set of values): a page reads them all and sorts them."""
+    if isinstance(part, Like):
+        return not part.negated and part.field.name in LINEAGE
+    if isinstance(part, Compare):
+        positive = part.op != "!="
+    elif isinstance(part, Member):
+        positive = not part.negated
+    else:
+        return False
+    return positive and part.field.name in ("created_at", "semver", "stage", "metrics")
+
+
+def _union(parts: list[Node]) -> Or | None:
+    """The ``or`` of a newest-first page whose every branch an index walks."""
+    if any(_walks(p) for p in parts):
+        return None
+    return next(
+        (
+            p
+            for p in parts
+            if isinstance(p, Or) and all(any(_walks(c) for c in conjuncts(i)) for i in p.items)
+        ),
+        None,
+    )
+
+
+_TOTAL = Prebuilt(sa.select(sa.func.coalesce(sa.func.max(_v.id), 0).label("total")))
 
 
 @functools.lru_cache(maxsize=512)
 def _estimate_statement(dialect: str, node: Node, order: Order | None) -> Prebuilt | None:
-    """For a newest-first page whose only way in is a condition on the versions'
-    models (a ``name like`` prefix, a task, an owner ...): how many versions the
-    matching models hold (``candidates``, from each model's newest number) and
-    how many versions there are (``total``). None when an index drives the page."""
-    parts = conjuncts(node)
-    if order is not None or any(_name_equality(p) or _tag_equality(p) for p in parts):
+    """For a newest-first page that no equality's index walks: for each way in by
+    an index that yields its matches out of order, how many versions it gathers.
+    ``models`` (conditions on the versions' models: a ``name like`` prefix, a task,
+    an owner ...): the versions the matching models hold, from each model's newest
+    number; on SQLite, ``partN`` (the N-th condition, a range or set:
+    ``created_at``, ``semver``, ``stage in``, a metric, a lineage ``like``
+    prefix): its matches, counted up to ``:cap``; and ``total``, the versions.
+    None when an index walks the page, or none gathers."""
+    parts = list(conjuncts(node))
+    if order is not None or any(_selective(p) for p in parts) or _union(parts) is not None:
         return None
+    compiler = Compiler(dialect)
+    counts: list[Any] = []
     model = [
         p
         for p in parts
         if isinstance(p, Compare | Member | Like | IsNull) and p.field.name in MODEL_LEVEL
     ]
-    if not model:
+    if model:
+        matching = Compiler(dialect, scope="model").node(And(tuple(model)))
+        held = sa.select(sa.func.coalesce(sa.func.sum(_m.last_number), 0)).where(matching)
+        counts.append(held.scalar_subquery().label("models"))
+    for i, part in enumerate(parts):
+        # PostgreSQL's planner knows from its statistics how many versions a range
+        # holds, and chooses alike without a count.
+        if dialect == "sqlite" and _gathers(part):
+            capped = _gathered(compiler, part).limit(sa.bindparam("cap")).subquery()
+            counted = sa.select(sa.func.count()).select_from(capped).scalar_subquery()
+            counts.append(counted.label(f"part{i}"))
+    if not counts:
         return None
-    matching = Compiler(dialect, scope="model").node(And(tuple(model)))
     total = sa.select(sa.func.coalesce(sa.func.max(_v.id), 0)).scalar_subquery()
-    candidates = sa.func.coalesce(sa.func.sum(_m.last_number), 0)
-    return Prebuilt(sa.select(candidates.label("candidates"), total.label("total")).where(matching))
+    return Prebuilt(sa.select(total.label("total"), *counts))
+
+
+def _gathered(compiler: Compiler, part: Node) -> Any:
+    """The ids of the versions ``part`` matches, read off its index (a covering one:
+    the version rows are not read)."""
+    assert isinstance(part, Compare | Member | Like)
+    field = part.field
+    if field.name == "metrics":
+        mt = t.metrics.alias("by_metric")
+        where = [*metric_key(mt, field), compiler.test(part)(mt.c.value)]
+        return sa.select(mt.c.version_id).where(*where)
+    if field.name in LINEAGE:
+        ln = t.lineage.alias("by_lineage")
+        kind, key = LINEAGE[field.name]
+        where = [ln.c.kind == kind, ln.c.key == key, compiler.test(part)(ln.c.value)]
+        return sa.select(ln.c.version_id).where(*where)
+    # Not correlated: the subquery reads its own versions' index.
+    return sa.select(_v.id).where(compiler.node(part)).correlate(None)
 
 
 @functools.lru_cache(maxsize=512)
@@ -115,15 +225,32 @@ def _versions_statement(
     node: Node,
     order: Order | None,
     after: bool | None,
-    walk: bool | None = None,
+    way: str | None = None,
 ) -> Prebuilt:
     """The statement of a query shape; ``after``: None on the first page, else whether
-    the position's value is missing. ``walk`` (see :func:`_estimate_statement`):
-    True, conditions on the versions' models only test the versions read newest
-    first (see :class:`.query.Compiler`); False, the page gathers the matching
-    models' versions and sorts them; None, the planner chooses."""
-    compiler = Compiler(dialect, walk=walk is True)
+    the position's value is missing. ``way`` (see :func:`_estimate_statement`):
+    ``walk``, the versions are read newest first and conditions on them or their
+    models only test each (see :class:`.query.Compiler`); ``models``, the page
+    gathers the matching models' versions and sorts them; ``partN``, the matches
+    of the N-th condition through its index, sorted; None, the planner chooses."""
+    return Prebuilt(_page(dialect, node, order, after, way))
+
+
+def _page(
+    dialect: str, node: Node, order: Order | None, after: bool | None, way: str | None
+) -> Any:
+    walk = way == "walk"
+    compiler = Compiler(dialect, walk=walk)
     parts = list(conjuncts(node))
+    union = _union(parts) if order is None else None
+    if union is not None:
+        # One walk per branch, each with every other condition and stopped after a
+        # page; their newest page of ids is the answer's.
+        others = [p for p in parts if p is not union]
+        return _by_ids([_page(dialect, And((b, *others)), None, after, None) for b in union.items])
+    gathered = parts[int(way[4:])] if way is not None and way.startswith("part") else None
+    # A gathering sorts the ids it finds, and only the page's rows are read whole.
+    gathering = way == "models" or gathered is not None
     model_name = next((p.value for p in parts if _name_equality(p)), None)
     id_col: Any = _v.id
     sort: Any = None
@@ -142,9 +269,16 @@ def _versions_statement(
         source = mt.join(t.versions, _v.id == mt.c.version_id)
         id_col, sort = mt.c.version_id, mt.c.value
         where: list[Clause] = [*metric_key(mt, order.field), compiler.test(driver)(mt.c.value)]  # type: ignore[arg-type]
+    elif gathered is not None:
+        # The ids the condition's index range holds, read whole: SQLite walks its
+        # list of them newest first (PostgreSQL sorts them) and stops at the page.
+        parts.remove(gathered)
+        where = [_v.id.in_(_gathered(compiler, gathered))]
     else:
         where = []
-        tag = next((p for p in parts if _tag_equality(p)), None)
+        # A tag before a parameter: with the model named, only a tag's index holds it.
+        equalities = [p for p in parts if _tag_equality(p)]
+        tag = min(equalities, key=lambda p: p.field.name != "tags", default=None)
         if tag is not None:
             # Its index rows for one (key, value) are in version order; a version has
             # at most one row per key, so the walk never repeats a version. With the
@@ -152,38 +286,70 @@ def _versions_statement(
             # that model's versions with the tag: the walk reads only its answer.
             assert isinstance(tag, Compare)
             parts.remove(tag)
-            first = t.version_tags.alias("by_tag")
+            table = t.version_tags if tag.field.name == "tags" else t.params
+            first = table.alias("by_tag" if tag.field.name == "tags" else "by_param")
             source = first.join(t.versions, _v.id == first.c.version_id)
             id_col = first.c.version_id
             where += [first.c.key == tag.field.key, first.c.value == sql_value(tag.value)]
         if order is not None:
             sort = compiler.order_value(order.field)
             nullable = order.field.name == "metrics"
+    name_col: Any = _m.name.label("model_name")
     if model_name is not None:
         # A scalar subquery pins model_id to a constant, so the planner walks the
         # model's (model_id, id) index (or the tag's, see above) instead of joining
         # every version's model.
         name = sql_value(model_name)
         model_id = sa.select(_m.id).where(_m.name == name).scalar_subquery()
-        pinned = first.c.model_id if tag is not None else _v.model_id
+        by_tag = tag is not None and tag.field.name == "tags"
+        pinned = first.c.model_id if by_tag else _v.model_id
         where.append(pinned == model_id)
-        name_col: Any = sa.type_coerce(name, sa.String).label("model_name")
-    else:
+        name_col = sa.type_coerce(name, sa.String).label("model_name")
+    elif not gathering:
         source = source.join(t.models, _m.id == _v.model_id)
-        name_col = _m.name.label("model_name")
-    where += [compiler.node(p) for p in parts]
+    where += [_compiler(dialect, way, p).node(p) for p in parts]
     cols = [name_col, *VERSION_COLS]
     if sort is not None:
         cols.append(sort.label("sort_value"))
     if after is not None:
         where.append(_after(sort, id_col, after, descending=descending, nullable=nullable))
-    # Gathering: ordered by an expression, the page cannot be read in the primary
-    # key's order, so the planners go in through the matching models' versions.
+    # Gathering the models' versions: ordered by an expression, the page cannot be
+    # read in the primary key's order, so the planners go in through the matching
+    # models' versions.
     keys = _order_keys(
-        sort, id_col + 0 if walk is False else id_col, descending=descending, nullable=nullable
+        sort, id_col + 0 if way == "models" else id_col, descending=descending, nullable=nullable
     )
     stmt = sa.select(*cols).select_from(source).where(*where).order_by(*keys)
-    return Prebuilt(stmt.limit(sa.bindparam("limit")))
+    stmt = stmt.limit(sa.bindparam("limit"))
+    return _by_ids([stmt]) if gathering else stmt
+
+
+def _by_ids(pages: list[Any]) -> Any:
+    """The newest page of the versions whose ids the ``pages`` statements find: each
+    sorts, or walks, only ids, and only the page's rows are read whole."""
+    ids = [sa.select(p.with_only_columns(_v.id).subquery().c.id) for p in pages]
+    found = ids[0] if len(ids) == 1 else sa.union_all(*ids)
+    stmt = (
+        sa.select(_m.name.label("model_name"), *VERSION_COLS)
+        .select_from(t.versions.join(t.models, _m.id == _v.model_id))
+        .where(_v.id.in_(found))
+    )
+    return stmt.order_by(_v.id.desc()).limit(sa.bindparam("limit"))
+
+
+def _compiler(dialect: str, way: str | None, part: Node) -> Compiler:
+    """The compiler of ``part`` when the page is read the ``way`` chosen: only the
+    condition gathered by (the models' with ``models``) is a way in, the others
+    test the rows it yields. Walking newest first, a range is tested on each
+    version read: through its index it would be read whole and sorted."""
+    if way is None:
+        return Compiler(dialect)
+    if way == "walk":
+        return Compiler(dialect, walk=True, probe=_gathers(part))
+    if way == "models":
+        on_model = isinstance(part, Compare | Member | Like | IsNull)
+        return Compiler(dialect, probe=not (on_model and part.field.name in MODEL_LEVEL))  # type: ignore[union-attr]
+    return Compiler(dialect, walk=True, probe=True)
 
 
 def _order_keys(sort: Any, id_col: Any, *, descending: bool, nullable: bool) -> list[Any]:

@@ -21,15 +21,27 @@ all of them. The walk is the most selective equality that has such an index:
 - a lineage field: ``lineage (kind, key, value, version_id)``; a parameter:
   ``params (key, value, version_id)``;
 - an order by a metric: ``metrics (name, split, slice, value, version_id)``;
-- the model alone: ``versions (model_id, id)``; else the versions' key.
+- the model alone: ``versions (model_id, id)``;
+- a stage: ``versions (stage, id)``; deprecation: ``versions (id) WHERE
+  deprecated_at IS NOT NULL``; else the versions' key.
+
+A range or set whose index is not in ``version_id`` order (``created_at``,
+``versions (semver_major, semver_minor, semver_patch, id)``, a metric's value
+without the order, ``stage in``, a lineage ``like`` prefix) gathers the ids its
+index range holds and reads the page's versions from them, when its matches
+are fewer than a walk newest first would read (on SQLite counted off the index
+up to the square root of limit x versions; PostgreSQL's planner reads its
+statistics).
 
 Every other filter is a probe of the walked row on the child table's primary
 key (a tag: ``version_tags (version_id, key)``, one row or none; EXISTS for a
 metric, lineage field or parameter). An ``or`` of equalities is one walk per
 branch, each limited, merged by id; an ``or`` no index orders walks the
 versions and probes. A ``like`` prefix is a range of the same index (``>=
-'abc'`` and ``< 'abd'``): its matches are not in ``version_id`` order, so it
-costs all of them; walk an equality's index instead when the query has one.
+'abc'`` and ``< 'abd'``; on PostgreSQL the lineage index compares bytes,
+``text_pattern_ops``, and the range is bound values): its matches are not in
+``version_id`` order, so it costs all of them; walk an equality's index
+instead when the query has one.
 Values are bound parameters, and a statement is built and compiled once per
 filter shape, not per call.
 """
@@ -48,6 +60,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 GENESIS = "0" * 64
@@ -123,6 +136,17 @@ versions = Table(
     Index(None, "model_id", "semver_major", "semver_minor", "semver_patch"),
     Index(None, "model_id", "id"),
     Index(None, "created_at"),
+    # Revision 0010: a search on a stage walks its versions newest first; one on
+    # deprecation walks the deprecated versions only; a semver range across
+    # models gathers its matches.
+    Index(None, "stage", "id"),
+    Index(
+        "ix_versions_deprecated_id",
+        "id",
+        sqlite_where=text("deprecated_at IS NOT NULL"),
+        postgresql_where=text("deprecated_at IS NOT NULL"),
+    ),
+    Index(None, "semver_major", "semver_minor", "semver_patch", "id"),
 )
 
 artifacts = Table(
@@ -175,7 +199,9 @@ lineage = Table(
     Column("kind", String(32), primary_key=True),
     Column("key", String(64), primary_key=True),
     Column("value", String(512), primary_key=True),
-    Index(None, "kind", "key", "value", "version_id"),
+    # Byte order on PostgreSQL (as SQLite's), so that a ``like`` prefix is a range
+    # of the index (revision 0010); equality reads it as any other.
+    Index(None, "kind", "key", "value", "version_id", postgresql_ops={"value": "text_pattern_ops"}),
 )
 
 aliases = Table(
