@@ -79,7 +79,7 @@ def _terminal_safe(output: str) -> bool:
 
 
 def test_every_user_text_is_escaped_in_every_listing(cli: CLI, tmp_path: Path) -> None:
-    """Notes, caveats, tags, params, data, commit, file names, alias reasons and event
+    """Notes, caveats, tags, params, data, repository, file names, alias reasons and event
     reasons holding control characters print escaped in tables and lines (owners and
     tasks are names: they refuse such characters, see test_names_refuse_them)."""
     evil = f"x{REWRITE}\u202e\x9b"
@@ -89,10 +89,14 @@ def test_every_user_text_is_escaped_in_every_listing(cli: CLI, tmp_path: Path) -
         "register", "ctr", art, "--owner", "team", "--task", "task",
         "--note", f"note{evil}", "--caveat", f"caveat{evil}", "--tag", f"t=tag{evil}",
         "--param", f"p=param{evil}", "--data-snapshot", f"snap{evil}",
-        "--commit", f"c{evil}", "--repo", f"r{evil}", "--no-capture",
+        "--commit", "c" * 40, "--repo", f"r{evil}", "--no-capture",
     )  # fmt: skip
     assert run.code == 0, run.err
     assert _terminal_safe(run.out)
+    # A commit is a git id: one holding such characters is refused, and shown escaped.
+    refused = cli("register", "ctr", art, "--owner", "team", "--commit", f"c{evil}")
+    assert refused.code == 6 and "not a git commit id" in refused.err, refused
+    assert _terminal_safe(refused.err) and "cx\\x1b[1A" in refused.err
     assert cli("alias", "set", "ctr", "champion", "1", "--reason", f"why{evil}").code == 0
     assert cli("tag", "models:/ctr", f"k=v{evil}").code == 0
     for args in (
