@@ -233,7 +233,9 @@ class RegistryAPI(ReleaseAPI, Protocol):
         ...
 
     def verify(self, name: str | None = None, progress: Progress | None = None) -> VerifyReport:
-        """Rehash stored artifacts and name each missing or corrupt file."""
+        """Rehash stored artifacts and name each missing or corrupt file. Raises NotFound,
+        and IntegrityError naming each version whose artifact rows or rows search reads
+        (metrics, params, lineage) are not the ones its stored record yields."""
         ...
 
     # lineage

@@ -82,7 +82,9 @@ class ArtifactOperations:
         return self._artifacts.read(uri, path)
 
     def verify(self, name: str | None = None, progress: Progress | None = None) -> VerifyReport:
-        """Rehash every stored artifact (of one model, or all) and name each bad file."""
+        """Rehash every stored artifact (of one model, or all) and name each bad file;
+        first, IntegrityError naming each version whose artifact rows or rows search
+        reads (metrics, params, lineage) are not the ones its stored record yields."""
         return self._artifacts.verify(name, progress)
 
     # loading ----------------------------------------------------------------------

@@ -53,7 +53,11 @@ def verify(
     name: Annotated[str | None, typer.Argument(help="Only this model.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Rehash stored artifacts; exits non-zero naming each corrupt or missing file."""
+    """Rehash stored artifacts; exits non-zero naming each corrupt or missing file.
+
+    First checks each version's artifact rows and the rows search reads (metrics,
+    params, lineage) against its stored record: exit 7 naming each that differs.
+    """
     with open_registry(create=False) as registry:
         report = registry.verify(name)
     if as_json:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ from ..domain import Problem, VerifyReport
 from ..errors import IntegrityError, NotFound
 from ..files import Progress
 from ..manifest_paths import check_stored_paths
+from ..search_rows import COLUMNS, SearchRows, of_record
 from ..store import models as model_rows
 from ..store import version_records
 from ..store import versions as version_rows
@@ -61,8 +64,10 @@ class ArtifactService:
         """Rehash every stored artifact (of one model, or all) and name each bad file.
 
         Raises NotFound for an unknown model, and IntegrityError naming the version,
-        before any file is hashed, when a version's stored manifest cannot be read
-        or its artifact rows (the files hashed) are not the files it names.
+        before any file is hashed, when a version's stored record cannot be read, its
+        artifact rows (the files hashed) are not the files its manifest names, or its
+        rows search reads (``metrics``, ``params``, ``lineage``) are not the ones its
+        record yields (each such version named with the tables that differ).
         """
         if name is not None:
             validation.model_name(name)
@@ -71,7 +76,10 @@ class ArtifactService:
                 raise NotFound(f"model {name!r} not found")
             rows = version_rows.artifact_rows(conn, name)
             manifests = version_rows.manifest_rows(conn, name)
-        _check_agree(manifests, rows)
+            # Read after the records: a version registered meanwhile has rows of an id
+            # no record read has, which are left for the next verify.
+            indexed = version_rows.stored_search_rows(conn, name)
+        _check_agree(manifests, rows, indexed)
         verdict: dict[str, str | None] = {}
         problems: list[Problem] = []
         total = 0
@@ -114,12 +122,20 @@ def referenced_blobs(conn: Connection) -> set[str]:
     return {r.sha256 for r in rows}
 
 
-def _check_agree(manifests: list[Row[Any]], rows: list[Row[Any]]) -> None:
-    """Refuse versions whose stored record (``manifests``: name, number, doc) names
-    other files than their artifact rows (``rows``: name, number, path, size, sha256)."""
+def _check_agree(
+    manifests: list[Row[Any]],
+    rows: list[Row[Any]],
+    indexed: Mapping[str, Iterable[Row[Any]]] | None = None,
+) -> None:
+    """Refuse versions whose stored record (``manifests``: name, number, doc, id) names
+    other files than their artifact rows (``rows``: name, number, path, size, sha256),
+    and then, given ``indexed`` (each table's rows in ``version_id`` order, as
+    :func:`~modelbook.store.versions.stored_search_rows` reads them), versions whose
+    rows search reads are not the ones their record yields."""
     files: dict[tuple[str, int], list[tuple[str, int, str]]] = {}
     for r in rows:
         files.setdefault((r.name, r.number), []).append((r.path, r.size, r.sha256))
+    expected: dict[int, tuple[str, int, SearchRows]] = {}
     for m in manifests:
         record = version_records.stored_record(m.name, m)
         named = sorted((a.path, a.size, a.sha256) for a in record.artifacts)  # type: ignore[attr-defined]
@@ -128,3 +144,85 @@ def _check_agree(manifests: list[Row[Any]], rows: list[Row[Any]]) -> None:
                 f"models:/{m.name}/{m.number}: its stored manifest and its artifact rows "
                 "name different files; the registry's records may have been altered"
             )
+        if indexed is not None:
+            expected[m.id] = (m.name, m.number, of_record(record))
+    if indexed is not None:
+        _check_search_rows(expected, indexed)
+
+
+# How many versions, and rows of each, a refusal names: a mass edit is named by its first.
+_NAMED = 10
+
+
+def _check_search_rows(
+    expected: Mapping[int, tuple[str, int, SearchRows]],
+    indexed: Mapping[str, Iterable[Row[Any]]],
+) -> None:
+    """IntegrityError naming each version (by model and number) whose stored rows of a
+    table search reads differ from those its record yields, with what differs."""
+    found: dict[tuple[str, int], list[str]] = {}
+    for table, stored in indexed.items():
+        seen: set[int] = set()
+        for version_id, group in itertools.groupby(stored, key=lambda r: r.version_id):
+            if version_id not in expected:
+                # A version registered after the records were read.
+                continue
+            seen.add(version_id)
+            name, number, rows = expected[version_id]
+            differs = _differs(table, [tuple(r)[1:] for r in group], getattr(rows, table))
+            if differs:
+                found.setdefault((name, number), []).append(differs)
+        for version_id, (name, number, rows) in expected.items():
+            if version_id not in seen and getattr(rows, table):
+                differs = _differs(table, [], getattr(rows, table))
+                found.setdefault((name, number), []).append(differs)
+    if not found:
+        return
+    named = [
+        f"models:/{name}/{number}: " + "; ".join(found[(name, number)])
+        for name, number in sorted(found)[:_NAMED]
+    ]
+    more = len(found) - len(named)
+    one = len(found) == 1
+    raise IntegrityError(
+        "; ".join(named)
+        + (f"; and {more} more versions" if more else "")
+        + (
+            "; these rows, which search reads, are not the ones "
+            + (
+                "the version's stored record (versions.doc) yields"
+                if one
+                else "the versions' stored records (versions.doc) yield"
+            )
+            + ", so search finds or misses "
+            + ("it" if one else "them")
+            + " by values "
+            + ("its record does" if one else "their records do")
+            + " not hold; the registry's records may have been altered"
+        )
+    )
+
+
+def _differs(table: str, stored: list[tuple[Any, ...]], derived: tuple[Any, ...]) -> str:
+    """What differs between a version's stored rows of ``table`` and those its record
+    yields, or "" when nothing does. Values compare exactly: a metric's stored float is
+    the one registration wrote from the record's own float. Compared as sets: the
+    table's key holds each row once."""
+    have, want = set(stored), set(derived)
+    if have == want:
+        return ""
+    parts = []
+    if have - want:
+        parts.append(f"has {_rows(table, have - want)} that its record does not yield")
+    if want - have:
+        parts.append(f"lacks {_rows(table, want - have)} that its record yields")
+    return f"its {table} table " + " and ".join(parts)
+
+
+def _rows(table: str, rows: set[tuple[Any, ...]]) -> str:
+    shown = [
+        "(" + ", ".join(f"{c}={v!r}" for c, v in zip(COLUMNS[table], r, strict=True)) + ")"
+        for r in sorted(rows, key=repr)[:_NAMED]
+    ]
+    more = f" and {len(rows) - _NAMED} more" if len(rows) > _NAMED else ""
+    return ("a row " if len(rows) == 1 else f"{len(rows)} rows ") + ", ".join(shown) + more

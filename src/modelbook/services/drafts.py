@@ -22,7 +22,7 @@ from ..domain import (
 )
 from ..errors import InvalidInput, shown
 from ..flavors.compare import DEFAULT_TOLERANCE
-from ..lineage import index_rows
+from ..search_rows import SearchRows, search_rows
 from ..store import models as model_rows
 from ..store import versions as version_rows
 from . import contracts
@@ -142,9 +142,9 @@ class Draft:
     explicit_semver: str | None
     parents: tuple[tuple[str, int], ...]
     tags: dict[str, str]
-    params: dict[str, str]
-    metrics: tuple[Metric, ...]
-    lineage: tuple[tuple[str, str, str], ...]
+    # The rows search reads, as the values frozen in ``doc`` yield them: ``verify``
+    # compares the stored rows with what the stored record yields by the same rule.
+    rows: SearchRows
     doc: dict[str, Any]
     # The validated values ``doc`` was dumped from: the returned Version is built
     # from them, not by validating the dump again.
@@ -271,7 +271,7 @@ def prepare(
         raise invalid(exc) from None
     _check_formats(lineage, env)
     check_once(lineage.data, parent_refs)
-    rows = index_rows(lineage)
+    rows = search_rows(metric_list, param_map, lineage)
     if isinstance(caveats, str) or not isinstance(caveats, list | tuple):
         raise InvalidInput("caveats must be a list of texts")
     caveat_list = [validation.text(c, "caveat", limits.MAX_TEXT) for c in caveats]
@@ -311,9 +311,7 @@ def prepare(
         explicit_semver=explicit,
         parents=tuple(parent_refs),
         tags=tag_map,
-        params=param_map,
-        metrics=tuple(metric_list),
-        lineage=tuple(rows),
+        rows=rows,
         doc=doc,
         record={
             "lineage": lineage,

@@ -310,12 +310,7 @@ class RegistrationService:
                 },
                 artifacts=artifacts,
                 tags=draft.tags,
-                metrics=[
-                    {"name": m.name, "split": m.split or "", "slice": m.slice_key, "value": m.value}
-                    for m in draft.metrics
-                ],
-                params=draft.params,
-                lineage=draft.lineage,
+                search=draft.rows,
             )
             log.record(
                 conn,

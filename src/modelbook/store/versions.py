@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import functools
 from collections import namedtuple
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
+from ..search_rows import COLUMNS, SearchRows, as_dicts
 from . import aliases, models
 from . import schema as t
 from .engine import Prebuilt
@@ -219,11 +220,10 @@ def insert(
     *,
     artifacts: Sequence[Mapping[str, Any]],
     tags: Mapping[str, str],
-    metrics: Sequence[Mapping[str, Any]],
-    params: Mapping[str, str],
-    lineage: Iterable[tuple[str, str, str]],
+    search: SearchRows,
 ) -> None:
-    """Insert a version and its child rows.
+    """Insert a version and its child rows: ``search``, the rows search reads, as
+    :func:`modelbook.search_rows.search_rows` yields them from its record.
 
     On PostgreSQL the child rows take the new id from the sequence
     (``currval``, local to this session), so no statement waits for the
@@ -235,12 +235,9 @@ def insert(
             t.version_tags,
             [{"key": k, "value": v, "model_id": values["model_id"]} for k, v in tags.items()],
         ),
-        (t.metrics, [dict(m) for m in metrics]),
-        (t.params, [{"key": k, "value": v} for k, v in params.items()]),
-        (
-            t.lineage,
-            [{"kind": k, "key": key, "value": val} for k, key, val in dict.fromkeys(lineage)],
-        ),
+        (t.metrics, as_dicts("metrics", search.metrics)),
+        (t.params, as_dicts("params", search.params)),
+        (t.lineage, as_dicts("lineage", search.lineage)),
     ]
     if conn.dialect.name == "postgresql":
         _insert(t.versions, tuple(values)).run(conn, values)
@@ -293,16 +290,36 @@ def artifact_rows(conn: Connection, model: str | None) -> list[Row[Any]]:
 
 
 def manifest_rows(conn: Connection, model: str | None) -> list[Row[Any]]:
-    """(model name, number, doc) of every version, or of one model's: its stored
+    """(model name, number, doc, id) of every version, or of one model's: its stored
     record, whose ``artifacts`` are the manifest its artifact rows copy."""
     stmt = (
-        sa.select(t.models.c.name, _v.number, _v.doc)
+        sa.select(t.models.c.name, _v.number, _v.doc, _v.id)
         .select_from(t.versions.join(t.models, t.models.c.id == _v.model_id))
         .order_by(t.models.c.name, _v.number)
     )
     if model is not None:
         stmt = stmt.where(t.models.c.name == model)
     return list(conn.execute(stmt))
+
+
+def stored_search_rows(conn: Connection, model: str | None) -> dict[str, list[Row[Any]]]:
+    """The stored rows of each table :class:`~modelbook.search_rows.SearchRows` names,
+    of every version or of one model's: ``version_id`` and the table's columns, in
+    ``version_id`` order (the tables' keys begin with it), one read of each table."""
+    out: dict[str, list[Row[Any]]] = {}
+    for name, columns in COLUMNS.items():
+        table = t.metadata.tables[name]
+        stmt = sa.select(table.c.version_id, *(table.c[c] for c in columns)).order_by(
+            table.c.version_id
+        )
+        if model is not None:
+            stmt = (
+                stmt.join(t.versions, _v.id == table.c.version_id)
+                .join(t.models, t.models.c.id == _v.model_id)
+                .where(t.models.c.name == model)
+            )
+        out[name] = list(conn.execute(stmt))
+    return out
 
 
 def stages_in_use(conn: Connection) -> set[str]:
