@@ -257,3 +257,32 @@ def test_the_check_reads_each_table_once(flow: Flow, registry: Registry) -> None
     for table in COLUMNS:
         reads = [s for s in statements if f"FROM {table}" in s]
         assert len(reads) == 1, (table, statements)
+
+
+def test_a_version_registered_while_verify_reads_is_not_taken_for_damage(
+    flow: Flow, registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A registration that commits between verify's reads (on PostgreSQL each
+    statement sees what is committed when it starts) is not a version whose artifact
+    rows are missing: verify and gc's listing read the records before the rows."""
+    added: list[str] = []
+
+    def then_register(real: Callable[..., Any]) -> Callable[..., Any]:
+        def read(conn: Any, name: str | None) -> Any:
+            found = real(conn, name)
+            if not added:  # after the first of the two reads, whichever it is
+                added.append(flow.add("m", metrics={"auc": 0.5}).uri)
+            return found
+
+        return read
+
+    for read in ("manifest_rows", "artifact_rows"):
+        monkeypatch.setattr(version_rows, read, then_register(getattr(version_rows, read)))
+    report = registry.verify()
+    assert report.ok and len(added) == 1
+    added.clear()
+    listed = registry.gc()
+    assert len(added) == 1
+    (file,) = registry.get_version(added[0]).artifacts
+    assert file.sha256 not in listed.blobs
+    assert registry.verify().ok

@@ -74,10 +74,11 @@ class ArtifactService:
         with self.ctx.db.read() as conn:
             if name is not None and model_rows.find(conn, name) is None:
                 raise NotFound(f"model {name!r} not found")
-            rows = version_rows.artifact_rows(conn, name)
+            # The records first: on PostgreSQL each statement sees what is committed
+            # when it starts, so rows read later may hold a version registered
+            # meanwhile (left for the next verify), never lack one a record names.
             manifests = version_rows.manifest_rows(conn, name)
-            # Read after the records: a version registered meanwhile has rows of an id
-            # no record read has, which are left for the next verify.
+            rows = version_rows.artifact_rows(conn, name)
             indexed = version_rows.stored_search_rows(conn, name)
         _check_agree(manifests, rows, indexed)
         verdict: dict[str, str | None] = {}
@@ -117,8 +118,11 @@ def referenced_blobs(conn: Connection) -> set[str]:
     against the versions' stored manifests (the truth): IntegrityError naming the first
     version whose rows name other files, so that no blob a manifest names is taken for
     unreferenced because its row was edited."""
+    # The records before the rows, as in verify: a version registered in between
+    # adds rows (its blobs kept) and is not taken for one whose rows are missing.
+    manifests = version_rows.manifest_rows(conn, None)
     rows = version_rows.artifact_rows(conn, None)
-    _check_agree(version_rows.manifest_rows(conn, None), rows)
+    _check_agree(manifests, rows)
     return {r.sha256 for r in rows}
 
 
