@@ -140,11 +140,13 @@ versions = Table(
     # deprecation walks the deprecated versions only; a semver range across
     # models gathers its matches.
     Index(None, "stage", "id"),
+    # On PostgreSQL revision 0010 makes this index partial too (``WHERE deprecated_at
+    # IS NOT NULL``). A postgresql_* option here would import PostgreSQL's dialect
+    # with the tables, on SQLite too (about 19 ms of every command's start).
     Index(
         "ix_versions_deprecated_id",
         "id",
         sqlite_where=text("deprecated_at IS NOT NULL"),
-        postgresql_where=text("deprecated_at IS NOT NULL"),
     ),
     Index(None, "semver_major", "semver_minor", "semver_patch", "id"),
 )
@@ -199,9 +201,10 @@ lineage = Table(
     Column("kind", String(32), primary_key=True),
     Column("key", String(64), primary_key=True),
     Column("value", String(512), primary_key=True),
-    # Byte order on PostgreSQL (as SQLite's), so that a ``like`` prefix is a range
-    # of the index (revision 0010); equality reads it as any other.
-    Index(None, "kind", "key", "value", "version_id", postgresql_ops={"value": "text_pattern_ops"}),
+    # On PostgreSQL revision 0010 builds it with ``text_pattern_ops`` on ``value``:
+    # byte order (as SQLite's), so that a ``like`` prefix is a range of the index;
+    # equality reads it as any other. Not declared here, for the reason above.
+    Index(None, "kind", "key", "value", "version_id"),
 )
 
 aliases = Table(
