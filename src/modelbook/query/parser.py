@@ -404,9 +404,7 @@ def parse_metric_key(text: str) -> tuple[str, str | None, dict[str, str]]:
         column = int(getattr(exc, "column", 0) or 0)
         if column < 1 or getattr(getattr(exc, "token", None), "type", "") == "$END":
             column = len(text) + 1
-        raise InvalidInput(
-            f"invalid metric {text!r} at column {column}: {_METRIC_FORMS}"
-        ) from None
+        raise InvalidInput(f"invalid metric {text!r} at column {column}: {_METRIC_FORMS}") from None
     except VisitError as exc:
         inner = exc.orig_exc
         if isinstance(inner, BuildError):
