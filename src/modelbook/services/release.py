@@ -155,13 +155,11 @@ class ReleaseService:
     def open_rejection(self, conn: Connection, v: Locked) -> Rejection | None:
         """The latest rejection of ``v`` that no approval recorded after it answers;
         None when there is none. Such a version is not deployed again, by any path."""
-        found = notes.parse_rows(note_rows.of_version(conn, v.row.id, ("approval", "rejection")))
-        if not found["rejection"]:
+        row = note_rows.open_rejection(conn, v.row.id)
+        if row is None:
             return None
-        last: Rejection = max(found["rejection"], key=lambda r: r.at)
-        if any(a.at > last.at for a in found["approval"]):
-            return None
-        return last
+        rejection: Rejection = notes.parse_rows([row])["rejection"][0]
+        return rejection
 
     def require_deployable(self, conn: Connection, v: Locked) -> None:
         """What keeps ``v`` from being pointed at by a serving alias whatever the gate

@@ -32,6 +32,30 @@ def of_version(conn: Connection, version_id: int, kinds: Sequence[str] = ()) -> 
     return list(conn.execute(stmt))
 
 
+_answer = t.notes.alias("answer")
+_OPEN_REJECTION = Prebuilt(
+    sa.select(t.notes)
+    .where(
+        _n.version_id == sa.bindparam("v"),
+        _n.kind == "rejection",
+        ~sa.exists().where(
+            _answer.c.version_id == sa.bindparam("v"),
+            _answer.c.kind == "approval",
+            _answer.c.at > _n.at,
+        ),
+    )
+    .order_by(_n.at.desc(), _n.id)
+    .limit(1)
+)
+
+
+def open_rejection(conn: Connection, version_id: int) -> Any:
+    """The row of the latest rejection of a version that no approval recorded after it
+    answers (the first of those at that time), or None. Every deploy asks: two index
+    seeks rather than reading the version's approvals and rejections."""
+    return _OPEN_REJECTION.first(conn, {"v": version_id})
+
+
 def of_versions(
     conn: Connection, version_ids: Sequence[int], kinds: Sequence[str]
 ) -> list[Row[Any]]:
