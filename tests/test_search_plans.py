@@ -32,6 +32,7 @@ SHAPES = [
     ("semver >= '5.0.0'", "ix_versions_semver_major_semver_minor_semver_patch_id"),
     ("features.version like 'x%'", "ix_lineage_kind_key_value_version_id"),
     ("code.repo like 'git@x:%' and stage = 'deployed'", None),
+    ("alias = 'production'", None),
 ]
 
 
@@ -85,7 +86,15 @@ def test_a_selective_search_reads_an_index_not_every_version(
         if conn.dialect.name == "postgresql":
             # This schema's tables only: a database-wide ANALYZE meets other workers'
             # schemas being dropped (a deadlock).
-            for table in ("versions", "models", "version_tags", "params", "metrics", "lineage"):
+            for table in (
+                "versions",
+                "models",
+                "version_tags",
+                "params",
+                "metrics",
+                "lineage",
+                "aliases",
+            ):
                 conn.exec_driver_sql(f"ANALYZE {table}")
         plan = _plan(conn, text, after=after)
     if filled.db.engine.dialect.name == "sqlite":

@@ -3,7 +3,7 @@ and models, page by page (see docs/search.md)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from .. import paging, validation
@@ -11,7 +11,8 @@ from ..domain import Model, Page, Stage, Version
 from ..errors import InvalidInput
 from ..query import And, Compare, Field, Node, Order, Scope, cursor, parse, parse_order
 from ..query.parser import DEFAULT_STAGES
-from ..query.tree import fields_of
+from ..query.tree import Everything, Member, Not, Or, conjuncts, fields_of
+from ..store import aliases as alias_rows
 from ..store import models as model_rows
 from ..store import query_pages as query_rows
 from .base import Context, model_row, readable
@@ -56,9 +57,15 @@ class SearchService:
         first); ``scope`` names the listing its tokens belong to."""
         paging.limit(limit)
         after = None if page_token is None else cursor.decode(page_token, scope, order)
-        rows = self.ctx.db.reading(
-            lambda conn: query_rows.versions(conn, node, order=order, after=after, limit=limit + 1)
-        )
+        consulted = _aliases_read(node) if after is None else None
+
+        def read(conn: Any) -> tuple[list[Any], list[str]]:
+            rows = query_rows.versions(conn, node, order=order, after=after, limit=limit + 1)
+            if consulted is None:
+                return rows, []
+            return rows, alias_rows.damaged(conn, *consulted)
+
+        rows, damaged = self.ctx.db.reading(read)
         token = None
         if len(rows) > limit:
             last = rows[limit - 1]
@@ -66,7 +73,7 @@ class SearchService:
             token = cursor.encode(scope, value, int(last.id))
         pairs = [(r.model_name, r) for r in rows[:limit]]
         items, unreadable = readable(lambda pair: self.ctx.cache.version(*pair), pairs)
-        return Page(items=items, next_page_token=token, unreadable=unreadable)
+        return Page(items=items, next_page_token=token, unreadable=(*damaged, *unreadable))
 
     def search(
         self,
@@ -195,6 +202,46 @@ class SearchService:
         pairs = [(r.model_name, r) for r in rows[:limit]]
         items, unreadable = readable(lambda pair: self.ctx.cache.version(*pair), pairs)
         return Page(items=items, next_page_token=token, unreadable=unreadable)
+
+
+def _aliases_read(node: Node) -> tuple[frozenset[str] | None, str | None] | None:
+    """The alias rows a query on ``alias`` reads, as (their names, None: every alias;
+    their model, None: any), or None when it reads none. An alias row that disagrees
+    with its version matches nothing (see store.query), and is named with the first
+    page instead, as a damaged version row is: a search never skips it silently."""
+    names: set[str] | None = set()
+    found = False
+    for item in _predicates(node):
+        if item.field.name != "alias":
+            continue
+        found = True
+        if isinstance(item, Compare) and item.op in ("=", "!=") and names is not None:
+            names.add(str(item.value))
+        elif isinstance(item, Member) and names is not None:
+            names.update(str(v) for v in item.values)
+        else:
+            names = None
+    if not found:
+        return None
+    model = next(
+        (
+            str(c.value)
+            for c in conjuncts(node)
+            if isinstance(c, Compare) and c.field.name == "name" and c.op == "="
+        ),
+        None,
+    )
+    return (None if names is None else frozenset(names)), model
+
+
+def _predicates(node: Node) -> Iterator[Any]:
+    if isinstance(node, And | Or):
+        for item in node.items:
+            yield from _predicates(item)
+    elif isinstance(node, Not):
+        yield from _predicates(node.item)
+    elif not isinstance(node, Everything):
+        yield node
 
 
 def _metric_text(name: str, split: str, slice_: str) -> str:

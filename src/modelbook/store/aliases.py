@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import Any
 
 import sqlalchemy as sa
@@ -195,6 +196,53 @@ def of_model(conn: Connection, model: str, model_id: int) -> list[Alias]:
         )
         for r in rows
     ]
+
+
+def _damaged(names: bool, model: bool) -> sa.Select[Any]:
+    a, m, held = t.aliases.c, t.models.c, _HELD.c
+    wrong = sa.or_(held.id.is_(None), held.model_id != a.model_id, held.number != a.number)
+    stmt = (
+        sa.select(
+            m.name.label("model"),
+            a.name,
+            a.number,
+            a.model_id,
+            held.number.label("held"),
+            held.model_id.label("held_model"),
+        )
+        .select_from(
+            t.aliases.join(t.models, m.id == a.model_id).outerjoin(_HELD, held.id == a.version_id)
+        )
+        .where(wrong)
+        .order_by(m.name, a.name)
+    )
+    if names:
+        stmt = stmt.where(a.name.in_(sa.bindparam("names", expanding=True)))
+    if model:
+        stmt = stmt.where(m.name == sa.bindparam("model"))
+    return stmt
+
+
+_DAMAGED = {(n, m): _damaged(n, m) for n in (False, True) for m in (False, True)}
+
+
+def damaged(conn: Connection, names: Collection[str] | None, model: str | None) -> list[str]:
+    """What :func:`check` says of each alias row that disagrees with its version, by model
+    and name: of the aliases ``names`` (None: every alias), of model ``model`` (None: any)."""
+    params: dict[str, Any] = {}
+    if names is not None:
+        if not names:
+            return []
+        params["names"] = sorted(names)
+    if model is not None:
+        params["model"] = model
+    found = []
+    for r in conn.execute(_DAMAGED[names is not None, model is not None], params):
+        try:
+            check(r.model, r.name, r.number, r.held, r.held_model, r.model_id)
+        except IntegrityError as exc:
+            found.append(exc.message)
+    return found
 
 
 # The alias moves of one model's audit chain, newest first.

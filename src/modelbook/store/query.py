@@ -381,8 +381,17 @@ class Compiler:
             stmt = sa.select(ln.c.version_id).where(ln.c.kind == kind, ln.c.key == key)
             return stmt, ln.c.value
         if field.name == "alias":
-            al = t.aliases.alias("al")
-            return sa.select(al.c.version_id), al.c.name
+            # Only a row that agrees with the version it points at (of the alias's own
+            # model, with its number) matches: a row edited in SQL to point elsewhere
+            # never makes another version, another model's least of all, hold the
+            # alias. The search names such rows apart (store.aliases.damaged).
+            al, held = t.aliases.alias("al"), t.versions.alias("held")
+            sound = sa.and_(
+                held.c.id == al.c.version_id,
+                held.c.model_id == al.c.model_id,
+                held.c.number == al.c.number,
+            )
+            return sa.select(al.c.version_id).select_from(al.join(held, sound)), al.c.name
         # approved_by: approvals not withdrawn by a later rejection of the same reviewer.
         ap, rj = t.notes.alias("approval"), t.notes.alias("rejection")
         withdrawn = sa.exists().where(
