@@ -141,7 +141,8 @@ def test_lineage_of_the_right_form_is_kept_as_given(
 ) -> None:
     v = _register(registry, model_file, **kwargs)
     if "code" in kwargs:
-        assert v.lineage.code.commit == kwargs["code"]["commit"]
+        # Kept as git prints it: in lower case.
+        assert v.lineage.code.commit == kwargs["code"]["commit"].lower()
     assert registry.get_version(v.uri) == v
 
 
@@ -199,3 +200,30 @@ def test_the_cli_keeps_a_full_commit(cli: CLI, model_file: Path) -> None:
     )
     assert run.code == 0, run
     assert f'"commit": "{SHA1}"' in run.out
+
+
+def test_a_commit_given_in_upper_case_is_kept_as_git_prints_it(
+    registry: Registry, model_file: Path
+) -> None:
+    """git prints ids in lower case: a commit typed in upper case is stored so, and a
+    search and an impact for the id git prints both find the version."""
+    upper = "A" * 20 + "0123456789ABCDEF0123"
+    v = registry.register(
+        "m", [model_file], owners="o", code={"commit": upper}, capture_environment=False
+    )
+    assert registry.get_version(v.uri).lineage.code.commit == upper.lower()
+    found = registry.search(f"code.commit = '{upper.lower()}'")
+    assert [i.uri for i in found.items] == [v.uri]
+    assert [d.uri for d in registry.impact(f"commit:{upper.lower()}").versions] == [v.uri]
+
+
+def test_a_bad_image_digest_from_the_environment_names_the_variable(
+    registry: Registry, model_file: Path, blob_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MODELBOOK_IMAGE_DIGEST", "myimg:latest")
+    before = snapshot(registry, blob_dir)
+    with pytest.raises(InvalidInput) as err:
+        registry.register("m", [model_file], owners="o")
+    assert "(from MODELBOOK_IMAGE_DIGEST) is 'myimg:latest'" in str(err.value)
+    assert "sha512:" in str(err.value)
+    assert snapshot(registry, blob_dir) == before

@@ -110,7 +110,7 @@ def image_digest(value: object, what: str = "the container image digest") -> str
         return value
     raise InvalidInput(
         f"{what} is {shown(value, 80)}, not an image digest: give sha256: and its 64 "
-        "lower-case hex digits, alone or as IMAGE@sha256:... "
+        "lower-case hex digits (or sha512: and 128), alone or as IMAGE@sha256:... "
         "(docker inspect --format '{{index .RepoDigests 0}}' IMAGE)"
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -72,13 +73,18 @@ def merge(base: Any, given: Any, cls: type[Any]) -> Any:
     raise InvalidInput(f"expected {cls.__name__} or a mapping, got {type(given).__name__}")
 
 
-def _check_formats(lineage: Lineage, env: Environment) -> None:
+def _check_formats(lineage: Lineage, env: Environment, *, captured: bool) -> Lineage:
     """Refuse a lineage or environment value of a fixed format that does not have it:
     a commit that is no full git id, a dataset, lock file or packages hash that is no
     SHA-256, an image digest that is none. A version is frozen, and lineage, impact,
-    the checklist and bills of materials would match or count it as something else."""
+    the checklist and bills of materials would match or count it as something else.
+    Returns ``lineage`` with its commit in lower case, as git prints it, so that a
+    search for the id git prints finds it."""
     if lineage.code.commit is not None:
-        validation.git_commit(lineage.code.commit)
+        commit = validation.git_commit(lineage.code.commit).lower()
+        if commit != lineage.code.commit:
+            code = lineage.code.model_copy(update={"commit": commit})
+            lineage = lineage.model_copy(update={"code": code})
     for d in lineage.data:
         if d.sha256 is not None:
             validation.sha256(d.sha256, f"the sha256 of data snapshot {d.snapshot!r}")
@@ -89,7 +95,16 @@ def _check_formats(lineage: Lineage, env: Environment) -> None:
     if env.packages_sha256 is not None:
         validation.sha256(env.packages_sha256, "the sha256 of the installed packages")
     if env.image_digest is not None:
-        validation.image_digest(env.image_digest)
+        validation.image_digest(
+            env.image_digest,
+            "the container image digest"
+            + (" (from MODELBOOK_IMAGE_DIGEST)" if captured and _digest_from_env(env) else ""),
+        )
+    return lineage
+
+
+def _digest_from_env(env: Environment) -> bool:
+    return env.image_digest == (os.environ.get("MODELBOOK_IMAGE_DIGEST") or None)
 
 
 def check_once(data: Sequence[DataRef], parents: Sequence[tuple[str, int]] = ()) -> None:
@@ -269,7 +284,7 @@ def prepare(
         )
     except ValidationError as exc:
         raise invalid(exc) from None
-    _check_formats(lineage, env)
+    lineage = _check_formats(lineage, env, captured=capture_environment)
     check_once(lineage.data, parent_refs)
     rows = search_rows(metric_list, param_map, lineage)
     if isinstance(caveats, str) or not isinstance(caveats, list | tuple):
