@@ -286,3 +286,26 @@ def test_a_version_registered_while_verify_reads_is_not_taken_for_damage(
     (file,) = registry.get_version(added[0]).artifacts
     assert file.sha256 not in listed.blobs
     assert registry.verify().ok
+
+
+def test_a_tag_row_moved_to_another_model_fails_verify(
+    flow: Flow, registry: Registry, run: Callable[..., Run]
+) -> None:
+    """Search by model and tag walks the tag rows by their model: a row edited to name
+    another model hides the version from ``name = X and tags.K = V``."""
+    registry.set_tags("models:/m/1", {"team": "a"})
+    assert [v.uri for v in registry.search("name = 'm' and tags.team = 'a'").items] == [
+        "models:/m/1"
+    ]
+    sql(
+        registry,
+        "UPDATE version_tags SET model_id = (SELECT id FROM models WHERE name = 'other') "
+        "WHERE version_id = :v",
+        v=version_id(registry, "m", 1),
+    )
+    for check in (registry.verify, lambda: registry.verify("m")):
+        with pytest.raises(IntegrityError, match="models:/m/1: a tag row names another model"):
+            check()
+    cli = run("verify")
+    assert cli.code == 7 and "models:/m/1: a tag row names another model" in cli.err
+    assert registry.verify("other").ok

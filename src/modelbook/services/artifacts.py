@@ -67,7 +67,8 @@ class ArtifactService:
         before any file is hashed, when a version's stored record cannot be read, its
         artifact rows (the files hashed) are not the files its manifest names, or its
         rows search reads (``metrics``, ``params``, ``lineage``) are not the ones its
-        record yields (each such version named with the tables that differ).
+        record yields (each such version named with the tables that differ), or a tag
+        row of it names another model.
         """
         if name is not None:
             validation.model_name(name)
@@ -80,7 +81,16 @@ class ArtifactService:
             manifests = version_rows.manifest_rows(conn, name)
             rows = version_rows.artifact_rows(conn, name)
             indexed = version_rows.stored_search_rows(conn, name)
+            off_model = version_rows.tags_off_model(conn, name)
         _check_agree(manifests, rows, indexed)
+        if off_model:
+            named = ", ".join(f"models:/{r.model}/{r.number}" for r in off_model[:_NAMED])
+            more = f" and {len(off_model) - _NAMED} more" if len(off_model) > _NAMED else ""
+            raise IntegrityError(
+                f"{named}{more}: a tag row names another model than the version's, so a "
+                "search by model and tag misses the version; the registry's records may "
+                "have been altered"
+            )
         verdict: dict[str, str | None] = {}
         problems: list[Problem] = []
         total = 0

@@ -322,6 +322,24 @@ def stored_search_rows(conn: Connection, model: str | None) -> dict[str, list[Ro
     return out
 
 
+def tags_off_model(conn: Connection, model: str | None) -> list[Row[Any]]:
+    """(model, number) of each version (of every model, or of one) that has a tag row
+    naming another model than the version's: search by model and tag walks the tag
+    rows by their ``model_id``, so such a row hides the version from it."""
+    vt, m = t.version_tags.c, t.models.c
+    stmt = (
+        sa.select(m.name.label("model"), _v.number)
+        .select_from(t.version_tags.join(t.versions, _v.id == vt.version_id))
+        .join(t.models, m.id == _v.model_id)
+        .where(vt.model_id != _v.model_id)
+        .distinct()
+        .order_by(m.name, _v.number)
+    )
+    if model is not None:
+        stmt = stmt.where(m.name == model)
+    return list(conn.execute(stmt))
+
+
 def stages_in_use(conn: Connection) -> set[str]:
     """Every stage some version is in."""
     return {r[0] for r in conn.execute(sa.select(_v.stage).distinct())}
