@@ -18,8 +18,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, JsonValue, model_validator
 
+from .. import people, validation
 from .. import roles as role_rules
-from .. import validation
 from ..domain import Version
 from ..errors import InvalidInput
 from .base import CheckContext, CheckDef, CheckParams, CheckResult, failed, passed
@@ -74,7 +74,7 @@ def run(version: Version, params: Params, ctx: CheckContext) -> CheckResult:
             f"have one of {', '.join(allowed)} make this move",
             **evidence,
         )
-    registrant = validation.same_person(ctx.actor, version.created_by)
+    registrant = people.same_person(ctx.actor, version.created_by)
     if params.deny_registrant and registrant:
         return failed(
             NAME,

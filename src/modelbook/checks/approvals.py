@@ -14,7 +14,7 @@ How approvals count:
   followed by an approval is answered.
 - One person counts once, however often they approve, and names that differ
   only by case, accents or look-alike letters (``Rita``, ``rita``, ``ríta``, a
-  Cyrillic letter for a Latin one) are one person (:func:`validation.same_person`).
+  Cyrillic letter for a Latin one) are one person (:func:`modelbook.people.same_person`).
 - An approval counts only if the approver held ``role`` when approving.
 - With separation of duties the person who registered the version
   (``created_by``, under any case or accent variant) does not count as an
@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from pydantic import Field, JsonValue, field_validator
 
-from .. import roles, validation
+from .. import people, roles
 from ..annotations import Approval, Rejection
 from ..display import article
 from ..domain import Version
@@ -58,18 +58,18 @@ def _latest_by_person(
     decisions: list[Approval | Rejection],
 ) -> list[tuple[frozenset[str], Approval | Rejection]]:
     """Each person's last decision, with that person's keys (see
-    :func:`modelbook.validation.person_keys`): "Rita", "rita" and "rit\u0430" are one
+    :func:`modelbook.people.person_keys`): "Rita", "rita" and "rit\u0430" are one
     person, whose approval counts once and whose later rejection replaces it."""
-    people: list[tuple[frozenset[str], Approval | Rejection]] = []
+    found: list[tuple[frozenset[str], Approval | Rejection]] = []
     for decision in decisions:
-        keys = validation.person_keys(decision.actor)
-        for i, (known, _) in enumerate(people):
+        keys = people.person_keys(decision.actor)
+        for i, (known, _) in enumerate(found):
             if not known.isdisjoint(keys):
-                people[i] = (known | keys, decision)
+                found[i] = (known | keys, decision)
                 break
         else:
-            people.append((keys, decision))
-    return people
+            found.append((keys, decision))
+    return found
 
 
 def run(version: Version, params: Params, ctx: CheckContext) -> CheckResult:
@@ -82,7 +82,7 @@ def run(version: Version, params: Params, ctx: CheckContext) -> CheckResult:
     # Rejections are walked last so that, at the same instant, a rejection wins.
     decisions: list[Approval | Rejection] = [*ctx.approvals, *ctx.rejections]
     latest = _latest_by_person(sorted(decisions, key=lambda d: (d.at, isinstance(d, Rejection))))
-    registrant = validation.person_keys(version.created_by)
+    registrant = people.person_keys(version.created_by)
     counted: list[Approval] = []
     not_counted: dict[str, str] = {}
     for person, decision in latest:

@@ -20,7 +20,7 @@ from datetime import timedelta
 
 from pydantic import Field, JsonValue, ValidationInfo, field_validator
 
-from .. import roles, validation
+from .. import people, roles, validation
 from ..display import article
 from ..domain import Version
 from ..errors import InvalidInput
@@ -89,7 +89,7 @@ def run(version: Version, params: Params, ctx: CheckContext) -> CheckResult:
         )
     refused: list[str] = []
     for attestation in sorted(named, key=lambda a: a.at, reverse=True):
-        if sod and validation.same_person(attestation.actor, version.created_by):
+        if sod and people.same_person(attestation.actor, version.created_by):
             refused.append(f"{attestation.actor} registered this version (separation of duties)")
             continue
         if params.role and not roles.has_role(attestation.roles, params.role):

@@ -19,8 +19,8 @@ from datetime import datetime
 
 from sqlalchemy.engine import Connection
 
+from .. import people, validation
 from .. import roles as role_rules
-from .. import validation
 from ..errors import Conflict, IntegrityError, InvalidInput, NotFound, PermissionDenied
 from ..lifecycle import DEPLOYED
 from ..policy import DEFAULT_POLICY_TEXT, Policy, default_policy, load_policy
@@ -223,7 +223,7 @@ class GovernanceService:
         # A grant to a name that reads as another principal's is refused
         # (_refuse_look_alike): the refusal names the grant that would be accepted.
         other = next(
-            (p for p in rows.principals(conn) if p != actor and validation.same_person(p, actor)),
+            (p for p in rows.principals(conn) if p != actor and people.same_person(p, actor)),
             None,
         )
         reads_as = None if other is None else (other, rows.roles_of(conn, other))
@@ -348,7 +348,7 @@ def _refuse_look_alike(conn: Connection, who: str) -> None:
     letters: separation of duties counts the two as one person already, and the role
     list would show that person as two."""
     for other in rows.principals(conn):
-        if other != who and validation.same_person(other, who):
+        if other != who and people.same_person(other, who):
             raise InvalidInput(
                 f"{who!r} differs from {other!r}, who holds a role, only by case, accents or "
                 f"look-alike letters: grant the role to {other!r}, or choose a name that "

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from .. import limits, validation
+from .. import limits, people, validation
 from ..annotations import Approval, Attestation, Rejection
 from ..errors import Conflict, InvalidInput, PermissionDenied
 from ..lifecycle import ARCHIVED
@@ -54,7 +54,7 @@ class ReviewService(OnRelease):
         with self.ctx.db.write() as conn:
             v = self.release.lock(conn, uri)
             roles = self.gov.require(conn, "attest", actor)
-            if v.row.risk_tier == "high" and validation.same_person(actor, v.version.created_by):
+            if v.row.risk_tier == "high" and people.same_person(actor, v.version.created_by):
                 raise PermissionDenied(
                     f"{actor!r} registered {v.version.uri}, a high-risk version, and so "
                     f"cannot sign off {key!r} on it (separation of duties): ask another "
@@ -128,7 +128,7 @@ class ReviewService(OnRelease):
             )
             now = to_dt(v.chain.at)
             if verb == "approve":
-                if tier == "high" and validation.same_person(actor, v.version.created_by):
+                if tier == "high" and people.same_person(actor, v.version.created_by):
                     raise PermissionDenied(
                         f"{actor!r} registered {v.version.uri}, a high-risk version, and so "
                         "cannot approve it (separation of duties): ask another reviewer"
@@ -136,7 +136,7 @@ class ReviewService(OnRelease):
                 mine = [
                     d
                     for d in (*found["approval"], *found["rejection"])
-                    if validation.same_person(d.actor, actor)
+                    if people.same_person(d.actor, actor)
                 ]
                 mine.sort(key=lambda d: d.at)
                 # A rejection recorded after one's approval is answered by approving
