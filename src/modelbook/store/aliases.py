@@ -29,7 +29,15 @@ _INSERT = Prebuilt(t.aliases.insert(), ("model_id", "name", *_ALIAS_VALUES))
 
 # The version row an alias row points at: its number and model are the truth the
 # alias row's own ``number`` must agree with.
+_a = t.aliases.c
 _HELD = t.versions.alias("held")
+#: The held version's number and model, as :func:`check` takes them.
+HELD_COLUMNS = (_HELD.c.number.label("held"), _HELD.c.model_id.label("held_model"))
+
+
+def join_held(source: Any, alias_version_id: Any) -> Any:
+    """``source`` joined (outer) to the version row an alias row points at."""
+    return source.outerjoin(_HELD, _HELD.c.id == alias_version_id)
 
 
 def check(
@@ -161,28 +169,23 @@ def drop(conn: Connection, model_id: int, alias: str) -> None:
     conn.execute(_DROP, {"m": model_id, "a": alias})
 
 
+_OF_MODEL = (
+    sa.select(_a.name, _a.number, _a.updated_at, _a.updated_by, t.alias_pins.c.major, *HELD_COLUMNS)
+    .select_from(
+        join_held(t.aliases, _a.version_id).outerjoin(
+            t.alias_pins,
+            sa.and_(t.alias_pins.c.model_id == _a.model_id, t.alias_pins.c.alias == _a.name),
+        )
+    )
+    .where(_a.model_id == sa.bindparam("m"))
+    .order_by(_a.name)
+)
+
+
 def of_model(conn: Connection, model: str, model_id: int) -> list[Alias]:
     """The model's aliases by name; IntegrityError (:func:`check`) naming the first whose row
     disagrees with its version."""
-    a, p, held = t.aliases.c, t.alias_pins.c, _HELD.c
-    rows = conn.execute(
-        sa.select(
-            a.name,
-            a.number,
-            a.updated_at,
-            a.updated_by,
-            p.major,
-            held.number.label("held"),
-            held.model_id.label("held_model"),
-        )
-        .select_from(
-            t.aliases.outerjoin(_HELD, held.id == a.version_id).outerjoin(
-                t.alias_pins, sa.and_(p.model_id == a.model_id, p.alias == a.name)
-            )
-        )
-        .where(a.model_id == model_id)
-        .order_by(a.name)
-    ).all()
+    rows = conn.execute(_OF_MODEL, {"m": model_id}).all()
     for r in rows:
         check(model, r.name, r.number, r.held, r.held_model, model_id)
     return [
@@ -202,17 +205,8 @@ def _damaged(names: bool, model: bool) -> sa.Select[Any]:
     a, m, held = t.aliases.c, t.models.c, _HELD.c
     wrong = sa.or_(held.id.is_(None), held.model_id != a.model_id, held.number != a.number)
     stmt = (
-        sa.select(
-            m.name.label("model"),
-            a.name,
-            a.number,
-            a.model_id,
-            held.number.label("held"),
-            held.model_id.label("held_model"),
-        )
-        .select_from(
-            t.aliases.join(t.models, m.id == a.model_id).outerjoin(_HELD, held.id == a.version_id)
-        )
+        sa.select(m.name.label("model"), a.name, a.number, a.model_id, *HELD_COLUMNS)
+        .select_from(join_held(t.aliases.join(t.models, m.id == a.model_id), a.version_id))
         .where(wrong)
         .order_by(m.name, a.name)
     )

@@ -66,23 +66,19 @@ def listed(conn: Connection, model_id: int, model: str) -> list[Any]:
     """Every pin of a model, by alias: ``alias, major, pinned_at, pinned_by`` and
     ``number``, the version the alias points at (None: the alias does not exist).
     IntegrityError (:func:`.aliases.check`) naming an alias that disagrees with its version."""
-    a, held_rows = t.aliases.c, t.versions.alias("held")
-    held = held_rows.c
+    a = t.aliases.c
     rows = list(
         conn.execute(
             sa.select(
-                _p.alias,
-                _p.major,
-                _p.pinned_at,
-                _p.pinned_by,
-                a.number,
-                held.number.label("held"),
-                held.model_id.label("held_model"),
+                _p.alias, _p.major, _p.pinned_at, _p.pinned_by, a.number, *aliases.HELD_COLUMNS
             )
             .select_from(
-                t.alias_pins.outerjoin(
-                    t.aliases, sa.and_(a.model_id == _p.model_id, a.name == _p.alias)
-                ).outerjoin(held_rows, held.id == a.version_id)
+                aliases.join_held(
+                    t.alias_pins.outerjoin(
+                        t.aliases, sa.and_(a.model_id == _p.model_id, a.name == _p.alias)
+                    ),
+                    a.version_id,
+                )
             )
             .where(_p.model_id == model_id)
             .order_by(_p.alias)
