@@ -2,7 +2,7 @@
 
 A dataset's and a lock file's ``sha256`` are SHA-256 digests written as 64 hex
 digits, either case. Registration refuses anything else
-(:func:`modelbook.validation.sha256`); the checklist, ``doctor``, the
+(:func:`modelbook.provenance.sha256`); the checklist, ``doctor``, the
 ``lineage_complete`` check, reports and bills of materials count only such a
 value as a hash, so a version stored before registration checked it is judged
 the same way by all of them.

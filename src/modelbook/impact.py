@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from pydantic import PrivateAttr
 
-from . import limits, uris, validation
+from . import limits, provenance, uris
 from .domain import Frozen
 from .errors import InvalidInput, NotFound
 
@@ -194,7 +194,7 @@ def parse_ref(text: str) -> Ref:
     if kind == "features":
         # The rule registration reads --features by, so both name one feature set alike.
         try:
-            name, version = validation.feature_set(value)
+            name, version = provenance.feature_set(value)
         except InvalidInput:
             raise InvalidInput(f"{text!r}: use features:NAME@VERSION or features:NAME") from None
         if version is None:

@@ -100,7 +100,7 @@ def register(
     as_json: JsonOpt = False,
 ) -> None:
     """Register a new immutable version from files or a directory."""
-    from .. import files, validation
+    from .. import files, provenance, validation
     from ..services.classify import check_compare_timeout, check_tolerance
 
     metrics = validation.metrics(
@@ -113,9 +113,9 @@ def register(
     params = validation.key_values(param, "param")
     code: dict[str, Any] = {}
     if commit is not None:
-        code.update(commit=validation.git_commit(commit, "--commit"), dirty=None)
+        code.update(commit=provenance.git_commit(commit, "--commit"), dirty=None)
     if image_digest is not None:
-        validation.image_digest(image_digest, "--image-digest")
+        provenance.image_digest(image_digest, "--image-digest")
     data = _data_refs(data_snapshot, data_sha256)
     _check_parents(parent)
     if repo is not None:

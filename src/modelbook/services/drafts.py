@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .. import capture, limits, uris, validation
+from .. import capture, limits, provenance, uris, validation
 from .. import sample as samples
 from .. import semver as semver_rule
 from ..domain import (
@@ -81,21 +81,21 @@ def _check_formats(lineage: Lineage, env: Environment, *, captured: bool) -> Lin
     Returns ``lineage`` with its commit in lower case, as git prints it, so that a
     search for the id git prints finds it."""
     if lineage.code.commit is not None:
-        commit = validation.git_commit(lineage.code.commit).lower()
+        commit = provenance.git_commit(lineage.code.commit).lower()
         if commit != lineage.code.commit:
             code = lineage.code.model_copy(update={"commit": commit})
             lineage = lineage.model_copy(update={"code": code})
     for d in lineage.data:
         if d.sha256 is not None:
-            validation.sha256(d.sha256, f"the sha256 of data snapshot {d.snapshot!r}")
+            provenance.sha256(d.sha256, f"the sha256 of data snapshot {d.snapshot!r}")
     if env.lockfile is not None:
-        validation.sha256(env.lockfile.sha256, f"the sha256 of lock file {env.lockfile.path!r}")
+        provenance.sha256(env.lockfile.sha256, f"the sha256 of lock file {env.lockfile.path!r}")
         if env.lockfile.repo_path is not None:
-            validation.repo_path(env.lockfile.repo_path)
+            provenance.repo_path(env.lockfile.repo_path)
     if env.packages_sha256 is not None:
-        validation.sha256(env.packages_sha256, "the sha256 of the installed packages")
+        provenance.sha256(env.packages_sha256, "the sha256 of the installed packages")
     if env.image_digest is not None:
-        validation.image_digest(
+        provenance.image_digest(
             env.image_digest,
             "the container image digest"
             + (" (from MODELBOOK_IMAGE_DIGEST)" if captured and _digest_from_env(env) else ""),
@@ -254,7 +254,7 @@ def prepare(
                     f"data must be snapshot ids or DataRef values, got {type(d).__name__}"
                 )
         if isinstance(features, str):
-            fname, fver = validation.feature_set(features)
+            fname, fver = provenance.feature_set(features)
             features = FeatureSetRef(name=fname, version=fver)
         elif isinstance(features, FeatureSetRef):
             # Revalidated: a value built with model_construct skips the text rules.
