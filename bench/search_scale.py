@@ -11,14 +11,17 @@ round by round. Shapes go through ``Registry.search(query)`` where the checkout 
 it, else through ``Registry.search_versions`` for the shapes it can express. Every
 modelbook call starts with the in-process cache of parsed versions emptied
 (untimed), so each call reads and parses its answer: the cost of a search that was
-not just made. Writes ``bench/results/<timestamp>-search-scale[-LABEL].json`` and
-prints a markdown table of p50 and p95, MLflow's ratio, and growth from 10k.
+not just made. Where ``Registry.search`` takes ``fields``, the same call is timed again
+with ``fields="summary"`` (no record read, no cache). Writes
+``bench/results/<timestamp>-search-scale[-LABEL].json`` and prints a markdown table
+of p50 and p95, MLflow's ratio, and growth from 10k.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import inspect
 import json
 import os
 import platform
@@ -182,6 +185,7 @@ def _measure_mb(
     reg: Registry, cat: Catalogue, shape: Shape, ks: range, warm: int = 2
 ) -> dict[str, Any] | None:
     calls: list[Callable[[], Any]]
+    summaries: list[Callable[[], Any]] | None = None
     if hasattr(reg, "search"):
         search = reg.search  # type: ignore[attr-defined]
         queries = [shape.query(cat, k) for k in range(ks.start - warm, ks.stop)]
@@ -189,6 +193,11 @@ def _measure_mb(
             lambda q=q, o=o: search(q, order_by=o, limit=PAGE)  # type: ignore[misc]
             for q, o in queries
         ]
+        if "fields" in inspect.signature(search).parameters:
+            summaries = [
+                lambda q=q, o=o: search(q, order_by=o, limit=PAGE, fields="summary")  # type: ignore[misc]
+                for q, o in queries
+            ]
         via = "Registry.search"
     elif shape.keywords is not None:
         keywords = [shape.keywords(cat, k) for k in range(ks.start - warm, ks.stop)]
@@ -196,11 +205,11 @@ def _measure_mb(
         via = "Registry.search_versions"
     else:
         return None
-    for call in calls[:warm]:
+    for call in calls[:warm] + (summaries or [])[:warm]:
         call()
-    ms, cpu_ms, warm_ms, rows = [], [], [], []
+    ms, cpu_ms, warm_ms, summary_ms, rows = [], [], [], [], []
     clock, cpu = time.perf_counter_ns, time.process_time_ns
-    for call in calls[warm:]:
+    for i, call in enumerate(calls[warm:], start=warm):
         # Untimed: an empty cache of parsed versions, so the call reads its answer,
         # and a full collection of what the harness left (the cache just dropped,
         # the page before), so the call's time is not a pass over the harness's
@@ -217,7 +226,17 @@ def _measure_mb(
         cpu_ms.append(round((c1 - c0) / 1e6, 4))
         warm_ms.append(round((t2 - t1) / 1e6, 4))
         rows.append(len(page.items))
-    return {"ms": ms, "cpu_ms": cpu_ms, "warm_ms": warm_ms, "rows": rows, "via": via}
+        if summaries is not None:
+            # Summaries read no record and use no cache: the same call, as a listing.
+            gc.collect()
+            t3 = clock()
+            summary = summaries[i]()
+            summary_ms.append(round((clock() - t3) / 1e6, 4))
+            assert len(summary.items) == len(page.items)
+    out = {"ms": ms, "cpu_ms": cpu_ms, "warm_ms": warm_ms, "rows": rows, "via": via}
+    if summaries is not None:
+        out["summary_ms"] = summary_ms
+    return out
 
 
 def _summary(samples: list[float]) -> dict[str, float]:
@@ -277,7 +296,7 @@ def bench_size(
                         if res is not None:
                             samples[shape.key][system] += res["ms"]
                             rows[shape.key][system] += res["rows"]
-                            for extra in ("cpu_ms", "warm_ms"):
+                            for extra in ("cpu_ms", "warm_ms", "summary_ms"):
                                 if extra in res:
                                     samples[shape.key].setdefault(extra, []).extend(res[extra])
                 run.log(f"  {db} {size:,} round {r + 1}/{args.rounds} done")
@@ -289,7 +308,7 @@ def bench_size(
                     entry[system]["rows_mean"] = round(
                         sum(rows[shape.key][system]) / len(rows[shape.key][system]), 1
                     )
-            for extra in ("cpu_ms", "warm_ms"):
+            for extra in ("cpu_ms", "warm_ms", "summary_ms"):
                 if samples[shape.key].get(extra):
                     entry[extra] = _summary(samples[shape.key][extra])
             out["shapes"][shape.key] = entry
@@ -304,12 +323,13 @@ def bench_size(
 
 def table(results: dict[str, Any]) -> str:
     """Markdown: per shape, database and size, modelbook's p50 and p95 cold (and its CPU
-    p50, and p50 cached), MLflow's, the ratios, and p95 against the smallest size's."""
+    p50, p50 cached, and p50 and p95 of summaries), MLflow's, the ratios, and p95
+    against the smallest size's."""
     lines = [
         "| Search | DB | Versions | Rows | Cold p50 | Cold p95 | CPU p50 | Cached p50 "
-        "| MLflow p50 | MLflow p95 | Ratio p50 | Ratio p95 | Ratio cached p50 "
-        "| p95 ÷ p95 at smallest |",
-        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "| Summary p50 | Summary p95 | MLflow p50 | MLflow p95 | Ratio p50 | Ratio p95 "
+        "| Ratio cached p50 | Ratio summary p50 | Ratio summary p95 | p95 ÷ p95 at smallest |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     smallest = min(f["versions"] for f in results["figures"])
     base = {
@@ -327,7 +347,7 @@ def table(results: dict[str, Any]) -> str:
             mb, ml = e.get("modelbook"), e.get("mlflow")
             if mb is None:
                 continue
-            warm, cpu = e.get("warm_ms"), e.get("cpu_ms")
+            warm, cpu, summ = e.get("warm_ms"), e.get("cpu_ms"), e.get("summary_ms")
             b = base.get((fig["db"], key))
 
             def n(x: float | None) -> str:
@@ -342,11 +362,15 @@ def table(results: dict[str, Any]) -> str:
                 n(mb["p95"]),
                 n(cpu["p50"] if cpu else None),
                 n(warm["p50"] if warm else None),
+                n(summ["p50"] if summ else None),
+                n(summ["p95"] if summ else None),
                 n(ml["p50"] if ml else None),
                 n(ml["p95"] if ml else None),
                 f"{ml['p50'] / mb['p50']:.1f}x" if ml else "-",
                 f"{ml['p95'] / mb['p95']:.1f}x" if ml else "-",
                 f"{ml['p50'] / warm['p50']:.1f}x" if ml and warm else "-",
+                f"{ml['p50'] / summ['p50']:.1f}x" if ml and summ else "-",
+                f"{ml['p95'] / summ['p95']:.1f}x" if ml and summ else "-",
                 f"{mb['p95'] / b:.2f}x" if b and fig["versions"] != smallest else "-",
             ]
             lines.append("| " + " | ".join(cells) + " |")

@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 
-from modelbook import InvalidQuery, NotFound, Page
+from modelbook import InvalidInput, InvalidQuery, NotFound, Page, VersionSummary
 from modelbook.query import parse
 
 from .query_oracle import matching
 from .query_world import COMMITS, LOCKS, World, world_fixture  # noqa: F401  (the module's fixture)
+from .test_search_summary import summary_dicts
 
 C2 = COMMITS[1]
 
@@ -165,6 +166,10 @@ def test_each_field_and_operator_finds_what_the_query_says(world: World, query: 
     expected = matching(parse(query), world.versions, world.facts)
     got = world.registry.search(query, limit=1000).items
     assert [(v.model, v.number) for v in got] == expected
+    # A summary search finds the same, each version summed up from its row.
+    summary = world.registry.search(query, limit=1000, fields="summary")
+    assert all(isinstance(s, VersionSummary) for s in summary.items)
+    assert summary_dicts(summary.items) == summary_dicts(got)
 
 
 def test_a_few_answers_checked_by_hand(world: World) -> None:
@@ -190,6 +195,46 @@ def test_every_page_holds_the_answer_once_newest_first(world: World) -> None:
     for limit in (1, 3, 7):
         items = every_page(lambda t, n=limit: world.registry.search(query, limit=n, page_token=t))
         assert [(v.model, v.number) for v in items] == expected
+
+
+@pytest.mark.parametrize(
+    ("query", "order_by"),
+    [
+        ("", "metrics.auc desc"),
+        ("metrics.auc >= 0.7", "metrics.auc asc"),
+        ("tags.team = 'a' or tags.region = 'eu'", None),
+        ("name = 'fraud' and tags.team = 'a'", None),
+        ("name like 'ch%'", "created_at asc"),
+        ("created_at > '2000-01-01'", None),
+        ("deprecated = false", "number desc"),
+    ],
+)
+def test_summary_pages_are_the_full_search_pages(
+    world: World, query: str, order_by: str | None
+) -> None:
+    reg = world.registry
+    expected = summary_dicts(reg.search(query, order_by=order_by, limit=1000).items)
+    assert expected
+    for limit in (1, 4):
+        items = every_page(
+            lambda t, n=limit: reg.search(
+                query, order_by=order_by, limit=n, page_token=t, fields="summary"
+            )
+        )
+        assert summary_dicts(items) == expected
+
+
+def test_a_summary_carries_the_state_that_changes(world: World) -> None:
+    found = world.registry.search("alias = 'champion' or deprecated = true", fields="summary")
+    champions = {(s.model, s.number) for s in found.items if "champion" in s.aliases}
+    assert champions == {(v.model, v.number) for v in world.versions if "champion" in v.aliases}
+    assert sum(s.deprecated for s in found.items) == 2
+    assert all(s.uri == f"models:/{s.model}/{s.number}" for s in found.items)
+
+
+def test_a_bad_fields_value_is_refused(world: World) -> None:
+    with pytest.raises(InvalidInput, match=r"invalid fields 'some'.*'full', 'summary'"):
+        world.registry.search("", fields="some")  # type: ignore[call-overload]
 
 
 def test_versions_of_one_model_filtered_newest_or_oldest_first(world: World) -> None:

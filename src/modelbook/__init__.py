@@ -38,6 +38,7 @@ if _typing.TYPE_CHECKING:
         Training,
         VerifyReport,
         Version,
+        VersionSummary,
     )
     from .errors import (
         AlreadyExists,
@@ -98,6 +99,7 @@ _SOURCES = {
     "UnsafeArtifact": "errors",
     "VerifyReport": "domain",
     "Version": "domain",
+    "VersionSummary": "domain",
     "as_signature": "contract",
     "diff_contracts": "contract_diff",
     "infer_signature": "contract",
@@ -145,6 +147,7 @@ __all__ = [
     "UnsafeArtifact",
     "VerifyReport",
     "Version",
+    "VersionSummary",
     "__version__",
     "as_signature",
     "diff_contracts",

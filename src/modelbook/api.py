@@ -25,10 +25,20 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, overload, runtime_checkable
 
 from .api_release import ReleaseAPI
-from .domain import Alias, AliasEvent, Artifact, Model, Page, Stage, VerifyReport, Version
+from .domain import (
+    Alias,
+    AliasEvent,
+    Artifact,
+    Model,
+    Page,
+    Stage,
+    VerifyReport,
+    Version,
+    VersionSummary,
+)
 from .events import Event
 from .files import Progress
 
@@ -123,6 +133,28 @@ class RegistryAPI(ReleaseAPI, Protocol):
         named in ``Page.unreadable``. Raises NotFound, InvalidQuery."""
         ...
 
+    @overload
+    def search(
+        self,
+        query: str,
+        *,
+        order_by: str | None = ...,
+        limit: int = ...,
+        page_token: str | None = ...,
+        fields: Literal["full"] = ...,
+    ) -> Page[Version]: ...
+
+    @overload
+    def search(
+        self,
+        query: str,
+        *,
+        order_by: str | None = ...,
+        limit: int = ...,
+        page_token: str | None = ...,
+        fields: Literal["summary"],
+    ) -> Page[VersionSummary]: ...
+
     def search(
         self,
         query: str,
@@ -130,9 +162,11 @@ class RegistryAPI(ReleaseAPI, Protocol):
         order_by: str | None = None,
         limit: int = 100,
         page_token: str | None = None,
-    ) -> Page[Version]:
+        fields: Literal["full", "summary"] = "full",
+    ) -> Page[Version] | Page[VersionSummary]:
         """Versions of every model that a query of the query language matches (see
-        docs/search.md), newest first or in ``order_by``. Raises InvalidQuery."""
+        docs/search.md), newest first or in ``order_by``; ``fields="summary"``: each
+        a :class:`VersionSummary`. Raises InvalidQuery."""
         ...
 
     def search_hints(self, query: str) -> tuple[str, ...]:

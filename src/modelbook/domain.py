@@ -311,6 +311,27 @@ class Version(Frozen):
         return None
 
 
+class VersionSummary(Frozen):
+    """A version as a listing names it: its identity and the columns that change after
+    registration, typed as :class:`Version` types them, without its stored record
+    (artifacts, contract, lineage, metrics ...). ``Registry.search(..., fields="summary")``
+    returns these; :meth:`~modelbook.Registry.get_version` reads the whole version."""
+
+    model: str
+    number: int
+    semver: str
+    stage: Annotated[str, AfterValidator(StageName)]
+    tags: FrozenMap[str, str] = Field(default_factory=FrozenDict)
+    aliases: tuple[str, ...] = ()
+    created_at: datetime
+    created_by: Short
+    deprecated: bool = False
+
+    @property
+    def uri(self) -> str:
+        return f"models:/{self.model}/{self.number}"
+
+
 class Alias(Frozen):
     """A movable pointer from a name such as ``production`` to one version."""
 

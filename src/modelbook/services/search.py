@@ -15,9 +15,12 @@ from ..query.tree import Everything, Member, Not, Or, conjuncts, fields_of
 from ..store import aliases as alias_rows
 from ..store import models as model_rows
 from ..store import query_pages as query_rows
+from ..store import version_records
 from .base import Context, model_row, readable
 
 SEARCH_OPS = ("=", "!=", "<", "<=", ">", ">=")
+# What a search returns of each version: the whole Version, or its VersionSummary.
+SEARCH_FIELDS = ("full", "summary")
 
 
 class SearchService:
@@ -52,15 +55,19 @@ class SearchService:
         limit: int,
         page_token: str | None,
         scope: str,
-    ) -> Page[Version]:
+        summary: bool = False,
+    ) -> Page[Any]:
         """One page of the versions ``node`` matches, in ``order`` (default newest
-        first); ``scope`` names the listing its tokens belong to."""
+        first); ``scope`` names the listing its tokens belong to. ``summary``: the
+        page holds :class:`VersionSummary` items, read without the stored records."""
         paging.limit(limit)
         after = None if page_token is None else cursor.decode(page_token, scope, order)
         consulted = _aliases_read(node) if after is None else None
 
         def read(conn: Any) -> tuple[list[Any], list[str]]:
-            rows = query_rows.versions(conn, node, order=order, after=after, limit=limit + 1)
+            rows = query_rows.versions(
+                conn, node, order=order, after=after, limit=limit + 1, summary=summary
+            )
             if consulted is None:
                 return rows, []
             return rows, alias_rows.damaged(conn, *consulted)
@@ -72,7 +79,8 @@ class SearchService:
             value = getattr(last, "sort_value", None) if order is not None else None
             token = cursor.encode(scope, value, int(last.id))
         pairs = [(r.model_name, r) for r in rows[:limit]]
-        items, unreadable = readable(lambda pair: self.ctx.cache.version(*pair), pairs)
+        parse = version_records.summary_from_row if summary else self.ctx.cache.version
+        items, unreadable = readable(lambda pair: parse(*pair), pairs)
         return Page(items=items, next_page_token=token, unreadable=(*damaged, *unreadable))
 
     def search(
@@ -82,12 +90,24 @@ class SearchService:
         order_by: str | None = None,
         limit: int = 100,
         page_token: str | None = None,
-    ) -> Page[Version]:
+        fields: str = "full",
+    ) -> Page[Any]:
         """Versions of every model that ``query`` matches (see Registry.search)."""
+        if fields not in SEARCH_FIELDS:
+            raise InvalidInput(
+                f"invalid fields {fields!r}: use one of {', '.join(map(repr, SEARCH_FIELDS))}"
+            )
         node = self.parse(query)
         order = None if order_by is None else parse_order(order_by)
         scope = cursor.scope_of("search", query, order_by or "")
-        return self.run(node, order=order, limit=limit, page_token=page_token, scope=scope)
+        return self.run(
+            node,
+            order=order,
+            limit=limit,
+            page_token=page_token,
+            scope=scope,
+            summary=fields == "summary",
+        )
 
     def metric_hints(self, query: str, *, limit: int = 5) -> tuple[str, ...]:
         """For each metric ``query`` names that no version has while metrics of the same

@@ -34,6 +34,10 @@ from .models import MODEL_COLS
 from .query import LINEAGE, MODEL_LEVEL, Clause, Compiler, metric_key, skeleton, sql_value
 from .versions import VERSION_COLS
 
+# A version's row without its stored record: what a summary (and a page that
+# only lists versions) reads.
+SUMMARY_COLS = tuple(c for c in VERSION_COLS if c.name != "doc")
+
 _v = t.versions.c
 _m = t.models.c
 
@@ -55,6 +59,7 @@ def versions(
     order: Order | None,
     after: tuple[Any, int] | None,
     limit: int,
+    summary: bool = False,
 ) -> list[Any]:
     """One page of the versions ``node`` matches, in ``order`` (default: newest first).
 
@@ -62,7 +67,8 @@ def versions(
     page (the value is None for a version without the ordered metric, which
     sorts last); ties in the order are broken by registration, in the order's
     direction. Rows have ``model_name``, the columns of
-    :data:`~.versions.VERSION_COLS`, and ``sort_value`` when ordered.
+    :data:`~.versions.VERSION_COLS` (with ``summary``, all but the stored record,
+    ``doc``), and ``sort_value`` when ordered.
 
     The statement is built once per shape of query (its values are bound
     parameters, see :func:`.query.skeleton`) and run on the driver's cursor.
@@ -74,7 +80,7 @@ def versions(
         params["after_value"], params["after_id"] = after
     after_shape = None if after is None else after[0] is None
     statement = _versions_statement(
-        dialect, shape, order, after_shape, way(conn, shape, order, params, limit)
+        dialect, shape, order, after_shape, way(conn, shape, order, params, limit), summary
     )
     return statement.all(conn, params)
 
@@ -226,18 +232,26 @@ def _versions_statement(
     order: Order | None,
     after: bool | None,
     way: str | None = None,
+    summary: bool = False,
 ) -> Prebuilt:
     """The statement of a query shape; ``after``: None on the first page, else whether
     the position's value is missing. ``way`` (see :func:`_estimate_statement`):
     ``walk``, the versions are read newest first and conditions on them or their
     models only test each (see :class:`.query.Compiler`); ``models``, the page
     gathers the matching models' versions and sorts them; ``partN``, the matches
-    of the N-th condition through its index, sorted; None, the planner chooses."""
-    return Prebuilt(_page(dialect, node, order, after, way))
+    of the N-th condition through its index, sorted; None, the planner chooses.
+    ``summary``: the rows leave out the stored record."""
+    columns = SUMMARY_COLS if summary else VERSION_COLS
+    return Prebuilt(_page(dialect, node, order, after, way, columns))
 
 
 def _page(
-    dialect: str, node: Node, order: Order | None, after: bool | None, way: str | None
+    dialect: str,
+    node: Node,
+    order: Order | None,
+    after: bool | None,
+    way: str | None,
+    columns: tuple[Any, ...],
 ) -> Any:
     walk = way == "walk"
     compiler = Compiler(dialect, walk=walk)
@@ -247,7 +261,8 @@ def _page(
         # One walk per branch, each with every other condition and stopped after a
         # page; their newest page of ids is the answer's.
         others = [p for p in parts if p is not union]
-        return _by_ids([_page(dialect, And((b, *others)), None, after, None) for b in union.items])
+        branches = [And((b, *others)) for b in union.items]
+        return _by_ids([_page(dialect, b, None, after, None, columns) for b in branches], columns)
     gathered = parts[int(way[4:])] if way is not None and way.startswith("part") else None
     # A gathering sorts the ids it finds, and only the page's rows are read whole.
     gathering = way == "models" or gathered is not None
@@ -308,7 +323,7 @@ def _page(
     elif not gathering:
         source = source.join(t.models, _m.id == _v.model_id)
     where += [_compiler(dialect, way, p).node(p) for p in parts]
-    cols = [name_col, *VERSION_COLS]
+    cols = [name_col, *columns]
     if sort is not None:
         cols.append(sort.label("sort_value"))
     if after is not None:
@@ -321,16 +336,16 @@ def _page(
     )
     stmt = sa.select(*cols).select_from(source).where(*where).order_by(*keys)
     stmt = stmt.limit(sa.bindparam("limit"))
-    return _by_ids([stmt]) if gathering else stmt
+    return _by_ids([stmt], columns) if gathering else stmt
 
 
-def _by_ids(pages: list[Any]) -> Any:
+def _by_ids(pages: list[Any], columns: tuple[Any, ...]) -> Any:
     """The newest page of the versions whose ids the ``pages`` statements find: each
     sorts, or walks, only ids, and only the page's rows are read whole."""
     ids = [sa.select(p.with_only_columns(_v.id).subquery().c.id) for p in pages]
     found = ids[0] if len(ids) == 1 else sa.union_all(*ids)
     stmt = (
-        sa.select(_m.name.label("model_name"), *VERSION_COLS)
+        sa.select(_m.name.label("model_name"), *columns)
         .select_from(t.versions.join(t.models, _m.id == _v.model_id))
         .where(_v.id.in_(found))
     )

@@ -14,7 +14,7 @@ from pydantic import ValidationError, create_model
 from pydantic_core import from_json
 from sqlalchemy.engine import Row
 
-from ..domain import Frozen, Version
+from ..domain import Frozen, Version, VersionSummary
 from ..errors import IntegrityError
 from .rows import to_dt
 
@@ -44,6 +44,9 @@ _Mutable: type[Frozen] = create_model("_Mutable", __base__=Frozen, **_MUTABLE_FI
 # every cold read goes through both, once per version on a page.
 _read_record: Callable[[str | bytes], Frozen] = _Stored.__pydantic_validator__.validate_json
 _read_version: Callable[[dict[str, Any]], Version] = Version.__pydantic_validator__.validate_python
+_read_summary: Callable[[dict[str, Any]], VersionSummary] = (
+    VersionSummary.__pydantic_validator__.validate_python
+)
 
 
 def stored_record(model: str, row: Row[Any]) -> Frozen:
@@ -68,18 +71,19 @@ def version_from_row(model: str, row: Row[Any]) -> Version:
     record = stored_record(model, row)
     try:
         values = record.__dict__.copy()
-        values.update(
-            model=model,
-            number=row.number,
-            semver=row.semver,
-            stage=row.stage,
-            tags=from_json(row.tags),
-            created_at=to_dt(row.created_at),
-            created_by=row.created_by,
-            aliases=tuple(sorted(row.aliases.split(","))) if row.aliases else (),
-            deprecated=row.deprecated_at is not None,
-        )
+        values.update(_columns(model, row))
         return _read_version(values)
+    except (ValueError, TypeError, ValidationError, OverflowError, RecursionError) as exc:
+        raise _unreadable(model, row, exc) from None
+
+
+def summary_from_row(model: str, row: Row[Any]) -> VersionSummary:
+    """The :class:`VersionSummary` of one stored version: its row's own columns,
+    validated as :func:`version_from_row` validates them; the stored record is not
+    read. Raises :class:`IntegrityError` naming the version when a column cannot be
+    read."""
+    try:
+        return _read_summary(_columns(model, row))
     except (ValueError, TypeError, ValidationError, OverflowError, RecursionError) as exc:
         raise _unreadable(model, row, exc) from None
 
@@ -91,17 +95,32 @@ def with_row_changes(version: Version, row: Row[Any]) -> Version:
     that version. Raises :class:`IntegrityError` naming the version when the row's
     columns cannot be read."""
     try:
-        changed = _Mutable.model_validate(
-            {
-                "stage": row.stage,
-                "tags": from_json(row.tags),
-                "aliases": tuple(sorted(row.aliases.split(","))) if row.aliases else (),
-                "deprecated": row.deprecated_at is not None,
-            }
-        )
+        changed = _Mutable.model_validate(_mutable_columns(row))
     except (ValueError, TypeError, ValidationError, OverflowError, RecursionError) as exc:
         raise _unreadable(version.model, row, exc) from None
     return version.model_copy(update=changed.__dict__)
+
+
+def _mutable_columns(row: Row[Any]) -> dict[str, Any]:
+    """The fields of a version that change after registration, as its row holds them."""
+    return {
+        "stage": row.stage,
+        "tags": from_json(row.tags),
+        "aliases": tuple(sorted(row.aliases.split(","))) if row.aliases else (),
+        "deprecated": row.deprecated_at is not None,
+    }
+
+
+def _columns(model: str, row: Row[Any]) -> dict[str, Any]:
+    """The fields of a version its row's own columns hold (:data:`_ROW_FIELDS`)."""
+    return {
+        "model": model,
+        "number": row.number,
+        "semver": row.semver,
+        "created_at": to_dt(row.created_at),
+        "created_by": row.created_by,
+        **_mutable_columns(row),
+    }
 
 
 def _unreadable(model: str, row: Row[Any], exc: BaseException) -> IntegrityError:
