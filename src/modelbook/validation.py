@@ -263,7 +263,7 @@ def metric(key_text: str, raw: object) -> Metric:
     if not isinstance(key_text, str):
         raise InvalidInput(f"metric key must be text, got {type(key_text).__name__}")
     if "{" in key_text:
-        from .query.parser import parse_metric_key
+        from .query.metric_key import parse_metric_key
 
         try:
             name, split, slice_ = parse_metric_key(key_text)

@@ -19,12 +19,13 @@ from lark.exceptions import UnexpectedInput, VisitError
 from lark.visitors import Transformer_NonRecursive
 
 from ..domain import RISK_TIERS
-from ..errors import InvalidInput, InvalidQuery
+from ..errors import InvalidQuery
 from ..limits import MAX_KEY, MAX_SLICE
 from ..stage_graph import ARCHIVED, DEFAULT_ORDER
 from .failures import KEYWORDS, BuildError, failure, keyword_as_field
 from .fields import CATALOG, MAX_DEPTH, MAX_LOGIC, MAX_QUERY, FieldSpec, Scope, valid_fields
 from .literals import PARENT_PREFIX, Written, strip_literal, unquote, value_of
+from .metric_key import read_slice_item
 from .tree import (
     And,
     Compare,
@@ -183,16 +184,7 @@ class _Build(Transformer_NonRecursive):  # type: ignore[type-arg]
         return text
 
     def slice_item(self, children: list[Token]) -> tuple[str, str, int]:
-        key, raw = children
-        value = (unquote(raw) if raw.type == "STRING" else str(raw)).strip()
-        offset = int(raw.start_pos or 0)
-        if not value or any(c in value for c in "{}=,\x00"):
-            raise BuildError(f"slice value {value!r} is empty or holds one of {{ }} = ,", offset)
-        if len(key) > MAX_KEY:
-            raise BuildError(
-                f"slice key is longer than {MAX_KEY} characters", int(key.start_pos or 0)
-            )
-        return str(key), value, int(key.start_pos or 0)
+        return read_slice_item(children)
 
     def value(self, children: list[Token]) -> Written:
         return Written(children[0])
@@ -359,56 +351,3 @@ def parse(text: str, scope: Scope = "version", stages: tuple[str, ...] | None = 
 def parse_order(text: str) -> Order:
     """``FIELD [asc|desc]`` on a number or date field; raises InvalidQuery."""
     return _run(text, "order", "version", DEFAULT_STAGES)  # type: ignore[no-any-return]
-
-
-@functools.cache
-def _metric_parser() -> Lark:
-    # The same grammar, started at a metric key: only the rules it reaches are built.
-    grammar = (Path(__file__).with_name("grammar.lark")).read_text(encoding="utf-8")
-    return Lark(grammar, parser="lalr", start="metric_key", maybe_placeholders=False)
-
-
-class _MetricBuild(Transformer_NonRecursive):  # type: ignore[type-arg]
-    """A metric key's parts; each slice item is checked as a query checks it."""
-
-    slice_item = _Build.slice_item
-
-    def slice(self, items: list[tuple[str, str, int]]) -> dict[str, str]:
-        seen: dict[str, str] = {}
-        for key, value, offset in items:
-            if key in seen:
-                raise BuildError(f"slice key {key!r} is given twice", offset)
-            seen[key] = value
-        return seen
-
-    def metric_key(self, children: list[Any]) -> tuple[str, str | None, dict[str, str]]:
-        name, _, split = str(children[0]).partition("@")
-        return name, split or None, children[1] if len(children) > 1 else {}
-
-
-_METRIC_FORMS = (
-    "write NAME, NAME@SPLIT or NAME@SPLIT{KEY=VALUE,...}, a slice value with spaces "
-    "or quotes in quotes as in a query ({region='north america'})"
-)
-
-
-def parse_metric_key(text: str) -> tuple[str, str | None, dict[str, str]]:
-    """``(name, split or None, slice)`` of a metric key such as
-    ``auc@test{region='north america'}``, read by the query language's own rules
-    (a ``metrics.`` field of a query without its prefix). Raises InvalidInput naming
-    the 1-based column of the mistake."""
-    try:
-        tree = _metric_parser().parse(text)
-        return _MetricBuild().transform(tree)  # type: ignore[no-any-return]
-    except UnexpectedInput as exc:
-        column = int(getattr(exc, "column", 0) or 0)
-        if column < 1 or getattr(getattr(exc, "token", None), "type", "") == "$END":
-            column = len(text) + 1
-        raise InvalidInput(f"invalid metric {text!r} at column {column}: {_METRIC_FORMS}") from None
-    except VisitError as exc:
-        inner = exc.orig_exc
-        if isinstance(inner, BuildError):
-            raise InvalidInput(
-                f"invalid metric {text!r} at column {inner.offset + 1}: {inner.message}"
-            ) from None
-        raise
