@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from modelbook import Registry
 from modelbook.query import parse
 from modelbook.store import query_pages
-from modelbook.store.query import prefix_range, skeleton
+from modelbook.store.query_shapes import prefix_range, skeleton
 
 # (query, the index whose range holds its answer, or None where the models' lead)
 SHAPES = [

@@ -13,9 +13,9 @@ from ..query import And, Compare, Field, Node, Order, Scope, cursor, parse, pars
 from ..query.parser import DEFAULT_STAGES
 from ..query.tree import Everything, Member, Not, Or, conjuncts, fields_of
 from ..store import aliases as alias_rows
+from ..store import metric_variants, version_records
 from ..store import models as model_rows
 from ..store import query_pages as query_rows
-from ..store import version_records
 from .base import Context, model_row, readable
 
 SEARCH_OPS = ("=", "!=", "<", "<=", ">", ">=")
@@ -119,7 +119,7 @@ class SearchService:
         if not wanted:
             return ()
         found = self.ctx.db.reading(
-            lambda conn: [query_rows.metric_variants(conn, *w, limit) for w in wanted]
+            lambda conn: [metric_variants.metric_variants(conn, *w, limit) for w in wanted]
         )
         hints = []
         for (name, split, slice_), variants in zip(wanted, found, strict=True):
