@@ -294,3 +294,16 @@ def test_a_uri_that_names_no_usable_database_is_bad_input(
     assert "s3cret" not in str(caught.value)
     assert caught.value.exit_code == 6
     assert not (tmp_path / "blobs").exists()
+
+
+def test_every_sqlite_connection_keeps_a_page_cache_of_its_size(tmp_path: Path) -> None:
+    """A search reads pages of a registry many times larger than SQLite's default cache
+    of 2 MiB: reading and writing connections hold 16 MiB."""
+    db = Database(f"sqlite:///{tmp_path / 'registry.db'}")
+    try:
+        db.migrate()
+        assert db.reading(lambda c: c.exec_driver_sql("PRAGMA cache_size").scalar()) == -16384
+        with db.write() as conn:
+            assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -16384
+    finally:
+        db.dispose()
