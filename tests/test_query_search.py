@@ -79,6 +79,8 @@ QUERIES = [
     "tags.region not in ('us')",
     "tags.region like '% %'",
     "tags.region like 'it_s'",
+    "tags.region like 'e%'",
+    "tags.region like 'north%' and stage = 'staging'",
     "tags.region not like 'e%'",
     "tags.region is null",
     "tags.region is not null",
@@ -101,6 +103,7 @@ QUERIES = [
     "params.lr != '0.1'",
     "params.lr is null",
     "params.lr like '0.0%'",
+    "params.lr like '0.%' and name = 'fraud'",
     # lineage and environment
     f"code.commit = '{C2}'",
     f"code.commit != '{C2}'",

@@ -1,15 +1,18 @@
-"""Revisions 0007 and 0010: a registry written before them finds the same versions after
-the upgrade (0007: by model and tag, by tag alone, and after a tag changes; 0010: by
-stage, deprecation, semver range and lineage prefix)."""
+"""Revisions 0007, 0010 and 0011: a registry written before them finds the same versions
+after the upgrade (0007: by model and tag, by tag alone, and after a tag changes; 0010: by
+stage, deprecation, semver range and lineage prefix; 0011: by a tag's or parameter's
+prefix, and by its value)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from alembic import command
 
 from modelbook import Registry
+from modelbook.store import schema_state
 
 from .test_migrations import alembic_config, head, revisions
 
@@ -104,3 +107,41 @@ def test_a_registry_before_revision_0010_finds_the_same_versions_after_it(
         assert numbers(f"semver >= '{made[3].semver}'") == [5, 4]
         assert numbers("features.version like 'fs-1%'") == [4, 2]
         assert numbers("features.version like 'fs-1\\%'") == []
+
+
+def test_a_registry_before_revision_0011_finds_the_same_versions_after_it(
+    db_uri: str, blob_dir: Path, model_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Revision 0011 rebuilds the tag and parameter indexes on PostgreSQL (byte order,
+    for a ``like`` prefix); the versions already there are found through them, by
+    prefix and by equality."""
+    with Registry(db_uri, blob_uri=str(blob_dir), actor="founder") as reg:
+        for n in range(5):
+            reg.register(
+                "a",
+                [model_file],
+                owners="o",
+                tags={"team": f"risk-{n % 2}"},
+                params={"lr": f"0.0{n}"},
+                capture_environment=False,
+            )
+        cfg = alembic_config()
+        with reg.db.engine.connect() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0010")
+            conn.commit()
+    # On SQLite the revision changes no schema, which this process would not check again.
+    monkeypatch.setattr(schema_state, "_seen_at", {})
+
+    with Registry(db_uri, blob_uri=str(blob_dir), actor="founder") as reg:
+        assert revisions(reg) == [head()]
+
+        def numbers(query: str) -> list[int]:
+            return [v.number for v in reg.search(query).items]
+
+        assert numbers("tags.team like 'risk-1%'") == [4, 2]
+        assert numbers("tags.team like 'risk-%'") == [5, 4, 3, 2, 1]
+        assert numbers("tags.team = 'risk-0'") == [5, 3, 1]
+        assert numbers("params.lr like '0.0%'") == [5, 4, 3, 2, 1]
+        assert numbers("params.lr like '0.03%'") == [4]
+        assert numbers("params.lr = '0.01'") == [2]

@@ -31,6 +31,10 @@ SHAPES = [
     ("created_at < '2020-01-01'", "ix_versions_created_at"),
     ("semver >= '5.0.0'", "ix_versions_semver_major_semver_minor_semver_patch_id"),
     ("features.version like 'x%'", "ix_lineage_kind_key_value_version_id"),
+    # Either of the tag's (key, value, ...) indexes holds the prefix's range.
+    ("tags.team like 'x%'", "ix_version_tags_key_value_"),
+    ("params.depth like '9%'", "ix_params_key_value_version_id"),
+    ("tags.team like 'x\\_%' and stage = 'deployed'", None),
     ("code.repo like 'git@x:%' and stage = 'deployed'", None),
     ("alias = 'production'", None),
 ]
@@ -136,6 +140,33 @@ def test_a_range_holding_most_versions_is_walked_newest_first(filled: Registry) 
                 break
         everything = [(v.model, v.number) for v in filled.search("", limit=100).items]
         assert pages == everything, text
+
+
+# (a gathered shape, a shape that the same versions match, walked newest first)
+SAME_ANSWER = [
+    ("tags.team like 't1%'", "tags.team = 't1'"),
+    ("params.depth like '5%'", "params.depth = '5'"),
+    ("tags.team like 't\\_%'", "tags.team = 't_'"),
+]
+
+
+@pytest.mark.parametrize(("text", "same"), SAME_ANSWER, ids=[s for s, _ in SAME_ANSWER])
+def test_a_gathered_search_pages_as_a_walk_does(filled: Registry, text: str, same: str) -> None:
+    """Pages of two versions, where the gathering is chosen, hold the versions and the
+    order of the walk's answer."""
+    with filled.db.engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            shape, params = skeleton(parse(text), "sqlite")
+            assert query_pages.way(conn, shape, None, params, 2) == "part0", text
+    pages = []
+    token = None
+    while True:
+        page = filled.search(text, limit=2, page_token=token)
+        pages += [(v.model, v.number) for v in page.items]
+        token = page.next_page_token
+        if token is None:
+            break
+    assert pages == [(v.model, v.number) for v in filled.search(same, limit=100).items], text
 
 
 @pytest.mark.parametrize(

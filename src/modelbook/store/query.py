@@ -33,7 +33,7 @@ from ..query.tree import (
     Or,
 )
 from . import schema as t
-from .query_shapes import LINEAGE, Slot, glob, sql_value
+from .query_shapes import LINEAGE, RANGED, Slot, glob, sql_value
 
 _v = t.versions.c
 _m = t.models.c
@@ -115,6 +115,13 @@ class Compiler:
         negated = negated or (isinstance(node, Member | Like) and node.negated)
         positive = self.test(node)
         if not negated:
+            if isinstance(node, Like) and isinstance(node.pattern, Slot) and self._keyed(field):
+                slot = node.pattern
+
+                def ranged(col: Any) -> Clause:
+                    return sa.and_(self.prefix(col, slot), positive(col))
+
+                return _v.id.in_(self.keyed(field, ranged))
             return self.has(field, positive)
         if self.single(field):
             # One value or none: "has a value and it does not match" is the value's own test.
@@ -135,13 +142,7 @@ class Compiler:
                 return lambda col: col.op("GLOB", is_comparison=True)(pattern)
             if isinstance(raw, Slot) and node.field.name in LINEAGE:
                 # The prefix's byte range (see skeleton) walks the text_pattern_ops index.
-                lo = sa.bindparam(f"{raw.name}_lo", type_=sa.String())
-                hi = sa.bindparam(f"{raw.name}_hi", type_=sa.String())
-                return lambda col: sa.and_(
-                    col.op("~>=~", is_comparison=True)(lo),
-                    col.op("~<~", is_comparison=True)(hi),
-                    col.like(pattern, escape="\\"),
-                )
+                return lambda col: sa.and_(self.prefix(col, raw), col.like(pattern, escape="\\"))
             return lambda col: col.like(pattern, escape="\\")
         if isinstance(node, Member):
             values = [sql_value(v) for v in node.values]
@@ -157,6 +158,41 @@ class Compiler:
             return col.op(op, is_comparison=True)(value)  # type: ignore[no-any-return]
 
         return compare
+
+    def prefix(self, col: Any, slot: Slot) -> Clause:
+        """``col`` within the byte range of the ``like`` prefix bound at ``slot`` (see
+        :func:`.query_shapes.skeleton`): a range of the value's index. PostgreSQL
+        compares bytes with the operators of ``text_pattern_ops``, SQLite with its
+        own (``BINARY``)."""
+        lo = sa.bindparam(f"{slot.name}_lo", type_=sa.String())
+        hi = sa.bindparam(f"{slot.name}_hi", type_=sa.String())
+        if self.dialect == "postgresql":
+            return sa.and_(
+                col.op("~>=~", is_comparison=True)(lo), col.op("~<~", is_comparison=True)(hi)
+            )
+        return sa.and_(col >= lo, col < hi)
+
+    def _keyed(self, field: Field) -> bool:
+        """Whether a positive test of ``field`` (a tag or parameter) is ``version_id IN``
+        its rows, which PostgreSQL's planner may read through the ``(key, value,
+        version_id)`` index when they are few. Probing, and on SQLite, whose planner
+        has no statistics to tell, it is a lookup of the version's row by key."""
+        return (
+            self.dialect == "postgresql"
+            and self.scope == "version"
+            and not self.probe
+            and field.name in RANGED
+        )
+
+    def keyed(self, field: Field, test: Test) -> sa.Select[Any]:
+        """The ids of the versions whose tag or parameter ``field`` has a value (that
+        passes ``test``, when given), off the ``(key, value, version_id)`` index."""
+        table = t.version_tags if field.name == "tags" else t.params
+        found = table.alias(f"{field.name}_rows")
+        where = [found.c.key == field.key]
+        if test is not None:
+            where.append(test(found.c.value))
+        return sa.select(found.c.version_id).where(*where)
 
     def _unindexed(self, column: Any) -> Any:
         """``column``, as an expression no index holds when probing."""

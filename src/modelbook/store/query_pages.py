@@ -32,7 +32,7 @@ from . import schema as t
 from .engine import Prebuilt
 from .models import MODEL_COLS
 from .query import MODEL_LEVEL, Clause, Compiler, metric_key
-from .query_shapes import LINEAGE, skeleton, sql_value
+from .query_shapes import LINEAGE, RANGED, Slot, skeleton, sql_value
 from .versions import VERSION_COLS
 
 # A version's row without its stored record: what a summary (and a page that
@@ -144,7 +144,7 @@ def _gathers(part: Node) -> bool:
     """Whether an index yields the versions ``part`` matches in another order (a
     range or set of values): a page reads them all and sorts them."""
     if isinstance(part, Like):
-        return not part.negated and part.field.name in LINEAGE
+        return not part.negated and (part.field.name in LINEAGE or part.field.name in RANGED)
     if isinstance(part, Compare):
         positive = part.op != "!="
     elif isinstance(part, Member):
@@ -217,6 +217,12 @@ def _gathered(compiler: Compiler, part: Node) -> Any:
         mt = t.metrics.alias("by_metric")
         where = [*metric_key(mt, field), compiler.test(part)(mt.c.value)]
         return sa.select(mt.c.version_id).where(*where)
+    if field.name in RANGED:
+        assert isinstance(part, Like)
+        pattern = part.pattern
+        assert isinstance(pattern, Slot)
+        test = compiler.test(part)
+        return compiler.keyed(field, lambda col: sa.and_(compiler.prefix(col, pattern), test(col)))
     if field.name in LINEAGE:
         ln = t.lineage.alias("by_lineage")
         kind, key = LINEAGE[field.name]

@@ -39,6 +39,9 @@ LINEAGE = {
     "experiment.id": ("experiment", "id"),
     "parent": ("parent", "version"),
 }
+#: Fields whose ``like`` prefix is a range of a ``(key, value, version_id)`` index
+#: on both databases (a lineage field's is on PostgreSQL; SQLite's GLOB reads its own).
+RANGED = frozenset({"tags", "params"})
 _BIND_TYPES: dict[str, Any] = {"text": sa.String(), "number": sa.Float(), "date": sa.BigInteger()}
 
 
@@ -82,9 +85,11 @@ def skeleton(node: Node, dialect: str) -> tuple[Node, dict[str, Any]]:
         if isinstance(item, Like):
             pattern = glob(item.pattern) if dialect == "sqlite" else item.pattern
             like = Like(item.field, slot(pattern, "text"), item.negated)
-            if dialect == "postgresql" and item.field.name in LINEAGE:
+            lineage = dialect == "postgresql" and item.field.name in LINEAGE
+            if lineage or item.field.name in RANGED:
                 # PostgreSQL reads a LIKE prefix off an index only for a pattern it
-                # sees when planning; a byte range of bound values serves every plan.
+                # sees when planning, and SQLite a GLOB's only for a literal one; a
+                # byte range of bound values serves every plan.
                 name = like.pattern.name  # type: ignore[attr-defined]
                 values[f"{name}_lo"], values[f"{name}_hi"] = prefix_range(item.pattern)
             return like
@@ -99,7 +104,7 @@ def skeleton(node: Node, dialect: str) -> tuple[Node, dict[str, Any]]:
     return walk(node), values
 
 
-# Above every lineage value (at most 512 characters) in byte order.
+# Above every lineage, tag or parameter value (at most 512 characters) in byte order.
 _ABOVE_ALL = "\U0010ffff" * 513
 
 
