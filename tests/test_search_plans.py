@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from modelbook import Registry
 from modelbook.query import parse
-from modelbook.store import query_pages
+from modelbook.store import query_pages, query_ways
 from modelbook.store.query_shapes import prefix_range, skeleton
 
 # (query, the index whose range holds its answer, or None where the models' lead)
@@ -63,7 +63,7 @@ def _plan(conn: sa.Connection, text: str, *, after: bool, limit: int = 100) -> s
     dialect = conn.dialect.name
     shape, params = skeleton(parse(text), dialect)
     params["limit"] = limit
-    way = query_pages.way(conn, shape, None, params, limit)
+    way = query_ways.way(conn, shape, None, params, limit)
     if after:
         params.update(after_value=None, after_id=10**9)
     statement = query_pages._versions_statement(dialect, shape, None, after or None, way).stmt
@@ -124,7 +124,7 @@ def test_a_range_holding_most_versions_is_walked_newest_first(filled: Registry) 
         sqlite = conn.dialect.name == "sqlite"
         for text in ("created_at > '2020-01-01'", "metrics.auc@test > 0.1", "stage = 'staging'"):
             shape, params = skeleton(parse(text), conn.dialect.name)
-            way = query_pages.way(conn, shape, None, params, 1)
+            way = query_ways.way(conn, shape, None, params, 1)
             assert way == ("walk" if sqlite else None), text
             if sqlite:
                 plan = _plan(conn, text, after=False, limit=1)
@@ -157,7 +157,7 @@ def test_a_gathered_search_pages_as_a_walk_does(filled: Registry, text: str, sam
     with filled.db.engine.connect() as conn:
         if conn.dialect.name == "sqlite":
             shape, params = skeleton(parse(text), "sqlite")
-            assert query_pages.way(conn, shape, None, params, 2) == "part0", text
+            assert query_ways.way(conn, shape, None, params, 2) == "part0", text
     pages = []
     token = None
     while True:

@@ -12,7 +12,7 @@ or deprecation (the versions' ``(stage, id)`` and partial ``(id)`` indexes).
 An ``or`` whose every branch has such an equality is one walk per branch,
 each stopped after a page. Else a range or set with an index out of version
 order (a date, semver, metric or ``like`` prefix), or the conditions on the
-versions' models, gathers its matches when they are few (:func:`way`). A
+versions' models, gathers its matches when they are few (:func:`.query_ways.way`). A
 position is the (order value, id) of the last row, so a page never repeats or
 skips a version that existed when the listing began, whatever is inserted
 meanwhile.
@@ -21,18 +21,18 @@ meanwhile.
 from __future__ import annotations
 
 import functools
-import math
 from typing import Any, TypeGuard
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ..query.tree import And, Compare, IsNull, Like, Member, Node, Or, Order, conjuncts
+from ..query.tree import And, Compare, Member, Node, Order, conjuncts
+from . import query_ways as ways
 from . import schema as t
 from .engine import Prebuilt
 from .models import MODEL_COLS
-from .query import MODEL_LEVEL, Clause, Compiler, metric_key
-from .query_shapes import LINEAGE, RANGED, Slot, skeleton, sql_value
+from .query import Clause, Compiler, metric_key
+from .query_shapes import skeleton, sql_value
 from .versions import VERSION_COLS
 
 # A version's row without its stored record: what a summary (and a page that
@@ -81,31 +81,9 @@ def versions(
         params["after_value"], params["after_id"] = after
     after_shape = None if after is None else after[0] is None
     statement = _versions_statement(
-        dialect, shape, order, after_shape, way(conn, shape, order, params, limit), summary
+        dialect, shape, order, after_shape, ways.way(conn, shape, order, params, limit), summary
     )
     return statement.all(conn, params)
-
-
-def way(
-    conn: Connection, shape: Node, order: Order | None, params: dict[str, Any], limit: int
-) -> str | None:
-    """How the page of ``shape`` (a :func:`.query_shapes.skeleton`, with its ``params``) is
-    read: see :func:`_versions_statement`."""
-    estimate = _estimate_statement(conn.dialect.name, shape, order)
-    if estimate is None:
-        return None
-    # Gathering a condition's matches through its index costs their number;
-    # walking all versions newest first until the page is full costs about
-    # limit * total / matches rows. The cheaper way is taken: a planner cannot
-    # tell how many models match, nor SQLite's, without statistics, how many
-    # versions a range holds. A count stops where the two costs meet.
-    if any(c.name.startswith("part") for c in estimate.stmt.selected_columns):
-        params["cap"] = math.isqrt(limit * int(_TOTAL.first(conn, {}).total)) + 1
-    counts = estimate.first(conn, params)._asdict()
-    params.pop("cap", None)
-    total = int(counts.pop("total"))
-    way, fewest = min(counts.items(), key=lambda kv: int(kv[1]))
-    return "walk" if int(fewest) ** 2 > limit * total else way
 
 
 def _name_equality(part: Node) -> TypeGuard[Compare]:
@@ -114,122 +92,6 @@ def _name_equality(part: Node) -> TypeGuard[Compare]:
 
 def _tag_equality(part: Node) -> TypeGuard[Compare]:
     return isinstance(part, Compare) and part.field.name in ("tags", "params") and part.op == "="
-
-
-def _walks(part: Node) -> bool:
-    """Whether an index yields the versions ``part`` matches newest first, so that a
-    page walks it and stops (a tag, parameter, name, stage or lineage equality,
-    ``deprecated = true``)."""
-    return _selective(part) or _stage_walk(part)
-
-
-def _stage_walk(part: Node) -> bool:
-    """A stage equality or ``deprecated = true``: walked by its index, but as it may
-    hold most versions, a gathering of fewer may still be cheaper."""
-    if not isinstance(part, Compare):
-        return False
-    if part.field.name == "deprecated":
-        return part.value is (part.op == "=")
-    return part.op == "=" and part.field.name == "stage"
-
-
-def _selective(part: Node) -> bool:
-    """An equality of a tag, parameter, name or lineage field."""
-    if not isinstance(part, Compare) or part.op != "=":
-        return False
-    return part.field.name in ("tags", "params", "name") or part.field.name in LINEAGE
-
-
-def _gathers(part: Node) -> bool:
-    """Whether an index yields the versions ``part`` matches in another order (a
-    range or set of values): a page reads them all and sorts them."""
-    if isinstance(part, Like):
-        return not part.negated and (part.field.name in LINEAGE or part.field.name in RANGED)
-    if isinstance(part, Compare):
-        positive = part.op != "!="
-    elif isinstance(part, Member):
-        positive = not part.negated
-    else:
-        return False
-    return positive and part.field.name in ("created_at", "semver", "stage", "metrics")
-
-
-def _union(parts: list[Node]) -> Or | None:
-    """The ``or`` of a newest-first page whose every branch an index walks."""
-    if any(_walks(p) for p in parts):
-        return None
-    return next(
-        (
-            p
-            for p in parts
-            if isinstance(p, Or) and all(any(_walks(c) for c in conjuncts(i)) for i in p.items)
-        ),
-        None,
-    )
-
-
-_TOTAL = Prebuilt(sa.select(sa.func.coalesce(sa.func.max(_v.id), 0).label("total")))
-
-
-@functools.lru_cache(maxsize=512)
-def _estimate_statement(dialect: str, node: Node, order: Order | None) -> Prebuilt | None:
-    """For a newest-first page that no equality's index walks: for each way in by
-    an index that yields its matches out of order, how many versions it gathers.
-    ``models`` (conditions on the versions' models: a ``name like`` prefix, a task,
-    an owner ...): the versions the matching models hold, from each model's newest
-    number; on SQLite, ``partN`` (the N-th condition, a range or set:
-    ``created_at``, ``semver``, ``stage in``, a metric, a lineage ``like``
-    prefix): its matches, counted up to ``:cap``; and ``total``, the versions.
-    None when an index walks the page, or none gathers."""
-    parts = list(conjuncts(node))
-    if order is not None or any(_selective(p) for p in parts) or _union(parts) is not None:
-        return None
-    compiler = Compiler(dialect)
-    counts: list[Any] = []
-    model = [
-        p
-        for p in parts
-        if isinstance(p, Compare | Member | Like | IsNull) and p.field.name in MODEL_LEVEL
-    ]
-    if model:
-        matching = Compiler(dialect, scope="model").node(And(tuple(model)))
-        held = sa.select(sa.func.coalesce(sa.func.sum(_m.last_number), 0)).where(matching)
-        counts.append(held.scalar_subquery().label("models"))
-    for i, part in enumerate(parts):
-        # PostgreSQL's planner knows from its statistics how many versions a range
-        # holds, and chooses alike without a count.
-        if dialect == "sqlite" and _gathers(part):
-            capped = _gathered(compiler, part).limit(sa.bindparam("cap")).subquery()
-            counted = sa.select(sa.func.count()).select_from(capped).scalar_subquery()
-            counts.append(counted.label(f"part{i}"))
-    if not counts:
-        return None
-    total = sa.select(sa.func.coalesce(sa.func.max(_v.id), 0)).scalar_subquery()
-    return Prebuilt(sa.select(total.label("total"), *counts))
-
-
-def _gathered(compiler: Compiler, part: Node) -> Any:
-    """The ids of the versions ``part`` matches, read off its index (a covering one:
-    the version rows are not read)."""
-    assert isinstance(part, Compare | Member | Like)
-    field = part.field
-    if field.name == "metrics":
-        mt = t.metrics.alias("by_metric")
-        where = [*metric_key(mt, field), compiler.test(part)(mt.c.value)]
-        return sa.select(mt.c.version_id).where(*where)
-    if field.name in RANGED:
-        assert isinstance(part, Like)
-        pattern = part.pattern
-        assert isinstance(pattern, Slot)
-        test = compiler.test(part)
-        return compiler.keyed(field, lambda col: sa.and_(compiler.prefix(col, pattern), test(col)))
-    if field.name in LINEAGE:
-        ln = t.lineage.alias("by_lineage")
-        kind, key = LINEAGE[field.name]
-        where = [ln.c.kind == kind, ln.c.key == key, compiler.test(part)(ln.c.value)]
-        return sa.select(ln.c.version_id).where(*where)
-    # Not correlated: the subquery reads its own versions' index.
-    return sa.select(_v.id).where(compiler.node(part)).correlate(None)
 
 
 @functools.lru_cache(maxsize=512)
@@ -242,7 +104,7 @@ def _versions_statement(
     summary: bool = False,
 ) -> Prebuilt:
     """The statement of a query shape; ``after``: None on the first page, else whether
-    the position's value is missing. ``way`` (see :func:`_estimate_statement`):
+    the position's value is missing. ``way`` (see :func:`.query_ways.way`):
     ``walk``, the versions are read newest first and conditions on them or their
     models only test each (see :class:`.query.Compiler`); ``models``, the page
     gathers the matching models' versions and sorts them; ``partN``, the matches
@@ -263,7 +125,7 @@ def _page(
     walk = way == "walk"
     compiler = Compiler(dialect, walk=walk)
     parts = list(conjuncts(node))
-    union = _union(parts) if order is None else None
+    union = ways.union(parts) if order is None else None
     if union is not None:
         # One walk per branch, each with every other condition and stopped after a
         # page; their newest page of ids is the answer's.
@@ -295,7 +157,7 @@ def _page(
         # The ids the condition's index range holds, read whole: SQLite walks its
         # list of them newest first (PostgreSQL sorts them) and stops at the page.
         parts.remove(gathered)
-        where = [_v.id.in_(_gathered(compiler, gathered))]
+        where = [_v.id.in_(ways.gathered(compiler, gathered))]
     else:
         where = []
         # A tag before a parameter: with the model named, only a tag's index holds it.
@@ -329,7 +191,7 @@ def _page(
         name_col = sa.type_coerce(name, sa.String).label("model_name")
     elif not gathering:
         source = source.join(t.models, _m.id == _v.model_id)
-    where += [_compiler(dialect, way, p).node(p) for p in parts]
+    where += [ways.compiler_for(dialect, way, p).node(p) for p in parts]
     cols = [name_col, *columns]
     if sort is not None:
         cols.append(sort.label("sort_value"))
@@ -357,21 +219,6 @@ def _by_ids(pages: list[Any], columns: tuple[Any, ...]) -> Any:
         .where(_v.id.in_(found))
     )
     return stmt.order_by(_v.id.desc()).limit(sa.bindparam("limit"))
-
-
-def _compiler(dialect: str, way: str | None, part: Node) -> Compiler:
-    """The compiler of ``part`` when the page is read the ``way`` chosen: only the
-    condition gathered by (the models' with ``models``) is a way in, the others
-    test the rows it yields. Walking newest first, a range is tested on each
-    version read: through its index it would be read whole and sorted."""
-    if way is None:
-        return Compiler(dialect)
-    if way == "walk":
-        return Compiler(dialect, walk=True, probe=_gathers(part))
-    if way == "models":
-        on_model = isinstance(part, Compare | Member | Like | IsNull)
-        return Compiler(dialect, probe=not (on_model and part.field.name in MODEL_LEVEL))  # type: ignore[union-attr]
-    return Compiler(dialect, walk=True, probe=True)
 
 
 def _order_keys(sort: Any, id_col: Any, *, descending: bool, nullable: bool) -> list[Any]:
