@@ -102,6 +102,10 @@ QUERIES = [
     "params.lr = '0.1'",
     "params.lr != '0.1'",
     "params.lr is null",
+    "params.lr is not null",
+    "metrics.auc@test is not null and stage = 'staging'",
+    "tags.team is not null and name = 'fraud'",
+    "code.repo is not null and tags.region like 'e%'",
     "params.lr like '0.0%'",
     "params.lr like '0.%' and name = 'fraud'",
     # lineage and environment

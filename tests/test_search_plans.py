@@ -36,6 +36,10 @@ SHAPES = [
     ("params.depth like '9%'", "ix_params_key_value_version_id"),
     ("tags.team like 'x\\_%' and stage = 'deployed'", None),
     ("code.repo like 'git@x:%' and stage = 'deployed'", None),
+    ("tags.rare is not null", "ix_version_tags_key_value_"),
+    ("params.rare is not null", "ix_params_key_value_version_id"),
+    ("metrics.rare@test is not null", "ix_metrics_name_split_slice_value_version_id"),
+    ("experiment.id is not null", "ix_lineage_kind_key_value_version_id"),
     ("alias = 'production'", None),
 ]
 
@@ -115,6 +119,18 @@ def test_a_selective_search_reads_an_index_not_every_version(
         assert index in plan, plan
 
 
+# Conditions that every version of ``filled`` meets.
+MOST = (
+    "created_at > '2020-01-01'",
+    "metrics.auc@test > 0.1",
+    "stage = 'staging'",
+    "tags.team is not null",
+    "params.depth is not null",
+    "metrics.auc@test is not null",
+    "features.name is not null",
+)
+
+
 def test_a_range_holding_most_versions_is_walked_newest_first(filled: Registry) -> None:
     """Where a range holds more versions than a walk newest first reads to fill the
     page, the page walks the versions' key and tests the range on each: no sort.
@@ -122,14 +138,14 @@ def test_a_range_holding_most_versions_is_walked_newest_first(filled: Registry) 
     holds, chooses alike.)"""
     with filled.db.engine.connect() as conn:
         sqlite = conn.dialect.name == "sqlite"
-        for text in ("created_at > '2020-01-01'", "metrics.auc@test > 0.1", "stage = 'staging'"):
+        for text in MOST:
             shape, params = skeleton(parse(text), conn.dialect.name)
             way = query_ways.way(conn, shape, None, params, 1)
             assert way == ("walk" if sqlite else None), text
             if sqlite:
                 plan = _plan(conn, text, after=False, limit=1)
                 assert "TEMP B-TREE" not in plan, plan
-    for text in ("created_at > '2020-01-01'", "metrics.auc@test > 0.1", "stage = 'staging'"):
+    for text in MOST:
         pages = []
         token = None
         while True:
@@ -167,6 +183,28 @@ def test_a_gathered_search_pages_as_a_walk_does(filled: Registry, text: str, sam
         if token is None:
             break
     assert pages == [(v.model, v.number) for v in filled.search(same, limit=100).items], text
+
+
+def test_a_field_few_versions_have_is_gathered_and_paged_as_a_walk(filled: Registry) -> None:
+    """``is not null`` on a tag, parameter, metric or lineage field that few versions
+    have gathers them through its index; pages hold the versions and the order of
+    the equality's walk."""
+    everything = filled.search("", limit=100).items
+    for v in everything[2:5]:
+        filled.set_tags(v.uri, {"rare": "x"})
+    with filled.db.engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            shape, params = skeleton(parse("tags.rare is not null"), "sqlite")
+            assert query_ways.way(conn, shape, None, params, 2) == "part0"
+    pages = []
+    token = None
+    while True:
+        page = filled.search("tags.rare is not null", limit=2, page_token=token)
+        pages += [(v.model, v.number) for v in page.items]
+        token = page.next_page_token
+        if token is None:
+            break
+    assert pages == [(v.model, v.number) for v in everything[2:5]]
 
 
 @pytest.mark.parametrize(

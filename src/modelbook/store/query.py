@@ -109,6 +109,8 @@ class Compiler:
                 # every version.
                 missing = sa.not_(self._model_has(field, lambda col: col.is_not(None), None))
                 return self._model_id.in_(sa.select(_m.id).where(missing))
+            if node.negated and self._keyed(field):
+                return _v.id.in_(self.keyed(field, None))
             has = self.has(field, None)
             return has if node.negated else sa.not_(has)
         negated = isinstance(node, Compare) and node.op == "!="

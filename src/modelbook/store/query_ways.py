@@ -79,6 +79,10 @@ def gathers(part: Node) -> bool:
     range or set of values): a page reads them all and sorts them."""
     if isinstance(part, Like):
         return not part.negated and (part.field.name in LINEAGE or part.field.name in RANGED)
+    if isinstance(part, IsNull):
+        # Having the field: its rows by key, off the same index.
+        name = part.field.name
+        return part.negated and (name in LINEAGE or name in RANGED or name == "metrics")
     if isinstance(part, Compare):
         positive = part.op != "!="
     elif isinstance(part, Member):
@@ -145,23 +149,26 @@ def _estimate_statement(dialect: str, node: Node, order: Order | None) -> Prebui
 def gathered(compiler: Compiler, part: Node) -> Any:
     """The ids of the versions ``part`` matches, read off its index (a covering one:
     the version rows are not read)."""
-    assert isinstance(part, Compare | Member | Like)
+    assert isinstance(part, Compare | Member | Like | IsNull)
     field = part.field
+    test = None if isinstance(part, IsNull) else compiler.test(part)
     if field.name == "metrics":
         mt = t.metrics.alias("by_metric")
-        where = [*metric_key(mt, field), compiler.test(part)(mt.c.value)]
+        where = [*metric_key(mt, field), *(() if test is None else (test(mt.c.value),))]
         return sa.select(mt.c.version_id).where(*where)
     if field.name in RANGED:
-        assert isinstance(part, Like)
+        if not isinstance(part, Like):
+            return compiler.keyed(field, None)
         pattern = part.pattern
         assert isinstance(pattern, Slot)
-        test = compiler.test(part)
-        return compiler.keyed(field, lambda col: sa.and_(compiler.prefix(col, pattern), test(col)))
+        like = compiler.test(part)
+        return compiler.keyed(field, lambda col: sa.and_(compiler.prefix(col, pattern), like(col)))
     if field.name in LINEAGE:
         ln = t.lineage.alias("by_lineage")
         kind, key = LINEAGE[field.name]
-        where = [ln.c.kind == kind, ln.c.key == key, compiler.test(part)(ln.c.value)]
+        where = [ln.c.kind == kind, ln.c.key == key, *(() if test is None else (test(ln.c.value),))]
         return sa.select(ln.c.version_id).where(*where)
+    assert not isinstance(part, IsNull)
     # Not correlated: the subquery reads its own versions' index.
     return sa.select(_v.id).where(compiler.node(part)).correlate(None)
 
