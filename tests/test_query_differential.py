@@ -23,7 +23,14 @@ SETTINGS = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
-ORDERS = [None, "metrics.auc desc", "metrics.auc asc", "number desc", "created_at asc"]
+ORDERS = [
+    None,
+    "metrics.auc desc",
+    "metrics.auc asc",
+    "number desc",
+    "created_at asc",
+    "created_at desc",
+]
 
 
 def _ordered(world: World, tree: Node, order_by: str | None) -> list[tuple[str, int]]:
