@@ -56,14 +56,23 @@ _HOST_PORT = re.compile(r"(?:\[[^\]]*\]|[^:\[\]]*)(?::(?P<port>.*))?")
 _NO_PORT = frozenset({"s3", "s3a", "s3n", "gs", "gcs", "az", "abfs", "abfss", "adl", "oss"})
 _NO_PORT |= {"memory"}
 _MAX_PORT = 65535
+# Protocols in which a user name given alone is often a token (``https://TOKEN@host``);
+# in others (``ssh://git@host``, ``sftp://deploy@host``) it names an account.
+_TOKEN_AS_USER = frozenset({"http", "https"})
 
 
-def redact(url: str) -> str:
+def redact(url: str, *, account_names: bool = False, drop: bool = False) -> str:
     """``url`` as it may be printed: its user-info and secret parameter values as ``***``.
 
-    A local path (no ``scheme://``) is returned as given. Never raises.
+    ``account_names``: a user name given alone (no password) is shown, but in
+    ``http`` and ``https``, where a token is often given as the user name; what a
+    code repository's or a data snapshot's URL may hold (``ssh://git@host/org/repo``).
+    ``drop``: the hidden user-info is left out with its ``@`` rather than shown as
+    ``***`` (a URL that still works, without its credentials). A local path (no
+    ``scheme://``) is returned as given. Never raises.
     """
-    return "::".join(_redact_part(part) for part in _CHAIN.split(str(url)))
+    parts = _CHAIN.split(str(url))
+    return "::".join(_redact_part(p, account_names=account_names, drop=drop) for p in parts)
 
 
 def secrets_of(url: str) -> tuple[str, ...]:
@@ -186,6 +195,12 @@ def _is_host(authority: str, scheme: str) -> bool:
     return port == "" or (port.isdigit() and len(port) <= 5 and int(port) <= _MAX_PORT)
 
 
+def _is_account(userinfo: str, at: str, head: str) -> bool:
+    """Whether ``userinfo`` is a user name alone, before an ``@``, in a protocol where
+    it names an account rather than holding a token."""
+    return bool(at) and ":" not in userinfo and head[:-3].lower() not in _TOKEN_AS_USER
+
+
 def _tokens(text: str, *, path: bool) -> list[tuple[str, bool]]:
     """``text`` (a path, or a query or fragment) cut at its separators, each piece with
     whether it is a parameter (``name=value``) that holds a secret; the pieces, joined,
@@ -217,13 +232,15 @@ def _masked(text: str, *, path: bool = False) -> str:
     )
 
 
-def _redact_part(part: str) -> str:
+def _redact_part(part: str, *, account_names: bool, drop: bool) -> str:
     pieces = _pieces(part)
     if pieces is None:
         return part
     head, userinfo, at, rest, query, fragment = pieces
     shown = head
-    if userinfo is not None:
+    if userinfo is not None and account_names and _is_account(userinfo, at, head):
+        shown += userinfo + at
+    elif userinfo is not None and not drop:
         shown += MASK + at
     shown += _masked(rest, path=True)
     if query is not None:

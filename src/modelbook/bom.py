@@ -296,7 +296,8 @@ def build(
     """The CycloneDX 1.6 document of ``version`` of ``model``, validated, as a JSON object.
 
     ``parents`` maps each parent's ``models:/NAME/N`` to its semver (read by the
-    service), shown as the ancestor's version.
+    service), shown as the ancestor's version. A repository or data snapshot URL
+    stored with a secret is shown with it hidden (:mod:`modelbook.lineage_urls`).
 
     Raises IntegrityError if the document does not pass the schema (which
     would be a fault of this module, not of the version).
@@ -305,6 +306,9 @@ def build(
     from cyclonedx.model.component import Component, ComponentType
     from cyclonedx.output.json import JsonV1Dot6
 
+    from .lineage_urls import shown_version
+
+    version = shown_version(version)
     subject = _model_component(version, model, parents or {})
     components = _components(version)
     bom = Bom(components=components)

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from .domain import CodeRef, Environment, LockfileRef
+from .lineage_urls import without_secret
 
 LOCKFILES = ("uv.lock", "poetry.lock", "Pipfile.lock", "environment.yml", "environment.yaml")
 FRAMEWORKS = (
@@ -163,6 +164,10 @@ def code(cwd: Path | None = None) -> CodeRef:
             dirty = True
     if remote is not None and not _utf8(remote):
         remote = None
+    if remote is not None:
+        # A remote cloned with credentials (https://gitlab-ci-token:TOKEN@host/...) is
+        # recorded without them: a version is frozen and printed in reports.
+        remote = without_secret(remote)
     return CodeRef(repo=remote or str(top), commit=commit, dirty=dirty, branch=branch)
 
 

@@ -18,6 +18,7 @@ from pydantic import PrivateAttr
 from . import limits, provenance, uris
 from .domain import Frozen
 from .errors import InvalidInput, NotFound
+from .lineage_urls import shown_url
 
 #: The reference kinds :meth:`Registry.impact` takes, with what each matches.
 IMPACT_KINDS: dict[str, str] = {
@@ -153,7 +154,8 @@ class Ref:
     def __str__(self) -> str:
         if self.kind == "models":
             return self.value
-        return f"{self.kind}:{self.value}"
+        # A snapshot URL given with a secret is shown without it, as stored ones are.
+        return f"{self.kind}:{shown_url(self.value)}"
 
 
 def parse_ref(text: str) -> Ref:

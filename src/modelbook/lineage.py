@@ -36,6 +36,7 @@ from pydantic import Field
 from . import limits, validation
 from .domain import Frozen, FrozenDict, FrozenJSON, FrozenMap, Lineage, Version
 from .errors import InvalidInput, shown
+from .lineage_urls import shown_lineage
 
 NodeKind = Literal["version", "dataset", "commit", "features", "run", "experiment", "environment"]
 Relation = Literal["parent", "data", "code", "features", "run", "experiment", "environment"]
@@ -205,7 +206,8 @@ class GraphBuilder:
     def add_inputs(self, version: Version) -> None:
         """The nodes a version was made from (but its parents) and their edges to it."""
         target = version_id(version.model, version.number)
-        lin = version.lineage
+        # A repository or snapshot stored with a secret is shown without it.
+        lin = shown_lineage(version.lineage)
         if lin.code.commit:
             recorded = {"repo": lin.code.repo} if lin.code.repo else {}
             label = f"commit {_short(lin.code.commit)}"

@@ -35,6 +35,7 @@ from .checklist import Facts
 from .completeness import Completeness, assess
 from .domain import AliasEvent, Model, Version, thaw
 from .events import Event
+from .lineage_urls import shown_version
 from .policy import Policy
 from .report_charts import LineChart, SliceChart
 from .report_metrics import MetricRow, metric_rows, slice_charts, threshold_rules, trend
@@ -206,8 +207,9 @@ def _detail(action: str, after: Any, reason: str | None) -> str:
 
 
 def build_report(inputs: ReportInputs) -> Report:
-    """Every section of the report of ``inputs.version``."""
-    v = inputs.version
+    """Every section of the report of ``inputs.version``, whose repository and data
+    snapshot URLs are shown without their secrets (:mod:`modelbook.lineage_urls`)."""
+    v = shown_version(inputs.version)
     rules = threshold_rules(inputs.policy, inputs.model.risk_tier)
     rows = metric_rows(v, rules)
     events = [e for e in inputs.events if e.action in TIMELINE_ACTIONS and concerns(e, v.number)]

@@ -37,6 +37,7 @@ from .contract import as_signature
 from .contract_diff import FieldChange, diff_contracts
 from .distributions import by_canonical_name, same_version
 from .domain import FrozenDict, FrozenMap, Metric, Version, freeze, thaw
+from .lineage_urls import shown_version
 
 Status = Literal["added", "removed", "changed"]
 #: A JSON value (text, number, bool, null, list or object), read-only all the way down.
@@ -151,7 +152,9 @@ class VersionDiff(Frozen):
 
 
 def diff_versions(a: Version, b: Version) -> VersionDiff:
-    """The differences from ``a`` to ``b``; they may be versions of two models."""
+    """The differences from ``a`` to ``b``; they may be versions of two models.
+    Repository and data snapshot URLs are shown without their secrets."""
+    a, b = shown_version(a), shown_version(b)
     return VersionDiff(
         a=_ref(a),
         b=_ref(b),

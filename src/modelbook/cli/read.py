@@ -103,6 +103,9 @@ def versions(
 
 
 def _show_version(v: Version) -> None:
+    from ..lineage_urls import shown_version
+
+    v = shown_version(v)
     heading(
         f"{safe(v.uri)}  semver {safe(v.semver)}  stage {safe(str(v.stage))}"
         + ("  deprecated" if v.deprecated else "")

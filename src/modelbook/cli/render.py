@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ..display import visible
+from ..lineage_urls import shown_version
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -69,7 +70,9 @@ def emit_json(value: Any) -> None:
 
 
 def version_json(version: Version) -> dict[str, Any]:
-    """The JSON of a version: its URI, its model as ``name``, and every field."""
+    """The JSON of a version: its URI, its model as ``name``, and every field (its
+    repository and data snapshot URLs without their secrets)."""
+    version = shown_version(version)
     return {"uri": version.uri, "name": version.model, **version.model_dump(mode="json")}
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .. import capture, limits, provenance, uris, validation
+from .. import capture, limits, lineage_urls, provenance, uris, validation
 from .. import sample as samples
 from .. import semver as semver_rule
 from ..domain import (
@@ -285,6 +285,7 @@ def prepare(
     except ValidationError as exc:
         raise invalid(exc) from None
     lineage = _check_formats(lineage, env, captured=capture_environment)
+    lineage_urls.check_lineage(lineage)
     check_once(lineage.data, parent_refs)
     rows = search_rows(metric_list, param_map, lineage)
     if isinstance(caveats, str) or not isinstance(caveats, list | tuple):

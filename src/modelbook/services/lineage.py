@@ -29,6 +29,7 @@ from ..lineage import (
     parents_of,
     version_id,
 )
+from ..lineage_urls import shown_url
 from ..store import lineage as lineage_rows
 from .base import Context, version_row
 from .governance import GovernanceService
@@ -230,7 +231,8 @@ class LineageService:
     def _close(conn: Connection, ref: Ref) -> tuple[str, ...]:
         """Stored values of the reference's kind close to it, as references, best first."""
         stored = lineage_rows.values(conn, row_kind(ref), ref.key, SUGGESTION_POOL)
-        return tuple(f"{ref.kind}:{v}" for v in close_values(ref.value, stored, ref.prefix))
+        close = close_values(ref.value, stored, ref.prefix)
+        return tuple(f"{ref.kind}:{shown_url(v)}" for v in close)
 
 
 SUGGESTIONS = 3
