@@ -1,39 +1,53 @@
 """Text from users, made safe to show: every character a terminal or a page would act
 on instead of showing is written as an escape.
 
-Control characters (C0, DEL, C1), the bidirectional overrides, isolates and marks
-(U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069, the Trojan Source
-characters of CVE-2021-42574), the line and paragraph separators and lone
-surrogates: ``ESC [ 1 A`` becomes ``\\x1b[1A``, U+202E ``\\u202e``. Every other
-character, brackets and backslashes included, is kept as written. The CLI
-(``cli.render.safe``) and the reports (``report_render``) both go through here.
+Every character that is invisible or that a terminal or page acts on, by its Unicode
+category: controls (Cc: C0, DEL, C1), format characters (Cf: the bidirectional
+overrides, isolates and marks of Trojan Source, CVE-2021-42574; zero-width spaces
+and joiners, the soft hyphen, the byte order mark, invisible operators, tags), the
+line and paragraph separators (Zl, Zp), lone surrogates (Cs), private-use (Co) and
+unassigned code points (Cn): ``ESC [ 1 A`` becomes ``\\x1b[1A``, U+202E
+``\\u202e``, U+200B ``\\u200b``, U+F0001 ``\\U000f0001``. Every other character,
+brackets, backslashes and spaces included, is kept as written. The CLI
+(``cli.render.safe``), the reports (``report_render``) and the DOT lineage
+(``lineage_render``) all go through here.
 """
 
 from __future__ import annotations
 
 import json
-import re
+import unicodedata
 
-_UNSAFE = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
-)
+_HIDDEN = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
 _SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
-def _escape(char: str) -> str:
+def hidden(char: str) -> bool:
+    """Whether ``char`` is one :func:`visible` writes as an escape."""
+    # Every such character is one str.isprintable() refuses; spaces (Zs) are too.
+    return not char.isprintable() and unicodedata.category(char) in _HIDDEN
+
+
+def escape(char: str) -> str:
+    """``char`` as the escape :func:`visible` writes: ``\\n``, ``\\x1b``, ``\\u200b``,
+    ``\\U000f0001``."""
     short = _SHORT.get(char)
     if short is not None:
         return short
     code = ord(char)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 def visible(text: str, keep: str = "") -> str:
-    """``text`` with every unsafe character but those in ``keep`` written as an escape."""
-    return _UNSAFE.sub(lambda m: m.group() if m.group() in keep else _escape(m.group()), text)
+    """``text`` with every hidden character but those in ``keep`` written as an escape."""
+    if text.isprintable():
+        return text
+    return "".join(escape(c) if c not in keep and hidden(c) else c for c in text)
 
 
-__all__ = ["visible"]
+__all__ = ["escape", "hidden", "visible"]
 
 
 def as_written(value: object) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 
+from .display import escape, hidden
 from .lineage import Edge, LineageGraph, Node
 
 _PLAIN = re.compile(r"[A-Za-z0-9 ._\-/:@=,+()\[\]]")
@@ -55,12 +56,10 @@ def _dot_char(ch: str) -> str:
         return ch
     if ch == "\\":
         return "\\\\"
-    if ch.isprintable():
+    if ch.isprintable() or not hidden(ch):
         return f"&#{ord(ch)};"
-    code = ord(ch)
-    if code < 0x100:
-        return f"\\\\x{code:02x}"
-    return f"\\\\u{code:04x}" if code < 0x10000 else f"\\\\U{code:08x}"
+    # The escape the text tree writes, its backslash doubled for DOT.
+    return escape(ch).replace("\\", "\\\\")
 
 
 def _caption(node: Node) -> str:
