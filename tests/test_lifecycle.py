@@ -289,7 +289,7 @@ def _reached(targets: Callable[[str], Iterable[str]], first: str) -> set[str]:
             st.just(n),
             st.dictionaries(
                 st.integers(min_value=0, max_value=n),
-                st.lists(st.integers(min_value=0, max_value=n), max_size=3),
+                st.lists(st.integers(min_value=0, max_value=n), max_size=3, unique=True),
                 max_size=n + 1,
             ),
         )

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 
 from . import validation
 from .errors import InvalidInput
+from .policy_problems import listed_twice
 from .stage_graph import (
     ARCHIVED,
     DEFAULT_ORDER,
@@ -126,6 +127,8 @@ def graph_problems(
                 )
             elif source == target:
                 problems.append((where, f"transition {source} -> {target} goes nowhere"))
+        if strict:
+            problems.extend(listed_twice(list(targets), ("transitions", source)))
     if strict and not problems and transitions is not None:
         problems.extend(_unreachable(stages, transitions))
     if not serving_aliases:

@@ -48,7 +48,7 @@ from .lifecycle import ARCHIVED, DEFAULT_ORDER, DEFAULT_SERVING_ALIASES, StageGr
 from .lifecycle import graph_problems as _graph_problems
 from .policy_lines import Loc, Problem
 from .policy_parse import parse_toml, parse_yaml
-from .policy_problems import from_pydantic, place, render, unknown
+from .policy_problems import from_pydantic, listed_twice, place, render, unknown
 
 Format = Literal["toml", "yaml"]
 ENTRY_KEYS = ("check", "required")
@@ -223,6 +223,9 @@ def _check(
     except ValidationError as exc:
         doctor = _DoctorFile()
         problems = [*problems, *from_pydantic(exc, ("doctor",), _doctor_keys)]
+    else:
+        if strict and isinstance(data.get("doctor"), dict):
+            problems = [*problems, *listed_twice(data["doctor"].get("required"), _REQUIRED)]
     try:
         file = _PolicyFile.model_validate(rest)
     except ValidationError as exc:
@@ -264,7 +267,8 @@ def _check(
                 problems.extend(_unenforced(graph, tier, stage, entries))
     if problems:
         raise _Problems(problems)
-    return graph, gates, doctor.required
+    # A stored policy that predates the refusal of repeats names each field once.
+    return graph, gates, tuple(dict.fromkeys(doctor.required))
 
 
 def _unenforced(
@@ -310,6 +314,9 @@ def _unenforced(
     return problems
 
 
+_REQUIRED: Loc = ("doctor", "required")
+
+
 def _doctor_keys(loc: Loc) -> Sequence[str]:
     return list(_DoctorFile.model_fields)
 
@@ -351,6 +358,13 @@ def _spec(
         known = [*ENTRY_KEYS, *definition.params.model_fields]
         problems.extend(from_pydantic(exc, loc, lambda _: known, f"check {name!r}"))
         return None
+    if strict and definition.params.__module__.startswith("modelbook."):
+        # A built-in check's lists (principals, roles, metrics, fields ...) name each
+        # item once; a plugin's lists mean what the plugin says.
+        repeats = [p for k, v in entry.items() for p in listed_twice(v, (*loc, k))]
+        if repeats:
+            problems.extend(repeats)
+            return None
     if not isinstance(required, bool):
         return None
     return CheckSpec(

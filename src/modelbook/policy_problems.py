@@ -19,6 +19,28 @@ def unknown(what: str, name: object, known: Sequence[str], owner: str = "") -> s
     return f"unknown {what} {name!r}{owner} (known: {', '.join(known)}){guess}"
 
 
+def listed_twice(items: object, loc: Loc) -> list[Problem]:
+    """A problem at each item of the list ``items`` (at ``loc``) that repeats an earlier
+    one: a list of names or keys means each once, and a repeat likely stands where
+    another was meant (``required = ["code.commit", "code.commit"]``)."""
+    if not isinstance(items, list | tuple):
+        return []
+    first: dict[str, int] = {}
+    problems: list[Problem] = []
+    for i, item in enumerate(items):
+        key = as_written(item)
+        if key in first:
+            problems.append(
+                (
+                    (*loc, i),
+                    f"{key} is listed twice (first as item {first[key] + 1}): list it once",
+                )
+            )
+        else:
+            first[key] = i
+    return problems
+
+
 def place(loc: Loc) -> str:
     """A place in the file as written: ``tiers.low.candidate[0].check``."""
     text = ""
