@@ -142,6 +142,6 @@ def test_an_empty_metric_search_hints_at_the_registered_metric_names(
         "'auc@test', 'auc@val{region=eu}'",
         "no version has a metric 'loss{x=y}'; registered metric names include 'loss'",
     )
-    assert registry._search.metric_hints("metrics.auc > 0", limit=1) == (
+    assert registry._search.hints("metrics.auc > 0", limit=1) == (
         "no version has a metric 'auc'; registered metric names include 'auc@test'",
     )

@@ -171,7 +171,8 @@ class RegistryAPI(ReleaseAPI, Protocol):
 
     def search_hints(self, query: str) -> tuple[str, ...]:
         """Sentences on why ``query`` may have found nothing (a metric registered only
-        under another split or slice); empty when there is nothing to suggest."""
+        under another split or slice, an abbreviated commit id); empty when there is
+        nothing to suggest."""
         ...
 
     def search_versions(

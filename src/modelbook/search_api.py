@@ -91,11 +91,13 @@ class SearchOperations:
         """Why ``query`` may have found nothing: for each metric it names that no
         version has while the same metric is registered under another split or
         slice (``auc`` when only ``auc@test`` was), one sentence naming up to five
-        of those keys. Empty when there is nothing to suggest. Costs a few index
-        seeks per metric; meant for a search whose page came back empty. Raises
-        InvalidQuery as :meth:`search` does.
+        of those keys; and for each commit asked for by an abbreviated id
+        (``code.commit = '4f2a9c1'``; commits are registered as full ids), one
+        sentence naming the ``like`` prefix that finds it. Empty when there is
+        nothing to suggest. Costs a few index seeks per metric; meant for a search
+        whose page came back empty. Raises InvalidQuery as :meth:`search` does.
         """
-        return self._search.metric_hints(query)
+        return self._search.hints(query)
 
     def search_versions(
         self,

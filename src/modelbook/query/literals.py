@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from lark import Token
 
+from ..limits import MAX_NUMBER
 from .failures import KIND_EXPECTS, BuildError
 from .fields import FieldSpec
 from .tree import Field, Value
@@ -76,7 +77,7 @@ def _date(text: str, offset: int) -> datetime:
         ) from None
 
 
-_SEMVER_PART = re.compile(r"0|[1-9][0-9]{0,8}")
+_SEMVER_PART = re.compile(r"0|[1-9][0-9]*")
 
 
 def _semver(text: str, offset: int) -> tuple[int, int, int]:
@@ -86,6 +87,11 @@ def _semver(text: str, offset: int) -> tuple[int, int, int]:
             f"{text!r} is not a semver: write MAJOR.MINOR.PATCH without leading zeros, "
             "e.g. '1.2.0'",
             offset,
+        )
+    # Registration holds each part to the same bound (modelbook.semver).
+    if any(len(p) > len(str(MAX_NUMBER)) or int(p) > MAX_NUMBER for p in parts):
+        raise BuildError(
+            f"{text!r} is out of range: each part of a semver is at most {MAX_NUMBER}", offset
         )
     return int(parts[0]), int(parts[1]), int(parts[2])
 

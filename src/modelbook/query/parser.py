@@ -198,9 +198,32 @@ class _Build(Transformer_NonRecursive):  # type: ignore[type-arg]
                 f"{field.text} is true or false: compare it with = or !=", op.start_pos
             )
         value = value_of(spec, field, lit)
-        if op in ("=", "!="):
+        if field.name in self.enums:
             self._one_of(field, value, lit)
+            if op not in ("=", "!="):
+                return self._ordered(field, str(op), str(value), op)
         return Compare(field, str(op), value)  # type: ignore[arg-type]
+
+    def _ordered(self, field: Field, op: str, value: str, token: Token) -> Node:
+        """``risk`` compared in the order of the tiers (low < medium < high), as the
+        set of tiers on that side; a stage has no such order (a policy's stages need
+        not be a line), so it is refused, naming the set to write instead."""
+        if field.name != "risk":
+            raise BuildError(
+                f"stages have no order: compare {field.text} with =, != or in (...), "
+                f"e.g. {field.text} in ('approved', 'deployed')",
+                int(token.start_pos or 0),
+            )
+        at = RISK_TIERS.index(value)
+        side = {"<": range(at), "<=": range(at + 1), ">": range(at + 1, 3), ">=": range(at, 3)}
+        tiers = tuple(RISK_TIERS[i] for i in side[op])
+        if not tiers:
+            raise BuildError(
+                f"no risk tier is {'below' if op == '<' else 'above'} {value!r}: "
+                f"the tiers are {', '.join(RISK_TIERS)}, in that order",
+                int(token.start_pos or 0),
+            )
+        return Member(field, tiers, False)
 
     def member(self, children: list[Any]) -> Node:
         spec, field = children[0]

@@ -20,6 +20,7 @@ Meaning, shared by the SQL compiler and any other evaluator:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -50,8 +51,22 @@ class Field:
         if self.split:
             out += f"@{self.split}"
         if self.slice:
-            out += "{" + self.slice + "}"
+            out += "{" + ",".join(_slice_item(i) for i in self.slice.split(",")) + "}"
         return out
+
+
+# A slice value the grammar reads without quotes (its SLICE_WORD).
+_BARE = re.compile(r"[^\s{}=,'\"]+")
+
+
+def _slice_item(item: str) -> str:
+    """One ``k=v`` of a stored slice as a query writes it: a value with a space or a
+    quote is quoted (``region='north america'``). A stored value holds no ``{ } = ,``
+    (registration refuses them), so the stored text splits exactly."""
+    key, _, value = item.partition("=")
+    if _BARE.fullmatch(value):
+        return item
+    return f"{key}='" + value.replace("'", "''") + "'"
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ and models, page by page (see docs/search.md)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -109,12 +110,18 @@ class SearchService:
             summary=fields == "summary",
         )
 
-    def metric_hints(self, query: str, *, limit: int = 5) -> tuple[str, ...]:
-        """For each metric ``query`` names that no version has while metrics of the same
+    def hints(self, query: str, *, limit: int = 5) -> tuple[str, ...]:
+        """Why ``query`` may have found nothing: :meth:`metric_hints`, then a line for
+        each commit it asks for by an abbreviated id (stored commits are full ids)."""
+        node = self.parse(query)
+        return (*self.metric_hints(node, limit=limit), *_commit_hints(node))
+
+    def metric_hints(self, node: Node, *, limit: int = 5) -> tuple[str, ...]:
+        """For each metric ``node`` names that no version has while metrics of the same
         name are registered under another split or slice (``auc`` when only
         ``auc@test`` was registered), one line naming up to ``limit`` of those. Meant
         for a search that found nothing: a few index seeks per metric, no scan."""
-        fields = [f for f in fields_of(self.parse(query)) if f.name == "metrics" and f.key]
+        fields = [f for f in fields_of(node) if f.name == "metrics" and f.key]
         wanted = list(dict.fromkeys((str(f.key), f.split, f.slice) for f in fields))
         if not wanted:
             return ()
@@ -262,6 +269,35 @@ def _predicates(node: Node) -> Iterator[Any]:
         yield from _predicates(node.item)
     elif not isinstance(node, Everything):
         yield node
+
+
+# An abbreviated git commit id, as `git log --oneline` prints it.
+_SHORT_COMMIT = re.compile(r"[0-9a-fA-F]{4,39}")
+
+
+def _commit_hints(node: Node) -> tuple[str, ...]:
+    """A line for each ``code.commit = X`` (or ``in``) whose X is an abbreviated id: a
+    commit is registered as its full id (validation.git_commit), so X finds nothing."""
+    short: list[str] = []
+    for item in _predicates(node):
+        if item.field.name != "code.commit" or getattr(item, "negated", False):
+            continue
+        if isinstance(item, Compare) and item.op == "=":
+            values: tuple[Any, ...] = (item.value,)
+        elif isinstance(item, Member):
+            values = item.values
+        else:
+            continue
+        short += [str(v) for v in values if _SHORT_COMMIT.fullmatch(str(v))]
+    # Stored ids are lower case: '4F2A9C1' and '4f2a9c1' are one prefix.
+    first: dict[str, str] = {}
+    for c in short:
+        first.setdefault(c.lower(), c)
+    return tuple(
+        f"commits are registered as full ids (40 or 64 hex digits): {c!r} is abbreviated; "
+        f"match it as a prefix with code.commit like '{low}%'"
+        for low, c in first.items()
+    )
 
 
 def _metric_text(name: str, split: str, slice_: str) -> str:
