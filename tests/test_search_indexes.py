@@ -1,7 +1,7 @@
-"""Revisions 0007, 0010 and 0011: a registry written before them finds the same versions
-after the upgrade (0007: by model and tag, by tag alone, and after a tag changes; 0010: by
-stage, deprecation, semver range and lineage prefix; 0011: by a tag's or parameter's
-prefix, and by its value)."""
+"""Revisions 0007, 0010, 0011 and 0012: a registry written before them finds the same
+versions after the upgrade (0007: by model and tag, by tag alone, and after a tag changes;
+0010: by stage, deprecation, semver range and lineage prefix; 0011: by a tag's or
+parameter's prefix, and by its value; 0012: by registrant and by number)."""
 
 from __future__ import annotations
 
@@ -145,3 +145,40 @@ def test_a_registry_before_revision_0011_finds_the_same_versions_after_it(
         assert numbers("params.lr like '0.0%'") == [5, 4, 3, 2, 1]
         assert numbers("params.lr like '0.03%'") == [4]
         assert numbers("params.lr = '0.01'") == [2]
+
+
+def test_a_registry_before_revision_0012_finds_the_same_versions_after_it(
+    db_uri: str, blob_dir: Path, model_file: Path
+) -> None:
+    """Revision 0012's indexes (who registered a version, its number) are built on
+    the versions already there, which searches then find through them."""
+    with Registry(db_uri, blob_uri=str(blob_dir), actor="founder") as reg:
+        for n in range(3):
+            for model in ("a", "b"):
+                reg.register(
+                    model,
+                    [model_file],
+                    owners="o",
+                    actor="alice" if n == 1 else "founder",
+                    capture_environment=False,
+                )
+        cfg = alembic_config()
+        with reg.db.engine.connect() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0011")
+            conn.commit()
+            names = {i["name"] for i in sa.inspect(conn).get_indexes("versions")}
+            assert "ix_versions_number_id" not in names
+
+    with Registry(db_uri, blob_uri=str(blob_dir), actor="founder") as reg:
+        assert revisions(reg) == [head()]
+        with reg.db.engine.connect() as conn:
+            names = {i["name"] for i in sa.inspect(conn).get_indexes("versions")}
+        assert {"ix_versions_created_by_id", "ix_versions_number_id"} <= names
+
+        def found(query: str) -> list[tuple[str, int]]:
+            return [(v.model, v.number) for v in reg.search(query).items]
+
+        assert found("created_by = 'alice'") == [("b", 2), ("a", 2)]
+        assert found("number = 3") == [("b", 3), ("a", 3)]
+        assert found("number = 1 and created_by = 'founder'") == [("b", 1), ("a", 1)]

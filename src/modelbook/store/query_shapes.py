@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 import sqlalchemy as sa
 
@@ -42,7 +42,15 @@ LINEAGE = {
 #: Fields whose ``like`` prefix is a range of a ``(key, value, version_id)`` index
 #: on both databases (a lineage field's is on PostgreSQL; SQLite's GLOB reads its own).
 RANGED = frozenset({"tags", "params"})
-_BIND_TYPES: dict[str, Any] = {"text": sa.String(), "number": sa.Float(), "date": sa.BigInteger()}
+_BIND_TYPES: dict[str, Any] = {
+    "text": sa.String(),
+    "number": sa.Float(),
+    "date": sa.BigInteger(),
+    "integer": sa.BigInteger(),
+}
+# Whole numbers a version number is compared with as an integer (below 2**53, a float
+# holds each exactly).
+_WHOLE = 2**53
 
 
 @dataclass(frozen=True)
@@ -97,11 +105,25 @@ def skeleton(node: Node, dialect: str) -> tuple[Node, dict[str, Any]]:
         if kind in ("bool", "semver"):
             return item
         if isinstance(item, Compare):
-            return Compare(item.field, item.op, slot(item.value, kind))
+            value = item.value
+            if item.field.name == "number" and _whole(value):
+                # Bound as an integer, the column's own type: PostgreSQL compares an
+                # integer with a float as floats, which no index of the column holds.
+                return Compare(item.field, item.op, slot(int(value), "integer"))
+            return Compare(item.field, item.op, slot(value, kind))
         assert isinstance(item, Member)
+        if item.field.name == "number" and all(_whole(v) for v in item.values):
+            whole = tuple(slot(int(v), "integer") for v in item.values)  # type: ignore[arg-type]
+            return Member(item.field, whole, item.negated)
         return Member(item.field, tuple(slot(v, kind) for v in item.values), item.negated)
 
     return walk(node), values
+
+
+def _whole(value: object) -> TypeGuard[int | float]:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return float(value).is_integer() and abs(value) < _WHOLE
 
 
 # Above every lineage, tag or parameter value (at most 512 characters) in byte order.

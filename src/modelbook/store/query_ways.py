@@ -26,6 +26,8 @@ from .query_shapes import LINEAGE, RANGED, Slot
 
 _v = t.versions.c
 _m = t.models.c
+# Fields whose ranges and sets an index holds out of version order.
+_RANGED_COLUMNS = frozenset({"created_at", "semver", "stage", "metrics", "number", "created_by"})
 
 
 def way(
@@ -52,19 +54,20 @@ def way(
 
 def walks(part: Node) -> bool:
     """Whether an index yields the versions ``part`` matches newest first, so that a
-    page walks it and stops (a tag, parameter, name, stage or lineage equality,
-    ``deprecated = true``)."""
+    page walks it and stops (a tag, parameter, name, stage, registrant, number or
+    lineage equality, ``deprecated = true``)."""
     return selective(part) or _stage_walk(part)
 
 
 def _stage_walk(part: Node) -> bool:
-    """A stage equality or ``deprecated = true``: walked by its index, but as it may
-    hold most versions, a gathering of fewer may still be cheaper."""
+    """An equality of a stage, a registrant (``created_by``) or a number, or
+    ``deprecated = true``: walked by its ``(column, id)`` index, but as it may hold
+    most versions, a gathering of fewer may still be cheaper."""
     if not isinstance(part, Compare):
         return False
     if part.field.name == "deprecated":
         return part.value is (part.op == "=")
-    return part.op == "=" and part.field.name == "stage"
+    return part.op == "=" and part.field.name in ("stage", "created_by", "number")
 
 
 def selective(part: Node) -> bool:
@@ -89,7 +92,7 @@ def gathers(part: Node) -> bool:
         positive = not part.negated
     else:
         return False
-    return positive and part.field.name in ("created_at", "semver", "stage", "metrics")
+    return positive and part.field.name in _RANGED_COLUMNS
 
 
 def union(parts: list[Node]) -> Or | None:

@@ -23,7 +23,8 @@ all of them. The walk is the most selective equality that has such an index:
 - an order by a metric: ``metrics (name, split, slice, value, version_id)``;
 - the model alone: ``versions (model_id, id)``;
 - a stage: ``versions (stage, id)``; deprecation: ``versions (id) WHERE
-  deprecated_at IS NOT NULL``; else the versions' key.
+  deprecated_at IS NOT NULL``; who registered it: ``versions (created_by,
+  id)``; its number: ``versions (number, id)``; else the versions' key.
 
 A range or set whose index is not in ``version_id`` order (``created_at``,
 ``versions (semver_major, semver_minor, semver_patch, id)``, a metric's value
@@ -149,6 +150,10 @@ versions = Table(
         sqlite_where=text("deprecated_at IS NOT NULL"),
     ),
     Index(None, "semver_major", "semver_minor", "semver_patch", "id"),
+    # Revision 0012: a search on who registered a version, or on its number across
+    # models, walks its versions newest first.
+    Index(None, "created_by", "id"),
+    Index(None, "number", "id"),
 )
 
 artifacts = Table(

@@ -27,7 +27,7 @@ from .locks import migration_lock
 from .sqlite_file import file_identity
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-HEAD = "0011"
+HEAD = "0012"
 _PG_MIGRATE_LOCK = 0x6D6F64656C626B  # "modelbk"
 # libpq reads these when the URL leaves them out, so they name the database too.
 _LIBPQ_ENV = ("PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGOPTIONS", "PGSERVICE")
