@@ -225,6 +225,25 @@ def test_a_gathered_search_pages_as_a_walk_does(filled: Registry, text: str, sam
     assert pages == [(v.model, v.number) for v in filled.search(same, limit=100).items], text
 
 
+def test_a_registrant_or_number_equality_walks_its_index_newest_first(
+    filled: Registry,
+) -> None:
+    """``created_by = X`` and ``number = N``: their ``(column, id)`` index holds exactly
+    their versions in registration order, so the page walks it back from the newest
+    and stops, with no count of the matches first and no sort."""
+    actor = filled.search("", limit=1).items[0].created_by
+    for text, index in (
+        (f"created_by = '{actor}'", "ix_versions_created_by_id"),
+        ("number = 1", "ix_versions_number_id"),
+    ):
+        with filled.db.engine.connect() as conn:
+            shape, params = skeleton(parse(text), conn.dialect.name)
+            assert query_ways.way(conn, shape, None, params, 1) is None, text
+            if conn.dialect.name == "sqlite":
+                plan = _plan(conn, text, after=False, limit=1)
+                assert index in plan and "TEMP B-TREE" not in plan, plan
+
+
 def test_a_field_few_versions_have_is_gathered_and_paged_as_a_walk(filled: Registry) -> None:
     """``is not null`` on a tag, parameter, metric or lineage field that few versions
     have gathers them through its index; pages hold the versions and the order of

@@ -28,6 +28,7 @@ _v = t.versions.c
 _m = t.models.c
 # Fields whose ranges and sets an index holds out of version order.
 _RANGED_COLUMNS = frozenset({"created_at", "semver", "stage", "metrics", "number", "created_by"})
+_WALKED_EQUAL = frozenset({"number", "created_by"})
 
 
 def way(
@@ -88,6 +89,10 @@ def gathers(part: Node) -> bool:
         return part.negated and (name in LINEAGE or name in RANGED or name == "metrics")
     if isinstance(part, Compare):
         positive = part.op != "!="
+        if part.op == "=" and part.field.name in _WALKED_EQUAL:
+            # Its (column, id) index holds exactly its versions, newest last: a walk
+            # back from the end reads only the page.
+            return False
     elif isinstance(part, Member):
         positive = not part.negated
     else:
