@@ -38,9 +38,10 @@ Every other filter is a probe of the walked row on the child table's primary
 key (a tag: ``version_tags (version_id, key)``, one row or none; EXISTS for a
 metric, lineage field or parameter). An ``or`` of equalities is one walk per
 branch, each limited, merged by id; an ``or`` no index orders walks the
-versions and probes. A ``like`` prefix is a range of the same index (``>=
-'abc'`` and ``< 'abd'``; on PostgreSQL the lineage index compares bytes,
-``text_pattern_ops``, and the range is bound values): its matches are not in
+versions and probes. A ``like`` prefix of a lineage field, tag or parameter is
+a range of the same index (``>= 'abc'`` and ``< 'abd'``; on PostgreSQL those
+indexes compare bytes, ``text_pattern_ops``, and the range is bound values),
+as ``is not null`` is its key's rows: their matches are not in
 ``version_id`` order, so it costs all of them; walk an equality's index
 instead when the query has one.
 Values are bound parameters, and a statement is built and compiled once per
@@ -175,6 +176,8 @@ version_tags = Table(
     # The version's model (a version never changes model), so that "versions of
     # model X with tag Y" is one index range holding exactly its answer.
     Column("model_id", Id, ForeignKey("models.id"), nullable=False),
+    # On PostgreSQL revision 0011 builds it with ``text_pattern_ops`` on ``value``,
+    # as the lineage index below, so that a ``like`` prefix is a range of it.
     Index(None, "key", "value", "version_id"),
     Index(None, "key", "value", "model_id", "version_id"),
 )
@@ -196,6 +199,7 @@ params = Table(
     Column("version_id", Id, ForeignKey("versions.id"), primary_key=True),
     Column("key", String(128), primary_key=True),
     Column("value", String(512), nullable=False),
+    # On PostgreSQL revision 0011 builds it with ``text_pattern_ops``, as the tags'.
     Index(None, "key", "value", "version_id"),
 )
 
