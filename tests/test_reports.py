@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -228,6 +229,65 @@ def test_every_html_section_shows_the_versions_own_values(built: Built) -> None:
     assert f"git checkout --detach {commit(2)} --" in s["reproduce"]
     assert "uv sync --frozen" in s["reproduce"]
     assert "seed = 4242" in s["reproduce"] and "python train.py --config ctr.yaml" in s["reproduce"]
+
+
+def _charts(html: str) -> dict[str, ET.Element]:
+    """Each chart's SVG by its aria-label."""
+    found = (ET.fromstring(m) for m in re.findall(r"<svg .*?</svg>", html, re.S))
+    return {svg.attrib["aria-label"]: svg for svg in found if "aria-label" in svg.attrib}
+
+
+def _ticks_by_row(svg: ET.Element) -> dict[str, tuple[float, dict[str, float]]]:
+    """For each dot of a slice chart: its x, and the x of each threshold tick crossing its
+    row, by the tick's title."""
+    svg_ticks = [t for t in svg.iter("line") if t.get("class") == "thr"]
+    rows = {}
+    for dot in svg.iter("circle"):
+        label = (dot.findtext("title") or "").rsplit(": ", 1)[0]
+        y = float(dot.attrib["cy"])
+        ticks = {
+            t.findtext("title") or "": float(t.attrib["x1"])
+            for t in svg_ticks
+            if float(t.attrib["y1"]) < y < float(t.attrib["y2"])
+        }
+        rows[label] = (float(dot.attrib["cx"]), ticks)
+    return rows
+
+
+def test_each_slice_row_is_drawn_against_its_own_thresholds(built: Built) -> None:
+    """The policy holds auc@test to >= 0.85 and each of its slices to >= 0.8: the
+    chart drew the slices' 0.8 line across the overall row too, as the table did not."""
+    reg = built.registry
+    # A second gate on the overall value: a row held to two rules shows both.
+    reg.set_policy(
+        POLICY + '\n[[tiers.low.approved]]\ncheck = "metric"\nrules = ["auc@test >= 0.87"]\n',
+        source="policy.toml",
+    )
+    html = reg.report("models:/ctr_ranking/2", format="html")
+    charts = _charts(html)
+    rows = _ticks_by_row(charts["auc@test by slice"])
+    assert {label: set(ticks) for label, (_, ticks) in rows.items()} == {
+        "overall": {"overall: threshold >= 0.85", "overall: threshold >= 0.87"},
+        "region=apac": {"region=apac: threshold >= 0.8"},
+        "region=eu": {"region=eu: threshold >= 0.8"},
+        "region=us": {"region=us: threshold >= 0.8"},
+    }
+    # Every tick sits where its limit lies on the dots' axis (x is linear in the value).
+    values = {"overall": 0.874, "region=apac": 0.797, "region=eu": 0.861, "region=us": 0.885}
+    (x0, _), (x1, _) = rows["region=apac"], rows["region=us"]
+    scale = (x1 - x0) / (values["region=us"] - values["region=apac"])
+    for label, (x, ticks) in rows.items():
+        assert x == pytest.approx(x0 + (values[label] - 0.797) * scale, abs=0.2)
+        for title, tick in ticks.items():
+            limit = float(title.rsplit(" ", 1)[1])
+            assert tick == pytest.approx(x0 + (limit - 0.797) * scale, abs=0.2), title
+    labels = {t.text for t in charts["auc@test by slice"].iter() if t.get("class") == "ctl"}
+    assert labels == {">= 0.8", ">= 0.85", ">= 0.87"}
+    trend = charts["auc@test across versions"]
+    lines = {t.findtext("title") for t in trend.iter("line") if t.get("class") == "thr"}
+    assert lines == {"threshold >= 0.85", "threshold >= 0.87"}
+    md = reg.report("models:/ctr_ranking/2", format="md")
+    assert "Thresholds: \\>= 0.85; \\>= 0.87." in md
 
 
 def test_markdown_report_has_every_section_with_its_values(built: Built) -> None:

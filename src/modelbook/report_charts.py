@@ -1,8 +1,8 @@
 """The geometry of a report's small charts (pure).
 
-Two charts: one metric over its slices against the policy's threshold
-(:func:`slice_chart`), and one metric across the model's versions
-(:func:`line_chart`). Only coordinates are computed here, in the SVG's user
+Two charts: one metric over its slices, each slice against the policy's
+thresholds that apply to it (:func:`slice_chart`), and one metric across the
+model's versions (:func:`line_chart`). Only coordinates are computed here, in the SVG's user
 units; the HTML template draws them, so every label passes through the
 template's escaping and nothing is spliced into markup by hand.
 """
@@ -25,6 +25,34 @@ LINE_WIDTH = 340
 LINE_HEIGHT = 122
 MAX_SLICES = 12
 MAX_POINTS = 40
+LABEL_LINE = 10
+"""Height of a line of threshold labels, in SVG units."""
+CHAR_WIDTH = 5.6
+"""The width of a character of a 10 px label, a little over the average, so that labels
+estimated apart are apart."""
+
+
+@dataclass(frozen=True)
+class Limit:
+    """A policy threshold ``op limit`` drawn at ``at`` on the value axis (x on a slice
+    chart, y on a line chart)."""
+
+    op: str
+    limit: float
+    at: float
+
+    @property
+    def text(self) -> str:
+        return f"{self.op} {self.limit:.6g}"
+
+
+@dataclass(frozen=True)
+class Label:
+    """The text of a threshold, where the chart prints it."""
+
+    text: str
+    x: float
+    y: float
 
 
 @dataclass(frozen=True)
@@ -35,13 +63,17 @@ class Dot:
     y: float
     status: str
     """``pass``, ``fail`` or ``-`` (no threshold applies)."""
+    limits: tuple[Limit, ...]
+    """The thresholds this row is judged by, each a tick across the row."""
 
 
 @dataclass(frozen=True)
 class SliceChart:
-    """One metric over its slices: a dot per slice on a shared axis, the threshold as a
-    vertical line. The axis spans the values and the threshold (not from zero), so that
-    slices a few hundredths apart are told apart; each value is printed beside its dot."""
+    """One metric over its slices: a dot per slice on a shared axis, each threshold that
+    applies to a slice as a tick across its row (the overall value and the slices are
+    often held to different rules). The axis spans the values and every threshold (not
+    from zero), so that slices a few hundredths apart are told apart; each value is
+    printed beside its dot, each distinct threshold above the rows."""
 
     title: str
     width: int
@@ -50,11 +82,12 @@ class SliceChart:
     label_width: int
     left: float
     right: float
+    top: int
+    """Where the first row starts, below the threshold labels."""
     dots: tuple[Dot, ...]
     low: float
     high: float
-    threshold: tuple[str, float] | None
-    threshold_x: float | None
+    labels: tuple[Label, ...]
     more: int
     """Slices left out to keep the chart small."""
 
@@ -70,7 +103,8 @@ class Point:
 
 @dataclass(frozen=True)
 class LineChart:
-    """One metric over the model's versions; the reported version is ``current``."""
+    """One metric over the model's versions; the reported version is ``current``, each
+    threshold on that metric a horizontal line."""
 
     metric: str
     width: int
@@ -83,8 +117,8 @@ class LineChart:
     polyline: str
     low: float
     high: float
-    threshold: tuple[str, float] | None
-    threshold_y: float | None
+    limits: tuple[Limit, ...]
+    labels: tuple[Label, ...]
 
 
 def _domain(values: Sequence[float], share: float) -> tuple[float, float]:
@@ -105,37 +139,81 @@ def _share(value: float, low: float, high: float) -> float:
     return (value / 2 - low / 2) / (high / 2 - low / 2)
 
 
+def _distinct(limits: Sequence[tuple[str, float]]) -> list[tuple[str, float]]:
+    """``limits`` without repeats (two gates may hold a metric to the same rule)."""
+    return list(dict.fromkeys(limits))
+
+
+def _lanes(spans: Sequence[tuple[float, float]]) -> list[int]:
+    """A lane for each ``(start, end)`` span, the lowest in which it overlaps no span
+    placed before it, so that labels near each other are printed apart."""
+    ends: list[float] = []
+    lanes = []
+    for start, end in spans:
+        lane = next((i for i, last in enumerate(ends) if last <= start), len(ends))
+        if lane == len(ends):
+            ends.append(end)
+        else:
+            ends[lane] = end
+        lanes.append(lane)
+    return lanes
+
+
+def _width(text: str) -> float:
+    return len(text) * CHAR_WIDTH
+
+
 def slice_chart(
-    title: str, dots: Sequence[tuple[str, float, str]], threshold: tuple[str, float] | None
+    title: str, dots: Sequence[tuple[str, float, str, Sequence[tuple[str, float]]]]
 ) -> SliceChart:
-    """A dot per ``(label, value, status)`` (the first :data:`MAX_SLICES`), and
-    ``threshold`` ``(op, limit)`` drawn across them."""
-    shown = list(dots[:MAX_SLICES])
-    values = [v for _, v, _ in shown] + ([threshold[1]] if threshold else [])
-    low, high = _domain(values, 0.1)
+    """A dot per ``(label, value, status, limits)`` (the first :data:`MAX_SLICES`), with a
+    tick across its row for each ``(op, limit)`` of ``limits``."""
+    shown = [
+        (label, value, status, _distinct(limits))
+        for label, value, status, limits in dots[:MAX_SLICES]
+    ]
+    every = _distinct([limit for *_, limits in shown for limit in limits])
+    low, high = _domain([v for _, v, _, _ in shown] + [limit for _, limit in every], 0.1)
     left, right = float(LABEL_WIDTH), float(SLICE_WIDTH - VALUE_WIDTH)
 
     def x_of(value: float) -> float:
         return round(left + _share(value, low, high) * (right - left), 1)
 
+    texts = sorted(
+        ((x_of(limit), Limit(op, limit, 0).text) for op, limit in every),
+        key=lambda item: item[0] - _width(item[1]) / 2,
+    )
+    lanes = _lanes([(x - _width(t) / 2 - 3, x + _width(t) / 2 + 3) for x, t in texts])
+    top = TOP + LABEL_LINE * max(lanes, default=0)
+    labels = tuple(
+        Label(text=t, x=x, y=top - 7 - LABEL_LINE * lane)
+        for (x, t), lane in zip(texts, lanes, strict=True)
+    )
     row = ROW_HEIGHT + ROW_GAP
     drawn = tuple(
-        Dot(label=label, value=value, x=x_of(value), y=TOP + i * row + row / 2, status=status)
-        for i, (label, value, status) in enumerate(shown)
+        Dot(
+            label=label,
+            value=value,
+            x=x_of(value),
+            y=top + i * row + row / 2,
+            status=status,
+            limits=tuple(Limit(op, limit, x_of(limit)) for op, limit in limits),
+        )
+        for i, (label, value, status, limits) in enumerate(shown)
     )
     return SliceChart(
         title=title,
         width=SLICE_WIDTH,
-        height=TOP + len(shown) * row + 16,
+        height=top + len(shown) * row + 16,
         row_height=row,
         label_width=LABEL_WIDTH,
         left=left,
         right=right,
+        top=top,
         dots=drawn,
         low=low,
         high=high,
-        threshold=threshold,
-        threshold_x=None if threshold is None else x_of(threshold[1]),
+        labels=labels,
         more=len(dots) - len(shown),
     )
 
@@ -144,10 +222,11 @@ def line_chart(
     metric: str,
     points: Sequence[tuple[int, float]],
     current: int,
-    threshold: tuple[str, float] | None,
+    limits: Sequence[tuple[str, float]],
 ) -> LineChart | None:
     """``metric`` by version number (the last :data:`MAX_POINTS` versions that carry it,
-    ``current`` always among them); None without any point."""
+    ``current`` always among them), a line for each ``(op, limit)`` of ``limits``; None
+    without any point."""
     ordered = sorted(points)
     if not ordered:
         return None
@@ -156,8 +235,8 @@ def line_chart(
         if all(n != current for n, _ in keep):
             keep = [p for p in ordered if p[0] == current] + keep[1:]
         ordered = sorted(keep)
-    values = [v for _, v in ordered] + ([threshold[1]] if threshold else [])
-    low, high = _domain(values, 0.08)
+    limits = _distinct(limits)
+    low, high = _domain([v for _, v in ordered] + [limit for _, limit in limits], 0.08)
     left, right, top, bottom = 44.0, LINE_WIDTH - 14.0, 18.0, LINE_HEIGHT - 22.0
     count = len(ordered)
 
@@ -174,6 +253,16 @@ def line_chart(
         )
         for i, (n, v) in enumerate(ordered)
     )
+    drawn_limits = tuple(Limit(op, limit, y_of(limit)) for op, limit in limits)
+    # Labels sit above their line at the right end; one too close to another in height
+    # moves left, by the widest label, as far as it must.
+    by_height = sorted(drawn_limits, key=lambda lim: lim.at)
+    lanes = _lanes([(lim.at - 3 - LABEL_LINE, lim.at - 2) for lim in by_height])
+    shift = max((_width(lim.text) for lim in by_height), default=0) + 8
+    labels = tuple(
+        Label(text=lim.text, x=round(right - lane * shift, 1), y=lim.at - 3)
+        for lim, lane in zip(by_height, lanes, strict=True)
+    )
     return LineChart(
         metric=metric,
         width=LINE_WIDTH,
@@ -186,6 +275,6 @@ def line_chart(
         polyline=" ".join(f"{p.x},{p.y}" for p in drawn),
         low=low,
         high=high,
-        threshold=threshold,
-        threshold_y=None if threshold is None else y_of(threshold[1]),
+        limits=drawn_limits,
+        labels=labels,
     )

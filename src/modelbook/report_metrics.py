@@ -107,14 +107,21 @@ def slice_charts(rows: Sequence[MetricRow]) -> tuple[SliceChart, ...]:
             groups.setdefault((row.name, row.split), []).append(row)
     charts = []
     for (name, split), members in groups.items():
-        # The slices' own rule ({*} or one slice) is what the dots are judged by.
-        ordered = sorted(members, key=lambda r: not r.slice)
-        limits = [(t.op, t.limit) for r in ordered for t in r.thresholds]
-        if len(members) < 2 and not limits:
+        if len(members) < 2 and not members[0].thresholds:
             continue
         title = name + (f"@{split}" if split else "")
-        dots = [(r.slice or "overall", r.value or 0.0, r.verdict) for r in members]
-        charts.append(slice_chart(title, dots, limits[0] if limits else None))
+        # Each row carries its own rules: the overall value and the slices are often held
+        # to different thresholds ("auc@test >= 0.85" and "auc@test{*} >= 0.9").
+        dots = [
+            (
+                r.slice or "overall",
+                r.value or 0.0,
+                r.verdict,
+                [(t.op, t.limit) for t in r.thresholds],
+            )
+            for r in members
+        ]
+        charts.append(slice_chart(title, dots))
         if len(charts) == MAX_SLICE_CHARTS:
             break
     return tuple(charts)
@@ -147,13 +154,10 @@ def trend(
         value = v.metric(metric.name, metric.split, **dict(metric.slice))
         if value is not None:
             points.append((v.number, value))
-    limit = next(
-        (
-            (t.op, t.limit)
-            for r in rows
-            if r.name == metric.name and r.split == metric.split and r.slice == metric.slice_key
-            for t in r.thresholds
-        ),
-        None,
-    )
-    return line_chart(metric.key, points, version.number, limit)
+    limits = [
+        (t.op, t.limit)
+        for r in rows
+        if r.name == metric.name and r.split == metric.split and r.slice == metric.slice_key
+        for t in r.thresholds
+    ]
+    return line_chart(metric.key, points, version.number, limits)
