@@ -8,16 +8,15 @@ raises InvalidInput rather than InvalidQuery, since a metric key is not a query.
 
 from __future__ import annotations
 
-import functools
-from pathlib import Path
 from typing import Any
 
-from lark import Lark, Token
+from lark import Token
 from lark.exceptions import UnexpectedInput, VisitError
 from lark.visitors import Transformer_NonRecursive
 
 from ..errors import InvalidInput
 from ..limits import MAX_KEY
+from . import grammar
 from .failures import BuildError
 from .literals import unquote
 
@@ -35,13 +34,6 @@ def read_slice_item(children: list[Token]) -> tuple[str, str, int]:
     if len(key) > MAX_KEY:
         raise BuildError(f"slice key is longer than {MAX_KEY} characters", int(key.start_pos or 0))
     return str(key), value, int(key.start_pos or 0)
-
-
-@functools.cache
-def _metric_parser() -> Lark:
-    # The same grammar, started at a metric key: only the rules it reaches are built.
-    grammar = (Path(__file__).with_name("grammar.lark")).read_text(encoding="utf-8")
-    return Lark(grammar, parser="lalr", start="metric_key", maybe_placeholders=False)
 
 
 class _MetricBuild(Transformer_NonRecursive):  # type: ignore[type-arg]
@@ -75,7 +67,7 @@ def parse_metric_key(text: str) -> tuple[str, str | None, dict[str, str]]:
     (a ``metrics.`` field of a query without its prefix). Raises InvalidInput naming
     the 1-based column of the mistake."""
     try:
-        tree = _metric_parser().parse(text)
+        tree = grammar.parser("metric").parse(text)
         return _MetricBuild().transform(tree)  # type: ignore[no-any-return]
     except UnexpectedInput as exc:
         column = int(getattr(exc, "column", 0) or 0)

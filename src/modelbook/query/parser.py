@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import difflib
 import functools
-from pathlib import Path
 from typing import Any
 
-from lark import Lark, Token
+from lark import Token
 from lark.exceptions import UnexpectedInput, VisitError
 from lark.visitors import Transformer_NonRecursive
 
@@ -22,6 +21,7 @@ from ..domain import RISK_TIERS
 from ..errors import InvalidQuery
 from ..limits import MAX_KEY, MAX_SLICE
 from ..stage_graph import ARCHIVED, DEFAULT_ORDER
+from . import grammar
 from .failures import KEYWORDS, BuildError, failure, keyword_as_field
 from .fields import CATALOG, MAX_DEPTH, MAX_LOGIC, MAX_QUERY, FieldSpec, Scope, valid_fields
 from .literals import PARENT_PREFIX, Written, strip_literal, unquote, value_of
@@ -41,12 +41,6 @@ from .tree import (
     logic_depth,
     simplify,
 )
-
-
-@functools.cache
-def _parser() -> Lark:
-    grammar = (Path(__file__).with_name("grammar.lark")).read_text(encoding="utf-8")
-    return Lark(grammar, parser="lalr", start=["start", "order"], maybe_placeholders=False)
 
 
 def _suggestion(text: str, scope: Scope) -> str:
@@ -311,7 +305,7 @@ def _run(text: object, start: str, scope: Scope, stages: tuple[str, ...]) -> Any
         )
     _check_encodable(text)
     try:
-        tree = _parser().parse(text, start=start)
+        tree = grammar.parser("query").parse(text, start=start)
         built = _Build(scope, stages).transform(tree)
     except UnexpectedInput as exc:
         raise failure(text, exc, scope) from None
