@@ -97,6 +97,18 @@ def test_a_long_list_of_versions_runs_on_every_database(two_models: Registry) ->
     assert _uris(reg.search(f"name = 'alpha' and semver not in ({wanted})")) == ["models:/alpha/1"]
 
 
+def test_a_long_or_of_indexed_branches_runs_on_every_database(two_models: Registry) -> None:
+    """An ``or`` of 500 or more indexed equalities (within the length limit): SQLite
+    refused one walk per branch as a compound SELECT of more than 500 terms (exit 6)
+    where PostgreSQL answered."""
+    reg = two_models
+    names = " or ".join([f"name = 'n{i}'" for i in range(500)] + ["name = 'beta'"])
+    assert _uris(reg.search(names)) == ["models:/beta/1"]
+    tags = " or ".join([f"tags.t{i} = 'a'" for i in range(520)] + ["tags.team = 'x'"])
+    assert _uris(reg.search(tags)) == ["models:/alpha/2", "models:/beta/1", "models:/alpha/1"]
+    assert _uris(reg.search(tags, limit=1)) == ["models:/alpha/2"]
+
+
 def test_deeper_logic_or_nesting_is_refused_by_column(two_models: Registry) -> None:
     reg = two_models
     deep = _alternating("name = 'alpha'", MAX_LOGIC + 1)

@@ -100,15 +100,24 @@ def gathers(part: Node) -> bool:
     return positive and part.field.name in _RANGED_COLUMNS
 
 
+# The most branches of an ``or`` walked one by one. SQLite refuses a compound SELECT
+# of more than 500 terms (SQLITE_MAX_COMPOUND_SELECT); long before that, a walk per
+# branch reads more than one pass that tests each version against them all.
+MAX_UNION = 64
+
+
 def union(parts: list[Node]) -> Or | None:
-    """The ``or`` of a newest-first page whose every branch an index walks."""
+    """The ``or`` of a newest-first page whose every branch (at most :data:`MAX_UNION`)
+    an index walks."""
     if any(walks(p) for p in parts):
         return None
     return next(
         (
             p
             for p in parts
-            if isinstance(p, Or) and all(any(walks(c) for c in conjuncts(i)) for i in p.items)
+            if isinstance(p, Or)
+            and len(p.items) <= MAX_UNION
+            and all(any(walks(c) for c in conjuncts(i)) for i in p.items)
         ),
         None,
     )
