@@ -303,6 +303,10 @@ def test_a_tag_row_moved_to_another_model_fails_verify(
         "WHERE version_id = :v",
         v=version_id(registry, "m", 1),
     )
+    # Nor does the row make the version another model's, in full or summed up.
+    for fields in ("full", "summary"):
+        found = registry.search("name = 'other' and tags.team = 'a'", fields=fields)  # type: ignore[call-overload]
+        assert found.items == [] and found.unreadable == ()
     for check in (registry.verify, lambda: registry.verify("m")):
         with pytest.raises(IntegrityError, match="models:/m/1: a tag row names another model"):
             check()

@@ -135,7 +135,8 @@ def _page(
     gathered = parts[int(way[4:])] if way is not None and way.startswith("part") else None
     # A gathering sorts the ids it finds, and only the page's rows are read whole.
     gathering = way == "models" or gathered is not None
-    model_name = next((p.value for p in parts if _name_equality(p)), None)
+    named = next((p for p in parts if _name_equality(p)), None)
+    model_name = None if named is None else named.value
     id_col: Any = _v.id
     sort: Any = None
     nullable = False
@@ -188,6 +189,13 @@ def _page(
         by_tag = tag is not None and tag.field.name == "tags"
         pinned = first.c.model_id if by_tag else _v.model_id
         where.append(pinned == model_id)
+        # The name's own test (model_id IN its models) would look the model up again
+        # for every row: the pin holds it. A tag row names its version's model, but
+        # one edited in SQL may not, and must not make another model's version match.
+        assert named is not None
+        parts.remove(named)
+        if by_tag:
+            where.append(_v.model_id == first.c.model_id)
         name_col = sa.type_coerce(name, sa.String).label("model_name")
     elif not gathering:
         source = source.join(t.models, _m.id == _v.model_id)
