@@ -140,6 +140,13 @@ class Compiler:
             raw: Any = node.pattern
             sqlite = self.dialect == "sqlite"
             pattern = raw.bind() if isinstance(raw, Slot) else glob(raw) if sqlite else raw
+            if sqlite and isinstance(raw, Slot) and field.name in RANGED:
+                # SQLite's GLOB reads U+FFFE and U+FFFF as U+FFFD; the prefix's range
+                # (see skeleton), which the gathering through the index reads too,
+                # holds the prefix to its code points whichever way the page goes.
+                return lambda col: sa.and_(
+                    self.prefix(col, raw), col.op("GLOB", is_comparison=True)(pattern)
+                )
             if sqlite:
                 return lambda col: col.op("GLOB", is_comparison=True)(pattern)
             if isinstance(raw, Slot) and node.field.name in LINEAGE:
