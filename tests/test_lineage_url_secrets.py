@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from modelbook import InvalidInput, Registry
 from modelbook.capture import code as captured_code
+from modelbook.lineage_urls import shown_url
 
 from .test_cli_lineage import in_process
 
@@ -30,6 +31,11 @@ SNAPSHOT = f"s3://AKIA:{SECRET}@bucket/data/2025"
         f"https://{SECRET}@github.com/a/b.git",
         f"ssh://git:{SECRET}@host/a/b.git",
         f"https://github.com/a/b.git?token={SECRET}",
+        f"git+https://{SECRET}@github.com/a/b.git",
+        f"git+http://{SECRET}@github.com/a/b.git",
+        f" https://{SECRET}@github.com/a/b.git",
+        f"https://github.com/a/b.git?private_token={SECRET}",
+        f"https://host/a/b.git?X-Amz-Signature={SECRET}",
     ],
 )
 def test_a_repository_with_a_secret_is_refused(
@@ -74,6 +80,24 @@ def test_a_repository_without_a_secret_is_kept(
         capture_environment=False,
     )
     assert v.lineage.code.repo == repo
+
+
+@pytest.mark.parametrize(
+    "snapshot",
+    [
+        "s3://bucket/data?partition_key=2024",
+        "https://host/x?author=bob&codec=parquet&sort_key=a",
+        "s3://bucket/d?session_date=2025-01-01&version_code=3&region=eu",
+    ],
+)
+def test_a_parameter_whose_name_holds_a_secrets_part_is_kept_and_shown(
+    registry: Registry, model_file: Path, snapshot: str
+) -> None:
+    """Only a parameter named as a secret is one: partition_key, author or codec were
+    refused, with no way round, by a rule that matched any name holding key or auth."""
+    v = registry.register("m", [model_file], owners="o", data=[snapshot], capture_environment=False)
+    assert v.lineage.data[0].snapshot == snapshot
+    assert shown_url(snapshot) == snapshot
 
 
 def test_a_captured_remote_is_recorded_without_its_credentials(tmp_path: Path) -> None:

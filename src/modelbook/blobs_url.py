@@ -58,21 +58,27 @@ _NO_PORT |= {"memory"}
 _MAX_PORT = 65535
 # Protocols in which a user name given alone is often a token (``https://TOKEN@host``);
 # in others (``ssh://git@host``, ``sftp://deploy@host``) it names an account.
-_TOKEN_AS_USER = frozenset({"http", "https"})
+_TOKEN_AS_USER = frozenset({"http", "https", "git+http", "git+https"})
 
 
-def redact(url: str, *, account_names: bool = False, drop: bool = False) -> str:
+def redact(
+    url: str, *, account_names: bool = False, drop: bool = False, strict_params: bool = False
+) -> str:
     """``url`` as it may be printed: its user-info and secret parameter values as ``***``.
 
     ``account_names``: a user name given alone (no password) is shown, but in
     ``http`` and ``https``, where a token is often given as the user name; what a
     code repository's or a data snapshot's URL may hold (``ssh://git@host/org/repo``).
     ``drop``: the hidden user-info is left out with its ``@`` rather than shown as
-    ``***`` (a URL that still works, without its credentials). A local path (no
-    ``scheme://``) is returned as given. Never raises.
+    ``***`` (a URL that still works, without its credentials).
+    ``strict_params``: only a parameter named as a secret (:func:`is_secret_name`)
+    is hidden, not every name that holds a secret's part (``partition_key``,
+    ``codec``). A local path (no ``scheme://``) is returned as given. Never raises.
     """
     parts = _CHAIN.split(str(url))
-    return "::".join(_redact_part(p, account_names=account_names, drop=drop) for p in parts)
+    return "::".join(
+        _redact_part(p, account_names=account_names, drop=drop, strict=strict_params) for p in parts
+    )
 
 
 def secrets_of(url: str) -> tuple[str, ...]:
@@ -201,7 +207,28 @@ def _is_account(userinfo: str, at: str, head: str) -> bool:
     return bool(at) and ":" not in userinfo and head[:-3].lower() not in _TOKEN_AS_USER
 
 
-def _tokens(text: str, *, path: bool) -> list[tuple[str, bool]]:
+# Parameter names that are a secret, whole (any case, '-' read as '_'), and the
+# endings of such names: for URLs a user gives, where a name that merely holds
+# "key" or "code" (partition_key, codec) is not one.
+_SECRET_NAMES = frozenset(
+    {
+        "token", "access_token", "private_token", "password", "passwd", "pass", "pwd", "pw",
+        "secret", "client_secret", "sig", "signature", "x_amz_signature",
+        "x_amz_credential", "x_amz_security_token", "x_goog_signature",
+        "x_goog_credential", "jwt", "bearer", "hmac", "api_key", "apikey", "access_key",
+        "secret_key", "private_key", "account_key", "sas", "credential", "credentials",
+    }
+)  # fmt: skip
+_SECRET_ENDINGS = ("_token", "_secret", "_password", "_passwd", "_signature", "_credential")
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether a URL parameter named ``name`` holds a secret, by its whole name."""
+    key = unquote_plus(name).strip().lower().replace("-", "_")
+    return key in _SECRET_NAMES or key.endswith(_SECRET_ENDINGS)
+
+
+def _tokens(text: str, *, path: bool, strict: bool = False) -> list[tuple[str, bool]]:
     """``text`` (a path, or a query or fragment) cut at its separators, each piece with
     whether it is a parameter (``name=value``) that holds a secret; the pieces, joined,
     are ``text``. In a path only what follows a ``;`` is a parameter."""
@@ -215,7 +242,8 @@ def _tokens(text: str, *, path: bool) -> list[tuple[str, bool]]:
             continue
         key, eq, _ = piece.partition("=")
         param = bool(eq) and (not path or after == ";")
-        tokens.append((piece, param and bool(_SECRET_PARAM.search(unquote_plus(key)))))
+        secret = is_secret_name(key) if strict else bool(_SECRET_PARAM.search(unquote_plus(key)))
+        tokens.append((piece, param and secret))
     return tokens
 
 
@@ -224,15 +252,15 @@ def _secret_values(text: str, *, path: bool = False) -> list[str]:
     return [piece.partition("=")[2] for piece, secret in _tokens(text, path=path) if secret]
 
 
-def _masked(text: str, *, path: bool = False) -> str:
+def _masked(text: str, *, path: bool = False, strict: bool = False) -> str:
     """``text`` with the value of each secret parameter as ``***``."""
     return "".join(
         f"{piece.partition('=')[0]}={MASK}" if secret else piece
-        for piece, secret in _tokens(text, path=path)
+        for piece, secret in _tokens(text, path=path, strict=strict)
     )
 
 
-def _redact_part(part: str, *, account_names: bool, drop: bool) -> str:
+def _redact_part(part: str, *, account_names: bool, drop: bool, strict: bool = False) -> str:
     pieces = _pieces(part)
     if pieces is None:
         return part
@@ -242,9 +270,9 @@ def _redact_part(part: str, *, account_names: bool, drop: bool) -> str:
         shown += userinfo + at
     elif userinfo is not None and not drop:
         shown += MASK + at
-    shown += _masked(rest, path=True)
+    shown += _masked(rest, path=True, strict=strict)
     if query is not None:
-        shown += "?" + _masked(query)
+        shown += "?" + _masked(query, strict=strict)
     if fragment is not None:
-        shown += "#" + _masked(fragment)
+        shown += "#" + _masked(fragment, strict=strict)
     return shown

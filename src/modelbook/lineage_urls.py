@@ -5,7 +5,8 @@ A repository or snapshot URL that carries a secret is refused at registration: i
 ``http`` and ``https`` any user-info (a token is often given as the user name:
 ``https://TOKEN@host/org/repo.git``), in other protocols a password, and a secret
 parameter of its query or fragment. git's ``git@host:org/repo.git`` and
-``ssh://git@host/org/repo.git`` name an account, not a secret, and are kept. A
+``ssh://git@host/org/repo.git`` name an account, not a secret, and are kept; so
+is a parameter whose name merely holds a secret's part (``partition_key``). A
 version stored before that rule is shown with the secret as ``***`` wherever it is
 printed, by the one redaction of URLs (:func:`modelbook.blobs_url.redact`).
 """
@@ -19,13 +20,15 @@ from .errors import InvalidInput
 
 def shown_url(value: str) -> str:
     """``value`` (a repository or a snapshot) as it may be printed."""
-    return redact(value, account_names=True)
+    # Whitespace before a URL does not hide what it carries.
+    url = value.lstrip()
+    return value[: len(value) - len(url)] + redact(url, account_names=True, strict_params=True)
 
 
 def without_secret(value: str) -> str:
     """``value`` with its credentials left out (for a captured git remote, which the
     user did not give: ``https://gitlab-ci-token:TOKEN@host/org/repo.git``)."""
-    return redact(value, account_names=True, drop=True)
+    return redact(value, account_names=True, drop=True, strict_params=True)
 
 
 def check_url(value: str, what: str) -> str:
