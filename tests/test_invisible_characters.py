@@ -17,14 +17,14 @@ from .test_cli_lineage import in_process
 
 INVISIBLE = {
     "\u200b": "\\u200b",  # zero-width space (Cf)
-    "\u200d": "\\u200d",  # zero-width joiner (Cf)
     "\u00ad": "\\xad",  # soft hyphen (Cf)
     "\ufeff": "\\ufeff",  # byte order mark (Cf)
     "\u2060": "\\u2060",  # word joiner (Cf)
     "\U000e0041": "\\U000e0041",  # tag latin capital A (Cf)
     "\ue000": "\\ue000",  # private use (Co)
     "\U000f0001": "\\U000f0001",  # supplementary private use (Co)
-    "\u0378": "\\u0378",  # unassigned (Cn)
+    "\ufdd0": "\\ufdd0",  # noncharacter (Cn)
+    "\uffff": "\\uffff",  # noncharacter (Cn)
     "\u202e": "\\u202e",
     "\x1b": "\\x1b",
     "\u2028": "\\u2028",
@@ -35,6 +35,34 @@ INVISIBLE = {
 def test_each_invisible_character_is_escaped(char: str, escaped: str) -> None:
     assert visible(f"a{char}b") == f"a{escaped}b"
     assert dot_text(char) == escaped.replace("\\", "\\\\")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645",  # Persian, with a non-joiner
+        "\u0915\u094d\u200d\u0937",  # Devanagari, with a joiner
+        "\U0001f468\u200d\U0001f469\u200d\U0001f467",  # a family emoji
+        "\U0001f3f4\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f",  # a flag
+        "\U0001fa77\U0001face",  # emoji newer than this Python's Unicode tables
+    ],
+)
+def test_text_spelled_with_joiners_tags_or_new_emoji_is_kept(text: str) -> None:
+    assert visible(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("\u200dx", "\\u200dx"),
+        ("x \u200d y", "x \\u200d y"),
+        ("x\u200d", "x\\u200d"),
+        ("x\u200d\u202ey", "x\\u200d\\u202ey"),
+        ("\U000e0067x", "\\U000e0067x"),
+    ],
+)
+def test_a_joiner_or_tag_that_spells_nothing_is_escaped(text: str, shown: str) -> None:
+    assert visible(text) == shown
 
 
 def test_printable_text_is_kept() -> None:

@@ -22,10 +22,40 @@ _HIDDEN = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
 _SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
+# The joiners that Persian, Indic scripts and emoji sequences spell with, kept between
+# two visible characters (a family emoji, "می‌خواهم"); alone they hide nothing.
+_JOINERS = frozenset("\u200c\u200d")
+# A subdivision flag: the black flag, then tag characters (U+E0020 to U+E007F).
+_FLAG = "\U0001f3f4"
+
+
 def hidden(char: str) -> bool:
-    """Whether ``char`` is one :func:`visible` writes as an escape."""
+    """Whether ``char`` is one :func:`visible` writes as an escape: a control, format,
+    separator, surrogate or private-use character, or a noncharacter. A code point
+    this Python's Unicode tables do not know yet is shown (a newer emoji)."""
     # Every such character is one str.isprintable() refuses; spaces (Zs) are too.
-    return not char.isprintable() and unicodedata.category(char) in _HIDDEN
+    if char.isprintable():
+        return False
+    category = unicodedata.category(char)
+    if category == "Cn":
+        code = ord(char)
+        return 0xFDD0 <= code <= 0xFDEF or (code & 0xFFFE) == 0xFFFE
+    return category in _HIDDEN
+
+
+def _spelled(text: str, i: int) -> bool:
+    """Whether the hidden ``text[i]`` is part of how the text is spelled: a joiner
+    between two visible characters, or a tag character of a subdivision flag."""
+    char = text[i]
+    if char in _JOINERS:
+        before, after = text[i - 1 : i], text[i + 1 : i + 2]
+        return all(c and not c.isspace() and not hidden(c) for c in (before, after))
+    if "\U000e0020" <= char <= "\U000e007f":
+        j = i - 1
+        while j >= 0 and "\U000e0020" <= text[j] <= "\U000e007f":
+            j -= 1
+        return j >= 0 and text[j] == _FLAG
+    return False
 
 
 def escape(char: str) -> str:
@@ -44,7 +74,10 @@ def visible(text: str, keep: str = "") -> str:
     """``text`` with every hidden character but those in ``keep`` written as an escape."""
     if text.isprintable():
         return text
-    return "".join(escape(c) if c not in keep and hidden(c) else c for c in text)
+    return "".join(
+        escape(c) if c not in keep and hidden(c) and not _spelled(text, i) else c
+        for i, c in enumerate(text)
+    )
 
 
 __all__ = ["escape", "hidden", "visible"]
