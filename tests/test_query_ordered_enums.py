@@ -126,5 +126,8 @@ def test_an_abbreviated_commit_is_hinted_as_a_prefix(
     assert [v.number for v in registry.search(prefix).items] == [1]
     assert registry.search_hints(f"code.commit = '{commit}'") == ()
     assert registry.search_hints("code.commit != '4f2a9c1'") == ()
+    (hint,) = registry.search_hints(f"code.commit = '{commit.upper()}'")
+    assert hint.endswith(f"registered in lower case, as git prints them: code.commit = '{commit}'")
+    assert [v.number for v in registry.search(hint.split(": ")[1]).items] == [1]
     run = in_process(db_uri, blob_dir, capsys)("search", "code.commit = '4f2a9c1'")
     assert run.code == 0 and "hint: commits are registered as full ids" in run.err

@@ -273,12 +273,15 @@ def _predicates(node: Node) -> Iterator[Any]:
 
 # An abbreviated git commit id, as `git log --oneline` prints it.
 _SHORT_COMMIT = re.compile(r"[0-9a-fA-F]{4,39}")
+_FULL_COMMIT = re.compile(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")
 
 
 def _commit_hints(node: Node) -> tuple[str, ...]:
-    """A line for each ``code.commit = X`` (or ``in``) whose X is an abbreviated id: a
-    commit is registered as its full id (validation.git_commit), so X finds nothing."""
+    """A line for each ``code.commit = X`` (or ``in``) whose X is an abbreviated id or
+    a full one in upper case: a commit is registered as its full id in lower case
+    (provenance.git_commit), so X finds nothing."""
     short: list[str] = []
+    upper: list[str] = []
     for item in _predicates(node):
         if item.field.name != "code.commit" or getattr(item, "negated", False):
             continue
@@ -289,6 +292,7 @@ def _commit_hints(node: Node) -> tuple[str, ...]:
         else:
             continue
         short += [str(v) for v in values if _SHORT_COMMIT.fullmatch(str(v))]
+        upper += [str(v) for v in values if _FULL_COMMIT.fullmatch(str(v)) and str(v) != v.lower()]
     # Stored ids are lower case: '4F2A9C1' and '4f2a9c1' are one prefix.
     first: dict[str, str] = {}
     for c in short:
@@ -297,6 +301,9 @@ def _commit_hints(node: Node) -> tuple[str, ...]:
         f"commits are registered as full ids (40 or 64 hex digits): {c!r} is abbreviated; "
         f"match it as a prefix with code.commit like '{low}%'"
         for low, c in first.items()
+    ) + tuple(
+        f"commits are registered in lower case, as git prints them: code.commit = '{c.lower()}'"
+        for c in dict.fromkeys(upper)
     )
 
 
