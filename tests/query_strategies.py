@@ -68,7 +68,10 @@ def _compare(draw: st.DrawFn) -> Node:
         return Compare(Field("deprecated"), draw(st.sampled_from(["=", "!="])), draw(st.booleans()))
     pool = _TEXT if kind == "text" else _NUMBERS
     field = draw(st.sampled_from(sorted(pool, key=repr)))
-    return Compare(field, draw(st.sampled_from(_OPS)), draw(st.sampled_from(_values(field))))
+    # A stage or risk tier compares with = and != as written; risk's order is read as
+    # a set of tiers (an `in`), and a stage has none.
+    ops = ["=", "!="] if field.name in ("stage", "risk") else _OPS
+    return Compare(field, draw(st.sampled_from(ops)), draw(st.sampled_from(_values(field))))
 
 
 @st.composite

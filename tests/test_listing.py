@@ -275,7 +275,9 @@ def test_first_page_of_100k_versions_uses_the_index(
             index = _versions_index(conn)
             for statement, params in queries:
                 plan = _plan(conn, statement, params)
-                assert index in plan, plan
+                # "big" holds all but 10 of the versions: walking the (number, id)
+                # index, filtered by model, reads as few rows, and PostgreSQL may take it.
+                assert index in plan or "ix_versions_number_id" in plan, plan
                 assert "TEMP B-TREE" not in plan, plan
                 assert "Sort" not in plan, plan
                 assert "Seq Scan on versions" not in plan, plan
