@@ -26,7 +26,8 @@ def sha256(value: object, what: str) -> str:
 
 
 # A git object id: SHA-1 (40 hex digits) or SHA-256 (64), the object formats git has.
-_GIT_OID = re.compile(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")
+#: A full git object id: 40 hex digits (SHA-1) or 64 (SHA-256), either case.
+GIT_OID = re.compile(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")
 _HEX = re.compile(r"[0-9a-fA-F]+")
 # A container image digest (OCI): ``sha256:`` and 64 hex digits or ``sha512:`` and 128,
 # lower case, after an optional image reference and ``@`` (``registry/name@sha256:...``).
@@ -41,7 +42,7 @@ def git_commit(value: object, what: str = "the code commit") -> str:
     unique today can name two commits once the repository grows; lineage and impact
     match the id as stored, so it must be the one git prints in full.
     """
-    if isinstance(value, str) and _GIT_OID.fullmatch(value):
+    if isinstance(value, str) and GIT_OID.fullmatch(value):
         return value
     if isinstance(value, str) and _HEX.fullmatch(value) and len(value) < 40:
         why = "an abbreviated id: give it in full, as `git rev-parse` prints it"

@@ -10,6 +10,7 @@ from typing import Any
 from .. import paging, validation
 from ..domain import Model, Page, Stage, Version
 from ..errors import InvalidInput
+from ..provenance import GIT_OID
 from ..query import And, Compare, Field, Node, Order, Scope, cursor, parse, parse_order
 from ..query.parser import DEFAULT_STAGES
 from ..query.tree import Everything, Member, Not, Or, conjuncts, fields_of
@@ -273,7 +274,6 @@ def _predicates(node: Node) -> Iterator[Any]:
 
 # An abbreviated git commit id, as `git log --oneline` prints it.
 _SHORT_COMMIT = re.compile(r"[0-9a-fA-F]{4,39}")
-_FULL_COMMIT = re.compile(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")
 
 
 def _commit_hints(node: Node) -> tuple[str, ...]:
@@ -292,7 +292,7 @@ def _commit_hints(node: Node) -> tuple[str, ...]:
         else:
             continue
         short += [str(v) for v in values if _SHORT_COMMIT.fullmatch(str(v))]
-        upper += [str(v) for v in values if _FULL_COMMIT.fullmatch(str(v)) and str(v) != v.lower()]
+        upper += [str(v) for v in values if GIT_OID.fullmatch(str(v)) and str(v) != v.lower()]
     # Stored ids are lower case: '4F2A9C1' and '4f2a9c1' are one prefix.
     first: dict[str, str] = {}
     for c in short:
